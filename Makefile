@@ -1,0 +1,156 @@
+# netdiag -- one GNU Makefile for the daemon, the client, the tests and the
+# install.  CFLAGS is the user's; everything the build needs goes into
+# ND_CFLAGS.  `make BUILD=dir SAN=1` builds a sanitizer tree beside the
+# normal one.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/netdiag
+DOCDIR     ?= $(PREFIX)/share/doc/netdiag
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DESTDIR    ?=
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON     ?= /usr/bin/python3
+BUILD      ?= build
+SAN        ?=
+VERSION    := 0.1.0
+
+CFLAGS     ?= -O2 -g
+PKGS       := libevent inih sqlite3 ldns
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+ND_CFLAGS  := -std=gnu11 $(WARN) -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' \
+              -Idaemon -MMD -MP
+ND_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
+ND_PKGFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+
+ifneq ($(SAN),)
+ND_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+ND_LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Daemon objects shared with the client and the unit tests (everything but
+# main.c), chrony's OBJS / CLI_OBJS split.
+DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+CLIENT_SRCS := $(wildcard client/*.c)
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Debian 12 packages: build, tests, lint.
+DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
+              libsqlite3-dev libldns-dev
+DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
+              clang clang-format clang-tidy cppcheck
+DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
+
+.PHONY: all deps deps-build run check unit integration san-build lint \
+        install uninstall clean bench
+
+all: $(BUILD)/netdiagd $(BUILD)/netdiag
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/netdiagd: $(BUILD)/daemon/main.o $(DAEMON_OBJS)
+	$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(ND_LDLIBS) $(LDLIBS)
+
+$(BUILD)/netdiag: $(CLIENT_OBJS) $(DAEMON_OBJS)
+	$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(ND_LDLIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(DAEMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ND_CFLAGS) -Itests/unit $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	    $(ND_LDFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+
+# `make deps`: as root, install what is missing (apt-get update once);
+# otherwise print the exact command.
+deps:
+	@missing=""; for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	    echo "deps: missing Debian packages; run as root:"; \
+	    echo "    apt-get update && apt-get install -y$$missing"; exit 1; \
+	fi
+
+run: deps
+	$(MAKE) all
+	@mkdir -p var
+	./$(BUILD)/netdiagd -c conf/netdiag.ini
+
+# The sanitizer tree lives in build-san so the normal build stays fast.
+SANDIR := build-san
+san-build:
+	$(MAKE) BUILD=$(SANDIR) SAN=1 all unit-bins
+
+.PHONY: unit-bins
+unit-bins: $(UNIT_BINS)
+
+unit: san-build
+	@export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1; \
+	pass=0; fail=0; bad=0; \
+	for t in $(UNIT_SRCS:tests/unit/%.c=$(SANDIR)/tests/%); do \
+	    out=$$($$t 2>&1); rc=$$?; printf '%s\n' "$$out"; \
+	    line=$$(printf '%s\n' "$$out" | tail -n 1); \
+	    p=$$(printf '%s' "$$line" | sed -n 's/.* \([0-9]*\) passed, \([0-9]*\) failed$$/\1/p'); \
+	    f=$$(printf '%s' "$$line" | sed -n 's/.* \([0-9]*\) passed, \([0-9]*\) failed$$/\2/p'); \
+	    pass=$$((pass + $${p:-0})); fail=$$((fail + $${f:-0})); \
+	    if [ $$rc -ne 0 ] || [ -z "$$p" ]; then bad=$$((bad + 1)); echo "FAILED: $$t (exit $$rc)"; fi; \
+	done; \
+	if [ $$bad -ne 0 ] && [ $$fail -eq 0 ]; then fail=$$bad; fi; \
+	echo "unit: $$pass passed, $$fail failed"; test $$bad -eq 0
+
+integration: san-build
+	NETDIAG_BUILD=$(CURDIR)/$(SANDIR) ASAN_OPTIONS=detect_leaks=1 \
+	    $(PYTHON) -m pytest -p no:cacheprovider -q -rs tests/integration
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+lint:
+	clang-format --dry-run -Werror daemon/*.c daemon/*.h client/*.c client/*.h tests/unit/*.c tests/unit/*.h
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --inline-suppr -D_GNU_SOURCE -Idaemon daemon client
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
+	install -m 0755 $(BUILD)/netdiag $(DESTDIR)$(BINDIR)/netdiag
+	install -m 0644 man/netdiag.1 $(DESTDIR)$(MANDIR)/man1/netdiag.1
+	install -m 0644 man/netdiag.ini.5 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5
+	install -m 0644 man/netdiagd.8 $(DESTDIR)$(MANDIR)/man8/netdiagd.8
+	install -m 0644 conf/netdiag.ini $(DESTDIR)$(DOCDIR)/netdiag.ini.example
+	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/netdiagd $(DESTDIR)$(BINDIR)/netdiag \
+	    $(DESTDIR)$(MANDIR)/man1/netdiag.1 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5 \
+	    $(DESTDIR)$(MANDIR)/man8/netdiagd.8 \
+	    $(DESTDIR)$(DOCDIR)/netdiag.ini.example
+	rm -rf $(DESTDIR)$(DATADIR)/sql
+	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

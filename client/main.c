@@ -1,0 +1,402 @@
+/* netdiag, the query client: global options, the command table, help and
+ * dispatch; each command lives in a cmd_*.c file. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "timearg.h"
+#include "util.h"
+
+#define HELP_WIDTH     79 /* help lines stay under 80 columns */
+#define HELP_OPT_COL   22 /* where option help text starts */
+#define OPT_VAL_GLOBAL 256
+#define OPT_VAL_CMD    512
+
+enum global_opt {
+    GOPT_DB,
+    GOPT_CONFIG,
+    GOPT_FORMAT,
+    GOPT_WIDE,
+    GOPT_UTC,
+    GOPT_SINCE,
+    GOPT_UNTIL,
+    GOPT_HELP,
+    GOPT_VERSION,
+    GOPT_COUNT,
+};
+
+static const struct client_option global_options[GOPT_COUNT + 1] = {
+    [GOPT_DB] = {"db", 0, "PATH",
+                 "the database netdiagd writes (default: the [daemon] database of the -c "
+                 "configuration, else " CLIENT_DEFAULT_DB ")"},
+    [GOPT_CONFIG] = {"config", 'c', "FILE", "the netdiagd configuration to take the database from"},
+    [GOPT_FORMAT] = {"format", 0, "FMT", "output format: table (default), json or csv"},
+    [GOPT_WIDE] = {"wide", 0, NULL, "show long fields whole instead of cutting them to fit"},
+    [GOPT_UTC] = {"utc", 0, NULL,
+                  "show times in UTC, and read --since/--until times without a zone as UTC"},
+    [GOPT_SINCE] = {"since", 0, "WHEN",
+                    "from WHEN on: a duration ago (90s, 15m, 2h, 7d) or an ISO-8601 time"},
+    [GOPT_UNTIL] = {"until", 0, "WHEN", "up to WHEN (same forms as --since)"},
+    [GOPT_HELP] = {"help", 'h', NULL, "show this help; after a command, the command's help"},
+    [GOPT_VERSION] = {"version", 'V', NULL, "show the version"},
+    [GOPT_COUNT] = {NULL, 0, NULL, NULL},
+};
+
+/* One entry per command; `netdiag --help` lists them in this order. */
+static const struct command commands[] = {
+    {
+        .name = "codes",
+        .run = cmd_codes_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "list the 53 Windows Sockets codes and their meanings",
+        .help = "List the 53 Windows Sockets codes netdiagd classifies failures by, in the "
+                "order of the Windows Sockets documentation: number, name, standard "
+                "meaning, and whether the code is OS dependent. The 10 OS-dependent codes "
+                "keep their Windows values (6, 8, 87, 995, 996, 997, 10104 to 10107).",
+    },
+    {
+        .name = "explain",
+        .run = cmd_explain_run,
+        .args = "WHAT",
+        .min_args = 1,
+        .max_args = 1,
+        .summary = "explain a code, WSA name, errno, EAI_* or DNS outcome",
+        .help = "Explain one Windows Sockets code. WHAT is a number (10061), a WSA name in "
+                "any case, with or without its WSA prefix (WSAECONNREFUSED, econnrefused), "
+                "a Linux errno name (ETIMEDOUT), a getaddrinfo error name (EAI_NONAME) or a "
+                "DNS outcome (NXDOMAIN, SERVFAIL); errno, EAI_* and DNS names show the code "
+                "netdiagd stores for them. Prints the code, name, meaning, how WHAT was "
+                "matched, the errno values, EAI_* errors and DNS outcomes that map onto the "
+                "code, and what it usually means on Linux. An unknown WHAT exits 2 and "
+                "names the closest known names.",
+    },
+};
+
+static const struct command *client_find_command(const char *name)
+{
+    for (size_t i = 0; i < ND_ARRAY_LEN(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int client_usage_error(const struct client *cl, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("netdiag: ", stderr);
+    if (cl->cmd != NULL)
+        fprintf(stderr, "%s: ", cl->cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cl->cmd != NULL)
+        fprintf(stderr, "; see 'netdiag %s --help'\n", cl->cmd->name);
+    else
+        fputs("; see 'netdiag --help'\n", stderr);
+    return CLIENT_EXIT_USAGE;
+}
+
+int client_write_error(void)
+{
+    fprintf(stderr, "netdiag: writing the output: %s\n", strerror(errno));
+    return CLIENT_EXIT_RUNTIME;
+}
+
+static void help_options(FILE *fp, const struct client_option *opts)
+{
+    for (const struct client_option *o = opts; o->long_name != NULL; o++) {
+        char label[64];
+        size_t len;
+        if (o->short_name)
+            snprintf(label, sizeof(label), "  -%c, --%s%s%s", o->short_name, o->long_name,
+                     o->arg ? " " : "", o->arg ? o->arg : "");
+        else
+            snprintf(label, sizeof(label), "      --%s%s%s", o->long_name, o->arg ? " " : "",
+                     o->arg ? o->arg : "");
+        fputs(label, fp);
+        len = strlen(label);
+        if (len + 2 > HELP_OPT_COL) {
+            fputc('\n', fp);
+            len = 0;
+        }
+        for (; len < HELP_OPT_COL; len++)
+            fputc(' ', fp);
+        output_wrap(fp, o->help, HELP_WIDTH - HELP_OPT_COL, HELP_OPT_COL);
+    }
+}
+
+static void help_usage_line(FILE *fp, const struct command *cmd)
+{
+    fprintf(fp, "usage: netdiag [OPTIONS] %s%s%s\n", cmd->name, cmd->args[0] ? " " : "", cmd->args);
+}
+
+static void help_global(FILE *fp)
+{
+    fputs("usage: netdiag [OPTIONS] COMMAND [ARGS]\n\n", fp);
+    output_wrap(fp,
+                "Query client of netdiagd(8), the network diagnostics daemon that "
+                "classifies failures by their Windows Sockets code.",
+                HELP_WIDTH, 0);
+    fputs("\nCommands:\n", fp);
+    for (size_t i = 0; i < ND_ARRAY_LEN(commands); i++) {
+        char label[64];
+        size_t len;
+        snprintf(label, sizeof(label), "  %s%s%s", commands[i].name, commands[i].args[0] ? " " : "",
+                 commands[i].args);
+        fputs(label, fp);
+        for (len = strlen(label); len < HELP_OPT_COL; len++)
+            fputc(' ', fp);
+        output_wrap(fp, commands[i].summary, HELP_WIDTH - HELP_OPT_COL, HELP_OPT_COL);
+    }
+    fputs("\nOptions (before or after the command):\n", fp);
+    help_options(fp, global_options);
+    fputs("\nRun 'netdiag COMMAND --help' for the usage of one command.\n", fp);
+}
+
+static void help_command(FILE *fp, const struct command *cmd)
+{
+    help_usage_line(fp, cmd);
+    fputc('\n', fp);
+    output_wrap(fp, cmd->help, HELP_WIDTH, 0);
+    if (cmd->options != NULL) {
+        fputs("\nOptions:\n", fp);
+        help_options(fp, cmd->options);
+    }
+    fputs("\nGlobal options (before or after the command):\n", fp);
+    help_options(fp, global_options);
+}
+
+/* The getopt_long tables for the global options plus, once it is known,
+ * the command's: long options return OPT_VAL_GLOBAL + index or
+ * OPT_VAL_CMD + index, short ones their letter. */
+struct client_getopt {
+    struct option longopts[GOPT_COUNT + CLIENT_MAX_CMD_OPTIONS + 1];
+    char shortopts[3 + 3 * (GOPT_COUNT + CLIENT_MAX_CMD_OPTIONS) + 1];
+};
+
+static void client_getopt_add(struct client_getopt *g, size_t *nlong, size_t *nshort,
+                              const struct client_option *o, int val)
+{
+    g->longopts[*nlong] =
+        (struct option){o->long_name, o->arg ? required_argument : no_argument, NULL, val};
+    (*nlong)++;
+    if (o->short_name) {
+        g->shortopts[(*nshort)++] = o->short_name;
+        if (o->arg)
+            g->shortopts[(*nshort)++] = ':';
+    }
+}
+
+static void client_getopt_build(struct client_getopt *g, const struct command *cmd)
+{
+    size_t nlong = 0, nshort = 0;
+
+    /* "+": before the command, stop at the first non-option (the command);
+     * after it, let getopt move options behind positional arguments.
+     * ":": report a missing argument as ':' rather than '?'. */
+    if (cmd == NULL)
+        g->shortopts[nshort++] = '+';
+    g->shortopts[nshort++] = ':';
+    for (size_t i = 0; i < GOPT_COUNT; i++)
+        client_getopt_add(g, &nlong, &nshort, &global_options[i], OPT_VAL_GLOBAL + (int)i);
+    for (size_t i = 0; cmd && cmd->options && cmd->options[i].long_name; i++) {
+        if (i == CLIENT_MAX_CMD_OPTIONS) {
+            fprintf(stderr, "netdiag: internal error: %s has too many options\n", cmd->name);
+            abort();
+        }
+        client_getopt_add(g, &nlong, &nshort, &cmd->options[i], OPT_VAL_CMD + (int)i);
+    }
+    g->longopts[nlong] = (struct option){NULL, 0, NULL, 0};
+    g->shortopts[nshort] = '\0';
+}
+
+/* Map a short option letter to its getopt_long value. */
+static int client_short_val(const struct command *cmd, int c)
+{
+    for (size_t i = 0; i < GOPT_COUNT; i++)
+        if (global_options[i].short_name == c)
+            return OPT_VAL_GLOBAL + (int)i;
+    for (size_t i = 0; cmd && cmd->options && cmd->options[i].long_name; i++)
+        if (cmd->options[i].short_name == c)
+            return OPT_VAL_CMD + (int)i;
+    return -1;
+}
+
+static const struct client_option *client_option_of(const struct command *cmd, int val)
+{
+    if (val >= OPT_VAL_CMD)
+        return cmd != NULL && cmd->options != NULL ? &cmd->options[val - OPT_VAL_CMD] : NULL;
+    if (val >= OPT_VAL_GLOBAL && val - OPT_VAL_GLOBAL < GOPT_COUNT)
+        return &global_options[val - OPT_VAL_GLOBAL];
+    return NULL;
+}
+
+/* Options met on the command line that take effect only once all are read
+ * (--utc changes how --since is read, wherever it stands). */
+struct client_pending {
+    bool help, version;
+    const char *since, *until;
+};
+
+static int client_apply(struct client *cl, struct client_pending *p, int val, const char *arg)
+{
+    int format;
+
+    if (val >= OPT_VAL_CMD) {
+        /* A flag is recorded as "", so NULL keeps meaning "not given". */
+        cl->cmd_values[val - OPT_VAL_CMD] = arg != NULL ? arg : "";
+        return 0;
+    }
+    switch (val - OPT_VAL_GLOBAL) {
+    case GOPT_DB:
+        cl->db_path = arg;
+        break;
+    case GOPT_CONFIG:
+        cl->config_path = arg;
+        break;
+    case GOPT_FORMAT:
+        format = output_format_from_name(arg);
+        if (format < 0)
+            return client_usage_error(cl, "--format: unknown format \"%s\" (table, json or csv)",
+                                      arg);
+        cl->format = (enum output_format)format;
+        break;
+    case GOPT_WIDE:
+        cl->wide = true;
+        break;
+    case GOPT_UTC:
+        cl->utc = true;
+        break;
+    case GOPT_SINCE:
+        p->since = arg;
+        break;
+    case GOPT_UNTIL:
+        p->until = arg;
+        break;
+    case GOPT_HELP:
+        p->help = true;
+        break;
+    case GOPT_VERSION:
+        p->version = true;
+        break;
+    }
+    return 0;
+}
+
+/* One getopt_long pass over argv (argv[0] is skipped: the program, or the
+ * command in the second pass). Returns 0 or an exit code. */
+static int client_parse(struct client *cl, struct client_pending *p, int argc, char **argv)
+{
+    struct client_getopt g;
+    int c, rc;
+
+    client_getopt_build(&g, cl->cmd);
+    opterr = 0;
+    optind = 0; /* glibc: start afresh, the second pass scans another argv */
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
+        const struct client_option *o;
+        if (c == '?' || c == ':') {
+            const char *text = argv[optind - 1];
+            if (c == ':' && optopt < OPT_VAL_GLOBAL) {
+                o = client_option_of(cl->cmd, client_short_val(cl->cmd, optopt));
+                return client_usage_error(cl, "option \"-%c\" needs an argument (%s)", optopt,
+                                          o != NULL ? o->arg : "a value");
+            }
+            if (c == ':') {
+                o = client_option_of(cl->cmd, optopt);
+                return client_usage_error(cl, "option \"%s\" needs an argument (%s)", text,
+                                          o != NULL ? o->arg : "a value");
+            }
+            if ((o = client_option_of(cl->cmd, optopt)) != NULL)
+                return client_usage_error(cl, "option \"--%s\" takes no argument", o->long_name);
+            if (optopt > 0 && optopt < 256)
+                return client_usage_error(cl, "unknown option \"-%c\"", optopt);
+            return client_usage_error(cl, "unknown option \"%s\"", text);
+        }
+        if (c < OPT_VAL_GLOBAL)
+            c = client_short_val(cl->cmd, c);
+        if ((rc = client_apply(cl, p, c, optarg)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int client_times(struct client *cl, const struct client_pending *p)
+{
+    char err[256];
+    int64_t now_ms = util_now_ms();
+
+    if (p->since != NULL) {
+        if (timearg_parse(p->since, now_ms, cl->utc, &cl->since_ms, err, sizeof(err)) < 0)
+            return client_usage_error(cl, "--since: %s", err);
+        cl->has_since = true;
+    }
+    if (p->until != NULL) {
+        if (timearg_parse(p->until, now_ms, cl->utc, &cl->until_ms, err, sizeof(err)) < 0)
+            return client_usage_error(cl, "--until: %s", err);
+        cl->has_until = true;
+    }
+    if (cl->has_since && cl->has_until && cl->since_ms > cl->until_ms)
+        return client_usage_error(cl, "--since \"%s\" is after --until \"%s\"", p->since, p->until);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct client cl = {.out = stdout, .format = OUTPUT_TABLE};
+    struct client_pending pending = {0};
+    int rc, cmd_argc, nargs;
+    char **cmd_argv;
+
+    /* First pass: global options up to the command. */
+    if ((rc = client_parse(&cl, &pending, argc, argv)) != 0)
+        return rc;
+    if (optind >= argc) {
+        if (pending.help) {
+            help_global(stdout);
+            return CLIENT_EXIT_OK;
+        }
+        if (pending.version) {
+            printf("netdiag %s\n", NETDIAG_VERSION);
+            return CLIENT_EXIT_OK;
+        }
+        return client_usage_error(&cl, "no command given");
+    }
+    cl.cmd = client_find_command(argv[optind]);
+    if (cl.cmd == NULL) {
+        return client_usage_error(&cl, "unknown command \"%s\"", argv[optind]);
+    }
+
+    /* Second pass: the command's options and the global ones, anywhere
+     * after the command; cmd_argv[0] is the command itself. */
+    cmd_argc = argc - optind;
+    cmd_argv = argv + optind;
+    if ((rc = client_parse(&cl, &pending, cmd_argc, cmd_argv)) != 0)
+        return rc;
+    if (pending.help) {
+        help_command(stdout, cl.cmd);
+        return CLIENT_EXIT_OK;
+    }
+    if (pending.version) {
+        printf("netdiag %s\n", NETDIAG_VERSION);
+        return CLIENT_EXIT_OK;
+    }
+    nargs = cmd_argc - optind;
+    if (nargs < cl.cmd->min_args)
+        return client_usage_error(&cl, "missing argument %s", cl.cmd->args);
+    if (nargs > cl.cmd->max_args)
+        return client_usage_error(&cl, "unexpected argument \"%s\"",
+                                  cmd_argv[optind + cl.cmd->max_args]);
+    if ((rc = client_times(&cl, &pending)) != 0)
+        return rc;
+    cl.width_cols = output_width(stdout);
+    return cl.cmd->run(&cl, nargs, cmd_argv + optind);
+}

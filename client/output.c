@@ -1,0 +1,497 @@
+/* The table/JSON/CSV writer shared by every netdiag command: JSON and CSV
+ * stream row by row, tables are buffered so column widths can be fitted. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "util.h"
+
+#define OUTPUT_ELLIPSIS "\xe2\x80\xa6" /* U+2026, one column wide */
+#define OUTPUT_GAP      2              /* spaces between table columns */
+#define OUTPUT_FLEX_MIN 8              /* a cut column keeps at least this */
+
+struct output {
+    FILE *fp;
+    enum output_format format;
+    enum output_layout layout;
+    const struct output_column *cols;
+    size_t ncols;
+    int width_cols;
+    bool wide;
+    size_t cell;  /* next column of the current row */
+    size_t nrows; /* rows ended so far */
+    char **cells; /* table mode: nrows * ncols sanitized texts */
+    size_t ncells, cells_cap;
+};
+
+int output_format_from_name(const char *name)
+{
+    static const enum output_format all[] = {OUTPUT_TABLE, OUTPUT_JSON, OUTPUT_CSV};
+    for (size_t i = 0; i < ND_ARRAY_LEN(all); i++)
+        if (strcmp(name, output_format_name(all[i])) == 0)
+            return (int)all[i];
+    return -1;
+}
+
+const char *output_format_name(enum output_format format)
+{
+    switch (format) {
+    case OUTPUT_TABLE:
+        return "table";
+    case OUTPUT_JSON:
+        return "json";
+    case OUTPUT_CSV:
+        return "csv";
+    }
+    return "?";
+}
+
+/* The client has nothing sensible to do without memory: say so and stop. */
+static void *output_alloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (q == NULL) {
+        fputs("netdiag: out of memory\n", stderr);
+        exit(1);
+    }
+    return q;
+}
+
+static void *output_zalloc(size_t size)
+{
+    return memset(output_alloc(NULL, size), 0, size ? size : 1);
+}
+
+static char *output_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(output_alloc(NULL, n), s, n);
+}
+
+size_t output_text_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80) /* not a UTF-8 continuation byte */
+            w++;
+    return w;
+}
+
+/* Bytes of the first `cols` code points of s. */
+static size_t output_prefix_bytes(const char *s, size_t cols)
+{
+    const char *p = s;
+    while (*p && cols > 0) {
+        p++;
+        while (((unsigned char)*p & 0xc0) == 0x80)
+            p++;
+        cols--;
+    }
+    return (size_t)(p - s);
+}
+
+int output_width(FILE *fp)
+{
+    const char *env = getenv("COLUMNS");
+    struct winsize ws;
+    int64_t v;
+    char err[128];
+
+    if (env != NULL && util_parse_int(env, 20, 10000, &v, err, sizeof(err)) == 0)
+        return (int)v;
+    if (isatty(fileno(fp)) && ioctl(fileno(fp), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+struct output *output_new(FILE *fp, enum output_format format, enum output_layout layout,
+                          const struct output_column *cols, size_t ncols, int width_cols, bool wide)
+{
+    struct output *o = output_zalloc(sizeof(*o));
+
+    if (ncols == 0) {
+        fputs("netdiag: internal error: an output without columns\n", stderr);
+        abort();
+    }
+    o->fp = fp;
+    o->format = format;
+    o->layout = layout;
+    o->cols = cols;
+    o->ncols = ncols;
+    o->width_cols = width_cols;
+    o->wide = wide;
+    if (format == OUTPUT_CSV) {
+        /* The header comes first even when no row follows, so an empty
+         * result still says what its columns are. */
+        for (size_t i = 0; i < ncols; i++)
+            fprintf(fp, "%s%s", i ? "," : "", cols[i].name);
+        fputc('\n', fp);
+    }
+    return o;
+}
+
+static void output_json_string(FILE *fp, const char *s)
+{
+    /* util_json_string needs room for the worst case, \u00XX per byte, plus
+     * the margin its loop keeps. */
+    size_t len = strlen(s) * 6 + 16;
+    char *buf = output_alloc(NULL, len);
+
+    util_json_string(buf, len, s);
+    fputs(buf, fp);
+    free(buf);
+}
+
+/* RFC 4180: quote a field holding a comma, a quote or a line break, and
+ * double the quotes inside. */
+static void output_csv_field(FILE *fp, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+/* Table cells never carry control characters to the terminal: tabs and
+ * carriage returns become spaces, newlines stay (record layout breaks lines
+ * there, list layout prints a space), anything else becomes '?'. */
+static void output_table_push(struct output *o, const char *s)
+{
+    char *t = output_strdup(s);
+
+    for (char *p = t; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\t' || c == '\r')
+            *p = ' ';
+        else if ((c < 0x20 && c != '\n') || c == 0x7f)
+            *p = '?';
+    }
+    if (o->ncells == o->cells_cap) {
+        o->cells_cap = o->cells_cap ? o->cells_cap * 2 : 64;
+        o->cells = output_alloc(o->cells, o->cells_cap * sizeof(*o->cells));
+    }
+    o->cells[o->ncells++] = t;
+}
+
+/* Opens the next cell; returns false in table mode, where the caller
+ * buffers the text instead of writing it. */
+static bool output_cell_begin(struct output *o)
+{
+    if (o->cell >= o->ncols) {
+        fprintf(stderr, "netdiag: internal error: row has more than %zu cells\n", o->ncols);
+        abort();
+    }
+    switch (o->format) {
+    case OUTPUT_TABLE:
+        o->cell++;
+        return false;
+    case OUTPUT_JSON:
+        if (o->cell == 0)
+            fputs(o->nrows == 0 ? "[\n{" : ",\n{", o->fp);
+        else
+            fputc(',', o->fp);
+        output_json_string(o->fp, o->cols[o->cell].name);
+        fputc(':', o->fp);
+        break;
+    case OUTPUT_CSV:
+        if (o->cell > 0)
+            fputc(',', o->fp);
+        break;
+    }
+    o->cell++;
+    return true;
+}
+
+void output_str(struct output *o, const char *s)
+{
+    if (!output_cell_begin(o)) {
+        output_table_push(o, s != NULL ? s : "-");
+        return;
+    }
+    if (o->format == OUTPUT_JSON) {
+        if (s == NULL)
+            fputs("null", o->fp);
+        else
+            output_json_string(o->fp, s);
+    } else if (s != NULL) {
+        output_csv_field(o->fp, s);
+    }
+}
+
+void output_int(struct output *o, int64_t v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    if (!output_cell_begin(o))
+        output_table_push(o, buf);
+    else
+        fputs(buf, o->fp);
+}
+
+void output_bool(struct output *o, bool v)
+{
+    if (!output_cell_begin(o))
+        output_table_push(o, v ? "yes" : "no");
+    else
+        fputs(v ? "true" : "false", o->fp);
+}
+
+void output_list(struct output *o, const char *const *items, size_t n)
+{
+    const char *sep = o->format == OUTPUT_TABLE ? ", " : " ";
+    size_t len = 1;
+    char *joined;
+
+    if (output_cell_begin(o) && o->format == OUTPUT_JSON) {
+        fputc('[', o->fp);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                fputc(',', o->fp);
+            output_json_string(o->fp, items[i]);
+        }
+        fputc(']', o->fp);
+        return;
+    }
+    /* Table and CSV show the items joined in one field. */
+    for (size_t i = 0; i < n; i++)
+        len += strlen(items[i]) + strlen(sep);
+    joined = output_alloc(NULL, len);
+    joined[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(joined, sep);
+        strcat(joined, items[i]);
+    }
+    if (o->format == OUTPUT_TABLE)
+        output_table_push(o, n > 0 ? joined : "-");
+    else
+        output_csv_field(o->fp, joined);
+    free(joined);
+}
+
+void output_end_row(struct output *o)
+{
+    if (o->cell != o->ncols) {
+        fprintf(stderr, "netdiag: internal error: row has %zu of %zu cells\n", o->cell, o->ncols);
+        abort();
+    }
+    if (o->format == OUTPUT_JSON)
+        fputc('}', o->fp);
+    else if (o->format == OUTPUT_CSV)
+        fputc('\n', o->fp);
+    o->cell = 0;
+    o->nrows++;
+}
+
+static void output_spaces(FILE *fp, size_t n)
+{
+    while (n-- > 0)
+        fputc(' ', fp);
+}
+
+/* Print s in `width` columns, cut with an ellipsis when longer. Blanks
+ * (alignment, gaps) are owed in *pending and written only before text that
+ * follows them, so no line ends in blanks. Newlines print as spaces. */
+static void output_put_cell(FILE *fp, const char *s, size_t width, bool right, size_t *pending)
+{
+    size_t w = output_text_width(s), nbytes = strlen(s);
+    bool cut = w > width;
+
+    if (cut) {
+        nbytes = width > 0 ? output_prefix_bytes(s, width - 1) : 0;
+        w = width;
+    }
+    if (right)
+        *pending += width - w;
+    if (w > 0) {
+        output_spaces(fp, *pending);
+        *pending = 0;
+    }
+    for (size_t i = 0; i < nbytes; i++)
+        fputc(s[i] == '\n' ? ' ' : s[i], fp);
+    if (cut && width > 0)
+        fputs(OUTPUT_ELLIPSIS, fp);
+    if (!right)
+        *pending += width - w;
+}
+
+/* Take columns away, one at a time from the widest eligible column, until
+ * the row fits or every eligible column is at its floor. */
+static void output_shrink(size_t *w, const size_t *min_w, const bool *eligible, size_t n,
+                          size_t *total, size_t avail)
+{
+    while (*total > avail) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (eligible[i] && w[i] > min_w[i] && (best == n || w[i] > w[best]))
+                best = i;
+        if (best == n)
+            return;
+        w[best]--;
+        (*total)--;
+    }
+}
+
+static void output_table_list(struct output *o)
+{
+    size_t n = o->ncols, total = OUTPUT_GAP * (n - 1);
+    size_t *w = output_zalloc(n * sizeof(*w)), *min_w = output_zalloc(n * sizeof(*w));
+    bool *eligible = output_zalloc(n * sizeof(*eligible));
+    char **headers = output_zalloc(n * sizeof(*headers));
+
+    for (size_t i = 0; i < n; i++) {
+        headers[i] = output_strdup(o->cols[i].name);
+        for (char *p = headers[i]; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        w[i] = output_text_width(headers[i]);
+        for (size_t r = 0; r < o->nrows; r++) {
+            size_t cw = output_text_width(o->cells[r * n + i]);
+            if (cw > w[i])
+                w[i] = cw;
+        }
+        total += w[i];
+    }
+    if (!o->wide && o->width_cols > 0) {
+        size_t avail = (size_t)o->width_cols;
+        /* First the free-text columns give way, down to a readable floor;
+         * only then the kept ones (names, numbers), down to one column. */
+        for (size_t i = 0; i < n; i++) {
+            eligible[i] = !(o->cols[i].flags & OUTPUT_COL_KEEP);
+            min_w[i] = w[i] < OUTPUT_FLEX_MIN ? w[i] : OUTPUT_FLEX_MIN;
+        }
+        output_shrink(w, min_w, eligible, n, &total, avail);
+        for (size_t i = 0; i < n; i++) {
+            eligible[i] = true;
+            min_w[i] = 1;
+        }
+        output_shrink(w, min_w, eligible, n, &total, avail);
+    }
+    for (size_t r = 0; r <= o->nrows; r++) {
+        size_t pending = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *s = r == 0 ? headers[i] : o->cells[(r - 1) * n + i];
+            if (i > 0)
+                pending += OUTPUT_GAP;
+            output_put_cell(o->fp, s, w[i], o->cols[i].flags & OUTPUT_COL_RIGHT, &pending);
+        }
+        fputc('\n', o->fp);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(headers[i]);
+    free(headers);
+    free(eligible);
+    free(min_w);
+    free(w);
+}
+
+void output_wrap(FILE *fp, const char *s, size_t width, size_t indent)
+{
+    size_t col = 0;
+    bool indent_due = false; /* the indent is written with the next word */
+
+    while (*s) {
+        size_t nbytes, ww;
+        if (*s == '\n' || *s == ' ') {
+            if (*s == '\n' && s[1] != '\0') {
+                fputc('\n', fp);
+                indent_due = true;
+                col = 0;
+            }
+            s++;
+            continue;
+        }
+        nbytes = strcspn(s, " \n");
+        ww = output_text_width(s) - output_text_width(s + nbytes);
+        if (col > 0 && col + 1 + ww > width) {
+            fputc('\n', fp);
+            indent_due = true;
+            col = 0;
+        } else if (col > 0) {
+            fputc(' ', fp);
+            col++;
+        }
+        if (indent_due) {
+            output_spaces(fp, indent);
+            indent_due = false;
+        }
+        while (ww > width) { /* a word longer than the line: split it */
+            size_t part = output_prefix_bytes(s, width);
+            fwrite(s, 1, part, fp);
+            fputc('\n', fp);
+            output_spaces(fp, indent);
+            s += part;
+            nbytes -= part;
+            ww -= width;
+        }
+        fwrite(s, 1, nbytes, fp);
+        col += ww;
+        s += nbytes;
+    }
+    fputc('\n', fp);
+}
+
+static void output_table_record(struct output *o)
+{
+    size_t n = o->ncols, label_w = 0, width;
+
+    for (size_t i = 0; i < n; i++)
+        if (strlen(o->cols[i].name) > label_w)
+            label_w = strlen(o->cols[i].name);
+    label_w += OUTPUT_GAP;
+    /* A very narrow terminal still gets readable lines; they overflow. */
+    width = o->width_cols > (int)label_w + 20 ? (size_t)o->width_cols - label_w : 20;
+    for (size_t r = 0; r < o->nrows; r++) {
+        if (r > 0)
+            fputc('\n', o->fp);
+        for (size_t i = 0; i < n; i++) {
+            const char *v = o->cells[r * n + i];
+            fputs(o->cols[i].name, o->fp);
+            if (*v == '\0') {
+                fputc('\n', o->fp);
+                continue;
+            }
+            output_spaces(o->fp, label_w - strlen(o->cols[i].name));
+            output_wrap(o->fp, v, width, label_w);
+        }
+    }
+}
+
+int output_finish(struct output *o)
+{
+    int rc = 0, saved;
+
+    if (o->cell != 0) {
+        fprintf(stderr, "netdiag: internal error: unfinished row\n");
+        abort();
+    }
+    if (o->format == OUTPUT_JSON)
+        fputs(o->nrows == 0 ? "[]\n" : "\n]\n", o->fp);
+    else if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST)
+        output_table_list(o);
+    else if (o->format == OUTPUT_TABLE)
+        output_table_record(o);
+    if (fflush(o->fp) != 0 || ferror(o->fp)) {
+        rc = -1;
+        if (errno == 0)
+            errno = EIO;
+    }
+    saved = errno;
+    for (size_t i = 0; i < o->ncells; i++)
+        free(o->cells[i]);
+    free(o->cells);
+    free(o);
+    errno = saved;
+    return rc;
+}

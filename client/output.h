@@ -1,0 +1,71 @@
+/* The writer every netdiag command prints through: rows of named columns as
+ * a table fitted to the terminal, a JSON array of objects, or CSV (owned by
+ * output.c). */
+#ifndef NETDIAG_OUTPUT_H
+#define NETDIAG_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum output_format {
+    OUTPUT_TABLE,
+    OUTPUT_JSON,
+    OUTPUT_CSV,
+};
+
+/* "table" | "json" | "csv"; -1 when unknown. */
+int output_format_from_name(const char *name);
+const char *output_format_name(enum output_format format);
+
+/* How table mode lays rows out; JSON and CSV are the same for both. */
+enum output_layout {
+    OUTPUT_LIST,   /* one line per row, columns side by side, cut to fit */
+    OUTPUT_RECORD, /* one "name  value" line per column, long values wrapped */
+};
+
+/* Column flags (table mode only). */
+#define OUTPUT_COL_KEEP  0x1u /* cut only when cutting the others is not enough */
+#define OUTPUT_COL_RIGHT 0x2u /* right-aligned (numbers) */
+
+struct output_column {
+    const char *name; /* JSON key and CSV header; table header in upper case */
+    unsigned flags;
+};
+
+struct output;
+
+/* Start an output of `ncols` columns on fp. width_cols is the table width
+ * (see output_width()); wide = never cut a table cell. `cols` must outlive
+ * the output. Never NULL: out of memory exits 1 with a message. */
+struct output *output_new(FILE *fp, enum output_format format, enum output_layout layout,
+                          const struct output_column *cols, size_t ncols, int width_cols,
+                          bool wide);
+
+/* One call per column, in column order, then output_end_row(). */
+void output_str(struct output *o, const char *s); /* NULL: null */
+void output_int(struct output *o, int64_t v);
+void output_bool(struct output *o, bool v);
+void output_list(struct output *o, const char *const *items, size_t n);
+void output_end_row(struct output *o);
+
+/* Write what is buffered, flush, free. Returns 0, or -1 with errno set
+ * when writing failed. */
+int output_finish(struct output *o);
+
+/* The width tables fit: $COLUMNS when set, else the terminal's width when fp
+ * is a terminal, else 80. */
+int output_width(FILE *fp);
+
+/* Word-wrap s into lines of `width` columns and end with a newline; the
+ * first line continues where the cursor is, the others start with `indent`
+ * spaces. A newline in s starts a new line; words longer than a line are
+ * split. */
+void output_wrap(FILE *fp, const char *s, size_t width, size_t indent);
+
+/* Display width of UTF-8 text, counted in code points (the texts printed
+ * here are Latin text, dashes and ellipses, all one column wide). */
+size_t output_text_width(const char *s);
+
+#endif
