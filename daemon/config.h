@@ -1,0 +1,134 @@
+/* The validated configuration: inih -> struct config, every error with
+ * file:line (owned by config.c). */
+#ifndef NETDIAG_CONFIG_H
+#define NETDIAG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CONFIG_INTERVAL_MIN_MS 10
+#define CONFIG_INTERVAL_MAX_MS (24LL * 3600 * 1000)
+#define CONFIG_TIMEOUT_MIN_MS  1
+#define CONFIG_MAX_CODES       16
+#define CONFIG_PAYLOAD_MAX     (1 << 20) /* bytes, decoded */
+
+enum target_kind {
+    KIND_CONNECT,
+    KIND_RESOLVE,
+    KIND_SEND,
+};
+const char *target_kind_name(enum target_kind kind);
+
+enum family {
+    FAMILY_ANY,
+    FAMILY_IPV4,
+    FAMILY_IPV6,
+};
+const char *family_name(enum family family);
+
+enum addr_select {
+    ADDRSEL_FIRST,
+    ADDRSEL_ALL,
+};
+
+enum send_proto {
+    PROTO_UDP,
+    PROTO_TCP,
+};
+
+/* One configured target. Strings are owned by the target. */
+struct target {
+    char *name;
+    enum target_kind kind;
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    enum family family;
+
+    /* connect and send */
+    char *host;                  /* name or address literal */
+    uint16_t port;
+    struct sockaddr_storage source; /* local address to bind */
+    socklen_t source_len;           /* 0: do not bind */
+    char *source_str;               /* as written, for messages; NULL if none */
+    enum addr_select addresses;
+
+    /* resolve */
+    char *qname;                 /* key "name" */
+    uint16_t qtype;              /* DNS type number: 1 A, 28 AAAA, ... */
+    bool server_system;          /* server = system */
+    struct sockaddr_storage server;
+    socklen_t server_len;
+    char *server_str;
+
+    /* send */
+    enum send_proto protocol;
+    unsigned char *payload;
+    size_t payload_len;
+    int64_t payload_size; /* pad/repeat the payload to this many bytes; 0: as is */
+
+    /* resolve: a string the answers must contain; send: bytes the reply must
+     * contain. NULL: no expectation. Always NUL-terminated as well. */
+    unsigned char *expect;
+    size_t expect_len;
+
+    /* alerting: watched codes for this target (from [alert] unless set) */
+    int alert_codes[CONFIG_MAX_CODES];
+    size_t alert_ncodes;
+
+    /* where the target was defined, for messages */
+    char *file;
+    int line;
+
+    /* runtime state owned by the probe engine (probe.c); NULL in config */
+    struct probe *probe;
+    /* row id in the database's targets table (store.c); 0 until synced */
+    int64_t db_id;
+};
+
+struct alert_config {
+    int codes[CONFIG_MAX_CODES];
+    size_t ncodes;
+    int64_t window_ms;
+    int64_t baseline_ms;
+    double factor;
+    int64_t min_failures;
+    double min_ratio;
+    int64_t clear_after; /* windows */
+    char *exec;          /* NULL: none */
+    char *alertmanager_url; /* NULL: none */
+};
+
+struct config {
+    char *path; /* the main file as given */
+
+    /* [daemon] */
+    char *database;
+    int log_level;       /* enum log_level */
+    char *metrics_listen; /* NULL: off */
+    int64_t retention_ms;
+    char *include;       /* NULL: none */
+
+    struct alert_config alert;
+
+    struct target *targets;
+    size_t ntargets;
+};
+
+/* Parse and validate `path` (and its include). Every error is printed to
+ * `errs` as "file:line: message" and parsing goes on to find the rest.
+ * Returns the config, or NULL when any error was found (*nerrors is set). */
+struct config *config_load(const char *path, FILE *errs, int *nerrors);
+void config_free(struct config *cfg);
+
+/* Looks a target up by name; NULL if absent. */
+struct target *config_find_target(const struct config *cfg, const char *name);
+
+/* DNS record type names <-> numbers for the `type` key: A AAAA MX TXT NS
+ * CNAME SOA PTR (plus SRV, CAA, ANY). 0 / NULL when unknown. */
+uint16_t config_qtype_from_name(const char *name);
+const char *config_qtype_name(uint16_t qtype);
+
+#endif

@@ -1,0 +1,455 @@
+/* The table of netdiag.ini keys, one row per key with its type, bounds,
+ * default and place in the structs (Redis standardConfig), and the strict
+ * parsers of every value type. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_opt.h"
+#include "log.h"
+#include "util.h"
+#include "wsa.h"
+
+static const char *const kind_names[] = {"connect", "resolve", "send", NULL};
+static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
+static const char *const addrsel_names[] = {"first", "all", NULL};
+static const char *const proto_names[] = {"udp", "tcp", NULL};
+
+_Static_assert(sizeof(enum target_kind) == sizeof(int), "enum fields are int-sized");
+_Static_assert(sizeof(enum family) == sizeof(int), "enum fields are int-sized");
+_Static_assert(sizeof(enum addr_select) == sizeof(int), "enum fields are int-sized");
+_Static_assert(sizeof(enum send_proto) == sizeof(int), "enum fields are int-sized");
+
+#define CFG(f)    offsetof(struct config, f)
+#define TGT(f)    offsetof(struct target, f)
+#define K_CS      (K_CONNECT | K_SEND)
+#define MINUTE_MS (60 * 1000LL)
+#define DAY_MS    CONFIG_DAY_MS
+
+/* One row per key (Redis standardConfig). Durations in ms; min 1 on a string
+ * means it may not be empty; K_CS: connect and send. */
+/* clang-format off */
+const struct config_option config_options[CONFIG_NOPTS] = {
+    /* section     key                 type         min                     max                     default                          offset                       offset2            names          kinds               required   group */
+    {SEC_DAEMON, "database",         OT_STRING,   1,                      0,                      "/var/lib/netdiag/netdiag.db",   CFG(database),               0,                 NULL,          0,                  0,         0},
+    {SEC_DAEMON, "log_level",        OT_LOGLEVEL, 0,                      0,                      "info",                          CFG(log_level),              0,                 NULL,          0,                  0,         0},
+    {SEC_DAEMON, "metrics_listen",   OT_LISTEN,   0,                      0,                      "",                              CFG(metrics_listen),         0,                 NULL,          0,                  0,         0},
+    {SEC_DAEMON, "retention",        OT_DURATION, MINUTE_MS,              3650 * DAY_MS,          "30d",                           CFG(retention_ms),           0,                 NULL,          0,                  0,         0},
+    {SEC_DAEMON, "include",          OT_STRING,   0,                      0,                      "",                              CFG(include),                0,                 NULL,          0,                  0,         0},
+
+    {SEC_ALERT,  "codes",            OT_CODES,    0,                      0,                      "WSAECONNREFUSED, WSAETIMEDOUT", CFG(alert.codes),            CFG(alert.ncodes), NULL,          0,                  0,         0},
+    {SEC_ALERT,  "window",           OT_DURATION, 100,                    DAY_MS,                 "1m",                            CFG(alert.window_ms),        0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "baseline",         OT_DURATION, 1000,                   30 * DAY_MS,            "1h",                            CFG(alert.baseline_ms),      0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "factor",           OT_DOUBLE,   1,                      1000,                   "3",                             CFG(alert.factor),           0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "min_failures",     OT_INT,      1,                      1000000,                "5",                             CFG(alert.min_failures),     0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "min_ratio",        OT_DOUBLE,   0,                      1,                      "0.1",                           CFG(alert.min_ratio),        0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "clear_after",      OT_INT,      1,                      1000,                   "3",                             CFG(alert.clear_after),      0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "exec",             OT_STRING,   0,                      0,                      "",                              CFG(alert.exec),             0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "alertmanager_url", OT_URL,      0,                      0,                      "",                              CFG(alert.alertmanager_url), 0,                 NULL,          0,                  0,         0},
+
+    {SEC_TARGET, "kind",             OT_ENUM,     0,                      0,                      NULL,                            TGT(kind),                   0,                 kind_names,    K_ALL,              0,         0},
+    {SEC_TARGET, "interval",         OT_DURATION, CONFIG_INTERVAL_MIN_MS, CONFIG_INTERVAL_MAX_MS, "10s",                           TGT(interval_ms),            0,                 NULL,          K_ALL,              0,         0},
+    {SEC_TARGET, "timeout",          OT_DURATION, CONFIG_TIMEOUT_MIN_MS,  CONFIG_INTERVAL_MAX_MS, "3s",                            TGT(timeout_ms),             0,                 NULL,          K_ALL,              0,         0},
+    {SEC_TARGET, "family",           OT_ENUM,     0,                      0,                      "any",                           TGT(family),                 0,                 family_names,  K_ALL,              0,         0},
+    {SEC_TARGET, "codes",            OT_CODES,    0,                      0,                      NULL,                            TGT(alert_codes),            TGT(alert_ncodes), NULL,          K_ALL,              0,         0},
+    {SEC_TARGET, "host",             OT_HOST,     0,                      0,                      NULL,                            TGT(host),                   0,                 NULL,          K_CS,               K_CS,      0},
+    {SEC_TARGET, "port",             OT_PORT,     1,                      65535,                  NULL,                            TGT(port),                   0,                 NULL,          K_CS,               K_CS,      0},
+    {SEC_TARGET, "source",           OT_SOURCE,   0,                      0,                      NULL,                            0,                           0,                 NULL,          K_CS,               0,         0},
+    {SEC_TARGET, "addresses",        OT_ENUM,     0,                      0,                      "first",                         TGT(addresses),              0,                 addrsel_names, K_CS,               0,         0},
+    {SEC_TARGET, "name",             OT_QNAME,    0,                      0,                      NULL,                            TGT(qname),                  0,                 NULL,          K_RESOLVE,          K_RESOLVE, 0},
+    {SEC_TARGET, "type",             OT_QTYPE,    0,                      0,                      "A",                             TGT(qtype),                  0,                 NULL,          K_RESOLVE,          0,         0},
+    {SEC_TARGET, "server",           OT_SERVER,   0,                      0,                      "system",                        0,                           0,                 NULL,          K_RESOLVE,          0,         0},
+    {SEC_TARGET, "protocol",         OT_ENUM,     0,                      0,                      "udp",                           TGT(protocol),               0,                 proto_names,   K_SEND,             0,         0},
+    {SEC_TARGET, "payload",          OT_BYTES,    0,                      0,                      NULL,                            TGT(payload),                TGT(payload_len),  NULL,          K_SEND,             0,         1},
+    {SEC_TARGET, "payload_hex",      OT_HEX,      0,                      0,                      NULL,                            TGT(payload),                TGT(payload_len),  NULL,          K_SEND,             0,         1},
+    {SEC_TARGET, "payload_size",     OT_INT,      0,                      CONFIG_PAYLOAD_MAX,     NULL,                            TGT(payload_size),           0,                 NULL,          K_SEND,             0,         0},
+    {SEC_TARGET, "expect",           OT_BYTES,    0,                      0,                      NULL,                            TGT(expect),                 TGT(expect_len),   NULL,          K_RESOLVE | K_SEND, 0,         2},
+    {SEC_TARGET, "expect_hex",       OT_HEX,      0,                      0,                      NULL,                            TGT(expect),                 TGT(expect_len),   NULL,          K_SEND,             0,         2},
+};
+/* clang-format on */
+
+_Static_assert(ND_ARRAY_LEN(config_options) == CONFIG_NOPTS, "CONFIG_NOPTS is the row count");
+
+void config_opt_fmt_ms(int64_t ms, char *buf, size_t len)
+{
+    static const struct {
+        int64_t ms;
+        const char *unit;
+    } units[] = {{CONFIG_DAY_MS, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+
+    for (size_t i = 0; i < ND_ARRAY_LEN(units); i++) {
+        if (ms != 0 && ms % units[i].ms == 0) {
+            snprintf(buf, len, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, len, "%" PRId64 "ms", ms);
+}
+
+/* Whether s is written as a whole number, so that a failed parse is a range
+ * error rather than a syntax one. */
+static bool looks_integer(const char *s)
+{
+    if (*s == '-' || *s == '+')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    while (isdigit((unsigned char)*s))
+        s++;
+    return *s == '\0';
+}
+
+static int parse_int_range(const char *v, int64_t min, int64_t max, int64_t *out, char *err,
+                           size_t errlen)
+{
+    if (util_parse_int(v, min, max, out, err, errlen) == 0)
+        return 0;
+    if (looks_integer(v))
+        snprintf(err, errlen, "\"%s\" is out of range (%" PRId64 " to %" PRId64 ")", v, min, max);
+    return -1;
+}
+
+static int parse_double(const char *v, double min, double max, double *out, char *err,
+                        size_t errlen)
+{
+    char *end;
+    double d;
+
+    /* Plain decimals only: strtod would also take "inf", "nan" and hex. */
+    for (const char *s = v; *s; s++) {
+        if (!isdigit((unsigned char)*s) && *s != '.' && *s != '-' && *s != '+' && *s != 'e' &&
+            *s != 'E') {
+            snprintf(err, errlen, "expected a number, got \"%s\"", v);
+            return -1;
+        }
+    }
+    errno = 0;
+    d = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || errno == ERANGE || !isfinite(d)) {
+        snprintf(err, errlen, "expected a number, got \"%s\"", v);
+        return -1;
+    }
+    if (d < min || d > max) {
+        snprintf(err, errlen, "\"%s\" is out of range (%g to %g)", v, min, max);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* A comma or space separated list of WSA names (with or without the "WSA"
+ * prefix) or numbers. Repeats are dropped; empty means no code is watched. */
+static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, size_t errlen)
+{
+    char *copy = strdup(v), *save = NULL;
+    int out[CONFIG_MAX_CODES];
+    size_t n = 0;
+    int rc = -1;
+
+    if (copy == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (char *tok = strtok_r(copy, ", \t", &save); tok != NULL;
+         tok = strtok_r(NULL, ", \t", &save)) {
+        const struct wsa_code *c = NULL;
+        int64_t num;
+        bool seen = false;
+
+        if (isdigit((unsigned char)tok[0])) {
+            if (util_parse_int(tok, 0, 100000, &num, err, errlen) == 0)
+                c = wsa_by_code((int)num);
+        } else {
+            c = wsa_by_name(tok);
+        }
+        if (c == NULL) {
+            snprintf(err, errlen,
+                     "\"%s\" is not a Windows Sockets code (a name such as WSAECONNREFUSED or "
+                     "ECONNREFUSED, or a number such as 10061)",
+                     tok);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            seen = seen || out[i] == c->code;
+        if (seen)
+            continue;
+        if (n == CONFIG_MAX_CODES) {
+            snprintf(err, errlen, "more than %d codes", CONFIG_MAX_CODES);
+            goto out;
+        }
+        out[n++] = c->code;
+    }
+    memcpy(codes, out, n * sizeof(out[0]));
+    *ncodes = n;
+    rc = 0;
+out:
+    free(copy);
+    return rc;
+}
+
+static int check_host(const char *v, char *err, size_t errlen)
+{
+    if (*v == '\0') {
+        snprintf(err, errlen, "must not be empty");
+        return -1;
+    }
+    if (strlen(v) > 253)
+        goto bad;
+    for (const char *s = v; *s; s++)
+        if (!isalnum((unsigned char)*s) && strchr(".-_:%", *s) == NULL)
+            goto bad;
+    return 0;
+bad:
+    snprintf(err, errlen, "\"%s\" is not a host name or an IP address", v);
+    return -1;
+}
+
+static int check_qname(const char *v, char *err, size_t errlen)
+{
+    size_t len = strlen(v), label = 0;
+
+    if (len == 0) {
+        snprintf(err, errlen, "must not be empty");
+        return -1;
+    }
+    if (strcmp(v, ".") == 0)
+        return 0; /* the root */
+    if (v[len - 1] == '.')
+        len--;
+    if (len > 253)
+        goto bad;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '.') {
+            if (label == 0)
+                goto bad;
+            label = 0;
+        } else if (c <= ' ' || c >= 0x7f || ++label > 63) {
+            goto bad;
+        }
+    }
+    if (label == 0)
+        goto bad;
+    return 0;
+bad:
+    snprintf(err, errlen, "\"%s\" is not a DNS name", v);
+    return -1;
+}
+
+static void set_enum(void *field, int v)
+{
+    memcpy(field, &v, sizeof(v));
+}
+
+static void replace_str(char **field, char *v)
+{
+    free(*field);
+    *field = v;
+}
+
+int config_opt_parse(const struct config_option *o, void *base, const char *v, char *err,
+                     size_t errlen)
+{
+    char *field = (char *)base + o->offset;
+    struct target *t = base;
+    int64_t n;
+    int rc;
+
+    switch (o->type) {
+    case OT_STRING:
+        if (*v == '\0' && o->min > 0) {
+            snprintf(err, errlen, "must not be empty");
+            return -1;
+        }
+        replace_str((char **)field, *v ? strdup(v) : NULL);
+        return 0;
+    case OT_DURATION:
+        if (util_parse_duration_ms(v, &n, err, errlen) < 0)
+            return -1;
+        if (n < o->min || n > o->max) {
+            char lo[32], hi[32];
+            config_opt_fmt_ms(o->min, lo, sizeof(lo));
+            config_opt_fmt_ms(o->max, hi, sizeof(hi));
+            snprintf(err, errlen, "\"%s\" is out of range (%s to %s)", v, lo, hi);
+            return -1;
+        }
+        memcpy(field, &n, sizeof(n));
+        return 0;
+    case OT_INT:
+        if (parse_int_range(v, o->min, o->max, &n, err, errlen) < 0)
+            return -1;
+        memcpy(field, &n, sizeof(n));
+        return 0;
+    case OT_PORT: {
+        uint16_t port;
+        if (parse_int_range(v, o->min, o->max, &n, err, errlen) < 0)
+            return -1;
+        port = (uint16_t)n;
+        memcpy(field, &port, sizeof(port));
+        return 0;
+    }
+    case OT_DOUBLE: {
+        double d;
+        if (parse_double(v, (double)o->min, (double)o->max, &d, err, errlen) < 0)
+            return -1;
+        memcpy(field, &d, sizeof(d));
+        return 0;
+    }
+    case OT_LOGLEVEL:
+        rc = log_level_from_name(v);
+        if (rc < 0) {
+            snprintf(err, errlen, "\"%s\" is not one of error, warn, info, debug", v);
+            return -1;
+        }
+        memcpy(field, &rc, sizeof(rc));
+        return 0;
+    case OT_ENUM: {
+        size_t off = 0;
+        for (int i = 0; o->names[i] != NULL; i++) {
+            if (strcmp(v, o->names[i]) == 0) {
+                set_enum(field, i);
+                return 0;
+            }
+        }
+        off += (size_t)snprintf(err, errlen, "\"%s\" is not one of", v);
+        for (int i = 0; o->names[i] != NULL && off < errlen; i++)
+            off += (size_t)snprintf(err + off, errlen - off, "%s %s", i ? "," : "", o->names[i]);
+        return -1;
+    }
+    case OT_CODES:
+        return parse_codes(v, (int *)field, (size_t *)((char *)base + o->offset2), err, errlen);
+    case OT_HOST:
+        if (check_host(v, err, errlen) < 0)
+            return -1;
+        replace_str((char **)field, strdup(v));
+        return 0;
+    case OT_QNAME:
+        if (check_qname(v, err, errlen) < 0)
+            return -1;
+        replace_str((char **)field, strdup(v));
+        return 0;
+    case OT_QTYPE: {
+        uint16_t q = config_qtype_from_name(v);
+        if (q == 0) {
+            snprintf(err, errlen,
+                     "\"%s\" is not a record type (A, AAAA, MX, TXT, NS, CNAME, SOA, PTR, SRV, "
+                     "CAA or ANY)",
+                     v);
+            return -1;
+        }
+        memcpy(field, &q, sizeof(q));
+        return 0;
+    }
+    case OT_SOURCE: {
+        struct sockaddr_storage ss;
+        socklen_t len = 0;
+        if (*v != '\0' && util_parse_sockaddr(v, 0, &ss, &len, err, errlen) < 0)
+            return -1;
+        if (*v != '\0')
+            t->source = ss;
+        t->source_len = len;
+        replace_str(&t->source_str, *v ? strdup(v) : NULL);
+        return 0;
+    }
+    case OT_SERVER: {
+        struct sockaddr_storage ss;
+        socklen_t len = 0;
+        if (*v == '\0') {
+            snprintf(err, errlen, "must not be empty (an address, or \"system\")");
+            return -1;
+        }
+        if (strcmp(v, "system") != 0) {
+            if (util_parse_sockaddr(v, 53, &ss, &len, err, errlen) < 0)
+                return -1;
+            t->server = ss;
+        }
+        t->server_system = len == 0;
+        t->server_len = len;
+        replace_str(&t->server_str, strdup(v));
+        return 0;
+    }
+    case OT_BYTES:
+    case OT_HEX: {
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        if (o->type == OT_HEX && *v != '\0') {
+            unsigned char *grown;
+            if (util_hex_decode(v, &buf, &len, err, errlen) < 0)
+                return -1;
+            grown = realloc(buf, len + 1); /* room for the NUL */
+            if (grown == NULL) {
+                free(buf);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            buf = grown;
+        } else if (*v != '\0') {
+            len = strlen(v);
+            buf = (unsigned char *)strdup(v);
+        }
+        if (len > CONFIG_PAYLOAD_MAX) {
+            free(buf);
+            snprintf(err, errlen, "%zu bytes is more than the %d allowed", len, CONFIG_PAYLOAD_MAX);
+            return -1;
+        }
+        if (buf != NULL && len == 0) { /* hex of only separators */
+            free(buf);
+            buf = NULL;
+        }
+        if (buf != NULL)
+            buf[len] = '\0';
+        free(*(unsigned char **)field);
+        *(unsigned char **)field = buf;
+        *(size_t *)((char *)base + o->offset2) = len;
+        return 0;
+    }
+    case OT_LISTEN: {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char *val;
+        if (*v == '\0') {
+            replace_str((char **)field, NULL);
+            return 0;
+        }
+        if (looks_integer(v)) { /* a bare port: loopback only, the safe choice */
+            if (parse_int_range(v, 1, 65535, &n, err, errlen) < 0)
+                return -1;
+            if (asprintf(&val, "127.0.0.1:%" PRId64, n) < 0)
+                val = NULL;
+        } else {
+            if (util_parse_sockaddr(v, -1, &ss, &len, err, errlen) < 0)
+                return -1;
+            val = strdup(v);
+        }
+        replace_str((char **)field, val);
+        return 0;
+    }
+    case OT_URL:
+        if (*v != '\0' && !((strncmp(v, "http://", 7) == 0 && v[7] != '\0') ||
+                            (strncmp(v, "https://", 8) == 0 && v[8] != '\0'))) {
+            snprintf(err, errlen, "\"%s\" is not an http:// or https:// URL", v);
+            return -1;
+        }
+        replace_str((char **)field, *v ? strdup(v) : NULL);
+        return 0;
+    }
+    snprintf(err, errlen, "internal error: option type %d", (int)o->type);
+    return -1;
+}
+
+const struct config_option *config_opt_find(enum opt_section sec, const char *key)
+{
+    for (size_t i = 0; i < CONFIG_NOPTS; i++)
+        if (config_options[i].section == sec && strcmp(config_options[i].key, key) == 0)
+            return &config_options[i];
+    return NULL;
+}
+
+size_t config_opt_index(const struct config_option *o)
+{
+    return (size_t)(o - config_options);
+}
