@@ -1,0 +1,356 @@
+/* netdiagd: command line, signals and the daemon's lifecycle (load the
+ * config, open the store, run the loop, reload, flush and stop). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "notify.h"
+#include "probe.h"
+#include "result.h"
+#include "store.h"
+#include "util.h"
+
+#define EXIT_FAILED 1 /* probe failures with --once, or a runtime error */
+#define EXIT_USAGE  2 /* usage or configuration error */
+
+enum out_format {
+    OUT_TEXT,
+    OUT_JSON,
+};
+
+struct daemon {
+    const char *config_path;
+    struct config *cfg;
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct engine *eng;
+    struct store *st;
+    bool once;
+    bool debug;
+    enum out_format format;
+    uint64_t results;
+    uint64_t failures;
+    uint64_t reloads_ok, reloads_failed;
+    struct event *ev_sig[4];
+    struct event *ev_tick;
+    uint64_t tick_attempts; /* engine_attempts() at the last tick */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: netdiagd [-c FILE] [-t] [--once [--format text|json]] [-d] [-v]\n"
+               "       netdiagd -V | --help\n"
+               "\n"
+               "  -c, --config FILE   configuration file (default /etc/netdiag/netdiag.ini)\n"
+               "  -t, --test          check the configuration, print \"configuration OK\", exit\n"
+               "      --once          probe every target once, print the results, exit\n"
+               "      --format FMT    output of --once: text (default) or json\n"
+               "  -d, --debug         log at debug level\n"
+               "  -v, --verbose       log at info level at least\n"
+               "  -V, --version       print the version and exit\n"
+               "  -h, --help          this help\n"
+               "\n"
+               "Exit status: 0 ok; 1 probe failures (--once) or runtime error;\n"
+               "2 usage or configuration error.\n");
+}
+
+static void daemon_sink(const struct result *r, void *arg)
+{
+    struct daemon *d = arg;
+    char line[1400];
+
+    d->results++;
+    if (!r->ok)
+        d->failures++;
+    if (d->once) {
+        if (d->format == OUT_JSON)
+            result_format_json(r, line, sizeof(line));
+        else
+            result_format_text(r, line, sizeof(line));
+        puts(line);
+        return;
+    }
+    store_submit(d->st, r);
+}
+
+/* Print a config's errors through the logger, one line each (reload). */
+static struct config *load_config_logged(const char *path, int *nerrors)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    struct config *cfg;
+
+    if (mem == NULL)
+        return config_load(path, stderr, nerrors);
+    cfg = config_load(path, mem, nerrors);
+    fclose(mem);
+    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
+        log_error("%s", line);
+    free(buf);
+    return cfg;
+}
+
+/* SIGHUP: build a whole new config and swap it in only when it is valid
+ * (STYLE rule 18); a bad file keeps the old one running. */
+static void daemon_reload(struct daemon *d)
+{
+    int nerr = 0;
+    struct config *ncfg;
+
+    notify_send("RELOADING=1");
+    log_info("reloading %s", d->config_path);
+    ncfg = load_config_logged(d->config_path, &nerr);
+    if (ncfg == NULL) {
+        d->reloads_failed++;
+        log_error("reload failed: %d error%s in %s; still running the previous configuration",
+                  nerr, nerr == 1 ? "" : "s", d->config_path);
+        notify_send("READY=1\nSTATUS=reload failed, previous configuration kept");
+        return;
+    }
+    if (d->st != NULL && store_sync_targets(d->st, ncfg) < 0) {
+        d->reloads_failed++;
+        log_error("reload failed: cannot record targets in the database; previous "
+                  "configuration kept");
+        config_free(ncfg);
+        notify_send("READY=1");
+        return;
+    }
+    engine_set_targets(d->eng, ncfg, false);
+    if (!d->debug)
+        log_set_level((enum log_level)ncfg->log_level);
+    config_free(d->cfg);
+    d->cfg = ncfg;
+    d->reloads_ok++;
+    log_info("reloaded: %zu targets", ncfg->ntargets);
+    notify_send("READY=1\nSTATUS=reloaded, %zu targets", ncfg->ntargets);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+
+    (void)what;
+    if (sig == SIGHUP) {
+        if (!d->once)
+            daemon_reload(d);
+        return;
+    }
+    log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify_send("STOPPING=1");
+    engine_stop(d->eng);
+    event_base_loopexit(d->base, NULL);
+}
+
+/* Once a second: STATUS= for systemd, and the watchdog only while the loop
+ * runs (this timer) and the writer keeps up (its queue is not stuck). */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    uint64_t att = engine_attempts(d->eng);
+    struct store_stats ss;
+
+    (void)fd;
+    (void)what;
+    memset(&ss, 0, sizeof(ss));
+    if (d->st != NULL)
+        store_get_stats(d->st, &ss);
+    notify_send("STATUS=%zu targets, %llu probes/s, %llu failures stored, %llu dropped",
+                d->cfg->ntargets, (unsigned long long)(att - d->tick_attempts),
+                (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);
+    d->tick_attempts = att;
+    if (notify_watchdog_usec() > 0 && ss.writable)
+        notify_send("WATCHDOG=1");
+}
+
+/* Probing thousands of targets needs more descriptors than the usual soft
+ * limit of 1024: raise it to the hard limit. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("cannot raise the open file limit");
+    }
+}
+
+static struct evdns_base *dns_new(struct event_base *base)
+{
+    struct evdns_base *dns;
+
+    /* resolv.conf and /etc/hosts; evdns answers hosts entries itself */
+    dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (dns != NULL)
+        return dns;
+    log_warnx("cannot read /etc/resolv.conf; names resolve from /etc/hosts only");
+    dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (dns != NULL)
+        evdns_base_load_hosts(dns, NULL);
+    return dns;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+        {"once", no_argument, NULL, 'o'},         {"format", required_argument, NULL, 'f'},
+        {"debug", no_argument, NULL, 'd'},        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    struct daemon d;
+    bool test_only = false, verbose = false;
+    int c, nerr = 0, rc = 0;
+    struct event_config *ecfg;
+
+    memset(&d, 0, sizeof(d));
+    d.config_path = "/etc/netdiag/netdiag.ini";
+    log_init(LOG_LEVEL_INFO);
+    while ((c = getopt_long(argc, argv, "c:tdvVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            d.config_path = optarg;
+            break;
+        case 't':
+            test_only = true;
+            break;
+        case 'o':
+            d.once = true;
+            break;
+        case 'f':
+            if (strcmp(optarg, "json") == 0) {
+                d.format = OUT_JSON;
+            } else if (strcmp(optarg, "text") == 0) {
+                d.format = OUT_TEXT;
+            } else {
+                fprintf(stderr, "netdiagd: --format: \"%s\" is not text or json\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'd':
+            d.debug = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'V':
+            printf("netdiagd %s\n", NETDIAG_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "netdiagd: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+
+    d.cfg = config_load(d.config_path, stderr, &nerr);
+    if (d.cfg == NULL) {
+        fprintf(stderr, "netdiagd: %d error%s in %s\n", nerr, nerr == 1 ? "" : "s",
+                d.config_path);
+        return EXIT_USAGE;
+    }
+    if (test_only) {
+        printf("configuration OK\n");
+        config_free(d.cfg);
+        return 0;
+    }
+    log_set_level(d.debug ? LOG_LEVEL_DEBUG : (enum log_level)d.cfg->log_level);
+    if (verbose && log_get_level() < LOG_LEVEL_INFO)
+        log_set_level(LOG_LEVEL_INFO);
+    if (d.once && !d.debug)
+        log_set_level(LOG_LEVEL_WARN);
+    notify_init();
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+
+    /* precise timers: the default coarse clock fires ~4 ms early or late */
+    ecfg = event_config_new();
+    if (ecfg == NULL)
+        fatalx("out of memory");
+    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    d.base = event_base_new_with_config(ecfg);
+    event_config_free(ecfg);
+    if (d.base == NULL)
+        fatalx("cannot create the event loop");
+    d.dns = dns_new(d.base);
+    if (d.dns == NULL)
+        fatalx("cannot create the DNS resolver");
+
+    if (!d.once) {
+        char err[512];
+        d.st = store_open(d.cfg->database, d.cfg, err, sizeof(err));
+        if (d.st == NULL) {
+            log_error("%s", err);
+            rc = EXIT_FAILED;
+            goto out;
+        }
+        if (store_sync_targets(d.st, d.cfg) < 0) {
+            log_error("%s: cannot record the targets", d.cfg->database);
+            rc = EXIT_FAILED;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < ND_ARRAY_LEN(sigs); i++) {
+        d.ev_sig[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
+        if (d.ev_sig[i] == NULL || evsignal_add(d.ev_sig[i], NULL) < 0)
+            fatalx("cannot install the signal handlers");
+    }
+    d.eng = engine_new(d.base, d.dns, daemon_sink, &d);
+    if (!d.once) {
+        struct timeval one = {1, 0};
+        d.ev_tick = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
+        if (d.ev_tick == NULL || event_add(d.ev_tick, &one) < 0)
+            fatalx("cannot start the status timer");
+        log_info("started: %zu targets, database %s", d.cfg->ntargets, d.cfg->database);
+        notify_send("READY=1\nSTATUS=%zu targets", d.cfg->ntargets);
+    }
+    engine_set_targets(d.eng, d.cfg, d.once);
+    event_base_dispatch(d.base);
+
+    if (d.once) {
+        rc = d.failures > 0 ? EXIT_FAILED : 0;
+    } else {
+        struct store_stats ss;
+        store_get_stats(d.st, &ss);
+        store_close(d.st); /* flushes everything queued */
+        d.st = NULL;
+        log_info("stopped: %llu results, %llu failures, %llu dropped",
+                 (unsigned long long)d.results, (unsigned long long)d.failures,
+                 (unsigned long long)ss.dropped);
+    }
+out:
+    engine_free(d.eng);
+    if (d.ev_tick)
+        event_free(d.ev_tick);
+    for (size_t i = 0; i < ND_ARRAY_LEN(d.ev_sig); i++)
+        if (d.ev_sig[i])
+            event_free(d.ev_sig[i]);
+    if (d.st)
+        store_close(d.st);
+    if (d.dns)
+        evdns_base_free(d.dns, 1);
+    if (d.base)
+        event_base_free(d.base);
+    config_free(d.cfg);
+    return rc;
+}

@@ -1,0 +1,670 @@
+/* The probe engine: one timer per target (schedule, then deadline), the
+ * asynchronous name resolution in front of connect and send probes, and
+ * the one completion path every attempt ends in. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "log.h"
+#include "probe.h"
+#include "util.h"
+
+struct engine {
+    struct event_base *base;
+    struct evdns_base *dns;
+    probe_sink_fn sink;
+    void *sink_arg;
+    struct probe **probes; /* one per target of the current config */
+    size_t nprobes;
+    bool once;
+    bool stopping;
+    size_t once_next;    /* --once: next target index to start */
+    size_t once_left;    /* --once: targets not finished yet */
+    size_t in_flight;
+    uint64_t attempts;
+};
+
+static void probe_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void probe_begin(struct probe *p);
+static void probe_attempt_address(struct probe *p);
+
+const char *probe_phase_name(enum probe_phase phase)
+{
+    switch (phase) {
+    case PHASE_NONE:
+        return "none";
+    case PHASE_RESOLVE:
+        return "resolve";
+    case PHASE_CONNECT:
+        return "connect";
+    case PHASE_SEND:
+        return "send";
+    case PHASE_RECV:
+        return "recv";
+    case PHASE_VERIFY:
+        return "verify";
+    }
+    return "?";
+}
+
+static const struct probe_ops *probe_ops_for(enum target_kind kind)
+{
+    switch (kind) {
+    case KIND_CONNECT:
+        return &probe_connect_ops;
+    case KIND_RESOLVE:
+        return &probe_resolve_ops;
+    case KIND_SEND:
+        return &probe_send_ops;
+    }
+    return NULL;
+}
+
+static void timer_arm_at(struct probe *p, int64_t at_us)
+{
+    int64_t rel = at_us - util_mono_us();
+    struct timeval tv;
+
+    if (rel < 0)
+        rel = 0;
+    tv.tv_sec = rel / 1000000;
+    tv.tv_usec = rel % 1000000;
+    evtimer_add(p->ev_timer, &tv);
+}
+
+int64_t probe_remaining_us(const struct probe *p)
+{
+    return p->deadline_us - util_mono_us();
+}
+
+void probe_shorten_deadline(struct probe *p, int64_t deadline_us)
+{
+    if (deadline_us < p->deadline_us) {
+        p->deadline_us = deadline_us;
+        timer_arm_at(p, deadline_us);
+    }
+}
+
+/* Close the attempt's socket without TIME_WAIT: SO_LINGER 0 turns close()
+ * into a RST, so a probe rate is not capped by the port range. */
+static void probe_close_fd(struct probe *p)
+{
+    if (p->fd >= 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        event_del(p->ev_io);
+        setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        close(p->fd);
+        p->fd = -1;
+    }
+}
+
+void probe_close_socket(struct probe *p)
+{
+    probe_close_fd(p);
+}
+
+static void probe_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe *p = arg;
+
+    (void)fd;
+    if (p->running && p->ev_io_cb != NULL)
+        p->ev_io_cb(p, what);
+}
+
+int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
+{
+    if (p->fd >= 0 && p->fd != fd) {
+        errno = EBUSY;
+        return -1;
+    }
+    event_del(p->ev_io);
+    p->fd = fd;
+    p->ev_io_cb = cb;
+    if (event_assign(p->ev_io, p->base, fd, (short)(what | EV_PERSIST), probe_io_cb, p) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return event_add(p->ev_io, NULL);
+}
+
+void probe_set_local(struct probe *p, const struct sockaddr *sa)
+{
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    memcpy(&p->local, sa, len);
+    p->locallen = len;
+}
+
+void probe_set_remote(struct probe *p, const struct sockaddr *sa)
+{
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    memcpy(&p->addr, sa, len);
+    p->addrlen = len;
+}
+
+/* The next start on the fixed-rate schedule, skipping slots already past
+ * (a probe is never started twice to catch up). */
+static void probe_schedule_next(struct probe *p)
+{
+    struct engine *eng = p->eng;
+    int64_t now = util_mono_us(), iv = p->t->interval_ms * 1000;
+
+    if (eng->stopping)
+        return;
+    if (eng->once) {
+        if (eng->once_left > 0 && --eng->once_left == 0)
+            event_base_loopexit(eng->base, NULL);
+        /* start the next waiting target, keeping the parallelism bound */
+        while (eng->once_next < eng->nprobes && eng->in_flight < ENGINE_ONCE_PARALLEL) {
+            struct probe *n = eng->probes[eng->once_next++];
+            n->started_once = true;
+            probe_begin(n);
+        }
+        return;
+    }
+    p->next_us += iv;
+    if (p->next_us <= now)
+        p->next_us += ((now - p->next_us) / iv + 1) * iv;
+    timer_arm_at(p, p->next_us);
+}
+
+/* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
+ * release the socket, then the next address or the next slot. */
+static void probe_finish(struct probe *p, struct result *r)
+{
+    struct engine *eng = p->eng;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    r->target = p->t;
+    r->ts_ms = p->ts_ms;
+    r->latency_us = util_mono_us() - p->start_us;
+    if (p->locallen > 0)
+        util_format_sockaddr((struct sockaddr *)&p->local, r->local, sizeof(r->local));
+    else if (p->fd >= 0 && getsockname(p->fd, (struct sockaddr *)&ss, &sl) == 0)
+        util_format_sockaddr((struct sockaddr *)&ss, r->local, sizeof(r->local));
+    if (p->addrlen > 0)
+        util_format_sockaddr((struct sockaddr *)&p->addr, r->remote, sizeof(r->remote));
+
+    probe_close_fd(p);
+    evtimer_del(p->ev_timer);
+    p->running = false;
+    eng->in_flight--;
+    eng->attempts++;
+    if (r->ok)
+        log_debug("target %s: ok in %lld us", p->t->name, (long long)r->latency_us);
+    eng->sink(r, eng->sink_arg);
+
+    if (!eng->stopping && p->addr_idx + 1 < p->naddrs) {
+        p->addr_idx++;
+        probe_attempt_address(p);
+        return;
+    }
+    probe_schedule_next(p);
+}
+
+static void result_init(struct result *r, enum probe_phase phase, int wsa, const char *raw,
+                        int raw_value, const char *detail)
+{
+    memset(r, 0, sizeof(*r));
+    r->phase = phase;
+    r->ok = wsa == 0;
+    r->wsa_code = wsa;
+    util_strlcpy(r->raw, raw ? raw : "", sizeof(r->raw));
+    r->raw_value = raw_value;
+    util_strlcpy(r->detail, detail ? detail : "", sizeof(r->detail));
+}
+
+void probe_complete_ok(struct probe *p, const char *detail)
+{
+    struct result r;
+
+    if (!p->running)
+        return;
+    result_init(&r, p->phase, 0, "", 0, detail);
+    probe_finish(p, &r);
+}
+
+void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail)
+{
+    struct result r;
+    const char *name = wsa_errno_name(err);
+    char rawbuf[24];
+
+    if (!p->running)
+        return;
+    if (name == NULL) {
+        snprintf(rawbuf, sizeof(rawbuf), "errno %d", err);
+        name = rawbuf;
+    }
+    result_init(&r, phase, wsa_from_errno(err), name, err, detail ? detail : strerror(err));
+    probe_finish(p, &r);
+}
+
+void probe_complete_eai(struct probe *p, int eai, const char *detail)
+{
+    struct result r;
+    const char *name = wsa_eai_name(eai);
+    char rawbuf[24];
+
+    if (!p->running)
+        return;
+    if (name == NULL) {
+        snprintf(rawbuf, sizeof(rawbuf), "EAI %d", eai);
+        name = rawbuf;
+    }
+    result_init(&r, PHASE_RESOLVE, wsa_from_eai(eai), name, eai,
+                detail ? detail : evutil_gai_strerror(eai));
+    probe_finish(p, &r);
+}
+
+void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, const char *detail)
+{
+    struct result r;
+    const char *name = wsa_dns_outcome_name(outcome);
+
+    if (!p->running)
+        return;
+    if (outcome == DNS_OK) {
+        probe_complete_ok(p, detail);
+        return;
+    }
+    result_init(&r, PHASE_RESOLVE, wsa_from_dns(outcome), name ? name : "DNS", rcode, detail);
+    probe_finish(p, &r);
+}
+
+void probe_complete_mismatch(struct probe *p, const char *detail)
+{
+    struct result r;
+
+    if (!p->running)
+        return;
+    result_init(&r, PHASE_VERIFY, WSANO_DATA, "MISMATCH", -1, detail);
+    probe_finish(p, &r);
+}
+
+/* Abort the attempt in flight without a result: kind state, engine-owned
+ * socket, and a pending name look-up. */
+static void probe_abort(struct probe *p)
+{
+    if (!p->running)
+        return;
+    if (p->ops->abort != NULL)
+        p->ops->abort(p);
+    if (p->gai != NULL) {
+        struct evdns_getaddrinfo_request *req = p->gai;
+        p->gai = NULL;
+        p->gai_pending = false;
+        evdns_getaddrinfo_cancel(req); /* its callback sees EVUTIL_EAI_CANCEL */
+    }
+    probe_close_fd(p);
+    p->running = false;
+    p->eng->in_flight--;
+}
+
+/* The deadline passed: the attempt is WSAETIMEDOUT in the phase it was in
+ * (for name resolution: the DNS timeout, WSATRY_AGAIN, as getaddrinfo's
+ * EAI_AGAIN would say). A kind may mark the wait as the success case. */
+static void probe_deadline(struct probe *p)
+{
+    char detail[96];
+    enum probe_phase phase = p->phase;
+    bool ok = p->ok_on_deadline;
+
+    snprintf(detail, sizeof(detail), "no answer within %lld ms (%s)",
+             (long long)p->t->timeout_ms, probe_phase_name(phase));
+    if (p->ops->abort != NULL)
+        p->ops->abort(p);
+    if (p->gai != NULL) {
+        struct evdns_getaddrinfo_request *req = p->gai;
+        p->gai = NULL;
+        p->gai_pending = false;
+        evdns_getaddrinfo_cancel(req);
+    }
+    if (ok)
+        probe_complete_ok(p, "sent, no error reported");
+    else if (phase == PHASE_RESOLVE)
+        probe_complete_dns(p, DNS_TIMEOUT, -1, detail);
+    else
+        probe_complete_errno(p, phase, ETIMEDOUT, detail);
+}
+
+static void probe_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe *p = arg;
+
+    (void)fd;
+    (void)what;
+    if (p->running)
+        probe_deadline(p);
+    else
+        probe_begin(p);
+}
+
+/* Start one address of the attempt: its own start time and deadline. */
+static void probe_attempt_address(struct probe *p)
+{
+    struct engine *eng = p->eng;
+
+    memcpy(&p->addr, &p->addrs[p->addr_idx], sizeof(p->addr));
+    p->addrlen = p->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                               : sizeof(struct sockaddr_in);
+    if (!p->running) {
+        p->running = true;
+        eng->in_flight++;
+        p->start_us = util_mono_us();
+        p->ts_ms = util_now_ms();
+        p->deadline_us = p->start_us + p->t->timeout_ms * 1000;
+        timer_arm_at(p, p->deadline_us);
+    }
+    p->phase = PHASE_CONNECT;
+    p->ok_on_deadline = false;
+    p->locallen = 0;
+    p->ops->start(p);
+}
+
+static bool family_ok(const struct target *t, int af)
+{
+    return t->family == FAMILY_ANY || (t->family == FAMILY_IPV4 && af == AF_INET) ||
+           (t->family == FAMILY_IPV6 && af == AF_INET6);
+}
+
+static int probe_addrs_reserve(struct probe *p, size_t n)
+{
+    if (n > p->addrs_cap) {
+        struct sockaddr_storage *a = realloc(p->addrs, n * sizeof(*a));
+        if (a == NULL)
+            return -1;
+        p->addrs = a;
+        p->addrs_cap = n;
+    }
+    return 0;
+}
+
+static void probe_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+    struct probe *p = arg;
+    struct evutil_addrinfo *ai;
+    size_t n = 0;
+    char detail[160];
+
+    if (result == EVUTIL_EAI_CANCEL) {
+        if (res)
+            evutil_freeaddrinfo(res);
+        return; /* aborted: the engine has moved on */
+    }
+    p->gai = NULL;
+    p->gai_pending = false;
+    if (!p->running) {
+        if (res)
+            evutil_freeaddrinfo(res);
+        return;
+    }
+    if (result != 0) {
+        snprintf(detail, sizeof(detail), "resolving %s: %s", p->t->host,
+                 evutil_gai_strerror(result));
+        probe_complete_eai(p, result, detail);
+        return;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next)
+        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+            family_ok(p->t, ai->ai_family))
+            n++;
+    if (n == 0 || probe_addrs_reserve(p, p->t->addresses == ADDRSEL_ALL ? n : 1) < 0) {
+        evutil_freeaddrinfo(res);
+        snprintf(detail, sizeof(detail), "resolving %s: no %s address", p->t->host,
+                 family_name(p->t->family));
+        probe_complete_eai(p, n == 0 ? EVUTIL_EAI_NODATA : EVUTIL_EAI_MEMORY, detail);
+        return;
+    }
+    p->naddrs = 0;
+    for (ai = res; ai != NULL && p->naddrs < p->addrs_cap; ai = ai->ai_next) {
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            !family_ok(p->t, ai->ai_family))
+            continue;
+        memset(&p->addrs[p->naddrs], 0, sizeof(p->addrs[0]));
+        memcpy(&p->addrs[p->naddrs], ai->ai_addr, ai->ai_addrlen);
+        p->naddrs++;
+    }
+    evutil_freeaddrinfo(res);
+    p->addr_idx = 0;
+    probe_attempt_address(p);
+}
+
+/* Begin one scheduled attempt: resolve the host (literals need no look-up)
+ * or hand straight to the kind. */
+static void probe_begin(struct probe *p)
+{
+    struct engine *eng = p->eng;
+    struct target *t = p->t;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    char err[8];
+
+    if (eng->stopping || p->running)
+        return;
+    p->naddrs = 0;
+    p->addr_idx = 0;
+    p->ok_on_deadline = false;
+    p->locallen = 0;
+    p->addrlen = 0;
+    if (!p->ops->needs_address) {
+        p->running = true;
+        eng->in_flight++;
+        p->start_us = util_mono_us();
+        p->ts_ms = util_now_ms();
+        p->deadline_us = p->start_us + t->timeout_ms * 1000;
+        p->phase = PHASE_RESOLVE;
+        timer_arm_at(p, p->deadline_us);
+        p->ops->start(p);
+        return;
+    }
+    if (util_parse_sockaddr(t->host, 0, &ss, &sl, err, sizeof(err)) == 0) {
+        if (probe_addrs_reserve(p, 1) < 0)
+            fatalx("out of memory");
+        ((struct sockaddr_in *)&ss)->sin_port = htons(t->port); /* same offset in v6 */
+        memcpy(&p->addrs[0], &ss, sizeof(ss));
+        p->naddrs = 1;
+        probe_attempt_address(p);
+        return;
+    }
+    {
+        struct evutil_addrinfo hints;
+        char port[8];
+        struct evdns_getaddrinfo_request *req;
+
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = t->family == FAMILY_IPV4   ? AF_INET
+                          : t->family == FAMILY_IPV6 ? AF_INET6
+                                                     : AF_UNSPEC;
+        hints.ai_socktype = t->kind == KIND_SEND && t->protocol == PROTO_UDP ? SOCK_DGRAM
+                                                                             : SOCK_STREAM;
+        snprintf(port, sizeof(port), "%u", t->port);
+        p->running = true;
+        eng->in_flight++;
+        p->start_us = util_mono_us();
+        p->ts_ms = util_now_ms();
+        p->deadline_us = p->start_us + t->timeout_ms * 1000;
+        p->phase = PHASE_RESOLVE;
+        timer_arm_at(p, p->deadline_us);
+        p->gai_pending = true;
+        /* evdns may answer at once (hosts file), calling back before return */
+        req = evdns_getaddrinfo(p->dns, t->host, port, &hints, probe_gai_cb, p);
+        if (p->gai_pending)
+            p->gai = req;
+    }
+}
+
+static struct probe *probe_new(struct engine *eng, struct target *t)
+{
+    struct probe *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        fatalx("out of memory");
+    p->t = t;
+    p->ops = probe_ops_for(t->kind);
+    p->eng = eng;
+    p->base = eng->base;
+    p->dns = eng->dns;
+    p->fd = -1;
+    p->ev_timer = evtimer_new(eng->base, probe_timer_cb, p);
+    p->ev_io = event_new(eng->base, -1, 0, probe_io_cb, p);
+    if (p->ev_timer == NULL || p->ev_io == NULL)
+        fatalx("out of memory");
+    t->probe = p;
+    return p;
+}
+
+static void probe_free(struct probe *p)
+{
+    probe_abort(p);
+    event_free(p->ev_timer);
+    event_free(p->ev_io);
+    free(p->addrs);
+    free(p->kstate);
+    if (p->t != NULL && p->t->probe == p)
+        p->t->probe = NULL;
+    free(p);
+}
+
+struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe_sink_fn sink,
+                          void *sink_arg)
+{
+    struct engine *eng = calloc(1, sizeof(*eng));
+
+    if (eng == NULL)
+        fatalx("out of memory");
+    eng->base = base;
+    eng->dns = dns;
+    eng->sink = sink;
+    eng->sink_arg = sink_arg;
+    return eng;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool bytes_same(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || (a != NULL && b != NULL && memcmp(a, b, alen) == 0)) &&
+           (a == NULL) == (b == NULL);
+}
+
+/* Whether a reloaded target probes exactly what the running one does. */
+static bool target_same(const struct target *a, const struct target *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->kind == b->kind &&
+           a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
+           a->family == b->family && str_same(a->host, b->host) && a->port == b->port &&
+           a->source_len == b->source_len &&
+           memcmp(&a->source, &b->source, a->source_len) == 0 && a->addresses == b->addresses &&
+           str_same(a->qname, b->qname) && a->qtype == b->qtype &&
+           a->server_system == b->server_system && a->server_len == b->server_len &&
+           memcmp(&a->server, &b->server, a->server_len) == 0 && a->protocol == b->protocol &&
+           bytes_same(a->payload, a->payload_len, b->payload, b->payload_len) &&
+           bytes_same(a->expect, a->expect_len, b->expect, b->expect_len);
+}
+
+int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
+{
+    struct probe **np = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*np));
+    size_t kept = 0;
+
+    if (np == NULL)
+        return -1;
+    eng->once = once;
+    /* carry over unchanged targets, in O(n) with the old targets' names */
+    for (size_t i = 0; i < eng->nprobes; i++) {
+        struct probe *p = eng->probes[i];
+        struct target *nt = config_find_target(cfg, p->t->name);
+        if (nt != NULL && nt->probe == NULL && target_same(p->t, nt)) {
+            p->t = nt;
+            nt->probe = p;
+            eng->probes[i] = NULL;
+            kept++;
+        }
+    }
+    for (size_t i = 0; i < eng->nprobes; i++)
+        if (eng->probes[i] != NULL)
+            probe_free(eng->probes[i]);
+    free(eng->probes);
+
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        struct target *t = &cfg->targets[i];
+        if (t->probe != NULL) {
+            np[i] = t->probe;
+            continue;
+        }
+        np[i] = probe_new(eng, t);
+        if (!once) {
+            /* first run spread over the interval with jitter (STYLE 16) */
+            int64_t iv = t->interval_ms * 1000;
+            uint32_t r;
+            evutil_secure_rng_get_bytes(&r, sizeof(r));
+            np[i]->next_us = util_mono_us() + (int64_t)((double)r / 4294967296.0 * (double)iv);
+            timer_arm_at(np[i], np[i]->next_us);
+        }
+    }
+    eng->probes = np;
+    eng->nprobes = cfg->ntargets;
+    if (once) {
+        eng->once_left = eng->nprobes;
+        eng->once_next = 0;
+        if (eng->nprobes == 0)
+            event_base_loopexit(eng->base, NULL);
+        while (eng->once_next < eng->nprobes && eng->in_flight < ENGINE_ONCE_PARALLEL) {
+            struct probe *p = eng->probes[eng->once_next++];
+            p->started_once = true;
+            probe_begin(p);
+        }
+    }
+    log_debug("engine: %zu targets, %zu kept from the previous config", cfg->ntargets, kept);
+    return 0;
+}
+
+bool engine_idle(const struct engine *eng)
+{
+    return eng->in_flight == 0;
+}
+
+void engine_stop(struct engine *eng)
+{
+    eng->stopping = true;
+    for (size_t i = 0; i < eng->nprobes; i++) {
+        probe_abort(eng->probes[i]);
+        evtimer_del(eng->probes[i]->ev_timer);
+    }
+}
+
+void engine_free(struct engine *eng)
+{
+    if (eng == NULL)
+        return;
+    eng->stopping = true;
+    for (size_t i = 0; i < eng->nprobes; i++)
+        probe_free(eng->probes[i]);
+    free(eng->probes);
+    free(eng);
+}
+
+uint64_t engine_attempts(const struct engine *eng)
+{
+    return eng->attempts;
+}
+
+size_t engine_in_flight(const struct engine *eng)
+{
+    return eng->in_flight;
+}

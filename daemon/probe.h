@@ -1,0 +1,163 @@
+/* The one interface every probe kind implements, the result it produces,
+ * and the engine helpers a kind uses to watch sockets and complete (the
+ * engine is probe.c; the kinds are probe_connect.c, probe_resolve.c,
+ * probe_send.c). */
+#ifndef NETDIAG_PROBE_H
+#define NETDIAG_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "wsa.h"
+
+struct event_base;
+struct event;
+struct evdns_base;
+struct evdns_getaddrinfo_request;
+
+enum probe_phase {
+    PHASE_NONE,
+    PHASE_RESOLVE, /* name resolution, or the whole of a resolve probe */
+    PHASE_CONNECT,
+    PHASE_SEND,
+    PHASE_RECV,
+    PHASE_VERIFY, /* an answer arrived but did not hold what `expect` asks */
+};
+const char *probe_phase_name(enum probe_phase phase);
+
+/* One outcome of one probe attempt (one per address with addresses=all). */
+struct result {
+    const struct target *target;
+    int64_t ts_ms;      /* wall clock at the attempt's start */
+    int64_t latency_us; /* CLOCK_MONOTONIC, start to completion */
+    enum probe_phase phase;
+    bool ok;
+    int wsa_code;       /* 0 when ok */
+    char raw[24];       /* "ECONNREFUSED", "EAI_NONAME", "SERVFAIL", "" if ok */
+    int raw_value;      /* errno, EAI value or DNS rcode (-1: none) */
+    char detail[192];   /* short human detail: "3 answers: 127.0.0.1, ..." */
+    char local[64];     /* "127.0.0.1:40312", "" if unknown */
+    char remote[64];    /* "127.0.0.1:8080", "[::1]:53" */
+};
+
+/* Where results go (main.c sets it: --once printer, store, alert, metrics). */
+typedef void (*probe_sink_fn)(const struct result *res, void *arg);
+
+struct probe;
+typedef void (*probe_io_fn)(struct probe *p, short what);
+
+/* A probe kind. `start` begins one attempt against p->addr (for resolve:
+ * against the configured server) and must not block; it ends the attempt
+ * by calling exactly one of the probe_complete_* functions, possibly from
+ * inside start() itself. `abort` releases kind-private resources that the
+ * engine does not own (the engine already closes p->fd and stops p->ev_io);
+ * it may be NULL. The engine calls abort on deadline and shutdown, and
+ * never calls a kind callback again for that attempt afterwards. */
+struct probe_ops {
+    enum target_kind kind;
+    const char *name;
+    bool needs_address; /* the engine resolves host:port first */
+    void (*start)(struct probe *p);
+    void (*abort)(struct probe *p);
+};
+
+extern const struct probe_ops probe_connect_ops;
+extern const struct probe_ops probe_resolve_ops;
+extern const struct probe_ops probe_send_ops;
+
+/* Per-target engine state; allocated when the target is loaded, reused by
+ * every attempt. Kinds may read everything and write the fields marked. */
+struct probe {
+    struct target *t;
+    const struct probe_ops *ops;
+    struct engine *eng;
+    struct event_base *base;
+    struct evdns_base *dns;
+
+    /* the current attempt */
+    bool running;
+    int64_t start_us;    /* util_mono_us() at start */
+    int64_t deadline_us; /* start_us + timeout: absolute, never moves */
+    enum probe_phase phase; /* kind writes: the phase it is in now */
+    struct sockaddr_storage addr; /* remote address (connect/send) */
+    socklen_t addrlen;
+    int fd;              /* kind writes via probe_watch(); engine closes */
+    struct event *ev_io; /* engine-owned, re-assigned by probe_watch() */
+    void *kstate;        /* kind-private, one malloc'd block allocated once by
+                          * the kind on first use; the engine free()s it */
+    bool ok_on_deadline; /* kind writes: deadline expiry means success (a UDP
+                          * send without expect that saw no ICMP error) */
+
+    /* engine-private */
+    struct event *ev_timer;    /* schedule and deadline */
+    probe_io_fn ev_io_cb;
+    struct evdns_getaddrinfo_request *gai;
+    struct sockaddr_storage *addrs; /* resolved list (addresses=all) */
+    size_t naddrs, addr_idx, addrs_cap;
+    bool gai_pending;
+    int64_t ts_ms;
+    int64_t next_us;   /* the next scheduled start */
+    bool started_once; /* --once: this target has been started */
+    struct sockaddr_storage local; /* probe_set_local() override */
+    socklen_t locallen;
+};
+
+/* Register `fd` (non-blocking) as the attempt's socket and wait for `what`
+ * (EV_READ/EV_WRITE) on it; `cb` runs with the events seen. The engine
+ * closes the fd with SO_LINGER 0 when the attempt ends. Calling it again
+ * with the same fd changes what is waited for. Returns 0 or -1 (errno). */
+int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb);
+
+/* Close the attempt's socket now (SO_LINGER 0), so that the kind can open
+ * another within the same attempt (DNS: UDP, then TCP after TC). */
+void probe_close_socket(struct probe *p);
+
+/* Remaining time before the deadline, in µs (<= 0: expired). */
+int64_t probe_remaining_us(const struct probe *p);
+
+/* Bring the deadline closer (never later than the current one). */
+void probe_shorten_deadline(struct probe *p, int64_t deadline_us);
+
+/* Kinds reach target data only through p->t, never through pointers cached
+ * across callbacks: a reload may swap p->t for an identical new target. */
+
+/* Completions: classify, time-stamp, fill local/remote from p->fd and
+ * p->addr when the kind did not, hand the result to the sink, release the
+ * attempt. Exactly one per attempt. `detail` may be NULL. */
+void probe_complete_ok(struct probe *p, const char *detail);
+void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail);
+void probe_complete_eai(struct probe *p, int eai, const char *detail);
+void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, const char *detail);
+/* An answer that did not contain `expect`: phase verify, WSANO_DATA,
+ * raw "MISMATCH". */
+void probe_complete_mismatch(struct probe *p, const char *detail);
+
+/* Override the addresses shown in the result (otherwise taken from p->fd's
+ * getsockname() and p->addr). */
+void probe_set_local(struct probe *p, const struct sockaddr *sa);
+void probe_set_remote(struct probe *p, const struct sockaddr *sa);
+
+/* The engine: targets, their timers, the sink. */
+struct engine;
+struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe_sink_fn sink,
+                          void *sink_arg);
+/* Give the engine a config's targets. With once=true every target is
+ * probed once, at once (at most ENGINE_ONCE_PARALLEL in flight), and the
+ * loop is told to exit when all are done. Targets keep their probe state
+ * (schedule, in-flight attempt) across engine_set_targets() calls when name
+ * and definition are unchanged (reload); removed and changed targets have
+ * their attempt aborted without a result. The engine keeps pointers into
+ * cfg: the caller frees the previous config only after this returns. */
+#define ENGINE_ONCE_PARALLEL 512
+int engine_set_targets(struct engine *eng, struct config *cfg, bool once);
+bool engine_idle(const struct engine *eng);
+/* Stop scheduling; attempts in flight are aborted without a result. */
+void engine_stop(struct engine *eng);
+void engine_free(struct engine *eng);
+/* Counters for STATUS= and metrics. */
+uint64_t engine_attempts(const struct engine *eng);
+size_t engine_in_flight(const struct engine *eng);
+
+#endif

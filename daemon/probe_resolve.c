@@ -1,0 +1,509 @@
+/* The resolve probe: one DNS question to a named server over UDP (and TCP
+ * when the answer comes back truncated), or to the system resolver through
+ * evdns for A/AAAA, classified by rcode, answer count and `expect`. */
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "dns.h"
+#include "log.h"
+#include "probe.h"
+#include "sock.h"
+#include "util.h"
+
+#define RESOLV_CONF "/etc/resolv.conf"
+/* Reads per wake-up: a flood of spoofed packets cannot hold the loop; the
+ * rest wait for the next turn. */
+#define RESOLVE_BURST 64
+/* TCP message buffer at first use; grows to the largest length seen. */
+#define RESOLVE_TCP_INITIAL 4096
+
+/* Kind state: one malloc'd block per target (the engine free()s it), built
+ * at the first attempt and re-used, so an attempt allocates nothing but
+ * what ldns needs to parse an answer. */
+struct resolve_state {
+    bool query_ok;
+    char query_err[96];
+    struct dns_query q; /* p->t never changes qname/qtype for a kept probe */
+
+    bool sys_loaded; /* server = system, non-address types */
+    struct sockaddr_storage sys_server;
+    socklen_t sys_server_len;
+
+    struct evdns_getaddrinfo_request *gai; /* system A/AAAA in flight */
+    bool gai_pending;
+
+    /* the current attempt */
+    unsigned ignored; /* packets that were not our answer */
+    enum dns_reject last_reject;
+    bool tcp;                       /* retrying over TCP after TC */
+    uint8_t out[2 + DNS_QUERY_MAX]; /* the query with its TCP length prefix */
+    size_t out_sent;
+    uint8_t lenbuf[2]; /* the current TCP frame's length prefix */
+    size_t have;       /* bytes of the current TCP message */
+    size_t need;       /* its length from the prefix, 0: not known yet */
+    size_t cap;        /* size of buf */
+    uint8_t buf[];
+};
+
+/* One UDP datagram at a time, parsed before the next is read. */
+static uint8_t resolve_dgram[65536];
+
+static void resolve_tcp_write(struct probe *p, short what);
+static void resolve_tcp_read(struct probe *p, short what);
+
+/* snprintf for details: a summary cut short at the result's 192 bytes is
+ * fine (and says so no louder than the "..." the lists end with). */
+static void resolve_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void resolve_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+static const char *resolve_qtype_name(uint16_t qtype, char *buf, size_t len)
+{
+    const char *name = config_qtype_name(qtype);
+
+    if (name != NULL)
+        return name;
+    snprintf(buf, len, "TYPE%u", qtype);
+    return buf;
+}
+
+static struct resolve_state *resolve_state(struct probe *p)
+{
+    struct resolve_state *ks = p->kstate;
+
+    if (ks == NULL) {
+        ks = calloc(1, sizeof(*ks));
+        if (ks == NULL)
+            return NULL;
+        p->kstate = ks;
+        ks->query_ok = dns_query_init(&ks->q, p->t->qname, p->t->qtype, ks->query_err,
+                                      sizeof(ks->query_err)) == 0;
+    }
+    ks->ignored = 0;
+    ks->last_reject = DNS_REJECT_NONE;
+    ks->tcp = false;
+    ks->out_sent = ks->have = ks->need = 0;
+    return ks;
+}
+
+/* Append a ", "-separated list to buf, cut at an item boundary with ", ..."
+ * when it does not fit whole (the result detail is short; half an address
+ * would mislead). */
+static void resolve_append_list(char *buf, size_t size, const char *list)
+{
+    size_t used = strlen(buf), len = strlen(list);
+    const char *cut;
+
+    if (used + len < size) {
+        memcpy(buf + used, list, len + 1);
+        return;
+    }
+    /* the last ", " that leaves room for ", ..." */
+    for (cut = list + len; cut > list; cut--)
+        if (cut[0] == ',' && cut[1] == ' ' && used + (size_t)(cut - list) + 6 < size)
+            break;
+    if (cut == list) {
+        util_strlcpy(buf + used, "...", size - used);
+        return;
+    }
+    memcpy(buf + used, list, (size_t)(cut - list));
+    memcpy(buf + used + (size_t)(cut - list), ", ...", 6);
+}
+
+/* The result of an accepted answer: outcome, then `expect`. Packets
+ * ignored before it are mentioned last, the answers' list giving way. */
+static void resolve_finish(struct probe *p, const struct dns_answer *a)
+{
+    const struct resolve_state *ks = p->kstate;
+    const struct target *t = p->t;
+    char detail[sizeof(((struct result *)0)->detail)], rbuf[16], tbuf[16], ignored[64];
+    const char *rname = dns_rcode_name(a->rcode, rbuf, sizeof(rbuf));
+    const char *proto = ks->tcp ? " over TCP after TC" : "";
+    const char *via = a->nchain > 0 ? " via " : "";
+    size_t room;
+
+    ignored[0] = '\0';
+    if (ks->ignored > 0)
+        snprintf(ignored, sizeof(ignored), " (%u packet%s ignored: %s)", ks->ignored,
+                 ks->ignored == 1 ? "" : "s", dns_reject_name(ks->last_reject));
+    room = sizeof(detail) - strlen(ignored);
+
+    if (a->outcome == DNS_OK && !a->expect_found) {
+        resolve_fmt(detail, room, "expected %s, got ", (const char *)t->expect);
+        resolve_append_list(detail, room, a->text);
+    } else if (a->outcome == DNS_OK) {
+        resolve_fmt(detail, room, "%s%s, %u answer%s%s%s: ", rname, proto, a->nmatch,
+                    a->nmatch == 1 ? "" : "s", via, a->chain_end);
+        resolve_append_list(detail, room, a->text);
+    } else if (a->outcome == DNS_NODATA) {
+        resolve_fmt(detail, room, "%s%s, no %s answer%s%s (%u record%s)", rname, proto,
+                    resolve_qtype_name(t->qtype, tbuf, sizeof(tbuf)), via, a->chain_end, a->ancount,
+                    a->ancount == 1 ? "" : "s");
+    } else {
+        resolve_fmt(detail, room, "%s (rcode %d)%s", rname, a->rcode, proto);
+    }
+    strcat(detail, ignored);
+    if (a->outcome == DNS_OK && !a->expect_found)
+        probe_complete_mismatch(p, detail);
+    else
+        probe_complete_dns(p, a->outcome, a->rcode, detail);
+}
+
+/* A packet that is not our answer: counted and dropped, the wait goes on
+ * (an off-path spoofer or a late answer to an earlier attempt must not
+ * decide the result). If nothing better comes the deadline ends it. */
+static void resolve_ignore(struct probe *p, enum dns_reject why, size_t len)
+{
+    struct resolve_state *ks = p->kstate;
+
+    ks->ignored++;
+    ks->last_reject = why;
+    log_debug("target %s: ignored a %zu-byte %s packet (%s)", p->t->name, len,
+              ks->tcp ? "TCP" : "UDP", dns_reject_name(why));
+}
+
+/* Retry over TCP after a truncated UDP answer, within the same deadline. */
+static void resolve_start_tcp(struct probe *p)
+{
+    struct resolve_state *ks = p->kstate;
+    int fd, err;
+
+    probe_close_socket(p); /* the UDP socket; TCP takes its place */
+    ks->tcp = true;
+    ks->out_sent = ks->have = ks->need = 0;
+    ks->out[0] = (uint8_t)(ks->q.wire_len >> 8);
+    ks->out[1] = (uint8_t)(ks->q.wire_len & 0xff);
+    memcpy(ks->out + 2, ks->q.wire, ks->q.wire_len);
+    /* same remote (p->addr), same absolute deadline: the engine's timer is
+     * still armed for the attempt's start + timeout */
+    err = sock_open_connect(p, SOCK_STREAM, &fd);
+    if (err != 0 && err != EINPROGRESS) {
+        probe_complete_errno(p, PHASE_RESOLVE, err,
+                             "TCP retry after a truncated answer: cannot connect");
+        return;
+    }
+    if (probe_watch(p, fd, EV_WRITE, resolve_tcp_write) < 0)
+        probe_complete_errno(p, PHASE_RESOLVE, errno, "cannot watch socket");
+}
+
+/* A message that arrived whole (UDP datagram or TCP frame). Returns true
+ * when it ended the attempt. */
+static bool resolve_handle(struct probe *p, const uint8_t *msg, size_t len)
+{
+    struct resolve_state *ks = p->kstate;
+    struct dns_answer a;
+    enum dns_reject why;
+
+    why = dns_parse_response(&ks->q, msg, len, (const char *)p->t->expect, &a);
+    if (why != DNS_REJECT_NONE) {
+        resolve_ignore(p, why, len);
+        return false;
+    }
+    if (a.tc && !ks->tcp) {
+        resolve_start_tcp(p);
+        return true;
+    }
+    resolve_finish(p, &a);
+    return true;
+}
+
+static void resolve_udp_read(struct probe *p, short what)
+{
+    (void)what;
+    for (int i = 0; i < RESOLVE_BURST; i++) {
+        ssize_t n = recv(p->fd, resolve_dgram, sizeof(resolve_dgram), MSG_DONTWAIT);
+
+        if (n < 0) {
+            int err = errno;
+
+            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+                return;
+            /* An ICMP error about our query. Port unreachable comes back as
+             * ECONNREFUSED on the connected socket: nothing serves DNS at
+             * that address and port. We report it as such (WSAECONNREFUSED
+             * 10061, raw ECONNREFUSED) rather than waiting for the timeout
+             * a retransmitting stub resolver would end in: the cause is
+             * known and precise, and it feeds the connection-refused alert
+             * where an operator looks for "the service is down". */
+            probe_complete_errno(
+                p, PHASE_RESOLVE, err,
+                err == ECONNREFUSED ? "no DNS server on that port (ICMP port unreachable)" : NULL);
+            return;
+        }
+        if (resolve_handle(p, resolve_dgram, (size_t)n))
+            return;
+    }
+}
+
+static void resolve_tcp_read(struct probe *p, short what)
+{
+    struct resolve_state *ks = p->kstate;
+
+    (void)what;
+    /* bounded like the UDP side: a peer streaming frames that are not ours
+     * gets the loop back after a burst, and the deadline still fires */
+    for (int i = 0; i < RESOLVE_BURST; i++) {
+        /* the 2-byte length prefix first, then exactly that many bytes */
+        size_t want = ks->need == 0 ? 2 - ks->have : ks->need - ks->have;
+        uint8_t *dst = ks->need == 0 ? ks->lenbuf + ks->have : ks->buf + ks->have;
+        ssize_t n = recv(p->fd, dst, want, MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                probe_complete_errno(p, PHASE_RESOLVE, errno, "TCP retry after a truncated answer");
+            return;
+        }
+        if (n == 0) {
+            probe_complete_dns(p, DNS_MALFORMED, -1,
+                               "TCP retry after a truncated answer: the server closed the "
+                               "connection without an answer");
+            return;
+        }
+        ks->have += (size_t)n;
+        if (ks->need == 0) {
+            if (ks->have < 2)
+                continue;
+            ks->need = (size_t)ks->lenbuf[0] << 8 | ks->lenbuf[1];
+            ks->have = 0;
+            if (ks->need == 0) { /* an empty frame: not an answer */
+                resolve_ignore(p, DNS_REJECT_UNPARSABLE, 0);
+                continue;
+            }
+            if (ks->need > ks->cap) {
+                size_t cap = ks->need > RESOLVE_TCP_INITIAL ? ks->need : RESOLVE_TCP_INITIAL;
+                struct resolve_state *grown = realloc(ks, sizeof(*ks) + cap);
+                if (grown == NULL) {
+                    probe_complete_errno(p, PHASE_RESOLVE, ENOMEM, NULL);
+                    return;
+                }
+                p->kstate = ks = grown;
+                ks->cap = cap;
+            }
+            continue;
+        }
+        if (ks->have < ks->need)
+            continue;
+        {
+            size_t len = ks->need;
+            ks->have = ks->need = 0; /* ready for another frame if this one is not ours */
+            if (resolve_handle(p, ks->buf, len))
+                return;
+        }
+    }
+}
+
+static void resolve_tcp_write(struct probe *p, short what)
+{
+    struct resolve_state *ks = p->kstate;
+    size_t total = 2 + ks->q.wire_len;
+
+    (void)what;
+    if (ks->out_sent == 0) {
+        int err = sock_connect_result(p->fd);
+        if (err == EINPROGRESS)
+            return;
+        if (err != 0) {
+            probe_complete_errno(p, PHASE_RESOLVE, err,
+                                 "TCP retry after a truncated answer: cannot connect");
+            return;
+        }
+    }
+    while (ks->out_sent < total) {
+        ssize_t n =
+            send(p->fd, ks->out + ks->out_sent, total - ks->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return; /* EV_WRITE again */
+            probe_complete_errno(p, PHASE_RESOLVE, errno, "TCP retry after a truncated answer");
+            return;
+        }
+        ks->out_sent += (size_t)n;
+    }
+    if (probe_watch(p, p->fd, EV_READ, resolve_tcp_read) < 0)
+        probe_complete_errno(p, PHASE_RESOLVE, errno, "cannot watch socket");
+}
+
+/* evdns_getaddrinfo's answer. EVUTIL_EAI_CANCEL comes (deferred) after our
+ * abort cancelled the request; by then p may be gone, so it is dropped
+ * before anything is touched. */
+static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+    struct probe *p = arg;
+    struct resolve_state *ks;
+    const struct target *t;
+    char detail[sizeof(((struct result *)0)->detail)], list[DNS_TEXT_MAX];
+    unsigned n = 0;
+    bool found, cut = false;
+
+    if (result == EVUTIL_EAI_CANCEL) {
+        if (res != NULL)
+            evutil_freeaddrinfo(res);
+        return;
+    }
+    ks = p->kstate;
+    if (!p->running || ks == NULL || !ks->gai_pending) {
+        if (res != NULL)
+            evutil_freeaddrinfo(res);
+        return;
+    }
+    ks->gai = NULL;
+    ks->gai_pending = false;
+    t = p->t;
+    if (result != 0) {
+        resolve_fmt(detail, sizeof(detail), "%s: %s", t->qname, evutil_gai_strerror(result));
+        probe_complete_eai(p, result, detail);
+        return;
+    }
+    list[0] = '\0';
+    found = t->expect == NULL;
+    for (const struct evutil_addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        const void *addr;
+        char text[INET6_ADDRSTRLEN + 8];
+        size_t used = strlen(list);
+
+        if (ai->ai_family == AF_INET)
+            addr = &((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        else if (ai->ai_family == AF_INET6)
+            addr = &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        else
+            continue;
+        n++;
+        if (!found && dns_expect_match_addr((const char *)t->expect, ai->ai_family, addr))
+            found = true;
+        if (evutil_inet_ntop(ai->ai_family, addr, text, sizeof(text)) == NULL)
+            continue;
+        /* keep room for a closing ", ..." */
+        if (!cut && used + 2 + strlen(text) + 6 < sizeof(list)) {
+            snprintf(list + used, sizeof(list) - used, "%s%s", used > 0 ? ", " : "", text);
+        } else if (!cut) {
+            util_strlcpy(list + used, ", ...", sizeof(list) - used);
+            cut = true;
+        }
+    }
+    if (res != NULL)
+        evutil_freeaddrinfo(res);
+    if (n == 0) {
+        resolve_fmt(detail, sizeof(detail), "%s: no address", t->qname);
+        probe_complete_eai(p, EVUTIL_EAI_NODATA, detail);
+    } else if (!found) {
+        resolve_fmt(detail, sizeof(detail), "expected %s, got ", (const char *)t->expect);
+        resolve_append_list(detail, sizeof(detail), list);
+        probe_complete_mismatch(p, detail);
+    } else {
+        resolve_fmt(detail, sizeof(detail), "system resolver, %u address%s: ", n,
+                    n == 1 ? "" : "es");
+        resolve_append_list(detail, sizeof(detail), list);
+        probe_complete_ok(p, detail);
+    }
+}
+
+/* server = system, A/AAAA: what an application on this host would get,
+ * /etc/hosts included, through the engine's evdns base. */
+static void resolve_system(struct probe *p, struct resolve_state *ks)
+{
+    struct evutil_addrinfo hints;
+    struct evdns_getaddrinfo_request *req;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = p->t->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET;
+    hints.ai_socktype = SOCK_STREAM; /* one entry per address, not one per socket type */
+    ks->gai_pending = true;
+    /* evdns may answer at once (hosts file, literal) and call back before
+     * returning NULL; then the attempt is over already */
+    req = evdns_getaddrinfo(p->dns, p->t->qname, NULL, &hints, resolve_gai_cb, p);
+    if (ks->gai_pending)
+        ks->gai = req;
+}
+
+static void resolve_start(struct probe *p)
+{
+    struct resolve_state *ks = resolve_state(p);
+    const struct target *t = p->t;
+    const struct sockaddr *server;
+    int fd, err;
+
+    p->phase = PHASE_RESOLVE;
+    if (ks == NULL) {
+        probe_complete_errno(p, PHASE_RESOLVE, ENOMEM, NULL);
+        return;
+    }
+    if (!ks->query_ok) {
+        probe_complete_errno(p, PHASE_RESOLVE, EINVAL, ks->query_err);
+        return;
+    }
+    if (t->server_system && (t->qtype == DNS_TYPE_A || t->qtype == DNS_TYPE_AAAA)) {
+        resolve_system(p, ks);
+        return;
+    }
+    if (t->server_system) {
+        /* evdns answers only addresses; other types go straight to the
+         * first nameserver the system uses (read once per target) */
+        if (!ks->sys_loaded) {
+            dns_resolvconf_first(RESOLV_CONF, &ks->sys_server, &ks->sys_server_len);
+            ks->sys_loaded = true;
+        }
+        server = (const struct sockaddr *)&ks->sys_server;
+    } else {
+        server = (const struct sockaddr *)&t->server;
+    }
+    probe_set_remote(p, server);
+    dns_query_new_id(&ks->q);
+
+    err = sock_open_connect(p, SOCK_DGRAM, &fd);
+    if (err != 0) {
+        probe_complete_errno(p, PHASE_RESOLVE, err, NULL);
+        return;
+    }
+    if (send(fd, ks->q.wire, ks->q.wire_len, MSG_NOSIGNAL) < 0) {
+        probe_complete_errno(p, PHASE_RESOLVE, errno, "sending the query");
+        return;
+    }
+    if (probe_watch(p, fd, EV_READ, resolve_udp_read) < 0)
+        probe_complete_errno(p, PHASE_RESOLVE, errno, "cannot watch socket");
+}
+
+/* Deadline or shutdown: only the evdns request is ours to release (the
+ * engine closes p->fd; the kind state stays for the next attempt). */
+static void resolve_abort(struct probe *p)
+{
+    struct resolve_state *ks = p->kstate;
+
+    if (ks == NULL)
+        return;
+    if (ks->ignored > 0)
+        log_debug("target %s: attempt ended without an answer, %u packet%s ignored (last: %s)",
+                  p->t->name, ks->ignored, ks->ignored == 1 ? "" : "s",
+                  dns_reject_name(ks->last_reject));
+    if (ks->gai != NULL) {
+        struct evdns_getaddrinfo_request *req = ks->gai;
+        ks->gai = NULL;
+        ks->gai_pending = false;
+        evdns_getaddrinfo_cancel(req); /* its callback sees EVUTIL_EAI_CANCEL */
+    }
+    ks->gai_pending = false;
+}
+
+const struct probe_ops probe_resolve_ops = {
+    .kind = KIND_RESOLVE,
+    .name = "resolve",
+    .needs_address = false,
+    .start = resolve_start,
+    .abort = resolve_abort,
+};

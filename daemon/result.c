@@ -1,0 +1,73 @@
+/* Formatting one probe result as a JSON object or a text line, as
+ * `netdiagd --once` prints them. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "result.h"
+#include "util.h"
+
+void result_format_time(int64_t ts_ms, char *buf, size_t len)
+{
+    time_t secs = (time_t)(ts_ms / 1000);
+    struct tm tm;
+    char base[32];
+
+    gmtime_r(&secs, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", base, (int)(ts_ms % 1000));
+}
+
+void result_format_json(const struct result *r, char *buf, size_t len)
+{
+    const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
+    char ts[40], name[256], detail[600], raw[64], local[140], remote[140];
+
+    result_format_time(r->ts_ms, ts, sizeof(ts));
+    util_json_string(name, sizeof(name), r->target->name);
+    util_json_string(detail, sizeof(detail), r->detail);
+    util_json_string(raw, sizeof(raw), r->raw);
+    util_json_string(local, sizeof(local), r->local);
+    util_json_string(remote, sizeof(remote), r->remote);
+    if (r->ok) {
+        snprintf(buf, len,
+                 "{\"ts\":\"%s\",\"target\":%s,\"kind\":\"%s\",\"ok\":true,\"phase\":\"%s\","
+                 "\"wsa_code\":0,\"wsa_name\":null,\"meaning\":null,\"raw\":null,"
+                 "\"raw_value\":null,\"detail\":%s,\"latency_us\":%lld,\"local\":%s,"
+                 "\"remote\":%s}",
+                 ts, name, target_kind_name(r->target->kind), probe_phase_name(r->phase), detail,
+                 (long long)r->latency_us, local, remote);
+        return;
+    }
+    {
+        char meaning[160];
+        util_json_string(meaning, sizeof(meaning), wc ? wc->meaning : "");
+        snprintf(buf, len,
+                 "{\"ts\":\"%s\",\"target\":%s,\"kind\":\"%s\",\"ok\":false,\"phase\":\"%s\","
+                 "\"wsa_code\":%d,\"wsa_name\":\"%s\",\"meaning\":%s,\"raw\":%s,"
+                 "\"raw_value\":%d,\"detail\":%s,\"latency_us\":%lld,\"local\":%s,"
+                 "\"remote\":%s}",
+                 ts, name, target_kind_name(r->target->kind), probe_phase_name(r->phase),
+                 r->wsa_code, wc ? wc->name : "?", meaning, raw, r->raw_value, detail,
+                 (long long)r->latency_us, local, remote);
+    }
+}
+
+void result_format_text(const struct result *r, char *buf, size_t len)
+{
+    char ts[40];
+    const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
+
+    result_format_time(r->ts_ms, ts, sizeof(ts));
+    if (r->ok) {
+        snprintf(buf, len, "%s %s %s ok %lldus %s -> %s: %s", ts, r->target->name,
+                 target_kind_name(r->target->kind), (long long)r->latency_us,
+                 r->local[0] ? r->local : "-", r->remote[0] ? r->remote : "-", r->detail);
+        return;
+    }
+    snprintf(buf, len, "%s %s %s FAILED in %s: %d %s \"%s\" raw=%s(%d) %lldus %s -> %s: %s", ts,
+             r->target->name, target_kind_name(r->target->kind), probe_phase_name(r->phase),
+             r->wsa_code, wc ? wc->name : "?", wc ? wc->meaning : "", r->raw, r->raw_value,
+             (long long)r->latency_us, r->local[0] ? r->local : "-",
+             r->remote[0] ? r->remote : "-", r->detail);
+}
