@@ -178,6 +178,37 @@ static void probe_schedule_next(struct probe *p)
     timer_arm_at(p, p->next_us);
 }
 
+/* Log a target's state changes, not its every result (STYLE rule 11):
+ * "target web: ok -> 10061 WSAECONNREFUSED (Connection refused.) ...". */
+static void probe_log_transition(struct probe *p, const struct result *r)
+{
+    char from[48];
+    const struct wsa_code *wc;
+
+    if (p->state_code == r->wsa_code) {
+        log_debug("target %s: %s in %lld us", p->t->name, r->ok ? "ok" : r->raw,
+                  (long long)r->latency_us);
+        return;
+    }
+    if (p->state_code < 0)
+        util_strlcpy(from, "new", sizeof(from));
+    else if (p->state_code == 0)
+        util_strlcpy(from, "ok", sizeof(from));
+    else
+        snprintf(from, sizeof(from), "%d", p->state_code);
+    p->state_code = r->wsa_code;
+    if (r->ok) {
+        log_info("target %s: %s -> ok (%s %s, %lld us)", p->t->name, from,
+                 target_kind_name(p->t->kind), r->remote[0] ? r->remote : "-",
+                 (long long)r->latency_us);
+        return;
+    }
+    wc = wsa_by_code(r->wsa_code);
+    log_info("target %s: %s -> %d %s (%s) in %s, %s %s: %s", p->t->name, from, r->wsa_code,
+             wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
+             r->remote[0] ? r->remote : "-", r->detail);
+}
+
 /* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
  * release the socket, then the next address or the next slot. */
 static void probe_finish(struct probe *p, struct result *r)
@@ -201,8 +232,7 @@ static void probe_finish(struct probe *p, struct result *r)
     p->running = false;
     eng->in_flight--;
     eng->attempts++;
-    if (r->ok)
-        log_debug("target %s: ok in %lld us", p->t->name, (long long)r->latency_us);
+    probe_log_transition(p, r);
     eng->sink(r, eng->sink_arg);
 
     if (!eng->stopping && p->addr_idx + 1 < p->naddrs) {
@@ -317,12 +347,16 @@ static void probe_abort(struct probe *p)
  * EAI_AGAIN would say). A kind may mark the wait as the success case. */
 static void probe_deadline(struct probe *p)
 {
-    char detail[96];
+    char detail[192];
     enum probe_phase phase = p->phase;
     bool ok = p->ok_on_deadline;
 
-    snprintf(detail, sizeof(detail), "no answer within %lld ms (%s)",
-             (long long)p->t->timeout_ms, probe_phase_name(phase));
+    char note[80] = "";
+
+    if (p->ops->describe != NULL)
+        p->ops->describe(p, note, sizeof(note));
+    snprintf(detail, sizeof(detail), "no answer within %lld ms (%s)%s%s",
+             (long long)p->t->timeout_ms, probe_phase_name(phase), note[0] ? "; " : "", note);
     if (p->ops->abort != NULL)
         p->ops->abort(p);
     if (p->gai != NULL) {
@@ -517,6 +551,7 @@ static struct probe *probe_new(struct engine *eng, struct target *t)
     p->base = eng->base;
     p->dns = eng->dns;
     p->fd = -1;
+    p->state_code = -1;
     p->ev_timer = evtimer_new(eng->base, probe_timer_cb, p);
     p->ev_io = event_new(eng->base, -1, 0, probe_io_cb, p);
     if (p->ev_timer == NULL || p->ev_io == NULL)

@@ -61,6 +61,9 @@ struct probe_ops {
     bool needs_address; /* the engine resolves host:port first */
     void (*start)(struct probe *p);
     void (*abort)(struct probe *p);
+    /* Optional: a few words on what the attempt saw, appended to the detail
+     * of a timeout ("2 packets ignored: wrong id"); called before abort. */
+    void (*describe)(struct probe *p, char *buf, size_t len);
 };
 
 extern const struct probe_ops probe_connect_ops;
@@ -100,6 +103,7 @@ struct probe {
     int64_t ts_ms;
     int64_t next_us;   /* the next scheduled start */
     bool started_once; /* --once: this target has been started */
+    int state_code;    /* last result's WSA code (0 ok), -1 before any */
     struct sockaddr_storage local; /* probe_set_local() override */
     socklen_t locallen;
 };

@@ -487,10 +487,6 @@ static void resolve_abort(struct probe *p)
 
     if (ks == NULL)
         return;
-    if (ks->ignored > 0)
-        log_debug("target %s: attempt ended without an answer, %u packet%s ignored (last: %s)",
-                  p->t->name, ks->ignored, ks->ignored == 1 ? "" : "s",
-                  dns_reject_name(ks->last_reject));
     if (ks->gai != NULL) {
         struct evdns_getaddrinfo_request *req = ks->gai;
         ks->gai = NULL;
@@ -500,10 +496,21 @@ static void resolve_abort(struct probe *p)
     ks->gai_pending = false;
 }
 
+/* For the timeout's detail: packets that came but were not our answer. */
+static void resolve_describe(struct probe *p, char *buf, size_t len)
+{
+    const struct resolve_state *ks = p->kstate;
+
+    if (ks != NULL && ks->ignored > 0)
+        snprintf(buf, len, "%u packet%s ignored (last: %s)", ks->ignored,
+                 ks->ignored == 1 ? "" : "s", dns_reject_name(ks->last_reject));
+}
+
 const struct probe_ops probe_resolve_ops = {
     .kind = KIND_RESOLVE,
     .name = "resolve",
     .needs_address = false,
     .start = resolve_start,
     .abort = resolve_abort,
+    .describe = resolve_describe,
 };
