@@ -72,6 +72,18 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(DAEMON_OBJS)
 	$(CC) $(ND_CFLAGS) -Itests/unit $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
 	    $(ND_LDFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
 
+# Benchmark programs: built without sanitizers, with -O2.
+$(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
+	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
+
+BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling
+
 # `make deps`: as root, install what is missing (apt-get update once);
 # otherwise print the exact command.
 deps:

@@ -1,0 +1,806 @@
+/* The SQLite history: opening, checking and migrating the database,
+ * recording the targets, and the loop thread's side of the bounded queue
+ * (the writer thread behind it is store_writer.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+#include "wsa.h"
+
+#define STORE_BUSY_CTL_MS    5000
+#define STORE_BUSY_WRITER_MS 1000
+/* Refuse to open with less free space than this: SQLite maps the -shm
+ * file, and a full file system makes growing it fail or, where the file
+ * is sparse, turns a touch of a mapped page into SIGBUS. */
+#define STORE_MIN_FREE_BYTES (1024 * 1024LL)
+/* quick_check reads the whole file; above this size only the header and
+ * schema are checked at open (corruption then shows as errors later). */
+#define STORE_QUICK_CHECK_MAX_BYTES (256 * 1024 * 1024LL)
+#define STORE_JOURNAL_LIMIT_BYTES   (64 * 1024 * 1024LL)
+
+/* Migrations from version N-1 to N for N >= 2, in order: sql/NNN_*.sql.
+ * A new database gets store_schema_sql, which is always the newest. */
+struct store_migration {
+    int version;
+    const char *sql;
+};
+static const struct store_migration store_migrations[] = {
+    {0, NULL},
+};
+
+/* SQL of enum store_ctl. */
+static const char *const store_ctl_sql[CTL__COUNT] = {
+    [CTL_BEGIN] = "BEGIN IMMEDIATE",
+    [CTL_COMMIT] = "COMMIT",
+    [CTL_ROLLBACK] = "ROLLBACK",
+    [CTL_UPSERT_CODE] = "INSERT INTO wsa_codes (code, name, meaning, explanation, os_dependent) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (code) DO UPDATE SET "
+                        "name = excluded.name, meaning = excluded.meaning, "
+                        "explanation = excluded.explanation, os_dependent = excluded.os_dependent "
+                        "WHERE (name, meaning, explanation, os_dependent) IS NOT "
+                        "(excluded.name, excluded.meaning, excluded.explanation, "
+                        "excluded.os_dependent)",
+    [CTL_LIST_CODES] = "SELECT code FROM wsa_codes",
+    [CTL_DELETE_CODE] = "DELETE FROM wsa_codes WHERE code = ?1",
+    [CTL_UPSERT_TARGET] =
+        "INSERT INTO targets (name, kind, host, port, protocol, qname, qtype, server, family, "
+        "interval_ms, timeout_ms, created, updated, retired) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, NULL) "
+        "ON CONFLICT (name) DO UPDATE SET "
+        "updated = CASE WHEN (kind, host, port, protocol, qname, qtype, server, family, "
+        "interval_ms, timeout_ms) IS NOT (excluded.kind, excluded.host, excluded.port, "
+        "excluded.protocol, excluded.qname, excluded.qtype, excluded.server, excluded.family, "
+        "excluded.interval_ms, excluded.timeout_ms) THEN excluded.updated ELSE updated END, "
+        "kind = excluded.kind, host = excluded.host, port = excluded.port, "
+        "protocol = excluded.protocol, qname = excluded.qname, qtype = excluded.qtype, "
+        "server = excluded.server, family = excluded.family, interval_ms = excluded.interval_ms, "
+        "timeout_ms = excluded.timeout_ms, retired = NULL RETURNING id",
+    [CTL_LIST_ACTIVE] = "SELECT id, name FROM targets WHERE retired IS NULL",
+    [CTL_RETIRE_TARGET] = "UPDATE targets SET retired = ?2 WHERE id = ?1",
+};
+
+void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* one line: SQLite's integrity messages span several */
+    for (char *c = msg; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    snprintf(err, errlen, "database %s: %s", path, msg);
+}
+/* ---- small SQLite helpers ---- */
+
+/* Runs a statement that returns no rows (or ignores them) and resets it. */
+int store_step_done(sqlite3_stmt *s)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        ;
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* One integer from a statement's first row; -1 on error. */
+int64_t store_step_int(sqlite3_stmt *s, int *rcp)
+{
+    int64_t v = -1;
+    int rc = sqlite3_step(s);
+
+    if (rc == SQLITE_ROW) {
+        v = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    if (rcp)
+        *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return v;
+}
+
+void store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v == NULL || v[0] == '\0')
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
+                      const char *path, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &out[i], NULL) !=
+            SQLITE_OK) {
+            store_err(err, errlen, path, "cannot prepare statement %zu: %s", i, sqlite3_errmsg(db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void store_finalize_all(sqlite3_stmt **s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_finalize(s[i]);
+        s[i] = NULL;
+    }
+}
+
+/* Runs a pragma or other statement with sqlite3_exec; logs nothing. */
+static int store_exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* A one-row, one-column pragma read as an integer. */
+static int store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+/* ---- open: checks before anything is written ---- */
+
+/* statvfs on the directory that holds (or will hold) the file. */
+static int store_check_space(const char *path, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    struct statvfs vfs;
+    long long avail;
+
+    if (slash == NULL)
+        util_strlcpy(dir, ".", sizeof(dir));
+    else if (slash == path)
+        util_strlcpy(dir, "/", sizeof(dir));
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (statvfs(dir, &vfs) < 0) {
+        store_err(err, errlen, path, "cannot check free space in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    avail = (long long)vfs.f_bavail * (long long)vfs.f_frsize;
+    if (avail < STORE_MIN_FREE_BYTES) {
+        store_err(err, errlen, path,
+                  "only %lld KiB free in %s; refusing to open (need at least %lld KiB)",
+                  avail / 1024, dir, STORE_MIN_FREE_BYTES / 1024);
+        return -1;
+    }
+    return 0;
+}
+
+/* Permissions, checked first for a clear message (SQLite would open a
+ * read-only file read-only, or fail to create the -wal beside it with a
+ * vaguer one). Effective IDs, as the kernel will check them. */
+static int store_check_access(const char *path, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], side[PATH_MAX + 8];
+    const char *slash = strrchr(path, '/');
+
+    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0) {
+        store_err(err, errlen, path, "not writable by this user (uid %ld): %s; left unchanged",
+                  (long)geteuid(), strerror(errno));
+        return -1;
+    }
+    snprintf(side, sizeof(side), "%s-wal", path);
+    if (access(side, F_OK) == 0)
+        return 0;
+    if (slash == NULL)
+        util_strlcpy(dir, ".", sizeof(dir));
+    else if (slash == path)
+        util_strlcpy(dir, "/", sizeof(dir));
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+        store_err(err, errlen, path,
+                  "directory %s not writable by this user (uid %ld): %s (SQLite creates the "
+                  "-wal and -shm files there); left unchanged",
+                  dir, (long)geteuid(), strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* "file:" URI of a path, for the immutable open. */
+static void store_uri(const char *path, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "file:");
+
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < len; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '%' || *p == '?' || *p == '#')
+            n += (size_t)snprintf(out + n, len - n, "%%%02X", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    out[n] = '\0';
+}
+
+/* Looks at an existing file through a read-only connection, which can
+ * neither checkpoint nor roll back a journal into it: is it a netdiag
+ * database of a version we know, or an empty file? *fresh is set for an
+ * empty database. Without a -wal file beside it, the file is opened as
+ * immutable, so not even -wal and -shm files are left behind when it is
+ * refused. */
+static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen)
+{
+    sqlite3 *ro = NULL;
+    int64_t app_id = 0, version = 0, nobj = 0, npages = 0, page_size = 0;
+    int rc, ret = -1;
+    struct stat sb;
+    char side[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
+
+    *fresh = false;
+    snprintf(side, sizeof(side), "%s-wal", path);
+    if (access(side, F_OK) < 0 && errno == ENOENT) {
+        store_uri(path, uri, sizeof(uri));
+        util_strlcpy(uri + strlen(uri), "?immutable=1", sizeof(uri) - strlen(uri));
+        rc = sqlite3_open_v2(uri, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                             NULL);
+    } else {
+        rc = sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        int e = ro ? sqlite3_system_errno(ro) : 0;
+        store_err(err, errlen, path, "cannot open: %s%s%s", ro ? sqlite3_errmsg(ro) : "",
+                  e ? ": " : "", e ? strerror(e) : "");
+        goto out;
+    }
+    sqlite3_db_config(ro, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_busy_timeout(ro, STORE_BUSY_CTL_MS);
+    if ((rc = store_pragma_int(ro, "PRAGMA application_id", &app_id)) != SQLITE_OK ||
+        (rc = store_pragma_int(ro, "PRAGMA user_version", &version)) != SQLITE_OK ||
+        (rc = store_pragma_int(ro, "SELECT count(*) FROM sqlite_schema", &nobj)) != SQLITE_OK ||
+        (rc = store_pragma_int(ro, "PRAGMA page_count", &npages)) != SQLITE_OK ||
+        (rc = store_pragma_int(ro, "PRAGMA page_size", &page_size)) != SQLITE_OK) {
+        if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+            store_err(err, errlen, path, "not an SQLite database or corrupt (%s); left unchanged",
+                      sqlite3_errmsg(ro));
+        else
+            store_err(err, errlen, path, "cannot read: %s", sqlite3_errmsg(ro));
+        goto out;
+    }
+    if (app_id == 0 && version == 0 && nobj == 0) {
+        *fresh = true;
+        ret = 0;
+        goto out;
+    }
+    if (app_id != STORE_APPLICATION_ID) {
+        store_err(err, errlen, path,
+                  "not a netdiag database (application_id %" PRId64 ", expected %d); "
+                  "left unchanged",
+                  app_id, STORE_APPLICATION_ID);
+        goto out;
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+        store_err(err, errlen, path,
+                  "schema version %" PRId64 " is newer than this netdiagd knows (%d); "
+                  "upgrade netdiagd; left unchanged",
+                  version, STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    if (version < 1) {
+        store_err(err, errlen, path, "netdiag database without a schema version; left unchanged");
+        goto out;
+    }
+    if (stat(path, &sb) == 0 && sb.st_size <= STORE_QUICK_CHECK_MAX_BYTES &&
+        npages * page_size <= STORE_QUICK_CHECK_MAX_BYTES) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(ro, "PRAGMA quick_check(1)", -1, &s, NULL) != SQLITE_OK) {
+            store_err(err, errlen, path, "corrupt (%s); left unchanged", sqlite3_errmsg(ro));
+            goto out;
+        }
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+            store_err(err, errlen, path, "corrupt (quick_check: %s); left unchanged",
+                      rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
+                                       : sqlite3_errmsg(ro));
+            sqlite3_finalize(s);
+            goto out;
+        }
+        sqlite3_finalize(s);
+    }
+    ret = 0;
+out:
+    sqlite3_close(ro);
+    return ret;
+}
+
+/* Per-connection settings. The WAL is kept when the daemon exits so a
+ * client without write access to the directory can still read. */
+static int store_configure(sqlite3 *db, int busy_ms)
+{
+    int persist = 1;
+    char sql[96];
+
+    sqlite3_busy_timeout(db, busy_ms);
+    sqlite3_extended_result_codes(db, 1);
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK)
+        return -1;
+    snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %lld", STORE_JOURNAL_LIMIT_BYTES);
+    if (store_exec(db, "PRAGMA synchronous = NORMAL") != SQLITE_OK ||
+        store_exec(db, sql) != SQLITE_OK)
+        return -1;
+    return 0;
+}
+
+static int store_refresh_codes(struct store *st, char *err, size_t errlen)
+{
+    sqlite3_stmt *up = st->ctl_stmt[CTL_UPSERT_CODE], *ls = st->ctl_stmt[CTL_LIST_CODES];
+    int rc;
+
+    for (size_t i = 0; i < wsa_table_len; i++) {
+        const struct wsa_code *c = &wsa_table[i];
+        sqlite3_bind_int(up, 1, c->code);
+        sqlite3_bind_text(up, 2, c->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 3, c->meaning, -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 4, c->explanation ? c->explanation : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(up, 5, c->os_dependent ? 1 : 0);
+        if ((rc = store_step_done(up)) != SQLITE_OK)
+            goto fail;
+    }
+    /* codes no longer in the table; collected first, the table is small */
+    for (;;) {
+        int64_t stale = 0;
+        while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
+            if (wsa_by_code(sqlite3_column_int(ls, 0)) == NULL) {
+                stale = sqlite3_column_int64(ls, 0);
+                break;
+            }
+        }
+        sqlite3_reset(ls);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            goto fail;
+        if (stale == 0)
+            break;
+        sqlite3_bind_int64(st->ctl_stmt[CTL_DELETE_CODE], 1, stale);
+        if ((rc = store_step_done(st->ctl_stmt[CTL_DELETE_CODE])) != SQLITE_OK)
+            goto fail;
+    }
+    return 0;
+fail:
+    store_err(err, errlen, st->path, "cannot refresh wsa_codes: %s", sqlite3_errmsg(st->ctl));
+    return -1;
+}
+
+/* In one BEGIN IMMEDIATE transaction: check the header again (another
+ * process may have got there first), create or migrate, stamp the
+ * version, refresh wsa_codes. Any failure rolls all of it back. */
+static int store_migrate(struct store *st, char *err, size_t errlen)
+{
+    sqlite3 *db = st->ctl;
+    int64_t app_id = 0, version = 0, nobj = 0;
+    char sql[96];
+    int rc;
+
+    if ((rc = store_exec(db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (store_pragma_int(db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
+        store_pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK ||
+        store_pragma_int(db, "SELECT count(*) FROM sqlite_schema", &nobj) != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot read: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (app_id == 0 && version == 0 && nobj == 0) {
+        if (store_exec(db, store_schema_sql) != SQLITE_OK) {
+            store_err(err, errlen, st->path, "cannot create the schema: %s", sqlite3_errmsg(db));
+            goto fail;
+        }
+        log_info("database %s: created, schema version %d", st->path, STORE_SCHEMA_VERSION);
+    } else if (app_id != STORE_APPLICATION_ID || version > STORE_SCHEMA_VERSION || version < 1) {
+        store_err(err, errlen, st->path,
+                  "changed while opening (application_id %" PRId64 ", version %" PRId64
+                  "); left unchanged",
+                  app_id, version);
+        goto fail;
+    } else {
+        for (size_t i = 0; i < ND_ARRAY_LEN(store_migrations); i++) {
+            const struct store_migration *m = &store_migrations[i];
+            if (m->sql == NULL || m->version <= version)
+                continue;
+            if (store_exec(db, m->sql) != SQLITE_OK) {
+                store_err(err, errlen, st->path, "migration to version %d failed: %s", m->version,
+                          sqlite3_errmsg(db));
+                goto fail;
+            }
+            log_info("database %s: migrated to schema version %d", st->path, m->version);
+        }
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APPLICATION_ID);
+    if (store_exec(db, sql) != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot stamp: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+    if (store_exec(db, sql) != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot stamp: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (store_prepare_all(db, store_ctl_sql, st->ctl_stmt, CTL__COUNT, st->path, err, errlen) < 0 ||
+        store_refresh_codes(st, err, errlen) < 0)
+        goto fail;
+    if (store_exec(db, "COMMIT") != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot commit: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    return 0;
+fail:
+    store_finalize_all(st->ctl_stmt, CTL__COUNT);
+    if (!sqlite3_get_autocommit(db))
+        store_exec(db, "ROLLBACK");
+    {
+        size_t l = strlen(err);
+        snprintf(err + l, errlen - l, "; rolled back, left unchanged");
+    }
+    return -1;
+}
+
+static sqlite3 *store_connect(const char *path, int busy_ms, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        int e = db ? sqlite3_system_errno(db) : 0;
+        store_err(err, errlen, path, "cannot open for writing: %s%s%s",
+                  db ? sqlite3_errmsg(db) : "out of memory", e ? ": " : "", e ? strerror(e) : "");
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (sqlite3_db_readonly(db, "main") == 1) {
+        store_err(err, errlen, path, "not writable by this user (uid %ld); left unchanged",
+                  (long)geteuid());
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (store_configure(db, busy_ms) < 0) {
+        store_err(err, errlen, path, "cannot configure: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static void store_free(struct store *st)
+{
+    if (st == NULL)
+        return;
+    store_finalize_all(st->stmt, STMT__COUNT);
+    store_finalize_all(st->ctl_stmt, CTL__COUNT);
+    /* the writer's connection first: the last close checkpoints the WAL */
+    sqlite3_close(st->db);
+    sqlite3_close(st->ctl);
+    pthread_cond_destroy(&st->cond);
+    pthread_mutex_destroy(&st->mu);
+    free(st->ring);
+    free(st->acc);
+    free(st->acc_slot);
+    free(st->seqs);
+    free(st->path);
+    free(st);
+}
+
+struct store *store_open(const char *path, const struct config *cfg, char *err, size_t errlen)
+{
+    struct store *st = NULL;
+    bool created = false, fresh = false;
+    struct stat sb;
+    pthread_condattr_t ca;
+    sigset_t all, old;
+    int fd;
+
+    if (path == NULL || path[0] == '\0') {
+        snprintf(err, errlen, "database: no path configured");
+        return NULL;
+    }
+    if (store_check_space(path, err, errlen) < 0)
+        return NULL;
+    if (stat(path, &sb) < 0) {
+        if (errno != ENOENT) {
+            store_err(err, errlen, path, "%s", strerror(errno));
+            return NULL;
+        }
+        /* created here so the mode is 0640 (less the umask): the WAL and
+         * -shm files SQLite makes beside it copy this mode */
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            store_err(err, errlen, path, "cannot create: %s", strerror(errno));
+            return NULL;
+        }
+        close(fd);
+        created = true;
+    } else if (!S_ISREG(sb.st_mode)) {
+        store_err(err, errlen, path, "not a regular file");
+        return NULL;
+    } else if (store_check_access(path, err, errlen) < 0) {
+        return NULL;
+    }
+    if (store_inspect(path, &fresh, err, errlen) < 0)
+        goto fail;
+
+    st = calloc(1, sizeof(*st));
+    if (st == NULL || (st->path = strdup(path)) == NULL) {
+        store_err(err, errlen, path, "out of memory");
+        goto fail;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    st->retention_ms = cfg ? cfg->retention_ms : 0;
+    st->cap = STORE_QUEUE_MAX;
+    st->ring = calloc(st->cap, sizeof(*st->ring));
+    st->acc = calloc(STORE_ACC_MAX, sizeof(*st->acc));
+    st->acc_slot = malloc(STORE_ACC_SLOTS * sizeof(*st->acc_slot));
+    if (st->ring == NULL || st->acc == NULL || st->acc_slot == NULL) {
+        store_err(err, errlen, path, "out of memory");
+        goto fail;
+    }
+
+    st->ctl = store_connect(path, STORE_BUSY_CTL_MS, err, errlen);
+    if (st->ctl == NULL)
+        goto fail;
+    if (fresh && store_exec(st->ctl, "PRAGMA auto_vacuum = INCREMENTAL") != SQLITE_OK) {
+        store_err(err, errlen, path, "cannot set auto_vacuum: %s", sqlite3_errmsg(st->ctl));
+        goto fail;
+    }
+    {
+        sqlite3_stmt *s;
+        const char *mode = NULL;
+        if (sqlite3_prepare_v2(st->ctl, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK) {
+            if (sqlite3_step(s) == SQLITE_ROW)
+                mode = (const char *)sqlite3_column_text(s, 0);
+            if (mode == NULL || strcmp(mode, "wal") != 0) {
+                store_err(err, errlen, path, "cannot switch to WAL mode: %s",
+                          mode ? mode : sqlite3_errmsg(st->ctl));
+                sqlite3_finalize(s);
+                goto fail;
+            }
+            sqlite3_finalize(s);
+        } else {
+            store_err(err, errlen, path, "cannot switch to WAL mode: %s", sqlite3_errmsg(st->ctl));
+            goto fail;
+        }
+    }
+    if (store_migrate(st, err, errlen) < 0)
+        goto fail;
+
+    st->db = store_connect(path, STORE_BUSY_WRITER_MS, err, errlen);
+    if (st->db == NULL)
+        goto fail;
+    store_exec(st->db, "PRAGMA cache_size = -8192"); /* KiB: room for the indexes' hot pages */
+    if (store_writer_prepare(st, err, errlen) < 0)
+        goto fail;
+
+    st->stats.writable = true;
+    /* the writer takes no signals: they belong to the loop thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    errno = pthread_create(&st->thread, NULL, store_writer_main, st);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (errno != 0) {
+        store_err(err, errlen, path, "cannot start the writer thread: %s", strerror(errno));
+        goto fail;
+    }
+    st->thread_started = true;
+    return st;
+fail:
+    if (st != NULL) {
+        /* let the last close remove the -wal and -shm this call made */
+        int persist = 0;
+        if (st->db)
+            sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        if (st->ctl)
+            sqlite3_file_control(st->ctl, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    }
+    store_free(st);
+    if (created) {
+        /* only what this call made: an empty file and its WAL */
+        char side[PATH_MAX + 8];
+        unlink(path);
+        snprintf(side, sizeof(side), "%s-wal", path);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", path);
+        unlink(side);
+    }
+    return NULL;
+}
+
+/* ---- targets ---- */
+
+static void store_bind_target(sqlite3_stmt *s, const struct target *t, int64_t now_ms)
+{
+    bool hostport = t->kind == KIND_CONNECT || t->kind == KIND_SEND;
+
+    sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, target_kind_name(t->kind), -1, SQLITE_STATIC);
+    store_bind_text(s, 3, hostport ? t->host : NULL);
+    if (hostport)
+        sqlite3_bind_int(s, 4, t->port);
+    else
+        sqlite3_bind_null(s, 4);
+    store_bind_text(s, 5, t->kind == KIND_SEND ? (t->protocol == PROTO_TCP ? "tcp" : "udp") : NULL);
+    if (t->kind == KIND_RESOLVE) {
+        store_bind_text(s, 6, t->qname);
+        store_bind_text(s, 7, config_qtype_name(t->qtype));
+        store_bind_text(s, 8, t->server_system ? "system" : t->server_str);
+    } else {
+        sqlite3_bind_null(s, 6);
+        sqlite3_bind_null(s, 7);
+        sqlite3_bind_null(s, 8);
+    }
+    sqlite3_bind_text(s, 9, family_name(t->family), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 10, t->interval_ms);
+    sqlite3_bind_int64(s, 11, t->timeout_ms);
+    sqlite3_bind_int64(s, 12, now_ms);
+}
+
+int store_sync_targets(struct store *st, struct config *cfg)
+{
+    sqlite3_stmt *up = st->ctl_stmt[CTL_UPSERT_TARGET], *ls = st->ctl_stmt[CTL_LIST_ACTIVE];
+    int64_t now_ms = util_now_ms();
+    int64_t *retire = NULL;
+    size_t nretire = 0, cap_retire = 0;
+    int rc;
+
+    pthread_mutex_lock(&st->mu);
+    st->retention_ms = cfg->retention_ms;
+    pthread_mutex_unlock(&st->mu);
+
+    if ((rc = store_step_done(st->ctl_stmt[CTL_BEGIN])) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        struct target *t = &cfg->targets[i];
+        store_bind_target(up, t, now_ms);
+        rc = sqlite3_step(up);
+        if (rc == SQLITE_ROW) {
+            t->db_id = sqlite3_column_int64(up, 0);
+            rc = sqlite3_step(up);
+        }
+        sqlite3_reset(up);
+        sqlite3_clear_bindings(up);
+        if (rc != SQLITE_DONE)
+            goto fail;
+    }
+    /* collected first: updating the table while stepping over it is legal
+     * in SQLite but may visit rows twice */
+    while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(ls, 0);
+        bool found = false;
+        for (size_t i = 0; i < cfg->ntargets && !found; i++)
+            found = cfg->targets[i].db_id == id;
+        if (found)
+            continue;
+        if (nretire == cap_retire) {
+            size_t ncap = cap_retire ? 2 * cap_retire : 16;
+            int64_t *n = realloc(retire, ncap * sizeof(*n));
+            if (n == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            retire = n;
+            cap_retire = ncap;
+        }
+        retire[nretire++] = id;
+        log_debug("database %s: target %s retired", st->path,
+                  (const char *)sqlite3_column_text(ls, 1));
+    }
+    sqlite3_reset(ls);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    for (size_t i = 0; i < nretire; i++) {
+        sqlite3_bind_int64(st->ctl_stmt[CTL_RETIRE_TARGET], 1, retire[i]);
+        sqlite3_bind_int64(st->ctl_stmt[CTL_RETIRE_TARGET], 2, now_ms);
+        if ((rc = store_step_done(st->ctl_stmt[CTL_RETIRE_TARGET])) != SQLITE_OK)
+            goto fail;
+    }
+    if ((rc = store_step_done(st->ctl_stmt[CTL_COMMIT])) != SQLITE_OK)
+        goto fail;
+    free(retire);
+    return 0;
+fail:
+    log_error("database %s: cannot record the targets: %s", st->path,
+              rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->ctl));
+    if (!sqlite3_get_autocommit(st->ctl))
+        store_step_done(st->ctl_stmt[CTL_ROLLBACK]);
+    free(retire);
+    return -1;
+}
+
+/* ---- the loop thread's side of the queue ---- */
+
+void store_submit(struct store *st, const struct result *res)
+{
+    int64_t target_id = res->target ? res->target->db_id : 0;
+    bool wake = false;
+    struct store_rec *rec;
+
+    pthread_mutex_lock(&st->mu);
+    st->stats.results_seen++;
+    if (st->stopping || target_id <= 0 || st->count == st->cap) {
+        st->stats.dropped++;
+        if (target_id <= 0)
+            st->dropped_unsynced++;
+        else if (!st->stopping)
+            st->dropped_full++;
+        pthread_mutex_unlock(&st->mu);
+        return;
+    }
+    rec = &st->ring[(st->head + st->count) % st->cap];
+    rec->target_id = target_id;
+    rec->res = *res;
+    rec->res.target = NULL;
+    if (st->count == 0) {
+        st->first_us = util_mono_us();
+        wake = true;
+    }
+    st->count++;
+    if (st->count == STORE_BATCH_MAX)
+        wake = true;
+    pthread_mutex_unlock(&st->mu);
+    /* the writer only needs to hear about the first result (to start the
+     * batch clock) and a full batch */
+    if (wake)
+        pthread_cond_signal(&st->cond);
+}
+
+void store_get_stats(struct store *st, struct store_stats *out)
+{
+    pthread_mutex_lock(&st->mu);
+    *out = st->stats;
+    out->queue_depth = st->count;
+    pthread_mutex_unlock(&st->mu);
+}
+void store_stop(struct store *st)
+{
+    if (st == NULL || !st->thread_started)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->stopping = true;
+    st->stop_deadline_us = util_mono_us() + STORE_CLOSE_TIMEOUT_US;
+    st->retry_at_us = 0; /* try at once */
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->thread, NULL);
+    st->thread_started = false;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    store_stop(st);
+    store_free(st);
+}

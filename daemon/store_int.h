@@ -1,0 +1,159 @@
+/* Internals shared by store.c (opening, migrations, targets, the loop
+ * thread's side of the queue) and store_writer.c (the writer thread);
+ * no other file includes this. */
+#ifndef NETDIAG_STORE_INT_H
+#define NETDIAG_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "probe.h"
+#include "store.h"
+
+/* A batch commits after this many rows or once its oldest result has
+ * waited this long, whichever comes first. */
+#define STORE_BATCH_MAX      5000
+#define STORE_BATCH_DELAY_US 1000000
+/* Retention deletes at most this many rows per transaction, so a large
+ * backlog never holds the write lock for long. */
+#define STORE_PRUNE_ROWS        5000
+#define STORE_PRUNE_INTERVAL_US (60 * 1000000LL)
+/* Free pages are given back (incremental_vacuum, this many at a time) when
+ * there are more than this many and they are over a quarter of the file. */
+#define STORE_VACUUM_PAGES   1024
+#define STORE_MINUTE_KEEP_MS (7 * 24 * 3600 * 1000LL)
+/* After an error (locked, disk full) the writer retries this often. */
+#define STORE_RETRY_US       1000000
+#define STORE_RETRY_CLOSE_US 200000
+/* store_stop() gives up on a database that stays unwritable this long. */
+#define STORE_CLOSE_TIMEOUT_US (10 * 1000000LL)
+/* Open addressing for the rollup accumulators: at most 2 entries per row
+ * of a batch (the totals and the code), and a load factor below 1/3. */
+#define STORE_ACC_MAX   (2 * STORE_BATCH_MAX)
+#define STORE_ACC_SLOTS 32768
+
+/* The writer connection's statements. */
+enum store_stmt {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_INSERT_FAILURE,
+    STMT_NEXT_SEQ,
+    STMT_UPSERT_MINUTE,
+    STMT_UPSERT_HOUR,
+    STMT_UPSERT_MINUTE_CODE,
+    STMT_UPSERT_HOUR_CODE,
+    STMT_PRUNE_FAILURES,
+    STMT_PRUNE_MINUTE,
+    STMT_PRUNE_MINUTE_CODE,
+    STMT_PRUNE_HOUR,
+    STMT_PRUNE_HOUR_CODE,
+    STMT_PRUNE_ALERTS,
+    STMT_PAGE_COUNT,
+    STMT_FREELIST_COUNT,
+    STMT_INCREMENTAL_VACUUM,
+    STMT__COUNT,
+};
+
+/* The control connection's statements (loop thread: open, sync targets). */
+enum store_ctl {
+    CTL_BEGIN,
+    CTL_COMMIT,
+    CTL_ROLLBACK,
+    CTL_UPSERT_CODE,
+    CTL_LIST_CODES,
+    CTL_DELETE_CODE,
+    CTL_UPSERT_TARGET,
+    CTL_LIST_ACTIVE,
+    CTL_RETIRE_TARGET,
+    CTL__COUNT,
+};
+
+/* One queued result. The target pointer is not kept: a reload may free
+ * the target before the writer gets to the record. */
+struct store_rec {
+    int64_t target_id;
+    struct result res;
+};
+
+/* Rollup deltas of one batch: code == 0 holds a target's totals for the
+ * minute, code != 0 its failures with that code (in `failures`). */
+struct store_acc {
+    int64_t target_id;
+    int64_t minute;
+    int code;
+    int64_t attempts, successes, failures;
+    int64_t lat_count, lat_sum_us, lat_min_us, lat_max_us;
+};
+
+/* The last failure stored per target, to guess the next seq. */
+struct store_seq {
+    int64_t ts;
+    int64_t seq;
+};
+
+struct store {
+    char *path;
+    sqlite3 *ctl; /* loop thread: migrations, targets */
+    sqlite3 *db;  /* writer thread */
+    sqlite3_stmt *ctl_stmt[CTL__COUNT];
+    sqlite3_stmt *stmt[STMT__COUNT];
+
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+
+    /* guarded by mu */
+    struct store_rec *ring;
+    size_t cap, head, count;
+    int64_t first_us; /* when the oldest queued result started waiting */
+    bool stopping;
+    int64_t stop_deadline_us;
+    int64_t retention_ms;
+    uint64_t dropped_full;     /* of stats.dropped: queue full */
+    uint64_t dropped_unsynced; /* of stats.dropped: target without db_id */
+    struct store_stats stats;
+
+    /* writer thread only */
+    struct store_acc *acc;
+    int32_t *acc_slot;
+    size_t nacc;
+    struct store_seq *seqs;
+    size_t nseqs;
+    int err_code;     /* SQLite error of the current episode; 0: none */
+    char errmsg[256]; /* its sqlite3_errmsg(), saved before the rollback */
+    int64_t err_since_us;
+    int64_t retry_at_us; /* guarded by mu */
+    int64_t next_prune_us;
+    size_t prune_idx;   /* index in store_prune_order */
+    bool prune_more;    /* a step of this pass hit STORE_PRUNE_ROWS */
+    int prune_err;      /* SQLite error of the last failed retention step */
+    bool dropping;      /* in a queue-full episode */
+    uint64_t drop_base; /* dropped_full when the episode began */
+    bool unsynced_logged;
+};
+
+/* store.c */
+/* "database PATH: message" into err, on one line. */
+void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Runs a statement to its end and resets it: SQLITE_OK or the error. */
+int store_step_done(sqlite3_stmt *s);
+/* The first column of the first row (-1 if none); *rcp gets SQLITE_OK or
+ * the error. The statement is reset. */
+int64_t store_step_int(sqlite3_stmt *s, int *rcp);
+/* Binds text, NULL for an empty string; the text must outlive the step. */
+void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
+                      const char *path, char *err, size_t errlen);
+
+/* store_writer.c */
+/* Prepares the writer connection's statements. */
+int store_writer_prepare(struct store *st, char *err, size_t errlen);
+/* The writer thread: drains the queue until store_stop(). */
+void *store_writer_main(void *arg);
+
+#endif

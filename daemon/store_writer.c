@@ -1,0 +1,585 @@
+/* The writer thread: drains the store's bounded queue into batched
+ * transactions, accumulates the per-minute and per-hour rollups, rides out
+ * a locked database or a full disk with the results held in the queue, and
+ * applies retention a few thousand rows at a time. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+
+/* SQL of enum store_stmt (store_int.h). A rollup upsert adds one batch's
+ * deltas to the stored row; min/max keep NULL for "no latency yet". */
+#define STORE_ROLLUP_UPSERT(table, unit)                                                           \
+    "INSERT INTO " table " (" unit ", target_id, attempts, successes, failures, latency_count, "   \
+    "latency_sum_us, latency_min_us, latency_max_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) " \
+    "ON CONFLICT (" unit ", target_id) DO UPDATE SET attempts = attempts + excluded.attempts, "    \
+    "successes = successes + excluded.successes, failures = failures + excluded.failures, "        \
+    "latency_count = latency_count + excluded.latency_count, "                                     \
+    "latency_sum_us = latency_sum_us + excluded.latency_sum_us, "                                  \
+    "latency_min_us = min(coalesce(latency_min_us, excluded.latency_min_us), "                     \
+    "coalesce(excluded.latency_min_us, latency_min_us)), "                                         \
+    "latency_max_us = max(coalesce(latency_max_us, excluded.latency_max_us), "                     \
+    "coalesce(excluded.latency_max_us, latency_max_us))"
+
+#define STORE_CODE_UPSERT(table, unit)                                                             \
+    "INSERT INTO " table " (" unit ", target_id, wsa_code, count) VALUES (?1, ?2, ?3, ?4) "        \
+    "ON CONFLICT (" unit ", target_id, wsa_code) DO UPDATE SET count = count + excluded.count"
+
+#define STORE_PRUNE(table, key, unit)                                                              \
+    "DELETE FROM " table " WHERE (" key ") IN (SELECT " key " FROM " table " WHERE " unit          \
+    " < ?1 ORDER BY " unit " LIMIT ?2)"
+
+static const char *const store_stmt_sql[STMT__COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_INSERT_FAILURE] = "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, "
+                            "raw_value, detail, latency_us, local, remote) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [STMT_NEXT_SEQ] = "SELECT coalesce(max(seq), -1) + 1 FROM failures "
+                      "WHERE target_id = ?2 AND ts = ?1",
+    [STMT_UPSERT_MINUTE] = STORE_ROLLUP_UPSERT("rollup_minute", "minute"),
+    [STMT_UPSERT_HOUR] = STORE_ROLLUP_UPSERT("rollup_hour", "hour"),
+    [STMT_UPSERT_MINUTE_CODE] = STORE_CODE_UPSERT("rollup_minute_code", "minute"),
+    [STMT_UPSERT_HOUR_CODE] = STORE_CODE_UPSERT("rollup_hour_code", "hour"),
+    [STMT_PRUNE_FAILURES] = STORE_PRUNE("failures", "ts, target_id, seq", "ts"),
+    [STMT_PRUNE_MINUTE] = STORE_PRUNE("rollup_minute", "minute, target_id", "minute"),
+    [STMT_PRUNE_MINUTE_CODE] =
+        STORE_PRUNE("rollup_minute_code", "minute, target_id, wsa_code", "minute"),
+    [STMT_PRUNE_HOUR] = STORE_PRUNE("rollup_hour", "hour, target_id", "hour"),
+    [STMT_PRUNE_HOUR_CODE] = STORE_PRUNE("rollup_hour_code", "hour, target_id, wsa_code", "hour"),
+    [STMT_PRUNE_ALERTS] = "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE "
+                          "resolved IS NOT NULL AND resolved < ?1 ORDER BY resolved LIMIT ?2)",
+    [STMT_PAGE_COUNT] = "PRAGMA page_count",
+    [STMT_FREELIST_COUNT] = "PRAGMA freelist_count",
+    [STMT_INCREMENTAL_VACUUM] = "PRAGMA incremental_vacuum(1024)",
+};
+
+/* Retention steps, run one per writer iteration in this order. */
+static const enum store_stmt store_prune_order[] = {
+    STMT_PRUNE_FAILURES, STMT_PRUNE_MINUTE,    STMT_PRUNE_MINUTE_CODE,
+    STMT_PRUNE_HOUR,     STMT_PRUNE_HOUR_CODE, STMT_PRUNE_ALERTS,
+};
+
+int store_writer_prepare(struct store *st, char *err, size_t errlen)
+{
+    return store_prepare_all(st->db, store_stmt_sql, st->stmt, STMT__COUNT, st->path, err, errlen);
+}
+
+static int64_t store_floor(int64_t v, int64_t unit)
+{
+    int64_t r = v % unit;
+    return r < 0 ? v - r - unit : v - r;
+}
+
+static uint32_t store_hash(int64_t a, int64_t b, int64_t c)
+{
+    uint64_t h = (uint64_t)a * 0x9E3779B97F4A7C15ULL ^ (uint64_t)b * 0xC2B2AE3D27D4EB4FULL ^
+                 (uint64_t)c * 0x165667B19E3779F9ULL;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 32;
+    return (uint32_t)h;
+}
+
+static struct store_acc *store_acc_get(struct store *st, int64_t target_id, int64_t minute,
+                                       int code)
+{
+    uint32_t i = store_hash(target_id, minute, code) & (STORE_ACC_SLOTS - 1);
+    struct store_acc *a;
+
+    for (;; i = (i + 1) & (STORE_ACC_SLOTS - 1)) {
+        int32_t e = st->acc_slot[i];
+        if (e < 0)
+            break;
+        a = &st->acc[e];
+        if (a->target_id == target_id && a->minute == minute && a->code == code)
+            return a;
+    }
+    /* cannot overflow: a batch adds at most 2 entries per row */
+    a = &st->acc[st->nacc];
+    memset(a, 0, sizeof(*a));
+    a->target_id = target_id;
+    a->minute = minute;
+    a->code = code;
+    st->acc_slot[i] = (int32_t)st->nacc++;
+    return a;
+}
+
+static void store_acc_reset(struct store *st)
+{
+    memset(st->acc_slot, 0xff, STORE_ACC_SLOTS * sizeof(*st->acc_slot));
+    st->nacc = 0;
+}
+
+static void store_acc_add(struct store *st, const struct store_rec *rec)
+{
+    const struct result *r = &rec->res;
+    int64_t minute = store_floor(r->ts_ms, 60000);
+    struct store_acc *a = store_acc_get(st, rec->target_id, minute, 0);
+
+    a->attempts++;
+    if (r->ok) {
+        a->successes++;
+        if (r->latency_us >= 0) {
+            if (a->lat_count == 0 || r->latency_us < a->lat_min_us)
+                a->lat_min_us = r->latency_us;
+            if (a->lat_count == 0 || r->latency_us > a->lat_max_us)
+                a->lat_max_us = r->latency_us;
+            a->lat_count++;
+            a->lat_sum_us += r->latency_us;
+        }
+    } else {
+        a->failures++;
+        store_acc_get(st, rec->target_id, minute, r->wsa_code)->failures++;
+    }
+}
+
+/* Stored phase numbers are part of the schema (the phases table), so they
+ * are spelled out rather than taken from the enum's order. */
+static int store_phase_code(enum probe_phase phase)
+{
+    switch (phase) {
+    case PHASE_NONE:
+        return 0;
+    case PHASE_RESOLVE:
+        return 1;
+    case PHASE_CONNECT:
+        return 2;
+    case PHASE_SEND:
+        return 3;
+    case PHASE_RECV:
+        return 4;
+    case PHASE_VERIFY:
+        return 5;
+    }
+    return 0;
+}
+
+static struct store_seq *store_seq_for(struct store *st, int64_t target_id)
+{
+    /* ids are the targets table's small dense integers */
+    if (target_id <= 0 || target_id > (1 << 20))
+        return NULL;
+    if ((size_t)target_id >= st->nseqs) {
+        size_t n = (size_t)target_id + 64;
+        struct store_seq *s = realloc(st->seqs, n * sizeof(*s));
+        if (s == NULL)
+            return NULL;
+        for (size_t i = st->nseqs; i < n; i++)
+            s[i] = (struct store_seq){INT64_MIN, 0};
+        st->seqs = s;
+        st->nseqs = n;
+    }
+    return &st->seqs[target_id];
+}
+
+static int store_insert_failure(struct store *st, const struct store_rec *rec)
+{
+    sqlite3_stmt *s = st->stmt[STMT_INSERT_FAILURE];
+    const struct result *r = &rec->res;
+    struct store_seq *last = store_seq_for(st, rec->target_id);
+    int64_t seq = last && last->ts == r->ts_ms ? last->seq + 1 : 0;
+    int rc;
+
+    sqlite3_bind_int64(s, 1, r->ts_ms);
+    sqlite3_bind_int64(s, 2, rec->target_id);
+    sqlite3_bind_int64(s, 3, seq);
+    sqlite3_bind_int(s, 4, store_phase_code(r->phase));
+    sqlite3_bind_int(s, 5, r->wsa_code);
+    store_bind_text(s, 6, r->raw);
+    if (r->raw_value == -1)
+        sqlite3_bind_null(s, 7);
+    else
+        sqlite3_bind_int(s, 7, r->raw_value);
+    store_bind_text(s, 8, r->detail);
+    sqlite3_bind_int64(s, 9, r->latency_us);
+    store_bind_text(s, 10, r->local);
+    store_bind_text(s, 11, r->remote);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        /* the guess was taken (out-of-order result, clock stepped back,
+         * restart): ask the index for the next free seq */
+        sqlite3_stmt *q = st->stmt[STMT_NEXT_SEQ];
+        sqlite3_bind_int64(q, 1, r->ts_ms);
+        sqlite3_bind_int64(q, 2, rec->target_id);
+        seq = store_step_int(q, &rc);
+        if (rc != SQLITE_OK)
+            return rc;
+        sqlite3_bind_int64(s, 3, seq);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    if (rc != SQLITE_DONE)
+        return rc;
+    if (last && (r->ts_ms > last->ts || (r->ts_ms == last->ts && seq > last->seq))) {
+        last->ts = r->ts_ms;
+        last->seq = seq;
+    }
+    return SQLITE_OK;
+}
+
+static int store_flush_acc(struct store *st)
+{
+    int rc;
+
+    for (size_t i = 0; i < st->nacc; i++) {
+        const struct store_acc *a = &st->acc[i];
+        int64_t hour = store_floor(a->minute, 3600000);
+        if (a->code == 0) {
+            for (int k = 0; k < 2; k++) {
+                sqlite3_stmt *s = st->stmt[k == 0 ? STMT_UPSERT_MINUTE : STMT_UPSERT_HOUR];
+                sqlite3_bind_int64(s, 1, k == 0 ? a->minute : hour);
+                sqlite3_bind_int64(s, 2, a->target_id);
+                sqlite3_bind_int64(s, 3, a->attempts);
+                sqlite3_bind_int64(s, 4, a->successes);
+                sqlite3_bind_int64(s, 5, a->failures);
+                sqlite3_bind_int64(s, 6, a->lat_count);
+                sqlite3_bind_int64(s, 7, a->lat_sum_us);
+                if (a->lat_count > 0) {
+                    sqlite3_bind_int64(s, 8, a->lat_min_us);
+                    sqlite3_bind_int64(s, 9, a->lat_max_us);
+                } else {
+                    sqlite3_bind_null(s, 8);
+                    sqlite3_bind_null(s, 9);
+                }
+                if ((rc = store_step_done(s)) != SQLITE_OK)
+                    return rc;
+            }
+        } else {
+            for (int k = 0; k < 2; k++) {
+                sqlite3_stmt *s =
+                    st->stmt[k == 0 ? STMT_UPSERT_MINUTE_CODE : STMT_UPSERT_HOUR_CODE];
+                sqlite3_bind_int64(s, 1, k == 0 ? a->minute : hour);
+                sqlite3_bind_int64(s, 2, a->target_id);
+                sqlite3_bind_int(s, 3, a->code);
+                sqlite3_bind_int64(s, 4, a->failures);
+                if ((rc = store_step_done(s)) != SQLITE_OK)
+                    return rc;
+            }
+        }
+    }
+    return SQLITE_OK;
+}
+
+/* Keeps the error message (ROLLBACK overwrites it) and ends the
+ * transaction if SQLite has not already. */
+static void store_rollback(struct store *st)
+{
+    util_strlcpy(st->errmsg, sqlite3_errmsg(st->db), sizeof(st->errmsg));
+    if (!sqlite3_get_autocommit(st->db))
+        store_step_done(st->stmt[STMT_ROLLBACK]);
+}
+
+/* Writes the n oldest queued results in one transaction. They stay in the
+ * queue until the commit succeeded, so a failed batch is simply retried. */
+static int store_write_batch(struct store *st, size_t n)
+{
+    int64_t t0 = util_mono_us();
+    uint64_t rows = 0;
+    size_t head;
+    int rc;
+
+    pthread_mutex_lock(&st->mu);
+    head = st->head;
+    pthread_mutex_unlock(&st->mu);
+
+    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
+        goto fail;
+    store_acc_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        const struct store_rec *rec = &st->ring[(head + i) % st->cap];
+        store_acc_add(st, rec);
+        if (!rec->res.ok) {
+            if ((rc = store_insert_failure(st, rec)) != SQLITE_OK)
+                goto fail;
+            rows++;
+        }
+    }
+    if ((rc = store_flush_acc(st)) != SQLITE_OK ||
+        (rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
+        goto fail;
+
+    pthread_mutex_lock(&st->mu);
+    st->head = (st->head + n) % st->cap;
+    st->count -= n;
+    st->stats.rows_written += rows;
+    st->stats.batches++;
+    st->stats.last_batch_us = util_mono_us() - t0;
+    pthread_mutex_unlock(&st->mu);
+    return SQLITE_OK;
+fail:
+    store_rollback(st);
+    return rc;
+}
+
+/* Errors are logged when an episode begins (and when its cause changes),
+ * never per batch; the results wait in the queue meanwhile. */
+static void store_note_error(struct store *st, int rc, const char *what)
+{
+    int64_t now = util_mono_us();
+    int prim = rc & 0xff;
+
+    if (st->err_code == 0)
+        st->err_since_us = now;
+    if (st->err_code != rc) {
+        if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+            log_warnx("database %s: locked by another process (%s: %s); holding results in "
+                      "the queue",
+                      st->path, what, st->errmsg);
+        else if (prim == SQLITE_FULL)
+            log_error("database %s: disk full (%s: %s); holding up to %zu results in the queue, "
+                      "retrying every %d s",
+                      st->path, what, st->errmsg, st->cap, STORE_RETRY_US / 1000000);
+        else
+            log_error("database %s: %s failed: %s; holding results in the queue and retrying",
+                      st->path, what, st->errmsg);
+    } else {
+        log_debug("database %s: %s still failing: %s", st->path, what, st->errmsg);
+    }
+    st->err_code = rc;
+    pthread_mutex_lock(&st->mu);
+    st->stats.writable = false;
+    st->retry_at_us = now + (st->stopping ? STORE_RETRY_CLOSE_US : STORE_RETRY_US);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void store_note_ok(struct store *st)
+{
+    if (st->err_code == 0)
+        return;
+    log_info("database %s: writable again after %.1f s", st->path,
+             (double)(util_mono_us() - st->err_since_us) / 1e6);
+    st->err_code = 0;
+    pthread_mutex_lock(&st->mu);
+    st->retry_at_us = 0;
+    st->stats.writable = true;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Queue-full episodes: one line when drops start, one when they end. */
+static void store_note_drops(struct store *st)
+{
+    uint64_t full, unsynced;
+    size_t count;
+
+    pthread_mutex_lock(&st->mu);
+    full = st->dropped_full;
+    unsynced = st->dropped_unsynced;
+    count = st->count;
+    pthread_mutex_unlock(&st->mu);
+    if (!st->dropping && full > st->drop_base) {
+        log_warnx("database %s: queue full (%zu results), dropping new results until it drains",
+                  st->path, st->cap);
+        st->dropping = true;
+    } else if (st->dropping && count < st->cap / 2) {
+        log_info("database %s: queue drained, %" PRIu64 " results were dropped", st->path,
+                 full - st->drop_base);
+        st->dropping = false;
+        st->drop_base = full;
+    }
+    if (unsynced > 0 && !st->unsynced_logged) {
+        log_warnx("database %s: results for a target not yet recorded in the database are "
+                  "dropped",
+                  st->path);
+        st->unsynced_logged = true;
+    }
+}
+
+/* One retention step: the current table, at most STORE_PRUNE_ROWS rows.
+ * Returns SQLITE_OK, or an error (the step is retried next time). */
+static int store_prune_step(struct store *st, int64_t retention_ms)
+{
+    enum store_stmt which = store_prune_order[st->prune_idx];
+    sqlite3_stmt *s = st->stmt[which];
+    int64_t now = util_now_ms();
+    int64_t keep_ms = retention_ms;
+    int changes, rc;
+
+    if (which == STMT_PRUNE_MINUTE || which == STMT_PRUNE_MINUTE_CODE)
+        keep_ms = keep_ms < STORE_MINUTE_KEEP_MS ? keep_ms : STORE_MINUTE_KEEP_MS;
+    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(s, 1, now - keep_ms);
+    sqlite3_bind_int(s, 2, STORE_PRUNE_ROWS);
+    if ((rc = store_step_done(s)) != SQLITE_OK)
+        goto fail;
+    changes = sqlite3_changes(st->db);
+    if ((rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
+        goto fail;
+    if (changes > 0)
+        log_debug("database %s: retention removed %d rows (step %zu)", st->path, changes,
+                  st->prune_idx);
+    if (changes >= STORE_PRUNE_ROWS)
+        st->prune_more = true;
+    st->prune_idx = (st->prune_idx + 1) % ND_ARRAY_LEN(store_prune_order);
+    return SQLITE_OK;
+fail:
+    store_rollback(st);
+    return rc;
+}
+
+/* When more than a quarter of the file is free pages, give some back. */
+static void store_vacuum_step(struct store *st)
+{
+    int rc1, rc2;
+    int64_t pages = store_step_int(st->stmt[STMT_PAGE_COUNT], &rc1);
+    int64_t free_pages = store_step_int(st->stmt[STMT_FREELIST_COUNT], &rc2);
+
+    if (rc1 != SQLITE_OK || rc2 != SQLITE_OK)
+        return;
+    if (free_pages > STORE_VACUUM_PAGES && free_pages * 4 > pages) {
+        if (store_step_done(st->stmt[STMT_INCREMENTAL_VACUUM]) != SQLITE_OK)
+            log_debug("database %s: incremental_vacuum: %s", st->path, sqlite3_errmsg(st->db));
+    }
+}
+
+/* Runs the prune state machine when due: one step per call, passes once a
+ * minute, back-to-back while a table still has more to delete. */
+static void store_prune_due(struct store *st, int64_t now_us)
+{
+    int64_t retention_ms;
+    int rc;
+
+    if (now_us < st->next_prune_us)
+        return;
+    pthread_mutex_lock(&st->mu);
+    retention_ms = st->retention_ms;
+    pthread_mutex_unlock(&st->mu);
+    if (retention_ms <= 0) {
+        st->next_prune_us = now_us + STORE_PRUNE_INTERVAL_US;
+        return;
+    }
+    rc = store_prune_step(st, retention_ms);
+    if (rc != SQLITE_OK) {
+        /* logged when the cause changes, not every minute; a lock held
+         * by another process just means trying again next minute */
+        if (rc != st->prune_err)
+            log_warnx("database %s: retention step failed: %s; retrying every minute", st->path,
+                      st->errmsg);
+        st->prune_err = rc;
+        st->next_prune_us = now_us + STORE_PRUNE_INTERVAL_US;
+        return;
+    }
+    if (st->prune_err != 0) {
+        log_info("database %s: retention works again", st->path);
+        st->prune_err = 0;
+    }
+    if (st->prune_idx == 0) { /* a pass is over */
+        if (st->prune_more) {
+            st->prune_more = false;
+            st->next_prune_us = now_us; /* again right away, between batches */
+        } else {
+            store_vacuum_step(st);
+            st->next_prune_us = now_us + STORE_PRUNE_INTERVAL_US;
+        }
+    }
+}
+
+static void store_timedwait(struct store *st, int64_t deadline_us)
+{
+    struct timespec ts = {.tv_sec = deadline_us / 1000000,
+                          .tv_nsec = (long)(deadline_us % 1000000) * 1000};
+    pthread_cond_timedwait(&st->cond, &st->mu, &ts);
+}
+
+/* Sleeps until there is something to do: a batch that is full or old
+ * enough, a retry, a prune step, or stopping. Returns the batch size (0:
+ * no batch now) and whether the thread should exit. Called with mu held. */
+static size_t store_wait_work(struct store *st, bool *exit_now)
+{
+    *exit_now = false;
+    for (;;) {
+        int64_t now = util_mono_us();
+        /* no retention while the database is failing: it would fail too */
+        int64_t deadline = st->err_code == 0 ? st->next_prune_us : now + 3600 * 1000000LL;
+        bool retry_wait = st->retry_at_us > now;
+
+        if (st->stopping) {
+            if (st->count == 0) {
+                *exit_now = true;
+                return 0;
+            }
+            if (now >= st->stop_deadline_us) {
+                *exit_now = true;
+                return 0;
+            }
+            if (!retry_wait)
+                return st->count < STORE_BATCH_MAX ? st->count : STORE_BATCH_MAX;
+            store_timedwait(st, st->retry_at_us < st->stop_deadline_us ? st->retry_at_us
+                                                                       : st->stop_deadline_us);
+            continue;
+        }
+        /* a due batch goes first, so a long retention backlog is worked
+         * off between batches instead of starving them */
+        if (!retry_wait && (st->count >= STORE_BATCH_MAX ||
+                            (st->count > 0 && now - st->first_us >= STORE_BATCH_DELAY_US)))
+            return st->count < STORE_BATCH_MAX ? st->count : STORE_BATCH_MAX;
+        if (st->err_code == 0 && now >= st->next_prune_us)
+            return 0;
+        if (retry_wait && st->retry_at_us < deadline)
+            deadline = st->retry_at_us;
+        else if (!retry_wait && st->count > 0 && st->first_us + STORE_BATCH_DELAY_US < deadline)
+            deadline = st->first_us + STORE_BATCH_DELAY_US;
+        store_timedwait(st, deadline);
+    }
+}
+
+void *store_writer_main(void *arg)
+{
+    struct store *st = arg;
+    size_t left;
+
+    /* a first retention pass at start, so a shortened retention or a long
+     * downtime is dealt with before new rows arrive; bounded */
+    for (int i = 0; i < 64; i++) {
+        store_prune_due(st, util_mono_us());
+        if (st->next_prune_us > util_mono_us())
+            break;
+    }
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        bool exit_now;
+        size_t n = store_wait_work(st, &exit_now);
+        int rc;
+
+        if (exit_now)
+            break;
+        pthread_mutex_unlock(&st->mu);
+        rc = SQLITE_OK;
+        if (n > 0) {
+            rc = store_write_batch(st, n);
+            if (rc == SQLITE_OK)
+                store_note_ok(st);
+            else
+                store_note_error(st, rc, "write");
+        } else {
+            store_prune_due(st, util_mono_us());
+        }
+        store_note_drops(st);
+        pthread_mutex_lock(&st->mu);
+        /* what is left begins a new batch clock */
+        if (n > 0 && rc == SQLITE_OK && st->count > 0 && st->count < STORE_BATCH_MAX)
+            st->first_us = util_mono_us();
+    }
+    left = st->count;
+    if (left > 0) {
+        st->stats.dropped += left;
+        st->head = (st->head + left) % st->cap;
+        st->count = 0;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (left > 0)
+        log_error("database %s: still not writable after %lld s; %zu queued results lost", st->path,
+                  STORE_CLOSE_TIMEOUT_US / 1000000, left);
+    store_note_drops(st);
+    return NULL;
+}

@@ -1,0 +1,140 @@
+/* Benchmark of the store: drives store_submit() as fast as the writer
+ * keeps up, for a bounded count or time, and prints JSON lines with the
+ * sustained failure rows per second and the bytes each stored row costs.
+ *
+ * usage: bench_store [ROWS [SECONDS [DIR]]]   (default 2000000 10 /tmp) */
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "probe.h"
+#include "store.h"
+#include "util.h"
+#include "wsa.h"
+
+#define BENCH_TARGETS 50
+
+static int64_t bench_q_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    int64_t v = -1;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    long long max_rows = argc > 1 ? atoll(argv[1]) : 2000000;
+    double max_s = argc > 2 ? atof(argv[2]) : 10.0;
+    const char *base = argc > 3 ? argv[3] : "/tmp";
+    char dir[256], path[300], err[512], cmd[320];
+    struct config cfg = {0};
+    struct target targets[BENCH_TARGETS];
+    struct store_stats ss;
+    struct store *st;
+    struct result r;
+    int64_t t0, t1, submitted = 0;
+    sqlite3 *db;
+
+    log_init(LOG_LEVEL_WARN);
+    snprintf(dir, sizeof(dir), "%s/bench_store.XXXXXX", base);
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(path, sizeof(path), "%s/bench.db", dir);
+    memset(targets, 0, sizeof(targets));
+    for (int i = 0; i < BENCH_TARGETS; i++) {
+        static char names[BENCH_TARGETS][16];
+        snprintf(names[i], sizeof(names[i]), "target%02d", i);
+        targets[i].name = names[i];
+        targets[i].kind = KIND_CONNECT;
+        targets[i].host = "127.0.0.1";
+        targets[i].port = (uint16_t)(20000 + i);
+        targets[i].interval_ms = 1000;
+        targets[i].timeout_ms = 500;
+    }
+    cfg.targets = targets;
+    cfg.ntargets = BENCH_TARGETS;
+    cfg.retention_ms = 30LL * 24 * 3600 * 1000;
+
+    st = store_open(path, &cfg, err, sizeof(err));
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (store_sync_targets(st, &cfg) < 0)
+        return 1;
+
+    /* what a refused connect on loopback looks like */
+    memset(&r, 0, sizeof(r));
+    r.phase = PHASE_CONNECT;
+    r.wsa_code = WSAECONNREFUSED;
+    snprintf(r.raw, sizeof(r.raw), "ECONNREFUSED");
+    r.raw_value = 111;
+
+    t0 = util_mono_us();
+    for (int64_t i = 0; i < max_rows; i++) {
+        const struct target *t = &targets[i % BENCH_TARGETS];
+        /* pace on the queue: never let it fill, so nothing is dropped and
+         * the figure is what the writer sustains */
+        if ((i & 255) == 0) {
+            for (;;) {
+                store_get_stats(st, &ss);
+                if (ss.queue_depth + 512 < STORE_QUEUE_MAX)
+                    break;
+                usleep(200);
+            }
+            if ((double)(util_mono_us() - t0) / 1e6 >= max_s)
+                break;
+        }
+        r.target = t;
+        r.ts_ms = util_now_ms();
+        r.latency_us = 60 + i % 200;
+        snprintf(r.local, sizeof(r.local), "127.0.0.1:%d", 32768 + (int)(i % 28000));
+        snprintf(r.remote, sizeof(r.remote), "127.0.0.1:%d", t->port);
+        store_submit(st, &r);
+        submitted++;
+    }
+    store_stop(st); /* flushes: the time includes the last commit */
+    t1 = util_mono_us();
+    store_get_stats(st, &ss);
+    store_close(st);
+
+    printf("{\"figure\":\"store_rows_per_s\",\"value\":%.0f,\"rows\":%" PRIu64
+           ",\"seconds\":%.3f,\"dropped\":%" PRIu64 ",\"batches\":%" PRIu64 "}\n",
+           (double)ss.rows_written / ((double)(t1 - t0) / 1e6), ss.rows_written,
+           (double)(t1 - t0) / 1e6, ss.dropped, ss.batches);
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        int64_t rows = bench_q_int(db, "SELECT count(*) FROM failures");
+        /* table and its indexes, from the dbstat virtual table */
+        int64_t bytes = bench_q_int(db, "SELECT sum(pgsize) FROM dbstat WHERE name IN "
+                                        "('failures', 'failures_target_ts', 'failures_code_ts')");
+        int64_t file = bench_q_int(db, "SELECT page_count * page_size FROM pragma_page_count, "
+                                       "pragma_page_size");
+        if (rows > 0 && bytes > 0)
+            printf("{\"figure\":\"bytes_per_failure_row\",\"value\":%.1f,\"rows\":%" PRId64 "}\n",
+                   (double)bytes / (double)rows, rows);
+        if (rows > 0 && file > 0)
+            printf("{\"figure\":\"file_bytes_per_failure_row\",\"value\":%.1f}\n",
+                   (double)file / (double)rows);
+        sqlite3_close(db);
+    }
+    (void)submitted;
+    if (getenv("BENCH_KEEP"))
+        return 0;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}

@@ -1,0 +1,765 @@
+/* Unit tests for store.c: a real database in a temporary directory, filled
+ * through store_submit() and read back with plain sqlite3 calls; files that
+ * must be refused (newer, foreign, garbage, corrupt, unwritable) are
+ * compared byte for byte before and after. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "probe.h"
+#include "store.h"
+#include "unit.h"
+#include "util.h"
+#include "wsa.h"
+
+static char tmpdir[64];
+static int dbn;
+
+/* A fresh database path in the temporary directory. */
+static const char *db_path(void)
+{
+    static char path[128];
+    snprintf(path, sizeof(path), "%s/db%d.sqlite", tmpdir, ++dbn);
+    return path;
+}
+
+static struct config *make_config(size_t n, const char *const *names)
+{
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    cfg->retention_ms = 30LL * 24 * 3600 * 1000;
+    cfg->targets = calloc(n, sizeof(*cfg->targets));
+    cfg->ntargets = n;
+    for (size_t i = 0; i < n; i++) {
+        struct target *t = &cfg->targets[i];
+        t->name = strdup(names[i]);
+        t->kind = i % 3 == 1 ? KIND_RESOLVE : i % 3 == 2 ? KIND_SEND : KIND_CONNECT;
+        t->interval_ms = 10000;
+        t->timeout_ms = 1000;
+        t->host = strdup("127.0.0.1");
+        t->port = (uint16_t)(8000 + i);
+        t->qname = strdup("example.test");
+        t->qtype = 1;
+        t->server_str = strdup("127.0.0.1:5353");
+    }
+    return cfg;
+}
+
+static void free_config(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        free(cfg->targets[i].name);
+        free(cfg->targets[i].host);
+        free(cfg->targets[i].qname);
+        free(cfg->targets[i].server_str);
+    }
+    free(cfg->targets);
+    free(cfg);
+}
+
+static const char *const three[] = {"web", "dns", "syslog"};
+
+static void make_result(struct result *r, const struct target *t, int64_t ts_ms, bool ok, int code)
+{
+    memset(r, 0, sizeof(*r));
+    r->target = t;
+    r->ts_ms = ts_ms;
+    r->ok = ok;
+    r->phase = ok ? PHASE_NONE : PHASE_CONNECT;
+    r->latency_us = 100 + ts_ms % 50;
+    r->raw_value = -1;
+    if (!ok) {
+        r->wsa_code = code;
+        snprintf(r->raw, sizeof(r->raw), "%s",
+                 code == WSAECONNREFUSED ? "ECONNREFUSED" : "ETIMEDOUT");
+        r->raw_value = code == WSAECONNREFUSED ? 111 : 110;
+        snprintf(r->local, sizeof(r->local), "127.0.0.1:%d", 40000 + (int)(ts_ms % 20000));
+    }
+    snprintf(r->remote, sizeof(r->remote), "127.0.0.1:%d", t->port);
+}
+
+/* One integer from a read-only connection, as the client would open it. */
+static int64_t q_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int64_t v = -999;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "open %s: %s\n", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return v;
+    }
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+    } else {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+/* One text value (static buffer). */
+static const char *q_text(const char *path, const char *sql)
+{
+    static char buf[256];
+    sqlite3 *db;
+    sqlite3_stmt *s;
+
+    snprintf(buf, sizeof(buf), "(error)");
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+            snprintf(buf, sizeof(buf), "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return buf;
+}
+
+static int exec_rw(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc;
+}
+
+struct snapshot {
+    unsigned char *bytes;
+    size_t len;
+    struct timespec mtime;
+};
+
+static void snap(const char *path, struct snapshot *s)
+{
+    struct stat sb;
+    FILE *f = fopen(path, "rb");
+
+    memset(s, 0, sizeof(*s));
+    if (f == NULL || stat(path, &sb) < 0) {
+        if (f)
+            fclose(f);
+        return;
+    }
+    s->len = (size_t)sb.st_size;
+    s->mtime = sb.st_mtim;
+    s->bytes = malloc(s->len + 1);
+    if (fread(s->bytes, 1, s->len, f) != s->len)
+        s->len = (size_t)-1;
+    fclose(f);
+}
+
+static bool snap_same(const struct snapshot *a, const struct snapshot *b)
+{
+    return a->bytes && b->bytes && a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0 &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static void snap_free(struct snapshot *s)
+{
+    free(s->bytes);
+    s->bytes = NULL;
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Opens, syncs and fills a database with n results per session; returns
+ * how many of them failed. */
+static uint64_t fill(const char *path, struct config *cfg, size_t n, int64_t base_ms)
+{
+    char err[512];
+    struct store *st = store_open(path, cfg, err, sizeof(err));
+    struct store_stats ss;
+    uint64_t failed = 0;
+
+    UNIT_CHECK(st != NULL);
+    if (st == NULL) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return 0;
+    }
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    for (size_t i = 0; i < n; i++) {
+        struct result r;
+        /* four results a millisecond per target: seq must tell them apart;
+         * 10% ok, the rest refused or timed out */
+        const struct target *t = &cfg->targets[i % cfg->ntargets];
+        bool ok = i % 10 == 0;
+        make_result(&r, t, base_ms + (int64_t)(i / (4 * cfg->ntargets)), ok,
+                    i % 3 == 0 ? WSAETIMEDOUT : WSAECONNREFUSED);
+        store_submit(st, &r);
+        failed += !ok;
+    }
+    store_stop(st);
+    store_get_stats(st, &ss);
+    UNIT_EQ_INT(ss.results_seen, n);
+    UNIT_EQ_INT(ss.dropped, 0);
+    UNIT_EQ_INT(ss.rows_written, failed);
+    UNIT_EQ_INT(ss.queue_depth, 0);
+    UNIT_CHECK(ss.batches >= 1);
+    UNIT_CHECK(ss.writable);
+    store_close(st);
+    return failed;
+}
+
+static void test_schema_matches_file(void)
+{
+    const char *paths[] = {"sql/schema.sql", "../sql/schema.sql", "../../sql/schema.sql"};
+    struct snapshot s = {0};
+
+    for (size_t i = 0; i < ND_ARRAY_LEN(paths) && s.bytes == NULL; i++)
+        snap(paths[i], &s);
+    UNIT_CHECK(s.bytes != NULL);
+    if (s.bytes == NULL)
+        return;
+    s.bytes[s.len] = '\0';
+    if (strcmp((const char *)s.bytes, store_schema_sql) != 0) {
+        fprintf(stderr, "daemon/store_schema.c differs from sql/schema.sql; regenerate it "
+                        "(sql/README.md)\n");
+        UNIT_CHECK(!"schema copy is current");
+    }
+    snap_free(&s);
+}
+
+static void test_roundtrip(void)
+{
+    const char *path = db_path();
+    struct config *cfg = make_config(3, three);
+    /* recent (retention would prune older rows), on a minute boundary */
+    int64_t base = util_now_ms() / 60000 * 60000 - 3600 * 1000;
+    uint64_t failed;
+    char sql[256], side[160], iso[32];
+    struct stat sb;
+    time_t secs = (time_t)(base / 1000);
+    struct tm tm;
+
+    failed = fill(path, cfg, 10000, base);
+    UNIT_EQ_INT(failed, 9000);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), failed);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures_v WHERE target IS NOT NULL AND "
+                            "wsa_name IS NOT NULL AND meaning IS NOT NULL AND phase = 'connect'"),
+                failed);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_minute"), 10000);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(successes) FROM rollup_minute"), 1000);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(failures) FROM rollup_minute"), failed);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(latency_count) FROM rollup_minute"), 1000);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_minute WHERE latency_min_us > "
+                            "latency_max_us OR latency_min_us < 100 OR latency_max_us > 149"),
+                0);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_hour"), 10000);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(failures) FROM rollup_hour"), failed);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(count) FROM rollup_minute_code"), failed);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(count) FROM rollup_hour_code"), failed);
+    /* i % 3 == 0 are timeouts, i % 10 == 0 are ok: 3334 - 334 timeouts */
+    UNIT_EQ_INT(q_int(path, "SELECT sum(count) FROM rollup_minute_code WHERE wsa_code = 10060"),
+                3000);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE wsa_code = 10060"), 3000);
+    /* the per-minute rows line up with the failures table */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_minute r WHERE failures != (SELECT "
+                            "count(*) FROM failures f WHERE f.target_id = r.target_id AND f.ts "
+                            ">= r.minute AND f.ts < r.minute + 60000)"),
+                0);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_minute WHERE minute % 60000 != 0"), 0);
+    UNIT_EQ_INT(q_int(path, "SELECT max(seq) FROM failures"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT min(ts) FROM failures"), base);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM wsa_codes"), 53);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM wsa_codes WHERE os_dependent"), 10);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM wsa_codes WHERE code = 10061 AND name = "
+                            "'WSAECONNREFUSED' AND meaning = 'Connection refused.'"),
+                1);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    UNIT_EQ_INT(q_int(path, "PRAGMA application_id"), STORE_APPLICATION_ID);
+    UNIT_EQ_INT(q_int(path, "PRAGMA auto_vacuum"), 2); /* incremental */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets WHERE retired IS NULL"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets WHERE name = 'dns' AND kind = 'resolve' "
+                            "AND qname = 'example.test' AND qtype = 'A' AND host IS NULL"),
+                1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE raw = 'ECONNREFUSED' AND "
+                            "raw_value = 111 AND local LIKE '127.0.0.1:%' AND detail IS NULL"),
+                6000);
+    /* the phases table spells the numbers the writer stores */
+    for (int p = PHASE_NONE; p <= PHASE_VERIFY; p++) {
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM phases WHERE phase = %d AND name = '%s'",
+                 p, probe_phase_name((enum probe_phase)p));
+        UNIT_EQ_INT(q_int(path, sql), 1);
+    }
+    /* the view's ISO time */
+    gmtime_r(&secs, &tm);
+    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM failures_v WHERE ts = %" PRId64 " AND time = '%s'", base, iso);
+    UNIT_EQ_INT(q_int(path, sql), 10);
+
+    /* 0640 under umask 022, the WAL kept for read-only readers */
+    UNIT_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    UNIT_CHECK(stat(side, &sb) == 0 && (sb.st_mode & 0777) == 0640);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    UNIT_CHECK(file_exists(side));
+
+    /* a second session at the same instants: the seq guesses collide with
+     * the stored rows and must find free ones */
+    failed += fill(path, cfg, 1200, base);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), failed);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_minute"), 11200);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM wsa_codes"), 53);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets"), 3);
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+    free_config(cfg);
+}
+
+static void test_targets_retire(void)
+{
+    const char *path = db_path();
+    const char *const two[] = {"web", "new"};
+    struct config *a = make_config(3, three), *b = make_config(2, two);
+    char err[512];
+    struct store *st = store_open(path, a, err, sizeof(err));
+    int64_t web_id, syslog_id;
+
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    UNIT_EQ_INT(store_sync_targets(st, a), 0);
+    web_id = a->targets[0].db_id;
+    syslog_id = a->targets[2].db_id;
+    UNIT_CHECK(web_id > 0 && syslog_id > 0 && web_id != syslog_id);
+    /* reload: syslog and dns removed, new added, web kept */
+    b->targets[0].port = 9999;
+    UNIT_EQ_INT(store_sync_targets(st, b), 0);
+    UNIT_EQ_INT(b->targets[0].db_id, web_id);
+    UNIT_CHECK(b->targets[1].db_id > syslog_id);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets WHERE retired IS NOT NULL"), 2);
+    UNIT_EQ_INT(q_int(path, "SELECT port FROM targets WHERE name = 'web'"), 9999);
+    /* and back: the same rows come back active */
+    UNIT_EQ_INT(store_sync_targets(st, a), 0);
+    UNIT_EQ_INT(a->targets[2].db_id, syslog_id);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets WHERE retired IS NULL"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets"), 4);
+    store_close(st);
+    free_config(a);
+    free_config(b);
+}
+
+/* store_open must fail with one line naming the file, leaving it as it was. */
+static void expect_refused(const char *path, const char *what)
+{
+    struct config *cfg = make_config(1, three);
+    struct snapshot before, after;
+    char err[512] = "", side[160];
+    bool had_wal;
+    struct store *st;
+
+    snprintf(side, sizeof(side), "%s-wal", path);
+    had_wal = file_exists(side);
+    snap(path, &before);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st == NULL);
+    if (st != NULL)
+        store_close(st);
+    snap(path, &after);
+    UNIT_CHECK(snap_same(&before, &after));
+    UNIT_CHECK(strstr(err, path) != NULL);
+    UNIT_CHECK(strstr(err, what) != NULL);
+    UNIT_CHECK(strchr(err, '\n') == NULL);
+    if (!had_wal)
+        UNIT_CHECK(!file_exists(side));
+    if (strstr(err, what) == NULL || getenv("TEST_VERBOSE"))
+        fprintf(stderr, "message: %s\n", err);
+    snap_free(&before);
+    snap_free(&after);
+    free_config(cfg);
+}
+
+static void test_newer_version_refused(void)
+{
+    const char *p = db_path();
+    char path[128];
+    struct config *cfg = make_config(3, three);
+
+    snprintf(path, sizeof(path), "%s", p);
+    fill(path, cfg, 100, util_now_ms());
+    UNIT_EQ_INT(exec_rw(path, "PRAGMA user_version = 99"), SQLITE_OK);
+    /* fold the WAL in so the bytes compared are the whole database */
+    UNIT_EQ_INT(exec_rw(path, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    expect_refused(path, "newer");
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 99);
+    free_config(cfg);
+}
+
+static void test_foreign_refused(void)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    UNIT_EQ_INT(exec_rw(path, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT); "
+                              "INSERT INTO accounts (owner) VALUES ('alice')"),
+                SQLITE_OK);
+    expect_refused(path, "not a netdiag database");
+
+    /* the same in WAL mode, with frames not yet checkpointed: closing our
+     * connection must not fold them into the file */
+    snprintf(path, sizeof(path), "%s", db_path());
+    {
+        sqlite3 *db;
+        UNIT_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        UNIT_EQ_INT(sqlite3_exec(db,
+                                 "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; "
+                                 "CREATE TABLE t (x); INSERT INTO t VALUES (1)",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+        sqlite3_close(db);
+    }
+    expect_refused(path, "not a netdiag database");
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM t"), 1);
+}
+
+static void test_garbage_refused(void)
+{
+    char path[128];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    f = fopen(path, "wb");
+    for (int i = 0; i < 8192; i++)
+        fputc((i * 7919 + 13) & 0xff, f);
+    fclose(f);
+    expect_refused(path, "not an SQLite database");
+
+    /* an SQLite header followed by garbage pages */
+    snprintf(path, sizeof(path), "%s", db_path());
+    f = fopen(path, "wb");
+    fwrite("SQLite format 3", 1, 16, f);
+    for (int i = 16; i < 16384; i++)
+        fputc((i * 31 + 7) & 0xff, f);
+    fclose(f);
+    expect_refused(path, "not an SQLite database");
+}
+
+static void test_corrupt_refused(void)
+{
+    char path[128];
+    struct config *cfg = make_config(3, three);
+    int64_t pages;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    fill(path, cfg, 15000, util_now_ms());
+    UNIT_EQ_INT(exec_rw(path, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    pages = q_int(path, "PRAGMA page_count");
+    UNIT_CHECK(pages > 20);
+    /* scribble over a b-tree page in the middle of the file */
+    f = fopen(path, "r+b");
+    fseek(f, (long)(pages / 2) * 4096, SEEK_SET);
+    for (int i = 0; i < 4096; i++)
+        fputc((i * 131 + 3) & 0xff, f);
+    fclose(f);
+    expect_refused(path, "corrupt");
+    free_config(cfg);
+}
+
+/* A failure inside the open transaction rolls all of it back. */
+static void test_failed_migration_rolls_back(void)
+{
+    char path[128];
+    struct config *cfg = make_config(3, three);
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    fill(path, cfg, 100, util_now_ms());
+    /* wsa_codes is missing: the stamp happens inside the transaction,
+     * then the refresh fails and all of it must be rolled back */
+    UNIT_EQ_INT(exec_rw(path, "DROP TABLE wsa_codes; PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    expect_refused(path, "wsa_codes");
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'wsa_codes'"), 0);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 90);
+    free_config(cfg);
+}
+
+static void test_unwritable_refused(void)
+{
+    char path[128], side[160];
+    struct config *cfg = make_config(3, three);
+    pid_t pid;
+    int status = -1;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    fill(path, cfg, 100, util_now_ms());
+    UNIT_EQ_INT(exec_rw(path, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    /* readable, not writable, by whoever runs store_open */
+    chmod(path, 0444);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    chmod(side, 0444);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    chmod(side, 0444);
+    chmod(tmpdir, 0755);
+    pid = fork();
+    if (pid == 0) {
+        /* root writes anyway: become nobody for the check */
+        if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+            _exit(3);
+        unit_cur_failed = 0;
+        expect_refused(path, "writ");
+        _exit(unit_cur_failed ? 1 : 0);
+    }
+    UNIT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    UNIT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    chmod(tmpdir, 0700);
+    chmod(path, 0640);
+    free_config(cfg);
+}
+
+static void test_missing_dir_refused(void)
+{
+    char path[160], err[512] = "";
+    struct config *cfg = make_config(1, three);
+
+    snprintf(path, sizeof(path), "%s/no/such/dir/db.sqlite", tmpdir);
+    UNIT_CHECK(store_open(path, cfg, err, sizeof(err)) == NULL);
+    UNIT_CHECK(strstr(err, path) != NULL);
+    UNIT_CHECK(!file_exists(path));
+    free_config(cfg);
+}
+
+/* Another connection holds the write lock: results wait in the queue up to
+ * its bound, the rest is counted as dropped, and everything queued lands
+ * once the lock is gone. */
+static void test_locked_queue_overflow(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(2, three);
+    struct store_stats ss;
+    struct store *st;
+    sqlite3 *other;
+    int64_t base = util_now_ms();
+    const size_t extra = 1000;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    UNIT_EQ_INT(sqlite3_open(path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000); /* the writer may be in its first retention pass */
+    UNIT_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    for (size_t i = 0; i < STORE_QUEUE_MAX + extra; i++) {
+        struct result r;
+        make_result(&r, &cfg->targets[i % 2], base + (int64_t)i, false, WSAECONNREFUSED);
+        store_submit(st, &r);
+    }
+    store_get_stats(st, &ss);
+    UNIT_EQ_INT(ss.dropped, extra);
+    UNIT_EQ_INT(ss.queue_depth, STORE_QUEUE_MAX);
+    UNIT_EQ_INT(ss.results_seen, STORE_QUEUE_MAX + extra);
+    /* the writer's first attempt gives up after its 1 s busy timeout */
+    for (int i = 0; i < 50; i++) {
+        store_get_stats(st, &ss);
+        if (!ss.writable)
+            break;
+        usleep(100 * 1000);
+    }
+    UNIT_CHECK(!ss.writable);
+    UNIT_EQ_INT(ss.rows_written, 0);
+    UNIT_EQ_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    /* it resumes on its own, before any close */
+    for (int i = 0; i < 100; i++) {
+        store_get_stats(st, &ss);
+        if (ss.queue_depth == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    UNIT_EQ_INT(ss.queue_depth, 0);
+    UNIT_CHECK(ss.writable);
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), STORE_QUEUE_MAX);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_minute"), STORE_QUEUE_MAX);
+    free_config(cfg);
+}
+
+static void test_unsynced_dropped(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(1, three);
+    struct store_stats ss;
+    struct store *st;
+    struct result r;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    make_result(&r, &cfg->targets[0], util_now_ms(), false, WSAECONNREFUSED);
+    store_submit(st, &r); /* db_id 0: never synced */
+    store_stop(st);
+    store_get_stats(st, &ss);
+    UNIT_EQ_INT(ss.dropped, 1);
+    UNIT_EQ_INT(ss.rows_written, 0);
+    store_close(st);
+    free_config(cfg);
+}
+
+static void test_retention(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(2, three);
+    struct store *st;
+    int64_t now = util_now_ms(), day = 24 * 3600 * 1000LL;
+    const int64_t ages[] = {40 * day, 10 * day, 3 * day, 0};
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    for (size_t a = 0; a < ND_ARRAY_LEN(ages); a++) {
+        for (int i = 0; i < 500; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[i % 2], now - ages[a] + i * 10, i % 5 == 0,
+                        WSAECONNREFUSED);
+            store_submit(st, &r);
+        }
+    }
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 4 * 400);
+
+    /* the next start prunes: failures and hours beyond 30 days, minutes
+     * beyond 7 days */
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 3 * 400);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_hour"), 3 * 500);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(count) FROM rollup_hour_code"), 3 * 400);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_minute"), 2 * 500);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(count) FROM rollup_minute_code"), 2 * 400);
+    free_config(cfg);
+}
+
+/* Retention deletes in steps of at most 5000 rows, and a backlog larger
+ * than that is still cleared at start. */
+static void test_retention_backlog(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(1, three);
+    struct store *st;
+    int64_t old = util_now_ms() - 60 * 24 * 3600 * 1000LL;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    for (int i = 0; i < 12000; i++) {
+        struct result r;
+        make_result(&r, &cfg->targets[0], old + i, false, WSAECONNREFUSED);
+        store_submit(st, &r);
+    }
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 12000);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 0);
+    free_config(cfg);
+}
+
+static void test_reader_while_writing(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(1, three);
+    struct store *st;
+    sqlite3 *ro;
+    int64_t base = util_now_ms();
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    /* a reader in the middle of a read transaction does not block the
+     * writer (WAL) */
+    UNIT_EQ_INT(sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    UNIT_EQ_INT(sqlite3_exec(ro, "BEGIN; SELECT count(*) FROM failures", NULL, NULL, NULL),
+                SQLITE_OK);
+    for (int i = 0; i < 6000; i++) {
+        struct result r;
+        make_result(&r, &cfg->targets[0], base + i, false, WSAECONNREFUSED);
+        store_submit(st, &r);
+    }
+    store_stop(st);
+    {
+        struct store_stats ss;
+        store_get_stats(st, &ss);
+        UNIT_EQ_INT(ss.rows_written, 6000);
+        UNIT_EQ_INT(ss.dropped, 0);
+    }
+    sqlite3_exec(ro, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(ro);
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 6000);
+    free_config(cfg);
+}
+
+int main(void)
+{
+    log_init(LOG_LEVEL_ERROR);
+    umask(022);
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store.XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    UNIT_RUN(test_schema_matches_file);
+    UNIT_RUN(test_roundtrip);
+    UNIT_RUN(test_targets_retire);
+    UNIT_RUN(test_newer_version_refused);
+    UNIT_RUN(test_foreign_refused);
+    UNIT_RUN(test_garbage_refused);
+    UNIT_RUN(test_corrupt_refused);
+    UNIT_RUN(test_failed_migration_rolls_back);
+    UNIT_RUN(test_unwritable_refused);
+    UNIT_RUN(test_missing_dir_refused);
+    UNIT_RUN(test_locked_queue_overflow);
+    UNIT_RUN(test_unsynced_dropped);
+    UNIT_RUN(test_retention);
+    UNIT_RUN(test_retention_backlog);
+    UNIT_RUN(test_reader_while_writing);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+    return UNIT_END("test_store");
+}
