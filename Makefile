@@ -49,6 +49,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
+              prometheus prometheus-alertmanager \
               clang clang-format clang-tidy cppcheck
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
@@ -82,7 +83,13 @@ $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
-BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling
+BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
+              $(BUILD)/bench/dnsresp
+
+# make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
+# loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.
+bench: all $(BENCH_BINS)
+	$(PYTHON) tests/bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 # `make deps`: as root, install what is missing (apt-get update once);
 # otherwise print the exact command.

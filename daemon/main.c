@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "probe.h"
 #include "result.h"
@@ -35,6 +36,7 @@ struct daemon {
     struct evdns_base *dns;
     struct engine *eng;
     struct store *st;
+    struct metrics *metrics; /* NULL: metrics_listen is off */
     bool once;
     bool debug;
     enum out_format format;
@@ -80,7 +82,54 @@ static void daemon_sink(const struct result *r, void *arg)
         puts(line);
         return;
     }
+    metrics_observe(d->metrics, r);
     store_submit(d->st, r);
+}
+
+/* What /metrics reads at scrape time. */
+static void daemon_store_stats(void *arg, struct store_stats *out)
+{
+    struct daemon *d = arg;
+
+    if (d->st != NULL)
+        store_get_stats(d->st, out);
+}
+
+static size_t daemon_in_flight(void *arg)
+{
+    struct daemon *d = arg;
+
+    return d->eng != NULL ? engine_in_flight(d->eng) : 0;
+}
+
+/* Start the /metrics listener on d->cfg->metrics_listen. */
+static int daemon_metrics_start(struct daemon *d, char *err, size_t errlen)
+{
+    struct metrics_sources src = {
+        .arg = d, .store_stats = daemon_store_stats, .in_flight = daemon_in_flight};
+
+    d->metrics = metrics_start(d->base, d->cfg->metrics_listen, &src, err, errlen);
+    return d->metrics != NULL ? 0 : -1;
+}
+
+/* A reload may set, change or clear metrics_listen: the listener follows at
+ * once (a move keeps the counters). When the new address cannot be bound
+ * the error is logged and the rest of the reload stands. */
+static void daemon_metrics_listen(struct daemon *d)
+{
+    char err[512];
+
+    if (d->cfg->metrics_listen == NULL) {
+        if (d->metrics != NULL)
+            log_info("metrics: metrics_listen is empty now; /metrics is no longer served");
+        metrics_stop(d->metrics);
+        d->metrics = NULL;
+    } else if (d->metrics == NULL) {
+        if (daemon_metrics_start(d, err, sizeof(err)) < 0)
+            log_error("%s", err);
+    } else if (metrics_rebind(d->metrics, d->cfg->metrics_listen, err, sizeof(err)) < 0) {
+        log_error("%s; the previous metrics listener is kept", err);
+    }
 }
 
 /* Print a config's errors through the logger, one line each (reload). */
@@ -102,8 +151,9 @@ static struct config *load_config_logged(const char *path, int *nerrors)
 }
 
 /* SIGHUP: build a whole new config and swap it in only when it is valid
- * (STYLE rule 18); a bad file keeps the old one running. */
-static void daemon_reload(struct daemon *d)
+ * (STYLE rule 18); a bad file keeps the old one running. Returns whether
+ * the new config is running. */
+static bool daemon_reload(struct daemon *d)
 {
     int nerr = 0;
     struct config *ncfg;
@@ -116,7 +166,7 @@ static void daemon_reload(struct daemon *d)
         log_error("reload failed: %d error%s in %s; still running the previous configuration",
                   nerr, nerr == 1 ? "" : "s", d->config_path);
         notify_send("READY=1\nSTATUS=reload failed, previous configuration kept");
-        return;
+        return false;
     }
     if (d->st != NULL && store_sync_targets(d->st, ncfg) < 0) {
         d->reloads_failed++;
@@ -124,7 +174,7 @@ static void daemon_reload(struct daemon *d)
                   "configuration kept");
         config_free(ncfg);
         notify_send("READY=1");
-        return;
+        return false;
     }
     engine_set_targets(d->eng, ncfg, false);
     if (!d->debug)
@@ -132,8 +182,11 @@ static void daemon_reload(struct daemon *d)
     config_free(d->cfg);
     d->cfg = ncfg;
     d->reloads_ok++;
+    daemon_metrics_listen(d);
+    metrics_set_targets(d->metrics, ncfg);
     log_info("reloaded: %zu targets", ncfg->ntargets);
     notify_send("READY=1\nSTATUS=reloaded, %zu targets", ncfg->ntargets);
+    return true;
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -143,7 +196,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (sig == SIGHUP) {
         if (!d->once)
-            daemon_reload(d);
+            metrics_reload(d->metrics, daemon_reload(d), util_now_ms());
         return;
     }
     log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -309,6 +362,12 @@ int main(int argc, char **argv)
             rc = EXIT_FAILED;
             goto out;
         }
+        if (d.cfg->metrics_listen != NULL && daemon_metrics_start(&d, err, sizeof(err)) < 0) {
+            log_error("%s", err);
+            rc = EXIT_FAILED;
+            goto out;
+        }
+        metrics_set_targets(d.metrics, d.cfg);
     }
     for (size_t i = 0; i < ND_ARRAY_LEN(sigs); i++) {
         d.ev_sig[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
@@ -331,12 +390,20 @@ int main(int argc, char **argv)
         rc = d.failures > 0 ? EXIT_FAILED : 0;
     } else {
         struct store_stats ss;
+        struct engine_sched_stats es;
+
+        engine_schedule_stats(d.eng, &es);
+        store_stop(d.st); /* flushes everything queued, then final figures */
         store_get_stats(d.st, &ss);
-        store_close(d.st); /* flushes everything queued */
-        d.st = NULL;
-        log_info("stopped: %llu results, %llu failures, %llu dropped",
+        log_info("schedule: %llu starts, lateness p50 %lld us, p99 %lld us, max %lld us, "
+                 "%llu early wake-ups re-armed",
+                 (unsigned long long)es.starts, (long long)es.p50_us, (long long)es.p99_us,
+                 (long long)es.max_us, (unsigned long long)es.early_wakeups);
+        log_info("stopped: %llu results, %llu failures, %llu failure rows stored, %llu dropped",
                  (unsigned long long)d.results, (unsigned long long)d.failures,
-                 (unsigned long long)ss.dropped);
+                 (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);
+        store_close(d.st);
+        d.st = NULL;
     }
 out:
     engine_free(d.eng);
@@ -347,6 +414,7 @@ out:
             event_free(d.ev_sig[i]);
     if (d.st)
         store_close(d.st);
+    metrics_stop(d.metrics); /* before the event base it serves on */
     if (d.dns)
         evdns_base_free(d.dns, 1);
     if (d.base)

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "hist.h"
 #include "log.h"
 #include "probe.h"
 #include "util.h"
@@ -30,7 +31,12 @@ struct engine {
     size_t once_left;    /* --once: targets not finished yet */
     size_t in_flight;
     uint64_t attempts;
+    struct hist lateness;  /* scheduled start -> actual start, µs */
+    uint64_t early_wakeups; /* timer fired early; re-armed, not started */
 };
+
+/* A timer that fires this much before its slot is re-armed, never run. */
+#define ENGINE_EARLY_SLACK_US 100
 
 static void probe_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void probe_begin(struct probe *p);
@@ -179,15 +185,26 @@ static void probe_schedule_next(struct probe *p)
 }
 
 /* Log a target's state changes, not its every result (STYLE rule 11):
- * "target web: ok -> 10061 WSAECONNREFUSED (Connection refused.) ...". */
+ * "target web: ok -> 10061 WSAECONNREFUSED (Connection refused.) ...".
+ * A flapping target logs at most one line per ENGINE_LOG_HOLD_US; the
+ * line after the hold-off compares with the last state logged, so the log
+ * always ends on the real state. */
+#define ENGINE_LOG_HOLD_US (10 * 1000000LL)
+
 static void probe_log_transition(struct probe *p, const struct result *r)
 {
-    char from[48];
+    char from[48], more[48] = "";
     const struct wsa_code *wc;
+    int64_t now;
 
     if (p->state_code == r->wsa_code) {
         log_debug("target %s: %s in %lld us", p->t->name, r->ok ? "ok" : r->raw,
                   (long long)r->latency_us);
+        return;
+    }
+    now = util_mono_us();
+    if (p->state_code >= 0 && now < p->log_next_us) {
+        p->changes_held++;
         return;
     }
     if (p->state_code < 0)
@@ -196,17 +213,21 @@ static void probe_log_transition(struct probe *p, const struct result *r)
         util_strlcpy(from, "ok", sizeof(from));
     else
         snprintf(from, sizeof(from), "%d", p->state_code);
+    if (p->changes_held > 0)
+        snprintf(more, sizeof(more), " [%u changes not logged]", p->changes_held);
     p->state_code = r->wsa_code;
+    p->log_next_us = now + ENGINE_LOG_HOLD_US;
+    p->changes_held = 0;
     if (r->ok) {
-        log_info("target %s: %s -> ok (%s %s, %lld us)", p->t->name, from,
+        log_info("target %s: %s -> ok (%s %s, %lld us)%s", p->t->name, from,
                  target_kind_name(p->t->kind), r->remote[0] ? r->remote : "-",
-                 (long long)r->latency_us);
+                 (long long)r->latency_us, more);
         return;
     }
     wc = wsa_by_code(r->wsa_code);
-    log_info("target %s: %s -> %d %s (%s) in %s, %s %s: %s", p->t->name, from, r->wsa_code,
+    log_info("target %s: %s -> %d %s (%s) in %s, %s %s: %s%s", p->t->name, from, r->wsa_code,
              wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
-             r->remote[0] ? r->remote : "-", r->detail);
+             r->remote[0] ? r->remote : "-", r->detail, more);
 }
 
 /* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
@@ -379,10 +400,20 @@ static void probe_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (p->running)
+    if (p->running) {
         probe_deadline(p);
-    else
-        probe_begin(p);
+        return;
+    }
+    if (!p->eng->once) {
+        int64_t now = util_mono_us();
+        if (now < p->next_us - ENGINE_EARLY_SLACK_US) {
+            p->eng->early_wakeups++;
+            timer_arm_at(p, p->next_us);
+            return;
+        }
+        hist_add(&p->eng->lateness, now - p->next_us);
+    }
+    probe_begin(p);
 }
 
 /* Start one address of the attempt: its own start time and deadline. */
@@ -692,6 +723,15 @@ void engine_free(struct engine *eng)
         probe_free(eng->probes[i]);
     free(eng->probes);
     free(eng);
+}
+
+void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *out)
+{
+    out->starts = eng->lateness.count;
+    out->p50_us = hist_quantile(&eng->lateness, 0.50);
+    out->p99_us = hist_quantile(&eng->lateness, 0.99);
+    out->max_us = eng->lateness.max;
+    out->early_wakeups = eng->early_wakeups;
 }
 
 uint64_t engine_attempts(const struct engine *eng)

@@ -103,7 +103,9 @@ struct probe {
     int64_t ts_ms;
     int64_t next_us;   /* the next scheduled start */
     bool started_once; /* --once: this target has been started */
-    int state_code;    /* last result's WSA code (0 ok), -1 before any */
+    int state_code;    /* WSA code last logged (0 ok), -1 before any */
+    unsigned changes_held; /* state changes not logged in the hold-off */
+    int64_t log_next_us;   /* no transition line before this */
     struct sockaddr_storage local; /* probe_set_local() override */
     socklen_t locallen;
 };
@@ -160,6 +162,15 @@ bool engine_idle(const struct engine *eng);
 /* Stop scheduling; attempts in flight are aborted without a result. */
 void engine_stop(struct engine *eng);
 void engine_free(struct engine *eng);
+/* How late scheduled starts were (CLOCK_MONOTONIC, µs); timers that woke
+ * early were re-armed and are counted, never started early. */
+struct engine_sched_stats {
+    uint64_t starts;
+    int64_t p50_us, p99_us, max_us;
+    uint64_t early_wakeups;
+};
+void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *out);
+
 /* Counters for STATUS= and metrics. */
 uint64_t engine_attempts(const struct engine *eng);
 size_t engine_in_flight(const struct engine *eng);

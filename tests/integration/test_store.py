@@ -17,7 +17,7 @@ import pytest
 from conftest import NETDIAGD, closed_port
 
 APPLICATION_ID = 1313097031
-STOPPED = re.compile(r"stopped: (\d+) results, (\d+) failures(?: stored)?, (\d+) dropped")
+STOPPED = re.compile(r"stopped: (\d+) results, (\d+) failures, \d+ failure rows stored, (\d+) dropped")
 
 
 def write_config(directory, db, ntargets=5, interval="10ms", timeout="5ms"):

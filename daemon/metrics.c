@@ -1,0 +1,762 @@
+/* The Prometheus /metrics endpoint: per-target counters fed by every
+ * result, figures read from the store and the alert engine at scrape time,
+ * and the evhttp listener that serves them (text format 0.0.4) on the
+ * daemon's own loop. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+#include "wsa.h"
+
+/* Fixed latency buckets (upper bounds, inclusive), the same for every
+ * target: each target has 17 histogram series whatever its latencies. */
+#define METRICS_NBUCKETS 14
+static const int64_t bucket_us[METRICS_NBUCKETS] = {
+    500,    1000,   2500,   5000,    10000,   25000,   50000,
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+};
+#define LE(x) "le=\"" x "\""
+static const char *const bucket_le[METRICS_NBUCKETS] = {
+    LE("0.0005"), LE("0.001"), LE("0.0025"), LE("0.005"), LE("0.01"), LE("0.025"), LE("0.05"),
+    LE("0.1"),    LE("0.25"),  LE("0.5"),    LE("1"),     LE("2.5"),  LE("5"),     LE("10"),
+};
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Failures of one target with one WSA code. At most one per code in the
+ * table (plus WSASYSCALLFAILURE for anything unmapped), so bounded. */
+struct mfail {
+    int code;
+    uint64_t count;
+};
+
+/* The series of one configured target. */
+struct mslot {
+    char *name;
+    char *label;  /* name escaped for a label value, made once */
+    char *series; /* target="...",kind="..." made once, for the lines */
+    enum target_kind kind;
+    uint64_t ok, failed;
+    uint64_t bucket[METRICS_NBUCKETS + 1]; /* per bucket, not cumulative; last: > 10 s */
+    uint64_t sum_us;
+    struct mfail *fails; /* sorted by code */
+    size_t nfails, fails_cap;
+};
+
+struct metrics {
+    struct event_base *base; /* NULL: metrics_new(), no listener */
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    char *listen; /* the address bound, as configured */
+    struct metrics_sources src;
+
+    struct mslot *slots; /* config order */
+    size_t nslots, slots_cap;
+    /* Open addressing over slot names: slot index + 1, 0 = empty. Its size
+     * is a power of two at least twice nslots, so a look-up is one hash of
+     * a name of at most 64 characters and about one comparison. */
+    uint32_t *index;
+    size_t index_cap;
+    size_t ntargets; /* configured, for netdiag_targets */
+    bool oom_logged;
+
+    uint64_t reloads_ok, reloads_failed;
+    int64_t last_reload_ms;
+    bool last_reload_ok;
+};
+
+/* FNV-1a: short keys, no seed needed (names come from our own config). */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Position in `index` holding `name`, or the empty position where it would
+ * go. index_cap must be > 0 and the table never full. */
+static size_t index_pos(const uint32_t *index, size_t cap, const struct mslot *slots,
+                        const char *name)
+{
+    size_t mask = cap - 1, pos = name_hash(name) & mask;
+
+    while (index[pos] != 0 && strcmp(slots[index[pos] - 1].name, name) != 0)
+        pos = (pos + 1) & mask;
+    return pos;
+}
+
+/* Slot index of `name`, or -1. */
+static long slot_find(const struct metrics *m, const char *name)
+{
+    size_t pos;
+
+    if (m->index_cap == 0)
+        return -1;
+    pos = index_pos(m->index, m->index_cap, m->slots, name);
+    return m->index[pos] == 0 ? -1 : (long)m->index[pos] - 1;
+}
+
+static size_t index_cap_for(size_t n)
+{
+    size_t cap = 16;
+
+    while (cap < 2 * n)
+        cap *= 2;
+    return cap;
+}
+
+/* The text format escapes \, " and newline in label values. */
+static char *label_escape(const char *s)
+{
+    size_t n = 1;
+    char *out, *o;
+
+    for (const char *p = s; *p; p++)
+        n += (*p == '\\' || *p == '"' || *p == '\n') ? 2 : 1;
+    out = malloc(n);
+    if (out == NULL)
+        return NULL;
+    o = out;
+    for (const char *p = s; *p; p++) {
+        if (*p == '\\' || *p == '"') {
+            *o++ = '\\';
+            *o++ = *p;
+        } else if (*p == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void slot_free(struct mslot *s)
+{
+    free(s->name);
+    free(s->label);
+    free(s->series);
+    free(s->fails);
+    memset(s, 0, sizeof(*s));
+}
+
+static int slot_init(struct mslot *s, const char *name, enum target_kind kind)
+{
+    memset(s, 0, sizeof(*s));
+    s->name = strdup(name);
+    s->label = label_escape(name);
+    s->kind = kind;
+    if (s->label == NULL ||
+        asprintf(&s->series, "target=\"%s\",kind=\"%s\"", s->label, target_kind_name(kind)) < 0)
+        s->series = NULL;
+    if (s->name == NULL || s->label == NULL || s->series == NULL) {
+        slot_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* A result for a target metrics_set_targets() has not announced (results
+ * before the first call, the unit tests): add its slot. Amortised O(1).
+ * Returns the slot index or -1 when out of memory. */
+static long slot_add(struct metrics *m, const struct target *t)
+{
+    struct mslot *s;
+
+    if (m->nslots == m->slots_cap) {
+        size_t cap = m->slots_cap ? 2 * m->slots_cap : 8;
+        s = realloc(m->slots, cap * sizeof(*s));
+        if (s == NULL)
+            return -1;
+        m->slots = s;
+        m->slots_cap = cap;
+    }
+    if (2 * (m->nslots + 1) > m->index_cap) {
+        size_t cap = index_cap_for(m->nslots + 1);
+        uint32_t *idx = calloc(cap, sizeof(*idx));
+        if (idx == NULL)
+            return -1;
+        for (size_t i = 0; i < m->nslots; i++)
+            idx[index_pos(idx, cap, m->slots, m->slots[i].name)] = (uint32_t)(i + 1);
+        free(m->index);
+        m->index = idx;
+        m->index_cap = cap;
+    }
+    if (slot_init(&m->slots[m->nslots], t->name, t->kind) < 0)
+        return -1;
+    m->index[index_pos(m->index, m->index_cap, m->slots, t->name)] = (uint32_t)(m->nslots + 1);
+    return (long)m->nslots++;
+}
+
+/* Count a failure under its code; the list is tiny and sorted. */
+static int slot_count_failure(struct mslot *s, int code)
+{
+    size_t i;
+
+    for (i = 0; i < s->nfails && s->fails[i].code < code; i++)
+        ;
+    if (i < s->nfails && s->fails[i].code == code) {
+        s->fails[i].count++;
+        return 0;
+    }
+    if (s->nfails == s->fails_cap) {
+        size_t cap = s->fails_cap ? 2 * s->fails_cap : 4;
+        struct mfail *f = realloc(s->fails, cap * sizeof(*f));
+        if (f == NULL)
+            return -1;
+        s->fails = f;
+        s->fails_cap = cap;
+    }
+    memmove(&s->fails[i + 1], &s->fails[i], (s->nfails - i) * sizeof(*s->fails));
+    s->fails[i].code = code;
+    s->fails[i].count = 1;
+    s->nfails++;
+    return 0;
+}
+
+static void metrics_oom(struct metrics *m)
+{
+    /* a lost count is better than a daemon that stops probing */
+    if (!m->oom_logged)
+        log_warnx("metrics: out of memory; some results are not counted");
+    m->oom_logged = true;
+}
+
+void metrics_observe(struct metrics *m, const struct result *r)
+{
+    struct mslot *s;
+    int64_t lat_us;
+    long i;
+    size_t b;
+
+    if (m == NULL || r == NULL || r->target == NULL || r->target->name == NULL)
+        return;
+    i = slot_find(m, r->target->name);
+    if (i < 0 && (i = slot_add(m, r->target)) < 0) {
+        metrics_oom(m);
+        return;
+    }
+    s = &m->slots[i];
+    if (r->ok) {
+        s->ok++;
+    } else {
+        s->failed++;
+        if (slot_count_failure(s, r->wsa_code) < 0)
+            metrics_oom(m);
+    }
+    lat_us = r->latency_us > 0 ? r->latency_us : 0;
+    for (b = 0; b < METRICS_NBUCKETS && lat_us > bucket_us[b]; b++)
+        ;
+    s->bucket[b]++;
+    s->sum_us += (uint64_t)lat_us;
+}
+
+/* Rebuild the slots in the new config's order. A target that keeps its
+ * name and kind keeps its counts; a removed one (or one whose kind
+ * changed) loses its series, which is how label sets stay bounded. Runs
+ * once per reload, so it may take O(targets). */
+void metrics_set_targets(struct metrics *m, const struct config *cfg)
+{
+    size_t n, cap, nn = 0;
+    struct mslot *slots;
+    uint32_t *idx;
+    long *from;
+
+    if (m == NULL || cfg == NULL)
+        return;
+    n = cfg->ntargets;
+    cap = index_cap_for(n);
+    slots = calloc(n ? n : 1, sizeof(*slots));
+    idx = calloc(cap, sizeof(*idx));
+    from = calloc(n ? n : 1, sizeof(*from));
+    if (slots == NULL || idx == NULL || from == NULL)
+        fatalx("out of memory"); /* as the engine does for the same config */
+    /* look every name up in the old table before any slot moves */
+    for (size_t i = 0; i < n; i++)
+        from[i] = slot_find(m, cfg->targets[i].name);
+    for (size_t i = 0; i < n; i++) {
+        const struct target *t = &cfg->targets[i];
+        size_t pos = index_pos(idx, cap, slots, t->name);
+        struct mslot *old = from[i] >= 0 ? &m->slots[from[i]] : NULL;
+
+        if (idx[pos] != 0)
+            continue; /* a duplicate name: config.c rejects it, be safe */
+        if (old != NULL && old->name != NULL && old->kind == t->kind) {
+            slots[nn] = *old;
+            memset(old, 0, sizeof(*old)); /* moved: slot_free() skips it */
+        } else if (slot_init(&slots[nn], t->name, t->kind) < 0) {
+            fatalx("out of memory");
+        }
+        idx[pos] = (uint32_t)(nn + 1);
+        nn++;
+    }
+    free(from);
+    for (size_t i = 0; i < m->nslots; i++)
+        slot_free(&m->slots[i]);
+    free(m->slots);
+    free(m->index);
+    m->slots = slots;
+    m->nslots = nn;
+    m->slots_cap = n ? n : 1;
+    m->index = idx;
+    m->index_cap = cap;
+    m->ntargets = n;
+}
+
+void metrics_reload(struct metrics *m, bool ok, int64_t now_ms)
+{
+    if (m == NULL)
+        return;
+    if (ok)
+        m->reloads_ok++;
+    else
+        m->reloads_failed++;
+    m->last_reload_ms = now_ms;
+    m->last_reload_ok = ok;
+}
+
+/* Rendering: the body goes into one evbuffer. The per-target lines (17
+ * or more per target, so most of a large body) are put together with
+ * memcpy in a staging buffer rather than printf, which keeps the loop time
+ * a scrape takes small with thousands of targets. `failed` remembers an
+ * allocation failure so that a truncated body is never served as whole. */
+struct render {
+    struct evbuffer *out;
+    bool failed;
+    size_t len;
+    char stage[16384];
+};
+
+static void stage_flush(struct render *rd)
+{
+    if (rd->len > 0 && !rd->failed && evbuffer_add(rd->out, rd->stage, rd->len) < 0)
+        rd->failed = true;
+    rd->len = 0;
+}
+
+static void put(struct render *rd, const char *s, size_t n)
+{
+    if (n > sizeof(rd->stage) - rd->len) {
+        stage_flush(rd);
+        if (n > sizeof(rd->stage)) {
+            if (!rd->failed && evbuffer_add(rd->out, s, n) < 0)
+                rd->failed = true;
+            return;
+        }
+    }
+    memcpy(rd->stage + rd->len, s, n);
+    rd->len += n;
+}
+
+static void put_str(struct render *rd, const char *s)
+{
+    put(rd, s, strlen(s));
+}
+
+/* Decimal digits of v, ending at end (exclusive); returns the first. */
+static char *u64_digits(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
+static void put_u64(struct render *rd, uint64_t v)
+{
+    char buf[24], *p = u64_digits(buf + sizeof(buf), v);
+
+    put(rd, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* name{labels[,extra]} value */
+static void sample(struct render *rd, const char *name, const char *labels, const char *extra,
+                   const char *value)
+{
+    put_str(rd, name);
+    put(rd, "{", 1);
+    put_str(rd, labels);
+    if (extra != NULL) {
+        put(rd, ",", 1);
+        put_str(rd, extra);
+    }
+    put(rd, "} ", 2);
+    put_str(rd, value);
+    put(rd, "\n", 1);
+}
+
+static void sample_u64(struct render *rd, const char *name, const char *labels, const char *extra,
+                       uint64_t v)
+{
+    char buf[24];
+
+    buf[sizeof(buf) - 1] = '\0';
+    sample(rd, name, labels, extra, u64_digits(buf + sizeof(buf) - 1, v));
+}
+
+__attribute__((format(printf, 2, 3))) static void emit(struct render *rd, const char *fmt, ...)
+{
+    va_list ap;
+
+    stage_flush(rd);
+    if (rd->failed)
+        return;
+    va_start(ap, fmt);
+    if (evbuffer_add_vprintf(rd->out, fmt, ap) < 0)
+        rd->failed = true;
+    va_end(ap);
+}
+
+static void family(struct render *rd, const char *name, const char *type, const char *help)
+{
+    emit(rd, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* value / 10^decimals, exactly, without trailing zeros: 1500 µs -> "0.0015". */
+static void fmt_scaled(char *buf, size_t len, int64_t value, int decimals)
+{
+    uint64_t mag = value < 0 ? -(uint64_t)value : (uint64_t)value, div = 1;
+    size_t n;
+
+    for (int i = 0; i < decimals; i++)
+        div *= 10;
+    if (mag % div == 0) {
+        snprintf(buf, len, "%s%" PRIu64, value < 0 ? "-" : "", mag / div);
+        return;
+    }
+    snprintf(buf, len, "%s%" PRIu64 ".%0*" PRIu64, value < 0 ? "-" : "", mag / div, decimals,
+             mag % div);
+    n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '0')
+        buf[--n] = '\0';
+}
+
+static void render_targets(struct metrics *m, struct render *rd)
+{
+    char num[48];
+
+    family(rd, "netdiag_probes_total", "counter", "Probe attempts by target, kind and result.");
+    for (size_t i = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        sample_u64(rd, "netdiag_probes_total", s->series, "result=\"ok\"", s->ok);
+        sample_u64(rd, "netdiag_probes_total", s->series, "result=\"failed\"", s->failed);
+    }
+
+    family(rd, "netdiag_failures_total", "counter",
+           "Failed probe attempts by target and Windows Sockets code.");
+    for (size_t i = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        for (size_t j = 0; j < s->nfails; j++) {
+            const struct wsa_code *w = wsa_by_code(s->fails[j].code);
+            char code[96];
+            snprintf(code, sizeof(code), "wsa_code=\"%d\",wsa_name=\"%s\"", s->fails[j].code,
+                     w != NULL ? w->name : "UNKNOWN");
+            put_str(rd, "netdiag_failures_total{target=\"");
+            put_str(rd, s->label);
+            put(rd, "\",", 2);
+            put_str(rd, code);
+            put(rd, "} ", 2);
+            put_u64(rd, s->fails[j].count);
+            put(rd, "\n", 1);
+        }
+    }
+
+    family(rd, "netdiag_probe_duration_seconds", "histogram",
+           "Probe attempt duration (ok and failed), by target and kind.");
+    for (size_t i = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        uint64_t cum = 0;
+        for (size_t b = 0; b < METRICS_NBUCKETS; b++) {
+            cum += s->bucket[b];
+            sample_u64(rd, "netdiag_probe_duration_seconds_bucket", s->series, bucket_le[b], cum);
+        }
+        cum += s->bucket[METRICS_NBUCKETS];
+        sample_u64(rd, "netdiag_probe_duration_seconds_bucket", s->series, LE("+Inf"), cum);
+        fmt_scaled(num, sizeof(num), (int64_t)s->sum_us, 6);
+        sample(rd, "netdiag_probe_duration_seconds_sum", s->series, NULL, num);
+        sample_u64(rd, "netdiag_probe_duration_seconds_count", s->series, NULL, cum);
+    }
+}
+
+/* The store's figures, read now; left out when no store is attached (a
+ * writable=0 from nowhere would be a false alarm). */
+static void render_store(struct metrics *m, struct render *rd)
+{
+    struct store_stats ss;
+    char num[48];
+
+    if (m->src.store_stats == NULL)
+        return;
+    memset(&ss, 0, sizeof(ss));
+    m->src.store_stats(m->src.arg, &ss);
+    family(rd, "netdiag_store_queue_depth", "gauge", "Results waiting for the database writer.");
+    emit(rd, "netdiag_store_queue_depth %zu\n", ss.queue_depth);
+    family(rd, "netdiag_store_results_total", "counter",
+           "Results handed to the database writer (ok and failed).");
+    emit(rd, "netdiag_store_results_total %" PRIu64 "\n", ss.results_seen);
+    family(rd, "netdiag_store_rows_written_total", "counter",
+           "Failure rows committed to the database.");
+    emit(rd, "netdiag_store_rows_written_total %" PRIu64 "\n", ss.rows_written);
+    family(rd, "netdiag_store_dropped_total", "counter",
+           "Results dropped because the writer queue was full.");
+    emit(rd, "netdiag_store_dropped_total %" PRIu64 "\n", ss.dropped);
+    family(rd, "netdiag_store_batches_total", "counter", "Database transactions committed.");
+    emit(rd, "netdiag_store_batches_total %" PRIu64 "\n", ss.batches);
+    family(rd, "netdiag_store_last_batch_seconds", "gauge",
+           "Duration of the writer's last transaction.");
+    fmt_scaled(num, sizeof(num), ss.last_batch_us > 0 ? ss.last_batch_us : 0, 6);
+    emit(rd, "netdiag_store_last_batch_seconds %s\n", num);
+    family(rd, "netdiag_store_writable", "gauge",
+           "1 while the database accepts writes, 0 while it is full or locked.");
+    emit(rd, "netdiag_store_writable %d\n", ss.writable ? 1 : 0);
+}
+
+int metrics_render(struct metrics *m, struct evbuffer *out)
+{
+    struct render rd;
+    char num[48];
+
+    if (m == NULL || out == NULL)
+        return -1;
+    rd.out = out;
+    rd.failed = false;
+    rd.len = 0;
+    family(&rd, "netdiag_build_info", "gauge", "Always 1; the netdiagd version as a label.");
+    emit(&rd, "netdiag_build_info{version=\"%s\"} 1\n", NETDIAG_VERSION);
+    family(&rd, "netdiag_targets", "gauge", "Targets in the running configuration.");
+    emit(&rd, "netdiag_targets %zu\n", m->ntargets);
+    render_targets(m, &rd);
+    family(&rd, "netdiag_probes_in_flight", "gauge", "Probe attempts running now.");
+    emit(&rd, "netdiag_probes_in_flight %zu\n",
+         m->src.in_flight != NULL ? m->src.in_flight(m->src.arg) : 0);
+    family(&rd, "netdiag_alerts_active", "gauge", "Alerts firing now.");
+    emit(&rd, "netdiag_alerts_active %zu\n",
+         m->src.alerts_active != NULL ? m->src.alerts_active(m->src.arg) : 0);
+    render_store(m, &rd);
+    family(&rd, "netdiag_config_reloads_total", "counter",
+           "Configuration reloads (SIGHUP) by result; a failed one keeps the previous "
+           "configuration.");
+    emit(&rd, "netdiag_config_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads_ok);
+    emit(&rd, "netdiag_config_reloads_total{result=\"failed\"} %" PRIu64 "\n", m->reloads_failed);
+    family(&rd, "netdiag_config_last_reload_timestamp_seconds", "gauge",
+           "When the configuration was last loaded (start or reload), Unix time.");
+    fmt_scaled(num, sizeof(num), m->last_reload_ms, 3);
+    emit(&rd, "netdiag_config_last_reload_timestamp_seconds %s\n", num);
+    family(&rd, "netdiag_config_last_reload_success", "gauge",
+           "1 if the last configuration load succeeded, else 0.");
+    emit(&rd, "netdiag_config_last_reload_success %d\n", m->last_reload_ok ? 1 : 0);
+    stage_flush(&rd);
+    return rd.failed ? -1 : 0;
+}
+
+static void http_reply_text(struct evhttp_request *req, struct evbuffer *body, int code,
+                            const char *reason, const char *text)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; charset=utf-8");
+    evbuffer_add(body, text, strlen(text));
+    evhttp_send_reply(req, code, reason, body);
+}
+
+/* Every request lands here: /metrics for GET and HEAD, 404 for any other
+ * path, 405 for other methods. The body is built in memory on the loop and
+ * evhttp writes it out as the socket accepts it, so a slow scraper never
+ * holds the loop. evhttp sends no body for HEAD. */
+static void http_cb(struct evhttp_request *req, void *arg)
+{
+    struct metrics *m = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct evbuffer *body = evbuffer_new();
+
+    if (body == NULL) {
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    if (path == NULL || strcmp(path, "/metrics") != 0) {
+        http_reply_text(req, body, HTTP_NOTFOUND, "Not Found",
+                        "404 not found: netdiagd serves /metrics\n");
+    } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        http_reply_text(req, body, HTTP_BADMETHOD, "Method Not Allowed",
+                        "405 method not allowed: use GET or HEAD\n");
+    } else if (metrics_render(m, body) < 0) {
+        evbuffer_drain(body, evbuffer_get_length(body));
+        http_reply_text(req, body, HTTP_INTERNAL, "Internal Server Error", "500 out of memory\n");
+    } else {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          METRICS_CONTENT_TYPE);
+        evhttp_send_reply(req, HTTP_OK, "OK", body);
+    }
+    evbuffer_free(body);
+}
+
+/* A listening, non-blocking socket on `addr` (an address literal with a
+ * port, as config.c validated it). Returns the fd, or -1 with errno set
+ * and a message naming the address in err. */
+static int listen_open(const char *addr, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char perr[160];
+    int fd, one = 1, e;
+    const struct wsa_code *w;
+
+    if (util_parse_sockaddr(addr, -1, &ss, &sslen, perr, sizeof(perr)) < 0) {
+        snprintf(err, errlen, "metrics_listen %s: %s", addr, perr);
+        errno = EINVAL;
+        return -1;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto bad;
+    /* connections of a previous run in TIME_WAIT must not block a restart */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto bad;
+    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 64) < 0)
+        goto bad;
+    return fd;
+bad:
+    e = errno;
+    w = wsa_by_code(wsa_from_errno(e));
+    snprintf(err, errlen, "metrics_listen %s: cannot listen: %s (%s)", addr, strerror(e),
+             w != NULL ? w->name : "?");
+    if (fd >= 0)
+        close(fd);
+    errno = e;
+    return -1;
+}
+
+/* Serve on `fd` (bound to addr) instead of the current listener. */
+static int listen_attach(struct metrics *m, int fd, const char *addr, char *err, size_t errlen)
+{
+    struct evhttp_bound_socket *bound;
+    char *copy = strdup(addr);
+
+    /* on failure evhttp may or may not have closed fd: rather leak one
+     * descriptor than close a number that may already be reused */
+    bound = copy != NULL ? evhttp_accept_socket_with_handle(m->http, fd) : NULL;
+    if (bound == NULL) {
+        free(copy);
+        if (copy == NULL)
+            close(fd);
+        snprintf(err, errlen, "metrics_listen %s: cannot serve HTTP (out of memory)", addr);
+        return -1;
+    }
+    if (m->bound != NULL)
+        evhttp_del_accept_socket(m->http, m->bound); /* closes the old socket */
+    m->bound = bound;
+    free(m->listen);
+    m->listen = copy;
+    return 0;
+}
+
+struct metrics *metrics_new(const struct metrics_sources *src)
+{
+    struct metrics *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
+        return NULL;
+    if (src != NULL)
+        m->src = *src;
+    /* the configuration loaded at start is the first successful load; the
+     * reload counters count SIGHUPs only */
+    m->last_reload_ms = util_now_ms();
+    m->last_reload_ok = true;
+    return m;
+}
+
+struct metrics *metrics_start(struct event_base *base, const char *listen,
+                              const struct metrics_sources *src, char *err, size_t errlen)
+{
+    struct metrics *m = metrics_new(src);
+    int fd;
+
+    if (m == NULL || (m->http = evhttp_new(base)) == NULL) {
+        snprintf(err, errlen, "metrics_listen %s: out of memory", listen);
+        metrics_stop(m);
+        return NULL;
+    }
+    m->base = base;
+    /* Scrapers send small GETs: refuse anything big, drop idle peers, and
+     * let every method reach http_cb so that it answers 405, not 501. */
+    evhttp_set_max_headers_size(m->http, 8192);
+    evhttp_set_max_body_size(m->http, 4096);
+    evhttp_set_timeout(m->http, 10);
+    evhttp_set_allowed_methods(
+        m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(m->http, http_cb, m);
+    fd = listen_open(listen, err, errlen);
+    if (fd < 0 || listen_attach(m, fd, listen, err, errlen) < 0) {
+        metrics_stop(m);
+        return NULL;
+    }
+    log_info("metrics: serving http://%s/metrics", listen);
+    return m;
+}
+
+int metrics_rebind(struct metrics *m, const char *listen, char *err, size_t errlen)
+{
+    char old_err[256];
+    int fd;
+
+    if (m == NULL)
+        return 0;
+    if (m->http == NULL) {
+        snprintf(err, errlen, "metrics_listen %s: no HTTP server to move", listen);
+        return -1;
+    }
+    if (m->listen != NULL && strcmp(m->listen, listen) == 0)
+        return 0;
+    fd = listen_open(listen, err, errlen);
+    if (fd < 0 && errno == EADDRINUSE && m->bound != NULL) {
+        /* probably our own socket (127.0.0.1:P -> 0.0.0.0:P): let go of
+         * it, try again, and take it back if that fails too */
+        evhttp_del_accept_socket(m->http, m->bound);
+        m->bound = NULL;
+        fd = listen_open(listen, err, errlen);
+        if (fd < 0) {
+            int ofd = listen_open(m->listen, old_err, sizeof(old_err));
+            if (ofd < 0 || listen_attach(m, ofd, m->listen, old_err, sizeof(old_err)) < 0)
+                log_error("metrics: %s; /metrics is not served", old_err);
+            return -1;
+        }
+    }
+    if (fd < 0 || listen_attach(m, fd, listen, err, errlen) < 0)
+        return -1;
+    log_info("metrics: serving http://%s/metrics", listen);
+    return 0;
+}
+
+void metrics_stop(struct metrics *m)
+{
+    if (m == NULL)
+        return;
+    if (m->http != NULL)
+        evhttp_free(m->http); /* the listener and any connection still open */
+    for (size_t i = 0; i < m->nslots; i++)
+        slot_free(&m->slots[i]);
+    free(m->slots);
+    free(m->index);
+    free(m->listen);
+    free(m);
+}

@@ -1,0 +1,351 @@
+"""/metrics end to end: the real netdiagd probing a closed loopback port
+(WSAECONNREFUSED) and an open one, scraped over HTTP while it runs; the
+body checked line by line and by promtool, paths and methods it must
+refuse, a reload that removes a target (its series go), a reload that moves
+the listener, and an address it cannot bind."""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import NETDIAGD, closed_port
+
+PROMTOOL = shutil.which("promtool")
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$')
+
+
+def write_config(tmp_path, metrics_port, targets, interval="100ms", timeout="50ms",
+                 extra_daemon=""):
+    """targets: list of (name, port)."""
+    lines = ["[daemon]", "database = %s" % (tmp_path / "db.sqlite"), "log_level = info",
+             "metrics_listen = 127.0.0.1:%d" % metrics_port if metrics_port else "", extra_daemon,
+             "", "[defaults]", "interval = %s" % interval, "timeout = %s" % timeout, ""]
+    for name, port in targets:
+        lines += ["[target %s]" % name, "kind = connect", "host = 127.0.0.1",
+                  "port = %d" % port, ""]
+    path = tmp_path / "netdiag.ini"
+    path.write_text("\n".join(lines))
+    return path
+
+
+class Daemon:
+    """netdiagd -c CFG in the background, its stderr in a file."""
+
+    def __init__(self, cfg):
+        self.errpath = str(cfg) + ".stderr"
+        self.errfile = open(self.errpath, "w")
+        self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg)], stdout=subprocess.DEVNULL,
+                                     stderr=self.errfile)
+
+    def log(self):
+        with open(self.errpath) as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(re.findall(pattern, self.log())) >= count:
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return len(re.findall(pattern, self.log())) >= count
+
+    def reload(self, pattern, count):
+        self.proc.send_signal(signal.SIGHUP)
+        assert self.wait_log(pattern, count=count), self.log()
+
+    def stop(self, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.errfile.close()
+
+
+@pytest.fixture
+def daemons():
+    made = []
+
+    def start(cfg):
+        d = Daemon(cfg)
+        made.append(d)
+        return d
+
+    yield start
+    for d in made:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        if not d.errfile.closed:
+            d.errfile.close()
+
+
+def url(port, path="/metrics"):
+    return "http://127.0.0.1:%d%s" % (port, path)
+
+
+def scrape(port, timeout=5):
+    """GET /metrics: (body, content type)."""
+    with urllib.request.urlopen(url(port), timeout=timeout) as r:
+        assert r.status == 200
+        return r.read().decode(), r.headers.get("Content-Type")
+
+
+def wait_scrape(port, daemon, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return scrape(port)[0]
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or daemon.proc.poll() is not None:
+                raise AssertionError("no /metrics on port %d:\n%s" % (port, daemon.log()))
+            time.sleep(0.05)
+
+
+def parse(body):
+    """{'name{labels}': value} for every sample line, checking the format."""
+    samples = {}
+    for line in body.splitlines():
+        if line.startswith("#"):
+            assert re.match(r"^# (HELP|TYPE) [a-z_]+ .+$", line), line
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        key = m.group(1) + (m.group(2) or "")
+        assert key not in samples, "duplicate series %s" % key
+        samples[key] = float(m.group(3))
+    return samples
+
+
+def probes(s, target, result):
+    return s.get('netdiag_probes_total{target="%s",kind="connect",result="%s"}'
+                 % (target, result))
+
+
+REFUSED = ('netdiag_failures_total{target="closed",wsa_code="10061",'
+           'wsa_name="WSAECONNREFUSED"}')
+
+
+def promtool_check(body):
+    if PROMTOOL is None:
+        pytest.skip("promtool is not installed (Debian package prometheus): "
+                    "the body's format is not checked")
+    r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture
+def listener():
+    """An open loopback TCP port (the kernel accepts into the backlog)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4096)
+    yield s.getsockname()[1]
+    s.close()
+
+
+def test_scrape(tmp_path, daemons, server):
+    mport = closed_port()
+    open_srv = server("accept")
+    cfg = write_config(tmp_path, mport, [("closed", closed_port()), ("open", open_srv.port)])
+    d = daemons(cfg)
+    wait_scrape(mport, d)
+    assert "metrics: serving http://127.0.0.1:%d/metrics" % mport in d.log()
+
+    seen = []
+    for _ in range(4):
+        time.sleep(0.6)
+        body, ctype = scrape(mport)
+        assert ctype == "text/plain; version=0.0.4; charset=utf-8"
+        seen.append((body, parse(body)))
+    first, last = seen[0][1], seen[-1][1]
+
+    # the counters grow from scrape to scrape
+    assert probes(last, "closed", "failed") > probes(first, "closed", "failed") > 0
+    assert probes(last, "open", "ok") > probes(first, "open", "ok") > 0
+    assert probes(last, "closed", "ok") == 0
+    assert last[REFUSED] > first[REFUSED] > 0
+    assert last[REFUSED] == probes(last, "closed", "failed")
+    assert not any(k.startswith('netdiag_failures_total{target="open"') for k in last)
+
+    # the histogram is whole: cumulative, +Inf == _count == attempts
+    for target in ("closed", "open"):
+        lab = 'target="%s",kind="connect"' % target
+        buckets = [(k, v) for k, v in last.items()
+                   if k.startswith("netdiag_probe_duration_seconds_bucket{%s," % lab)]
+        assert len(buckets) == 15
+        values = [v for _, v in buckets]
+        assert values == sorted(values)
+        count = last["netdiag_probe_duration_seconds_count{%s}" % lab]
+        assert last['netdiag_probe_duration_seconds_bucket{%s,le="+Inf"}' % lab] == count
+        assert count == probes(last, target, "ok") + probes(last, target, "failed")
+        # loopback connects finish well within the 50 ms timeout
+        assert last['netdiag_probe_duration_seconds_bucket{%s,le="0.05"}' % lab] == count
+        assert 0 < last["netdiag_probe_duration_seconds_sum{%s}" % lab] < 0.05 * count
+
+    assert last["netdiag_targets"] == 2
+    assert last['netdiag_build_info{version="0.1.0"}'] == 1
+    assert last["netdiag_alerts_active"] == 0
+    assert last["netdiag_store_rows_written_total"] > 0
+    assert last["netdiag_store_dropped_total"] == 0
+    assert last["netdiag_store_writable"] == 1
+    assert last['netdiag_config_reloads_total{result="ok"}'] == 0
+    assert last["netdiag_config_last_reload_success"] == 1
+    assert abs(last["netdiag_config_last_reload_timestamp_seconds"] - time.time()) < 60
+    for body, _ in seen:
+        promtool_check(body)
+    assert d.stop() == 0
+
+
+def test_paths_and_methods(tmp_path, daemons):
+    mport = closed_port()
+    d = daemons(write_config(tmp_path, mport, [("closed", closed_port())]))
+    wait_scrape(mport, d)
+
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url(mport, "/other"), timeout=5)
+    assert e.value.code == 404
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url(mport, "/"), timeout=5)
+    assert e.value.code == 404
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url(mport), data=b"x=1", timeout=5)  # POST
+    assert e.value.code == 405
+    assert e.value.headers.get("Allow") == "GET, HEAD"
+    for method in ("PUT", "DELETE"):
+        req = urllib.request.Request(url(mport), method=method)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=5)
+        assert e.value.code == 405, method
+    # a query string does not change the path
+    body, _ = scrape(mport)
+    with urllib.request.urlopen(url(mport, "/metrics?x=1"), timeout=5) as r:
+        assert r.status == 200 and "netdiag_probes_total" in r.read().decode()
+
+    # HEAD: the headers of a GET, no body
+    c = http.client.HTTPConnection("127.0.0.1", mport, timeout=5)
+    c.request("HEAD", "/metrics")
+    r = c.getresponse()
+    assert r.status == 200
+    assert r.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+    assert r.read() == b""
+    # the same connection still serves a GET afterwards (keep-alive intact)
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    assert r.status == 200 and b"netdiag_targets 1" in r.read()
+    c.close()
+    assert d.stop() == 0
+
+
+def test_reload_drops_removed_target(tmp_path, daemons, listener):
+    mport = closed_port()
+    refused = closed_port()
+    cfg = write_config(tmp_path, mport, [("closed", refused), ("open", listener)])
+    d = daemons(cfg)
+    wait_scrape(mport, d)
+    deadline = time.monotonic() + 10
+    while True:
+        s = parse(scrape(mport)[0])
+        if (probes(s, "open", "ok") or 0) > 0 and s.get(REFUSED, 0) > 0:
+            break
+        assert time.monotonic() < deadline, s
+        time.sleep(0.1)
+    assert any('target="open"' in k for k in s)
+
+    # remove "open": every series of it goes
+    write_config(tmp_path, mport, [("closed", refused)])
+    d.reload(r"reloaded: 1 targets", 1)
+    body = scrape(mport)[0]
+    s = parse(body)
+    assert not any('target="open"' in k for k in s), body
+    assert s["netdiag_targets"] == 1
+    assert s[REFUSED] > 0  # kept, not reset
+    assert s['netdiag_config_reloads_total{result="ok"}'] == 1
+    assert s['netdiag_config_reloads_total{result="failed"}'] == 0
+    assert s["netdiag_config_last_reload_success"] == 1
+    promtool_check(body)
+
+    # a bad config: counted as failed, the running targets keep counting
+    before = s[REFUSED]
+    (tmp_path / "netdiag.ini").write_text("[daemon]\nbogus = 1\n")
+    d.reload(r"reload failed", 1)
+    time.sleep(0.5)
+    s = parse(scrape(mport)[0])
+    assert s['netdiag_config_reloads_total{result="failed"}'] == 1
+    assert s['netdiag_config_reloads_total{result="ok"}'] == 1
+    assert s["netdiag_config_last_reload_success"] == 0
+    assert s[REFUSED] > before
+    assert d.stop() == 0
+
+
+def test_reload_moves_listener(tmp_path, daemons):
+    p1, p2 = closed_port(), closed_port()
+    refused = closed_port()
+    d = daemons(write_config(tmp_path, p1, [("closed", refused)]))
+    wait_scrape(p1, d)
+    time.sleep(0.5)
+    before = parse(scrape(p1)[0])[REFUSED]
+    assert before > 0
+
+    write_config(tmp_path, p2, [("closed", refused)])
+    d.reload(r"reloaded: 1 targets", 1)
+    s = parse(scrape(p2)[0])
+    assert s[REFUSED] >= before  # the counters moved with the listener
+    with pytest.raises(urllib.error.URLError):
+        scrape(p1)
+
+    # metrics_listen removed: nothing served any more
+    write_config(tmp_path, None, [("closed", refused)])
+    d.reload(r"reloaded: 1 targets", 2)
+    with pytest.raises(urllib.error.URLError):
+        scrape(p2)
+    # and back on
+    write_config(tmp_path, p1, [("closed", refused)])
+    d.reload(r"reloaded: 1 targets", 3)
+    assert "netdiag_targets 1" in wait_scrape(p1, d)
+    assert d.stop() == 0
+
+
+def test_address_in_use(tmp_path, listener):
+    cfg = write_config(tmp_path, listener, [("closed", closed_port())])
+    r = subprocess.run([NETDIAGD, "-c", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert "metrics_listen 127.0.0.1:%d: cannot listen" % listener in r.stderr
+    assert "WSAEADDRINUSE" in r.stderr
+
+
+def test_off_by_default(tmp_path, daemons):
+    d = daemons(write_config(tmp_path, None, [("closed", closed_port())]))
+    assert d.wait_log(r"started: 1 targets")
+    assert "metrics:" not in d.log()
+    pid = d.proc.pid
+    # no listening TCP socket owned by the daemon
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                assert not (cols[3] == "0A" and cols[9] in inodes), line  # 0A: LISTEN
+    assert d.stop() == 0

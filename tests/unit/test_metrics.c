@@ -1,0 +1,540 @@
+/* Unit tests for metrics.c: the body a scrape returns for synthetic
+ * results (exact counter, histogram and escaping lines, checked by
+ * promtool when it is installed), series dropped on reload, the hash table
+ * under many targets, and the listener's bind, move and failure paths. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "probe.h"
+#include "unit.h"
+#include "wsa.h"
+
+#define PROMTOOL "/usr/bin/promtool"
+
+static struct target make_target(const char *name, enum target_kind kind)
+{
+    struct target t;
+
+    memset(&t, 0, sizeof(t));
+    t.name = (char *)name;
+    t.kind = kind;
+    return t;
+}
+
+static void observe(struct metrics *m, const struct target *t, bool ok, int wsa_code,
+                    int64_t latency_us)
+{
+    struct result r;
+
+    memset(&r, 0, sizeof(r));
+    r.target = t;
+    r.ok = ok;
+    r.wsa_code = ok ? 0 : wsa_code;
+    r.latency_us = latency_us;
+    r.phase = ok ? PHASE_NONE : PHASE_CONNECT;
+    /* detail may hold anything: it must never reach a label */
+    snprintf(r.detail, sizeof(r.detail), "zq-detail \"quoted\"\n");
+    metrics_observe(m, &r);
+}
+
+/* The rendered body as a NUL-terminated string (caller frees). */
+static char *render(struct metrics *m)
+{
+    struct evbuffer *b = evbuffer_new();
+    size_t n;
+    char *s;
+
+    UNIT_EQ_INT(metrics_render(m, b), 0);
+    n = evbuffer_get_length(b);
+    s = malloc(n + 1);
+    evbuffer_remove(b, s, n);
+    s[n] = '\0';
+    evbuffer_free(b);
+    return s;
+}
+
+/* Whether `line` is one whole line of body. */
+static bool has_line(const char *body, const char *line)
+{
+    size_t n = strlen(line);
+
+    for (const char *p = body; (p = strstr(p, line)) != NULL; p++)
+        if ((p == body || p[-1] == '\n') && p[n] == '\n')
+            return true;
+    return false;
+}
+
+#define CHECK_LINE(body, line)                                                                     \
+    do {                                                                                           \
+        if (!has_line((body), (line))) {                                                           \
+            fprintf(stderr, "%s:%d: %s: missing line: %s\n", __FILE__, __LINE__, unit_cur, line);  \
+            unit_cur_failed = 1;                                                                   \
+        }                                                                                          \
+    } while (0)
+
+/* promtool's verdict on the body: 0 clean, -1 not installed, else its exit
+ * status (problems printed on stderr). */
+static int promtool_check(const char *body)
+{
+    FILE *p;
+    int st;
+
+    if (access(PROMTOOL, X_OK) != 0)
+        return -1;
+    p = popen(PROMTOOL " check metrics", "w");
+    if (p == NULL)
+        return 1;
+    fputs(body, p);
+    st = pclose(p);
+    return st == 0 ? 0 : (st > 0 ? st : 1);
+}
+
+static void test_counters_and_histogram(void)
+{
+    struct metrics *m = metrics_new(NULL);
+    struct target web = make_target("web", KIND_CONNECT);
+    struct target dns = make_target("dns", KIND_RESOLVE);
+    char *body;
+
+    observe(m, &web, true, 0, 300);                    /* le 0.0005 */
+    observe(m, &web, false, WSAECONNREFUSED, 500);     /* le 0.0005: bounds are inclusive */
+    observe(m, &web, false, WSAECONNREFUSED, 1500);    /* le 0.0025 */
+    observe(m, &web, false, WSAETIMEDOUT, 20000000);   /* above 10 s: +Inf only */
+    observe(m, &dns, false, WSAHOST_NOT_FOUND, 10000); /* le 0.01 */
+    body = render(m);
+
+    CHECK_LINE(body, "netdiag_probes_total{target=\"web\",kind=\"connect\",result=\"ok\"} 1");
+    CHECK_LINE(body, "netdiag_probes_total{target=\"web\",kind=\"connect\",result=\"failed\"} 3");
+    CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"ok\"} 0");
+    CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"failed\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10060\","
+                     "wsa_name=\"WSAETIMEDOUT\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10061\","
+                     "wsa_name=\"WSAECONNREFUSED\"} 2");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11001\","
+                     "wsa_name=\"WSAHOST_NOT_FOUND\"} 1");
+    /* cumulative buckets, +Inf == _count, exact _sum */
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+                     "le=\"0.0005\"} 2");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+                     "le=\"0.001\"} 2");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+                     "le=\"0.0025\"} 3");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+                     "le=\"10\"} 3");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+                     "le=\"+Inf\"} 4");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_count{target=\"web\",kind=\"connect\"} 4");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_sum{target=\"web\",kind=\"connect\"} 20.0023");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"dns\",kind=\"resolve\","
+                     "le=\"0.005\"} 0");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"dns\",kind=\"resolve\","
+                     "le=\"0.01\"} 1");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_sum{target=\"dns\",kind=\"resolve\"} 0.01");
+    CHECK_LINE(body, "netdiag_build_info{version=\"" NETDIAG_VERSION "\"} 1");
+    CHECK_LINE(body, "netdiag_alerts_active 0"); /* no source: 0 */
+    CHECK_LINE(body, "netdiag_probes_in_flight 0");
+    CHECK_LINE(body, "# TYPE netdiag_probe_duration_seconds histogram");
+    CHECK_LINE(body, "# TYPE netdiag_probes_total counter");
+    /* no store attached: no store families */
+    UNIT_CHECK(strstr(body, "netdiag_store_") == NULL);
+    /* detail strings never become labels */
+    UNIT_CHECK(strstr(body, "zq-detail") == NULL);
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+    metrics_stop(m);
+}
+
+/* Every sample's family has HELP and TYPE lines before it, once. */
+static void test_help_and_type(void)
+{
+    struct metrics *m = metrics_new(NULL);
+    struct target web = make_target("web", KIND_SEND);
+    char *body, *save = NULL, fam[128], seen[8192] = " ";
+
+    observe(m, &web, false, WSAECONNRESET, 42);
+    body = render(m);
+    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char key[160];
+        size_t n;
+        if (strncmp(line, "# HELP ", 7) == 0) {
+            sscanf(line + 7, "%127s", fam);
+            snprintf(key, sizeof(key), " H:%s ", fam);
+            UNIT_CHECK(strstr(seen, key) == NULL);
+            strncat(seen, key + 1, sizeof(seen) - strlen(seen) - 1);
+            continue;
+        }
+        if (strncmp(line, "# TYPE ", 7) == 0) {
+            sscanf(line + 7, "%127s", fam);
+            snprintf(key, sizeof(key), " H:%s ", fam);
+            UNIT_CHECK(strstr(seen, key) != NULL); /* HELP first */
+            snprintf(key, sizeof(key), " T:%s ", fam);
+            strncat(seen, key + 1, sizeof(seen) - strlen(seen) - 1);
+            continue;
+        }
+        n = strcspn(line, "{ ");
+        snprintf(fam, sizeof(fam), "%.*s", (int)n, line);
+        snprintf(key, sizeof(key), " T:%s ", fam);
+        if (strstr(seen, key) == NULL) {
+            /* histogram series carry a suffix */
+            for (const char *suf = "_bucket\0_sum\0_count\0"; *suf; suf += strlen(suf) + 1) {
+                size_t sl = strlen(suf);
+                if (n > sl && strcmp(fam + n - sl, suf) == 0) {
+                    fam[n - sl] = '\0';
+                    break;
+                }
+            }
+            snprintf(key, sizeof(key), " T:%s ", fam);
+        }
+        if (strstr(seen, key) == NULL) {
+            fprintf(stderr, "%s: sample without TYPE: %s\n", unit_cur, line);
+            unit_cur_failed = 1;
+        }
+    }
+    free(body);
+    metrics_stop(m);
+}
+
+static void test_label_escaping(void)
+{
+    struct metrics *m = metrics_new(NULL);
+    struct target odd = make_target("a\"b\\c\nd", KIND_CONNECT);
+    char *body;
+
+    observe(m, &odd, false, WSAECONNREFUSED, 1);
+    body = render(m);
+    CHECK_LINE(
+        body,
+        "netdiag_probes_total{target=\"a\\\"b\\\\c\\nd\",kind=\"connect\",result=\"failed\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"a\\\"b\\\\c\\nd\",wsa_code=\"10061\","
+                     "wsa_name=\"WSAECONNREFUSED\"} 1");
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+    metrics_stop(m);
+}
+
+static size_t fake_alerts(void *arg)
+{
+    return *(size_t *)arg;
+}
+
+static void fake_store(void *arg, struct store_stats *out)
+{
+    (void)arg;
+    out->rows_written = 1234;
+    out->results_seen = 99999;
+    out->dropped = 7;
+    out->queue_depth = 42;
+    out->batches = 55;
+    out->last_batch_us = 2500;
+    out->writable = true;
+}
+
+static size_t fake_in_flight(void *arg)
+{
+    (void)arg;
+    return 3;
+}
+
+static void test_sources_and_reload(void)
+{
+    size_t alerts = 2;
+    struct metrics_sources src = {&alerts, fake_store, fake_alerts, fake_in_flight};
+    struct metrics *m = metrics_new(&src);
+    char *body;
+
+    body = render(m);
+    CHECK_LINE(body, "netdiag_alerts_active 2");
+    CHECK_LINE(body, "netdiag_probes_in_flight 3");
+    CHECK_LINE(body, "netdiag_store_queue_depth 42");
+    CHECK_LINE(body, "netdiag_store_rows_written_total 1234");
+    CHECK_LINE(body, "netdiag_store_results_total 99999");
+    CHECK_LINE(body, "netdiag_store_dropped_total 7");
+    CHECK_LINE(body, "netdiag_store_batches_total 55");
+    CHECK_LINE(body, "netdiag_store_last_batch_seconds 0.0025");
+    CHECK_LINE(body, "netdiag_store_writable 1");
+    /* the load at start counts as a successful one, not as a reload */
+    CHECK_LINE(body, "netdiag_config_reloads_total{result=\"ok\"} 0");
+    CHECK_LINE(body, "netdiag_config_reloads_total{result=\"failed\"} 0");
+    CHECK_LINE(body, "netdiag_config_last_reload_success 1");
+    CHECK_LINE(body, "netdiag_targets 0");
+    free(body);
+
+    metrics_reload(m, true, 1700000000000);
+    metrics_reload(m, false, 1700000000123);
+    alerts = 0;
+    body = render(m);
+    CHECK_LINE(body, "netdiag_config_reloads_total{result=\"ok\"} 1");
+    CHECK_LINE(body, "netdiag_config_reloads_total{result=\"failed\"} 1");
+    CHECK_LINE(body, "netdiag_config_last_reload_timestamp_seconds 1700000000.123");
+    CHECK_LINE(body, "netdiag_config_last_reload_success 0");
+    CHECK_LINE(body, "netdiag_alerts_active 0");
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+    metrics_stop(m);
+}
+
+static struct config *make_config(size_t n, const char *const *names, const enum target_kind *kinds)
+{
+    struct config *cfg = calloc(1, sizeof(*cfg));
+
+    cfg->targets = calloc(n ? n : 1, sizeof(*cfg->targets));
+    cfg->ntargets = n;
+    for (size_t i = 0; i < n; i++)
+        cfg->targets[i] = make_target(names[i], kinds[i]);
+    return cfg;
+}
+
+static void free_config(struct config *cfg)
+{
+    free(cfg->targets);
+    free(cfg);
+}
+
+static void test_set_targets_drops_series(void)
+{
+    static const char *const names1[] = {"keep", "gone", "rekind"};
+    static const enum target_kind kinds1[] = {KIND_CONNECT, KIND_CONNECT, KIND_CONNECT};
+    static const char *const names2[] = {"new", "rekind", "keep"};
+    static const enum target_kind kinds2[] = {KIND_SEND, KIND_RESOLVE, KIND_CONNECT};
+    struct config *c1 = make_config(3, names1, kinds1), *c2 = make_config(3, names2, kinds2);
+    struct metrics *m = metrics_new(NULL);
+    char *body;
+
+    metrics_set_targets(m, c1);
+    for (size_t i = 0; i < 3; i++) {
+        observe(m, &c1->targets[i], true, 0, 100);
+        observe(m, &c1->targets[i], false, WSAECONNREFUSED, 100);
+    }
+    body = render(m);
+    CHECK_LINE(body, "netdiag_targets 3");
+    CHECK_LINE(body, "netdiag_probes_total{target=\"gone\",kind=\"connect\",result=\"ok\"} 1");
+    free(body);
+
+    metrics_set_targets(m, c2);
+    free_config(c1); /* the metrics keep no pointer into an old config */
+    observe(m, &c2->targets[2], true, 0, 100);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_targets 3");
+    UNIT_CHECK(strstr(body, "\"gone\"") == NULL);
+    /* kept: counts carry over */
+    CHECK_LINE(body, "netdiag_probes_total{target=\"keep\",kind=\"connect\",result=\"ok\"} 2");
+    CHECK_LINE(body, "netdiag_probes_total{target=\"keep\",kind=\"connect\",result=\"failed\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"keep\",wsa_code=\"10061\","
+                     "wsa_name=\"WSAECONNREFUSED\"} 1");
+    /* kind changed: a new series from zero, the old one gone */
+    CHECK_LINE(body, "netdiag_probes_total{target=\"rekind\",kind=\"resolve\",result=\"ok\"} 0");
+    UNIT_CHECK(strstr(body, "target=\"rekind\",kind=\"connect\"") == NULL);
+    UNIT_CHECK(strstr(body, "netdiag_failures_total{target=\"rekind\"") == NULL);
+    /* added: present at zero before any result */
+    CHECK_LINE(body, "netdiag_probes_total{target=\"new\",kind=\"send\",result=\"failed\"} 0");
+    CHECK_LINE(body, "netdiag_probe_duration_seconds_count{target=\"new\",kind=\"send\"} 0");
+    free(body);
+
+    metrics_set_targets(m, c2); /* the same config again changes nothing */
+    body = render(m);
+    CHECK_LINE(body, "netdiag_probes_total{target=\"keep\",kind=\"connect\",result=\"ok\"} 2");
+    free(body);
+    free_config(c2);
+    metrics_stop(m);
+}
+
+/* Many targets: slots added on the fly, the table rehashed, then a reload
+ * that reverses the order; every count lands on its own target. */
+static void test_many_targets(void)
+{
+    enum { N = 2000, ROUNDS = 50 };
+    static char names[N][16];
+    static const char *ptrs[N];
+    static enum target_kind kinds[N];
+    struct target *ts = calloc(N, sizeof(*ts));
+    struct metrics *m = metrics_new(NULL);
+    struct config *cfg;
+    char *body, line[200];
+    int bad = 0;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "t%04d", i);
+        ts[i] = make_target(names[i], KIND_CONNECT);
+    }
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < N; i++)
+            if (r < 1 + i % ROUNDS)
+                observe(m, &ts[i], (i + r) % 2 == 0, WSAECONNREFUSED, i);
+    for (int i = 0; i < N; i++) {
+        ptrs[i] = names[N - 1 - i];
+        kinds[i] = KIND_CONNECT;
+    }
+    cfg = make_config(N, ptrs, kinds);
+    metrics_set_targets(m, cfg);
+    body = render(m);
+    for (int i = 0; i < N && bad < 5; i++) {
+        snprintf(line, sizeof(line),
+                 "netdiag_probe_duration_seconds_count{target=\"%.15s\",kind=\"connect\"} %d",
+                 names[i], 1 + i % ROUNDS);
+        if (!has_line(body, line)) {
+            fprintf(stderr, "%s: missing line: %s\n", unit_cur, line);
+            bad++;
+        }
+    }
+    UNIT_EQ_INT(bad, 0);
+    /* config order: the reversed list starts with the last name */
+    UNIT_CHECK(strstr(body, "target=\"t1999\"") < strstr(body, "target=\"t0000\""));
+    free(body);
+    free_config(cfg);
+    free(ts);
+    metrics_stop(m);
+}
+
+static bool null_ok(void)
+{
+    struct result r;
+
+    memset(&r, 0, sizeof(r));
+    metrics_observe(NULL, &r);
+    metrics_set_targets(NULL, NULL);
+    metrics_reload(NULL, true, 0);
+    metrics_stop(NULL);
+    return metrics_render(NULL, NULL) < 0 && metrics_rebind(NULL, "127.0.0.1:1", NULL, 0) == 0;
+}
+
+static void test_null_is_off(void)
+{
+    UNIT_CHECK(null_ok());
+}
+
+/* A loopback port nobody listens on (bound, then released). */
+static int free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        port = -1;
+    else
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* A socket listening on 127.0.0.1 (a port someone else owns). */
+static int occupy_port(int *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* Whether a TCP connect to 127.0.0.1:port succeeds: the kernel completes
+ * the handshake into the backlog without the loop running. */
+static bool accepts(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+    close(fd);
+    return ok;
+}
+
+static void test_bind_in_use(void)
+{
+    struct event_base *base = event_base_new();
+    char addr[64], want[128], err[256] = "";
+    int port, fd = occupy_port(&port);
+    struct metrics *m;
+
+    UNIT_CHECK(fd >= 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    m = metrics_start(base, addr, NULL, err, sizeof(err));
+    UNIT_CHECK(m == NULL);
+    snprintf(want, sizeof(want), "metrics_listen %s: cannot listen", addr);
+    UNIT_CHECK(strstr(err, want) == err);
+    UNIT_CHECK(strstr(err, "WSAEADDRINUSE") != NULL);
+    metrics_stop(m);
+    close(fd);
+    event_base_free(base);
+}
+
+static void test_rebind(void)
+{
+    struct event_base *base = event_base_new();
+    char a1[64], a2[64], a3[64], err[256] = "";
+    int p1 = free_port(), p2 = free_port(), p3, fd3 = occupy_port(&p3);
+    struct metrics *m;
+    struct target web = make_target("web", KIND_CONNECT);
+    char *body;
+
+    snprintf(a1, sizeof(a1), "127.0.0.1:%d", p1);
+    snprintf(a2, sizeof(a2), "127.0.0.1:%d", p2);
+    snprintf(a3, sizeof(a3), "127.0.0.1:%d", p3);
+    m = metrics_start(base, a1, NULL, err, sizeof(err));
+    UNIT_CHECK(m != NULL);
+    if (m == NULL) {
+        fprintf(stderr, "%s: %s\n", unit_cur, err);
+        close(fd3);
+        event_base_free(base);
+        return;
+    }
+    observe(m, &web, true, 0, 1);
+    UNIT_CHECK(accepts(p1));
+    UNIT_EQ_INT(metrics_rebind(m, a1, err, sizeof(err)), 0); /* same: nothing to do */
+    UNIT_CHECK(accepts(p1));
+    UNIT_EQ_INT(metrics_rebind(m, a2, err, sizeof(err)), 0);
+    UNIT_CHECK(!accepts(p1));
+    UNIT_CHECK(accepts(p2));
+    /* someone else's port: refused, and the current listener stays */
+    UNIT_EQ_INT(metrics_rebind(m, a3, err, sizeof(err)), -1);
+    UNIT_CHECK(strstr(err, a3) != NULL);
+    UNIT_CHECK(accepts(p2));
+    /* counters survive the moves */
+    body = render(m);
+    CHECK_LINE(body, "netdiag_probes_total{target=\"web\",kind=\"connect\",result=\"ok\"} 1");
+    free(body);
+    metrics_stop(m);
+    UNIT_CHECK(!accepts(p2));
+    close(fd3);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    log_init(LOG_LEVEL_ERROR);
+    if (access(PROMTOOL, X_OK) != 0)
+        printf("test_metrics: %s not installed; bodies not checked by promtool\n", PROMTOOL);
+    UNIT_RUN(test_counters_and_histogram);
+    UNIT_RUN(test_help_and_type);
+    UNIT_RUN(test_label_escaping);
+    UNIT_RUN(test_sources_and_reload);
+    UNIT_RUN(test_set_targets_drops_series);
+    UNIT_RUN(test_many_targets);
+    UNIT_RUN(test_null_is_off);
+    UNIT_RUN(test_bind_in_use);
+    UNIT_RUN(test_rebind);
+    return UNIT_END("test_metrics");
+}
