@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""make bench: netdiagd's figures beside what the kernel can do, measured
+in the same run on this machine. Loopback only; every step is bounded in
+time and stops by itself. Prints one JSON object per figure, then a table.
+
+Steps: the raw epoll ceiling (open and closed port), connect throughput,
+refused throughput (every probe a stored failure), resolve throughput
+against a fast loopback responder, schedule accuracy (10,000 targets at
+1 s), memory per target (1k/10k/100k targets), the store alone, and the
+client's queries on a generated 10-million-row database."""
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+TICK = os.sysconf("SC_CLK_TCK")
+FIGURES = []
+
+
+def emit(figure, value, unit, goal=None, ratio=None, **extra):
+    obj = {"figure": figure, "value": value, "unit": unit}
+    if goal is not None:
+        obj["goal"] = goal
+    if ratio is not None:
+        obj["ratio_to_ceiling"] = round(ratio, 3)
+    obj.update(extra)
+    FIGURES.append(obj)
+    print(json.dumps(obj), flush=True)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_helper(path, seconds):
+    p = subprocess.Popen([path, str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    port = int(p.stdout.readline())
+    return p, port
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def write_config(tmp, name, targets, interval, timeout, body, extra_daemon=""):
+    db = os.path.join(tmp, name + ".db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.unlink(db + suffix)
+    path = os.path.join(tmp, name + ".ini")
+    with open(path, "w") as f:
+        f.write("[daemon]\ndatabase = %s\nlog_level = info\n%s\n" % (db, extra_daemon))
+        f.write("[defaults]\ninterval = %s\ntimeout = %s\n\n" % (interval, timeout))
+        for i in range(targets):
+            f.write("[target t%06d]\n%s\n" % (i, body))
+    return path, db
+
+
+def run_daemon(netdiagd, cfg, seconds, warmup=1.0):
+    """Run netdiagd for `seconds`; return its figures from the steady part
+    (after warmup): results/s from the store's rollups is not precise
+    enough at this rate, so the daemon's own exit line is used for totals
+    and /proc for CPU."""
+    # stderr to a file: a pipe nobody reads until the end would fill and
+    # block the daemon's logging
+    errf = open(cfg + ".log", "w+")
+    p = subprocess.Popen([netdiagd, "-c", cfg], stderr=errf, text=True)
+    t0 = time.monotonic()
+    time.sleep(warmup)
+    c0, w0 = cpu_seconds(p.pid), time.monotonic()
+    time.sleep(seconds)
+    c1, w1 = cpu_seconds(p.pid), time.monotonic()
+    rss = rss_bytes(p.pid)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+    t1 = time.monotonic()
+    errf.seek(0)
+    err = errf.read()
+    errf.close()
+    m = re.search(r"stopped: (\d+) results, (\d+) failures, \d+ failure rows stored, (\d+) dropped", err)
+    if p.returncode != 0 or m is None:
+        sys.exit("netdiagd failed (exit %s):\n%s" % (p.returncode, err[-3000:]))
+    sched = re.search(r"schedule: (\d+) starts, lateness p50 (\d+) us, p99 (\d+) us, "
+                      r"max (\d+) us, (\d+) early", err)
+    return {
+        "results": int(m.group(1)), "failures": int(m.group(2)), "dropped": int(m.group(3)),
+        "elapsed": t1 - t0, "cpu": c1 - c0, "cpu_wall": w1 - w0, "rss": rss,
+        "sched": [int(x) for x in sched.groups()] if sched else None, "log": err,
+    }
+
+
+def db_count(db, sql):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(REPO, "build"))
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    args = ap.parse_args()
+    b = args.build
+    netdiagd = os.path.join(b, "netdiagd")
+    dur = 2.0 if args.quick else args.seconds
+    tmp = tempfile.mkdtemp(prefix="netdiag-bench-")
+    started = time.monotonic()
+
+    # 1. ceiling: raw epoll prober against the same listener
+    lst, lport = start_helper(os.path.join(b, "bench", "listener"), 600)
+    cport = closed_port()
+    ceil = {}
+    for label, port in (("open", lport), ("closed", cport)):
+        out = subprocess.run([os.path.join(b, "bench", "ceiling"), label, str(port), str(dur),
+                              "256"], capture_output=True, text=True, check=True).stdout
+        obj = json.loads(out)
+        ceil[label] = obj["value"]
+        emit("ceiling_%s_connects_per_s" % label, obj["value"], "1/s")
+
+    # 2. connect throughput: open port, asking for more than it can do
+    n, iv = 1000, "10ms"
+    cfg, db = write_config(tmp, "connect", n, iv, "5ms",
+                           "kind = connect\nhost = 127.0.0.1\nport = %d\n" % lport)
+    r = run_daemon(netdiagd, cfg, dur)
+    rate = r["results"] / r["elapsed"]
+    emit("connect_probes_per_s", round(rate), "1/s", goal=">= 0.8 x ceiling",
+         ratio=rate / ceil["open"], targets=n, interval=iv, dropped=r["dropped"],
+         failures=r["failures"], cpu_us_per_probe=round(r["cpu"] * 1e6 / max(1, rate *
+                                                                                 r["cpu_wall"]), 2))
+    stop(lst)
+
+    # 3. refused throughput: every result is a stored failure row
+    cfg, db = write_config(tmp, "refused", n, iv, "5ms",
+                           "kind = connect\nhost = 127.0.0.1\nport = %d\n" % cport)
+    r = run_daemon(netdiagd, cfg, dur)
+    rate = r["results"] / r["elapsed"]
+    stored = db_count(db, "SELECT count(*) FROM failures")
+    emit("refused_probes_per_s", round(rate), "1/s", goal=">= 100000, none dropped",
+         ratio=rate / ceil["closed"], stored=stored, dropped=r["dropped"],
+         results=r["results"],
+         cpu_us_per_probe=round(r["cpu"] * 1e6 / max(1, rate * r["cpu_wall"]), 2))
+
+    # 4. resolve throughput against a fast loopback responder
+    dns, dport = start_helper(os.path.join(b, "bench", "dnsresp"), 600)
+    cfg, db = write_config(tmp, "resolve", n, iv, "5ms",
+                           "kind = resolve\nname = bench.test\ntype = A\n"
+                           "server = 127.0.0.1:%d\n" % dport)
+    r = run_daemon(netdiagd, cfg, dur)
+    rate = r["results"] / r["elapsed"]
+    emit("resolve_probes_per_s", round(rate), "1/s", goal=">= 100000", failures=r["failures"],
+         dropped=r["dropped"],
+         cpu_us_per_probe=round(r["cpu"] * 1e6 / max(1, rate * r["cpu_wall"]), 2))
+    stop(dns)
+
+    # 5. schedule accuracy: 10,000 targets at 1 s for 20 s (refused probes)
+    sched_n, sched_s = (2000, 4.0) if args.quick else (10000, 20.0)
+    cfg, db = write_config(tmp, "sched", sched_n, "1s", "500ms",
+                           "kind = connect\nhost = 127.0.0.1\nport = %d\n" % cport)
+    r = run_daemon(netdiagd, cfg, sched_s, warmup=1.5)
+    if r["sched"]:
+        starts, p50, p99, mx, early = r["sched"]
+        emit("schedule_lateness_p50_us", p50, "us", targets=sched_n, starts=starts)
+        emit("schedule_lateness_p99_us", p99, "us", goal="<= 1000")
+        emit("schedule_lateness_max_us", mx, "us")
+        emit("schedule_early_wakeups_rearmed", early, "count",
+             goal="never started early by > 1 ms")
+    emit("schedule_daemon_cpu_percent", round(100 * r["cpu"] / r["cpu_wall"], 1), "%",
+         goal="<= 5 (scheduler)", probes_per_s=round(r["results"] / r["elapsed"]))
+
+    # 6. memory per target: closed port, long interval
+    rss = {}
+    for count in ((1000, 10000) if args.quick else (1000, 10000, 100000)):
+        cfg, db = write_config(tmp, "mem%d" % count, count, "1h", "1s",
+                               "kind = connect\nhost = 127.0.0.1\nport = %d\n" % cport)
+        r = run_daemon(netdiagd, cfg, 1.0, warmup=2.0 if count < 100000 else 6.0)
+        rss[count] = r["rss"]
+        emit("rss_bytes_%d_targets" % count, r["rss"], "B")
+    hi = max(rss)
+    per = (rss[hi] - rss[1000]) / (hi - 1000)
+    emit("memory_bytes_per_target", round(per), "B", goal="<= 1024", between="1000-%d" % hi)
+
+    # 7. the store alone, with the real schema
+    out = subprocess.run([os.path.join(b, "bench", "bench_store"),
+                          "500000" if args.quick else "2000000", "10", tmp],
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("{"):
+            obj = json.loads(line)
+            emit(obj.pop("figure"), obj.pop("value"), obj.pop("unit", ""), **obj)
+
+    # 8. client queries on a generated database
+    gen = os.path.join(HERE, "gen_db.py")
+    bq = os.path.join(HERE, "bench_query.sh")
+    if os.path.exists(gen) and os.path.exists(bq):
+        qdb = os.path.join(tmp, "query.db")
+        rows = "1000000" if args.quick else "10000000"
+        subprocess.run([sys.executable, gen, qdb, "--failures", rows], check=True,
+                       stdout=subprocess.DEVNULL)
+        out = subprocess.run(["sh", bq, os.path.join(b, "netdiag"), qdb], capture_output=True,
+                             text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("{"):
+                obj = json.loads(line)
+                emit(obj.pop("figure"), obj.pop("value"), obj.pop("unit", "ms"), **obj)
+
+    print()
+    print("%-34s %14s  %-8s %-26s %s" % ("figure", "value", "unit", "goal", "ratio"))
+    for f in FIGURES:
+        print("%-34s %14s  %-8s %-26s %s" % (f["figure"], f["value"], f["unit"],
+                                             f.get("goal", ""), f.get("ratio_to_ceiling", "")))
+    print("\nbench: %d figures in %.0f s (work files in %s)" % (len(FIGURES),
+                                                            time.monotonic() - started, tmp))
+
+
+if __name__ == "__main__":
+    main()
