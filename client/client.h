@@ -10,6 +10,8 @@
 
 #include "output.h"
 
+struct wsa_code;
+
 /* Exit codes, listed in netdiag(1) EXIT STATUS. */
 enum client_exit {
     CLIENT_EXIT_OK = 0,
@@ -19,8 +21,18 @@ enum client_exit {
     CLIENT_EXIT_BAD_DB = 4,  /* not a netdiag database, or a newer schema */
 };
 
-/* The default database, as in conf/netdiag.ini [daemon] database. */
-#define CLIENT_DEFAULT_DB "/var/lib/netdiag/netdiag.db"
+/* The default database, as in conf/netdiag.ini [daemon] database, and the
+ * configuration it is looked up in first. */
+#define CLIENT_DEFAULT_DB     "/var/lib/netdiag/netdiag.db"
+#define CLIENT_DEFAULT_CONFIG "/etc/netdiag/netdiag.ini"
+/* The newest schema (PRAGMA user_version) these queries were written for;
+ * test_client checks it against STORE_SCHEMA_VERSION, so a schema change
+ * cannot slip past the client unreviewed. */
+#define CLIENT_SCHEMA_VERSION 1
+/* How long a query waits for a database that is locked or recovering. */
+#define CLIENT_BUSY_TIMEOUT_MS 2000
+/* Test hook: "now" as an ISO-8601 time, so golden outputs stay stable. */
+#define CLIENT_NOW_ENV "NETDIAG_NOW"
 
 /* An option, global or of one command; one table drives both getopt_long
  * and the help text. */
@@ -29,6 +41,7 @@ struct client_option {
     char short_name; /* 0: none */
     const char *arg; /* argument name shown in help; NULL: a flag */
     const char *help;
+    bool repeat; /* may be given more than once (and takes comma lists) */
 };
 
 #define CLIENT_MAX_CMD_OPTIONS 16
@@ -59,11 +72,20 @@ struct client {
     bool has_since, has_until;
     int64_t since_ms, until_ms; /* ms since the epoch */
     int width_cols;             /* what table output fits */
+    int64_t now_ms;             /* the wall clock, or $NETDIAG_NOW */
     const struct command *cmd;
     /* Values of the command's options, by index in cmd->options; NULL when
-     * not given, "" for a flag that is set. */
+     * not given, "" for a flag that is set; the last one given. */
     const char *cmd_values[CLIENT_MAX_CMD_OPTIONS];
+    /* Every value of a repeatable option, in order. */
+    const char **cmd_lists[CLIENT_MAX_CMD_OPTIONS];
+    size_t cmd_nlist[CLIENT_MAX_CMD_OPTIONS];
 };
+
+/* main.c: the value of the command's option `long_name` (NULL when not
+ * given), and every value of a repeatable one (*n = 0 when not given). */
+const char *client_opt(const struct client *cl, const char *long_name);
+const char *const *client_opt_list(const struct client *cl, const char *long_name, size_t *n);
 
 /* main.c: print "netdiag: CMD: message; see 'netdiag CMD --help'" on one
  * line and return CLIENT_EXIT_USAGE. */
@@ -76,5 +98,16 @@ int client_write_error(void);
 /* cmd_codes.c */
 int cmd_codes_run(struct client *cl, int argc, char **argv);
 int cmd_explain_run(struct client *cl, int argc, char **argv);
+/* The code a --code value names: a number, a WSA name with or without its
+ * prefix, an errno, EAI_* or DNS outcome name (as `explain` reads them).
+ * NULL when unknown, with "unknown code "X"; closest: ..." in msg. */
+const struct wsa_code *codes_lookup(const char *what, char *msg, size_t msglen);
+
+/* cmd_failures.c, cmd_summary.c, cmd_timeline.c, cmd_targets.c */
+int cmd_failures_run(struct client *cl, int argc, char **argv);
+int cmd_summary_run(struct client *cl, int argc, char **argv);
+int cmd_timeline_run(struct client *cl, int argc, char **argv);
+int cmd_targets_run(struct client *cl, int argc, char **argv);
+int cmd_alerts_run(struct client *cl, int argc, char **argv);
 
 #endif

@@ -19,10 +19,10 @@
 int cmd_codes_run(struct client *cl, int argc, char **argv)
 {
     static const struct output_column cols[] = {
-        {"code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT},
-        {"name", OUTPUT_COL_KEEP},
-        {"meaning", 0},
-        {"os_dependent", OUTPUT_COL_KEEP},
+        {"code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+        {"name", OUTPUT_COL_KEEP, 0, NULL},
+        {"meaning", 0, 0, NULL},
+        {"os_dependent", OUTPUT_COL_KEEP, 0, NULL},
     };
     struct output *o;
 
@@ -186,24 +186,33 @@ static void explain_candidates_number(struct explain_candidates *cs, long long n
     }
 }
 
-static int explain_unknown(const char *what)
+/* "unknown code "X"; closest: A, B, C, D, E" into msg. */
+static void explain_unknown_msg(const char *what, char *msg, size_t msglen)
 {
     struct explain_candidates *cs = calloc(1, sizeof(*cs));
+    size_t len;
 
-    if (cs == NULL) {
-        fputs("netdiag: out of memory\n", stderr);
-        return CLIENT_EXIT_RUNTIME;
-    }
+    len = (size_t)snprintf(msg, msglen, "unknown code \"%s\"", what);
+    if (cs == NULL || len >= msglen)
+        goto out;
     if (isdigit((unsigned char)what[0]))
         explain_candidates_number(cs, strtoll(what, NULL, 10)); /* saturates, never wraps */
     else
         explain_candidates_names(cs, what);
     qsort(cs->c, cs->n, sizeof(cs->c[0]), explain_candidate_cmp);
-    fprintf(stderr, "netdiag: unknown code \"%s\"; closest:", what);
-    for (size_t i = 0; i < cs->n && i < EXPLAIN_SUGGESTIONS; i++)
-        fprintf(stderr, "%s %s", i ? "," : "", cs->c[i].label);
-    fputc('\n', stderr);
+    for (size_t i = 0; i < cs->n && i < EXPLAIN_SUGGESTIONS && len < msglen; i++)
+        len += (size_t)snprintf(msg + len, msglen - len, "%s %s",
+                                i ? "," : "; closest:", cs->c[i].label);
+out:
     free(cs);
+}
+
+static int explain_unknown(const char *what)
+{
+    char msg[1024];
+
+    explain_unknown_msg(what, msg, sizeof(msg));
+    fprintf(stderr, "netdiag: %s\n", msg);
     return CLIENT_EXIT_USAGE;
 }
 
@@ -264,6 +273,16 @@ static const struct wsa_code *explain_resolve(const char *what, char *how, size_
     return NULL;
 }
 
+const struct wsa_code *codes_lookup(const char *what, char *msg, size_t msglen)
+{
+    char how[256];
+    const struct wsa_code *wc = explain_resolve(what, how, sizeof(how));
+
+    if (wc == NULL)
+        explain_unknown_msg(what, msg, msglen);
+    return wc;
+}
+
 /* Names of raw values, or their number when the value has no name. */
 struct explain_names {
     const char *names[EXPLAIN_MAX_RAW];
@@ -285,15 +304,15 @@ static void explain_names_add(struct explain_names *en, const char *name, int va
 int cmd_explain_run(struct client *cl, int argc, char **argv)
 {
     static const struct output_column cols[] = {
-        {"code", OUTPUT_COL_KEEP},
-        {"name", OUTPUT_COL_KEEP},
-        {"meaning", 0},
-        {"os_dependent", OUTPUT_COL_KEEP},
-        {"matched", 0},
-        {"errnos", 0},
-        {"eai_codes", 0},
-        {"dns_outcomes", 0},
-        {"explanation", 0},
+        {"code", OUTPUT_COL_KEEP, 0, NULL},
+        {"name", OUTPUT_COL_KEEP, 0, NULL},
+        {"meaning", 0, 0, NULL},
+        {"os_dependent", OUTPUT_COL_KEEP, 0, NULL},
+        {"matched", 0, 0, NULL},
+        {"errnos", 0, 0, NULL},
+        {"eai_codes", 0, 0, NULL},
+        {"dns_outcomes", 0, 0, NULL},
+        {"explanation", 0, 0, NULL},
     };
     struct explain_names errnos = {0}, eais = {0}, dns = {0};
     const struct wsa_code *wc;

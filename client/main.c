@@ -33,22 +33,168 @@ enum global_opt {
 static const struct client_option global_options[GOPT_COUNT + 1] = {
     [GOPT_DB] = {"db", 0, "PATH",
                  "the database netdiagd writes (default: the [daemon] database of the -c "
-                 "configuration, else " CLIENT_DEFAULT_DB ")"},
-    [GOPT_CONFIG] = {"config", 'c', "FILE", "the netdiagd configuration to take the database from"},
-    [GOPT_FORMAT] = {"format", 0, "FMT", "output format: table (default), json or csv"},
-    [GOPT_WIDE] = {"wide", 0, NULL, "show long fields whole instead of cutting them to fit"},
+                 "configuration if readable, else " CLIENT_DEFAULT_DB ")",
+                 false},
+    [GOPT_CONFIG] =
+        {"config", 'c', "FILE",
+         "the netdiagd configuration to take the database from (default: " CLIENT_DEFAULT_CONFIG
+         ")",
+         false},
+    [GOPT_FORMAT] = {"format", 0, "FMT", "output format: table (default), json or csv", false},
+    [GOPT_WIDE] = {"wide", 0, NULL, "show long fields whole instead of cutting them to fit", false},
     [GOPT_UTC] = {"utc", 0, NULL,
-                  "show times in UTC, and read --since/--until times without a zone as UTC"},
+                  "show times in UTC, and read --since/--until times without a zone as UTC", false},
     [GOPT_SINCE] = {"since", 0, "WHEN",
-                    "from WHEN on: a duration ago (90s, 15m, 2h, 7d) or an ISO-8601 time"},
-    [GOPT_UNTIL] = {"until", 0, "WHEN", "up to WHEN (same forms as --since)"},
-    [GOPT_HELP] = {"help", 'h', NULL, "show this help; after a command, the command's help"},
-    [GOPT_VERSION] = {"version", 'V', NULL, "show the version"},
-    [GOPT_COUNT] = {NULL, 0, NULL, NULL},
+                    "from WHEN on: a duration ago (90s, 15m, 2h, 7d), today, or an ISO-8601 "
+                    "time",
+                    false},
+    [GOPT_UNTIL] = {"until", 0, "WHEN", "up to WHEN (same forms as --since)", false},
+    [GOPT_HELP] = {"help", 'h', NULL, "show this help; after a command, the command's help", false},
+    [GOPT_VERSION] = {"version", 'V', NULL, "show the version", false},
+    [GOPT_COUNT] = {NULL, 0, NULL, NULL, false},
+};
+
+/* The commands' own options. Filters share their help texts. */
+#define OPT_TARGET                                                                                 \
+    {                                                                                              \
+        "target", 't', "GLOB",                                                                     \
+            "only targets whose name matches GLOB (wildcards * ? [...]); repeatable", true         \
+    }
+#define OPT_CODE                                                                                   \
+    {                                                                                              \
+        "code", 0, "CODE",                                                                         \
+            "only failures with CODE: a number or name (10061, WSAECONNREFUSED, econnrefused); "   \
+            "repeatable",                                                                          \
+            true                                                                                   \
+    }
+#define OPT_KIND                                                                                   \
+    {                                                                                              \
+        "kind", 0, "KIND", "only targets of KIND: connect, resolve or send; repeatable", true      \
+    }
+#define OPT_END                                                                                    \
+    {                                                                                              \
+        NULL, 0, NULL, NULL, false                                                                 \
+    }
+
+static const struct client_option failures_options[] = {
+    OPT_TARGET,
+    OPT_CODE,
+    {"phase", 0, "PHASE",
+     "only failures in PHASE: resolve, connect, send, recv, verify or none; repeatable", true},
+    OPT_KIND,
+    {"limit", 'n', "N", "show the newest N failures (default 100; 0: all)", false},
+    OPT_END,
+};
+
+static const struct client_option summary_options[] = {
+    {"by", 0, "WHAT", "count by code (default), target or phase", false},
+    OPT_TARGET,
+    OPT_CODE,
+    OPT_KIND,
+    OPT_END,
+};
+
+static const struct client_option timeline_options[] = {
+    {"bucket", 0, "SIZE",
+     "bucket width, whole minutes from 1m to 7d: 1m, 5m, 1h, ... (default: the narrowest of "
+     "1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d, 2d, 7d whose chart fits)",
+     false},
+    {"by", 0, "WHAT", "one row per code (default) or per target", false},
+    OPT_TARGET,
+    OPT_CODE,
+    OPT_KIND,
+    {"color", 0, "WHEN", "colour the chart: auto (default: on a terminal), always or never", false},
+    OPT_END,
+};
+
+static const struct client_option targets_options[] = {
+    OPT_TARGET,
+    OPT_KIND,
+    OPT_END,
+};
+
+static const struct client_option alerts_options[] = {
+    {"active", 0, NULL, "only alerts still firing", false},
+    OPT_TARGET,
+    OPT_CODE,
+    OPT_END,
 };
 
 /* One entry per command; `netdiag --help` lists them in this order. */
 static const struct command commands[] = {
+    {
+        .name = "failures",
+        .run = cmd_failures_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "list failed probes, newest first",
+        .help = "List failed probes, newest first: time, target, phase, code, name, meaning, "
+                "raw error and its value, detail, local and remote address, latency. Without "
+                "--since, all the history is searched; --limit caps the rows (default 100). "
+                "A table that does not fit the width leaves out the kind, the meaning, the raw "
+                "value, the local address, the raw error and the remote address, in that "
+                "order, before it cuts text; --wide shows every column whole.",
+        .options = failures_options,
+    },
+    {
+        .name = "summary",
+        .run = cmd_summary_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "count failures by code, target or phase, with failure rates",
+        .help = "Count the failures of a time range (default: the last 24 hours) by code, by "
+                "target or by phase (--by), most frequent first, with each code's meaning. "
+                "The rate is failures per attempt, from the per-minute counts netdiagd keeps "
+                "of every attempt (per hour for ranges over 6 hours), over the whole minutes "
+                "or hours the range touches; by code and by phase it is a share of all "
+                "attempts of the selected targets. Counts are exact.",
+        .options = summary_options,
+    },
+    {
+        .name = "timeline",
+        .run = cmd_timeline_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "chart failures over time, per code or per target",
+        .help = "Chart the failures of a time range (default: the last hour) in time buckets, "
+                "one row per code or per target (--by), so a spike stands out. Buckets are "
+                "whole: the range widens to bucket boundaries (local time). The bucket width "
+                "defaults to the smallest that fits the chart in the width. In a table each "
+                "row is a line of bars scaled to the highest bucket of the chart (any failure "
+                "shows), coloured on a terminal; JSON and CSV give one record per row and "
+                "bucket, zeros included.",
+        .options = timeline_options,
+    },
+    {
+        .name = "targets",
+        .run = cmd_targets_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "list targets with their last result and success rate",
+        .help = "List every target netdiagd has probed, retired ones included: kind, address, "
+                "the result of its last minute with attempts (ok, failing, or mixed), its "
+                "last failure and code, and over the range (default: the last 24 hours) its "
+                "attempts, failures, success rate and mean latency of successful attempts.",
+        .options = targets_options,
+    },
+    {
+        .name = "alerts",
+        .run = cmd_alerts_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "list active and past alerts",
+        .help = "List the alerts netdiagd raised, newest first: firing ones and resolved ones "
+                "whose time overlaps the range (default: all). Columns: id, state (firing or "
+                "resolved), target, code, name, start, end, duration, count of the window "
+                "that fired, peak, baseline, attempts, detail and meaning. No alerts is an "
+                "empty list, not an error.",
+        .options = alerts_options,
+    },
     {
         .name = "codes",
         .run = cmd_codes_run,
@@ -246,13 +392,60 @@ struct client_pending {
     const char *since, *until;
 };
 
+/* Record every comma-separated item of a repeatable option's value; each
+ * item is a copy, freed by client_free_lists(). */
+static int client_list_add(struct client *cl, size_t i, const char *arg)
+{
+    size_t before = cl->cmd_nlist[i];
+
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *item = p;
+        const char **l;
+        char *copy;
+        p += len + (p[len] == ',');
+        while (len > 0 && *item == ' ') {
+            item++;
+            len--;
+        }
+        if (len == 0)
+            continue;
+        l = realloc(cl->cmd_lists[i], (cl->cmd_nlist[i] + 1) * sizeof(*l));
+        copy = l != NULL ? strndup(item, len) : NULL;
+        if (l != NULL)
+            cl->cmd_lists[i] = l;
+        if (copy == NULL) {
+            fputs("netdiag: out of memory\n", stderr);
+            return CLIENT_EXIT_RUNTIME;
+        }
+        l[cl->cmd_nlist[i]++] = copy;
+    }
+    if (cl->cmd_nlist[i] == before)
+        return client_usage_error(cl, "--%s: an empty value", cl->cmd->options[i].long_name);
+    return 0;
+}
+
+static void client_free_lists(struct client *cl)
+{
+    for (size_t i = 0; i < CLIENT_MAX_CMD_OPTIONS; i++) {
+        for (size_t k = 0; k < cl->cmd_nlist[i]; k++)
+            free((char *)cl->cmd_lists[i][k]);
+        free(cl->cmd_lists[i]);
+        cl->cmd_lists[i] = NULL;
+        cl->cmd_nlist[i] = 0;
+    }
+}
+
 static int client_apply(struct client *cl, struct client_pending *p, int val, const char *arg)
 {
     int format;
 
     if (val >= OPT_VAL_CMD) {
+        size_t i = (size_t)(val - OPT_VAL_CMD);
         /* A flag is recorded as "", so NULL keeps meaning "not given". */
-        cl->cmd_values[val - OPT_VAL_CMD] = arg != NULL ? arg : "";
+        cl->cmd_values[i] = arg != NULL ? arg : "";
+        if (cl->cmd->options[i].repeat && arg != NULL)
+            return client_list_add(cl, i, arg);
         return 0;
     }
     switch (val - OPT_VAL_GLOBAL) {
@@ -329,10 +522,54 @@ static int client_parse(struct client *cl, struct client_pending *p, int argc, c
     return 0;
 }
 
+static int client_opt_index(const struct client *cl, const char *long_name)
+{
+    for (int i = 0; cl->cmd->options && cl->cmd->options[i].long_name; i++)
+        if (strcmp(cl->cmd->options[i].long_name, long_name) == 0)
+            return i;
+    fprintf(stderr, "netdiag: internal error: %s has no option --%s\n", cl->cmd->name, long_name);
+    abort();
+}
+
+const char *client_opt(const struct client *cl, const char *long_name)
+{
+    return cl->cmd_values[client_opt_index(cl, long_name)];
+}
+
+const char *const *client_opt_list(const struct client *cl, const char *long_name, size_t *n)
+{
+    int i = client_opt_index(cl, long_name);
+
+    *n = cl->cmd_nlist[i];
+    return cl->cmd_lists[i];
+}
+
+/* "now": the wall clock, or $NETDIAG_NOW (an ISO-8601 time with a zone),
+ * a hook for tests that compare output with golden files. */
+static int client_now(struct client *cl)
+{
+    const char *env = getenv(CLIENT_NOW_ENV);
+    char err[256];
+
+    cl->now_ms = util_now_ms();
+    if (env == NULL || *env == '\0')
+        return 0;
+    if (timearg_parse(env, cl->now_ms, true, &cl->now_ms, err, sizeof(err)) < 0) {
+        fprintf(stderr, "netdiag: $%s: %s\n", CLIENT_NOW_ENV, err);
+        return CLIENT_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int client_times(struct client *cl, const struct client_pending *p)
 {
     char err[256];
-    int64_t now_ms = util_now_ms();
+    int64_t now_ms;
+    int rc;
+
+    if ((rc = client_now(cl)) != 0)
+        return rc;
+    now_ms = cl->now_ms;
 
     if (p->since != NULL) {
         if (timearg_parse(p->since, now_ms, cl->utc, &cl->since_ms, err, sizeof(err)) < 0)
@@ -349,15 +586,26 @@ static int client_times(struct client *cl, const struct client_pending *p)
     return 0;
 }
 
+static int client_main(struct client *cl, int argc, char **argv);
+
 int main(int argc, char **argv)
 {
     struct client cl = {.out = stdout, .format = OUTPUT_TABLE};
+    int rc = client_main(&cl, argc, argv);
+
+    client_free_lists(&cl);
+    return rc;
+}
+
+/* Parse the command line and run the command; returns the exit code. */
+static int client_main(struct client *cl, int argc, char **argv)
+{
     struct client_pending pending = {0};
     int rc, cmd_argc, nargs;
     char **cmd_argv;
 
     /* First pass: global options up to the command. */
-    if ((rc = client_parse(&cl, &pending, argc, argv)) != 0)
+    if ((rc = client_parse(cl, &pending, argc, argv)) != 0)
         return rc;
     if (optind >= argc) {
         if (pending.help) {
@@ -368,21 +616,21 @@ int main(int argc, char **argv)
             printf("netdiag %s\n", NETDIAG_VERSION);
             return CLIENT_EXIT_OK;
         }
-        return client_usage_error(&cl, "no command given");
+        return client_usage_error(cl, "no command given");
     }
-    cl.cmd = client_find_command(argv[optind]);
-    if (cl.cmd == NULL) {
-        return client_usage_error(&cl, "unknown command \"%s\"", argv[optind]);
+    cl->cmd = client_find_command(argv[optind]);
+    if (cl->cmd == NULL) {
+        return client_usage_error(cl, "unknown command \"%s\"", argv[optind]);
     }
 
     /* Second pass: the command's options and the global ones, anywhere
      * after the command; cmd_argv[0] is the command itself. */
     cmd_argc = argc - optind;
     cmd_argv = argv + optind;
-    if ((rc = client_parse(&cl, &pending, cmd_argc, cmd_argv)) != 0)
+    if ((rc = client_parse(cl, &pending, cmd_argc, cmd_argv)) != 0)
         return rc;
     if (pending.help) {
-        help_command(stdout, cl.cmd);
+        help_command(stdout, cl->cmd);
         return CLIENT_EXIT_OK;
     }
     if (pending.version) {
@@ -390,13 +638,13 @@ int main(int argc, char **argv)
         return CLIENT_EXIT_OK;
     }
     nargs = cmd_argc - optind;
-    if (nargs < cl.cmd->min_args)
-        return client_usage_error(&cl, "missing argument %s", cl.cmd->args);
-    if (nargs > cl.cmd->max_args)
-        return client_usage_error(&cl, "unexpected argument \"%s\"",
-                                  cmd_argv[optind + cl.cmd->max_args]);
-    if ((rc = client_times(&cl, &pending)) != 0)
+    if (nargs < cl->cmd->min_args)
+        return client_usage_error(cl, "missing argument %s", cl->cmd->args);
+    if (nargs > cl->cmd->max_args)
+        return client_usage_error(cl, "unexpected argument \"%s\"",
+                                  cmd_argv[optind + cl->cmd->max_args]);
+    if ((rc = client_times(cl, &pending)) != 0)
         return rc;
-    cl.width_cols = output_width(stdout);
-    return cl.cmd->run(&cl, nargs, cmd_argv + optind);
+    cl->width_cols = output_width(stdout);
+    return cl->cmd->run(cl, nargs, cmd_argv + optind);
 }

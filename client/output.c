@@ -2,6 +2,7 @@
  * stream row by row, tables are buffered so column widths can be fitted. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -240,6 +241,42 @@ void output_int(struct output *o, int64_t v)
         fputs(buf, o->fp);
 }
 
+void output_str_shown(struct output *o, const char *s, const char *shown)
+{
+    if (o->format == OUTPUT_TABLE)
+        output_str(o, shown);
+    else
+        output_str(o, s);
+}
+
+void output_int_shown(struct output *o, int64_t v, const char *shown)
+{
+    if (o->format == OUTPUT_TABLE)
+        output_str(o, shown);
+    else
+        output_int(o, v);
+}
+
+void output_double(struct output *o, double v, int decimals, const char *shown)
+{
+    char buf[64];
+
+    if (isnan(v)) {
+        output_null(o);
+        return;
+    }
+    snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+    if (!output_cell_begin(o))
+        output_table_push(o, shown != NULL ? shown : buf);
+    else
+        fputs(buf, o->fp);
+}
+
+void output_null(struct output *o)
+{
+    output_str(o, NULL);
+}
+
 void output_bool(struct output *o, bool v)
 {
     if (!output_cell_begin(o))
@@ -344,46 +381,74 @@ static void output_shrink(size_t *w, const size_t *min_w, const bool *eligible, 
     }
 }
 
+/* Leave out droppable columns, highest rank first, until the visible ones
+ * fit `avail` at their natural widths or none is left to drop. */
+static void output_drop(const struct output *o, const size_t *w, bool *visible, size_t *total,
+                        size_t avail)
+{
+    while (*total > avail) {
+        size_t best = o->ncols;
+        for (size_t i = 0; i < o->ncols; i++)
+            if (visible[i] && o->cols[i].drop > 0 &&
+                (best == o->ncols || o->cols[i].drop > o->cols[best].drop))
+                best = i;
+        if (best == o->ncols)
+            return;
+        visible[best] = false;
+        *total -= w[best] + OUTPUT_GAP;
+    }
+}
+
 static void output_table_list(struct output *o)
 {
-    size_t n = o->ncols, total = OUTPUT_GAP * (n - 1);
+    size_t n = o->ncols, total = 0, nvisible = 0;
     size_t *w = output_zalloc(n * sizeof(*w)), *min_w = output_zalloc(n * sizeof(*w));
     bool *eligible = output_zalloc(n * sizeof(*eligible));
+    bool *visible = output_zalloc(n * sizeof(*visible));
     char **headers = output_zalloc(n * sizeof(*headers));
 
     for (size_t i = 0; i < n; i++) {
-        headers[i] = output_strdup(o->cols[i].name);
-        for (char *p = headers[i]; *p; p++)
+        headers[i] = output_strdup(o->cols[i].header ? o->cols[i].header : o->cols[i].name);
+        for (char *p = headers[i]; *p && !o->cols[i].header; p++)
             *p = (char)toupper((unsigned char)*p);
+        visible[i] = !(o->cols[i].flags & OUTPUT_COL_HIDE);
+        if (!visible[i])
+            continue;
         w[i] = output_text_width(headers[i]);
         for (size_t r = 0; r < o->nrows; r++) {
             size_t cw = output_text_width(o->cells[r * n + i]);
             if (cw > w[i])
                 w[i] = cw;
         }
-        total += w[i];
+        total += w[i] + (nvisible > 0 ? OUTPUT_GAP : 0);
+        nvisible++;
     }
-    if (!o->wide && o->width_cols > 0) {
+    if (!o->wide && o->width_cols > 0 && nvisible > 0) {
         size_t avail = (size_t)o->width_cols;
+        output_drop(o, w, visible, &total, avail);
         /* First the free-text columns give way, down to a readable floor;
          * only then the kept ones (names, numbers), down to one column. */
         for (size_t i = 0; i < n; i++) {
-            eligible[i] = !(o->cols[i].flags & OUTPUT_COL_KEEP);
+            eligible[i] = visible[i] && !(o->cols[i].flags & OUTPUT_COL_KEEP);
             min_w[i] = w[i] < OUTPUT_FLEX_MIN ? w[i] : OUTPUT_FLEX_MIN;
         }
         output_shrink(w, min_w, eligible, n, &total, avail);
         for (size_t i = 0; i < n; i++) {
-            eligible[i] = true;
+            eligible[i] = visible[i];
             min_w[i] = 1;
         }
         output_shrink(w, min_w, eligible, n, &total, avail);
     }
     for (size_t r = 0; r <= o->nrows; r++) {
         size_t pending = 0;
+        bool first = true;
         for (size_t i = 0; i < n; i++) {
             const char *s = r == 0 ? headers[i] : o->cells[(r - 1) * n + i];
-            if (i > 0)
+            if (!visible[i])
+                continue;
+            if (!first)
                 pending += OUTPUT_GAP;
+            first = false;
             output_put_cell(o->fp, s, w[i], o->cols[i].flags & OUTPUT_COL_RIGHT, &pending);
         }
         fputc('\n', o->fp);
@@ -391,6 +456,7 @@ static void output_table_list(struct output *o)
     for (size_t i = 0; i < n; i++)
         free(headers[i]);
     free(headers);
+    free(visible);
     free(eligible);
     free(min_w);
     free(w);
@@ -447,7 +513,7 @@ static void output_table_record(struct output *o)
     size_t n = o->ncols, label_w = 0, width;
 
     for (size_t i = 0; i < n; i++)
-        if (strlen(o->cols[i].name) > label_w)
+        if (!(o->cols[i].flags & OUTPUT_COL_HIDE) && strlen(o->cols[i].name) > label_w)
             label_w = strlen(o->cols[i].name);
     label_w += OUTPUT_GAP;
     /* A very narrow terminal still gets readable lines; they overflow. */
@@ -457,6 +523,8 @@ static void output_table_record(struct output *o)
             fputc('\n', o->fp);
         for (size_t i = 0; i < n; i++) {
             const char *v = o->cells[r * n + i];
+            if (o->cols[i].flags & OUTPUT_COL_HIDE)
+                continue;
             fputs(o->cols[i].name, o->fp);
             if (*v == '\0') {
                 fputc('\n', o->fp);

@@ -28,10 +28,16 @@ enum output_layout {
 /* Column flags (table mode only). */
 #define OUTPUT_COL_KEEP  0x1u /* cut only when cutting the others is not enough */
 #define OUTPUT_COL_RIGHT 0x2u /* right-aligned (numbers) */
+#define OUTPUT_COL_HIDE  0x4u /* never in a table: JSON and CSV only (raw ms times) */
 
 struct output_column {
     const char *name; /* JSON key and CSV header; table header in upper case */
     unsigned flags;
+    /* Table mode, list layout, without --wide: when the rows are wider than
+     * the width, columns with a drop rank are left out, highest rank first,
+     * before any cell is cut. 0: never left out. */
+    unsigned drop;
+    const char *header; /* table header; NULL: the name in upper case */
 };
 
 struct output;
@@ -48,6 +54,15 @@ void output_str(struct output *o, const char *s); /* NULL: null */
 void output_int(struct output *o, int64_t v);
 void output_bool(struct output *o, bool v);
 void output_list(struct output *o, const char *const *items, size_t n);
+/* A value whose table text differs from its JSON/CSV form ("1.2ms" for
+ * 1234): `shown` is what a table prints (NULL: "-"). */
+void output_str_shown(struct output *o, const char *s, const char *shown);
+void output_int_shown(struct output *o, int64_t v, const char *shown);
+/* A number with `decimals` digits after the point in JSON and CSV; NaN is
+ * null (empty in CSV). shown: the table text, NULL: the same digits. */
+void output_double(struct output *o, double v, int decimals, const char *shown);
+/* A missing value: null in JSON, empty in CSV, "-" in a table. */
+void output_null(struct output *o);
 void output_end_row(struct output *o);
 
 /* Write what is buffered, flush, free. Returns 0, or -1 with errno set

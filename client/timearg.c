@@ -124,19 +124,46 @@ bad:
     return -1;
 }
 
+/* The midnight that starts the day of now_ms, local or UTC. */
+static int timearg_midnight(int64_t now_ms, bool utc, int64_t *out_ms, char *err, size_t errlen)
+{
+    time_t now = (time_t)(now_ms / 1000), t;
+    struct tm tm;
+
+    if ((utc ? gmtime_r(&now, &tm) : localtime_r(&now, &tm)) == NULL) {
+        snprintf(err, errlen, "\"today\": the clock is out of range");
+        return -1;
+    }
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    t = utc ? timegm(&tm) : mktime(&tm);
+    if (t == (time_t)-1) {
+        snprintf(err, errlen, "\"today\": no midnight in the local time zone");
+        return -1;
+    }
+    *out_ms = (int64_t)t * 1000;
+    return 0;
+}
+
 int timearg_parse(const char *s, int64_t now_ms, bool utc, int64_t *out_ms, char *err,
                   size_t errlen)
 {
     int64_t ago_ms;
     char derr[128];
 
+    if (strcmp(s, "now") == 0) {
+        *out_ms = now_ms;
+        return 0;
+    }
+    if (strcmp(s, "today") == 0)
+        return timearg_midnight(now_ms, utc, out_ms, err, errlen);
     /* Four digits and a dash can only be the start of a date. */
     if (strlen(s) >= 5 && isdigit((unsigned char)s[0]) && s[4] == '-')
         return timearg_iso(s, utc, out_ms, err, errlen);
     if (util_parse_duration_ms(s, &ago_ms, derr, sizeof(derr)) < 0) {
         snprintf(err, errlen,
-                 "\"%s\" is neither a duration (90s, 15m, 2h, 7d) nor an ISO-8601 time "
-                 "(2026-11-24T10:00:00Z)",
+                 "\"%s\" is neither a duration (90s, 15m, 2h, 7d), \"today\", \"now\" nor an "
+                 "ISO-8601 time (2026-11-24T10:00:00Z)",
                  s);
         return -1;
     }

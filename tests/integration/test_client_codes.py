@@ -74,7 +74,7 @@ SOURCE_TABLE = [
     (10107, "WSASYSCALLFAILURE", "System call failure.", True),
 ]
 
-COMMANDS = ["codes", "explain"]
+COMMANDS = ["failures", "summary", "timeline", "targets", "alerts", "codes", "explain"]
 EXPLAIN_KEYS = ["code", "name", "meaning", "os_dependent", "matched", "errnos",
                 "eai_codes", "dns_outcomes", "explanation"]
 
@@ -327,3 +327,38 @@ def test_man_page_matches_help():
     assert statuses == ["0", "1", "2", "3", "4"]
     see_also = " ".join(sections["SEE ALSO"])
     assert "netdiagd 8" in see_also and "netdiag.ini 5" in see_also
+
+
+def man_command_blocks():
+    """The COMMANDS section split per command: name -> its lines."""
+    blocks, name, depth = {}, None, 0
+    for line in man_sections()["COMMANDS"]:
+        if line.startswith(".Bl"):
+            depth += 1
+        elif line.startswith(".El"):
+            depth -= 1
+        elif depth == 1 and line.startswith(".It Cm "):
+            name = line.split()[2]
+            blocks[name] = []
+            continue
+        if name:
+            blocks[name].append(line)
+    return blocks
+
+
+def man_opts_in(lines):
+    opts = set()
+    for line in lines:
+        if line.startswith(".It Fl "):
+            opts |= {"-" + s for s in re.findall(r"Fl (\w)\b", line)}
+            opts |= set(re.findall(r"Fl -([a-z-]+)", line))
+    return opts
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_man_page_documents_command_options(cmd):
+    """Every option of `netdiag CMD --help` is in CMD's entry of the man
+    page, and nothing more."""
+    text = ok(cmd, "--help")
+    own = text.split("\nOptions:\n", 1)[1].split("\n\n", 1)[0] if "\nOptions:\n" in text else ""
+    assert sorted(man_opts_in(man_command_blocks()[cmd])) == help_options(own)

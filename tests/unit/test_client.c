@@ -1,18 +1,54 @@
-/* Unit tests of the client's shared pieces, the output writer and the
- * --since/--until parser; the client's .c files are included (chrony style)
- * because unit binaries link only the daemon objects. */
+/* Unit tests of the client's shared pieces: the output writer, the
+ * --since/--until parser, formatting, the database checks and the counting
+ * helpers; the client's .c files are included (chrony style) because unit
+ * binaries link only the daemon objects, and the few functions of main.c
+ * and cmd_codes.c they call are stubbed below. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "../../client/output.c"
 #include "../../client/timearg.c"
+#include "../../client/fmt.c"
+#include "../../client/db.c"
+#include "../../client/filter.c"
+#include "../../client/counts.c"
+
+/* Stubs for what filter.c needs from main.c and cmd_codes.c. */
+static int stub_usage_errors;
+
+int client_usage_error(const struct client *cl, const char *fmt, ...)
+{
+    (void)cl;
+    (void)fmt;
+    stub_usage_errors++;
+    return CLIENT_EXIT_USAGE;
+}
+
+const char *const *client_opt_list(const struct client *cl, const char *long_name, size_t *n)
+{
+    (void)cl;
+    (void)long_name;
+    *n = 0;
+    return NULL;
+}
+
+const struct wsa_code *codes_lookup(const char *what, char *msg, size_t msglen)
+{
+    const struct wsa_code *wc = wsa_by_name(what);
+    if (wc == NULL)
+        snprintf(msg, msglen, "unknown code \"%s\"", what);
+    return wc;
+}
 
 static const struct output_column two_cols[] = {
-    {"name", OUTPUT_COL_KEEP},
-    {"text", 0},
+    {"name", OUTPUT_COL_KEEP, 0, NULL},
+    {"text", 0, 0, NULL},
 };
 
 /* Run `fill` on an output of `format` into a memory stream; returns the
@@ -86,8 +122,8 @@ static void fill_numbers(struct output *o)
 static void test_table_right_aligns_and_booleans(void)
 {
     static const struct output_column cols[] = {
-        {"code", OUTPUT_COL_RIGHT},
-        {"os", 0},
+        {"code", OUTPUT_COL_RIGHT, 0, NULL},
+        {"os", 0, 0, NULL},
     };
     const char *want = " CODE  OS\n"
                        "    6  yes\n"
@@ -154,7 +190,7 @@ static void fill_list(struct output *o)
 
 static void test_lists(void)
 {
-    static const struct output_column cols[] = {{"errnos", 0}, {"eai", 0}};
+    static const struct output_column cols[] = {{"errnos", 0, 0, NULL}, {"eai", 0, 0, NULL}};
     UNIT_EQ_STR(render(OUTPUT_JSON, OUTPUT_LIST, cols, 2, 80, false, fill_list),
                 "[\n{\"errnos\":[\"ECONNRESET\",\"EPIPE\"],\"eai\":[]}\n]\n");
     UNIT_EQ_STR(render(OUTPUT_CSV, OUTPUT_LIST, cols, 2, 80, false, fill_list),
@@ -265,6 +301,193 @@ static void test_timearg_rejects(void)
     }
 }
 
+static void fill_ranked(struct output *o)
+{
+    output_int(o, 1795514400000LL);
+    output_str_shown(o, "2026-11-24T10:00:00.000Z", "11-24 10:00:00");
+    output_str(o, "a meaning that is rather long");
+    output_str(o, "dropped first");
+    output_int_shown(o, 1234, "1.23ms");
+    output_double(o, 0.25, 3, "25%");
+    output_double(o, NAN, 3, NULL);
+    output_end_row(o);
+}
+
+static const struct output_column ranked_cols[] = {
+    {"ts_ms", OUTPUT_COL_HIDE, 0, NULL},
+    {"time", OUTPUT_COL_KEEP, 0, NULL},
+    {"meaning", 0, 1, NULL},
+    {"extra", 0, 2, NULL},
+    {"latency_us", OUTPUT_COL_RIGHT, 0, "LATENCY"},
+    {"rate", OUTPUT_COL_RIGHT, 0, NULL},
+    {"none", 0, 0, NULL},
+};
+
+static void test_table_drops_ranked_columns_first(void)
+{
+    /* Everything (hidden ts_ms aside) would be 89 columns. */
+    UNIT_EQ_STR(
+        render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 200, false, fill_ranked),
+        "TIME            MEANING                        EXTRA          LATENCY  RATE  NONE\n"
+        "11-24 10:00:00  a meaning that is rather long  dropped first   1.23ms   25%  -\n");
+    /* 70: "extra" (rank 2) goes first, and that is enough. */
+    UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 70, false, fill_ranked),
+                "TIME            MEANING                        LATENCY  RATE  NONE\n"
+                "11-24 10:00:00  a meaning that is rather long   1.23ms   25%  -\n");
+    /* 40: both go, then nothing is cut. */
+    UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 40, false, fill_ranked),
+                "TIME            LATENCY  RATE  NONE\n"
+                "11-24 10:00:00   1.23ms   25%  -\n");
+    /* --wide keeps them all. */
+    UNIT_CHECK(strstr(render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 40, true, fill_ranked),
+                      "dropped first") != NULL);
+}
+
+static void test_machine_formats_keep_every_column(void)
+{
+    UNIT_EQ_STR(render(OUTPUT_JSON, OUTPUT_LIST, ranked_cols, 7, 40, false, fill_ranked),
+                "[\n{\"ts_ms\":1795514400000,\"time\":\"2026-11-24T10:00:00.000Z\","
+                "\"meaning\":\"a meaning that is rather long\",\"extra\":\"dropped first\","
+                "\"latency_us\":1234,\"rate\":0.250,\"none\":null}\n]\n");
+    UNIT_EQ_STR(render(OUTPUT_CSV, OUTPUT_LIST, ranked_cols, 7, 40, false, fill_ranked),
+                "ts_ms,time,meaning,extra,latency_us,rate,none\n"
+                "1795514400000,2026-11-24T10:00:00.000Z,a meaning that is rather long,"
+                "dropped first,1234,0.250,\n");
+}
+
+static void test_timearg_today_and_now(void)
+{
+    const int64_t now = 1795514400000LL; /* 2026-11-24T10:00:00Z */
+
+    UNIT_EQ_INT(parse_ok("now", false), now);
+    UNIT_EQ_INT(parse_ok("today", true), 1795478400000LL);
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
+    UNIT_EQ_INT(parse_ok("today", false), 1795478400000LL - 3600000);
+    UNIT_EQ_INT(parse_ok("today", true), 1795478400000LL);
+    unsetenv("TZ");
+    tzset();
+}
+
+static void test_fmt(void)
+{
+    char buf[64];
+
+    fmt_latency_us(57, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "57us");
+    fmt_latency_us(4210, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "4.21ms");
+    fmt_latency_us(100136, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "100.1ms");
+    fmt_latency_us(3000412, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "3.00s");
+    fmt_percent(0.0388, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "3.9%");
+    fmt_percent(0.0028, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "0.28%");
+    fmt_percent(0.00001, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "<0.01%");
+    fmt_percent(0.99999, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, ">99.9%");
+    fmt_percent(1.0, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "100%");
+    fmt_percent(NAN, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "-");
+    fmt_duration_ms(5 * 60000, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "5m00s");
+    fmt_duration_ms(26 * 3600000LL, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "1d02h");
+    fmt_time(1795514400123LL, true, FMT_TIME_ISO, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "2026-11-24T10:00:00.123Z");
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
+    fmt_time(1795514400123LL, false, FMT_TIME_ISO, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "2026-11-24T11:00:00.123+01:00");
+    fmt_time(1795514400123LL, false, FMT_TIME_SHORT, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "11-24 11:00:00");
+    UNIT_EQ_STR(fmt_zone(1795514400123LL, false), "CET");
+    UNIT_EQ_INT(fmt_utc_offset_ms(1795514400123LL, false), 3600000);
+    unsetenv("TZ");
+    tzset();
+}
+
+static void test_counts_floor_and_map(void)
+{
+    struct counts_map m = {0};
+
+    UNIT_EQ_INT(counts_floor(1795514430500LL, 60000, 0), 1795514400000LL);
+    UNIT_EQ_INT(counts_floor(1795514400000LL, 60000, 0), 1795514400000LL);
+    /* A day in UTC+1 starts at 23:00Z the day before. */
+    UNIT_EQ_INT(counts_floor(1795514400000LL, 86400000LL, 3600000), 1795474800000LL);
+    UNIT_EQ_INT(counts_floor(-1, 1000, 0), -1000);
+    for (int i = 0; i < 5000; i++)
+        counts_map_add(&m, i % 1000, 10061 + i % 3, 1);
+    UNIT_EQ_INT(m.len, 3000);
+    UNIT_CHECK(counts_map_find(&m, 7, 10061 + 7 % 3) != NULL);
+    UNIT_EQ_INT(counts_map_find(&m, 7, 10061 + 7 % 3)->n, 2);
+    UNIT_CHECK(counts_map_find(&m, 7, 99) == NULL);
+    counts_map_free(&m);
+}
+
+static void test_filter_sql(void)
+{
+    struct db_target targets[2] = {{.id = 3, .selected = true}, {.id = 9, .selected = false}};
+    struct db db = {.targets = targets, .ntargets = 2};
+    struct filter f = {
+        .by_target = true, .codes = {10061, 10060}, .ncodes = 2, .phases = {1}, .nphases = 1};
+    struct fmt_buf b = {0};
+
+    filter_sql(&db, &f, &b, "target_id", "wsa_code", "phase");
+    UNIT_EQ_STR(b.s, " AND target_id IN (3) AND wsa_code IN (10061,10060) AND phase IN (1)");
+    fmt_buf_free(&b);
+    f.by_target = false;
+    filter_sql(&db, &f, &b, "target_id", NULL, NULL);
+    UNIT_CHECK(b.s == NULL); /* nothing to add */
+    UNIT_CHECK(filter_code_ok(&f, 10060) && !filter_code_ok(&f, 11001));
+    UNIT_EQ_STR(filter_phase_name(4), "recv");
+    UNIT_CHECK(filter_phase_name(6) == NULL);
+}
+
+/* db_open() on what the daemon's own store makes, and on what it is not. */
+static void test_db_open(void)
+{
+    char dir[] = "/tmp/netdiag-test-client-XXXXXX", path[256], err[512];
+    struct client cl = {.db_path = path};
+    struct store *st;
+    struct db db;
+    int fd;
+
+    UNIT_EQ_INT(CLIENT_SCHEMA_VERSION, STORE_SCHEMA_VERSION); /* review the client's queries */
+    UNIT_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/missing.db", dir);
+    UNIT_EQ_INT(db_open(&cl, &db), CLIENT_EXIT_NO_DB);
+    snprintf(path, sizeof(path), "%s/empty.db", dir);
+    fd = open(path, O_CREAT | O_WRONLY, 0600);
+    UNIT_CHECK(fd >= 0);
+    UNIT_EQ_INT(db_open(&cl, &db), CLIENT_EXIT_BAD_DB);
+    UNIT_CHECK(write(fd, "not a database at all", 21) == 21);
+    close(fd);
+    UNIT_EQ_INT(db_open(&cl, &db), CLIENT_EXIT_BAD_DB);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/nd.db", dir);
+    st = store_open(path, NULL, err, sizeof(err));
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_EQ_INT(db_open(&cl, &db), 0);
+    UNIT_EQ_INT(db.version, STORE_SCHEMA_VERSION);
+    UNIT_EQ_INT(db.ntargets, 0);
+    UNIT_EQ_INT(db_min_time(&db, "rollup_minute_code", "minute"), INT64_MAX);
+    db_close(&db);
+    cl.db_path = NULL;
+    cl.config_path = dir; /* a directory cannot be read as a configuration */
+    UNIT_EQ_INT(db_open(&cl, &db), CLIENT_EXIT_USAGE);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    UNIT_EQ_INT(system(path), 0);
+}
+
 int main(void)
 {
     unsetenv("COLUMNS");
@@ -281,5 +504,12 @@ int main(void)
     UNIT_RUN(test_timearg_accepts);
     UNIT_RUN(test_timearg_local_time);
     UNIT_RUN(test_timearg_rejects);
+    UNIT_RUN(test_table_drops_ranked_columns_first);
+    UNIT_RUN(test_machine_formats_keep_every_column);
+    UNIT_RUN(test_timearg_today_and_now);
+    UNIT_RUN(test_fmt);
+    UNIT_RUN(test_counts_floor_and_map);
+    UNIT_RUN(test_filter_sql);
+    UNIT_RUN(test_db_open);
     return UNIT_END("client");
 }

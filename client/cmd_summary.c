@@ -1,0 +1,428 @@
+/* `netdiag summary`: failures of a range counted by code, target or phase,
+ * with failure rates from the attempts the rollups count and each code's
+ * meaning. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "counts.h"
+#include "db.h"
+#include "filter.h"
+#include "fmt.h"
+#include "util.h"
+#include "wsa.h"
+
+#define SUMMARY_DEFAULT_SPAN_MS (24 * COUNTS_HOUR_MS)
+
+enum summary_by {
+    SUMMARY_BY_CODE,
+    SUMMARY_BY_TARGET,
+    SUMMARY_BY_PHASE,
+};
+
+/* One output row: a code, a target or a phase. */
+struct summary_row {
+    int64_t key; /* code, target id or phase */
+    int64_t failures;
+    int64_t targets; /* distinct targets with failures (by code, by phase) */
+    double attempts; /* failures of every code + successes, estimated */
+    int top_code;    /* the most frequent code (by target, by phase) */
+    int64_t top_n;
+    int64_t last_ms; /* newest failure; -1 when not looked up */
+};
+
+struct summary {
+    struct client *cl;
+    struct db db;
+    struct filter f;
+    struct range r;
+    enum summary_by by;
+    struct summary_row *rows;
+    size_t nrows;
+    struct counts_map index; /* (key, 0) -> row index + 1 */
+    double successes;        /* of the selected targets */
+    int64_t failures_all;    /* of the selected targets, every code */
+    int64_t failures_shown;  /* the codes --code selects */
+};
+
+static struct summary_row *summary_row_for(struct summary *s, int64_t key)
+{
+    struct counts_entry *e = counts_map_find(&s->index, key, 0);
+
+    if (e != NULL)
+        return &s->rows[e->n - 1];
+    counts_map_add(&s->index, key, 0, (int64_t)s->nrows + 1);
+    s->rows = fmt_alloc(s->rows, (s->nrows + 1) * sizeof(*s->rows));
+    s->rows[s->nrows] = (struct summary_row){.key = key, .top_code = -1, .last_ms = -1};
+    return &s->rows[s->nrows++];
+}
+
+/* A row's top code from (row key, code) counts. */
+static void summary_top_codes(struct summary *s, const struct counts_map *by_code)
+{
+    for (size_t i = 0; i < by_code->cap; i++) {
+        const struct counts_entry *e = &by_code->e[i];
+        struct summary_row *row;
+        if (!e->used || e->n == 0)
+            continue;
+        row = summary_row_for(s, e->target_id);
+        if (e->n > row->top_n || (e->n == row->top_n && e->key < row->top_code)) {
+            row->top_n = e->n;
+            row->top_code = e->key;
+        }
+    }
+}
+
+static void summary_attempts_cb(void *arg, int64_t target_id, const struct counts_attempts *a)
+{
+    struct summary *s = arg;
+
+    s->successes += a->successes;
+    if (s->by == SUMMARY_BY_TARGET)
+        summary_row_for(s, target_id)->attempts += a->successes;
+}
+
+/* By code and by target: everything from the rollups. */
+static int summary_from_rollups(struct summary *s)
+{
+    struct filter all_codes = s->f;
+    struct counts_map pairs = {0}, top = {0};
+    int rc;
+
+    /* The rate's denominator counts failures of every code. */
+    all_codes.ncodes = 0;
+    if ((rc = counts_by_code(&s->db, &all_codes, &s->r, counts_map_add, &pairs)) != 0)
+        goto out;
+    for (size_t i = 0; i < pairs.cap; i++) {
+        const struct counts_entry *e = &pairs.e[i];
+        struct summary_row *row;
+        if (!e->used || e->n == 0)
+            continue;
+        s->failures_all += e->n;
+        if (s->by == SUMMARY_BY_TARGET)
+            summary_row_for(s, e->target_id)->attempts += (double)e->n;
+        if (!filter_code_ok(&s->f, e->key))
+            continue;
+        s->failures_shown += e->n;
+        if (s->by == SUMMARY_BY_CODE) {
+            row = summary_row_for(s, e->key);
+            row->targets++;
+        } else {
+            row = summary_row_for(s, e->target_id);
+            counts_map_add(&top, e->target_id, e->key, e->n);
+        }
+        row->failures += e->n;
+    }
+    if (s->by == SUMMARY_BY_TARGET)
+        summary_top_codes(s, &top);
+    rc = counts_attempts(&s->db, &s->f, &s->r, summary_attempts_cb, s);
+out:
+    counts_map_free(&pairs);
+    counts_map_free(&top);
+    return rc;
+}
+
+/* By phase: the rollups have no phase, so the failures of the range are
+ * read (grouped in SQL); attempts still come from the rollups. */
+static int summary_by_phase(struct summary *s)
+{
+    struct filter all_codes = s->f;
+    struct counts_map pairs = {0}, top = {0};
+    struct fmt_buf sql = {0};
+    sqlite3_stmt *st;
+    int rc;
+
+    all_codes.ncodes = 0;
+    fmt_buf_add(&sql, "SELECT phase, wsa_code, target_id, count(*), max(ts) FROM failures "
+                      "WHERE ts >= ?1 AND ts < ?2");
+    filter_sql(&s->db, &all_codes, &sql, "target_id", NULL, NULL);
+    fmt_buf_add(&sql, " GROUP BY phase, wsa_code, target_id");
+    rc = db_prepare(&s->db, sql.s, &st);
+    fmt_buf_free(&sql);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, s->r.since_ms);
+    sqlite3_bind_int64(st, 2, s->r.until_ms);
+    while ((rc = db_step(&s->db, st)) == SQLITE_ROW) {
+        int phase = sqlite3_column_int(st, 0), code = sqlite3_column_int(st, 1);
+        int64_t target = sqlite3_column_int64(st, 2), n = sqlite3_column_int64(st, 3);
+        int64_t last = sqlite3_column_int64(st, 4);
+        struct summary_row *row;
+        s->failures_all += n;
+        if (!filter_code_ok(&s->f, code))
+            continue;
+        s->failures_shown += n;
+        row = summary_row_for(s, phase);
+        row->failures += n;
+        if (last > row->last_ms)
+            row->last_ms = last;
+        counts_map_add(&pairs, phase, (int)(target & 0x7fffffff), n); /* distinct targets */
+        counts_map_add(&top, phase, code, n);
+    }
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        rc = CLIENT_EXIT_RUNTIME;
+        goto out;
+    }
+    for (size_t i = 0; i < pairs.cap; i++)
+        if (pairs.e[i].used)
+            summary_row_for(s, pairs.e[i].target_id)->targets++;
+    summary_top_codes(s, &top);
+    rc = counts_attempts(&s->db, &s->f, &s->r, summary_attempts_cb, s);
+out:
+    counts_map_free(&pairs);
+    counts_map_free(&top);
+    return rc;
+}
+
+/* The newest failure of each row, through failures_code_ts or
+ * failures_target_ts: one short index walk per row. */
+static int summary_last(struct summary *s)
+{
+    struct fmt_buf sql = {0};
+    sqlite3_stmt *st;
+    int rc = 0;
+
+    if (s->by == SUMMARY_BY_PHASE || s->nrows == 0)
+        return 0;
+    fmt_buf_add(&sql, "SELECT max(ts) FROM failures WHERE %s = ?1 AND ts >= ?2 AND ts < ?3",
+                s->by == SUMMARY_BY_CODE ? "wsa_code" : "target_id");
+    filter_sql(&s->db, &s->f, &sql, s->by == SUMMARY_BY_CODE ? "target_id" : NULL,
+               s->by == SUMMARY_BY_TARGET ? "wsa_code" : NULL, NULL);
+    rc = db_prepare(&s->db, sql.s, &st);
+    fmt_buf_free(&sql);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < s->nrows && rc == 0; i++) {
+        sqlite3_bind_int64(st, 1, s->rows[i].key);
+        sqlite3_bind_int64(st, 2, s->r.since_ms);
+        sqlite3_bind_int64(st, 3, s->r.until_ms);
+        if (db_step(&s->db, st) == SQLITE_ROW) {
+            if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+                s->rows[i].last_ms = sqlite3_column_int64(st, 0);
+        } else {
+            rc = CLIENT_EXIT_RUNTIME;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const struct db *summary_sort_db;
+static enum summary_by summary_sort_by;
+
+/* Most failures first; ties by code, target name or phase. */
+static int summary_cmp(const void *pa, const void *pb)
+{
+    const struct summary_row *a = pa, *b = pb;
+
+    if (a->failures != b->failures)
+        return a->failures > b->failures ? -1 : 1;
+    if (summary_sort_by == SUMMARY_BY_TARGET)
+        return strcmp(db_target_name(summary_sort_db, a->key),
+                      db_target_name(summary_sort_db, b->key));
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static double summary_rate(int64_t failures, double attempts)
+{
+    if (attempts < 0.5)
+        return NAN;
+    return fmin(1.0, (double)failures / attempts);
+}
+
+static void summary_put_rate(struct output *o, double rate)
+{
+    char pct[32];
+
+    fmt_percent(rate, pct, sizeof(pct));
+    output_double(o, rate, 6, pct);
+}
+
+static void summary_put_time(const struct summary *s, struct output *o, int64_t ms)
+{
+    char iso[64], shown[64];
+
+    if (ms < 0) {
+        output_null(o);
+        output_null(o);
+        return;
+    }
+    fmt_time(ms, s->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
+    fmt_time(ms, s->cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
+    output_int(o, ms);
+    output_str_shown(o, iso, shown);
+}
+
+static void summary_put_code(struct output *o, int code, bool meaning_too)
+{
+    const struct wsa_code *wc = code >= 0 ? wsa_by_code(code) : NULL;
+
+    if (code < 0)
+        output_null(o);
+    else
+        output_int(o, code);
+    output_str(o, wc ? wc->name : NULL);
+    if (meaning_too)
+        output_str(o, wc ? wc->meaning : NULL);
+}
+
+static const struct output_column summary_code_cols[] = {
+    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE"},
+    {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME"},
+    {"failures", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"attempts", OUTPUT_COL_RIGHT, 3, NULL},
+    {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"targets", OUTPUT_COL_RIGHT, 2, NULL},
+    {"last_ms", OUTPUT_COL_HIDE, 0, NULL},
+    {"last", 0, 1, NULL},
+    {"meaning", 0, 0, NULL},
+};
+
+static const struct output_column summary_target_cols[] = {
+    {"target", OUTPUT_COL_KEEP, 0, NULL},
+    {"kind", 0, 3, NULL},
+    {"failures", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"attempts", OUTPUT_COL_RIGHT, 2, NULL},
+    {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE"},
+    {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME"},
+    {"meaning", 0, 0, NULL},
+    {"last_ms", OUTPUT_COL_HIDE, 0, NULL},
+    {"last", 0, 1, NULL},
+};
+
+static const struct output_column summary_phase_cols[] = {
+    {"phase", OUTPUT_COL_KEEP, 0, NULL},
+    {"failures", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"attempts", OUTPUT_COL_RIGHT, 3, NULL},
+    {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"targets", OUTPUT_COL_RIGHT, 2, NULL},
+    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE"},
+    {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME"},
+    {"meaning", 0, 0, NULL},
+    {"last_ms", OUTPUT_COL_HIDE, 0, NULL},
+    {"last", 0, 1, NULL},
+};
+
+/* Table mode: one line on what the rows count. */
+static void summary_heading(const struct summary *s, double attempts)
+{
+    char from[64], to[64], pct[32], line[256];
+
+    fmt_time(s->r.since_ms, s->cl->utc, FMT_TIME_SHORT, from, sizeof(from));
+    fmt_time(s->r.until_ms, s->cl->utc, FMT_TIME_SHORT, to, sizeof(to));
+    fmt_percent(summary_rate(s->failures_shown, attempts), pct, sizeof(pct));
+    snprintf(line, sizeof(line), "%lld failures in %.0f attempts (%s), %s to %s %s",
+             (long long)s->failures_shown, attempts, pct, from, to,
+             fmt_zone(s->r.until_ms, s->cl->utc));
+    output_wrap(s->cl->out, line, s->cl->wide ? sizeof(line) : (size_t)s->cl->width_cols, 0);
+}
+
+static int summary_print(struct summary *s)
+{
+    double attempts = (double)s->failures_all + s->successes;
+    const struct output_column *cols;
+    size_t ncols;
+    struct output *o;
+
+    if (s->by == SUMMARY_BY_CODE) {
+        cols = summary_code_cols;
+        ncols = ND_ARRAY_LEN(summary_code_cols);
+    } else if (s->by == SUMMARY_BY_TARGET) {
+        cols = summary_target_cols;
+        ncols = ND_ARRAY_LEN(summary_target_cols);
+    } else {
+        cols = summary_phase_cols;
+        ncols = ND_ARRAY_LEN(summary_phase_cols);
+    }
+    if (s->cl->format == OUTPUT_TABLE)
+        summary_heading(s, attempts);
+    o = output_new(s->cl->out, s->cl->format, OUTPUT_LIST, cols, ncols, s->cl->width_cols,
+                   s->cl->wide);
+    for (size_t i = 0; i < s->nrows; i++) {
+        const struct summary_row *row = &s->rows[i];
+        double a = s->by == SUMMARY_BY_TARGET ? row->attempts : attempts;
+        if (row->failures == 0)
+            continue;
+        if (s->by == SUMMARY_BY_CODE) {
+            output_int(o, row->key);
+            output_str(o, wsa_by_code((int)row->key) ? wsa_by_code((int)row->key)->name : NULL);
+        } else if (s->by == SUMMARY_BY_TARGET) {
+            const struct db_target *t = db_target_by_id(&s->db, row->key);
+            output_str(o, db_target_name(&s->db, row->key));
+            output_str(o, t ? t->kind : NULL);
+        } else {
+            output_str(o, filter_phase_name((int)row->key));
+        }
+        output_int(o, row->failures);
+        output_int(o, (int64_t)llround(a));
+        summary_put_rate(o, summary_rate(row->failures, a));
+        if (s->by == SUMMARY_BY_CODE) {
+            const struct wsa_code *wc = wsa_by_code((int)row->key);
+            output_int(o, row->targets);
+            summary_put_time(s, o, row->last_ms);
+            output_str(o, wc ? wc->meaning : NULL);
+        } else {
+            if (s->by == SUMMARY_BY_PHASE)
+                output_int(o, row->targets);
+            summary_put_code(o, row->top_code, true);
+            summary_put_time(s, o, row->last_ms);
+        }
+        output_end_row(o);
+    }
+    return output_finish(o) == 0 ? CLIENT_EXIT_OK : client_write_error();
+}
+
+static int summary_parse_by(struct client *cl, enum summary_by *by)
+{
+    const char *v = client_opt(cl, "by");
+
+    *by = SUMMARY_BY_CODE;
+    if (v == NULL || strcmp(v, "code") == 0)
+        return 0;
+    if (strcmp(v, "target") == 0)
+        *by = SUMMARY_BY_TARGET;
+    else if (strcmp(v, "phase") == 0)
+        *by = SUMMARY_BY_PHASE;
+    else
+        return client_usage_error(cl, "--by: \"%s\" is not code, target or phase", v);
+    return 0;
+}
+
+int cmd_summary_run(struct client *cl, int argc, char **argv)
+{
+    struct summary s = {.cl = cl};
+    int rc;
+
+    (void)argc;
+    (void)argv;
+    if ((rc = summary_parse_by(cl, &s.by)) != 0 ||
+        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND, &s.f)) != 0)
+        return rc;
+    range_from_client(cl, SUMMARY_DEFAULT_SPAN_MS, &s.r);
+    if ((rc = db_open(cl, &s.db)) != 0)
+        return rc;
+    if ((rc = filter_select(cl, &s.db, &s.f)) != 0)
+        goto out;
+    rc = s.by == SUMMARY_BY_PHASE ? summary_by_phase(&s) : summary_from_rollups(&s);
+    if (rc != 0)
+        goto out;
+    summary_sort_db = &s.db;
+    summary_sort_by = s.by;
+    if (s.nrows > 0)
+        qsort(s.rows, s.nrows, sizeof(*s.rows), summary_cmp);
+    while (s.nrows > 0 && s.rows[s.nrows - 1].failures == 0)
+        s.nrows--; /* targets with attempts but no failure */
+    if ((rc = summary_last(&s)) != 0)
+        goto out;
+    rc = summary_print(&s);
+out:
+    free(s.rows);
+    counts_map_free(&s.index);
+    db_close(&s.db);
+    return rc;
+}

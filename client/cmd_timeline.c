@@ -1,0 +1,437 @@
+/* `netdiag timeline`: failures over time in buckets, one row per code or
+ * per target, drawn as a line of bars in a table and given as one record
+ * per row and bucket in JSON and CSV. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "counts.h"
+#include "db.h"
+#include "filter.h"
+#include "fmt.h"
+#include "util.h"
+#include "wsa.h"
+
+#define TIMELINE_DEFAULT_SPAN_MS (COUNTS_HOUR_MS)
+#define TIMELINE_MAX_BUCKETS     100000
+#define TIMELINE_LABEL_GAP       6  /* columns between two time labels at least */
+#define TIMELINE_LABEL_BUDGET    30 /* label and total columns when the width is chosen */
+#define TIMELINE_DAY_MS          (24 * COUNTS_HOUR_MS)
+
+/* Bucket widths the default is chosen from, and the label intervals. */
+static const int64_t timeline_buckets[] = {
+    COUNTS_MINUTE_MS,      2 * COUNTS_MINUTE_MS,  5 * COUNTS_MINUTE_MS, 10 * COUNTS_MINUTE_MS,
+    15 * COUNTS_MINUTE_MS, 30 * COUNTS_MINUTE_MS, COUNTS_HOUR_MS,       2 * COUNTS_HOUR_MS,
+    3 * COUNTS_HOUR_MS,    6 * COUNTS_HOUR_MS,    12 * COUNTS_HOUR_MS,  TIMELINE_DAY_MS,
+    2 * TIMELINE_DAY_MS,   7 * TIMELINE_DAY_MS,
+};
+
+/* Eight heights of bar, and a dot for an empty bucket. */
+static const char *const timeline_bars[] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
+                                            "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
+                                            "\xe2\x96\x87", "\xe2\x96\x88"};
+#define TIMELINE_EMPTY "\xc2\xb7"
+
+struct timeline_row {
+    int64_t key; /* code or target id */
+    int64_t total, peak;
+    int64_t *counts; /* nbuckets */
+};
+
+struct timeline {
+    struct client *cl;
+    struct db db;
+    struct filter f;
+    struct range r;
+    bool by_target, color;
+    int64_t bucket_ms, origin_ms, offset_ms;
+    size_t nbuckets;
+    struct timeline_row *rows;
+    size_t nrows;
+    struct counts_map index; /* (key, 0) -> row index + 1 */
+};
+
+static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
+{
+    struct counts_entry *e = counts_map_find(&t->index, key, 0);
+    struct timeline_row *row;
+
+    if (e != NULL)
+        return &t->rows[e->n - 1];
+    counts_map_add(&t->index, key, 0, (int64_t)t->nrows + 1);
+    t->rows = fmt_alloc(t->rows, (t->nrows + 1) * sizeof(*t->rows));
+    row = &t->rows[t->nrows++];
+    *row = (struct timeline_row){.key = key};
+    row->counts = fmt_alloc(NULL, t->nbuckets * sizeof(*row->counts));
+    memset(row->counts, 0, t->nbuckets * sizeof(*row->counts));
+    return row;
+}
+
+/* Bucket counts of one table over [from, to). Rollup rows are added up
+ * here rather than grouped in SQL, which would sort them first. */
+static int timeline_piece(struct timeline *t, const char *table, const char *time_col, int64_t from,
+                          int64_t to)
+{
+    const char *key_col = t->by_target ? "target_id" : "wsa_code";
+    bool raw = strcmp(table, "failures") == 0;
+    struct fmt_buf sql = {0};
+    struct timeline_row *row = NULL;
+    int64_t last_key = INT64_MIN;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (from >= to)
+        return 0;
+    fmt_buf_add(&sql, "SELECT %s, %s, %s FROM %s WHERE %s >= ?1 AND %s < ?2", time_col, key_col,
+                raw ? "1" : "count", table, time_col, time_col);
+    filter_sql(&t->db, &t->f, &sql, "target_id", "wsa_code", NULL);
+    rc = db_prepare(&t->db, sql.s, &st);
+    fmt_buf_free(&sql);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    while ((rc = db_step(&t->db, st)) == SQLITE_ROW) {
+        int64_t b = (sqlite3_column_int64(st, 0) - t->origin_ms) / t->bucket_ms;
+        int64_t key = sqlite3_column_int64(st, 1), n = sqlite3_column_int64(st, 2);
+        if (b < 0 || (uint64_t)b >= t->nbuckets || n <= 0)
+            continue;
+        if (row == NULL || key != last_key) { /* rows of one key often come in runs */
+            row = timeline_row_for(t, key);
+            last_key = key;
+        }
+        row->counts[b] += n;
+        row->total += n;
+    }
+    sqlite3_finalize(st);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+}
+
+/* Hour rollups when buckets are whole hours on hour boundaries; else
+ * minute rollups, and failures for the minutes those no longer hold. */
+static int timeline_fill(struct timeline *t)
+{
+    int64_t end = t->origin_ms + (int64_t)t->nbuckets * t->bucket_ms, first_minute, split;
+    int rc;
+
+    if (t->bucket_ms % COUNTS_HOUR_MS == 0 && t->origin_ms % COUNTS_HOUR_MS == 0)
+        return timeline_piece(t, "rollup_hour_code", "hour", t->origin_ms, end);
+    if ((first_minute = db_min_time(&t->db, "rollup_minute_code", "minute")) < 0)
+        return CLIENT_EXIT_RUNTIME;
+    split = first_minute < t->origin_ms ? t->origin_ms : first_minute > end ? end : first_minute;
+    if ((rc = timeline_piece(t, "failures", "ts", t->origin_ms, split)) != 0)
+        return rc;
+    return timeline_piece(t, "rollup_minute_code", "minute", split, end);
+}
+
+static int timeline_cmp(const void *pa, const void *pb, void *arg)
+{
+    const struct timeline_row *a = pa, *b = pb;
+    const struct timeline *t = arg;
+
+    if (a->total != b->total)
+        return a->total > b->total ? -1 : 1;
+    if (t->by_target)
+        return strcmp(db_target_name(&t->db, a->key), db_target_name(&t->db, b->key));
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* Options; the bucket is checked here, the default chosen later. */
+static int timeline_options(struct timeline *t)
+{
+    struct client *cl = t->cl;
+    const char *by = client_opt(cl, "by"), *bucket = client_opt(cl, "bucket");
+    const char *color = client_opt(cl, "color");
+    char err[128];
+
+    if (by != NULL && strcmp(by, "target") == 0)
+        t->by_target = true;
+    else if (by != NULL && strcmp(by, "code") != 0)
+        return client_usage_error(cl, "--by: \"%s\" is not code or target", by);
+    if (bucket != NULL) {
+        if (util_parse_duration_ms(bucket, &t->bucket_ms, err, sizeof(err)) < 0)
+            return client_usage_error(cl, "--bucket: %s", err);
+        if (t->bucket_ms < COUNTS_MINUTE_MS || t->bucket_ms % COUNTS_MINUTE_MS != 0 ||
+            t->bucket_ms > 7 * TIMELINE_DAY_MS)
+            return client_usage_error(cl,
+                                      "--bucket: \"%s\" is not a whole number of minutes from 1m "
+                                      "to 7d",
+                                      bucket);
+    }
+    if (color == NULL || strcmp(color, "auto") == 0) {
+        const char *term = getenv("TERM");
+        t->color = cl->format == OUTPUT_TABLE && isatty(fileno(cl->out)) &&
+                   getenv("NO_COLOR") == NULL && (term == NULL || strcmp(term, "dumb") != 0);
+    } else if (strcmp(color, "always") == 0) {
+        t->color = true;
+    } else if (strcmp(color, "never") != 0) {
+        return client_usage_error(cl, "--color: \"%s\" is not auto, always or never", color);
+    }
+    return 0;
+}
+
+/* Buckets cover the range whole, aligned on local time. */
+static int timeline_layout(struct timeline *t)
+{
+    struct client *cl = t->cl;
+    int64_t span, end;
+    size_t chart_cols;
+
+    t->offset_ms = fmt_utc_offset_ms(t->r.since_ms, cl->utc);
+    span = t->r.until_ms - t->r.since_ms;
+    if (span <= 0)
+        return client_usage_error(cl, "the range is empty");
+    if (t->bucket_ms == 0) {
+        chart_cols = cl->width_cols > TIMELINE_LABEL_BUDGET + 10
+                         ? (size_t)cl->width_cols - TIMELINE_LABEL_BUDGET
+                         : 10;
+        t->bucket_ms = timeline_buckets[ND_ARRAY_LEN(timeline_buckets) - 1];
+        for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets); i++) {
+            /* +1: a range rarely starts on a bucket boundary */
+            if ((size_t)(span / timeline_buckets[i]) + 1 <= chart_cols) {
+                t->bucket_ms = timeline_buckets[i];
+                break;
+            }
+        }
+    }
+    t->origin_ms = counts_floor(t->r.since_ms, t->bucket_ms, t->offset_ms);
+    end = counts_floor(t->r.until_ms, t->bucket_ms, t->offset_ms);
+    if (end < t->r.until_ms)
+        end += t->bucket_ms;
+    if ((end - t->origin_ms) / t->bucket_ms > TIMELINE_MAX_BUCKETS)
+        return client_usage_error(cl, "more than %d buckets; choose a wider --bucket",
+                                  TIMELINE_MAX_BUCKETS);
+    t->nbuckets = (size_t)((end - t->origin_ms) / t->bucket_ms);
+    return 0;
+}
+
+static void timeline_label(const struct timeline *t, const struct timeline_row *row, char *buf,
+                           size_t len)
+{
+    const struct wsa_code *wc;
+
+    if (t->by_target) {
+        snprintf(buf, len, "%s", db_target_name(&t->db, row->key));
+        return;
+    }
+    wc = wsa_by_code((int)row->key);
+    snprintf(buf, len, "%lld %s", (long long)row->key, wc ? wc->name : "?");
+}
+
+/* "1m", "30m", "6h", "1d". */
+static void timeline_width_name(int64_t ms, char *buf, size_t len)
+{
+    if (ms % TIMELINE_DAY_MS == 0)
+        snprintf(buf, len, "%lldd", (long long)(ms / TIMELINE_DAY_MS));
+    else if (ms % COUNTS_HOUR_MS == 0)
+        snprintf(buf, len, "%lldh", (long long)(ms / COUNTS_HOUR_MS));
+    else
+        snprintf(buf, len, "%lldm", (long long)(ms / COUNTS_MINUTE_MS));
+}
+
+static void timeline_pad(FILE *fp, size_t n)
+{
+    while (n-- > 0)
+        fputc(' ', fp);
+}
+
+/* s in exactly w columns, cut with an ellipsis. */
+static void timeline_cell(FILE *fp, const char *s, size_t w)
+{
+    size_t tw = output_text_width(s);
+
+    if (tw <= w) {
+        fputs(s, fp);
+        timeline_pad(fp, w - tw);
+        return;
+    }
+    for (size_t cols = 0; *s && cols + 1 < w; cols++) {
+        fputc(*s++, fp);
+        while (((unsigned char)*s & 0xc0) == 0x80)
+            fputc(*s++, fp);
+    }
+    if (w > 0)
+        fputs("\xe2\x80\xa6", fp);
+}
+
+/* Time labels over the chart: at buckets that start on a round interval,
+ * at least TIMELINE_LABEL_GAP columns apart. */
+static void timeline_axis(const struct timeline *t, FILE *fp, size_t first, size_t ncols)
+{
+    int64_t interval = 0;
+    size_t col = 0;
+
+    for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets) && interval == 0; i++)
+        if (timeline_buckets[i] % t->bucket_ms == 0 &&
+            timeline_buckets[i] / t->bucket_ms >= TIMELINE_LABEL_GAP)
+            interval = timeline_buckets[i];
+    if (interval == 0)
+        interval = t->bucket_ms * TIMELINE_LABEL_GAP;
+    for (size_t b = first; b < first + ncols; b++) {
+        int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
+        char label[32];
+        size_t pos = b - first;
+        if (counts_floor(start, interval, t->offset_ms) != start || pos < col || pos + 5 > ncols)
+            continue;
+        fmt_time(start, t->cl->utc, t->bucket_ms >= TIMELINE_DAY_MS ? FMT_TIME_DAY : FMT_TIME_CLOCK,
+                 label, sizeof(label));
+        timeline_pad(fp, pos - col);
+        fputs(label, fp);
+        col = pos + output_text_width(label);
+    }
+}
+
+static void timeline_bar(const struct timeline *t, FILE *fp, int64_t n, int64_t max)
+{
+    int level;
+
+    if (n == 0) {
+        fputs(t->color ? "\x1b[2m" TIMELINE_EMPTY "\x1b[0m" : TIMELINE_EMPTY, fp);
+        return;
+    }
+    /* Any failure shows: the lowest bar, never an empty bucket. */
+    level = (int)((n * 8 + max - 1) / max);
+    level = level < 1 ? 1 : level > 8 ? 8 : level;
+    if (t->color)
+        fputs(level <= 2 ? "\x1b[33m" : level <= 5 ? "\x1b[93m" : "\x1b[91m", fp);
+    fputs(timeline_bars[level - 1], fp);
+    if (t->color)
+        fputs("\x1b[0m", fp);
+}
+
+static int timeline_table(struct timeline *t)
+{
+    FILE *fp = t->cl->out;
+    size_t label_w = t->by_target ? strlen("TARGET") : strlen("CODE NAME"), total_w = 5;
+    size_t first = 0, ncols = t->nbuckets, avail;
+    int64_t max = 0, total = 0;
+    char from[64], to[64], width[32], buf[256];
+
+    for (size_t i = 0; i < t->nrows; i++) {
+        timeline_label(t, &t->rows[i], buf, sizeof(buf));
+        if (output_text_width(buf) > label_w)
+            label_w = output_text_width(buf);
+        snprintf(width, sizeof(width), "%lld", (long long)t->rows[i].total);
+        if (strlen(width) > total_w)
+            total_w = strlen(width);
+        max = t->rows[i].peak > max ? t->rows[i].peak : max;
+        total += t->rows[i].total;
+    }
+    if (!t->cl->wide && t->cl->width_cols > 0) {
+        size_t need = label_w + total_w + ncols + 4, cut;
+        avail = (size_t)t->cl->width_cols;
+        /* The label gives way first (down to 8 columns), then the oldest
+         * buckets (down to one). */
+        if (need > avail && label_w > 8) {
+            cut = need - avail < label_w - 8 ? need - avail : label_w - 8;
+            label_w -= cut;
+            need -= cut;
+        }
+        if (need > avail)
+            ncols = avail > label_w + total_w + 5 ? avail - label_w - total_w - 4 : 1;
+        first = t->nbuckets - ncols;
+    }
+    fmt_time(t->origin_ms, t->cl->utc, FMT_TIME_SHORT, from, sizeof(from));
+    fmt_time(t->origin_ms + (int64_t)t->nbuckets * t->bucket_ms, t->cl->utc, FMT_TIME_SHORT, to,
+             sizeof(to));
+    timeline_width_name(t->bucket_ms, width, sizeof(width));
+    snprintf(buf, sizeof(buf), "%lld failures, %s to %s %s, per %s; a full bar is %lld",
+             (long long)total, from, to, fmt_zone(t->origin_ms, t->cl->utc), width, (long long)max);
+    output_wrap(fp, buf, t->cl->wide ? sizeof(buf) : (size_t)t->cl->width_cols, 0);
+    if (first > 0)
+        fprintf(fp, "(the newest %zu of %zu buckets; --wide shows all)\n", ncols, t->nbuckets);
+    timeline_cell(fp, t->by_target ? "TARGET" : "CODE NAME", label_w);
+    fprintf(fp, "  %*s  ", (int)total_w, "TOTAL");
+    timeline_axis(t, fp, first, ncols);
+    fputc('\n', fp);
+    for (size_t i = 0; i < t->nrows; i++) {
+        timeline_label(t, &t->rows[i], buf, sizeof(buf));
+        timeline_cell(fp, buf, label_w);
+        fprintf(fp, "  %*lld  ", (int)total_w, (long long)t->rows[i].total);
+        for (size_t b = first; b < first + ncols; b++)
+            timeline_bar(t, fp, t->rows[i].counts[b], max);
+        fputc('\n', fp);
+    }
+    if (fflush(fp) != 0 || ferror(fp))
+        return client_write_error();
+    return CLIENT_EXIT_OK;
+}
+
+static const struct output_column timeline_code_cols[] = {
+    {"start_ms", 0, 0, NULL}, {"start", 0, 0, NULL},    {"bucket_s", 0, 0, NULL},
+    {"wsa_code", 0, 0, NULL}, {"wsa_name", 0, 0, NULL}, {"failures", 0, 0, NULL},
+};
+
+static const struct output_column timeline_target_cols[] = {
+    {"start_ms", 0, 0, NULL}, {"start", 0, 0, NULL},    {"bucket_s", 0, 0, NULL},
+    {"target", 0, 0, NULL},   {"failures", 0, 0, NULL},
+};
+
+static int timeline_records(struct timeline *t)
+{
+    struct output *o;
+
+    if (t->by_target)
+        o = output_new(t->cl->out, t->cl->format, OUTPUT_LIST, timeline_target_cols,
+                       ND_ARRAY_LEN(timeline_target_cols), 0, true);
+    else
+        o = output_new(t->cl->out, t->cl->format, OUTPUT_LIST, timeline_code_cols,
+                       ND_ARRAY_LEN(timeline_code_cols), 0, true);
+    for (size_t i = 0; i < t->nrows; i++) {
+        const struct timeline_row *row = &t->rows[i];
+        const struct wsa_code *wc = wsa_by_code((int)row->key);
+        for (size_t b = 0; b < t->nbuckets; b++) {
+            int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
+            char iso[64];
+            fmt_time(start, t->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
+            output_int(o, start);
+            output_str(o, iso);
+            output_int(o, t->bucket_ms / 1000);
+            if (t->by_target) {
+                output_str(o, db_target_name(&t->db, row->key));
+            } else {
+                output_int(o, row->key);
+                output_str(o, wc ? wc->name : NULL);
+            }
+            output_int(o, row->counts[b]);
+            output_end_row(o);
+        }
+    }
+    return output_finish(o) == 0 ? CLIENT_EXIT_OK : client_write_error();
+}
+
+int cmd_timeline_run(struct client *cl, int argc, char **argv)
+{
+    struct timeline t = {.cl = cl};
+    int rc;
+
+    (void)argc;
+    (void)argv;
+    if ((rc = timeline_options(&t)) != 0 ||
+        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND, &t.f)) != 0)
+        return rc;
+    range_from_client(cl, TIMELINE_DEFAULT_SPAN_MS, &t.r);
+    if ((rc = timeline_layout(&t)) != 0)
+        return rc;
+    if ((rc = db_open(cl, &t.db)) != 0)
+        return rc;
+    if ((rc = filter_select(cl, &t.db, &t.f)) != 0 || (rc = timeline_fill(&t)) != 0)
+        goto out;
+    for (size_t i = 0; i < t.nrows; i++)
+        for (size_t b = 0; b < t.nbuckets; b++)
+            if (t.rows[i].counts[b] > t.rows[i].peak)
+                t.rows[i].peak = t.rows[i].counts[b];
+    if (t.nrows > 0)
+        qsort_r(t.rows, t.nrows, sizeof(*t.rows), timeline_cmp, &t);
+    rc = cl->format == OUTPUT_TABLE ? timeline_table(&t) : timeline_records(&t);
+out:
+    for (size_t i = 0; i < t.nrows; i++)
+        free(t.rows[i].counts);
+    free(t.rows);
+    counts_map_free(&t.index);
+    db_close(&t.db);
+    return rc;
+}

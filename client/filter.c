@@ -1,0 +1,166 @@
+/* --target, --code, --phase and --kind: checked before the database is
+ * opened (so a typo is a usage error whatever the database), then turned
+ * into the target set and the SQL conditions of a query. */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client.h"
+#include "filter.h"
+#include "wsa.h"
+
+/* failures.phase values; stored numbers never change meaning (sql/schema.sql). */
+static const char *const filter_phases[] = {"none", "resolve", "connect", "send", "recv", "verify"};
+static const char *const filter_kinds[] = {"connect", "resolve", "send"};
+
+const char *filter_phase_name(int phase)
+{
+    if (phase >= 0 && (size_t)phase < sizeof(filter_phases) / sizeof(filter_phases[0]))
+        return filter_phases[phase];
+    return NULL;
+}
+
+static int filter_codes(struct client *cl, struct filter *f)
+{
+    size_t n;
+    const char *const *vals = client_opt_list(cl, "code", &n);
+
+    for (size_t i = 0; i < n; i++) {
+        char msg[1024];
+        const struct wsa_code *wc = codes_lookup(vals[i], msg, sizeof(msg));
+        bool dup = false;
+        if (wc == NULL)
+            return client_usage_error(cl, "--code: %s", msg);
+        for (size_t k = 0; k < f->ncodes; k++)
+            dup = dup || f->codes[k] == wc->code;
+        if (dup)
+            continue;
+        if (f->ncodes == FILTER_MAX_CODES)
+            return client_usage_error(cl, "--code: more than %d codes", FILTER_MAX_CODES);
+        f->codes[f->ncodes++] = wc->code;
+    }
+    return 0;
+}
+
+static int filter_phases_parse(struct client *cl, struct filter *f)
+{
+    size_t n;
+    const char *const *vals = client_opt_list(cl, "phase", &n);
+
+    for (size_t i = 0; i < n; i++) {
+        size_t p;
+        bool dup = false;
+        for (p = 0; p < sizeof(filter_phases) / sizeof(filter_phases[0]); p++)
+            if (strcasecmp(vals[i], filter_phases[p]) == 0)
+                break;
+        if (p == sizeof(filter_phases) / sizeof(filter_phases[0]))
+            return client_usage_error(cl,
+                                      "--phase: unknown phase \"%s\" (resolve, connect, send, "
+                                      "recv, verify or none)",
+                                      vals[i]);
+        for (size_t k = 0; k < f->nphases; k++)
+            dup = dup || f->phases[k] == (int)p;
+        if (!dup)
+            f->phases[f->nphases++] = (int)p;
+    }
+    return 0;
+}
+
+static int filter_kinds_parse(struct client *cl, struct filter *f)
+{
+    f->kinds = client_opt_list(cl, "kind", &f->nkinds);
+    for (size_t i = 0; i < f->nkinds; i++) {
+        bool known = false;
+        for (size_t k = 0; k < sizeof(filter_kinds) / sizeof(filter_kinds[0]); k++)
+            known = known || strcmp(f->kinds[i], filter_kinds[k]) == 0;
+        if (!known)
+            return client_usage_error(cl, "--kind: unknown kind \"%s\" (connect, resolve or send)",
+                                      f->kinds[i]);
+    }
+    return 0;
+}
+
+int filter_parse(struct client *cl, unsigned which, struct filter *f)
+{
+    int rc;
+
+    memset(f, 0, sizeof(*f));
+    if (which & FILTER_TARGET)
+        f->globs = client_opt_list(cl, "target", &f->nglobs);
+    if ((which & FILTER_CODE) && (rc = filter_codes(cl, f)) != 0)
+        return rc;
+    if ((which & FILTER_PHASE) && (rc = filter_phases_parse(cl, f)) != 0)
+        return rc;
+    if ((which & FILTER_KIND) && (rc = filter_kinds_parse(cl, f)) != 0)
+        return rc;
+    f->by_target = f->nglobs > 0 || f->nkinds > 0;
+    return 0;
+}
+
+int filter_select(struct client *cl, struct db *db, const struct filter *f)
+{
+    for (size_t g = 0; g < f->nglobs; g++) {
+        bool any = false;
+        for (size_t i = 0; i < db->ntargets && !any; i++)
+            any = fnmatch(f->globs[g], db->targets[i].name, 0) == 0;
+        if (!any) {
+            fprintf(stderr,
+                    "netdiag: %s: --target \"%s\": no target of %s matches (see 'netdiag "
+                    "targets')\n",
+                    cl->cmd->name, f->globs[g], db->path);
+            return CLIENT_EXIT_USAGE;
+        }
+    }
+    for (size_t i = 0; i < db->ntargets; i++) {
+        struct db_target *t = &db->targets[i];
+        bool glob_ok = f->nglobs == 0, kind_ok = f->nkinds == 0;
+        for (size_t g = 0; g < f->nglobs && !glob_ok; g++)
+            glob_ok = fnmatch(f->globs[g], t->name, 0) == 0;
+        for (size_t k = 0; k < f->nkinds && !kind_ok; k++)
+            kind_ok = strcmp(f->kinds[k], t->kind) == 0;
+        t->selected = glob_ok && kind_ok;
+    }
+    return 0;
+}
+
+void filter_sql(const struct db *db, const struct filter *f, struct fmt_buf *b,
+                const char *target_col, const char *code_col, const char *phase_col)
+{
+    /* The values are numbers this client made (ids read from the database,
+     * codes from its own table), so they go into the text as literals: an
+     * IN list of literals lets SQLite use an index on the column. */
+    if (target_col != NULL && f->by_target) {
+        bool first = true;
+        fmt_buf_add(b, " AND %s IN (", target_col);
+        for (size_t i = 0; i < db->ntargets; i++) {
+            if (!db->targets[i].selected)
+                continue;
+            fmt_buf_add(b, "%s%lld", first ? "" : ",", (long long)db->targets[i].id);
+            first = false;
+        }
+        fmt_buf_add(b, ")");
+    }
+    if (code_col != NULL && f->ncodes > 0) {
+        fmt_buf_add(b, " AND %s IN (", code_col);
+        for (size_t i = 0; i < f->ncodes; i++)
+            fmt_buf_add(b, "%s%d", i ? "," : "", f->codes[i]);
+        fmt_buf_add(b, ")");
+    }
+    if (phase_col != NULL && f->nphases > 0) {
+        fmt_buf_add(b, " AND %s IN (", phase_col);
+        for (size_t i = 0; i < f->nphases; i++)
+            fmt_buf_add(b, "%s%d", i ? "," : "", f->phases[i]);
+        fmt_buf_add(b, ")");
+    }
+}
+
+bool filter_code_ok(const struct filter *f, int code)
+{
+    if (f->ncodes == 0)
+        return true;
+    for (size_t i = 0; i < f->ncodes; i++)
+        if (f->codes[i] == code)
+            return true;
+    return false;
+}

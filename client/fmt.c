@@ -1,0 +1,179 @@
+/* Formatting shared by the query commands: times (local or UTC), latencies,
+ * percentages, durations, and the string buffer SQL is built in. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fmt.h"
+
+void *fmt_alloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+
+    if (q == NULL) {
+        fputs("netdiag: out of memory\n", stderr);
+        exit(1);
+    }
+    return q;
+}
+
+char *fmt_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+
+    return memcpy(fmt_alloc(NULL, n), s, n);
+}
+
+/* Floor division: times before 1970 never occur, but -1 ms must not
+ * become second 0. */
+static int64_t fmt_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static bool fmt_tm(int64_t ms, bool utc, struct tm *tm)
+{
+    time_t t = (time_t)fmt_floor_div(ms, 1000);
+
+    return (utc ? gmtime_r(&t, tm) : localtime_r(&t, tm)) != NULL;
+}
+
+void fmt_time(int64_t ms, bool utc, enum fmt_time_style style, char *buf, size_t len)
+{
+    struct tm tm;
+    int frac = (int)(ms - fmt_floor_div(ms, 1000) * 1000);
+
+    if (!fmt_tm(ms, utc, &tm)) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    switch (style) {
+    case FMT_TIME_ISO:
+        if (utc || tm.tm_gmtoff == 0) {
+            snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+        } else {
+            long off = tm.tm_gmtoff / 60;
+            char sign = off < 0 ? '-' : '+';
+            if (off < 0)
+                off = -off;
+            snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02ld:%02ld", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac, sign,
+                     off / 60, off % 60);
+        }
+        break;
+    case FMT_TIME_SHORT:
+        snprintf(buf, len, "%02d-%02d %02d:%02d:%02d", tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+        break;
+    case FMT_TIME_CLOCK:
+        snprintf(buf, len, "%02d:%02d", tm.tm_hour, tm.tm_min);
+        break;
+    case FMT_TIME_DAY:
+        snprintf(buf, len, "%02d-%02d", tm.tm_mon + 1, tm.tm_mday);
+        break;
+    }
+}
+
+const char *fmt_zone(int64_t ms, bool utc)
+{
+    static char zone[64];
+    struct tm tm;
+
+    if (utc || !fmt_tm(ms, false, &tm) || tm.tm_zone == NULL)
+        return "UTC";
+    snprintf(zone, sizeof(zone), "%s", tm.tm_zone);
+    return zone;
+}
+
+int64_t fmt_utc_offset_ms(int64_t ms, bool utc)
+{
+    struct tm tm;
+
+    if (utc || !fmt_tm(ms, false, &tm))
+        return 0;
+    return (int64_t)tm.tm_gmtoff * 1000;
+}
+
+void fmt_latency_us(int64_t us, char *buf, size_t len)
+{
+    if (us < 0)
+        snprintf(buf, len, "-");
+    else if (us < 1000)
+        snprintf(buf, len, "%lldus", (long long)us);
+    else if (us < 10000)
+        snprintf(buf, len, "%.2fms", (double)us / 1000.0);
+    else if (us < 1000000)
+        snprintf(buf, len, "%.1fms", (double)us / 1000.0);
+    else
+        snprintf(buf, len, "%.2fs", (double)us / 1e6);
+}
+
+void fmt_percent(double fraction, char *buf, size_t len)
+{
+    double pct = fraction * 100.0;
+
+    if (isnan(fraction))
+        snprintf(buf, len, "-");
+    else if (pct > 0 && pct < 0.01)
+        snprintf(buf, len, "<0.01%%");
+    else if (pct < 1.0)
+        snprintf(buf, len, "%.2f%%", pct);
+    else if (pct < 99.95)
+        snprintf(buf, len, "%.1f%%", pct);
+    else if (fraction < 1.0)
+        snprintf(buf, len, ">99.9%%"); /* never round a failure away */
+    else
+        snprintf(buf, len, "100%%");
+}
+
+void fmt_duration_ms(int64_t ms, char *buf, size_t len)
+{
+    int64_t s = ms / 1000;
+
+    if (ms < 0)
+        snprintf(buf, len, "-");
+    else if (s < 60)
+        snprintf(buf, len, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+    else if (s < 86400)
+        snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else
+        snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+void fmt_buf_add(struct fmt_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            fputs("netdiag: internal error: bad format\n", stderr);
+            abort();
+        }
+        if (b->s != NULL && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = (b->len + (size_t)n + 1) * 2;
+        b->s = fmt_alloc(b->s, b->cap);
+        b->s[b->len] = '\0';
+    }
+}
+
+void fmt_buf_free(struct fmt_buf *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}

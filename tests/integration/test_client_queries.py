@@ -1,0 +1,761 @@
+"""netdiag failures / summary / timeline / targets / alerts against real
+databases: one written by the real netdiagd probing loopback (a closed port
+for WSAECONNREFUSED, a listener with a full queue for WSAETIMEDOUT), and a
+copy of it whose rows are replaced by a fixed history so table output can
+be compared with golden files (tests/integration/golden/client/; rewrite
+them with NETDIAG_UPDATE_GOLDEN=1). Also every bad input: exit code and one
+line on stderr."""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import NETDIAG, NETDIAGD, Server, closed_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(HERE, "golden", "client")
+UPDATE = os.environ.get("NETDIAG_UPDATE_GOLDEN") == "1"
+
+NOW = "2026-11-24T10:00:00Z"
+NOW_MS = 1795514400000
+HOUR = 3600000
+MINUTE = 60000
+T0 = NOW_MS - HOUR  # 09:00Z, where the fixed history starts
+
+FAILURE_KEYS = ["ts_ms", "time", "target", "kind", "phase", "wsa_code", "wsa_name", "meaning",
+                "raw", "raw_value", "detail", "local", "remote", "latency_us"]
+SUMMARY_KEYS = {
+    "code": ["wsa_code", "wsa_name", "failures", "attempts", "rate", "targets", "last_ms", "last",
+             "meaning"],
+    "target": ["target", "kind", "failures", "attempts", "rate", "wsa_code", "wsa_name", "meaning",
+               "last_ms", "last"],
+    "phase": ["phase", "failures", "attempts", "rate", "targets", "wsa_code", "wsa_name", "meaning",
+              "last_ms", "last"],
+}
+TIMELINE_KEYS = {
+    "code": ["start_ms", "start", "bucket_s", "wsa_code", "wsa_name", "failures"],
+    "target": ["start_ms", "start", "bucket_s", "target", "failures"],
+}
+TARGET_KEYS = ["target", "kind", "address", "last", "last_seen_ms", "last_seen", "last_failure_ms",
+               "last_failure", "last_code", "last_name", "attempts", "failures", "success_rate",
+               "latency_avg_us", "retired"]
+ALERT_KEYS = ["id", "state", "target", "wsa_code", "wsa_name", "started_ms", "started",
+              "resolved_ms", "resolved", "duration_ms", "count", "peak", "baseline", "attempts",
+              "detail", "meaning"]
+
+
+def nd(*args, columns=80, tz="UTC0", now=NOW, env_extra=None, user=None, timeout=30):
+    """Run netdiag with a fixed clock, zone and width."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COLUMNS", "NETDIAG_NOW", "TZ", "NO_COLOR")}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
+    if tz is not None:
+        env["TZ"] = tz
+    if now is not None:
+        env["NETDIAG_NOW"] = now
+    env.update(env_extra or {})
+    kw = {}
+    if user is not None:
+        kw = {"user": user, "group": user, "extra_groups": []}  # uid and gid numbers
+    return subprocess.run([NETDIAG, *args], capture_output=True, text=True, encoding="utf-8",
+                          env=env, timeout=timeout, **kw)
+
+
+def ok(*args, **kw):
+    r = nd(*args, **kw)
+    assert r.returncode == 0, (args, r.returncode, r.stderr)
+    assert r.stderr == "", r.stderr
+    return r.stdout
+
+
+def as_json(db, *args, **kw):
+    data = json.loads(ok("--db", db, *args, "--format", "json", **kw))
+    assert isinstance(data, list)
+    return data
+
+
+def as_csv(db, *args, **kw):
+    return list(csv.reader(io.StringIO(ok("--db", db, *args, "--format", "csv", **kw))))
+
+
+def one_line_error(r, code):
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("netdiag: ")
+    for raw in ("database is locked", "unable to open database file", "file is not a database",
+                "SQLITE_", "disk I/O error"):
+        assert raw not in lines[0]  # SQLite's own words are never the message
+    return lines[0]
+
+
+# --- a database the real daemon wrote -------------------------------------
+
+@pytest.fixture(scope="module")
+def daemon_db(tmp_path_factory):
+    """netdiagd probes a refused and a silent target every 200 ms for about
+    2.5 s, then stops on SIGTERM. Returns what it logged and a query made
+    while it was still writing."""
+    d = tmp_path_factory.mktemp("daemon")
+    db = str(d / "nd.db")
+    full = Server("full")
+    cfg = str(d / "netdiag.ini")
+    with open(cfg, "w") as f:
+        f.write("[daemon]\ndatabase = %s\nlog_level = debug\n\n"
+                "[defaults]\ninterval = 200ms\ntimeout = 100ms\n\n"
+                "[target refused]\nkind = connect\nhost = 127.0.0.1\nport = %d\n\n"
+                "[target silent]\nkind = connect\nhost = 127.0.0.1\nport = %d\n"
+                % (db, closed_port(), full.port))
+    errpath = str(d / "netdiagd.stderr")
+    with open(errpath, "w") as err:
+        proc = subprocess.Popen([NETDIAGD, "-c", cfg], stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 10
+        while "started:" not in open(errpath).read():
+            assert proc.poll() is None and time.monotonic() < deadline, open(errpath).read()
+            time.sleep(0.05)
+        time.sleep(1.5)  # the first batch is committed within about a second
+        live = nd("--db", db, "failures", "--limit", "0", "--format", "json", now=None)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0, open(errpath).read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        full.close()
+    log = open(errpath).read()
+    counts = {10061: 0, 10060: 0}
+    raw_code = {"ECONNREFUSED": 10061, "ETIMEDOUT": 10060}
+    for m in re.finditer(r"target \S+: (?:\S+ -> (\d+) |(\w+) in \d+ us)", log):
+        code = int(m.group(1)) if m.group(1) else raw_code.get(m.group(2))
+        if code in counts:
+            counts[code] += 1
+    stopped = re.search(r"stopped: (\d+) results, (\d+) failures", log)
+    assert stopped, log
+    return {"db": db, "dir": str(d), "log": log, "counts": counts,
+            "failures": int(stopped.group(2)), "live": live}
+
+
+def test_daemon_failures_match_its_log(daemon_db):
+    db, counts = daemon_db["db"], daemon_db["counts"]
+    rows = as_json(db, "failures", "--limit", "0", now=None)
+    assert counts[10061] > 5 and counts[10060] > 5, daemon_db["log"]
+    assert len(rows) == daemon_db["failures"] == counts[10061] + counts[10060]
+    by_code = {}
+    for r in rows:
+        assert list(r) == FAILURE_KEYS
+        by_code[r["wsa_code"]] = by_code.get(r["wsa_code"], 0) + 1
+        if r["wsa_code"] == 10061:
+            assert (r["target"], r["wsa_name"], r["raw"], r["raw_value"], r["phase"]) == \
+                ("refused", "WSAECONNREFUSED", "ECONNREFUSED", 111, "connect")
+            assert r["meaning"] == "Connection refused."
+        else:
+            assert (r["target"], r["wsa_name"], r["raw"], r["phase"]) == \
+                ("silent", "WSAETIMEDOUT", "ETIMEDOUT", "connect")
+            assert r["latency_us"] >= 100000
+        assert r["remote"].startswith("127.0.0.1:") and r["kind"] == "connect"
+    assert by_code == counts
+    times = [r["ts_ms"] for r in rows]
+    assert times == sorted(times, reverse=True)  # newest first
+
+
+def test_query_while_the_daemon_writes(daemon_db):
+    live = daemon_db["live"]
+    assert live.returncode == 0 and live.stderr == "", live.stderr
+    rows = json.loads(live.stdout)
+    assert 0 < len(rows) <= daemon_db["failures"]
+
+
+def test_daemon_summary_and_timeline_counts(daemon_db):
+    db, counts = daemon_db["db"], daemon_db["counts"]
+    rows = as_json(db, "summary", now=None)
+    assert {r["wsa_code"]: r["failures"] for r in rows} == counts
+    total = counts[10061] + counts[10060]
+    for r in rows:
+        assert list(r) == SUMMARY_KEYS["code"]
+        assert r["attempts"] == total and r["targets"] == 1
+        assert r["rate"] == pytest.approx(r["failures"] / total, abs=1e-6)
+    by_target = as_json(db, "summary", "--by", "target", now=None)
+    assert {r["target"]: (r["failures"], r["wsa_code"], r["rate"]) for r in by_target} == {
+        "refused": (counts[10061], 10061, 1.0), "silent": (counts[10060], 10060, 1.0)}
+    by_phase = as_json(db, "summary", "--by", "phase", now=None)
+    assert [(r["phase"], r["failures"], r["targets"]) for r in by_phase] == \
+        [("connect", total, 2)]
+    buckets = as_json(db, "timeline", "--bucket", "1m", now=None)
+    sums = {}
+    for b in buckets:
+        assert list(b) == TIMELINE_KEYS["code"] and b["bucket_s"] == 60
+        sums[b["wsa_code"]] = sums.get(b["wsa_code"], 0) + b["failures"]
+    assert sums == counts
+
+
+def test_daemon_targets_and_alerts(daemon_db):
+    db, counts = daemon_db["db"], daemon_db["counts"]
+    rows = {r["target"]: r for r in as_json(db, "targets", now=None)}
+    assert set(rows) == {"refused", "silent"}
+    for name, code in (("refused", 10061), ("silent", 10060)):
+        r = rows[name]
+        assert list(r) == TARGET_KEYS
+        assert (r["last"], r["last_code"], r["failures"], r["attempts"], r["success_rate"],
+                r["latency_avg_us"], r["retired"]) == \
+            ("failing", code, counts[code], counts[code], 0.0, None, False)
+    # Until the alert engine fires, alerts is an empty list, not an error;
+    # whatever it holds belongs to these targets.
+    for a in as_json(db, "alerts", now=None):
+        assert list(a) == ALERT_KEYS and a["target"] in ("refused", "silent")
+
+
+def test_daemon_tables_fit_80_columns(daemon_db):
+    for cmd in (["failures"], ["summary"], ["summary", "--by", "target"], ["timeline"],
+                ["targets"], ["alerts"]):
+        out = ok("--db", daemon_db["db"], *cmd, now=None)
+        assert max(len(line) for line in out.splitlines()) <= 80, (cmd, out)
+
+
+def test_config_names_the_database(daemon_db, tmp_path):
+    cfg = tmp_path / "netdiag.ini"
+    # Only [daemon] database matters; the rest is netdiagd's to check.
+    cfg.write_text("[daemon]\ndatabase = %s ; the history\n\n[target x]\nbogus line\n"
+                   % daemon_db["db"])
+    assert ok("-c", str(cfg), "failures", "--limit", "0", "--format", "json", now=None) == \
+        ok("--db", daemon_db["db"], "failures", "--limit", "0", "--format", "json", now=None)
+    # --db wins over -c
+    other = tmp_path / "missing.db"
+    r = nd("-c", str(cfg), "--db", str(other), "summary")
+    assert "missing.db" in one_line_error(r, 3)
+
+
+# --- a fixed history in a copy of the daemon's database ---------------------
+
+TARGETS = [
+    # id, name, kind, host, port, protocol, qname, qtype, server, retired, offset ms, latency us
+    (1, "web", "connect", "127.0.0.1", 8080, None, None, None, None, None, 123, 250),
+    (2, "dns-local", "resolve", None, None, None, "example.test", "A", "127.0.0.1:5353", None,
+     3456, 1200),
+    (3, "syslog", "send", "127.0.0.1", 514, "udp", None, None, None, None, 6789, 80),
+    (4, "old-api", "connect", "::1", 9000, None, None, None, None, T0 - 12 * HOUR, 0, 500),
+]
+LONG_DETAIL = ("ICMP port unreachable after sending 5 bytes to 127.0.0.1:514; is the syslog "
+               "daemon listening on UDP port 514?")
+
+
+def fixed_failure(target_id, ts):
+    """The failure of one attempt, or None when it succeeded."""
+    at = ts - T0
+    if target_id == 1 and 40 * MINUTE <= at < 45 * MINUTE:
+        return (2, 10061, "ECONNREFUSED", 111, "Connection refused", 85, "127.0.0.1:41000",
+                "127.0.0.1:8080")
+    if target_id == 1 and at in (12 * MINUTE + 123, 12 * MINUTE + 10123):
+        return (2, 10060, "ETIMEDOUT", 110, "no answer within 3000 ms (connect)", 3000412,
+                "127.0.0.1:41002", "127.0.0.1:8080")
+    if target_id == 2 and at in (5 * MINUTE + 3456, 25 * MINUTE + 3456, 50 * MINUTE + 3456):
+        return (1, 11001, "NXDOMAIN", 3, "example.test A: the server answered NXDOMAIN", 1800,
+                "127.0.0.1:53001", "127.0.0.1:5353")
+    if target_id == 2 and at == 55 * MINUTE + 3456:
+        return (1, 11002, "SERVFAIL", 2, "example.test A: the server answered SERVFAIL", 2100,
+                "127.0.0.1:53002", "127.0.0.1:5353")
+    if target_id == 3 and at == 30 * MINUTE + 6789:
+        return (4, 10061, "ECONNREFUSED", 111, LONG_DETAIL, 140, "127.0.0.1:40514",
+                "127.0.0.1:514")
+    return None
+
+
+def fixed_history():
+    """Attempts every 10 s from 09:00 to 10:00 for the three active targets,
+    one failed attempt of old-api the day before; (failures, attempts)."""
+    failures, attempts = [], []
+    for t in TARGETS:
+        tid, offset, lat = t[0], t[10], t[11]
+        if t[9] is not None:
+            ts = T0 - 24 * HOUR
+            attempts.append((tid, ts, False, lat))
+            failures.append((ts, tid, 2, 10065, "EHOSTUNREACH", 113, "No route to host", 900,
+                             None, "[::1]:9000"))
+            continue
+        for k in range(360):
+            ts = T0 + k * 10000 + offset
+            f = fixed_failure(tid, ts)
+            attempts.append((tid, ts, f is None, lat))
+            if f is not None:
+                phase, code, raw, value, detail, flat, local, remote = f
+                failures.append((ts, tid, phase, code, raw, value, detail, flat, local, remote))
+    return failures, attempts
+
+
+def write_fixed_history(db):
+    failures, attempts = fixed_history()
+    con = sqlite3.connect(db)
+    with con:
+        for table in ("failures", "rollup_minute", "rollup_minute_code", "rollup_hour",
+                      "rollup_hour_code", "alerts", "targets"):
+            con.execute("DELETE FROM %s" % table)
+        for t in TARGETS:
+            con.execute("INSERT INTO targets (id, name, kind, host, port, protocol, qname, qtype, "
+                        "server, family, interval_ms, timeout_ms, created, updated, retired) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'any', 10000, 3000, ?, ?, ?)",
+                        t[:9] + (T0 - 48 * HOUR, T0 - 48 * HOUR, t[9]))
+        con.executemany("INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, "
+                        "raw_value, detail, latency_us, local, remote) "
+                        "VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)", failures)
+        for unit, table in ((MINUTE, "minute"), (HOUR, "hour")):
+            roll, codes = {}, {}
+            for tid, ts, success, lat in attempts:
+                key = (ts - ts % unit, tid)
+                r = roll.setdefault(key, [0, 0, 0, 0, 0, None, None])
+                r[0] += 1
+                if success:
+                    r[1] += 1
+                    r[3] += 1
+                    r[4] += lat
+                    r[5] = lat if r[5] is None else min(r[5], lat)
+                    r[6] = lat if r[6] is None else max(r[6], lat)
+                else:
+                    r[2] += 1
+            for f in failures:
+                ck = (f[0] - f[0] % unit, f[1], f[3])
+                codes[ck] = codes.get(ck, 0) + 1
+            con.executemany("INSERT INTO rollup_%s VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" % table,
+                            [k + tuple(v) for k, v in sorted(roll.items())])
+            con.executemany("INSERT INTO rollup_%s_code VALUES (?, ?, ?, ?)" % table,
+                            [k + (v,) for k, v in sorted(codes.items())])
+        con.executemany(
+            "INSERT INTO alerts (id, target_id, wsa_code, started, resolved, count, peak, "
+            "baseline, attempts, last_notified, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(1, 1, 10061, T0 + 41 * MINUTE, T0 + 47 * MINUTE, 6, 6, 0.2, 6, None,
+              "6 refused in 1m against a baseline of 0.2"),
+             (2, 2, 11001, T0 + 55 * MINUTE, None, 2, 2, 0.1, 6, None,
+              "2 not found in 1m against a baseline of 0.1")])
+    con.close()
+    return failures
+
+
+@pytest.fixture(scope="module")
+def fixed_db(daemon_db, tmp_path_factory):
+    d = tmp_path_factory.mktemp("fixed")
+    db = str(d / "nd.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(daemon_db["db"] + suffix):
+            shutil.copy(daemon_db["db"] + suffix, db + suffix)
+    failures = write_fixed_history(db)
+    return {"db": db, "dir": str(d), "failures": failures}
+
+
+GOLDEN_CASES = [
+    ("failures", ["failures"], {}),
+    ("failures-wide", ["failures", "--wide"], {}),
+    ("failures-web", ["failures", "--target", "web", "--code", "WSAECONNREFUSED", "--limit", "3"],
+     {}),
+    ("failures-cet", ["failures", "--since", "2026-11-24T10:40", "--limit", "4"],
+     {"tz": "CET-1CEST,M3.5.0,M10.5.0/3"}),
+    ("failures-narrow", ["failures", "--limit", "3"], {"columns": 50}),
+    ("summary", ["summary"], {}),
+    ("summary-target", ["summary", "--by", "target"], {}),
+    ("summary-phase", ["summary", "--by", "phase"], {}),
+    ("summary-30m", ["summary", "--since", "30m"], {}),
+    ("timeline", ["timeline"], {}),
+    ("timeline-target", ["timeline", "--by", "target", "--bucket", "5m"], {}),
+    ("timeline-24h", ["timeline", "--since", "24h"], {}),
+    ("targets", ["targets"], {}),
+    ("alerts", ["alerts"], {}),
+    ("alerts-active", ["alerts", "--active"], {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kw", GOLDEN_CASES, ids=[c[0] for c in GOLDEN_CASES])
+def test_golden_tables(fixed_db, name, args, kw):
+    out = ok("--db", fixed_db["db"], *args, **kw)
+    path = os.path.join(GOLDEN, name + ".txt")
+    if UPDATE:
+        os.makedirs(GOLDEN, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(out)
+    with open(path, encoding="utf-8") as f:
+        assert out == f.read()
+    width = kw.get("columns", 80)
+    if "--wide" not in args:
+        assert max(len(line) for line in out.splitlines()) <= width, out
+
+
+def expected(fixed, since=None, until=None, code=None, target_ids=None):
+    rows = [f for f in fixed["failures"]
+            if (since is None or f[0] >= since) and (until is None or f[0] < until)
+            and (code is None or f[3] in code) and (target_ids is None or f[1] in target_ids)]
+    return sorted(rows, key=lambda f: -f[0])
+
+
+@pytest.mark.parametrize("args,filt", [
+    ([], {}),
+    (["--code", "10061"], {"code": {10061}}),
+    (["--code", "econnrefused"], {"code": {10061}}),
+    (["--code", "10061,WSAETIMEDOUT"], {"code": {10061, 10060}}),
+    (["--code", "10061", "--code", "ETIMEDOUT"], {"code": {10061, 10060}}),
+    (["--target", "web"], {"target_ids": {1}}),
+    (["--target", "w*", "--target", "sys?og"], {"target_ids": {1, 3}}),
+    (["--kind", "resolve"], {"target_ids": {2}}),
+    (["--phase", "resolve"], {"target_ids": {2}}),
+    (["--since", "15m"], {"since": NOW_MS - 15 * MINUTE}),
+    (["--since", "today"], {"since": NOW_MS - 10 * HOUR}),
+    (["--since", "2026-11-24T09:40:30Z", "--until", "2026-11-24T09:42:15.5Z"],
+     {"since": T0 + 40 * MINUTE + 30000, "until": T0 + 42 * MINUTE + 15500}),
+])
+def test_failures_filters(fixed_db, args, filt):
+    rows = as_json(fixed_db["db"], "failures", "--limit", "0", *args)
+    want = expected(fixed_db, **filt)
+    assert [(r["ts_ms"], r["wsa_code"]) for r in rows] == [(f[0], f[3]) for f in want]
+
+
+def test_failures_json_and_csv_fields(fixed_db):
+    db = fixed_db["db"]
+    rows = as_json(db, "failures", "--target", "syslog")
+    assert rows == [{
+        "ts_ms": T0 + 30 * MINUTE + 6789, "time": "2026-11-24T09:30:06.789Z", "target": "syslog",
+        "kind": "send", "phase": "recv", "wsa_code": 10061, "wsa_name": "WSAECONNREFUSED",
+        "meaning": "Connection refused.", "raw": "ECONNREFUSED", "raw_value": 111,
+        "detail": LONG_DETAIL, "local": "127.0.0.1:40514", "remote": "127.0.0.1:514",
+        "latency_us": 140}]
+    # local time with its offset, UTC with --utc
+    [cet] = as_json(db, "failures", "--target", "syslog", tz="CET-1CEST,M3.5.0,M10.5.0/3")
+    assert cet["time"] == "2026-11-24T10:30:06.789+01:00"
+    [utc] = as_json(db, "failures", "--target", "syslog", "--utc", tz="CET-1CEST,M3.5.0,M10.5.0/3")
+    assert utc["time"] == "2026-11-24T09:30:06.789Z"
+    table = as_csv(db, "failures", "--limit", "0")
+    assert table[0] == FAILURE_KEYS and len(table) == 1 + len(fixed_db["failures"])
+    # the limit: the newest N, and the table says more exist
+    assert len(as_json(db, "failures", "--limit", "5")) == 5
+    assert len(as_json(db, "failures")) == 38 == len(fixed_db["failures"])
+    assert "(the newest 5 shown; --limit 0 shows all)" in ok("--db", db, "failures", "--limit", "5")
+
+
+@pytest.mark.parametrize("since,until", [
+    (None, None),
+    ("30m", None),
+    ("2026-11-24T09:40:30Z", "2026-11-24T09:44:30Z"),
+    ("2026-11-24T09:00:00.124Z", "2026-11-24T09:59:59Z"),
+    ("2026-11-23T08:00:00Z", None),
+])
+def test_summary_counts_are_exact(fixed_db, since, until):
+    """Rollups for whole hours and minutes, failures for the partial
+    minutes at the edges: the counts equal a count of the rows."""
+    db = fixed_db["db"]
+    args = (["--since", since] if since else []) + (["--until", until] if until else [])
+    q = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    ms = [q.execute("SELECT CAST((julianday(?) - 2440587.5) * 86400000 AS INTEGER)",
+                    (s.replace("Z", ""),)).fetchone()[0] if s and "T" in s else None
+          for s in (since, until)]
+    q.close()
+    lo = ms[0] if ms[0] is not None else (NOW_MS - 30 * MINUTE if since else NOW_MS - 24 * HOUR)
+    hi = ms[1] if ms[1] is not None else NOW_MS
+    want = {}
+    for f in expected(fixed_db, since=lo, until=hi):
+        want[f[3]] = want.get(f[3], 0) + 1
+    rows = as_json(db, "summary", *args)
+    assert {r["wsa_code"]: r["failures"] for r in rows} == want
+    counts = [r["failures"] for r in rows]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_summary_rates_and_targets(fixed_db):
+    db = fixed_db["db"]
+    rows = {r["wsa_code"]: r for r in as_json(db, "summary")}
+    assert rows[10061]["attempts"] == 3 * 360  # old-api's attempt is a day older
+    assert rows[10061]["rate"] == pytest.approx(31 / 1080, abs=1e-6)
+    assert (rows[10061]["targets"], rows[11001]["targets"]) == (2, 1)
+    assert rows[10061]["last"] == "2026-11-24T09:44:50.123Z"
+    assert rows[11002]["meaning"] == "Nonauthoritative host not found."
+    by_target = {r["target"]: r for r in as_json(db, "summary", "--by", "target")}
+    assert (by_target["web"]["failures"], by_target["web"]["attempts"],
+            by_target["web"]["wsa_code"]) == (32, 360, 10061)
+    assert by_target["web"]["rate"] == pytest.approx(32 / 360, abs=1e-6)
+    # Half an hour: whole minutes, the attempts exactly.
+    half = {r["target"]: r for r in as_json(db, "summary", "--by", "target", "--since", "30m")}
+    assert (half["web"]["failures"], half["web"]["attempts"]) == (30, 180)
+    # A code filter narrows the rows, not the attempts.
+    [only] = as_json(db, "summary", "--code", "11002")
+    assert (only["failures"], only["attempts"]) == (1, 1080)
+    phases = {r["phase"]: r for r in as_json(db, "summary", "--by", "phase")}
+    assert {p: r["failures"] for p, r in phases.items()} == {"connect": 32, "resolve": 4,
+                                                             "recv": 1}
+    assert phases["resolve"]["wsa_code"] == 11001
+    assert [r["target"] for r in as_json(db, "summary", "--by", "target", "--kind", "send")] == \
+        ["syslog"]
+
+
+def test_timeline_buckets(fixed_db):
+    db = fixed_db["db"]
+    rows = as_json(db, "timeline", "--bucket", "5m", "--since", "1h")
+    assert {r["bucket_s"] for r in rows} == {300}
+    refused = [r for r in rows if r["wsa_code"] == 10061]
+    assert len(refused) == 12  # zeros included
+    assert [r["failures"] for r in refused] == [0] * 6 + [1] + [0] + [30] + [0] * 3
+    assert refused[8]["start"] == "2026-11-24T09:40:00.000Z"
+    by_target = as_json(db, "timeline", "--by", "target", "--bucket", "1h", "--since", "24h")
+    sums = {}
+    for r in by_target:
+        sums[r["target"]] = sums.get(r["target"], 0) + r["failures"]
+    assert sums == {"web": 32, "dns-local": 4, "syslog": 1}
+    hdr = as_csv(db, "timeline", "--by", "target")[0]
+    assert hdr == TIMELINE_KEYS["target"]
+
+
+def test_timeline_colour(fixed_db):
+    db = fixed_db["db"]
+    plain = ok("--db", db, "timeline")
+    assert "\x1b[" not in plain and "\u2588" in plain  # the spike is a full bar
+    coloured = ok("--db", db, "timeline", "--color", "always")
+    assert "\x1b[91m\u2588\x1b[0m" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_timeline_colours_a_terminal(fixed_db):
+    """--color auto: colour on a terminal, none through a pipe."""
+    import pty
+    env = dict(os.environ, COLUMNS="80", TZ="UTC0", NETDIAG_NOW=NOW)
+    env.pop("NO_COLOR", None)
+    env["TERM"] = "xterm"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(NETDIAG, [NETDIAG, "--db", fixed_db["db"], "timeline"], env)
+    out = b""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"\x1b[91m" in out
+
+
+def test_targets_and_alerts_json(fixed_db):
+    db = fixed_db["db"]
+    t = {r["target"]: r for r in as_json(db, "targets")}
+    assert list(t) == ["dns-local", "old-api", "syslog", "web"]
+    web = t["web"]
+    assert (web["kind"], web["address"], web["last"], web["last_code"], web["failures"],
+            web["attempts"], web["latency_avg_us"], web["retired"]) == \
+        ("connect", "127.0.0.1:8080", "ok", 10061, 32, 360, 250, False)
+    assert web["success_rate"] == pytest.approx(328 / 360, abs=1e-6)
+    assert web["last_failure"] == "2026-11-24T09:44:50.123Z"
+    assert t["dns-local"]["address"] == "example.test A @127.0.0.1:5353"
+    assert t["syslog"]["address"] == "127.0.0.1:514/udp"
+    old = t["old-api"]
+    assert (old["address"], old["retired"], old["attempts"], old["success_rate"],
+            old["last_code"]) == ("[::1]:9000", True, 0, None, 10065)
+    assert [r["target"] for r in as_json(db, "targets", "--kind", "connect")] == ["old-api", "web"]
+    alerts = as_json(db, "alerts")
+    assert [(a["id"], a["state"], a["target"]) for a in alerts] == \
+        [(2, "firing", "dns-local"), (1, "resolved", "web")]
+    assert alerts[1]["duration_ms"] == 6 * MINUTE and alerts[0]["resolved"] is None
+    assert alerts[0]["duration_ms"] == 5 * MINUTE  # firing: until now
+    assert [a["id"] for a in as_json(db, "alerts", "--active")] == [2]
+    assert [a["id"] for a in as_json(db, "alerts", "--code", "10061")] == [1]
+    assert as_json(db, "alerts", "--since", "2026-11-24T09:48Z", "--target", "web") == []
+    assert as_csv(db, "alerts")[0] == ALERT_KEYS
+    assert as_csv(db, "targets")[0] == TARGET_KEYS
+
+
+@pytest.mark.parametrize("cmd,by", [("summary", "code"), ("summary", "target"),
+                                    ("summary", "phase")])
+def test_csv_headers(fixed_db, cmd, by):
+    rows = as_csv(fixed_db["db"], cmd, "--by", by)
+    assert rows[0] == SUMMARY_KEYS[by] and len(rows) > 1
+
+
+def test_empty_ranges_are_empty_lists(fixed_db):
+    db = fixed_db["db"]
+    for cmd in (["failures"], ["summary"], ["summary", "--by", "phase"], ["timeline"],
+                ["alerts"]):
+        args = cmd + ["--since", "2026-11-20T00:00Z", "--until", "2026-11-21T00:00Z"]
+        data = as_json(db, *args)
+        assert all(r.get("failures", 0) == 0 for r in data), (cmd, data)
+        if cmd[0] != "timeline":
+            assert data == []
+
+
+def file_state(path):
+    st = os.stat(path)
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest(), st.st_mtime_ns
+
+
+def test_the_client_never_writes(fixed_db):
+    db = fixed_db["db"]
+    before = file_state(db)
+    for args in (["failures", "--limit", "0"], ["summary"], ["summary", "--by", "phase"],
+                 ["timeline"], ["targets"], ["alerts"]):
+        ok("--db", db, *args)
+    assert file_state(db) == before
+
+
+# --- bad input ----------------------------------------------------------------
+
+def make_bad(tmp_path, kind, fixed_db):
+    p = tmp_path / "bad.db"
+    if kind == "missing":
+        return str(tmp_path / "nope" / "netdiag.db")
+    if kind == "empty file":
+        p.write_bytes(b"")
+    elif kind == "text":
+        p.write_text("[daemon]\ndatabase = x\n")
+    elif kind == "directory":
+        p.mkdir()
+    elif kind in ("empty sqlite", "foreign", "newer"):
+        if kind == "newer":
+            shutil.copy(fixed_db["db"], p)
+        con = sqlite3.connect(str(p))
+        if kind == "empty sqlite":
+            con.execute("CREATE TABLE t (a)")  # a header and an empty schema
+            con.execute("DROP TABLE t")
+        elif kind == "foreign":
+            con.execute("CREATE TABLE notes (t TEXT)")
+            con.execute("PRAGMA application_id = 42")
+        else:
+            con.execute("PRAGMA user_version = 99")
+        con.commit()
+        con.close()
+    return str(p)
+
+
+@pytest.mark.parametrize("kind,code,says", [
+    ("missing", 3, "no such database"),
+    ("empty file", 4, "empty file"),
+    ("text", 4, "not an SQLite file"),
+    ("directory", 4, "a directory"),
+    ("empty sqlite", 4, "empty SQLite database"),
+    ("foreign", 4, "application_id 42"),
+    ("newer", 4, "schema version 99 is newer"),
+])
+@pytest.mark.parametrize("cmd", ["failures", "summary", "timeline", "targets", "alerts"])
+def test_bad_databases(tmp_path, fixed_db, kind, code, says, cmd):
+    db = make_bad(tmp_path, kind, fixed_db)
+    line = one_line_error(nd("--db", db, cmd), code)
+    assert says in line and db in line
+
+
+@pytest.mark.parametrize("args,says", [
+    (["failures", "--code", "ECONNREFUSD"], 'unknown code "ECONNREFUSD"; closest: WSAECONNREFUSED'),
+    (["summary", "--code", "99999"], 'unknown code "99999"'),
+    (["failures", "--since", "yesterday"], "yesterday"),
+    (["timeline", "--until", "2026-13-01"], "2026-13-01"),
+    (["failures", "--since", "1h", "--until", "2h"], "is after"),
+    (["failures", "--target", "nosuch*"], '"nosuch*": no target'),
+    (["failures", "--phase", "bind"], "unknown phase"),
+    (["failures", "--kind", "ping"], "unknown kind"),
+    (["failures", "--limit", "ten"], "--limit"),
+    (["summary", "--by", "host"], "--by"),
+    (["timeline", "--by", "phase"], "--by"),
+    (["timeline", "--bucket", "90s"], "--bucket"),
+    (["timeline", "--bucket", "1m", "--since", "300d"], "buckets"),
+    (["timeline", "--color", "sometimes"], "--color"),
+    (["summary", "--format", "yaml"], "yaml"),
+])
+def test_usage_errors(fixed_db, args, says):
+    line = one_line_error(nd("--db", fixed_db["db"], *args), 2)
+    assert says in line
+
+
+def test_bad_clock_and_config(fixed_db, tmp_path):
+    line = one_line_error(nd("--db", fixed_db["db"], "summary", now="soon"), 2)
+    assert "NETDIAG_NOW" in line
+    line = one_line_error(nd("-c", str(tmp_path / "none.ini"), "summary"), 2)
+    assert "none.ini" in line
+
+
+def test_busy_database(fixed_db, tmp_path):
+    """A lock held past the 2 s busy timeout is one clear line; a shorter
+    one is waited out."""
+    db = str(tmp_path / "locked.db")
+    shutil.copy(fixed_db["db"], db)
+    script = ("import sqlite3, sys, time\n"
+              "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "c.execute('PRAGMA locking_mode = EXCLUSIVE')\n"
+              "c.execute('BEGIN EXCLUSIVE')\n"
+              "print('locked', flush=True)\n"
+              "time.sleep(float(sys.argv[2]))\n"
+              "c.execute('COMMIT')\n"
+              "c.close()\n")
+    for hold, want in ((4.0, 1), (0.8, 0)):
+        locker = subprocess.Popen([sys.executable, "-c", script, db, str(hold)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert locker.stdout.readline().strip() == "locked"
+            t0 = time.monotonic()
+            r = nd("--db", db, "summary", "--format", "json")
+            took = time.monotonic() - t0
+        finally:
+            locker.wait(timeout=10)
+        if want == 1:
+            line = one_line_error(r, 1)
+            assert "locked" in line and took >= 1.9
+        else:
+            assert r.returncode == 0 and r.stderr == "", r.stderr
+            assert json.loads(r.stdout)
+
+
+def can_switch_user():
+    return os.geteuid() == 0
+
+
+@pytest.mark.skipif(not can_switch_user(), reason="needs root to run netdiag as nobody")
+def test_read_only_directory(fixed_db):
+    """A reader who may not write the directory: with the -wal and -shm
+    files there it reads; without them it reads the file as immutable; with
+    a -wal holding changes but no -shm it refuses in one line."""
+    # Under /tmp itself: pytest's own directories are closed to others.
+    top = tempfile.mkdtemp(prefix="netdiag-ro-")
+    try:
+        read_only_directory(fixed_db, top)
+    finally:
+        shutil.rmtree(top)
+
+
+def read_only_directory(fixed_db, top):
+    d = os.path.join(top, "ro")
+    os.mkdir(d)
+    db = os.path.join(d, "nd.db")
+    con = sqlite3.connect(fixed_db["db"])  # checkpoint: everything in the main file
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    shutil.copy(fixed_db["db"], db)
+    os.chmod(top, 0o755)
+    os.chmod(d, 0o755)
+    os.chmod(db, 0o644)
+    want = ok("--db", fixed_db["db"], "summary", "--format", "json")
+    # No -wal, no -shm, and no way to create them.
+    r = nd("--db", db, "summary", "--format", "json", user=65534)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout == want
+    assert not os.path.exists(db + "-wal")
+    # A -wal holding a change the main file lacks, and no -shm.
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_autocheckpoint = 0")
+    con.execute("INSERT INTO alerts (target_id, wsa_code, started) VALUES (1, 10061, 1)")
+    con.commit()
+    shutil.copy(db + "-wal", os.path.join(top, "saved-wal"))
+    con.close()
+    shutil.copy(os.path.join(top, "saved-wal"), db + "-wal")
+    if os.path.exists(db + "-shm"):
+        os.unlink(db + "-shm")
+    os.chmod(db + "-wal", 0o644)
+    line = one_line_error(nd("--db", db, "alerts", user=65534), 1)
+    assert "-wal" in line
