@@ -101,15 +101,21 @@ void probe_shorten_deadline(struct probe *p, int64_t deadline_us)
 
 /* Close the attempt's socket without TIME_WAIT: SO_LINGER 0 turns close()
  * into a RST, so a probe rate is not capped by the port range. */
-static void probe_close_fd(struct probe *p)
+static void probe_close_fd_how(struct probe *p, bool linger)
 {
     if (p->fd >= 0) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         event_del(p->ev_io);
-        setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        if (linger)
+            setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         close(p->fd);
         p->fd = -1;
     }
+}
+
+static void probe_close_fd(struct probe *p)
+{
+    probe_close_fd_how(p, true);
 }
 
 void probe_close_socket(struct probe *p)
@@ -248,7 +254,8 @@ static void probe_finish(struct probe *p, struct result *r)
     if (p->addrlen > 0)
         util_format_sockaddr((struct sockaddr *)&p->addr, r->remote, sizeof(r->remote));
 
-    probe_close_fd(p);
+    /* a socket that never connected leaves no TIME_WAIT behind */
+    probe_close_fd_how(p, r->ok || r->phase > PHASE_CONNECT);
     evtimer_del(p->ev_timer);
     p->running = false;
     eng->in_flight--;
@@ -416,6 +423,16 @@ static void probe_timer_cb(evutil_socket_t fd, short what, void *arg)
     probe_begin(p);
 }
 
+/* Arm the deadline once the kind's start() has returned and only if the
+ * attempt is still running: most refused loopback connects fail inside
+ * connect(), and a timer set and deleted per probe costs more than the
+ * probe. The deadline itself was fixed at the start and never moves. */
+static void probe_arm_deadline(struct probe *p)
+{
+    if (p->running)
+        timer_arm_at(p, p->deadline_us);
+}
+
 /* Start one address of the attempt: its own start time and deadline. */
 static void probe_attempt_address(struct probe *p)
 {
@@ -430,12 +447,12 @@ static void probe_attempt_address(struct probe *p)
         p->start_us = util_mono_us();
         p->ts_ms = util_now_ms();
         p->deadline_us = p->start_us + p->t->timeout_ms * 1000;
-        timer_arm_at(p, p->deadline_us);
     }
     p->phase = PHASE_CONNECT;
     p->ok_on_deadline = false;
     p->locallen = 0;
     p->ops->start(p);
+    probe_arm_deadline(p);
 }
 
 static bool family_ok(const struct target *t, int af)
@@ -530,8 +547,8 @@ static void probe_begin(struct probe *p)
         p->ts_ms = util_now_ms();
         p->deadline_us = p->start_us + t->timeout_ms * 1000;
         p->phase = PHASE_RESOLVE;
-        timer_arm_at(p, p->deadline_us);
         p->ops->start(p);
+        probe_arm_deadline(p);
         return;
     }
     if (util_parse_sockaddr(t->host, 0, &ss, &sl, err, sizeof(err)) == 0) {
@@ -561,12 +578,12 @@ static void probe_begin(struct probe *p)
         p->ts_ms = util_now_ms();
         p->deadline_us = p->start_us + t->timeout_ms * 1000;
         p->phase = PHASE_RESOLVE;
-        timer_arm_at(p, p->deadline_us);
         p->gai_pending = true;
         /* evdns may answer at once (hosts file), calling back before return */
         req = evdns_getaddrinfo(p->dns, t->host, port, &hints, probe_gai_cb, p);
         if (p->gai_pending)
             p->gai = req;
+        probe_arm_deadline(p);
     }
 }
 
