@@ -152,20 +152,31 @@ lint:
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
 	install -m 0755 $(BUILD)/netdiag $(DESTDIR)$(BINDIR)/netdiag
 	install -m 0644 man/netdiag.1 $(DESTDIR)$(MANDIR)/man1/netdiag.1
 	install -m 0644 man/netdiag.ini.5 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5
 	install -m 0644 man/netdiagd.8 $(DESTDIR)$(MANDIR)/man8/netdiagd.8
 	install -m 0644 conf/netdiag.ini $(DESTDIR)$(DOCDIR)/netdiag.ini.example
-	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
+	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \
+	    > $(DESTDIR)$(UNITDIR)/netdiagd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiagd.service
+	install -m 0644 systemd/netdiag.sysusers $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf
+	install -m 0644 systemd/netdiag.tmpfiles $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
+	@echo "installed; /etc is left alone: copy $(DOCDIR)/netdiag.ini.example to"
+	@echo "/etc/netdiag/netdiag.ini (see README.md, 'Run as a service')"
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/netdiagd $(DESTDIR)$(BINDIR)/netdiag \
 	    $(DESTDIR)$(MANDIR)/man1/netdiag.1 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5 \
 	    $(DESTDIR)$(MANDIR)/man8/netdiagd.8 \
-	    $(DESTDIR)$(DOCDIR)/netdiag.ini.example
+	    $(DESTDIR)$(DOCDIR)/netdiag.ini.example $(DESTDIR)$(DOCDIR)/README.md \
+	    $(DESTDIR)$(UNITDIR)/netdiagd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
 	rm -rf $(DESTDIR)$(DATADIR)/sql
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
