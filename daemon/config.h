@@ -96,9 +96,13 @@ struct alert_config {
     double factor;
     int64_t min_failures;
     double min_ratio;
-    int64_t clear_after; /* windows */
-    char *exec;          /* NULL: none */
-    char *alertmanager_url; /* NULL: none */
+    int64_t clear_after;      /* windows */
+    char *exec;               /* NULL: none; a program path and fixed words, no shell */
+    char *alertmanager_url;   /* NULL: none */
+    int64_t renotify_ms;      /* re-run exec for a still-firing alert; 0: never */
+    int64_t exec_timeout_ms;  /* a hook still running then is killed */
+    int64_t host_min_targets; /* host-wide alert needs this many targets; 0: off */
+    double host_ratio;        /* ... and this share of the targets watching the code */
 };
 
 struct config {

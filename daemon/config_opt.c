@@ -46,10 +46,14 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_ALERT,  "baseline",         OT_DURATION, 1000,                   30 * DAY_MS,            "1h",                            CFG(alert.baseline_ms),      0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "factor",           OT_DOUBLE,   1,                      1000,                   "3",                             CFG(alert.factor),           0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "min_failures",     OT_INT,      1,                      1000000,                "5",                             CFG(alert.min_failures),     0,                 NULL,          0,                  0,         0},
-    {SEC_ALERT,  "min_ratio",        OT_DOUBLE,   0,                      1,                      "0.1",                           CFG(alert.min_ratio),        0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "min_ratio",        OT_DOUBLE,   0,                      1,                      "0.15",                          CFG(alert.min_ratio),        0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "clear_after",      OT_INT,      1,                      1000,                   "3",                             CFG(alert.clear_after),      0,                 NULL,          0,                  0,         0},
-    {SEC_ALERT,  "exec",             OT_STRING,   0,                      0,                      "",                              CFG(alert.exec),             0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "exec",             OT_EXEC,     0,                      0,                      "",                              CFG(alert.exec),             0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "exec_timeout",     OT_DURATION, 100,                    3600 * 1000,            "10s",                           CFG(alert.exec_timeout_ms),  0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "renotify",         OT_DURATION, 0,                      30 * DAY_MS,            "4h",                            CFG(alert.renotify_ms),      0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "alertmanager_url", OT_URL,      0,                      0,                      "",                              CFG(alert.alertmanager_url), 0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "host_min_targets", OT_INT,      0,                      1000000,                "3",                             CFG(alert.host_min_targets), 0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "host_ratio",       OT_DOUBLE,   0,                      1,                      "0.5",                           CFG(alert.host_ratio),       0,                 NULL,          0,                  0,         0},
 
     {SEC_TARGET, "kind",             OT_ENUM,     0,                      0,                      NULL,                            TGT(kind),                   0,                 kind_names,    K_ALL,              0,         0},
     {SEC_TARGET, "interval",         OT_DURATION, CONFIG_INTERVAL_MIN_MS, CONFIG_INTERVAL_MAX_MS, "10s",                           TGT(interval_ms),            0,                 NULL,          K_ALL,              0,         0},
@@ -432,6 +436,27 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         if (*v != '\0' && !((strncmp(v, "http://", 7) == 0 && v[7] != '\0') ||
                             (strncmp(v, "https://", 8) == 0 && v[8] != '\0'))) {
             snprintf(err, errlen, "\"%s\" is not an http:// or https:// URL", v);
+            return -1;
+        }
+        /* alertmanager_url is the only URL: posted with libevent's client,
+         * which speaks plain HTTP only */
+        if (strncmp(v, "https://", 8) == 0) {
+            snprintf(err, errlen,
+                     "\"%s\": https is not supported (netdiagd posts plain HTTP); use http:// "
+                     "to a local Alertmanager or to a TLS-terminating proxy",
+                     v);
+            return -1;
+        }
+        replace_str((char **)field, *v ? strdup(v) : NULL);
+        return 0;
+    case OT_EXEC:
+        /* Run without a shell: a relative name would depend on the daemon's
+         * cwd and PATH, so only an absolute path is taken. */
+        if (*v != '\0' && *v != '/') {
+            snprintf(err, errlen,
+                     "\"%s\" does not start with an absolute program path (words after it are "
+                     "passed as they are, no shell)",
+                     v);
             return -1;
         }
         replace_str((char **)field, *v ? strdup(v) : NULL);

@@ -34,6 +34,7 @@ enum opt_type {
     OT_HEX,      /* as OT_BYTES, written in hex */
     OT_LISTEN,   /* char *: "addr:port", or a bare port on 127.0.0.1 */
     OT_URL,      /* char *: http:// or https:// */
+    OT_EXEC,     /* char *: an absolute program path, then words (no shell) */
 };
 
 #define K_CONNECT (1u << KIND_CONNECT)
@@ -59,7 +60,7 @@ struct config_option {
 };
 
 /* Rows in config_options (checked by a static assertion in config_opt.c). */
-#define CONFIG_NOPTS 32
+#define CONFIG_NOPTS 36
 extern const struct config_option config_options[CONFIG_NOPTS];
 
 /* The row of `key` in section `sec`; NULL when there is none. */

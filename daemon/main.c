@@ -12,6 +12,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "alert.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,6 +38,7 @@ struct daemon {
     struct engine *eng;
     struct store *st;
     struct metrics *metrics; /* NULL: metrics_listen is off */
+    struct alert_engine *alert; /* NULL with --once */
     bool once;
     bool debug;
     enum out_format format;
@@ -83,6 +85,7 @@ static void daemon_sink(const struct result *r, void *arg)
         return;
     }
     metrics_observe(d->metrics, r);
+    alert_observe(d->alert, r);
     store_submit(d->st, r);
 }
 
@@ -95,6 +98,13 @@ static void daemon_store_stats(void *arg, struct store_stats *out)
         store_get_stats(d->st, out);
 }
 
+static size_t daemon_alerts_active(void *arg)
+{
+    struct daemon *d = arg;
+
+    return d->alert != NULL ? alert_active(d->alert) : 0;
+}
+
 static size_t daemon_in_flight(void *arg)
 {
     struct daemon *d = arg;
@@ -105,8 +115,10 @@ static size_t daemon_in_flight(void *arg)
 /* Start the /metrics listener on d->cfg->metrics_listen. */
 static int daemon_metrics_start(struct daemon *d, char *err, size_t errlen)
 {
-    struct metrics_sources src = {
-        .arg = d, .store_stats = daemon_store_stats, .in_flight = daemon_in_flight};
+    struct metrics_sources src = {.arg = d,
+                                  .store_stats = daemon_store_stats,
+                                  .alerts_active = daemon_alerts_active,
+                                  .in_flight = daemon_in_flight};
 
     d->metrics = metrics_start(d->base, d->cfg->metrics_listen, &src, err, errlen);
     return d->metrics != NULL ? 0 : -1;
@@ -177,6 +189,7 @@ static bool daemon_reload(struct daemon *d)
         return false;
     }
     engine_set_targets(d->eng, ncfg, false);
+    alert_set_config(d->alert, ncfg);
     if (!d->debug)
         log_set_level((enum log_level)ncfg->log_level);
     config_free(d->cfg);
@@ -218,8 +231,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     memset(&ss, 0, sizeof(ss));
     if (d->st != NULL)
         store_get_stats(d->st, &ss);
-    notify_send("STATUS=%zu targets, %llu probes/s, %llu failures stored, %llu dropped",
+    notify_send("STATUS=%zu targets, %llu probes/s, %zu alerts firing, %llu failures stored, "
+                "%llu dropped",
                 d->cfg->ntargets, (unsigned long long)(att - d->tick_attempts),
+                d->alert != NULL ? alert_active(d->alert) : (size_t)0,
                 (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);
     d->tick_attempts = att;
     if (notify_watchdog_usec() > 0 && ss.writable)
@@ -368,6 +383,12 @@ int main(int argc, char **argv)
             goto out;
         }
         metrics_set_targets(d.metrics, d.cfg);
+        d.alert = alert_new(d.base, d.st, d.cfg, err, sizeof(err));
+        if (d.alert == NULL) {
+            log_error("%s", err);
+            rc = EXIT_FAILED;
+            goto out;
+        }
     }
     for (size_t i = 0; i < ND_ARRAY_LEN(sigs); i++) {
         d.ev_sig[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
@@ -393,6 +414,8 @@ int main(int argc, char **argv)
         struct engine_sched_stats es;
 
         engine_schedule_stats(d.eng, &es);
+        alert_free(d.alert); /* before the store: it queues rows */
+        d.alert = NULL;
         store_stop(d.st); /* flushes everything queued, then final figures */
         store_get_stats(d.st, &ss);
         log_info("schedule: %llu starts, lateness p50 %lld us, p99 %lld us, max %lld us, "
@@ -406,6 +429,7 @@ int main(int argc, char **argv)
         d.st = NULL;
     }
 out:
+    alert_free(d.alert);
     engine_free(d.eng);
     if (d.ev_tick)
         event_free(d.ev_tick);

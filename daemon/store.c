@@ -73,6 +73,15 @@ static const char *const store_ctl_sql[CTL__COUNT] = {
         "timeout_ms = excluded.timeout_ms, retired = NULL RETURNING id",
     [CTL_LIST_ACTIVE] = "SELECT id, name FROM targets WHERE retired IS NULL",
     [CTL_RETIRE_TARGET] = "UPDATE targets SET retired = ?2 WHERE id = ?1",
+    [CTL_MAX_ALERT_ID] = "SELECT coalesce(max(id), 0) FROM alerts",
+    [CTL_LIST_FIRING_ALERTS] =
+        "SELECT a.id, a.target_id, a.wsa_code, a.started, a.count, a.peak, a.baseline, "
+        "a.attempts, a.last_notified, a.detail, t.name FROM alerts AS a "
+        "LEFT JOIN targets AS t ON t.id = a.target_id WHERE a.resolved IS NULL ORDER BY a.id",
+    [CTL_BASELINES] =
+        "SELECT c.target_id, c.wsa_code, sum(c.count), (SELECT count(*) FROM rollup_minute AS m "
+        "WHERE m.target_id = c.target_id AND m.minute >= ?1 AND m.attempts > 0) "
+        "FROM rollup_minute_code AS c WHERE c.minute >= ?1 GROUP BY c.target_id, c.wsa_code",
 };
 
 void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -504,6 +513,7 @@ static void store_free(struct store *st)
     pthread_cond_destroy(&st->cond);
     pthread_mutex_destroy(&st->mu);
     free(st->ring);
+    free(st->aq);
     free(st->acc);
     free(st->acc_slot);
     free(st->seqs);
@@ -562,9 +572,10 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     st->retention_ms = cfg ? cfg->retention_ms : 0;
     st->cap = STORE_QUEUE_MAX;
     st->ring = calloc(st->cap, sizeof(*st->ring));
+    st->aq = calloc(STORE_ALERT_QUEUE_MAX, sizeof(*st->aq));
     st->acc = calloc(STORE_ACC_MAX, sizeof(*st->acc));
     st->acc_slot = malloc(STORE_ACC_SLOTS * sizeof(*st->acc_slot));
-    if (st->ring == NULL || st->acc == NULL || st->acc_slot == NULL) {
+    if (st->ring == NULL || st->aq == NULL || st->acc == NULL || st->acc_slot == NULL) {
         store_err(err, errlen, path, "out of memory");
         goto fail;
     }
@@ -596,6 +607,15 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     }
     if (store_migrate(st, err, errlen) < 0)
         goto fail;
+    {
+        int rc;
+        int64_t max_id = store_step_int(st->ctl_stmt[CTL_MAX_ALERT_ID], &rc);
+        if (rc != SQLITE_OK) {
+            store_err(err, errlen, path, "cannot read the alerts: %s", sqlite3_errmsg(st->ctl));
+            goto fail;
+        }
+        st->alert_next_id = max_id + 1;
+    }
 
     st->db = store_connect(path, STORE_BUSY_WRITER_MS, err, errlen);
     if (st->db == NULL)
@@ -803,4 +823,117 @@ void store_close(struct store *st)
         return;
     store_stop(st);
     store_free(st);
+}
+
+/* ---- alerts: the loop thread's side ---- */
+
+int64_t store_alert_new_id(struct store *st)
+{
+    return st->alert_next_id++;
+}
+
+void store_alert_put(struct store *st, const struct store_alert *a)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->stopping || st->aq_count == STORE_ALERT_QUEUE_MAX) {
+        st->aq_dropped++;
+        pthread_mutex_unlock(&st->mu);
+        return;
+    }
+    st->aq[(st->aq_head + st->aq_count) % STORE_ALERT_QUEUE_MAX] = *a;
+    st->aq_count++;
+    pthread_mutex_unlock(&st->mu);
+    /* alerts are rare and people look for them at once: no batch delay */
+    pthread_cond_signal(&st->cond);
+}
+
+int store_load_alerts(struct store *st, struct store_alert **out, size_t *n)
+{
+    sqlite3_stmt *s = st->ctl_stmt[CTL_LIST_FIRING_ALERTS];
+    struct store_alert *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_alert *a;
+        const unsigned char *detail;
+        if (cnt == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            struct store_alert *nv = realloc(v, ncap * sizeof(*nv));
+            if (nv == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        a = &v[cnt++];
+        memset(a, 0, sizeof(*a));
+        a->id = sqlite3_column_int64(s, 0);
+        a->target_id = sqlite3_column_int64(s, 1); /* NULL reads as 0: host-wide */
+        a->wsa_code = sqlite3_column_int(s, 2);
+        a->started_ms = sqlite3_column_int64(s, 3);
+        a->count = sqlite3_column_int64(s, 4);
+        a->peak = sqlite3_column_int64(s, 5);
+        a->baseline = sqlite3_column_double(s, 6);
+        a->attempts = sqlite3_column_int64(s, 7);
+        a->last_notified_ms = sqlite3_column_int64(s, 8);
+        detail = sqlite3_column_text(s, 9);
+        if (detail != NULL)
+            util_strlcpy(a->detail, (const char *)detail, sizeof(a->detail));
+        detail = sqlite3_column_text(s, 10);
+        if (detail != NULL)
+            util_strlcpy(a->target_name, (const char *)detail, sizeof(a->target_name));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        log_error("database %s: cannot read the firing alerts: %s", st->path,
+                  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->ctl));
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int store_load_baselines(struct store *st, int64_t since_ms, struct store_baseline **out, size_t *n)
+{
+    sqlite3_stmt *s = st->ctl_stmt[CTL_BASELINES];
+    struct store_baseline *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    sqlite3_bind_int64(s, 1, since_ms);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct store_baseline *nv = realloc(v, ncap * sizeof(*nv));
+            if (nv == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[cnt].target_id = sqlite3_column_int64(s, 0);
+        v[cnt].wsa_code = sqlite3_column_int(s, 1);
+        v[cnt].failures = sqlite3_column_int64(s, 2);
+        v[cnt].minutes = sqlite3_column_int64(s, 3);
+        cnt++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        log_error("database %s: cannot read the rollups for the alert baselines: %s", st->path,
+                  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->ctl));
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
 }

@@ -50,6 +50,50 @@ void store_submit(struct store *st, const struct result *res);
 
 void store_get_stats(struct store *st, struct store_stats *out);
 
+/* One row of the alerts table as the alert engine writes it. Firing,
+ * updating and resolving are the same upsert by id, so a row is written
+ * whole every time and a retried write is harmless. */
+struct store_alert {
+    int64_t id;        /* from store_alert_new_id() */
+    int64_t target_id; /* targets.id; 0: host-wide (NULL in the table) */
+    int wsa_code;
+    int64_t started_ms;
+    int64_t resolved_ms;      /* 0: still firing (NULL in the table) */
+    int64_t count;            /* failures in the window that fired */
+    int64_t peak;             /* highest count in a window while firing */
+    double baseline;          /* expected failures per window when it fired */
+    int64_t attempts;         /* attempts in the window that fired */
+    int64_t last_notified_ms; /* 0: never */
+    char detail[320];
+    char target_name[72]; /* store_load_alerts() only: the target's name */
+};
+/* Alert rows the queue holds; more are dropped (and logged). */
+#define STORE_ALERT_QUEUE_MAX 1024
+
+/* A fresh alerts.id (ids are handed out here, on the loop thread, so the
+ * engine knows a row's id before the writer has stored it). */
+int64_t store_alert_new_id(struct store *st);
+
+/* Queue an alert row for the writer; never blocks (loop thread only). */
+void store_alert_put(struct store *st, const struct store_alert *a);
+
+/* The alerts still firing (resolved IS NULL), synchronously: for the
+ * engine's start, before the loop runs. *out is malloc'd (NULL when none).
+ * Returns 0 or -1 (logged). */
+int store_load_alerts(struct store *st, struct store_alert **out, size_t *n);
+
+/* Failures per target and code since since_ms, from the per-minute
+ * rollups, with the minutes in which the target made attempts: what the
+ * engine seeds its baselines with at start. Returns 0 or -1 (logged). */
+struct store_baseline {
+    int64_t target_id;
+    int wsa_code;
+    int64_t failures;
+    int64_t minutes; /* minutes since since_ms with attempts of the target */
+};
+int store_load_baselines(struct store *st, int64_t since_ms, struct store_baseline **out,
+                         size_t *n);
+
 /* Flush everything queued and stop the writer (giving up on a database
  * that stays unwritable for 10 s, counting what is left as dropped);
  * store_get_stats() then gives the final figures. Idempotent. */

@@ -54,6 +54,7 @@ enum store_stmt {
     STMT_PAGE_COUNT,
     STMT_FREELIST_COUNT,
     STMT_INCREMENTAL_VACUUM,
+    STMT_UPSERT_ALERT,
     STMT__COUNT,
 };
 
@@ -68,6 +69,9 @@ enum store_ctl {
     CTL_UPSERT_TARGET,
     CTL_LIST_ACTIVE,
     CTL_RETIRE_TARGET,
+    CTL_MAX_ALERT_ID,
+    CTL_LIST_FIRING_ALERTS,
+    CTL_BASELINES,
     CTL__COUNT,
 };
 
@@ -116,6 +120,10 @@ struct store {
     uint64_t dropped_full;     /* of stats.dropped: queue full */
     uint64_t dropped_unsynced; /* of stats.dropped: target without db_id */
     struct store_stats stats;
+    /* alert rows waiting for the writer (store_alert_put) */
+    struct store_alert *aq;
+    size_t aq_head, aq_count;
+    uint64_t aq_dropped;
 
     /* writer thread only */
     struct store_acc *acc;
@@ -134,6 +142,10 @@ struct store {
     bool dropping;      /* in a queue-full episode */
     uint64_t drop_base; /* dropped_full when the episode began */
     bool unsynced_logged;
+    uint64_t aq_dropped_logged; /* aq_dropped at the last warning */
+
+    /* loop thread only */
+    int64_t alert_next_id;
 };
 
 /* store.c */

@@ -60,6 +60,12 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
     [STMT_PAGE_COUNT] = "PRAGMA page_count",
     [STMT_FREELIST_COUNT] = "PRAGMA freelist_count",
     [STMT_INCREMENTAL_VACUUM] = "PRAGMA incremental_vacuum(1024)",
+    [STMT_UPSERT_ALERT] =
+        "INSERT INTO alerts (id, target_id, wsa_code, started, resolved, count, peak, baseline, "
+        "attempts, last_notified, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "ON CONFLICT (id) DO UPDATE SET resolved = excluded.resolved, count = excluded.count, "
+        "peak = excluded.peak, baseline = excluded.baseline, attempts = excluded.attempts, "
+        "last_notified = excluded.last_notified, detail = excluded.detail",
 };
 
 /* Retention steps, run one per writer iteration in this order. */
@@ -321,6 +327,59 @@ fail:
     return rc;
 }
 
+/* Writes the queued alert rows in one transaction; like results, they
+ * leave the queue only once committed. */
+static int store_write_alerts(struct store *st)
+{
+    sqlite3_stmt *s = st->stmt[STMT_UPSERT_ALERT];
+    size_t head, n;
+    int rc;
+
+    pthread_mutex_lock(&st->mu);
+    head = st->aq_head;
+    n = st->aq_count;
+    pthread_mutex_unlock(&st->mu);
+    if (n == 0)
+        return SQLITE_OK;
+    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_alert *a = &st->aq[(head + i) % STORE_ALERT_QUEUE_MAX];
+        sqlite3_bind_int64(s, 1, a->id);
+        if (a->target_id > 0)
+            sqlite3_bind_int64(s, 2, a->target_id);
+        else
+            sqlite3_bind_null(s, 2);
+        sqlite3_bind_int(s, 3, a->wsa_code);
+        sqlite3_bind_int64(s, 4, a->started_ms);
+        if (a->resolved_ms > 0)
+            sqlite3_bind_int64(s, 5, a->resolved_ms);
+        else
+            sqlite3_bind_null(s, 5);
+        sqlite3_bind_int64(s, 6, a->count);
+        sqlite3_bind_int64(s, 7, a->peak);
+        sqlite3_bind_double(s, 8, a->baseline);
+        sqlite3_bind_int64(s, 9, a->attempts);
+        if (a->last_notified_ms > 0)
+            sqlite3_bind_int64(s, 10, a->last_notified_ms);
+        else
+            sqlite3_bind_null(s, 10);
+        store_bind_text(s, 11, a->detail);
+        if ((rc = store_step_done(s)) != SQLITE_OK)
+            goto fail;
+    }
+    if ((rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
+        goto fail;
+    pthread_mutex_lock(&st->mu);
+    st->aq_head = (st->aq_head + n) % STORE_ALERT_QUEUE_MAX;
+    st->aq_count -= n;
+    pthread_mutex_unlock(&st->mu);
+    return SQLITE_OK;
+fail:
+    store_rollback(st);
+    return rc;
+}
+
 /* Errors are logged when an episode begins (and when its cause changes),
  * never per batch; the results wait in the queue meanwhile. */
 static void store_note_error(struct store *st, int rc, const char *what)
@@ -368,7 +427,7 @@ static void store_note_ok(struct store *st)
 /* Queue-full episodes: one line when drops start, one when they end. */
 static void store_note_drops(struct store *st)
 {
-    uint64_t full, unsynced;
+    uint64_t full, unsynced, aq_dropped;
     size_t count;
 
     pthread_mutex_lock(&st->mu);
@@ -385,6 +444,14 @@ static void store_note_drops(struct store *st)
                  full - st->drop_base);
         st->dropping = false;
         st->drop_base = full;
+    }
+    pthread_mutex_lock(&st->mu);
+    aq_dropped = st->aq_dropped;
+    pthread_mutex_unlock(&st->mu);
+    if (aq_dropped > st->aq_dropped_logged) {
+        log_error("database %s: %" PRIu64 " alert rows dropped (alert queue full)", st->path,
+                  aq_dropped - st->aq_dropped_logged);
+        st->aq_dropped_logged = aq_dropped;
     }
     if (unsynced > 0 && !st->unsynced_logged) {
         log_warnx("database %s: results for a target not yet recorded in the database are "
@@ -494,17 +561,23 @@ static void store_timedwait(struct store *st, int64_t deadline_us)
 /* Sleeps until there is something to do: a batch that is full or old
  * enough, a retry, a prune step, or stopping. Returns the batch size (0:
  * no batch now) and whether the thread should exit. Called with mu held. */
-static size_t store_wait_work(struct store *st, bool *exit_now)
+static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due)
 {
     *exit_now = false;
+    *alerts_due = false;
     for (;;) {
         int64_t now = util_mono_us();
         /* no retention while the database is failing: it would fail too */
         int64_t deadline = st->err_code == 0 ? st->next_prune_us : now + 3600 * 1000000LL;
         bool retry_wait = st->retry_at_us > now;
 
+        /* alert rows go first and without delay: they are few */
+        if (!retry_wait && st->aq_count > 0) {
+            *alerts_due = true;
+            return 0;
+        }
         if (st->stopping) {
-            if (st->count == 0) {
+            if (st->count == 0 && st->aq_count == 0) {
                 *exit_now = true;
                 return 0;
             }
@@ -512,7 +585,7 @@ static size_t store_wait_work(struct store *st, bool *exit_now)
                 *exit_now = true;
                 return 0;
             }
-            if (!retry_wait)
+            if (!retry_wait && st->count > 0)
                 return st->count < STORE_BATCH_MAX ? st->count : STORE_BATCH_MAX;
             store_timedwait(st, st->retry_at_us < st->stop_deadline_us ? st->retry_at_us
                                                                        : st->stop_deadline_us);
@@ -547,15 +620,21 @@ void *store_writer_main(void *arg)
     }
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        bool exit_now;
-        size_t n = store_wait_work(st, &exit_now);
+        bool exit_now, alerts_due;
+        size_t n = store_wait_work(st, &exit_now, &alerts_due);
         int rc;
 
         if (exit_now)
             break;
         pthread_mutex_unlock(&st->mu);
         rc = SQLITE_OK;
-        if (n > 0) {
+        if (alerts_due) {
+            rc = store_write_alerts(st);
+            if (rc == SQLITE_OK)
+                store_note_ok(st);
+            else
+                store_note_error(st, rc, "alert write");
+        } else if (n > 0) {
             rc = store_write_batch(st, n);
             if (rc == SQLITE_OK)
                 store_note_ok(st);
@@ -575,6 +654,11 @@ void *store_writer_main(void *arg)
         st->stats.dropped += left;
         st->head = (st->head + left) % st->cap;
         st->count = 0;
+    }
+    if (st->aq_count > 0) {
+        st->aq_dropped += st->aq_count;
+        st->aq_head = (st->aq_head + st->aq_count) % STORE_ALERT_QUEUE_MAX;
+        st->aq_count = 0;
     }
     pthread_mutex_unlock(&st->mu);
     if (left > 0)

@@ -114,10 +114,14 @@ static void test_builtin_defaults(void)
     UNIT_EQ_INT(cfg->alert.baseline_ms, 3600000);
     UNIT_CHECK(cfg->alert.factor == 3.0);
     UNIT_EQ_INT(cfg->alert.min_failures, 5);
-    UNIT_CHECK(cfg->alert.min_ratio == 0.1);
+    UNIT_CHECK(cfg->alert.min_ratio == 0.15);
     UNIT_EQ_INT(cfg->alert.clear_after, 3);
     UNIT_CHECK(cfg->alert.exec == NULL);
     UNIT_CHECK(cfg->alert.alertmanager_url == NULL);
+    UNIT_EQ_INT(cfg->alert.exec_timeout_ms, 10000);
+    UNIT_EQ_INT(cfg->alert.renotify_ms, 4 * 3600000LL);
+    UNIT_EQ_INT(cfg->alert.host_min_targets, 3);
+    UNIT_CHECK(cfg->alert.host_ratio == 0.5);
 
     UNIT_EQ_INT(cfg->ntargets, 1);
     t = &cfg->targets[0];
@@ -137,6 +141,27 @@ static void test_builtin_defaults(void)
     UNIT_EQ_STR(t->file, "t.ini");
     UNIT_EQ_INT(t->line, 1);
     UNIT_CHECK(t->probe == NULL);
+    config_free(cfg);
+}
+
+/* The alert keys added for issue 6. */
+static void test_alert_keys(void)
+{
+    struct config *cfg = load_ok("[alert]\n"
+                                 "exec = /usr/local/bin/hook $(x) `y`|z\n"
+                                 "exec_timeout = 500ms\n"
+                                 "renotify = 0s\n"
+                                 "host_min_targets = 0\n"
+                                 "host_ratio = 0.8\n");
+
+    if (cfg == NULL)
+        return;
+    /* kept as written: the words go to the program, never to a shell */
+    UNIT_EQ_STR(cfg->alert.exec, "/usr/local/bin/hook $(x) `y`|z");
+    UNIT_EQ_INT(cfg->alert.exec_timeout_ms, 500);
+    UNIT_EQ_INT(cfg->alert.renotify_ms, 0);
+    UNIT_EQ_INT(cfg->alert.host_min_targets, 0);
+    UNIT_CHECK(cfg->alert.host_ratio == 0.8);
     config_free(cfg);
 }
 
@@ -531,6 +556,16 @@ static void test_error_lines(void)
                   "https:// URL\n"
                   "t.ini:4: [daemon] metrics_listen: \"localhost:9470\" is not an IP address "
                   "(with optional :port, [v6]:port)\n");
+    /* exec runs without a shell: only an absolute program path */
+    EXPECT_ERRORS("[alert]\nexec = page-me --now\nalertmanager_url = https://am.test:9093\n"
+                  "exec_timeout = 2h\nhost_ratio = 1.5\n",
+                  "t.ini:2: [alert] exec: \"page-me --now\" does not start with an absolute "
+                  "program path (words after it are passed as they are, no shell)\n"
+                  "t.ini:3: [alert] alertmanager_url: \"https://am.test:9093\": https is not "
+                  "supported (netdiagd posts plain HTTP); use http:// to a local Alertmanager or "
+                  "to a TLS-terminating proxy\n"
+                  "t.ini:4: [alert] exec_timeout: \"2h\" is out of range (100ms to 1h)\n"
+                  "t.ini:5: [alert] host_ratio: \"1.5\" is out of range (0 to 1)\n");
     EXPECT_ERRORS("[defaults]\ntimeout = 20s\nkind = connect\n",
                   "t.ini:3: [defaults] kind: not allowed here (each target sets its own kind)\n"
                   "t.ini:2: [defaults] timeout: 20s must be less than interval (10s)\n");
@@ -834,6 +869,7 @@ int main(void)
     }
     UNIT_RUN(test_builtin_defaults);
     UNIT_RUN(test_values);
+    UNIT_RUN(test_alert_keys);
     UNIT_RUN(test_defaults_inheritance);
     UNIT_RUN(test_syntax_accepted);
     UNIT_RUN(test_line_length);

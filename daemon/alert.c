@@ -1,0 +1,905 @@
+/* The alert engine: counts results per target and watched code, runs the
+ * detector (alert_detect.c) once per window on one loop timer, raises one
+ * host-wide alert when many targets fail alike, and sends every fire and
+ * resolve to the alerts table, the log, the exec hook and Alertmanager;
+ * firing alerts continue across restarts and reloads. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "alert.h"
+#include "alert_detect.h"
+#include "alert_int.h"
+#include "log.h"
+#include "result.h"
+#include "util.h"
+#include "wsa.h"
+
+/* Alertmanager re-sends: every window, but at least every minute and at
+ * most every second. */
+#define ALERT_RESEND_MIN_MS 1000
+#define ALERT_RESEND_MAX_MS 60000
+
+/* One target and one watched code. */
+struct alert_ser {
+    int code;
+    size_t hidx; /* its code's host-wide series */
+    struct alert_series s;
+    int64_t count; /* failures with the code in this window */
+    enum alert_level level;
+    int64_t id; /* alerts.id while firing */
+    int64_t started_ms;
+    int64_t last_notified_ms;
+    char last[192];   /* the window's last failure with the code */
+    char detail[320]; /* what the row and the notifications say */
+};
+
+struct alert_tgt {
+    char *name;
+    int64_t db_id;
+    int64_t attempts; /* this window, any outcome */
+    size_t nser;
+    struct alert_ser ser[CONFIG_MAX_CODES];
+};
+
+/* The host and one code (every code some target watches). */
+struct alert_host {
+    int code;
+    struct alert_series s;
+    struct alert_host_tally tally;
+    enum alert_hold hold;
+    int64_t id;
+    int64_t started_ms;
+    int64_t last_notified_ms;
+    char targets[512]; /* the targets at FIRE when it fired */
+    char detail[320];
+};
+
+struct alert_engine {
+    struct event_base *base;
+    struct store *st; /* NULL: nothing stored */
+    const struct config *cfg;
+    struct alert_params p;
+    int64_t window_ms;
+    struct alert_tgt *tg; /* parallel to cfg->targets */
+    size_t ntg;
+    struct alert_host *hs;
+    size_t nhs;
+    struct event *ev_window;
+    int64_t next_us; /* the current window's end, CLOCK_MONOTONIC */
+    size_t nactive;
+    int64_t local_id; /* ids without a database */
+    struct alert_exec *exec;
+    struct alert_am *am;
+    int64_t am_resend_ms;
+    char instance[256]; /* this host's name, for the hook and Alertmanager */
+};
+
+const char *alert_event_name(enum alert_event ev)
+{
+    return ev == ALERT_EVENT_RESOLVED ? "resolved" : "firing";
+}
+
+void alert_format_time(int64_t ms, char *buf, size_t len)
+{
+    result_format_time(ms, buf, len);
+}
+
+/* snprintf for texts that may be cut short (details, lists): cutting is
+ * expected there, so the compiler need not warn about it. */
+static void alert_text(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void alert_text(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+static const char *alert_code_name(int code)
+{
+    const struct wsa_code *c = wsa_by_code(code);
+    return c ? c->name : "WSA?";
+}
+
+static const char *alert_code_meaning(int code)
+{
+    const struct wsa_code *c = wsa_by_code(code);
+    return c ? c->meaning : "";
+}
+
+static void alert_fmt_ms(int64_t ms, char *buf, size_t len)
+{
+    if (ms < 120000)
+        snprintf(buf, len, "%.1f s", (double)ms / 1000.0);
+    else if (ms < 7200000)
+        snprintf(buf, len, "%" PRId64 "m%02" PRId64 "s", ms / 60000, ms / 1000 % 60);
+    else
+        snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", ms / 3600000, ms / 60000 % 60);
+}
+
+static void alert_fmt_window(int64_t ms, char *buf, size_t len)
+{
+    if (ms % 60000 == 0)
+        snprintf(buf, len, "%" PRId64 "m", ms / 60000);
+    else if (ms % 1000 == 0)
+        snprintf(buf, len, "%" PRId64 "s", ms / 1000);
+    else
+        snprintf(buf, len, "%" PRId64 "ms", ms);
+}
+
+static int64_t alert_new_id(struct alert_engine *a)
+{
+    return a->st != NULL ? store_alert_new_id(a->st) : ++a->local_id;
+}
+
+/* ---- notifications and rows ---- */
+
+static void alert_notice_target(const struct alert_engine *a, const struct alert_tgt *tg,
+                                const struct alert_ser *ser, enum alert_event ev, int64_t now_ms,
+                                struct alert_notice *n)
+{
+    memset(n, 0, sizeof(*n));
+    n->event = ev;
+    n->id = ser->id;
+    util_strlcpy(n->target, tg->name, sizeof(n->target));
+    n->wsa_code = ser->code;
+    n->wsa_name = alert_code_name(ser->code);
+    n->meaning = alert_code_meaning(ser->code);
+    n->count = ser->s.fired_count;
+    n->attempts = ser->s.fired_attempts;
+    n->peak = ser->s.peak;
+    n->baseline = ser->s.fire_baseline;
+    n->threshold = alert_detect_threshold(&a->p, ser->s.fire_baseline, ser->s.fired_attempts);
+    n->window_ms = a->window_ms;
+    n->started_ms = ser->started_ms;
+    n->resolved_ms = ev == ALERT_EVENT_RESOLVED ? now_ms : 0;
+    util_strlcpy(n->targets, tg->name, sizeof(n->targets));
+    util_strlcpy(n->detail, ser->detail, sizeof(n->detail));
+}
+
+static void alert_notice_host(const struct alert_engine *a, const struct alert_host *h,
+                              enum alert_event ev, int64_t now_ms, struct alert_notice *n)
+{
+    memset(n, 0, sizeof(*n));
+    n->event = ev;
+    n->host = true;
+    n->id = h->id;
+    util_strlcpy(n->target, ALERT_HOST_TARGET, sizeof(n->target));
+    n->wsa_code = h->code;
+    n->wsa_name = alert_code_name(h->code);
+    n->meaning = alert_code_meaning(h->code);
+    n->count = h->s.fired_count;
+    n->attempts = h->s.fired_attempts;
+    n->peak = h->s.peak;
+    n->baseline = h->s.fire_baseline;
+    n->window_ms = a->window_ms;
+    n->started_ms = h->started_ms;
+    n->resolved_ms = ev == ALERT_EVENT_RESOLVED ? now_ms : 0;
+    util_strlcpy(n->targets, h->targets, sizeof(n->targets));
+    util_strlcpy(n->detail, h->detail, sizeof(n->detail));
+}
+
+/* The hook and Alertmanager. Returns whether anyone was told. */
+static bool alert_notify(struct alert_engine *a, const struct alert_notice *n)
+{
+    const struct alert_config *c = &a->cfg->alert;
+    bool told = false;
+
+    if (c->exec != NULL) {
+        alert_exec_run(a->exec, c->exec, c->exec_timeout_ms, a->instance, n);
+        told = true;
+    }
+    if (a->am != NULL && !n->repeat) {
+        alert_am_put(a->am, n);
+        told = true;
+    }
+    return told;
+}
+
+static void alert_store(struct alert_engine *a, const struct alert_notice *n, int64_t target_id,
+                        int64_t last_notified_ms)
+{
+    struct store_alert row;
+
+    if (a->st == NULL)
+        return;
+    memset(&row, 0, sizeof(row));
+    row.id = n->id;
+    row.target_id = n->host ? 0 : target_id;
+    row.wsa_code = n->wsa_code;
+    row.started_ms = n->started_ms;
+    row.resolved_ms = n->resolved_ms;
+    row.count = n->count;
+    row.peak = n->peak;
+    row.baseline = n->baseline;
+    row.attempts = n->attempts;
+    row.last_notified_ms = last_notified_ms;
+    util_strlcpy(row.detail, n->detail, sizeof(row.detail));
+    store_alert_put(a->st, &row);
+}
+
+/* ---- transitions of a target's series ---- */
+
+static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, struct alert_ser *ser,
+                               int64_t now_ms)
+{
+    struct alert_notice n;
+    char win[32];
+
+    ser->id = alert_new_id(a);
+    ser->started_ms = now_ms;
+    alert_fmt_window(a->window_ms, win, sizeof(win));
+    alert_text(ser->detail, sizeof(ser->detail),
+               "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold %.1f, "
+               "baseline %.2f)%s%s",
+               ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code), win,
+               ser->s.threshold, ser->s.fire_baseline, ser->last[0] ? "; last: " : "", ser->last);
+    log_warnx("alert: %s %s (%d) firing: %s", tg->name, alert_code_name(ser->code), ser->code,
+              ser->detail);
+    a->nactive++;
+    alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &n);
+    if (alert_notify(a, &n))
+        ser->last_notified_ms = now_ms;
+    alert_store(a, &n, tg->db_id, ser->last_notified_ms);
+}
+
+static void alert_target_resolved(struct alert_engine *a, struct alert_tgt *tg,
+                                  struct alert_ser *ser, int64_t now_ms, const char *why)
+{
+    struct alert_notice n;
+    char dur[32];
+
+    alert_fmt_ms(now_ms - ser->started_ms, dur, sizeof(dur));
+    log_info("alert: %s %s (%d) resolved after %s (peak %" PRId64 " in a window)%s%s", tg->name,
+             alert_code_name(ser->code), ser->code, dur, ser->s.peak, why ? ": " : "",
+             why ? why : "");
+    if (a->nactive > 0)
+        a->nactive--;
+    alert_notice_target(a, tg, ser, ALERT_EVENT_RESOLVED, now_ms, &n);
+    if (alert_notify(a, &n))
+        ser->last_notified_ms = now_ms;
+    alert_store(a, &n, tg->db_id, ser->last_notified_ms);
+    ser->id = 0;
+    ser->s.firing = false;
+}
+
+/* Still firing: a new peak is stored, and the hook is reminded every
+ * renotify (never more often). */
+static void alert_target_firing(struct alert_engine *a, struct alert_tgt *tg, struct alert_ser *ser,
+                                int64_t old_peak, int64_t now_ms)
+{
+    const struct alert_config *c = &a->cfg->alert;
+    struct alert_notice n;
+    bool remind =
+        c->exec != NULL && c->renotify_ms > 0 && now_ms - ser->last_notified_ms >= c->renotify_ms;
+
+    if (!remind && ser->s.peak == old_peak)
+        return;
+    alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &n);
+    if (remind) {
+        n.repeat = true;
+        alert_notify(a, &n);
+        ser->last_notified_ms = now_ms;
+    }
+    if (ser->s.peak != old_peak && a->am != NULL) {
+        n.repeat = false;
+        alert_am_put(a->am, &n); /* the annotations carry the peak */
+    }
+    alert_store(a, &n, tg->db_id, ser->last_notified_ms);
+}
+
+/* ---- host-wide ---- */
+
+static void alert_host_fired(struct alert_engine *a, struct alert_host *h, int64_t now_ms)
+{
+    struct alert_notice n;
+    char win[32];
+
+    h->id = alert_new_id(a);
+    h->started_ms = now_ms;
+    alert_fmt_window(a->window_ms, win, sizeof(win));
+    alert_text(h->detail, sizeof(h->detail),
+               "%s on %" PRId64 " of %" PRId64 " targets in %s (%s): the local network, not the "
+               "targets",
+               alert_code_name(h->code), h->tally.fire, h->tally.eligible, win, h->targets);
+    log_warnx("alert: host-wide %s (%d) firing: %s", alert_code_name(h->code), h->code, h->detail);
+    a->nactive++;
+    alert_notice_host(a, h, ALERT_EVENT_FIRING, now_ms, &n);
+    if (alert_notify(a, &n))
+        h->last_notified_ms = now_ms;
+    alert_store(a, &n, 0, h->last_notified_ms);
+}
+
+static void alert_host_resolved(struct alert_engine *a, struct alert_host *h, int64_t now_ms,
+                                const char *why)
+{
+    struct alert_notice n;
+    char dur[32];
+
+    alert_fmt_ms(now_ms - h->started_ms, dur, sizeof(dur));
+    log_info("alert: host-wide %s (%d) resolved after %s%s%s", alert_code_name(h->code), h->code,
+             dur, why ? ": " : "", why ? why : "");
+    if (a->nactive > 0)
+        a->nactive--;
+    alert_notice_host(a, h, ALERT_EVENT_RESOLVED, now_ms, &n);
+    if (alert_notify(a, &n))
+        h->last_notified_ms = now_ms;
+    alert_store(a, &n, 0, h->last_notified_ms);
+    h->id = 0;
+    h->s.firing = false;
+}
+
+static void alert_host_firing(struct alert_engine *a, struct alert_host *h, int64_t old_peak,
+                              int64_t now_ms)
+{
+    const struct alert_config *c = &a->cfg->alert;
+    struct alert_notice n;
+    bool remind =
+        c->exec != NULL && c->renotify_ms > 0 && now_ms - h->last_notified_ms >= c->renotify_ms;
+
+    if (!remind && h->s.peak == old_peak)
+        return;
+    alert_notice_host(a, h, ALERT_EVENT_FIRING, now_ms, &n);
+    if (remind) {
+        n.repeat = true;
+        alert_notify(a, &n);
+        h->last_notified_ms = now_ms;
+    }
+    if (h->s.peak != old_peak && a->am != NULL) {
+        n.repeat = false;
+        alert_am_put(a->am, &n);
+    }
+    alert_store(a, &n, 0, h->last_notified_ms);
+}
+
+static void alert_append_name(char *buf, size_t len, const char *name)
+{
+    size_t used = strlen(buf);
+
+    if (used + strlen(name) + 8 >= len) {
+        if (used + 5 < len && strstr(buf, ", ...") == NULL)
+            util_strlcpy(buf + used, ", ...", len - used);
+        return;
+    }
+    snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+}
+
+/* ---- the window ---- */
+
+/* O(targets x watched codes): levels first (the host-wide view needs all
+ * of them), then the host-wide series, then each target's. */
+static void alert_evaluate(struct alert_engine *a)
+{
+    int64_t now_ms = util_now_ms();
+
+    for (size_t h = 0; h < a->nhs; h++) {
+        memset(&a->hs[h].tally, 0, sizeof(a->hs[h].tally));
+        a->hs[h].targets[0] = '\0';
+    }
+    for (size_t i = 0; i < a->ntg; i++) {
+        struct alert_tgt *tg = &a->tg[i];
+        for (size_t k = 0; k < tg->nser; k++) {
+            struct alert_ser *ser = &tg->ser[k];
+            struct alert_host *h = &a->hs[ser->hidx];
+            ser->level = alert_detect_level(&a->p, &ser->s, ser->count, tg->attempts);
+            if (ser->level == ALERT_LEVEL_NONE)
+                continue;
+            h->tally.eligible++;
+            h->tally.count += ser->count;
+            h->tally.attempts += tg->attempts;
+            if (ser->level >= ALERT_LEVEL_WARM)
+                h->tally.warm++;
+            if (ser->level == ALERT_LEVEL_FIRE) {
+                h->tally.fire++;
+                alert_append_name(h->targets, sizeof(h->targets), tg->name);
+            }
+        }
+    }
+    for (size_t i = 0; i < a->nhs; i++) {
+        struct alert_host *h = &a->hs[i];
+        int64_t old_peak = h->s.peak;
+        switch (alert_detect_host_step(&a->p, &h->s, &h->tally)) {
+        case ALERT_STEP_FIRED:
+            alert_host_fired(a, h, now_ms);
+            break;
+        case ALERT_STEP_RESOLVED:
+            alert_host_resolved(a, h, now_ms, NULL);
+            break;
+        case ALERT_STEP_FIRING:
+            alert_host_firing(a, h, old_peak, now_ms);
+            break;
+        default:
+            break;
+        }
+        h->hold = alert_detect_host_hold(&a->p, &h->s, &h->tally);
+    }
+    for (size_t i = 0; i < a->ntg; i++) {
+        struct alert_tgt *tg = &a->tg[i];
+        for (size_t k = 0; k < tg->nser; k++) {
+            struct alert_ser *ser = &tg->ser[k];
+            int64_t old_peak = ser->s.peak;
+            switch (alert_detect_step(&a->p, &ser->s, ser->count, tg->attempts,
+                                      a->hs[ser->hidx].hold)) {
+            case ALERT_STEP_FIRED:
+                alert_target_fired(a, tg, ser, now_ms);
+                break;
+            case ALERT_STEP_RESOLVED:
+                alert_target_resolved(a, tg, ser, now_ms, NULL);
+                break;
+            case ALERT_STEP_FIRING:
+                alert_target_firing(a, tg, ser, old_peak, now_ms);
+                break;
+            case ALERT_STEP_HELD:
+                log_debug("alert: %s %s held back: %s", tg->name, alert_code_name(ser->code),
+                          a->hs[ser->hidx].hold == ALERT_HOLD_ALL
+                              ? "the host-wide alert covers it"
+                              : "many targets fail alike, waiting a window for the host-wide "
+                                "view");
+                break;
+            default:
+                break;
+            }
+            ser->count = 0;
+            ser->last[0] = '\0';
+        }
+        tg->attempts = 0;
+    }
+}
+
+static void alert_arm(struct alert_engine *a)
+{
+    int64_t now = util_mono_us(), wait_us;
+    struct timeval tv;
+
+    /* a stalled loop skips windows rather than running several at once */
+    if (a->next_us <= now)
+        a->next_us = now + a->window_ms * 1000;
+    wait_us = a->next_us - now;
+    tv.tv_sec = (time_t)(wait_us / 1000000);
+    tv.tv_usec = (suseconds_t)(wait_us % 1000000);
+    evtimer_add(a->ev_window, &tv);
+}
+
+static void alert_window_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct alert_engine *a = arg;
+
+    (void)fd;
+    (void)what;
+    alert_evaluate(a);
+    a->next_us += a->window_ms * 1000;
+    alert_arm(a);
+}
+
+/* ---- results ---- */
+
+void alert_observe(struct alert_engine *a, const struct result *r)
+{
+    uintptr_t first, t;
+    struct alert_tgt *tg;
+
+    if (a == NULL || r->target == NULL || a->cfg == NULL || a->ntg == 0)
+        return;
+    /* the result's target is an element of cfg->targets (O(1)); one of a
+     * config that is no longer current is not counted */
+    first = (uintptr_t)a->cfg->targets;
+    t = (uintptr_t)r->target;
+    if (t < first || t >= first + a->ntg * sizeof(struct target) ||
+        (t - first) % sizeof(struct target) != 0)
+        return;
+    tg = &a->tg[(t - first) / sizeof(struct target)];
+    tg->attempts++;
+    if (r->ok)
+        return;
+    for (size_t k = 0; k < tg->nser; k++) {
+        struct alert_ser *ser = &tg->ser[k];
+        if (ser->code != r->wsa_code)
+            continue;
+        ser->count++;
+        alert_text(ser->last, sizeof(ser->last), "%s%s%s %s%s%s", probe_phase_name(r->phase),
+                   r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "", r->detail);
+        break;
+    }
+}
+
+size_t alert_active(const struct alert_engine *a)
+{
+    return a != NULL ? a->nactive : 0;
+}
+
+/* ---- building the tables from a config ---- */
+
+static size_t alert_host_index(struct alert_host **hs, size_t *nhs, int code)
+{
+    struct alert_host *n;
+
+    for (size_t i = 0; i < *nhs; i++)
+        if ((*hs)[i].code == code)
+            return i;
+    n = realloc(*hs, (*nhs + 1) * sizeof(*n));
+    if (n == NULL)
+        fatalx("out of memory");
+    *hs = n;
+    memset(&n[*nhs], 0, sizeof(n[*nhs]));
+    n[*nhs].code = code;
+    return (*nhs)++;
+}
+
+/* Fresh per-target and host-wide tables for cfg (no state yet). */
+static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t *ntgp,
+                        struct alert_host **hsp, size_t *nhsp)
+{
+    struct alert_tgt *tg = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*tg));
+    struct alert_host *hs = NULL;
+    size_t nhs = 0;
+
+    if (tg == NULL)
+        fatalx("out of memory");
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        const struct target *t = &cfg->targets[i];
+        tg[i].name = strdup(t->name);
+        if (tg[i].name == NULL)
+            fatalx("out of memory");
+        tg[i].db_id = t->db_id;
+        tg[i].nser = t->alert_ncodes;
+        for (size_t k = 0; k < t->alert_ncodes; k++) {
+            tg[i].ser[k].code = t->alert_codes[k];
+            tg[i].ser[k].hidx = alert_host_index(&hs, &nhs, t->alert_codes[k]);
+        }
+    }
+    *tgp = tg;
+    *ntgp = cfg->ntargets;
+    *hsp = hs;
+    *nhsp = nhs;
+}
+
+static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_host *hs)
+{
+    for (size_t i = 0; i < ntg; i++)
+        free(tg[i].name);
+    free(tg);
+    free(hs);
+}
+
+/* Alertmanager follows alertmanager_url (and the window, which sets the
+ * re-send period); a new client is told about every firing alert. */
+static void alert_am_follow(struct alert_engine *a)
+{
+    const char *url = a->cfg->alert.alertmanager_url;
+    int64_t resend = a->window_ms;
+    char err[512];
+    int64_t now_ms = util_now_ms();
+
+    if (resend < ALERT_RESEND_MIN_MS)
+        resend = ALERT_RESEND_MIN_MS;
+    if (resend > ALERT_RESEND_MAX_MS)
+        resend = ALERT_RESEND_MAX_MS;
+    if (a->am != NULL && url != NULL && strcmp(alert_am_url(a->am), url) == 0 &&
+        a->am_resend_ms == resend)
+        return;
+    alert_am_free(a->am);
+    a->am = NULL;
+    a->am_resend_ms = resend;
+    if (url == NULL)
+        return;
+    a->am = alert_am_new(a->base, url, resend, a->instance, err, sizeof(err));
+    if (a->am == NULL) {
+        log_error("%s; alerts are not sent to Alertmanager", err);
+        return;
+    }
+    for (size_t i = 0; i < a->nhs; i++) {
+        struct alert_notice n;
+        if (!a->hs[i].s.firing)
+            continue;
+        alert_notice_host(a, &a->hs[i], ALERT_EVENT_FIRING, now_ms, &n);
+        alert_am_put(a->am, &n);
+    }
+    for (size_t i = 0; i < a->ntg; i++) {
+        for (size_t k = 0; k < a->tg[i].nser; k++) {
+            struct alert_notice n;
+            if (!a->tg[i].ser[k].s.firing)
+                continue;
+            alert_notice_target(a, &a->tg[i], &a->tg[i].ser[k], ALERT_EVENT_FIRING, now_ms, &n);
+            alert_am_put(a->am, &n);
+        }
+    }
+}
+
+/* ---- start: alerts still firing in the database, baselines ---- */
+
+static struct alert_tgt *alert_tgt_by_db_id(struct alert_engine *a, int64_t id)
+{
+    for (size_t i = 0; i < a->ntg; i++)
+        if (a->tg[i].db_id == id && id > 0)
+            return &a->tg[i];
+    return NULL;
+}
+
+static struct alert_ser *alert_ser_by_code(struct alert_tgt *tg, int code)
+{
+    for (size_t k = 0; tg != NULL && k < tg->nser; k++)
+        if (tg->ser[k].code == code)
+            return &tg->ser[k];
+    return NULL;
+}
+
+static struct alert_host *alert_host_by_code(struct alert_engine *a, int code)
+{
+    for (size_t i = 0; i < a->nhs; i++)
+        if (a->hs[i].code == code)
+            return &a->hs[i];
+    return NULL;
+}
+
+static void alert_restore_series(struct alert_series *s, const struct store_alert *row)
+{
+    s->firing = true;
+    s->baseline = row->baseline;
+    s->fire_baseline = row->baseline;
+    s->fired_count = row->count;
+    s->fired_attempts = row->attempts;
+    s->peak = row->peak;
+    s->clear_run = 0;
+}
+
+/* An alert of the database whose target or code is no longer watched:
+ * resolved now, with the usual notifications. */
+static void alert_resolve_orphan(struct alert_engine *a, const struct store_alert *row,
+                                 int64_t now_ms)
+{
+    struct alert_notice n;
+    int64_t notified = row->last_notified_ms;
+
+    memset(&n, 0, sizeof(n));
+    n.event = ALERT_EVENT_RESOLVED;
+    n.host = row->target_id == 0;
+    n.id = row->id;
+    util_strlcpy(n.target, ALERT_HOST_TARGET, sizeof(n.target));
+    n.wsa_code = row->wsa_code;
+    n.wsa_name = alert_code_name(row->wsa_code);
+    n.meaning = alert_code_meaning(row->wsa_code);
+    n.count = row->count;
+    n.attempts = row->attempts;
+    n.peak = row->peak;
+    n.baseline = row->baseline;
+    n.window_ms = a->window_ms;
+    n.started_ms = row->started_ms;
+    n.resolved_ms = now_ms;
+    util_strlcpy(n.detail, row->detail, sizeof(n.detail));
+    /* the name it fired with, so Alertmanager sees the same labels */
+    if (!n.host && row->target_name[0] != '\0')
+        util_strlcpy(n.target, row->target_name, sizeof(n.target));
+    else if (!n.host)
+        snprintf(n.target, sizeof(n.target), "#%" PRId64, row->target_id);
+    util_strlcpy(n.targets, n.target, sizeof(n.targets));
+    log_info("alert: %s %s (%d) resolved: no longer watched", n.host ? "host-wide" : n.target,
+             n.wsa_name, n.wsa_code);
+    if (alert_notify(a, &n))
+        notified = now_ms;
+    alert_store(a, &n, row->target_id, notified);
+}
+
+static void alert_restore(struct alert_engine *a)
+{
+    struct store_alert *rows = NULL;
+    struct store_baseline *bl = NULL;
+    struct alert_notice note;
+    size_t n = 0, nbl = 0;
+    int64_t now_ms = util_now_ms();
+    char t[40];
+
+    if (a->st == NULL)
+        return;
+    /* baselines first: a restored alert then puts back its own */
+    if (store_load_baselines(a->st, now_ms - a->cfg->alert.baseline_ms, &bl, &nbl) == 0) {
+        for (size_t i = 0; i < nbl; i++) {
+            struct alert_ser *ser =
+                alert_ser_by_code(alert_tgt_by_db_id(a, bl[i].target_id), bl[i].wsa_code);
+            if (ser != NULL && bl[i].minutes > 0)
+                ser->s.baseline =
+                    (double)bl[i].failures / (double)bl[i].minutes * (double)a->window_ms / 60000.0;
+        }
+    }
+    free(bl);
+    if (store_load_alerts(a->st, &rows, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_alert *row = &rows[i];
+        struct alert_tgt *tg = row->target_id > 0 ? alert_tgt_by_db_id(a, row->target_id) : NULL;
+        struct alert_ser *ser = alert_ser_by_code(tg, row->wsa_code);
+        struct alert_host *h = row->target_id == 0 ? alert_host_by_code(a, row->wsa_code) : NULL;
+
+        alert_format_time(row->started_ms, t, sizeof(t));
+        if (ser != NULL && !ser->s.firing) {
+            alert_restore_series(&ser->s, row);
+            ser->id = row->id;
+            ser->started_ms = row->started_ms;
+            ser->last_notified_ms = row->last_notified_ms;
+            util_strlcpy(ser->detail, row->detail, sizeof(ser->detail));
+            log_info("alert: %s %s (%d) still firing since %s", tg->name,
+                     alert_code_name(ser->code), ser->code, t);
+            alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &note);
+            alert_am_put(a->am, &note);
+        } else if (h != NULL && !h->s.firing && a->p.host_min_targets > 0) {
+            alert_restore_series(&h->s, row);
+            h->id = row->id;
+            h->started_ms = row->started_ms;
+            h->last_notified_ms = row->last_notified_ms;
+            util_strlcpy(h->detail, row->detail, sizeof(h->detail));
+            log_info("alert: host-wide %s (%d) still firing since %s", alert_code_name(h->code),
+                     h->code, t);
+            alert_notice_host(a, h, ALERT_EVENT_FIRING, now_ms, &note);
+            alert_am_put(a->am, &note);
+        } else {
+            alert_resolve_orphan(a, row, now_ms);
+            continue;
+        }
+        a->nactive++;
+    }
+    free(rows);
+}
+
+struct alert_engine *alert_new(struct event_base *base, struct store *st, const struct config *cfg,
+                               char *err, size_t errlen)
+{
+    struct alert_engine *a = calloc(1, sizeof(*a));
+
+    if (a == NULL) {
+        snprintf(err, errlen, "alert: out of memory");
+        return NULL;
+    }
+    a->base = base;
+    a->st = st;
+    a->cfg = cfg;
+    a->window_ms = cfg->alert.window_ms;
+    alert_params_from_config(&a->p, &cfg->alert);
+    if (gethostname(a->instance, sizeof(a->instance) - 1) < 0 || a->instance[0] == '\0')
+        util_strlcpy(a->instance, "localhost", sizeof(a->instance));
+    alert_build(cfg, &a->tg, &a->ntg, &a->hs, &a->nhs);
+    a->exec = alert_exec_new(base);
+    a->ev_window = evtimer_new(base, alert_window_cb, a);
+    if (a->exec == NULL || a->ev_window == NULL) {
+        snprintf(err, errlen, "alert: cannot create the engine's events");
+        alert_free(a);
+        return NULL;
+    }
+    /* Alertmanager first: restored alerts are re-sent, orphans resolved */
+    alert_am_follow(a);
+    alert_restore(a);
+    a->next_us = util_mono_us() + a->window_ms * 1000;
+    alert_arm(a);
+    return a;
+}
+
+/* ---- reload ---- */
+
+static int alert_cmp_name(const void *x, const void *y, void *arg)
+{
+    const struct alert_tgt *tg = arg;
+    return strcmp(tg[*(const size_t *)x].name, tg[*(const size_t *)y].name);
+}
+
+/* The old target of that name, by binary search over sorted indexes. */
+static struct alert_tgt *alert_find_old(struct alert_tgt *old, const size_t *idx, size_t n,
+                                        const char *name)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(old[idx[mid]].name, name);
+        if (c == 0)
+            return &old[idx[mid]];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+void alert_set_config(struct alert_engine *a, const struct config *cfg)
+{
+    struct alert_tgt *otg = a->tg, *ntg;
+    struct alert_host *ohs = a->hs, *nhs;
+    size_t on = a->ntg, ohn = a->nhs, nn, nhn;
+    size_t *idx = malloc((on ? on : 1) * sizeof(*idx));
+    bool *moved = calloc(on ? on : 1, sizeof(*moved));
+    int64_t now_ms = util_now_ms();
+    double rescale = (double)cfg->alert.window_ms / (double)a->window_ms;
+
+    if (idx == NULL || moved == NULL)
+        fatalx("out of memory");
+    for (size_t i = 0; i < on; i++)
+        idx[i] = i;
+    qsort_r(idx, on, sizeof(*idx), alert_cmp_name, otg);
+    alert_build(cfg, &ntg, &nn, &nhs, &nhn);
+
+    /* targets kept: their window counts, baselines and firing alerts move */
+    for (size_t i = 0; i < nn; i++) {
+        struct alert_tgt *o = alert_find_old(otg, idx, on, ntg[i].name);
+        if (o == NULL)
+            continue;
+        moved[o - otg] = true;
+        ntg[i].attempts = o->attempts;
+        for (size_t k = 0; k < ntg[i].nser; k++) {
+            struct alert_ser *os = alert_ser_by_code(o, ntg[i].ser[k].code);
+            size_t hidx = ntg[i].ser[k].hidx;
+            if (os == NULL)
+                continue;
+            ntg[i].ser[k] = *os;
+            ntg[i].ser[k].hidx = hidx;
+            alert_detect_rescale(&ntg[i].ser[k].s, rescale);
+            os->code = -1; /* taken */
+        }
+    }
+    /* what did not move resolves: removed targets, codes no longer watched */
+    for (size_t i = 0; i < on; i++) {
+        for (size_t k = 0; k < otg[i].nser; k++) {
+            struct alert_ser *os = &otg[i].ser[k];
+            if (os->code >= 0 && os->s.firing)
+                alert_target_resolved(a, &otg[i], os, now_ms,
+                                      moved[i] ? "no longer watched" : "target removed");
+        }
+    }
+    for (size_t h = 0; h < ohn; h++) {
+        bool kept = false;
+        for (size_t j = 0; j < nhn && !kept; j++) {
+            if (nhs[j].code != ohs[h].code)
+                continue;
+            nhs[j].s = ohs[h].s;
+            nhs[j].id = ohs[h].id;
+            nhs[j].started_ms = ohs[h].started_ms;
+            nhs[j].last_notified_ms = ohs[h].last_notified_ms;
+            memcpy(nhs[j].targets, ohs[h].targets, sizeof(nhs[j].targets));
+            memcpy(nhs[j].detail, ohs[h].detail, sizeof(nhs[j].detail));
+            alert_detect_rescale(&nhs[j].s, rescale);
+            kept = true;
+        }
+        if (!kept && ohs[h].s.firing)
+            alert_host_resolved(a, &ohs[h], now_ms, "no target watches the code any more");
+    }
+    alert_free_tables(otg, on, ohs);
+    free(idx);
+    free(moved);
+
+    a->tg = ntg;
+    a->ntg = nn;
+    a->hs = nhs;
+    a->nhs = nhn;
+    a->cfg = cfg;
+    for (size_t i = 0; i < nn; i++)
+        a->tg[i].db_id = cfg->targets[i].db_id;
+    alert_params_from_config(&a->p, &cfg->alert);
+    /* host-wide alerts turned off: the firing ones resolve */
+    for (size_t h = 0; h < a->nhs && a->p.host_min_targets <= 0; h++)
+        if (a->hs[h].s.firing)
+            alert_host_resolved(a, &a->hs[h], now_ms, "host-wide alerts are off");
+    if (cfg->alert.window_ms != a->window_ms) {
+        a->window_ms = cfg->alert.window_ms;
+        a->next_us = util_mono_us() + a->window_ms * 1000;
+        evtimer_del(a->ev_window);
+        alert_arm(a);
+    }
+    alert_am_follow(a);
+}
+
+void alert_free(struct alert_engine *a)
+{
+    if (a == NULL)
+        return;
+    if (a->ev_window)
+        event_free(a->ev_window);
+    alert_exec_free(a->exec);
+    alert_am_free(a->am);
+    alert_free_tables(a->tg, a->ntg, a->hs);
+    free(a);
+}

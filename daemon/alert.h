@@ -1,0 +1,37 @@
+/* Spike detection on connection-refused / timeout (or any watched) codes
+ * per target against its own baseline, host-wide alerts, and where alerts
+ * go: the alerts table, the log, an exec hook, Alertmanager (owned by
+ * alert.c and its helpers). Runs on the loop thread; never blocks. */
+#ifndef NETDIAG_ALERT_H
+#define NETDIAG_ALERT_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "probe.h"
+#include "store.h"
+
+struct event_base;
+struct alert_engine;
+
+/* Create the engine for cfg's targets, restoring alerts still firing from
+ * the database (a restart continues them, it does not open new ones).
+ * Returns NULL with a message in err. */
+struct alert_engine *alert_new(struct event_base *base, struct store *st, const struct config *cfg,
+                               char *err, size_t errlen);
+
+/* Count one result (every result, ok or not; O(1)). */
+void alert_observe(struct alert_engine *a, const struct result *r);
+
+/* A reloaded config: unchanged targets keep their windows, baselines and
+ * firing alerts; removed targets' alerts resolve. cfg stays valid until
+ * the next call. */
+void alert_set_config(struct alert_engine *a, const struct config *cfg);
+
+/* Alerts firing now (for STATUS= and metrics). */
+size_t alert_active(const struct alert_engine *a);
+
+/* Shutdown: stop timers, kill running hooks' waits (not the hooks), free. */
+void alert_free(struct alert_engine *a);
+
+#endif

@@ -1,0 +1,507 @@
+/* The Alertmanager client: every firing alert is posted to
+ * /api/v2/alerts with the same labels for its whole life and an endsAt a
+ * few re-send periods ahead, re-sent while it fires, and posted once more
+ * with endsAt = its resolve time; failed posts are retried with backoff.
+ * libevent's evhttp client on the loop: one request at a time, never a
+ * blocking call (names resolve through an evdns base of our own). */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "alert_int.h"
+#include "log.h"
+#include "util.h"
+
+#define AM_BACKOFF_MIN_MS 1000
+#define AM_BACKOFF_MAX_MS 60000
+#define AM_TIMEOUT_S      10
+/* Resolved alerts kept for delivery while Alertmanager is unreachable;
+ * beyond this the oldest are dropped (their endsAt lapses there anyway). */
+#define AM_MAX_ENTRIES 4096
+/* A firing alert's endsAt is this many re-send periods ahead, so a daemon
+ * that dies lets Alertmanager resolve it on its own. */
+#define AM_ENDS_PERIODS 4
+
+struct am_entry {
+    int64_t id;
+    bool resolved;
+    bool in_request; /* part of the request in flight */
+    int64_t ends_ms; /* resolved: when */
+    int64_t seq;     /* order of arrival, for dropping the oldest */
+    char *labels;    /* {"alertname":...}: fixed at the first put */
+    char *rest;      /* "annotations":{...},"startsAt":"..." */
+};
+
+struct alert_am {
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct evhttp_connection *conn;
+    char *url;
+    char *host; /* for the Host header */
+    char *path; /* .../api/v2/alerts */
+    char *instance;
+    int port;
+    int64_t resend_ms;
+    struct am_entry *e;
+    size_t n, cap;
+    int64_t seq;
+    bool in_flight, dirty;
+    int64_t backoff_ms;
+    struct event *ev_timer; /* re-send or retry */
+    uint64_t failures;      /* in a row */
+    int last_error;         /* enum evhttp_request_error + 1; 0: none */
+};
+
+/* JSON string (with quotes) of s; every byte that is not printable ASCII
+ * escaped, so any input yields valid JSON. */
+static void am_json(struct evbuffer *b, const char *s)
+{
+    evbuffer_add(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            evbuffer_add_printf(b, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            evbuffer_add_printf(b, "\\u%04x", *p);
+        else
+            evbuffer_add(b, p, 1);
+    }
+    evbuffer_add(b, "\"", 1);
+}
+
+static void am_kv(struct evbuffer *b, bool *first, const char *k, const char *v)
+{
+    if (!*first)
+        evbuffer_add(b, ",", 1);
+    *first = false;
+    am_json(b, k);
+    evbuffer_add(b, ":", 1);
+    am_json(b, v);
+}
+
+static char *am_take(struct evbuffer *b)
+{
+    size_t len = evbuffer_get_length(b);
+    char *s = malloc(len + 1);
+
+    if (s != NULL) {
+        evbuffer_remove(b, s, len);
+        s[len] = '\0';
+    }
+    evbuffer_free(b);
+    return s;
+}
+
+static char *am_labels(const struct alert_am *am, const struct alert_notice *n)
+{
+    struct evbuffer *b = evbuffer_new();
+    char code[16];
+    bool first = true;
+
+    if (b == NULL)
+        return NULL;
+    snprintf(code, sizeof(code), "%d", n->wsa_code);
+    evbuffer_add(b, "{", 1);
+    am_kv(b, &first, "alertname", n->host ? "NetdiagHostFailureSpike" : "NetdiagFailureSpike");
+    am_kv(b, &first, "instance", am->instance);
+    am_kv(b, &first, "scope", n->host ? "host" : "target");
+    am_kv(b, &first, "target", n->target);
+    am_kv(b, &first, "wsa_code", code);
+    am_kv(b, &first, "wsa_name", n->wsa_name ? n->wsa_name : "");
+    evbuffer_add(b, "}", 1);
+    return am_take(b);
+}
+
+static char *am_rest(const struct alert_notice *n)
+{
+    struct evbuffer *b = evbuffer_new();
+    char v[640], t[40];
+    bool first = true;
+
+    if (b == NULL)
+        return NULL;
+    evbuffer_add_printf(b, "\"annotations\":{");
+    if (n->host)
+        snprintf(v, sizeof(v),
+                 "%s (%s) on many targets at once (%s): the local network, not the targets",
+                 n->wsa_name, n->meaning, n->targets);
+    else
+        snprintf(v, sizeof(v), "%s: %s (%s) on %" PRId64 " of %" PRId64 " attempts in a window",
+                 n->target, n->wsa_name, n->meaning, n->count, n->attempts);
+    am_kv(b, &first, "summary", v);
+    am_kv(b, &first, "description", n->detail);
+    am_kv(b, &first, "meaning", n->meaning ? n->meaning : "");
+    snprintf(v, sizeof(v), "%" PRId64, n->count);
+    am_kv(b, &first, "count", v);
+    snprintf(v, sizeof(v), "%" PRId64, n->attempts);
+    am_kv(b, &first, "attempts", v);
+    snprintf(v, sizeof(v), "%" PRId64, n->peak);
+    am_kv(b, &first, "peak", v);
+    snprintf(v, sizeof(v), "%.2f", n->baseline);
+    am_kv(b, &first, "baseline", v);
+    if (!n->host) {
+        snprintf(v, sizeof(v), "%.2f", n->threshold);
+        am_kv(b, &first, "threshold", v);
+    } else {
+        am_kv(b, &first, "targets", n->targets);
+    }
+    snprintf(v, sizeof(v), "%" PRId64, n->window_ms);
+    am_kv(b, &first, "window_ms", v);
+    evbuffer_add(b, "},", 2);
+    alert_format_time(n->started_ms, t, sizeof(t));
+    evbuffer_add_printf(b, "\"startsAt\":\"%s\"", t);
+    return am_take(b);
+}
+
+static void am_entry_free(struct am_entry *e)
+{
+    free(e->labels);
+    free(e->rest);
+}
+
+static void am_remove(struct alert_am *am, size_t i)
+{
+    am_entry_free(&am->e[i]);
+    am->e[i] = am->e[--am->n];
+}
+
+static void am_arm(struct alert_am *am, int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+    evtimer_add(am->ev_timer, &tv);
+}
+
+static void am_send(struct alert_am *am);
+
+static void am_error_cb(enum evhttp_request_error err, void *arg)
+{
+    struct alert_am *am = arg;
+
+    am->last_error = (int)err + 1;
+}
+
+static const char *am_error_text(int e)
+{
+    switch (e - 1) {
+    case EVREQ_HTTP_TIMEOUT:
+        return "timed out";
+    case EVREQ_HTTP_EOF:
+        return "connection closed";
+    case EVREQ_HTTP_INVALID_HEADER:
+        return "invalid response";
+    case EVREQ_HTTP_BUFFER_ERROR:
+        return "connection failed";
+    case EVREQ_HTTP_REQUEST_CANCEL:
+        return "cancelled";
+    case EVREQ_HTTP_DATA_TOO_LONG:
+        return "response too long";
+    }
+    return "cannot connect, or no response";
+}
+
+static void am_done_cb(struct evhttp_request *req, void *arg)
+{
+    struct alert_am *am = arg;
+    int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+    bool firing = false;
+
+    am->in_flight = false;
+    if (code >= 200 && code < 300) {
+        for (size_t i = 0; i < am->n;) {
+            if (am->e[i].resolved && am->e[i].in_request) {
+                am_remove(am, i);
+                continue;
+            }
+            am->e[i].in_request = false;
+            i++;
+        }
+        if (am->failures > 0)
+            log_info("alertmanager %s: reachable again after %" PRIu64 " failed posts", am->url,
+                     am->failures);
+        am->failures = 0;
+        am->backoff_ms = AM_BACKOFF_MIN_MS;
+        for (size_t i = 0; i < am->n; i++)
+            firing = firing || !am->e[i].resolved;
+        if (am->dirty)
+            am_send(am);
+        else if (firing)
+            am_arm(am, am->resend_ms);
+        return;
+    }
+    for (size_t i = 0; i < am->n; i++)
+        am->e[i].in_request = false;
+    if (am->failures++ == 0) {
+        char why[200];
+        if (code != 0) {
+            struct evbuffer *in = evhttp_request_get_input_buffer(req);
+            size_t len = in ? evbuffer_get_length(in) : 0;
+            char body[120] = "";
+            if (len > 0) {
+                size_t k = len < sizeof(body) - 1 ? len : sizeof(body) - 1;
+                evbuffer_copyout(in, body, k);
+                body[k] = '\0';
+                for (char *c = body; *c; c++)
+                    if ((unsigned char)*c < 0x20)
+                        *c = ' ';
+            }
+            snprintf(why, sizeof(why), "HTTP %d%s%s", code, body[0] ? ": " : "", body);
+        } else {
+            snprintf(why, sizeof(why), "%s", am_error_text(am->last_error));
+        }
+        log_warnx("alertmanager %s: post failed (%s); %zu alerts held, retrying with backoff",
+                  am->url, why, am->n);
+    } else {
+        log_debug("alertmanager %s: post failed again (%" PRIu64 " in a row)", am->url,
+                  am->failures);
+    }
+    am->last_error = 0;
+    am_arm(am, am->backoff_ms);
+    am->backoff_ms =
+        am->backoff_ms * 2 > AM_BACKOFF_MAX_MS ? AM_BACKOFF_MAX_MS : am->backoff_ms * 2;
+}
+
+static void am_send(struct alert_am *am)
+{
+    struct evhttp_request *req;
+    struct evbuffer *out;
+    struct evkeyvalq *hdr;
+    int64_t now = util_now_ms();
+    char t[40], hosthdr[300];
+
+    am->dirty = false;
+    evtimer_del(am->ev_timer);
+    if (am->n == 0)
+        return;
+    req = evhttp_request_new(am_done_cb, am);
+    if (req == NULL) {
+        am_arm(am, am->backoff_ms);
+        return;
+    }
+    evhttp_request_set_error_cb(req, am_error_cb);
+    out = evhttp_request_get_output_buffer(req);
+    evbuffer_add(out, "[", 1);
+    for (size_t i = 0; i < am->n; i++) {
+        struct am_entry *e = &am->e[i];
+        int64_t ends = e->resolved ? e->ends_ms : now + AM_ENDS_PERIODS * am->resend_ms;
+        alert_format_time(ends, t, sizeof(t));
+        evbuffer_add_printf(out, "%s{\"labels\":%s,%s,\"endsAt\":\"%s\"}", i ? "," : "", e->labels,
+                            e->rest, t);
+        e->in_request = true;
+    }
+    evbuffer_add(out, "]", 1);
+    hdr = evhttp_request_get_output_headers(req);
+    if (strchr(am->host, ':') != NULL)
+        snprintf(hosthdr, sizeof(hosthdr), "[%s]:%d", am->host, am->port);
+    else
+        snprintf(hosthdr, sizeof(hosthdr), "%s:%d", am->host, am->port);
+    evhttp_add_header(hdr, "Host", hosthdr);
+    evhttp_add_header(hdr, "Content-Type", "application/json");
+    evhttp_add_header(hdr, "User-Agent", "netdiagd/" NETDIAG_VERSION);
+    am->in_flight = true;
+    am->last_error = 0;
+    if (evhttp_make_request(am->conn, req, EVHTTP_REQ_POST, am->path) < 0) {
+        /* rare (no socket): libevent frees the request on some of these
+         * paths and not on others, so it is left alone */
+        am->in_flight = false;
+        for (size_t i = 0; i < am->n; i++)
+            am->e[i].in_request = false;
+        if (am->failures++ == 0)
+            log_warnx("alertmanager %s: cannot start a post; retrying with backoff", am->url);
+        am_arm(am, am->backoff_ms);
+        am->backoff_ms =
+            am->backoff_ms * 2 > AM_BACKOFF_MAX_MS ? AM_BACKOFF_MAX_MS : am->backoff_ms * 2;
+    }
+}
+
+static void am_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct alert_am *am = arg;
+
+    (void)fd;
+    (void)what;
+    if (am->in_flight)
+        am->dirty = true;
+    else
+        am_send(am);
+}
+
+static bool am_is_literal(const char *host)
+{
+    unsigned char buf[16];
+
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t resend_ms,
+                              const char *instance, char *err, size_t errlen)
+{
+    struct evhttp_uri *uri = evhttp_uri_parse(url);
+    struct alert_am *am = calloc(1, sizeof(*am));
+    const char *host, *path;
+    size_t plen;
+
+    if (am == NULL) {
+        snprintf(err, errlen, "alertmanager %s: out of memory", url);
+        goto fail;
+    }
+    am->base = base;
+    if (uri == NULL || evhttp_uri_get_scheme(uri) == NULL ||
+        strcmp(evhttp_uri_get_scheme(uri), "http") != 0 ||
+        (host = evhttp_uri_get_host(uri)) == NULL || host[0] == '\0') {
+        snprintf(err, errlen, "alertmanager_url %s: not an http://host[:port][/path] URL", url);
+        goto fail;
+    }
+    am->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
+    /* an IPv6 literal may come back with its brackets */
+    if (host[0] == '[') {
+        am->host = strndup(host + 1, strlen(host) - 1);
+        if (am->host != NULL && am->host[0] != '\0' && am->host[strlen(am->host) - 1] == ']')
+            am->host[strlen(am->host) - 1] = '\0';
+    } else {
+        am->host = strdup(host);
+    }
+    path = evhttp_uri_get_path(uri);
+    path = path != NULL ? path : "";
+    plen = strlen(path);
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    if (am->host == NULL || asprintf(&am->path, "%.*s/api/v2/alerts", (int)plen, path) < 0 ||
+        (am->url = strdup(url)) == NULL || (am->instance = strdup(instance)) == NULL) {
+        am->path = NULL;
+        snprintf(err, errlen, "alertmanager %s: out of memory", url);
+        goto fail;
+    }
+    if (!am_is_literal(am->host)) {
+        am->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                           EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (am->dns == NULL) {
+            /* no resolv.conf: /etc/hosts still answers */
+            am->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+            if (am->dns != NULL)
+                evdns_base_load_hosts(am->dns, NULL);
+        }
+        if (am->dns == NULL) {
+            snprintf(err, errlen, "alertmanager %s: cannot create a DNS resolver", url);
+            goto fail;
+        }
+    }
+    am->conn = evhttp_connection_base_new(base, am->dns, am->host, (ev_uint16_t)am->port);
+    am->ev_timer = evtimer_new(base, am_timer_cb, am);
+    if (am->conn == NULL || am->ev_timer == NULL) {
+        snprintf(err, errlen, "alertmanager %s: cannot create the HTTP client", url);
+        goto fail;
+    }
+    evhttp_connection_set_timeout(am->conn, AM_TIMEOUT_S);
+    evhttp_connection_set_retries(am->conn, 0); /* our own backoff instead */
+    am->resend_ms = resend_ms > 0 ? resend_ms : 60000;
+    am->backoff_ms = AM_BACKOFF_MIN_MS;
+    evhttp_uri_free(uri);
+    return am;
+fail:
+    if (uri != NULL)
+        evhttp_uri_free(uri);
+    alert_am_free(am);
+    return NULL;
+}
+
+void alert_am_put(struct alert_am *am, const struct alert_notice *n)
+{
+    struct am_entry *e = NULL;
+    char *rest;
+
+    if (am == NULL)
+        return;
+    for (size_t i = 0; i < am->n && e == NULL; i++)
+        if (am->e[i].id == n->id)
+            e = &am->e[i];
+    if (e == NULL) {
+        if (am->n == AM_MAX_ENTRIES) {
+            /* the oldest resolve still waiting goes (Alertmanager expires
+             * it from its endsAt); firing alerts are never dropped */
+            size_t old = AM_MAX_ENTRIES;
+            for (size_t i = 0; i < am->n; i++)
+                if (am->e[i].resolved && !am->e[i].in_request &&
+                    (old == AM_MAX_ENTRIES || am->e[i].seq < am->e[old].seq))
+                    old = i;
+            if (old == AM_MAX_ENTRIES) {
+                log_warnx("alertmanager %s: %d alerts held; not adding alert %" PRId64, am->url,
+                          AM_MAX_ENTRIES, n->id);
+                return;
+            }
+            am_remove(am, old);
+        }
+        if (am->n == am->cap) {
+            size_t ncap = am->cap ? 2 * am->cap : 16;
+            struct am_entry *ne = realloc(am->e, ncap * sizeof(*ne));
+            if (ne == NULL)
+                return;
+            am->e = ne;
+            am->cap = ncap;
+        }
+        e = &am->e[am->n];
+        memset(e, 0, sizeof(*e));
+        e->id = n->id;
+        e->seq = am->seq++;
+        e->labels = am_labels(am, n);
+        if (e->labels == NULL)
+            return;
+        am->n++;
+    }
+    rest = am_rest(n);
+    if (rest != NULL) {
+        free(e->rest);
+        e->rest = rest;
+    }
+    if (e->rest == NULL) {
+        am_remove(am, (size_t)(e - am->e));
+        return;
+    }
+    e->resolved = n->event == ALERT_EVENT_RESOLVED;
+    e->ends_ms = n->resolved_ms;
+    /* a resolve must not be dropped by a success of the request in flight
+     * that still carried the firing state */
+    e->in_request = false;
+    if (am->in_flight)
+        am->dirty = true;
+    else
+        am_send(am);
+}
+
+const char *alert_am_url(const struct alert_am *am)
+{
+    return am != NULL ? am->url : NULL;
+}
+
+size_t alert_am_pending(const struct alert_am *am)
+{
+    return am != NULL ? am->n : 0;
+}
+
+void alert_am_free(struct alert_am *am)
+{
+    if (am == NULL)
+        return;
+    /* frees a request in flight without calling back */
+    if (am->conn)
+        evhttp_connection_free(am->conn);
+    if (am->ev_timer)
+        event_free(am->ev_timer);
+    if (am->dns)
+        evdns_base_free(am->dns, 0);
+    for (size_t i = 0; i < am->n; i++)
+        am_entry_free(&am->e[i]);
+    free(am->e);
+    free(am->url);
+    free(am->host);
+    free(am->path);
+    free(am->instance);
+    free(am);
+}

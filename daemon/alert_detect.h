@@ -1,0 +1,106 @@
+/* The spike detector: pure arithmetic on per-window counts, with no clock,
+ * no I/O and no libevent, so unit tests can feed it synthetic series
+ * (owned by alert_detect.c; alert.c drives it once per window). */
+#ifndef NETDIAG_ALERT_DETECT_H
+#define NETDIAG_ALERT_DETECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* The rule's knobs, from [alert]. */
+struct alert_params {
+    double factor;
+    int64_t min_failures;
+    double min_ratio;
+    int64_t clear_after;      /* clear windows in a row before a resolve */
+    double alpha;             /* weight of one window in the baseline: window / baseline */
+    int64_t host_min_targets; /* 0: no host-wide alerts */
+    double host_ratio;
+};
+
+void alert_params_from_config(struct alert_params *p, const struct alert_config *c);
+
+/* Where one window stands against the rule. */
+enum alert_level {
+    ALERT_LEVEL_NONE,  /* no attempts: no evidence either way, the window is skipped */
+    ALERT_LEVEL_CLEAR, /* below half the fire threshold */
+    ALERT_LEVEL_WARM,  /* below the threshold, but at least half of it */
+    ALERT_LEVEL_FIRE,  /* the rule holds */
+};
+const char *alert_level_name(enum alert_level level);
+
+/* What a window did to a series. */
+enum alert_step {
+    ALERT_STEP_QUIET,    /* not firing, and did not fire */
+    ALERT_STEP_HELD,     /* the rule holds but firing was held back (host-wide) */
+    ALERT_STEP_FIRED,    /* started firing */
+    ALERT_STEP_FIRING,   /* was firing and still is */
+    ALERT_STEP_RESOLVED, /* stopped firing */
+};
+const char *alert_step_name(enum alert_step step);
+
+/* Holding back a per-target fire while the host-wide view is pending or
+ * firing, so a local outage raises one host alert and not one per target. */
+enum alert_hold {
+    ALERT_HOLD_NONE,
+    ALERT_HOLD_ONCE, /* many targets look bad: wait one window (at most) */
+    ALERT_HOLD_ALL,  /* the host-wide alert of this code fires: do not fire */
+};
+
+/* One series: a target and a watched code, or the host and a code. */
+struct alert_series {
+    double baseline; /* expected failures per window, an EWMA over `baseline` */
+    bool firing;
+    bool held;            /* the last window's fire was held back */
+    double fire_baseline; /* baseline frozen when it fired: the rule while firing */
+    int64_t clear_run;    /* clear windows in a row while firing */
+    int64_t fired_count;  /* failures in the window that fired */
+    int64_t fired_attempts;
+    int64_t peak;     /* highest count in a window while firing */
+    double threshold; /* the fire threshold of the last window evaluated */
+};
+
+/* The failure count a window of `attempts` attempts must reach to fire:
+ * max(min_failures, factor x baseline, min_ratio x attempts). */
+double alert_detect_threshold(const struct alert_params *p, double baseline, int64_t attempts);
+
+/* The level of a window (count failures of `attempts`) for series s, with
+ * its frozen baseline while it fires. Does not change s. */
+enum alert_level alert_detect_level(const struct alert_params *p, const struct alert_series *s,
+                                    int64_t count, int64_t attempts);
+
+/* Feed one window to a series: fire, hold, stay, resolve, and learn the
+ * baseline from windows that are not part of an alert. */
+enum alert_step alert_detect_step(const struct alert_params *p, struct alert_series *s,
+                                  int64_t count, int64_t attempts, enum alert_hold hold);
+
+/* One code's window across the targets that watch it. */
+struct alert_host_tally {
+    int64_t eligible; /* targets watching the code that made attempts */
+    int64_t fire;     /* of them, at ALERT_LEVEL_FIRE */
+    int64_t warm;     /* of them, at ALERT_LEVEL_WARM or FIRE */
+    int64_t count;    /* their failures with the code */
+    int64_t attempts; /* their attempts */
+};
+
+/* Whether `n` of the tally's eligible targets are "many": at least
+ * host_min_targets and at least host_ratio of them. */
+bool alert_detect_host_many(const struct alert_params *p, const struct alert_host_tally *t,
+                            int64_t n);
+
+/* Feed one window to a host-wide series: fires when many targets are at
+ * FIRE, stays while many are at least WARM, resolves after clear_after
+ * windows without that. */
+enum alert_step alert_detect_host_step(const struct alert_params *p, struct alert_series *h,
+                                       const struct alert_host_tally *t);
+
+/* The hold per-target series of the code get after the host step. */
+enum alert_hold alert_detect_host_hold(const struct alert_params *p, const struct alert_series *h,
+                                       const struct alert_host_tally *t);
+
+/* A new window length: baselines are per window, so they scale with it. */
+void alert_detect_rescale(struct alert_series *s, double ratio);
+
+#endif

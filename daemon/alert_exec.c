@@ -1,0 +1,437 @@
+/* The exec hook: the [alert] exec program is started directly with
+ * posix_spawn (no shell, nothing interpolated into a command line), gets
+ * the alert's facts in NETDIAG_* environment variables, is killed with its
+ * process group after exec_timeout, and is reaped through a pidfd watched
+ * by the loop (SIGCHLD where pidfds are missing), so the loop never waits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "alert_int.h"
+#include "log.h"
+#include "util.h"
+
+extern char **environ;
+
+/* More than this many hooks at once wait in a queue; a full queue drops
+ * the newest notification (and says so). */
+#define ALERT_EXEC_MAX_RUNNING 8
+#define ALERT_EXEC_QUEUE_MAX   64
+#define ALERT_EXEC_MAX_WORDS   32
+#define ALERT_EXEC_NVARS       24
+
+struct alert_job {
+    struct alert_exec *ex;
+    struct alert_job *next;
+    pid_t pid;
+    int pidfd; /* -1: reaped on SIGCHLD */
+    struct event *ev_exit;
+    struct event *ev_kill;
+    int64_t start_us;
+    int64_t timeout_ms;
+    bool killed;
+    char what[160]; /* "web WSAECONNREFUSED firing", for the log */
+    char prog[256];
+};
+
+struct alert_pending {
+    char *command;
+    char *instance;
+    int64_t timeout_ms;
+    struct alert_notice n;
+};
+
+struct alert_exec {
+    struct event_base *base;
+    struct alert_job *jobs;
+    size_t nrunning;
+    struct alert_pending queue[ALERT_EXEC_QUEUE_MAX];
+    size_t qhead, qcount;
+    uint64_t dropped;
+    struct event *ev_sigchld; /* only when pidfd_open is unavailable */
+};
+
+static void alert_exec_start(struct alert_exec *ex, const char *command, int64_t timeout_ms,
+                             const char *instance, const struct alert_notice *n);
+
+struct alert_exec *alert_exec_new(struct event_base *base)
+{
+    struct alert_exec *ex = calloc(1, sizeof(*ex));
+
+    if (ex != NULL)
+        ex->base = base;
+    return ex;
+}
+
+size_t alert_exec_running(const struct alert_exec *ex)
+{
+    return ex != NULL ? ex->nrunning : 0;
+}
+
+static void alert_job_free(struct alert_job *job)
+{
+    if (job->ev_exit)
+        event_free(job->ev_exit);
+    if (job->ev_kill)
+        event_free(job->ev_kill);
+    if (job->pidfd >= 0)
+        close(job->pidfd);
+    free(job);
+}
+
+static void alert_exec_unlink(struct alert_exec *ex, struct alert_job *job)
+{
+    for (struct alert_job **pp = &ex->jobs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == job) {
+            *pp = job->next;
+            ex->nrunning--;
+            return;
+        }
+    }
+}
+
+static void alert_exec_next(struct alert_exec *ex)
+{
+    while (ex->qcount > 0 && ex->nrunning < ALERT_EXEC_MAX_RUNNING) {
+        struct alert_pending *q = &ex->queue[ex->qhead];
+        ex->qhead = (ex->qhead + 1) % ALERT_EXEC_QUEUE_MAX;
+        ex->qcount--;
+        alert_exec_start(ex, q->command, q->timeout_ms, q->instance, &q->n);
+        free(q->command);
+        free(q->instance);
+        q->command = q->instance = NULL;
+    }
+}
+
+/* Reaps the job if it has exited; logs how. Returns whether it was reaped
+ * (the job is freed then). */
+static bool alert_job_reap(struct alert_job *job)
+{
+    struct alert_exec *ex = job->ex;
+    double secs = (double)(util_mono_us() - job->start_us) / 1e6;
+    int status;
+    pid_t r;
+
+    do
+        r = waitpid(job->pid, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return false;
+    if (r < 0)
+        log_warn("alert: exec %s (%s): waitpid", job->prog, job->what);
+    else if (job->killed)
+        log_warnx("alert: exec %s (%s) killed after %.1f s (exec_timeout %" PRId64 " ms)",
+                  job->prog, job->what, secs, job->timeout_ms);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        log_info("alert: exec %s (%s) exited 0 after %.1f s", job->prog, job->what, secs);
+    else if (WIFEXITED(status))
+        log_warnx("alert: exec %s (%s) exited %d after %.1f s", job->prog, job->what,
+                  WEXITSTATUS(status), secs);
+    else if (WIFSIGNALED(status))
+        log_warnx("alert: exec %s (%s) killed by signal %d (%s) after %.1f s", job->prog, job->what,
+                  WTERMSIG(status), strsignal(WTERMSIG(status)), secs);
+    alert_exec_unlink(ex, job);
+    alert_job_free(job);
+    alert_exec_next(ex);
+    return true;
+}
+
+static void alert_job_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    alert_job_reap(arg);
+}
+
+static void alert_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct alert_exec *ex = arg;
+    struct alert_job *job = ex->jobs, *next;
+
+    (void)sig;
+    (void)what;
+    for (; job != NULL; job = next) {
+        next = job->next;
+        alert_job_reap(job);
+    }
+}
+
+/* exec_timeout: the hook and whatever it started in its process group. */
+static void alert_job_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct alert_job *job = arg;
+
+    (void)fd;
+    (void)what;
+    job->killed = true;
+    /* still our unreaped child, so the pid (and its group) cannot have
+     * been reused */
+    if (kill(-job->pid, SIGKILL) < 0 && kill(job->pid, SIGKILL) < 0)
+        log_warn("alert: exec %s (%s): cannot kill pid %ld", job->prog, job->what, (long)job->pid);
+}
+
+/* NAME=value strings for the environment. */
+struct alert_env {
+    char *vars[ALERT_EXEC_NVARS];
+    size_t n;
+};
+
+static void alert_env_add(struct alert_env *e, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void alert_env_add(struct alert_env *e, const char *name, const char *fmt, ...)
+{
+    char *val = NULL, *var = NULL;
+    va_list ap;
+
+    if (e->n == ALERT_EXEC_NVARS)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&val, fmt, ap) < 0)
+        val = NULL;
+    va_end(ap);
+    if (val == NULL)
+        return;
+    if (asprintf(&var, "NETDIAG_%s=%s", name, val) >= 0)
+        e->vars[e->n++] = var;
+    free(val);
+}
+
+static void alert_env_fill(struct alert_env *e, const char *instance, const struct alert_notice *n)
+{
+    char t[40], win[32];
+
+    alert_env_add(e, "EVENT", "%s", alert_event_name(n->event));
+    alert_env_add(e, "REPEAT", "%d", n->repeat ? 1 : 0);
+    alert_env_add(e, "SCOPE", "%s", n->host ? "host" : "target");
+    alert_env_add(e, "ALERT_ID", "%" PRId64, n->id);
+    alert_env_add(e, "TARGET", "%s", n->target);
+    alert_env_add(e, "TARGETS", "%s", n->host ? n->targets : n->target);
+    alert_env_add(e, "WSA_CODE", "%d", n->wsa_code);
+    alert_env_add(e, "WSA_NAME", "%s", n->wsa_name ? n->wsa_name : "");
+    alert_env_add(e, "MEANING", "%s", n->meaning ? n->meaning : "");
+    alert_env_add(e, "COUNT", "%" PRId64, n->count);
+    alert_env_add(e, "ATTEMPTS", "%" PRId64, n->attempts);
+    alert_env_add(e, "PEAK", "%" PRId64, n->peak);
+    alert_env_add(e, "BASELINE", "%.2f", n->baseline);
+    if (!n->host)
+        alert_env_add(e, "THRESHOLD", "%.2f", n->threshold);
+    if (n->window_ms % 1000 == 0)
+        snprintf(win, sizeof(win), "%" PRId64 "s", n->window_ms / 1000);
+    else
+        snprintf(win, sizeof(win), "%" PRId64 "ms", n->window_ms);
+    alert_env_add(e, "WINDOW", "%s", win);
+    alert_format_time(n->started_ms, t, sizeof(t));
+    alert_env_add(e, "STARTED", "%s", t);
+    alert_env_add(e, "STARTED_MS", "%" PRId64, n->started_ms);
+    if (n->resolved_ms > 0) {
+        alert_format_time(n->resolved_ms, t, sizeof(t));
+        alert_env_add(e, "RESOLVED", "%s", t);
+        alert_env_add(e, "RESOLVED_MS", "%" PRId64, n->resolved_ms);
+    }
+    alert_env_add(e, "DETAIL", "%s", n->detail);
+    alert_env_add(e, "HOST", "%s", instance);
+}
+
+/* The daemon's environment without NETDIAG_* (so a stale variable can
+ * never pose as a fact), then ours. The strings are borrowed. */
+static char **alert_env_build(const struct alert_env *e)
+{
+    size_t n = 0, k = 0;
+    char **envp;
+
+    for (char **p = environ; p != NULL && *p != NULL; p++)
+        n++;
+    envp = calloc(n + e->n + 1, sizeof(*envp));
+    if (envp == NULL)
+        return NULL;
+    for (char **p = environ; p != NULL && *p != NULL; p++)
+        if (strncmp(*p, "NETDIAG_", 8) != 0)
+            envp[k++] = *p;
+    for (size_t i = 0; i < e->n; i++)
+        envp[k++] = e->vars[i];
+    envp[k] = NULL;
+    return envp;
+}
+
+/* posix_spawn with a clean slate: stdin from /dev/null, no inherited
+ * descriptors beyond stdout/stderr (the journal), default signal
+ * dispositions (the daemon ignores SIGPIPE), its own process group. */
+static int alert_spawn(char *const argv[], char *const envp[], pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    int rc;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+#endif
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETPGROUP);
+    rc = posix_spawn(pid, argv[0], &fa, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
+static int alert_exec_watch(struct alert_exec *ex, struct alert_job *job)
+{
+    struct timeval tv = {(time_t)(job->timeout_ms / 1000),
+                         (suseconds_t)(job->timeout_ms % 1000) * 1000};
+
+#ifdef SYS_pidfd_open
+    job->pidfd = (int)syscall(SYS_pidfd_open, job->pid, 0);
+#else
+    job->pidfd = -1;
+    errno = ENOSYS;
+#endif
+    if (job->pidfd >= 0) {
+        job->ev_exit =
+            event_new(ex->base, job->pidfd, EV_READ | EV_PERSIST, alert_job_exit_cb, job);
+        if (job->ev_exit == NULL || event_add(job->ev_exit, NULL) < 0)
+            return -1;
+    } else if (ex->ev_sigchld == NULL) {
+        /* kernels before 5.3 */
+        ex->ev_sigchld = evsignal_new(ex->base, SIGCHLD, alert_sigchld_cb, ex);
+        if (ex->ev_sigchld == NULL || evsignal_add(ex->ev_sigchld, NULL) < 0)
+            return -1;
+    }
+    job->ev_kill = evtimer_new(ex->base, alert_job_kill_cb, job);
+    if (job->ev_kill == NULL || evtimer_add(job->ev_kill, &tv) < 0)
+        return -1;
+    return 0;
+}
+
+static void alert_exec_start(struct alert_exec *ex, const char *command, int64_t timeout_ms,
+                             const char *instance, const struct alert_notice *n)
+{
+    char *copy = strdup(command), *save = NULL;
+    char *argv[ALERT_EXEC_MAX_WORDS + 1];
+    struct alert_env env = {.n = 0};
+    char **envp = NULL;
+    struct alert_job *job = NULL;
+    size_t argc = 0;
+    int rc;
+
+    if (copy == NULL)
+        goto oom;
+    /* words split on blanks and nothing else: no quotes, no variables,
+     * no globbing, so a value can never become code */
+    for (char *w = strtok_r(copy, " \t", &save); w != NULL && argc < ALERT_EXEC_MAX_WORDS;
+         w = strtok_r(NULL, " \t", &save))
+        argv[argc++] = w;
+    argv[argc] = NULL;
+    if (argc == 0)
+        goto out;
+    alert_env_fill(&env, instance, n);
+    envp = alert_env_build(&env);
+    job = calloc(1, sizeof(*job));
+    if (envp == NULL || job == NULL)
+        goto oom;
+    job->ex = ex;
+    job->pidfd = -1;
+    job->timeout_ms = timeout_ms;
+    util_strlcpy(job->prog, argv[0], sizeof(job->prog));
+    snprintf(job->what, sizeof(job->what), "%s %s %s%s", n->target, n->wsa_name ? n->wsa_name : "?",
+             alert_event_name(n->event), n->repeat ? " again" : "");
+    rc = alert_spawn(argv, envp, &job->pid);
+    if (rc != 0) {
+        errno = rc;
+        log_warn("alert: exec %s (%s): cannot run", job->prog, job->what);
+        free(job);
+        job = NULL;
+        goto out;
+    }
+    job->start_us = util_mono_us();
+    job->next = ex->jobs;
+    ex->jobs = job;
+    ex->nrunning++;
+    if (alert_exec_watch(ex, job) < 0)
+        log_warnx("alert: exec %s (%s): cannot watch pid %ld; it will not be reaped or timed out",
+                  job->prog, job->what, (long)job->pid);
+    goto out;
+oom:
+    log_warnx("alert: exec %s: out of memory", command);
+    free(job);
+out:
+    for (size_t i = 0; i < env.n; i++)
+        free(env.vars[i]);
+    free(envp);
+    free(copy);
+}
+
+void alert_exec_run(struct alert_exec *ex, const char *command, int64_t timeout_ms,
+                    const char *instance, const struct alert_notice *n)
+{
+    struct alert_pending *q;
+
+    if (ex == NULL || command == NULL || command[0] == '\0')
+        return;
+    if (ex->nrunning < ALERT_EXEC_MAX_RUNNING && ex->qcount == 0) {
+        alert_exec_start(ex, command, timeout_ms, instance, n);
+        return;
+    }
+    if (ex->qcount == ALERT_EXEC_QUEUE_MAX) {
+        if (ex->dropped++ == 0)
+            log_warnx("alert: exec %s: %d hooks running and %d waiting; dropping notifications "
+                      "until they finish",
+                      command, ALERT_EXEC_MAX_RUNNING, ALERT_EXEC_QUEUE_MAX);
+        return;
+    }
+    if (ex->dropped > 0) {
+        log_info("alert: exec: %" PRIu64 " notifications were dropped", ex->dropped);
+        ex->dropped = 0;
+    }
+    q = &ex->queue[(ex->qhead + ex->qcount) % ALERT_EXEC_QUEUE_MAX];
+    q->command = strdup(command);
+    q->instance = strdup(instance);
+    if (q->command == NULL || q->instance == NULL) {
+        free(q->command);
+        free(q->instance);
+        q->command = q->instance = NULL;
+        log_warnx("alert: exec %s: out of memory", command);
+        return;
+    }
+    q->timeout_ms = timeout_ms;
+    q->n = *n;
+    ex->qcount++;
+}
+
+void alert_exec_free(struct alert_exec *ex)
+{
+    struct alert_job *job, *next;
+
+    if (ex == NULL)
+        return;
+    for (job = ex->jobs; job != NULL; job = next) {
+        next = job->next;
+        alert_job_free(job);
+    }
+    for (size_t i = 0; i < ex->qcount; i++) {
+        struct alert_pending *q = &ex->queue[(ex->qhead + i) % ALERT_EXEC_QUEUE_MAX];
+        free(q->command);
+        free(q->instance);
+    }
+    if (ex->ev_sigchld)
+        event_free(ex->ev_sigchld);
+    free(ex);
+}

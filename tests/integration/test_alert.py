@@ -1,0 +1,620 @@
+"""Alerting end to end: the real netdiagd against loopback peers that the
+tests break and mend (a listener closed and reopened for refused, a full
+accept queue for timeouts), with windows shortened to 1 s and probes every
+100 ms. Checks the log (one line per fire and per resolve), the alerts
+table, restart and reload, the host-wide alert, the exec hook (with the
+most hostile value that can reach it) and a real Alertmanager."""
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import NETDIAGD, closed_port
+
+WINDOW_S = 1.0
+FIRING = r"alert: %s %s \(\d+\) firing"
+RESOLVED = r"alert: %s %s \(\d+\) resolved"
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def write_config(tmp_path, targets, alert_extra="", name="netdiag.ini"):
+    """targets: list of (name, dict of keys). Window 1 s, probes every
+    100 ms with a 50 ms timeout: 10 attempts a window."""
+    lines = ["[daemon]", "database = %s" % (tmp_path / "db.sqlite"), "log_level = info", "",
+             "[defaults]", "interval = 100ms", "timeout = 50ms", "",
+             "[alert]", "window = 1s", "baseline = 1m", "clear_after = 2"]
+    lines += [l for l in alert_extra.splitlines() if l.strip()]
+    lines.append("")
+    for tname, keys in targets:
+        lines.append("[target %s]" % tname)
+        lines += ["%s = %s" % kv for kv in keys.items()]
+        lines.append("")
+    path = tmp_path / name
+    path.write_text("\n".join(lines))
+    return str(path)
+
+
+def connect_target(port):
+    return {"kind": "connect", "host": "127.0.0.1", "port": port}
+
+
+class Daemon:
+    """netdiagd -c CFG in the background, its stderr in a file."""
+
+    def __init__(self, cfg, env=None):
+        self.errpath = cfg + ".stderr"
+        self.errfile = open(self.errpath, "a")
+        self.mark = os.path.getsize(self.errpath)
+        # run in the test's directory: a hook inherits it, so a relative
+        # canary would land there
+        self.proc = subprocess.Popen([NETDIAGD, "-c", cfg], stdout=subprocess.DEVNULL,
+                                     stderr=self.errfile, cwd=os.path.dirname(cfg), env=env)
+
+    def log(self):
+        """This run's log (the file may hold earlier runs')."""
+        with open(self.errpath) as f:
+            f.seek(self.mark)
+            return f.read()
+
+    def count(self, pattern):
+        return len(re.findall(pattern, self.log()))
+
+    def wait_log(self, pattern, timeout=10.0, n=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count(pattern) >= n:
+                return True
+            assert self.proc.poll() is None, "netdiagd exited:\n" + self.log()
+            time.sleep(0.02)
+        return False
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.errfile.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def daemons():
+    made = []
+
+    def start(cfg, env=None):
+        d = Daemon(cfg, env)
+        made.append(d)
+        return d
+
+    yield start
+    for d in made:
+        d.stop()
+
+
+def alerts(tmp_path):
+    """Rows of alerts_v, oldest first."""
+    db = sqlite3.connect("file:%s?mode=ro" % (tmp_path / "db.sqlite"), uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT * FROM alerts_v ORDER BY id")]
+    finally:
+        db.close()
+
+
+def wait_rows(tmp_path, pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    rows = []
+    while time.monotonic() < deadline:
+        try:
+            rows = alerts(tmp_path)
+        except sqlite3.Error:
+            rows = []
+        if pred(rows):
+            return rows
+        time.sleep(0.05)
+    return rows
+
+
+class Listener:
+    """A TCP listener on a fixed 127.0.0.1 port that can be closed
+    (refused), made to stop accepting (its one-slot queue filled: SYNs go
+    unanswered, connects time out), and mended."""
+
+    def __init__(self):
+        self.port = closed_port()
+        self.sock = None
+        self.fillers = []
+        self.accepting = threading.Event()
+        self.stopping = threading.Event()
+        self.thread = None
+        self.open()
+
+    def open(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(0)  # one queued connection at most: easy to fill
+        s.setblocking(False)
+        self.sock = s
+        self.accepting.set()
+        self.stopping.clear()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping.is_set():
+            r, _, _ = select.select([self.sock], [], [], 0.02)
+            if not r or not self.accepting.is_set():
+                continue
+            try:
+                c, _ = self.sock.accept()
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        """Nothing listens: connects are refused."""
+        self.stopping.set()
+        if self.thread:
+            self.thread.join(timeout=2)
+        self.sock.close()
+        for c in self.fillers:
+            c.close()
+        self.fillers = []
+
+    def stop_accepting(self):
+        """The queue fills (our own connects hold it): SYNs are dropped."""
+        self.accepting.clear()
+        time.sleep(0.05)
+        for _ in range(2):
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self.fillers.append(c)
+
+    def resume(self):
+        for c in self.fillers:
+            c.close()
+        self.fillers = []
+        self.accepting.set()
+
+
+@pytest.fixture
+def listener():
+    made = []
+
+    def make():
+        l = Listener()
+        made.append(l)
+        return l
+
+    yield make
+    for l in made:
+        try:
+            l.close()
+        except OSError:
+            pass
+
+
+def test_refused_fires_once_and_resolves(tmp_path, daemons, listener):
+    srv = listener()
+    cfg = write_config(tmp_path, [("web", connect_target(srv.port))])
+    d = daemons(cfg)
+    time.sleep(3 * WINDOW_S)
+    assert d.count("firing") == 0, d.log()
+
+    srv.close()
+    t0 = time.monotonic()
+    assert d.wait_log(FIRING % ("web", "WSAECONNREFUSED"), timeout=4), d.log()
+    took = time.monotonic() - t0
+    # the window where it closed, at worst the next one too (+ slack)
+    assert took <= 2 * WINDOW_S + 0.5, "fired after %.2f s" % took
+    rows = wait_rows(tmp_path, lambda r: len(r) == 1)
+    assert len(rows) == 1, rows
+    assert rows[0]["target"] == "web" and rows[0]["wsa_code"] == 10061
+    assert rows[0]["wsa_name"] == "WSAECONNREFUSED" and rows[0]["resolved"] is None
+    assert rows[0]["count"] >= 5 and rows[0]["attempts"] >= rows[0]["count"]
+    assert rows[0]["baseline"] == 0
+
+    # failing for a few more windows: still one line, one row
+    time.sleep(3 * WINDOW_S)
+    srv.open()
+    t1 = time.monotonic()
+    assert d.wait_log(RESOLVED % ("web", "WSAECONNREFUSED"), timeout=6), d.log()
+    took = time.monotonic() - t1
+    # clear_after = 2 windows (+ the partial one and slack)
+    assert 1.0 <= took <= 3 * WINDOW_S + 0.5, "resolved after %.2f s" % took
+    time.sleep(2 * WINDOW_S)
+    log = d.log()
+    assert len(re.findall(r"alert: .* firing", log)) == 1, log
+    assert len(re.findall(r"alert: .* resolved", log)) == 1, log
+    rows = wait_rows(tmp_path, lambda r: len(r) == 1 and r[0]["resolved"] is not None)
+    assert len(rows) == 1 and rows[0]["resolved"] is not None, rows
+    assert rows[0]["peak"] >= 9, rows  # a whole window of refusals
+    assert rows[0]["resolved"] > rows[0]["started"]
+    assert d.stop() == 0
+
+
+def test_timeouts_fire_once_and_resolve(tmp_path, daemons, listener):
+    srv = listener()
+    cfg = write_config(tmp_path, [("slow", connect_target(srv.port))])
+    d = daemons(cfg)
+    time.sleep(2 * WINDOW_S)
+    assert d.count("firing") == 0, d.log()
+
+    srv.stop_accepting()
+    t0 = time.monotonic()
+    assert d.wait_log(FIRING % ("slow", "WSAETIMEDOUT"), timeout=4), d.log()
+    assert time.monotonic() - t0 <= 2 * WINDOW_S + 0.5
+    assert d.count("WSAECONNREFUSED") == 0, d.log()
+    rows = wait_rows(tmp_path, lambda r: len(r) == 1)
+    assert [(r["target"], r["wsa_code"], r["resolved"]) for r in rows] == [("slow", 10060, None)]
+
+    time.sleep(2 * WINDOW_S)
+    srv.resume()
+    assert d.wait_log(RESOLVED % ("slow", "WSAETIMEDOUT"), timeout=6), d.log()
+    rows = wait_rows(tmp_path, lambda r: len(r) == 1 and r[0]["resolved"] is not None)
+    assert rows[0]["resolved"] is not None, rows
+    assert d.count(r"alert: .* firing") == 1, d.log()
+
+
+def test_restart_and_reload_keep_one_alert(tmp_path, daemons):
+    port = closed_port()
+    hook_out = tmp_path / "hook"
+    hook_out.mkdir()
+    hook = tmp_path / "hook.sh"
+    hook.write_text("#!/bin/sh\nexec /usr/bin/env > \"$1/$NETDIAG_EVENT.$$\"\n")
+    hook.chmod(0o755)
+    extra = "exec = %s %s" % (hook, hook_out)
+    cfg = write_config(tmp_path, [("web", connect_target(port))], extra)
+    d = daemons(cfg)
+    assert d.wait_log(FIRING % ("web", "WSAECONNREFUSED"), timeout=4), d.log()
+    rows = wait_rows(tmp_path, lambda r: len(r) == 1)
+    first_id = rows[0]["id"]
+
+    # reload twice (one adds a target): the alert carries on
+    write_config(tmp_path, [("web", connect_target(port)),
+                            ("more", connect_target(closed_port()))],
+                 extra + "\nhost_min_targets = 0")
+    d.signal(signal.SIGHUP)
+    assert d.wait_log(r"reloaded: 2 targets", timeout=5), d.log()
+    d.signal(signal.SIGHUP)
+    assert d.wait_log(r"reloaded: 2 targets", timeout=5, n=2), d.log()
+    assert d.wait_log(FIRING % ("more", "WSAECONNREFUSED"), timeout=4), d.log()
+    time.sleep(WINDOW_S)
+    assert d.count(FIRING % ("web", "WSAECONNREFUSED")) == 1, d.log()
+    assert d.stop() == 0
+
+    # restart: the same two alerts, still firing, no new fire, no hook run
+    hooks_before = sorted(os.listdir(hook_out))
+    d2 = daemons(cfg)
+    assert d2.wait_log(r"alert: web WSAECONNREFUSED \(10061\) still firing since", timeout=5), \
+        d2.log()
+    assert d2.wait_log(r"alert: more WSAECONNREFUSED \(10061\) still firing since", timeout=5)
+    time.sleep(3 * WINDOW_S)
+    assert d2.count("firing:") == 0, d2.log()
+    assert sorted(os.listdir(hook_out)) == hooks_before
+    rows = alerts(tmp_path)
+    assert [(r["id"], r["target"], r["resolved"]) for r in rows] == \
+        [(first_id, "web", None), (first_id + 1, "more", None)]
+
+    # the target leaves the configuration: its alert resolves (hook told)
+    write_config(tmp_path, [("web", connect_target(port))], extra)
+    d2.signal(signal.SIGHUP)
+    assert d2.wait_log(r"alert: more WSAECONNREFUSED \(10061\) resolved after .*: target removed",
+                       timeout=5), d2.log()
+    rows = wait_rows(tmp_path, lambda r: r[1]["resolved"] is not None)
+    assert rows[0]["resolved"] is None and rows[1]["resolved"] is not None, rows
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and \
+            not any(n.startswith("resolved.") for n in os.listdir(hook_out)):
+        time.sleep(0.05)
+    resolved = [n for n in os.listdir(hook_out) if n.startswith("resolved.")]
+    assert len(resolved) == 1, os.listdir(hook_out)
+    env = dict(l.split("=", 1) for l in (hook_out / resolved[0]).read_text().splitlines()
+               if "=" in l)
+    assert env["NETDIAG_TARGET"] == "more" and env["NETDIAG_EVENT"] == "resolved"
+    assert env["NETDIAG_ALERT_ID"] == str(first_id + 1)
+    assert d2.stop() == 0
+
+
+def test_host_wide_alert_instead_of_one_per_target(tmp_path, daemons):
+    targets = [("t%d" % i, connect_target(closed_port())) for i in range(4)]
+    cfg = write_config(tmp_path, targets, "host_min_targets = 3\nhost_ratio = 0.5")
+    d = daemons(cfg)
+    assert d.wait_log(r"alert: host-wide WSAECONNREFUSED \(10061\) firing: .*4 of 4 targets",
+                      timeout=5), d.log()
+    time.sleep(3 * WINDOW_S)
+    log = d.log()
+    assert len(re.findall(r"alert: .*firing", log)) == 1, log
+    rows = wait_rows(tmp_path, lambda r: len(r) == 1)
+    assert len(rows) == 1 and rows[0]["target_id"] is None and rows[0]["wsa_code"] == 10061, rows
+    assert "local network" in rows[0]["detail"]
+
+
+def dns_responder(txt):
+    """A UDP DNS responder on 127.0.0.1 answering every query with one TXT
+    record holding `txt`; returns (port, stop)."""
+    from dnslib import QTYPE, RR, TXT, DNSRecord
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.05)
+    stopping = threading.Event()
+
+    def run():
+        while not stopping.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+                q = DNSRecord.parse(data)
+                a = q.reply()
+                a.add_answer(RR(q.q.qname, QTYPE.TXT, rdata=TXT(txt), ttl=5))
+                sock.sendto(a.pack(), peer)
+            except socket.timeout:
+                continue
+            except Exception:  # a bad packet: ignore it, keep serving
+                continue
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+
+    def stop():
+        stopping.set()
+        th.join(timeout=2)
+        sock.close()
+
+    return sock.getsockname()[1], stop
+
+
+def test_exec_hook_interprets_nothing(tmp_path, daemons):
+    """Target names cannot hold shell syntax (config allows [A-Za-z0-9._-]),
+    but a DNS answer can: a resolve target whose TXT answer does not hold
+    `expect` fails with WSANO_DATA and the answer's text reaches the hook in
+    NETDIAG_DETAIL. The exec line's own words carry shell syntax too. The
+    hook must see every byte as it was, and no canary may appear."""
+    canary = tmp_path / "canary"  # relative names below: the cwd is tmp_path
+    hostile = "x'\"; $(touch canary1) `touch canary2` | touch canary3 & ${HOME} \\n *"
+    assert len(hostile) < 150  # fits the result's detail whole
+    port, stop = dns_responder(hostile)
+    out = tmp_path / "out"
+    out.mkdir()
+    hook = tmp_path / "hook.py"
+    hook.write_text("#!/usr/bin/python3\nimport json, os, sys\n"
+                    "env = {k: v for k, v in os.environ.items() if k.startswith('NETDIAG_')}\n"
+                    "p = os.path.join(sys.argv[1], env['NETDIAG_EVENT'] + '.%d' % os.getpid())\n"
+                    "json.dump({'argv': sys.argv, 'env': env}, open(p + '.tmp', 'w'))\n"
+                    "os.rename(p + '.tmp', p)\n")
+    hook.chmod(0o755)
+    words = ["$(touch${IFS}canary4)", "`touch", "canary5`|x&&y>z"]
+    extra = "exec = %s %s %s\nhost_min_targets = 0" % (hook, out, " ".join(words))
+    try:
+        cfg = write_config(tmp_path, [("dns-txt", {
+            "kind": "resolve", "name": "hostile.test", "type": "TXT",
+            "server": "127.0.0.1:%d" % port, "expect": "never-in-the-answer",
+            "codes": "WSANO_DATA"})], extra)
+        d = daemons(cfg)
+        assert d.wait_log(FIRING % ("dns-txt", "WSANO_DATA"), timeout=5), d.log()
+        assert d.wait_log(r"alert: exec \S+hook.py \(dns-txt WSANO_DATA firing\) exited 0",
+                          timeout=5), d.log()
+    finally:
+        stop()
+    files = [f for f in os.listdir(out) if f.startswith("firing.")]
+    assert len(files) == 1, files
+    got = json.loads((out / files[0]).read_text())
+    assert got["argv"][1:] == [str(out)] + words
+    env = got["env"]
+    assert hostile in env["NETDIAG_DETAIL"], env["NETDIAG_DETAIL"]
+    assert env["NETDIAG_EVENT"] == "firing" and env["NETDIAG_TARGET"] == "dns-txt"
+    assert env["NETDIAG_WSA_CODE"] == "11004" and env["NETDIAG_WSA_NAME"] == "WSANO_DATA"
+    assert env["NETDIAG_SCOPE"] == "target" and env["NETDIAG_REPEAT"] == "0"
+    assert int(env["NETDIAG_COUNT"]) >= 5 and int(env["NETDIAG_ATTEMPTS"]) >= 5
+    assert env["NETDIAG_WINDOW"] == "1s" and env["NETDIAG_MEANING"]
+    for i in range(1, 6):
+        assert not os.path.exists("%s%d" % (canary, i)), "canary %d: something was interpreted" % i
+    # the database keeps the same bytes
+    rows = alerts(tmp_path)
+    assert hostile in rows[0]["detail"]
+
+
+def test_exec_renotify_and_clean_environment(tmp_path, daemons):
+    """A still-firing alert reminds the hook every `renotify`, never more
+    often; NETDIAG_* variables of the daemon's own environment never reach
+    the hook (only facts do)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    hook = tmp_path / "hook.sh"
+    hook.write_text("#!/bin/sh\n/usr/bin/env > \"$1/$(date +%s%N).$NETDIAG_EVENT.$$\"\n")
+    hook.chmod(0o755)
+    cfg = write_config(tmp_path, [("web", connect_target(closed_port()))],
+                       "exec = %s %s\nrenotify = 2s" % (hook, out))
+    env = dict(os.environ, NETDIAG_EVENT="bogus", NETDIAG_STALE="1")
+    d = daemons(cfg, env)
+    assert d.wait_log(FIRING % ("web", "WSAECONNREFUSED"), timeout=4), d.log()
+    time.sleep(5.5 * WINDOW_S)
+    assert d.stop() == 0
+    runs = sorted(os.listdir(out))
+    envs = [dict(l.split("=", 1) for l in (out / f).read_text().splitlines() if "=" in l)
+            for f in runs]
+    assert [e["NETDIAG_EVENT"] for e in envs] == ["firing"] * len(envs), runs
+    # fired, then reminded at 2 s and 4 s (windows are 1 s): 3 runs, not 6
+    assert len(envs) == 3, runs
+    assert [e["NETDIAG_REPEAT"] for e in envs] == ["0", "1", "1"]
+    assert len({e["NETDIAG_ALERT_ID"] for e in envs}) == 1
+    stamps = [int(f.split(".")[0]) / 1e9 for f in runs]
+    assert all(b - a >= 1.9 for a, b in zip(stamps, stamps[1:])), stamps
+    assert all("NETDIAG_STALE" not in e for e in envs)
+    # the database notes the last notification
+    rows = alerts(tmp_path)
+    assert rows[0]["last_notified"] >= rows[0]["started"] + 3900, rows
+
+
+def test_exec_hook_killed_after_timeout(tmp_path, daemons):
+    """A hook that hangs is killed with its process group after
+    exec_timeout; the loop goes on (the alert still resolves on time)."""
+    srv_port = closed_port()
+    pidfile = tmp_path / "sleeper.pid"
+    hook = tmp_path / "hang.sh"
+    # the hook's own child (a grandchild of netdiagd) must die too
+    hook.write_text("#!/bin/sh\nsleep 60 &\necho $! > %s\nwait\n" % pidfile)
+    hook.chmod(0o755)
+    cfg = write_config(tmp_path, [("web", connect_target(srv_port))],
+                       "exec = %s\nexec_timeout = 500ms" % hook)
+    d = daemons(cfg)
+    assert d.wait_log(FIRING % ("web", "WSAECONNREFUSED"), timeout=4), d.log()
+    assert d.wait_log(r"alert: exec \S+hang.sh \(web WSAECONNREFUSED firing\) killed after 0\.\d s"
+                      r" \(exec_timeout 500 ms\)", timeout=3), d.log()
+    sleeper = int(pidfile.read_text())
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and os.path.exists("/proc/%d" % sleeper):
+        try:
+            with open("/proc/%d/stat" % sleeper) as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+    alive = os.path.exists("/proc/%d" % sleeper)
+    if alive:
+        with open("/proc/%d/stat" % sleeper) as f:
+            alive = f.read().split(")")[-1].split()[0] != "Z"
+    assert not alive, "the hook's child survived"
+    # probing went on throughout: results kept flowing into the database
+    time.sleep(WINDOW_S)
+    assert d.stop() == 0
+    db = sqlite3.connect("file:%s?mode=ro" % (tmp_path / "db.sqlite"), uri=True)
+    n = db.execute("SELECT count(*) FROM failures").fetchone()[0]
+    db.close()
+    assert n >= 15, n
+
+
+class Alertmanager:
+    """prometheus-alertmanager on 127.0.0.1 (a free port), clustering off,
+    a temporary storage path and a minimal configuration."""
+
+    def __init__(self, tmp_path, port):
+        self.port = port
+        self.url = "http://127.0.0.1:%d" % port
+        d = tmp_path / "am"
+        d.mkdir(exist_ok=True)
+        (d / "am.yml").write_text('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+        self.logf = open(d / "am.log", "a")
+        self.proc = subprocess.Popen(
+            [ALERTMANAGER, "--config.file=%s" % (d / "am.yml"),
+             "--storage.path=%s" % (d / "data"), "--web.listen-address=127.0.0.1:%d" % port,
+             "--cluster.listen-address=", "--log.level=warn"],
+            stdout=self.logf, stderr=self.logf)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/-/ready", timeout=1).read()
+                return
+            except OSError:
+                assert self.proc.poll() is None, "alertmanager exited"
+                time.sleep(0.1)
+        raise AssertionError("alertmanager did not become ready")
+
+    def alerts(self):
+        with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=2) as r:
+            return json.load(r)
+
+    def ours(self, alertname="NetdiagFailureSpike"):
+        return [a for a in self.alerts() if a["labels"].get("alertname") == alertname]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
+
+
+def iso_ms(s):
+    """Alertmanager's RFC 3339 time -> ms since the epoch (UTC)."""
+    import datetime
+    s = re.sub(r"(\.\d{1,6})\d*", r"\1", s.replace("Z", "+00:00"))
+    return int(datetime.datetime.fromisoformat(s).timestamp() * 1000)
+
+
+@pytest.mark.skipif(ALERTMANAGER is None,
+                    reason="prometheus-alertmanager is not installed "
+                           "(Debian: apt-get install prometheus-alertmanager)")
+def test_alertmanager_sees_firing_then_resolved(tmp_path, daemons, listener):
+    srv = listener()
+    am_port = closed_port()
+    cfg = write_config(tmp_path, [("web", connect_target(srv.port))],
+                       "alertmanager_url = http://127.0.0.1:%d" % am_port)
+    d = daemons(cfg)
+    time.sleep(WINDOW_S)
+    srv.close()
+    assert d.wait_log(FIRING % ("web", "WSAECONNREFUSED"), timeout=4), d.log()
+    # Alertmanager is not up yet: the post fails and is retried with backoff
+    assert d.wait_log(r"alertmanager http://127\.0\.0\.1:%d: post failed" % am_port,
+                      timeout=5), d.log()
+    am = Alertmanager(tmp_path, am_port)
+    try:
+        deadline = time.monotonic() + 15
+        ours = []
+        while time.monotonic() < deadline and not ours:
+            ours = am.ours()
+            time.sleep(0.1)
+        assert len(ours) == 1, am.alerts()
+        a = ours[0]
+        assert a["labels"] == {"alertname": "NetdiagFailureSpike", "instance": socket.gethostname(),
+                               "scope": "target", "target": "web", "wsa_code": "10061",
+                               "wsa_name": "WSAECONNREFUSED"}
+        assert a["status"]["state"] == "active"
+        assert a["annotations"]["meaning"] == "Connection refused."
+        assert int(a["annotations"]["count"]) >= 5
+        assert d.wait_log(r"alertmanager .*: reachable again", timeout=2), d.log()
+        # re-sent while firing: same alert (fingerprint), endsAt ahead of now
+        # and moving on
+        first_ends = iso_ms(a["endsAt"])
+        assert first_ends > time.time() * 1000
+        time.sleep(2.5 * WINDOW_S)
+        ours = am.ours()
+        assert len(ours) == 1 and ours[0]["fingerprint"] == a["fingerprint"], ours
+        assert iso_ms(ours[0]["endsAt"]) > first_ends
+        assert iso_ms(ours[0]["startsAt"]) == iso_ms(a["startsAt"])
+        last_ends = iso_ms(ours[0]["endsAt"])
+
+        srv.open()
+        assert d.wait_log(RESOLVED % ("web", "WSAECONNREFUSED"), timeout=6), d.log()
+        # gone from the active alerts well before the last endsAt would
+        # have expired it: the resolve was posted (endsAt = now)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and am.ours():
+            time.sleep(0.05)
+        assert am.ours() == [], am.alerts()
+        assert time.time() * 1000 < last_ends, "expired rather than resolved"
+        # it is kept as resolved: the same fingerprint, with active=false
+        with urllib.request.urlopen(am.url + "/api/v2/alerts?active=false&silenced=false"
+                                    "&inhibited=false&unprocessed=false",
+                                    timeout=2) as r:
+            inactive = [x for x in json.load(r) if x["fingerprint"] == a["fingerprint"]]
+        assert inactive == [] or inactive[0]["status"]["state"] != "active"
+        assert d.stop() == 0
+    finally:
+        am.stop()
