@@ -35,16 +35,34 @@ struct alert_ser {
     int64_t id; /* alerts.id while firing */
     int64_t started_ms;
     int64_t last_notified_ms;
-    char last[192];   /* the window's last failure with the code */
+    struct alert_text *txt; /* allocated at the first failure with the code */
+};
+
+/* The words of a series, kept out of line: most targets never fail with a
+ * watched code, and 100k targets must fit in ~1 KiB each. */
+struct alert_text {
+    char first[192];  /* the window's first failure with the code */
     char detail[320]; /* what the row and the notifications say */
 };
+
+static const char *ser_detail(const struct alert_ser *ser)
+{
+    return ser->txt != NULL ? ser->txt->detail : "";
+}
+
+static struct alert_text *ser_text(struct alert_ser *ser)
+{
+    if (ser->txt == NULL && (ser->txt = calloc(1, sizeof(*ser->txt))) == NULL)
+        fatalx("out of memory");
+    return ser->txt;
+}
 
 struct alert_tgt {
     char *name;
     int64_t db_id;
     int64_t attempts; /* this window, any outcome */
     size_t nser;
-    struct alert_ser ser[CONFIG_MAX_CODES];
+    struct alert_ser *ser; /* nser entries, one per watched code */
 };
 
 /* The host and one code (every code some target watches). */
@@ -162,7 +180,7 @@ static void alert_notice_target(const struct alert_engine *a, const struct alert
     n->started_ms = ser->started_ms;
     n->resolved_ms = ev == ALERT_EVENT_RESOLVED ? now_ms : 0;
     util_strlcpy(n->targets, tg->name, sizeof(n->targets));
-    util_strlcpy(n->detail, ser->detail, sizeof(n->detail));
+    util_strlcpy(n->detail, ser_detail(ser), sizeof(n->detail));
 }
 
 static void alert_notice_host(const struct alert_engine *a, const struct alert_host *h,
@@ -237,13 +255,17 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
     ser->id = alert_new_id(a);
     ser->started_ms = now_ms;
     alert_fmt_window(a->window_ms, win, sizeof(win));
-    alert_text(ser->detail, sizeof(ser->detail),
-               "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold %.1f, "
-               "baseline %.2f)%s%s",
-               ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code), win,
-               ser->s.threshold, ser->s.fire_baseline, ser->last[0] ? "; last: " : "", ser->last);
+    {
+        struct alert_text *txt = ser_text(ser);
+        alert_text(txt->detail, sizeof(txt->detail),
+                   "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold %.1f, "
+                   "baseline %.2f)%s%s",
+                   ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code), win,
+                   ser->s.threshold, ser->s.fire_baseline, txt->first[0] ? "; first: " : "",
+                   txt->first);
+    }
     log_warnx("alert: %s %s (%d) firing: %s", tg->name, alert_code_name(ser->code), ser->code,
-              ser->detail);
+              ser_detail(ser));
     a->nactive++;
     alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &n);
     if (alert_notify(a, &n))
@@ -448,7 +470,8 @@ static void alert_evaluate(struct alert_engine *a)
                 break;
             }
             ser->count = 0;
-            ser->last[0] = '\0';
+            if (ser->txt != NULL)
+                ser->txt->first[0] = '\0';
         }
         tg->attempts = 0;
     }
@@ -503,9 +526,14 @@ void alert_observe(struct alert_engine *a, const struct result *r)
         struct alert_ser *ser = &tg->ser[k];
         if (ser->code != r->wsa_code)
             continue;
-        ser->count++;
-        alert_text(ser->last, sizeof(ser->last), "%s%s%s %s%s%s", probe_phase_name(r->phase),
-                   r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "", r->detail);
+        /* one example per window: formatting every failure would cost the
+         * loop more than counting it */
+        if (ser->count++ == 0) {
+            struct alert_text *txt = ser_text(ser);
+            alert_text(txt->first, sizeof(txt->first), "%s%s%s %s%s%s",
+                       probe_phase_name(r->phase), r->remote[0] ? " " : "", r->remote, r->raw,
+                       r->detail[0] ? ": " : "", r->detail);
+        }
         break;
     }
 }
@@ -550,6 +578,9 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
             fatalx("out of memory");
         tg[i].db_id = t->db_id;
         tg[i].nser = t->alert_ncodes;
+        tg[i].ser = t->alert_ncodes ? calloc(t->alert_ncodes, sizeof(*tg[i].ser)) : NULL;
+        if (t->alert_ncodes && tg[i].ser == NULL)
+            fatalx("out of memory");
         for (size_t k = 0; k < t->alert_ncodes; k++) {
             tg[i].ser[k].code = t->alert_codes[k];
             tg[i].ser[k].hidx = alert_host_index(&hs, &nhs, t->alert_codes[k]);
@@ -563,8 +594,12 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
 
 static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_host *hs)
 {
-    for (size_t i = 0; i < ntg; i++)
+    for (size_t i = 0; i < ntg; i++) {
+        for (size_t k = 0; k < tg[i].nser; k++)
+            free(tg[i].ser[k].txt);
+        free(tg[i].ser);
         free(tg[i].name);
+    }
     free(tg);
     free(hs);
 }
@@ -723,7 +758,7 @@ static void alert_restore(struct alert_engine *a)
             ser->id = row->id;
             ser->started_ms = row->started_ms;
             ser->last_notified_ms = row->last_notified_ms;
-            util_strlcpy(ser->detail, row->detail, sizeof(ser->detail));
+            util_strlcpy(ser_text(ser)->detail, row->detail, sizeof(ser->txt->detail));
             log_info("alert: %s %s (%d) still firing since %s", tg->name,
                      alert_code_name(ser->code), ser->code, t);
             alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &note);
@@ -835,10 +870,11 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
             size_t hidx = ntg[i].ser[k].hidx;
             if (os == NULL)
                 continue;
-            ntg[i].ser[k] = *os;
+            ntg[i].ser[k] = *os; /* its text block moves with it */
             ntg[i].ser[k].hidx = hidx;
             alert_detect_rescale(&ntg[i].ser[k].s, rescale);
             os->code = -1; /* taken */
+            os->txt = NULL;
         }
     }
     /* what did not move resolves: removed targets, codes no longer watched */

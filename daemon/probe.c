@@ -660,18 +660,41 @@ static bool target_same(const struct target *a, const struct target *b)
            bytes_same(a->expect, a->expect_len, b->expect, b->expect_len);
 }
 
+static int target_cmp_name(const void *a, const void *b)
+{
+    const struct target *x = *(const struct target *const *)a;
+    const struct target *y = *(const struct target *const *)b;
+    return strcmp(x->name, y->name);
+}
+
 int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
 {
     struct probe **np = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*np));
+    struct target **byname = NULL;
     size_t kept = 0;
 
     if (np == NULL)
         return -1;
     eng->once = once;
-    /* carry over unchanged targets, in O(n) with the old targets' names */
-    for (size_t i = 0; i < eng->nprobes; i++) {
+    /* carry over unchanged targets: new targets sorted by name, then one
+     * binary search per running probe (O(n log n) for 100k targets) */
+    if (eng->nprobes > 0 && cfg->ntargets > 0) {
+        byname = malloc(cfg->ntargets * sizeof(*byname));
+        if (byname == NULL) {
+            free(np);
+            return -1;
+        }
+        for (size_t i = 0; i < cfg->ntargets; i++)
+            byname[i] = &cfg->targets[i];
+        qsort(byname, cfg->ntargets, sizeof(*byname), target_cmp_name);
+    }
+    for (size_t i = 0; i < eng->nprobes && byname != NULL; i++) {
         struct probe *p = eng->probes[i];
-        struct target *nt = config_find_target(cfg, p->t->name);
+        struct target key = {.name = p->t->name}, *kp = &key, **hit;
+        struct target *nt;
+
+        hit = bsearch(&kp, byname, cfg->ntargets, sizeof(*byname), target_cmp_name);
+        nt = hit != NULL ? *hit : NULL;
         if (nt != NULL && nt->probe == NULL && target_same(p->t, nt)) {
             p->t = nt;
             nt->probe = p;
@@ -679,6 +702,7 @@ int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
             kept++;
         }
     }
+    free(byname);
     for (size_t i = 0; i < eng->nprobes; i++)
         if (eng->probes[i] != NULL)
             probe_free(eng->probes[i]);

@@ -687,11 +687,17 @@ static void store_bind_target(sqlite3_stmt *s, const struct target *t, int64_t n
     sqlite3_bind_int64(s, 12, now_ms);
 }
 
+static int store_cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 int store_sync_targets(struct store *st, struct config *cfg)
 {
     sqlite3_stmt *up = st->ctl_stmt[CTL_UPSERT_TARGET], *ls = st->ctl_stmt[CTL_LIST_ACTIVE];
     int64_t now_ms = util_now_ms();
-    int64_t *retire = NULL;
+    int64_t *retire = NULL, *ids = NULL;
     size_t nretire = 0, cap_retire = 0;
     int rc;
 
@@ -716,12 +722,17 @@ int store_sync_targets(struct store *st, struct config *cfg)
     }
     /* collected first: updating the table while stepping over it is legal
      * in SQLite but may visit rows twice */
+    ids = malloc((cfg->ntargets ? cfg->ntargets : 1) * sizeof(*ids));
+    if (ids == NULL) {
+        rc = SQLITE_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < cfg->ntargets; i++)
+        ids[i] = cfg->targets[i].db_id;
+    qsort(ids, cfg->ntargets, sizeof(*ids), store_cmp_id); /* 100k targets: no n^2 */
     while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(ls, 0);
-        bool found = false;
-        for (size_t i = 0; i < cfg->ntargets && !found; i++)
-            found = cfg->targets[i].db_id == id;
-        if (found)
+        if (bsearch(&id, ids, cfg->ntargets, sizeof(*ids), store_cmp_id) != NULL)
             continue;
         if (nretire == cap_retire) {
             size_t ncap = cap_retire ? 2 * cap_retire : 16;
@@ -749,6 +760,7 @@ int store_sync_targets(struct store *st, struct config *cfg)
     if ((rc = store_step_done(st->ctl_stmt[CTL_COMMIT])) != SQLITE_OK)
         goto fail;
     free(retire);
+    free(ids);
     return 0;
 fail:
     log_error("database %s: cannot record the targets: %s", st->path,
@@ -756,6 +768,7 @@ fail:
     if (!sqlite3_get_autocommit(st->ctl))
         store_step_done(st->ctl_stmt[CTL_ROLLBACK]);
     free(retire);
+    free(ids);
     return -1;
 }
 
