@@ -41,6 +41,7 @@ struct daemon {
     struct alert_engine *alert; /* NULL with --once */
     bool once;
     bool debug;
+    bool verbose; /* -v: info at least, also after a reload */
     enum out_format format;
     uint64_t results;
     uint64_t failures;
@@ -170,7 +171,9 @@ static bool daemon_reload(struct daemon *d)
     int nerr = 0;
     struct config *ncfg;
 
-    notify_send("RELOADING=1");
+    /* systemd >= 253 (Type=notify-reload) wants the CLOCK_MONOTONIC time
+     * of the reload beside RELOADING=1; older ones ignore it */
+    notify_send("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)util_mono_us());
     log_info("reloading %s", d->config_path);
     ncfg = load_config_logged(d->config_path, &nerr);
     if (ncfg == NULL) {
@@ -192,6 +195,8 @@ static bool daemon_reload(struct daemon *d)
     alert_set_config(d->alert, ncfg);
     if (!d->debug)
         log_set_level((enum log_level)ncfg->log_level);
+    if (d->verbose && log_get_level() < LOG_LEVEL_INFO)
+        log_set_level(LOG_LEVEL_INFO);
     config_free(d->cfg);
     d->cfg = ncfg;
     d->reloads_ok++;
@@ -237,7 +242,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                 d->alert != NULL ? alert_active(d->alert) : (size_t)0,
                 (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);
     d->tick_attempts = att;
-    if (notify_watchdog_usec() > 0 && ss.writable)
+    /* the writer thread wakes at least once a second; a database that is
+     * full or locked is a condition to report, not a hang to restart */
+    if (notify_watchdog_usec() > 0 &&
+        (d->st == NULL || util_mono_us() - ss.writer_alive_us < 5 * 1000000LL))
         notify_send("WATCHDOG=1");
 }
 
@@ -281,7 +289,7 @@ int main(int argc, char **argv)
     };
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     struct daemon d;
-    bool test_only = false, verbose = false;
+    bool test_only = false, journal;
     int c, nerr = 0, rc = 0;
     struct event_config *ecfg;
 
@@ -313,7 +321,7 @@ int main(int argc, char **argv)
             d.debug = true;
             break;
         case 'v':
-            verbose = true;
+            d.verbose = true;
             break;
         case 'V':
             printf("netdiagd %s\n", NETDIAG_VERSION);
@@ -331,10 +339,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    d.cfg = config_load(d.config_path, stderr, &nerr);
+    /* under journald (ExecStartPre= -t, then the start) the errors go
+     * through the logger so that they carry their level, <3> */
+    journal = getenv("JOURNAL_STREAM") != NULL;
+    d.cfg = journal ? load_config_logged(d.config_path, &nerr)
+                    : config_load(d.config_path, stderr, &nerr);
     if (d.cfg == NULL) {
-        fprintf(stderr, "netdiagd: %d error%s in %s\n", nerr, nerr == 1 ? "" : "s",
-                d.config_path);
+        if (journal)
+            log_error("%d error%s in %s", nerr, nerr == 1 ? "" : "s", d.config_path);
+        else
+            fprintf(stderr, "netdiagd: %d error%s in %s\n", nerr, nerr == 1 ? "" : "s",
+                    d.config_path);
         return EXIT_USAGE;
     }
     if (test_only) {
@@ -343,7 +358,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(d.debug ? LOG_LEVEL_DEBUG : (enum log_level)d.cfg->log_level);
-    if (verbose && log_get_level() < LOG_LEVEL_INFO)
+    if (d.verbose && log_get_level() < LOG_LEVEL_INFO)
         log_set_level(LOG_LEVEL_INFO);
     if (d.once && !d.debug)
         log_set_level(LOG_LEVEL_WARN);

@@ -628,6 +628,14 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     /* the writer takes no signals: they belong to the loop thread */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    {
+        struct stat ident;
+        if (stat(path, &ident) == 0) {
+            st->dev = ident.st_dev;
+            st->ino = ident.st_ino;
+        }
+        st->stats.writer_alive_us = util_mono_us();
+    }
     errno = pthread_create(&st->thread, NULL, store_writer_main, st);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (errno != 0) {

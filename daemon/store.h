@@ -31,6 +31,9 @@ struct store_stats {
     uint64_t batches;        /* transactions committed */
     int64_t last_batch_us;   /* duration of the last transaction */
     bool writable;           /* false while the disk is full / db locked */
+    int64_t writer_alive_us; /* util_mono_us() of the writer's last wake-up
+                              * (at least once a second): the watchdog's
+                              * sign that the writer thread runs */
 };
 
 /* Open (creating if needed) and migrate the database at `path`, then start

@@ -5,6 +5,7 @@
 #define NETDIAG_STORE_INT_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -124,6 +125,13 @@ struct store {
     struct store_alert *aq;
     size_t aq_head, aq_count;
     uint64_t aq_dropped;
+
+    /* the file's identity at open: a file deleted or replaced under the
+     * daemon is noticed and never written through the old inode */
+    dev_t dev;
+    ino_t ino;
+    bool replaced;          /* writer thread only */
+    int64_t ident_check_us; /* writer thread only: next stat() */
 
     /* writer thread only */
     struct store_acc *acc;

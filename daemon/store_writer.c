@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -285,6 +287,29 @@ static void store_rollback(struct store *st)
         store_step_done(st->stmt[STMT_ROLLBACK]);
 }
 
+/* An error code of our own: the file at the path is not the one opened. */
+#define STORE_RC_REPLACED (SQLITE_CANTOPEN | (0x7f << 8))
+
+/* Whether the database file was deleted or replaced since it was opened
+ * (checked at most once a second). SQLite would go on writing into the
+ * old inode, which nobody can read any more: stop writing instead. */
+static bool store_identity_lost(struct store *st)
+{
+    struct stat sb;
+    int64_t now = util_mono_us();
+
+    if (st->replaced)
+        return true;
+    if (st->ino == 0 || now < st->ident_check_us)
+        return false;
+    st->ident_check_us = now + 1000000;
+    if (stat(st->path, &sb) == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino)
+        return false;
+    st->replaced = true;
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s", errno == ENOENT ? "deleted" : "replaced");
+    return true;
+}
+
 /* Writes the n oldest queued results in one transaction. They stay in the
  * queue until the commit succeeded, so a failed batch is simply retried. */
 static int store_write_batch(struct store *st, size_t n)
@@ -294,6 +319,8 @@ static int store_write_batch(struct store *st, size_t n)
     size_t head;
     int rc;
 
+    if (store_identity_lost(st))
+        return STORE_RC_REPLACED;
     pthread_mutex_lock(&st->mu);
     head = st->head;
     pthread_mutex_unlock(&st->mu);
@@ -334,6 +361,9 @@ static int store_write_alerts(struct store *st)
     sqlite3_stmt *s = st->stmt[STMT_UPSERT_ALERT];
     size_t head, n;
     int rc;
+
+    if (store_identity_lost(st))
+        return STORE_RC_REPLACED;
 
     pthread_mutex_lock(&st->mu);
     head = st->aq_head;
@@ -390,7 +420,12 @@ static void store_note_error(struct store *st, int rc, const char *what)
     if (st->err_code == 0)
         st->err_since_us = now;
     if (st->err_code != rc) {
-        if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        if (rc == STORE_RC_REPLACED)
+            log_error("database %s was %s while netdiagd was running; nothing more is written "
+                      "to the old file. Results wait in memory (up to %zu, then counted as "
+                      "dropped): restart netdiagd to open %s anew",
+                      st->path, st->errmsg, st->cap, st->path);
+        else if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
             log_warnx("database %s: locked by another process (%s: %s); holding results in "
                       "the queue",
                       st->path, what, st->errmsg);
@@ -602,7 +637,10 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
             deadline = st->retry_at_us;
         else if (!retry_wait && st->count > 0 && st->first_us + STORE_BATCH_DELAY_US < deadline)
             deadline = st->first_us + STORE_BATCH_DELAY_US;
+        if (deadline > now + 1000000) /* wake once a second: the watchdog's heartbeat */
+            deadline = now + 1000000;
         store_timedwait(st, deadline);
+        st->stats.writer_alive_us = util_mono_us();
     }
 }
 
@@ -624,6 +662,7 @@ void *store_writer_main(void *arg)
         size_t n = store_wait_work(st, &exit_now, &alerts_due);
         int rc;
 
+        st->stats.writer_alive_us = util_mono_us();
         if (exit_now)
             break;
         pthread_mutex_unlock(&st->mu);

@@ -171,3 +171,116 @@ def test_ten_thousand_targets(tmp_path):
     finally:
         rc = d.stop()
     assert rc == 0, d.log()[-2000:]
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_database_deleted_or_replaced_under_the_daemon(tmp_path, how):
+    """The database file is removed, or another file is moved into its
+    place, while netdiagd writes: one clear log line, no crash, nothing is
+    written into the new file, and the rows committed before are intact in
+    the copy the operator kept."""
+    port = closed_port()
+    d = Daemon(tmp_path, "[defaults]\ninterval = 100ms\ntimeout = 50ms\n\n" + targets(5, port))
+    try:
+        d.wait_log(r"started: 5 targets")
+        time.sleep(2.0)
+        kept = tmp_path / "kept.db"
+        # what an operator would do: copy the file with sqlite3's backup
+        src = sqlite3.connect(str(d.db))
+        dst = sqlite3.connect(str(kept))
+        src.backup(dst)
+        src.close()
+        dst.close()
+        before = sqlite3.connect(str(kept)).execute("SELECT count(*) FROM failures").fetchone()[0]
+        assert before > 0
+        for suffix in ("", "-wal", "-shm"):
+            p = tmp_path / ("netdiag.db" + suffix)
+            if p.exists():
+                p.unlink()
+        if how == "replaced":
+            other = sqlite3.connect(str(d.db))
+            other.execute("CREATE TABLE mine (x)")
+            other.execute("INSERT INTO mine VALUES (42)")
+            other.commit()
+            other.close()
+        d.wait_log(r"database %s was %s while netdiagd was running" % (re.escape(str(d.db)),
+                                                                       how))
+        time.sleep(2.0)
+        assert d.proc.poll() is None, d.log()[-2000:]
+        assert len(re.findall(r"was %s while netdiagd" % how, d.log())) == 1
+        if how == "replaced":
+            con = sqlite3.connect(str(d.db))
+            assert con.execute("SELECT name FROM sqlite_master").fetchall() == [("mine",)]
+            assert con.execute("SELECT x FROM mine").fetchall() == [(42,)]
+            con.close()
+        else:
+            assert not d.db.exists()
+        con = sqlite3.connect(str(kept))
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert con.execute("SELECT count(*) FROM failures").fetchone()[0] == before
+        con.close()
+    finally:
+        rc = d.stop()
+    assert rc == 0, d.log()[-2000:]
+
+
+def test_state_directory_made_read_only():
+    """netdiagd runs as an unprivileged user and its state directory turns
+    read-only (chmod 0555) under it: the open database keeps working (WAL
+    needs no new files), nothing is lost, exit 0; and a restart in that
+    state opens the existing files and goes on, instead of crash-looping."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root (to run the daemon as nobody) and setpriv")
+    import tempfile
+    top = tempfile.mkdtemp(prefix="netdiag-ro-")  # reachable by nobody
+    try:
+        os.chmod(top, 0o755)
+        state = os.path.join(top, "state")
+        os.mkdir(state)
+        os.chown(state, 65534, 65534)
+        port = closed_port()
+        cfg = os.path.join(top, "netdiag.ini")
+        with open(cfg, "w") as f:
+            f.write("[daemon]\ndatabase = %s/netdiag.db\n\n[defaults]\ninterval = 100ms\n"
+                    "timeout = 50ms\n\n%s" % (state, targets(5, port)))
+        os.chmod(cfg, 0o644)
+        asnobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        logf = os.path.join(top, "netdiagd.log")
+        db = os.path.join(state, "netdiag.db")
+        with open(logf, "w") as err:
+            proc = subprocess.Popen(asnobody + [NETDIAGD, "-c", cfg], stderr=err)
+            try:
+                end = time.monotonic() + 20
+                while "started: 5 targets" not in open(logf).read():
+                    assert proc.poll() is None and time.monotonic() < end, open(logf).read()
+                    time.sleep(0.05)
+                time.sleep(1.0)
+                os.chmod(state, 0o555)
+                time.sleep(2.5)
+                assert proc.poll() is None, open(logf).read()[-2000:]
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                rc = proc.wait(timeout=30)
+        text = open(logf).read()
+        assert rc == 0, text[-2000:]
+        results, failures, stored, dropped = map(int, STOPPED.search(text).groups())
+        assert dropped == 0 and stored == failures > 0
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert con.execute("SELECT count(*) FROM failures").fetchone()[0] == stored
+        con.close()
+        # a restart with the directory still read-only: the database and its
+        # kept -wal/-shm exist, so it opens and goes on (no crash loop)
+        with open(logf, "w") as err:
+            proc = subprocess.Popen(asnobody + [NETDIAGD, "-c", cfg], stderr=err)
+            time.sleep(2.5)
+            assert proc.poll() is None, open(logf).read()[-2000:]
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, open(logf).read()[-2000:]
+        r2, f2, stored2, dropped2 = map(int, STOPPED.search(open(logf).read()).groups())
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        assert con.execute("SELECT count(*) FROM failures").fetchone()[0] == stored + stored2
+        con.close()
+    finally:
+        os.chmod(os.path.join(top, "state"), 0o755)
+        shutil.rmtree(top)
