@@ -934,7 +934,7 @@ static void target_check(struct parser *p, size_t ti)
         t->timeout_ms >= t->interval_ms)
         err_timeout(p, t->file, m->key_line[ii], m->key_line[to], t->interval_ms, t->timeout_ms);
     if (t->source_len != 0 && t->family != FAMILY_ANY) {
-        int fam = t->source.ss_family;
+        int fam = t->source.sa.sa_family;
         if ((fam == AF_INET6) != (t->family == FAMILY_IPV6)) {
             size_t si = config_opt_index(config_opt_find(SEC_TARGET, "source"));
             perr(p, t->file, m->key_line[si] ? m->key_line[si] : t->line,

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "util.h"
+
 #define CONFIG_INTERVAL_MIN_MS 10
 #define CONFIG_INTERVAL_MAX_MS (24LL * 3600 * 1000)
 #define CONFIG_TIMEOUT_MIN_MS  1
@@ -50,7 +52,7 @@ struct target {
     /* connect and send */
     char *host;                  /* name or address literal */
     uint16_t port;
-    struct sockaddr_storage source; /* local address to bind */
+    union nd_sockaddr source;       /* local address to bind */
     socklen_t source_len;           /* 0: do not bind */
     char *source_str;               /* as written, for messages; NULL if none */
     enum addr_select addresses;
@@ -59,7 +61,7 @@ struct target {
     char *qname;                 /* key "name" */
     uint16_t qtype;              /* DNS type number: 1 A, 28 AAAA, ... */
     bool server_system;          /* server = system */
-    struct sockaddr_storage server;
+    union nd_sockaddr server;
     socklen_t server_len;
     char *server_str;
 

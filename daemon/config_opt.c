@@ -354,7 +354,7 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         if (*v != '\0' && util_parse_sockaddr(v, 0, &ss, &len, err, errlen) < 0)
             return -1;
         if (*v != '\0')
-            t->source = ss;
+            memcpy(&t->source, &ss, len);
         t->source_len = len;
         replace_str(&t->source_str, *v ? strdup(v) : NULL);
         return 0;
@@ -369,7 +369,7 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         if (strcmp(v, "system") != 0) {
             if (util_parse_sockaddr(v, 53, &ss, &len, err, errlen) < 0)
                 return -1;
-            t->server = ss;
+            memcpy(&t->server, &ss, len);
         }
         t->server_system = len == 0;
         t->server_len = len;

@@ -231,9 +231,9 @@ static void probe_log_transition(struct probe *p, const struct result *r)
         return;
     }
     wc = wsa_by_code(r->wsa_code);
-    log_info("target %s: %s -> %d %s (%s) in %s, %s %s: %s%s", p->t->name, from, r->wsa_code,
+    log_info("target %s: %s -> %d %s (%s) in %s, %s %s%s%s%s", p->t->name, from, r->wsa_code,
              wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
-             r->remote[0] ? r->remote : "-", r->detail, more);
+             r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
 }
 
 /* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
@@ -305,7 +305,9 @@ void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, cons
         snprintf(rawbuf, sizeof(rawbuf), "errno %d", err);
         name = rawbuf;
     }
-    result_init(&r, phase, wsa_from_errno(err), name, err, detail ? detail : strerror(err));
+    /* no detail that only repeats strerror(raw): the raw name and the WSA
+     * meaning say it already, and every stored byte counts at 100k rows/s */
+    result_init(&r, phase, wsa_from_errno(err), name, err, detail);
     probe_finish(p, &r);
 }
 
@@ -438,9 +440,10 @@ static void probe_attempt_address(struct probe *p)
 {
     struct engine *eng = p->eng;
 
-    memcpy(&p->addr, &p->addrs[p->addr_idx], sizeof(p->addr));
-    p->addrlen = p->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                               : sizeof(struct sockaddr_in);
+    if (!p->literal)
+        p->addr = p->addrs[p->addr_idx];
+    p->addrlen = p->addr.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
     if (!p->running) {
         p->running = true;
         eng->in_flight++;
@@ -464,7 +467,7 @@ static bool family_ok(const struct target *t, int af)
 static int probe_addrs_reserve(struct probe *p, size_t n)
 {
     if (n > p->addrs_cap) {
-        struct sockaddr_storage *a = realloc(p->addrs, n * sizeof(*a));
+        union nd_sockaddr *a = realloc(p->addrs, n * sizeof(*a));
         if (a == NULL)
             return -1;
         p->addrs = a;
@@ -515,7 +518,8 @@ static void probe_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
             !family_ok(p->t, ai->ai_family))
             continue;
         memset(&p->addrs[p->naddrs], 0, sizeof(p->addrs[0]));
-        memcpy(&p->addrs[p->naddrs], ai->ai_addr, ai->ai_addrlen);
+        memcpy(&p->addrs[p->naddrs], ai->ai_addr,
+               ai->ai_addrlen < sizeof(p->addrs[0]) ? ai->ai_addrlen : sizeof(p->addrs[0]));
         p->naddrs++;
     }
     evutil_freeaddrinfo(res);
@@ -529,9 +533,6 @@ static void probe_begin(struct probe *p)
 {
     struct engine *eng = p->eng;
     struct target *t = p->t;
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    char err[8];
 
     if (eng->stopping || p->running)
         return;
@@ -539,7 +540,8 @@ static void probe_begin(struct probe *p)
     p->addr_idx = 0;
     p->ok_on_deadline = false;
     p->locallen = 0;
-    p->addrlen = 0;
+    if (!p->literal)
+        p->addrlen = 0;
     if (!p->ops->needs_address) {
         p->running = true;
         eng->in_flight++;
@@ -551,11 +553,7 @@ static void probe_begin(struct probe *p)
         probe_arm_deadline(p);
         return;
     }
-    if (util_parse_sockaddr(t->host, 0, &ss, &sl, err, sizeof(err)) == 0) {
-        if (probe_addrs_reserve(p, 1) < 0)
-            fatalx("out of memory");
-        ((struct sockaddr_in *)&ss)->sin_port = htons(t->port); /* same offset in v6 */
-        memcpy(&p->addrs[0], &ss, sizeof(ss));
+    if (p->literal) {
         p->naddrs = 1;
         probe_attempt_address(p);
         return;
@@ -600,6 +598,18 @@ static struct probe *probe_new(struct engine *eng, struct target *t)
     p->dns = eng->dns;
     p->fd = -1;
     p->state_code = -1;
+    if (p->ops->needs_address) {
+        /* an address literal is parsed once, not at every attempt */
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        char err[8];
+        if (util_parse_sockaddr(t->host, 0, &ss, &sl, err, sizeof(err)) == 0) {
+            memcpy(&p->addr, &ss, sl);
+            p->addr.sin.sin_port = htons(t->port); /* same offset in sin6 */
+            p->addrlen = sl;
+            p->literal = true;
+        }
+    }
     p->ev_timer = evtimer_new(eng->base, probe_timer_cb, p);
     p->ev_io = event_new(eng->base, -1, 0, probe_io_cb, p);
     if (p->ev_timer == NULL || p->ev_io == NULL)

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "util.h"
 #include "wsa.h"
 
 struct event_base;
@@ -84,7 +85,7 @@ struct probe {
     int64_t start_us;    /* util_mono_us() at start */
     int64_t deadline_us; /* start_us + timeout: absolute, never moves */
     enum probe_phase phase; /* kind writes: the phase it is in now */
-    struct sockaddr_storage addr; /* remote address (connect/send) */
+    union nd_sockaddr addr; /* remote address (connect/send) */
     socklen_t addrlen;
     int fd;              /* kind writes via probe_watch(); engine closes */
     struct event *ev_io; /* engine-owned, re-assigned by probe_watch() */
@@ -97,7 +98,8 @@ struct probe {
     struct event *ev_timer;    /* schedule and deadline */
     probe_io_fn ev_io_cb;
     struct evdns_getaddrinfo_request *gai;
-    struct sockaddr_storage *addrs; /* resolved list (addresses=all) */
+    union nd_sockaddr *addrs; /* resolved list (host names only) */
+    bool literal;             /* host is an address: p->addr is fixed */
     size_t naddrs, addr_idx, addrs_cap;
     bool gai_pending;
     int64_t ts_ms;
@@ -106,7 +108,7 @@ struct probe {
     int state_code;    /* WSA code last logged (0 ok), -1 before any */
     unsigned changes_held; /* state changes not logged in the hold-off */
     int64_t log_next_us;   /* no transition line before this */
-    struct sockaddr_storage local; /* probe_set_local() override */
+    union nd_sockaddr local; /* probe_set_local() override */
     socklen_t locallen;
 };
 

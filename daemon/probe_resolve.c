@@ -461,7 +461,7 @@ static void resolve_start(struct probe *p)
         }
         server = (const struct sockaddr *)&ks->sys_server;
     } else {
-        server = (const struct sockaddr *)&t->server;
+        server = &t->server.sa;
     }
     probe_set_remote(p, server);
     dns_query_new_id(&ks->q);

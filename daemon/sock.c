@@ -10,18 +10,18 @@ int sock_open_connect(struct probe *p, int type, int *fdp)
     const struct target *t = p->t;
     int fd;
 
-    fd = socket(p->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(p->addr.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return errno;
     p->fd = fd; /* from here the engine closes it, whatever happens */
     *fdp = fd;
     if (t->source_len > 0) {
-        if (t->source.ss_family != p->addr.ss_family)
+        if (t->source.sa.sa_family != p->addr.sa.sa_family)
             return EAFNOSUPPORT;
-        if (bind(fd, (const struct sockaddr *)&t->source, t->source_len) < 0)
+        if (bind(fd, &t->source.sa, t->source_len) < 0)
             return errno;
     }
-    if (connect(fd, (const struct sockaddr *)&p->addr, p->addrlen) < 0)
+    if (connect(fd, &p->addr.sa, p->addrlen) < 0)
         return errno;
     return 0;
 }

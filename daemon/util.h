@@ -10,6 +10,16 @@
 
 #define ND_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+#include <netinet/in.h>
+
+/* An IPv4 or IPv6 socket address in 28 bytes (sockaddr_storage is 128):
+ * per-target state at 100k targets has to count its bytes. */
+union nd_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+};
+
 /* Wall clock in ms since the epoch (for stored timestamps only). */
 int64_t util_now_ms(void);
 /* CLOCK_MONOTONIC in µs (for deadlines and latency). */

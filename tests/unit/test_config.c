@@ -249,7 +249,7 @@ static void test_values(void)
     if (t != NULL) {
         UNIT_EQ_STR(t->host, "::1");
         UNIT_EQ_INT(t->port, 65535);
-        UNIT_EQ_INT(t->source.ss_family, AF_INET6);
+        UNIT_EQ_INT(t->source.sa.sa_family, AF_INET6);
         UNIT_EQ_INT(t->source_len, sizeof(struct sockaddr_in6));
         UNIT_EQ_STR(t->source_str, "::1");
         UNIT_EQ_INT(t->addresses, ADDRSEL_ALL);
@@ -268,7 +268,7 @@ static void test_values(void)
         UNIT_EQ_STR(t->qname, "example.test.");
         UNIT_EQ_INT(t->qtype, 28);
         UNIT_CHECK(!t->server_system);
-        UNIT_EQ_INT(t->server.ss_family, AF_INET6);
+        UNIT_EQ_INT(t->server.sa.sa_family, AF_INET6);
         UNIT_EQ_INT(ntohs(sin6->sin6_port), 5353);
         UNIT_EQ_STR(t->server_str, "[::1]:5353");
         UNIT_EQ_STR((const char *)t->expect, "::1");
@@ -282,7 +282,7 @@ static void test_values(void)
     if (t != NULL) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)&t->server;
         UNIT_EQ_INT(t->qtype, 15);
-        UNIT_EQ_INT(t->server.ss_family, AF_INET);
+        UNIT_EQ_INT(t->server.sa.sa_family, AF_INET);
         UNIT_EQ_INT(ntohs(sin->sin_port), 53); /* the default port */
         UNIT_EQ_INT(t->server_len, sizeof(struct sockaddr_in));
         UNIT_CHECK(t->expect == NULL);
@@ -296,7 +296,7 @@ static void test_values(void)
         UNIT_EQ_INT(t->expect_len, 2);
         UNIT_CHECK(t->expect != NULL && t->expect[0] == 0 && t->expect[1] == 0xff &&
                    t->expect[2] == 0);
-        UNIT_EQ_INT(t->source.ss_family, AF_INET);
+        UNIT_EQ_INT(t->source.sa.sa_family, AF_INET);
         UNIT_EQ_INT(t->alert_ncodes, 0); /* "codes =": this target raises no alert */
     }
     t = config_find_target(cfg, "s2");
