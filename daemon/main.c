@@ -37,7 +37,7 @@ struct daemon {
     struct evdns_base *dns;
     struct engine *eng;
     struct store *st;
-    struct metrics *metrics; /* NULL: metrics_listen is off */
+    struct metrics *metrics;    /* NULL: metrics_listen is off */
     struct alert_engine *alert; /* NULL with --once */
     bool once;
     bool debug;
@@ -178,8 +178,8 @@ static bool daemon_reload(struct daemon *d)
     ncfg = load_config_logged(d->config_path, &nerr);
     if (ncfg == NULL) {
         d->reloads_failed++;
-        log_error("reload failed: %d error%s in %s; still running the previous configuration",
-                  nerr, nerr == 1 ? "" : "s", d->config_path);
+        log_error("reload failed: %d error%s in %s; still running the previous configuration", nerr,
+                  nerr == 1 ? "" : "s", d->config_path);
         notify_send("READY=1\nSTATUS=reload failed, previous configuration kept");
         return false;
     }
@@ -267,8 +267,8 @@ static struct evdns_base *dns_new(struct event_base *base)
     struct evdns_base *dns;
 
     /* resolv.conf and /etc/hosts; evdns answers hosts entries itself */
-    dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    dns =
+        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (dns != NULL)
         return dns;
     log_warnx("cannot read /etc/resolv.conf; names resolve from /etc/hosts only");
@@ -281,10 +281,14 @@ static struct evdns_base *dns_new(struct event_base *base)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
-        {"once", no_argument, NULL, 'o'},         {"format", required_argument, NULL, 'f'},
-        {"debug", no_argument, NULL, 'd'},        {"verbose", no_argument, NULL, 'v'},
-        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"once", no_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"debug", no_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
