@@ -124,28 +124,13 @@ static int db_check_file(struct db *db)
     return 0;
 }
 
-/* "file:" URI of the path, for the immutable open. */
-static void db_uri(const char *path, char *out, size_t len)
-{
-    size_t n = (size_t)snprintf(out, len, "file:");
-
-    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < len; p++) {
-        if (*p <= ' ' || *p >= 0x7f || *p == '%' || *p == '?' || *p == '#')
-            n += (size_t)snprintf(out + n, len - n, "%%%02X", *p);
-        else
-            out[n++] = (char)*p;
-    }
-    out[n] = '\0';
-    util_strlcpy(out + n, "?immutable=1", len - n);
-}
-
 static int db_connect(struct db *db, bool immutable)
 {
     char uri[3 * PATH_MAX + 32];
     int rc;
 
     if (immutable) {
-        db_uri(db->path, uri, sizeof(uri));
+        util_sqlite_uri(db->path, "?immutable=1", uri, sizeof(uri));
         rc = sqlite3_open_v2(uri, &db->h,
                              SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
     } else {

@@ -240,20 +240,6 @@ static int store_check_access(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* "file:" URI of a path, for the immutable open. */
-static void store_uri(const char *path, char *out, size_t len)
-{
-    size_t n = (size_t)snprintf(out, len, "file:");
-
-    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < len; p++) {
-        if (*p <= ' ' || *p >= 0x7f || *p == '%' || *p == '?' || *p == '#')
-            n += (size_t)snprintf(out + n, len - n, "%%%02X", *p);
-        else
-            out[n++] = (char)*p;
-    }
-    out[n] = '\0';
-}
-
 /* Looks at an existing file through a read-only connection, which can
  * neither checkpoint nor roll back a journal into it: is it a netdiag
  * database of a version we know, or an empty file? *fresh is set for an
@@ -271,8 +257,7 @@ static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen
     *fresh = false;
     snprintf(side, sizeof(side), "%s-wal", path);
     if (access(side, F_OK) < 0 && errno == ENOENT) {
-        store_uri(path, uri, sizeof(uri));
-        util_strlcpy(uri + strlen(uri), "?immutable=1", sizeof(uri) - strlen(uri));
+        util_sqlite_uri(path, "?immutable=1", uri, sizeof(uri));
         rc = sqlite3_open_v2(uri, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
                              NULL);
     } else {
