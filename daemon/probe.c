@@ -410,6 +410,11 @@ static void probe_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (p->running) {
+        /* libevent may wake a few µs early: a deadline never comes early */
+        if (util_mono_us() < p->deadline_us) {
+            timer_arm_at(p, p->deadline_us);
+            return;
+        }
         probe_deadline(p);
         return;
     }
