@@ -27,6 +27,9 @@ Fault names (and modes for a whole server, mode = the name without .test):
   wrongid.test    answers with the ID + 1
   wrongq.test     answers about other.test
   garbage.test    our ID, QR set, then bytes that do not parse
+  truncated.test  the right answer cut short in its answer record (no TC)
+  ptrloop.test    the answer's owner name is a compression pointer to itself
+  bigcount.test   the right answer claiming 65535 answer records
   wrongport.test  the right answer, sent from another UDP port
   spoofed.test    wrong-ID, wrong-question and garbage packets first, then
                   the right answer (the probe must wait for it)
@@ -44,7 +47,8 @@ import time
 
 from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord, DNSQuestion
 
-FAULT_MODES = ("silent", "wrongid", "wrongq", "garbage", "wrongport", "spoofed")
+FAULT_MODES = ("silent", "wrongid", "wrongq", "garbage", "wrongport", "spoofed", "truncated",
+               "ptrloop", "bigcount")
 BIG_COUNT = 40
 
 
@@ -146,6 +150,16 @@ class DNSServer:
             return [bad_q], False
         if fault == "garbage":
             return [junk], False
+        if fault == "truncated":
+            return [good[:len(good) - 3]], False
+        if fault == "bigcount":
+            return [good[:6] + struct.pack("!H", 0xFFFF) + good[8:]], False
+        if fault == "ptrloop":
+            # the answer's owner (right after the 12-byte header and the
+            # question) becomes a pointer to its own offset
+            qlen = len(query.pack()) - 12
+            off = 12 + qlen
+            return [good[:off] + struct.pack("!H", 0xC000 | off) + good[off + 2:]], False
         return [bad_id, bad_q, junk, good], False  # spoofed
 
     @staticmethod

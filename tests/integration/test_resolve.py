@@ -13,7 +13,7 @@ import pytest
 from conftest import NETDIAGD, can_unshare, closed_port, one, run_once
 from dnsserver import DNSServer
 
-FAULTS = ("wrongid", "wrongq", "garbage", "wrongport")
+FAULTS = ("wrongid", "wrongq", "garbage", "wrongport", "truncated", "ptrloop", "bigcount")
 
 
 def target(section, **keys):
