@@ -530,9 +530,9 @@ void alert_observe(struct alert_engine *a, const struct result *r)
          * loop more than counting it */
         if (ser->count++ == 0) {
             struct alert_text *txt = ser_text(ser);
-            alert_text(txt->first, sizeof(txt->first), "%s%s%s %s%s%s",
-                       probe_phase_name(r->phase), r->remote[0] ? " " : "", r->remote, r->raw,
-                       r->detail[0] ? ": " : "", r->detail);
+            alert_text(txt->first, sizeof(txt->first), "%s%s%s %s%s%s", probe_phase_name(r->phase),
+                       r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
+                       r->detail);
         }
         break;
     }

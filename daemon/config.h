@@ -50,17 +50,17 @@ struct target {
     enum family family;
 
     /* connect and send */
-    char *host;                  /* name or address literal */
+    char *host; /* name or address literal */
     uint16_t port;
-    union nd_sockaddr source;       /* local address to bind */
-    socklen_t source_len;           /* 0: do not bind */
-    char *source_str;               /* as written, for messages; NULL if none */
+    union nd_sockaddr source; /* local address to bind */
+    socklen_t source_len;     /* 0: do not bind */
+    char *source_str;         /* as written, for messages; NULL if none */
     enum addr_select addresses;
 
     /* resolve */
-    char *qname;                 /* key "name" */
-    uint16_t qtype;              /* DNS type number: 1 A, 28 AAAA, ... */
-    bool server_system;          /* server = system */
+    char *qname;        /* key "name" */
+    uint16_t qtype;     /* DNS type number: 1 A, 28 AAAA, ... */
+    bool server_system; /* server = system */
     union nd_sockaddr server;
     socklen_t server_len;
     char *server_str;
@@ -112,10 +112,10 @@ struct config {
 
     /* [daemon] */
     char *database;
-    int log_level;       /* enum log_level */
+    int log_level;        /* enum log_level */
     char *metrics_listen; /* NULL: off */
     int64_t retention_ms;
-    char *include;       /* NULL: none */
+    char *include; /* NULL: none */
 
     struct alert_config alert;
 

@@ -68,8 +68,7 @@ int notify_send(const char *fmt, ...)
         errno = saved;
         return -1;
     }
-    rc = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&notify_addr, notify_len) <
-                 0
+    rc = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&notify_addr, notify_len) < 0
              ? -1
              : 0;
     close(fd);

@@ -27,11 +27,11 @@ struct engine {
     size_t nprobes;
     bool once;
     bool stopping;
-    size_t once_next;    /* --once: next target index to start */
-    size_t once_left;    /* --once: targets not finished yet */
+    size_t once_next; /* --once: next target index to start */
+    size_t once_left; /* --once: targets not finished yet */
     size_t in_flight;
     uint64_t attempts;
-    struct hist lateness;  /* scheduled start -> actual start, µs */
+    struct hist lateness;   /* scheduled start -> actual start, µs */
     uint64_t early_wakeups; /* timer fired early; re-armed, not started */
 };
 
@@ -150,16 +150,16 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
 
 void probe_set_local(struct probe *p, const struct sockaddr *sa)
 {
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    socklen_t len =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memcpy(&p->local, sa, len);
     p->locallen = len;
 }
 
 void probe_set_remote(struct probe *p, const struct sockaddr *sa)
 {
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    socklen_t len =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memcpy(&p->addr, sa, len);
     p->addrlen = len;
 }
@@ -447,8 +447,8 @@ static void probe_attempt_address(struct probe *p)
 
     if (!p->literal)
         p->addr = p->addrs[p->addr_idx];
-    p->addrlen = p->addr.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                  : sizeof(struct sockaddr_in);
+    p->addrlen =
+        p->addr.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (!p->running) {
         p->running = true;
         eng->in_flight++;
@@ -572,8 +572,8 @@ static void probe_begin(struct probe *p)
         hints.ai_family = t->family == FAMILY_IPV4   ? AF_INET
                           : t->family == FAMILY_IPV6 ? AF_INET6
                                                      : AF_UNSPEC;
-        hints.ai_socktype = t->kind == KIND_SEND && t->protocol == PROTO_UDP ? SOCK_DGRAM
-                                                                             : SOCK_STREAM;
+        hints.ai_socktype =
+            t->kind == KIND_SEND && t->protocol == PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
         snprintf(port, sizeof(port), "%u", t->port);
         p->running = true;
         eng->in_flight++;
@@ -666,9 +666,8 @@ static bool target_same(const struct target *a, const struct target *b)
     return strcmp(a->name, b->name) == 0 && a->kind == b->kind &&
            a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
            a->family == b->family && str_same(a->host, b->host) && a->port == b->port &&
-           a->source_len == b->source_len &&
-           memcmp(&a->source, &b->source, a->source_len) == 0 && a->addresses == b->addresses &&
-           str_same(a->qname, b->qname) && a->qtype == b->qtype &&
+           a->source_len == b->source_len && memcmp(&a->source, &b->source, a->source_len) == 0 &&
+           a->addresses == b->addresses && str_same(a->qname, b->qname) && a->qtype == b->qtype &&
            a->server_system == b->server_system && a->server_len == b->server_len &&
            memcmp(&a->server, &b->server, a->server_len) == 0 && a->protocol == b->protocol &&
            bytes_same(a->payload, a->payload_len, b->payload, b->payload_len) &&

@@ -35,12 +35,12 @@ struct result {
     int64_t latency_us; /* CLOCK_MONOTONIC, start to completion */
     enum probe_phase phase;
     bool ok;
-    int wsa_code;       /* 0 when ok */
-    char raw[24];       /* "ECONNREFUSED", "EAI_NONAME", "SERVFAIL", "" if ok */
-    int raw_value;      /* errno, EAI value or DNS rcode (-1: none) */
-    char detail[192];   /* short human detail: "3 answers: 127.0.0.1, ..." */
-    char local[64];     /* "127.0.0.1:40312", "" if unknown */
-    char remote[64];    /* "127.0.0.1:8080", "[::1]:53" */
+    int wsa_code;     /* 0 when ok */
+    char raw[24];     /* "ECONNREFUSED", "EAI_NONAME", "SERVFAIL", "" if ok */
+    int raw_value;    /* errno, EAI value or DNS rcode (-1: none) */
+    char detail[192]; /* short human detail: "3 answers: 127.0.0.1, ..." */
+    char local[64];   /* "127.0.0.1:40312", "" if unknown */
+    char remote[64];  /* "127.0.0.1:8080", "[::1]:53" */
 };
 
 /* Where results go (main.c sets it: --once printer, store, alert, metrics). */
@@ -82,8 +82,8 @@ struct probe {
 
     /* the current attempt */
     bool running;
-    int64_t start_us;    /* util_mono_us() at start */
-    int64_t deadline_us; /* start_us + timeout: absolute, never moves */
+    int64_t start_us;       /* util_mono_us() at start */
+    int64_t deadline_us;    /* start_us + timeout: absolute, never moves */
     enum probe_phase phase; /* kind writes: the phase it is in now */
     union nd_sockaddr addr; /* remote address (connect/send) */
     socklen_t addrlen;
@@ -95,7 +95,7 @@ struct probe {
                           * send without expect that saw no ICMP error) */
 
     /* engine-private */
-    struct event *ev_timer;    /* schedule and deadline */
+    struct event *ev_timer; /* schedule and deadline */
     probe_io_fn ev_io_cb;
     struct evdns_getaddrinfo_request *gai;
     union nd_sockaddr *addrs; /* resolved list (host names only) */
@@ -103,11 +103,11 @@ struct probe {
     size_t naddrs, addr_idx, addrs_cap;
     bool gai_pending;
     int64_t ts_ms;
-    int64_t next_us;   /* the next scheduled start */
-    bool started_once; /* --once: this target has been started */
-    int state_code;    /* WSA code last logged (0 ok), -1 before any */
-    unsigned changes_held; /* state changes not logged in the hold-off */
-    int64_t log_next_us;   /* no transition line before this */
+    int64_t next_us;         /* the next scheduled start */
+    bool started_once;       /* --once: this target has been started */
+    int state_code;          /* WSA code last logged (0 ok), -1 before any */
+    unsigned changes_held;   /* state changes not logged in the hold-off */
+    int64_t log_next_us;     /* no transition line before this */
     union nd_sockaddr local; /* probe_set_local() override */
     socklen_t locallen;
 };

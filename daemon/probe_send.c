@@ -14,17 +14,17 @@
 #include "util.h"
 
 /* Bytes read per TCP reply kept for matching, beyond expect_len. */
-#define SEND_RBUF        4096
+#define SEND_RBUF 4096
 /* Most bytes read from a TCP peer before giving up on `expect`. */
-#define SEND_MAX_READ    (1 << 20)
+#define SEND_MAX_READ (1 << 20)
 /* A UDP send without `expect` waits this long (at most half the timeout)
  * for an ICMP error before calling the send a success. */
 #define SEND_UDP_GRACE_MS 1000
 
 struct send_state {
-    size_t sent;     /* payload bytes written (TCP) */
-    size_t have;     /* bytes in buf */
-    size_t total;    /* bytes read in all */
+    size_t sent;  /* payload bytes written (TCP) */
+    size_t have;  /* bytes in buf */
+    size_t total; /* bytes read in all */
     size_t cap;
     unsigned char buf[];
 };
@@ -93,8 +93,8 @@ static void send_udp(struct probe *p)
     if (t->expect != NULL) {
         p->phase = PHASE_RECV;
     } else {
-        int64_t grace = t->timeout_ms / 2 < SEND_UDP_GRACE_MS ? t->timeout_ms / 2
-                                                              : SEND_UDP_GRACE_MS;
+        int64_t grace =
+            t->timeout_ms / 2 < SEND_UDP_GRACE_MS ? t->timeout_ms / 2 : SEND_UDP_GRACE_MS;
         p->ok_on_deadline = true;
         probe_shorten_deadline(p, p->start_us + grace * 1000);
     }

@@ -68,6 +68,6 @@ void result_format_text(const struct result *r, char *buf, size_t len)
     snprintf(buf, len, "%s %s %s FAILED in %s: %d %s \"%s\" raw=%s(%d) %lldus %s -> %s%s%s", ts,
              r->target->name, target_kind_name(r->target->kind), probe_phase_name(r->phase),
              r->wsa_code, wc ? wc->name : "?", wc ? wc->meaning : "", r->raw, r->raw_value,
-             (long long)r->latency_us, r->local[0] ? r->local : "-",
-             r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail);
+             (long long)r->latency_us, r->local[0] ? r->local : "-", r->remote[0] ? r->remote : "-",
+             r->detail[0] ? ": " : "", r->detail);
 }

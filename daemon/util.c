@@ -51,8 +51,7 @@ size_t util_strlcpy(char *dst, const char *src, size_t size)
     return n;
 }
 
-int util_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, char *err,
-                   size_t errlen)
+int util_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
 {
     char *end;
     long long v;

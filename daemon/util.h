@@ -27,8 +27,7 @@ int64_t util_mono_us(void);
 
 /* Strict integer parse: whole string, base 10, within [min, max].
  * Returns 0, or -1 with a message in err. */
-int util_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, char *err,
-                   size_t errlen);
+int util_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, char *err, size_t errlen);
 
 /* Duration with a unit: "250ms", "10s", "5m", "2h", "7d". A bare number is
  * an error (say which unit you mean). Returns 0, or -1 with a message. */
@@ -45,8 +44,7 @@ void util_format_sockaddr(const struct sockaddr *sa, char *buf, size_t len);
 
 /* Decode hex ("68656c6c6f", spaces and colons allowed between bytes) into a
  * fresh malloc'd buffer. Returns 0, or -1 with a message. */
-int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *err,
-                    size_t errlen);
+int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *err, size_t errlen);
 
 /* SQLite "file:" URI of a path (percent-encoding what a URI cannot hold)
  * followed by `query` ("?immutable=1", or "" for none). */

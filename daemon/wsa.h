@@ -7,30 +7,30 @@
 #include <stddef.h>
 
 /* Codes referred to by name in the rest of the code. */
-#define WSA_OK                  0
-#define WSAEINTR                10004
-#define WSAEACCES               10013
-#define WSAEINVAL               10022
-#define WSAEMFILE               10024
-#define WSAEMSGSIZE             10040
-#define WSAEAFNOSUPPORT         10047
-#define WSAEADDRINUSE           10048
-#define WSAEADDRNOTAVAIL        10049
-#define WSAENETDOWN             10050
-#define WSAENETUNREACH          10051
-#define WSAECONNABORTED         10053
-#define WSAECONNRESET           10054
-#define WSAENOBUFS              10055
-#define WSAETIMEDOUT            10060
-#define WSAECONNREFUSED         10061
-#define WSAEHOSTUNREACH         10065
-#define WSAEDISCON              10101
-#define WSAHOST_NOT_FOUND       11001
-#define WSATRY_AGAIN            11002
-#define WSANO_RECOVERY          11003
-#define WSANO_DATA              11004
-#define WSA_OPERATION_ABORTED   995
-#define WSASYSCALLFAILURE       10107
+#define WSA_OK                0
+#define WSAEINTR              10004
+#define WSAEACCES             10013
+#define WSAEINVAL             10022
+#define WSAEMFILE             10024
+#define WSAEMSGSIZE           10040
+#define WSAEAFNOSUPPORT       10047
+#define WSAEADDRINUSE         10048
+#define WSAEADDRNOTAVAIL      10049
+#define WSAENETDOWN           10050
+#define WSAENETUNREACH        10051
+#define WSAECONNABORTED       10053
+#define WSAECONNRESET         10054
+#define WSAENOBUFS            10055
+#define WSAETIMEDOUT          10060
+#define WSAECONNREFUSED       10061
+#define WSAEHOSTUNREACH       10065
+#define WSAEDISCON            10101
+#define WSAHOST_NOT_FOUND     11001
+#define WSATRY_AGAIN          11002
+#define WSANO_RECOVERY        11003
+#define WSANO_DATA            11004
+#define WSA_OPERATION_ABORTED 995
+#define WSASYSCALLFAILURE     10107
 
 struct wsa_code {
     int code;                /* Windows value, e.g. 10061 */

@@ -750,9 +750,10 @@ static void test_payload_size(void)
     UNIT_EQ_INT(cfg->targets[1].payload_len, 3);
     UNIT_CHECK(memcmp(cfg->targets[1].payload, "\0\0\0", 3) == 0);
     config_free(cfg);
-    EXPECT_ERRORS("[target big]\nkind = send\nhost = 127.0.0.1\nport = 9\n"
-                  "payload_size = 2000000\n",
-                  "t.ini:5: [target big] payload_size: \"2000000\" is out of range (0 to 1048576)\n");
+    EXPECT_ERRORS(
+        "[target big]\nkind = send\nhost = 127.0.0.1\nport = 9\n"
+        "payload_size = 2000000\n",
+        "t.ini:5: [target big] payload_size: \"2000000\" is out of range (0 to 1048576)\n");
 }
 
 static void test_missing_file(void)
