@@ -36,6 +36,14 @@ ND_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
 ND_LDFLAGS += -fsanitize=address,undefined
 endif
 
+# FUZZ=1 (with CC=clang): every object instrumented for libFuzzer's coverage
+# as well; only the fuzz targets link the fuzzer itself (it brings main).
+ifneq ($(FUZZ),)
+ND_CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+ND_LDFLAGS += -fsanitize=address,undefined
+endif
+
 # Daemon objects shared with the client and the unit tests (everything but
 # main.c), chrony's OBJS / CLI_OBJS split.
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
@@ -50,11 +58,12 @@ DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
               prometheus prometheus-alertmanager \
-              clang clang-format clang-tidy cppcheck
+              clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
-.PHONY: all deps deps-build run check unit integration san-build lint \
-        install uninstall clean bench
+.PHONY: all deps run check unit integration san-build lint \
+        install uninstall clean bench fuzz fuzz-build fuzz-bins fuzz-regress \
+        check-valgrind
 
 all: $(BUILD)/netdiagd $(BUILD)/netdiag
 
@@ -143,11 +152,87 @@ check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) fuzz-regress
+
+# clang-tidy reads .clang-tidy (the checks and why); it compiles each file
+# with the build's own flags, less the ones only gcc knows.
+TIDY_SRCS      := $(wildcard daemon/*.c client/*.c)
+TIDY_TEST_SRCS := $(wildcard tests/unit/*.c tests/fuzz/*.c)
+TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -Idaemon -Iclient \
+             -Itests/unit $(ND_PKGFLAGS)
 
 lint:
-	clang-format --dry-run -Werror daemon/*.c daemon/*.h client/*.c client/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run -Werror daemon/*.c daemon/*.h client/*.c client/*.h \
+	    tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -D_GNU_SOURCE -Idaemon daemon client
+	clang-tidy --quiet $(TIDY_SRCS) -- $(TIDY_FLAGS)
+	clang-tidy --quiet --checks=-cert-env33-c $(TIDY_TEST_SRCS) -- $(TIDY_FLAGS)
+
+# Fuzzing (tests/fuzz/README.md): libFuzzer targets built by clang in their
+# own tree. `make fuzz` fuzzes each target for FUZZ_SECONDS (FUZZ_TARGETS
+# to pick some; -j2 runs two at once), growing a working corpus in
+# build-fuzz/corpus; `make fuzz-regress` runs every committed corpus file
+# once, as `make check` does.
+FUZZDIR      := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS ?= $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/fuzz_%)
+
+# fuzz_client includes client/main.c (for its static parser) and links the
+# other client objects; fuzz_duration needs the client's time parser.
+$(BUILD)/fuzz/fuzz_client: $(filter-out $(BUILD)/client/main.o,$(CLIENT_OBJS))
+$(BUILD)/fuzz/fuzz_duration: $(BUILD)/client/timearg.o
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(DAEMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ND_CFLAGS) -Iclient $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	    $(ND_LDFLAGS) $(LDFLAGS) -fsanitize=fuzzer \
+	    -o $@ $< $(filter %.o,$^) $(ND_LDLIBS) $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZDIR) FUZZ=1 CC=$(FUZZ_CC) fuzz-bins
+
+fuzz: fuzz-build
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=fuzz-run-%)
+	@sh tests/fuzz/run.sh --summary $(FUZZDIR) $(FUZZ_TARGETS)
+
+fuzz-run-%:
+	@sh tests/fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS) $* $(FUZZ_ARGS)
+
+fuzz-regress: fuzz-build
+	sh tests/fuzz/regress.sh $(FUZZDIR) $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+
+# Valgrind over the normal build (no sanitizers: the two do not mix): the
+# unit tests, then netdiagd on a loopback config for 3 s until SIGTERM, and
+# with --once. A valgrind error exits 99, apart from the daemon's own codes.
+VG := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+check-valgrind: all unit-bins
+	@pass=0; fail=0; \
+	for t in $(UNIT_BINS); do \
+	    $(VG) $$t >$(BUILD)/vg.out 2>&1; rc=$$?; \
+	    if [ $$rc -eq 0 ]; then pass=$$((pass + 1)); continue; fi; \
+	    fail=$$((fail + 1)); grep -v '^  ok' $(BUILD)/vg.out; \
+	    if [ $$rc -eq 99 ]; then echo "FAILED: $$t: valgrind found errors"; \
+	    else echo "FAILED: $$t: a test failed under valgrind (exit $$rc)"; fi; \
+	done; \
+	dir=$$(mktemp -d); port=$$((20000 + $$$$ % 20000)); \
+	printf '[daemon]\ndatabase = %s/vg.db\nmetrics_listen = 127.0.0.1:%s\n\n[defaults]\ninterval = 500ms\ntimeout = 200ms\n\n[target self]\nkind = connect\nhost = 127.0.0.1\nport = %s\n\n[target refused]\nkind = connect\nhost = 127.0.0.1\nport = 1\n\n[target dns]\nkind = resolve\nname = vg.test\nserver = 127.0.0.1:1\n\n[target udp]\nkind = send\nhost = 127.0.0.1\nport = 9\npayload_hex = 6e64\n' \
+	    "$$dir" "$$port" "$$port" > "$$dir/vg.ini"; \
+	$(VG) $(BUILD)/netdiagd -c "$$dir/vg.ini" >"$$dir/run.out" 2>&1 & pid=$$!; \
+	for i in $$(seq 300); do grep -q 'started:' "$$dir/run.out" && break; sleep 0.1; done; \
+	sleep 3; kill -TERM $$pid; wait $$pid; rc=$$?; \
+	if [ $$rc -eq 0 ]; then pass=$$((pass + 1)); \
+	else fail=$$((fail + 1)); cat "$$dir/run.out"; echo "FAILED: valgrind netdiagd -c (exit $$rc)"; fi; \
+	$(VG) $(BUILD)/netdiagd --once -c "$$dir/vg.ini" >"$$dir/once.out" 2>&1; rc=$$?; \
+	if [ $$rc -le 1 ]; then pass=$$((pass + 1)); \
+	else fail=$$((fail + 1)); cat "$$dir/once.out"; echo "FAILED: valgrind netdiagd --once (exit $$rc)"; fi; \
+	rm -rf "$$dir" $(BUILD)/vg.out; \
+	echo "check-valgrind: $$pass passed, $$fail failed"; test $$fail -eq 0
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -159,7 +244,9 @@ install: all
 	install -m 0644 man/netdiag.1 $(DESTDIR)$(MANDIR)/man1/netdiag.1
 	install -m 0644 man/netdiag.ini.5 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5
 	install -m 0644 man/netdiagd.8 $(DESTDIR)$(MANDIR)/man8/netdiagd.8
-	install -m 0644 conf/netdiag.ini $(DESTDIR)$(DOCDIR)/netdiag.ini.example
+	sed 's|^database = var/netdiag.db|database = /var/lib/netdiag/netdiag.db|' conf/netdiag.ini \
+	    > $(DESTDIR)$(DOCDIR)/netdiag.ini.example
+	chmod 0644 $(DESTDIR)$(DOCDIR)/netdiag.ini.example
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
 	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \
@@ -181,6 +268,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
