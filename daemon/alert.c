@@ -753,7 +753,7 @@ static void alert_restore(struct alert_engine *a)
         struct alert_host *h = row->target_id == 0 ? alert_host_by_code(a, row->wsa_code) : NULL;
 
         alert_format_time(row->started_ms, t, sizeof(t));
-        if (ser != NULL && !ser->s.firing) {
+        if (ser != NULL && tg != NULL && !ser->s.firing) {
             alert_restore_series(&ser->s, row);
             ser->id = row->id;
             ser->started_ms = row->started_ms;

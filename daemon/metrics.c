@@ -149,6 +149,8 @@ static char *label_escape(const char *s)
 
 static void slot_free(struct mslot *s)
 {
+    if (s == NULL)
+        return;
     free(s->name);
     free(s->label);
     free(s->series);
@@ -649,6 +651,8 @@ bad:
 static int listen_attach(struct metrics *m, int fd, const char *addr, char *err, size_t errlen)
 {
     struct evhttp_bound_socket *bound;
+    /* callers pass a validated metrics_listen string */
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     char *copy = strdup(addr);
 
     /* on failure evhttp may or may not have closed fd: rather leak one

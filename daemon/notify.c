@@ -34,7 +34,7 @@ void notify_init(void)
             notify_addr.sun_path[0] = '\0';
         notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     }
-    if (wd != NULL && (wdpid == NULL || atol(wdpid) == (long)getpid())) {
+    if (wd != NULL && (wdpid == NULL || strtol(wdpid, NULL, 10) == (long)getpid())) {
         char *end;
         unsigned long long v = strtoull(wd, &end, 10);
         if (*end == '\0')

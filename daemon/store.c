@@ -359,7 +359,7 @@ static int store_refresh_codes(struct store *st, char *err, size_t errlen)
         sqlite3_bind_text(up, 3, c->meaning, -1, SQLITE_STATIC);
         sqlite3_bind_text(up, 4, c->explanation ? c->explanation : "", -1, SQLITE_STATIC);
         sqlite3_bind_int(up, 5, c->os_dependent ? 1 : 0);
-        if ((rc = store_step_done(up)) != SQLITE_OK)
+        if (store_step_done(up) != SQLITE_OK)
             goto fail;
     }
     /* codes no longer in the table; collected first, the table is small */
@@ -377,7 +377,7 @@ static int store_refresh_codes(struct store *st, char *err, size_t errlen)
         if (stale == 0)
             break;
         sqlite3_bind_int64(st->ctl_stmt[CTL_DELETE_CODE], 1, stale);
-        if ((rc = store_step_done(st->ctl_stmt[CTL_DELETE_CODE])) != SQLITE_OK)
+        if (store_step_done(st->ctl_stmt[CTL_DELETE_CODE]) != SQLITE_OK)
             goto fail;
     }
     return 0;
@@ -394,9 +394,8 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
     sqlite3 *db = st->ctl;
     int64_t app_id = 0, version = 0, nobj = 0;
     char sql[96];
-    int rc;
 
-    if ((rc = store_exec(db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+    if (store_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
         return -1;
     }

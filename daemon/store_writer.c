@@ -194,6 +194,8 @@ static int store_insert_failure(struct store *st, const struct store_rec *rec)
     sqlite3_stmt *s = st->stmt[STMT_INSERT_FAILURE];
     const struct result *r = &rec->res;
     struct store_seq *last = store_seq_for(st, rec->target_id);
+    /* every seqs entry is initialised when the array grows */
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
     int64_t seq = last && last->ts == r->ts_ms ? last->seq + 1 : 0;
     int rc;
 

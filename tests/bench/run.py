@@ -231,10 +231,13 @@ def main():
     if os.path.exists(gen) and os.path.exists(bq):
         qdb = os.path.join(tmp, "query.db")
         rows = "1000000" if args.quick else "10000000"
-        subprocess.run([sys.executable, gen, qdb, "--failures", rows], check=True,
+        # the history ends at a fixed time; bench_query.sh queries with the
+        # client's NETDIAG_NOW 30.5 s later, so ranges do not start on a minute
+        subprocess.run([sys.executable, gen, qdb, "--failures", rows,
+                        "--now", "2026-11-24T10:00:00Z"], check=True,
                        stdout=subprocess.DEVNULL)
-        out = subprocess.run(["sh", bq, os.path.join(b, "netdiag"), qdb], capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(["bash", bq, qdb], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, NETDIAG_BUILD=b)).stdout
         for line in out.splitlines():
             if line.startswith("{"):
                 obj = json.loads(line)

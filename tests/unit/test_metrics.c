@@ -466,10 +466,14 @@ static void test_bind_in_use(void)
 {
     struct event_base *base = event_base_new();
     char addr[64], want[128], err[256] = "";
-    int port, fd = occupy_port(&port);
+    int port = 0, fd = occupy_port(&port);
     struct metrics *m;
 
     UNIT_CHECK(fd >= 0);
+    if (fd < 0) {
+        event_base_free(base);
+        return;
+    }
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     m = metrics_start(base, addr, NULL, err, sizeof(err));
     UNIT_CHECK(m == NULL);
@@ -485,7 +489,7 @@ static void test_rebind(void)
 {
     struct event_base *base = event_base_new();
     char a1[64], a2[64], a3[64], err[256] = "";
-    int p1 = free_port(), p2 = free_port(), p3, fd3 = occupy_port(&p3);
+    int p1 = free_port(), p2 = free_port(), p3 = 0, fd3 = occupy_port(&p3);
     struct metrics *m;
     struct target web = make_target("web", KIND_CONNECT);
     char *body;
