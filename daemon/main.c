@@ -242,6 +242,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                 d->alert != NULL ? alert_active(d->alert) : (size_t)0,
                 (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);
     d->tick_attempts = att;
+    engine_tick(d->eng);
     /* the writer thread wakes at least once a second; a database that is
      * full or locked is a condition to report, not a hang to restart */
     if (notify_watchdog_usec() > 0 &&

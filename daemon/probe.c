@@ -33,10 +33,17 @@ struct engine {
     uint64_t attempts;
     struct hist lateness;   /* scheduled start -> actual start, µs */
     uint64_t early_wakeups; /* timer fired early; re-armed, not started */
+    int64_t log_second_us;  /* start of the current second of log lines */
+    unsigned log_lines;     /* transition lines logged in that second */
+    uint64_t log_unlogged;  /* transitions over the cap, not yet reported */
 };
 
 /* A timer that fires this much before its slot is re-armed, never run. */
 #define ENGINE_EARLY_SLACK_US 100
+
+/* At most this many target transition lines a second: 10,000 targets
+ * failing at start must not stall the loop on writing 10,000 log lines. */
+#define ENGINE_LOG_LINES_PER_S 100
 
 static void probe_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void probe_begin(struct probe *p);
@@ -224,6 +231,14 @@ static void probe_log_transition(struct probe *p, const struct result *r)
     p->state_code = r->wsa_code;
     p->log_next_us = now + ENGINE_LOG_HOLD_US;
     p->changes_held = 0;
+    if (now - p->eng->log_second_us >= 1000000) {
+        p->eng->log_second_us = now;
+        p->eng->log_lines = 0;
+    }
+    if (p->eng->log_lines++ >= ENGINE_LOG_LINES_PER_S) {
+        p->eng->log_unlogged++; /* counted; engine_tick() says how many */
+        return;
+    }
     if (r->ok) {
         log_info("target %s: %s -> ok (%s %s, %lld us)%s", p->t->name, from,
                  target_kind_name(p->t->kind), r->remote[0] ? r->remote : "-",
@@ -787,6 +802,16 @@ void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *
     out->p99_us = hist_quantile(&eng->lateness, 0.99);
     out->max_us = eng->lateness.max;
     out->early_wakeups = eng->early_wakeups;
+}
+
+void engine_tick(struct engine *eng)
+{
+    if (eng->log_unlogged > 0) {
+        log_info("%llu more target state changes not logged (over %d lines a second); "
+                 "netdiag targets shows every target's state",
+                 (unsigned long long)eng->log_unlogged, ENGINE_LOG_LINES_PER_S);
+        eng->log_unlogged = 0;
+    }
 }
 
 uint64_t engine_attempts(const struct engine *eng)

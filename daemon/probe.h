@@ -173,6 +173,10 @@ struct engine_sched_stats {
 };
 void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *out);
 
+/* Once a second (main's status tick): reports transitions that were over
+ * the log-line cap, as one line. */
+void engine_tick(struct engine *eng);
+
 /* Counters for STATUS= and metrics. */
 uint64_t engine_attempts(const struct engine *eng);
 size_t engine_in_flight(const struct engine *eng);
