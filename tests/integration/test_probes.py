@@ -196,7 +196,10 @@ NETNS_SCRIPT = textwrap.dedent("""\
                     "(unshare -rn not permitted here)")
 def test_unreachable_in_netns(tmp_path):
     """Inside a fresh network namespace: an unreachable route gives
-    EHOSTUNREACH, no route at all ENETUNREACH, a prohibit route EACCES."""
+    EHOSTUNREACH, no route at all ENETUNREACH, a prohibit route EACCES.
+    netdiagd is exec'd inside the namespace `unshare -rn` creates for this
+    test, which has only its own lo: the documentation-range addresses
+    below exist only as routes in it, and no packet can leave it."""
     body = (target("host-unreach", kind="connect", host="198.51.100.7", port=80) +
             target("net-unreach", kind="connect", host="192.0.2.7", port=80) +
             target("prohibited", kind="connect", host="203.0.113.7", port=80))
