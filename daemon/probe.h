@@ -95,13 +95,16 @@ struct probe {
                           * send without expect that saw no ICMP error) */
 
     /* engine-private */
-    struct event *ev_timer; /* schedule and deadline */
+    size_t heap_idx; /* place in the engine's wake-up heap (next start when
+                      * idle, deadline when running), SIZE_MAX: none */
     probe_io_fn ev_io_cb;
     struct evdns_getaddrinfo_request *gai;
     union nd_sockaddr *addrs; /* resolved list (host names only) */
     bool literal;             /* host is an address: p->addr is fixed */
     size_t naddrs, addr_idx, addrs_cap;
     bool gai_pending;
+    bool keep_fd; /* probe_keep_socket() for the attempt ending now */
+    bool fd_kept; /* p->fd is counted in the engine's kept sockets */
     int64_t ts_ms;
     int64_t next_us;         /* the next scheduled start */
     bool started_once;       /* --once: this target has been started */
@@ -121,6 +124,16 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb);
 /* Close the attempt's socket now (SO_LINGER 0), so that the kind can open
  * another within the same attempt (DNS: UDP, then TCP after TC). */
 void probe_close_socket(struct probe *p);
+
+/* Ask the engine to keep the attempt's socket (still watched, same
+ * callback) for the next attempt instead of closing it when this attempt
+ * completes; call it just before the probe_complete_* call. The next
+ * start() then finds p->fd >= 0. Anything the socket reports between
+ * attempts (a late packet, an ICMP error) closes it, as does shutdown.
+ * Returns false, keeping nothing, when the engine's budget of kept
+ * sockets (a quarter of RLIMIT_NOFILE) is spent or the target's interval
+ * is longer than a minute. */
+bool probe_keep_socket(struct probe *p);
 
 /* Remaining time before the deadline, in µs (<= 0: expired). */
 int64_t probe_remaining_us(const struct probe *p);
