@@ -22,6 +22,8 @@ Names (class IN, any letter case):
   cname.test    CNAME ok.test. + ok.test A 127.0.0.1
   dangle.test   CNAME nowhere.test. and nothing more
   slow.test     A 127.0.0.1 after 200 ms
+  nxdup.test    NXDOMAIN, sent twice (over UDP the copy arrives after the
+                probe has its answer)
 Fault names (and modes for a whole server, mode = the name without .test):
   silent.test     never answers
   wrongid.test    answers with the ID + 1
@@ -137,6 +139,8 @@ class DNSServer:
         if fault == "silent":
             return [], False
         good = self._reply(query, name, proto).pack()
+        if name == "nxdup.test" and proto == "udp":
+            return [good, good], False
         if fault is None:
             return [good], False
         if fault == "wrongport":
