@@ -62,7 +62,10 @@ struct alert_tgt {
     int64_t db_id;
     int64_t attempts; /* this window, any outcome */
     size_t nser;
-    struct alert_ser *ser; /* nser entries, one per watched code */
+    /* nser entries, one per watched code; NULL until the target's first
+     * failure with a watched code: a series that never saw one is all
+     * zeros, so most of 100k targets need none (272 bytes each) */
+    struct alert_ser *ser;
 };
 
 /* The host and one code (every code some target watches). */
@@ -97,6 +100,29 @@ struct alert_engine {
     int64_t am_resend_ms;
     char instance[256]; /* this host's name, for the hook and Alertmanager */
 };
+
+static size_t alert_host_find(const struct alert_host *hs, size_t nhs, int code)
+{
+    for (size_t i = 0; i < nhs; i++)
+        if (hs[i].code == code)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Give a target its series (one per watched code of t), all zeros. */
+static void alert_tgt_alloc(struct alert_tgt *tg, const struct target *t,
+                            const struct alert_host *hs, size_t nhs)
+{
+    if (tg->ser != NULL || tg->nser == 0)
+        return;
+    tg->ser = calloc(tg->nser, sizeof(*tg->ser));
+    if (tg->ser == NULL)
+        fatalx("out of memory");
+    for (size_t k = 0; k < tg->nser; k++) {
+        tg->ser[k].code = t->alert_codes[k];
+        tg->ser[k].hidx = alert_host_find(hs, nhs, t->alert_codes[k]);
+    }
+}
 
 const char *alert_event_name(enum alert_event ev)
 {
@@ -408,6 +434,19 @@ static void alert_evaluate(struct alert_engine *a)
     }
     for (size_t i = 0; i < a->ntg; i++) {
         struct alert_tgt *tg = &a->tg[i];
+        if (tg->ser == NULL) {
+            /* all-zero series, no failure: each is a clear window when the
+             * target ran (min_failures >= 1), counted as eligible */
+            const struct target *t = &a->cfg->targets[i];
+            for (size_t k = 0; k < tg->nser && tg->attempts > 0; k++) {
+                size_t hidx = alert_host_find(a->hs, a->nhs, t->alert_codes[k]);
+                if (hidx == SIZE_MAX)
+                    continue;
+                a->hs[hidx].tally.eligible++;
+                a->hs[hidx].tally.attempts += tg->attempts;
+            }
+            continue;
+        }
         for (size_t k = 0; k < tg->nser; k++) {
             struct alert_ser *ser = &tg->ser[k];
             struct alert_host *h = &a->hs[ser->hidx];
@@ -445,7 +484,8 @@ static void alert_evaluate(struct alert_engine *a)
     }
     for (size_t i = 0; i < a->ntg; i++) {
         struct alert_tgt *tg = &a->tg[i];
-        for (size_t k = 0; k < tg->nser; k++) {
+        /* a zero series with no failure steps to itself: nothing to do */
+        for (size_t k = 0; tg->ser != NULL && k < tg->nser; k++) {
             struct alert_ser *ser = &tg->ser[k];
             int64_t old_peak = ser->s.peak;
             switch (alert_detect_step(&a->p, &ser->s, ser->count, tg->attempts,
@@ -522,6 +562,15 @@ void alert_observe(struct alert_engine *a, const struct result *r)
     tg->attempts++;
     if (r->ok)
         return;
+    if (tg->ser == NULL) {
+        const struct target *tt = &a->cfg->targets[tg - a->tg];
+        size_t k = 0;
+        while (k < tt->alert_ncodes && tt->alert_codes[k] != r->wsa_code)
+            k++;
+        if (k == tt->alert_ncodes)
+            return; /* not a watched code */
+        alert_tgt_alloc(tg, tt, a->hs, a->nhs);
+    }
     for (size_t k = 0; k < tg->nser; k++) {
         struct alert_ser *ser = &tg->ser[k];
         if (ser->code != r->wsa_code)
@@ -578,13 +627,8 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
             fatalx("out of memory");
         tg[i].db_id = t->db_id;
         tg[i].nser = t->alert_ncodes;
-        tg[i].ser = t->alert_ncodes ? calloc(t->alert_ncodes, sizeof(*tg[i].ser)) : NULL;
-        if (t->alert_ncodes && tg[i].ser == NULL)
-            fatalx("out of memory");
-        for (size_t k = 0; k < t->alert_ncodes; k++) {
-            tg[i].ser[k].code = t->alert_codes[k];
-            tg[i].ser[k].hidx = alert_host_index(&hs, &nhs, t->alert_codes[k]);
-        }
+        for (size_t k = 0; k < t->alert_ncodes; k++)
+            alert_host_index(&hs, &nhs, t->alert_codes[k]); /* series come later */
     }
     *tgp = tg;
     *ntgp = cfg->ntargets;
@@ -595,7 +639,7 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
 static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_host *hs)
 {
     for (size_t i = 0; i < ntg; i++) {
-        for (size_t k = 0; k < tg[i].nser; k++)
+        for (size_t k = 0; tg[i].ser != NULL && k < tg[i].nser; k++)
             free(tg[i].ser[k].txt);
         free(tg[i].ser);
         free(tg[i].name);
@@ -638,7 +682,7 @@ static void alert_am_follow(struct alert_engine *a)
         alert_am_put(a->am, &n);
     }
     for (size_t i = 0; i < a->ntg; i++) {
-        for (size_t k = 0; k < a->tg[i].nser; k++) {
+        for (size_t k = 0; a->tg[i].ser != NULL && k < a->tg[i].nser; k++) {
             struct alert_notice n;
             if (!a->tg[i].ser[k].s.firing)
                 continue;
@@ -660,10 +704,19 @@ static struct alert_tgt *alert_tgt_by_db_id(struct alert_engine *a, int64_t id)
 
 static struct alert_ser *alert_ser_by_code(struct alert_tgt *tg, int code)
 {
-    for (size_t k = 0; tg != NULL && k < tg->nser; k++)
+    for (size_t k = 0; tg != NULL && tg->ser != NULL && k < tg->nser; k++)
         if (tg->ser[k].code == code)
             return &tg->ser[k];
     return NULL;
+}
+
+/* The target's series for code, made if the target watches the code. */
+static struct alert_ser *alert_ser_make(struct alert_engine *a, struct alert_tgt *tg, int code)
+{
+    if (tg == NULL)
+        return NULL;
+    alert_tgt_alloc(tg, &a->cfg->targets[tg - a->tg], a->hs, a->nhs);
+    return alert_ser_by_code(tg, code);
 }
 
 static struct alert_host *alert_host_by_code(struct alert_engine *a, int code)
@@ -737,8 +790,10 @@ static void alert_restore(struct alert_engine *a)
     if (store_load_baselines(a->st, now_ms - a->cfg->alert.baseline_ms, &bl, &nbl) == 0) {
         for (size_t i = 0; i < nbl; i++) {
             struct alert_ser *ser =
-                alert_ser_by_code(alert_tgt_by_db_id(a, bl[i].target_id), bl[i].wsa_code);
-            if (ser != NULL && bl[i].minutes > 0)
+                bl[i].failures > 0 && bl[i].minutes > 0
+                    ? alert_ser_make(a, alert_tgt_by_db_id(a, bl[i].target_id), bl[i].wsa_code)
+                    : NULL;
+            if (ser != NULL)
                 ser->s.baseline =
                     (double)bl[i].failures / (double)bl[i].minutes * (double)a->window_ms / 60000.0;
         }
@@ -749,7 +804,7 @@ static void alert_restore(struct alert_engine *a)
     for (size_t i = 0; i < n; i++) {
         const struct store_alert *row = &rows[i];
         struct alert_tgt *tg = row->target_id > 0 ? alert_tgt_by_db_id(a, row->target_id) : NULL;
-        struct alert_ser *ser = alert_ser_by_code(tg, row->wsa_code);
+        struct alert_ser *ser = alert_ser_make(a, tg, row->wsa_code);
         struct alert_host *h = row->target_id == 0 ? alert_host_by_code(a, row->wsa_code) : NULL;
 
         alert_format_time(row->started_ms, t, sizeof(t));
@@ -865,7 +920,10 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
             continue;
         moved[o - otg] = true;
         ntg[i].attempts = o->attempts;
-        for (size_t k = 0; k < ntg[i].nser; k++) {
+        if (o->ser == NULL)
+            continue; /* nothing to carry: its series are all zeros */
+        alert_tgt_alloc(&ntg[i], &cfg->targets[i], nhs, nhn);
+        for (size_t k = 0; ntg[i].ser != NULL && k < ntg[i].nser; k++) {
             struct alert_ser *os = alert_ser_by_code(o, ntg[i].ser[k].code);
             size_t hidx = ntg[i].ser[k].hidx;
             if (os == NULL)
@@ -879,7 +937,7 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
     }
     /* what did not move resolves: removed targets, codes no longer watched */
     for (size_t i = 0; i < on; i++) {
-        for (size_t k = 0; k < otg[i].nser; k++) {
+        for (size_t k = 0; otg[i].ser != NULL && k < otg[i].nser; k++) {
             struct alert_ser *os = &otg[i].ser[k];
             if (os->code >= 0 && os->s.firing)
                 alert_target_resolved(a, &otg[i], os, now_ms,
