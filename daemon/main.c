@@ -380,6 +380,10 @@ int main(int argc, char **argv)
     event_config_free(ecfg);
     if (d.base == NULL)
         fatalx("cannot create the event loop");
+    /* two priorities before any event exists: probe sockets (the engine
+     * sets them) before everything else, see probe.c */
+    if (event_base_priority_init(d.base, 2) < 0)
+        log_warnx("cannot set event priorities; an overloaded loop may report timeouts");
     d.dns = dns_new(d.base);
     if (d.dns == NULL)
         fatalx("cannot create the DNS resolver");

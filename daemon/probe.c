@@ -51,6 +51,7 @@ struct engine {
     int64_t wake_armed_us; /* when ev_wake fires; INT64_MAX: not armed */
 
     size_t kept_fds, kept_fds_max; /* sockets kept between attempts */
+    bool prio;                     /* libevent priorities are set up */
 };
 
 /* A wake-up that comes this much before its time is counted as early
@@ -66,8 +67,17 @@ struct engine {
  * on the grid). Chrony groups its timeouts the same way. */
 #define ENGINE_SLOT_US 1000
 
-/* Probes started per wake-up before the loop gets a turn for I/O. */
-#define ENGINE_WAKE_BURST 4096
+/* Wake-ups handled per turn of the loop before it looks at I/O again. */
+#define ENGINE_WAKE_BURST 256
+
+/* libevent priorities: probe sockets first, then everything else (the
+ * engine's timer among them). libevent runs a lower priority only in a
+ * turn where no higher one is active, so under overload the answers that
+ * came are always read before a deadline is judged: an overloaded prober
+ * starts fewer probes, it never reports its own backlog as timeouts. */
+#define ENGINE_PRIO_IO    0
+#define ENGINE_PRIO_OTHER 1
+#define ENGINE_NPRIO      2
 
 /* At most this many target transition lines a second: 10,000 targets
  * failing at start must not stall the loop on writing 10,000 log lines. */
@@ -245,13 +255,10 @@ static void engine_wake_cb(evutil_socket_t fd, short what, void *arg)
     eng->wake_armed_us = INT64_MAX;
     if (now < armed - ENGINE_EARLY_SLACK_US && (eng->nheap == 0 || eng->heap[0].at_us > now))
         eng->early_wakeups++; /* libevent woke us early: nothing due, re-arm */
-    for (int n = 0; n < ENGINE_WAKE_BURST && eng->nheap > 0; n++) {
+    /* only what was due when the turn began: a deadline that passes while
+     * this burst starts probes waits for the I/O that came meanwhile */
+    for (int n = 0; n < ENGINE_WAKE_BURST && eng->nheap > 0 && eng->heap[0].at_us <= now; n++) {
         struct probe *p = eng->heap[0].p;
-        if (eng->heap[0].at_us > now) {
-            now = util_mono_us(); /* starts take time: more may be due now */
-            if (eng->heap[0].at_us > now)
-                break;
-        }
         heap_remove(eng, p);
         probe_wake(p, now);
     }
@@ -356,6 +363,8 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
         errno = EINVAL;
         return -1;
     }
+    if (p->eng->prio)
+        event_priority_set(p->ev_io, ENGINE_PRIO_IO);
     return event_add(p->ev_io, NULL);
 }
 
@@ -859,9 +868,17 @@ struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe
     eng->sink = sink;
     eng->sink_arg = sink_arg;
     eng->wake_armed_us = INT64_MAX;
+    /* main.c sets the priorities up before any event exists (the others
+     * then get the default, ENGINE_PRIO_OTHER); bench_sched relies on this */
+    eng->prio = event_base_get_npriorities(base) >= ENGINE_NPRIO ||
+                event_base_priority_init(base, ENGINE_NPRIO) == 0;
+    if (!eng->prio)
+        log_debug("engine: libevent priorities unavailable; I/O and timers share one");
     eng->ev_wake = evtimer_new(base, engine_wake_cb, eng);
     if (eng->ev_wake == NULL)
         fatalx("out of memory");
+    if (eng->prio)
+        event_priority_set(eng->ev_wake, ENGINE_PRIO_OTHER);
     return eng;
 }
 

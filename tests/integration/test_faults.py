@@ -107,6 +107,25 @@ def test_fd_exhaustion_is_wsaemfile_and_recovers(tmp_path):
     assert d.query("SELECT count(*) FROM failures")[0][0] == stored
 
 
+def test_overload_is_never_reported_as_timeouts(tmp_path):
+    """2,000 targets at 10 ms ask 200,000 probes a second, far more than
+    the loop does (more so under the sanitizers). Every connect is refused
+    at once by the kernel; an overloaded prober must start fewer probes,
+    never judge a deadline before reading the answers that came: every
+    stored failure is 10061, none is a 10060 of its own making."""
+    d = Daemon(tmp_path, "[defaults]\ninterval = 10ms\ntimeout = 5ms\n\n" +
+               targets(2000, closed_port()))
+    try:
+        d.wait_log(r"started: 2000 targets")
+        time.sleep(3.0)
+    finally:
+        rc = d.stop()
+    assert rc == 0, d.log()[-2000:]
+    codes = dict(d.query("SELECT wsa_code, count(*) FROM failures GROUP BY wsa_code"))
+    assert codes.get(10061, 0) > 2000, codes
+    assert set(codes) == {10061}, codes
+
+
 def test_hundred_reloads_good_and_bad(tmp_path):
     """100 SIGHUPs in 10 s alternating good and bad configs: the daemon
     ends on the last good config, with no duplicated targets and no leak
