@@ -119,7 +119,7 @@ static const struct probe_ops *probe_ops_for(enum target_kind kind)
     return NULL;
 }
 
-#define HEAP_NONE SIZE_MAX
+#define HEAP_NONE UINT32_MAX
 
 /* The key sits in the heap array beside its probe: sifting compares
  * neighbours in one array instead of visiting probes scattered over
@@ -132,7 +132,7 @@ struct wake_slot {
 static void heap_place(struct engine *eng, size_t i, struct wake_slot w)
 {
     eng->heap[i] = w;
-    w.p->heap_idx = i;
+    w.p->heap_idx = (uint32_t)i;
 }
 
 static void heap_up(struct engine *eng, size_t i)
@@ -359,7 +359,7 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
     event_del(p->ev_io);
     p->fd = fd;
     p->ev_io_cb = cb;
-    if (event_assign(p->ev_io, p->base, fd, (short)(what | EV_PERSIST), probe_io_cb, p) < 0) {
+    if (event_assign(p->ev_io, p->eng->base, fd, (short)(what | EV_PERSIST), probe_io_cb, p) < 0) {
         errno = EINVAL;
         return -1;
     }
@@ -368,12 +368,14 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
     return event_add(p->ev_io, NULL);
 }
 
-void probe_set_local(struct probe *p, const struct sockaddr *sa)
+void probe_set_local(struct probe *p, const union nd_sockaddr *sa)
 {
-    socklen_t len =
-        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    memcpy(&p->local, sa, len);
-    p->locallen = len;
+    p->local = sa;
+}
+
+struct evdns_base *probe_dns(const struct probe *p)
+{
+    return p->eng->dns;
 }
 
 void probe_set_remote(struct probe *p, const struct sockaddr *sa)
@@ -475,8 +477,8 @@ static void probe_finish(struct probe *p, struct result *r)
     r->target = p->t;
     r->ts_ms = p->ts_ms;
     r->latency_us = util_mono_us() - p->start_us;
-    if (p->locallen > 0)
-        util_format_sockaddr((struct sockaddr *)&p->local, r->local, sizeof(r->local));
+    if (p->local != NULL)
+        util_format_sockaddr(&p->local->sa, r->local, sizeof(r->local));
     else if (p->fd >= 0 && getsockname(p->fd, (struct sockaddr *)&ss, &sl) == 0)
         util_format_sockaddr((struct sockaddr *)&ss, r->local, sizeof(r->local));
     if (p->addrlen > 0)
@@ -678,7 +680,7 @@ static void probe_attempt_address(struct probe *p)
     }
     p->phase = PHASE_CONNECT;
     p->ok_on_deadline = false;
-    p->locallen = 0;
+    p->local = NULL;
     p->ops->start(p);
     probe_arm_deadline(p);
 }
@@ -764,7 +766,7 @@ static void probe_begin(struct probe *p)
     p->naddrs = 0;
     p->addr_idx = 0;
     p->ok_on_deadline = false;
-    p->locallen = 0;
+    p->local = NULL;
     if (!p->literal)
         p->addrlen = 0;
     if (!p->ops->needs_address) {
@@ -803,24 +805,24 @@ static void probe_begin(struct probe *p)
         p->phase = PHASE_RESOLVE;
         p->gai_pending = true;
         /* evdns may answer at once (hosts file), calling back before return */
-        req = evdns_getaddrinfo(p->dns, t->host, port, &hints, probe_gai_cb, p);
+        req = evdns_getaddrinfo(eng->dns, t->host, port, &hints, probe_gai_cb, p);
         if (p->gai_pending)
             p->gai = req;
         probe_arm_deadline(p);
     }
 }
 
+/* One block per target: the probe, then its I/O event (libevent says how
+ * big one is; event_assign() fills it in place), one allocation less. */
 static struct probe *probe_new(struct engine *eng, struct target *t)
 {
-    struct probe *p = calloc(1, sizeof(*p));
+    struct probe *p = calloc(1, sizeof(*p) + event_get_struct_event_size());
 
     if (p == NULL)
         fatalx("out of memory");
     p->t = t;
     p->ops = probe_ops_for(t->kind);
     p->eng = eng;
-    p->base = eng->base;
-    p->dns = eng->dns;
     p->fd = -1;
     p->state_code = -1;
     if (p->ops->needs_address) {
@@ -836,9 +838,9 @@ static struct probe *probe_new(struct engine *eng, struct target *t)
         }
     }
     p->heap_idx = HEAP_NONE;
-    p->ev_io = event_new(eng->base, -1, 0, probe_io_cb, p);
-    if (p->ev_io == NULL)
-        fatalx("out of memory");
+    p->ev_io = (struct event *)(p + 1);
+    if (event_assign(p->ev_io, eng->base, -1, 0, probe_io_cb, p) < 0)
+        fatalx("cannot set up a probe's event");
     t->probe = p;
     return p;
 }
@@ -848,7 +850,7 @@ static void probe_free(struct probe *p)
     probe_abort(p);
     probe_close_fd(p); /* a socket kept between attempts */
     timer_cancel(p);
-    event_free(p->ev_io);
+    event_del(p->ev_io); /* it lives in p's block */
     free(p->addrs);
     free(p->kstate);
     if (p->t != NULL && p->t->probe == p)

@@ -77,42 +77,41 @@ struct probe {
     struct target *t;
     const struct probe_ops *ops;
     struct engine *eng;
-    struct event_base *base;
-    struct evdns_base *dns;
 
     /* the current attempt */
-    bool running;
     int64_t start_us;       /* util_mono_us() at start */
     int64_t deadline_us;    /* start_us + timeout: absolute, never moves */
-    enum probe_phase phase; /* kind writes: the phase it is in now */
     union nd_sockaddr addr; /* remote address (connect/send) */
     socklen_t addrlen;
-    int fd;              /* kind writes via probe_watch(); engine closes */
-    struct event *ev_io; /* engine-owned, re-assigned by probe_watch() */
-    void *kstate;        /* kind-private, one malloc'd block allocated once by
-                          * the kind on first use; the engine free()s it */
+    enum probe_phase phase; /* kind writes: the phase it is in now */
+    int fd;                 /* kind writes via probe_watch(); engine closes */
+    bool running;
     bool ok_on_deadline; /* kind writes: deadline expiry means success (a UDP
                           * send without expect that saw no ICMP error) */
+    /* engine-private flags */
+    bool literal;        /* host is an address: p->addr is fixed */
+    bool gai_pending;    /* a name look-up is in flight */
+    bool keep_fd;        /* probe_keep_socket() for the attempt ending now */
+    bool fd_kept;        /* p->fd is counted in the engine's kept sockets */
+    bool started_once;   /* --once: this target has been started */
+    struct event *ev_io; /* engine-owned (in the probe's own block),
+                          * re-assigned by probe_watch() */
+    void *kstate;        /* kind-private, one malloc'd block allocated once by
+                          * the kind on first use; the engine free()s it */
 
-    /* engine-private */
-    size_t heap_idx; /* place in the engine's wake-up heap (next start when
-                      * idle, deadline when running), SIZE_MAX: none */
+    /* engine-private; every field counts at 100,000 targets */
     probe_io_fn ev_io_cb;
     struct evdns_getaddrinfo_request *gai;
-    union nd_sockaddr *addrs; /* resolved list (host names only) */
-    bool literal;             /* host is an address: p->addr is fixed */
-    size_t naddrs, addr_idx, addrs_cap;
-    bool gai_pending;
-    bool keep_fd; /* probe_keep_socket() for the attempt ending now */
-    bool fd_kept; /* p->fd is counted in the engine's kept sockets */
+    union nd_sockaddr *addrs;       /* resolved list (host names only) */
+    const union nd_sockaddr *local; /* probe_set_local() override, or NULL */
+    uint32_t naddrs, addr_idx, addrs_cap;
+    uint32_t heap_idx; /* place in the engine's wake-up heap (next start
+                        * when idle, deadline when running); none: max */
     int64_t ts_ms;
-    int64_t next_us;         /* the next scheduled start */
-    bool started_once;       /* --once: this target has been started */
-    int state_code;          /* WSA code last logged (0 ok), -1 before any */
-    unsigned changes_held;   /* state changes not logged in the hold-off */
-    int64_t log_next_us;     /* no transition line before this */
-    union nd_sockaddr local; /* probe_set_local() override */
-    socklen_t locallen;
+    int64_t next_us;       /* the next scheduled start */
+    int64_t log_next_us;   /* no transition line before this */
+    int state_code;        /* WSA code last logged (0 ok), -1 before any */
+    unsigned changes_held; /* state changes not logged in the hold-off */
 };
 
 /* Register `fd` (non-blocking) as the attempt's socket and wait for `what`
@@ -135,6 +134,9 @@ void probe_close_socket(struct probe *p);
  * is longer than a minute. */
 bool probe_keep_socket(struct probe *p);
 
+/* The engine's asynchronous resolver (evdns), for kinds that look names up. */
+struct evdns_base *probe_dns(const struct probe *p);
+
 /* Remaining time before the deadline, in µs (<= 0: expired). */
 int64_t probe_remaining_us(const struct probe *p);
 
@@ -156,8 +158,9 @@ void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, co
 void probe_complete_mismatch(struct probe *p, const char *detail);
 
 /* Override the addresses shown in the result (otherwise taken from p->fd's
- * getsockname() and p->addr). */
-void probe_set_local(struct probe *p, const struct sockaddr *sa);
+ * getsockname() and p->addr). probe_set_local() keeps the pointer, not a
+ * copy (the kind's state holds the address): valid until the attempt ends. */
+void probe_set_local(struct probe *p, const union nd_sockaddr *sa);
 void probe_set_remote(struct probe *p, const struct sockaddr *sa);
 
 /* The engine: targets, their timers, the sink. */

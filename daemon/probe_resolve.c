@@ -148,7 +148,7 @@ static void resolve_keep(struct probe *p)
             return;
         ks->local_len = len;
     }
-    probe_set_local(p, &ks->local.sa);
+    probe_set_local(p, &ks->local);
     probe_keep_socket(p);
 }
 
@@ -453,7 +453,7 @@ static void resolve_system(struct probe *p, struct resolve_state *ks)
     ks->gai_pending = true;
     /* evdns may answer at once (hosts file, literal) and call back before
      * returning NULL; then the attempt is over already */
-    req = evdns_getaddrinfo(p->dns, p->t->qname, NULL, &hints, resolve_gai_cb, p);
+    req = evdns_getaddrinfo(probe_dns(p), p->t->qname, NULL, &hints, resolve_gai_cb, p);
     if (ks->gai_pending)
         ks->gai = req;
 }
@@ -495,7 +495,7 @@ static void resolve_start(struct probe *p)
     if (p->fd >= 0) {
         /* the socket kept from the last answer, still connected to the
          * same server and watched: only the query goes out */
-        probe_set_local(p, &ks->local.sa);
+        probe_set_local(p, &ks->local);
         if (send(p->fd, ks->q.wire, ks->q.wire_len, MSG_NOSIGNAL) >= 0)
             return;
         probe_close_socket(p); /* an error left on it: start afresh */
