@@ -161,7 +161,6 @@ static void target_free_fields(struct target *t)
     free(t->server_str);
     free(t->payload);
     free(t->expect);
-    free(t->file);
 }
 
 void config_free(struct config *cfg)
@@ -171,6 +170,9 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->ntargets; i++)
         target_free_fields(&cfg->targets[i]);
     free(cfg->targets);
+    for (size_t i = 0; i < cfg->nfiles; i++)
+        free(cfg->files[i]);
+    free(cfg->files);
     free(cfg->path);
     free(cfg->database);
     free(cfg->metrics_listen);
@@ -280,6 +282,24 @@ static const char *target_name_problem(const char *name)
     return NULL;
 }
 
+/* The config's one copy of a file name (targets come file after file, so
+ * the last one is nearly always it): 100,000 targets, a few names. */
+static char *config_file_name(struct config *cfg, const char *file)
+{
+    char **nf;
+
+    for (size_t i = cfg->nfiles; i > 0; i--)
+        if (strcmp(cfg->files[i - 1], file) == 0)
+            return cfg->files[i - 1];
+    nf = realloc(cfg->files, (cfg->nfiles + 1) * sizeof(*nf));
+    if (nf == NULL)
+        return NULL;
+    cfg->files = nf;
+    if ((nf[cfg->nfiles] = strdup(file)) == NULL)
+        return NULL;
+    return nf[cfg->nfiles++];
+}
+
 /* Append a target; it becomes the current section. Returns false when out
  * of memory (reported). */
 static bool target_new(struct parser *p, const char *name, const char *file, int line)
@@ -304,7 +324,7 @@ static bool target_new(struct parser *p, const char *name, const char *file, int
     memset(t, 0, sizeof(*t));
     memset(&p->meta[cfg->ntargets], 0, sizeof(p->meta[0]));
     t->name = strdup(name);
-    t->file = strdup(file);
+    t->file = config_file_name(cfg, file);
     t->line = line;
     if (t->name == NULL || t->file == NULL) {
         cfg->ntargets++; /* freed with the rest */

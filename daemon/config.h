@@ -121,6 +121,10 @@ struct config {
 
     struct target *targets;
     size_t ntargets;
+
+    /* the file names targets point at (t->file), one copy per file */
+    char **files;
+    size_t nfiles;
 };
 
 /* Parse and validate `path` (and its include). Every error is printed to
