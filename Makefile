@@ -88,12 +88,19 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS)
 	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
 	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
 
+# the scheduler alone: its own probe_connect_ops stands in for the real one
+$(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
+	    -o $@ $< $(filter-out $(BUILD)/daemon/probe_connect.o,$(DAEMON_OBJS)) \
+	    $(ND_LDLIBS) $(LDLIBS)
+
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
 BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
-              $(BUILD)/bench/dnsresp
+              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns
 
 # make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
 # loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.
