@@ -38,16 +38,44 @@ struct alert_ser {
     struct alert_text *txt; /* allocated at the first failure with the code */
 };
 
-/* The words of a series, kept out of line: most targets never fail with a
- * watched code, and 100k targets must fit in ~1 KiB each. */
+/* The words of a series, kept out of line and each exactly as long as it
+ * is: most targets never fail with a watched code, and one that does
+ * should not cost half a kilobyte for two sentences. */
+#define ALERT_FIRST_MAX  192 /* the window's first failure with the code */
+#define ALERT_DETAIL_MAX 320 /* what the row and the notifications say */
 struct alert_text {
-    char first[192];  /* the window's first failure with the code */
-    char detail[320]; /* what the row and the notifications say */
+    char *first;  /* NULL: none this window */
+    char *detail; /* NULL: not fired */
 };
 
 static const char *ser_detail(const struct alert_ser *ser)
 {
-    return ser->txt != NULL ? ser->txt->detail : "";
+    return ser->txt != NULL && ser->txt->detail != NULL ? ser->txt->detail : "";
+}
+
+static const char *ser_first(const struct alert_ser *ser)
+{
+    return ser->txt != NULL && ser->txt->first != NULL ? ser->txt->first : "";
+}
+
+/* Replace *dst by a copy of src. */
+static void text_set(char **dst, const char *src)
+{
+    char *n = strdup(src);
+
+    if (n == NULL)
+        fatalx("out of memory");
+    free(*dst);
+    *dst = n;
+}
+
+static void text_free(struct alert_text *txt)
+{
+    if (txt == NULL)
+        return;
+    free(txt->first);
+    free(txt->detail);
+    free(txt);
 }
 
 static struct alert_text *ser_text(struct alert_ser *ser)
@@ -282,13 +310,14 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
     ser->started_ms = now_ms;
     alert_fmt_window(a->window_ms, win, sizeof(win));
     {
-        struct alert_text *txt = ser_text(ser);
-        alert_text(txt->detail, sizeof(txt->detail),
+        char buf[ALERT_DETAIL_MAX];
+        const char *first = ser_first(ser);
+        alert_text(buf, sizeof(buf),
                    "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold %.1f, "
                    "baseline %.2f)%s%s",
                    ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code), win,
-                   ser->s.threshold, ser->s.fire_baseline, txt->first[0] ? "; first: " : "",
-                   txt->first);
+                   ser->s.threshold, ser->s.fire_baseline, first[0] ? "; first: " : "", first);
+        text_set(&ser_text(ser)->detail, buf);
     }
     log_warnx("alert: %s %s (%d) firing: %s", tg->name, alert_code_name(ser->code), ser->code,
               ser_detail(ser));
@@ -510,8 +539,10 @@ static void alert_evaluate(struct alert_engine *a)
                 break;
             }
             ser->count = 0;
-            if (ser->txt != NULL)
-                ser->txt->first[0] = '\0';
+            if (ser->txt != NULL) {
+                free(ser->txt->first);
+                ser->txt->first = NULL;
+            }
         }
         tg->attempts = 0;
     }
@@ -578,10 +609,11 @@ void alert_observe(struct alert_engine *a, const struct result *r)
         /* one example per window: formatting every failure would cost the
          * loop more than counting it */
         if (ser->count++ == 0) {
-            struct alert_text *txt = ser_text(ser);
-            alert_text(txt->first, sizeof(txt->first), "%s%s%s %s%s%s", probe_phase_name(r->phase),
+            char buf[ALERT_FIRST_MAX];
+            alert_text(buf, sizeof(buf), "%s%s%s %s%s%s", probe_phase_name(r->phase),
                        r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
                        r->detail);
+            text_set(&ser_text(ser)->first, buf);
         }
         break;
     }
@@ -640,7 +672,7 @@ static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_hos
 {
     for (size_t i = 0; i < ntg; i++) {
         for (size_t k = 0; tg[i].ser != NULL && k < tg[i].nser; k++)
-            free(tg[i].ser[k].txt);
+            text_free(tg[i].ser[k].txt);
         free(tg[i].ser);
         free(tg[i].name);
     }
@@ -813,7 +845,11 @@ static void alert_restore(struct alert_engine *a)
             ser->id = row->id;
             ser->started_ms = row->started_ms;
             ser->last_notified_ms = row->last_notified_ms;
-            util_strlcpy(ser_text(ser)->detail, row->detail, sizeof(ser->txt->detail));
+            {
+                char buf[ALERT_DETAIL_MAX];
+                util_strlcpy(buf, row->detail, sizeof(buf));
+                text_set(&ser_text(ser)->detail, buf);
+            }
             log_info("alert: %s %s (%d) still firing since %s", tg->name,
                      alert_code_name(ser->code), ser->code, t);
             alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &note);
