@@ -1,6 +1,7 @@
-/* The newest schema as a C string: a generated copy of sql/schema.sql,
- * compiled into netdiagd (test_store checks the two are identical;
- * regenerate with the command in sql/README.md). */
+/* The newest schema and the migrations to it as C strings: a generated
+ * copy of sql/schema.sql and sql/NNN_*.sql, compiled into netdiagd
+ * (test_store checks they are identical; regenerate with the command in
+ * sql/README.md). */
 #include "store.h"
 
 const char store_schema_sql[] =
@@ -241,3 +242,7 @@ const char store_schema_sql[] =
     "FROM alerts AS a\n"
     "LEFT JOIN targets AS t ON t.id = a.target_id\n"
     "LEFT JOIN wsa_codes AS c ON c.code = a.wsa_code;\n";
+
+const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
+    [1] = NULL, /* the first version: no migration to it */
+};

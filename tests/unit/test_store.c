@@ -4,6 +4,7 @@
  * compared byte for byte before and after. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -222,23 +223,72 @@ static uint64_t fill(const char *path, struct config *cfg, size_t n, int64_t bas
     return failed;
 }
 
+/* A file of the source tree, NUL-terminated in s->bytes (the tests run
+ * from the top of the tree or from a build directory below it). */
+static bool load_source(const char *rel, struct snapshot *s)
+{
+    char path[256];
+
+    memset(s, 0, sizeof(*s));
+    for (int up = 0; up < 3 && s->bytes == NULL; up++) {
+        snprintf(path, sizeof(path), "%.*s%s", 3 * up, "../../../", rel);
+        snap(path, s);
+    }
+    if (s->bytes == NULL || s->len == (size_t)-1) {
+        fprintf(stderr, "cannot read %s\n", rel);
+        snap_free(s);
+        return false;
+    }
+    s->bytes[s->len] = '\0';
+    return true;
+}
+
+/* sql/NNN_*.sql of migration v, like load_source(); its name into name. */
+static bool load_migration(int v, struct snapshot *s, char *name, size_t namelen)
+{
+    char pat[96];
+    glob_t g;
+    bool ok = false;
+
+    memset(s, 0, sizeof(*s));
+    for (int up = 0; up < 3 && !ok; up++) {
+        snprintf(pat, sizeof(pat), "%.*ssql/%03d_*.sql", 3 * up, "../../../", v);
+        if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 1) {
+            snprintf(name, namelen, "%s", g.gl_pathv[0] + 3 * up);
+            ok = load_source(name, s);
+        }
+        globfree(&g);
+    }
+    return ok;
+}
+
 static void test_schema_matches_file(void)
 {
-    const char *paths[] = {"sql/schema.sql", "../sql/schema.sql", "../../sql/schema.sql"};
     struct snapshot s = {0};
+    char name[96];
 
-    for (size_t i = 0; i < ND_ARRAY_LEN(paths) && s.bytes == NULL; i++)
-        snap(paths[i], &s);
-    UNIT_CHECK(s.bytes != NULL);
-    if (s.bytes == NULL)
-        return;
-    s.bytes[s.len] = '\0';
-    if (strcmp((const char *)s.bytes, store_schema_sql) != 0) {
+    UNIT_CHECK(load_source("sql/schema.sql", &s));
+    if (s.bytes != NULL && strcmp((const char *)s.bytes, store_schema_sql) != 0) {
         fprintf(stderr, "daemon/store_schema.c differs from sql/schema.sql; regenerate it "
                         "(sql/README.md)\n");
         UNIT_CHECK(!"schema copy is current");
     }
     snap_free(&s);
+    /* every version has its migration, compiled in as its file says */
+    UNIT_CHECK(store_migration_sql[0] == NULL && store_migration_sql[1] == NULL);
+    for (int v = 2; v <= STORE_SCHEMA_VERSION; v++) {
+        UNIT_CHECK(load_migration(v, &s, name, sizeof(name)));
+        UNIT_CHECK(store_migration_sql[v] != NULL);
+        if (s.bytes != NULL && store_migration_sql[v] != NULL &&
+            strcmp((const char *)s.bytes, store_migration_sql[v]) != 0) {
+            fprintf(stderr,
+                    "daemon/store_schema.c differs from %s; regenerate it "
+                    "(sql/README.md)\n",
+                    name);
+            UNIT_CHECK(!"migration copy is current");
+        }
+        snap_free(&s);
+    }
 }
 
 static void test_roundtrip(void)
