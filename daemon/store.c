@@ -490,7 +490,7 @@ static void store_free(struct store *st)
     free(st->aq);
     free(st->acc);
     free(st->acc_slot);
-    free(st->seqs);
+    store_writer_free(st);
     free(st->path);
     free(st);
 }

@@ -14,7 +14,7 @@
  * PRAGMA user_version this build reads and writes. A reader should refuse
  * a file with another application_id or a higher version. */
 #define STORE_APPLICATION_ID 1313097031
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* Results the queue holds (ok and failed); more are dropped and counted. */
 #define STORE_QUEUE_MAX 16384
 
