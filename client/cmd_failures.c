@@ -13,6 +13,13 @@
 
 #define FAILURES_DEFAULT_LIMIT 100
 
+/* An address as failures_v in sql/schema.sql shows it: the addrs text and
+ * the port joined again into "127.0.0.1:40312" or "[::1]:53", the text
+ * alone when there is no port (schema version 2). */
+#define FAILURES_ADDR_SQL(addr, port)                                                              \
+    "CASE WHEN " port " IS NULL THEN " addr " WHEN instr(" addr ", ':') THEN '[' || " addr         \
+    " || ']:' || " port " ELSE " addr " || ':' || " port " END"
+
 /* Table mode drops the ranked columns, highest first, when the rows do not
  * fit: what stays is when, where, which code and how long. */
 static const struct output_column failures_cols[] = {
@@ -108,11 +115,24 @@ int cmd_failures_run(struct client *cl, int argc, char **argv)
     if ((rc = filter_select(cl, &db, &f)) != 0)
         goto out;
     /* Newest first is the primary key backwards, or failures_target_ts /
-     * failures_code_ts backwards when a target or code narrows it down. */
-    fmt_buf_add(&sql, "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, f.raw, "
-                      "f.raw_value, f.detail, f.local, f.remote, f.latency_us FROM failures AS f "
-                      "LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code WHERE f.ts >= ?1 AND "
-                      "f.ts < ?2");
+     * failures_code_ts backwards when a target or code narrows it down;
+     * the lookup tables are joined on their primary keys. */
+    if (db.version >= 2)
+        fmt_buf_add(&sql,
+                    "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
+                    "r.name, f.raw_value, f.detail, %s, %s, f.latency_us FROM failures AS f "
+                    "LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code "
+                    "LEFT JOIN raws AS r ON r.id = f.raw_id "
+                    "LEFT JOIN addrs AS la ON la.id = f.local_addr_id "
+                    "LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id "
+                    "WHERE f.ts >= ?1 AND f.ts < ?2",
+                    FAILURES_ADDR_SQL("la.addr", "f.local_port"),
+                    FAILURES_ADDR_SQL("ra.addr", "f.remote_port"));
+    else /* schema version 1: netdiagd has not migrated it yet */
+        fmt_buf_add(&sql, "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
+                          "f.raw, f.raw_value, f.detail, f.local, f.remote, f.latency_us "
+                          "FROM failures AS f LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code "
+                          "WHERE f.ts >= ?1 AND f.ts < ?2");
     filter_sql(&db, &f, &sql, "f.target_id", "f.wsa_code", "f.phase");
     fmt_buf_add(&sql, " ORDER BY f.ts DESC, f.target_id DESC, f.seq DESC LIMIT ?3");
     rc = db_prepare(&db, sql.s, &st);

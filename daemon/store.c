@@ -34,16 +34,6 @@
 #define STORE_QUICK_CHECK_MAX_BYTES (256 * 1024 * 1024LL)
 #define STORE_JOURNAL_LIMIT_BYTES   (64 * 1024 * 1024LL)
 
-/* Migrations from version N-1 to N for N >= 2, in order: sql/NNN_*.sql.
- * A new database gets store_schema_sql, which is always the newest. */
-struct store_migration {
-    int version;
-    const char *sql;
-};
-static const struct store_migration store_migrations[] = {
-    {0, NULL},
-};
-
 /* SQL of enum store_ctl. */
 static const char *const store_ctl_sql[CTL__COUNT] = {
     [CTL_BEGIN] = "BEGIN IMMEDIATE",
@@ -418,16 +408,16 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
                   app_id, version);
         goto fail;
     } else {
-        for (size_t i = 0; i < ND_ARRAY_LEN(store_migrations); i++) {
-            const struct store_migration *m = &store_migrations[i];
-            if (m->sql == NULL || m->version <= version)
-                continue;
-            if (store_exec(db, m->sql) != SQLITE_OK) {
-                store_err(err, errlen, st->path, "migration to version %d failed: %s", m->version,
-                          sqlite3_errmsg(db));
+        /* A new database gets store_schema_sql, always the newest; an
+         * older one each migration after its version, in order. */
+        for (int v = (int)version + 1; v <= STORE_SCHEMA_VERSION; v++) {
+            const char *m = store_migration_sql[v];
+            if (m == NULL || store_exec(db, m) != SQLITE_OK) {
+                store_err(err, errlen, st->path, "migration from version %d to %d failed: %s",
+                          v - 1, v, m ? sqlite3_errmsg(db) : "no migration in this build");
                 goto fail;
             }
-            log_info("database %s: migrated to schema version %d", st->path, m->version);
+            log_info("database %s: migrated from schema version %d to %d", st->path, v - 1, v);
         }
     }
     snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APPLICATION_ID);
@@ -500,7 +490,7 @@ static void store_free(struct store *st)
     free(st->aq);
     free(st->acc);
     free(st->acc_slot);
-    free(st->seqs);
+    store_writer_free(st);
     free(st->path);
     free(st);
 }

@@ -14,12 +14,14 @@
  * PRAGMA user_version this build reads and writes. A reader should refuse
  * a file with another application_id or a higher version. */
 #define STORE_APPLICATION_ID 1313097031
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* Results the queue holds (ok and failed); more are dropped and counted. */
 #define STORE_QUEUE_MAX 16384
 
-/* store_schema.c: sql/schema.sql, compiled in. */
+/* store_schema.c: sql/schema.sql, compiled in, and sql/NNN_*.sql: the
+ * migration from version N-1 to N at index N (NULL below 2). */
 extern const char store_schema_sql[];
+extern const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1];
 
 struct store;
 

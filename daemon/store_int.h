@@ -56,6 +56,10 @@ enum store_stmt {
     STMT_FREELIST_COUNT,
     STMT_INCREMENTAL_VACUUM,
     STMT_UPSERT_ALERT,
+    STMT_FIND_RAW,
+    STMT_ADD_RAW,
+    STMT_FIND_ADDR,
+    STMT_ADD_ADDR,
     STMT__COUNT,
 };
 
@@ -91,6 +95,33 @@ struct store_acc {
     int code;
     int64_t attempts, successes, failures;
     int64_t lat_count, lat_sum_us, lat_min_us, lat_max_us;
+};
+
+/* The writer's caches of the lookup tables (text -> id): raws.name and
+ * addrs.addr. Open addressing over a power-of-two table that grows to
+ * STORE_INTERN_MAX entries (at most 8192 slots of 88 bytes, 704 KiB) and
+ * is emptied when full, or when a transaction that may have added rows
+ * rolls back. */
+enum store_intern_kind {
+    STORE_INTERN_RAW,
+    STORE_INTERN_ADDR,
+    STORE_INTERN__COUNT,
+};
+#define STORE_INTERN_MAX 4096
+/* Room for any raw name or address of struct result (63 bytes and NUL);
+ * longer text is looked up in SQL every time. */
+#define STORE_INTERN_TEXT 64
+
+struct store_intern_ent {
+    bool used;
+    int64_t id;
+    uint64_t hash;
+    char text[STORE_INTERN_TEXT];
+};
+
+struct store_intern {
+    struct store_intern_ent *ent;
+    size_t cap, n;
 };
 
 /* The last failure stored per target, to guess the next seq. */
@@ -139,6 +170,7 @@ struct store {
     size_t nacc;
     struct store_seq *seqs;
     size_t nseqs;
+    struct store_intern intern[STORE_INTERN__COUNT];
     int err_code;     /* SQLite error of the current episode; 0: none */
     char errmsg[256]; /* its sqlite3_errmsg(), saved before the rollback */
     int64_t err_since_us;
@@ -175,5 +207,7 @@ int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, s
 int store_writer_prepare(struct store *st, char *err, size_t errlen);
 /* The writer thread: drains the queue until store_stop(). */
 void *store_writer_main(void *arg);
+/* Frees what the writer thread allocated (after it stopped). */
+void store_writer_free(struct store *st);
 
 #endif

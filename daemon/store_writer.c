@@ -1,12 +1,14 @@
 /* The writer thread: drains the store's bounded queue into batched
- * transactions, accumulates the per-minute and per-hour rollups, rides out
- * a locked database or a full disk with the results held in the queue, and
- * applies retention a few thousand rows at a time. */
+ * transactions, interns raw names and addresses into their lookup tables,
+ * accumulates the per-minute and per-hour rollups, rides out a locked
+ * database or a full disk with the results held in the queue, and applies
+ * retention a few thousand rows at a time. */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,9 +44,10 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_INSERT_FAILURE] = "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, "
-                            "raw_value, detail, latency_us, local, remote) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [STMT_INSERT_FAILURE] =
+        "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw_id, raw_value, detail, "
+        "latency_us, local_addr_id, local_port, remote_addr_id, remote_port) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [STMT_NEXT_SEQ] = "SELECT coalesce(max(seq), -1) + 1 FROM failures "
                       "WHERE target_id = ?2 AND ts = ?1",
     [STMT_UPSERT_MINUTE] = STORE_ROLLUP_UPSERT("rollup_minute", "minute"),
@@ -68,6 +71,20 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
         "ON CONFLICT (id) DO UPDATE SET resolved = excluded.resolved, count = excluded.count, "
         "peak = excluded.peak, baseline = excluded.baseline, attempts = excluded.attempts, "
         "last_notified = excluded.last_notified, detail = excluded.detail",
+    [STMT_FIND_RAW] = "SELECT id FROM raws WHERE name = ?1",
+    [STMT_ADD_RAW] = "INSERT INTO raws (name) VALUES (?1)",
+    [STMT_FIND_ADDR] = "SELECT id FROM addrs WHERE addr = ?1",
+    [STMT_ADD_ADDR] = "INSERT INTO addrs (addr) VALUES (?1)",
+};
+
+/* The statements that read and add rows of each lookup table. */
+static const enum store_stmt store_intern_find[STORE_INTERN__COUNT] = {
+    [STORE_INTERN_RAW] = STMT_FIND_RAW,
+    [STORE_INTERN_ADDR] = STMT_FIND_ADDR,
+};
+static const enum store_stmt store_intern_add[STORE_INTERN__COUNT] = {
+    [STORE_INTERN_RAW] = STMT_ADD_RAW,
+    [STORE_INTERN_ADDR] = STMT_ADD_ADDR,
 };
 
 /* Retention steps, run one per writer iteration in this order. */
@@ -189,6 +206,187 @@ static struct store_seq *store_seq_for(struct store *st, int64_t target_id)
     return &st->seqs[target_id];
 }
 
+/* ---- lookup tables: raws and addrs ---- */
+
+static uint64_t store_hash_text(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Forgets every cached id. After a rollback the ids the transaction handed
+ * out are gone from the table (and may be given to other text later). */
+static void store_intern_clear(struct store *st)
+{
+    for (int k = 0; k < STORE_INTERN__COUNT; k++) {
+        struct store_intern *c = &st->intern[k];
+        if (c->ent != NULL)
+            memset(c->ent, 0, c->cap * sizeof(*c->ent));
+        c->n = 0;
+    }
+}
+
+/* Room for one more entry at a load factor of at most 1/2: grows the
+ * table, or empties it once it holds STORE_INTERN_MAX entries (a host with
+ * that many addresses pays one indexed SELECT per miss). Out of memory
+ * leaves the cache as it is, or without a table: lookups then go to SQL. */
+static void store_intern_make_room(struct store_intern *c)
+{
+    struct store_intern_ent *ne;
+    size_t ncap;
+
+    if (c->ent != NULL && 2 * (c->n + 1) <= c->cap)
+        return;
+    if (c->ent != NULL && c->n >= STORE_INTERN_MAX) {
+        memset(c->ent, 0, c->cap * sizeof(*c->ent));
+        c->n = 0;
+        return;
+    }
+    ncap = c->ent != NULL ? 2 * c->cap : 64;
+    ne = calloc(ncap, sizeof(*ne));
+    if (ne == NULL)
+        return;
+    for (size_t i = 0; c->ent != NULL && i < c->cap; i++) {
+        size_t j;
+        if (!c->ent[i].used)
+            continue;
+        for (j = c->ent[i].hash & (ncap - 1); ne[j].used; j = (j + 1) & (ncap - 1))
+            ;
+        ne[j] = c->ent[i];
+    }
+    free(c->ent);
+    c->ent = ne;
+    c->cap = ncap;
+}
+
+/* Binds to column col of s the id of text in lookup table `kind`, adding
+ * the row when the text is new; NULL for empty text, like all empty text.
+ * The cache answers the common case without SQL; a miss costs one indexed
+ * SELECT (the row is there after a restart), and an INSERT when the text
+ * is new. Returns SQLITE_OK or the SQLite error. */
+static int store_bind_interned(struct store *st, enum store_intern_kind kind, const char *text,
+                               sqlite3_stmt *s, int col)
+{
+    struct store_intern *c = &st->intern[kind];
+    sqlite3_stmt *q = st->stmt[store_intern_find[kind]];
+    size_t len = strlen(text), slot = 0;
+    uint64_t h = store_hash_text(text, len);
+    bool cacheable = len < STORE_INTERN_TEXT;
+    int64_t id;
+    int rc;
+
+    if (len == 0) {
+        sqlite3_bind_null(s, col);
+        return SQLITE_OK;
+    }
+    if (cacheable) {
+        store_intern_make_room(c);
+        cacheable = c->ent != NULL;
+    }
+    if (cacheable) {
+        for (slot = h & (c->cap - 1); c->ent[slot].used; slot = (slot + 1) & (c->cap - 1)) {
+            if (c->ent[slot].hash == h && strcmp(c->ent[slot].text, text) == 0) {
+                sqlite3_bind_int64(s, col, c->ent[slot].id);
+                return SQLITE_OK;
+            }
+        }
+    }
+    sqlite3_bind_text(q, 1, text, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE) {
+        q = st->stmt[store_intern_add[kind]];
+        sqlite3_bind_text(q, 1, text, (int)len, SQLITE_STATIC);
+        if ((rc = store_step_done(q)) != SQLITE_OK)
+            return rc;
+        id = sqlite3_last_insert_rowid(st->db);
+    } else if (rc != SQLITE_ROW) {
+        return rc;
+    }
+    if (cacheable) {
+        c->ent[slot].used = true;
+        c->ent[slot].id = id;
+        c->ent[slot].hash = h;
+        memcpy(c->ent[slot].text, text, len + 1);
+        c->n++;
+    }
+    sqlite3_bind_int64(s, col, id);
+    return SQLITE_OK;
+}
+
+/* Splits an address as the probe formats it (util_format_sockaddr():
+ * "127.0.0.1:40312", "[::1]:53") into the host address, without brackets,
+ * and the port: the inverse of the join in failures_v, which gives back
+ * exactly s. Returns the port, or -1 when s is not of that form (no port,
+ * a port with a leading zero or above 65535, a bare IPv6 address...): then
+ * addr is all of s and failures_v shows it as it is. The migration from
+ * schema version 1 (sql/002_intern_strings.sql) splits the same way.
+ * addrlen must exceed strlen(s). */
+static int store_split_addr(const char *s, char *addr, size_t addrlen)
+{
+    size_t n = strlen(s), e = n, hl;
+    const char *host = s;
+    long port = 0;
+
+    while (e > 0 && s[e - 1] >= '0' && s[e - 1] <= '9')
+        e--;
+    if (e == 0 || e == n || s[e - 1] != ':' || n - e > 5 || (n - e > 1 && s[e] == '0'))
+        goto whole;
+    for (size_t i = e; i < n; i++)
+        port = port * 10 + (s[i] - '0');
+    if (port > 65535)
+        goto whole;
+    hl = e - 1;
+    if (hl >= 3 && s[0] == '[' && s[hl - 1] == ']' && memchr(s + 1, ':', hl - 2) != NULL) {
+        host = s + 1; /* "[v6]": the address has a ':', the brackets come back */
+        hl -= 2;
+    } else if (hl == 0 || memchr(s, ':', hl) != NULL) {
+        goto whole; /* "::1:53" or ":53" could not be joined back the same */
+    }
+    if (hl >= addrlen)
+        goto whole;
+    memcpy(addr, host, hl);
+    addr[hl] = '\0';
+    return (int)port;
+whole:
+    util_strlcpy(addr, s, addrlen);
+    return -1;
+}
+
+/* Binds an address of a result as its addrs id (column col) and port
+ * (col + 1); NULL and NULL for none, id and NULL for text kept whole. */
+static int store_bind_addr(struct store *st, const char *text, sqlite3_stmt *s, int col)
+{
+    char addr[STORE_INTERN_TEXT];
+    int port = -1;
+
+    if (strlen(text) < sizeof(addr)) /* else longer than struct result holds: whole */
+        port = store_split_addr(text, addr, sizeof(addr));
+    if (port >= 0)
+        sqlite3_bind_int(s, col + 1, port);
+    else
+        sqlite3_bind_null(s, col + 1);
+    return store_bind_interned(st, STORE_INTERN_ADDR, port >= 0 ? addr : text, s, col);
+}
+
+void store_writer_free(struct store *st)
+{
+    for (int k = 0; k < STORE_INTERN__COUNT; k++) {
+        free(st->intern[k].ent);
+        st->intern[k].ent = NULL;
+        st->intern[k].cap = st->intern[k].n = 0;
+    }
+    free(st->seqs);
+    st->seqs = NULL;
+    st->nseqs = 0;
+}
+
 static int store_insert_failure(struct store *st, const struct store_rec *rec)
 {
     sqlite3_stmt *s = st->stmt[STMT_INSERT_FAILURE];
@@ -199,20 +397,22 @@ static int store_insert_failure(struct store *st, const struct store_rec *rec)
     int64_t seq = last && last->ts == r->ts_ms ? last->seq + 1 : 0;
     int rc;
 
+    /* the ids first: new text gets its lookup row before the failure row */
+    if ((rc = store_bind_interned(st, STORE_INTERN_RAW, r->raw, s, 6)) != SQLITE_OK ||
+        (rc = store_bind_addr(st, r->local, s, 10)) != SQLITE_OK ||
+        (rc = store_bind_addr(st, r->remote, s, 12)) != SQLITE_OK)
+        return rc;
     sqlite3_bind_int64(s, 1, r->ts_ms);
     sqlite3_bind_int64(s, 2, rec->target_id);
     sqlite3_bind_int64(s, 3, seq);
     sqlite3_bind_int(s, 4, store_phase_code(r->phase));
     sqlite3_bind_int(s, 5, r->wsa_code);
-    store_bind_text(s, 6, r->raw);
     if (r->raw_value == -1)
         sqlite3_bind_null(s, 7);
     else
         sqlite3_bind_int(s, 7, r->raw_value);
     store_bind_text(s, 8, r->detail);
     sqlite3_bind_int64(s, 9, r->latency_us);
-    store_bind_text(s, 10, r->local);
-    store_bind_text(s, 11, r->remote);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -287,6 +487,7 @@ static void store_rollback(struct store *st)
     util_strlcpy(st->errmsg, sqlite3_errmsg(st->db), sizeof(st->errmsg));
     if (!sqlite3_get_autocommit(st->db))
         store_step_done(st->stmt[STMT_ROLLBACK]);
+    store_intern_clear(st);
 }
 
 /* An error code of our own: the file at the path is not the one opened. */

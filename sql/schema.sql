@@ -1,15 +1,19 @@
--- The netdiag database, schema version 1: what netdiagd writes and the
+-- The netdiag database, schema version 2: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 1. A later change is a numbered migration
--- (sql/002_*.sql) applied the same way; this file always describes the
--- newest schema. daemon/store.c embeds a copy, and test_store checks that
--- the two are identical.
+-- PRAGMA user_version = 2. An older database is brought here by the
+-- numbered migrations (sql/002_*.sql: version 1 to 2), applied the same way;
+-- this file always describes the newest schema. daemon/store_schema.c
+-- embeds a copy of it and of the migrations, and test_store checks that
+-- they are identical.
 --
 -- Times are INTEGER milliseconds since the epoch, UTC; durations carry
 -- their unit in the column name (latency_us, interval_ms).
+--
+-- Query failures through the view failures_v: the table keeps repeated
+-- text (raw names, host addresses) as ids into small lookup tables.
 
 -- The Windows Sockets codes, refreshed from daemon/wsa.c at every start.
 CREATE TABLE wsa_codes (
@@ -50,21 +54,39 @@ CREATE TABLE targets (
     retired     INTEGER                -- removed from the configuration; NULL: active
 );
 
+-- Strings that repeat in every failure row, stored once: the raw names
+-- and the host addresses. A row is never changed or deleted once
+-- written (ids stay valid); rows no failure refers to any more (after
+-- retention) stay, they are few.
+CREATE TABLE raws (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE          -- 'ECONNREFUSED', 'EAI_NONAME', 'SERVFAIL'
+);
+CREATE TABLE addrs (
+    id   INTEGER PRIMARY KEY,
+    addr TEXT NOT NULL UNIQUE          -- '127.0.0.1', '::1' (no brackets, no port)
+);
+
 -- One row per failed attempt. The table is clustered on (ts, target_id,
 -- seq), which is the index by time; seq is 0 unless one target failed more
--- than once in the same millisecond. Text columns are NULL when empty.
+-- than once in the same millisecond. An address is an addrs id and a port:
+-- failures_v shows '127.0.0.1:40312' or '[::1]:53' again. A port of NULL
+-- with an address id means the address text is the whole value as the
+-- probe gave it (no port in it). NULL ids and text: none, or empty.
 CREATE TABLE failures (
-    ts         INTEGER NOT NULL,       -- attempt start
-    target_id  INTEGER NOT NULL,       -- targets.id
-    seq        INTEGER NOT NULL DEFAULT 0,
-    phase      INTEGER NOT NULL,       -- phases.phase
-    wsa_code   INTEGER NOT NULL,       -- wsa_codes.code
-    raw        TEXT,                   -- 'ECONNREFUSED', 'EAI_NONAME', 'SERVFAIL'
-    raw_value  INTEGER,                -- errno, EAI value or DNS rcode
-    detail     TEXT,
-    latency_us INTEGER,
-    local      TEXT,                   -- '127.0.0.1:40312'
-    remote     TEXT,                   -- '127.0.0.1:8080', '[::1]:53'
+    ts             INTEGER NOT NULL,   -- attempt start
+    target_id      INTEGER NOT NULL,   -- targets.id
+    seq            INTEGER NOT NULL DEFAULT 0,
+    phase          INTEGER NOT NULL,   -- phases.phase
+    wsa_code       INTEGER NOT NULL,   -- wsa_codes.code
+    raw_id         INTEGER,            -- raws.id
+    raw_value      INTEGER,            -- errno, EAI value or DNS rcode
+    detail         TEXT,
+    latency_us     INTEGER,
+    local_addr_id  INTEGER,            -- addrs.id
+    local_port     INTEGER,            -- 40312
+    remote_addr_id INTEGER,            -- addrs.id
+    remote_port    INTEGER,            -- 8080
     PRIMARY KEY (ts, target_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX failures_target_ts ON failures (target_id, ts);
@@ -137,7 +159,8 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_started ON alerts (started);
 CREATE INDEX alerts_target ON alerts (target_id, started);
 
--- Failures with their names: what `netdiag failures` shows.
+-- Failures with their names and their text: what `netdiag failures`
+-- shows, with the columns of schema version 1 (raw, local, remote as text).
 CREATE VIEW failures_v AS
 SELECT f.ts AS ts,
        strftime('%Y-%m-%dT%H:%M:%fZ', f.ts / 1000.0, 'unixepoch') AS time,
@@ -148,16 +171,23 @@ SELECT f.ts AS ts,
        f.wsa_code AS wsa_code,
        c.name AS wsa_name,
        c.meaning AS meaning,
-       f.raw AS raw,
+       r.name AS raw,
        f.raw_value AS raw_value,
        f.detail AS detail,
        f.latency_us AS latency_us,
-       f.local AS local,
-       f.remote AS remote
+       CASE WHEN f.local_port IS NULL THEN la.addr
+            WHEN instr(la.addr, ':') THEN '[' || la.addr || ']:' || f.local_port
+            ELSE la.addr || ':' || f.local_port END AS local,
+       CASE WHEN f.remote_port IS NULL THEN ra.addr
+            WHEN instr(ra.addr, ':') THEN '[' || ra.addr || ']:' || f.remote_port
+            ELSE ra.addr || ':' || f.remote_port END AS remote
 FROM failures AS f
 LEFT JOIN targets AS t ON t.id = f.target_id
 LEFT JOIN phases AS p ON p.phase = f.phase
-LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code;
+LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code
+LEFT JOIN raws AS r ON r.id = f.raw_id
+LEFT JOIN addrs AS la ON la.id = f.local_addr_id
+LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id;
 
 CREATE VIEW rollup_minute_v AS
 SELECT r.minute AS minute,

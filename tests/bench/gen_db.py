@@ -9,9 +9,12 @@ schema (sql/schema.sql, stamped as netdiagd stamps it), 1,000 targets and
   keeps), rollup_hour and rollup_hour_code the whole 30 days.
 
 Half of the failures come from 50 "bad" connect targets, the other half are
-spread over all 1,000. Rows are made inside SQLite with recursive CTEs
-(no Python loop per row), with journal_mode=OFF and synchronous=OFF, and
-the secondary indexes are built after the data: a few minutes on 2 cores.
+spread over all 1,000. They are stored as netdiagd's writer stores them
+(schema version 2): raw names and host addresses as ids into raws and
+addrs, ports as integers, the local port varying per attempt. Rows are
+made inside SQLite with recursive CTEs (no Python loop per row), with
+journal_mode=OFF and synchronous=OFF, and the secondary indexes are built
+after the data: a few minutes on 2 cores.
 
 Usage: gen_db.py OUT.db [--failures N] [--targets N] [--days N]
                  [--now 2026-11-24T10:00:00Z]
@@ -131,12 +134,23 @@ def main():
         "INSERT INTO targets (id, name, kind, host, port, protocol, qname, qtype, server, family, "
         "interval_ms, timeout_ms, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'any', "
         "10000, 3000, %d, %d)" % (start_ms, start_ms), targets)
+    # The lookup tables: the raw names by id, 127.0.0.1 (every local
+    # address, and the resolve targets' server) as addrs 1, the host of
+    # target t as addrs t + 1.
+    raws = ["ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "NXDOMAIN", "SERVFAIL"]
+    con.executemany("INSERT INTO raws (id, name) VALUES (?, ?)",
+                    [(i + 1, name) for i, name in enumerate(raws)])
+    con.execute("INSERT INTO addrs (id, addr) VALUES (1, '127.0.0.1')")
+    con.executemany("INSERT INTO addrs (id, addr) VALUES (?, ?)",
+                    [(t[0] + 1, t[3]) for t in targets if t[3] is not None])
     con.execute("COMMIT")
 
     # One failure every `spacing` ms (jittered inside its slot), so ts is
     # strictly increasing and the primary key is filled in order. h is a
     # multiplicative hash of i: even h picks a bad target, odd any target;
-    # the code follows the target's kind.
+    # the code follows the target's kind. failures_v shows local as
+    # '127.0.0.1:32768'..'127.0.0.1:60767', remote as '127.0.0.1:53' or the
+    # target's host and port.
     step(con, "failures (%d rows)" % n, """
         WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1 - 1),
         h AS (SELECT i, (i * 2654435761) % 4294967296 AS h FROM c),
@@ -144,18 +158,17 @@ def main():
               FROM h),
         k AS (SELECT i, h, t, CASE WHEN t <= ?6 THEN 'connect' WHEN t <= ?7 THEN 'resolve'
                                    ELSE 'send' END AS kind, (h / 64) % 100 AS p FROM r)
-        INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, raw_value, detail,
-                              latency_us, local, remote)
+        INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw_id, raw_value, detail,
+                              latency_us, local_addr_id, local_port, remote_addr_id, remote_port)
         SELECT ?3 + i * ?4 + (h / 4096) % max(1, ?4 - 1), t, 0,
                CASE kind WHEN 'resolve' THEN 1 WHEN 'send' THEN 3 ELSE 2 END,
                CASE kind WHEN 'resolve' THEN (CASE WHEN p < 70 THEN 11001 ELSE 11002 END)
                          WHEN 'send' THEN 10054
                          ELSE (CASE WHEN p < 60 THEN 10061 WHEN p < 95 THEN 10060 ELSE 10054 END)
                END,
-               CASE kind WHEN 'resolve' THEN (CASE WHEN p < 70 THEN 'NXDOMAIN' ELSE 'SERVFAIL' END)
-                         WHEN 'send' THEN 'ECONNRESET'
-                         ELSE (CASE WHEN p < 60 THEN 'ECONNREFUSED' WHEN p < 95 THEN 'ETIMEDOUT'
-                                    ELSE 'ECONNRESET' END)
+               CASE kind WHEN 'resolve' THEN (CASE WHEN p < 70 THEN 4 ELSE 5 END)
+                         WHEN 'send' THEN 3
+                         ELSE (CASE WHEN p < 60 THEN 1 WHEN p < 95 THEN 2 ELSE 3 END)
                END,
                CASE kind WHEN 'resolve' THEN (CASE WHEN p < 70 THEN 3 ELSE 2 END)
                          WHEN 'send' THEN 104
@@ -168,11 +181,9 @@ def main():
                     ELSE 'Connection refused' END,
                CASE WHEN kind = 'connect' AND p >= 60 AND p < 95 THEN 3000000 + p
                     ELSE 80 + (h / 8192) % 400 END,
-               CASE WHEN kind = 'resolve' THEN '127.0.0.1:' || (32768 + (h / 16) % 28000)
-                    ELSE '127.0.0.1:' || (32768 + (h / 16) % 28000) END,
-               CASE WHEN kind = 'resolve' THEN '127.0.0.1:53'
-                    ELSE '127.0.' || (t / 250) || '.' || (t % 250 + 1) || ':' ||
-                         (CASE kind WHEN 'send' THEN 514 ELSE 8000 + t % 1000 END) END
+               1, 32768 + (h / 16) % 28000,
+               CASE WHEN kind = 'resolve' THEN 1 ELSE t + 1 END,
+               CASE kind WHEN 'resolve' THEN 53 WHEN 'send' THEN 514 ELSE 8000 + t % 1000 END
         FROM k
         """, (n, nt, start_ms, spacing, BAD_TARGETS, n_connect, n_connect + n_resolve))
     for stmt in late_indexes:

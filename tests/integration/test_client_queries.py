@@ -3,8 +3,10 @@ databases: one written by the real netdiagd probing loopback (a closed port
 for WSAECONNREFUSED, a listener with a full queue for WSAETIMEDOUT), and a
 copy of it whose rows are replaced by a fixed history so table output can
 be compared with golden files (tests/integration/golden/client/; rewrite
-them with NETDIAG_UPDATE_GOLDEN=1). Also every bad input: exit code and one
-line on stderr."""
+them with NETDIAG_UPDATE_GOLDEN=1), and the same history in a database of
+schema version 1 (tests/unit/schema_v1.sql), which netdiagd has not
+migrated yet and the client must read the same. Also every bad input: exit
+code and one line on stderr."""
 
 import csv
 import hashlib
@@ -26,6 +28,7 @@ from conftest import NETDIAG, NETDIAGD, Server, closed_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "client")
+SCHEMA_V1 = os.path.join(os.path.dirname(HERE), "unit", "schema_v1.sql")
 UPDATE = os.environ.get("NETDIAG_UPDATE_GOLDEN") == "1"
 
 NOW = "2026-11-24T10:00:00Z"
@@ -297,21 +300,67 @@ def fixed_history():
     return failures, attempts
 
 
+def split_addr(text):
+    """An address as netdiagd's writer stores it (store_split_addr() in
+    daemon/store_writer.c): the addrs text and the port, or the whole text
+    and None when it is not "host:port" or "[v6 host]:port"."""
+    m = re.fullmatch(r"(.*):(0|[1-9][0-9]{0,4})", text)
+    if m and int(m.group(2)) <= 65535:
+        host, port = m.group(1), int(m.group(2))
+        if len(host) >= 3 and host[0] == "[" and host[-1] == "]" and ":" in host[1:-1]:
+            return host[1:-1], port
+        if host and ":" not in host:
+            return host, port
+    return text, None
+
+
+def insert_failures(con, failures):
+    """Rows (ts, target_id, phase, code, raw, value, detail, latency, local,
+    remote) stored as netdiagd stores them, in the database's schema
+    version: text columns in version 1, ids into raws and addrs and ports
+    from version 2."""
+    if con.execute("PRAGMA user_version").fetchone()[0] == 1:
+        con.executemany("INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, "
+                        "raw_value, detail, latency_us, local, remote) "
+                        "VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)", failures)
+        return
+
+    def intern(table, column, text):
+        if text is None:
+            return None
+        con.execute("INSERT OR IGNORE INTO %s (%s) VALUES (?)" % (table, column), (text,))
+        return con.execute("SELECT id FROM %s WHERE %s = ?" % (table, column),
+                           (text,)).fetchone()[0]
+
+    rows = []
+    for ts, tid, phase, code, raw, value, detail, lat, local, remote in failures:
+        addrs = []
+        for text in (local, remote):
+            addr, port = split_addr(text) if text is not None else (None, None)
+            addrs += [intern("addrs", "addr", addr), port]
+        rows.append((ts, tid, phase, code, intern("raws", "name", raw), value, detail, lat,
+                     *addrs))
+    con.executemany("INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw_id, "
+                    "raw_value, detail, latency_us, local_addr_id, local_port, remote_addr_id, "
+                    "remote_port) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
 def write_fixed_history(db):
     failures, attempts = fixed_history()
     con = sqlite3.connect(db)
     with con:
-        for table in ("failures", "rollup_minute", "rollup_minute_code", "rollup_hour",
-                      "rollup_hour_code", "alerts", "targets"):
+        tables = ["failures", "rollup_minute", "rollup_minute_code", "rollup_hour",
+                  "rollup_hour_code", "alerts", "targets"]
+        if con.execute("PRAGMA user_version").fetchone()[0] >= 2:
+            tables += ["raws", "addrs"]
+        for table in tables:
             con.execute("DELETE FROM %s" % table)
         for t in TARGETS:
             con.execute("INSERT INTO targets (id, name, kind, host, port, protocol, qname, qtype, "
                         "server, family, interval_ms, timeout_ms, created, updated, retired) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'any', 10000, 3000, ?, ?, ?)",
                         t[:9] + (T0 - 48 * HOUR, T0 - 48 * HOUR, t[9]))
-        con.executemany("INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, "
-                        "raw_value, detail, latency_us, local, remote) "
-                        "VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)", failures)
+        insert_failures(con, failures)
         for unit, table in ((MINUTE, "minute"), (HOUR, "hour")):
             roll, codes = {}, {}
             for tid, ts, success, lat in attempts:
@@ -355,6 +404,27 @@ def fixed_db(daemon_db, tmp_path_factory):
     return {"db": db, "dir": str(d), "failures": failures}
 
 
+@pytest.fixture(scope="module")
+def fixed_db_v1(fixed_db, tmp_path_factory):
+    """The fixed history in a database of schema version 1, made as
+    netdiagd 0.1.0 made it, with the same wsa_codes."""
+    d = tmp_path_factory.mktemp("fixed_v1")
+    db = str(d / "nd.db")
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    con.execute("PRAGMA journal_mode = WAL")
+    with open(SCHEMA_V1, encoding="utf-8") as f:
+        con.executescript("BEGIN;" + f.read() + "COMMIT;")
+    con.execute("PRAGMA application_id = 1313097031")
+    con.execute("PRAGMA user_version = 1")
+    con.execute("ATTACH ? AS v2", ("file:%s?mode=ro" % fixed_db["db"],))
+    con.execute("INSERT INTO wsa_codes SELECT * FROM v2.wsa_codes")
+    con.execute("DETACH v2")
+    con.close()
+    assert write_fixed_history(db) == fixed_db["failures"]
+    return {"db": db, "dir": str(d), "failures": fixed_db["failures"]}
+
+
 GOLDEN_CASES = [
     ("failures", ["failures"], {}),
     ("failures-wide", ["failures", "--wide"], {}),
@@ -389,6 +459,34 @@ def test_golden_tables(fixed_db, name, args, kw):
     width = kw.get("columns", 80)
     if "--wide" not in args:
         assert max(len(line) for line in out.splitlines()) <= width, out
+
+
+@pytest.mark.parametrize("name,args,kw", GOLDEN_CASES, ids=[c[0] for c in GOLDEN_CASES])
+def test_golden_tables_schema_v1(fixed_db_v1, name, args, kw):
+    """A database netdiagd has not migrated yet reads the same."""
+    out = ok("--db", fixed_db_v1["db"], *args, **kw)
+    with open(os.path.join(GOLDEN, name + ".txt"), encoding="utf-8") as f:
+        assert out == f.read()
+
+
+@pytest.mark.parametrize("which", ["fixed_db", "fixed_db_v1"])
+def test_failures_match_the_view(request, which):
+    """netdiag failures shows what failures_v holds, column for column:
+    the text the lookup tables were joined back into, NULL as null."""
+    db = request.getfixturevalue(which)["db"]
+    rows = as_json(db, "failures", "--limit", "0")
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    view = con.execute("SELECT ts, target, kind, phase, wsa_code, wsa_name, meaning, raw, "
+                       "raw_value, detail, local, remote, latency_us FROM failures_v "
+                       "ORDER BY ts DESC").fetchall()
+    con.close()
+    keys = ["ts_ms", "target", "kind", "phase", "wsa_code", "wsa_name", "meaning", "raw",
+            "raw_value", "detail", "local", "remote", "latency_us"]
+    assert [tuple(r[k] for k in keys) for r in rows] == view
+    assert ("[::1]:9000", "127.0.0.1:41000") == (
+        [r["remote"] for r in rows if r["target"] == "old-api"][0],
+        [r["local"] for r in rows if r["wsa_code"] == 10061 and r["target"] == "web"][0])
+    assert [r["local"] for r in rows if r["target"] == "old-api"] == [None]
 
 
 def expected(fixed, since=None, until=None, code=None, target_ids=None):

@@ -84,7 +84,7 @@ def test_fd_exhaustion_is_wsaemfile_and_recovers(tmp_path):
             time.sleep(0.5)
             if d.query("SELECT count(*) FROM failures WHERE wsa_code = 10024")[0][0] > 0:
                 break
-        emfile = d.query("SELECT wsa_code, raw, raw_value FROM failures "
+        emfile = d.query("SELECT wsa_code, raw, raw_value FROM failures_v "
                          "WHERE wsa_code = 10024 LIMIT 1")
         assert emfile == [(10024, "EMFILE", 24)], d.log()[-2000:]
         full.close()  # now every connect is refused at once: no fd is held

@@ -407,7 +407,7 @@ def test_reload_good_then_bad_then_query(tmp_path, cleanup):
     cleanup.append(d)
 
     def rows(name, since=0):
-        return query(db, "SELECT f.ts, f.remote FROM failures f JOIN targets t "
+        return query(db, "SELECT f.ts, f.remote FROM failures_v f JOIN targets t "
                      "ON t.id = f.target_id WHERE t.name = ? AND f.ts > ? ORDER BY f.ts",
                      (name, since))
 

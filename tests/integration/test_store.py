@@ -4,6 +4,7 @@ it must refuse. Every probe goes to a closed loopback port, so every
 attempt is a fast WSAECONNREFUSED failure and the counts are exact."""
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -14,9 +15,11 @@ import time
 
 import pytest
 
-from conftest import NETDIAGD, closed_port
+from conftest import NETDIAG, NETDIAGD, closed_port
 
 APPLICATION_ID = 1313097031
+SCHEMA_V1 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit",
+                         "schema_v1.sql")
 STOPPED = re.compile(r"stopped: (\d+) results, (\d+) failures, \d+ failure rows stored, (\d+) dropped")
 
 
@@ -139,6 +142,94 @@ def test_sigterm_flushes_everything(tmp_path, daemons):
     # the WAL is kept for read-only readers, the mode is 0640
     assert os.path.exists(db + "-wal") and os.path.exists(db + "-shm")
     assert os.stat(db).st_mode & 0o777 == 0o640
+
+
+# Addresses as probes give them, and texts that only look like them: the
+# migration from schema version 1 must give every one back unchanged.
+V1_ADDRS = ["127.0.0.1:40312", "[::1]:53", "[fe80::1]:1", "[2001:db8::10]:65535",
+            "127.0.0.1:0", "h\u00f4te:80", "127.0.0.1:00053", "127.0.0.1:65536", "localhost",
+            "::1", "::1:53", ":53", "[abc]:80", "[::1]", "x:", "", None]
+V1_RAWS = ["ECONNREFUSED", "ETIMEDOUT", "EAI_NONAME", "SERVFAIL", "MISMATCH", "", None]
+
+
+def make_v1_db(db, base_ms, rows=300):
+    """A database of schema version 1 (tests/unit/schema_v1.sql) as
+    netdiagd 0.1.0 left it, with two targets and `rows` failures of every
+    shape from base_ms on, 10 ms apart."""
+    codes = json.loads(subprocess.run([NETDIAG, "codes", "--format", "json"], check=True,
+                                      capture_output=True, text=True).stdout)
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    con.execute("PRAGMA journal_mode = WAL")
+    with open(SCHEMA_V1, encoding="utf-8") as f:
+        con.executescript("BEGIN;" + f.read() + "COMMIT;")
+    con.execute("PRAGMA application_id = %d" % APPLICATION_ID)
+    con.execute("PRAGMA user_version = 1")
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO wsa_codes VALUES (?, ?, ?, '', ?)",
+                    [(c["code"], c["name"], c["meaning"], int(c["os_dependent"])) for c in codes])
+    con.execute("INSERT INTO targets (id, name, kind, host, port, family, interval_ms, "
+                "timeout_ms, created, updated) VALUES (1, 'old-web', 'connect', '::1', 8080, "
+                "'any', 10000, 3000, ?, ?)", (base_ms, base_ms))
+    con.execute("INSERT INTO targets (id, name, kind, qname, qtype, server, family, interval_ms, "
+                "timeout_ms, created, updated) VALUES (2, 'old-dns', 'resolve', 'example.test', "
+                "'A', '[::1]:5353', 'any', 10000, 3000, ?, ?)", (base_ms, base_ms))
+    n = len(V1_ADDRS)
+    con.executemany(
+        "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, raw_value, detail, "
+        "latency_us, local, remote) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(base_ms + 10 * (i // 2), 1 + i % 2 if i % 7 else 1, 0 if i % 7 else i % 2, i % 6,
+          (10061, 10060, 11001, 10054)[i % 4], V1_RAWS[i % len(V1_RAWS)],
+          None if i % 5 == 0 else i - 100, None if i % 3 == 0 else "detail %d" % i,
+          None if i % 11 == 0 else 50 + i, V1_ADDRS[i % n], V1_ADDRS[(n - 1 - i) % n])
+         for i in range(rows)])
+    con.execute("COMMIT")
+    con.close()
+
+
+def test_migrates_a_version_1_database(tmp_path, daemons):
+    """netdiagd started on a database of schema version 1 converts it in
+    place: every failure reads back the same through failures_v and through
+    netdiag, and new failures are stored beside them."""
+    db = str(tmp_path / "nd.db")
+    base = int(time.time() * 1000) - 3600 * 1000
+    make_v1_db(db, base)
+    view = "SELECT * FROM failures_v WHERE target_id IN (1, 2) ORDER BY ts, target_id, raw_value, latency_us"
+    con = ro(db)
+    before = con.execute(view).fetchall()
+    con.close()
+    assert len(before) == 300
+
+    def client_rows():
+        out = subprocess.run([NETDIAG, "--db", db, "failures", "--limit", "0", "--format",
+                              "json", "--target", "old-*"],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    shown = client_rows()
+    assert len(shown) == 300
+    assert {r["remote"] for r in shown} == set(V1_ADDRS)  # empty text stays empty
+
+    cfg = write_config(tmp_path, db, ntargets=2)
+    d = daemons(cfg)
+    assert d.wait_log(r"started:"), d.log()
+    assert "migrated from schema version 1 to 2" in d.log()
+    time.sleep(1.5)
+    assert d.stop() == 0, d.log()
+    results, _, dropped = d.stopped_counts()
+    assert results > 0 and dropped == 0
+
+    con = ro(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute(view).fetchall() == before
+    assert con.execute("SELECT count(*) FROM failures WHERE target_id NOT IN (1, 2)"
+                       ).fetchone()[0] == results
+    # the columns of schema version 1 are gone from the table
+    cols = [r[1] for r in con.execute("PRAGMA table_info(failures)")]
+    assert "raw" not in cols and "remote_port" in cols
+    con.close()
+    assert client_rows() == shown
 
 
 def test_kill9_then_restart(tmp_path, daemons):

@@ -481,6 +481,26 @@ static void test_db_open(void)
     UNIT_EQ_INT(db.ntargets, 0);
     UNIT_EQ_INT(db_min_time(&db, "rollup_minute_code", "minute"), INT64_MAX);
     db_close(&db);
+    /* older versions are read (the daemon migrates them at its next
+     * start), newer ones refused */
+    {
+        static const struct {
+            int version, exit;
+        } cases[] = {
+            {1, 0}, {CLIENT_SCHEMA_VERSION + 1, CLIENT_EXIT_BAD_DB}, {0, CLIENT_EXIT_BAD_DB}};
+        for (size_t i = 0; i < ND_ARRAY_LEN(cases); i++) {
+            sqlite3 *h;
+            char sql[64];
+            snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", cases[i].version);
+            UNIT_EQ_INT(sqlite3_open(path, &h), SQLITE_OK);
+            UNIT_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+            sqlite3_close(h);
+            UNIT_EQ_INT(db_open(&cl, &db), cases[i].exit);
+            if (cases[i].exit == 0)
+                UNIT_EQ_INT(db.version, cases[i].version);
+            db_close(&db);
+        }
+    }
     cl.db_path = NULL;
     cl.config_path = dir; /* a directory cannot be read as a configuration */
     UNIT_EQ_INT(db_open(&cl, &db), CLIENT_EXIT_USAGE);

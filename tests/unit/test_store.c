@@ -4,6 +4,7 @@
  * compared byte for byte before and after. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -222,23 +223,84 @@ static uint64_t fill(const char *path, struct config *cfg, size_t n, int64_t bas
     return failed;
 }
 
+/* A file of the source tree, NUL-terminated in s->bytes (the tests run
+ * from the top of the tree or from a build directory below it). */
+static bool load_source(const char *rel, struct snapshot *s)
+{
+    char path[256];
+
+    memset(s, 0, sizeof(*s));
+    for (int up = 0; up < 3 && s->bytes == NULL; up++) {
+        snprintf(path, sizeof(path), "%.*s%s", 3 * up, "../../../", rel);
+        snap(path, s);
+    }
+    if (s->bytes == NULL || s->len == (size_t)-1) {
+        fprintf(stderr, "cannot read %s\n", rel);
+        snap_free(s);
+        return false;
+    }
+    s->bytes[s->len] = '\0';
+    return true;
+}
+
+/* sql/NNN_*.sql of migration v, like load_source(); its name into name. */
+static bool load_migration(int v, struct snapshot *s, char *name, size_t namelen)
+{
+    char pat[96];
+    glob_t g;
+    bool ok = false;
+
+    memset(s, 0, sizeof(*s));
+    for (int up = 0; up < 3 && !ok; up++) {
+        snprintf(pat, sizeof(pat), "%.*ssql/%03d_*.sql", 3 * up, "../../../", v);
+        if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 1) {
+            snprintf(name, namelen, "%s", g.gl_pathv[0] + 3 * up);
+            ok = load_source(name, s);
+        }
+        globfree(&g);
+    }
+    return ok;
+}
+
+/* A new, empty database, as netdiagd creates it. */
+static void create_db(const char *path, struct config *cfg)
+{
+    char err[512];
+    struct store *st = store_open(path, cfg, err, sizeof(err));
+
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    store_close(st);
+}
+
 static void test_schema_matches_file(void)
 {
-    const char *paths[] = {"sql/schema.sql", "../sql/schema.sql", "../../sql/schema.sql"};
     struct snapshot s = {0};
+    char name[96];
 
-    for (size_t i = 0; i < ND_ARRAY_LEN(paths) && s.bytes == NULL; i++)
-        snap(paths[i], &s);
-    UNIT_CHECK(s.bytes != NULL);
-    if (s.bytes == NULL)
-        return;
-    s.bytes[s.len] = '\0';
-    if (strcmp((const char *)s.bytes, store_schema_sql) != 0) {
+    UNIT_CHECK(load_source("sql/schema.sql", &s));
+    if (s.bytes != NULL && strcmp((const char *)s.bytes, store_schema_sql) != 0) {
         fprintf(stderr, "daemon/store_schema.c differs from sql/schema.sql; regenerate it "
                         "(sql/README.md)\n");
         UNIT_CHECK(!"schema copy is current");
     }
     snap_free(&s);
+    /* every version has its migration, compiled in as its file says */
+    UNIT_CHECK(store_migration_sql[0] == NULL && store_migration_sql[1] == NULL);
+    for (int v = 2; v <= STORE_SCHEMA_VERSION; v++) {
+        UNIT_CHECK(load_migration(v, &s, name, sizeof(name)));
+        UNIT_CHECK(store_migration_sql[v] != NULL);
+        if (s.bytes != NULL && store_migration_sql[v] != NULL &&
+            strcmp((const char *)s.bytes, store_migration_sql[v]) != 0) {
+            fprintf(stderr,
+                    "daemon/store_schema.c differs from %s; regenerate it "
+                    "(sql/README.md)\n",
+                    name);
+            UNIT_CHECK(!"migration copy is current");
+        }
+        snap_free(&s);
+    }
 }
 
 static void test_roundtrip(void)
@@ -294,9 +356,16 @@ static void test_roundtrip(void)
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets WHERE name = 'dns' AND kind = 'resolve' "
                             "AND qname = 'example.test' AND qtype = 'A' AND host IS NULL"),
                 1);
-    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE raw = 'ECONNREFUSED' AND "
-                            "raw_value = 111 AND local LIKE '127.0.0.1:%' AND detail IS NULL"),
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures_v WHERE raw = 'ECONNREFUSED' AND "
+                            "raw_value = 111 AND local LIKE '127.0.0.1:4%' AND detail IS NULL AND "
+                            "remote IN ('127.0.0.1:8000', '127.0.0.1:8001', '127.0.0.1:8002')"),
                 6000);
+    /* each repeated string once: two raw names, one address */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM raws"), 2);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM addrs"), 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE local_port IS NULL OR "
+                            "remote_port IS NULL OR local_addr_id != remote_addr_id"),
+                0);
     /* the phases table spells the numbers the writer stores */
     for (int p = PHASE_NONE; p <= PHASE_VERIFY; p++) {
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM phases WHERE phase = %d AND name = '%s'",
@@ -324,6 +393,7 @@ static void test_roundtrip(void)
     UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_minute"), 11200);
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM wsa_codes"), 53);
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM addrs"), 1);
     UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
     free_config(cfg);
 }
@@ -495,9 +565,447 @@ static void test_failed_migration_rolls_back(void)
     UNIT_EQ_INT(exec_rw(path, "DROP TABLE wsa_codes; PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
     expect_refused(path, "wsa_codes");
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'wsa_codes'"), 0);
-    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 1);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 90);
     free_config(cfg);
+}
+
+/* Every row of a query as text, with each value's type: the content
+ * compared before and after a migration (malloc'd; NULL on error). */
+static char *dump(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    int rc = SQLITE_ERROR;
+
+    if (out == NULL)
+        return NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            for (int i = 0; i < sqlite3_column_count(s); i++) {
+                int type = sqlite3_column_type(s, i); /* before the text conversion */
+                const unsigned char *v = sqlite3_column_text(s, i);
+                fprintf(out, "%s%d:%s", i ? "|" : "", type, v ? (const char *)v : "");
+            }
+            fputc('\n', out);
+        }
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_DONE)
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    fclose(out);
+    if (rc != SQLITE_DONE) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static bool same_dump(const char *a, const char *b)
+{
+    bool same = a != NULL && b != NULL && strcmp(a, b) == 0;
+
+    if (!same)
+        fprintf(stderr, "--- before\n%s--- after\n%s", a ? a : "(error)\n", b ? b : "(error)\n");
+    return same;
+}
+
+/* Addresses as a probe may give them, and strings that only look like
+ * them: each must come back from failures_v exactly, whether the writer
+ * stored it or the migration from version 1 converted it. */
+static const char *const addr_texts[] = {
+    "127.0.0.1:40312",
+    "[::1]:53",
+    "[fe80::1]:1",
+    "[2001:db8::10]:65535",
+    "[::ffff:127.0.0.1]:8080",
+    "127.0.0.1:0",
+    "host.example:443",
+    "h\xc3\xb4te:80",  /* UTF-8 */
+    "127.0.0.1:00053", /* a leading zero: kept whole */
+    "127.0.0.1:65536", /* not a port */
+    "1.2.3.4:123456",  /* six digits */
+    "localhost",       /* no port */
+    "::1",             /* a bare IPv6 address */
+    "::1:53",          /* ambiguous without brackets */
+    ":53",             /* no host */
+    "[abc]:80",        /* brackets without ':' inside */
+    "[]:80",           /* empty brackets */
+    "[::1]",           /* brackets, no port */
+    "[::1]:",          /* a ':' and no digits */
+    "x:",              /* the same */
+    "a:b:c",           /* ':' in the host */
+    "[a]b:c]:9",       /* odd, but joins back */
+    "abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz.abcd:1234", /* 63 bytes */
+};
+static const char *const raw_texts[] = {"ECONNREFUSED", "EAI_NONAME", "SERVFAIL",
+                                        "MISMATCH",     "DNS",        "E2345678901234567890123"};
+
+/* The writer splits and interns every form of address and gives it back
+ * unchanged through failures_v, from a cold cache (SELECT) too. */
+static void test_addresses_roundtrip(void)
+{
+    const char *path = db_path();
+    struct config *cfg = make_config(2, three);
+    const size_t n = ND_ARRAY_LEN(addr_texts);
+    int64_t base = util_now_ms() - 60000, addrs = 0;
+    char sql[256];
+
+    UNIT_EQ_INT(strlen(addr_texts[n - 1]), 63);
+    for (int session = 0; session < 2; session++) {
+        char err[512];
+        struct store *st = store_open(path, cfg, err, sizeof(err));
+        UNIT_CHECK(st != NULL);
+        if (st == NULL)
+            break;
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        for (size_t i = 0; i < n; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[session], base + (int64_t)i, false, WSAECONNREFUSED);
+            util_strlcpy(r.local, addr_texts[i], sizeof(r.local));
+            util_strlcpy(r.remote, addr_texts[n - 1 - i], sizeof(r.remote));
+            util_strlcpy(r.raw, raw_texts[i % ND_ARRAY_LEN(raw_texts)], sizeof(r.raw));
+            r.latency_us = (int64_t)i;
+            store_submit(st, &r);
+        }
+        /* and one without any: NULL, as for empty text always */
+        {
+            struct result r;
+            make_result(&r, &cfg->targets[session], base + (int64_t)n, false, WSAECONNREFUSED);
+            r.local[0] = r.remote[0] = r.raw[0] = '\0';
+            r.latency_us = (int64_t)n;
+            store_submit(st, &r);
+        }
+        store_close(st);
+        for (size_t i = 0; i < n; i++) {
+            snprintf(sql, sizeof(sql),
+                     "SELECT local FROM failures_v WHERE target_id = %" PRId64
+                     " AND latency_us = %zu",
+                     cfg->targets[session].db_id, i);
+            UNIT_EQ_STR(q_text(path, sql), addr_texts[i]);
+            snprintf(sql, sizeof(sql),
+                     "SELECT remote FROM failures_v WHERE target_id = %" PRId64
+                     " AND latency_us = %zu",
+                     cfg->targets[session].db_id, i);
+            UNIT_EQ_STR(q_text(path, sql), addr_texts[n - 1 - i]);
+            snprintf(sql, sizeof(sql),
+                     "SELECT raw FROM failures_v WHERE target_id = %" PRId64
+                     " AND latency_us = %zu",
+                     cfg->targets[session].db_id, i);
+            UNIT_EQ_STR(q_text(path, sql), raw_texts[i % ND_ARRAY_LEN(raw_texts)]);
+        }
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM failures_v WHERE latency_us = %zu AND local IS NULL AND "
+                 "remote IS NULL AND raw IS NULL",
+                 n);
+        UNIT_EQ_INT(q_int(path, sql), session + 1);
+        /* the second session found every string already there */
+        if (session == 0)
+            addrs = q_int(path, "SELECT count(*) FROM addrs");
+        UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM addrs"), addrs);
+        UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM raws"), ND_ARRAY_LEN(raw_texts));
+    }
+    /* IPv4 and IPv6 addresses are stored without port and brackets */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM addrs WHERE addr IN ('127.0.0.1', '::1', "
+                            "'fe80::1', '2001:db8::10', '::ffff:127.0.0.1', 'host.example')"),
+                6);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures_v WHERE local = '127.0.0.1:40312' AND "
+                            "(SELECT local_port FROM failures AS f WHERE f.ts = failures_v.ts AND "
+                            "f.target_id = failures_v.target_id) = 40312"),
+                2);
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+    free_config(cfg);
+}
+
+/* A batch that rolls back takes the lookup rows it added with it: the
+ * writer must not keep their ids (a row would point at nothing). */
+static void test_intern_survives_rollback(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(1, three);
+    struct store_stats ss;
+    struct store *st;
+    int64_t base = util_now_ms() - 60000;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    create_db(path, cfg);
+    /* every failure insert fails while `boom` has a row */
+    UNIT_EQ_INT(exec_rw(path, "CREATE TABLE boom (x); INSERT INTO boom VALUES (1); "
+                              "CREATE TRIGGER boom BEFORE INSERT ON failures WHEN "
+                              "(SELECT count(*) FROM boom) > 0 BEGIN SELECT RAISE(ABORT, 'boom'); "
+                              "END"),
+                SQLITE_OK);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL) {
+        free_config(cfg);
+        return;
+    }
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    for (int i = 0; i < 10; i++) {
+        struct result r;
+        make_result(&r, &cfg->targets[0], base + i, false, WSAECONNREFUSED);
+        snprintf(r.remote, sizeof(r.remote), "[2001:db8::%d]:53", i % 2);
+        store_submit(st, &r);
+    }
+    for (int i = 0; i < 50; i++) {
+        store_get_stats(st, &ss);
+        if (!ss.writable)
+            break;
+        usleep(100 * 1000);
+    }
+    UNIT_CHECK(!ss.writable);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM addrs"), 0);
+    UNIT_EQ_INT(exec_rw(path, "DELETE FROM boom"), SQLITE_OK);
+    store_close(st); /* retries at once, and flushes */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 10);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures AS f WHERE NOT EXISTS (SELECT 1 FROM "
+                            "addrs AS a WHERE a.id = f.remote_addr_id) OR NOT EXISTS (SELECT 1 "
+                            "FROM addrs AS a WHERE a.id = f.local_addr_id) OR NOT EXISTS "
+                            "(SELECT 1 FROM raws AS r WHERE r.id = f.raw_id)"),
+                0);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures_v WHERE remote IN ('[2001:db8::0]:53', "
+                            "'[2001:db8::1]:53') AND raw = 'ECONNREFUSED' AND local LIKE "
+                            "'127.0.0.1:%'"),
+                10);
+    free_config(cfg);
+}
+
+/* A database of schema version 1 (tests/unit/schema_v1.sql, as netdiagd
+ * 0.1.0 made it) with its wsa_codes as the daemon fills them, two targets,
+ * a failure per addr_texts entry (as local, and backwards as remote),
+ * rows with NULLs, empty text and a second seq, a rollup and an alert;
+ * false on error. */
+static bool make_v1(const char *path, int64_t base)
+{
+    struct snapshot schema;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    const size_t n = ND_ARRAY_LEN(addr_texts);
+    char sql[512];
+    bool ok = false;
+
+    if (!load_source("tests/unit/schema_v1.sql", &schema))
+        return false;
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN", NULL,
+                     NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, (const char *)schema.bytes, NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = 1",
+             STORE_APPLICATION_ID);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO wsa_codes VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL) !=
+            SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < wsa_table_len; i++) {
+        const struct wsa_code *c = &wsa_table[i];
+        sqlite3_bind_int(s, 1, c->code);
+        sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, c->meaning, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, c->explanation ? c->explanation : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, c->os_dependent ? 1 : 0);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            goto out;
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO targets (id, name, kind, host, port, family, interval_ms, timeout_ms, "
+             "created, updated) VALUES (1, 'web', 'connect', '127.0.0.1', 8000, 'any', 10000, "
+             "1000, %" PRId64 ", %" PRId64 ")",
+             base, base);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db,
+                     "INSERT INTO targets (id, name, kind, qname, qtype, server, family, "
+                     "interval_ms, timeout_ms, created, updated, retired) VALUES (2, 'dns', "
+                     "'resolve', 'example.test', 'A', '127.0.0.1:5353', 'any', 10000, 1000, 1, "
+                     "2, 3)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw, "
+                           "raw_value, detail, latency_us, local, remote) VALUES (?1, ?2, ?3, "
+                           "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < n + 4; i++) {
+        sqlite3_bind_int64(s, 1, base + (int64_t)(i < n + 3 ? i : n + 2));
+        sqlite3_bind_int(s, 2, i % 3 == 2 ? 2 : 1);
+        sqlite3_bind_int(s, 3, i < n + 3 ? 0 : 1);
+        sqlite3_bind_int(s, 4, (int)(i % 6));
+        sqlite3_bind_int(s, 5, i % 2 ? WSAECONNREFUSED : WSAHOST_NOT_FOUND);
+        if (i < n) {
+            sqlite3_bind_text(s, 6, raw_texts[i % ND_ARRAY_LEN(raw_texts)], -1, SQLITE_STATIC);
+            sqlite3_bind_int(s, 7, (int)i - 3);
+            if (i % 4)
+                sqlite3_bind_text(s, 8, "no answer within 3000 ms (connect)", -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(s, 8);
+            sqlite3_bind_int64(s, 9, (int64_t)i * 1000);
+            sqlite3_bind_text(s, 10, addr_texts[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 11, addr_texts[n - 1 - i], -1, SQLITE_STATIC);
+        } else if (i == n) { /* all NULL */
+            for (int k = 6; k <= 11; k++)
+                sqlite3_bind_null(s, k);
+        } else if (i == n + 1) { /* empty text: stays empty, not NULL */
+            sqlite3_bind_text(s, 6, "", -1, SQLITE_STATIC);
+            sqlite3_bind_int(s, 7, 0);
+            sqlite3_bind_text(s, 8, "", -1, SQLITE_STATIC);
+            sqlite3_bind_int(s, 9, 0);
+            sqlite3_bind_text(s, 10, "", -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 11, "", -1, SQLITE_STATIC);
+        } else { /* two failures of one target in one millisecond */
+            sqlite3_bind_text(s, 6, "ECONNREFUSED", -1, SQLITE_STATIC);
+            sqlite3_bind_int(s, 7, 111);
+            sqlite3_bind_null(s, 8);
+            sqlite3_bind_int64(s, 9, 85 + (int64_t)i);
+            sqlite3_bind_text(s, 10, i == n + 2 ? "127.0.0.1:40312" : "127.0.0.1:40313", -1,
+                              SQLITE_STATIC);
+            sqlite3_bind_text(s, 11, "127.0.0.1:8000", -1, SQLITE_STATIC);
+        }
+        if (sqlite3_step(s) != SQLITE_DONE)
+            goto out;
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO rollup_minute VALUES (%" PRId64 ", 1, 10, 2, 8, 2, 300, 100, 200); "
+             "INSERT INTO rollup_hour_code VALUES (%" PRId64 ", 1, 10061, 8); "
+             "INSERT INTO alerts (target_id, wsa_code, started, count, baseline, detail) "
+             "VALUES (1, 10061, %" PRId64 ", 8, 0.5, 'x')",
+             base / 60000 * 60000, base / 3600000 * 3600000, base);
+    ok = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) == SQLITE_OK;
+out:
+    if (!ok)
+        fprintf(stderr, "make_v1: %s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    snap_free(&schema);
+    return ok;
+}
+
+#define DUMP_FAILURES "SELECT * FROM failures_v ORDER BY ts, target_id, latency_us"
+/* The tables the migration must leave alone. */
+#define DUMP_OTHERS                                                                                \
+    "SELECT 't', * FROM targets UNION ALL SELECT 'c', code, name, meaning, explanation, "          \
+    "os_dependent, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM wsa_codes UNION ALL SELECT 'm', *, 0, 0, 0, " \
+    "0, 0, 0 FROM rollup_minute UNION ALL SELECT 'h', *, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM "    \
+    "rollup_hour_code UNION ALL SELECT 'a', *, 0, 0, 0, 0 FROM alerts ORDER BY 1, 2"
+#define DUMP_SCHEMA                                                                                \
+    "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' "          \
+    "ORDER BY name"
+
+/* netdiagd opens a version 1 database: it is migrated in place, every
+ * failure reads back the same through failures_v, nothing else changes,
+ * the schema is the one a new database gets, and writing goes on. */
+static void test_migrate_v1(void)
+{
+    char path[128], err[512], fresh[128];
+    struct config *cfg = make_config(1, three); /* "web", id 1 in the v1 rows */
+    const size_t n = ND_ARRAY_LEN(addr_texts);
+    int64_t base = util_now_ms() / 1000 * 1000 - 3600 * 1000, addrs;
+    char *before, *after, *others, *others_after, *schema, *schema_fresh;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    snprintf(fresh, sizeof(fresh), "%s", db_path());
+    UNIT_CHECK(make_v1(path, base));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), n + 4);
+    before = dump(path, DUMP_FAILURES);
+    others = dump(path, DUMP_OTHERS);
+
+    st = store_open(path, cfg, err, sizeof(err));
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), n + 4);
+    after = dump(path, DUMP_FAILURES);
+    others_after = dump(path, DUMP_OTHERS);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_CHECK(same_dump(others, others_after));
+    /* IPv4 and IPv6 without brackets and port, the rest whole */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures AS f JOIN addrs AS a ON "
+                            "a.id = f.local_addr_id WHERE a.addr = '::1' AND f.local_port = 53"),
+                1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures AS f JOIN addrs AS a ON "
+                            "a.id = f.local_addr_id WHERE a.addr = '127.0.0.1:00053' AND "
+                            "f.local_port IS NULL"),
+                1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM raws"), ND_ARRAY_LEN(raw_texts) + 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM sqlite_temp_schema"), 0);
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+
+    /* the same schema as a new database, to the byte */
+    create_db(fresh, cfg);
+    schema = dump(path, DUMP_SCHEMA);
+    schema_fresh = dump(fresh, DUMP_SCHEMA);
+    UNIT_CHECK(same_dump(schema_fresh, schema));
+
+    /* the writer splits as the migration did: the same texts written anew
+     * add no address */
+    addrs = q_int(path, "SELECT count(*) FROM addrs");
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        for (size_t i = 0; i < n; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[0], base + 100000 + (int64_t)i, false, WSAECONNREFUSED);
+            util_strlcpy(r.local, addr_texts[i], sizeof(r.local));
+            util_strlcpy(r.remote, addr_texts[n - 1 - i], sizeof(r.remote));
+            store_submit(st, &r);
+        }
+        store_close(st);
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 2 * n + 4);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM addrs"), addrs);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures_v AS a JOIN failures_v AS b ON "
+                            "b.ts = a.ts + 100000 WHERE a.local IS b.local AND "
+                            "a.remote IS b.remote"),
+                n);
+    free(before);
+    free(after);
+    free(others);
+    free(others_after);
+    free(schema);
+    free(schema_fresh);
+    free_config(cfg);
+}
+
+/* A migration that fails half-way leaves the version 1 database as it
+ * was: here a table of the user's named like a new one. */
+static void test_migrate_v1_fails_whole(void)
+{
+    char path[128];
+    char *before, *after;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    UNIT_CHECK(make_v1(path, util_now_ms() - 3600 * 1000));
+    UNIT_EQ_INT(exec_rw(path, "CREATE TABLE addrs (mine TEXT); INSERT INTO addrs VALUES ('x'); "
+                              "PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    before = dump(path, DUMP_FAILURES);
+    expect_refused(path, "migration from version 1 to 2 failed");
+    after = dump(path, DUMP_FAILURES);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'raws'"), 0);
+    free(before);
+    free(after);
 }
 
 static void test_unwritable_refused(void)
@@ -764,6 +1272,10 @@ int main(void)
     UNIT_RUN(test_garbage_refused);
     UNIT_RUN(test_corrupt_refused);
     UNIT_RUN(test_failed_migration_rolls_back);
+    UNIT_RUN(test_addresses_roundtrip);
+    UNIT_RUN(test_intern_survives_rollback);
+    UNIT_RUN(test_migrate_v1);
+    UNIT_RUN(test_migrate_v1_fails_whole);
     UNIT_RUN(test_unwritable_refused);
     UNIT_RUN(test_missing_dir_refused);
     UNIT_RUN(test_locked_queue_overflow);
