@@ -15,8 +15,10 @@
  * a file with another application_id or a higher version. */
 #define STORE_APPLICATION_ID 1313097031
 #define STORE_SCHEMA_VERSION 2
-/* Results the queue holds (ok and failed); more are dropped and counted. */
-#define STORE_QUEUE_MAX 16384
+/* Results the queue holds (ok and failed); more are dropped and counted.
+ * Twice a batch: the loop fills one half while the writer commits the
+ * other. ~13 MiB when full (a full disk: about 8 s at 4,000 results/s). */
+#define STORE_QUEUE_MAX 32768
 
 /* store_schema.c: sql/schema.sql, compiled in, and sql/NNN_*.sql: the
  * migration from version N-1 to N at index N (NULL below 2). */

@@ -14,9 +14,16 @@
 #include "store.h"
 
 /* A batch commits after this many rows or once its oldest result has
- * waited this long, whichever comes first. */
-#define STORE_BATCH_MAX      5000
+ * waited this long, whichever comes first. Each commit writes every page
+ * it touched to the WAL, one index leaf per target at least: at 2,000
+ * targets, 5,000-row batches wrote more than the writer could keep up
+ * with at 120k rows/s; 16,384 do not (half the queue). */
+#define STORE_BATCH_MAX      16384
 #define STORE_BATCH_DELAY_US 1000000
+/* Rollup counts are upserted at most this often (and when their table is
+ * full, and at stop): upserting every target's rows with every batch cost
+ * more than the failure rows themselves with thousands of targets. */
+#define STORE_ACC_FLUSH_US 1000000
 /* Retention deletes at most this many rows per transaction, so a large
  * backlog never holds the write lock for long. */
 #define STORE_PRUNE_ROWS        5000
@@ -31,9 +38,11 @@
 /* store_stop() gives up on a database that stays unwritable this long. */
 #define STORE_CLOSE_TIMEOUT_US (10 * 1000000LL)
 /* Open addressing for the rollup accumulators: at most 2 entries per row
- * of a batch (the totals and the code), and a load factor below 1/3. */
+ * of a batch (the totals and the code; a batch is taken only with room
+ * for that, or after a flush), and a load factor of at most 1/2. */
 #define STORE_ACC_MAX   (2 * STORE_BATCH_MAX)
-#define STORE_ACC_SLOTS 32768
+#define STORE_ACC_SLOTS 65536
+_Static_assert(STORE_ACC_SLOTS >= 2 * STORE_ACC_MAX, "rollup hash table too small");
 
 /* The writer connection's statements. */
 enum store_stmt {
@@ -165,9 +174,11 @@ struct store {
     int64_t ident_check_us; /* writer thread only: next stat() */
 
     /* writer thread only */
-    struct store_acc *acc;
+    struct store_acc *acc; /* rollup counts of committed results, not yet
+                            * written; flushed at most once a second */
     int32_t *acc_slot;
     size_t nacc;
+    int64_t acc_flush_us; /* when the counts are next due in the database */
     struct store_seq *seqs;
     size_t nseqs;
     struct store_intern intern[STORE_INTERN__COUNT];
