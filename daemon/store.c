@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "store.h"
 #include "store_int.h"
 #include "util.h"
@@ -379,6 +380,25 @@ fail:
 /* In one BEGIN IMMEDIATE transaction: check the header again (another
  * process may have got there first), create or migrate, stamp the
  * version, refresh wsa_codes. Any failure rolls all of it back. */
+/* systemd stops a start that takes longer than TimeoutStartSec (90 s by
+ * default), and migrating tens of millions of failures can take longer:
+ * while SQLite works, ask for 30 s more every 10 s (EXTEND_TIMEOUT_USEC;
+ * nothing without $NOTIFY_SOCKET). */
+#define STORE_EXTEND_EVERY_US 10000000LL
+#define STORE_EXTEND_BY_US    30000000LL
+
+static int store_migrate_progress(void *arg)
+{
+    int64_t *next_us = arg;
+    int64_t now = util_mono_us();
+
+    if (now >= *next_us) {
+        notify_send("EXTEND_TIMEOUT_USEC=%lld", STORE_EXTEND_BY_US);
+        *next_us = now + STORE_EXTEND_EVERY_US;
+    }
+    return 0;
+}
+
 static int store_migrate(struct store *st, char *err, size_t errlen)
 {
     sqlite3 *db = st->ctl;
@@ -410,9 +430,18 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
     } else {
         /* A new database gets store_schema_sql, always the newest; an
          * older one each migration after its version, in order. */
+        int64_t next_us = util_mono_us() + STORE_EXTEND_EVERY_US;
         for (int v = (int)version + 1; v <= STORE_SCHEMA_VERSION; v++) {
             const char *m = store_migration_sql[v];
-            if (m == NULL || store_exec(db, m) != SQLITE_OK) {
+            int rc;
+            log_info("database %s: migrating from schema version %d to %d (about 4 s per "
+                     "million failures)",
+                     st->path, v - 1, v);
+            notify_send("STATUS=migrating the database to schema version %d", v);
+            sqlite3_progress_handler(db, 100000, store_migrate_progress, &next_us);
+            rc = m != NULL ? store_exec(db, m) : SQLITE_ERROR;
+            sqlite3_progress_handler(db, 0, NULL, NULL);
+            if (rc != SQLITE_OK) {
                 store_err(err, errlen, st->path, "migration from version %d to %d failed: %s",
                           v - 1, v, m ? sqlite3_errmsg(db) : "no migration in this build");
                 goto fail;
