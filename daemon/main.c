@@ -69,6 +69,25 @@ static void usage(FILE *f)
                "2 usage or configuration error.\n");
 }
 
+/* The engine's gate: hold scheduled starts back while the writer is
+ * behind, its queue so full that the probes in flight (and a margin for
+ * targets with several addresses) could fill it. Not while the database
+ * is unwritable: then the daemon keeps probing, holds what fits and
+ * counts what it drops, as the store's documentation says. */
+#define DAEMON_GATE_MARGIN 1024
+
+static bool daemon_gate(void *arg)
+{
+    struct daemon *d = arg;
+    struct store_stats ss;
+
+    if (d->st == NULL)
+        return true;
+    store_get_stats(d->st, &ss);
+    return !ss.writable ||
+           ss.queue_depth + engine_in_flight(d->eng) + DAEMON_GATE_MARGIN < STORE_QUEUE_MAX;
+}
+
 static void daemon_sink(const struct result *r, void *arg)
 {
     struct daemon *d = arg;
@@ -420,6 +439,7 @@ int main(int argc, char **argv)
             fatalx("cannot install the signal handlers");
     }
     d.eng = engine_new(d.base, d.dns, daemon_sink, &d);
+    engine_set_gate(d.eng, daemon_gate, &d);
     if (!d.once) {
         struct timeval one = {1, 0};
         d.ev_tick = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
@@ -443,9 +463,10 @@ int main(int argc, char **argv)
         store_stop(d.st); /* flushes everything queued, then final figures */
         store_get_stats(d.st, &ss);
         log_info("schedule: %llu starts, lateness p50 %lld us, p99 %lld us, max %lld us, "
-                 "%llu early wake-ups re-armed",
+                 "%llu early wake-ups re-armed, %llu starts held while the store caught up",
                  (unsigned long long)es.starts, (long long)es.p50_us, (long long)es.p99_us,
-                 (long long)es.max_us, (unsigned long long)es.early_wakeups);
+                 (long long)es.max_us, (unsigned long long)es.early_wakeups,
+                 (unsigned long long)es.held);
         log_info("stopped: %llu results, %llu failures, %llu failure rows stored, %llu dropped",
                  (unsigned long long)d.results, (unsigned long long)d.failures,
                  (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);

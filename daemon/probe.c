@@ -52,6 +52,9 @@ struct engine {
 
     size_t kept_fds, kept_fds_max; /* sockets kept between attempts */
     bool prio;                     /* libevent priorities are set up */
+    engine_gate_fn gate;           /* may hold scheduled starts back */
+    void *gate_arg;
+    uint64_t held;
 };
 
 /* A wake-up that comes this much before its time is counted as early
@@ -69,6 +72,9 @@ struct engine {
 
 /* Wake-ups handled per turn of the loop before it looks at I/O again. */
 #define ENGINE_WAKE_BURST 256
+
+/* Scheduled starts the gate holds back are tried again this much later. */
+#define ENGINE_HOLD_US 1000
 
 /* libevent priorities: probe sockets first, then everything else (the
  * engine's timer among them). libevent runs a lower priority only in a
@@ -249,6 +255,9 @@ static void engine_wake_cb(evutil_socket_t fd, short what, void *arg)
     struct engine *eng = arg;
     int64_t now = util_mono_us();
     int64_t armed = eng->wake_armed_us;
+    struct probe *held[ENGINE_WAKE_BURST];
+    size_t nheld = 0;
+    bool open;
 
     (void)fd;
     (void)what;
@@ -257,10 +266,19 @@ static void engine_wake_cb(evutil_socket_t fd, short what, void *arg)
         eng->early_wakeups++; /* libevent woke us early: nothing due, re-arm */
     /* only what was due when the turn began: a deadline that passes while
      * this burst starts probes waits for the I/O that came meanwhile */
+    open = eng->gate == NULL || eng->gate(eng->gate_arg);
     for (int n = 0; n < ENGINE_WAKE_BURST && eng->nheap > 0 && eng->heap[0].at_us <= now; n++) {
         struct probe *p = eng->heap[0].p;
         heap_remove(eng, p);
-        probe_wake(p, now);
+        if (open || p->running) {
+            probe_wake(p, now);
+            continue;
+        }
+        held[nheld++] = p; /* its slot (next_us) stays: lateness counts */
+    }
+    for (size_t i = 0; i < nheld; i++) {
+        eng->held++;
+        timer_arm_at(held[i], now + ENGINE_HOLD_US);
     }
     if (eng->nheap > 0 && eng->heap[0].at_us <= now) {
         /* a burst left some due: come back after the loop's I/O */
@@ -1026,6 +1044,13 @@ void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *
     out->p99_us = hist_quantile(&eng->lateness, 0.99);
     out->max_us = eng->lateness.max;
     out->early_wakeups = eng->early_wakeups;
+    out->held = eng->held;
+}
+
+void engine_set_gate(struct engine *eng, engine_gate_fn fn, void *arg)
+{
+    eng->gate = fn;
+    eng->gate_arg = arg;
 }
 
 void engine_tick(struct engine *eng)

@@ -186,7 +186,15 @@ struct engine_sched_stats {
     uint64_t starts;
     int64_t p50_us, p99_us, max_us;
     uint64_t early_wakeups;
+    uint64_t held; /* starts held back by the gate (each retry counts) */
 };
+
+/* Asked once per burst of scheduled starts: returning false holds them
+ * back ENGINE_HOLD_US (main.c: while the store's queue is nearly full of
+ * results it is writing, so an overloaded daemon probes less instead of
+ * dropping results). Deadlines are never held. Their lateness counts. */
+typedef bool (*engine_gate_fn)(void *arg);
+void engine_set_gate(struct engine *eng, engine_gate_fn fn, void *arg);
 void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *out);
 
 /* Once a second (main's status tick): reports transitions that were over
