@@ -58,12 +58,13 @@ static int closed_port(void)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
 
-    bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-    getsockname(fd, (struct sockaddr *)&sin, &len);
-    port = ntohs(sin.sin_port);
-    close(fd);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+        port = ntohs(sin.sin_port);
+    if (fd >= 0)
+        close(fd);
     return port;
 }
 
@@ -71,8 +72,11 @@ static struct config *targets_config(int n, const char *interval)
 {
     char path[] = "/tmp/test_engine.XXXXXX";
     int fd = mkstemp(path), port = closed_port(), nerr = 0;
-    FILE *f = fdopen(fd, "w");
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     struct config *cfg;
+
+    if (f == NULL || port == 0)
+        return NULL;
 
     fprintf(f,
             "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = %s\n"
