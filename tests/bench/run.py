@@ -80,14 +80,6 @@ def stop(p):
         p.wait()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def scrape(port):
     """netdiagd's own counters from its /metrics (loopback): results handed
     to the store, failure rows committed, results dropped."""
@@ -192,7 +184,7 @@ def main():
     # (2,000 targets at 10 ms ask 200,000 probes/s); the rate is the steady
     # one, from netdiagd's own counter over the measured window
     n, iv = 2000, "10ms"
-    mport = free_port()
+    mport = closed_port()
     mline = "metrics_listen = 127.0.0.1:%d" % mport
     cfg, db = write_config(tmp, "connect", n, iv, "5ms",
                            "kind = connect\nhost = 127.0.0.1\nport = %d\n" % lport, mline)
