@@ -626,21 +626,21 @@ static const char *const addr_texts[] = {
     "[::ffff:127.0.0.1]:8080",
     "127.0.0.1:0",
     "host.example:443",
-    "h\xc3\xb4te:80",  /* UTF-8 */
-    "127.0.0.1:00053", /* a leading zero: kept whole */
-    "127.0.0.1:65536", /* not a port */
-    "1.2.3.4:123456",  /* six digits */
-    "localhost",       /* no port */
-    "::1",             /* a bare IPv6 address */
-    "::1:53",          /* ambiguous without brackets */
-    ":53",             /* no host */
-    "[abc]:80",        /* brackets without ':' inside */
-    "[]:80",           /* empty brackets */
-    "[::1]",           /* brackets, no port */
-    "[::1]:",          /* a ':' and no digits */
-    "x:",              /* the same */
-    "a:b:c",           /* ':' in the host */
-    "[a]b:c]:9",       /* odd, but joins back */
+    "h\xc3\xb4te:80",   /* UTF-8 */
+    "127.0.0.1:00053",  /* a leading zero: kept whole */
+    "127.0.0.1:65536",  /* not a port */
+    "127.0.0.4:123456", /* six digits */
+    "localhost",        /* no port */
+    "::1",              /* a bare IPv6 address */
+    "::1:53",           /* ambiguous without brackets */
+    ":53",              /* no host */
+    "[abc]:80",         /* brackets without ':' inside */
+    "[]:80",            /* empty brackets */
+    "[::1]",            /* brackets, no port */
+    "[::1]:",           /* a ':' and no digits */
+    "x:",               /* the same */
+    "a:b:c",            /* ':' in the host */
+    "[a]b:c]:9",        /* odd, but joins back */
     "abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz.abcd:1234", /* 63 bytes */
 };
 static const char *const raw_texts[] = {"ECONNREFUSED", "EAI_NONAME", "SERVFAIL",
