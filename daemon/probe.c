@@ -89,7 +89,7 @@ struct engine {
  * failing at start must not stall the loop on writing 10,000 log lines. */
 #define ENGINE_LOG_LINES_PER_S 100
 
-static void probe_wake(struct probe *p, int64_t now);
+static void probe_wake(struct probe *p);
 static void probe_begin(struct probe *p);
 static void probe_attempt_address(struct probe *p);
 
@@ -271,7 +271,7 @@ static void engine_wake_cb(evutil_socket_t fd, short what, void *arg)
         struct probe *p = eng->heap[0].p;
         heap_remove(eng, p);
         if (open || p->running) {
-            probe_wake(p, now);
+            probe_wake(p);
             continue;
         }
         held[nheld++] = p; /* its slot (next_us) stays: lateness counts */
@@ -308,11 +308,11 @@ void probe_shorten_deadline(struct probe *p, int64_t deadline_us)
 static void probe_close_fd_how(struct probe *p, bool linger)
 {
     if (p->fd >= 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
         if (p->fd_kept) {
             p->fd_kept = false;
             p->eng->kept_fds--;
         }
-        struct linger lg = {.l_onoff = 1, .l_linger = 0};
         event_del(p->ev_io);
         if (linger)
             setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -350,14 +350,6 @@ bool probe_keep_socket(struct probe *p)
 
     if (p->fd < 0 || p->t->interval_ms > ENGINE_KEEP_MAX_INTERVAL_MS)
         return false;
-    if (eng->kept_fds_max == 0) {
-        struct rlimit rl;
-        eng->kept_fds_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                                ? (size_t)rl.rlim_cur / 4
-                                : 256;
-        if (eng->kept_fds_max == 0)
-            eng->kept_fds_max = 1;
-    }
     if (!p->fd_kept) {
         if (eng->kept_fds >= eng->kept_fds_max)
             return false;
@@ -656,13 +648,12 @@ static void probe_deadline(struct probe *p)
 
 /* A probe's wake-up has come (never early: the heap pops only what is
  * due): its deadline when running, else its next scheduled start. */
-static void probe_wake(struct probe *p, int64_t now)
+static void probe_wake(struct probe *p)
 {
     if (p->running) {
         probe_deadline(p);
         return;
     }
-    (void)now;
     /* read the clock per start: the last of a slot's probes starts later
      * than the first, and the figure must say so */
     if (!p->eng->once)
@@ -888,6 +879,13 @@ struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe
     eng->sink = sink;
     eng->sink_arg = sink_arg;
     eng->wake_armed_us = INT64_MAX;
+    {
+        /* main.c raised the soft limit to the hard one already */
+        struct rlimit rl;
+        eng->kept_fds_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                                ? (size_t)rl.rlim_cur / 4
+                                : 256;
+    }
     /* main.c sets the priorities up before any event exists (the others
      * then get the default, ENGINE_PRIO_OTHER); bench_sched relies on this */
     eng->prio = event_base_get_npriorities(base) >= ENGINE_NPRIO ||

@@ -829,17 +829,13 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
             return 0;
         }
         if (st->stopping) {
-            if (st->count == 0 && st->aq_count == 0 && (st->nacc == 0 || retry_wait) &&
-                (st->nacc == 0 || now >= st->stop_deadline_us)) {
+            bool drained = st->count == 0 && st->aq_count == 0;
+            if ((drained && st->nacc == 0) || now >= st->stop_deadline_us) {
                 *exit_now = true;
                 return 0;
             }
-            if (st->count == 0 && st->aq_count == 0 && st->nacc > 0 && !retry_wait) {
-                *acc_due = true; /* the last counts, then out */
-                return 0;
-            }
-            if (now >= st->stop_deadline_us) {
-                *exit_now = true;
+            if (drained && !retry_wait) {
+                *acc_due = true; /* the last rollup counts, then out */
                 return 0;
             }
             if (!retry_wait && st->count > 0)
