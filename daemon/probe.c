@@ -30,8 +30,9 @@ struct engine {
     size_t nprobes;
     bool once;
     bool stopping;
-    size_t once_next; /* --once: next target index to start */
-    size_t once_left; /* --once: targets not finished yet */
+    size_t once_next;  /* --once: next target index to start */
+    size_t once_left;  /* --once: targets not finished yet */
+    bool once_filling; /* --once: engine_once_fill() is running */
     size_t in_flight;
     uint64_t attempts;
     struct hist lateness;   /* scheduled start -> actual start, µs */
@@ -396,6 +397,24 @@ void probe_set_remote(struct probe *p, const struct sockaddr *sa)
     p->addrlen = len;
 }
 
+/* --once: start waiting targets up to the parallelism bound. A probe that
+ * fails inside its start() completes at once and lands here again; that
+ * nested call returns and this loop takes the freed slot, so 20,000
+ * targets failing at once (no such source address) do not become 20,000
+ * nested calls on the stack. */
+static void engine_once_fill(struct engine *eng)
+{
+    if (eng->once_filling)
+        return;
+    eng->once_filling = true;
+    while (eng->once_next < eng->nprobes && eng->in_flight < ENGINE_ONCE_PARALLEL) {
+        struct probe *p = eng->probes[eng->once_next++];
+        p->started_once = true;
+        probe_begin(p);
+    }
+    eng->once_filling = false;
+}
+
 /* The next start on the fixed-rate schedule, skipping slots already past
  * (a probe is never started twice to catch up). */
 static void probe_schedule_next(struct probe *p)
@@ -408,12 +427,7 @@ static void probe_schedule_next(struct probe *p)
     if (eng->once) {
         if (eng->once_left > 0 && --eng->once_left == 0)
             event_base_loopexit(eng->base, NULL);
-        /* start the next waiting target, keeping the parallelism bound */
-        while (eng->once_next < eng->nprobes && eng->in_flight < ENGINE_ONCE_PARALLEL) {
-            struct probe *n = eng->probes[eng->once_next++];
-            n->started_once = true;
-            probe_begin(n);
-        }
+        engine_once_fill(eng);
         return;
     }
     p->next_us += iv;
@@ -997,11 +1011,7 @@ int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
         eng->once_next = 0;
         if (eng->nprobes == 0)
             event_base_loopexit(eng->base, NULL);
-        while (eng->once_next < eng->nprobes && eng->in_flight < ENGINE_ONCE_PARALLEL) {
-            struct probe *p = eng->probes[eng->once_next++];
-            p->started_once = true;
-            probe_begin(p);
-        }
+        engine_once_fill(eng);
     }
     log_debug("engine: %zu targets, %zu kept from the previous config", cfg->ntargets, kept);
     return 0;

@@ -231,3 +231,16 @@ def test_two_thousand_targets_once(tmp_path, server):
     refused = sum(1 for v in res.values() if v[0]["wsa_code"] == 10061)
     assert oks == 1000 and refused == 1000, (oks, refused)
     assert rc == 1
+
+
+def test_once_many_targets_failing_inside_start(tmp_path):
+    """20,000 targets whose connect fails before it starts (an IPv6 source
+    for an IPv4 host: EAFNOSUPPORT). Each failure frees its slot at once;
+    --once must start the next without nesting one call per target on the
+    stack (that crashed with SIGSEGV after ~10,000)."""
+    body = "".join(target("t%05d" % i, kind="connect", host="127.0.0.1", port=9, source="::1")
+                   for i in range(20000))
+    rc, res, err = run_once(tmp_path, body, timeout=300)
+    assert rc == 1, err[-2000:]
+    assert len(res) == 20000
+    assert {(r["wsa_code"], r["raw"]) for rs in res.values() for r in rs} == {(10047, "EAFNOSUPPORT")}
