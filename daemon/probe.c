@@ -315,6 +315,7 @@ static void probe_close_fd_how(struct probe *p, bool linger)
             p->eng->kept_fds--;
         }
         event_del(p->ev_io);
+        p->local = NULL; /* an override described this socket */
         if (linger)
             setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         close(p->fd);

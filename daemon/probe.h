@@ -159,7 +159,8 @@ void probe_complete_mismatch(struct probe *p, const char *detail);
 
 /* Override the addresses shown in the result (otherwise taken from p->fd's
  * getsockname() and p->addr). probe_set_local() keeps the pointer, not a
- * copy (the kind's state holds the address): valid until the attempt ends. */
+ * copy (the kind's state holds the address); it describes the current
+ * socket, so closing that socket drops it. */
 void probe_set_local(struct probe *p, const union nd_sockaddr *sa);
 void probe_set_remote(struct probe *p, const struct sockaddr *sa);
 

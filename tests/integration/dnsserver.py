@@ -24,6 +24,8 @@ Names (class IN, any letter case):
   slow.test     A 127.0.0.1 after 200 ms
   nxdup.test    NXDOMAIN, sent twice (over UDP the copy arrives after the
                 probe has its answer)
+  alttc.test    NXDOMAIN; over UDP every other query (the 1st, 3rd, ...)
+                gets an empty answer with TC instead
 Fault names (and modes for a whole server, mode = the name without .test):
   silent.test     never answers
   wrongid.test    answers with the ID + 1
@@ -226,6 +228,11 @@ class DNSServer:
                 add("A", A("127.0.0.1"), owner="ok.test.")
         elif name == "dangle.test":
             add("CNAME", CNAME("nowhere.test."))
+        elif name == "alttc.test":
+            r.header.rcode = RCODE.NXDOMAIN
+            if proto == "udp" and self.count("udp", name) % 2 == 1:
+                r.header.rcode = RCODE.NOERROR
+                r.header.tc = 1
         elif name == "fail.test":
             r.header.rcode = RCODE.SERVFAIL
         elif name == "refuse.test":

@@ -39,7 +39,8 @@ def run_daemon(tmp_path, srv, names, seconds=1.5):
     assert rc == 0, log
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
     try:
-        rows = con.execute("SELECT target, wsa_code, raw, local FROM failures_v").fetchall()
+        rows = con.execute("SELECT target, wsa_code, raw, local, detail FROM failures_v "
+                           "ORDER BY ts").fetchall()
     finally:
         con.close()
     return rows, log
@@ -75,3 +76,19 @@ def test_timeout_never_keeps_the_socket(tmp_path):
     assert len(rows) >= 10, log
     assert {(r[1], r[2]) for r in rows} == {(11002, "TIMEOUT")}, rows[:5]
     assert len({r[3] for r in rows}) == len(rows), rows[:5]
+
+
+def test_tcp_retry_after_a_kept_socket_shows_its_own_address(tmp_path):
+    """Every other UDP answer is truncated: a query that went out of the
+    kept UDP socket then retries over TCP. The TCP result must show the
+    TCP socket's local address, never the closed UDP socket's (whose
+    remembered address the engine dropped with the socket)."""
+    with DNSServer() as srv:
+        rows, log = run_daemon(tmp_path, srv, ["alttc.test"])
+    assert len(rows) >= 10, log
+    assert {(r[1], r[2]) for r in rows} == {(11001, "NXDOMAIN")}, rows[:5]
+    tcp = [r for r in rows if "over TCP" in (r[4] or "")]
+    udp = [r for r in rows if "over TCP" not in (r[4] or "")]
+    assert len(tcp) >= 4 and len(udp) >= 4, rows[:6]
+    # UDP answers came on kept sockets (a few ports); none is a TCP row's
+    assert not {r[3] for r in tcp} & {r[3] for r in udp}, rows[:6]
