@@ -502,12 +502,17 @@ static void probe_finish(struct probe *p, struct result *r)
     r->target = p->t;
     r->ts_ms = p->ts_ms;
     r->latency_us = util_mono_us() - p->start_us;
-    if (p->local != NULL)
-        util_format_sockaddr(&p->local->sa, r->local, sizeof(r->local));
-    else if (p->fd >= 0 && getsockname(p->fd, (struct sockaddr *)&ss, &sl) == 0)
-        util_format_sockaddr((struct sockaddr *)&ss, r->local, sizeof(r->local));
-    if (p->addrlen > 0)
-        util_format_sockaddr((struct sockaddr *)&p->addr, r->remote, sizeof(r->remote));
+    /* The addresses are read for a failure (stored, alerted), by --once and
+     * by the transition line; a success in a steady ok state needs neither
+     * a getsockname() nor two formatted addresses on the loop. */
+    if (!r->ok || eng->once || p->state_code != 0) {
+        if (p->local != NULL)
+            util_format_sockaddr(&p->local->sa, r->local, sizeof(r->local));
+        else if (p->fd >= 0 && getsockname(p->fd, (struct sockaddr *)&ss, &sl) == 0)
+            util_format_sockaddr((struct sockaddr *)&ss, r->local, sizeof(r->local));
+        if (p->addrlen > 0)
+            util_format_sockaddr((struct sockaddr *)&p->addr, r->remote, sizeof(r->remote));
+    }
 
     /* a socket that never connected leaves no TIME_WAIT behind */
     if (p->keep_fd)
