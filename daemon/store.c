@@ -717,10 +717,6 @@ int store_sync_targets(struct store *st, struct config *cfg)
     size_t nretire = 0, cap_retire = 0;
     int rc;
 
-    pthread_mutex_lock(&st->mu);
-    st->retention_ms = cfg->retention_ms;
-    pthread_mutex_unlock(&st->mu);
-
     if ((rc = store_step_done(st->ctl_stmt[CTL_BEGIN])) != SQLITE_OK)
         goto fail;
     for (size_t i = 0; i < cfg->ntargets; i++) {
@@ -775,6 +771,10 @@ int store_sync_targets(struct store *st, struct config *cfg)
     }
     if ((rc = store_step_done(st->ctl_stmt[CTL_COMMIT])) != SQLITE_OK)
         goto fail;
+    /* only now: a reload that fails here keeps the old config whole */
+    pthread_mutex_lock(&st->mu);
+    st->retention_ms = cfg->retention_ms;
+    pthread_mutex_unlock(&st->mu);
     free(retire);
     free(ids);
     return 0;
