@@ -500,16 +500,18 @@ static bool store_identity_lost(struct store *st)
 {
     struct stat sb;
     int64_t now = util_mono_us();
+    int serr;
 
     if (st->replaced)
         return true;
     if (st->ino == 0 || now < st->ident_check_us)
         return false;
     st->ident_check_us = now + 1000000;
-    if (stat(st->path, &sb) == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino)
+    serr = stat(st->path, &sb) == 0 ? 0 : errno;
+    if (serr == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino)
         return false;
     st->replaced = true;
-    snprintf(st->errmsg, sizeof(st->errmsg), "%s", errno == ENOENT ? "deleted" : "replaced");
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s", serr == ENOENT ? "deleted" : "replaced");
     return true;
 }
 
