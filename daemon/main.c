@@ -401,7 +401,7 @@ int main(int argc, char **argv)
         fatalx("cannot create the event loop");
     /* two priorities before any event exists: probe sockets (the engine
      * sets them) before everything else, see probe.c */
-    if (event_base_priority_init(d.base, 2) < 0)
+    if (event_base_priority_init(d.base, ENGINE_PRIORITIES) < 0)
         log_warnx("cannot set event priorities; an overloaded loop may report timeouts");
     d.dns = dns_new(d.base);
     if (d.dns == NULL)

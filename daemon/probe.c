@@ -84,7 +84,6 @@ struct engine {
  * starts fewer probes, it never reports its own backlog as timeouts. */
 #define ENGINE_PRIO_IO    0
 #define ENGINE_PRIO_OTHER 1
-#define ENGINE_NPRIO      2
 
 /* At most this many target transition lines a second: 10,000 targets
  * failing at start must not stall the loop on writing 10,000 log lines. */
@@ -908,8 +907,8 @@ struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe
     }
     /* main.c sets the priorities up before any event exists (the others
      * then get the default, ENGINE_PRIO_OTHER); bench_sched relies on this */
-    eng->prio = event_base_get_npriorities(base) >= ENGINE_NPRIO ||
-                event_base_priority_init(base, ENGINE_NPRIO) == 0;
+    eng->prio = event_base_get_npriorities(base) >= ENGINE_PRIORITIES ||
+                event_base_priority_init(base, ENGINE_PRIORITIES) == 0;
     if (!eng->prio)
         log_debug("engine: libevent priorities unavailable; I/O and timers share one");
     eng->ev_wake = evtimer_new(base, engine_wake_cb, eng);

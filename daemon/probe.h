@@ -166,6 +166,9 @@ void probe_set_remote(struct probe *p, const struct sockaddr *sa);
 
 /* The engine: targets, their timers, the sink. */
 struct engine;
+/* libevent priorities the engine uses (probe sockets before everything
+ * else); main.c sets them up on the base before any event exists. */
+#define ENGINE_PRIORITIES 2
 struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe_sink_fn sink,
                           void *sink_arg);
 /* Give the engine a config's targets. With once=true every target is
