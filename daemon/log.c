@@ -2,29 +2,31 @@
  * when journald reads stderr (JOURNAL_STREAM set), a level word otherwise. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-static enum log_level log_level = LOG_LEVEL_INFO;
+/* The writer thread logs too, and SIGHUP may change the level meanwhile. */
+static _Atomic int log_level = LOG_LEVEL_INFO;
 static int log_journal;
 
 void log_init(enum log_level level)
 {
-    log_level = level;
+    atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
     log_journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
 void log_set_level(enum log_level level)
 {
-    log_level = level;
+    atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
 enum log_level log_get_level(void)
 {
-    return log_level;
+    return (enum log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 const char *log_level_name(enum log_level level)
@@ -52,21 +54,25 @@ int log_level_from_name(const char *name)
     return -1;
 }
 
+/* The whole line in one buffer and one write: the loop and the writer
+ * thread both log, and their lines must not interleave. */
 static void log_vemit(enum log_level level, int err, const char *fmt, va_list ap)
 {
-    char msg[1024];
-    int saved = errno;
+    char msg[1024], line[1200];
+    int saved = errno, n;
 
-    if (level > log_level)
+    if ((int)level > atomic_load_explicit(&log_level, memory_order_relaxed))
         return;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (log_journal)
-        fprintf(stderr, "<%d>%s", (int)level, msg);
+        n = snprintf(line, sizeof(line), "<%d>%s%s%s\n", (int)level, msg, err ? ": " : "",
+                     err ? strerror(err) : "");
     else
-        fprintf(stderr, "netdiagd: %s: %s", log_level_name(level), msg);
-    if (err)
-        fprintf(stderr, ": %s", strerror(err));
-    fputc('\n', stderr);
+        n = snprintf(line, sizeof(line), "netdiagd: %s: %s%s%s\n", log_level_name(level), msg,
+                     err ? ": " : "", err ? strerror(err) : "");
+    if (n >= (int)sizeof(line))
+        line[sizeof(line) - 2] = '\n'; /* cut short, still one line */
+    fputs(line, stderr);
     errno = saved;
 }
 
