@@ -18,7 +18,7 @@ struct db_target {
     int64_t id;
     char *name;
     char *kind;         /* "connect" | "resolve" | "send" */
-    char *address;      /* "127.0.0.1:8080", "udp 127.0.0.1:514", "example.test A @127.0.0.1:53" */
+    char *address;      /* "127.0.0.1:8080", "127.0.0.1:514/udp", "example.test A @127.0.0.1:53" */
     int64_t retired_ms; /* 0: still configured */
     bool selected;      /* passes the command's --target/--kind filters */
 };

@@ -45,8 +45,8 @@ static const struct client_option global_options[GOPT_COUNT + 1] = {
     [GOPT_UTC] = {"utc", 0, NULL,
                   "show times in UTC, and read --since/--until times without a zone as UTC", false},
     [GOPT_SINCE] = {"since", 0, "WHEN",
-                    "from WHEN on: a duration ago (90s, 15m, 2h, 7d), today, or an ISO-8601 "
-                    "time",
+                    "from WHEN on: a duration ago (90s, 15m, 2h, 7d), today, now, or an "
+                    "ISO-8601 time",
                     false},
     [GOPT_UNTIL] = {"until", 0, "WHEN", "up to WHEN (same forms as --since)", false},
     [GOPT_HELP] = {"help", 'h', NULL, "show this help; after a command, the command's help", false},
@@ -147,9 +147,10 @@ static const struct command commands[] = {
         .help = "Count the failures of a time range (default: the last 24 hours) by code, by "
                 "target or by phase (--by), most frequent first, with each code's meaning. "
                 "The rate is failures per attempt, from the per-minute counts netdiagd keeps "
-                "of every attempt (per hour for ranges over 6 hours), over the whole minutes "
-                "or hours the range touches; by code and by phase it is a share of all "
-                "attempts of the selected targets. Counts are exact.",
+                "of every attempt (per hour for ranges over 2 hours), the minutes or hours "
+                "at the edges counted in proportion to the part inside the range; by code "
+                "and by phase it is a share of all attempts of the selected targets. Counts "
+                "are exact.",
         .options = summary_options,
     },
     {
