@@ -409,6 +409,8 @@ static int client_list_add(struct client *cl, size_t i, const char *arg)
             item++;
             len--;
         }
+        while (len > 0 && item[len - 1] == ' ') /* "10061 ,10060" */
+            len--;
         if (len == 0)
             continue;
         l = realloc(cl->cmd_lists[i], (cl->cmd_nlist[i] + 1) * sizeof(*l));

@@ -501,6 +501,7 @@ def expected(fixed, since=None, until=None, code=None, target_ids=None):
     (["--code", "10061"], {"code": {10061}}),
     (["--code", "econnrefused"], {"code": {10061}}),
     (["--code", "10061,WSAETIMEDOUT"], {"code": {10061, 10060}}),
+    (["--code", "10061 , WSAETIMEDOUT "], {"code": {10061, 10060}}),
     (["--code", "10061", "--code", "ETIMEDOUT"], {"code": {10061, 10060}}),
     (["--target", "web"], {"target_ids": {1}}),
     (["--target", "w*", "--target", "sys?og"], {"target_ids": {1, 3}}),
