@@ -72,7 +72,7 @@ struct metrics {
     bool oom_logged;
 
     uint64_t reloads_ok, reloads_failed;
-    int64_t last_reload_ms;
+    int64_t last_success_ms; /* the last load that succeeded (start or reload) */
     bool last_reload_ok;
 };
 
@@ -321,15 +321,18 @@ void metrics_set_targets(struct metrics *m, const struct config *cfg)
     m->ntargets = n;
 }
 
+/* A failed reload keeps the previous configuration running, so the time
+ * of the last successful load stays where it is. */
 void metrics_reload(struct metrics *m, bool ok, int64_t now_ms)
 {
     if (m == NULL)
         return;
-    if (ok)
+    if (ok) {
         m->reloads_ok++;
-    else
+        m->last_success_ms = now_ms;
+    } else {
         m->reloads_failed++;
-    m->last_reload_ms = now_ms;
+    }
     m->last_reload_ok = ok;
 }
 
@@ -557,10 +560,11 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
            "configuration.");
     emit(&rd, "netdiag_config_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads_ok);
     emit(&rd, "netdiag_config_reloads_total{result=\"failed\"} %" PRIu64 "\n", m->reloads_failed);
-    family(&rd, "netdiag_config_last_reload_timestamp_seconds", "gauge",
-           "When the configuration was last loaded (start or reload), Unix time.");
-    fmt_scaled(num, sizeof(num), m->last_reload_ms, 3);
-    emit(&rd, "netdiag_config_last_reload_timestamp_seconds %s\n", num);
+    family(&rd, "netdiag_config_last_reload_success_timestamp_seconds", "gauge",
+           "When the configuration last loaded successfully (at start or by a reload), "
+           "Unix time; a failed reload does not move it.");
+    fmt_scaled(num, sizeof(num), m->last_success_ms, 3);
+    emit(&rd, "netdiag_config_last_reload_success_timestamp_seconds %s\n", num);
     family(&rd, "netdiag_config_last_reload_success", "gauge",
            "1 if the last configuration load succeeded, else 0.");
     emit(&rd, "netdiag_config_last_reload_success %d\n", m->last_reload_ok ? 1 : 0);
@@ -683,7 +687,7 @@ struct metrics *metrics_new(const struct metrics_sources *src)
         m->src = *src;
     /* the configuration loaded at start is the first successful load; the
      * reload counters count SIGHUPs only */
-    m->last_reload_ms = util_now_ms();
+    m->last_success_ms = util_now_ms();
     m->last_reload_ok = true;
     return m;
 }

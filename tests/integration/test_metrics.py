@@ -206,7 +206,7 @@ def test_scrape(tmp_path, daemons, server):
     assert last["netdiag_store_writable"] == 1
     assert last['netdiag_config_reloads_total{result="ok"}'] == 0
     assert last["netdiag_config_last_reload_success"] == 1
-    assert abs(last["netdiag_config_last_reload_timestamp_seconds"] - time.time()) < 60
+    assert abs(last["netdiag_config_last_reload_success_timestamp_seconds"] - time.time()) < 60
     for body, _ in seen:
         promtool_check(body)
     assert d.stop() == 0
@@ -280,8 +280,11 @@ def test_reload_drops_removed_target(tmp_path, daemons, listener):
     assert s["netdiag_config_last_reload_success"] == 1
     promtool_check(body)
 
-    # a bad config: counted as failed, the running targets keep counting
+    # a bad config: counted as failed, the running targets keep counting,
+    # and the time of the last successful load stays where it was
     before = s[REFUSED]
+    ok_time = s["netdiag_config_last_reload_success_timestamp_seconds"]
+    time.sleep(1.1)  # a moved timestamp would differ by at least this
     (tmp_path / "netdiag.ini").write_text("[daemon]\nbogus = 1\n")
     d.reload(r"reload failed", 1)
     time.sleep(0.5)
@@ -289,6 +292,7 @@ def test_reload_drops_removed_target(tmp_path, daemons, listener):
     assert s['netdiag_config_reloads_total{result="failed"}'] == 1
     assert s['netdiag_config_reloads_total{result="ok"}'] == 1
     assert s["netdiag_config_last_reload_success"] == 0
+    assert s["netdiag_config_last_reload_success_timestamp_seconds"] == ok_time
     assert s[REFUSED] > before
     assert d.stop() == 0
 

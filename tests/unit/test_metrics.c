@@ -273,13 +273,15 @@ static void test_sources_and_reload(void)
     CHECK_LINE(body, "netdiag_targets 0");
     free(body);
 
-    metrics_reload(m, true, 1700000000000);
-    metrics_reload(m, false, 1700000000123);
+    metrics_reload(m, true, 1700000000456);
+    metrics_reload(m, false, 1700000099123);
     alerts = 0;
     body = render(m);
     CHECK_LINE(body, "netdiag_config_reloads_total{result=\"ok\"} 1");
     CHECK_LINE(body, "netdiag_config_reloads_total{result=\"failed\"} 1");
-    CHECK_LINE(body, "netdiag_config_last_reload_timestamp_seconds 1700000000.123");
+    /* a failed reload keeps the previous configuration: the time of the
+     * last success stays (it moved to the failure's time before) */
+    CHECK_LINE(body, "netdiag_config_last_reload_success_timestamp_seconds 1700000000.456");
     CHECK_LINE(body, "netdiag_config_last_reload_success 0");
     CHECK_LINE(body, "netdiag_alerts_active 0");
     UNIT_CHECK(promtool_check(body) <= 0);
