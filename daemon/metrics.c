@@ -34,10 +34,12 @@ static const char *const bucket_le[METRICS_NBUCKETS] = {
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Failures of one target with one WSA code. At most one per code in the
- * table (plus WSASYSCALLFAILURE for anything unmapped), so bounded. */
+/* Failures of one target with one WSA code and one raw outcome. The raw
+ * label comes from a fixed set (raw_label()), and the codes from the
+ * table, so the series of a target are bounded. */
 struct mfail {
     int code;
+    const char *raw; /* static: a name from wsa.c's tables, or "other" */
     uint64_t count;
 };
 
@@ -206,14 +208,59 @@ static long slot_add(struct metrics *m, const struct target *t)
     return (long)m->nslots++;
 }
 
-/* Count a failure under its code; the list is tiny and sorted. */
-static int slot_count_failure(struct mslot *s, int code)
+/* Raw outcomes that label a failure series beside the names of wsa.c's
+ * errno, EAI and DNS tables. A fixed set keeps label sets bounded: any
+ * other raw value (an errno or EAI value without a name, a kind's own
+ * word that is not listed here) is counted as "other". */
+static const char *const raw_extra[] = {"MISMATCH"};
+
+/* The label for a raw outcome: a static string, never the input. */
+static const char *raw_label(const char *raw)
 {
+    int v;
+
+    if (raw == NULL || *raw == '\0')
+        return "other";
+    if (wsa_errno_from_name(raw, &v))
+        return wsa_errno_name(v);
+    if (wsa_eai_from_name(raw, &v))
+        return wsa_eai_name(v);
+    for (int o = DNS_OK; o <= DNS_OTHER; o++) {
+        const char *n = wsa_dns_outcome_name((enum dns_outcome)o);
+        if (n != NULL && strcmp(n, raw) == 0)
+            return n;
+    }
+    for (size_t i = 0; i < ND_ARRAY_LEN(raw_extra); i++)
+        if (strcmp(raw_extra[i], raw) == 0)
+            return raw_extra[i];
+    return "other";
+}
+
+static int mfail_cmp(const struct mfail *f, int code, const char *raw)
+{
+    if (f->code != code)
+        return f->code < code ? -1 : 1;
+    return strcmp(f->raw, raw);
+}
+
+/* Count a failure under its code and raw outcome; the list is tiny and
+ * sorted. The usual case, a series whose label is the raw name itself,
+ * is one pass of comparisons; only a new pair looks the name up. */
+static int slot_count_failure(struct mslot *s, int code, const char *raw)
+{
+    const char *label;
     size_t i;
 
-    for (i = 0; i < s->nfails && s->fails[i].code < code; i++)
+    for (i = 0; i < s->nfails; i++) {
+        if (s->fails[i].code == code && strcmp(s->fails[i].raw, raw) == 0) {
+            s->fails[i].count++;
+            return 0;
+        }
+    }
+    label = raw_label(raw);
+    for (i = 0; i < s->nfails && mfail_cmp(&s->fails[i], code, label) < 0; i++)
         ;
-    if (i < s->nfails && s->fails[i].code == code) {
+    if (i < s->nfails && mfail_cmp(&s->fails[i], code, label) == 0) {
         s->fails[i].count++;
         return 0;
     }
@@ -227,6 +274,7 @@ static int slot_count_failure(struct mslot *s, int code)
     }
     memmove(&s->fails[i + 1], &s->fails[i], (s->nfails - i) * sizeof(*s->fails));
     s->fails[i].code = code;
+    s->fails[i].raw = label;
     s->fails[i].count = 1;
     s->nfails++;
     return 0;
@@ -259,7 +307,7 @@ void metrics_observe(struct metrics *m, const struct result *r)
         s->ok++;
     } else {
         s->failed++;
-        if (slot_count_failure(s, r->wsa_code) < 0)
+        if (slot_count_failure(s, r->wsa_code, r->raw) < 0)
             metrics_oom(m);
     }
     lat_us = r->latency_us > 0 ? r->latency_us : 0;
@@ -465,14 +513,15 @@ static void render_targets(struct metrics *m, struct render *rd)
     }
 
     family(rd, "netdiag_failures_total", "counter",
-           "Failed probe attempts by target and Windows Sockets code.");
+           "Failed probe attempts by target, Windows Sockets code and raw outcome "
+           "(errno, EAI or DNS name; \"other\" outside the documented set).");
     for (size_t i = 0; i < m->nslots; i++) {
         const struct mslot *s = &m->slots[i];
         for (size_t j = 0; j < s->nfails; j++) {
             const struct wsa_code *w = wsa_by_code(s->fails[j].code);
-            char code[96];
-            snprintf(code, sizeof(code), "wsa_code=\"%d\",wsa_name=\"%s\"", s->fails[j].code,
-                     w != NULL ? w->name : "UNKNOWN");
+            char code[160];
+            snprintf(code, sizeof(code), "wsa_code=\"%d\",wsa_name=\"%s\",raw=\"%s\"",
+                     s->fails[j].code, w != NULL ? w->name : "UNKNOWN", s->fails[j].raw);
             put_str(rd, "netdiag_failures_total{target=\"");
             put_str(rd, s->label);
             put(rd, "\",", 2);

@@ -1,8 +1,10 @@
 """/metrics end to end: the real netdiagd probing a closed loopback port
 (WSAECONNREFUSED) and an open one, scraped over HTTP while it runs; the
 body checked line by line and by promtool, paths and methods it must
-refuse, a reload that removes a target (its series go), a reload that moves
-the listener, and an address it cannot bind."""
+refuse, a reload that removes a target (its series go), a failed reload
+that must not move the last-success time, a reload that moves the
+listener, an address it cannot bind, and the raw label that tells a silent
+nameserver from SERVFAIL (both WSATRY_AGAIN)."""
 
 import http.client
 import os
@@ -18,6 +20,7 @@ import urllib.request
 import pytest
 
 from conftest import NETDIAGD, closed_port
+from dnsserver import DNSServer
 
 PROMTOOL = shutil.which("promtool")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$')
@@ -137,7 +140,7 @@ def probes(s, target, result):
 
 
 REFUSED = ('netdiag_failures_total{target="closed",wsa_code="10061",'
-           'wsa_name="WSAECONNREFUSED"}')
+           'wsa_name="WSAECONNREFUSED",raw="ECONNREFUSED"}')
 
 
 def promtool_check(body):
@@ -353,3 +356,37 @@ def test_off_by_default(tmp_path, daemons):
                 cols = line.split()
                 assert not (cols[3] == "0A" and cols[9] in inodes), line  # 0A: LISTEN
     assert d.stop() == 0
+
+
+def test_raw_label_tells_silent_server_from_servfail(tmp_path, daemons):
+    """A silent nameserver and one answering SERVFAIL are both WSATRY_AGAIN
+    (11002, as getaddrinfo's EAI_AGAIN); the raw label tells them apart,
+    from a fixed set of names so that label sets stay bounded."""
+    mport = closed_port()
+    with DNSServer() as dns:
+        lines = ["[daemon]", "database = %s" % (tmp_path / "db.sqlite"),
+                 "metrics_listen = 127.0.0.1:%d" % mport, "",
+                 "[defaults]", "interval = 500ms", "timeout = 300ms", ""]
+        for name, qname in (("silent", "silent.test"), ("servfail", "fail.test")):
+            lines += ["[target %s]" % name, "kind = resolve", "name = %s" % qname, "type = A",
+                      "server = 127.0.0.1:%d" % dns.port, ""]
+        cfg = tmp_path / "netdiag.ini"
+        cfg.write_text("\n".join(lines))
+        d = daemons(cfg)
+        wait_scrape(mport, d)
+        want = ('netdiag_failures_total{target="silent",wsa_code="11002",'
+                'wsa_name="WSATRY_AGAIN",raw="TIMEOUT"}',
+                'netdiag_failures_total{target="servfail",wsa_code="11002",'
+                'wsa_name="WSATRY_AGAIN",raw="SERVFAIL"}')
+        deadline = time.monotonic() + 20
+        while True:
+            body = scrape(mport)[0]
+            s = parse(body)
+            if all(s.get(k, 0) > 0 for k in want):
+                break
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)
+        fails = [k for k in s if k.startswith("netdiag_failures_total{")]
+        assert sorted(fails) == sorted(want), fails
+        promtool_check(body)
+        assert d.stop() == 0

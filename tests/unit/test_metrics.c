@@ -1,7 +1,8 @@
 /* Unit tests for metrics.c: the body a scrape returns for synthetic
- * results (exact counter, histogram and escaping lines, checked by
- * promtool when it is installed), series dropped on reload, the hash table
- * under many targets, and the listener's bind, move and failure paths. */
+ * results (exact counter, histogram, raw label and escaping lines, checked
+ * by promtool when it is installed), series dropped on reload, the hash
+ * table under many targets, and the listener's bind, move and failure
+ * paths. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -34,8 +35,8 @@ static struct target make_target(const char *name, enum target_kind kind)
     return t;
 }
 
-static void observe(struct metrics *m, const struct target *t, bool ok, int wsa_code,
-                    int64_t latency_us)
+static void observe_raw(struct metrics *m, const struct target *t, bool ok, int wsa_code,
+                        const char *raw, int64_t latency_us)
 {
     struct result r;
 
@@ -45,9 +46,23 @@ static void observe(struct metrics *m, const struct target *t, bool ok, int wsa_
     r.wsa_code = ok ? 0 : wsa_code;
     r.latency_us = latency_us;
     r.phase = ok ? PHASE_NONE : PHASE_CONNECT;
+    snprintf(r.raw, sizeof(r.raw), "%s", ok ? "" : raw);
     /* detail may hold anything: it must never reach a label */
     snprintf(r.detail, sizeof(r.detail), "zq-detail \"quoted\"\n");
     metrics_observe(m, &r);
+}
+
+/* A result with the raw name the engine gives that code most often. */
+static void observe(struct metrics *m, const struct target *t, bool ok, int wsa_code,
+                    int64_t latency_us)
+{
+    const char *raw = wsa_code == WSAECONNREFUSED     ? "ECONNREFUSED"
+                      : wsa_code == WSAETIMEDOUT      ? "ETIMEDOUT"
+                      : wsa_code == WSAECONNRESET     ? "ECONNRESET"
+                      : wsa_code == WSAHOST_NOT_FOUND ? "NXDOMAIN"
+                                                      : "";
+
+    observe_raw(m, t, ok, wsa_code, raw, latency_us);
 }
 
 /* The rendered body as a NUL-terminated string (caller frees). */
@@ -121,11 +136,11 @@ static void test_counters_and_histogram(void)
     CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"ok\"} 0");
     CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"failed\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10060\","
-                     "wsa_name=\"WSAETIMEDOUT\"} 1");
+                     "wsa_name=\"WSAETIMEDOUT\",raw=\"ETIMEDOUT\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10061\","
-                     "wsa_name=\"WSAECONNREFUSED\"} 2");
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 2");
     CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11001\","
-                     "wsa_name=\"WSAHOST_NOT_FOUND\"} 1");
+                     "wsa_name=\"WSAHOST_NOT_FOUND\",raw=\"NXDOMAIN\"} 1");
     /* cumulative buckets, +Inf == _count, exact _sum */
     CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
                      "le=\"0.0005\"} 2");
@@ -220,7 +235,7 @@ static void test_label_escaping(void)
         body,
         "netdiag_probes_total{target=\"a\\\"b\\\\c\\nd\",kind=\"connect\",result=\"failed\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"a\\\"b\\\\c\\nd\",wsa_code=\"10061\","
-                     "wsa_name=\"WSAECONNREFUSED\"} 1");
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 1");
     UNIT_CHECK(promtool_check(body) <= 0);
     free(body);
     metrics_stop(m);
@@ -336,7 +351,7 @@ static void test_set_targets_drops_series(void)
     CHECK_LINE(body, "netdiag_probes_total{target=\"keep\",kind=\"connect\",result=\"ok\"} 2");
     CHECK_LINE(body, "netdiag_probes_total{target=\"keep\",kind=\"connect\",result=\"failed\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"keep\",wsa_code=\"10061\","
-                     "wsa_name=\"WSAECONNREFUSED\"} 1");
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 1");
     /* kind changed: a new series from zero, the old one gone */
     CHECK_LINE(body, "netdiag_probes_total{target=\"rekind\",kind=\"resolve\",result=\"ok\"} 0");
     UNIT_CHECK(strstr(body, "target=\"rekind\",kind=\"connect\"") == NULL);
@@ -528,6 +543,51 @@ static void test_rebind(void)
     event_base_free(base);
 }
 
+/* A silent nameserver (TIMEOUT) and SERVFAIL share WSATRY_AGAIN: the raw
+ * label tells them apart; raw values outside the fixed set all count as
+ * "other", so no input can grow the label set. */
+static void test_raw_label(void)
+{
+    struct metrics *m = metrics_new(NULL);
+    struct target dns = make_target("dns", KIND_RESOLVE);
+    char raw[24], *body;
+    size_t series = 0;
+
+    for (int i = 0; i < 3; i++)
+        observe_raw(m, &dns, false, WSATRY_AGAIN, "TIMEOUT", 300000);
+    observe_raw(m, &dns, false, WSATRY_AGAIN, "SERVFAIL", 1000);
+    observe_raw(m, &dns, false, WSATRY_AGAIN, "SERVFAIL", 1000);
+    observe_raw(m, &dns, false, WSATRY_AGAIN, "EAI_AGAIN", 1000);
+    observe_raw(m, &dns, false, 10035, "EWOULDBLOCK", 1); /* alias: one name */
+    observe_raw(m, &dns, false, 10035, "EAGAIN", 1);
+    observe_raw(m, &dns, false, WSANO_DATA, "MISMATCH", 1);
+    for (int i = 0; i < 500; i++) {
+        snprintf(raw, sizeof(raw), "errno %d", 1000 + i);
+        observe_raw(m, &dns, false, WSASYSCALLFAILURE, raw, 1);
+    }
+    observe_raw(m, &dns, false, WSASYSCALLFAILURE, "bad\"raw\\\n", 1);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11002\","
+                     "wsa_name=\"WSATRY_AGAIN\",raw=\"TIMEOUT\"} 3");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11002\","
+                     "wsa_name=\"WSATRY_AGAIN\",raw=\"SERVFAIL\"} 2");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11002\","
+                     "wsa_name=\"WSATRY_AGAIN\",raw=\"EAI_AGAIN\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"10035\","
+                     "wsa_name=\"WSAEWOULDBLOCK\",raw=\"EAGAIN\"} 2");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11004\","
+                     "wsa_name=\"WSANO_DATA\",raw=\"MISMATCH\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"10107\","
+                     "wsa_name=\"WSASYSCALLFAILURE\",raw=\"other\"} 501");
+    for (const char *p = body; (p = strstr(p, "\nnetdiag_failures_total{")) != NULL; p++)
+        series++;
+    UNIT_EQ_INT(series, 6);
+    UNIT_CHECK(strstr(body, "bad\"") == NULL && strstr(body, "errno 1") == NULL);
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+    metrics_stop(m);
+}
+
 int main(void)
 {
     log_init(LOG_LEVEL_ERROR);
@@ -542,5 +602,6 @@ int main(void)
     UNIT_RUN(test_null_is_off);
     UNIT_RUN(test_bind_in_use);
     UNIT_RUN(test_rebind);
+    UNIT_RUN(test_raw_label);
     return UNIT_END("test_metrics");
 }
