@@ -1,5 +1,6 @@
-/* The Prometheus /metrics endpoint, served by evhttp on the daemon's loop
- * (owned by metrics.c). Off unless metrics_listen is set. */
+/* The Prometheus /metrics endpoint, served on the daemon's loop by the
+ * bounded HTTP server of metrics_http.c (owned by metrics.c). Off unless
+ * metrics_listen is set. */
 #ifndef NETDIAG_METRICS_H
 #define NETDIAG_METRICS_H
 

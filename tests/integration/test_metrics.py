@@ -4,7 +4,8 @@ body checked line by line and by promtool, paths and methods it must
 refuse, a reload that removes a target (its series go), a failed reload
 that must not move the last-success time, a reload that moves the
 listener, an address it cannot bind, and the raw label that tells a silent
-nameserver from SERVFAIL (both WSATRY_AGAIN)."""
+nameserver from SERVFAIL (both WSATRY_AGAIN). The endpoint under abuse is
+tests/integration/test_abuse_metrics.py."""
 
 import http.client
 import os
@@ -210,6 +211,11 @@ def test_scrape(tmp_path, daemons, server):
     assert last['netdiag_config_reloads_total{result="ok"}'] == 0
     assert last["netdiag_config_last_reload_success"] == 1
     assert abs(last["netdiag_config_last_reload_success_timestamp_seconds"] - time.time()) < 60
+    # the endpoint's own figures: the scrapes so far were answered whole
+    assert last["netdiag_metrics_connections"] >= 1  # this scrape
+    assert last['netdiag_metrics_connections_closed_total{reason="replied"}'] >= 4
+    assert last['netdiag_metrics_connections_closed_total{reason="timeout"}'] == 0
+    assert last['netdiag_metrics_accept_paused_total{reason="limit"}'] == 0
     for body, _ in seen:
         promtool_check(body)
     assert d.stop() == 0
@@ -246,12 +252,39 @@ def test_paths_and_methods(tmp_path, daemons):
     r = c.getresponse()
     assert r.status == 200
     assert r.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+    length = int(r.getheader("Content-Length"))
+    assert length > 0
     assert r.read() == b""
-    # the same connection still serves a GET afterwards (keep-alive intact)
+    # one request per connection, said so; the client opens another
+    assert r.getheader("Connection") == "close"
     c.request("GET", "/metrics")
     r = c.getresponse()
     assert r.status == 200 and b"netdiag_targets 1" in r.read()
     c.close()
+
+    # what no scraper sends: answered with a status, then closed
+    for raw, status in ((b"GARBAGE\r\n\r\n", 400),
+                        (b"GET /metrics HTTP/2.0\r\n\r\n", 505),
+                        (b"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n", 400),
+                        (b"GET /metrics HTTP/1.1\r\n folded: x\r\n\r\n", 400),
+                        (b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+                        (b"\r\nGET /metrics HTTP/1.0\r\n\r\n", 200),
+                        (b"GET http://127.0.0.1/metrics HTTP/1.1\r\nHost: x\r\n\r\n", 200)):
+        with socket.create_connection(("127.0.0.1", mport), timeout=5) as s:
+            try:
+                s.sendall(raw)
+            except ConnectionError:
+                pass  # 431: the reply may come before the rest is sent
+            reply = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 %d " % status), (raw[:60], reply[:200])
     assert d.stop() == 0
 
 
