@@ -232,8 +232,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
-        if (!d->once)
-            metrics_reload(d->metrics, daemon_reload(d), util_now_ms());
+        /* reload first: it may start, move or stop d->metrics */
+        if (!d->once) {
+            bool ok = daemon_reload(d);
+            metrics_reload(d->metrics, ok, util_now_ms());
+        }
         return;
     }
     log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -1,21 +1,18 @@
 /* The Prometheus /metrics endpoint: per-target counters fed by every
  * result, figures read from the store and the alert engine at scrape time,
- * and the evhttp listener that serves them (text format 0.0.4) on the
- * daemon's own loop. */
-#include <errno.h>
+ * rendered in text format 0.0.4 for the HTTP server of metrics_http.c on
+ * the daemon's own loop. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -32,12 +29,12 @@ static const char *const bucket_le[METRICS_NBUCKETS] = {
     LE("0.1"),    LE("0.25"),  LE("0.5"),    LE("1"),     LE("2.5"),  LE("5"),     LE("10"),
 };
 
-#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
-/* Failures of one target with one WSA code. At most one per code in the
- * table (plus WSASYSCALLFAILURE for anything unmapped), so bounded. */
+/* Failures of one target with one WSA code and one raw outcome. The raw
+ * label comes from a fixed set (raw_label()), and the codes from the
+ * table, so the series of a target are bounded. */
 struct mfail {
     int code;
+    const char *raw; /* static: a name from wsa.c's tables, or "other" */
     uint64_t count;
 };
 
@@ -55,10 +52,7 @@ struct mslot {
 };
 
 struct metrics {
-    struct event_base *base; /* NULL: metrics_new(), no listener */
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
-    char *listen; /* the address bound, as configured */
+    struct metrics_http *http; /* NULL: metrics_new(), no listener */
     struct metrics_sources src;
 
     struct mslot *slots; /* config order */
@@ -72,7 +66,7 @@ struct metrics {
     bool oom_logged;
 
     uint64_t reloads_ok, reloads_failed;
-    int64_t last_reload_ms;
+    int64_t last_success_ms; /* the last load that succeeded (start or reload) */
     bool last_reload_ok;
 };
 
@@ -206,14 +200,59 @@ static long slot_add(struct metrics *m, const struct target *t)
     return (long)m->nslots++;
 }
 
-/* Count a failure under its code; the list is tiny and sorted. */
-static int slot_count_failure(struct mslot *s, int code)
+/* Raw outcomes that label a failure series beside the names of wsa.c's
+ * errno, EAI and DNS tables. A fixed set keeps label sets bounded: any
+ * other raw value (an errno or EAI value without a name, a kind's own
+ * word that is not listed here) is counted as "other". */
+static const char *const raw_extra[] = {"MISMATCH"};
+
+/* The label for a raw outcome: a static string, never the input. */
+static const char *raw_label(const char *raw)
 {
+    int v;
+
+    if (raw == NULL || *raw == '\0')
+        return "other";
+    if (wsa_errno_from_name(raw, &v))
+        return wsa_errno_name(v);
+    if (wsa_eai_from_name(raw, &v))
+        return wsa_eai_name(v);
+    for (int o = DNS_OK; o <= DNS_OTHER; o++) {
+        const char *n = wsa_dns_outcome_name((enum dns_outcome)o);
+        if (n != NULL && strcmp(n, raw) == 0)
+            return n;
+    }
+    for (size_t i = 0; i < ND_ARRAY_LEN(raw_extra); i++)
+        if (strcmp(raw_extra[i], raw) == 0)
+            return raw_extra[i];
+    return "other";
+}
+
+static int mfail_cmp(const struct mfail *f, int code, const char *raw)
+{
+    if (f->code != code)
+        return f->code < code ? -1 : 1;
+    return strcmp(f->raw, raw);
+}
+
+/* Count a failure under its code and raw outcome; the list is tiny and
+ * sorted. The usual case, a series whose label is the raw name itself,
+ * is one pass of comparisons; only a new pair looks the name up. */
+static int slot_count_failure(struct mslot *s, int code, const char *raw)
+{
+    const char *label;
     size_t i;
 
-    for (i = 0; i < s->nfails && s->fails[i].code < code; i++)
+    for (i = 0; i < s->nfails; i++) {
+        if (s->fails[i].code == code && strcmp(s->fails[i].raw, raw) == 0) {
+            s->fails[i].count++;
+            return 0;
+        }
+    }
+    label = raw_label(raw);
+    for (i = 0; i < s->nfails && mfail_cmp(&s->fails[i], code, label) < 0; i++)
         ;
-    if (i < s->nfails && s->fails[i].code == code) {
+    if (i < s->nfails && mfail_cmp(&s->fails[i], code, label) == 0) {
         s->fails[i].count++;
         return 0;
     }
@@ -227,6 +266,7 @@ static int slot_count_failure(struct mslot *s, int code)
     }
     memmove(&s->fails[i + 1], &s->fails[i], (s->nfails - i) * sizeof(*s->fails));
     s->fails[i].code = code;
+    s->fails[i].raw = label;
     s->fails[i].count = 1;
     s->nfails++;
     return 0;
@@ -259,7 +299,7 @@ void metrics_observe(struct metrics *m, const struct result *r)
         s->ok++;
     } else {
         s->failed++;
-        if (slot_count_failure(s, r->wsa_code) < 0)
+        if (slot_count_failure(s, r->wsa_code, r->raw) < 0)
             metrics_oom(m);
     }
     lat_us = r->latency_us > 0 ? r->latency_us : 0;
@@ -319,18 +359,24 @@ void metrics_set_targets(struct metrics *m, const struct config *cfg)
     m->index = idx;
     m->index_cap = cap;
     m->ntargets = n;
+    metrics_http_set_targets(m->http, n);
+    metrics_http_invalidate(m->http);
 }
 
+/* A failed reload keeps the previous configuration running, so the time
+ * of the last successful load stays where it is. */
 void metrics_reload(struct metrics *m, bool ok, int64_t now_ms)
 {
     if (m == NULL)
         return;
-    if (ok)
+    if (ok) {
         m->reloads_ok++;
-    else
+        m->last_success_ms = now_ms;
+    } else {
         m->reloads_failed++;
-    m->last_reload_ms = now_ms;
+    }
     m->last_reload_ok = ok;
+    metrics_http_invalidate(m->http);
 }
 
 /* Rendering: the body goes into one evbuffer. The per-target lines (17
@@ -462,14 +508,15 @@ static void render_targets(struct metrics *m, struct render *rd)
     }
 
     family(rd, "netdiag_failures_total", "counter",
-           "Failed probe attempts by target and Windows Sockets code.");
+           "Failed probe attempts by target, Windows Sockets code and raw outcome "
+           "(errno, EAI or DNS name; \"other\" outside the documented set).");
     for (size_t i = 0; i < m->nslots; i++) {
         const struct mslot *s = &m->slots[i];
         for (size_t j = 0; j < s->nfails; j++) {
             const struct wsa_code *w = wsa_by_code(s->fails[j].code);
-            char code[96];
-            snprintf(code, sizeof(code), "wsa_code=\"%d\",wsa_name=\"%s\"", s->fails[j].code,
-                     w != NULL ? w->name : "UNKNOWN");
+            char code[160];
+            snprintf(code, sizeof(code), "wsa_code=\"%d\",wsa_name=\"%s\",raw=\"%s\"",
+                     s->fails[j].code, w != NULL ? w->name : "UNKNOWN", s->fails[j].raw);
             put_str(rd, "netdiag_failures_total{target=\"");
             put_str(rd, s->label);
             put(rd, "\",", 2);
@@ -530,6 +577,30 @@ static void render_store(struct metrics *m, struct render *rd)
     emit(rd, "netdiag_store_writable %d\n", ss.writable ? 1 : 0);
 }
 
+/* The endpoint's own figures; left out without a listener. */
+static void render_http(struct metrics *m, struct render *rd)
+{
+    struct metrics_http_stats hs;
+
+    if (m->http == NULL)
+        return;
+    metrics_http_get_stats(m->http, &hs);
+    family(rd, "netdiag_metrics_connections", "gauge", "Connections to /metrics open now.");
+    emit(rd, "netdiag_metrics_connections %zu\n", hs.open);
+    family(rd, "netdiag_metrics_connections_closed_total", "counter",
+           "Connections to /metrics closed, by reason: replied, timeout (the deadline "
+           "from accept passed), peer (closed or reset first), error.");
+    for (int i = 0; i < MH_CLOSE_N; i++)
+        emit(rd, "netdiag_metrics_connections_closed_total{reason=\"%s\"} %" PRIu64 "\n",
+             metrics_http_close_name((enum metrics_http_close)i), hs.closed[i]);
+    family(rd, "netdiag_metrics_accept_paused_total", "counter",
+           "Times /metrics stopped accepting for a while, by reason: limit (connections), "
+           "descriptors (kept for probing), accept_error.");
+    for (int i = 0; i < MH_PAUSE_N; i++)
+        emit(rd, "netdiag_metrics_accept_paused_total{reason=\"%s\"} %" PRIu64 "\n",
+             metrics_http_pause_name((enum metrics_http_pause)i), hs.paused[i]);
+}
+
 int metrics_render(struct metrics *m, struct evbuffer *out)
 {
     struct render rd;
@@ -557,120 +628,22 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
            "configuration.");
     emit(&rd, "netdiag_config_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads_ok);
     emit(&rd, "netdiag_config_reloads_total{result=\"failed\"} %" PRIu64 "\n", m->reloads_failed);
-    family(&rd, "netdiag_config_last_reload_timestamp_seconds", "gauge",
-           "When the configuration was last loaded (start or reload), Unix time.");
-    fmt_scaled(num, sizeof(num), m->last_reload_ms, 3);
-    emit(&rd, "netdiag_config_last_reload_timestamp_seconds %s\n", num);
+    family(&rd, "netdiag_config_last_reload_success_timestamp_seconds", "gauge",
+           "When the configuration last loaded successfully (at start or by a reload), "
+           "Unix time; a failed reload does not move it.");
+    fmt_scaled(num, sizeof(num), m->last_success_ms, 3);
+    emit(&rd, "netdiag_config_last_reload_success_timestamp_seconds %s\n", num);
     family(&rd, "netdiag_config_last_reload_success", "gauge",
            "1 if the last configuration load succeeded, else 0.");
     emit(&rd, "netdiag_config_last_reload_success %d\n", m->last_reload_ok ? 1 : 0);
+    render_http(m, &rd);
     stage_flush(&rd);
     return rd.failed ? -1 : 0;
 }
 
-static void http_reply_text(struct evhttp_request *req, struct evbuffer *body, int code,
-                            const char *reason, const char *text)
+static int render_cb(void *arg, struct evbuffer *out)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; charset=utf-8");
-    evbuffer_add(body, text, strlen(text));
-    evhttp_send_reply(req, code, reason, body);
-}
-
-/* Every request lands here: /metrics for GET and HEAD, 404 for any other
- * path, 405 for other methods. The body is built in memory on the loop and
- * evhttp writes it out as the socket accepts it, so a slow scraper never
- * holds the loop. evhttp sends no body for HEAD. */
-static void http_cb(struct evhttp_request *req, void *arg)
-{
-    struct metrics *m = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    struct evbuffer *body = evbuffer_new();
-
-    if (body == NULL) {
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
-    }
-    if (path == NULL || strcmp(path, "/metrics") != 0) {
-        http_reply_text(req, body, HTTP_NOTFOUND, "Not Found",
-                        "404 not found: netdiagd serves /metrics\n");
-    } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        http_reply_text(req, body, HTTP_BADMETHOD, "Method Not Allowed",
-                        "405 method not allowed: use GET or HEAD\n");
-    } else if (metrics_render(m, body) < 0) {
-        evbuffer_drain(body, evbuffer_get_length(body));
-        http_reply_text(req, body, HTTP_INTERNAL, "Internal Server Error", "500 out of memory\n");
-    } else {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          METRICS_CONTENT_TYPE);
-        evhttp_send_reply(req, HTTP_OK, "OK", body);
-    }
-    evbuffer_free(body);
-}
-
-/* A listening, non-blocking socket on `addr` (an address literal with a
- * port, as config.c validated it). Returns the fd, or -1 with errno set
- * and a message naming the address in err. */
-static int listen_open(const char *addr, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    char perr[160];
-    int fd, one = 1, e;
-    const struct wsa_code *w;
-
-    if (util_parse_sockaddr(addr, -1, &ss, &sslen, perr, sizeof(perr)) < 0) {
-        snprintf(err, errlen, "metrics_listen %s: %s", addr, perr);
-        errno = EINVAL;
-        return -1;
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto bad;
-    /* connections of a previous run in TIME_WAIT must not block a restart */
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-        goto bad;
-    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 64) < 0)
-        goto bad;
-    return fd;
-bad:
-    e = errno;
-    w = wsa_by_code(wsa_from_errno(e));
-    snprintf(err, errlen, "metrics_listen %s: cannot listen: %s (%s)", addr, strerror(e),
-             w != NULL ? w->name : "?");
-    if (fd >= 0)
-        close(fd);
-    errno = e;
-    return -1;
-}
-
-/* Serve on `fd` (bound to addr) instead of the current listener. */
-static int listen_attach(struct metrics *m, int fd, const char *addr, char *err, size_t errlen)
-{
-    struct evhttp_bound_socket *bound;
-    /* callers pass a validated metrics_listen string */
-    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
-    char *copy = strdup(addr);
-
-    /* on failure evhttp may or may not have closed fd: rather leak one
-     * descriptor than close a number that may already be reused */
-    bound = copy != NULL ? evhttp_accept_socket_with_handle(m->http, fd) : NULL;
-    if (bound == NULL) {
-        free(copy);
-        if (copy == NULL)
-            close(fd);
-        snprintf(err, errlen, "metrics_listen %s: cannot serve HTTP (out of memory)", addr);
-        return -1;
-    }
-    if (m->bound != NULL)
-        evhttp_del_accept_socket(m->http, m->bound); /* closes the old socket */
-    m->bound = bound;
-    free(m->listen);
-    m->listen = copy;
-    return 0;
+    return metrics_render(arg, out);
 }
 
 struct metrics *metrics_new(const struct metrics_sources *src)
@@ -683,7 +656,7 @@ struct metrics *metrics_new(const struct metrics_sources *src)
         m->src = *src;
     /* the configuration loaded at start is the first successful load; the
      * reload counters count SIGHUPs only */
-    m->last_reload_ms = util_now_ms();
+    m->last_success_ms = util_now_ms();
     m->last_reload_ok = true;
     return m;
 }
@@ -692,25 +665,13 @@ struct metrics *metrics_start(struct event_base *base, const char *listen,
                               const struct metrics_sources *src, char *err, size_t errlen)
 {
     struct metrics *m = metrics_new(src);
-    int fd;
 
-    if (m == NULL || (m->http = evhttp_new(base)) == NULL) {
+    if (m == NULL || (m->http = metrics_http_new(base, render_cb, m)) == NULL) {
         snprintf(err, errlen, "metrics_listen %s: out of memory", listen);
         metrics_stop(m);
         return NULL;
     }
-    m->base = base;
-    /* Scrapers send small GETs: refuse anything big, drop idle peers, and
-     * let every method reach http_cb so that it answers 405, not 501. */
-    evhttp_set_max_headers_size(m->http, 8192);
-    evhttp_set_max_body_size(m->http, 4096);
-    evhttp_set_timeout(m->http, 10);
-    evhttp_set_allowed_methods(
-        m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(m->http, http_cb, m);
-    fd = listen_open(listen, err, errlen);
-    if (fd < 0 || listen_attach(m, fd, listen, err, errlen) < 0) {
+    if (metrics_http_listen(m->http, listen, err, errlen) < 0) {
         metrics_stop(m);
         return NULL;
     }
@@ -720,8 +681,7 @@ struct metrics *metrics_start(struct event_base *base, const char *listen,
 
 int metrics_rebind(struct metrics *m, const char *listen, char *err, size_t errlen)
 {
-    char old_err[256];
-    int fd;
+    int rc;
 
     if (m == NULL)
         return 0;
@@ -729,38 +689,20 @@ int metrics_rebind(struct metrics *m, const char *listen, char *err, size_t errl
         snprintf(err, errlen, "metrics_listen %s: no HTTP server to move", listen);
         return -1;
     }
-    if (m->listen != NULL && strcmp(m->listen, listen) == 0)
-        return 0;
-    fd = listen_open(listen, err, errlen);
-    if (fd < 0 && errno == EADDRINUSE && m->bound != NULL) {
-        /* probably our own socket (127.0.0.1:P -> 0.0.0.0:P): let go of
-         * it, try again, and take it back if that fails too */
-        evhttp_del_accept_socket(m->http, m->bound);
-        m->bound = NULL;
-        fd = listen_open(listen, err, errlen);
-        if (fd < 0) {
-            int ofd = listen_open(m->listen, old_err, sizeof(old_err));
-            if (ofd < 0 || listen_attach(m, ofd, m->listen, old_err, sizeof(old_err)) < 0)
-                log_error("metrics: %s; /metrics is not served", old_err);
-            return -1;
-        }
-    }
-    if (fd < 0 || listen_attach(m, fd, listen, err, errlen) < 0)
-        return -1;
-    log_info("metrics: serving http://%s/metrics", listen);
-    return 0;
+    rc = metrics_http_listen(m->http, listen, err, errlen);
+    if (rc > 0)
+        log_info("metrics: serving http://%s/metrics", listen);
+    return rc < 0 ? -1 : 0;
 }
 
 void metrics_stop(struct metrics *m)
 {
     if (m == NULL)
         return;
-    if (m->http != NULL)
-        evhttp_free(m->http); /* the listener and any connection still open */
+    metrics_http_free(m->http); /* the listener and any connection still open */
     for (size_t i = 0; i < m->nslots; i++)
         slot_free(&m->slots[i]);
     free(m->slots);
     free(m->index);
-    free(m->listen);
     free(m);
 }

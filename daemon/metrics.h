@@ -1,5 +1,6 @@
-/* The Prometheus /metrics endpoint, served by evhttp on the daemon's loop
- * (owned by metrics.c). Off unless metrics_listen is set. */
+/* The Prometheus /metrics endpoint, served on the daemon's loop by the
+ * bounded HTTP server of metrics_http.c (owned by metrics.c). Off unless
+ * metrics_listen is set. */
 #ifndef NETDIAG_METRICS_H
 #define NETDIAG_METRICS_H
 
@@ -35,7 +36,8 @@ void metrics_observe(struct metrics *m, const struct result *r);
  * dropped so label sets stay bounded. */
 void metrics_set_targets(struct metrics *m, const struct config *cfg);
 
-/* A reload finished (ok or not), at wall-clock time now_ms. */
+/* A reload finished (ok or not), at wall-clock time now_ms. Only a
+ * successful one moves the last-success timestamp. */
 void metrics_reload(struct metrics *m, bool ok, int64_t now_ms);
 
 void metrics_stop(struct metrics *m);

@@ -1,8 +1,11 @@
 """/metrics end to end: the real netdiagd probing a closed loopback port
 (WSAECONNREFUSED) and an open one, scraped over HTTP while it runs; the
 body checked line by line and by promtool, paths and methods it must
-refuse, a reload that removes a target (its series go), a reload that moves
-the listener, and an address it cannot bind."""
+refuse, a reload that removes a target (its series go), a failed reload
+that must not move the last-success time, a reload that moves the
+listener, an address it cannot bind, and the raw label that tells a silent
+nameserver from SERVFAIL (both WSATRY_AGAIN). The endpoint under abuse is
+tests/integration/test_abuse_metrics.py."""
 
 import http.client
 import os
@@ -18,6 +21,7 @@ import urllib.request
 import pytest
 
 from conftest import NETDIAGD, closed_port
+from dnsserver import DNSServer
 
 PROMTOOL = shutil.which("promtool")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$')
@@ -137,7 +141,7 @@ def probes(s, target, result):
 
 
 REFUSED = ('netdiag_failures_total{target="closed",wsa_code="10061",'
-           'wsa_name="WSAECONNREFUSED"}')
+           'wsa_name="WSAECONNREFUSED",raw="ECONNREFUSED"}')
 
 
 def promtool_check(body):
@@ -206,7 +210,12 @@ def test_scrape(tmp_path, daemons, server):
     assert last["netdiag_store_writable"] == 1
     assert last['netdiag_config_reloads_total{result="ok"}'] == 0
     assert last["netdiag_config_last_reload_success"] == 1
-    assert abs(last["netdiag_config_last_reload_timestamp_seconds"] - time.time()) < 60
+    assert abs(last["netdiag_config_last_reload_success_timestamp_seconds"] - time.time()) < 60
+    # the endpoint's own figures: the scrapes so far were answered whole
+    assert last["netdiag_metrics_connections"] >= 1  # this scrape
+    assert last['netdiag_metrics_connections_closed_total{reason="replied"}'] >= 4
+    assert last['netdiag_metrics_connections_closed_total{reason="timeout"}'] == 0
+    assert last['netdiag_metrics_accept_paused_total{reason="limit"}'] == 0
     for body, _ in seen:
         promtool_check(body)
     assert d.stop() == 0
@@ -243,12 +252,39 @@ def test_paths_and_methods(tmp_path, daemons):
     r = c.getresponse()
     assert r.status == 200
     assert r.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+    length = int(r.getheader("Content-Length"))
+    assert length > 0
     assert r.read() == b""
-    # the same connection still serves a GET afterwards (keep-alive intact)
+    # one request per connection, said so; the client opens another
+    assert r.getheader("Connection") == "close"
     c.request("GET", "/metrics")
     r = c.getresponse()
     assert r.status == 200 and b"netdiag_targets 1" in r.read()
     c.close()
+
+    # what no scraper sends: answered with a status, then closed
+    for raw, status in ((b"GARBAGE\r\n\r\n", 400),
+                        (b"GET /metrics HTTP/2.0\r\n\r\n", 505),
+                        (b"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n", 400),
+                        (b"GET /metrics HTTP/1.1\r\n folded: x\r\n\r\n", 400),
+                        (b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+                        (b"\r\nGET /metrics HTTP/1.0\r\n\r\n", 200),
+                        (b"GET http://127.0.0.1/metrics HTTP/1.1\r\nHost: x\r\n\r\n", 200)):
+        with socket.create_connection(("127.0.0.1", mport), timeout=5) as s:
+            try:
+                s.sendall(raw)
+            except ConnectionError:
+                pass  # 431: the reply may come before the rest is sent
+            reply = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 %d " % status), (raw[:60], reply[:200])
     assert d.stop() == 0
 
 
@@ -280,8 +316,11 @@ def test_reload_drops_removed_target(tmp_path, daemons, listener):
     assert s["netdiag_config_last_reload_success"] == 1
     promtool_check(body)
 
-    # a bad config: counted as failed, the running targets keep counting
+    # a bad config: counted as failed, the running targets keep counting,
+    # and the time of the last successful load stays where it was
     before = s[REFUSED]
+    ok_time = s["netdiag_config_last_reload_success_timestamp_seconds"]
+    time.sleep(1.1)  # a moved timestamp would differ by at least this
     (tmp_path / "netdiag.ini").write_text("[daemon]\nbogus = 1\n")
     d.reload(r"reload failed", 1)
     time.sleep(0.5)
@@ -289,6 +328,7 @@ def test_reload_drops_removed_target(tmp_path, daemons, listener):
     assert s['netdiag_config_reloads_total{result="failed"}'] == 1
     assert s['netdiag_config_reloads_total{result="ok"}'] == 1
     assert s["netdiag_config_last_reload_success"] == 0
+    assert s["netdiag_config_last_reload_success_timestamp_seconds"] == ok_time
     assert s[REFUSED] > before
     assert d.stop() == 0
 
@@ -349,3 +389,37 @@ def test_off_by_default(tmp_path, daemons):
                 cols = line.split()
                 assert not (cols[3] == "0A" and cols[9] in inodes), line  # 0A: LISTEN
     assert d.stop() == 0
+
+
+def test_raw_label_tells_silent_server_from_servfail(tmp_path, daemons):
+    """A silent nameserver and one answering SERVFAIL are both WSATRY_AGAIN
+    (11002, as getaddrinfo's EAI_AGAIN); the raw label tells them apart,
+    from a fixed set of names so that label sets stay bounded."""
+    mport = closed_port()
+    with DNSServer() as dns:
+        lines = ["[daemon]", "database = %s" % (tmp_path / "db.sqlite"),
+                 "metrics_listen = 127.0.0.1:%d" % mport, "",
+                 "[defaults]", "interval = 500ms", "timeout = 300ms", ""]
+        for name, qname in (("silent", "silent.test"), ("servfail", "fail.test")):
+            lines += ["[target %s]" % name, "kind = resolve", "name = %s" % qname, "type = A",
+                      "server = 127.0.0.1:%d" % dns.port, ""]
+        cfg = tmp_path / "netdiag.ini"
+        cfg.write_text("\n".join(lines))
+        d = daemons(cfg)
+        wait_scrape(mport, d)
+        want = ('netdiag_failures_total{target="silent",wsa_code="11002",'
+                'wsa_name="WSATRY_AGAIN",raw="TIMEOUT"}',
+                'netdiag_failures_total{target="servfail",wsa_code="11002",'
+                'wsa_name="WSATRY_AGAIN",raw="SERVFAIL"}')
+        deadline = time.monotonic() + 20
+        while True:
+            body = scrape(mport)[0]
+            s = parse(body)
+            if all(s.get(k, 0) > 0 for k in want):
+                break
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)
+        fails = [k for k in s if k.startswith("netdiag_failures_total{")]
+        assert sorted(fails) == sorted(want), fails
+        promtool_check(body)
+        assert d.stop() == 0

@@ -1,14 +1,20 @@
-/* Unit tests for metrics.c: the body a scrape returns for synthetic
- * results (exact counter, histogram and escaping lines, checked by
- * promtool when it is installed), series dropped on reload, the hash table
- * under many targets, and the listener's bind, move and failure paths. */
+/* Unit tests for metrics.c and metrics_http.c: the body a scrape returns
+ * for synthetic results (exact counter, histogram, raw label and escaping
+ * lines, checked by promtool when it is installed), series dropped on
+ * reload, the hash table under many targets, the listener's bind, move and
+ * failure paths, and the HTTP server's replies and bounds (connection
+ * cap, deadlines from accept, shared bodies and their budget, descriptors,
+ * accept() failing). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "probe.h"
 #include "unit.h"
 #include "wsa.h"
@@ -34,8 +41,8 @@ static struct target make_target(const char *name, enum target_kind kind)
     return t;
 }
 
-static void observe(struct metrics *m, const struct target *t, bool ok, int wsa_code,
-                    int64_t latency_us)
+static void observe_raw(struct metrics *m, const struct target *t, bool ok, int wsa_code,
+                        const char *raw, int64_t latency_us)
 {
     struct result r;
 
@@ -45,9 +52,23 @@ static void observe(struct metrics *m, const struct target *t, bool ok, int wsa_
     r.wsa_code = ok ? 0 : wsa_code;
     r.latency_us = latency_us;
     r.phase = ok ? PHASE_NONE : PHASE_CONNECT;
+    snprintf(r.raw, sizeof(r.raw), "%s", ok ? "" : raw);
     /* detail may hold anything: it must never reach a label */
     snprintf(r.detail, sizeof(r.detail), "zq-detail \"quoted\"\n");
     metrics_observe(m, &r);
+}
+
+/* A result with the raw name the engine gives that code most often. */
+static void observe(struct metrics *m, const struct target *t, bool ok, int wsa_code,
+                    int64_t latency_us)
+{
+    const char *raw = wsa_code == WSAECONNREFUSED     ? "ECONNREFUSED"
+                      : wsa_code == WSAETIMEDOUT      ? "ETIMEDOUT"
+                      : wsa_code == WSAECONNRESET     ? "ECONNRESET"
+                      : wsa_code == WSAHOST_NOT_FOUND ? "NXDOMAIN"
+                                                      : "";
+
+    observe_raw(m, t, ok, wsa_code, raw, latency_us);
 }
 
 /* The rendered body as a NUL-terminated string (caller frees). */
@@ -121,11 +142,11 @@ static void test_counters_and_histogram(void)
     CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"ok\"} 0");
     CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"failed\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10060\","
-                     "wsa_name=\"WSAETIMEDOUT\"} 1");
+                     "wsa_name=\"WSAETIMEDOUT\",raw=\"ETIMEDOUT\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10061\","
-                     "wsa_name=\"WSAECONNREFUSED\"} 2");
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 2");
     CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11001\","
-                     "wsa_name=\"WSAHOST_NOT_FOUND\"} 1");
+                     "wsa_name=\"WSAHOST_NOT_FOUND\",raw=\"NXDOMAIN\"} 1");
     /* cumulative buckets, +Inf == _count, exact _sum */
     CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
                      "le=\"0.0005\"} 2");
@@ -220,7 +241,7 @@ static void test_label_escaping(void)
         body,
         "netdiag_probes_total{target=\"a\\\"b\\\\c\\nd\",kind=\"connect\",result=\"failed\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"a\\\"b\\\\c\\nd\",wsa_code=\"10061\","
-                     "wsa_name=\"WSAECONNREFUSED\"} 1");
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 1");
     UNIT_CHECK(promtool_check(body) <= 0);
     free(body);
     metrics_stop(m);
@@ -273,13 +294,15 @@ static void test_sources_and_reload(void)
     CHECK_LINE(body, "netdiag_targets 0");
     free(body);
 
-    metrics_reload(m, true, 1700000000000);
-    metrics_reload(m, false, 1700000000123);
+    metrics_reload(m, true, 1700000000456);
+    metrics_reload(m, false, 1700000099123);
     alerts = 0;
     body = render(m);
     CHECK_LINE(body, "netdiag_config_reloads_total{result=\"ok\"} 1");
     CHECK_LINE(body, "netdiag_config_reloads_total{result=\"failed\"} 1");
-    CHECK_LINE(body, "netdiag_config_last_reload_timestamp_seconds 1700000000.123");
+    /* a failed reload keeps the previous configuration: the time of the
+     * last success stays (it moved to the failure's time before) */
+    CHECK_LINE(body, "netdiag_config_last_reload_success_timestamp_seconds 1700000000.456");
     CHECK_LINE(body, "netdiag_config_last_reload_success 0");
     CHECK_LINE(body, "netdiag_alerts_active 0");
     UNIT_CHECK(promtool_check(body) <= 0);
@@ -334,7 +357,7 @@ static void test_set_targets_drops_series(void)
     CHECK_LINE(body, "netdiag_probes_total{target=\"keep\",kind=\"connect\",result=\"ok\"} 2");
     CHECK_LINE(body, "netdiag_probes_total{target=\"keep\",kind=\"connect\",result=\"failed\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"keep\",wsa_code=\"10061\","
-                     "wsa_name=\"WSAECONNREFUSED\"} 1");
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 1");
     /* kind changed: a new series from zero, the old one gone */
     CHECK_LINE(body, "netdiag_probes_total{target=\"rekind\",kind=\"resolve\",result=\"ok\"} 0");
     UNIT_CHECK(strstr(body, "target=\"rekind\",kind=\"connect\"") == NULL);
@@ -526,6 +549,518 @@ static void test_rebind(void)
     event_base_free(base);
 }
 
+/* A silent nameserver (TIMEOUT) and SERVFAIL share WSATRY_AGAIN: the raw
+ * label tells them apart; raw values outside the fixed set all count as
+ * "other", so no input can grow the label set. */
+static void test_raw_label(void)
+{
+    struct metrics *m = metrics_new(NULL);
+    struct target dns = make_target("dns", KIND_RESOLVE);
+    char raw[24], *body;
+    size_t series = 0;
+
+    for (int i = 0; i < 3; i++)
+        observe_raw(m, &dns, false, WSATRY_AGAIN, "TIMEOUT", 300000);
+    observe_raw(m, &dns, false, WSATRY_AGAIN, "SERVFAIL", 1000);
+    observe_raw(m, &dns, false, WSATRY_AGAIN, "SERVFAIL", 1000);
+    observe_raw(m, &dns, false, WSATRY_AGAIN, "EAI_AGAIN", 1000);
+    observe_raw(m, &dns, false, 10035, "EWOULDBLOCK", 1); /* alias: one name */
+    observe_raw(m, &dns, false, 10035, "EAGAIN", 1);
+    observe_raw(m, &dns, false, WSANO_DATA, "MISMATCH", 1);
+    for (int i = 0; i < 500; i++) {
+        snprintf(raw, sizeof(raw), "errno %d", 1000 + i);
+        observe_raw(m, &dns, false, WSASYSCALLFAILURE, raw, 1);
+    }
+    observe_raw(m, &dns, false, WSASYSCALLFAILURE, "bad\"raw\\\n", 1);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11002\","
+                     "wsa_name=\"WSATRY_AGAIN\",raw=\"TIMEOUT\"} 3");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11002\","
+                     "wsa_name=\"WSATRY_AGAIN\",raw=\"SERVFAIL\"} 2");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11002\","
+                     "wsa_name=\"WSATRY_AGAIN\",raw=\"EAI_AGAIN\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"10035\","
+                     "wsa_name=\"WSAEWOULDBLOCK\",raw=\"EAGAIN\"} 2");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11004\","
+                     "wsa_name=\"WSANO_DATA\",raw=\"MISMATCH\"} 1");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"10107\","
+                     "wsa_name=\"WSASYSCALLFAILURE\",raw=\"other\"} 501");
+    for (const char *p = body; (p = strstr(p, "\nnetdiag_failures_total{")) != NULL; p++)
+        series++;
+    UNIT_EQ_INT(series, 6);
+    UNIT_CHECK(strstr(body, "bad\"") == NULL && strstr(body, "errno 1") == NULL);
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+    metrics_stop(m);
+}
+
+/* The HTTP server alone, serving a body of `size` bytes. */
+struct fake_body {
+    int renders;
+    size_t size;
+};
+
+static int fake_render(void *arg, struct evbuffer *out)
+{
+    static const char line[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\n";
+    struct fake_body *fb = arg;
+
+    fb->renders++;
+    for (size_t i = 0; i < fb->size; i += sizeof(line) - 1)
+        evbuffer_add(out, line, fb->size - i < sizeof(line) - 1 ? fb->size - i : sizeof(line) - 1);
+    return 0;
+}
+
+static struct metrics_http_limits test_limits(void)
+{
+    struct metrics_http_limits lim = {
+        .max_conns = METRICS_HTTP_MAX_CONNS,
+        .request_ms = METRICS_HTTP_REQUEST_MS,
+        .total_ms = METRICS_HTTP_TOTAL_MS,
+        .fd_spare = METRICS_HTTP_FD_SPARE,
+        .body_budget = METRICS_HTTP_BODY_BUDGET,
+        .share_ms = METRICS_HTTP_SHARE_MS,
+    };
+    return lim;
+}
+
+static struct metrics_http *http_start(struct event_base *base, struct fake_body *fb,
+                                       const struct metrics_http_limits *lim, int *port)
+{
+    struct metrics_http *h = metrics_http_new(base, fake_render, fb);
+    char addr[64], err[256];
+
+    *port = free_port();
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", *port);
+    if (lim != NULL)
+        metrics_http_set_limits(h, lim);
+    if (metrics_http_listen(h, addr, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", unit_cur, err);
+        metrics_http_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* A connected client socket (the kernel completes the handshake into the
+ * backlog), non-blocking; rcvbuf > 0 shrinks its receive buffer first. */
+static int client(int port, int rcvbuf)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/* Turn the loop for about `ms` (one non-blocking pass a millisecond). */
+static void spin(struct event_base *base, int ms)
+{
+    int64_t end = util_mono_us() + ms * 1000LL;
+
+    do {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        poll(NULL, 0, 1);
+    } while (util_mono_us() < end);
+}
+
+/* Read what fd has (appending to out, NUL-terminated, at most cap - 1
+ * bytes kept): 1 at end of stream, 0 when more may come. */
+static int drain(int fd, char *out, size_t cap, size_t *len)
+{
+    char buf[65536];
+
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return 1;
+        if (n < 0)
+            return 0;
+        for (ssize_t i = 0; i < n && *len + 1 < cap; i++)
+            out[(*len)++] = buf[i];
+        out[*len] = '\0';
+    }
+}
+
+/* One request on a new connection; the loop runs until the server has
+ * closed it (at most 5 s). Returns the bytes of the reply kept in out. */
+static size_t exchange(struct event_base *base, int port, const char *req, size_t reqlen, char *out,
+                       size_t cap)
+{
+    int fd = client(port, 0);
+    size_t len = 0;
+    int64_t end = util_mono_us() + 5000000;
+
+    out[0] = '\0';
+    if (fd < 0)
+        return 0;
+    (void)send(fd, req, reqlen, MSG_NOSIGNAL);
+    while (util_mono_us() < end) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        if (drain(fd, out, cap, &len))
+            break;
+        poll(NULL, 0, 1);
+    }
+    close(fd);
+    return len;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void test_http_replies(void)
+{
+    static const struct {
+        const char *req;
+        const char *status;
+    } cases[] = {
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+        {"GET /metrics?x=1 HTTP/1.0\n\n", "HTTP/1.1 200 OK\r\n"},
+        {"\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+        {"GET http://h:1/metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+        {"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"},
+        {"GET /metricsx HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"},
+        {"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nx=1", "HTTP/1.1 405 "},
+        {"GET /metrics HTTP/2.0\r\n\r\n", "HTTP/1.1 505 "},
+        {"GET /metrics\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET  /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+        {"G\x01T /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /metrics HTTP/1.1\r\nX\x01: 1\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /metrics HTTP/1.1\r\nX: a\rb\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /metrics HTTP/1.1\r\nX: 1\r\n folded\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /m\xc3\xa9trics HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+    };
+    struct event_base *base = event_base_new();
+    struct fake_body fb = {0, 1000};
+    struct metrics_http_stats st;
+    struct metrics_http *h;
+    static char reply[1 << 16], big[METRICS_HTTP_HEAD_MAX + 100];
+    int port;
+    size_t n;
+
+    h = http_start(base, &fb, NULL, &port);
+    UNIT_CHECK(h != NULL);
+    if (h == NULL) {
+        event_base_free(base);
+        return;
+    }
+    for (size_t i = 0; i < ND_ARRAY_LEN(cases); i++) {
+        exchange(base, port, cases[i].req, strlen(cases[i].req), reply, sizeof(reply));
+        if (!starts(reply, cases[i].status)) {
+            fprintf(stderr, "%s: case %zu: %.40s\n", unit_cur, i, reply);
+            unit_cur_failed = 1;
+        }
+    }
+    /* the whole reply of a GET */
+    n = exchange(base, port, cases[0].req, strlen(cases[0].req), reply, sizeof(reply));
+    UNIT_CHECK(strstr(reply, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+    UNIT_CHECK(strstr(reply, "\r\nContent-Length: 1000\r\n"));
+    UNIT_CHECK(strstr(reply, "\r\nConnection: close\r\n"));
+    UNIT_CHECK(strstr(reply, "\r\n\r\n") != NULL &&
+               n == (size_t)(strstr(reply, "\r\n\r\n") + 4 - reply) + 1000);
+    /* HEAD: the length, no body */
+    n = exchange(base, port, "HEAD /metrics HTTP/1.1\r\n\r\n", 26, reply, sizeof(reply));
+    UNIT_CHECK(starts(reply, "HTTP/1.1 200 OK\r\n") && strstr(reply, "Content-Length: 1000\r\n"));
+    UNIT_CHECK(n == (size_t)(strstr(reply, "\r\n\r\n") + 4 - reply));
+    /* 405 says what is allowed */
+    exchange(base, port, "PUT /metrics HTTP/1.1\r\n\r\n", 25, reply, sizeof(reply));
+    UNIT_CHECK(strstr(reply, "\r\nAllow: GET, HEAD\r\n") != NULL);
+    /* a head over the buffer: 431 */
+    static const char big_head[] = "GET /metrics HTTP/1.1\r\nX: ";
+    memset(big, 'a', sizeof(big));
+    memcpy(big, big_head, sizeof(big_head) - 1); /* no NUL: a head that goes on */
+    exchange(base, port, big, sizeof(big), reply, sizeof(reply));
+    UNIT_CHECK(starts(reply, "HTTP/1.1 431 "));
+    /* the server closes its side once it sees ours closed */
+    for (int64_t end = util_mono_us() + 5000000; util_mono_us() < end;) {
+        spin(base, 10);
+        metrics_http_get_stats(h, &st);
+        if (st.open == 0)
+            break;
+    }
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.closed[MH_CLOSE_REPLIED], ND_ARRAY_LEN(cases) + 4);
+    UNIT_EQ_INT(st.closed[MH_CLOSE_TIMEOUT], 0);
+    UNIT_EQ_INT(st.open, 0);
+    metrics_http_free(h);
+    event_base_free(base);
+}
+
+/* Scrapes within the sharing time get one render; invalidate() forces a
+ * new one. */
+static void test_http_shares_body(void)
+{
+    struct event_base *base = event_base_new();
+    struct fake_body fb = {0, 5000};
+    struct metrics_http_limits lim = test_limits();
+    struct metrics_http_stats st;
+    struct metrics_http *h;
+    static char reply[1 << 14];
+    int port;
+
+    lim.share_ms = 600000;
+    h = http_start(base, &fb, &lim, &port);
+    UNIT_CHECK(h != NULL);
+    if (h == NULL) {
+        event_base_free(base);
+        return;
+    }
+    for (int i = 0; i < 5; i++) {
+        exchange(base, port, "GET /metrics HTTP/1.1\r\n\r\n", 25, reply, sizeof(reply));
+        UNIT_CHECK(starts(reply, "HTTP/1.1 200 OK\r\n"));
+    }
+    UNIT_EQ_INT(fb.renders, 1);
+    metrics_http_invalidate(h);
+    exchange(base, port, "GET /metrics HTTP/1.1\r\n\r\n", 25, reply, sizeof(reply));
+    UNIT_EQ_INT(fb.renders, 2);
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.renders, 2);
+    UNIT_EQ_INT(st.body_bytes, 5000); /* the cache only */
+    metrics_http_free(h);
+    event_base_free(base);
+}
+
+/* More clients than the cap: the cap is served, the rest wait in the
+ * listen queue and are accepted as others close. */
+static void test_http_cap(void)
+{
+    enum { CAP = 3, CLIENTS = 8 };
+    struct event_base *base = event_base_new();
+    struct fake_body fb = {0, 100};
+    struct metrics_http_limits lim = test_limits();
+    struct metrics_http_stats st;
+    struct metrics_http *h;
+    int port, fds[CLIENTS];
+    int64_t end;
+
+    lim.max_conns = CAP;
+    h = http_start(base, &fb, &lim, &port);
+    UNIT_CHECK(h != NULL);
+    if (h == NULL) {
+        event_base_free(base);
+        return;
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        fds[i] = client(port, 0);
+    spin(base, 100);
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.open, CAP);
+    UNIT_EQ_INT(st.accepted, CAP);
+    UNIT_CHECK(st.paused[MH_PAUSE_LIMIT] >= 1);
+    /* two leave: two more come in, never more than CAP at once */
+    close(fds[0]);
+    close(fds[1]);
+    fds[0] = fds[1] = -1;
+    end = util_mono_us() + 5000000;
+    do {
+        spin(base, 10);
+        metrics_http_get_stats(h, &st);
+        UNIT_CHECK(st.open <= CAP);
+    } while (st.accepted < CAP + 2 && util_mono_us() < end);
+    UNIT_EQ_INT(st.accepted, CAP + 2);
+    UNIT_EQ_INT(st.open, CAP);
+    UNIT_EQ_INT(st.closed[MH_CLOSE_PEER], 2);
+    for (int i = 0; i < CLIENTS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    metrics_http_free(h);
+    event_base_free(base);
+}
+
+/* A byte every 20 ms of a head that never ends: the deadline counts from
+ * accept and is not moved by the bytes (evhttp's timeout was, per read). */
+static void test_http_deadline_from_accept(void)
+{
+    struct event_base *base = event_base_new();
+    struct fake_body fb = {0, 100};
+    struct metrics_http_limits lim = test_limits();
+    struct metrics_http_stats st;
+    struct metrics_http *h;
+    static const char head[] = "GET /metrics HTTP/1.1\r\nX-Slow: ";
+    char reply[256];
+    size_t len = 0, sent = 0;
+    int port, fd, closed = 0;
+    int64_t t0, end, elapsed_us;
+
+    lim.request_ms = 300;
+    lim.total_ms = 2000;
+    h = http_start(base, &fb, &lim, &port);
+    UNIT_CHECK(h != NULL);
+    if (h == NULL) {
+        event_base_free(base);
+        return;
+    }
+    fd = client(port, 0);
+    t0 = util_mono_us();
+    end = t0 + 5000000;
+    while (!closed && util_mono_us() < end) {
+        char ch = 'a';
+        if (sent < sizeof(head) - 1)
+            ch = head[sent];
+        if (send(fd, &ch, 1, MSG_NOSIGNAL) == 1)
+            sent++;
+        spin(base, 20);
+        closed = drain(fd, reply, sizeof(reply), &len);
+    }
+    elapsed_us = util_mono_us() - t0;
+    UNIT_CHECK(closed);
+    UNIT_CHECK(starts(reply, "HTTP/1.1 408 Request Timeout\r\n"));
+    UNIT_CHECK(elapsed_us >= 290000); /* not before its time */
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.closed[MH_CLOSE_TIMEOUT], 1);
+    close(fd);
+    metrics_http_free(h);
+    event_base_free(base);
+}
+
+/* A scraper that never reads a large body: closed at total_ms, and its
+ * body let go. */
+static void test_http_slow_reader(void)
+{
+    struct event_base *base = event_base_new();
+    struct fake_body fb = {0, 8u << 20};
+    struct metrics_http_limits lim = test_limits();
+    struct metrics_http_stats st;
+    struct metrics_http *h;
+    int port, fd;
+    int64_t end;
+
+    lim.total_ms = 500;
+    h = http_start(base, &fb, &lim, &port);
+    UNIT_CHECK(h != NULL);
+    if (h == NULL) {
+        event_base_free(base);
+        return;
+    }
+    fd = client(port, 4096);
+    (void)send(fd, "GET /metrics HTTP/1.1\r\n\r\n", 25, MSG_NOSIGNAL);
+    end = util_mono_us() + 5000000;
+    do {
+        spin(base, 10);
+        metrics_http_get_stats(h, &st);
+    } while (st.closed[MH_CLOSE_TIMEOUT] == 0 && util_mono_us() < end);
+    UNIT_EQ_INT(st.closed[MH_CLOSE_TIMEOUT], 1);
+    UNIT_EQ_INT(st.open, 0);
+    metrics_http_invalidate(h);
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.body_bytes, 0);
+    close(fd);
+    metrics_http_free(h);
+    event_base_free(base);
+}
+
+/* Bodies held for slow readers stay within the budget: a second body that
+ * would pass it is refused with 503 while the first is still being sent. */
+static void test_http_budget(void)
+{
+    struct event_base *base = event_base_new();
+    struct fake_body fb = {0, 4u << 20};
+    struct metrics_http_limits lim = test_limits();
+    struct metrics_http_stats st;
+    struct metrics_http *h;
+    static char reply[1 << 14];
+    int port, fd;
+
+    lim.body_budget = 6u << 20;
+    h = http_start(base, &fb, &lim, &port);
+    UNIT_CHECK(h != NULL);
+    if (h == NULL) {
+        event_base_free(base);
+        return;
+    }
+    fd = client(port, 4096); /* reads nothing: holds its body */
+    (void)send(fd, "GET /metrics HTTP/1.1\r\n\r\n", 25, MSG_NOSIGNAL);
+    spin(base, 100);
+    metrics_http_invalidate(h); /* the next scrape would render anew */
+    exchange(base, port, "GET /metrics HTTP/1.1\r\n\r\n", 25, reply, sizeof(reply));
+    UNIT_CHECK(starts(reply, "HTTP/1.1 503 Service Unavailable\r\n"));
+    UNIT_CHECK(strstr(reply, "\r\nRetry-After: 1\r\n") != NULL);
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.renders, 1);
+    UNIT_CHECK(st.body_bytes <= lim.body_budget);
+    close(fd);
+    metrics_http_free(h);
+    event_base_free(base);
+}
+
+/* Descriptors: with fewer than the reserve left the listener takes none
+ * and looks again a second later; accept() failing with EMFILE pauses it
+ * instead of spinning on a socket that stays readable. */
+static void test_http_descriptors(void)
+{
+    struct event_base *base = event_base_new();
+    struct fake_body fb = {0, 100};
+    struct metrics_http_limits lim = test_limits();
+    struct metrics_http_stats st;
+    struct metrics_http *h;
+    struct rlimit old, low;
+    int port, fd, fillers[64], nfill = 0;
+    int64_t end;
+
+    lim.fd_spare = 100000; /* more than any limit here: never accept */
+    h = http_start(base, &fb, &lim, &port);
+    UNIT_CHECK(h != NULL && getrlimit(RLIMIT_NOFILE, &old) == 0);
+    if (h == NULL) {
+        event_base_free(base);
+        return;
+    }
+    fd = client(port, 0);
+    spin(base, 200);
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.accepted, 0);
+    UNIT_CHECK(st.paused[MH_PAUSE_DESCRIPTORS] >= 1);
+    UNIT_CHECK(st.paused[MH_PAUSE_DESCRIPTORS] <= 2); /* a retry a second, no spin */
+    lim.fd_spare = 0;
+    metrics_http_set_limits(h, &lim);
+    end = util_mono_us() + 5000000;
+    do {
+        spin(base, 10);
+        metrics_http_get_stats(h, &st);
+    } while (st.accepted == 0 && util_mono_us() < end);
+    UNIT_EQ_INT(st.accepted, 1);
+    close(fd);
+    spin(base, 50);
+
+    /* now every descriptor below a lowered limit in use: accept() fails */
+    fd = client(port, 0);
+    low = old;
+    low.rlim_cur = (rlim_t)fcntl(0, F_DUPFD, 0); /* the lowest free number */
+    close((int)low.rlim_cur);
+    low.rlim_cur += 8;
+    UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    while (nfill < (int)ND_ARRAY_LEN(fillers) && (fillers[nfill] = dup(0)) >= 0)
+        nfill++;
+    spin(base, 300);
+    metrics_http_get_stats(h, &st);
+    UNIT_EQ_INT(st.paused[MH_PAUSE_ERROR], 1); /* once: paused, not spinning */
+    UNIT_EQ_INT(st.accepted, 1);
+    while (nfill > 0)
+        close(fillers[--nfill]);
+    UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    end = util_mono_us() + 5000000;
+    do {
+        spin(base, 10);
+        metrics_http_get_stats(h, &st);
+    } while (st.accepted < 2 && util_mono_us() < end);
+    UNIT_EQ_INT(st.accepted, 2); /* served after the pause */
+    close(fd);
+    metrics_http_free(h);
+    event_base_free(base);
+}
+
 int main(void)
 {
     log_init(LOG_LEVEL_ERROR);
@@ -540,5 +1075,13 @@ int main(void)
     UNIT_RUN(test_null_is_off);
     UNIT_RUN(test_bind_in_use);
     UNIT_RUN(test_rebind);
+    UNIT_RUN(test_raw_label);
+    UNIT_RUN(test_http_replies);
+    UNIT_RUN(test_http_shares_body);
+    UNIT_RUN(test_http_cap);
+    UNIT_RUN(test_http_deadline_from_accept);
+    UNIT_RUN(test_http_slow_reader);
+    UNIT_RUN(test_http_budget);
+    UNIT_RUN(test_http_descriptors);
     return UNIT_END("test_metrics");
 }

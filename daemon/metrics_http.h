@@ -1,0 +1,86 @@
+/* The HTTP side of /metrics (owned by metrics_http.c): a small HTTP/1.1
+ * server on the daemon's loop that answers GET and HEAD with a rendered
+ * body and closes, within bounds that a local user cannot push: a cap on
+ * connections, one deadline per connection counted from accept, a budget
+ * of bytes held for slow readers, descriptors left for probing, and
+ * rate-limited log lines. */
+#ifndef NETDIAG_METRICS_HTTP_H
+#define NETDIAG_METRICS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct evbuffer;
+struct metrics_http;
+
+/* Defaults (the unit tests shorten the times through the limits). */
+#define METRICS_HTTP_MAX_CONNS   16          /* connections open at once */
+#define METRICS_HTTP_REQUEST_MS  5000        /* from accept: the request head in */
+#define METRICS_HTTP_TOTAL_MS    15000       /* from accept: the whole reply out */
+#define METRICS_HTTP_FD_SPARE    32          /* beside one descriptor per target */
+#define METRICS_HTTP_BODY_BUDGET (64u << 20) /* bytes of bodies held at once */
+#define METRICS_HTTP_HEAD_MAX    8192        /* request line and headers */
+#define METRICS_HTTP_LOG_MS      60000       /* one line per reason and interval */
+#define METRICS_HTTP_SHARE_MS    250         /* scrapes this close share one body */
+
+struct metrics_http_limits {
+    size_t max_conns;
+    int64_t request_ms;
+    int64_t total_ms;
+    size_t fd_spare;
+    size_t body_budget;
+    int64_t share_ms; /* at least; 20 times the render time when longer */
+};
+
+/* Why a connection ended. */
+enum metrics_http_close {
+    MH_CLOSE_REPLIED, /* the whole reply was sent (any status) */
+    MH_CLOSE_TIMEOUT, /* its deadline passed first */
+    MH_CLOSE_PEER,    /* the peer closed or reset before the reply was out */
+    MH_CLOSE_ERROR,   /* out of memory on our side */
+    MH_CLOSE_N,
+};
+const char *metrics_http_close_name(enum metrics_http_close why);
+
+/* Why the listener stopped accepting for a while. */
+enum metrics_http_pause {
+    MH_PAUSE_LIMIT,       /* max_conns open: resumes when one closes */
+    MH_PAUSE_DESCRIPTORS, /* too few descriptors left: retried each second */
+    MH_PAUSE_ERROR,       /* accept() failed (EMFILE, ENFILE, ENOBUFS...): 1 s */
+    MH_PAUSE_N,
+};
+const char *metrics_http_pause_name(enum metrics_http_pause why);
+
+struct metrics_http_stats {
+    size_t open;       /* connections open now */
+    size_t body_bytes; /* bytes of rendered bodies held now */
+    uint64_t accepted; /* connections accepted */
+    uint64_t closed[MH_CLOSE_N];
+    uint64_t paused[MH_PAUSE_N];
+    uint64_t renders; /* bodies rendered (scrapes within a short time share one) */
+};
+
+/* Renders the body of GET /metrics into out: 0, or -1 when out of memory. */
+typedef int (*metrics_http_render_fn)(void *arg, struct evbuffer *out);
+
+struct metrics_http *metrics_http_new(struct event_base *base, metrics_http_render_fn render,
+                                      void *arg);
+/* Listen on `addr` ("127.0.0.1:9470", "[::1]:9470") instead of the current
+ * address, if any: a no-op when it is the same. Returns -1 with a message
+ * naming the address in err when it cannot be bound; the old listener then
+ * keeps serving (when the new address collides with the old one, the old
+ * is closed first and reopened on failure). Open connections stay. */
+int metrics_http_listen(struct metrics_http *h, const char *addr, char *err, size_t errlen);
+/* The number of configured targets: one descriptor each, plus fd_spare,
+ * stays free for probing. */
+void metrics_http_set_targets(struct metrics_http *h, size_t ntargets);
+/* The counters changed in a way a scraper must see at once (a reload):
+ * the next request renders a new body. */
+void metrics_http_invalidate(struct metrics_http *h);
+void metrics_http_set_limits(struct metrics_http *h, const struct metrics_http_limits *lim);
+void metrics_http_get_stats(const struct metrics_http *h, struct metrics_http_stats *out);
+/* Closes the listener and every connection; writes the log lines held. */
+void metrics_http_free(struct metrics_http *h);
+
+#endif
