@@ -305,6 +305,19 @@ def test_man_page_renders_without_warnings(page):
 
 
 @pytest.mark.skipif(not shutil.which("man"), reason="man is not installed")
+@pytest.mark.parametrize("page", MAN_PAGES)
+def test_man_page_footer_names_linux(page):
+    """The last line names the system the page is for (.Os Linux), not
+    mdoc's default BSD."""
+    env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80", MAN_KEEP_FORMATTING="")
+    p = subprocess.run(["man", "-l", "-E", "UTF-8", os.path.join(REPO, "man", page)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    footer = p.stdout.rstrip("\n").splitlines()[-1].split()
+    assert footer[0] == "Linux" and footer[-1] == "Linux", footer
+
+
+@pytest.mark.skipif(not shutil.which("man"), reason="man is not installed")
 def test_installed_man_pages_are_found(installed):
     dest, _ = installed
     mandir = str(dest / "usr/share/man")
