@@ -165,6 +165,29 @@ def test_installed_binaries_run(installed):
     assert p.returncode == 0 and "WSAECONNREFUSED" in p.stdout, p.stderr
 
 
+def has_symbols(path):
+    p = subprocess.run(["readelf", "-S", str(path)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return ".symtab" in p.stdout
+
+
+@pytest.mark.skipif(not shutil.which("readelf"), reason="readelf is not installed")
+def test_install_keeps_symbols_install_strip_strips(installed, tmp_path):
+    dest, _ = installed
+    programs = ["%s/sbin/netdiagd" % PREFIX.lstrip("/"), "%s/bin/netdiag" % PREFIX.lstrip("/")]
+    for prog in programs:
+        assert has_symbols(dest / prog), prog
+    p = make("install-strip", tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert tree(tmp_path) == {f for f, _, _ in expected_files()}
+    for prog in programs:
+        assert not has_symbols(tmp_path / prog), prog
+        assert stat.S_IMODE(os.stat(tmp_path / prog).st_mode) == 0o755
+    p = subprocess.run([str(tmp_path / programs[0]), "-V"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0 and p.stdout.startswith("netdiagd "), p.stderr
+
+
 def test_uninstall_leaves_no_files(tmp_path):
     dest = tmp_path / "dest"
     os.makedirs(dest / "etc" / "netdiag")
