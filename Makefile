@@ -12,6 +12,7 @@ DOCDIR     ?= $(PREFIX)/share/doc/netdiag
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR    ?=
 INSTALL    ?= install
 INSTALL_PROGRAM ?= $(INSTALL) -m 0755
@@ -262,7 +263,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL_PROGRAM) $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
 	$(INSTALL_PROGRAM) $(BUILD)/netdiag $(DESTDIR)$(BINDIR)/netdiag
 	install -m 0644 man/netdiag.1 $(DESTDIR)$(MANDIR)/man1/netdiag.1
@@ -278,6 +279,7 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiagd.service
 	install -m 0644 systemd/netdiag.sysusers $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf
 	install -m 0644 systemd/netdiag.tmpfiles $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
+	install -m 0644 client/netdiag.bash-completion $(DESTDIR)$(BASHCOMPDIR)/netdiag
 	@echo "installed; /etc is left alone: copy $(DOCDIR)/netdiag.ini.example to"
 	@echo "/etc/netdiag/netdiag.ini (see README.md, 'Run as a service')"
 
@@ -292,7 +294,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/netdiagd.8 \
 	    $(DESTDIR)$(DOCDIR)/netdiag.ini.example $(DESTDIR)$(DOCDIR)/README.md \
 	    $(DESTDIR)$(UNITDIR)/netdiagd.service \
-	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
+	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf \
+	    $(DESTDIR)$(BASHCOMPDIR)/netdiag
 	rm -rf $(DESTDIR)$(DATADIR)/sql
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 

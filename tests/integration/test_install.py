@@ -1,11 +1,12 @@
 """`make install` / `make uninstall` into a temporary DESTDIR: the tree it
 lays out (binaries, man pages, unit, sysusers and tmpfiles files, example
-config, SQL), /etc left alone, nothing left behind by uninstall; the
-installed unit checked by systemd-analyze (verify, and an offline security
-exposure of at most 1.5); sysusers/tmpfiles applied to a scratch root; the
-man pages rendered with warnings on. Uses the binaries of $NETDIAG_BUILD:
-make is given that BUILD (and SAN=1 for a sanitizer build) so `all` is
-already up to date and nothing is rebuilt with other flags."""
+config, SQL, bash completion), /etc left alone, nothing left behind by
+uninstall, and `make install-strip` stripping the programs; the installed
+unit checked by systemd-analyze (verify, and an offline security exposure
+of at most 1.5); sysusers/tmpfiles applied to a scratch root; the man pages
+rendered with warnings on and a Linux footer. Uses the binaries of
+$NETDIAG_BUILD: make is given that BUILD (and SAN=1 for a sanitizer build)
+so `all` is already up to date and nothing is rebuilt with other flags."""
 
 import filecmp
 import glob
@@ -87,6 +88,8 @@ def expected_files(prefix=PREFIX):
         ("%s/lib/systemd/system/netdiagd.service" % p, None, 0o644),
         ("%s/lib/sysusers.d/netdiag.conf" % p, "systemd/netdiag.sysusers", 0o644),
         ("%s/lib/tmpfiles.d/netdiag.conf" % p, "systemd/netdiag.tmpfiles", 0o644),
+        ("%s/share/bash-completion/completions/netdiag" % p, "client/netdiag.bash-completion",
+         0o644),
     }
     for f in sql:
         files.add(("%s/share/netdiag/sql/%s" % (p, f), "sql/%s" % f, 0o644))
