@@ -77,7 +77,10 @@ DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
               prometheus prometheus-alertmanager \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
-DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
+# the Debian package and its test (tests/integration/test_package.py,
+# test_completion.py); devscripts brings hardening-check
+DEPS_PKG   := debhelper dpkg-dev lintian devscripts bash-completion
+DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_PKG)
 
 .PHONY: all deps run check unit integration san-build lint \
         install install-strip uninstall clean bench fuzz fuzz-build fuzz-bins \
