@@ -12,7 +12,10 @@ DOCDIR     ?= $(PREFIX)/share/doc/netdiag
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR    ?=
+INSTALL    ?= install
+INSTALL_PROGRAM ?= $(INSTALL) -m 0755
 
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
@@ -23,10 +26,25 @@ VERSION    := 0.1.0
 
 CFLAGS     ?= -O2 -g
 PKGS       := libevent inih sqlite3 ldns
-WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+# WERROR=0 keeps the warnings but does not fail on them (a packager on a
+# newer compiler).
+WERROR     ?= 1
+WARN       := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 ND_CFLAGS  := -std=gnu11 $(WARN) -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' \
               -Idaemon -MMD -MP
+# Hardened by default, before the user's flags so that theirs win: stack
+# protector, PIE, full RELRO, and _FORTIFY_SOURCE=2 when CFLAGS optimise and
+# neither CPPFLAGS nor CFLAGS set it already (dpkg-buildflags does; a
+# compiler that predefines it is overridden). Not in the sanitizer and fuzz
+# builds, where the checked copies of memcpy & co. would hide bugs from ASan.
+ND_CFLAGS  += -fstack-protector-strong -fPIE
+ND_LDFLAGS := -pie -Wl,-z,relro,-z,now
+ifeq ($(SAN)$(FUZZ)$(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),)
+ifneq ($(filter -O -O1 -O2 -O3 -Os -Og -Ofast -Oz,$(CFLAGS)),)
+ND_CFLAGS  += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+endif
+endif
 ND_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ND_PKGFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 
@@ -59,11 +77,14 @@ DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
               prometheus prometheus-alertmanager \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
-DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
+# the Debian package and its test (tests/integration/test_package.py,
+# test_completion.py); devscripts brings hardening-check
+DEPS_PKG   := debhelper dpkg-dev lintian devscripts bash-completion
+DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_PKG)
 
 .PHONY: all deps run check unit integration san-build lint \
-        install uninstall clean bench fuzz fuzz-build fuzz-bins fuzz-regress \
-        check-valgrind
+        install install-strip uninstall clean bench fuzz fuzz-build fuzz-bins \
+        fuzz-regress check-valgrind
 
 all: $(BUILD)/netdiagd $(BUILD)/netdiag
 
@@ -245,9 +266,9 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
-	install -m 0755 $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
-	install -m 0755 $(BUILD)/netdiag $(DESTDIR)$(BINDIR)/netdiag
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL_PROGRAM) $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
+	$(INSTALL_PROGRAM) $(BUILD)/netdiag $(DESTDIR)$(BINDIR)/netdiag
 	install -m 0644 man/netdiag.1 $(DESTDIR)$(MANDIR)/man1/netdiag.1
 	install -m 0644 man/netdiag.ini.5 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5
 	install -m 0644 man/netdiagd.8 $(DESTDIR)$(MANDIR)/man8/netdiagd.8
@@ -261,8 +282,14 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiagd.service
 	install -m 0644 systemd/netdiag.sysusers $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf
 	install -m 0644 systemd/netdiag.tmpfiles $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
+	install -m 0644 client/netdiag.bash-completion $(DESTDIR)$(BASHCOMPDIR)/netdiag
 	@echo "installed; /etc is left alone: copy $(DOCDIR)/netdiag.ini.example to"
 	@echo "/etc/netdiag/netdiag.ini (see README.md, 'Run as a service')"
+
+# `make install` keeps the symbols (a packager's dh_strip splits them off);
+# this one strips the programs as it installs them, as GNU packages do.
+install-strip: INSTALL_PROGRAM += -s
+install-strip: install
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/netdiagd $(DESTDIR)$(BINDIR)/netdiag \
@@ -270,7 +297,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/netdiagd.8 \
 	    $(DESTDIR)$(DOCDIR)/netdiag.ini.example $(DESTDIR)$(DOCDIR)/README.md \
 	    $(DESTDIR)$(UNITDIR)/netdiagd.service \
-	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
+	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf \
+	    $(DESTDIR)$(BASHCOMPDIR)/netdiag
 	rm -rf $(DESTDIR)$(DATADIR)/sql
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 

@@ -1,11 +1,12 @@
 """`make install` / `make uninstall` into a temporary DESTDIR: the tree it
 lays out (binaries, man pages, unit, sysusers and tmpfiles files, example
-config, SQL), /etc left alone, nothing left behind by uninstall; the
-installed unit checked by systemd-analyze (verify, and an offline security
-exposure of at most 1.5); sysusers/tmpfiles applied to a scratch root; the
-man pages rendered with warnings on. Uses the binaries of $NETDIAG_BUILD:
-make is given that BUILD (and SAN=1 for a sanitizer build) so `all` is
-already up to date and nothing is rebuilt with other flags."""
+config, SQL, bash completion), /etc left alone, nothing left behind by
+uninstall, and `make install-strip` stripping the programs; the installed
+unit checked by systemd-analyze (verify, and an offline security exposure
+of at most 1.5); sysusers/tmpfiles applied to a scratch root; the man pages
+rendered with warnings on and a Linux footer. Uses the binaries of
+$NETDIAG_BUILD: make is given that BUILD (and SAN=1 for a sanitizer build)
+so `all` is already up to date and nothing is rebuilt with other flags."""
 
 import filecmp
 import glob
@@ -87,6 +88,8 @@ def expected_files(prefix=PREFIX):
         ("%s/lib/systemd/system/netdiagd.service" % p, None, 0o644),
         ("%s/lib/sysusers.d/netdiag.conf" % p, "systemd/netdiag.sysusers", 0o644),
         ("%s/lib/tmpfiles.d/netdiag.conf" % p, "systemd/netdiag.tmpfiles", 0o644),
+        ("%s/share/bash-completion/completions/netdiag" % p, "client/netdiag.bash-completion",
+         0o644),
     }
     for f in sql:
         files.add(("%s/share/netdiag/sql/%s" % (p, f), "sql/%s" % f, 0o644))
@@ -163,6 +166,29 @@ def test_installed_binaries_run(installed):
     p = subprocess.run([str(dest / "usr/bin/netdiag"), "explain", "10061"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0 and "WSAECONNREFUSED" in p.stdout, p.stderr
+
+
+def has_symbols(path):
+    p = subprocess.run(["readelf", "-S", str(path)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return ".symtab" in p.stdout
+
+
+@pytest.mark.skipif(not shutil.which("readelf"), reason="readelf is not installed")
+def test_install_keeps_symbols_install_strip_strips(installed, tmp_path):
+    dest, _ = installed
+    programs = ["%s/sbin/netdiagd" % PREFIX.lstrip("/"), "%s/bin/netdiag" % PREFIX.lstrip("/")]
+    for prog in programs:
+        assert has_symbols(dest / prog), prog
+    p = make("install-strip", tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert tree(tmp_path) == {f for f, _, _ in expected_files()}
+    for prog in programs:
+        assert not has_symbols(tmp_path / prog), prog
+        assert stat.S_IMODE(os.stat(tmp_path / prog).st_mode) == 0o755
+    p = subprocess.run([str(tmp_path / programs[0]), "-V"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0 and p.stdout.startswith("netdiagd "), p.stderr
 
 
 def test_uninstall_leaves_no_files(tmp_path):
@@ -302,6 +328,19 @@ def test_man_page_renders_without_warnings(page):
         ran = True
     if not ran:
         pytest.skip("neither man nor groff is installed")
+
+
+@pytest.mark.skipif(not shutil.which("man"), reason="man is not installed")
+@pytest.mark.parametrize("page", MAN_PAGES)
+def test_man_page_footer_names_linux(page):
+    """The last line names the system the page is for (.Os Linux), not
+    mdoc's default BSD."""
+    env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80", MAN_KEEP_FORMATTING="")
+    p = subprocess.run(["man", "-l", "-E", "UTF-8", os.path.join(REPO, "man", page)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    footer = p.stdout.rstrip("\n").splitlines()[-1].split()
+    assert footer[0] == "Linux" and footer[-1] == "Linux", footer
 
 
 @pytest.mark.skipif(not shutil.which("man"), reason="man is not installed")
