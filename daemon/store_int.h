@@ -20,10 +20,6 @@
  * with at 120k rows/s; 16,384 do not (half the queue). */
 #define STORE_BATCH_MAX      16384
 #define STORE_BATCH_DELAY_US 1000000
-/* Rollup counts are upserted at most this often (and when their table is
- * full, and at stop): upserting every target's rows with every batch cost
- * more than the failure rows themselves with thousands of targets. */
-#define STORE_ACC_FLUSH_US 1000000
 /* Retention deletes at most this many rows per transaction, so a large
  * backlog never holds the write lock for long. */
 #define STORE_PRUNE_ROWS        5000
@@ -37,9 +33,8 @@
 #define STORE_RETRY_CLOSE_US 200000
 /* store_stop() gives up on a database that stays unwritable this long. */
 #define STORE_CLOSE_TIMEOUT_US (10 * 1000000LL)
-/* Open addressing for the rollup accumulators: at most 2 entries per row
- * of a batch (the totals and the code; a batch is taken only with room
- * for that, or after a flush), and a load factor of at most 1/2. */
+/* Open addressing for the rollup counts of one batch: at most 2 entries
+ * per result (the totals and the code), and a load factor of at most 1/2. */
 #define STORE_ACC_MAX   (2 * STORE_BATCH_MAX)
 #define STORE_ACC_SLOTS 65536
 _Static_assert(STORE_ACC_SLOTS >= 2 * STORE_ACC_MAX, "rollup hash table too small");
@@ -96,8 +91,9 @@ struct store_rec {
     struct result res;
 };
 
-/* Rollup deltas of one batch: code == 0 holds a target's totals for the
- * minute, code != 0 its failures with that code (in `failures`). */
+/* Rollup deltas of one batch, written in the batch's own transaction:
+ * code == 0 holds a target's totals for the minute, code != 0 its
+ * failures with that code (in `failures`). */
 struct store_acc {
     int64_t target_id;
     int64_t minute;
@@ -174,11 +170,9 @@ struct store {
     int64_t ident_check_us; /* writer thread only: next stat() */
 
     /* writer thread only */
-    struct store_acc *acc; /* rollup counts of committed results, not yet
-                            * written; flushed at most once a second */
+    struct store_acc *acc; /* rollup counts of the batch being written */
     int32_t *acc_slot;
     size_t nacc;
-    int64_t acc_flush_us; /* when the counts are next due in the database */
     struct store_seq *seqs;
     size_t nseqs;
     struct store_intern intern[STORE_INTERN__COUNT];

@@ -515,20 +515,20 @@ static bool store_identity_lost(struct store *st)
     return true;
 }
 
-/* Writes the n oldest queued results in one transaction (n may be 0), and
- * the rollup counts gathered so far when they are due (or `flush`). The
- * results stay in the queue, and the counts in memory, until the commit
- * succeeded, so a failed batch is simply retried; a committed batch's
- * results are counted only then, for a later flush. */
-static int store_write_batch(struct store *st, size_t n, bool flush)
+/* Writes the n oldest queued results in one transaction: their failure
+ * rows and their rollup counts together, so that every committed state of
+ * the file has rollups that agree with the failures table, and a crash
+ * (kill -9, power loss) loses the batch being written, rows and counts
+ * alike, and nothing else. The results stay in the queue until the commit
+ * succeeded, so a failed batch is simply retried whole. */
+static int store_write_batch(struct store *st, size_t n)
 {
     int64_t t0 = util_mono_us();
     uint64_t rows = 0;
     size_t head;
     int rc;
 
-    flush = st->nacc > 0 && (flush || t0 >= st->acc_flush_us || st->nacc + 2 * n > STORE_ACC_MAX);
-    if (n == 0 && !flush)
+    if (n == 0)
         return SQLITE_OK;
     if (store_identity_lost(st))
         return STORE_RC_REPLACED;
@@ -538,6 +538,7 @@ static int store_write_batch(struct store *st, size_t n, bool flush)
 
     if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
         goto fail;
+    store_acc_reset(st);
     for (size_t i = 0; i < n; i++) {
         const struct store_rec *rec = &st->ring[(head + i) % st->cap];
         if (!rec->res.ok) {
@@ -545,19 +546,11 @@ static int store_write_batch(struct store *st, size_t n, bool flush)
                 goto fail;
             rows++;
         }
+        store_acc_add(st, rec); /* room: n <= STORE_BATCH_MAX, 2 entries each */
     }
-    if ((flush && (rc = store_flush_acc(st)) != SQLITE_OK) ||
+    if ((rc = store_flush_acc(st)) != SQLITE_OK ||
         (rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
         goto fail;
-    if (flush) {
-        store_acc_reset(st);
-        st->acc_flush_us = t0 + STORE_ACC_FLUSH_US;
-    } else if (st->nacc == 0) {
-        st->acc_flush_us = t0 + STORE_ACC_FLUSH_US; /* a second from the first count */
-    }
-    /* room: nacc + 2n <= STORE_ACC_MAX held, or the flush emptied it */
-    for (size_t i = 0; i < n; i++)
-        store_acc_add(st, &st->ring[(head + i) % st->cap]);
 
     pthread_mutex_lock(&st->mu);
     st->head = (st->head + n) % st->cap;
@@ -814,11 +807,10 @@ static void store_timedwait(struct store *st, int64_t deadline_us)
 /* Sleeps until there is something to do: a batch that is full or old
  * enough, a retry, a prune step, or stopping. Returns the batch size (0:
  * no batch now) and whether the thread should exit. Called with mu held. */
-static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due, bool *acc_due)
+static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due)
 {
     *exit_now = false;
     *alerts_due = false;
-    *acc_due = false;
     for (;;) {
         int64_t now = util_mono_us();
         /* no retention while the database is failing: it would fail too */
@@ -832,12 +824,9 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
         }
         if (st->stopping) {
             bool drained = st->count == 0 && st->aq_count == 0;
-            if ((drained && st->nacc == 0) || now >= st->stop_deadline_us) {
+            /* a replaced file takes nothing more: no use waiting for it */
+            if (drained || now >= st->stop_deadline_us || st->replaced) {
                 *exit_now = true;
-                return 0;
-            }
-            if (drained && !retry_wait) {
-                *acc_due = true; /* the last rollup counts, then out */
                 return 0;
             }
             if (!retry_wait && st->count > 0)
@@ -851,14 +840,8 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
         if (!retry_wait && (st->count >= STORE_BATCH_MAX ||
                             (st->count > 0 && now - st->first_us >= STORE_BATCH_DELAY_US)))
             return st->count < STORE_BATCH_MAX ? st->count : STORE_BATCH_MAX;
-        if (!retry_wait && st->nacc > 0 && now >= st->acc_flush_us) {
-            *acc_due = true;
-            return 0;
-        }
         if (st->err_code == 0 && now >= st->next_prune_us)
             return 0;
-        if (!retry_wait && st->nacc > 0 && st->acc_flush_us < deadline)
-            deadline = st->acc_flush_us;
         if (retry_wait && st->retry_at_us < deadline)
             deadline = st->retry_at_us;
         else if (!retry_wait && st->count > 0 && st->first_us + STORE_BATCH_DELAY_US < deadline)
@@ -882,11 +865,10 @@ void *store_writer_main(void *arg)
         if (st->next_prune_us > util_mono_us())
             break;
     }
-    store_acc_reset(st);
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        bool exit_now, alerts_due, acc_due;
-        size_t n = store_wait_work(st, &exit_now, &alerts_due, &acc_due);
+        bool exit_now, alerts_due;
+        size_t n = store_wait_work(st, &exit_now, &alerts_due);
         int rc;
 
         st->stats.writer_alive_us = util_mono_us();
@@ -900,8 +882,8 @@ void *store_writer_main(void *arg)
                 store_note_ok(st);
             else
                 store_note_error(st, rc, "alert write");
-        } else if (n > 0 || acc_due) {
-            rc = store_write_batch(st, n, acc_due);
+        } else if (n > 0) {
+            rc = store_write_batch(st, n);
             if (rc == SQLITE_OK)
                 store_note_ok(st);
             else
@@ -930,10 +912,6 @@ void *store_writer_main(void *arg)
     if (left > 0)
         log_error("database %s: still not writable after %lld s; %zu queued results lost", st->path,
                   STORE_CLOSE_TIMEOUT_US / 1000000, left);
-    else if (st->nacc > 0)
-        log_error("database %s: still not writable after %lld s; the rollup counts of the last "
-                  "second are lost",
-                  st->path, STORE_CLOSE_TIMEOUT_US / 1000000);
     store_note_drops(st);
     return NULL;
 }
