@@ -73,6 +73,8 @@ static const char *const store_ctl_sql[CTL__COUNT] = {
         "SELECT c.target_id, c.wsa_code, sum(c.count), (SELECT count(*) FROM rollup_minute AS m "
         "WHERE m.target_id = c.target_id AND m.minute >= ?1 AND m.attempts > 0) "
         "FROM rollup_minute_code AS c WHERE c.minute >= ?1 GROUP BY c.target_id, c.wsa_code",
+    [CTL_INSERT_RUN] = "INSERT INTO runs (pid, hostname, version, config, started, heartbeat, "
+                       "targets) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
 };
 
 void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -377,6 +379,32 @@ fail:
     return -1;
 }
 
+/* This start's row of runs, in the open transaction: a second netdiagd
+ * that finds the database locked reads the pid from it. */
+static int store_insert_run(struct store *st, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->ctl_stmt[CTL_INSERT_RUN];
+    size_t ntargets;
+
+    pthread_mutex_lock(&st->mu);
+    ntargets = st->ntargets;
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_bind_int64(s, 1, st->run.pid);
+    sqlite3_bind_text(s, 2, st->run.hostname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, NETDIAG_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, st->run.config, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, st->run.started_ms);
+    sqlite3_bind_int64(s, 6, (int64_t)ntargets);
+    if (store_step_done(s) != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot record this start in runs: %s",
+                  sqlite3_errmsg(st->ctl));
+        return -1;
+    }
+    st->run.id = sqlite3_last_insert_rowid(st->ctl);
+    st->stats.run_id = st->run.id;
+    return 0;
+}
+
 /* In one BEGIN IMMEDIATE transaction: check the header again (another
  * process may have got there first), create or migrate, stamp the
  * version, refresh wsa_codes. Any failure rolls all of it back. */
@@ -460,7 +488,7 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
         goto fail;
     }
     if (store_prepare_all(db, store_ctl_sql, st->ctl_stmt, CTL__COUNT, st->path, err, errlen) < 0 ||
-        store_refresh_codes(st, err, errlen) < 0)
+        store_refresh_codes(st, err, errlen) < 0 || store_insert_run(st, err, errlen) < 0)
         goto fail;
     if (store_exec(db, "COMMIT") != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot commit: %s", sqlite3_errmsg(db));
@@ -524,6 +552,27 @@ static void store_free(struct store *st)
     free(st);
 }
 
+/* Who is starting: pid, host name, the config file's absolute path. */
+static void store_run_init(struct store_run *run, const struct config *cfg)
+{
+    char abs[PATH_MAX];
+
+    run->pid = (int64_t)getpid();
+    run->started_ms = util_now_ms();
+    if (gethostname(run->hostname, sizeof(run->hostname)) < 0)
+        util_strlcpy(run->hostname, "localhost", sizeof(run->hostname));
+    run->hostname[sizeof(run->hostname) - 1] = '\0';
+    run->config[0] = '\0';
+    if (cfg == NULL || cfg->path == NULL)
+        return;
+    if (realpath(cfg->path, abs) != NULL)
+        util_strlcpy(run->config, abs, sizeof(run->config));
+    else if (cfg->path[0] == '/' || getcwd(abs, sizeof(abs)) == NULL ||
+             snprintf(run->config, sizeof(run->config), "%s/%s", abs, cfg->path) >=
+                 (int)sizeof(run->config))
+        util_strlcpy(run->config, cfg->path, sizeof(run->config));
+}
+
 struct store *store_open(const char *path, const struct config *cfg, char *err, size_t errlen)
 {
     struct store *st = NULL;
@@ -573,6 +622,8 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     pthread_cond_init(&st->cond, &ca);
     pthread_condattr_destroy(&ca);
     st->retention_ms = cfg ? cfg->retention_ms : 0;
+    st->ntargets = cfg ? cfg->ntargets : 0;
+    store_run_init(&st->run, cfg);
     st->cap = STORE_QUEUE_MAX;
     st->ring = calloc(st->cap, sizeof(*st->ring));
     st->aq = calloc(STORE_ALERT_QUEUE_MAX, sizeof(*st->aq));
@@ -774,6 +825,7 @@ int store_sync_targets(struct store *st, struct config *cfg)
     /* only now: a reload that fails here keeps the old config whole */
     pthread_mutex_lock(&st->mu);
     st->retention_ms = cfg->retention_ms;
+    st->ntargets = cfg->ntargets;
     pthread_mutex_unlock(&st->mu);
     free(retire);
     free(ids);
@@ -798,6 +850,8 @@ void store_submit(struct store *st, const struct result *res)
 
     pthread_mutex_lock(&st->mu);
     st->stats.results_seen++;
+    if (!res->ok)
+        st->stats.failures_seen++;
     if (st->stopping || target_id <= 0 || st->count == st->cap) {
         st->stats.dropped++;
         if (target_id <= 0)

@@ -60,6 +60,8 @@ enum store_stmt {
     STMT_FREELIST_COUNT,
     STMT_INCREMENTAL_VACUUM,
     STMT_UPSERT_ALERT,
+    STMT_UPSERT_RUN,
+    STMT_PRUNE_RUNS,
     STMT_FIND_RAW,
     STMT_ADD_RAW,
     STMT_FIND_ADDR,
@@ -67,7 +69,8 @@ enum store_stmt {
     STMT__COUNT,
 };
 
-/* The control connection's statements (loop thread: open, sync targets). */
+/* The control connection's statements: store_open, store_sync_targets,
+ * store_load_alerts, store_load_baselines (one thread at a time). */
 enum store_ctl {
     CTL_BEGIN,
     CTL_COMMIT,
@@ -81,6 +84,7 @@ enum store_ctl {
     CTL_MAX_ALERT_ID,
     CTL_LIST_FIRING_ALERTS,
     CTL_BASELINES,
+    CTL_INSERT_RUN,
     CTL__COUNT,
 };
 
@@ -135,10 +139,20 @@ struct store_seq {
     int64_t seq;
 };
 
+/* This start's row of the table runs; fixed at store_open(). */
+struct store_run {
+    int64_t id;
+    int64_t pid;
+    int64_t started_ms;
+    char hostname[256];
+    char config[4096]; /* the absolute path of the config file, or "" */
+};
+
 struct store {
     char *path;
-    sqlite3 *ctl; /* loop thread: migrations, targets */
+    sqlite3 *ctl; /* open, targets, loading alerts and baselines */
     sqlite3 *db;  /* writer thread */
+    struct store_run run;
     sqlite3_stmt *ctl_stmt[CTL__COUNT];
     sqlite3_stmt *stmt[STMT__COUNT];
 
@@ -156,6 +170,7 @@ struct store {
     int64_t retention_ms;
     uint64_t dropped_full;     /* of stats.dropped: queue full */
     uint64_t dropped_unsynced; /* of stats.dropped: target without db_id */
+    size_t ntargets;           /* configured now (the last sync) */
     struct store_stats stats;
     /* alert rows waiting for the writer (store_alert_put) */
     struct store_alert *aq;
@@ -181,11 +196,13 @@ struct store {
     int64_t err_since_us;
     int64_t retry_at_us; /* guarded by mu */
     int64_t next_prune_us;
-    size_t prune_idx;   /* index in store_prune_order */
-    bool prune_more;    /* a step of this pass hit STORE_PRUNE_ROWS */
-    int prune_err;      /* SQLite error of the last failed retention step */
-    bool dropping;      /* in a queue-full episode */
-    uint64_t drop_base; /* dropped_full when the episode began */
+    int64_t heartbeat_due_us; /* when the runs row is next rewritten */
+    bool run_stopped;         /* the runs row's `stopped` is written */
+    size_t prune_idx;         /* index in store_prune_order */
+    bool prune_more;          /* a step of this pass hit STORE_PRUNE_ROWS */
+    int prune_err;            /* SQLite error of the last failed retention step */
+    bool dropping;            /* in a queue-full episode */
+    uint64_t drop_base;       /* dropped_full when the episode began */
     bool unsynced_logged;
     uint64_t aq_dropped_logged; /* aq_dropped at the last warning */
 

@@ -71,6 +71,14 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
         "ON CONFLICT (id) DO UPDATE SET resolved = excluded.resolved, count = excluded.count, "
         "peak = excluded.peak, baseline = excluded.baseline, attempts = excluded.attempts, "
         "last_notified = excluded.last_notified, detail = excluded.detail",
+    [STMT_UPSERT_RUN] =
+        "INSERT INTO runs (id, pid, hostname, version, config, started, heartbeat, stopped, "
+        "results, failures, dropped, targets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12) ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat, "
+        "stopped = excluded.stopped, results = excluded.results, failures = excluded.failures, "
+        "dropped = excluded.dropped, targets = excluded.targets",
+    [STMT_PRUNE_RUNS] = "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE "
+                        "coalesce(stopped, heartbeat) < ?1 ORDER BY id LIMIT ?2)",
     [STMT_FIND_RAW] = "SELECT id FROM raws WHERE name = ?1",
     [STMT_ADD_RAW] = "INSERT INTO raws (name) VALUES (?1)",
     [STMT_FIND_ADDR] = "SELECT id FROM addrs WHERE addr = ?1",
@@ -89,8 +97,8 @@ static const enum store_stmt store_intern_add[STORE_INTERN__COUNT] = {
 
 /* Retention steps, run one per writer iteration in this order. */
 static const enum store_stmt store_prune_order[] = {
-    STMT_PRUNE_FAILURES, STMT_PRUNE_MINUTE,    STMT_PRUNE_MINUTE_CODE,
-    STMT_PRUNE_HOUR,     STMT_PRUNE_HOUR_CODE, STMT_PRUNE_ALERTS,
+    STMT_PRUNE_FAILURES,  STMT_PRUNE_MINUTE, STMT_PRUNE_MINUTE_CODE, STMT_PRUNE_HOUR,
+    STMT_PRUNE_HOUR_CODE, STMT_PRUNE_ALERTS, STMT_PRUNE_RUNS,
 };
 
 int store_writer_prepare(struct store *st, char *err, size_t errlen)
@@ -515,6 +523,69 @@ static bool store_identity_lost(struct store *st)
     return true;
 }
 
+/* Rewrites this start's runs row: the heartbeat, the counters, and
+ * `stopped` when stopped_ms > 0. An upsert, so a row someone deleted comes
+ * back. Part of the caller's transaction. */
+static int store_put_run(struct store *st, int64_t stopped_ms)
+{
+    sqlite3_stmt *s = st->stmt[STMT_UPSERT_RUN];
+    uint64_t results, failures, dropped;
+    size_t ntargets;
+
+    pthread_mutex_lock(&st->mu);
+    results = st->stats.results_seen;
+    failures = st->stats.failures_seen;
+    dropped = st->stats.dropped;
+    ntargets = st->ntargets;
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_bind_int64(s, 1, st->run.id);
+    sqlite3_bind_int64(s, 2, st->run.pid);
+    sqlite3_bind_text(s, 3, st->run.hostname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, NETDIAG_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, st->run.config, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, st->run.started_ms);
+    sqlite3_bind_int64(s, 7, util_now_ms());
+    if (stopped_ms > 0)
+        sqlite3_bind_int64(s, 8, stopped_ms);
+    else
+        sqlite3_bind_null(s, 8);
+    sqlite3_bind_int64(s, 9, (int64_t)results);
+    sqlite3_bind_int64(s, 10, (int64_t)failures);
+    sqlite3_bind_int64(s, 11, (int64_t)dropped);
+    sqlite3_bind_int64(s, 12, (int64_t)ntargets);
+    return store_step_done(s);
+}
+
+static bool store_heartbeat_due(const struct store *st, int64_t now_us)
+{
+    return st->run.id > 0 && now_us >= st->heartbeat_due_us;
+}
+
+/* The runs row alone, in a transaction of its own: the heartbeat when no
+ * batch carried it, and `stopped` at the end. */
+static int store_write_run(struct store *st, bool stopped)
+{
+    int64_t t0 = util_mono_us();
+    int rc;
+
+    if (store_identity_lost(st))
+        return STORE_RC_REPLACED;
+    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK ||
+        (rc = store_put_run(st, stopped ? util_now_ms() : 0)) != SQLITE_OK ||
+        (rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK) {
+        store_rollback(st);
+        return rc;
+    }
+    st->heartbeat_due_us = t0 + STORE_HEARTBEAT_MS * 1000LL;
+    if (stopped)
+        st->run_stopped = true;
+    pthread_mutex_lock(&st->mu);
+    st->stats.heartbeats++;
+    st->stats.heartbeat_us += util_mono_us() - t0;
+    pthread_mutex_unlock(&st->mu);
+    return SQLITE_OK;
+}
+
 /* Writes the n oldest queued results in one transaction: their failure
  * rows and their rollup counts together, so that every committed state of
  * the file has rollups that agree with the failures table, and a crash
@@ -526,6 +597,7 @@ static int store_write_batch(struct store *st, size_t n)
     int64_t t0 = util_mono_us();
     uint64_t rows = 0;
     size_t head;
+    bool heartbeat;
     int rc;
 
     if (n == 0)
@@ -548,13 +620,21 @@ static int store_write_batch(struct store *st, size_t n)
         }
         store_acc_add(st, rec); /* room: n <= STORE_BATCH_MAX, 2 entries each */
     }
+    /* the heartbeat rides along when due: a busy daemon pays no extra
+     * transaction for it */
+    heartbeat = store_heartbeat_due(st, t0);
     if ((rc = store_flush_acc(st)) != SQLITE_OK ||
+        (heartbeat && (rc = store_put_run(st, 0)) != SQLITE_OK) ||
         (rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
         goto fail;
+    if (heartbeat)
+        st->heartbeat_due_us = t0 + STORE_HEARTBEAT_MS * 1000LL;
 
     pthread_mutex_lock(&st->mu);
     st->head = (st->head + n) % st->cap;
     st->count -= n;
+    if (heartbeat)
+        st->stats.heartbeats++;
     st->stats.rows_written += rows;
     st->stats.batches++;
     st->stats.last_batch_us = util_mono_us() - t0;
@@ -807,10 +887,13 @@ static void store_timedwait(struct store *st, int64_t deadline_us)
 /* Sleeps until there is something to do: a batch that is full or old
  * enough, a retry, a prune step, or stopping. Returns the batch size (0:
  * no batch now) and whether the thread should exit. Called with mu held. */
-static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due)
+static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due, bool *run_due,
+                              bool *stop_due)
 {
     *exit_now = false;
     *alerts_due = false;
+    *run_due = false;
+    *stop_due = false;
     for (;;) {
         int64_t now = util_mono_us();
         /* no retention while the database is failing: it would fail too */
@@ -825,8 +908,13 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
         if (st->stopping) {
             bool drained = st->count == 0 && st->aq_count == 0;
             /* a replaced file takes nothing more: no use waiting for it */
-            if (drained || now >= st->stop_deadline_us || st->replaced) {
+            if ((drained && (st->run_stopped || st->run.id <= 0)) || now >= st->stop_deadline_us ||
+                st->replaced) {
                 *exit_now = true;
+                return 0;
+            }
+            if (drained && !retry_wait) {
+                *stop_due = true; /* the last counters and `stopped`, then out */
                 return 0;
             }
             if (!retry_wait && st->count > 0)
@@ -840,8 +928,14 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
         if (!retry_wait && (st->count >= STORE_BATCH_MAX ||
                             (st->count > 0 && now - st->first_us >= STORE_BATCH_DELAY_US)))
             return st->count < STORE_BATCH_MAX ? st->count : STORE_BATCH_MAX;
+        if (!retry_wait && store_heartbeat_due(st, now)) {
+            *run_due = true;
+            return 0;
+        }
         if (st->err_code == 0 && now >= st->next_prune_us)
             return 0;
+        if (!retry_wait && st->run.id > 0 && st->heartbeat_due_us < deadline)
+            deadline = st->heartbeat_due_us;
         if (retry_wait && st->retry_at_us < deadline)
             deadline = st->retry_at_us;
         else if (!retry_wait && st->count > 0 && st->first_us + STORE_BATCH_DELAY_US < deadline)
@@ -865,10 +959,11 @@ void *store_writer_main(void *arg)
         if (st->next_prune_us > util_mono_us())
             break;
     }
+    st->heartbeat_due_us = util_mono_us() + STORE_HEARTBEAT_MS * 1000LL;
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        bool exit_now, alerts_due;
-        size_t n = store_wait_work(st, &exit_now, &alerts_due);
+        bool exit_now, alerts_due, run_due, stop_due;
+        size_t n = store_wait_work(st, &exit_now, &alerts_due, &run_due, &stop_due);
         int rc;
 
         st->stats.writer_alive_us = util_mono_us();
@@ -888,6 +983,12 @@ void *store_writer_main(void *arg)
                 store_note_ok(st);
             else
                 store_note_error(st, rc, "write");
+        } else if (run_due || stop_due) {
+            rc = store_write_run(st, stop_due);
+            if (rc == SQLITE_OK)
+                store_note_ok(st);
+            else
+                store_note_error(st, rc, "heartbeat");
         } else {
             store_prune_due(st, util_mono_us());
         }

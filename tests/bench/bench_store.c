@@ -1,7 +1,8 @@
 /* Benchmark of the store: drives store_submit() as fast as the writer
  * keeps up, for a bounded count or time, and prints JSON lines with the
  * sustained failure rows per second and the bytes each stored row costs
- * (table, indexes and the lookup tables, split out as extra fields).
+ * (table, indexes and the lookup tables, split out as extra fields), then
+ * what the heartbeat of an idle daemon costs per write.
  *
  * usage: bench_store [ROWS [SECONDS [DIR [TARGETS]]]]
  *        (default 2000000 10 /tmp 50; the rollups cost more with more
@@ -155,6 +156,21 @@ int main(int argc, char **argv)
                    (double)file / (double)rows);
         sqlite3_close(db);
     }
+    /* the heartbeat of an idle daemon: a transaction of its own each
+     * second, timed by the writer */
+    st = store_open(path, &cfg, err, sizeof(err));
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    usleep(5500 * 1000);
+    store_stop(st);
+    store_get_stats(st, &ss);
+    store_close(st);
+    if (ss.heartbeats > 0)
+        printf("{\"figure\":\"heartbeat_write_us\",\"value\":%.0f,\"heartbeats\":%" PRIu64
+               ",\"idle_seconds\":5.5}\n",
+               (double)ss.heartbeat_us / (double)ss.heartbeats, ss.heartbeats);
     (void)submitted;
     free(targets);
     free(names);

@@ -9,6 +9,7 @@ import os
 import random
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -215,13 +216,14 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     d = daemons(cfg)
     assert d.wait_log(r"started:"), d.log()
     assert "migrated from schema version 1 to 2" in d.log()
+    assert "migrated from schema version 2 to 3" in d.log()
     time.sleep(1.5)
     assert d.stop() == 0, d.log()
     results, _, dropped = d.stopped_counts()
     assert results > 0 and dropped == 0
 
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view).fetchall() == before
     assert con.execute("SELECT count(*) FROM failures WHERE target_id NOT IN (1, 2)"
@@ -393,6 +395,82 @@ def test_kill9_loop_counts_agree(tmp_path, daemons, server):
     part = {r["target"]: r["failures"] for r in client_json(
         db, "summary", "--by", "target", "--since", iso(lo), "--until", iso(hi))}
     assert part == want, (part, want)
+
+
+def runs(db):
+    con = ro(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM runs ORDER BY id")]
+    finally:
+        con.close()
+
+
+def judge(row, now_ms):
+    """What a reader concludes from a runs row (sql/README.md)."""
+    if row["stopped"] is not None:
+        return "stopped"
+    if now_ms - row["heartbeat"] < 10000:
+        if row["hostname"] == socket.gethostname():
+            try:
+                os.kill(row["pid"], 0)
+            except ProcessLookupError:
+                return "gone"
+        return "running"
+    return "gone"
+
+
+def wait_heartbeat(db, run_id, after_ms, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = [r for r in runs(db) if r["id"] == run_id][0]
+        if row["heartbeat"] > after_ms:
+            return row
+        time.sleep(0.1)
+    raise AssertionError("heartbeat of run %d not past %d: %s" % (run_id, after_ms, runs(db)))
+
+
+def test_runs_tell_running_stopped_and_killed(tmp_path, daemons):
+    """The table runs, one row per start: a running daemon's heartbeat
+    moves and its pid is alive; a stopped one has `stopped` and the
+    counters of its exit line; a killed one keeps stopped NULL, a heartbeat
+    that no longer moves and a pid that is gone."""
+    db = str(tmp_path / "nd.db")
+    cfg = write_config(tmp_path, db, ntargets=5, interval="50ms")
+
+    d = daemons(cfg)
+    assert d.wait_log(r"started:"), d.log()
+    [row] = runs(db)
+    assert row["pid"] == d.proc.pid and row["stopped"] is None
+    assert row["hostname"] == socket.gethostname()
+    assert row["version"] == "0.1.0" and row["config"] == os.path.abspath(cfg)
+    assert row["targets"] == 5 and row["heartbeat"] >= row["started"]
+    # rewritten while it runs: twice, with the counters climbing
+    row1 = wait_heartbeat(db, row["id"], row["heartbeat"])
+    row2 = wait_heartbeat(db, row["id"], row1["heartbeat"])
+    assert 0 < row1["results"] <= row2["results"] and row2["failures"] == row2["results"]
+    assert judge(row2, int(time.time() * 1000)) == "running"
+    assert d.stop() == 0, d.log()
+    results, failures, dropped = d.stopped_counts()
+    [row] = runs(db)
+    assert row["stopped"] is not None and row["stopped"] >= row2["heartbeat"]
+    assert (row["results"], row["failures"], row["dropped"], row["targets"]) == \
+        (results, failures, dropped, 5)
+    assert judge(row, int(time.time() * 1000)) == "stopped"
+
+    d = daemons(cfg)
+    assert d.wait_log(r"started:"), d.log()
+    first, second = runs(db)
+    assert first == row and second["id"] > first["id"] and second["pid"] == d.proc.pid
+    wait_heartbeat(db, second["id"], second["heartbeat"])
+    d.stop(signal.SIGKILL)
+    killed = runs(db)[1]
+    assert killed["stopped"] is None
+    assert judge(killed, int(time.time() * 1000)) == "gone"  # its pid is gone
+    # ... and later, by the heartbeat alone
+    assert judge(dict(killed, hostname="elsewhere"), killed["heartbeat"] + 10001) == "gone"
+    time.sleep(2.5)
+    assert runs(db)[1] == killed  # nothing moves any more
 
 
 def test_write_lock_held_by_another_process(tmp_path, daemons):
