@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,10 +25,6 @@
 
 #define STORE_BUSY_CTL_MS    5000
 #define STORE_BUSY_WRITER_MS 1000
-/* Refuse to open with less free space than this: SQLite maps the -shm
- * file, and a full file system makes growing it fail or, where the file
- * is sparse, turns a touch of a mapped page into SIGBUS. */
-#define STORE_MIN_FREE_BYTES (1024 * 1024LL)
 /* quick_check reads the whole file; above this size only the header and
  * schema are checked at open (corruption then shows as errors later). */
 #define STORE_QUICK_CHECK_MAX_BYTES (256 * 1024 * 1024LL)
@@ -173,73 +168,13 @@ static int store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 }
 /* ---- open: checks before anything is written ---- */
 
-/* statvfs on the directory that holds (or will hold) the file. */
-static int store_check_space(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    struct statvfs vfs;
-    long long avail;
-
-    if (slash == NULL)
-        util_strlcpy(dir, ".", sizeof(dir));
-    else if (slash == path)
-        util_strlcpy(dir, "/", sizeof(dir));
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    if (statvfs(dir, &vfs) < 0) {
-        store_err(err, errlen, path, "cannot check free space in %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    avail = (long long)vfs.f_bavail * (long long)vfs.f_frsize;
-    if (avail < STORE_MIN_FREE_BYTES) {
-        store_err(err, errlen, path,
-                  "only %lld KiB free in %s; refusing to open (need at least %lld KiB)",
-                  avail / 1024, dir, STORE_MIN_FREE_BYTES / 1024);
-        return -1;
-    }
-    return 0;
-}
-
-/* Permissions, checked first for a clear message (SQLite would open a
- * read-only file read-only, or fail to create the -wal beside it with a
- * vaguer one). Effective IDs, as the kernel will check them. */
-static int store_check_access(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX], side[PATH_MAX + 8];
-    const char *slash = strrchr(path, '/');
-
-    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0) {
-        store_err(err, errlen, path, "not writable by this user (uid %ld): %s; left unchanged",
-                  (long)geteuid(), strerror(errno));
-        return -1;
-    }
-    snprintf(side, sizeof(side), "%s-wal", path);
-    if (access(side, F_OK) == 0)
-        return 0;
-    if (slash == NULL)
-        util_strlcpy(dir, ".", sizeof(dir));
-    else if (slash == path)
-        util_strlcpy(dir, "/", sizeof(dir));
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
-        store_err(err, errlen, path,
-                  "directory %s not writable by this user (uid %ld): %s (SQLite creates the "
-                  "-wal and -shm files there); left unchanged",
-                  dir, (long)geteuid(), strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* Looks at an existing file through a read-only connection, which can
  * neither checkpoint nor roll back a journal into it: is it a netdiag
  * database of a version we know, or an empty file? *fresh is set for an
  * empty database. Without a -wal file beside it, the file is opened as
  * immutable, so not even -wal and -shm files are left behind when it is
  * refused. */
-static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen)
+static int store_inspect(const char *path, const char *cpath, bool *fresh, char *err, size_t errlen)
 {
     sqlite3 *ro = NULL;
     int64_t app_id = 0, version = 0, nobj = 0, npages = 0, page_size = 0;
@@ -248,13 +183,16 @@ static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen
     char side[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
 
     *fresh = false;
-    snprintf(side, sizeof(side), "%s-wal", path);
+    snprintf(side, sizeof(side), "%s-wal", cpath);
     if (access(side, F_OK) < 0 && errno == ENOENT) {
-        util_sqlite_uri(path, "?immutable=1", uri, sizeof(uri));
-        rc = sqlite3_open_v2(uri, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+        util_sqlite_uri(cpath, "?immutable=1", uri, sizeof(uri));
+        rc = sqlite3_open_v2(uri, &ro,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI |
+                                 SQLITE_OPEN_NOFOLLOW,
                              NULL);
     } else {
-        rc = sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        rc = sqlite3_open_v2(
+            cpath, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     }
     if (rc != SQLITE_OK) {
         int e = ro ? sqlite3_system_errno(ro) : 0;
@@ -299,7 +237,7 @@ static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen
         store_err(err, errlen, path, "netdiag database without a schema version; left unchanged");
         goto out;
     }
-    if (stat(path, &sb) == 0 && sb.st_size <= STORE_QUICK_CHECK_MAX_BYTES &&
+    if (stat(cpath, &sb) == 0 && sb.st_size <= STORE_QUICK_CHECK_MAX_BYTES &&
         npages * page_size <= STORE_QUICK_CHECK_MAX_BYTES) {
         sqlite3_stmt *s;
         if (sqlite3_prepare_v2(ro, "PRAGMA quick_check(1)", -1, &s, NULL) != SQLITE_OK) {
@@ -506,10 +444,14 @@ fail:
     return -1;
 }
 
-static sqlite3 *store_connect(const char *path, int busy_ms, char *err, size_t errlen)
+/* A read-write connection to cpath, which has no link in it (the check
+ * is SQLite's too: SQLITE_OPEN_NOFOLLOW); messages name path. */
+static sqlite3 *store_connect(const char *path, const char *cpath, int busy_ms, char *err,
+                              size_t errlen)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        cpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 
     if (rc != SQLITE_OK) {
         int e = db ? sqlite3_system_errno(db) : 0;
@@ -532,7 +474,9 @@ static sqlite3 *store_connect(const char *path, int busy_ms, char *err, size_t e
     return db;
 }
 
-static void store_free(struct store *st)
+/* Closes everything; with remove, deletes the files this open created
+ * first (while the lock is still held). */
+static void store_free(struct store *st, bool remove)
 {
     if (st == NULL)
         return;
@@ -541,6 +485,10 @@ static void store_free(struct store *st)
     /* the writer's connection first: the last close checkpoints the WAL */
     sqlite3_close(st->db);
     sqlite3_close(st->ctl);
+    if (remove)
+        store_file_remove(&st->file);
+    /* the lock last, once SQLite is done with the file */
+    store_file_close(&st->file);
     pthread_cond_destroy(&st->cond);
     pthread_mutex_destroy(&st->mu);
     free(st->ring);
@@ -576,45 +524,31 @@ static void store_run_init(struct store_run *run, const struct config *cfg)
 struct store *store_open(const char *path, const struct config *cfg, char *err, size_t errlen)
 {
     struct store *st = NULL;
-    bool created = false, fresh = false;
-    struct stat sb;
+    bool fresh = false;
     pthread_condattr_t ca;
     sigset_t all, old;
-    int fd;
 
     if (path == NULL || path[0] == '\0') {
         snprintf(err, errlen, "database: no path configured");
         return NULL;
     }
-    if (store_check_space(path, err, errlen) < 0)
-        return NULL;
-    if (stat(path, &sb) < 0) {
-        if (errno != ENOENT) {
-            store_err(err, errlen, path, "%s", strerror(errno));
-            return NULL;
-        }
-        /* created here so the mode is 0640 (less the umask): the WAL and
-         * -shm files SQLite makes beside it copy this mode */
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0) {
-            store_err(err, errlen, path, "cannot create: %s", strerror(errno));
-            return NULL;
-        }
-        close(fd);
-        created = true;
-    } else if (!S_ISREG(sb.st_mode)) {
-        store_err(err, errlen, path, "not a regular file");
-        return NULL;
-    } else if (store_check_access(path, err, errlen) < 0) {
-        return NULL;
-    }
-    if (store_inspect(path, &fresh, err, errlen) < 0)
-        goto fail;
-
     st = calloc(1, sizeof(*st));
     if (st == NULL || (st->path = strdup(path)) == NULL) {
+        free(st);
         store_err(err, errlen, path, "out of memory");
-        goto fail;
+        return NULL;
+    }
+    if (store_file_open(path, &st->file, err, errlen) < 0) {
+        free(st->path);
+        free(st);
+        return NULL;
+    }
+    if (store_inspect(path, st->file.cpath, &fresh, err, errlen) < 0) {
+        store_file_remove(&st->file);
+        store_file_close(&st->file);
+        free(st->path);
+        free(st);
+        return NULL;
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_condattr_init(&ca);
@@ -634,7 +568,7 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
         goto fail;
     }
 
-    st->ctl = store_connect(path, STORE_BUSY_CTL_MS, err, errlen);
+    st->ctl = store_connect(path, st->file.cpath, STORE_BUSY_CTL_MS, err, errlen);
     if (st->ctl == NULL)
         goto fail;
     if (fresh && store_exec(st->ctl, "PRAGMA auto_vacuum = INCREMENTAL") != SQLITE_OK) {
@@ -671,9 +605,13 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
         st->alert_next_id = max_id + 1;
     }
 
-    st->db = store_connect(path, STORE_BUSY_WRITER_MS, err, errlen);
+    st->db = store_connect(path, st->file.cpath, STORE_BUSY_WRITER_MS, err, errlen);
     if (st->db == NULL)
         goto fail;
+    if (store_file_changed(&st->file) != 0) {
+        store_err(err, errlen, path, "replaced while opening; try again");
+        goto fail;
+    }
     /* KiB: room for the indexes' hot pages. The (target_id, ts) index takes
      * each batch's rows at one leaf per target: with 2,000 targets failing
      * 60 times a second an 8 MiB cache read pages back between batches and
@@ -687,14 +625,7 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     /* the writer takes no signals: they belong to the loop thread */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    {
-        struct stat ident;
-        if (stat(path, &ident) == 0) {
-            st->dev = ident.st_dev;
-            st->ino = ident.st_ino;
-        }
-        st->stats.writer_alive_us = util_mono_us();
-    }
+    st->stats.writer_alive_us = util_mono_us();
     errno = pthread_create(&st->thread, NULL, store_writer_main, st);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (errno != 0) {
@@ -703,25 +634,15 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     }
     st->thread_started = true;
     return st;
-fail:
-    if (st != NULL) {
-        /* let the last close remove the -wal and -shm this call made */
-        int persist = 0;
-        if (st->db)
-            sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-        if (st->ctl)
-            sqlite3_file_control(st->ctl, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    }
-    store_free(st);
-    if (created) {
-        /* only what this call made: an empty file and its WAL */
-        char side[PATH_MAX + 8];
-        unlink(path);
-        snprintf(side, sizeof(side), "%s-wal", path);
-        unlink(side);
-        snprintf(side, sizeof(side), "%s-shm", path);
-        unlink(side);
-    }
+fail : {
+    /* let the last close remove the -wal and -shm this call made */
+    int persist = 0;
+    if (st->db)
+        sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    if (st->ctl)
+        sqlite3_file_control(st->ctl, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+    store_free(st, true);
     return NULL;
 }
 
@@ -905,7 +826,7 @@ void store_close(struct store *st)
     if (st == NULL)
         return;
     store_stop(st);
-    store_free(st);
+    store_free(st, false);
 }
 
 /* ---- alerts: the loop thread's side ---- */

@@ -31,6 +31,18 @@
 extern const char store_schema_sql[];
 extern const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1];
 
+/* One netdiagd per database: while it has the database open, the daemon
+ * holds an open file description lock (fcntl F_OFD_SETLK, F_WRLCK) on
+ * this one byte of the database file, far from the bytes SQLite locks (at
+ * 1 GiB); a second daemon finds it held and refuses to start. The offset
+ * is the application_id. Documented in sql/README.md. */
+#define STORE_LOCK_OFFSET 1313097031
+
+/* Whether a netdiagd holds the lock of the database open as fd (any
+ * mode: read-only will do; F_OFD_GETLK, no lock taken): 1 yes, 0 no, -1
+ * error (errno). From the holder's own descriptor: 0. */
+int store_lock_held(int fd);
+
 struct store;
 
 struct store_stats {

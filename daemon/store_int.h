@@ -4,6 +4,7 @@
 #ifndef NETDIAG_STORE_INT_H
 #define NETDIAG_STORE_INT_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <sys/types.h>
 #include <sqlite3.h>
@@ -139,6 +140,18 @@ struct store_seq {
     int64_t seq;
 };
 
+/* The database file as store_file_open() found it: the real directory,
+ * the path SQLite opens (no link in it), and the descriptor that holds
+ * the one-daemon lock until store_file_close(). */
+struct store_file {
+    char dir[PATH_MAX];
+    char cpath[PATH_MAX];
+    int fd;
+    bool created; /* by this open: removed again if the open fails */
+    dev_t dev;
+    ino_t ino;
+};
+
 /* This start's row of the table runs; fixed at store_open(). */
 struct store_run {
     int64_t id;
@@ -149,7 +162,8 @@ struct store_run {
 };
 
 struct store {
-    char *path;
+    char *path; /* as configured: the name in every message */
+    struct store_file file;
     sqlite3 *ctl; /* open, targets, loading alerts and baselines */
     sqlite3 *db;  /* writer thread */
     struct store_run run;
@@ -177,10 +191,8 @@ struct store {
     size_t aq_head, aq_count;
     uint64_t aq_dropped;
 
-    /* the file's identity at open: a file deleted or replaced under the
-     * daemon is noticed and never written through the old inode */
-    dev_t dev;
-    ino_t ino;
+    /* a file deleted or replaced under the daemon (file.dev, file.ino) is
+     * noticed and never written through the old inode */
     bool replaced;          /* writer thread only */
     int64_t ident_check_us; /* writer thread only: next stat() */
 
@@ -223,6 +235,22 @@ int64_t store_step_int(sqlite3_stmt *s, int *rcp);
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
 int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
                       const char *path, char *err, size_t errlen);
+
+/* store_file.c */
+/* Resolves path (links in the directory part are followed, a link as the
+ * file never), checks its directory (not writable by others, owned by this
+ * user or root, room left), opens or creates the file as this user's
+ * regular file, takes the lock (a held lock: the holder named in err),
+ * and checks the -wal, -shm and -journal files. 0, or -1 with err set and
+ * nothing left open or created. */
+int store_file_open(const char *path, struct store_file *f, char *err, size_t errlen);
+/* 0 while the path still names the file opened; ENOENT when it is gone,
+ * -1 when another file (or nothing readable) is there. */
+int store_file_changed(const struct store_file *f);
+/* Removes the files store_file_open() created (the lock still held). */
+void store_file_remove(struct store_file *f);
+/* Closes the descriptor, which releases the lock. After SQLite's own. */
+void store_file_close(struct store_file *f);
 
 /* store_writer.c */
 /* Prepares the writer connection's statements. */

@@ -506,20 +506,18 @@ static void store_rollback(struct store *st)
  * old inode, which nobody can read any more: stop writing instead. */
 static bool store_identity_lost(struct store *st)
 {
-    struct stat sb;
     int64_t now = util_mono_us();
-    int serr;
+    int changed;
 
     if (st->replaced)
         return true;
-    if (st->ino == 0 || now < st->ident_check_us)
+    if (now < st->ident_check_us)
         return false;
     st->ident_check_us = now + 1000000;
-    serr = stat(st->path, &sb) == 0 ? 0 : errno;
-    if (serr == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino)
+    if ((changed = store_file_changed(&st->file)) == 0)
         return false;
     st->replaced = true;
-    snprintf(st->errmsg, sizeof(st->errmsg), "%s", serr == ENOENT ? "deleted" : "replaced");
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s", changed == ENOENT ? "deleted" : "replaced");
     return true;
 }
 

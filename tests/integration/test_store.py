@@ -3,14 +3,17 @@ tests stop it, kill it, lock the database, fill the disk and hand it files
 it must refuse. Every probe goes to a closed loopback port, so every
 attempt is a fast WSAECONNREFUSED failure and the counts are exact."""
 
+import fcntl
 import hashlib
 import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import tempfile
 import time
@@ -471,6 +474,119 @@ def test_runs_tell_running_stopped_and_killed(tmp_path, daemons):
     assert judge(dict(killed, hostname="elsewhere"), killed["heartbeat"] + 10001) == "gone"
     time.sleep(2.5)
     assert runs(db)[1] == killed  # nothing moves any more
+
+
+LOCK_OFFSET = 1313097031  # STORE_LOCK_OFFSET, sql/README.md
+
+
+def lock_held(path):
+    """Whether a netdiagd holds the database's lock, as a reader tells it
+    from a read-only descriptor (F_OFD_GETLK takes no lock)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, LOCK_OFFSET, 1, 0)
+        got = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, probe)
+        return struct.unpack("hhqqi4x", got)[0] != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+def test_second_daemon_refused(tmp_path, daemons):
+    """A second netdiagd on the same database exits 1 before it probes or
+    writes anything, naming the running one's pid; the first one goes on
+    alone, its counts exact; once it stopped, the database is free again.
+    A reader sees the lock from a read-only open."""
+    db = str(tmp_path / "nd.db")
+    cfg = write_config(tmp_path, db, ntargets=3, interval="100ms", timeout="50ms")
+    first = daemons(cfg)
+    assert first.wait_log(r"started:"), first.log()
+    second = daemons(cfg)
+    assert second.exit_code(timeout=20) == 1, second.log()
+    assert lock_held(db)
+    errors = [l for l in second.log().splitlines() if "error" in l]
+    assert len(errors) == 1, second.log()
+    assert re.search(r"database %s is in use by netdiagd pid %d \(started \d{4}-\d\d-\d\d "
+                     % (re.escape(db), first.proc.pid), errors[0]), errors
+    assert "started:" not in second.log()
+    assert len(runs(db)) == 1  # the second one wrote nothing
+    assert first.proc.poll() is None
+    time.sleep(1.5)
+    assert first.stop() == 0, first.log()
+    results, failures, dropped = first.stopped_counts()
+    assert dropped == 0 and failures == results > 0
+    assert q(db, "SELECT sum(attempts) FROM rollup_minute") == results
+    assert not lock_held(db)
+    third = daemons(cfg)
+    assert third.wait_log(r"started:"), third.log()
+    assert third.stop() == 0, third.log()
+    assert len(runs(db)) == 2
+
+
+def as_nobody(*argv):
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           *argv], capture_output=True, text=True, timeout=30)
+
+
+def test_planted_files_refused(daemons):
+    """Another user who may write the database's directory (here: a member
+    of its group, uid 65534) puts an empty file of theirs, or a symbolic
+    link to a file of root's, where the database or its -wal will be:
+    netdiagd (root) refuses with one line naming the file, adopts nothing,
+    writes nothing through the link. A directory writable by every user,
+    like /tmp, is refused as such."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to plant files as another user")
+    top = tempfile.mkdtemp(prefix="netdiag-plant-")
+    try:
+        os.chmod(top, 0o755)
+        state = os.path.join(top, "state")
+        os.mkdir(state)
+        os.chown(state, 0, 65534)
+        os.chmod(state, 0o775)  # group-writable: its members are trusted less than root
+        victim = os.path.join(top, "victim")
+        open(victim, "w").close()  # root's, empty: what a followed link would fill
+        os.chmod(victim, 0o600)
+        db = os.path.join(state, "nd.db")
+        cfg = write_config(top, db, ntargets=1)
+
+        def refused_with(words):
+            d = daemons(cfg)
+            assert d.exit_code(timeout=20) == 1, d.log()
+            errors = [l for l in d.log().splitlines() if "error" in l]
+            assert len(errors) == 1 and db in errors[0], d.log()
+            assert re.search(words, errors[0]), errors
+            assert "started:" not in d.log()
+            assert os.path.getsize(victim) == 0
+            assert not os.path.exists(db + "-shm")
+
+        # an empty file of theirs, writable by all
+        r = as_nobody("/bin/sh", "-c", "umask 0; : > %s" % db)
+        assert r.returncode == 0, r.stderr
+        assert os.stat(db).st_uid == 65534
+        refused_with(r"belongs to uid 65534")
+        assert os.path.getsize(db) == 0 and os.stat(db).st_uid == 65534
+        os.unlink(db)
+        # a link to root's file
+        r = as_nobody("ln", "-s", victim, db)
+        assert r.returncode == 0, r.stderr
+        refused_with(r"symbolic link")
+        os.unlink(db)
+        # a real database of root's, then a link in place of its -wal
+        d = daemons(cfg)
+        assert d.wait_log(r"started:"), d.log()
+        assert d.stop() == 0, d.log()
+        os.unlink(db + "-shm")
+        r = as_nobody("/bin/sh", "-c", "rm -f %s-wal && ln -s %s %s-wal" % (db, victim, db))
+        assert r.returncode == 0, r.stderr
+        refused_with(r"%s-wal is a symbolic link" % re.escape(db))
+        # a directory every user may write, sticky or not
+        for mode in (0o1777, 0o777):
+            os.unlink(db + "-wal")
+            os.chmod(state, mode)
+            refused_with(r"directory %s is writable by every user" % re.escape(state))
+            open(db + "-wal", "w").close()
+    finally:
+        shutil.rmtree(top)
 
 
 def test_write_lock_held_by_another_process(tmp_path, daemons):

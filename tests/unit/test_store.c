@@ -1190,6 +1190,198 @@ static void test_runs_heartbeat(void)
     free_config(cfg);
 }
 
+/* One netdiagd per database: a second open, even in the same process,
+ * finds the lock held and names the holder; a reader sees the lock from a
+ * read-only descriptor; it goes with the first store. */
+static void test_second_open_refused(void)
+{
+    char path[128], err[512] = "", want[256];
+    struct config *cfg = make_config(1, three);
+    struct store *a, *b;
+    int rfd;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    a = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(a != NULL);
+    if (a == NULL) {
+        free_config(cfg);
+        return;
+    }
+    rfd = open(path, O_RDONLY | O_CLOEXEC);
+    UNIT_CHECK(rfd >= 0);
+    UNIT_EQ_INT(store_lock_held(rfd), 1);
+    b = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(b == NULL);
+    if (b != NULL)
+        store_close(b);
+    snprintf(want, sizeof(want), "database %s is in use by netdiagd pid %ld (started ", path,
+             (long)getpid());
+    UNIT_CHECK(strncmp(err, want, strlen(want)) == 0);
+    if (strncmp(err, want, strlen(want)) != 0)
+        fprintf(stderr, "message: %s\n", err);
+    UNIT_CHECK(strchr(err, '\n') == NULL);
+    /* the refused open wrote nothing: no second row in runs */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs"), 1);
+    store_close(a);
+    UNIT_EQ_INT(store_lock_held(rfd), 0);
+    close(rfd);
+    /* and the next one opens */
+    b = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(b != NULL);
+    store_close(b);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs"), 2);
+    free_config(cfg);
+}
+
+/* store_open fails with one line naming the path and containing what;
+ * nothing is created (the checks come before any file is made). */
+static void expect_open_refused(const char *path, const char *what)
+{
+    struct config *cfg = make_config(1, three);
+    char err[768] = "";
+    struct store *st = store_open(path, cfg, err, sizeof(err));
+
+    UNIT_CHECK(st == NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_CHECK(strstr(err, path) != NULL);
+    UNIT_CHECK(strstr(err, what) != NULL);
+    UNIT_CHECK(strchr(err, '\n') == NULL);
+    if (strstr(err, what) == NULL || getenv("TEST_VERBOSE"))
+        fprintf(stderr, "message: %s\n", err);
+    free_config(cfg);
+}
+
+/* No symbolic link is followed, neither as the database (existing target
+ * or dangling) nor as its -wal, -shm or -journal; links in the directory
+ * part of the path are the administrator's and are followed. */
+static void test_symlinks_refused(void)
+{
+    char real[128], link[160], victim[160], side[192], dir[160], dirlink[160], via[200];
+    struct config *cfg = make_config(1, three);
+    struct snapshot before, after;
+    static const char *const sfx[] = {"-wal", "-shm", "-journal"};
+
+    snprintf(real, sizeof(real), "%s", db_path());
+    fill(real, cfg, 50, util_now_ms());
+    UNIT_EQ_INT(exec_rw(real, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+    {
+        FILE *f = fopen(victim, "w");
+        fputs("precious\n", f);
+        fclose(f);
+    }
+
+    /* the database path is a link to a netdiag database, or to nothing */
+    snprintf(link, sizeof(link), "%s/link.db", tmpdir);
+    UNIT_EQ_INT(symlink(real, link), 0);
+    snap(real, &before);
+    expect_open_refused(link, "symbolic link");
+    snap(real, &after);
+    UNIT_CHECK(snap_same(&before, &after));
+    snap_free(&before);
+    snap_free(&after);
+    unlink(link);
+    UNIT_EQ_INT(symlink("/nonexistent/netdiag.db", link), 0);
+    expect_open_refused(link, "symbolic link");
+    unlink(link);
+
+    /* a side file is a link to someone's file */
+    snap(victim, &before);
+    for (size_t i = 0; i < ND_ARRAY_LEN(sfx); i++) {
+        snprintf(side, sizeof(side), "%s%s", real, sfx[i]);
+        unlink(side);
+        UNIT_EQ_INT(symlink(victim, side), 0);
+        expect_open_refused(real, sfx[i]);
+        unlink(side);
+    }
+    snap(victim, &after);
+    UNIT_CHECK(snap_same(&before, &after));
+    snap_free(&before);
+    snap_free(&after);
+
+    /* a link in the directory part: followed, the file made in the real
+     * directory */
+    snprintf(dir, sizeof(dir), "%s/real-dir", tmpdir);
+    snprintf(dirlink, sizeof(dirlink), "%s/dir-link", tmpdir);
+    UNIT_EQ_INT(mkdir(dir, 0700), 0);
+    UNIT_EQ_INT(symlink(dir, dirlink), 0);
+    snprintf(via, sizeof(via), "%s/nd.db", dirlink);
+    create_db(via, cfg);
+    snprintf(via, sizeof(via), "%s/nd.db", dir);
+    UNIT_EQ_INT(q_int(via, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    free_config(cfg);
+}
+
+/* A directory others may write is refused, sticky or not, before any file
+ * is made in it. */
+static void test_shared_dir_refused(void)
+{
+    char dir[160], path[200];
+    static const mode_t modes[] = {0777, 01777, 0773};
+
+    snprintf(dir, sizeof(dir), "%s/shared", tmpdir);
+    UNIT_EQ_INT(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/nd.db", dir);
+    for (size_t i = 0; i < ND_ARRAY_LEN(modes); i++) {
+        UNIT_EQ_INT(chmod(dir, modes[i]), 0);
+        expect_open_refused(path, "writable by every user");
+        UNIT_CHECK(!file_exists(path));
+    }
+    chmod(dir, 0700);
+}
+
+/* Files of another user (as root: chown'd to nobody) are never adopted:
+ * an empty database put there first, or its -shm; nor a directory of
+ * another user. */
+static void test_foreign_owner_refused(void)
+{
+    char path[128], side[160], dir[160], inner[200];
+    struct config *cfg;
+    struct snapshot before, after;
+    struct stat sb;
+    int fd;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_foreign_owner_refused: skipped (needs root to chown)\n");
+        return;
+    }
+    cfg = make_config(1, three);
+    /* an empty file of nobody's, writable by all */
+    snprintf(path, sizeof(path), "%s", db_path());
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    UNIT_CHECK(fd >= 0);
+    close(fd);
+    UNIT_EQ_INT(chown(path, 65534, 65534), 0);
+    UNIT_EQ_INT(chmod(path, 0666), 0);
+    snap(path, &before);
+    expect_open_refused(path, "belongs to uid 65534");
+    snap(path, &after);
+    UNIT_CHECK(snap_same(&before, &after));
+    UNIT_CHECK(stat(path, &sb) == 0 && sb.st_uid == 65534 && sb.st_size == 0);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    UNIT_CHECK(!file_exists(side));
+    snap_free(&before);
+    snap_free(&after);
+
+    /* a database of ours whose -shm is nobody's */
+    snprintf(path, sizeof(path), "%s", db_path());
+    fill(path, cfg, 20, util_now_ms());
+    snprintf(side, sizeof(side), "%s-shm", path);
+    UNIT_EQ_INT(chown(side, 65534, 65534), 0);
+    expect_open_refused(path, "-shm belongs to uid 65534");
+    UNIT_EQ_INT(chown(side, 0, 0), 0);
+
+    /* a directory of another user */
+    snprintf(dir, sizeof(dir), "%s/nobodys", tmpdir);
+    UNIT_EQ_INT(mkdir(dir, 0755), 0);
+    UNIT_EQ_INT(chown(dir, 65534, 65534), 0);
+    snprintf(inner, sizeof(inner), "%s/nd.db", dir);
+    expect_open_refused(inner, "belongs to uid 65534");
+    UNIT_CHECK(!file_exists(inner));
+    free_config(cfg);
+}
+
 static void test_unwritable_refused(void)
 {
     char path[128], side[160];
@@ -1461,6 +1653,10 @@ int main(void)
     UNIT_RUN(test_migrate_v2);
     UNIT_RUN(test_migrate_v2_fails_whole);
     UNIT_RUN(test_runs_heartbeat);
+    UNIT_RUN(test_second_open_refused);
+    UNIT_RUN(test_symlinks_refused);
+    UNIT_RUN(test_shared_dir_refused);
+    UNIT_RUN(test_foreign_owner_refused);
     UNIT_RUN(test_unwritable_refused);
     UNIT_RUN(test_missing_dir_refused);
     UNIT_RUN(test_locked_queue_overflow);
