@@ -29,6 +29,8 @@
  * schema are checked at open (corruption then shows as errors later). */
 #define STORE_QUICK_CHECK_MAX_BYTES (256 * 1024 * 1024LL)
 #define STORE_JOURNAL_LIMIT_BYTES   (64 * 1024 * 1024LL)
+/* Alert ids a start must be able to hand out (one per firing). */
+#define STORE_ALERT_IDS_MIN 1000000000LL
 
 /* SQL of enum store_ctl. */
 static const char *const store_ctl_sql[CTL__COUNT] = {
@@ -245,10 +247,11 @@ static int store_inspect(const char *path, const char *cpath, bool *fresh, char 
             goto out;
         }
         rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+        /* NULL text: out of memory, or a row that is not text */
+        const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+        if (res == NULL || strcmp(res, "ok") != 0) {
             store_err(err, errlen, path, "corrupt (quick_check: %s); left unchanged",
-                      rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
-                                       : sqlite3_errmsg(ro));
+                      res != NULL ? res : sqlite3_errmsg(ro));
             sqlite3_finalize(s);
             goto out;
         }
@@ -317,6 +320,29 @@ fail:
     return -1;
 }
 
+/* The first alert id to hand out, read in the open transaction. */
+static int store_read_alert_ids(struct store *st, char *err, size_t errlen)
+{
+    int rc;
+    int64_t max_id = store_step_int(st->ctl_stmt[CTL_MAX_ALERT_ID], &rc);
+
+    if (rc != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot read the alerts: %s", sqlite3_errmsg(st->ctl));
+        return -1;
+    }
+    /* ids are ours, from 1 up; a row someone else wrote may hold any
+     * integer, the largest one included */
+    if (max_id >= INT64_MAX - STORE_ALERT_IDS_MIN) {
+        store_err(err, errlen, st->path,
+                  "alerts.id %" PRId64 " leaves no room for new alert ids (not written by "
+                  "netdiagd); renumber or delete that row",
+                  max_id);
+        return -1;
+    }
+    st->alert_next_id = (max_id > 0 ? max_id : 0) + 1;
+    return 0;
+}
+
 /* This start's row of runs, in the open transaction: a second netdiagd
  * that finds the database locked reads the pid from it. */
 static int store_insert_run(struct store *st, char *err, size_t errlen)
@@ -370,9 +396,16 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
     sqlite3 *db = st->ctl;
     int64_t app_id = 0, version = 0, nobj = 0;
     char sql[96];
+    int rc;
 
-    if (store_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
+    if ((rc = store_exec(db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_BUSY)
+            store_err(err, errlen, st->path,
+                      "locked by another process (sqlite3, a backup?) that held its write lock "
+                      "for more than %d s; left unchanged, try again",
+                      STORE_BUSY_CTL_MS / 1000);
+        else
+            store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
         return -1;
     }
     if (store_pragma_int(db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
@@ -399,7 +432,6 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
         int64_t next_us = util_mono_us() + STORE_EXTEND_EVERY_US;
         for (int v = (int)version + 1; v <= STORE_SCHEMA_VERSION; v++) {
             const char *m = store_migration_sql[v];
-            int rc;
             log_info("database %s: migrating from schema version %d to %d (about 4 s per "
                      "million failures)",
                      st->path, v - 1, v);
@@ -426,7 +458,8 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
         goto fail;
     }
     if (store_prepare_all(db, store_ctl_sql, st->ctl_stmt, CTL__COUNT, st->path, err, errlen) < 0 ||
-        store_refresh_codes(st, err, errlen) < 0 || store_insert_run(st, err, errlen) < 0)
+        store_refresh_codes(st, err, errlen) < 0 || store_read_alert_ids(st, err, errlen) < 0 ||
+        store_insert_run(st, err, errlen) < 0)
         goto fail;
     if (store_exec(db, "COMMIT") != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot commit: %s", sqlite3_errmsg(db));
@@ -595,15 +628,6 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     }
     if (store_migrate(st, err, errlen) < 0)
         goto fail;
-    {
-        int rc;
-        int64_t max_id = store_step_int(st->ctl_stmt[CTL_MAX_ALERT_ID], &rc);
-        if (rc != SQLITE_OK) {
-            store_err(err, errlen, path, "cannot read the alerts: %s", sqlite3_errmsg(st->ctl));
-            goto fail;
-        }
-        st->alert_next_id = max_id + 1;
-    }
 
     st->db = store_connect(path, st->file.cpath, STORE_BUSY_WRITER_MS, err, errlen);
     if (st->db == NULL)
@@ -729,8 +753,11 @@ int store_sync_targets(struct store *st, struct config *cfg)
             cap_retire = ncap;
         }
         retire[nretire++] = id;
-        log_debug("database %s: target %s retired", st->path,
-                  (const char *)sqlite3_column_text(ls, 1));
+        {
+            const unsigned char *name = sqlite3_column_text(ls, 1);
+            log_debug("database %s: target %s retired", st->path,
+                      name ? (const char *)name : "(no name)");
+        }
     }
     sqlite3_reset(ls);
     if (rc != SQLITE_DONE)

@@ -335,7 +335,11 @@ static int store_file_open_fd(const char *path, struct store_file *f, char *err,
             return -1;
         fd = open(f->cpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (fd < 0) {
-            if (errno == EACCES || errno == EPERM || errno == EROFS)
+            if (errno == EROFS)
+                store_err(err, errlen, path,
+                          "on a read-only file system (netdiagd writes its database); left "
+                          "unchanged");
+            else if (errno == EACCES || errno == EPERM)
                 store_err(err, errlen, path,
                           "not writable by this user (uid %ld): %s; left unchanged",
                           (long)geteuid(), strerror(errno));

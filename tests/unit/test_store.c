@@ -1382,6 +1382,61 @@ static void test_foreign_owner_refused(void)
     free_config(cfg);
 }
 
+/* alerts rows someone else wrote: ids at the very top (the next id would
+ * overflow) are refused in one line; negative ones do not make the next
+ * id negative. */
+static void test_alert_ids_from_elsewhere(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(1, three);
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    create_db(path, cfg);
+    UNIT_EQ_INT(exec_rw(path, "INSERT INTO alerts (id, wsa_code, started) VALUES (-7, 10061, 1); "
+                              "PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        UNIT_EQ_INT(store_alert_new_id(st), 1);
+        store_close(st);
+    }
+    UNIT_EQ_INT(exec_rw(path, "INSERT INTO alerts (id, wsa_code, started) VALUES "
+                              "(9223372036854775807, 10061, 1); PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    expect_refused(path, "alerts.id 9223372036854775807 leaves no room");
+    free_config(cfg);
+}
+
+/* Another process holds the write lock through the whole start: the open
+ * gives up after its busy timeout with a line that says so. */
+static void test_locked_at_open(void)
+{
+    char path[128], err[512] = "";
+    struct config *cfg = make_config(1, three);
+    struct store *st;
+    sqlite3 *other;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    create_db(path, cfg);
+    UNIT_EQ_INT(sqlite3_open(path, &other), SQLITE_OK);
+    UNIT_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st == NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_CHECK(strstr(err, path) != NULL && strstr(err, "locked by another process") != NULL);
+    if (strstr(err, "locked by another process") == NULL)
+        fprintf(stderr, "message: %s\n", err);
+    UNIT_EQ_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    store_close(st);
+    free_config(cfg);
+}
+
 static void test_unwritable_refused(void)
 {
     char path[128], side[160];
@@ -1657,6 +1712,8 @@ int main(void)
     UNIT_RUN(test_symlinks_refused);
     UNIT_RUN(test_shared_dir_refused);
     UNIT_RUN(test_foreign_owner_refused);
+    UNIT_RUN(test_alert_ids_from_elsewhere);
+    UNIT_RUN(test_locked_at_open);
     UNIT_RUN(test_unwritable_refused);
     UNIT_RUN(test_missing_dir_refused);
     UNIT_RUN(test_locked_queue_overflow);
