@@ -70,8 +70,9 @@ static const char *const store_ctl_sql[CTL__COUNT] = {
         "SELECT c.target_id, c.wsa_code, sum(c.count), (SELECT count(*) FROM rollup_minute AS m "
         "WHERE m.target_id = c.target_id AND m.minute >= ?1 AND m.attempts > 0) "
         "FROM rollup_minute_code AS c WHERE c.minute >= ?1 GROUP BY c.target_id, c.wsa_code",
-    [CTL_INSERT_RUN] = "INSERT INTO runs (pid, hostname, version, config, started, heartbeat, "
-                       "targets) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+    [CTL_INSERT_RUN] = "INSERT INTO runs (pid, hostname, version, config, started, "
+                       "heartbeat, targets) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
 };
 
 void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
