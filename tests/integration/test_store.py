@@ -388,10 +388,11 @@ def test_kill9_loop_counts_agree(tmp_path, daemons, server):
         killed_ms = int(time.time() * 1000)
         d.stop(signal.SIGKILL)
         rows = check_counts_agree(db, failing, ["open"], "after kill %d (seed %d)" % (kill, seed))
-        # lost: the results of the batch being gathered (at most its 1 s
-        # window) and the probes in flight, nothing older
+        # lost: the results of the batch being gathered (its 1 s window)
+        # and the probes in flight, nothing older; the bound leaves room
+        # for a writer slowed down by a busy machine
         kept_until = max(q(db, "SELECT coalesce(max(ts), 0) FROM failures"), started_ms)
-        assert killed_ms - kept_until <= 2500, (kill, killed_ms - kept_until)
+        assert killed_ms - kept_until <= 5000, (kill, killed_ms - kept_until)
     assert {code for (_, code) in rows} == {10061, 10060}, rows
     assert q(db, "SELECT count(*) FROM targets") == len(failing) + 1
 
