@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,14 +25,12 @@
 
 #define STORE_BUSY_CTL_MS    5000
 #define STORE_BUSY_WRITER_MS 1000
-/* Refuse to open with less free space than this: SQLite maps the -shm
- * file, and a full file system makes growing it fail or, where the file
- * is sparse, turns a touch of a mapped page into SIGBUS. */
-#define STORE_MIN_FREE_BYTES (1024 * 1024LL)
 /* quick_check reads the whole file; above this size only the header and
  * schema are checked at open (corruption then shows as errors later). */
 #define STORE_QUICK_CHECK_MAX_BYTES (256 * 1024 * 1024LL)
 #define STORE_JOURNAL_LIMIT_BYTES   (64 * 1024 * 1024LL)
+/* Alert ids a start must be able to hand out (one per firing). */
+#define STORE_ALERT_IDS_MIN 1000000000LL
 
 /* SQL of enum store_ctl. */
 static const char *const store_ctl_sql[CTL__COUNT] = {
@@ -73,6 +70,9 @@ static const char *const store_ctl_sql[CTL__COUNT] = {
         "SELECT c.target_id, c.wsa_code, sum(c.count), (SELECT count(*) FROM rollup_minute AS m "
         "WHERE m.target_id = c.target_id AND m.minute >= ?1 AND m.attempts > 0) "
         "FROM rollup_minute_code AS c WHERE c.minute >= ?1 GROUP BY c.target_id, c.wsa_code",
+    [CTL_INSERT_RUN] = "INSERT INTO runs (pid, hostname, version, config, started, "
+                       "heartbeat, targets) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
 };
 
 void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -171,73 +171,13 @@ static int store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 }
 /* ---- open: checks before anything is written ---- */
 
-/* statvfs on the directory that holds (or will hold) the file. */
-static int store_check_space(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    struct statvfs vfs;
-    long long avail;
-
-    if (slash == NULL)
-        util_strlcpy(dir, ".", sizeof(dir));
-    else if (slash == path)
-        util_strlcpy(dir, "/", sizeof(dir));
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    if (statvfs(dir, &vfs) < 0) {
-        store_err(err, errlen, path, "cannot check free space in %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    avail = (long long)vfs.f_bavail * (long long)vfs.f_frsize;
-    if (avail < STORE_MIN_FREE_BYTES) {
-        store_err(err, errlen, path,
-                  "only %lld KiB free in %s; refusing to open (need at least %lld KiB)",
-                  avail / 1024, dir, STORE_MIN_FREE_BYTES / 1024);
-        return -1;
-    }
-    return 0;
-}
-
-/* Permissions, checked first for a clear message (SQLite would open a
- * read-only file read-only, or fail to create the -wal beside it with a
- * vaguer one). Effective IDs, as the kernel will check them. */
-static int store_check_access(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX], side[PATH_MAX + 8];
-    const char *slash = strrchr(path, '/');
-
-    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0) {
-        store_err(err, errlen, path, "not writable by this user (uid %ld): %s; left unchanged",
-                  (long)geteuid(), strerror(errno));
-        return -1;
-    }
-    snprintf(side, sizeof(side), "%s-wal", path);
-    if (access(side, F_OK) == 0)
-        return 0;
-    if (slash == NULL)
-        util_strlcpy(dir, ".", sizeof(dir));
-    else if (slash == path)
-        util_strlcpy(dir, "/", sizeof(dir));
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
-        store_err(err, errlen, path,
-                  "directory %s not writable by this user (uid %ld): %s (SQLite creates the "
-                  "-wal and -shm files there); left unchanged",
-                  dir, (long)geteuid(), strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* Looks at an existing file through a read-only connection, which can
  * neither checkpoint nor roll back a journal into it: is it a netdiag
  * database of a version we know, or an empty file? *fresh is set for an
  * empty database. Without a -wal file beside it, the file is opened as
  * immutable, so not even -wal and -shm files are left behind when it is
  * refused. */
-static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen)
+static int store_inspect(const char *path, const char *cpath, bool *fresh, char *err, size_t errlen)
 {
     sqlite3 *ro = NULL;
     int64_t app_id = 0, version = 0, nobj = 0, npages = 0, page_size = 0;
@@ -246,13 +186,16 @@ static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen
     char side[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
 
     *fresh = false;
-    snprintf(side, sizeof(side), "%s-wal", path);
+    snprintf(side, sizeof(side), "%s-wal", cpath);
     if (access(side, F_OK) < 0 && errno == ENOENT) {
-        util_sqlite_uri(path, "?immutable=1", uri, sizeof(uri));
-        rc = sqlite3_open_v2(uri, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+        util_sqlite_uri(cpath, "?immutable=1", uri, sizeof(uri));
+        rc = sqlite3_open_v2(uri, &ro,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI |
+                                 SQLITE_OPEN_NOFOLLOW,
                              NULL);
     } else {
-        rc = sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        rc = sqlite3_open_v2(
+            cpath, &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     }
     if (rc != SQLITE_OK) {
         int e = ro ? sqlite3_system_errno(ro) : 0;
@@ -297,7 +240,7 @@ static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen
         store_err(err, errlen, path, "netdiag database without a schema version; left unchanged");
         goto out;
     }
-    if (stat(path, &sb) == 0 && sb.st_size <= STORE_QUICK_CHECK_MAX_BYTES &&
+    if (stat(cpath, &sb) == 0 && sb.st_size <= STORE_QUICK_CHECK_MAX_BYTES &&
         npages * page_size <= STORE_QUICK_CHECK_MAX_BYTES) {
         sqlite3_stmt *s;
         if (sqlite3_prepare_v2(ro, "PRAGMA quick_check(1)", -1, &s, NULL) != SQLITE_OK) {
@@ -305,10 +248,11 @@ static int store_inspect(const char *path, bool *fresh, char *err, size_t errlen
             goto out;
         }
         rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+        /* NULL text: out of memory, or a row that is not text */
+        const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+        if (res == NULL || strcmp(res, "ok") != 0) {
             store_err(err, errlen, path, "corrupt (quick_check: %s); left unchanged",
-                      rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
-                                       : sqlite3_errmsg(ro));
+                      res != NULL ? res : sqlite3_errmsg(ro));
             sqlite3_finalize(s);
             goto out;
         }
@@ -377,6 +321,55 @@ fail:
     return -1;
 }
 
+/* The first alert id to hand out, read in the open transaction. */
+static int store_read_alert_ids(struct store *st, char *err, size_t errlen)
+{
+    int rc;
+    int64_t max_id = store_step_int(st->ctl_stmt[CTL_MAX_ALERT_ID], &rc);
+
+    if (rc != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot read the alerts: %s", sqlite3_errmsg(st->ctl));
+        return -1;
+    }
+    /* ids are ours, from 1 up; a row someone else wrote may hold any
+     * integer, the largest one included */
+    if (max_id >= INT64_MAX - STORE_ALERT_IDS_MIN) {
+        store_err(err, errlen, st->path,
+                  "alerts.id %" PRId64 " leaves no room for new alert ids (not written by "
+                  "netdiagd); renumber or delete that row",
+                  max_id);
+        return -1;
+    }
+    st->alert_next_id = (max_id > 0 ? max_id : 0) + 1;
+    return 0;
+}
+
+/* This start's row of runs, in the open transaction: a second netdiagd
+ * that finds the database locked reads the pid from it. */
+static int store_insert_run(struct store *st, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->ctl_stmt[CTL_INSERT_RUN];
+    size_t ntargets;
+
+    pthread_mutex_lock(&st->mu);
+    ntargets = st->ntargets;
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_bind_int64(s, 1, st->run.pid);
+    sqlite3_bind_text(s, 2, st->run.hostname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, NETDIAG_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, st->run.config, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, st->run.started_ms);
+    sqlite3_bind_int64(s, 6, (int64_t)ntargets);
+    if (store_step_done(s) != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot record this start in runs: %s",
+                  sqlite3_errmsg(st->ctl));
+        return -1;
+    }
+    st->run.id = sqlite3_last_insert_rowid(st->ctl);
+    st->stats.run_id = st->run.id;
+    return 0;
+}
+
 /* In one BEGIN IMMEDIATE transaction: check the header again (another
  * process may have got there first), create or migrate, stamp the
  * version, refresh wsa_codes. Any failure rolls all of it back. */
@@ -404,9 +397,16 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
     sqlite3 *db = st->ctl;
     int64_t app_id = 0, version = 0, nobj = 0;
     char sql[96];
+    int rc;
 
-    if (store_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
+    if ((rc = store_exec(db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_BUSY)
+            store_err(err, errlen, st->path,
+                      "locked by another process (sqlite3, a backup?) that held its write lock "
+                      "for more than %d s; left unchanged, try again",
+                      STORE_BUSY_CTL_MS / 1000);
+        else
+            store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
         return -1;
     }
     if (store_pragma_int(db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
@@ -433,7 +433,6 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
         int64_t next_us = util_mono_us() + STORE_EXTEND_EVERY_US;
         for (int v = (int)version + 1; v <= STORE_SCHEMA_VERSION; v++) {
             const char *m = store_migration_sql[v];
-            int rc;
             log_info("database %s: migrating from schema version %d to %d (about 4 s per "
                      "million failures)",
                      st->path, v - 1, v);
@@ -460,7 +459,8 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
         goto fail;
     }
     if (store_prepare_all(db, store_ctl_sql, st->ctl_stmt, CTL__COUNT, st->path, err, errlen) < 0 ||
-        store_refresh_codes(st, err, errlen) < 0)
+        store_refresh_codes(st, err, errlen) < 0 || store_read_alert_ids(st, err, errlen) < 0 ||
+        store_insert_run(st, err, errlen) < 0)
         goto fail;
     if (store_exec(db, "COMMIT") != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot commit: %s", sqlite3_errmsg(db));
@@ -478,10 +478,14 @@ fail:
     return -1;
 }
 
-static sqlite3 *store_connect(const char *path, int busy_ms, char *err, size_t errlen)
+/* A read-write connection to cpath, which has no link in it (the check
+ * is SQLite's too: SQLITE_OPEN_NOFOLLOW); messages name path. */
+static sqlite3 *store_connect(const char *path, const char *cpath, int busy_ms, char *err,
+                              size_t errlen)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        cpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 
     if (rc != SQLITE_OK) {
         int e = db ? sqlite3_system_errno(db) : 0;
@@ -504,7 +508,9 @@ static sqlite3 *store_connect(const char *path, int busy_ms, char *err, size_t e
     return db;
 }
 
-static void store_free(struct store *st)
+/* Closes everything; with remove, deletes the files this open created
+ * first (while the lock is still held). */
+static void store_free(struct store *st, bool remove)
 {
     if (st == NULL)
         return;
@@ -513,6 +519,10 @@ static void store_free(struct store *st)
     /* the writer's connection first: the last close checkpoints the WAL */
     sqlite3_close(st->db);
     sqlite3_close(st->ctl);
+    if (remove)
+        store_file_remove(&st->file);
+    /* the lock last, once SQLite is done with the file */
+    store_file_close(&st->file);
     pthread_cond_destroy(&st->cond);
     pthread_mutex_destroy(&st->mu);
     free(st->ring);
@@ -524,48 +534,55 @@ static void store_free(struct store *st)
     free(st);
 }
 
+/* Who is starting: pid, host name, the config file's absolute path. */
+static void store_run_init(struct store_run *run, const struct config *cfg)
+{
+    char abs[PATH_MAX];
+
+    run->pid = (int64_t)getpid();
+    run->started_ms = util_now_ms();
+    if (gethostname(run->hostname, sizeof(run->hostname)) < 0)
+        util_strlcpy(run->hostname, "localhost", sizeof(run->hostname));
+    run->hostname[sizeof(run->hostname) - 1] = '\0';
+    run->config[0] = '\0';
+    if (cfg == NULL || cfg->path == NULL)
+        return;
+    if (realpath(cfg->path, abs) != NULL)
+        util_strlcpy(run->config, abs, sizeof(run->config));
+    else if (cfg->path[0] == '/' || getcwd(abs, sizeof(abs)) == NULL ||
+             snprintf(run->config, sizeof(run->config), "%s/%s", abs, cfg->path) >=
+                 (int)sizeof(run->config))
+        util_strlcpy(run->config, cfg->path, sizeof(run->config));
+}
+
 struct store *store_open(const char *path, const struct config *cfg, char *err, size_t errlen)
 {
     struct store *st = NULL;
-    bool created = false, fresh = false;
-    struct stat sb;
+    bool fresh = false;
     pthread_condattr_t ca;
     sigset_t all, old;
-    int fd;
 
     if (path == NULL || path[0] == '\0') {
         snprintf(err, errlen, "database: no path configured");
         return NULL;
     }
-    if (store_check_space(path, err, errlen) < 0)
-        return NULL;
-    if (stat(path, &sb) < 0) {
-        if (errno != ENOENT) {
-            store_err(err, errlen, path, "%s", strerror(errno));
-            return NULL;
-        }
-        /* created here so the mode is 0640 (less the umask): the WAL and
-         * -shm files SQLite makes beside it copy this mode */
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0) {
-            store_err(err, errlen, path, "cannot create: %s", strerror(errno));
-            return NULL;
-        }
-        close(fd);
-        created = true;
-    } else if (!S_ISREG(sb.st_mode)) {
-        store_err(err, errlen, path, "not a regular file");
-        return NULL;
-    } else if (store_check_access(path, err, errlen) < 0) {
-        return NULL;
-    }
-    if (store_inspect(path, &fresh, err, errlen) < 0)
-        goto fail;
-
     st = calloc(1, sizeof(*st));
     if (st == NULL || (st->path = strdup(path)) == NULL) {
+        free(st);
         store_err(err, errlen, path, "out of memory");
-        goto fail;
+        return NULL;
+    }
+    if (store_file_open(path, &st->file, err, errlen) < 0) {
+        free(st->path);
+        free(st);
+        return NULL;
+    }
+    if (store_inspect(path, st->file.cpath, &fresh, err, errlen) < 0) {
+        store_file_remove(&st->file);
+        store_file_close(&st->file);
+        free(st->path);
+        free(st);
+        return NULL;
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_condattr_init(&ca);
@@ -573,6 +590,8 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     pthread_cond_init(&st->cond, &ca);
     pthread_condattr_destroy(&ca);
     st->retention_ms = cfg ? cfg->retention_ms : 0;
+    st->ntargets = cfg ? cfg->ntargets : 0;
+    store_run_init(&st->run, cfg);
     st->cap = STORE_QUEUE_MAX;
     st->ring = calloc(st->cap, sizeof(*st->ring));
     st->aq = calloc(STORE_ALERT_QUEUE_MAX, sizeof(*st->aq));
@@ -583,7 +602,7 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
         goto fail;
     }
 
-    st->ctl = store_connect(path, STORE_BUSY_CTL_MS, err, errlen);
+    st->ctl = store_connect(path, st->file.cpath, STORE_BUSY_CTL_MS, err, errlen);
     if (st->ctl == NULL)
         goto fail;
     if (fresh && store_exec(st->ctl, "PRAGMA auto_vacuum = INCREMENTAL") != SQLITE_OK) {
@@ -610,19 +629,14 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     }
     if (store_migrate(st, err, errlen) < 0)
         goto fail;
-    {
-        int rc;
-        int64_t max_id = store_step_int(st->ctl_stmt[CTL_MAX_ALERT_ID], &rc);
-        if (rc != SQLITE_OK) {
-            store_err(err, errlen, path, "cannot read the alerts: %s", sqlite3_errmsg(st->ctl));
-            goto fail;
-        }
-        st->alert_next_id = max_id + 1;
-    }
 
-    st->db = store_connect(path, STORE_BUSY_WRITER_MS, err, errlen);
+    st->db = store_connect(path, st->file.cpath, STORE_BUSY_WRITER_MS, err, errlen);
     if (st->db == NULL)
         goto fail;
+    if (store_file_changed(&st->file) != 0) {
+        store_err(err, errlen, path, "replaced while opening; try again");
+        goto fail;
+    }
     /* KiB: room for the indexes' hot pages. The (target_id, ts) index takes
      * each batch's rows at one leaf per target: with 2,000 targets failing
      * 60 times a second an 8 MiB cache read pages back between batches and
@@ -636,14 +650,7 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     /* the writer takes no signals: they belong to the loop thread */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    {
-        struct stat ident;
-        if (stat(path, &ident) == 0) {
-            st->dev = ident.st_dev;
-            st->ino = ident.st_ino;
-        }
-        st->stats.writer_alive_us = util_mono_us();
-    }
+    st->stats.writer_alive_us = util_mono_us();
     errno = pthread_create(&st->thread, NULL, store_writer_main, st);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (errno != 0) {
@@ -652,25 +659,15 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     }
     st->thread_started = true;
     return st;
-fail:
-    if (st != NULL) {
-        /* let the last close remove the -wal and -shm this call made */
-        int persist = 0;
-        if (st->db)
-            sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-        if (st->ctl)
-            sqlite3_file_control(st->ctl, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    }
-    store_free(st);
-    if (created) {
-        /* only what this call made: an empty file and its WAL */
-        char side[PATH_MAX + 8];
-        unlink(path);
-        snprintf(side, sizeof(side), "%s-wal", path);
-        unlink(side);
-        snprintf(side, sizeof(side), "%s-shm", path);
-        unlink(side);
-    }
+fail : {
+    /* let the last close remove the -wal and -shm this call made */
+    int persist = 0;
+    if (st->db)
+        sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    if (st->ctl)
+        sqlite3_file_control(st->ctl, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+    store_free(st, true);
     return NULL;
 }
 
@@ -757,8 +754,11 @@ int store_sync_targets(struct store *st, struct config *cfg)
             cap_retire = ncap;
         }
         retire[nretire++] = id;
-        log_debug("database %s: target %s retired", st->path,
-                  (const char *)sqlite3_column_text(ls, 1));
+        {
+            const unsigned char *name = sqlite3_column_text(ls, 1);
+            log_debug("database %s: target %s retired", st->path,
+                      name ? (const char *)name : "(no name)");
+        }
     }
     sqlite3_reset(ls);
     if (rc != SQLITE_DONE)
@@ -774,6 +774,7 @@ int store_sync_targets(struct store *st, struct config *cfg)
     /* only now: a reload that fails here keeps the old config whole */
     pthread_mutex_lock(&st->mu);
     st->retention_ms = cfg->retention_ms;
+    st->ntargets = cfg->ntargets;
     pthread_mutex_unlock(&st->mu);
     free(retire);
     free(ids);
@@ -798,6 +799,8 @@ void store_submit(struct store *st, const struct result *res)
 
     pthread_mutex_lock(&st->mu);
     st->stats.results_seen++;
+    if (!res->ok)
+        st->stats.failures_seen++;
     if (st->stopping || target_id <= 0 || st->count == st->cap) {
         st->stats.dropped++;
         if (target_id <= 0)
@@ -851,7 +854,7 @@ void store_close(struct store *st)
     if (st == NULL)
         return;
     store_stop(st);
-    store_free(st);
+    store_free(st, false);
 }
 
 /* ---- alerts: the loop thread's side ---- */

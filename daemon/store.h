@@ -14,22 +14,41 @@
  * PRAGMA user_version this build reads and writes. A reader should refuse
  * a file with another application_id or a higher version. */
 #define STORE_APPLICATION_ID 1313097031
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* Results the queue holds (ok and failed); more are dropped and counted.
  * Twice a batch: the loop fills one half while the writer commits the
  * other. ~13 MiB when full (a full disk: about 8 s at 4,000 results/s). */
 #define STORE_QUEUE_MAX 32768
+/* The writer rewrites this start's runs row (heartbeat and counters) this
+ * often; a reader takes a row whose heartbeat is older than
+ * STORE_HEARTBEAT_STALE_MS (and not stopped) for a daemon that is gone or
+ * hung (sql/README.md). */
+#define STORE_HEARTBEAT_MS       1000
+#define STORE_HEARTBEAT_STALE_MS 10000
 
 /* store_schema.c: sql/schema.sql, compiled in, and sql/NNN_*.sql: the
  * migration from version N-1 to N at index N (NULL below 2). */
 extern const char store_schema_sql[];
 extern const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1];
 
+/* One netdiagd per database: while it has the database open, the daemon
+ * holds an open file description lock (fcntl F_OFD_SETLK, F_WRLCK) on
+ * this one byte of the database file, far from the bytes SQLite locks (at
+ * 1 GiB); a second daemon finds it held and refuses to start. The offset
+ * is the application_id. Documented in sql/README.md. */
+#define STORE_LOCK_OFFSET 1313097031
+
+/* Whether a netdiagd holds the lock of the database open as fd (any
+ * mode: read-only will do; F_OFD_GETLK, no lock taken): 1 yes, 0 no, -1
+ * error (errno). From the holder's own descriptor: 0. */
+int store_lock_held(int fd);
+
 struct store;
 
 struct store_stats {
     uint64_t rows_written;   /* failure rows committed */
     uint64_t results_seen;   /* results submitted (ok and failed) */
+    uint64_t failures_seen;  /* of them failed */
     uint64_t dropped;        /* results dropped because the queue was full */
     size_t queue_depth;      /* results waiting now */
     uint64_t batches;        /* transactions committed */
@@ -38,17 +57,27 @@ struct store_stats {
     int64_t writer_alive_us; /* util_mono_us() of the writer's last wake-up
                               * (at least once a second): the watchdog's
                               * sign that the writer thread runs */
+    int64_t run_id;          /* runs.id of this start */
+    uint64_t heartbeats;     /* runs rows rewritten (heartbeat, counters) */
+    int64_t heartbeat_us;    /* time spent in the transactions that wrote
+                              * only the heartbeat (when no batch was due) */
 };
 
-/* Open (creating if needed) and migrate the database at `path`, then start
- * the writer thread. On failure returns NULL with a one-line message in
- * err naming the file (not a netdiag database, newer schema, corrupt,
- * unwritable, no space). Nothing existing is overwritten on failure. */
+/* Open (creating if needed) and migrate the database at `path`, record
+ * this start in the table runs (pid, host, version, cfg->path, counters),
+ * then start the writer thread, which rewrites that row at least every
+ * STORE_HEARTBEAT_MS and sets its `stopped` at store_stop(). On failure
+ * returns NULL with a one-line message in err naming the file (not a
+ * netdiag database, newer schema, corrupt, unwritable, no space). Nothing
+ * existing is overwritten on failure. */
 struct store *store_open(const char *path, const struct config *cfg, char *err, size_t errlen);
 
 /* Upsert the config's targets into `targets` (setting each t->db_id) and
- * mark targets no longer configured as retired. Runs synchronously at
- * start and reload (it is small); returns 0 or -1 (logged). */
+ * mark targets no longer configured as retired; the heartbeat's `targets`
+ * counter follows. Runs synchronously at start and reload, on the control
+ * connection: any one thread may call it (the loop, or a reload thread),
+ * as long as no other thread uses the control connection at the same time
+ * (store_load_alerts, store_load_baselines). Returns 0 or -1 (logged). */
 int store_sync_targets(struct store *st, struct config *cfg);
 
 /* Hand a result to the writer. Never blocks: when the queue is full the

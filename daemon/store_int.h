@@ -4,6 +4,7 @@
 #ifndef NETDIAG_STORE_INT_H
 #define NETDIAG_STORE_INT_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <sys/types.h>
 #include <sqlite3.h>
@@ -20,10 +21,6 @@
  * with at 120k rows/s; 16,384 do not (half the queue). */
 #define STORE_BATCH_MAX      16384
 #define STORE_BATCH_DELAY_US 1000000
-/* Rollup counts are upserted at most this often (and when their table is
- * full, and at stop): upserting every target's rows with every batch cost
- * more than the failure rows themselves with thousands of targets. */
-#define STORE_ACC_FLUSH_US 1000000
 /* Retention deletes at most this many rows per transaction, so a large
  * backlog never holds the write lock for long. */
 #define STORE_PRUNE_ROWS        5000
@@ -37,9 +34,8 @@
 #define STORE_RETRY_CLOSE_US 200000
 /* store_stop() gives up on a database that stays unwritable this long. */
 #define STORE_CLOSE_TIMEOUT_US (10 * 1000000LL)
-/* Open addressing for the rollup accumulators: at most 2 entries per row
- * of a batch (the totals and the code; a batch is taken only with room
- * for that, or after a flush), and a load factor of at most 1/2. */
+/* Open addressing for the rollup counts of one batch: at most 2 entries
+ * per result (the totals and the code), and a load factor of at most 1/2. */
 #define STORE_ACC_MAX   (2 * STORE_BATCH_MAX)
 #define STORE_ACC_SLOTS 65536
 _Static_assert(STORE_ACC_SLOTS >= 2 * STORE_ACC_MAX, "rollup hash table too small");
@@ -65,6 +61,8 @@ enum store_stmt {
     STMT_FREELIST_COUNT,
     STMT_INCREMENTAL_VACUUM,
     STMT_UPSERT_ALERT,
+    STMT_UPSERT_RUN,
+    STMT_PRUNE_RUNS,
     STMT_FIND_RAW,
     STMT_ADD_RAW,
     STMT_FIND_ADDR,
@@ -72,7 +70,8 @@ enum store_stmt {
     STMT__COUNT,
 };
 
-/* The control connection's statements (loop thread: open, sync targets). */
+/* The control connection's statements: store_open, store_sync_targets,
+ * store_load_alerts, store_load_baselines (one thread at a time). */
 enum store_ctl {
     CTL_BEGIN,
     CTL_COMMIT,
@@ -86,6 +85,7 @@ enum store_ctl {
     CTL_MAX_ALERT_ID,
     CTL_LIST_FIRING_ALERTS,
     CTL_BASELINES,
+    CTL_INSERT_RUN,
     CTL__COUNT,
 };
 
@@ -96,8 +96,9 @@ struct store_rec {
     struct result res;
 };
 
-/* Rollup deltas of one batch: code == 0 holds a target's totals for the
- * minute, code != 0 its failures with that code (in `failures`). */
+/* Rollup deltas of one batch, written in the batch's own transaction:
+ * code == 0 holds a target's totals for the minute, code != 0 its
+ * failures with that code (in `failures`). */
 struct store_acc {
     int64_t target_id;
     int64_t minute;
@@ -139,10 +140,33 @@ struct store_seq {
     int64_t seq;
 };
 
+/* The database file as store_file_open() found it: the real directory,
+ * the path SQLite opens (no link in it), and the descriptor that holds
+ * the one-daemon lock until store_file_close(). */
+struct store_file {
+    char dir[PATH_MAX];
+    char cpath[PATH_MAX];
+    int fd;
+    bool created; /* by this open: removed again if the open fails */
+    dev_t dev;
+    ino_t ino;
+};
+
+/* This start's row of the table runs; fixed at store_open(). */
+struct store_run {
+    int64_t id;
+    int64_t pid;
+    int64_t started_ms;
+    char hostname[256];
+    char config[4096]; /* the absolute path of the config file, or "" */
+};
+
 struct store {
-    char *path;
-    sqlite3 *ctl; /* loop thread: migrations, targets */
+    char *path; /* as configured: the name in every message */
+    struct store_file file;
+    sqlite3 *ctl; /* open, targets, loading alerts and baselines */
     sqlite3 *db;  /* writer thread */
+    struct store_run run;
     sqlite3_stmt *ctl_stmt[CTL__COUNT];
     sqlite3_stmt *stmt[STMT__COUNT];
 
@@ -160,25 +184,22 @@ struct store {
     int64_t retention_ms;
     uint64_t dropped_full;     /* of stats.dropped: queue full */
     uint64_t dropped_unsynced; /* of stats.dropped: target without db_id */
+    size_t ntargets;           /* configured now (the last sync) */
     struct store_stats stats;
     /* alert rows waiting for the writer (store_alert_put) */
     struct store_alert *aq;
     size_t aq_head, aq_count;
     uint64_t aq_dropped;
 
-    /* the file's identity at open: a file deleted or replaced under the
-     * daemon is noticed and never written through the old inode */
-    dev_t dev;
-    ino_t ino;
+    /* a file deleted or replaced under the daemon (file.dev, file.ino) is
+     * noticed and never written through the old inode */
     bool replaced;          /* writer thread only */
     int64_t ident_check_us; /* writer thread only: next stat() */
 
     /* writer thread only */
-    struct store_acc *acc; /* rollup counts of committed results, not yet
-                            * written; flushed at most once a second */
+    struct store_acc *acc; /* rollup counts of the batch being written */
     int32_t *acc_slot;
     size_t nacc;
-    int64_t acc_flush_us; /* when the counts are next due in the database */
     struct store_seq *seqs;
     size_t nseqs;
     struct store_intern intern[STORE_INTERN__COUNT];
@@ -187,11 +208,13 @@ struct store {
     int64_t err_since_us;
     int64_t retry_at_us; /* guarded by mu */
     int64_t next_prune_us;
-    size_t prune_idx;   /* index in store_prune_order */
-    bool prune_more;    /* a step of this pass hit STORE_PRUNE_ROWS */
-    int prune_err;      /* SQLite error of the last failed retention step */
-    bool dropping;      /* in a queue-full episode */
-    uint64_t drop_base; /* dropped_full when the episode began */
+    int64_t heartbeat_due_us; /* when the runs row is next rewritten */
+    bool run_stopped;         /* the runs row's `stopped` is written */
+    size_t prune_idx;         /* index in store_prune_order */
+    bool prune_more;          /* a step of this pass hit STORE_PRUNE_ROWS */
+    int prune_err;            /* SQLite error of the last failed retention step */
+    bool dropping;            /* in a queue-full episode */
+    uint64_t drop_base;       /* dropped_full when the episode began */
     bool unsynced_logged;
     uint64_t aq_dropped_logged; /* aq_dropped at the last warning */
 
@@ -212,6 +235,22 @@ int64_t store_step_int(sqlite3_stmt *s, int *rcp);
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
 int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
                       const char *path, char *err, size_t errlen);
+
+/* store_file.c */
+/* Resolves path (links in the directory part are followed, a link as the
+ * file never), checks its directory (not writable by others, owned by this
+ * user or root, room left), opens or creates the file as this user's
+ * regular file, takes the lock (a held lock: the holder named in err),
+ * and checks the -wal, -shm and -journal files. 0, or -1 with err set and
+ * nothing left open or created. */
+int store_file_open(const char *path, struct store_file *f, char *err, size_t errlen);
+/* 0 while the path still names the file opened; ENOENT when it is gone,
+ * -1 when another file (or nothing readable) is there. */
+int store_file_changed(const struct store_file *f);
+/* Removes the files store_file_open() created (the lock still held). */
+void store_file_remove(struct store_file *f);
+/* Closes the descriptor, which releases the lock. After SQLite's own. */
+void store_file_close(struct store_file *f);
 
 /* store_writer.c */
 /* Prepares the writer connection's statements. */

@@ -71,6 +71,14 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
         "ON CONFLICT (id) DO UPDATE SET resolved = excluded.resolved, count = excluded.count, "
         "peak = excluded.peak, baseline = excluded.baseline, attempts = excluded.attempts, "
         "last_notified = excluded.last_notified, detail = excluded.detail",
+    [STMT_UPSERT_RUN] =
+        "INSERT INTO runs (id, pid, hostname, version, config, started, heartbeat, stopped, "
+        "results, failures, dropped, targets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12) ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat, "
+        "stopped = excluded.stopped, results = excluded.results, failures = excluded.failures, "
+        "dropped = excluded.dropped, targets = excluded.targets",
+    [STMT_PRUNE_RUNS] = "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE "
+                        "coalesce(stopped, heartbeat) < ?1 ORDER BY id LIMIT ?2)",
     [STMT_FIND_RAW] = "SELECT id FROM raws WHERE name = ?1",
     [STMT_ADD_RAW] = "INSERT INTO raws (name) VALUES (?1)",
     [STMT_FIND_ADDR] = "SELECT id FROM addrs WHERE addr = ?1",
@@ -89,8 +97,8 @@ static const enum store_stmt store_intern_add[STORE_INTERN__COUNT] = {
 
 /* Retention steps, run one per writer iteration in this order. */
 static const enum store_stmt store_prune_order[] = {
-    STMT_PRUNE_FAILURES, STMT_PRUNE_MINUTE,    STMT_PRUNE_MINUTE_CODE,
-    STMT_PRUNE_HOUR,     STMT_PRUNE_HOUR_CODE, STMT_PRUNE_ALERTS,
+    STMT_PRUNE_FAILURES,  STMT_PRUNE_MINUTE, STMT_PRUNE_MINUTE_CODE, STMT_PRUNE_HOUR,
+    STMT_PRUNE_HOUR_CODE, STMT_PRUNE_ALERTS, STMT_PRUNE_RUNS,
 };
 
 int store_writer_prepare(struct store *st, char *err, size_t errlen)
@@ -498,37 +506,99 @@ static void store_rollback(struct store *st)
  * old inode, which nobody can read any more: stop writing instead. */
 static bool store_identity_lost(struct store *st)
 {
-    struct stat sb;
     int64_t now = util_mono_us();
-    int serr;
+    int changed;
 
     if (st->replaced)
         return true;
-    if (st->ino == 0 || now < st->ident_check_us)
+    if (now < st->ident_check_us)
         return false;
     st->ident_check_us = now + 1000000;
-    serr = stat(st->path, &sb) == 0 ? 0 : errno;
-    if (serr == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino)
+    if ((changed = store_file_changed(&st->file)) == 0)
         return false;
     st->replaced = true;
-    snprintf(st->errmsg, sizeof(st->errmsg), "%s", serr == ENOENT ? "deleted" : "replaced");
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s", changed == ENOENT ? "deleted" : "replaced");
     return true;
 }
 
-/* Writes the n oldest queued results in one transaction (n may be 0), and
- * the rollup counts gathered so far when they are due (or `flush`). The
- * results stay in the queue, and the counts in memory, until the commit
- * succeeded, so a failed batch is simply retried; a committed batch's
- * results are counted only then, for a later flush. */
-static int store_write_batch(struct store *st, size_t n, bool flush)
+/* Rewrites this start's runs row: the heartbeat, the counters, and
+ * `stopped` when stopped_ms > 0. An upsert, so a row someone deleted comes
+ * back. Part of the caller's transaction. */
+static int store_put_run(struct store *st, int64_t stopped_ms)
+{
+    sqlite3_stmt *s = st->stmt[STMT_UPSERT_RUN];
+    uint64_t results, failures, dropped;
+    size_t ntargets;
+
+    pthread_mutex_lock(&st->mu);
+    results = st->stats.results_seen;
+    failures = st->stats.failures_seen;
+    dropped = st->stats.dropped;
+    ntargets = st->ntargets;
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_bind_int64(s, 1, st->run.id);
+    sqlite3_bind_int64(s, 2, st->run.pid);
+    sqlite3_bind_text(s, 3, st->run.hostname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, NETDIAG_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, st->run.config, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, st->run.started_ms);
+    sqlite3_bind_int64(s, 7, util_now_ms());
+    if (stopped_ms > 0)
+        sqlite3_bind_int64(s, 8, stopped_ms);
+    else
+        sqlite3_bind_null(s, 8);
+    sqlite3_bind_int64(s, 9, (int64_t)results);
+    sqlite3_bind_int64(s, 10, (int64_t)failures);
+    sqlite3_bind_int64(s, 11, (int64_t)dropped);
+    sqlite3_bind_int64(s, 12, (int64_t)ntargets);
+    return store_step_done(s);
+}
+
+static bool store_heartbeat_due(const struct store *st, int64_t now_us)
+{
+    return st->run.id > 0 && now_us >= st->heartbeat_due_us;
+}
+
+/* The runs row alone, in a transaction of its own: the heartbeat when no
+ * batch carried it, and `stopped` at the end. */
+static int store_write_run(struct store *st, bool stopped)
+{
+    int64_t t0 = util_mono_us();
+    int rc;
+
+    if (store_identity_lost(st))
+        return STORE_RC_REPLACED;
+    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK ||
+        (rc = store_put_run(st, stopped ? util_now_ms() : 0)) != SQLITE_OK ||
+        (rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK) {
+        store_rollback(st);
+        return rc;
+    }
+    st->heartbeat_due_us = t0 + STORE_HEARTBEAT_MS * 1000LL;
+    if (stopped)
+        st->run_stopped = true;
+    pthread_mutex_lock(&st->mu);
+    st->stats.heartbeats++;
+    st->stats.heartbeat_us += util_mono_us() - t0;
+    pthread_mutex_unlock(&st->mu);
+    return SQLITE_OK;
+}
+
+/* Writes the n oldest queued results in one transaction: their failure
+ * rows and their rollup counts together, so that every committed state of
+ * the file has rollups that agree with the failures table, and a crash
+ * (kill -9, power loss) loses the batch being written, rows and counts
+ * alike, and nothing else. The results stay in the queue until the commit
+ * succeeded, so a failed batch is simply retried whole. */
+static int store_write_batch(struct store *st, size_t n)
 {
     int64_t t0 = util_mono_us();
     uint64_t rows = 0;
     size_t head;
+    bool heartbeat;
     int rc;
 
-    flush = st->nacc > 0 && (flush || t0 >= st->acc_flush_us || st->nacc + 2 * n > STORE_ACC_MAX);
-    if (n == 0 && !flush)
+    if (n == 0)
         return SQLITE_OK;
     if (store_identity_lost(st))
         return STORE_RC_REPLACED;
@@ -538,6 +608,7 @@ static int store_write_batch(struct store *st, size_t n, bool flush)
 
     if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
         goto fail;
+    store_acc_reset(st);
     for (size_t i = 0; i < n; i++) {
         const struct store_rec *rec = &st->ring[(head + i) % st->cap];
         if (!rec->res.ok) {
@@ -545,23 +616,23 @@ static int store_write_batch(struct store *st, size_t n, bool flush)
                 goto fail;
             rows++;
         }
+        store_acc_add(st, rec); /* room: n <= STORE_BATCH_MAX, 2 entries each */
     }
-    if ((flush && (rc = store_flush_acc(st)) != SQLITE_OK) ||
+    /* the heartbeat rides along when due: a busy daemon pays no extra
+     * transaction for it */
+    heartbeat = store_heartbeat_due(st, t0);
+    if ((rc = store_flush_acc(st)) != SQLITE_OK ||
+        (heartbeat && (rc = store_put_run(st, 0)) != SQLITE_OK) ||
         (rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
         goto fail;
-    if (flush) {
-        store_acc_reset(st);
-        st->acc_flush_us = t0 + STORE_ACC_FLUSH_US;
-    } else if (st->nacc == 0) {
-        st->acc_flush_us = t0 + STORE_ACC_FLUSH_US; /* a second from the first count */
-    }
-    /* room: nacc + 2n <= STORE_ACC_MAX held, or the flush emptied it */
-    for (size_t i = 0; i < n; i++)
-        store_acc_add(st, &st->ring[(head + i) % st->cap]);
+    if (heartbeat)
+        st->heartbeat_due_us = t0 + STORE_HEARTBEAT_MS * 1000LL;
 
     pthread_mutex_lock(&st->mu);
     st->head = (st->head + n) % st->cap;
     st->count -= n;
+    if (heartbeat)
+        st->stats.heartbeats++;
     st->stats.rows_written += rows;
     st->stats.batches++;
     st->stats.last_batch_us = util_mono_us() - t0;
@@ -814,11 +885,13 @@ static void store_timedwait(struct store *st, int64_t deadline_us)
 /* Sleeps until there is something to do: a batch that is full or old
  * enough, a retry, a prune step, or stopping. Returns the batch size (0:
  * no batch now) and whether the thread should exit. Called with mu held. */
-static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due, bool *acc_due)
+static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due, bool *run_due,
+                              bool *stop_due)
 {
     *exit_now = false;
     *alerts_due = false;
-    *acc_due = false;
+    *run_due = false;
+    *stop_due = false;
     for (;;) {
         int64_t now = util_mono_us();
         /* no retention while the database is failing: it would fail too */
@@ -832,12 +905,14 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
         }
         if (st->stopping) {
             bool drained = st->count == 0 && st->aq_count == 0;
-            if ((drained && st->nacc == 0) || now >= st->stop_deadline_us) {
+            /* a replaced file takes nothing more: no use waiting for it */
+            if ((drained && (st->run_stopped || st->run.id <= 0)) || now >= st->stop_deadline_us ||
+                st->replaced) {
                 *exit_now = true;
                 return 0;
             }
             if (drained && !retry_wait) {
-                *acc_due = true; /* the last rollup counts, then out */
+                *stop_due = true; /* the last counters and `stopped`, then out */
                 return 0;
             }
             if (!retry_wait && st->count > 0)
@@ -851,14 +926,14 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
         if (!retry_wait && (st->count >= STORE_BATCH_MAX ||
                             (st->count > 0 && now - st->first_us >= STORE_BATCH_DELAY_US)))
             return st->count < STORE_BATCH_MAX ? st->count : STORE_BATCH_MAX;
-        if (!retry_wait && st->nacc > 0 && now >= st->acc_flush_us) {
-            *acc_due = true;
+        if (!retry_wait && store_heartbeat_due(st, now)) {
+            *run_due = true;
             return 0;
         }
         if (st->err_code == 0 && now >= st->next_prune_us)
             return 0;
-        if (!retry_wait && st->nacc > 0 && st->acc_flush_us < deadline)
-            deadline = st->acc_flush_us;
+        if (!retry_wait && st->run.id > 0 && st->heartbeat_due_us < deadline)
+            deadline = st->heartbeat_due_us;
         if (retry_wait && st->retry_at_us < deadline)
             deadline = st->retry_at_us;
         else if (!retry_wait && st->count > 0 && st->first_us + STORE_BATCH_DELAY_US < deadline)
@@ -882,11 +957,11 @@ void *store_writer_main(void *arg)
         if (st->next_prune_us > util_mono_us())
             break;
     }
-    store_acc_reset(st);
+    st->heartbeat_due_us = util_mono_us() + STORE_HEARTBEAT_MS * 1000LL;
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        bool exit_now, alerts_due, acc_due;
-        size_t n = store_wait_work(st, &exit_now, &alerts_due, &acc_due);
+        bool exit_now, alerts_due, run_due, stop_due;
+        size_t n = store_wait_work(st, &exit_now, &alerts_due, &run_due, &stop_due);
         int rc;
 
         st->stats.writer_alive_us = util_mono_us();
@@ -900,12 +975,18 @@ void *store_writer_main(void *arg)
                 store_note_ok(st);
             else
                 store_note_error(st, rc, "alert write");
-        } else if (n > 0 || acc_due) {
-            rc = store_write_batch(st, n, acc_due);
+        } else if (n > 0) {
+            rc = store_write_batch(st, n);
             if (rc == SQLITE_OK)
                 store_note_ok(st);
             else
                 store_note_error(st, rc, "write");
+        } else if (run_due || stop_due) {
+            rc = store_write_run(st, stop_due);
+            if (rc == SQLITE_OK)
+                store_note_ok(st);
+            else
+                store_note_error(st, rc, "heartbeat");
         } else {
             store_prune_due(st, util_mono_us());
         }
@@ -930,10 +1011,6 @@ void *store_writer_main(void *arg)
     if (left > 0)
         log_error("database %s: still not writable after %lld s; %zu queued results lost", st->path,
                   STORE_CLOSE_TIMEOUT_US / 1000000, left);
-    else if (st->nacc > 0)
-        log_error("database %s: still not writable after %lld s; the rollup counts of the last "
-                  "second are lost",
-                  st->path, STORE_CLOSE_TIMEOUT_US / 1000000);
     store_note_drops(st);
     return NULL;
 }

@@ -1,13 +1,13 @@
--- The netdiag database, schema version 2: what netdiagd writes and the
+-- The netdiag database, schema version 3: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 2. An older database is brought here by the
--- numbered migrations (sql/002_*.sql: version 1 to 2), applied the same way;
--- this file always describes the newest schema. daemon/store_schema.c
--- embeds a copy of it and of the migrations, and test_store checks that
--- they are identical.
+-- PRAGMA user_version = 3. An older database is brought here by the
+-- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
+-- 3), applied the same way; this file always describes the newest schema.
+-- daemon/store_schema.c embeds a copy of it and of the migrations, and
+-- test_store checks that they are identical.
 --
 -- Times are INTEGER milliseconds since the epoch, UTC; durations carry
 -- their unit in the column name (latency_us, interval_ms).
@@ -158,6 +158,28 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_started ON alerts (started);
 CREATE INDEX alerts_target ON alerts (target_id, started);
+
+-- One row per start of netdiagd: its heartbeat. The daemon writes the row
+-- when it opens the database, rewrites heartbeat and the counters at least
+-- every 2 s, and sets stopped when it stops cleanly. A reader judges:
+-- stopped set: stopped then; stopped NULL and heartbeat younger than 10 s:
+-- running (check pid with kill(pid, 0) when hostname is this host);
+-- otherwise: not running since heartbeat (killed, crashed or hung).
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,  -- one row per start of netdiagd
+    pid         INTEGER NOT NULL,
+    hostname    TEXT NOT NULL,
+    version     TEXT NOT NULL,        -- '0.1.0'
+    config      TEXT NOT NULL,        -- absolute path of the config file
+    started     INTEGER NOT NULL,     -- ms since the epoch, UTC
+    heartbeat   INTEGER NOT NULL,     -- ms; rewritten at least every 2 s
+    stopped     INTEGER,              -- ms of a clean stop; NULL while
+                                      -- running and after a crash
+    results     INTEGER NOT NULL DEFAULT 0, -- the daemon's own counters
+    failures    INTEGER NOT NULL DEFAULT 0, -- since this start (as on its
+    dropped     INTEGER NOT NULL DEFAULT 0, -- exit line)
+    targets     INTEGER NOT NULL DEFAULT 0  -- targets configured now
+);
 
 -- Failures with their names and their text: what `netdiag failures`
 -- shows, with the columns of schema version 1 (raw, local, remote as text).

@@ -1,9 +1,12 @@
 /* Benchmark of the store: drives store_submit() as fast as the writer
  * keeps up, for a bounded count or time, and prints JSON lines with the
  * sustained failure rows per second and the bytes each stored row costs
- * (table, indexes and the lookup tables, split out as extra fields).
+ * (table, indexes and the lookup tables, split out as extra fields), then
+ * what the heartbeat of an idle daemon costs per write.
  *
- * usage: bench_store [ROWS [SECONDS [DIR]]]   (default 2000000 10 /tmp) */
+ * usage: bench_store [ROWS [SECONDS [DIR [TARGETS]]]]
+ *        (default 2000000 10 /tmp 50; the rollups cost more with more
+ *        targets, the failure rows do not) */
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,7 +22,8 @@
 #include "util.h"
 #include "wsa.h"
 
-#define BENCH_TARGETS 50
+#define BENCH_TARGETS     50
+#define BENCH_TARGETS_MAX 100000
 
 static int64_t bench_q_int(sqlite3 *db, const char *sql)
 {
@@ -39,9 +43,11 @@ int main(int argc, char **argv)
     long long max_rows = argc > 1 ? atoll(argv[1]) : 2000000;
     double max_s = argc > 2 ? atof(argv[2]) : 10.0;
     const char *base = argc > 3 ? argv[3] : "/tmp";
+    long ntargets = argc > 4 ? atol(argv[4]) : BENCH_TARGETS;
     char dir[256], path[300], err[512], cmd[320];
     struct config cfg = {0};
-    struct target targets[BENCH_TARGETS];
+    struct target *targets;
+    char(*names)[16];
     struct store_stats ss;
     struct store *st;
     struct result r;
@@ -49,25 +55,31 @@ int main(int argc, char **argv)
     sqlite3 *db;
 
     log_init(LOG_LEVEL_WARN);
+    if (ntargets < 1 || ntargets > BENCH_TARGETS_MAX) {
+        fprintf(stderr, "bench_store: TARGETS must be 1 to %d\n", BENCH_TARGETS_MAX);
+        return 2;
+    }
+    targets = calloc((size_t)ntargets, sizeof(*targets));
+    names = calloc((size_t)ntargets, sizeof(*names));
+    if (targets == NULL || names == NULL)
+        return 1;
     snprintf(dir, sizeof(dir), "%s/bench_store.XXXXXX", base);
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         return 1;
     }
     snprintf(path, sizeof(path), "%s/bench.db", dir);
-    memset(targets, 0, sizeof(targets));
-    for (int i = 0; i < BENCH_TARGETS; i++) {
-        static char names[BENCH_TARGETS][16];
+    for (int i = 0; i < ntargets; i++) {
         snprintf(names[i], sizeof(names[i]), "target%02d", i);
         targets[i].name = names[i];
         targets[i].kind = KIND_CONNECT;
         targets[i].host = "127.0.0.1";
-        targets[i].port = (uint16_t)(20000 + i);
+        targets[i].port = (uint16_t)(20000 + i % 40000);
         targets[i].interval_ms = 1000;
         targets[i].timeout_ms = 500;
     }
     cfg.targets = targets;
-    cfg.ntargets = BENCH_TARGETS;
+    cfg.ntargets = (size_t)ntargets;
     cfg.retention_ms = 30LL * 24 * 3600 * 1000;
 
     st = store_open(path, &cfg, err, sizeof(err));
@@ -87,7 +99,7 @@ int main(int argc, char **argv)
 
     t0 = util_mono_us();
     for (int64_t i = 0; i < max_rows; i++) {
-        const struct target *t = &targets[i % BENCH_TARGETS];
+        const struct target *t = &targets[i % ntargets];
         /* pace on the queue: never let it fill, so nothing is dropped and
          * the figure is what the writer sustains */
         if ((i & 255) == 0) {
@@ -114,9 +126,10 @@ int main(int argc, char **argv)
     store_close(st);
 
     printf("{\"figure\":\"store_rows_per_s\",\"value\":%.0f,\"rows\":%" PRIu64
-           ",\"seconds\":%.3f,\"dropped\":%" PRIu64 ",\"batches\":%" PRIu64 "}\n",
+           ",\"seconds\":%.3f,\"dropped\":%" PRIu64 ",\"batches\":%" PRIu64
+           ",\"targets\":%ld}\n",
            (double)ss.rows_written / ((double)(t1 - t0) / 1e6), ss.rows_written,
-           (double)(t1 - t0) / 1e6, ss.dropped, ss.batches);
+           (double)(t1 - t0) / 1e6, ss.dropped, ss.batches, ntargets);
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         int64_t rows = bench_q_int(db, "SELECT count(*) FROM failures");
@@ -143,7 +156,24 @@ int main(int argc, char **argv)
                    (double)file / (double)rows);
         sqlite3_close(db);
     }
+    /* the heartbeat of an idle daemon: a transaction of its own each
+     * second, timed by the writer */
+    st = store_open(path, &cfg, err, sizeof(err));
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    usleep(5500 * 1000);
+    store_stop(st);
+    store_get_stats(st, &ss);
+    store_close(st);
+    if (ss.heartbeats > 0)
+        printf("{\"figure\":\"heartbeat_write_us\",\"value\":%.0f,\"heartbeats\":%" PRIu64
+               ",\"idle_seconds\":5.5}\n",
+               (double)ss.heartbeat_us / (double)ss.heartbeats, ss.heartbeats);
     (void)submitted;
+    free(targets);
+    free(names);
     if (getenv("BENCH_KEEP"))
         return 0;
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -3,12 +3,17 @@ tests stop it, kill it, lock the database, fill the disk and hand it files
 it must refuse. Every probe goes to a closed loopback port, so every
 attempt is a fast WSAECONNREFUSED failure and the counts are exact."""
 
+import fcntl
 import hashlib
 import json
 import os
+import random
 import re
+import shutil
 import signal
+import socket
 import sqlite3
+import struct
 import subprocess
 import tempfile
 import time
@@ -214,13 +219,14 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     d = daemons(cfg)
     assert d.wait_log(r"started:"), d.log()
     assert "migrated from schema version 1 to 2" in d.log()
+    assert "migrated from schema version 2 to 3" in d.log()
     time.sleep(1.5)
     assert d.stop() == 0, d.log()
     results, _, dropped = d.stopped_counts()
     assert results > 0 and dropped == 0
 
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view).fetchall() == before
     assert con.execute("SELECT count(*) FROM failures WHERE target_id NOT IN (1, 2)"
@@ -230,6 +236,38 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     assert "raw" not in cols and "remote_port" in cols
     con.close()
     assert client_rows() == shown
+
+
+def test_migration_killed_halfway(tmp_path, daemons):
+    """netdiagd killed with SIGKILL in the middle of migrating a version 1
+    database: the file is still the version 1 database, whole; the next
+    start migrates it to the end, every failure as it was."""
+    db = str(tmp_path / "nd.db")
+    base = int(time.time() * 1000) - 3600 * 1000
+    make_v1_db(db, base, rows=300000)
+    view = "SELECT count(*), sum(ts), sum(coalesce(raw_value, 0)) FROM failures_v"
+    before = q(db, "SELECT count(*) FROM failures")
+    cfg = write_config(tmp_path, db, ntargets=2)
+    d = daemons(cfg)
+    assert d.wait_log(r"migrating from schema version 1 to 2", timeout=30), d.log()
+    time.sleep(0.3)
+    d.stop(signal.SIGKILL)
+    if "migrated from schema version 1 to 2" in d.log():
+        pytest.skip("the migration finished before the kill (a fast machine): nothing to check")
+    con = ro(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    summed = con.execute(view).fetchone()
+    con.close()
+    assert summed[0] == before
+    d = daemons(cfg)
+    assert d.wait_log(r"started:", timeout=60), d.log()
+    assert d.stop() == 0, d.log()
+    con = ro(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute(view + " WHERE target_id IN (1, 2)").fetchone() == summed
+    con.close()
 
 
 def test_kill9_then_restart(tmp_path, daemons):
@@ -259,6 +297,329 @@ def test_kill9_then_restart(tmp_path, daemons):
     assert dropped == 0
     assert q(db, "SELECT count(*) FROM failures") == before + results
     assert q(db, "PRAGMA integrity_check") == "ok"
+
+
+def counts_by_table(db):
+    """Failures per (target, code) and attempts per target as each table
+    holds them: the failures rows, the minute and hour code rollups, the
+    minute and hour totals."""
+    con = ro(db)
+    try:
+        def grouped(sql):
+            return {(r[0], r[1]): r[2] for r in con.execute(sql)}
+        rows = grouped("SELECT t.name, f.wsa_code, count(*) FROM failures f "
+                       "JOIN targets t ON t.id = f.target_id GROUP BY 1, 2")
+        minute = grouped("SELECT t.name, r.wsa_code, sum(r.count) FROM rollup_minute_code r "
+                         "JOIN targets t ON t.id = r.target_id GROUP BY 1, 2")
+        hour = grouped("SELECT t.name, r.wsa_code, sum(r.count) FROM rollup_hour_code r "
+                       "JOIN targets t ON t.id = r.target_id GROUP BY 1, 2")
+        totals = {}
+        for table in ("rollup_minute", "rollup_hour"):
+            totals[table] = {r[0]: r[1:] for r in con.execute(
+                "SELECT t.name, sum(r.attempts), sum(r.successes), sum(r.failures) FROM %s r "
+                "JOIN targets t ON t.id = r.target_id GROUP BY 1" % table)}
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return rows, minute, hour, totals
+    finally:
+        con.close()
+
+
+def check_counts_agree(db, failing, succeeding, when):
+    rows, minute, hour, totals = counts_by_table(db)
+    assert minute == rows, "%s: rollup_minute_code %s, failures table %s" % (when, minute, rows)
+    assert hour == rows, "%s: rollup_hour_code %s, failures table %s" % (when, hour, rows)
+    assert totals["rollup_minute"] == totals["rollup_hour"], when
+    for name, (attempts, successes, failures) in totals["rollup_minute"].items():
+        stored = sum(n for (t, _), n in rows.items() if t == name)
+        assert failures == stored, "%s: %s: %d failures counted, %d rows" % (when, name,
+                                                                              failures, stored)
+        assert attempts == successes + failures, (when, name)
+        # every attempt of these targets fails, or none does: the attempts
+        # counted are exactly the results stored, none lost, none twice
+        if name in failing:
+            assert successes == 0 and attempts == stored, (when, name, attempts, stored)
+        if name in succeeding:
+            assert failures == 0 and attempts == successes, (when, name)
+    return rows
+
+
+def client_json(db, *args):
+    out = subprocess.run([NETDIAG, "--db", db, *args, "--format", "json"], check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    return json.loads(out)
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def test_kill9_loop_counts_agree(tmp_path, daemons, server):
+    """netdiagd killed with SIGKILL 20 times at random moments while it
+    stores failures of two codes and successes: after every kill each
+    rollup count equals the failures table, per target and code; what a
+    kill loses is the batch being written, rows and counts together; and
+    what `netdiag summary` and `netdiag targets` print for the whole range
+    and for a range with partial minutes equals the failures table."""
+    seed = int(os.environ.get("NETDIAG_TEST_SEED", time.time_ns() % 100000))
+    rnd = random.Random(seed)
+    print("seed %d (NETDIAG_TEST_SEED to repeat)" % seed)
+    db = str(tmp_path / "nd.db")
+    accept = server("accept")
+    full = server("full")
+    failing = ["refused%d" % i for i in range(6)] + ["silent"]
+    lines = ["[daemon]", "database = %s" % db, "", "[defaults]", "interval = 10ms",
+             "timeout = 5ms", ""]
+    for name in failing[:-1]:
+        lines += ["[target %s]" % name, "kind = connect", "host = 127.0.0.1",
+                  "port = %d" % closed_port(), ""]
+    lines += ["[target silent]", "kind = connect", "host = 127.0.0.1", "port = %d" % full.port,
+              "", "[target open]", "kind = connect", "host = 127.0.0.1",
+              "port = %d" % accept.port, ""]
+    cfg = str(tmp_path / "netdiag.ini")
+    with open(cfg, "w") as f:
+        f.write("\n".join(lines))
+    first_ms = int(time.time() * 1000)
+    rows = {}
+    for kill in range(20):
+        started_ms = int(time.time() * 1000)
+        d = daemons(cfg)
+        assert d.wait_log(r"started:"), d.log()
+        time.sleep(rnd.uniform(0.2, 2.2))
+        killed_ms = int(time.time() * 1000)
+        d.stop(signal.SIGKILL)
+        rows = check_counts_agree(db, failing, ["open"], "after kill %d (seed %d)" % (kill, seed))
+        # lost: the results of the batch being gathered (its 1 s window)
+        # and the probes in flight, nothing older; the bound leaves room
+        # for a writer slowed down by a busy machine
+        kept_until = max(q(db, "SELECT coalesce(max(ts), 0) FROM failures"), started_ms)
+        assert killed_ms - kept_until <= 5000, (kill, killed_ms - kept_until)
+    assert {code for (_, code) in rows} == {10061, 10060}, rows
+    assert q(db, "SELECT count(*) FROM targets") == len(failing) + 1
+
+    # a last, clean run, then what the client prints
+    d = daemons(cfg)
+    assert d.wait_log(r"started:"), d.log()
+    time.sleep(1)
+    assert d.stop() == 0, d.log()
+    rows = check_counts_agree(db, failing, ["open"], "after the clean stop")
+    last_ms = int(time.time() * 1000)
+    whole = ["--since", iso(first_ms // 3600000 * 3600000),
+             "--until", iso((last_ms // 3600000 + 1) * 3600000)]
+    by_target = {r["target"]: r["failures"] for r in client_json(db, "summary", "--by", "target",
+                                                                 *whole)}
+    assert by_target == {t: sum(n for (name, _), n in rows.items() if name == t)
+                         for t in failing}, by_target
+    by_code = {r["wsa_code"]: r["failures"] for r in client_json(db, "summary", *whole)}
+    assert by_code == {c: sum(n for (_, code), n in rows.items() if code == c)
+                       for c in (10061, 10060)}, by_code
+    con = ro(db)
+    attempts = dict(con.execute("SELECT t.name, sum(r.attempts) FROM rollup_hour r JOIN "
+                                "targets t ON t.id = r.target_id GROUP BY 1").fetchall())
+    con.close()
+    for r in client_json(db, "targets", *whole):
+        assert r["failures"] == sum(n for (name, _), n in rows.items() if name == r["target"]), r
+        assert r["attempts"] == attempts[r["target"]], r
+    # a range that starts and ends inside minutes: counted from the rows
+    # at the edges, from the rollups in between
+    mn, mx = q(db, "SELECT min(ts) FROM failures"), q(db, "SELECT max(ts) FROM failures")
+    lo, hi = mn + (mx - mn) // 3 + 7, mx - (mx - mn) // 5
+    con = ro(db)
+    want = dict(con.execute("SELECT t.name, count(*) FROM failures f JOIN targets t ON "
+                            "t.id = f.target_id WHERE f.ts >= ? AND f.ts < ? GROUP BY 1",
+                            (lo, hi)).fetchall())
+    con.close()
+    part = {r["target"]: r["failures"] for r in client_json(
+        db, "summary", "--by", "target", "--since", iso(lo), "--until", iso(hi))}
+    assert part == want, (part, want)
+
+
+def runs(db):
+    con = ro(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM runs ORDER BY id")]
+    finally:
+        con.close()
+
+
+def judge(row, now_ms):
+    """What a reader concludes from a runs row (sql/README.md)."""
+    if row["stopped"] is not None:
+        return "stopped"
+    if now_ms - row["heartbeat"] < 10000:
+        if row["hostname"] == socket.gethostname():
+            try:
+                os.kill(row["pid"], 0)
+            except ProcessLookupError:
+                return "gone"
+        return "running"
+    return "gone"
+
+
+def wait_heartbeat(db, run_id, after_ms, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = [r for r in runs(db) if r["id"] == run_id][0]
+        if row["heartbeat"] > after_ms:
+            return row
+        time.sleep(0.1)
+    raise AssertionError("heartbeat of run %d not past %d: %s" % (run_id, after_ms, runs(db)))
+
+
+def test_runs_tell_running_stopped_and_killed(tmp_path, daemons):
+    """The table runs, one row per start: a running daemon's heartbeat
+    moves and its pid is alive; a stopped one has `stopped` and the
+    counters of its exit line; a killed one keeps stopped NULL, a heartbeat
+    that no longer moves and a pid that is gone."""
+    db = str(tmp_path / "nd.db")
+    cfg = write_config(tmp_path, db, ntargets=5, interval="50ms")
+
+    d = daemons(cfg)
+    assert d.wait_log(r"started:"), d.log()
+    [row] = runs(db)
+    assert row["pid"] == d.proc.pid and row["stopped"] is None
+    assert row["hostname"] == socket.gethostname()
+    assert row["version"] == "0.1.0" and row["config"] == os.path.abspath(cfg)
+    assert row["targets"] == 5 and row["heartbeat"] >= row["started"]
+    # rewritten while it runs: twice, with the counters climbing
+    row1 = wait_heartbeat(db, row["id"], row["heartbeat"])
+    row2 = wait_heartbeat(db, row["id"], row1["heartbeat"])
+    assert 0 < row1["results"] <= row2["results"] and row2["failures"] == row2["results"]
+    assert judge(row2, int(time.time() * 1000)) == "running"
+    assert d.stop() == 0, d.log()
+    results, failures, dropped = d.stopped_counts()
+    [row] = runs(db)
+    assert row["stopped"] is not None and row["stopped"] >= row2["heartbeat"]
+    assert (row["results"], row["failures"], row["dropped"], row["targets"]) == \
+        (results, failures, dropped, 5)
+    assert judge(row, int(time.time() * 1000)) == "stopped"
+
+    d = daemons(cfg)
+    assert d.wait_log(r"started:"), d.log()
+    first, second = runs(db)
+    assert first == row and second["id"] > first["id"] and second["pid"] == d.proc.pid
+    wait_heartbeat(db, second["id"], second["heartbeat"])
+    d.stop(signal.SIGKILL)
+    killed = runs(db)[1]
+    assert killed["stopped"] is None
+    assert judge(killed, int(time.time() * 1000)) == "gone"  # its pid is gone
+    # ... and later, by the heartbeat alone
+    assert judge(dict(killed, hostname="elsewhere"), killed["heartbeat"] + 10001) == "gone"
+    time.sleep(2.5)
+    assert runs(db)[1] == killed  # nothing moves any more
+
+
+LOCK_OFFSET = 1313097031  # STORE_LOCK_OFFSET, sql/README.md
+
+
+def lock_held(path):
+    """Whether a netdiagd holds the database's lock, as a reader tells it
+    from a read-only descriptor (F_OFD_GETLK takes no lock)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, LOCK_OFFSET, 1, 0)
+        got = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, probe)
+        return struct.unpack("hhqqi4x", got)[0] != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+def test_second_daemon_refused(tmp_path, daemons):
+    """A second netdiagd on the same database exits 1 before it probes or
+    writes anything, naming the running one's pid; the first one goes on
+    alone, its counts exact; once it stopped, the database is free again.
+    A reader sees the lock from a read-only open."""
+    db = str(tmp_path / "nd.db")
+    cfg = write_config(tmp_path, db, ntargets=3, interval="100ms", timeout="50ms")
+    first = daemons(cfg)
+    assert first.wait_log(r"started:"), first.log()
+    second = daemons(cfg)
+    assert second.exit_code(timeout=20) == 1, second.log()
+    assert lock_held(db)
+    errors = [l for l in second.log().splitlines() if "error" in l]
+    assert len(errors) == 1, second.log()
+    assert re.search(r"database %s is in use by netdiagd pid %d \(started \d{4}-\d\d-\d\d "
+                     % (re.escape(db), first.proc.pid), errors[0]), errors
+    assert "started:" not in second.log()
+    assert len(runs(db)) == 1  # the second one wrote nothing
+    assert first.proc.poll() is None
+    time.sleep(1.5)
+    assert first.stop() == 0, first.log()
+    results, failures, dropped = first.stopped_counts()
+    assert dropped == 0 and failures == results > 0
+    assert q(db, "SELECT sum(attempts) FROM rollup_minute") == results
+    assert not lock_held(db)
+    third = daemons(cfg)
+    assert third.wait_log(r"started:"), third.log()
+    assert third.stop() == 0, third.log()
+    assert len(runs(db)) == 2
+
+
+def as_nobody(*argv):
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           *argv], capture_output=True, text=True, timeout=30)
+
+
+def test_planted_files_refused(daemons):
+    """Another user who may write the database's directory (here: a member
+    of its group, uid 65534) puts an empty file of theirs, or a symbolic
+    link to a file of root's, where the database or its -wal will be:
+    netdiagd (root) refuses with one line naming the file, adopts nothing,
+    writes nothing through the link. A directory writable by every user,
+    like /tmp, is refused as such."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to plant files as another user")
+    top = tempfile.mkdtemp(prefix="netdiag-plant-")
+    try:
+        os.chmod(top, 0o755)
+        state = os.path.join(top, "state")
+        os.mkdir(state)
+        os.chown(state, 0, 65534)
+        os.chmod(state, 0o775)  # group-writable: its members are trusted less than root
+        victim = os.path.join(top, "victim")
+        open(victim, "w").close()  # root's, empty: what a followed link would fill
+        os.chmod(victim, 0o600)
+        db = os.path.join(state, "nd.db")
+        cfg = write_config(top, db, ntargets=1)
+
+        def refused_with(words):
+            d = daemons(cfg)
+            assert d.exit_code(timeout=20) == 1, d.log()
+            errors = [l for l in d.log().splitlines() if "error" in l]
+            assert len(errors) == 1 and db in errors[0], d.log()
+            assert re.search(words, errors[0]), errors
+            assert "started:" not in d.log()
+            assert os.path.getsize(victim) == 0
+            assert not os.path.exists(db + "-shm")
+
+        # an empty file of theirs, writable by all
+        r = as_nobody("/bin/sh", "-c", "umask 0; : > %s" % db)
+        assert r.returncode == 0, r.stderr
+        assert os.stat(db).st_uid == 65534
+        refused_with(r"belongs to uid 65534")
+        assert os.path.getsize(db) == 0 and os.stat(db).st_uid == 65534
+        os.unlink(db)
+        # a link to root's file
+        r = as_nobody("ln", "-s", victim, db)
+        assert r.returncode == 0, r.stderr
+        refused_with(r"symbolic link")
+        os.unlink(db)
+        # a real database of root's, then a link in place of its -wal
+        d = daemons(cfg)
+        assert d.wait_log(r"started:"), d.log()
+        assert d.stop() == 0, d.log()
+        os.unlink(db + "-shm")
+        r = as_nobody("/bin/sh", "-c", "rm -f %s-wal && ln -s %s %s-wal" % (db, victim, db))
+        assert r.returncode == 0, r.stderr
+        refused_with(r"%s-wal is a symbolic link" % re.escape(db))
+        # a directory every user may write, sticky or not
+        for mode in (0o1777, 0o777):
+            os.unlink(db + "-wal")
+            os.chmod(state, mode)
+            refused_with(r"directory %s is writable by every user" % re.escape(state))
+            open(db + "-wal", "w").close()
+    finally:
+        shutil.rmtree(top)
 
 
 def test_write_lock_held_by_another_process(tmp_path, daemons):

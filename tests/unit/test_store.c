@@ -1008,6 +1008,435 @@ static void test_migrate_v1_fails_whole(void)
     free(after);
 }
 
+/* A database of schema version 2 (tests/unit/schema_v2.sql) with a
+ * target, failures, rollups and an alert; false on error. */
+static bool make_v2(const char *path, int64_t base)
+{
+    struct snapshot schema;
+    sqlite3 *db = NULL;
+    char sql[1024];
+    bool ok = false;
+
+    if (!load_source("tests/unit/schema_v2.sql", &schema))
+        return false;
+    snprintf(sql, sizeof(sql),
+             "PRAGMA application_id = %d; PRAGMA user_version = 2; "
+             "INSERT INTO wsa_codes VALUES (10061, 'WSAECONNREFUSED', 'Connection refused.', '', "
+             "0); INSERT INTO targets (id, name, kind, host, port, family, interval_ms, "
+             "timeout_ms, created, updated) VALUES (1, 'web', 'connect', '127.0.0.1', 8000, "
+             "'any', 10000, 1000, %" PRId64 ", %" PRId64 "); "
+             "INSERT INTO raws VALUES (1, 'ECONNREFUSED'); INSERT INTO addrs VALUES (1, "
+             "'127.0.0.1'); INSERT INTO failures VALUES (%" PRId64 ", 1, 0, 2, 10061, 1, 111, "
+             "NULL, 85, 1, 40312, 1, 8000), (%" PRId64 ", 1, 0, 2, 10061, 1, 111, 'x', 90, 1, "
+             "40313, 1, 8000); INSERT INTO rollup_minute VALUES (%" PRId64
+             ", 1, 3, 1, 2, 1, 70, 70, 70); INSERT INTO rollup_minute_code VALUES (%" PRId64
+             ", 1, 10061, 2); INSERT INTO alerts (target_id, wsa_code, started, count, baseline, "
+             "detail) VALUES (1, 10061, %" PRId64 ", 2, 0.5, 'x'); COMMIT; "
+             "PRAGMA wal_checkpoint(TRUNCATE)",
+             STORE_APPLICATION_ID, base, base, base, base + 1, base / 60000 * 60000,
+             base / 60000 * 60000, base);
+    ok = sqlite3_open(path, &db) == SQLITE_OK &&
+         sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",
+                      NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, (const char *)schema.bytes, NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok)
+        fprintf(stderr, "make_v2: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    snap_free(&schema);
+    return ok;
+}
+
+#define DUMP_V2                                                                                    \
+    "SELECT 'f', ts, target_id, time, phase, wsa_code, raw, raw_value, detail, latency_us, "       \
+    "local, "                                                                                      \
+    "remote FROM failures_v UNION ALL SELECT 'm', minute, target_id, attempts, successes, "        \
+    "failures, latency_count, latency_sum_us, latency_min_us, latency_max_us, 0, 0 FROM "          \
+    "rollup_minute UNION ALL SELECT 'c', minute, target_id, wsa_code, count, 0, 0, 0, 0, 0, 0, 0 " \
+    "FROM rollup_minute_code UNION ALL SELECT 'a', id, target_id, wsa_code, started, resolved, "   \
+    "count, peak, baseline, attempts, last_notified, detail FROM alerts UNION ALL SELECT 't', "    \
+    "id, name, kind, host, port, created, updated, retired, 0, 0, 0 FROM targets ORDER BY 1, 2, 3"
+
+/* Version 2 to 3 adds the table runs and changes nothing else; the schema
+ * is then the one a new database gets, and this start has its row. */
+static void test_migrate_v2(void)
+{
+    char path[128], fresh[128], err[512];
+    struct config *cfg = make_config(1, three);
+    int64_t base = util_now_ms() / 1000 * 1000 - 600 * 1000;
+    char *before, *after, *schema, *schema_fresh;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    snprintf(fresh, sizeof(fresh), "%s", db_path());
+    UNIT_CHECK(make_v2(path, base));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 2);
+    before = dump(path, DUMP_V2);
+    st = store_open(path, cfg, err, sizeof(err));
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 3);
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs WHERE stopped IS NOT NULL"), 1);
+    create_db(fresh, cfg);
+    schema = dump(path, DUMP_SCHEMA);
+    schema_fresh = dump(fresh, DUMP_SCHEMA);
+    UNIT_CHECK(same_dump(schema_fresh, schema));
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+    free(before);
+    free(after);
+    free(schema);
+    free(schema_fresh);
+    free_config(cfg);
+}
+
+/* A table called runs made by hand in a version 2 database (a half-done
+ * manual upgrade): the migration fails whole, nothing changes. */
+static void test_migrate_v2_fails_whole(void)
+{
+    char path[128];
+    char *before, *after;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    UNIT_CHECK(make_v2(path, util_now_ms() - 60000));
+    UNIT_EQ_INT(exec_rw(path, "CREATE TABLE runs (mine TEXT); PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    before = dump(path, DUMP_V2);
+    expect_refused(path, "migration from version 2 to 3 failed");
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 2);
+    free(before);
+    free(after);
+}
+
+/* One row of runs per start: written at open, its heartbeat and counters
+ * rewritten by the writer at least every 2 s (also while nothing
+ * happens), stopped and the final counters written at store_stop(). */
+static void test_runs_heartbeat(void)
+{
+    char path[128], err[512], cfgpath[160], host[256] = "", sql[512];
+    struct config *cfg = make_config(3, three);
+    struct store_stats ss;
+    struct store *st;
+    int64_t t0 = util_now_ms(), id, hb0, hb = 0;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    snprintf(cfgpath, sizeof(cfgpath), "%s/netdiag.ini", tmpdir);
+    cfg->path = cfgpath;
+    gethostname(host, sizeof(host) - 1);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL) {
+        fprintf(stderr, "store_open: %s\n", err);
+        cfg->path = NULL;
+        free_config(cfg);
+        return;
+    }
+    store_get_stats(st, &ss);
+    id = ss.run_id;
+    UNIT_CHECK(id > 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM runs WHERE id = %" PRId64 " AND pid = %ld AND version = '%s' "
+             "AND config = '%s' AND started >= %" PRId64 " AND heartbeat = started AND "
+             "stopped IS NULL AND targets = 3 AND results = 0",
+             id, (long)getpid(), NETDIAG_VERSION, cfgpath, t0);
+    UNIT_EQ_INT(q_int(path, sql), 1);
+    snprintf(sql, sizeof(sql), "SELECT hostname FROM runs WHERE id = %" PRId64, id);
+    UNIT_EQ_STR(q_text(path, sql), host);
+    snprintf(sql, sizeof(sql), "SELECT heartbeat FROM runs WHERE id = %" PRId64, id);
+    hb0 = q_int(path, sql);
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    for (int i = 0; i < 100; i++) {
+        struct result r;
+        make_result(&r, &cfg->targets[i % 3], util_now_ms(), i % 10 == 0, WSAECONNREFUSED);
+        store_submit(st, &r);
+    }
+    /* idle after that: the heartbeat goes on (bounded wait, 10 s) */
+    for (int i = 0; i < 100 && (hb = q_int(path, sql)) <= hb0 + 1000; i++)
+        usleep(100 * 1000);
+    UNIT_CHECK(hb > hb0 + 1000);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM runs WHERE id = %" PRId64 " AND results = 100 AND "
+             "failures = 90 AND dropped = 0 AND stopped IS NULL",
+             id);
+    for (int i = 0; i < 50 && q_int(path, sql) != 1; i++)
+        usleep(100 * 1000);
+    UNIT_EQ_INT(q_int(path, sql), 1);
+    store_stop(st);
+    store_get_stats(st, &ss);
+    UNIT_CHECK(ss.heartbeats >= 2);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM runs WHERE id = %" PRId64 " AND results = %" PRIu64
+             " AND failures = %" PRIu64 " AND dropped = %" PRIu64 " AND targets = 3 AND "
+             "stopped BETWEEN started AND heartbeat",
+             id, ss.results_seen, ss.failures_seen, ss.dropped);
+    UNIT_EQ_INT(q_int(path, sql), 1);
+    store_close(st);
+    /* a second start: a row of its own, the first one kept */
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        store_get_stats(st, &ss);
+        UNIT_EQ_INT(ss.run_id, id + 1);
+        store_close(st);
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs WHERE stopped IS NOT NULL"), 2);
+    cfg->path = NULL;
+    free_config(cfg);
+}
+
+/* One netdiagd per database: a second open, even in the same process,
+ * finds the lock held and names the holder; a reader sees the lock from a
+ * read-only descriptor; it goes with the first store. */
+static void test_second_open_refused(void)
+{
+    char path[128], err[512] = "", want[256];
+    struct config *cfg = make_config(1, three);
+    struct store *a, *b;
+    int rfd;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    a = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(a != NULL);
+    if (a == NULL) {
+        free_config(cfg);
+        return;
+    }
+    rfd = open(path, O_RDONLY | O_CLOEXEC);
+    UNIT_CHECK(rfd >= 0);
+    UNIT_EQ_INT(store_lock_held(rfd), 1);
+    b = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(b == NULL);
+    if (b != NULL)
+        store_close(b);
+    snprintf(want, sizeof(want), "database %s is in use by netdiagd pid %ld (started ", path,
+             (long)getpid());
+    UNIT_CHECK(strncmp(err, want, strlen(want)) == 0);
+    if (strncmp(err, want, strlen(want)) != 0)
+        fprintf(stderr, "message: %s\n", err);
+    UNIT_CHECK(strchr(err, '\n') == NULL);
+    /* the refused open wrote nothing: no second row in runs */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs"), 1);
+    store_close(a);
+    UNIT_EQ_INT(store_lock_held(rfd), 0);
+    close(rfd);
+    /* and the next one opens */
+    b = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(b != NULL);
+    store_close(b);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs"), 2);
+    free_config(cfg);
+}
+
+/* store_open fails with one line naming the path and containing what;
+ * nothing is created (the checks come before any file is made). */
+static void expect_open_refused(const char *path, const char *what)
+{
+    struct config *cfg = make_config(1, three);
+    char err[768] = "";
+    struct store *st = store_open(path, cfg, err, sizeof(err));
+
+    UNIT_CHECK(st == NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_CHECK(strstr(err, path) != NULL);
+    UNIT_CHECK(strstr(err, what) != NULL);
+    UNIT_CHECK(strchr(err, '\n') == NULL);
+    if (strstr(err, what) == NULL || getenv("TEST_VERBOSE"))
+        fprintf(stderr, "message: %s\n", err);
+    free_config(cfg);
+}
+
+/* No symbolic link is followed, neither as the database (existing target
+ * or dangling) nor as its -wal, -shm or -journal; links in the directory
+ * part of the path are the administrator's and are followed. */
+static void test_symlinks_refused(void)
+{
+    char real[128], link[160], victim[160], side[192], dir[160], dirlink[160], via[200];
+    struct config *cfg = make_config(1, three);
+    struct snapshot before, after;
+    static const char *const sfx[] = {"-wal", "-shm", "-journal"};
+
+    snprintf(real, sizeof(real), "%s", db_path());
+    fill(real, cfg, 50, util_now_ms());
+    UNIT_EQ_INT(exec_rw(real, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+    {
+        FILE *f = fopen(victim, "w");
+        fputs("precious\n", f);
+        fclose(f);
+    }
+
+    /* the database path is a link to a netdiag database, or to nothing */
+    snprintf(link, sizeof(link), "%s/link.db", tmpdir);
+    UNIT_EQ_INT(symlink(real, link), 0);
+    snap(real, &before);
+    expect_open_refused(link, "symbolic link");
+    snap(real, &after);
+    UNIT_CHECK(snap_same(&before, &after));
+    snap_free(&before);
+    snap_free(&after);
+    unlink(link);
+    UNIT_EQ_INT(symlink("/nonexistent/netdiag.db", link), 0);
+    expect_open_refused(link, "symbolic link");
+    unlink(link);
+
+    /* a side file is a link to someone's file */
+    snap(victim, &before);
+    for (size_t i = 0; i < ND_ARRAY_LEN(sfx); i++) {
+        snprintf(side, sizeof(side), "%s%s", real, sfx[i]);
+        unlink(side);
+        UNIT_EQ_INT(symlink(victim, side), 0);
+        expect_open_refused(real, sfx[i]);
+        unlink(side);
+    }
+    snap(victim, &after);
+    UNIT_CHECK(snap_same(&before, &after));
+    snap_free(&before);
+    snap_free(&after);
+
+    /* a link in the directory part: followed, the file made in the real
+     * directory */
+    snprintf(dir, sizeof(dir), "%s/real-dir", tmpdir);
+    snprintf(dirlink, sizeof(dirlink), "%s/dir-link", tmpdir);
+    UNIT_EQ_INT(mkdir(dir, 0700), 0);
+    UNIT_EQ_INT(symlink(dir, dirlink), 0);
+    snprintf(via, sizeof(via), "%s/nd.db", dirlink);
+    create_db(via, cfg);
+    snprintf(via, sizeof(via), "%s/nd.db", dir);
+    UNIT_EQ_INT(q_int(via, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    free_config(cfg);
+}
+
+/* A directory others may write is refused, sticky or not, before any file
+ * is made in it. */
+static void test_shared_dir_refused(void)
+{
+    char dir[160], path[200];
+    static const mode_t modes[] = {0777, 01777, 0773};
+
+    snprintf(dir, sizeof(dir), "%s/shared", tmpdir);
+    UNIT_EQ_INT(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/nd.db", dir);
+    for (size_t i = 0; i < ND_ARRAY_LEN(modes); i++) {
+        UNIT_EQ_INT(chmod(dir, modes[i]), 0);
+        expect_open_refused(path, "writable by every user");
+        UNIT_CHECK(!file_exists(path));
+    }
+    chmod(dir, 0700);
+}
+
+/* Files of another user (as root: chown'd to nobody) are never adopted:
+ * an empty database put there first, or its -shm; nor a directory of
+ * another user. */
+static void test_foreign_owner_refused(void)
+{
+    char path[128], side[160], dir[160], inner[200];
+    struct config *cfg;
+    struct snapshot before, after;
+    struct stat sb;
+    int fd;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_foreign_owner_refused: skipped (needs root to chown)\n");
+        return;
+    }
+    cfg = make_config(1, three);
+    /* an empty file of nobody's, writable by all */
+    snprintf(path, sizeof(path), "%s", db_path());
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    UNIT_CHECK(fd >= 0);
+    close(fd);
+    UNIT_EQ_INT(chown(path, 65534, 65534), 0);
+    UNIT_EQ_INT(chmod(path, 0666), 0);
+    snap(path, &before);
+    expect_open_refused(path, "belongs to uid 65534");
+    snap(path, &after);
+    UNIT_CHECK(snap_same(&before, &after));
+    UNIT_CHECK(stat(path, &sb) == 0 && sb.st_uid == 65534 && sb.st_size == 0);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    UNIT_CHECK(!file_exists(side));
+    snap_free(&before);
+    snap_free(&after);
+
+    /* a database of ours whose -shm is nobody's */
+    snprintf(path, sizeof(path), "%s", db_path());
+    fill(path, cfg, 20, util_now_ms());
+    snprintf(side, sizeof(side), "%s-shm", path);
+    UNIT_EQ_INT(chown(side, 65534, 65534), 0);
+    expect_open_refused(path, "-shm belongs to uid 65534");
+    UNIT_EQ_INT(chown(side, 0, 0), 0);
+
+    /* a directory of another user */
+    snprintf(dir, sizeof(dir), "%s/nobodys", tmpdir);
+    UNIT_EQ_INT(mkdir(dir, 0755), 0);
+    UNIT_EQ_INT(chown(dir, 65534, 65534), 0);
+    snprintf(inner, sizeof(inner), "%s/nd.db", dir);
+    expect_open_refused(inner, "belongs to uid 65534");
+    UNIT_CHECK(!file_exists(inner));
+    free_config(cfg);
+}
+
+/* alerts rows someone else wrote: ids at the very top (the next id would
+ * overflow) are refused in one line; negative ones do not make the next
+ * id negative. */
+static void test_alert_ids_from_elsewhere(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(1, three);
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    create_db(path, cfg);
+    UNIT_EQ_INT(exec_rw(path, "INSERT INTO alerts (id, wsa_code, started) VALUES (-7, 10061, 1); "
+                              "PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        UNIT_EQ_INT(store_alert_new_id(st), 1);
+        store_close(st);
+    }
+    UNIT_EQ_INT(exec_rw(path, "INSERT INTO alerts (id, wsa_code, started) VALUES "
+                              "(9223372036854775807, 10061, 1); PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    expect_refused(path, "alerts.id 9223372036854775807 leaves no room");
+    free_config(cfg);
+}
+
+/* Another process holds the write lock through the whole start: the open
+ * gives up after its busy timeout with a line that says so. */
+static void test_locked_at_open(void)
+{
+    char path[128], err[512] = "";
+    struct config *cfg = make_config(1, three);
+    struct store *st;
+    sqlite3 *other;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    create_db(path, cfg);
+    UNIT_EQ_INT(sqlite3_open(path, &other), SQLITE_OK);
+    UNIT_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st == NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_CHECK(strstr(err, path) != NULL && strstr(err, "locked by another process") != NULL);
+    if (strstr(err, "locked by another process") == NULL)
+        fprintf(stderr, "message: %s\n", err);
+    UNIT_EQ_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    store_close(st);
+    free_config(cfg);
+}
+
 static void test_unwritable_refused(void)
 {
     char path[128], side[160];
@@ -1276,6 +1705,15 @@ int main(void)
     UNIT_RUN(test_intern_survives_rollback);
     UNIT_RUN(test_migrate_v1);
     UNIT_RUN(test_migrate_v1_fails_whole);
+    UNIT_RUN(test_migrate_v2);
+    UNIT_RUN(test_migrate_v2_fails_whole);
+    UNIT_RUN(test_runs_heartbeat);
+    UNIT_RUN(test_second_open_refused);
+    UNIT_RUN(test_symlinks_refused);
+    UNIT_RUN(test_shared_dir_refused);
+    UNIT_RUN(test_foreign_owner_refused);
+    UNIT_RUN(test_alert_ids_from_elsewhere);
+    UNIT_RUN(test_locked_at_open);
     UNIT_RUN(test_unwritable_refused);
     UNIT_RUN(test_missing_dir_refused);
     UNIT_RUN(test_locked_queue_overflow);
