@@ -449,24 +449,29 @@ static void probe_log_transition(struct probe *p, const struct result *r)
     const struct wsa_code *wc;
     int64_t now;
 
+    /* count changes from one result to the next, not results: a target
+     * that went down and stayed down during the hold-off changed once */
+    if (r->wsa_code != p->last_code && p->state_code >= 0 && p->changes_held < UINT16_MAX)
+        p->changes_held++;
+    p->last_code = (int16_t)r->wsa_code;
     if (p->state_code == r->wsa_code) {
         log_debug("target %s: %s in %lld us", p->t->name, r->ok ? "ok" : r->raw,
                   (long long)r->latency_us);
         return;
     }
     now = util_mono_us();
-    if (p->state_code >= 0 && now < p->log_next_us) {
-        p->changes_held++;
+    if (p->state_code >= 0 && now < p->log_next_us)
         return;
-    }
     if (p->state_code < 0)
         util_strlcpy(from, "new", sizeof(from));
     else if (p->state_code == 0)
         util_strlcpy(from, "ok", sizeof(from));
     else
         snprintf(from, sizeof(from), "%d", p->state_code);
-    if (p->changes_held > 0)
-        snprintf(more, sizeof(more), " [%u changes not logged]", p->changes_held);
+    /* the line itself tells one change; the others went unlogged */
+    if (p->changes_held > 1)
+        snprintf(more, sizeof(more), " [%u more change%s not logged]", p->changes_held - 1u,
+                 p->changes_held == 2 ? "" : "s");
     p->state_code = r->wsa_code;
     p->log_next_us = now + ENGINE_LOG_HOLD_US;
     p->changes_held = 0;
@@ -478,16 +483,25 @@ static void probe_log_transition(struct probe *p, const struct result *r)
         p->eng->log_unlogged++; /* counted; engine_tick() says how many */
         return;
     }
-    if (r->ok) {
+    /* an outage is a warning and its end a notice, so that `journalctl -p
+     * warning` lists the outages and -p notice their ends as well; a
+     * target's first result when it is fine is plain information */
+    if (r->ok && strcmp(from, "new") == 0) {
         log_info("target %s: %s -> ok (%s %s, %lld us)%s", p->t->name, from,
                  target_kind_name(p->t->kind), r->remote[0] ? r->remote : "-",
                  (long long)r->latency_us, more);
         return;
     }
+    if (r->ok) {
+        log_notice("target %s: %s -> ok (%s %s, %lld us)%s", p->t->name, from,
+                   target_kind_name(p->t->kind), r->remote[0] ? r->remote : "-",
+                   (long long)r->latency_us, more);
+        return;
+    }
     wc = wsa_by_code(r->wsa_code);
-    log_info("target %s: %s -> %d %s (%s) in %s, %s %s%s%s%s", p->t->name, from, r->wsa_code,
-             wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
-             r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
+    log_warnx("target %s: %s -> %d %s (%s) in %s, %s %s%s%s%s", p->t->name, from, r->wsa_code,
+              wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
+              r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
 }
 
 /* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
@@ -853,6 +867,7 @@ static struct probe *probe_new(struct engine *eng, struct target *t)
     p->eng = eng;
     p->fd = -1;
     p->state_code = -1;
+    p->last_code = -1;
     if (p->ops->needs_address) {
         /* an address literal is parsed once, not at every attempt */
         struct sockaddr_storage ss;
@@ -1069,9 +1084,9 @@ void engine_set_gate(struct engine *eng, engine_gate_fn fn, void *arg)
 void engine_tick(struct engine *eng)
 {
     if (eng->log_unlogged > 0) {
-        log_info("%llu more target state changes not logged (over %d lines a second); "
-                 "netdiag targets shows every target's state",
-                 (unsigned long long)eng->log_unlogged, ENGINE_LOG_LINES_PER_S);
+        log_warnx("%llu more target state changes not logged (over %d lines a second); "
+                  "netdiag targets shows every target's state",
+                  (unsigned long long)eng->log_unlogged, ENGINE_LOG_LINES_PER_S);
         eng->log_unlogged = 0;
     }
 }

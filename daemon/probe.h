@@ -111,7 +111,8 @@ struct probe {
     int64_t next_us;       /* the next scheduled start */
     int64_t log_next_us;   /* no transition line before this */
     int state_code;        /* WSA code last logged (0 ok), -1 before any */
-    unsigned changes_held; /* state changes not logged in the hold-off */
+    uint16_t changes_held; /* changes from result to result since then */
+    int16_t last_code;     /* WSA code of the last result, -1 before any */
 };
 
 /* Register `fd` (non-blocking) as the attempt's socket and wait for `what`
