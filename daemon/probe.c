@@ -808,34 +808,25 @@ void probe_complete_ok(struct probe *p, const char *detail)
 void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail)
 {
     struct result r;
-    const char *name = wsa_errno_name(err);
     char rawbuf[24];
 
     if (!p->running)
         return;
-    if (name == NULL) {
-        snprintf(rawbuf, sizeof(rawbuf), "errno %d", err);
-        name = rawbuf;
-    }
     /* no detail that only repeats strerror(raw): the raw name and the WSA
      * meaning say it already, and every stored byte counts at 100k rows/s */
-    result_init(&r, phase, wsa_from_errno(err), name, err, detail);
+    result_init(&r, phase, wsa_from_errno(err), wsa_raw_errno(err, rawbuf, sizeof(rawbuf)), err,
+                detail);
     probe_finish(p, &r);
 }
 
 void probe_complete_eai(struct probe *p, int eai, const char *detail)
 {
     struct result r;
-    const char *name = wsa_eai_name(eai);
     char rawbuf[24];
 
     if (!p->running)
         return;
-    if (name == NULL) {
-        snprintf(rawbuf, sizeof(rawbuf), "EAI %d", eai);
-        name = rawbuf;
-    }
-    result_init(&r, PHASE_RESOLVE, wsa_from_eai(eai), name, eai,
+    result_init(&r, PHASE_RESOLVE, wsa_from_eai(eai), wsa_raw_eai(eai, rawbuf, sizeof(rawbuf)), eai,
                 detail ? detail : evutil_gai_strerror(eai));
     probe_finish(p, &r);
 }
@@ -843,7 +834,6 @@ void probe_complete_eai(struct probe *p, int eai, const char *detail)
 void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, const char *detail)
 {
     struct result r;
-    const char *name = wsa_dns_outcome_name(outcome);
 
     if (!p->running)
         return;
@@ -851,17 +841,18 @@ void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, co
         probe_complete_ok(p, detail);
         return;
     }
-    result_init(&r, PHASE_RESOLVE, wsa_from_dns(outcome), name ? name : "DNS", rcode, detail);
+    result_init(&r, PHASE_RESOLVE, wsa_from_dns(outcome), wsa_raw_dns(outcome), rcode, detail);
     probe_finish(p, &r);
 }
 
 void probe_complete_mismatch(struct probe *p, const char *detail)
 {
     struct result r;
+    bool dns = p->t->kind == KIND_RESOLVE;
 
     if (!p->running)
         return;
-    result_init(&r, PHASE_VERIFY, WSANO_DATA, "MISMATCH", -1, detail);
+    result_init(&r, PHASE_VERIFY, wsa_from_mismatch(dns), wsa_mismatch_name(dns), -1, detail);
     probe_finish(p, &r);
 }
 
@@ -893,12 +884,14 @@ static void probe_deadline(struct probe *p)
     enum probe_phase phase = p->phase;
     bool ok = p->ok_on_deadline;
 
-    char note[80] = "";
+    char note[150] = "";
+    bool partial = false;
 
     if (p->ops->describe != NULL)
-        p->ops->describe(p, note, sizeof(note));
-    snprintf(detail, sizeof(detail), "no answer within %lld ms (%s)%s%s",
-             (long long)p->t->timeout_ms, probe_phase_name(phase), note[0] ? "; " : "", note);
+        partial = p->ops->describe(p, note, sizeof(note));
+    snprintf(detail, sizeof(detail), "%s %lld ms (%s)%s%s",
+             partial ? "timed out after" : "no answer within", (long long)p->t->timeout_ms,
+             probe_phase_name(phase), note[0] ? "; " : "", note);
     if (p->ops->abort != NULL)
         p->ops->abort(p);
     if (p->gai != NULL) {

@@ -64,8 +64,10 @@ struct probe_ops {
     void (*start)(struct probe *p);
     void (*abort)(struct probe *p);
     /* Optional: a few words on what the attempt saw, appended to the detail
-     * of a timeout ("2 packets ignored: wrong id"); called before abort. */
-    void (*describe)(struct probe *p, char *buf, size_t len);
+     * of a timeout ("2 packets ignored: wrong id"); called before abort.
+     * Returns true when part of an answer came ("10 bytes arrived ..."):
+     * the detail then says "timed out after", not "no answer within". */
+    bool (*describe)(struct probe *p, char *buf, size_t len);
 };
 
 extern const struct probe_ops probe_connect_ops;
@@ -179,8 +181,8 @@ void probe_complete_ok(struct probe *p, const char *detail);
 void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail);
 void probe_complete_eai(struct probe *p, int eai, const char *detail);
 void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, const char *detail);
-/* An answer that did not contain `expect`: phase verify, WSANO_DATA,
- * raw "MISMATCH". */
+/* An answer that did not contain `expect`: phase verify; the code and raw
+ * name depend on the kind (wsa_mismatch(), see wsa.c for why). */
 void probe_complete_mismatch(struct probe *p, const char *detail);
 
 /* Override the addresses shown in the result (otherwise taken from p->fd's

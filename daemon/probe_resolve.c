@@ -207,6 +207,7 @@ static void resolve_start_tcp(struct probe *p)
 {
     struct resolve_state *ks = p->kstate;
     int fd, err;
+    char detail[128];
 
     probe_close_socket(p); /* the UDP socket; TCP takes its place */
     ks->tcp = true;
@@ -216,10 +217,11 @@ static void resolve_start_tcp(struct probe *p)
     memcpy(ks->out + 2, ks->q.wire, ks->q.wire_len);
     /* same remote (p->addr), same absolute deadline: the engine's timer is
      * still armed for the attempt's start + timeout */
-    err = sock_open_connect(p, SOCK_STREAM, &fd);
+    err = sock_open_connect(p, SOCK_STREAM, &fd, detail, sizeof(detail));
     if (err != 0 && err != EINPROGRESS) {
         probe_complete_errno(p, PHASE_RESOLVE, err,
-                             "TCP retry after a truncated answer: cannot connect");
+                             detail[0] ? detail
+                                       : "TCP retry after a truncated answer: cannot connect");
         return;
     }
     if (probe_watch(p, fd, EV_WRITE, resolve_tcp_write) < 0)
@@ -460,6 +462,7 @@ static void resolve_start(struct probe *p)
     const struct target *t = p->t;
     const struct sockaddr *server;
     int fd, err;
+    char detail[128];
 
     p->phase = PHASE_RESOLVE;
     if (ks == NULL) {
@@ -497,9 +500,9 @@ static void resolve_start(struct probe *p)
         probe_close_socket(p); /* an error left on it: start afresh */
     }
     ks->local_len = 0;
-    err = sock_open_connect(p, SOCK_DGRAM, &fd);
+    err = sock_open_connect(p, SOCK_DGRAM, &fd, detail, sizeof(detail));
     if (err != 0) {
-        probe_complete_errno(p, PHASE_RESOLVE, err, NULL);
+        probe_complete_errno(p, PHASE_RESOLVE, err, detail[0] ? detail : NULL);
         return;
     }
     if (send(fd, ks->q.wire, ks->q.wire_len, MSG_NOSIGNAL) < 0) {
@@ -511,13 +514,14 @@ static void resolve_start(struct probe *p)
 }
 
 /* For the timeout's detail: packets that came but were not our answer. */
-static void resolve_describe(struct probe *p, char *buf, size_t len)
+static bool resolve_describe(struct probe *p, char *buf, size_t len)
 {
     const struct resolve_state *ks = p->kstate;
 
     if (ks != NULL && ks->ignored > 0)
         snprintf(buf, len, "%u packet%s ignored (last: %s)", ks->ignored,
                  ks->ignored == 1 ? "" : "s", dns_reject_name(ks->last_reject));
+    return false; /* packets that were not our answer are no part of one */
 }
 
 const struct probe_ops probe_resolve_ops = {
