@@ -274,7 +274,8 @@ static const struct wsa_code *explain_resolve(const char *what, char *how, size_
         snprintf(how, howlen, "WSA name %s", wc->name);
         return wc;
     }
-    return NULL;
+    /* any other raw name a failure row can hold (MISMATCH, ENOENT, ...) */
+    return wsa_by_code(wsa_raw_lookup(what, how, howlen));
 }
 
 const struct wsa_code *codes_lookup(const char *what, char *msg, size_t msglen)

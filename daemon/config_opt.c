@@ -306,7 +306,7 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
     case OT_LOGLEVEL:
         rc = log_level_from_name(v);
         if (rc < 0) {
-            snprintf(err, errlen, "\"%s\" is not one of error, warn, info, debug", v);
+            snprintf(err, errlen, "\"%s\" is not one of error, warn, notice, info, debug", v);
             return -1;
         }
         memcpy(field, &rc, sizeof(rc));

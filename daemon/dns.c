@@ -299,6 +299,21 @@ static bool dns_question_ok(const struct dns_query *q, const ldns_pkt *pkt)
            dns_name_equal(q->qname, q->qname_len, ldns_rr_owner(qr));
 }
 
+/* The question section read straight from the wire: exactly one, our
+ * name (case-insensitive; the first name of a message has nothing to
+ * point back to, so it is never compressed), type and class IN. */
+static bool dns_question_raw_ok(const struct dns_query *q, const uint8_t *buf, size_t len)
+{
+    size_t qlen = q->wire_len - 12; /* name, type, class as we sent them */
+
+    if (buf[4] != 0 || buf[5] != 1 || len < 12 + qlen || q->wire_len < 12 + q->qname_len + 4)
+        return false;
+    for (size_t i = 0; i < q->qname_len; i++)
+        if (tolower(buf[12 + i]) != tolower(q->wire[12 + i]))
+            return false;
+    return memcmp(buf + 12 + q->qname_len, q->wire + 12 + q->qname_len, 4) == 0;
+}
+
 enum dns_reject dns_parse_response(const struct dns_query *q, const uint8_t *buf, size_t len,
                                    const char *expect, struct dns_answer *ans)
 {
@@ -317,8 +332,20 @@ enum dns_reject dns_parse_response(const struct dns_query *q, const uint8_t *buf
         return DNS_REJECT_NOT_RESPONSE;
     if (((uint16_t)(buf[0] << 8) | buf[1]) != q->id)
         return DNS_REJECT_WRONG_ID;
-    if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK || pkt == NULL)
+    if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK || pkt == NULL) {
+        if (pkt != NULL)
+            ldns_pkt_free(pkt);
+        /* A truncated answer cut inside a record (TC set, the rest gone, as
+         * some servers and middleboxes cut at 512 bytes) does not parse,
+         * but says all a stub needs: ask again over TCP. */
+        if ((buf[2] & 0x02) != 0 && dns_question_raw_ok(q, buf, len)) {
+            ans->tc = true;
+            ans->cut = true;
+            ans->rcode = buf[3] & 0x0f;
+            return DNS_REJECT_NONE;
+        }
         return DNS_REJECT_UNPARSABLE;
+    }
     if (!dns_question_ok(q, pkt)) {
         reject = DNS_REJECT_WRONG_QUESTION;
         goto out;

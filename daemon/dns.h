@@ -64,6 +64,9 @@ struct dns_answer {
     enum dns_outcome outcome; /* DNS_OK, DNS_NODATA, DNS_NXDOMAIN, ... */
     int rcode;                /* header rcode, 0..15 */
     bool tc;                  /* truncated: retry over TCP */
+    bool cut;                 /* TC and cut inside a record: only the header
+                               * and the question were read (outcome stays
+                               * DNS_MALFORMED, rcode from the header) */
     unsigned ancount;         /* records in the answer section */
     unsigned nmatch;          /* of those, of the asked type at the end of the CNAME chain */
     unsigned nchain;          /* CNAMEs followed from the asked name */
@@ -83,8 +86,10 @@ struct dns_answer {
  * section is exactly our question (name compared case-insensitively, type,
  * class IN) -- or empty with FORMERR/NOTIMP, the two rcodes with which a
  * server may fail to echo a question it could not handle (dnspython's
- * is_response() accepts the same). Anything else is not ours: the caller
- * ignores it and keeps waiting.
+ * is_response() accepts the same). A packet with TC set whose records are
+ * cut short is accepted on its header and question alone (tc and cut
+ * set). Anything else is not ours: the caller ignores it and keeps
+ * waiting.
  *
  * `expect` (NULL: none) is looked for in every matching answer and chain
  * name: an address literal is compared as an address against A/AAAA

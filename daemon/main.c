@@ -368,7 +368,7 @@ int main(int argc, char **argv)
 
     /* under journald (ExecStartPre= -t, then the start) the errors go
      * through the logger so that they carry their level, <3> */
-    journal = getenv("JOURNAL_STREAM") != NULL;
+    journal = log_is_journal();
     d.cfg = journal ? load_config_logged(d.config_path, &nerr)
                     : config_load(d.config_path, stderr, &nerr);
     if (d.cfg == NULL) {
@@ -452,6 +452,7 @@ int main(int argc, char **argv)
         notify_send("READY=1\nSTATUS=%zu targets", d.cfg->ntargets);
     }
     engine_set_targets(d.eng, d.cfg, d.once);
+    log_async_start(); /* from here no log line waits for stderr's reader */
     event_base_dispatch(d.base);
 
     if (d.once) {
@@ -465,11 +466,11 @@ int main(int argc, char **argv)
         d.alert = NULL;
         store_stop(d.st); /* flushes everything queued, then final figures */
         store_get_stats(d.st, &ss);
-        log_info("schedule: %llu starts, lateness p50 %lld us, p99 %lld us, max %lld us, "
-                 "%llu early wake-ups re-armed, %llu starts held while the store caught up",
-                 (unsigned long long)es.starts, (long long)es.p50_us, (long long)es.p99_us,
-                 (long long)es.max_us, (unsigned long long)es.early_wakeups,
-                 (unsigned long long)es.held);
+        log_debug("schedule: %llu starts, lateness p50 %lld us, p99 %lld us, max %lld us, "
+                  "%llu early wake-ups re-armed, %llu starts held while the store caught up",
+                  (unsigned long long)es.starts, (long long)es.p50_us, (long long)es.p99_us,
+                  (long long)es.max_us, (unsigned long long)es.early_wakeups,
+                  (unsigned long long)es.held);
         log_info("stopped: %llu results, %llu failures, %llu failure rows stored, %llu dropped",
                  (unsigned long long)d.results, (unsigned long long)d.failures,
                  (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);

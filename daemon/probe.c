@@ -21,6 +21,19 @@
 
 struct wake_slot;
 
+/* What libevent's resolver said about its nameservers (through its log
+ * lines, the only place it says it): evdns learns ENETUNREACH from sendto()
+ * at once, then waits out its own timeout before it tells a look-up. */
+struct engine_dns {
+    bool down;            /* "All nameservers have failed", with a socket error */
+    int err;              /* the last nameserver's error (ENETUNREACH); 0: timeout */
+    union nd_sockaddr ns; /* the nameserver it named last */
+    socklen_t nslen;
+    char ns_text[64];
+    int64_t checked_us;    /* the last route check, at most one a second */
+    struct event *ev_fail; /* fails the look-ups in flight, outside evdns */
+};
+
 struct engine {
     struct event_base *base;
     struct evdns_base *dns;
@@ -56,6 +69,8 @@ struct engine {
     engine_gate_fn gate;           /* may hold scheduled starts back */
     void *gate_arg;
     uint64_t held;
+    struct probe *gai_calling; /* inside evdns_getaddrinfo() for this probe */
+    struct engine_dns dnsst;
 };
 
 /* A wake-up that comes this much before its time is counted as early
@@ -189,6 +204,15 @@ static void heap_remove(struct engine *eng, struct probe *p)
     heap_down(eng, last.p->heap_idx);
 }
 
+/* The one timer every probe waits on. libevent fails to add a timer
+ * only when it cannot grow its heap (out of memory): then no probe would
+ * ever start or time out again, silently, so that is fatal. */
+static void engine_timer_add(struct engine *eng, const struct timeval *tv)
+{
+    if (evtimer_add(eng->ev_wake, tv) < 0)
+        fatalx("engine: cannot arm the probe timer (out of memory)");
+}
+
 /* Arm the engine's timer for the heap's first wake-up; a timer already
  * armed for then or earlier is left alone (one that fires with nothing
  * due re-arms, which is rare and cheap). libevent adds the delay to the
@@ -211,7 +235,7 @@ static void engine_arm(struct engine *eng)
     tv.tv_sec = rel / 1000000;
     tv.tv_usec = rel % 1000000;
     event_base_update_cache_time(eng->base);
-    evtimer_add(eng->ev_wake, &tv);
+    engine_timer_add(eng, &tv);
 }
 
 /* Wake p at at_us (absolute CLOCK_MONOTONIC), replacing its wake-up. */
@@ -284,7 +308,7 @@ static void engine_wake_cb(evutil_socket_t fd, short what, void *arg)
         /* a burst left some due: come back after the loop's I/O */
         struct timeval zero = {0, 0};
         eng->wake_armed_us = now;
-        evtimer_add(eng->ev_wake, &zero);
+        engine_timer_add(eng, &zero);
         return;
     }
     engine_arm(eng);
@@ -376,7 +400,15 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
     }
     if (p->eng->prio)
         event_priority_set(p->ev_io, ENGINE_PRIO_IO);
-    return event_add(p->ev_io, NULL);
+    errno = 0;
+    if (event_add(p->ev_io, NULL) < 0) {
+        /* epoll_ctl's errno (ENOMEM, ENOSPC: max_user_watches), unless
+         * libevent lost it on the way: never report a failure as 0 */
+        if (errno == 0)
+            errno = ENOMEM;
+        return -1;
+    }
+    return 0;
 }
 
 void probe_set_local(struct probe *p, const union nd_sockaddr *sa)
@@ -387,6 +419,210 @@ void probe_set_local(struct probe *p, const union nd_sockaddr *sa)
 struct evdns_base *probe_dns(const struct probe *p)
 {
     return p->eng->dns;
+}
+
+/* The errno whose strerror() text libevent quoted, 0 when none is. */
+static int engine_errno_from_text(const char *text)
+{
+    for (int e = 1; e < 200; e++) {
+        const char *d = strerrordesc_np(e);
+        if (d != NULL && strcmp(d, text) == 0)
+            return e;
+    }
+    return 0;
+}
+
+/* Whether the route to the nameserver libevent gave up on is still
+ * missing: a UDP connect() looks the route up and sends nothing. Asked at
+ * most once a second; the answer between checks is the last one. */
+static bool engine_dns_still_down(struct engine *eng)
+{
+    struct engine_dns *d = &eng->dnsst;
+    int64_t now = util_mono_us();
+    int fd, err = 0;
+
+    if (!d->down)
+        return false;
+    if (now - d->checked_us < 1000000)
+        return true;
+    d->checked_us = now;
+    fd = socket(d->ns.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return true; /* cannot tell; keep what libevent said */
+    if (connect(fd, &d->ns.sa, d->nslen) < 0)
+        err = errno;
+    close(fd);
+    if (err != 0) {
+        d->err = err;
+        return true;
+    }
+    d->down = false;
+    log_notice("dns: nameserver %s has a route again; names are looked up again", d->ns_text);
+    return false;
+}
+
+/* NOLINTBEGIN(misc-no-recursion): an attempt may end inside the call that
+ * starts it (a refused connect, an answer from the hosts file, a resolver
+ * known to be down), and its end starts what comes next: probe_finish ->
+ * the target's next address, or engine_once_fill -> probe_begin. The depth
+ * is bounded: engine_once_fill never nests (once_filling), a target's next
+ * address is one level per address, and outside --once the next start
+ * waits for its timer. */
+static void engine_dns_fail(struct probe *p)
+{
+    struct engine_dns *d = &p->eng->dnsst;
+    char detail[192];
+
+    snprintf(detail, sizeof(detail),
+             "resolving %s: nameserver %s cannot be reached, every nameserver failed",
+             p->t->kind == KIND_RESOLVE ? p->t->qname : p->t->host, d->ns_text);
+    probe_set_remote(p, &d->ns.sa);
+    probe_complete_errno(p, PHASE_RESOLVE, d->err, detail);
+}
+
+/* libevent said every nameserver failed with a socket error: the look-ups
+ * in flight would wait out evdns's own timeout for nothing. Runs from the
+ * loop, never inside evdns's call that logged it. */
+static void engine_dns_fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct engine *eng = arg;
+
+    (void)fd;
+    (void)what;
+    if (!eng->dnsst.down || eng->dnsst.err == 0)
+        return;
+    for (size_t i = 0; i < eng->nprobes; i++) {
+        struct probe *p = eng->probes[i];
+        struct evdns_getaddrinfo_request *req = p->gai;
+
+        if (!p->running || req == NULL)
+            continue;
+        p->gai = NULL;
+        p->gai_pending = false;
+        evdns_getaddrinfo_cancel(req); /* its callback sees EVUTIL_EAI_CANCEL */
+        engine_dns_fail(p);
+    }
+}
+
+/* libevent's log lines, seen before log.c writes them: evdns's word on its
+ * nameservers ("Nameserver 192.0.2.53:53 has failed: Network is
+ * unreachable", "All nameservers have failed", "Nameserver ... is back
+ * up") becomes engine state and an outage warning or recovery notice. */
+static int engine_libevent_log(int severity, const char *msg, void *arg)
+{
+    struct engine *eng = arg;
+    struct engine_dns *d = &eng->dnsst;
+    const char *tail;
+
+    (void)severity;
+    if (strncmp(msg, "Nameserver ", 11) == 0 && (tail = strstr(msg, " has failed: ")) != NULL) {
+        size_t len = (size_t)(tail - (msg + 11));
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        char err[64];
+
+        if (len >= sizeof(d->ns_text))
+            len = sizeof(d->ns_text) - 1;
+        memcpy(d->ns_text, msg + 11, len);
+        d->ns_text[len] = '\0';
+        d->err = engine_errno_from_text(tail + 13);
+        if (util_parse_sockaddr(d->ns_text, 53, &ss, &sl, err, sizeof(err)) == 0) {
+            memcpy(&d->ns, &ss, sl);
+            d->nslen = sl;
+        } else {
+            d->err = 0; /* not an address we can check: leave it to evdns */
+        }
+        return LOG_LEVEL_WARN;
+    }
+    if (strcmp(msg, "All nameservers have failed") == 0) {
+        if (d->err != 0 && !d->down) {
+            d->down = true;
+            d->checked_us = util_mono_us();
+            if (d->ev_fail != NULL)
+                event_active(d->ev_fail, 0, 0);
+        }
+        return LOG_LEVEL_WARN;
+    }
+    if (strncmp(msg, "Nameserver ", 11) == 0 && strstr(msg, " is back up") != NULL) {
+        d->down = false;
+        return LOG_LEVEL_NOTICE;
+    }
+    return -1;
+}
+
+void probe_getaddrinfo(struct probe *p, const char *name, const char *port,
+                       const struct evutil_addrinfo *hints, probe_gai_fn cb)
+{
+    struct engine *eng = p->eng;
+    struct probe *outer = eng->gai_calling;
+    struct evdns_getaddrinfo_request *req;
+
+    if (engine_dns_still_down(eng)) {
+        engine_dns_fail(p);
+        return;
+    }
+    p->gai = NULL;
+    p->gai_pending = true;
+    /* evdns may answer at once (hosts file, a failure), calling back
+     * before it returns; gai_calling tells the callback so */
+    eng->gai_calling = p;
+    req = evdns_getaddrinfo(eng->dns, name, port, hints, cb, p);
+    eng->gai_calling = outer;
+    if (!p->gai_pending)
+        return;
+    if (req == NULL) {
+        /* neither a request nor an answer: no callback will ever come */
+        p->gai_pending = false;
+        probe_complete_eai(p, EVUTIL_EAI_FAIL, "the resolver did not start the look-up");
+        return;
+    }
+    p->gai = req;
+}
+
+void probe_complete_gai_error(struct probe *p, const char *name, int eai)
+{
+    char detail[192];
+
+    if (eai == EVUTIL_EAI_FAIL)
+        /* evdns folds a NOERROR answer without records, SERVFAIL, REFUSED,
+         * a truncated answer and its own timeout into EAI_FAIL: say so
+         * rather than pretend to know which */
+        snprintf(detail, sizeof(detail),
+                 "resolving %s: the resolver gave up (libevent's EAI_FAIL: no records, a server "
+                 "failure or refusal, or its own timeout)",
+                 name);
+    else
+        snprintf(detail, sizeof(detail), "resolving %s: %s", name, evutil_gai_strerror(eai));
+    probe_complete_eai(p, eai, detail);
+}
+
+bool probe_gai_done(struct probe *p)
+{
+    p->gai = NULL;
+    p->gai_pending = false;
+    return p->running;
+}
+
+void probe_complete_no_address(struct probe *p, const char *name, int af)
+{
+    char detail[160];
+    const char *fam = af == AF_INET ? "IPv4" : af == AF_INET6 ? "IPv6" : NULL;
+    /* answered inside evdns_getaddrinfo(): the hosts file had the name */
+    bool hosts = p->eng->gai_calling == p;
+
+    if (fam == NULL) {
+        snprintf(detail, sizeof(detail), "%s: %s no address", name,
+                 hosts ? "in the hosts file, but with" : "found, with");
+        probe_complete_eai(p, EVUTIL_EAI_NODATA, detail);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "%s: %s no %s address", name,
+             hosts ? "in the hosts file, but with" : "found, with", fam);
+#ifdef EAI_ADDRFAMILY
+    probe_complete_eai(p, EAI_ADDRFAMILY, detail);
+#else
+    probe_complete_eai(p, EVUTIL_EAI_NODATA, detail);
+#endif
 }
 
 void probe_set_remote(struct probe *p, const struct sockaddr *sa)
@@ -449,24 +685,29 @@ static void probe_log_transition(struct probe *p, const struct result *r)
     const struct wsa_code *wc;
     int64_t now;
 
+    /* count changes from one result to the next, not results: a target
+     * that went down and stayed down during the hold-off changed once */
+    if (r->wsa_code != p->last_code && p->state_code >= 0 && p->changes_held < UINT16_MAX)
+        p->changes_held++;
+    p->last_code = (int16_t)r->wsa_code;
     if (p->state_code == r->wsa_code) {
         log_debug("target %s: %s in %lld us", p->t->name, r->ok ? "ok" : r->raw,
                   (long long)r->latency_us);
         return;
     }
     now = util_mono_us();
-    if (p->state_code >= 0 && now < p->log_next_us) {
-        p->changes_held++;
+    if (p->state_code >= 0 && now < p->log_next_us)
         return;
-    }
     if (p->state_code < 0)
         util_strlcpy(from, "new", sizeof(from));
     else if (p->state_code == 0)
         util_strlcpy(from, "ok", sizeof(from));
     else
         snprintf(from, sizeof(from), "%d", p->state_code);
-    if (p->changes_held > 0)
-        snprintf(more, sizeof(more), " [%u changes not logged]", p->changes_held);
+    /* the line itself tells one change; the others went unlogged */
+    if (p->changes_held > 1)
+        snprintf(more, sizeof(more), " [%u more change%s not logged]", p->changes_held - 1u,
+                 p->changes_held == 2 ? "" : "s");
     p->state_code = r->wsa_code;
     p->log_next_us = now + ENGINE_LOG_HOLD_US;
     p->changes_held = 0;
@@ -478,16 +719,25 @@ static void probe_log_transition(struct probe *p, const struct result *r)
         p->eng->log_unlogged++; /* counted; engine_tick() says how many */
         return;
     }
-    if (r->ok) {
+    /* an outage is a warning and its end a notice, so that `journalctl -p
+     * warning` lists the outages and -p notice their ends as well; a
+     * target's first result when it is fine is plain information */
+    if (r->ok && strcmp(from, "new") == 0) {
         log_info("target %s: %s -> ok (%s %s, %lld us)%s", p->t->name, from,
                  target_kind_name(p->t->kind), r->remote[0] ? r->remote : "-",
                  (long long)r->latency_us, more);
         return;
     }
+    if (r->ok) {
+        log_notice("target %s: %s -> ok (%s %s, %lld us)%s", p->t->name, from,
+                   target_kind_name(p->t->kind), r->remote[0] ? r->remote : "-",
+                   (long long)r->latency_us, more);
+        return;
+    }
     wc = wsa_by_code(r->wsa_code);
-    log_info("target %s: %s -> %d %s (%s) in %s, %s %s%s%s%s", p->t->name, from, r->wsa_code,
-             wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
-             r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
+    log_warnx("target %s: %s -> %d %s (%s) in %s, %s %s%s%s%s", p->t->name, from, r->wsa_code,
+              wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
+              r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
 }
 
 /* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
@@ -558,34 +808,25 @@ void probe_complete_ok(struct probe *p, const char *detail)
 void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail)
 {
     struct result r;
-    const char *name = wsa_errno_name(err);
     char rawbuf[24];
 
     if (!p->running)
         return;
-    if (name == NULL) {
-        snprintf(rawbuf, sizeof(rawbuf), "errno %d", err);
-        name = rawbuf;
-    }
     /* no detail that only repeats strerror(raw): the raw name and the WSA
      * meaning say it already, and every stored byte counts at 100k rows/s */
-    result_init(&r, phase, wsa_from_errno(err), name, err, detail);
+    result_init(&r, phase, wsa_from_errno(err), wsa_raw_errno(err, rawbuf, sizeof(rawbuf)), err,
+                detail);
     probe_finish(p, &r);
 }
 
 void probe_complete_eai(struct probe *p, int eai, const char *detail)
 {
     struct result r;
-    const char *name = wsa_eai_name(eai);
     char rawbuf[24];
 
     if (!p->running)
         return;
-    if (name == NULL) {
-        snprintf(rawbuf, sizeof(rawbuf), "EAI %d", eai);
-        name = rawbuf;
-    }
-    result_init(&r, PHASE_RESOLVE, wsa_from_eai(eai), name, eai,
+    result_init(&r, PHASE_RESOLVE, wsa_from_eai(eai), wsa_raw_eai(eai, rawbuf, sizeof(rawbuf)), eai,
                 detail ? detail : evutil_gai_strerror(eai));
     probe_finish(p, &r);
 }
@@ -593,7 +834,6 @@ void probe_complete_eai(struct probe *p, int eai, const char *detail)
 void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, const char *detail)
 {
     struct result r;
-    const char *name = wsa_dns_outcome_name(outcome);
 
     if (!p->running)
         return;
@@ -601,17 +841,18 @@ void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, co
         probe_complete_ok(p, detail);
         return;
     }
-    result_init(&r, PHASE_RESOLVE, wsa_from_dns(outcome), name ? name : "DNS", rcode, detail);
+    result_init(&r, PHASE_RESOLVE, wsa_from_dns(outcome), wsa_raw_dns(outcome), rcode, detail);
     probe_finish(p, &r);
 }
 
 void probe_complete_mismatch(struct probe *p, const char *detail)
 {
     struct result r;
+    bool dns = p->t->kind == KIND_RESOLVE;
 
     if (!p->running)
         return;
-    result_init(&r, PHASE_VERIFY, WSANO_DATA, "MISMATCH", -1, detail);
+    result_init(&r, PHASE_VERIFY, wsa_from_mismatch(dns), wsa_mismatch_name(dns), -1, detail);
     probe_finish(p, &r);
 }
 
@@ -643,12 +884,14 @@ static void probe_deadline(struct probe *p)
     enum probe_phase phase = p->phase;
     bool ok = p->ok_on_deadline;
 
-    char note[80] = "";
+    char note[150] = "";
+    bool partial = false;
 
     if (p->ops->describe != NULL)
-        p->ops->describe(p, note, sizeof(note));
-    snprintf(detail, sizeof(detail), "no answer within %lld ms (%s)%s%s",
-             (long long)p->t->timeout_ms, probe_phase_name(phase), note[0] ? "; " : "", note);
+        partial = p->ops->describe(p, note, sizeof(note));
+    snprintf(detail, sizeof(detail), "%s %lld ms (%s)%s%s",
+             partial ? "timed out after" : "no answer within", (long long)p->t->timeout_ms,
+             probe_phase_name(phase), note[0] ? "; " : "", note);
     if (p->ops->abort != NULL)
         p->ops->abort(p);
     if (p->gai != NULL) {
@@ -731,6 +974,7 @@ static int probe_addrs_reserve(struct probe *p, size_t n)
     return 0;
 }
 
+/* evdns's answer for a connect or send target's host name. */
 static void probe_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
     struct probe *p = arg;
@@ -739,38 +983,47 @@ static void probe_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
     char detail[160];
 
     if (result == EVUTIL_EAI_CANCEL) {
-        if (res)
+        if (res != NULL)
             evutil_freeaddrinfo(res);
-        return; /* aborted: the engine has moved on */
+        return; /* aborted: the engine has moved on, p may be gone */
     }
-    p->gai = NULL;
-    p->gai_pending = false;
-    if (!p->running) {
-        if (res)
+    if (!probe_gai_done(p)) {
+        if (res != NULL)
             evutil_freeaddrinfo(res);
         return;
     }
     if (result != 0) {
-        snprintf(detail, sizeof(detail), "resolving %s: %s", p->t->host,
-                 evutil_gai_strerror(result));
-        probe_complete_eai(p, result, detail);
+        if (res != NULL) /* libevent never does this; costs nothing to handle */
+            evutil_freeaddrinfo(res);
+        probe_complete_gai_error(p, p->t->host, result);
         return;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next)
         if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
-            family_ok(p->t, ai->ai_family))
+            family_ok(p->t, ai->ai_family) && ai->ai_addr != NULL)
             n++;
-    if (n == 0 || probe_addrs_reserve(p, p->t->addresses == ADDRSEL_ALL ? n : 1) < 0) {
+    if (n == 0) {
+        /* result 0 and no address: the name is in the hosts file with the
+         * other family only (libevent hands over a NULL list for that) */
+        if (res != NULL)
+            evutil_freeaddrinfo(res);
+        probe_complete_no_address(p, p->t->host,
+                                  p->t->family == FAMILY_IPV4   ? AF_INET
+                                  : p->t->family == FAMILY_IPV6 ? AF_INET6
+                                                                : AF_UNSPEC);
+        return;
+    }
+    if (probe_addrs_reserve(p, p->t->addresses == ADDRSEL_ALL ? n : 1) < 0) {
         evutil_freeaddrinfo(res);
-        snprintf(detail, sizeof(detail), "resolving %s: no %s address", p->t->host,
-                 family_name(p->t->family));
-        probe_complete_eai(p, n == 0 ? EVUTIL_EAI_NODATA : EVUTIL_EAI_MEMORY, detail);
+        snprintf(detail, sizeof(detail), "resolving %s: out of memory for %zu addresses",
+                 p->t->host, n);
+        probe_complete_eai(p, EVUTIL_EAI_MEMORY, detail);
         return;
     }
     p->naddrs = 0;
     for (ai = res; ai != NULL && p->naddrs < p->addrs_cap; ai = ai->ai_next) {
         if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            !family_ok(p->t, ai->ai_family))
+            !family_ok(p->t, ai->ai_family) || ai->ai_addr == NULL)
             continue;
         memset(&p->addrs[p->naddrs], 0, sizeof(p->addrs[0]));
         memcpy(&p->addrs[p->naddrs], ai->ai_addr,
@@ -816,7 +1069,6 @@ static void probe_begin(struct probe *p)
     {
         struct evutil_addrinfo hints;
         char port[8];
-        struct evdns_getaddrinfo_request *req;
 
         memset(&hints, 0, sizeof(hints));
         hints.ai_family = t->family == FAMILY_IPV4   ? AF_INET
@@ -831,14 +1083,12 @@ static void probe_begin(struct probe *p)
         p->ts_ms = util_now_ms();
         p->deadline_us = p->start_us + t->timeout_ms * 1000;
         p->phase = PHASE_RESOLVE;
-        p->gai_pending = true;
-        /* evdns may answer at once (hosts file), calling back before return */
-        req = evdns_getaddrinfo(eng->dns, t->host, port, &hints, probe_gai_cb, p);
-        if (p->gai_pending)
-            p->gai = req;
+        probe_getaddrinfo(p, t->host, port, &hints, probe_gai_cb);
         probe_arm_deadline(p);
     }
 }
+
+/* NOLINTEND(misc-no-recursion) */
 
 /* One block per target: the probe, then its I/O event (libevent says how
  * big one is; event_assign() fills it in place), one allocation less. */
@@ -853,6 +1103,7 @@ static struct probe *probe_new(struct engine *eng, struct target *t)
     p->eng = eng;
     p->fd = -1;
     p->state_code = -1;
+    p->last_code = -1;
     if (p->ops->needs_address) {
         /* an address literal is parsed once, not at every attempt */
         struct sockaddr_storage ss;
@@ -916,6 +1167,10 @@ struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe
         fatalx("out of memory");
     if (eng->prio)
         event_priority_set(eng->ev_wake, ENGINE_PRIO_OTHER);
+    eng->dnsst.ev_fail = event_new(base, -1, 0, engine_dns_fail_cb, eng);
+    if (eng->dnsst.ev_fail == NULL)
+        fatalx("out of memory");
+    log_set_libevent_hook(engine_libevent_log, eng);
     return eng;
 }
 
@@ -1047,6 +1302,8 @@ void engine_free(struct engine *eng)
     free(eng->probes);
     free(eng->heap);
     event_free(eng->ev_wake);
+    event_free(eng->dnsst.ev_fail);
+    log_set_libevent_hook(NULL, NULL);
     free(eng);
 }
 
@@ -1069,9 +1326,9 @@ void engine_set_gate(struct engine *eng, engine_gate_fn fn, void *arg)
 void engine_tick(struct engine *eng)
 {
     if (eng->log_unlogged > 0) {
-        log_info("%llu more target state changes not logged (over %d lines a second); "
-                 "netdiag targets shows every target's state",
-                 (unsigned long long)eng->log_unlogged, ENGINE_LOG_LINES_PER_S);
+        log_warnx("%llu more target state changes not logged (over %d lines a second); "
+                  "netdiag targets shows every target's state",
+                  (unsigned long long)eng->log_unlogged, ENGINE_LOG_LINES_PER_S);
         eng->log_unlogged = 0;
     }
 }

@@ -17,6 +17,7 @@ struct event_base;
 struct event;
 struct evdns_base;
 struct evdns_getaddrinfo_request;
+struct evutil_addrinfo;
 
 enum probe_phase {
     PHASE_NONE,
@@ -63,8 +64,10 @@ struct probe_ops {
     void (*start)(struct probe *p);
     void (*abort)(struct probe *p);
     /* Optional: a few words on what the attempt saw, appended to the detail
-     * of a timeout ("2 packets ignored: wrong id"); called before abort. */
-    void (*describe)(struct probe *p, char *buf, size_t len);
+     * of a timeout ("2 packets ignored: wrong id"); called before abort.
+     * Returns true when part of an answer came ("10 bytes arrived ..."):
+     * the detail then says "timed out after", not "no answer within". */
+    bool (*describe)(struct probe *p, char *buf, size_t len);
 };
 
 extern const struct probe_ops probe_connect_ops;
@@ -111,7 +114,8 @@ struct probe {
     int64_t next_us;       /* the next scheduled start */
     int64_t log_next_us;   /* no transition line before this */
     int state_code;        /* WSA code last logged (0 ok), -1 before any */
-    unsigned changes_held; /* state changes not logged in the hold-off */
+    uint16_t changes_held; /* changes from result to result since then */
+    int16_t last_code;     /* WSA code of the last result, -1 before any */
 };
 
 /* Register `fd` (non-blocking) as the attempt's socket and wait for `what`
@@ -137,6 +141,30 @@ bool probe_keep_socket(struct probe *p);
 /* The engine's asynchronous resolver (evdns), for kinds that look names up. */
 struct evdns_base *probe_dns(const struct probe *p);
 
+/* Look `name` up through the engine's evdns base (the hosts file first):
+ * `cb` gets evdns's answer with p as its argument, possibly before this
+ * returns (a hosts-file entry, an immediate failure). While it is pending
+ * the engine owns the look-up: the deadline, an abort, a reload and
+ * shutdown cancel it. A callback must first drop EVUTIL_EAI_CANCEL without
+ * touching p (p may be freed by then), then call probe_gai_done(). When
+ * libevent has said that every nameserver failed with a socket error
+ * (ENETUNREACH, ...) and the route to them is still missing, the attempt
+ * fails at once with that error in phase resolve, cb is never called. */
+typedef void (*probe_gai_fn)(int result, struct evutil_addrinfo *res, void *arg);
+void probe_getaddrinfo(struct probe *p, const char *name, const char *port,
+                       const struct evutil_addrinfo *hints, probe_gai_fn cb);
+/* Ends the engine's look-up; false when the attempt is over already (then
+ * the callback only frees res). */
+bool probe_gai_done(struct probe *p);
+/* evdns's error for `name` (EAI_NONAME, EAI_FAIL, ...) as a resolve
+ * failure, with a detail that says what the value can and cannot tell. */
+void probe_complete_gai_error(struct probe *p, const char *name, int eai);
+/* An answer without a single address of the family asked: libevent says
+ * so with result 0 and an empty list when the hosts file has the name with
+ * the other family only. Phase resolve, WSANO_DATA, raw EAI_ADDRFAMILY
+ * (EAI_NODATA for family any), with a detail that says what happened. */
+void probe_complete_no_address(struct probe *p, const char *name, int af);
+
 /* Remaining time before the deadline, in µs (<= 0: expired). */
 int64_t probe_remaining_us(const struct probe *p);
 
@@ -153,8 +181,8 @@ void probe_complete_ok(struct probe *p, const char *detail);
 void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail);
 void probe_complete_eai(struct probe *p, int eai, const char *detail);
 void probe_complete_dns(struct probe *p, enum dns_outcome outcome, int rcode, const char *detail);
-/* An answer that did not contain `expect`: phase verify, WSANO_DATA,
- * raw "MISMATCH". */
+/* An answer that did not contain `expect`: phase verify; the code and raw
+ * name depend on the kind (wsa_mismatch(), see wsa.c for why). */
 void probe_complete_mismatch(struct probe *p, const char *detail);
 
 /* Override the addresses shown in the result (otherwise taken from p->fd's

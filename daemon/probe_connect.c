@@ -17,6 +17,8 @@ static void connect_io(struct probe *p, short what)
 
     if (err == 0)
         probe_complete_ok(p, "connected");
+    else if (err == ECONNRESET) /* after the handshake; see probe_send.c */
+        probe_complete_errno(p, PHASE_CONNECT, err, "accepted, then reset by the peer");
     else if (err != EINPROGRESS)
         probe_complete_errno(p, PHASE_CONNECT, err, NULL);
 }
@@ -24,15 +26,16 @@ static void connect_io(struct probe *p, short what)
 static void connect_start(struct probe *p)
 {
     int fd, err;
+    char detail[128];
 
     p->phase = PHASE_CONNECT;
-    err = sock_open_connect(p, SOCK_STREAM, &fd);
+    err = sock_open_connect(p, SOCK_STREAM, &fd, detail, sizeof(detail));
     if (err == 0) {
         probe_complete_ok(p, "connected");
         return;
     }
     if (err != EINPROGRESS) {
-        probe_complete_errno(p, PHASE_CONNECT, err, NULL);
+        probe_complete_errno(p, PHASE_CONNECT, err, detail[0] ? detail : NULL);
         return;
     }
     if (probe_watch(p, fd, EV_WRITE, connect_io) < 0)

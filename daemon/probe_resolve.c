@@ -39,9 +39,6 @@ struct resolve_state {
     struct sockaddr_storage sys_server;
     socklen_t sys_server_len;
 
-    struct evdns_getaddrinfo_request *gai; /* system A/AAAA in flight */
-    bool gai_pending;
-
     /* The UDP socket kept from the last attempt (p->fd), and its local
      * address: a fresh socket, connect and epoll registration per query
      * were two thirds of a query's CPU. */
@@ -210,6 +207,7 @@ static void resolve_start_tcp(struct probe *p)
 {
     struct resolve_state *ks = p->kstate;
     int fd, err;
+    char detail[128];
 
     probe_close_socket(p); /* the UDP socket; TCP takes its place */
     ks->tcp = true;
@@ -219,10 +217,11 @@ static void resolve_start_tcp(struct probe *p)
     memcpy(ks->out + 2, ks->q.wire, ks->q.wire_len);
     /* same remote (p->addr), same absolute deadline: the engine's timer is
      * still armed for the attempt's start + timeout */
-    err = sock_open_connect(p, SOCK_STREAM, &fd);
+    err = sock_open_connect(p, SOCK_STREAM, &fd, detail, sizeof(detail));
     if (err != 0 && err != EINPROGRESS) {
         probe_complete_errno(p, PHASE_RESOLVE, err,
-                             "TCP retry after a truncated answer: cannot connect");
+                             detail[0] ? detail
+                                       : "TCP retry after a truncated answer: cannot connect");
         return;
     }
     if (probe_watch(p, fd, EV_WRITE, resolve_tcp_write) < 0)
@@ -245,6 +244,11 @@ static bool resolve_handle(struct probe *p, const uint8_t *msg, size_t len)
     if (a.tc && !ks->tcp) {
         resolve_start_tcp(p);
         return true;
+    }
+    if (a.cut) {
+        /* over TCP a message must come whole: a cut one is no answer */
+        resolve_ignore(p, DNS_REJECT_UNPARSABLE, len);
+        return false;
     }
     resolve_finish(p, &a);
     return true;
@@ -366,13 +370,12 @@ static void resolve_tcp_write(struct probe *p, short what)
         probe_complete_errno(p, PHASE_RESOLVE, errno, "cannot watch socket");
 }
 
-/* evdns_getaddrinfo's answer. EVUTIL_EAI_CANCEL comes (deferred) after our
- * abort cancelled the request; by then p may be gone, so it is dropped
- * before anything is touched. */
+/* evdns_getaddrinfo's answer (through probe_getaddrinfo). EVUTIL_EAI_CANCEL
+ * comes (deferred) after the engine cancelled the request; by then p may
+ * be gone, so it is dropped before anything is touched. */
 static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
     struct probe *p = arg;
-    struct resolve_state *ks;
     const struct target *t;
     char detail[sizeof(((struct result *)0)->detail)], list[DNS_TEXT_MAX];
     unsigned n = 0;
@@ -383,18 +386,16 @@ static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
             evutil_freeaddrinfo(res);
         return;
     }
-    ks = p->kstate;
-    if (!p->running || ks == NULL || !ks->gai_pending) {
+    if (!probe_gai_done(p)) {
         if (res != NULL)
             evutil_freeaddrinfo(res);
         return;
     }
-    ks->gai = NULL;
-    ks->gai_pending = false;
     t = p->t;
     if (result != 0) {
-        resolve_fmt(detail, sizeof(detail), "%s: %s", t->qname, evutil_gai_strerror(result));
-        probe_complete_eai(p, result, detail);
+        if (res != NULL)
+            evutil_freeaddrinfo(res);
+        probe_complete_gai_error(p, t->qname, result);
         return;
     }
     list[0] = '\0';
@@ -404,6 +405,8 @@ static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
         char text[INET6_ADDRSTRLEN + 8];
         size_t used = strlen(list);
 
+        if (ai->ai_addr == NULL)
+            continue;
         if (ai->ai_family == AF_INET)
             addr = &((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
         else if (ai->ai_family == AF_INET6)
@@ -426,8 +429,9 @@ static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
     if (res != NULL)
         evutil_freeaddrinfo(res);
     if (n == 0) {
-        resolve_fmt(detail, sizeof(detail), "%s: no address", t->qname);
-        probe_complete_eai(p, EVUTIL_EAI_NODATA, detail);
+        /* result 0 and no address: in the hosts file with the other
+         * family only (libevent's answer is then a NULL list) */
+        probe_complete_no_address(p, t->qname, t->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET);
     } else if (!found) {
         resolve_fmt(detail, sizeof(detail), "expected %s, got ", (const char *)t->expect);
         resolve_append_list(detail, sizeof(detail), list);
@@ -442,20 +446,14 @@ static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 
 /* server = system, A/AAAA: what an application on this host would get,
  * /etc/hosts included, through the engine's evdns base. */
-static void resolve_system(struct probe *p, struct resolve_state *ks)
+static void resolve_system(struct probe *p)
 {
     struct evutil_addrinfo hints;
-    struct evdns_getaddrinfo_request *req;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = p->t->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET;
     hints.ai_socktype = SOCK_STREAM; /* one entry per address, not one per socket type */
-    ks->gai_pending = true;
-    /* evdns may answer at once (hosts file, literal) and call back before
-     * returning NULL; then the attempt is over already */
-    req = evdns_getaddrinfo(probe_dns(p), p->t->qname, NULL, &hints, resolve_gai_cb, p);
-    if (ks->gai_pending)
-        ks->gai = req;
+    probe_getaddrinfo(p, p->t->qname, NULL, &hints, resolve_gai_cb);
 }
 
 static void resolve_start(struct probe *p)
@@ -464,6 +462,7 @@ static void resolve_start(struct probe *p)
     const struct target *t = p->t;
     const struct sockaddr *server;
     int fd, err;
+    char detail[128];
 
     p->phase = PHASE_RESOLVE;
     if (ks == NULL) {
@@ -475,7 +474,7 @@ static void resolve_start(struct probe *p)
         return;
     }
     if (t->server_system && (t->qtype == DNS_TYPE_A || t->qtype == DNS_TYPE_AAAA)) {
-        resolve_system(p, ks);
+        resolve_system(p);
         return;
     }
     if (t->server_system) {
@@ -501,9 +500,9 @@ static void resolve_start(struct probe *p)
         probe_close_socket(p); /* an error left on it: start afresh */
     }
     ks->local_len = 0;
-    err = sock_open_connect(p, SOCK_DGRAM, &fd);
+    err = sock_open_connect(p, SOCK_DGRAM, &fd, detail, sizeof(detail));
     if (err != 0) {
-        probe_complete_errno(p, PHASE_RESOLVE, err, NULL);
+        probe_complete_errno(p, PHASE_RESOLVE, err, detail[0] ? detail : NULL);
         return;
     }
     if (send(fd, ks->q.wire, ks->q.wire_len, MSG_NOSIGNAL) < 0) {
@@ -514,31 +513,15 @@ static void resolve_start(struct probe *p)
         probe_complete_errno(p, PHASE_RESOLVE, errno, "cannot watch socket");
 }
 
-/* Deadline or shutdown: only the evdns request is ours to release (the
- * engine closes p->fd; the kind state stays for the next attempt). */
-static void resolve_abort(struct probe *p)
-{
-    struct resolve_state *ks = p->kstate;
-
-    if (ks == NULL)
-        return;
-    if (ks->gai != NULL) {
-        struct evdns_getaddrinfo_request *req = ks->gai;
-        ks->gai = NULL;
-        ks->gai_pending = false;
-        evdns_getaddrinfo_cancel(req); /* its callback sees EVUTIL_EAI_CANCEL */
-    }
-    ks->gai_pending = false;
-}
-
 /* For the timeout's detail: packets that came but were not our answer. */
-static void resolve_describe(struct probe *p, char *buf, size_t len)
+static bool resolve_describe(struct probe *p, char *buf, size_t len)
 {
     const struct resolve_state *ks = p->kstate;
 
     if (ks != NULL && ks->ignored > 0)
         snprintf(buf, len, "%u packet%s ignored (last: %s)", ks->ignored,
                  ks->ignored == 1 ? "" : "s", dns_reject_name(ks->last_reject));
+    return false; /* packets that were not our answer are no part of one */
 }
 
 const struct probe_ops probe_resolve_ops = {
@@ -546,6 +529,6 @@ const struct probe_ops probe_resolve_ops = {
     .name = "resolve",
     .needs_address = false,
     .start = resolve_start,
-    .abort = resolve_abort,
+    .abort = NULL, /* the engine cancels a system look-up and closes p->fd */
     .describe = resolve_describe,
 };

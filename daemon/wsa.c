@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include <event2/util.h>
@@ -174,10 +177,15 @@ const struct wsa_code wsa_table[] = {
      "route or interface changes at that moment (`ip monitor`, the journal).",
      false},
     {10053, "WSAECONNABORTED", "Software caused connection abort.",
-     "The local stack gave up on the connection (ECONNABORTED). On Linux this mostly comes from "
-     "accept() on a server and is rare for a client such as netdiagd, so read it as a connection "
-     "torn down on this host, for example under TCP memory pressure. Check `nstat -az | grep -i "
-     "abort` and `journalctl -k` for TCP memory or out-of-socket-memory messages.",
+     "The local stack gave up on the connection (ECONNABORTED), or netdiagd did: a send probe "
+     "whose peer replied without the bytes `expect` asks for, or closed before them, is filed "
+     "here with raw REPLY_MISMATCH in phase verify (Windows words this code as a connection "
+     "aborted by this host's software, \"possibly due to a data transmission time-out or "
+     "protocol error\"). For REPLY_MISMATCH the network is fine and the service answered "
+     "wrongly: the detail shows what arrived (`got \"HTTP/1.0 500 ...\"`); check the service "
+     "and the target's `expect`. For ECONNABORTED, which on Linux mostly comes from accept() and "
+     "is rare for a client, read it as a connection torn down on this host, for example under "
+     "TCP memory pressure: check `nstat -az | grep -i abort` and `journalctl -k`.",
      false},
     {10054, "WSAECONNRESET", "Connection reset by peer.",
      "The peer or a middlebox sent a TCP RST on an established connection (ECONNRESET), or the "
@@ -295,9 +303,12 @@ const struct wsa_code wsa_table[] = {
     {11004, "WSANO_DATA", "Valid name, no data record of requested type.",
      "The name exists but has no record of the asked type: EAI_NODATA or EAI_ADDRFAMILY, or a "
      "NOERROR answer without matching records in a resolve probe. The usual case is asking for "
-     "AAAA (family = ipv6) for a host that only has an A record, or for A on a name that only has "
-     "MX or TXT. Compare `dig NAME A` with `dig NAME AAAA`, and check the target's `type` and "
-     "`family`.",
+     "AAAA (family = ipv6) for a host that only has an A record (or a name that /etc/hosts lists "
+     "with IPv4 addresses only), or for A on a name that only has MX or TXT. Compare `dig NAME "
+     "A` with `dig NAME AAAA` and `getent ahosts NAME`, and check the target's `type` and "
+     "`family`. A resolve probe whose answers lack its `expect` is filed here too, with raw "
+     "MISMATCH in phase verify: the name has records of the type, just not the one expected; "
+     "the detail lists what came.",
      false},
     {6, "WSA_INVALID_HANDLE", "Specified event object handle is invalid.",
      "Windows reports that an event object handle passed to a Windows Sockets call is invalid. "
@@ -414,6 +425,35 @@ _Static_assert(ND_ARRAY_LEN(wsa_table) == 53, "the source table has 53 codes");
  *   EAI_OVERFLOW, EAI_CANCELED, EAI_INTR, EVUTIL_EAI_CANCEL
  *                Neither maps them. 10014 (buffer too small is part of
  *                WSAEFAULT's meaning), 995, 10004, 995.
+ *
+ * Name found, no address of the family asked (EAI_ADDRFAMILY): a connect
+ *                or send target `host = localhost`, `family = ipv6` where
+ *                /etc/hosts has only `127.0.0.1 localhost`. libevent hands
+ *                over result 0 and an empty list; glibc's getaddrinfo says
+ *                EAI_NONAME there (nss files finds no entry of the family,
+ *                nothing else answers), which would call an existing name
+ *                missing. Windows' getaddrinfo reports a name that exists
+ *                without a record of the asked type as WSANO_DATA, and
+ *                glibc's manual defines EAI_ADDRFAMILY for exactly this
+ *                ("the specified network host does not have any network
+ *                addresses in the requested address family"). We store
+ *                raw EAI_ADDRFAMILY, code 11004, phase resolve.
+ *
+ * An answer without `expect` (phase verify) is no socket or resolver
+ * error, so neither project has a code for it; we chose per kind:
+ *   MISMATCH     (resolve) 11004 WSANO_DATA: the name is valid and has
+ *                records of the type, none with the data expected; the
+ *                nearest meaning, and an alert on 11004 is about the name
+ *                not giving what is needed either way.
+ *   REPLY_MISMATCH (send) 10053 WSAECONNABORTED: the peer answered, not
+ *                what the protocol should say, and netdiagd aborts the
+ *                exchange (a RST on TCP); Microsoft's text for 10053 is
+ *                "aborted by the software in your host computer, possibly
+ *                due to a data transmission time-out or protocol error".
+ *                Rejected: WSANO_DATA (a resolver code: sends the reader to
+ *                DNS for a wrong HTTP reply), WSAEPROTOTYPE/NOSUPPORT
+ *                (socket creation errors), WSASYSCALLFAILURE (no system
+ *                call failed), WSAEDISCON (only the peer-closed case).
  *
  * DNS outcomes have no counterpart in either project; they follow glibc's
  * res_query() rcode -> h_errno rules (NXDOMAIN -> HOST_NOT_FOUND, SERVFAIL
@@ -534,6 +574,12 @@ static const struct map_row dns_rows[] = {
      * asking the same server again will not cure, like FORMERR. */
     {"MALFORMED", DNS_MALFORMED, WSANO_RECOVERY},
     {"OTHER", DNS_OTHER, WSANO_RECOVERY}, /* glibc's default branch */
+};
+
+/* Raw names that are no errno, EAI or DNS value (see above). */
+static const struct map_row other_rows[] = {
+    {WSA_RAW_MISMATCH, 1, WSANO_DATA},
+    {WSA_RAW_REPLY_MISMATCH, 2, WSAECONNABORTED},
 };
 
 static const struct map_row *map_by_value(const struct map_row *rows, size_t n, int value)
@@ -689,4 +735,110 @@ size_t wsa_dns_for(int code, enum dns_outcome *out, size_t max)
         count++;
     }
     return count;
+}
+
+int wsa_from_mismatch(bool dns_answer)
+{
+    return dns_answer ? WSANO_DATA : WSAECONNABORTED;
+}
+
+const char *wsa_mismatch_name(bool dns_answer)
+{
+    return dns_answer ? WSA_RAW_MISMATCH : WSA_RAW_REPLY_MISMATCH;
+}
+
+const char *wsa_raw_errno(int err, char *buf, size_t len)
+{
+    const char *name = wsa_errno_name(err);
+
+    if (name == NULL && err > 0)
+        name = strerrorname_np(err); /* unmapped, but named: ENOENT */
+    if (name != NULL)
+        return name;
+    snprintf(buf, len, "errno %d", err);
+    return buf;
+}
+
+const char *wsa_raw_eai(int eai, char *buf, size_t len)
+{
+    const char *name = wsa_eai_name(eai);
+
+    if (name != NULL)
+        return name;
+    snprintf(buf, len, "EAI %d", eai);
+    return buf;
+}
+
+const char *wsa_raw_dns(enum dns_outcome outcome)
+{
+    const char *name = wsa_dns_outcome_name(outcome);
+
+    return name != NULL ? name : "DNS";
+}
+
+/* "errno 123" / "EAI -42": the number after the prefix, whole. */
+static bool raw_number(const char *raw, const char *prefix, int *out)
+{
+    size_t plen = strlen(prefix);
+    char *end;
+    long v;
+
+    if (strncasecmp(raw, prefix, plen) != 0 || raw[plen] == '\0')
+        return false;
+    errno = 0;
+    v = strtol(raw + plen, &end, 10);
+    if (errno != 0 || *end != '\0' || v < -1000000 || v > 1000000)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+int wsa_raw_lookup(const char *raw, char *how, size_t howlen)
+{
+    const struct map_row *row;
+    int v;
+
+    if (raw == NULL || raw[0] == '\0')
+        return -1;
+    if ((row = map_by_name(other_rows, ND_ARRAY_LEN(other_rows), raw)) != NULL) {
+        snprintf(how, howlen, "raw %s: %s", row->name,
+                 row->value == 1 ? "a resolve answer without the `expect` data (phase verify)"
+                                 : "a send reply without the `expect` bytes (phase verify)");
+        return row->wsa;
+    }
+    if ((row = map_by_name(errno_rows, ND_ARRAY_LEN(errno_rows), raw)) != NULL) {
+        snprintf(how, howlen, "errno %s (%d)", row->name, row->value);
+        return wsa_from_errno(row->value);
+    }
+    for (v = 1; v < 4096; v++) {
+        const char *name = strerrorname_np(v);
+        if (name != NULL && strcasecmp(name, raw) == 0) {
+            snprintf(how, howlen, "errno %s (%d), which has no mapping of its own", name, v);
+            return wsa_from_errno(v);
+        }
+    }
+    if (raw_number(raw, "errno ", &v)) {
+        snprintf(how, howlen, "errno %d, which has no name", v);
+        return wsa_from_errno(v);
+    }
+    if ((row = map_by_name(eai_rows, ND_ARRAY_LEN(eai_rows), raw)) != NULL) {
+        snprintf(how, howlen, "getaddrinfo %s (%d)", row->name, row->value);
+        return wsa_from_eai(row->value);
+    }
+    if (raw_number(raw, "EAI ", &v)) {
+        snprintf(how, howlen, "getaddrinfo error %d, which has no name", v);
+        return wsa_from_eai(v);
+    }
+    /* DNS_OK is no failure: never stored as a raw name */
+    for (size_t i = 1; i < ND_ARRAY_LEN(dns_rows); i++) {
+        if (strcasecmp(dns_rows[i].name, raw) == 0) {
+            snprintf(how, howlen, "DNS outcome %s", dns_rows[i].name);
+            return dns_rows[i].wsa;
+        }
+    }
+    if (strcasecmp(raw, "DNS") == 0) {
+        snprintf(how, howlen, "a DNS outcome without a name");
+        return WSASYSCALLFAILURE;
+    }
+    return -1;
 }

@@ -77,6 +77,26 @@ const char *wsa_errno_name(int err);
 const char *wsa_eai_name(int eai);
 const char *wsa_dns_outcome_name(enum dns_outcome outcome);
 
+/* An answer that did not hold `expect` (phase verify): raw MISMATCH for
+ * a DNS answer (resolve), REPLY_MISMATCH for a peer's reply (send); see
+ * wsa.c for the codes and why. */
+#define WSA_RAW_MISMATCH       "MISMATCH"
+#define WSA_RAW_REPLY_MISMATCH "REPLY_MISMATCH"
+int wsa_from_mismatch(bool dns_answer);
+const char *wsa_mismatch_name(bool dns_answer);
+
+/* The raw names a result carries, as stored: the errno's name (also for
+ * errnos without a mapping, "ENOENT"), else "errno 123"; the EAI name,
+ * else "EAI -42"; the DNS outcome's name. buf holds at least 24 bytes. */
+const char *wsa_raw_errno(int err, char *buf, size_t len);
+const char *wsa_raw_eai(int eai, char *buf, size_t len);
+const char *wsa_raw_dns(enum dns_outcome outcome);
+
+/* The code of any raw name a result can carry (every form above, and
+ * MISMATCH / REPLY_MISMATCH), case-insensitive, with a few words on what
+ * it is in `how`; -1 when the name is none of them. */
+int wsa_raw_lookup(const char *raw, char *how, size_t howlen);
+
 /* Reverse look-ups for `netdiag explain`; case-insensitive. Return false
  * when the name is unknown. */
 bool wsa_errno_from_name(const char *name, int *err);

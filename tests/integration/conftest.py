@@ -54,8 +54,9 @@ def closed_port(family=socket.AF_INET, kind=socket.SOCK_STREAM):
 class Server:
     """A TCP peer on 127.0.0.1 running in a thread: 'accept' (accept and
     close with FIN), 'echo' (echo what it reads), 'reset' (accept, then
-    close with SO_LINGER 0 so the peer sees a RST), 'full' (listen(0) with
-    the queue filled so SYNs go unanswered), 'trickle' (one byte a second)."""
+    close with SO_LINGER 0 so the peer sees a RST), 'read_reset' (read what
+    comes, then the same RST), 'full' (listen(0) with the queue filled so
+    SYNs go unanswered), 'trickle' (one byte a second)."""
 
     def __init__(self, mode, reply=b""):
         self.mode = mode
@@ -101,6 +102,11 @@ class Server:
                 conn.close()
                 return
             conn.settimeout(5)
+            if self.mode == "read_reset":
+                conn.recv(65536)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                conn.close()
+                return
             if self.mode == "echo":
                 data = conn.recv(65536)
                 conn.sendall(self.reply or data)

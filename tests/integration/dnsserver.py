@@ -26,6 +26,9 @@ Names (class IN, any letter case):
                 probe has its answer)
   alttc.test    NXDOMAIN; over UDP every other query (the 1st, 3rd, ...)
                 gets an empty answer with TC instead
+  tccut.test    like big.test, but over UDP the full answer with TC set, cut
+                at 300 bytes inside a record (as some servers and
+                middleboxes cut at 512)
 Fault names (and modes for a whole server, mode = the name without .test):
   silent.test     never answers
   wrongid.test    answers with the ID + 1
@@ -143,6 +146,10 @@ class DNSServer:
         good = self._reply(query, name, proto).pack()
         if name == "nxdup.test" and proto == "udp":
             return [good, good], False
+        if name == "tccut.test" and proto == "udp":
+            cut = bytearray(good[:300])
+            cut[2] |= 0x02  # TC
+            return [bytes(cut)], False
         if fault is None:
             return [good], False
         if fault == "wrongport":
@@ -210,6 +217,10 @@ class DNSServer:
         elif name == "nodata.test":
             if qt == QTYPE.TXT:
                 add("TXT", TXT("nodata here"))
+        elif name == "tccut.test":
+            if qt == QTYPE.A:
+                for i in range(BIG_COUNT):
+                    add("A", A("127.0.1.%d" % i))
         elif name in ("big.test", "tcpclose.test"):
             if proto == "udp":
                 r.header.tc = 1

@@ -5,6 +5,7 @@ kept beside it."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 
@@ -161,6 +162,18 @@ def test_truncated_answer_retried_over_tcp(tmp_path, dns):
                for a in r["detail"].split(": ", 1)[1][:-5].split(", ")), r
     assert dns.count("udp", "big.test") == 1
     assert dns.count("tcp", "big.test") == 1
+    assert rc == 0
+
+
+def test_tc_answer_cut_inside_a_record_retried_over_tcp(tmp_path, dns):
+    """TC set and the answer cut inside a record (the packet does not
+    parse): it still says "ask over TCP", and the probe does, instead of
+    ignoring it and timing out."""
+    rc, r = resolve(tmp_path, dns, "tccut.test", expect="127.0.1.39")
+    assert r["ok"] is True, r
+    assert r["detail"].startswith("NOERROR over TCP after TC, 40 answers: 127.0.1.0, "), r
+    assert dns.count("udp", "tccut.test") == 1
+    assert dns.count("tcp", "tccut.test") == 1
     assert rc == 0
 
 
@@ -373,3 +386,57 @@ def test_system_resolver_in_namespace(tmp_path):
     assert_dns_failure(r, 11002, "TIMEOUT")
     assert r["remote"] == "127.0.0.1:53", r
     assert proc.returncode == 1, proc.stderr
+
+
+UNREACHABLE_SCRIPT = r"""
+set -e
+mount --bind "$1" /etc/resolv.conf
+ip link set lo up
+exec "$NETDIAGD" --once --format json -c "$2"
+"""
+
+
+@pytest.mark.skipif(not can_unshare(), reason="needs unshare -rnm (user, mount and network "
+                    "namespaces)")
+def test_unreachable_nameserver_is_reported_at_once(tmp_path):
+    """The system's nameserver has no route (inside a namespace of the
+    test's own whose resolv.conf names 192.0.2.53 and which has only lo:
+    nothing can leave). libevent's sendto() fails with ENETUNREACH at once
+    and it says so only in its log; the probes report that, within far
+    less than their 5 s timeout, instead of a timeout, and libevent's lines
+    come in our log format. A resolve target with its own server owns its
+    socket and reports the same."""
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 192.0.2.53\n")
+    cfg = tmp_path / "ns.ini"
+    cfg.write_text(
+        "[defaults]\ntimeout = 5s\n\n"
+        "[target c]\nkind = connect\nhost = example.test\nport = 80\n\n"
+        "[target s]\nkind = send\nprotocol = tcp\nhost = example.test\nport = 80\n"
+        "payload = x\n\n"
+        + target("a", name="example.test", type="A", server="system")
+        + target("aaaa", name="example.test", type="AAAA", server="system")
+        + target("own", name="example.test", type="A", server="192.0.2.1:53"))
+    env = dict(os.environ, NETDIAGD=NETDIAGD)
+    env.pop("JOURNAL_STREAM", None)
+    proc = subprocess.run(["unshare", "-rnm", "sh", "-c", UNREACHABLE_SCRIPT, "sh", str(resolv),
+                           str(cfg)], capture_output=True, text=True, timeout=60, env=env)
+    res = {}
+    for line in proc.stdout.splitlines():
+        obj = json.loads(line)
+        res.setdefault(obj["target"], []).append(obj)
+    assert proc.returncode == 1, proc.stderr
+    for name in ("c", "s", "a", "aaaa"):
+        r = one(res, name)
+        assert_dns_failure(r, 10051, "ENETUNREACH", 101)
+        assert r["latency_us"] < 2_500_000, r
+        assert r["remote"] == "192.0.2.53:53", r
+        assert "nameserver 192.0.2.53:53 cannot be reached" in r["detail"], r
+    r = one(res, "own")
+    assert_dns_failure(r, 10051, "ENETUNREACH", 101)
+    assert r["remote"] == "192.0.2.1:53", r
+    lines = proc.stderr.splitlines()
+    assert not any(line.startswith("[") for line in lines), lines
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} netdiagd: "
+    assert any(re.match(stamp + r"warn: libevent: Nameserver 192\.0\.2\.53:53 has failed: "
+                        r"Network is unreachable$", line) for line in lines), lines

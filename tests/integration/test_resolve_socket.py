@@ -13,10 +13,27 @@ from conftest import NETDIAGD
 from dnsserver import DNSServer
 
 
-def run_daemon(tmp_path, srv, names, seconds=1.5):
+def count_rows(db):
+    if not os.path.exists(db):
+        return 0
+    try:
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+        try:
+            return con.execute("SELECT count(*) FROM failures_v").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def run_daemon(tmp_path, srv, names, want=12):
+    """Run the daemon until it has stored `want` failures (at most 60 s),
+    stop it, return the rows. The timeout (300 ms) leaves a loaded
+    machine's Python responder ample time: a 40 ms one made an answer late
+    now and then under load, a TIMEOUT row where an NXDOMAIN was due."""
     db = os.path.join(str(tmp_path), "k.db")
-    lines = ["[daemon]", "database = %s" % db, "", "[defaults]", "interval = 50ms",
-             "timeout = 40ms", ""]
+    lines = ["[daemon]", "database = %s" % db, "", "[defaults]", "interval = 400ms",
+             "timeout = 300ms", ""]
     for name in names:
         lines += ["[target %s]" % name.split(".")[0], "kind = resolve", "name = %s" % name,
                   "server = 127.0.0.1:%d" % srv.port, ""]
@@ -26,7 +43,9 @@ def run_daemon(tmp_path, srv, names, seconds=1.5):
     err = open(cfg + ".stderr", "w+")
     p = subprocess.Popen([NETDIAGD, "-c", cfg], stdout=subprocess.DEVNULL, stderr=err)
     try:
-        time.sleep(seconds)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and p.poll() is None and count_rows(db) < want:
+            time.sleep(0.2)
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=30)
     finally:

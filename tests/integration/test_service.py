@@ -25,6 +25,8 @@ from conftest import NETDIAG, NETDIAGD, REPO, closed_port
 STOPPED = re.compile(r"stopped: (\d+) results, (\d+) failures, (\d+) failure rows stored, "
                      r"(\d+) dropped")
 STATUS = re.compile(r"^STATUS=(\d+) targets, (\d+) probes/s, (\d+) alerts firing\b")
+# a foreground line's local time stamp: "2026-12-07 18:30:01.123 "
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} "
 
 
 def target(name, port, *extra):
@@ -157,6 +159,10 @@ class Daemon:
         for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
             full_env.pop(k, None)
         full_env.update(env or {})
+        if full_env.get("JOURNAL_STREAM") == "stderr":
+            # what systemd sets: the device and inode of the stream stderr is
+            st = os.fstat(self.errfile.fileno())
+            full_env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg), *args], env=full_env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.errfile)
@@ -456,9 +462,9 @@ def test_reload_good_then_bad_then_query(tmp_path, cleanup):
     d.wait_log(r"reload failed: 2 errors in %s; still running the previous configuration"
                % re.escape(str(cfg)), timeout=5)
     log = d.log()
-    assert re.search(r"^netdiagd: error: %s:%d: \[target broken\] family: "
+    assert re.search(STAMP + r"netdiagd: error: %s:%d: \[target broken\] family: "
                      % (re.escape(str(cfg)), line_family), log, re.M), log
-    assert re.search(r"^netdiagd: error: %s:%d: \[target broken\] timeout: "
+    assert re.search(STAMP + r"netdiagd: error: %s:%d: \[target broken\] timeout: "
                      % (re.escape(str(cfg)), line_timeout), log, re.M), log
     bad_ms = int(time.time() * 1000)
     wait_for(lambda: all(rows(n, bad_ms) for n in ("keep", "change", "add")), 5,
@@ -529,6 +535,28 @@ def test_stop_flushes_and_exits_fast(tmp_path, cleanup, sig):
 def run(*args, cwd=None, env=None):
     return subprocess.run([NETDIAGD, *args], capture_output=True, text=True, timeout=30,
                           stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+
+
+def run_journal(*args):
+    """run(), with stderr a pipe that JOURNAL_STREAM names, as under
+    systemd."""
+    r, w = os.pipe()
+    st = os.fstat(w)
+    env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+    try:
+        p = subprocess.Popen([NETDIAGD, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=w, env=env, text=True)
+        os.close(w)
+        w = -1
+        with os.fdopen(r, "r") as errf:
+            r = -1
+            out, _ = p.communicate(timeout=30)
+            err = errf.read()
+    finally:
+        for fd in (r, w):
+            if fd >= 0:
+                os.close(fd)
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def makefile_version():
@@ -618,7 +646,7 @@ def test_journald_prefixes_and_no_line_per_failure(tmp_path, cleanup):
     port = closed_port()
     write_config(cfg, db, [target("t%d" % i, port) for i in range(5)], interval="50ms",
                  timeout="40ms")
-    d = Daemon(cfg, env={"JOURNAL_STREAM": "1:1"})
+    d = Daemon(cfg, env={"JOURNAL_STREAM": "stderr"})
     cleanup.append(d)
     d.wait_log(r"^<6>started: 5 targets", timeout=10)
     time.sleep(2.0)
@@ -648,8 +676,7 @@ def test_journald_config_errors_at_start(tmp_path, args):
     start carry level 3 too, so `journalctl -p err` shows them."""
     cfg = tmp_path / "netdiag.ini"
     lines = write_config(cfg, tmp_path / "db", [target("web", 99999, "family = ip4")])
-    env = dict(os.environ, JOURNAL_STREAM="1:1")
-    p = run(*args, "-c", str(cfg), env=env)
+    p = run_journal(*args, "-c", str(cfg))
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.splitlines() == [
         "<3>%s:%d: [target web] port: \"99999\" is out of range (1 to 65535)"
@@ -659,25 +686,29 @@ def test_journald_config_errors_at_start(tmp_path, args):
         "<3>2 errors in %s" % cfg], p.stderr
 
 
-def test_plain_prefix_without_journal(tmp_path, cleanup):
-    """Without JOURNAL_STREAM, lines say "netdiagd: LEVEL: " instead."""
+@pytest.mark.parametrize("stream", [None, "1:1"], ids=["unset", "not-stderr"])
+def test_plain_prefix_without_journal(tmp_path, cleanup, stream):
+    """Without the journal on stderr (JOURNAL_STREAM unset, or naming
+    another stream, as in a child of a service run from a terminal), lines
+    say "TIME netdiagd: LEVEL: " instead."""
     db = tmp_path / "netdiag.db"
     cfg = tmp_path / "netdiag.ini"
     write_config(cfg, db, [target("t0", closed_port())])
-    d = Daemon(cfg)
+    d = Daemon(cfg, env={"JOURNAL_STREAM": stream} if stream else None)
     cleanup.append(d)
-    d.wait_log(r"^netdiagd: info: started: 1 targets", timeout=10)
+    d.wait_log(r"^" + STAMP + r"netdiagd: info: started: 1 targets", timeout=10)
     rc, _ = d.stop()
     assert rc == 0
     lines = d.log().splitlines()
-    assert lines and all(re.match(r"netdiagd: (error|warn|info|debug): ", x) for x in lines), \
-        lines
+    assert lines and all(re.match(STAMP + r"netdiagd: (error|warn|notice|info|debug): ", x)
+                         for x in lines), lines
 
 
 def test_debug_and_verbose_flags(tmp_path, cleanup):
     """-d adds debug lines (and keeps them across a reload whatever
     log_level says); -v lifts log_level = warn to info, also across a
-    reload; without either, log_level = warn hides info lines."""
+    reload; without either, log_level = warn hides info lines and shows
+    only the target's outage, a warning."""
     port = closed_port()
     runs = {}
     for name, args in (("plain", ()), ("debug", ("-d",)), ("verbose", ("-v",))):
@@ -686,7 +717,7 @@ def test_debug_and_verbose_flags(tmp_path, cleanup):
         write_config(cfg, db, [target("t0", port)], log_level="warn")
         ns = NotifySocket(tmp_path, db, "%s.sock" % name)
         cleanup.append(ns)
-        d = Daemon(cfg, args=args, env={"JOURNAL_STREAM": "1:1", "NOTIFY_SOCKET": ns.path})
+        d = Daemon(cfg, args=args, env={"JOURNAL_STREAM": "stderr", "NOTIFY_SOCKET": ns.path})
         cleanup.append(d)
         # READY=1 comes once the signal handlers are in place
         wait_for(lambda: ns.count("READY=1") >= 1, 10, "READY=1", d.proc, d.log)
@@ -699,7 +730,9 @@ def test_debug_and_verbose_flags(tmp_path, cleanup):
         ns.close()
         cleanup.remove(ns)
 
-    assert runs["plain"] == [], runs["plain"]
+    # log_level = warn: at most the outage (a warning; the daemon may stop
+    # before the first probe ran), nothing at info
+    assert [x.split(": ", 1)[0] for x in runs["plain"]] in ([], ["<4>target t0"]), runs["plain"]
     assert any(x.startswith("<7>") for x in runs["debug"])
     assert any(re.match(r"<7>engine: 1 targets, 1 kept", x) for x in runs["debug"])
     assert any(x.startswith("<6>started: 1 targets") for x in runs["verbose"])

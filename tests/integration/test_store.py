@@ -710,7 +710,7 @@ def test_refuses_nearly_full_filesystem(tmp_path, daemons):
         cfg = write_config(tmp_path, db, ntargets=1)
         d = daemons(cfg)
         assert d.exit_code() == 1, d.log()
-        errors = [l for l in d.log().splitlines() if l.startswith("netdiagd: error:")]
+        errors = [l for l in d.log().splitlines() if re.match(r"[-\d]+ [:.\d]+ netdiagd: error:", l)]
         assert len(errors) == 1 and db in errors[0] and "free" in errors[0], d.log()
         assert not os.path.exists(db)
     finally:
@@ -723,7 +723,7 @@ def refused(cfg, db, daemons, words, user=None):
     before = fingerprint(db)
     d = daemons(cfg, user)
     assert d.exit_code() == 1, d.log()
-    errors = [l for l in d.log().splitlines() if l.startswith("netdiagd: error:")]
+    errors = [l for l in d.log().splitlines() if re.match(r"[-\d]+ [:.\d]+ netdiagd: error:", l)]
     assert len(errors) == 1, d.log()
     assert db in errors[0], errors
     assert re.search(words, errors[0]), errors

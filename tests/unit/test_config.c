@@ -465,11 +465,12 @@ static void test_error_lines(void)
                   "[target NAME])\n");
     EXPECT_ERRORS("log_level = info\n", "t.ini:1: log_level: key outside a section (put it under "
                                         "[daemon], [defaults], [alert] or [target NAME])\n");
-    EXPECT_ERRORS("[daemon]\nretention = 10\nlog_level = loud\ndatabase =\n",
-                  "t.ini:2: [daemon] retention: \"10\" has no unit (use ms, s, m, h or d, e.g. "
-                  "\"10s\")\n"
-                  "t.ini:3: [daemon] log_level: \"loud\" is not one of error, warn, info, debug\n"
-                  "t.ini:4: [daemon] database: must not be empty\n");
+    EXPECT_ERRORS(
+        "[daemon]\nretention = 10\nlog_level = loud\ndatabase =\n",
+        "t.ini:2: [daemon] retention: \"10\" has no unit (use ms, s, m, h or d, e.g. "
+        "\"10s\")\n"
+        "t.ini:3: [daemon] log_level: \"loud\" is not one of error, warn, notice, info, debug\n"
+        "t.ini:4: [daemon] database: must not be empty\n");
     EXPECT_ERRORS("[defaults]\ninterval = 10 s\ntimeout = 0ms\n",
                   "t.ini:2: [defaults] interval: \"10 s\" is not a duration (a whole number with "
                   "ms, s, m, h or d)\n"

@@ -681,6 +681,114 @@ static void test_resolvconf(void)
     UNIT_EQ_INT(ntohs(((struct sockaddr_in *)&ss)->sin_port), 53);
 }
 
+/* TC set and the packet cut inside a record (what some servers and
+ * middleboxes send at 512 bytes): ldns cannot parse it, but header and
+ * question say "ask again over TCP". Cut inside the question, or without
+ * TC, or about another name, it is still refused. */
+static void test_tc_cut_inside_a_record(void)
+{
+    struct dns_query q = query("big.test", DNS_TYPE_A);
+    struct dns_answer a;
+    struct pb p;
+    size_t qend;
+
+    pb_answer_head(&p, &q, F_TC, 0, 40, "big.test");
+    qend = p.n;
+    for (int i = 0; i < 40; i++)
+        pb_rr_a(&p, NULL, "127.0.1.1");
+    UNIT_EQ_INT(dns_parse_response(&q, p.b, 300, NULL, &a), DNS_REJECT_NONE);
+    UNIT_CHECK(a.tc);
+    UNIT_CHECK(a.cut);
+    UNIT_EQ_INT(a.rcode, 0);
+    UNIT_EQ_INT(a.nmatch, 0);
+    /* every cut from the end of the question on is a TC answer */
+    for (size_t len = qend; len < p.n; len++) {
+        enum dns_reject r = dns_parse_response(&q, p.b, len, NULL, &a);
+        UNIT_EQ_INT(r, DNS_REJECT_NONE);
+        UNIT_CHECK(a.tc);
+    }
+    /* cut inside the question: not known to be ours */
+    UNIT_EQ_INT(dns_parse_response(&q, p.b, qend - 1, NULL, &a), DNS_REJECT_UNPARSABLE);
+    /* no TC: a cut packet is not an answer */
+    p.b[2] &= (uint8_t)~0x02;
+    UNIT_EQ_INT(dns_parse_response(&q, p.b, 300, NULL, &a), DNS_REJECT_UNPARSABLE);
+    /* TC, cut, but another name in the question */
+    pb_answer_head(&p, &q, F_TC, 0, 40, "bog.test");
+    for (int i = 0; i < 40; i++)
+        pb_rr_a(&p, NULL, "127.0.1.1");
+    UNIT_EQ_INT(dns_parse_response(&q, p.b, 300, NULL, &a), DNS_REJECT_UNPARSABLE);
+    /* the name in another letter case is still ours (0x20 mixing) */
+    pb_answer_head(&p, &q, F_TC, 0, 40, "BiG.TeSt");
+    for (int i = 0; i < 40; i++)
+        pb_rr_a(&p, NULL, "127.0.1.1");
+    UNIT_EQ_INT(dns_parse_response(&q, p.b, 300, NULL, &a), DNS_REJECT_NONE);
+    UNIT_CHECK(a.cut);
+}
+
+/* The largest message TCP can carry: every record counted, the text cut
+ * at an item with "...", nothing read beyond the buffer. */
+static void test_oversized_answer(void)
+{
+    struct dns_query q = query("huge.test", DNS_TYPE_A);
+    struct dns_answer a;
+    struct pb head;
+    uint8_t *big = malloc(65535); /* struct pb holds 8192 bytes */
+    size_t len;
+    unsigned n = 0;
+
+    if (big == NULL)
+        return;
+    pb_answer_head(&head, &q, 0, 0, 0, "huge.test");
+    memcpy(big, head.b, head.n);
+    len = head.n;
+    while (len + 16 <= 65535) {
+        /* owner: pointer to the question; A IN, TTL 300, 127.0.2.n */
+        uint8_t rr[16] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 127, 0, 2, 0};
+        rr[15] = (uint8_t)(n & 0xff);
+        memcpy(big + len, rr, sizeof(rr));
+        len += sizeof(rr);
+        n++;
+    }
+    big[6] = (uint8_t)(n >> 8);
+    big[7] = (uint8_t)(n & 0xff);
+    UNIT_EQ_INT(dns_parse_response(&q, big, len, "127.0.2.7", &a), DNS_REJECT_NONE);
+    UNIT_EQ_INT(a.outcome, DNS_OK);
+    UNIT_EQ_INT(a.nmatch, n);
+    UNIT_CHECK(a.expect_found);
+    UNIT_CHECK(strlen(a.text) < sizeof(a.text));
+    UNIT_CHECK(strstr(a.text, "...") != NULL);
+    free(big);
+}
+
+/* An A record with empty rdata, a CNAME-only answer for the asked type,
+ * and an answer section holding only records of other names: no crash,
+ * no match, and the outcome says no data. */
+static void test_odd_records(void)
+{
+    struct dns_query q = query("odd.test", DNS_TYPE_A);
+    struct dns_answer a;
+    struct pb p;
+    enum dns_reject r;
+
+    pb_answer_head(&p, &q, 0, 0, 1, "odd.test");
+    pb_rr(&p, NULL, DNS_TYPE_A, "", 0);
+    r = dns_parse_response(&q, p.b, p.n, "127.0.0.1", &a);
+    if (r == DNS_REJECT_NONE) {
+        UNIT_CHECK(!a.expect_found);
+    } else {
+        UNIT_EQ_INT(r, DNS_REJECT_UNPARSABLE);
+    }
+
+    pb_answer_head(&p, &q, 0, 0, 2, "odd.test");
+    pb_rr_a(&p, "other.test", "127.0.0.1");
+    pb_rr_a(&p, "third.test", "127.0.0.2");
+    UNIT_EQ_INT(dns_parse_response(&q, p.b, p.n, "127.0.0.1", &a), DNS_REJECT_NONE);
+    UNIT_EQ_INT(a.outcome, DNS_NODATA);
+    UNIT_EQ_INT(a.nmatch, 0);
+    UNIT_EQ_INT(a.ancount, 2);
+    UNIT_CHECK(!a.expect_found);
+}
+
 int main(void)
 {
     UNIT_RUN(test_query_wire);
@@ -702,5 +810,8 @@ int main(void)
     UNIT_RUN(test_counts_beyond_data);
     UNIT_RUN(test_junk);
     UNIT_RUN(test_resolvconf);
+    UNIT_RUN(test_tc_cut_inside_a_record);
+    UNIT_RUN(test_oversized_answer);
+    UNIT_RUN(test_odd_records);
     return UNIT_END("test_dns");
 }

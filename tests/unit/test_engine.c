@@ -1,12 +1,19 @@
-/* Unit tests of the probe engine's scheduling (daemon/probe.c): the gate
- * that holds scheduled starts back, and the schedule statistics. Real
- * connect probes to a closed loopback port, on a real libevent loop. */
+/* Unit tests of the probe engine (daemon/probe.c): the gate that holds
+ * scheduled starts back and the schedule statistics, and every shape of
+ * libevent answer the engine must take (an empty list from the hosts file,
+ * evdns errors, callbacks from inside the call, cancellation at reload and
+ * shutdown, a socket libevent cannot watch). Real probes on loopback, a
+ * fake nameserver on loopback, a real libevent loop. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "config.h"
@@ -163,10 +170,446 @@ static void test_no_gate_runs_every_target(void)
     event_base_free(base);
 }
 
+/* ---- libevent's answers ---------------------------------------------- */
+
+/* libevent's allocations, failing on demand (event_set_mem_functions is
+ * set before libevent allocates anything). */
+static bool mem_fail;
+
+static void *mem_malloc(size_t n)
+{
+    return mem_fail ? NULL : malloc(n);
+}
+
+static void *mem_realloc(void *p, size_t n)
+{
+    return mem_fail ? NULL : realloc(p, n);
+}
+
+/* Results by target name, as the sink saw them. */
+#define MAX_SEEN 64
+struct seen {
+    int n;
+    char name[MAX_SEEN][32];
+    struct result r[MAX_SEEN];
+};
+
+static void seen_sink(const struct result *r, void *arg)
+{
+    struct seen *s = arg;
+
+    if (s->n < MAX_SEEN) {
+        snprintf(s->name[s->n], sizeof(s->name[0]), "%s", r->target->name);
+        s->r[s->n] = *r;
+        s->r[s->n].target = NULL;
+        s->n++;
+    }
+}
+
+static const struct result *seen_get(const struct seen *s, const char *name)
+{
+    const struct result *found = NULL;
+    int count = 0;
+
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->name[i], name) == 0) {
+            found = &s->r[i];
+            count++;
+        }
+    if (count != 1)
+        fprintf(stderr, "target %s: %d results, expected 1\n", name, count);
+    return count == 1 ? found : NULL;
+}
+
+static char *write_temp(const char *text)
+{
+    static char path[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "/tmp/test_engine.XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+        perror("write_temp");
+        abort();
+    }
+    close(fd);
+    return path;
+}
+
+static struct config *config_from(const char *text)
+{
+    char *path = write_temp(text);
+    int nerr = 0;
+    struct config *cfg = config_load(path, stderr, &nerr);
+
+    unlink(path);
+    return cfg;
+}
+
+/* A fake nameserver on 127.0.0.1 in the test's own loop, answering by
+ * name: nx.test NXDOMAIN, fail.test SERVFAIL, empty.test NOERROR without
+ * records, ok.test A 127.0.0.1, silent.test nothing. */
+struct fakens {
+    int fd;
+    struct sockaddr_in sin;
+    struct event *ev;
+    unsigned queries;
+};
+
+static void fakens_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct fakens *ns = arg;
+    uint8_t q[512], out[600];
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
+    char name[256];
+    size_t i = 12, o = 0, qend;
+    int rcode = 0, answers = 0;
+
+    (void)what;
+    if (n < 17)
+        return;
+    ns->queries++;
+    while (i < (size_t)n && q[i] != 0 && o + q[i] + 1 < sizeof(name)) {
+        for (size_t k = 1; k <= q[i]; k++)
+            name[o++] = (char)(q[i + k] | 0x20); /* evdns mixes the case */
+        name[o++] = '.';
+        i += q[i] + 1u;
+    }
+    name[o] = '\0';
+    qend = i + 5;
+    if (qend > (size_t)n)
+        return;
+    if (strcmp(name, "silent.test.") == 0)
+        return;
+    if (strcmp(name, "nx.test.") == 0)
+        rcode = 3;
+    else if (strcmp(name, "fail.test.") == 0)
+        rcode = 2;
+    else if (strcmp(name, "ok.test.") == 0 && q[qend - 3] == 1)
+        answers = 1;
+    memcpy(out, q, qend);
+    out[2] = (uint8_t)(0x80 | (q[2] & 0x01)); /* QR, RD echoed */
+    out[3] = (uint8_t)(0x80 | rcode);         /* RA */
+    out[6] = 0;
+    out[7] = (uint8_t)answers;
+    out[8] = out[9] = out[10] = out[11] = 0;
+    if (answers) {
+        static const uint8_t a[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1};
+        memcpy(out + qend, a, sizeof(a));
+        qend += sizeof(a);
+    }
+    sendto(fd, out, qend, 0, (struct sockaddr *)&from, fl);
+}
+
+static void fakens_start(struct fakens *ns, struct event_base *base)
+{
+    socklen_t len = sizeof(ns->sin);
+
+    memset(ns, 0, sizeof(*ns));
+    ns->sin.sin_family = AF_INET;
+    ns->sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ns->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (ns->fd < 0 || bind(ns->fd, (struct sockaddr *)&ns->sin, sizeof(ns->sin)) < 0 ||
+        getsockname(ns->fd, (struct sockaddr *)&ns->sin, &len) < 0) {
+        perror("fakens");
+        abort();
+    }
+    ns->ev = event_new(base, ns->fd, EV_READ | EV_PERSIST, fakens_cb, ns);
+    event_add(ns->ev, NULL);
+}
+
+static void fakens_stop(struct fakens *ns)
+{
+    event_free(ns->ev);
+    close(ns->fd);
+}
+
+static const char hosts_text[] = "127.0.0.1 v4only.test\n"
+                                 "::1 v6only.test\n"
+                                 "127.0.0.1 both.test\n"
+                                 "::1 both.test\n";
+
+static struct evdns_base *dns_with_hosts(struct event_base *base)
+{
+    struct evdns_base *dns = evdns_base_new(base, 0);
+    char *path = write_temp(hosts_text);
+
+    if (dns == NULL || evdns_base_load_hosts(dns, path) != 0) {
+        fprintf(stderr, "cannot set up evdns\n");
+        abort();
+    }
+    unlink(path);
+    return dns;
+}
+
+static void run_once(struct event_base *base, struct engine *eng, struct config *cfg)
+{
+    struct timeval limit = {10, 0};
+
+    engine_set_targets(eng, cfg, true);
+    event_base_loopexit(base, &limit); /* a hang fails the test, never the run */
+    event_base_dispatch(base);
+}
+
+/* A name the hosts file has only with the other family: libevent answers
+ * result 0 and a NULL list from inside evdns_getaddrinfo(). That crashed
+ * the engine (evutil_freeaddrinfo(NULL)); now it is a resolve failure,
+ * WSANO_DATA, raw EAI_ADDRFAMILY, and the detail says what happened. A
+ * name the file has with the family asked is answered the same way and
+ * the probe goes on to connect. */
+static void test_hosts_name_without_the_family(void)
+{
+    struct event_base *base = event_base_new();
+    struct evdns_base *dns = dns_with_hosts(base);
+    struct seen seen = {0};
+    struct engine *eng = engine_new(base, dns, seen_sink, &seen);
+    char text[2048];
+    struct config *cfg;
+    const struct result *r;
+    int port = closed_port();
+
+    snprintf(text, sizeof(text),
+             "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 2s\n"
+             "[target c4v6]\nkind = connect\nhost = v4only.test\nport = %d\nfamily = ipv6\n"
+             "[target c6v4]\nkind = connect\nhost = v6only.test\nport = %d\nfamily = ipv4\n"
+             "[target s4v6]\nkind = send\nprotocol = udp\nhost = v4only.test\nport = %d\n"
+             "payload = x\nfamily = ipv6\n"
+             "[target r4v6]\nkind = resolve\nname = v4only.test\ntype = AAAA\nserver = system\n"
+             "[target both]\nkind = connect\nhost = both.test\nport = %d\nfamily = ipv4\n",
+             port, port, port, port);
+    cfg = config_from(text);
+    UNIT_CHECK(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    run_once(base, eng, cfg);
+    UNIT_EQ_INT(seen.n, 5);
+    for (int i = 0; i < 4; i++) {
+        static const char *const names[] = {"c4v6", "c6v4", "s4v6", "r4v6"};
+        r = seen_get(&seen, names[i]);
+        UNIT_CHECK(r != NULL);
+        if (r == NULL)
+            continue;
+        UNIT_EQ_INT(r->phase, PHASE_RESOLVE);
+        UNIT_EQ_INT(r->wsa_code, 11004);
+        UNIT_EQ_STR(r->raw, "EAI_ADDRFAMILY");
+        UNIT_CHECK(strstr(r->detail, "in the hosts file, but with no IPv") != NULL);
+    }
+    r = seen_get(&seen, "c4v6");
+    UNIT_CHECK(r != NULL && strcmp(r->detail, "v4only.test: in the hosts file, but with no IPv6 "
+                                              "address") == 0);
+    r = seen_get(&seen, "c6v4");
+    UNIT_CHECK(r != NULL && strstr(r->detail, "no IPv4 address") != NULL);
+    r = seen_get(&seen, "both");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_CONNECT && r->wsa_code == 10061);
+    UNIT_EQ_INT(engine_in_flight(eng), 0);
+
+    engine_free(eng);
+    config_free(cfg);
+    evdns_base_free(dns, 0);
+    event_base_free(base);
+}
+
+/* evdns's own answers, asynchronously: NXDOMAIN, SERVFAIL (evdns retries,
+ * then gives EAI_FAIL), NOERROR without records (EAI_FAIL too, with a NULL
+ * list), an address, and silence ended by the probe's deadline (which
+ * cancels the request: its callback then only sees EVUTIL_EAI_CANCEL). */
+static void test_evdns_answers(void)
+{
+    struct event_base *base = event_base_new();
+    struct evdns_base *dns = evdns_base_new(base, 0);
+    struct seen seen = {0};
+    struct engine *eng = engine_new(base, dns, seen_sink, &seen);
+    struct fakens ns;
+    char text[2048];
+    struct config *cfg;
+    const struct result *r;
+    int port = closed_port();
+
+    fakens_start(&ns, base);
+    UNIT_EQ_INT(
+        evdns_base_nameserver_sockaddr_add(dns, (struct sockaddr *)&ns.sin, sizeof(ns.sin), 0), 0);
+    snprintf(text, sizeof(text),
+             "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 3s\nfamily = ipv4\n"
+             "[target nx]\nkind = connect\nhost = nx.test\nport = %d\n"
+             "[target fail]\nkind = connect\nhost = fail.test\nport = %d\n"
+             "[target empty]\nkind = send\nprotocol = tcp\nhost = empty.test\nport = %d\n"
+             "[target ok]\nkind = connect\nhost = ok.test\nport = %d\n"
+             "[target silent]\nkind = connect\nhost = silent.test\nport = %d\ntimeout = 300ms\n"
+             "[target rsilent]\nkind = resolve\nname = silent.test\ntype = A\nserver = system\n"
+             "timeout = 300ms\n"
+             "[target rempty]\nkind = resolve\nname = empty.test\ntype = A\nserver = system\n",
+             port, port, port, port, port);
+    cfg = config_from(text);
+    UNIT_CHECK(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    run_once(base, eng, cfg);
+    UNIT_EQ_INT(seen.n, 7);
+    r = seen_get(&seen, "nx");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11001 &&
+               strcmp(r->raw, "EAI_NONAME") == 0);
+    r = seen_get(&seen, "fail");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11003 &&
+               strcmp(r->raw, "EAI_FAIL") == 0);
+    /* evdns folds NOERROR without records into EAI_FAIL; the detail says
+     * it cannot tell which of its failures it was */
+    r = seen_get(&seen, "empty");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11003 &&
+               strstr(r->detail, "the resolver gave up") != NULL);
+    r = seen_get(&seen, "rempty");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11003);
+    r = seen_get(&seen, "ok");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_CONNECT && r->wsa_code == 10061);
+    r = seen_get(&seen, "silent");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && strcmp(r->raw, "TIMEOUT") == 0 &&
+               r->latency_us < 2000000);
+    r = seen_get(&seen, "rsilent");
+    UNIT_CHECK(r != NULL && strcmp(r->raw, "TIMEOUT") == 0);
+    UNIT_EQ_INT(engine_in_flight(eng), 0);
+
+    /* the cancelled requests' callbacks run later and touch nothing */
+    {
+        struct timeval t = {0, 100000};
+        event_base_loopexit(base, &t);
+        event_base_dispatch(base);
+    }
+    engine_free(eng);
+    config_free(cfg);
+    fakens_stop(&ns);
+    evdns_base_free(dns, 0);
+    event_base_free(base);
+}
+
+static void exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopexit(arg, NULL);
+}
+
+static void run_for(struct event_base *base, long ms)
+{
+    struct timeval t = {ms / 1000, (ms % 1000) * 1000};
+    struct event *ev = evtimer_new(base, exit_cb, base);
+
+    evtimer_add(ev, &t);
+    event_base_dispatch(base);
+    event_free(ev);
+}
+
+/* Look-ups in flight when a reload retires their targets, and when the
+ * engine stops: the probes are freed at once and evdns calls back later
+ * with EVUTIL_EAI_CANCEL; nothing may touch the freed probes (ASan), no
+ * result may come for them, and nothing leaks. */
+static void test_cancel_on_reload_and_stop(void)
+{
+    struct event_base *base = event_base_new();
+    struct evdns_base *dns = evdns_base_new(base, 0);
+    struct seen seen = {0};
+    struct engine *eng = engine_new(base, dns, seen_sink, &seen);
+    struct fakens ns;
+    char text[4096];
+    size_t used;
+    struct config *cfg, *none;
+
+    fakens_start(&ns, base);
+    evdns_base_nameserver_sockaddr_add(dns, (struct sockaddr *)&ns.sin, sizeof(ns.sin), 0);
+    used = (size_t)snprintf(text, sizeof(text),
+                            "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 5s\n"
+                            "interval = 10s\n");
+    for (int i = 0; i < 20; i++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "[target s%02d]\n%s", i,
+                                 i % 2 ? "kind = connect\nhost = silent.test\nport = 9\n"
+                                       : "kind = resolve\nname = silent.test\ntype = A\n"
+                                         "server = system\n");
+    cfg = config_from(text);
+    none = config_from("[daemon]\ndatabase = /nonexistent/x.db\n");
+    UNIT_CHECK(cfg != NULL && none != NULL);
+    if (cfg == NULL || none == NULL)
+        return;
+
+    engine_set_targets(eng, cfg, true); /* all 20 start at once, all pending */
+    run_for(base, 200);
+    UNIT_EQ_INT(engine_in_flight(eng), 20);
+    engine_set_targets(eng, none, false); /* reload: every target retired */
+    UNIT_EQ_INT(engine_in_flight(eng), 0);
+    run_for(base, 200); /* the cancellations arrive */
+    UNIT_EQ_INT(seen.n, 0);
+
+    engine_set_targets(eng, cfg, true);
+    run_for(base, 200);
+    UNIT_EQ_INT(engine_in_flight(eng), 20);
+    engine_stop(eng);
+    engine_free(eng);
+    run_for(base, 100);
+    UNIT_EQ_INT(seen.n, 0);
+
+    config_free(cfg);
+    config_free(none);
+    fakens_stop(&ns);
+    evdns_base_free(dns, 1);
+    event_base_free(base);
+}
+
+/* libevent cannot watch the socket (event_add fails: out of memory for
+ * its fd map). The attempt ends at once as a classified failure with a
+ * real errno, never as a success with errno 0. */
+static void test_socket_libevent_cannot_watch(void)
+{
+    struct event_base *base = event_base_new(); /* a fresh, empty fd map */
+    struct seen seen = {0};
+    struct engine *eng = engine_new(base, NULL, seen_sink, &seen);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    char text[512];
+    struct config *cfg;
+    const struct result *r;
+
+    /* a listener: connect() says EINPROGRESS and the probe must watch */
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 16) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&sin, &len) < 0) {
+        perror("listener");
+        abort();
+    }
+    snprintf(text, sizeof(text),
+             "[daemon]\ndatabase = /nonexistent/x.db\n[target w]\nkind = connect\n"
+             "host = 127.0.0.1\nport = %d\n",
+             ntohs(sin.sin_port));
+    cfg = config_from(text);
+    UNIT_CHECK(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    mem_fail = true;
+    engine_set_targets(eng, cfg, true);
+    mem_fail = false;
+    r = seen_get(&seen, "w");
+    UNIT_CHECK(r != NULL);
+    if (r != NULL) {
+        UNIT_CHECK(!r->ok);
+        UNIT_EQ_INT(r->phase, PHASE_CONNECT);
+        UNIT_CHECK(r->wsa_code != 0);
+        UNIT_EQ_STR(r->raw, "ENOMEM");
+        UNIT_EQ_STR(r->detail, "cannot watch socket");
+    }
+    UNIT_EQ_INT(engine_in_flight(eng), 0);
+    engine_free(eng);
+    config_free(cfg);
+    close(lfd);
+    event_base_free(base);
+}
+
 int main(void)
 {
+    event_set_mem_functions(mem_malloc, mem_realloc, free);
     log_init(LOG_LEVEL_ERROR);
     UNIT_RUN(test_gate_holds_scheduled_starts);
     UNIT_RUN(test_no_gate_runs_every_target);
+    UNIT_RUN(test_hosts_name_without_the_family);
+    UNIT_RUN(test_evdns_answers);
+    UNIT_RUN(test_cancel_on_reload_and_stop);
+    UNIT_RUN(test_socket_libevent_cannot_watch);
     return UNIT_END("test_engine");
 }

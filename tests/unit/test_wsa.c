@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/util.h>
@@ -412,6 +413,89 @@ static void test_reverse_lookups(void)
     }
 }
 
+/* Every raw name a result can carry, built the way the engine builds it
+ * (wsa_raw_errno/eai/dns and the two mismatch names), leads `netdiag
+ * explain` (wsa_raw_lookup) to the very code stored beside it, and that
+ * code is in the table: nothing the daemon stores is "unknown code". */
+static void test_every_stored_raw_is_explainable(void)
+{
+    char buf[32], how[160];
+    int code;
+
+    for (int e = 1; e < 4200; e++) {
+        const char *raw = wsa_raw_errno(e, buf, sizeof(buf));
+        code = wsa_raw_lookup(raw, how, sizeof(how));
+        if (code != wsa_from_errno(e))
+            fprintf(stderr, "errno %d stored as \"%s\": explain says %d, stored %d\n", e, raw, code,
+                    wsa_from_errno(e));
+        UNIT_EQ_INT(code, wsa_from_errno(e));
+        UNIT_CHECK(wsa_by_code(code) != NULL);
+        UNIT_CHECK(strlen(raw) < 24); /* struct result's raw[24] */
+    }
+    for (int v = -300; v <= 300; v++) {
+        const char *raw;
+        if (v == 0)
+            continue;
+        raw = wsa_raw_eai(v, buf, sizeof(buf));
+        code = wsa_raw_lookup(raw, how, sizeof(how));
+        if (code != wsa_from_eai(v))
+            fprintf(stderr, "EAI %d stored as \"%s\": explain says %d\n", v, raw, code);
+        UNIT_EQ_INT(code, wsa_from_eai(v));
+        UNIT_CHECK(wsa_by_code(code) != NULL);
+    }
+    UNIT_EQ_INT(wsa_raw_lookup(wsa_raw_eai(EVUTIL_EAI_CANCEL, buf, sizeof(buf)), how, sizeof(how)),
+                995);
+    for (int o = DNS_NXDOMAIN; o <= DNS_OTHER; o++) {
+        const char *raw = wsa_raw_dns((enum dns_outcome)o);
+        code = wsa_raw_lookup(raw, how, sizeof(how));
+        UNIT_EQ_INT(code, wsa_from_dns((enum dns_outcome)o));
+        UNIT_CHECK(wsa_by_code(code) != NULL);
+    }
+    UNIT_EQ_INT(wsa_raw_lookup(wsa_raw_dns((enum dns_outcome)99), how, sizeof(how)), 10107);
+    for (int dns = 0; dns <= 1; dns++) {
+        const char *raw = wsa_mismatch_name(dns);
+        UNIT_EQ_INT(wsa_raw_lookup(raw, how, sizeof(how)), wsa_from_mismatch(dns));
+        UNIT_CHECK(strstr(how, "expect") != NULL);
+    }
+    /* the examples people type, any case */
+    UNIT_EQ_INT(wsa_raw_lookup("MISMATCH", how, sizeof(how)), 11004);
+    UNIT_EQ_INT(wsa_raw_lookup("reply_mismatch", how, sizeof(how)), 10053);
+    UNIT_EQ_INT(wsa_raw_lookup("TIMEOUT", how, sizeof(how)), 11002);
+    UNIT_EQ_INT(wsa_raw_lookup("SERVFAIL", how, sizeof(how)), 11002);
+    UNIT_EQ_INT(wsa_raw_lookup("EAI_ADDRFAMILY", how, sizeof(how)), 11004);
+    UNIT_EQ_INT(wsa_raw_lookup("ENOENT", how, sizeof(how)), 10107);
+    UNIT_CHECK(strstr(how, "no mapping") != NULL);
+    UNIT_EQ_INT(wsa_raw_lookup("errno 4100", how, sizeof(how)), 10107);
+    UNIT_EQ_INT(wsa_raw_lookup("EAI -77", how, sizeof(how)), 10107);
+    UNIT_EQ_INT(wsa_raw_lookup("ETIMEDOUT", how, sizeof(how)), 10060);
+    UNIT_EQ_INT(wsa_raw_lookup("NOSUCHTHING", how, sizeof(how)), -1);
+    UNIT_EQ_INT(wsa_raw_lookup("errno ", how, sizeof(how)), -1);
+    UNIT_EQ_INT(wsa_raw_lookup("errno 1x", how, sizeof(how)), -1);
+    UNIT_EQ_INT(wsa_raw_lookup("", how, sizeof(how)), -1);
+    UNIT_EQ_INT(wsa_raw_lookup(NULL, how, sizeof(how)), -1);
+}
+
+/* The stored names: named errnos by name even without a mapping, the rest
+ * by number; the mismatch codes per kind (see wsa.c for why). */
+static void test_raw_names_and_mismatch(void)
+{
+    char buf[32];
+
+    UNIT_EQ_STR(wsa_raw_errno(ECONNREFUSED, buf, sizeof(buf)), "ECONNREFUSED");
+    UNIT_EQ_STR(wsa_raw_errno(ENOENT, buf, sizeof(buf)), "ENOENT");
+    UNIT_EQ_STR(wsa_raw_errno(4100, buf, sizeof(buf)), "errno 4100");
+    UNIT_EQ_STR(wsa_raw_eai(EAI_ADDRFAMILY, buf, sizeof(buf)), "EAI_ADDRFAMILY");
+    UNIT_EQ_STR(wsa_raw_eai(-77, buf, sizeof(buf)), "EAI -77");
+    UNIT_EQ_STR(wsa_raw_dns(DNS_TIMEOUT), "TIMEOUT");
+    UNIT_EQ_STR(wsa_mismatch_name(true), "MISMATCH");
+    UNIT_EQ_STR(wsa_mismatch_name(false), "REPLY_MISMATCH");
+    UNIT_EQ_INT(wsa_from_mismatch(true), 11004);  /* WSANO_DATA */
+    UNIT_EQ_INT(wsa_from_mismatch(false), 10053); /* WSAECONNABORTED */
+    /* the explanations say where these come from */
+    UNIT_CHECK(strstr(wsa_by_code(10053)->explanation, "REPLY_MISMATCH") != NULL);
+    UNIT_CHECK(strstr(wsa_by_code(11004)->explanation, "MISMATCH") != NULL);
+}
+
 int main(void)
 {
     UNIT_RUN(test_table_matches_source);
@@ -427,5 +511,7 @@ int main(void)
     UNIT_RUN(test_targets_exist);
     UNIT_RUN(test_name_round_trips);
     UNIT_RUN(test_reverse_lookups);
+    UNIT_RUN(test_every_stored_raw_is_explainable);
+    UNIT_RUN(test_raw_names_and_mismatch);
     return UNIT_END("wsa");
 }
