@@ -204,7 +204,7 @@ static long slot_add(struct metrics *m, const struct target *t)
  * errno, EAI and DNS tables. A fixed set keeps label sets bounded: any
  * other raw value (an errno or EAI value without a name, a kind's own
  * word that is not listed here) is counted as "other". */
-static const char *const raw_extra[] = {"MISMATCH"};
+static const char *const raw_extra[] = {"MISMATCH", "REPLY_MISMATCH"};
 
 /* The label for a raw outcome: a static string, never the input. */
 static const char *raw_label(const char *raw)
