@@ -893,3 +893,117 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_warm_up();
     return fuzz_one(data, size);
 }
+
+/* --- a mutator that knows the config's values -------------------------- */
+
+/* libFuzzer's own byte mutations rarely turn "ipv4" into "ipv6" or one host
+ * into another (an exact byte at an exact place), yet those are the
+ * combinations the engine must survive. Half the mutations here replace
+ * the value of a known key with another value of its kind, or add such a
+ * line under a section header; the other half are libFuzzer's. The inputs
+ * stay plain configs, so every crash file replays as it is. */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+
+static const char *const fuzz_v_family[] = {"any", "ipv4", "ipv6", NULL};
+static const char *const fuzz_v_addresses[] = {"first", "all", NULL};
+static const char *const fuzz_v_kind[] = {"connect", "resolve", "send", NULL};
+static const char *const fuzz_v_protocol[] = {"udp", "tcp", NULL};
+static const char *const fuzz_v_host[] = {
+    "127.0.0.1",    "::1",          "::ffff:127.0.0.1", "localhost",   "LOCALHOST",  "v6only.hosts",
+    "dual.hosts",   "multi.hosts",  "ok.test",          "v4.test",     "v6.test",    "multi.test",
+    "nodata.test",  "nx.test",      "fail.test",        "silent.test", "tc.test",    "cname.test",
+    "garbage.test", "wrongid.test", "refused.test",     "127.1",       "localhost.", NULL};
+static const char *const fuzz_v_type[] = {"A",   "AAAA", "MX",  "TXT", "ANY", "PTR",
+                                          "SOA", "NS",   "SRV", "CAA", NULL};
+static const char *const fuzz_v_server[] = {"system",      "127.0.0.1:7", "[::1]:7",
+                                            "127.0.0.1:6", "127.0.0.1:4", NULL};
+static const char *const fuzz_v_source[] = {"", "127.0.0.1", "::1", "192.0.2.1", "127.0.0.2", NULL};
+static const char *const fuzz_v_timeout[] = {"1ms", "2ms", "5ms", "8ms", NULL};
+static const char *const fuzz_v_port[] = {"4", "5", "6", "7", NULL};
+static const char *const fuzz_v_expect[] = {"", "127.0.0.1", "::1", "x", "ping", "ok.test", NULL};
+static const char *const fuzz_v_size[] = {"0", "1", "1400", "65507", "65508", "70000", NULL};
+
+static const struct {
+    const char *key;
+    const char *const *values;
+} fuzz_keys[] = {
+    {"family", fuzz_v_family},     {"addresses", fuzz_v_addresses}, {"kind", fuzz_v_kind},
+    {"protocol", fuzz_v_protocol}, {"host", fuzz_v_host},           {"name", fuzz_v_host},
+    {"type", fuzz_v_type},         {"server", fuzz_v_server},       {"source", fuzz_v_source},
+    {"timeout", fuzz_v_timeout},   {"port", fuzz_v_port},           {"expect", fuzz_v_expect},
+    {"payload_size", fuzz_v_size},
+};
+#define FUZZ_NKEYS (sizeof(fuzz_keys) / sizeof(fuzz_keys[0]))
+
+static unsigned fuzz_rand(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 16;
+}
+
+static const char *fuzz_pick(const char *const *values, unsigned *state)
+{
+    size_t n = 0;
+
+    while (values[n] != NULL)
+        n++;
+    return n > 0 ? values[fuzz_rand(state) % n] : "";
+}
+
+/* Replace data[from, to) by `text`; 0 when the result would not fit. */
+static size_t fuzz_splice(uint8_t *data, size_t size, size_t max_size, size_t from, size_t to,
+                          const char *text)
+{
+    size_t len = strlen(text);
+
+    if (size - (to - from) + len > max_size)
+        return 0;
+    memmove(data + from + len, data + to, size - to);
+    for (size_t i = 0; i < len; i++) /* no NUL: the bytes go inside the input */
+        data[from + i] = (uint8_t)text[i];
+    return size - (to - from) + len;
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    unsigned state = seed;
+    size_t starts[512], n = 0, pick, eol;
+    char line[96];
+
+    if (fuzz_rand(&state) % 2 == 0)
+        return LLVMFuzzerMutate(data, size, max_size);
+    for (size_t i = 0; i < size && n < sizeof(starts) / sizeof(starts[0]); i++)
+        if (i == 0 || data[i - 1] == '\n')
+            starts[n++] = i;
+    if (n == 0)
+        return LLVMFuzzerMutate(data, size, max_size);
+    pick = starts[fuzz_rand(&state) % n];
+    for (eol = pick; eol < size && data[eol] != '\n'; eol++)
+        ;
+    if (data[pick] == '[') {
+        /* a new "key = value" line under this section header */
+        size_t k = fuzz_rand(&state) % FUZZ_NKEYS, out;
+        snprintf(line, sizeof(line), "\n%s = %s", fuzz_keys[k].key,
+                 fuzz_pick(fuzz_keys[k].values, &state));
+        out = fuzz_splice(data, size, max_size, eol, eol, line);
+        return out > 0 ? out : LLVMFuzzerMutate(data, size, max_size);
+    }
+    for (size_t k = 0; k < FUZZ_NKEYS; k++) {
+        size_t klen = strlen(fuzz_keys[k].key), v;
+        if (eol - pick <= klen || memcmp(data + pick, fuzz_keys[k].key, klen) != 0)
+            continue;
+        for (v = pick + klen; v < eol && (data[v] == ' ' || data[v] == '\t'); v++)
+            ;
+        if (v == eol || data[v] != '=')
+            continue;
+        for (v++; v < eol && (data[v] == ' ' || data[v] == '\t'); v++)
+            ;
+        {
+            size_t out =
+                fuzz_splice(data, size, max_size, v, eol, fuzz_pick(fuzz_keys[k].values, &state));
+            return out > 0 ? out : LLVMFuzzerMutate(data, size, max_size);
+        }
+    }
+    return LLVMFuzzerMutate(data, size, max_size);
+}

@@ -207,6 +207,19 @@ def engine_connect_forms():
     return "".join(out)
 
 
+def engine_family_defaults(family):
+    """The family from [defaults] for every hosts name that has it: one
+    byte away from finding 1 (issue 13) for each of them."""
+    names = ["dual.hosts", "multi.hosts"] + (["localhost"] if family == "ipv4" else
+                                             ["v6only.hosts"])
+    head = "[defaults]\ninterval = 1s\ntimeout = 8ms\nfamily = %s\n\n" % family
+    return head + "".join(
+        section("%s-%s" % (kind, name.split(".")[0]), kind=kind, host=name,
+                port=ECHO if kind == "connect" else CLOSE, addresses="all",
+                **({} if kind == "connect" else {"protocol": "tcp", "payload": "x"}))
+        for name in names for kind in ("connect", "send"))
+
+
 def engine_dns_names():
     """Names only the harness's name server answers, every answer shape,
     for connect and both send protocols: one config each (more than 32
@@ -282,6 +295,8 @@ def engine_corpus():
     for k, text in zip(("connect", "udp", "tcp"), engine_dns_names()):
         write(d, "dns-names-%s.ini" % k, head + text)
     write(d, "send-variants.ini", head + engine_send_variants())
+    write(d, "family-defaults-ipv4.ini", engine_family_defaults("ipv4"))
+    write(d, "family-defaults-ipv6.ini", engine_family_defaults("ipv6"))
     for k, text in enumerate(engine_resolve()):
         write(d, "resolve-%d.ini" % k, head + text)
     # config's send.ini is left out: its `host = localhost` with `family =
