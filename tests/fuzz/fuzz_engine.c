@@ -112,9 +112,9 @@ static struct {
     uint16_t port[ROLE_N];
     int tcp[ROLE_N][2]; /* [role][0: 127.0.0.1, 1: ::1], -1 when none */
     int udp[ROLE_N][2];
-    int fds_at_rest; /* descriptors open between inputs */
-    bool netns;      /* in a network namespace of its own */
-    bool verbose;    /* NETDIAG_FUZZ_VERBOSE set: every result to stderr */
+    bool warm;    /* fuzz_warm_up() has run */
+    bool netns;   /* in a network namespace of its own */
+    bool verbose; /* NETDIAG_FUZZ_VERBOSE set: every result to stderr */
 } fz;
 
 /* What one input's run collects. */
@@ -304,7 +304,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (int r = 0; r < ROLE_N; r++)
         fuzz_bind_role((enum fuzz_role)r);
     snprintf(fz.dns_addr, sizeof(fz.dns_addr), "127.0.0.1:%u", fz.port[ROLE_DNS]);
-    fz.fds_at_rest = -1;
     fz.verbose = getenv("NETDIAG_FUZZ_VERBOSE") != NULL;
     return 0;
 }
@@ -338,8 +337,7 @@ static bool fuzz_includes(const uint8_t *data, size_t size)
 }
 
 /* One run before any input, so that what libevent and libc open once and
- * keep (the RNG, the resolver's first socket) is open before the sockets
- * are counted. */
+ * keep is open before descriptors are counted. */
 static void fuzz_warm_up(void)
 {
     static const char warm[] = "[target a]\nkind = connect\nhost = dual.hosts\nport = 1\n"
@@ -348,7 +346,7 @@ static void fuzz_warm_up(void)
                                "kind = resolve\nname = ok.test\nserver = 127.0.0.1:3\n";
 
     fuzz_one((const uint8_t *)warm, sizeof(warm) - 1);
-    fz.fds_at_rest = fuzz_count_fds(false);
+    fz.warm = true;
 }
 
 /* --- the name server -------------------------------------------------- */
@@ -844,21 +842,6 @@ static void fuzz_run_config(struct config *cfg)
     fuzz_drain(fz.udp[ROLE_CLOSE][1]);
 }
 
-/* Whether the descriptors open are those of before the input, counted
- * again a few times over 30 ms before saying no: in ~375,000 runs the
- * count differed once, and never again with the same input, which points
- * at a moment's descriptor of libFuzzer or the sanitizers; a descriptor
- * the engine leaks or closes twice stays wrong. */
-static bool fuzz_fds_settle(void)
-{
-    for (int i = 0; i < 4; i++) {
-        if (fuzz_count_fds(false) == fz.fds_at_rest)
-            return true;
-        usleep(10000);
-    }
-    return false;
-}
-
 static int fuzz_one(const uint8_t *data, size_t size)
 {
     struct config *cfg;
@@ -873,14 +856,17 @@ static int fuzz_one(const uint8_t *data, size_t size)
     if (cfg == NULL)
         return 0;
     if (cfg->ntargets > 0 && cfg->ntargets <= FUZZ_MAX_TARGETS) {
+        /* counted per input: between inputs libFuzzer may start the
+         * symbolizer (for NEW_FUNC lines), which keeps two pipes open */
+        int before = fz.warm ? fuzz_count_fds(false) : -1;
         for (size_t i = 0; i < cfg->ntargets; i++)
             fuzz_clamp_target(&cfg->targets[i]);
         fuzz_run_config(cfg);
         /* every probe socket and accepted connection is closed again */
-        if (fz.fds_at_rest >= 0 && !fuzz_fds_settle()) {
+        if (before >= 0 && fuzz_count_fds(false) != before) {
             fprintf(stderr, "%d descriptors open, %d before the input:\n", fuzz_count_fds(true),
-                    fz.fds_at_rest);
-            FUZZ_CHECK(fuzz_count_fds(false) == fz.fds_at_rest);
+                    before);
+            FUZZ_CHECK(fuzz_count_fds(false) == before);
         }
     }
     config_free(cfg);
@@ -889,7 +875,7 @@ static int fuzz_one(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (fz.fds_at_rest < 0)
+    if (!fz.warm)
         fuzz_warm_up();
     return fuzz_one(data, size);
 }
