@@ -260,18 +260,13 @@ def item_groups(kind, form):
 
 
 def items(sandbox):
-    """Every config of a sandbox: (id, kind, form, group, families, known)
-    where known names the finding a crash there already is."""
+    """Every config of a sandbox: (id, kind, form, group, families)."""
     out = []
     for form in forms_of(sandbox):
         for kind in KINDS:
             for group, fams in item_groups(kind, form):
-                known = None
-                if kind != "resolve" and group != "all":
-                    known = "finding 1"
-                out.append(("%s/%s/%s" % (kind, form.name, group), kind, form, group, fams,
-                            known))
-    out.append(("invalid/source-family", "invalid", None, "all", FAMILIES, None))
+                out.append(("%s/%s/%s" % (kind, form.name, group), kind, form, group, fams))
+    out.append(("invalid/source-family", "invalid", None, "all", FAMILIES))
     return out
 
 
@@ -373,7 +368,7 @@ def gen_invalid(ports):
 def gen_config(item, ports, sandbox, workdir):
     """(config text, {target: meta}) for one item, the same for every run
     with the same seed."""
-    iid, kind, form, group, fams, _ = item
+    iid, kind, form, group, fams = item
     rng = random.Random("%d/%s/%s" % (SEED, sandbox, iid))
     head = ("# %s (sandbox %s, NETDIAG_SPACE_SEED=%d)\n[daemon]\ndatabase = %s/unused.db\n\n"
             "[defaults]\ninterval = 10s\n\n" % (iid, sandbox, SEED, workdir))
@@ -620,7 +615,7 @@ def run_item(binary, sandbox, item, ports, workdir):
            "test": run_netdiagd(binary, cfg, ["-t"], timeout=60),
            "once": run_netdiagd(binary, cfg, once_args)}
     o = rec["once"]
-    if (o["rc"] == "hang" or crashed(o["rc"], o["err"])) and item[5] is None:
+    if (o["rc"] == "hang" or crashed(o["rc"], o["err"])):
         got = reduce_crash(binary, cfg, text, once_args)
         if got is not None:
             rec["repro"] = {"config": got[0], "path": cfg + ".min.ini", "run": got[1],
@@ -636,15 +631,15 @@ STOPPED = re.compile(r"stopped: (\d+) results, (\d+) failures, (\d+) failure row
 
 def daemon_configs(sandbox, ports, workdir):
     """A few configs: targets of every kind drawn (seeded) from the space,
-    with a short interval, minus the targets a known finding crashes on;
+    with a short interval;
     in the namespace also one whose name look-ups are in flight when it is
     stopped."""
     rng = random.Random("%d/%s/daemon" % (SEED, sandbox))
     pool = []
-    for iid, kind, form, group, fams, known in items(sandbox):
-        if known or kind == "invalid" or form.how == "invalid":
+    for iid, kind, form, group, fams in items(sandbox):
+        if kind == "invalid" or form.how == "invalid":
             continue
-        text, meta = gen_config((iid, kind, form, group, fams, known), ports, sandbox, workdir)
+        text, meta = gen_config((iid, kind, form, group, fams), ports, sandbox, workdir)
         for sec in split_config(text)[1]:
             if meta[re.match(r"\[target ([^\]]+)\]", sec).group(1)]["long"]:
                 pool.append((iid, sec))
@@ -1063,13 +1058,10 @@ def can_unshare_rnm():
 def params():
     out = []
     for sandbox in ("netns", "host"):
-        for iid, kind, form, group, fams, known in items(sandbox):
+        for iid, kind, form, group, fams in items(sandbox):
             marks = []
             if sandbox == "netns":
                 marks.append(pytest.mark.skipif(not can_unshare_rnm(), reason=NO_NETNS))
-            if known:
-                marks.append(pytest.mark.xfail(strict=True,
-                                               reason="finding 1, fixed on branch h-engine"))
             out.append(pytest.param(sandbox, iid, id="%s:%s" % (sandbox, iid), marks=marks))
     return out
 
