@@ -164,8 +164,21 @@ static void daemon_metrics_listen(struct daemon *d)
     }
 }
 
+/* Load a config for running: config_load(), then what running it needs
+ * (enough targets, the hook, the database's directory). */
+static struct config *load_config(const char *path, bool once, FILE *errs, int *nerrors)
+{
+    struct config *cfg = config_load(path, errs, nerrors);
+
+    if (cfg != NULL && (*nerrors = config_check_run(cfg, once, errs)) > 0) {
+        config_free(cfg);
+        cfg = NULL;
+    }
+    return cfg;
+}
+
 /* Print a config's errors through the logger, one line each (reload). */
-static struct config *load_config_logged(const char *path, int *nerrors)
+static struct config *load_config_logged(const char *path, bool once, int *nerrors)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -173,8 +186,8 @@ static struct config *load_config_logged(const char *path, int *nerrors)
     struct config *cfg;
 
     if (mem == NULL)
-        return config_load(path, stderr, nerrors);
-    cfg = config_load(path, mem, nerrors);
+        return load_config(path, once, stderr, nerrors);
+    cfg = load_config(path, once, mem, nerrors);
     fclose(mem);
     for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
         log_error("%s", line);
@@ -194,7 +207,7 @@ static bool daemon_reload(struct daemon *d)
      * of the reload beside RELOADING=1; older ones ignore it */
     notify_send("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)util_mono_us());
     log_info("reloading %s", d->config_path);
-    ncfg = load_config_logged(d->config_path, &nerr);
+    ncfg = load_config_logged(d->config_path, false, &nerr);
     if (ncfg == NULL) {
         d->reloads_failed++;
         log_error("reload failed: %d error%s in %s; still running the previous configuration", nerr,
@@ -366,8 +379,8 @@ int main(int argc, char **argv)
     /* under journald (ExecStartPre= -t, then the start) the errors go
      * through the logger so that they carry their level, <3> */
     journal = getenv("JOURNAL_STREAM") != NULL;
-    d.cfg = journal ? load_config_logged(d.config_path, &nerr)
-                    : config_load(d.config_path, stderr, &nerr);
+    d.cfg = journal ? load_config_logged(d.config_path, d.once, &nerr)
+                    : load_config(d.config_path, d.once, stderr, &nerr);
     if (d.cfg == NULL) {
         if (journal)
             log_error("%d error%s in %s", nerr, nerr == 1 ? "" : "s", d.config_path);

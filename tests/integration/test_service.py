@@ -150,7 +150,7 @@ class NotifySocket:
 class Daemon:
     """netdiagd -c CFG in the background, stderr in a file, a given env."""
 
-    def __init__(self, cfg, args=(), env=None):
+    def __init__(self, cfg, args=(), env=None, cwd=None):
         self.errpath = str(cfg) + ".stderr"
         self.errfile = open(self.errpath, "w")
         full_env = dict(os.environ)
@@ -159,7 +159,7 @@ class Daemon:
         full_env.update(env or {})
         self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg), *args], env=full_env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.errfile)
+                                     stderr=self.errfile, cwd=cwd)
 
     def log(self):
         with open(self.errpath) as f:
@@ -365,9 +365,11 @@ def test_watchdog_stops_while_the_writer_thread_hangs(tmp_path, cleanup):
 
 @pytest.mark.parametrize("case", ["database", "config"])
 def test_no_ready_when_start_fails(tmp_path, cleanup, case):
-    """No READY=1 when the database cannot be opened (exit 1) or the
-    configuration is bad (exit 2): systemd must see the start fail."""
-    db = tmp_path / "no-such-dir" / "netdiag.db"
+    """No READY=1 when the database cannot be opened (exit 1: a file
+    that is not a database) or the configuration is bad (exit 2): systemd
+    must see the start fail."""
+    db = tmp_path / "netdiag.db"
+    db.write_bytes(b"not a database, " * 64)
     cfg = tmp_path / "netdiag.ini"
     extra = ("port = 99999",) if case == "config" else ()
     write_config(cfg, db, [target("a", closed_port(), *extra)])
@@ -590,6 +592,61 @@ def test_check_config(tmp_path):
     assert p.returncode == 2 and p.stdout == ""
     line = line_of(lines, "family = ip4")
     assert p.stderr.startswith("%s:%d: [target web] family:" % (cfg, line))
+
+
+def test_check_config_needs_what_running_needs(tmp_path):
+    """A file that parses is not enough for -t: the database's directory
+    must exist, the exec hook must be a program, Alertmanager an address
+    alerts can be posted to. --once needs neither database nor hook."""
+    cfg = tmp_path / "netdiag.ini"
+    db = tmp_path / "no-such-dir" / "netdiag.db"
+    lines = write_config(cfg, db, [target("web", 8080)])
+    hook = tmp_path / "hook"
+    hook.write_text("#!/bin/sh\n")
+    hook.chmod(0o644)
+    lines[lines.index("[defaults]"):lines.index("[defaults]")] = [
+        "[alert]", "exec = %s --page" % hook, "alertmanager_url = http://am.test:9093", ""]
+    cfg.write_text("\n".join(lines) + "\n")
+    p = run("-t", "-c", str(cfg))
+    assert (p.returncode, p.stdout) == (2, ""), p.stderr
+    assert p.stderr.splitlines() == [
+        "%s:%d: [alert] exec: \"%s\" is not executable (Permission denied)"
+        % (cfg, line_of(lines, "exec = %s --page" % hook), hook),
+        "%s:2: [daemon] database: the directory \"%s\" does not exist (netdiagd creates the "
+        "database file, not its directory)" % (cfg, db.parent),
+        "netdiagd: 2 errors in %s" % cfg], p.stderr
+    p = run("-t", "--once", "-c", str(cfg))
+    assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", "")
+    hook.chmod(0o755)
+    os.mkdir(db.parent)
+    p = run("-t", "-c", str(cfg))
+    assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", "")
+    bad = [x.replace("http://am.test:9093", "https://am.test:9093") for x in lines]
+    cfg.write_text("\n".join(bad) + "\n")
+    p = run("-t", "-c", str(cfg))
+    assert p.returncode == 2 and "https is not supported" in p.stderr, p.stderr
+
+
+def test_relative_database_is_beside_the_config(tmp_path, cleanup):
+    """database = ../var/x.db is relative to the config file's directory
+    (as include is), so netdiagd started anywhere writes the same file,
+    and says which one (absolute)."""
+    etc, var, elsewhere = tmp_path / "etc", tmp_path / "var", tmp_path / "a" / "b"
+    for p in (etc, var, elsewhere):
+        os.makedirs(p)
+    cfg = etc / "netdiag.ini"
+    write_config(cfg, "../var/x.db", [target("web", closed_port())])
+    for cwd, path in ((elsewhere, str(cfg)), (tmp_path, "etc/netdiag.ini")):
+        p = run("-t", "-c", path, cwd=str(cwd))
+        assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", ""), (cwd, p)
+    d = Daemon(cfg, cwd=str(elsewhere))
+    cleanup.append(d)
+    d.wait_log(r"started: 1 targets, database %s$" % re.escape(os.path.realpath(var / "x.db")),
+               timeout=10)
+    rc, _ = d.stop()
+    assert rc == 0, d.log()
+    assert os.path.exists(var / "x.db")
+    assert os.listdir(elsewhere) == [] and not os.path.exists(tmp_path / "a" / "var")
 
 
 def test_once_exit_codes(tmp_path, server):
