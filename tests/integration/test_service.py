@@ -486,6 +486,205 @@ def test_reload_good_then_bad_then_query(tmp_path, cleanup):
     assert "WATCHDOG=1" not in ns.states()
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def stored_since(db, name, since_ms):
+    return query(db, "SELECT count(*) FROM failures f JOIN targets t ON t.id = f.target_id "
+                 "WHERE t.name = ? AND f.ts > ?", (name, since_ms))[0][0]
+
+
+@pytest.mark.parametrize("case", ["empty", "fifo", "devzero", "directory", "no-targets"])
+def test_reload_refuses_what_is_not_a_config(tmp_path, cleanup, case):
+    """What an editor, a typo or a hostile path leaves where the config
+    was: a file truncated before it is rewritten, a FIFO (opening it would
+    block the daemon), /dev/zero (read until memory runs out), a directory,
+    a file without targets. Each reload is refused at once with a message
+    that says why; the running targets keep probing and none is retired.
+    A file that says min_targets = 0 then retires them all, on purpose."""
+    db = tmp_path / "netdiag.db"
+    cfg = tmp_path / "netdiag.ini"
+    port = closed_port()
+    write_config(cfg, db, [target("a", port), target("b", port)])
+    d = Daemon(cfg)
+    cleanup.append(d)
+    d.wait_log(r"started: 2 targets", timeout=10)
+    wait_for(lambda: os.path.exists(db) and stored_since(db, "b", 0) > 0, 10,
+             "the first stored failures", d.proc, d.log)
+
+    expect = {
+        "empty": r"netdiag\.ini: the file is empty \(being rewritten\?",
+        "fifo": r"netdiag\.ini: a FIFO, not a regular file",
+        "devzero": r"netdiag\.ini: a character device, not a regular file",
+        "directory": r"netdiag\.ini: a directory, not a regular file",
+        "no-targets": r"netdiag\.ini: no targets: add \[target NAME\] sections",
+    }[case]
+    os.unlink(cfg)
+    if case == "empty":
+        cfg.write_text("")
+    elif case == "fifo":
+        os.mkfifo(cfg)
+    elif case == "devzero":
+        os.symlink("/dev/zero", cfg)
+    elif case == "directory":
+        os.mkdir(cfg)
+    else:
+        cfg.write_text("[daemon]\ndatabase = %s\n" % db)
+    d.proc.send_signal(signal.SIGHUP)
+    # poll the log, and stop a daemon that reads /dev/zero into memory
+    # before it takes the machine's
+    end = time.monotonic() + 10
+    while not re.search(r"reload failed: ", d.log()):
+        assert d.proc.poll() is None, d.log()[-3000:]
+        assert rss_kib(d.proc.pid) < 1024 * 1024, "netdiagd is reading /dev/zero into memory"
+        assert time.monotonic() < end, "no refused reload in 10 s:\n" + d.log()[-3000:]
+        time.sleep(0.05)
+    log = d.log()
+    assert re.search(r"^netdiagd: error: \S*" + expect, log, re.M), log[-3000:]
+    assert "reloaded: " not in log
+    failed_ms = int(time.time() * 1000)
+    wait_for(lambda: stored_since(db, "a", failed_ms) > 0 and stored_since(db, "b", failed_ms) > 0,
+             10, "both targets probing after the refused reload", d.proc, d.log)
+    assert query(db, "SELECT count(*) FROM targets WHERE retired IS NOT NULL") == [(0,)]
+
+    # said on purpose: retired
+    if os.path.isdir(cfg):
+        os.rmdir(cfg)
+    else:
+        os.unlink(cfg)
+    write_config(cfg, db, [])
+    lines = cfg.read_text().splitlines()
+    lines.insert(lines.index("[daemon]") + 1, "min_targets = 0")
+    cfg.write_text("\n".join(lines) + "\n")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r"reloaded: 0 targets", timeout=10)
+    wait_for(lambda: query(db, "SELECT count(*) FROM targets WHERE retired IS NOT NULL")
+             == [(2,)], 5, "both targets retired", d.proc, d.log)
+    rc, _ = d.stop()
+    assert rc == 0, d.log()[-3000:]
+
+
+def test_reload_storm_is_coalesced_and_probing_goes_on(tmp_path, cleanup):
+    """30,000 targets (an include list) and one fast target: reading,
+    checking and recording the config takes the reload seconds. 20 SIGHUPs
+    within a fraction of a second cause at most 2 reloads (one, and one
+    more that reads the file after it), and the fast target's results keep
+    being stored while the reloads run: the loop is not the one reading."""
+    db = tmp_path / "netdiag.db"
+    cfg = tmp_path / "netdiag.ini"
+    port = closed_port()
+    with open(tmp_path / "big.list", "w") as f:
+        for i in range(30000):
+            f.write("b%05d connect host=127.0.0.1 port=%d interval=1h timeout=1s\n" % (i, port))
+    lines = write_config(cfg, db, [target("fast", port)], interval="100ms", timeout="50ms")
+    lines.insert(lines.index("[daemon]") + 1, "include = big.list")
+    cfg.write_text("\n".join(lines) + "\n")
+    d = Daemon(cfg, args=("-d",))
+    cleanup.append(d)
+    d.wait_log(r"started: 30001 targets", timeout=120)
+    wait_for(lambda: stored_since(db, "fast", 0) > 0, 10, "the first results", d.proc, d.log)
+
+    t0 = time.monotonic()
+    t0_ms = int(time.time() * 1000)
+    for _ in range(20):
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.01)
+    # settled: as many reloads ended as started, the one more asked for
+    # during the first one too, and nothing new for 2 s
+    def counts():
+        log = d.log()
+        return (len(re.findall(r"^netdiagd: info: reloading ", log, re.M)),
+                len(re.findall(r"^netdiagd: (info: reloaded|error: reload failed): ", log, re.M)),
+                "the file is read once more after it" in log)
+
+    seen = {"counts": None, "since": time.monotonic()}
+
+    def settled():
+        c = counts()
+        if c != seen["counts"]:
+            seen["counts"], seen["since"] = c, time.monotonic()
+        started, ended, again = c
+        return (started > 0 and started == ended and (ended >= 2 or not again) and
+                time.monotonic() - seen["since"] >= 2.0)
+    wait_for(settled, 300, "the reloads to end", d.proc, d.log)
+    reloads = counts()[0]
+    end_ms = int(time.time() * 1000) - 2000  # the 2 s it took to see them settled
+    took = time.monotonic() - t0 - 2.0
+    assert 1 <= reloads <= 2, d.log()[-3000:]
+    assert len(re.findall(r"reloaded: 30001 targets", d.log())) == reloads
+    # the results of the fast target while the reloads ran (ts is an
+    # attempt's start; the writer commits about once a second)
+    assert took > 1.0, "the reloads ended in %.2f s: too fast to tell" % took
+    wait_for(lambda: stored_since(db, "fast", end_ms) > 0, 10, "results after the reloads",
+             d.proc, d.log)
+    during = query(db, "SELECT count(*) FROM failures f JOIN targets t ON t.id = f.target_id "
+                   "WHERE t.name = 'fast' AND f.ts > ? AND f.ts < ?",
+                   (t0_ms + 200, end_ms - 500))[0][0]
+    # one every 100 ms: at least a quarter of them, where a loop busy
+    # reading would have started none
+    assert during >= 0.25 * (end_ms - 500 - t0_ms - 200) / 100, (during, took, d.log()[-2000:])
+    rc, _ = d.stop()
+    assert rc == 0, d.log()[-3000:]
+
+
+def scrape_probes(mport):
+    """netdiag_probes_total per target (ok + failed) from /metrics; each
+    series must appear once."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
+        body = r.read().decode()
+    seen, total = set(), {}
+    for m in re.finditer(r'^netdiag_probes_total\{target="([^"]+)",kind="[a-z]+",'
+                         r'result="(ok|failed)"\} (\d+)$', body, re.M):
+        assert (m.group(1), m.group(2)) not in seen, "series twice: %s" % m.group(0)
+        seen.add((m.group(1), m.group(2)))
+        total[m.group(1)] = total.get(m.group(1), 0) + int(m.group(3))
+    return total
+
+
+def test_reload_keeps_the_series_of_kept_targets(tmp_path, cleanup):
+    """/metrics across reloads that drop half of 200 targets and add 100
+    (the swap edits the series in place, the index entry by entry): kept
+    targets count on from where they were, dropped ones are gone, new ones
+    appear, every series once; then back again."""
+    db = tmp_path / "netdiag.db"
+    cfg = tmp_path / "netdiag.ini"
+    port, mport = closed_port(), closed_port()
+    first = ["t%03d" % i for i in range(200)]
+    second = first[::2] + ["n%03d" % i for i in range(100)]
+
+    def write(names):
+        lines = write_config(cfg, db, [target(n, port) for n in names], interval="200ms",
+                             timeout="100ms")
+        lines.insert(lines.index("[daemon]") + 1, "metrics_listen = 127.0.0.1:%d" % mport)
+        cfg.write_text("\n".join(lines) + "\n")
+
+    write(first)
+    d = Daemon(cfg)
+    cleanup.append(d)
+    d.wait_log(r"started: 200 targets", timeout=10)
+    before = wait_for(lambda: (lambda t: t if len(t) == 200 and min(t.values()) > 0 else None)(
+        scrape_probes(mport)), 10, "every target counted", d.proc, d.log)
+    for n, (names, gone) in enumerate(((second, first[1::2]), (first, second[100:]))):
+        write(names)
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log(r"reloaded: 200 targets", timeout=10, count=n + 1)
+        after = wait_for(lambda: (lambda t: t if set(t) == set(names) and all(
+            t[x] > before.get(x, 0) for x in names) else None)(scrape_probes(mport)), 10,
+            "every target of reload %d counting" % (n + 1), d.proc, d.log)
+        kept = set(names) & set(before)
+        assert kept and all(after[x] > before[x] for x in kept)
+        assert not set(gone) & set(after)
+        before = after
+    rc, _ = d.stop()
+    assert rc == 0, d.log()[-3000:]
+
+
 # ---- SIGTERM / SIGINT -------------------------------------------------------
 
 
