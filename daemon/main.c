@@ -2,6 +2,7 @@
  * config, open the store, run the loop, reload, flush and stop). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,55 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         notify_send("WATCHDOG=1");
 }
 
+/* A word as a shell reads it back: single quotes unless it is plain. */
+static void shell_word(const char *w, char *out, size_t len)
+{
+    size_t o = 0;
+
+    if (w[strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+:,@")] ==
+        '\0') {
+        util_strlcpy(out, w, len);
+        return;
+    }
+    if (len < 3)
+        return;
+    out[o++] = '\'';
+    for (; *w != '\0' && o + 5 < len; w++) {
+        if (*w == '\'') {
+            memcpy(out + o, "'\\''", 4);
+            o += 4;
+        } else {
+            out[o++] = *w;
+        }
+    }
+    out[o++] = '\'';
+    out[o] = '\0';
+}
+
+/* In the foreground on a terminal (`make run`), the start ends with how
+ * to read what the daemon writes: the client beside this program when
+ * there is one (build/netdiag), and the database relative to the working
+ * directory when it lies below it. */
+static void hint_query(const char *argv0, const char *db)
+{
+    const char *slash = strrchr(argv0, '/');
+    char client[PATH_MAX] = "netdiag", cw[PATH_MAX + 8], dw[PATH_MAX + 8];
+    char *cwd = getcwd(NULL, 0);
+    size_t n = cwd != NULL ? strlen(cwd) : 0;
+
+    if (slash != NULL) {
+        snprintf(client, sizeof(client), "%.*s/netdiag", (int)(slash - argv0), argv0);
+        if (access(client, X_OK) != 0)
+            util_strlcpy(client, "netdiag", sizeof(client));
+    }
+    if (cwd != NULL && n > 1 && strncmp(db, cwd, n) == 0 && db[n] == '/')
+        db += n + 1;
+    free(cwd);
+    shell_word(client, cw, sizeof(cw));
+    shell_word(db, dw, sizeof(dw));
+    log_info("query it with: %s --db %s summary", cw, dw);
+}
+
 /* Probing thousands of targets needs more descriptors than the usual soft
  * limit of 1024: raise it to the hard limit. */
 static void raise_nofile(void)
@@ -501,6 +551,8 @@ int main(int argc, char **argv)
         if (d.ev_tick == NULL || event_add(d.ev_tick, &one) < 0)
             fatalx("cannot start the status timer");
         log_info("started: %zu targets, database %s", d.cfg->ntargets, d.cfg->database);
+        if (!journal && isatty(STDERR_FILENO))
+            hint_query(argv[0], d.cfg->database);
         lag_start(&d);
         notify_send("READY=1\nSTATUS=%zu targets", d.cfg->ntargets);
     }

@@ -848,6 +848,51 @@ def test_relative_database_is_beside_the_config(tmp_path, cleanup):
     assert os.listdir(elsewhere) == [] and not os.path.exists(tmp_path / "a" / "var")
 
 
+def test_foreground_on_a_terminal_says_how_to_query(tmp_path):
+    """make run: in the foreground on a terminal, the start ends with the
+    command that reads what the daemon writes, and that command works."""
+    import pty
+    import select
+    import shlex
+    cfg = tmp_path / "netdiag.ini"
+    write_config(cfg, "netdiag.db", [target("web", closed_port())])
+    env = dict(os.environ)
+    for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM"):
+        env.pop(k, None)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([NETDIAGD, "-c", "netdiag.ini"], cwd=str(tmp_path), env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    try:
+        end = time.monotonic() + 20
+        while b"query it with:" not in out or not out.endswith(b"\n"):
+            assert time.monotonic() < end and proc.poll() is None, out
+            if select.select([master], [], [], 0.1)[0]:
+                out += os.read(master, 4096)
+        lines = out.decode().replace("\r\n", "\n").splitlines()
+        i = [n for n, x in enumerate(lines) if "query it with:" in x][0]
+        assert re.match(r"netdiagd: info: started: 1 targets, ", lines[i - 1]), lines
+        assert lines[i] == "netdiagd: info: query it with: %s --db netdiag.db summary" % NETDIAG
+        cmd = shlex.split(lines[i].split("query it with: ", 1)[1])
+        p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < end:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    os.read(master, 4096)
+                except OSError:
+                    break
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+    assert proc.returncode == 0
+
+
 def test_once_exit_codes(tmp_path, server):
     """--once: 0 when every probe succeeds, 1 when one fails."""
     up = server("accept")
