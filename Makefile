@@ -272,7 +272,7 @@ install: all
 	install -m 0644 man/netdiag.1 $(DESTDIR)$(MANDIR)/man1/netdiag.1
 	install -m 0644 man/netdiag.ini.5 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5
 	install -m 0644 man/netdiagd.8 $(DESTDIR)$(MANDIR)/man8/netdiagd.8
-	sed 's|^database = var/netdiag.db|database = /var/lib/netdiag/netdiag.db|' conf/netdiag.ini \
+	sed 's|^database = \.\./var/netdiag.db|database = /var/lib/netdiag/netdiag.db|' conf/netdiag.ini \
 	    > $(DESTDIR)$(DOCDIR)/netdiag.ini.example
 	chmod 0644 $(DESTDIR)$(DOCDIR)/netdiag.ini.example
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md

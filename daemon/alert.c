@@ -86,7 +86,7 @@ static struct alert_text *ser_text(struct alert_ser *ser)
 }
 
 struct alert_tgt {
-    char *name;
+    const char *name; /* the config's: it outlives the table */
     int64_t db_id;
     int64_t attempts; /* this window, any outcome */
     size_t nser;
@@ -654,9 +654,7 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
         fatalx("out of memory");
     for (size_t i = 0; i < cfg->ntargets; i++) {
         const struct target *t = &cfg->targets[i];
-        tg[i].name = strdup(t->name);
-        if (tg[i].name == NULL)
-            fatalx("out of memory");
+        tg[i].name = t->name;
         tg[i].db_id = t->db_id;
         tg[i].nser = t->alert_ncodes;
         for (size_t k = 0; k < t->alert_ncodes; k++)
@@ -674,7 +672,6 @@ static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_hos
         for (size_t k = 0; tg[i].ser != NULL && k < tg[i].nser; k++)
             text_free(tg[i].ser[k].txt);
         free(tg[i].ser);
-        free(tg[i].name);
     }
     free(tg);
     free(hs);
@@ -942,16 +939,25 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
     int64_t now_ms = util_now_ms();
     double rescale = (double)cfg->alert.window_ms / (double)a->window_ms;
 
+    /* a reload linked to the running config (config_link_prev, off the
+     * loop) names each target's namesake by index: no sort on the loop */
+    bool linked = cfg->prev_idx != NULL && cfg->prev == a->cfg && cfg->prev->ntargets == on;
+
     if (idx == NULL || moved == NULL)
         fatalx("out of memory");
     for (size_t i = 0; i < on; i++)
         idx[i] = i;
-    qsort_r(idx, on, sizeof(*idx), alert_cmp_name, otg);
+    if (!linked)
+        qsort_r(idx, on, sizeof(*idx), alert_cmp_name, otg);
     alert_build(cfg, &ntg, &nn, &nhs, &nhn);
 
     /* targets kept: their window counts, baselines and firing alerts move */
     for (size_t i = 0; i < nn; i++) {
-        struct alert_tgt *o = alert_find_old(otg, idx, on, ntg[i].name);
+        struct alert_tgt *o;
+        if (!linked)
+            o = alert_find_old(otg, idx, on, ntg[i].name);
+        else
+            o = cfg->prev_idx[i] != CONFIG_NO_PREV ? &otg[cfg->prev_idx[i]] : NULL;
         if (o == NULL)
             continue;
         moved[o - otg] = true;

@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -71,6 +73,8 @@ struct parser {
     bool single_bad[NOPTS];   /* ... and the value was refused */
     int defaults_line[NOPTS]; /* [defaults] keys: line set */
     char *defaults_val[NOPTS];
+    size_t bytes;  /* read so far, all files together */
+    bool too_many; /* CONFIG_TARGETS_MAX reached (reported once) */
 };
 
 const char *target_kind_name(enum target_kind kind)
@@ -140,16 +144,9 @@ static void perr(struct parser *p, const char *file, int line, const char *fmt, 
     va_list ap;
 
     p->nerrors++;
-    if (p->errs == NULL)
-        return;
-    if (line > 0)
-        fprintf(p->errs, "%s:%d: ", file, line);
-    else
-        fprintf(p->errs, "%s: ", file);
     va_start(ap, fmt);
-    vfprintf(p->errs, fmt, ap);
+    config_verror(p->errs, file, line, fmt, ap);
     va_end(ap);
-    fputc('\n', p->errs);
 }
 
 static void target_free_fields(struct target *t)
@@ -179,6 +176,8 @@ void config_free(struct config *cfg)
     free(cfg->include);
     free(cfg->alert.exec);
     free(cfg->alert.alertmanager_url);
+    free(cfg->byname);
+    free(cfg->prev_idx);
     free(cfg);
 }
 
@@ -307,6 +306,16 @@ static bool target_new(struct parser *p, const char *name, const char *file, int
     struct config *cfg = p->cfg;
     struct target *t;
 
+    if (cfg->ntargets == CONFIG_TARGETS_MAX) {
+        if (!p->too_many)
+            perr(p, file, line,
+                 "[target %s]: more than %d targets; this one and the rest are "
+                 "not read",
+                 name, CONFIG_TARGETS_MAX);
+        p->too_many = true;
+        p->cur = CUR_IGNORE;
+        return false;
+    }
     if (cfg->ntargets == p->cap) {
         size_t ncap = p->cap ? p->cap * 2 : 16;
         struct target *nt = realloc(cfg->targets, ncap * sizeof(*nt));
@@ -596,16 +605,114 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     return 0;
 }
 
+/* What kind of file st is, for "not a regular file" errors. */
+static const char *file_type_name(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* Read a whole configuration file into memory, or report why not: only a
+ * regular file is read (a FIFO would block the daemon, /dev/zero never
+ * ends), within what is left of CONFIG_BYTES_MAX, and an empty file is an
+ * error (an editor that truncates and then writes leaves one for a moment;
+ * read then it would retire every target). O_NONBLOCK: opening a FIFO
+ * must not wait for a writer before fstat() can refuse it. Returns a
+ * malloc'd buffer (NUL-terminated) or NULL. */
+static char *config_read_file(struct parser *p, const char *path, size_t *lenp)
+{
+    size_t left = CONFIG_BYTES_MAX - p->bytes, len = 0;
+    char *buf = NULL;
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        perr(p, path, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0) {
+        perr(p, path, 0, "cannot open: %s", strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        perr(p, path, 0, "%s, not a regular file: netdiagd reads only regular files",
+             file_type_name(st.st_mode));
+        goto fail;
+    }
+    if (st.st_size == 0) {
+        perr(p, path, 0,
+             "the file is empty (being rewritten? write the new file beside it and rename it "
+             "over this one; a file holding only a comment is accepted)");
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > left) {
+        perr(p, path, 0,
+             "%lld bytes: a configuration (the main file and what it includes) may hold at most "
+             "%d MiB",
+             (long long)st.st_size, CONFIG_BYTES_MAX >> 20);
+        goto fail;
+    }
+    /* the size fstat() gave, plus one byte to see the file grow meanwhile */
+    buf = malloc((size_t)st.st_size + 2);
+    if (buf == NULL) {
+        perr(p, path, 0, "out of memory");
+        goto fail;
+    }
+    while (len < (size_t)st.st_size + 1) {
+        n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            perr(p, path, 0, "read error: %s", strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len != (size_t)st.st_size) {
+        perr(p, path, 0,
+             "the file changed size while it was read; write the new file beside it "
+             "and rename it over this one");
+        goto fail;
+    }
+    buf[len] = '\0';
+    p->bytes += len;
+    close(fd);
+    *lenp = len;
+    return buf;
+fail:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
 /* Parse one INI file; included files may hold [target NAME] sections only. */
 static void parse_ini_file(struct parser *p, const char *path, bool included)
 {
     struct cfgfile f = {.name = path, .included = included};
     int before = p->nerrors;
+    size_t len;
+    char *data = config_read_file(p, path, &len);
     int rc;
 
-    f.fp = fopen(path, "r");
+    if (data == NULL)
+        return;
+    f.fp = fmemopen(data, len, "r");
     if (f.fp == NULL) {
-        perr(p, path, 0, "cannot open: %s", strerror(errno));
+        perr(p, path, 0, "cannot read: %s", strerror(errno));
+        free(data);
         return;
     }
     p->f = &f;
@@ -619,6 +726,7 @@ static void parse_ini_file(struct parser *p, const char *path, bool included)
         perr(p, path, rc, "syntax error"); /* inih saw one the reader did not */
     free(f.buf);
     fclose(f.fp);
+    free(data);
     p->f = NULL;
     p->cur = CUR_NONE;
 }
@@ -626,14 +734,20 @@ static void parse_ini_file(struct parser *p, const char *path, bool included)
 /* The include list file: "NAME KIND key=value ..." per line, '#' comments. */
 static void parse_list_file(struct parser *p, const char *path)
 {
-    FILE *fp = fopen(path, "r");
+    size_t len;
+    char *data = config_read_file(p, path, &len);
+    FILE *fp;
     char *buf = NULL;
     size_t cap = 0;
     int lineno = 0;
     ssize_t n;
 
+    if (data == NULL)
+        return;
+    fp = fmemopen(data, len, "r");
     if (fp == NULL) {
-        perr(p, path, 0, "cannot open: %s", strerror(errno));
+        perr(p, path, 0, "cannot read: %s", strerror(errno));
+        free(data);
         return;
     }
     while ((n = getline(&buf, &cap, fp)) >= 0) {
@@ -678,6 +792,7 @@ static void parse_list_file(struct parser *p, const char *path)
     p->cur = CUR_NONE;
     free(buf);
     fclose(fp);
+    free(data);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -686,7 +801,9 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* include = DIR: every regular "*.ini" file in DIR, in byte order of name
- * (not locale order: the same on every machine). */
+ * (not locale order: the same on every machine); at most
+ * CONFIG_INCLUDE_FILES_MAX of them, so that a wrong directory (a spool, a
+ * home) costs a bounded listing and is reported instead. */
 static void parse_include_dir(struct parser *p, const char *dir, int line)
 {
     DIR *d = opendir(dir);
@@ -710,6 +827,16 @@ static void parse_include_dir(struct parser *p, const char *dir, int line)
         if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
             free(path);
             continue;
+        }
+        if (n == CONFIG_INCLUDE_FILES_MAX) {
+            perr(p, p->cfg->path, line,
+                 "[daemon] include: \"%s\" holds more than %d *.ini files; none is read", dir,
+                 CONFIG_INCLUDE_FILES_MAX);
+            free(path);
+            for (size_t i = 0; i < n; i++)
+                free(names[i]);
+            n = 0;
+            break;
         }
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -773,7 +900,7 @@ static void parse_include(struct parser *p)
 static int cmp_target_name(const void *a, const void *b, void *arg)
 {
     const struct target *t = arg;
-    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
     int c = strcmp(t[ia].name, t[ib].name);
 
     if (c != 0)
@@ -781,30 +908,29 @@ static int cmp_target_name(const void *a, const void *b, void *arg)
     return ia < ib ? -1 : ia > ib;
 }
 
-/* Mark each target whose name an earlier target already has (sorted, so
- * that ten thousand targets cost no more than a sort). */
+/* Sort the targets by name into cfg->byname (kept: a reload matches two
+ * configs by merging their orders) and mark each target whose name an
+ * earlier target already has: 200,000 targets cost one sort. */
 static void find_duplicates(struct parser *p)
 {
     struct config *cfg = p->cfg;
-    size_t *idx;
+    uint32_t *idx;
 
-    if (cfg->ntargets < 2)
-        return;
-    idx = malloc(cfg->ntargets * sizeof(*idx));
+    idx = malloc((cfg->ntargets ? cfg->ntargets : 1) * sizeof(*idx));
     if (idx == NULL) {
         perr(p, cfg->path, 0, "out of memory");
         return;
     }
     for (size_t i = 0; i < cfg->ntargets; i++)
-        idx[i] = i;
+        idx[i] = (uint32_t)i;
     qsort_r(idx, cfg->ntargets, sizeof(*idx), cmp_target_name, cfg->targets);
-    for (size_t i = 1, first = idx[0]; i < cfg->ntargets; i++) {
+    for (size_t i = 1, first = cfg->ntargets ? idx[0] : 0; i < cfg->ntargets; i++) {
         if (strcmp(cfg->targets[idx[i]].name, cfg->targets[first].name) == 0)
             p->meta[idx[i]].dup_of = first + 1;
         else
             first = idx[i];
     }
-    free(idx);
+    cfg->byname = idx;
 }
 
 /* "resolve", "connect and send": the kinds in a mask, for messages. */
@@ -1043,6 +1169,21 @@ struct config *config_load(const char *path, FILE *errs, int *nerrors)
     if (cfg->include != NULL)
         parse_include(&p);
     config_check(&p);
+    cfg->line_database = p.single_line[config_opt_index(config_opt_find(SEC_DAEMON, "database"))];
+    cfg->line_exec = p.single_line[config_opt_index(config_opt_find(SEC_ALERT, "exec"))];
+    cfg->line_min_targets =
+        p.single_line[config_opt_index(config_opt_find(SEC_DAEMON, "min_targets"))];
+    /* relative to the file, as include is: the same database from any
+     * working directory, for netdiagd and netdiag -c alike */
+    if (p.nerrors == 0 && cfg->database[0] != '/') {
+        char *abs = config_path_beside(cfg->path, cfg->database);
+        if (abs == NULL) {
+            perr(&p, path, cfg->line_database, "[daemon] database: out of memory");
+        } else {
+            free(cfg->database);
+            cfg->database = abs;
+        }
+    }
 out:
     for (size_t i = 0; i < NOPTS; i++)
         free(p.defaults_val[i]);

@@ -16,6 +16,15 @@
 #define CONFIG_TIMEOUT_MIN_MS  1
 #define CONFIG_MAX_CODES       16
 #define CONFIG_PAYLOAD_MAX     (1 << 20) /* bytes, decoded */
+/* What one configuration may make netdiagd read: the main file and every
+ * file it includes together (a 200,000-target file of [target] sections
+ * with comments is about 40 MiB), the *.ini files of an include
+ * directory, and targets. Beyond these it is not a configuration but a
+ * mistake (a log file, a disk image) that would cost memory and time. */
+#define CONFIG_BYTES_MAX         (64 << 20)
+#define CONFIG_INCLUDE_FILES_MAX 10000
+#define CONFIG_TARGETS_MAX       1000000
+#define CONFIG_NO_PREV           UINT32_MAX
 
 enum target_kind {
     KIND_CONNECT,
@@ -115,7 +124,8 @@ struct config {
     int log_level;        /* enum log_level */
     char *metrics_listen; /* NULL: off */
     int64_t retention_ms;
-    char *include; /* NULL: none */
+    char *include;       /* NULL: none */
+    int64_t min_targets; /* fewer targets: refused (config_check_run) */
 
     struct alert_config alert;
 
@@ -125,13 +135,49 @@ struct config {
     /* the file names targets point at (t->file), one copy per file */
     char **files;
     size_t nfiles;
+
+    /* lines of the keys config_check_run() names (0: not in the file) */
+    int line_database, line_exec, line_min_targets;
+
+    /* target indices sorted by name */
+    uint32_t *byname;
+    /* config_link_prev(): the config this one replaces, and for each
+     * target the index of its namesake there (CONFIG_NO_PREV: new), so
+     * that the swap on the loop matches 200,000 targets without a sort */
+    const struct config *prev;
+    uint32_t *prev_idx;
 };
 
 /* Parse and validate `path` (and its include). Every error is printed to
- * `errs` as "file:line: message" and parsing goes on to find the rest.
+ * `errs` as "file:line: message" (control bytes escaped) and parsing goes
+ * on to find the rest. Only regular, non-empty files are read, within
+ * CONFIG_BYTES_MAX. A relative `database` becomes config_path_beside().
  * Returns the config, or NULL when any error was found (*nerrors is set). */
 struct config *config_load(const char *path, FILE *errs, int *nerrors);
 void config_free(struct config *cfg);
+
+/* What running cfg needs beyond a valid file (netdiagd -t, its start and
+ * every reload): at least min_targets targets, and unless `once`, what
+ * the machine must hold: the exec hook (an executable regular file) and
+ * the database's directory. Errors as config_load() prints them; returns
+ * their number. Only for a config without errors, so that a broken file
+ * is reported the same on every machine. */
+int config_check_run(const struct config *cfg, bool once, FILE *errs);
+
+/* A path written in the configuration file `config_path`, as netdiagd and
+ * netdiag -c both read it: an absolute path as it is; a relative one
+ * relative to the directory that holds the file, with symbolic links in
+ * that directory resolved (realpath) and leading "./" and "../" taken off
+ * lexically, so the result is absolute and the same from any working
+ * directory. malloc'd; NULL when out of memory. */
+char *config_path_beside(const char *config_path, const char *path);
+
+/* Reload: link cfg to the running config it replaces (see prev_idx).
+ * Off the loop; prev must not change meanwhile. Returns 0, -1 when out of
+ * memory (the swap then matches by name itself). */
+int config_link_prev(struct config *cfg, const struct config *prev);
+/* Forget prev (before it is freed). */
+void config_unlink_prev(struct config *cfg);
 
 /* Looks a target up by name; NULL if absent. */
 struct target *config_find_target(const struct config *cfg, const char *name);

@@ -1,10 +1,13 @@
-/* The table of netdiag.ini keys and the parsers of their values, shared by
- * config.c only (owned by config_opt.c). */
+/* The table of netdiag.ini keys and the parsers of their values (owned by
+ * config_opt.c), and how errors are printed (config_run.c), shared by the
+ * config*.c files only. */
 #ifndef NETDIAG_CONFIG_OPT_H
 #define NETDIAG_CONFIG_OPT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -33,7 +36,7 @@ enum opt_type {
     OT_BYTES,    /* unsigned char * at offset, size_t at offset2, NUL-terminated */
     OT_HEX,      /* as OT_BYTES, written in hex */
     OT_LISTEN,   /* char *: "addr:port", or a bare port on 127.0.0.1 */
-    OT_URL,      /* char *: http:// or https:// */
+    OT_URL,      /* char *: http://HOST[:PORT][/PATH] */
     OT_EXEC,     /* char *: an absolute program path, then words (no shell) */
 };
 
@@ -60,7 +63,7 @@ struct config_option {
 };
 
 /* Rows in config_options (checked by a static assertion in config_opt.c). */
-#define CONFIG_NOPTS 36
+#define CONFIG_NOPTS 37
 extern const struct config_option config_options[CONFIG_NOPTS];
 
 /* The row of `key` in section `sec`; NULL when there is none. */
@@ -72,6 +75,13 @@ size_t config_opt_index(const struct config_option *o);
  * err; on error the field keeps its value. */
 int config_opt_parse(const struct config_option *o, void *base, const char *v, char *err,
                      size_t errlen);
+
+/* config_run.c: print one error to errs (nothing when NULL) as
+ * "file:line: message" ("file: message" when line is 0), one line whatever
+ * the values hold: control bytes as C escapes (\n, \x1b), bytes that are
+ * not UTF-8 as \xNN. */
+void config_verror(FILE *errs, const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* "10s", "1d", "250ms": the largest unit that divides ms. */
 void config_opt_fmt_ms(int64_t ms, char *buf, size_t len);

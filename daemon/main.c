@@ -2,6 +2,7 @@
  * config, open the store, run the loop, reload, flush and stop). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "probe.h"
+#include "reload.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"
@@ -46,9 +48,14 @@ struct daemon {
     uint64_t results;
     uint64_t failures;
     uint64_t reloads_ok, reloads_failed;
+    struct reload *reload; /* NULL with --once */
     struct event *ev_sig[4];
     struct event *ev_tick;
     uint64_t tick_attempts; /* engine_attempts() at the last tick */
+    struct event *ev_lag;   /* the loop-lag probe (not with --once) */
+    int64_t lag_last_us;    /* when it last ran */
+    int64_t lag_max_us;     /* its longest gap since the last status tick */
+    int64_t lag_reload_us;  /* ... since the reload in progress began */
 };
 
 static void usage(FILE *f)
@@ -164,66 +171,105 @@ static void daemon_metrics_listen(struct daemon *d)
     }
 }
 
-/* Print a config's errors through the logger, one line each (reload). */
-static struct config *load_config_logged(const char *path, int *nerrors)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    struct config *cfg;
+/* The loop-lag probe: a 10 ms timer whose late runs measure how long the
+ * loop was busy at a stretch (a reload's swap, a burst of completions).
+ * A stall of 50 ms or more is logged at debug once a second, and a reload
+ * says the longest one while it ran. A wake-up every 10 ms costs a few µs. */
+#define LAG_TICK_US   10000
+#define LAG_REPORT_US 50000
 
-    if (mem == NULL)
-        return config_load(path, stderr, nerrors);
-    cfg = config_load(path, mem, nerrors);
-    fclose(mem);
-    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
-        log_error("%s", line);
-    free(buf);
-    return cfg;
+static void lag_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    int64_t now = util_mono_us(), late = now - d->lag_last_us - LAG_TICK_US;
+
+    (void)fd;
+    (void)what;
+    d->lag_last_us = now;
+    if (late > d->lag_max_us)
+        d->lag_max_us = late;
+    if (late > d->lag_reload_us)
+        d->lag_reload_us = late;
 }
 
-/* SIGHUP: build a whole new config and swap it in only when it is valid
- * (STYLE rule 18); a bad file keeps the old one running. Returns whether
- * the new config is running. */
-static bool daemon_reload(struct daemon *d)
+static void lag_start(struct daemon *d)
 {
-    int nerr = 0;
-    struct config *ncfg;
+    struct timeval tv = {0, LAG_TICK_US};
+
+    d->ev_lag = event_new(d->base, -1, EV_PERSIST, lag_cb, d);
+    d->lag_last_us = util_mono_us();
+    if (d->ev_lag == NULL || event_add(d->ev_lag, &tv) < 0)
+        fatalx("cannot start the loop-lag timer");
+}
+
+/* Once a second, from the status tick. */
+static void lag_report(struct daemon *d)
+{
+    if (d->lag_max_us >= LAG_REPORT_US)
+        log_debug("loop: busy for %lld ms at a stretch in the last second (a 10 ms timer ran "
+                  "that late)",
+                  (long long)(d->lag_max_us / 1000));
+    d->lag_max_us = 0;
+}
+
+/* The reload's steps (reload.c runs the thread). */
+static void daemon_reload_begin(void *arg)
+{
+    struct daemon *d = arg;
 
     /* systemd >= 253 (Type=notify-reload) wants the CLOCK_MONOTONIC time
      * of the reload beside RELOADING=1; older ones ignore it */
     notify_send("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)util_mono_us());
     log_info("reloading %s", d->config_path);
-    ncfg = load_config_logged(d->config_path, &nerr);
-    if (ncfg == NULL) {
-        d->reloads_failed++;
-        log_error("reload failed: %d error%s in %s; still running the previous configuration", nerr,
-                  nerr == 1 ? "" : "s", d->config_path);
-        notify_send("READY=1\nSTATUS=reload failed, previous configuration kept");
-        return false;
-    }
-    if (d->st != NULL && store_sync_targets(d->st, ncfg) < 0) {
-        d->reloads_failed++;
-        log_error("reload failed: cannot record targets in the database; previous "
-                  "configuration kept");
-        config_free(ncfg);
-        notify_send("READY=1");
-        return false;
-    }
+    d->lag_reload_us = 0;
+}
+
+/* On the loop: everything here is O(targets) without a sort or a search
+ * (the reload thread linked ncfg to the running config), and the old
+ * config is freed by the thread. */
+static struct config *daemon_reload_swap(void *arg, struct config *ncfg)
+{
+    struct daemon *d = arg;
+    struct config *old = d->cfg;
+
     engine_set_targets(d->eng, ncfg, false);
     alert_set_config(d->alert, ncfg);
     if (!d->debug)
         log_set_level((enum log_level)ncfg->log_level);
     if (d->verbose && log_get_level() < LOG_LEVEL_INFO)
         log_set_level(LOG_LEVEL_INFO);
-    config_free(d->cfg);
     d->cfg = ncfg;
     d->reloads_ok++;
     daemon_metrics_listen(d);
     metrics_set_targets(d->metrics, ncfg);
     log_info("reloaded: %zu targets", ncfg->ntargets);
     notify_send("READY=1\nSTATUS=reloaded, %zu targets", ncfg->ntargets);
-    return true;
+    metrics_reload(d->metrics, true, util_now_ms());
+    return old;
+}
+
+static void daemon_reload_end(void *arg, bool ok, int nerr, int64_t read_us, int64_t swap_us)
+{
+    struct daemon *d = arg;
+
+    if (ok) {
+        log_debug("reload: read, checked and recorded in %lld ms off the loop; the swap held "
+                  "the loop %lld ms; the loop's longest stall meanwhile %lld ms",
+                  (long long)(read_us / 1000), (long long)(swap_us / 1000),
+                  (long long)(d->lag_reload_us / 1000));
+        return;
+    }
+    d->reloads_failed++;
+    if (nerr == 0) {
+        log_error("reload failed: cannot record targets in the database; previous "
+                  "configuration kept");
+        notify_send("READY=1");
+    } else {
+        log_error("reload failed: %d error%s in %s; still running the previous configuration", nerr,
+                  nerr == 1 ? "" : "s", d->config_path);
+        notify_send("READY=1\nSTATUS=reload failed, previous configuration kept");
+    }
+    metrics_reload(d->metrics, false, util_now_ms());
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -232,11 +278,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
-        /* reload first: it may start, move or stop d->metrics */
-        if (!d->once) {
-            bool ok = daemon_reload(d);
-            metrics_reload(d->metrics, ok, util_now_ms());
-        }
+        if (d->reload != NULL)
+            reload_request(d->reload, d->cfg);
         return;
     }
     log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -265,11 +308,61 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                 (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);
     d->tick_attempts = att;
     engine_tick(d->eng);
+    lag_report(d);
     /* the writer thread wakes at least once a second; a database that is
      * full or locked is a condition to report, not a hang to restart */
     if (notify_watchdog_usec() > 0 &&
         (d->st == NULL || util_mono_us() - ss.writer_alive_us < 5 * 1000000LL))
         notify_send("WATCHDOG=1");
+}
+
+/* A word as a shell reads it back: single quotes unless it is plain. */
+static void shell_word(const char *w, char *out, size_t len)
+{
+    size_t o = 0;
+
+    if (w[strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+:,@")] ==
+        '\0') {
+        util_strlcpy(out, w, len);
+        return;
+    }
+    if (len < 3)
+        return;
+    out[o++] = '\'';
+    for (; *w != '\0' && o + 5 < len; w++) {
+        if (*w == '\'') {
+            memcpy(out + o, "'\\''", 4);
+            o += 4;
+        } else {
+            out[o++] = *w;
+        }
+    }
+    out[o++] = '\'';
+    out[o] = '\0';
+}
+
+/* In the foreground on a terminal (`make run`), the start ends with how
+ * to read what the daemon writes: the client beside this program when
+ * there is one (build/netdiag), and the database relative to the working
+ * directory when it lies below it. */
+static void hint_query(const char *argv0, const char *db)
+{
+    const char *slash = strrchr(argv0, '/');
+    char client[PATH_MAX] = "netdiag", cw[PATH_MAX + 8], dw[PATH_MAX + 8];
+    char *cwd = getcwd(NULL, 0);
+    size_t n = cwd != NULL ? strlen(cwd) : 0;
+
+    if (slash != NULL) {
+        snprintf(client, sizeof(client), "%.*s/netdiag", (int)(slash - argv0), argv0);
+        if (access(client, X_OK) != 0)
+            util_strlcpy(client, "netdiag", sizeof(client));
+    }
+    if (cwd != NULL && n > 1 && strncmp(db, cwd, n) == 0 && db[n] == '/')
+        db += n + 1;
+    free(cwd);
+    shell_word(client, cw, sizeof(cw));
+    shell_word(db, dw, sizeof(dw));
+    log_info("query it with: %s --db %s summary", cw, dw);
 }
 
 /* Probing thousands of targets needs more descriptors than the usual soft
@@ -369,8 +462,8 @@ int main(int argc, char **argv)
     /* under journald (ExecStartPre= -t, then the start) the errors go
      * through the logger so that they carry their level, <3> */
     journal = log_is_journal();
-    d.cfg = journal ? load_config_logged(d.config_path, &nerr)
-                    : config_load(d.config_path, stderr, &nerr);
+    d.cfg = journal ? reload_load_logged(d.config_path, d.once, &nerr)
+                    : reload_load(d.config_path, d.once, stderr, &nerr);
     if (d.cfg == NULL) {
         if (journal)
             log_error("%d error%s in %s", nerr, nerr == 1 ? "" : "s", d.config_path);
@@ -436,6 +529,15 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (!d.once) {
+        static const struct reload_ops ops = {
+            .begin = daemon_reload_begin, .swap = daemon_reload_swap, .end = daemon_reload_end};
+        struct reload_ops o = ops;
+        o.arg = &d;
+        d.reload = reload_new(d.base, d.config_path, d.st, &o);
+        if (d.reload == NULL)
+            fatal("cannot set up reloading");
+    }
     for (size_t i = 0; i < ND_ARRAY_LEN(sigs); i++) {
         d.ev_sig[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
         if (d.ev_sig[i] == NULL || evsignal_add(d.ev_sig[i], NULL) < 0)
@@ -449,6 +551,9 @@ int main(int argc, char **argv)
         if (d.ev_tick == NULL || event_add(d.ev_tick, &one) < 0)
             fatalx("cannot start the status timer");
         log_info("started: %zu targets, database %s", d.cfg->ntargets, d.cfg->database);
+        if (!journal && isatty(STDERR_FILENO))
+            hint_query(argv[0], d.cfg->database);
+        lag_start(&d);
         notify_send("READY=1\nSTATUS=%zu targets", d.cfg->ntargets);
     }
     engine_set_targets(d.eng, d.cfg, d.once);
@@ -462,7 +567,8 @@ int main(int argc, char **argv)
         struct engine_sched_stats es;
 
         engine_schedule_stats(d.eng, &es);
-        alert_free(d.alert); /* before the store: it queues rows */
+        reload_stop(d.reload); /* before the store: its thread writes there */
+        alert_free(d.alert);   /* before the store: it queues rows */
         d.alert = NULL;
         store_stop(d.st); /* flushes everything queued, then final figures */
         store_get_stats(d.st, &ss);
@@ -478,10 +584,13 @@ int main(int argc, char **argv)
         d.st = NULL;
     }
 out:
+    reload_free(d.reload);
     alert_free(d.alert);
     engine_free(d.eng);
     if (d.ev_tick)
         event_free(d.ev_tick);
+    if (d.ev_lag)
+        event_free(d.ev_lag);
     for (size_t i = 0; i < ND_ARRAY_LEN(d.ev_sig); i++)
         if (d.ev_sig[i])
             event_free(d.ev_sig[i]);

@@ -1215,9 +1215,23 @@ int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
     if (np == NULL)
         return -1;
     eng->once = once;
-    /* carry over unchanged targets: new targets sorted by name, then one
-     * binary search per running probe (O(n log n) for 100k targets) */
-    if (eng->nprobes > 0 && cfg->ntargets > 0) {
+    /* a reload linked to the running config (config_link_prev, off the
+     * loop): each target's namesake by index, no sort on the loop */
+    if (cfg->prev_idx != NULL && cfg->prev->ntargets == eng->nprobes) {
+        for (size_t i = 0; i < cfg->ntargets; i++) {
+            uint32_t j = cfg->prev_idx[i];
+            struct probe *p = j != CONFIG_NO_PREV ? eng->probes[j] : NULL;
+            if (p != NULL && p->t == &cfg->prev->targets[j] &&
+                target_same(p->t, &cfg->targets[i])) {
+                p->t = &cfg->targets[i];
+                cfg->targets[i].probe = p;
+                eng->probes[j] = NULL;
+                kept++;
+            }
+        }
+    } else if (eng->nprobes > 0 && cfg->ntargets > 0) {
+        /* carry over unchanged targets: new targets sorted by name, then
+         * one binary search per running probe (O(n log n) for 100k) */
         byname = malloc(cfg->ntargets * sizeof(*byname));
         if (byname == NULL) {
             free(np);

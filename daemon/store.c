@@ -706,7 +706,9 @@ static int store_cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int store_sync_targets(struct store *st, struct config *cfg)
+/* upsert: record cfg's targets (ids); retire: mark the others retired.
+ * A reload does the two apart, around its swap (store.h). */
+static int store_sync(struct store *st, struct config *cfg, bool upsert, bool retire_others)
 {
     sqlite3_stmt *up = st->ctl_stmt[CTL_UPSERT_TARGET], *ls = st->ctl_stmt[CTL_LIST_ACTIVE];
     int64_t now_ms = util_now_ms();
@@ -716,7 +718,7 @@ int store_sync_targets(struct store *st, struct config *cfg)
 
     if ((rc = store_step_done(st->ctl_stmt[CTL_BEGIN])) != SQLITE_OK)
         goto fail;
-    for (size_t i = 0; i < cfg->ntargets; i++) {
+    for (size_t i = 0; i < cfg->ntargets && upsert; i++) {
         struct target *t = &cfg->targets[i];
         store_bind_target(up, t, now_ms);
         rc = sqlite3_step(up);
@@ -729,6 +731,8 @@ int store_sync_targets(struct store *st, struct config *cfg)
         if (rc != SQLITE_DONE)
             goto fail;
     }
+    if (!retire_others)
+        goto commit;
     /* collected first: updating the table while stepping over it is legal
      * in SQLite but may visit rows twice */
     ids = malloc((cfg->ntargets ? cfg->ntargets : 1) * sizeof(*ids));
@@ -769,6 +773,7 @@ int store_sync_targets(struct store *st, struct config *cfg)
         if ((rc = store_step_done(st->ctl_stmt[CTL_RETIRE_TARGET])) != SQLITE_OK)
             goto fail;
     }
+commit:
     if ((rc = store_step_done(st->ctl_stmt[CTL_COMMIT])) != SQLITE_OK)
         goto fail;
     /* only now: a reload that fails here keeps the old config whole */
@@ -787,6 +792,21 @@ fail:
     free(retire);
     free(ids);
     return -1;
+}
+
+int store_sync_targets(struct store *st, struct config *cfg)
+{
+    return store_sync(st, cfg, true, true);
+}
+
+int store_upsert_targets(struct store *st, struct config *cfg)
+{
+    return store_sync(st, cfg, true, false);
+}
+
+int store_retire_targets(struct store *st, struct config *cfg)
+{
+    return store_sync(st, cfg, false, true);
 }
 
 /* ---- the loop thread's side of the queue ---- */

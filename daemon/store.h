@@ -79,6 +79,14 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
  * as long as no other thread uses the control connection at the same time
  * (store_load_alerts, store_load_baselines). Returns 0 or -1 (logged). */
 int store_sync_targets(struct store *st, struct config *cfg);
+/* The two halves of it, each its own transaction, for a reload thread
+ * (main.c): the upsert before the new config is swapped in, so that its
+ * targets have their ids when they start; the retirement after, so that
+ * no row of a retired target is newer than its retirement. Callable from
+ * a thread other than the loop while no other store_* call that uses the
+ * control connection (store_sync_targets, store_load_*) runs. */
+int store_upsert_targets(struct store *st, struct config *cfg);
+int store_retire_targets(struct store *st, struct config *cfg);
 
 /* Hand a result to the writer. Never blocks: when the queue is full the
  * result is counted as dropped. Called from the loop thread only. */

@@ -145,14 +145,20 @@ def test_installed_unit_points_at_installed_binary(installed, tmp_path):
     assert tree(other) == {f for f, _, _ in expected_files("/opt/nd")}
 
 
-def test_installed_binaries_run(installed):
+def test_installed_binaries_run(installed, tmp_path):
     dest, _ = installed
     netdiagd = str(dest / "usr/sbin/netdiagd")
     p = subprocess.run([netdiagd, "-V"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0 and p.stdout.startswith("netdiagd ")
     example = str(dest / "usr/share/doc/netdiag/netdiag.ini.example")
-    p = subprocess.run([netdiagd, "-t", "-c", example], capture_output=True, text=True,
-                       timeout=30)
+    # -t wants the database's directory (the state directory systemd
+    # makes): check a copy whose database is in one that exists
+    with open(example) as f:
+        copy = f.read().replace("database = /var/lib/netdiag/netdiag.db",
+                                "database = %s/netdiag.db" % tmp_path)
+    (tmp_path / "example-copy.ini").write_text(copy)
+    p = subprocess.run([netdiagd, "-t", "-c", str(tmp_path / "example-copy.ini")],
+                       capture_output=True, text=True, timeout=30)
     assert (p.returncode, p.stdout) == (0, "configuration OK\n"), p.stderr
     # the example is conf/netdiag.ini with the database in the state
     # directory systemd creates (StateDirectory=netdiag), not under var/
@@ -160,7 +166,7 @@ def test_installed_binaries_run(installed):
         installed_text = f.read()
     with open(os.path.join(REPO, "conf/netdiag.ini")) as f:
         source = f.read()
-    assert installed_text == source.replace("database = var/netdiag.db",
+    assert installed_text == source.replace("database = ../var/netdiag.db",
                                             "database = /var/lib/netdiag/netdiag.db")
     assert "database = /var/lib/netdiag/netdiag.db\n" in installed_text
     p = subprocess.run([str(dest / "usr/bin/netdiag"), "explain", "10061"],

@@ -152,7 +152,7 @@ class NotifySocket:
 class Daemon:
     """netdiagd -c CFG in the background, stderr in a file, a given env."""
 
-    def __init__(self, cfg, args=(), env=None):
+    def __init__(self, cfg, args=(), env=None, cwd=None):
         self.errpath = str(cfg) + ".stderr"
         self.errfile = open(self.errpath, "w")
         full_env = dict(os.environ)
@@ -165,7 +165,7 @@ class Daemon:
             full_env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg), *args], env=full_env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.errfile)
+                                     stderr=self.errfile, cwd=cwd)
 
     def log(self):
         with open(self.errpath) as f:
@@ -371,9 +371,11 @@ def test_watchdog_stops_while_the_writer_thread_hangs(tmp_path, cleanup):
 
 @pytest.mark.parametrize("case", ["database", "config"])
 def test_no_ready_when_start_fails(tmp_path, cleanup, case):
-    """No READY=1 when the database cannot be opened (exit 1) or the
-    configuration is bad (exit 2): systemd must see the start fail."""
-    db = tmp_path / "no-such-dir" / "netdiag.db"
+    """No READY=1 when the database cannot be opened (exit 1: a file
+    that is not a database) or the configuration is bad (exit 2): systemd
+    must see the start fail."""
+    db = tmp_path / "netdiag.db"
+    db.write_bytes(b"not a database, " * 64)
     cfg = tmp_path / "netdiag.ini"
     extra = ("port = 99999",) if case == "config" else ()
     write_config(cfg, db, [target("a", closed_port(), *extra)])
@@ -488,6 +490,205 @@ def test_reload_good_then_bad_then_query(tmp_path, cleanup):
     seq = [s for s in ns.states() if s in ("READY=1", "RELOADING=1")]
     assert seq == ["READY=1", "RELOADING=1", "READY=1", "RELOADING=1", "READY=1"], seq
     assert "WATCHDOG=1" not in ns.states()
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def stored_since(db, name, since_ms):
+    return query(db, "SELECT count(*) FROM failures f JOIN targets t ON t.id = f.target_id "
+                 "WHERE t.name = ? AND f.ts > ?", (name, since_ms))[0][0]
+
+
+@pytest.mark.parametrize("case", ["empty", "fifo", "devzero", "directory", "no-targets"])
+def test_reload_refuses_what_is_not_a_config(tmp_path, cleanup, case):
+    """What an editor, a typo or a hostile path leaves where the config
+    was: a file truncated before it is rewritten, a FIFO (opening it would
+    block the daemon), /dev/zero (read until memory runs out), a directory,
+    a file without targets. Each reload is refused at once with a message
+    that says why; the running targets keep probing and none is retired.
+    A file that says min_targets = 0 then retires them all, on purpose."""
+    db = tmp_path / "netdiag.db"
+    cfg = tmp_path / "netdiag.ini"
+    port = closed_port()
+    write_config(cfg, db, [target("a", port), target("b", port)])
+    d = Daemon(cfg)
+    cleanup.append(d)
+    d.wait_log(r"started: 2 targets", timeout=10)
+    wait_for(lambda: os.path.exists(db) and stored_since(db, "b", 0) > 0, 10,
+             "the first stored failures", d.proc, d.log)
+
+    expect = {
+        "empty": r"netdiag\.ini: the file is empty \(being rewritten\?",
+        "fifo": r"netdiag\.ini: a FIFO, not a regular file",
+        "devzero": r"netdiag\.ini: a character device, not a regular file",
+        "directory": r"netdiag\.ini: a directory, not a regular file",
+        "no-targets": r"netdiag\.ini: no targets: add \[target NAME\] sections",
+    }[case]
+    os.unlink(cfg)
+    if case == "empty":
+        cfg.write_text("")
+    elif case == "fifo":
+        os.mkfifo(cfg)
+    elif case == "devzero":
+        os.symlink("/dev/zero", cfg)
+    elif case == "directory":
+        os.mkdir(cfg)
+    else:
+        cfg.write_text("[daemon]\ndatabase = %s\n" % db)
+    d.proc.send_signal(signal.SIGHUP)
+    # poll the log, and stop a daemon that reads /dev/zero into memory
+    # before it takes the machine's
+    end = time.monotonic() + 10
+    while not re.search(r"reload failed: ", d.log()):
+        assert d.proc.poll() is None, d.log()[-3000:]
+        assert rss_kib(d.proc.pid) < 1024 * 1024, "netdiagd is reading /dev/zero into memory"
+        assert time.monotonic() < end, "no refused reload in 10 s:\n" + d.log()[-3000:]
+        time.sleep(0.05)
+    log = d.log()
+    assert re.search(r"^netdiagd: error: \S*" + expect, log, re.M), log[-3000:]
+    assert "reloaded: " not in log
+    failed_ms = int(time.time() * 1000)
+    wait_for(lambda: stored_since(db, "a", failed_ms) > 0 and stored_since(db, "b", failed_ms) > 0,
+             10, "both targets probing after the refused reload", d.proc, d.log)
+    assert query(db, "SELECT count(*) FROM targets WHERE retired IS NOT NULL") == [(0,)]
+
+    # said on purpose: retired
+    if os.path.isdir(cfg):
+        os.rmdir(cfg)
+    else:
+        os.unlink(cfg)
+    write_config(cfg, db, [])
+    lines = cfg.read_text().splitlines()
+    lines.insert(lines.index("[daemon]") + 1, "min_targets = 0")
+    cfg.write_text("\n".join(lines) + "\n")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r"reloaded: 0 targets", timeout=10)
+    wait_for(lambda: query(db, "SELECT count(*) FROM targets WHERE retired IS NOT NULL")
+             == [(2,)], 5, "both targets retired", d.proc, d.log)
+    rc, _ = d.stop()
+    assert rc == 0, d.log()[-3000:]
+
+
+def test_reload_storm_is_coalesced_and_probing_goes_on(tmp_path, cleanup):
+    """30,000 targets (an include list) and one fast target: reading,
+    checking and recording the config takes the reload seconds. 20 SIGHUPs
+    within a fraction of a second cause at most 2 reloads (one, and one
+    more that reads the file after it), and the fast target's results keep
+    being stored while the reloads run: the loop is not the one reading."""
+    db = tmp_path / "netdiag.db"
+    cfg = tmp_path / "netdiag.ini"
+    port = closed_port()
+    with open(tmp_path / "big.list", "w") as f:
+        for i in range(30000):
+            f.write("b%05d connect host=127.0.0.1 port=%d interval=1h timeout=1s\n" % (i, port))
+    lines = write_config(cfg, db, [target("fast", port)], interval="100ms", timeout="50ms")
+    lines.insert(lines.index("[daemon]") + 1, "include = big.list")
+    cfg.write_text("\n".join(lines) + "\n")
+    d = Daemon(cfg, args=("-d",))
+    cleanup.append(d)
+    d.wait_log(r"started: 30001 targets", timeout=120)
+    wait_for(lambda: stored_since(db, "fast", 0) > 0, 10, "the first results", d.proc, d.log)
+
+    t0 = time.monotonic()
+    t0_ms = int(time.time() * 1000)
+    for _ in range(20):
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.01)
+    # settled: as many reloads ended as started, the one more asked for
+    # during the first one too, and nothing new for 2 s
+    def counts():
+        log = d.log()
+        return (len(re.findall(r"^netdiagd: info: reloading ", log, re.M)),
+                len(re.findall(r"^netdiagd: (info: reloaded|error: reload failed): ", log, re.M)),
+                "the file is read once more after it" in log)
+
+    seen = {"counts": None, "since": time.monotonic()}
+
+    def settled():
+        c = counts()
+        if c != seen["counts"]:
+            seen["counts"], seen["since"] = c, time.monotonic()
+        started, ended, again = c
+        return (started > 0 and started == ended and (ended >= 2 or not again) and
+                time.monotonic() - seen["since"] >= 2.0)
+    wait_for(settled, 300, "the reloads to end", d.proc, d.log)
+    reloads = counts()[0]
+    end_ms = int(time.time() * 1000) - 2000  # the 2 s it took to see them settled
+    took = time.monotonic() - t0 - 2.0
+    assert 1 <= reloads <= 2, d.log()[-3000:]
+    assert len(re.findall(r"reloaded: 30001 targets", d.log())) == reloads
+    # the results of the fast target while the reloads ran (ts is an
+    # attempt's start; the writer commits about once a second)
+    assert took > 1.0, "the reloads ended in %.2f s: too fast to tell" % took
+    wait_for(lambda: stored_since(db, "fast", end_ms) > 0, 10, "results after the reloads",
+             d.proc, d.log)
+    during = query(db, "SELECT count(*) FROM failures f JOIN targets t ON t.id = f.target_id "
+                   "WHERE t.name = 'fast' AND f.ts > ? AND f.ts < ?",
+                   (t0_ms + 200, end_ms - 500))[0][0]
+    # one every 100 ms: at least a quarter of them, where a loop busy
+    # reading would have started none
+    assert during >= 0.25 * (end_ms - 500 - t0_ms - 200) / 100, (during, took, d.log()[-2000:])
+    rc, _ = d.stop()
+    assert rc == 0, d.log()[-3000:]
+
+
+def scrape_probes(mport):
+    """netdiag_probes_total per target (ok + failed) from /metrics; each
+    series must appear once."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
+        body = r.read().decode()
+    seen, total = set(), {}
+    for m in re.finditer(r'^netdiag_probes_total\{target="([^"]+)",kind="[a-z]+",'
+                         r'result="(ok|failed)"\} (\d+)$', body, re.M):
+        assert (m.group(1), m.group(2)) not in seen, "series twice: %s" % m.group(0)
+        seen.add((m.group(1), m.group(2)))
+        total[m.group(1)] = total.get(m.group(1), 0) + int(m.group(3))
+    return total
+
+
+def test_reload_keeps_the_series_of_kept_targets(tmp_path, cleanup):
+    """/metrics across reloads that drop half of 200 targets and add 100
+    (the swap edits the series in place, the index entry by entry): kept
+    targets count on from where they were, dropped ones are gone, new ones
+    appear, every series once; then back again."""
+    db = tmp_path / "netdiag.db"
+    cfg = tmp_path / "netdiag.ini"
+    port, mport = closed_port(), closed_port()
+    first = ["t%03d" % i for i in range(200)]
+    second = first[::2] + ["n%03d" % i for i in range(100)]
+
+    def write(names):
+        lines = write_config(cfg, db, [target(n, port) for n in names], interval="200ms",
+                             timeout="100ms")
+        lines.insert(lines.index("[daemon]") + 1, "metrics_listen = 127.0.0.1:%d" % mport)
+        cfg.write_text("\n".join(lines) + "\n")
+
+    write(first)
+    d = Daemon(cfg)
+    cleanup.append(d)
+    d.wait_log(r"started: 200 targets", timeout=10)
+    before = wait_for(lambda: (lambda t: t if len(t) == 200 and min(t.values()) > 0 else None)(
+        scrape_probes(mport)), 10, "every target counted", d.proc, d.log)
+    for n, (names, gone) in enumerate(((second, first[1::2]), (first, second[100:]))):
+        write(names)
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log(r"reloaded: 200 targets", timeout=10, count=n + 1)
+        after = wait_for(lambda: (lambda t: t if set(t) == set(names) and all(
+            t[x] > before.get(x, 0) for x in names) else None)(scrape_probes(mport)), 10,
+            "every target of reload %d counting" % (n + 1), d.proc, d.log)
+        kept = set(names) & set(before)
+        assert kept and all(after[x] > before[x] for x in kept)
+        assert not set(gone) & set(after)
+        before = after
+    rc, _ = d.stop()
+    assert rc == 0, d.log()[-3000:]
 
 
 # ---- SIGTERM / SIGINT -------------------------------------------------------
@@ -618,6 +819,106 @@ def test_check_config(tmp_path):
     assert p.returncode == 2 and p.stdout == ""
     line = line_of(lines, "family = ip4")
     assert p.stderr.startswith("%s:%d: [target web] family:" % (cfg, line))
+
+
+def test_check_config_needs_what_running_needs(tmp_path):
+    """A file that parses is not enough for -t: the database's directory
+    must exist, the exec hook must be a program, Alertmanager an address
+    alerts can be posted to. --once needs neither database nor hook."""
+    cfg = tmp_path / "netdiag.ini"
+    db = tmp_path / "no-such-dir" / "netdiag.db"
+    lines = write_config(cfg, db, [target("web", 8080)])
+    hook = tmp_path / "hook"
+    hook.write_text("#!/bin/sh\n")
+    hook.chmod(0o644)
+    lines[lines.index("[defaults]"):lines.index("[defaults]")] = [
+        "[alert]", "exec = %s --page" % hook, "alertmanager_url = http://am.test:9093", ""]
+    cfg.write_text("\n".join(lines) + "\n")
+    p = run("-t", "-c", str(cfg))
+    assert (p.returncode, p.stdout) == (2, ""), p.stderr
+    assert p.stderr.splitlines() == [
+        "%s:%d: [alert] exec: \"%s\" is not executable (Permission denied)"
+        % (cfg, line_of(lines, "exec = %s --page" % hook), hook),
+        "%s:2: [daemon] database: the directory \"%s\" does not exist (netdiagd creates the "
+        "database file, not its directory)" % (cfg, db.parent),
+        "netdiagd: 2 errors in %s" % cfg], p.stderr
+    p = run("-t", "--once", "-c", str(cfg))
+    assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", "")
+    hook.chmod(0o755)
+    os.mkdir(db.parent)
+    p = run("-t", "-c", str(cfg))
+    assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", "")
+    bad = [x.replace("http://am.test:9093", "https://am.test:9093") for x in lines]
+    cfg.write_text("\n".join(bad) + "\n")
+    p = run("-t", "-c", str(cfg))
+    assert p.returncode == 2 and "https is not supported" in p.stderr, p.stderr
+
+
+def test_relative_database_is_beside_the_config(tmp_path, cleanup):
+    """database = ../var/x.db is relative to the config file's directory
+    (as include is), so netdiagd started anywhere writes the same file,
+    and says which one (absolute)."""
+    etc, var, elsewhere = tmp_path / "etc", tmp_path / "var", tmp_path / "a" / "b"
+    for p in (etc, var, elsewhere):
+        os.makedirs(p)
+    cfg = etc / "netdiag.ini"
+    write_config(cfg, "../var/x.db", [target("web", closed_port())])
+    for cwd, path in ((elsewhere, str(cfg)), (tmp_path, "etc/netdiag.ini")):
+        p = run("-t", "-c", path, cwd=str(cwd))
+        assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", ""), (cwd, p)
+    d = Daemon(cfg, cwd=str(elsewhere))
+    cleanup.append(d)
+    d.wait_log(r"started: 1 targets, database %s$" % re.escape(os.path.realpath(var / "x.db")),
+               timeout=10)
+    rc, _ = d.stop()
+    assert rc == 0, d.log()
+    assert os.path.exists(var / "x.db")
+    assert os.listdir(elsewhere) == [] and not os.path.exists(tmp_path / "a" / "var")
+
+
+def test_foreground_on_a_terminal_says_how_to_query(tmp_path):
+    """make run: in the foreground on a terminal, the start ends with the
+    command that reads what the daemon writes, and that command works."""
+    import pty
+    import select
+    import shlex
+    cfg = tmp_path / "netdiag.ini"
+    write_config(cfg, "netdiag.db", [target("web", closed_port())])
+    env = dict(os.environ)
+    for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM"):
+        env.pop(k, None)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([NETDIAGD, "-c", "netdiag.ini"], cwd=str(tmp_path), env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    try:
+        end = time.monotonic() + 20
+        while b"query it with:" not in out or not out.endswith(b"\n"):
+            assert time.monotonic() < end and proc.poll() is None, out
+            if select.select([master], [], [], 0.1)[0]:
+                out += os.read(master, 4096)
+        lines = out.decode().replace("\r\n", "\n").splitlines()
+        i = [n for n, x in enumerate(lines) if "query it with:" in x][0]
+        assert re.match(r"netdiagd: info: started: 1 targets, ", lines[i - 1]), lines
+        assert lines[i] == "netdiagd: info: query it with: %s --db netdiag.db summary" % NETDIAG
+        cmd = shlex.split(lines[i].split("query it with: ", 1)[1])
+        p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < end:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    os.read(master, 4096)
+                except OSError:
+                    break
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+    assert proc.returncode == 0
 
 
 def test_once_exit_codes(tmp_path, server):

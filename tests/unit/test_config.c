@@ -14,11 +14,13 @@
 
 #include "config.h"
 #include "unit.h"
+#include "util.h"
 #include "wsa.h"
 
 /* Each test works in a fresh directory under /tmp, so that files have
  * short relative names and error lines are exact. */
 static char sample_conf[PATH_MAX];
+static char test_dir[PATH_MAX]; /* the directory the tests run in, resolved */
 
 static void write_bytes(const char *name, const char *data, size_t len)
 {
@@ -91,6 +93,8 @@ static struct config *load_ok(const char *text)
     free(errs);
     return cfg;
 }
+
+#define TARGET_A "[target a]\nkind = resolve\nname = x\n"
 
 static const char connect_target[] = "[target web]\nkind = connect\nhost = localhost\nport = 80\n";
 
@@ -226,7 +230,12 @@ static void test_values(void)
 
     if (cfg == NULL)
         return;
-    UNIT_EQ_STR(cfg->database, "var/x.db");
+    {
+        /* relative to the file's directory, made absolute */
+        char want[PATH_MAX + 16];
+        snprintf(want, sizeof(want), "%s/var/x.db", test_dir);
+        UNIT_EQ_STR(cfg->database, want);
+    }
     UNIT_EQ_INT(cfg->log_level, 7);
     UNIT_EQ_STR(cfg->metrics_listen, "127.0.0.1:9470");
     UNIT_EQ_INT(cfg->retention_ms, 7LL * 86400000);
@@ -553,8 +562,8 @@ static void test_error_lines(void)
                   "t.ini:2: [alert] window: 2h must be shorter than baseline (1h)\n");
     EXPECT_ERRORS("[alert]\nalertmanager_url = 127.0.0.1:9093\n[daemon]\nmetrics_listen = "
                   "localhost:9470\n",
-                  "t.ini:2: [alert] alertmanager_url: \"127.0.0.1:9093\" is not an http:// or "
-                  "https:// URL\n"
+                  "t.ini:2: [alert] alertmanager_url: \"127.0.0.1:9093\" is not a URL (write "
+                  "http://HOST:PORT, e.g. http://127.0.0.1:9093)\n"
                   "t.ini:4: [daemon] metrics_listen: \"localhost:9470\" is not an IP address "
                   "(with optional :port, [v6]:port)\n");
     /* exec runs without a shell: only an absolute program path */
@@ -835,7 +844,19 @@ static void test_sample_conf(void)
     free(errs);
     if (cfg == NULL)
         return;
-    UNIT_EQ_STR(cfg->database, "var/netdiag.db");
+    {
+        /* ../var/netdiag.db beside conf/: the checkout's var/ */
+        char want[PATH_MAX + 16], *slash;
+        util_strlcpy(want, sample_conf, sizeof(want));
+        slash = strrchr(want, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        slash = strrchr(want, '/');
+        if (slash != NULL)
+            strcpy(slash, "/var/netdiag.db");
+        UNIT_EQ_STR(cfg->database, want);
+    }
+    UNIT_CHECK(config_check_run(cfg, false, stderr) == 0); /* make run's var/ is there */
     UNIT_CHECK(cfg->metrics_listen == NULL);
     UNIT_CHECK(cfg->ntargets >= 4);
     UNIT_CHECK(config_find_target(cfg, "web-closed") != NULL);
@@ -847,6 +868,260 @@ static void test_sample_conf(void)
         if (t->kind == KIND_RESOLVE && t->server_system)
             UNIT_EQ_STR(t->qname, "localhost");
     }
+    config_free(cfg);
+}
+
+/* Only regular, non-empty files within CONFIG_BYTES_MAX are read: an
+ * empty file (an editor's truncate-then-write) would retire every target,
+ * a FIFO would block the daemon, /dev/zero never ends. */
+static void test_not_a_config_file(void)
+{
+    char *errs;
+    int nerr;
+    struct config *cfg;
+    int fd;
+
+    write_file("empty.ini", "");
+    UNIT_CHECK(load("empty.ini", &errs, &nerr) == NULL);
+    UNIT_EQ_STR(errs, "empty.ini: the file is empty (being rewritten? write the new file beside "
+                      "it and rename it over this one; a file holding only a comment is "
+                      "accepted)\n");
+    free(errs);
+    cfg = load_ok("; nothing yet\n"); /* no targets: config_check_run() judges */
+    UNIT_CHECK(cfg != NULL && cfg->ntargets == 0);
+    config_free(cfg);
+
+    UNIT_CHECK(mkfifo("fifo.ini", 0600) == 0);
+    UNIT_CHECK(load("fifo.ini", &errs, &nerr) == NULL); /* at once: nobody writes it */
+    UNIT_EQ_STR(errs, "fifo.ini: a FIFO, not a regular file: netdiagd reads only regular files\n");
+    free(errs);
+    UNIT_CHECK(symlink("/dev/zero", "zero.ini") == 0);
+    UNIT_CHECK(load("zero.ini", &errs, &nerr) == NULL);
+    UNIT_EQ_STR(errs, "zero.ini: a character device, not a regular file: netdiagd reads only "
+                      "regular files\n");
+    free(errs);
+    UNIT_CHECK(mkdir("dir.ini", 0700) == 0);
+    UNIT_CHECK(load("dir.ini", &errs, &nerr) == NULL);
+    UNIT_EQ_STR(errs, "dir.ini: a directory, not a regular file: netdiagd reads only regular "
+                      "files\n");
+    free(errs);
+
+    /* includes alike: an empty list file, an empty *.ini in a directory */
+    write_file("empty.list", "");
+    EXPECT_ERRORS("[daemon]\ninclude = empty.list\n[target m]\nkind = resolve\nname = x\n",
+                  "empty.list: the file is empty (being rewritten? write the new file beside it "
+                  "and rename it over this one; a file holding only a comment is accepted)\n");
+    UNIT_CHECK(mkdir("inc.d", 0700) == 0);
+    write_file("inc.d/a.ini", "");
+    EXPECT_ERRORS("[daemon]\ninclude = inc.d\n[target m]\nkind = resolve\nname = x\n",
+                  "inc.d/a.ini: the file is empty (being rewritten? write the new file beside "
+                  "it and rename it over this one; a file holding only a comment is "
+                  "accepted)\n");
+
+    /* sizes: one file, then the main file and its include together
+     * (sparse files: nothing is read) */
+    fd = open("big.ini", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    UNIT_CHECK(fd >= 0 && ftruncate(fd, CONFIG_BYTES_MAX + 1) == 0);
+    close(fd);
+    UNIT_CHECK(load("big.ini", &errs, &nerr) == NULL);
+    UNIT_EQ_STR(errs, "big.ini: 67108865 bytes: a configuration (the main file and what it "
+                      "includes) may hold at most 64 MiB\n");
+    free(errs);
+    UNIT_CHECK(truncate("big.ini", CONFIG_BYTES_MAX) == 0);
+    EXPECT_ERRORS("[daemon]\ninclude = big.ini\n[target m]\nkind = resolve\nname = x\n",
+                  "big.ini: 67108864 bytes: a configuration (the main file and what it "
+                  "includes) may hold at most 64 MiB\n");
+    unlink("big.ini");
+}
+
+/* Values and file names reach a terminal or the journal: control bytes
+ * and bytes that are not UTF-8 are escaped, one error stays one line. */
+static void test_control_bytes_escaped(void)
+{
+    EXPECT_ERRORS("[daemon]\nlog_level = \x1b[2J\x07loud\n",
+                  "t.ini:2: [daemon] log_level: \"\\x1b[2J\\x07loud\" is not one of error, warn, "
+                  "info, debug\n");
+    EXPECT_ERRORS("[target a\tb]\nkind = resolve\nname = x\n",
+                  "t.ini:1: [target a\\tb]: target name may only hold letters, digits, \".\", "
+                  "\"_\" and \"-\"\n");
+    /* valid UTF-8 stays, a lone byte and a C1 control (CSI) do not */
+    EXPECT_ERRORS("[target caf\xc3\xa9\xff\xc2\x9b]\nkind = resolve\nname = x\n",
+                  "t.ini:1: [target caf\xc3\xa9\\xff\\xc2\\x9b]: target name may only hold "
+                  "letters, digits, \".\", \"_\" and \"-\"\n");
+    EXPECT_ERRORS("[target x]\nkind = resolve\nname = a\rb\n",
+                  "t.ini:3: [target x] name: \"a\\rb\" is not a DNS name\n");
+}
+
+/* What config_check_run() prints for cfg (and frees cfg). */
+static char *check_run(struct config *cfg, bool once, int *n)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&out, &len);
+
+    UNIT_CHECK(mem != NULL && cfg != NULL);
+    *n = cfg != NULL && mem != NULL ? config_check_run(cfg, once, mem) : -1;
+    if (mem != NULL)
+        fclose(mem);
+    config_free(cfg);
+    return out;
+}
+
+#define EXPECT_RUN(text, once, expected)                                                           \
+    do {                                                                                           \
+        int n_;                                                                                    \
+        char *out_ = check_run(load_ok(text), (once), &n_);                                        \
+        UNIT_EQ_STR(out_, (expected));                                                             \
+        UNIT_EQ_INT(n_, count_lines(expected));                                                    \
+        free(out_);                                                                                \
+    } while (0)
+
+/* What running a valid file needs: enough targets (a reload that would
+ * retire every target is refused unless the file says min_targets = 0),
+ * the exec hook, the database's directory. */
+static void test_check_run(void)
+{
+    char want[3 * PATH_MAX], text[2 * PATH_MAX];
+
+    EXPECT_RUN("[daemon]\ndatabase = x.db\n", false,
+               "t.ini: no targets: add [target NAME] sections (or an include), or set [daemon] "
+               "min_targets = 0 to run without any\n");
+    EXPECT_RUN("[daemon]\ndatabase = x.db\nmin_targets = 0\n", false, "");
+    EXPECT_RUN("[daemon]\ndatabase = x.db\nmin_targets = 3\n[target a]\nkind = resolve\n"
+               "name = x\n[target b]\nkind = resolve\nname = x\n",
+               false, "t.ini:3: 2 targets, fewer than [daemon] min_targets (3)\n");
+    EXPECT_RUN("[daemon]\ndatabase = x.db\n[target a]\nkind = resolve\nname = x\n", false, "");
+
+    /* the hook: missing, a directory, not executable, fine */
+    EXPECT_RUN("[daemon]\ndatabase = x.db\n[alert]\nexec = /nonexistent/hook --now\n" TARGET_A,
+               false, "t.ini:4: [alert] exec: \"/nonexistent/hook\": No such file or directory\n");
+    EXPECT_RUN("[daemon]\ndatabase = x.db\n[alert]\nexec = /\n" TARGET_A, false,
+               "t.ini:4: [alert] exec: \"/\" is a directory, not a program\n");
+    write_file("hook.sh", "#!/bin/sh\n");
+    UNIT_CHECK(chmod("hook.sh", 0644) == 0);
+    snprintf(text, sizeof(text), "[daemon]\ndatabase = x.db\n[alert]\nexec = %s/hook.sh\n" TARGET_A,
+             test_dir);
+    snprintf(want, sizeof(want),
+             "t.ini:4: [alert] exec: \"%s/hook.sh\" is not executable (Permission denied)\n",
+             test_dir);
+    EXPECT_RUN(text, false, want);
+    EXPECT_RUN(text, true, ""); /* --once runs no hook */
+    UNIT_CHECK(chmod("hook.sh", 0755) == 0);
+    EXPECT_RUN(text, false, "");
+
+    /* the database's directory: made by the package or systemd, not us */
+    snprintf(want, sizeof(want),
+             "t.ini:2: [daemon] database: the directory \"%s/nodir\" does not exist (netdiagd "
+             "creates the database file, not its directory)\n",
+             test_dir);
+    EXPECT_RUN("[daemon]\ndatabase = nodir/x.db\n" TARGET_A, false, want);
+    EXPECT_RUN("[daemon]\ndatabase = nodir/x.db\n" TARGET_A, true, "");
+    snprintf(want, sizeof(want),
+             "t.ini:2: [daemon] database: \"%s/t.ini\" is a file, not a directory\n", test_dir);
+    EXPECT_RUN("[daemon]\ndatabase = t.ini/x.db\n" TARGET_A, false, want);
+    UNIT_CHECK(mkdir("db.d", 0700) == 0);
+    snprintf(want, sizeof(want), "t.ini:2: [daemon] database: \"%s/db.d\" is a directory\n",
+             test_dir);
+    EXPECT_RUN("[daemon]\ndatabase = db.d\n" TARGET_A, false, want);
+}
+
+/* alertmanager_url: what alert_am.c can post to, checked at -t. */
+static void test_alertmanager_url(void)
+{
+    static const char *const ok[] = {
+        "http://127.0.0.1:9093", "http://am.example.test:9093/prefix/", "http://[::1]:9093",
+        "http://am-1.test",      "http://user:pw@am.test:9093",
+    };
+    static const struct {
+        const char *url, *err;
+    } bad[] = {
+        {"am.test:9093", "\"am.test:9093\" is not a URL (write http://HOST:PORT, e.g. "
+                         "http://127.0.0.1:9093)"},
+        {"ftp://am.test", "\"ftp://am.test\": the scheme \"ftp\" is not supported (only http://)"},
+        {"http://am.test:99999", "\"http://am.test:99999\" is not a valid URL "
+                                 "(http://HOST[:PORT][/PATH], the port 1 to 65535)"},
+        {"http://am .test", "\"http://am .test\" is not a valid URL (http://HOST[:PORT][/PATH], "
+                            "the port 1 to 65535)"},
+        {"http://", "\"http://\" has no host"},
+        {"http://am.test:0", "\"http://am.test:0\": port 0 (1 to 65535, or none for 80)"},
+        {"http://am.test/?x=1", "\"http://am.test/?x=1\": a query or fragment is not sent "
+                                "(alerts go to PATH/api/v2/alerts)"},
+        {"http://a!b:9093", "\"http://a!b:9093\": \"a!b\" is not a host name or an IP address"},
+        {"http://1.2.3.4.5", "\"http://1.2.3.4.5\": \"1.2.3.4.5\" is not a host name or an IP "
+                             "address"},
+        /* credentials never reach a message */
+        {"http://user:secret@:9093", "\"http://***@:9093\" has no host"},
+    };
+    char text[512], want[1024];
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct config *cfg;
+        snprintf(text, sizeof(text), "[alert]\nalertmanager_url = %s\n", ok[i]);
+        cfg = load_ok(text);
+        UNIT_CHECK(cfg != NULL && strcmp(cfg->alert.alertmanager_url, ok[i]) == 0);
+        config_free(cfg);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "[alert]\nalertmanager_url = %s\n", bad[i].url);
+        snprintf(want, sizeof(want), "t.ini:2: [alert] alertmanager_url: %s\n", bad[i].err);
+        EXPECT_ERRORS(text, want);
+    }
+}
+
+/* The rule netdiagd and netdiag -c share for a relative path. */
+static void test_path_beside(void)
+{
+    static const struct {
+        const char *config, *path, *want; /* want: below test_dir unless absolute */
+    } cases[] = {
+        {"/etc/netdiag/netdiag.ini", "/abs/x.db", "/abs/x.db"},
+        {"t.ini", "x.db", "x.db"},
+        {"pb/etc/main.ini", "../var/x.db", "pb/var/x.db"},
+        {"pb/etc/main.ini", "./a/../b.db", "pb/etc/a/../b.db"}, /* only leading ./ and ../ */
+        {"pb/etc/main.ini", "../../../../../../../../../../x.db", "/x.db"},
+        {"/netdiag.ini", "../x.db", "/x.db"},
+        {"pb/link/n.ini", "../x.db", "pb/real/x.db"}, /* the directory's links resolved */
+        {"pb/gone/n.ini", "x.db", "pb/gone/x.db"},    /* a directory that is not there */
+    };
+
+    UNIT_CHECK(mkdir("pb", 0700) == 0 && mkdir("pb/etc", 0700) == 0);
+    UNIT_CHECK(mkdir("pb/real", 0700) == 0 && mkdir("pb/real/conf", 0700) == 0);
+    UNIT_CHECK(symlink("real/conf", "pb/link") == 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char want[2 * PATH_MAX];
+        char *got = config_path_beside(cases[i].config, cases[i].path);
+        if (cases[i].want[0] == '/')
+            util_strlcpy(want, cases[i].want, sizeof(want));
+        else
+            snprintf(want, sizeof(want), "%s/%s", test_dir, cases[i].want);
+        UNIT_EQ_STR(got, want);
+        free(got);
+    }
+}
+
+/* A reload names each target's namesake in the running config. */
+static void test_link_prev(void)
+{
+    struct config *old = load_ok("[target a]\nkind = resolve\nname = x\n[target b]\nkind = "
+                                 "resolve\nname = x\n[target c]\nkind = resolve\nname = x\n"
+                                 "[target d]\nkind = resolve\nname = x\n");
+    struct config *cfg = load_ok("[target d]\nkind = connect\nhost = h\nport = 1\n[target x]\n"
+                                 "kind = resolve\nname = x\n[target b]\nkind = resolve\nname = "
+                                 "y\n");
+
+    if (old == NULL || cfg == NULL)
+        goto out;
+    UNIT_EQ_INT(config_link_prev(cfg, old), 0);
+    UNIT_CHECK(cfg->prev == old);
+    if (cfg->prev_idx != NULL) {
+        UNIT_EQ_INT(cfg->prev_idx[0], 3);              /* d: by name, whatever changed */
+        UNIT_EQ_INT(cfg->prev_idx[1], CONFIG_NO_PREV); /* x: new */
+        UNIT_EQ_INT(cfg->prev_idx[2], 1);              /* b */
+    }
+    config_unlink_prev(cfg);
+    UNIT_CHECK(cfg->prev == NULL && cfg->prev_idx == NULL);
+out:
+    config_free(old);
     config_free(cfg);
 }
 
@@ -865,7 +1140,8 @@ int main(void)
 
     if (realpath("conf/netdiag.ini", sample_conf) == NULL)
         sample_conf[0] = '\0';
-    if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL || chdir(dir) < 0) {
+    if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL || chdir(dir) < 0 ||
+        realpath(dir, test_dir) == NULL) {
         perror("test_config: temporary directory");
         return 1;
     }
@@ -884,6 +1160,12 @@ int main(void)
     UNIT_RUN(test_mkstemp_path);
     UNIT_RUN(test_qtype_names);
     UNIT_RUN(test_sample_conf);
+    UNIT_RUN(test_not_a_config_file);
+    UNIT_RUN(test_control_bytes_escaped);
+    UNIT_RUN(test_check_run);
+    UNIT_RUN(test_alertmanager_url);
+    UNIT_RUN(test_path_beside);
+    UNIT_RUN(test_link_prev);
     if (chdir(cwd) == 0)
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return UNIT_END("test_config");
