@@ -31,7 +31,7 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg);
 /* Alerts firing now (for STATUS= and metrics). */
 size_t alert_active(const struct alert_engine *a);
 
-/* Shutdown: stop timers, kill running hooks' waits (not the hooks), free. */
+/* Shutdown: stop timers, end running hooks (and what they started), free. */
 void alert_free(struct alert_engine *a);
 
 #endif

@@ -508,6 +508,107 @@ def test_exec_hook_killed_after_timeout(tmp_path, daemons):
     assert n >= 15, n
 
 
+def alive(pid):
+    """Whether pid runs (a zombie does not count)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_dead(pids, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if alive(p)]
+
+
+def read_pid(path, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return int(path.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    raise AssertionError("%s was not written" % path)
+
+
+def test_exec_hook_leaves_nothing_behind(tmp_path, daemons):
+    """What a hook starts in the background ends when the hook exits (its
+    process group goes with it); a hook still running when the daemon
+    stops ends with the daemon, its children too. Before, both outlived
+    the hook and the daemon."""
+    out = tmp_path / "pids"
+    out.mkdir()
+    hook = tmp_path / "hook.sh"
+    # firing: leave a sleeper behind and exit 0; resolved: never happens.
+    # Every run writes its own pid files; the first ones are looked at.
+    hook.write_text("#!/bin/sh\nsleep 300 &\necho $! > \"$1/child.$$\"\n"
+                    "if [ \"$2\" = stay ]; then echo $$ > \"$1/hook.$$\"; wait; fi\nexit 0\n")
+    hook.chmod(0o755)
+    cfg = write_config(tmp_path, [("web", connect_target(closed_port()))],
+                       "exec = %s %s go\nexec_timeout = 1h" % (hook, out))
+    d = daemons(cfg)
+    assert d.wait_log(r"alert: exec \S+hook.sh \(web WSAECONNREFUSED firing\) exited 0", timeout=20), \
+        d.log()
+    children = [int(p.read_text()) for p in out.glob("child.*")]
+    assert len(children) == 1, children
+    assert wait_dead(children) == [], "the hook's background child outlived the hook"
+    assert d.stop() == 0
+
+    # a hook that stays: the daemon's stop ends it and its child
+    for p in out.iterdir():
+        p.unlink()
+    (tmp_path / "db.sqlite").unlink()
+    cfg = write_config(tmp_path, [("web", connect_target(closed_port()))],
+                       "exec = %s %s stay\nexec_timeout = 1h" % (hook, out))
+    d = daemons(cfg)
+    assert d.wait_log(FIRING % ("web", "WSAECONNREFUSED"), timeout=20), d.log()
+    hook_pid = read_pid(next_file(out, "hook."))
+    child_pid = read_pid(next_file(out, "child."))
+    assert alive(hook_pid) and alive(child_pid)
+    assert d.stop() == 0
+    assert wait_dead([hook_pid, child_pid]) == [], "the hook or its child outlived the daemon"
+    assert re.search(r"alert: exec \S+hook.sh \(web WSAECONNREFUSED firing\) ended at shutdown",
+                     d.log()), d.log()
+
+
+def next_file(directory, prefix, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(directory.glob(prefix + "*"))
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError("no %s* in %s" % (prefix, directory))
+
+
+def test_exec_dropped_runs_are_counted(tmp_path, daemons):
+    """More notifications than 8 running hooks and 64 waiting: the ones
+    dropped are logged with their count, at once for the first and then
+    at most once per 10 s (never one line per drop, never silently)."""
+    hook = tmp_path / "slow.sh"
+    hook.write_text("#!/bin/sh\nexec sleep 120\n")
+    hook.chmod(0o755)
+    targets = [("t%d" % i, connect_target(closed_port())) for i in range(10)]
+    # every window reminds the hook of 10 firing alerts: the queue fills
+    # in about 8 windows
+    cfg = write_config(tmp_path, targets,
+                       "exec = %s\nexec_timeout = 1h\nrenotify = 1s\nhost_min_targets = 0" % hook)
+    d = daemons(cfg)
+    drop = r"alert: exec \S+slow.sh: (\d+) hook runs? dropped \(8 running and 64 waiting; last " \
+        r"dropped: t\d WSAECONNREFUSED firing again\)"
+    assert d.wait_log(drop, timeout=40), d.log()
+    assert d.wait_log(drop, n=2, timeout=40), d.log()
+    counts = [int(n) for n in re.findall(drop, d.log())]
+    assert counts[0] == 1 and counts[1] > 1, counts  # the second line sums up ~10 s of drops
+    assert d.stop() == 0
+    log = d.log()
+    assert re.search(r"alert: exec: 64 queued hook runs not started: shutting down", log), log
+    assert len(re.findall(r"\(t\d WSAECONNREFUSED firing[^)]*\) ended at shutdown", log)) == 8, log
+
+
 class Alertmanager:
     """prometheus-alertmanager on 127.0.0.1 (a free port), clustering off,
     a temporary storage path and a minimal configuration."""
