@@ -113,6 +113,8 @@ static char *am_labels(const struct alert_am *am, const struct alert_notice *n)
     am_kv(b, &first, "instance", am->instance);
     am_kv(b, &first, "scope", n->host ? "host" : "target");
     am_kv(b, &first, "target", n->target);
+    if (n->watch_class != NULL)
+        am_kv(b, &first, "class", n->watch_class);
     am_kv(b, &first, "wsa_code", code);
     am_kv(b, &first, "wsa_name", n->wsa_name ? n->wsa_name : "");
     evbuffer_add(b, "}", 1);
@@ -129,9 +131,12 @@ static char *am_rest(const struct alert_notice *n)
         return NULL;
     evbuffer_add_printf(b, "\"annotations\":{");
     if (n->host)
+        snprintf(v, sizeof(v), "%s", n->detail); /* it says what is known, and no more */
+    else if (n->watch_class != NULL)
         snprintf(v, sizeof(v),
-                 "%s (%s) on many targets at once (%s): the local network, not the targets",
-                 n->wsa_name, n->meaning, n->targets);
+                 "%s: %s (%s: no answer in time) on %" PRId64 " of %" PRId64
+                 " attempts in a window",
+                 n->target, n->watch_class, n->wsa_name, n->count, n->attempts);
     else
         snprintf(v, sizeof(v), "%s: %s (%s) on %" PRId64 " of %" PRId64 " attempts in a window",
                  n->target, n->wsa_name, n->meaning, n->count, n->attempts);

@@ -271,6 +271,7 @@ static void alert_env_fill(struct alert_env *e, const char *instance, const stru
     alert_env_add(e, "ALERT_ID", "%" PRId64, n->id);
     alert_env_add(e, "TARGET", "%s", n->target);
     alert_env_add(e, "TARGETS", "%s", n->host ? n->targets : n->target);
+    alert_env_add(e, "CLASS", "%s", n->watch_class ? n->watch_class : "");
     alert_env_add(e, "WSA_CODE", "%d", n->wsa_code);
     alert_env_add(e, "WSA_NAME", "%s", n->wsa_name ? n->wsa_name : "");
     alert_env_add(e, "MEANING", "%s", n->meaning ? n->meaning : "");

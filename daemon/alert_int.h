@@ -23,12 +23,14 @@ const char *alert_event_name(enum alert_event ev);
 /* Everything a sink may say about one alert at one moment. */
 struct alert_notice {
     enum alert_event event;
-    bool host;       /* host-wide: the local network, not the targets */
-    bool repeat;     /* a reminder of a still-firing alert (renotify) */
-    int64_t id;      /* alerts.id; 0 without a database */
-    char target[72]; /* the target's name, or ALERT_HOST_TARGET */
-    int wsa_code;
-    const char *wsa_name; /* static strings of the WSA table */
+    bool host;               /* many targets at once (target ALERT_HOST_TARGET) */
+    bool local;              /* host: the evidence points at the local network */
+    bool repeat;             /* a reminder of a still-firing alert (renotify) */
+    int64_t id;              /* alerts.id; 0 without a database */
+    char target[72];         /* the target's name, or ALERT_HOST_TARGET */
+    int wsa_code;            /* the code of the failures (for a class: most of them) */
+    const char *watch_class; /* "timeout" for the class, NULL for a plain code */
+    const char *wsa_name;    /* static strings of the WSA table */
     const char *meaning;
     int64_t count;    /* failures in the window that fired */
     int64_t attempts; /* attempts in that window */

@@ -41,7 +41,7 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_DAEMON, "retention",        OT_DURATION, MINUTE_MS,              3650 * DAY_MS,          "30d",                           CFG(retention_ms),           0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "include",          OT_STRING,   0,                      0,                      "",                              CFG(include),                0,                 NULL,          0,                  0,         0},
 
-    {SEC_ALERT,  "codes",            OT_CODES,    0,                      0,                      "WSAECONNREFUSED, WSAETIMEDOUT", CFG(alert.codes),            CFG(alert.ncodes), NULL,          0,                  0,         0},
+    {SEC_ALERT,  "codes",            OT_CODES,    0,                      0,                      "refused, timeout",              CFG(alert.codes),            CFG(alert.ncodes), NULL,          0,                  0,         0},
     {SEC_ALERT,  "window",           OT_DURATION, 100,                    DAY_MS,                 "1m",                            CFG(alert.window_ms),        0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "baseline",         OT_DURATION, 1000,                   30 * DAY_MS,            "1h",                            CFG(alert.baseline_ms),      0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "factor",           OT_DOUBLE,   1,                      1000,                   "3",                             CFG(alert.factor),           0,                 NULL,          0,                  0,         0},
@@ -146,7 +146,10 @@ static int parse_double(const char *v, double min, double max, double *out, char
 }
 
 /* A comma or space separated list of WSA names (with or without the "WSA"
- * prefix) or numbers. Repeats are dropped; empty means no code is watched. */
+ * prefix) or numbers, "refused" (WSAECONNREFUSED) and the class "timeout"
+ * (which takes in WSAETIMEDOUT). Repeats are dropped; empty means no code
+ * is watched. */
+static const struct wsa_code code_timeout = {CONFIG_CODE_TIMEOUT, "timeout", "", "", false};
 static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, size_t errlen)
 {
     char *copy = strdup(v), *save = NULL;
@@ -168,12 +171,14 @@ static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, siz
             if (util_parse_int(tok, 0, 100000, &num, err, errlen) == 0)
                 c = wsa_by_code((int)num);
         } else {
-            c = wsa_by_name(tok);
+            c = strcasecmp(tok, "timeout") == 0
+                    ? &code_timeout
+                    : wsa_by_name(strcasecmp(tok, "refused") == 0 ? "WSAECONNREFUSED" : tok);
         }
         if (c == NULL) {
             snprintf(err, errlen,
                      "\"%s\" is not a Windows Sockets code (a name such as WSAECONNREFUSED or "
-                     "ECONNREFUSED, or a number such as 10061)",
+                     "ECONNREFUSED, a number such as 10061, refused or timeout)",
                      tok);
             goto out;
         }
@@ -187,6 +192,14 @@ static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, siz
         }
         out[n++] = c->code;
     }
+    /* the class "timeout" takes in WSAETIMEDOUT: one failure, one series */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; out[i] == WSAETIMEDOUT && j < n; j++)
+            if (out[j] == CONFIG_CODE_TIMEOUT) {
+                memmove(&out[i], &out[i + 1], (n - i - 1) * sizeof(out[0]));
+                n--;
+                break;
+            }
     memcpy(codes, out, n * sizeof(out[0]));
     *ncodes = n;
     rc = 0;
