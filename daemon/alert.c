@@ -139,7 +139,9 @@ struct alert_engine {
     size_t nactive;
     int64_t local_id; /* ids without a database */
     struct alert_exec *exec;
-    struct alert_am *am;
+    struct alert_am **am; /* one per alertmanager_url */
+    size_t nam;
+    char *am_urls; /* the alertmanager_url they were made from */
     int64_t am_resend_ms;
     char instance[256]; /* this host's name, for the hook and Alertmanager */
 };
@@ -357,6 +359,23 @@ static void alert_notice_host(const struct alert_engine *a, const struct alert_h
     util_strlcpy(n->detail, h->detail, sizeof(n->detail));
 }
 
+static void alert_am_put_all(struct alert_engine *a, const struct alert_notice *n)
+{
+    for (size_t i = 0; i < a->nam; i++)
+        alert_am_put(a->am[i], n);
+}
+
+static void alert_am_clear(struct alert_engine *a)
+{
+    for (size_t i = 0; i < a->nam; i++)
+        alert_am_free(a->am[i]);
+    free(a->am);
+    free(a->am_urls);
+    a->am = NULL;
+    a->am_urls = NULL;
+    a->nam = 0;
+}
+
 /* The hook and Alertmanager. Returns whether anyone was told. */
 static bool alert_notify(struct alert_engine *a, const struct alert_notice *n)
 {
@@ -367,8 +386,8 @@ static bool alert_notify(struct alert_engine *a, const struct alert_notice *n)
         alert_exec_run(a->exec, c->exec, c->exec_timeout_ms, a->instance, n);
         told = true;
     }
-    if (a->am != NULL && !n->repeat) {
-        alert_am_put(a->am, n);
+    if (a->nam > 0 && !n->repeat) {
+        alert_am_put_all(a, n);
         told = true;
     }
     return told;
@@ -476,9 +495,9 @@ static void alert_target_firing(struct alert_engine *a, struct alert_tgt *tg, st
         alert_notify(a, &n);
         ser->last_notified_ms = now_ms;
     }
-    if (ser->s.peak != old_peak && a->am != NULL) {
+    if (ser->s.peak != old_peak) {
         n.repeat = false;
-        alert_am_put(a->am, &n); /* the annotations carry the peak */
+        alert_am_put_all(a, &n); /* the annotations carry the peak */
     }
     alert_store(a, &n, tg->db_id, ser->last_notified_ms);
 }
@@ -587,9 +606,9 @@ static void alert_host_firing(struct alert_engine *a, struct alert_host *h, int6
         alert_notify(a, &n);
         h->last_notified_ms = now_ms;
     }
-    if (h->s.peak != old_peak && a->am != NULL) {
+    if (h->s.peak != old_peak) {
         n.repeat = false;
-        alert_am_put(a->am, &n);
+        alert_am_put_all(a, &n);
     }
     alert_store(a, &n, 0, h->last_notified_ms);
 }
@@ -884,29 +903,44 @@ static void alert_am_follow(struct alert_engine *a)
     char err[512];
     int64_t now_ms = util_now_ms();
 
+    char *copy, *save = NULL;
+
     if (resend < ALERT_RESEND_MIN_MS)
         resend = ALERT_RESEND_MIN_MS;
     if (resend > ALERT_RESEND_MAX_MS)
         resend = ALERT_RESEND_MAX_MS;
-    if (a->am != NULL && url != NULL && strcmp(alert_am_url(a->am), url) == 0 &&
+    if (((url == NULL && a->am_urls == NULL) ||
+         (url != NULL && a->am_urls != NULL && strcmp(a->am_urls, url) == 0)) &&
         a->am_resend_ms == resend)
         return;
-    alert_am_free(a->am);
-    a->am = NULL;
+    alert_am_clear(a);
     a->am_resend_ms = resend;
     if (url == NULL)
         return;
-    a->am = alert_am_new(a->base, url, resend, a->instance, err, sizeof(err));
-    if (a->am == NULL) {
-        log_error("%s; alerts are not sent to Alertmanager", err);
-        return;
+    if ((a->am_urls = strdup(url)) == NULL || (copy = strdup(url)) == NULL)
+        fatalx("out of memory");
+    /* one client per URL: each has its own connection, queue, deadline
+     * and backoff, so a slow one never holds back another */
+    for (char *w = strtok_r(copy, ALERT_AM_URL_SEP, &save); w != NULL;
+         w = strtok_r(NULL, ALERT_AM_URL_SEP, &save)) {
+        struct alert_am *am = alert_am_new(a->base, w, resend, a->instance, err, sizeof(err));
+        struct alert_am **n;
+        if (am == NULL) {
+            log_error("%s; alerts are not sent there", err);
+            continue;
+        }
+        if ((n = realloc(a->am, (a->nam + 1) * sizeof(*n))) == NULL)
+            fatalx("out of memory");
+        a->am = n;
+        a->am[a->nam++] = am;
     }
+    free(copy);
     for (size_t i = 0; i < a->nhs; i++) {
         struct alert_notice n;
         if (!a->hs[i].s.firing)
             continue;
         alert_notice_host(a, &a->hs[i], ALERT_EVENT_FIRING, now_ms, &n);
-        alert_am_put(a->am, &n);
+        alert_am_put_all(a, &n);
     }
     for (size_t i = 0; i < a->ntg; i++) {
         for (size_t k = 0; a->tg[i].ser != NULL && k < a->tg[i].nser; k++) {
@@ -914,7 +948,7 @@ static void alert_am_follow(struct alert_engine *a)
             if (!a->tg[i].ser[k].s.firing)
                 continue;
             alert_notice_target(a, &a->tg[i], &a->tg[i].ser[k], ALERT_EVENT_FIRING, now_ms, &n);
-            alert_am_put(a->am, &n);
+            alert_am_put_all(a, &n);
         }
     }
 }
@@ -1078,7 +1112,7 @@ static void alert_restore(struct alert_engine *a)
             log_info("alert: %s %s still firing since %s", tg->name,
                      alert_what(ser->code, ser->real_code, what, sizeof(what)), t);
             alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &note);
-            alert_am_put(a->am, &note);
+            alert_am_put_all(a, &note);
         } else if (h != NULL && !h->s.firing && a->p.host_min_targets > 0) {
             alert_restore_series(&h->s, row);
             h->real_code = row->wsa_code;
@@ -1090,7 +1124,7 @@ static void alert_restore(struct alert_engine *a)
             log_info("alert: %s %s still firing since %s", alert_scope_word(h),
                      alert_what(h->code, h->real_code, what, sizeof(what)), t);
             alert_notice_host(a, h, ALERT_EVENT_FIRING, now_ms, &note);
-            alert_am_put(a->am, &note);
+            alert_am_put_all(a, &note);
         } else {
             alert_resolve_orphan(a, row, now_ms);
             continue;
@@ -1261,7 +1295,7 @@ void alert_free(struct alert_engine *a)
     if (a->ev_window)
         event_free(a->ev_window);
     alert_exec_free(a->exec);
-    alert_am_free(a->am);
+    alert_am_clear(a);
     alert_free_tables(a->tg, a->ntg, a->hs, a->nhs);
     free(a);
 }

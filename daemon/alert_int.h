@@ -66,7 +66,8 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
                               const char *instance, char *err, size_t errlen);
 /* Adds or updates the alert n->id (a resolve is delivered, then dropped). */
 void alert_am_put(struct alert_am *am, const struct alert_notice *n);
-const char *alert_am_url(const struct alert_am *am);
+/* What separates the URLs of alertmanager_url. */
+#define ALERT_AM_URL_SEP " ,\t"
 /* Alerts waiting to be delivered, firing or resolved (for tests). */
 size_t alert_am_pending(const struct alert_am *am);
 void alert_am_free(struct alert_am *am);

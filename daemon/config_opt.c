@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "config_opt.h"
 #include "log.h"
 #include "util.h"
@@ -446,20 +447,10 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         return 0;
     }
     case OT_URL:
-        if (*v != '\0' && !((strncmp(v, "http://", 7) == 0 && v[7] != '\0') ||
-                            (strncmp(v, "https://", 8) == 0 && v[8] != '\0'))) {
-            snprintf(err, errlen, "\"%s\" is not an http:// or https:// URL", v);
+        /* alertmanager_url, checked as the client will take it (no
+         * credentials in the message) */
+        if (*v != '\0' && alert_am_check_urls(v, err, errlen) < 0)
             return -1;
-        }
-        /* alertmanager_url is the only URL: posted with libevent's client,
-         * which speaks plain HTTP only */
-        if (strncmp(v, "https://", 8) == 0) {
-            snprintf(err, errlen,
-                     "\"%s\": https is not supported (netdiagd posts plain HTTP); use http:// "
-                     "to a local Alertmanager or to a TLS-terminating proxy",
-                     v);
-            return -1;
-        }
         replace_str((char **)field, *v ? strdup(v) : NULL);
         return 0;
     case OT_EXEC:

@@ -1013,6 +1013,35 @@ static void test_engine_host_words(void)
     rig_stop(&r);
 }
 
+/* alertmanager_url: credentials are sent, never shown; several URLs. */
+static void test_am_urls(void)
+{
+    char buf[256], err[512];
+    struct config *cfg;
+
+    alert_url_redact("http://user:s3cret@127.0.0.1:9093/am", buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "http://***@127.0.0.1:9093/am");
+    alert_url_redact("http://127.0.0.1:9093/a@b", buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "http://127.0.0.1:9093/a@b");
+    alert_url_redact("nonsense:s3cret@x", buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "nonsense:s3cret@x");
+    UNIT_EQ_INT(alert_am_check_urls("http://u:p@127.0.0.1:9093 http://[::1]:9094/x,"
+                                    "http://localhost:9095",
+                                    err, sizeof(err)),
+                0);
+    UNIT_EQ_INT(
+        alert_am_check_urls("http://127.0.0.1:9093, https://u:s3cret@am.test", err, sizeof(err)),
+        -1);
+    UNIT_CHECK(strstr(err, "s3cret") == NULL && strstr(err, "https://***@am.test") != NULL);
+    UNIT_EQ_INT(alert_am_check_urls("ftp://u:s3cret@am.test", err, sizeof(err)), -1);
+    UNIT_CHECK(strstr(err, "s3cret") == NULL);
+    /* the config's own message too (it goes to stderr: checked by eye) */
+    cfg = load_ini("[daemon]\ndatabase = /nonexistent/db\n[alert]\n"
+                   "alertmanager_url = http://127.0.0.1:9093 http://127.0.0.1:9094\n");
+    UNIT_CHECK(cfg != NULL);
+    config_free(cfg);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/netdiag-test-alert-XXXXXX";
@@ -1040,6 +1069,7 @@ int main(void)
     UNIT_RUN(test_engine_stale_and_removed);
     UNIT_RUN(test_engine_timeout_class);
     UNIT_RUN(test_engine_host_words);
+    UNIT_RUN(test_am_urls);
     {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

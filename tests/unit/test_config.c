@@ -554,8 +554,8 @@ static void test_error_lines(void)
                   "t.ini:2: [alert] window: 2h must be shorter than baseline (1h)\n");
     EXPECT_ERRORS("[alert]\nalertmanager_url = 127.0.0.1:9093\n[daemon]\nmetrics_listen = "
                   "localhost:9470\n",
-                  "t.ini:2: [alert] alertmanager_url: \"127.0.0.1:9093\" is not an http:// or "
-                  "https:// URL\n"
+                  "t.ini:2: [alert] alertmanager_url: \"127.0.0.1:9093\" is not an "
+                  "http://host[:port][/path] URL\n"
                   "t.ini:4: [daemon] metrics_listen: \"localhost:9470\" is not an IP address "
                   "(with optional :port, [v6]:port)\n");
     /* exec runs without a shell: only an absolute program path */
