@@ -634,14 +634,18 @@ static void alert_debug_window(const struct alert_tgt *tg, const struct alert_se
                                enum alert_step step, int64_t clear_after)
 {
     char what[64], run[48] = "";
+    /* a class names the code most of this window's failures had */
+    int code = ser->code == CONFIG_CODE_TIMEOUT && ser->count > 0
+                   ? alert_class_code(ser->count, ser->count_dns)
+                   : ser->real_code;
 
     if (ser->s.firing && ser->level == ALERT_LEVEL_CLEAR)
         snprintf(run, sizeof(run), ", clear %" PRId64 " of %" PRId64, ser->s.clear_run,
                  clear_after);
     log_debug("alert: %s %s window: %" PRId64 " of %" PRId64 " attempts, %s (threshold %.1f, "
               "baseline %.2f): %s%s",
-              tg->name, alert_what(ser->code, ser->real_code, what, sizeof(what)), ser->count,
-              tg->attempts, alert_level_name(ser->level), ser->s.threshold,
+              tg->name, alert_what(ser->code, code, what, sizeof(what)), ser->count, tg->attempts,
+              alert_level_name(ser->level), ser->s.threshold,
               ser->s.firing ? ser->s.fire_baseline : ser->s.baseline, alert_step_name(step), run);
 }
 
