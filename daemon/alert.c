@@ -4,6 +4,7 @@
  * resolve to the alerts table, the log, the exec hook and Alertmanager;
  * firing alerts continue across restarts and reloads. */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,15 @@
 #define ALERT_RESEND_MIN_MS 1000
 #define ALERT_RESEND_MAX_MS 60000
 
-/* One target and one watched code. */
+/* One target and one watched code (or the class "timeout",
+ * CONFIG_CODE_TIMEOUT). */
 struct alert_ser {
-    int code;
-    size_t hidx; /* its code's host-wide series */
+    int code;      /* what it watches */
+    int real_code; /* the code its alert is stored and sent with */
+    size_t hidx;   /* its code's host-wide series */
     struct alert_series s;
-    int64_t count; /* failures with the code in this window */
+    int64_t count;     /* failures with the code in this window */
+    int64_t count_dns; /* class timeout: of them, DNS queries without an answer */
     enum alert_level level;
     int64_t id; /* alerts.id while firing */
     int64_t started_ms;
@@ -45,6 +49,7 @@ struct alert_ser {
 #define ALERT_DETAIL_MAX 320 /* what the row and the notifications say */
 struct alert_text {
     char *first;  /* NULL: none this window */
+    char *host;   /* the remote host of that failure */
     char *detail; /* NULL: not fired */
 };
 
@@ -56,6 +61,11 @@ static const char *ser_detail(const struct alert_ser *ser)
 static const char *ser_first(const struct alert_ser *ser)
 {
     return ser->txt != NULL && ser->txt->first != NULL ? ser->txt->first : "";
+}
+
+static const char *ser_host(const struct alert_ser *ser)
+{
+    return ser->txt != NULL && ser->txt->host != NULL ? ser->txt->host : "";
 }
 
 /* Replace *dst by a copy of src. */
@@ -74,6 +84,7 @@ static void text_free(struct alert_text *txt)
     if (txt == NULL)
         return;
     free(txt->first);
+    free(txt->host);
     free(txt->detail);
     free(txt);
 }
@@ -98,9 +109,13 @@ struct alert_tgt {
 
 /* The host and one code (every code some target watches). */
 struct alert_host {
-    int code;
+    int code;      /* what it watches */
+    int real_code; /* the code its alert is stored and sent with */
+    bool local;    /* fired with evidence of the local network */
     struct alert_series s;
     struct alert_host_tally tally;
+    int64_t count_dns;           /* class timeout: DNS failures of the targets at FIRE */
+    struct alert_hostset remote; /* the remote hosts of the targets at FIRE */
     enum alert_hold hold;
     int64_t id;
     int64_t started_ms;
@@ -124,7 +139,9 @@ struct alert_engine {
     size_t nactive;
     int64_t local_id; /* ids without a database */
     struct alert_exec *exec;
-    struct alert_am *am;
+    struct alert_am **am; /* one per alertmanager_url */
+    size_t nam;
+    char *am_urls; /* the alertmanager_url they were made from */
     int64_t am_resend_ms;
     char instance[256]; /* this host's name, for the hook and Alertmanager */
 };
@@ -148,6 +165,8 @@ static void alert_tgt_alloc(struct alert_tgt *tg, const struct target *t,
         fatalx("out of memory");
     for (size_t k = 0; k < tg->nser; k++) {
         tg->ser[k].code = t->alert_codes[k];
+        tg->ser[k].real_code =
+            t->alert_codes[k] == CONFIG_CODE_TIMEOUT ? WSAETIMEDOUT : t->alert_codes[k];
         tg->ser[k].hidx = alert_host_find(hs, nhs, t->alert_codes[k]);
     }
 }
@@ -187,6 +206,84 @@ static const char *alert_code_meaning(int code)
     return c ? c->meaning : "";
 }
 
+/* The class "timeout": WSAETIMEDOUT (a probe's own deadline, a connect
+ * nobody answered), and a DNS query that got no answer in time, which is
+ * stored as WSATRY_AGAIN with raw TIMEOUT as a Windows program's
+ * getaddrinfo reports it; SERVFAIL shares 11002 and is an answer, not a
+ * timeout. A class alert's row and detail start with this prefix, which
+ * is how a restart tells it from an alert of the plain code. */
+#define ALERT_CLASS_TIMEOUT "timeout"
+#define ALERT_CLASS_PREFIX  "timeout: "
+
+static const char *alert_watch_name(int watch)
+{
+    return watch == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : alert_code_name(watch);
+}
+
+static bool alert_is_dns_timeout(const struct result *r)
+{
+    return r->wsa_code == WSATRY_AGAIN && strcmp(r->raw, "TIMEOUT") == 0;
+}
+
+static bool alert_watch_match(int watch, const struct result *r)
+{
+    if (watch == CONFIG_CODE_TIMEOUT)
+        return r->wsa_code == WSAETIMEDOUT || alert_is_dns_timeout(r);
+    return watch == r->wsa_code;
+}
+
+/* Whether a stored alert of `code` (detail `detail`) belongs to a series
+ * watching `watch`. */
+static bool alert_watch_owns(int watch, int code, const char *detail)
+{
+    bool cls = strncmp(detail, ALERT_CLASS_PREFIX, strlen(ALERT_CLASS_PREFIX)) == 0;
+
+    if (watch == CONFIG_CODE_TIMEOUT)
+        return cls && (code == WSAETIMEDOUT || code == WSATRY_AGAIN);
+    return !cls && watch == code;
+}
+
+/* "WSAECONNREFUSED (10061)", or for the class "timeout (11002
+ * WSATRY_AGAIN)": what log lines name an alert by. */
+static const char *alert_what(int watch, int real_code, char *buf, size_t len)
+{
+    if (watch == CONFIG_CODE_TIMEOUT)
+        snprintf(buf, len, "%s (%d %s)", ALERT_CLASS_TIMEOUT, real_code,
+                 alert_code_name(real_code));
+    else
+        snprintf(buf, len, "%s (%d)", alert_code_name(real_code), real_code);
+    return buf;
+}
+
+/* The class's code for a window: the one most of its failures had. */
+static int alert_class_code(int64_t count, int64_t count_dns)
+{
+    return 2 * count_dns > count ? WSATRY_AGAIN : WSAETIMEDOUT;
+}
+
+/* The remote host of a failure, for the host-wide evidence: the address
+ * it failed against without its port, else the host the target names. */
+static void alert_remote_host(const struct result *r, const struct target *t, char *buf, size_t len)
+{
+    const char *rem = r->remote, *end;
+
+    if (rem[0] == '[' && (end = strchr(rem, ']')) != NULL) {
+        snprintf(buf, len, "%.*s", (int)(end - rem - 1), rem + 1);
+        return;
+    }
+    end = strrchr(rem, ':');
+    if (rem[0] != '\0' && end != NULL && strchr(rem, ':') == end) {
+        snprintf(buf, len, "%.*s", (int)(end - rem), rem);
+        return;
+    }
+    if (rem[0] != '\0')
+        snprintf(buf, len, "%s", rem);
+    else if (t->kind == KIND_RESOLVE)
+        snprintf(buf, len, "%s", t->server_system ? "system" : t->server_str);
+    else
+        snprintf(buf, len, "%s", t->host != NULL ? t->host : "?");
+}
+
 static void alert_fmt_ms(int64_t ms, char *buf, size_t len)
 {
     if (ms < 120000)
@@ -222,9 +319,10 @@ static void alert_notice_target(const struct alert_engine *a, const struct alert
     n->event = ev;
     n->id = ser->id;
     util_strlcpy(n->target, tg->name, sizeof(n->target));
-    n->wsa_code = ser->code;
-    n->wsa_name = alert_code_name(ser->code);
-    n->meaning = alert_code_meaning(ser->code);
+    n->wsa_code = ser->real_code;
+    n->watch_class = ser->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
+    n->wsa_name = alert_code_name(ser->real_code);
+    n->meaning = alert_code_meaning(ser->real_code);
     n->count = ser->s.fired_count;
     n->attempts = ser->s.fired_attempts;
     n->peak = ser->s.peak;
@@ -243,11 +341,13 @@ static void alert_notice_host(const struct alert_engine *a, const struct alert_h
     memset(n, 0, sizeof(*n));
     n->event = ev;
     n->host = true;
+    n->local = h->local;
     n->id = h->id;
     util_strlcpy(n->target, ALERT_HOST_TARGET, sizeof(n->target));
-    n->wsa_code = h->code;
-    n->wsa_name = alert_code_name(h->code);
-    n->meaning = alert_code_meaning(h->code);
+    n->wsa_code = h->real_code;
+    n->watch_class = h->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
+    n->wsa_name = alert_code_name(h->real_code);
+    n->meaning = alert_code_meaning(h->real_code);
     n->count = h->s.fired_count;
     n->attempts = h->s.fired_attempts;
     n->peak = h->s.peak;
@@ -257,6 +357,23 @@ static void alert_notice_host(const struct alert_engine *a, const struct alert_h
     n->resolved_ms = ev == ALERT_EVENT_RESOLVED ? now_ms : 0;
     util_strlcpy(n->targets, h->targets, sizeof(n->targets));
     util_strlcpy(n->detail, h->detail, sizeof(n->detail));
+}
+
+static void alert_am_put_all(struct alert_engine *a, const struct alert_notice *n)
+{
+    for (size_t i = 0; i < a->nam; i++)
+        alert_am_put(a->am[i], n);
+}
+
+static void alert_am_clear(struct alert_engine *a)
+{
+    for (size_t i = 0; i < a->nam; i++)
+        alert_am_free(a->am[i]);
+    free(a->am);
+    free(a->am_urls);
+    a->am = NULL;
+    a->am_urls = NULL;
+    a->nam = 0;
 }
 
 /* The hook and Alertmanager. Returns whether anyone was told. */
@@ -269,8 +386,8 @@ static bool alert_notify(struct alert_engine *a, const struct alert_notice *n)
         alert_exec_run(a->exec, c->exec, c->exec_timeout_ms, a->instance, n);
         told = true;
     }
-    if (a->am != NULL && !n->repeat) {
-        alert_am_put(a->am, n);
+    if (a->nam > 0 && !n->repeat) {
+        alert_am_put_all(a, n);
         told = true;
     }
     return told;
@@ -304,7 +421,7 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
                                int64_t now_ms)
 {
     struct alert_notice n;
-    char win[32];
+    char win[32], what[64];
 
     ser->id = alert_new_id(a);
     ser->started_ms = now_ms;
@@ -312,15 +429,27 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
     {
         char buf[ALERT_DETAIL_MAX];
         const char *first = ser_first(ser);
-        alert_text(buf, sizeof(buf),
-                   "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold %.1f, "
-                   "baseline %.2f)%s%s",
-                   ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code), win,
-                   ser->s.threshold, ser->s.fire_baseline, first[0] ? "; first: " : "", first);
+        if (ser->code == CONFIG_CODE_TIMEOUT) {
+            ser->real_code = alert_class_code(ser->count, ser->count_dns);
+            alert_text(buf, sizeof(buf),
+                       ALERT_CLASS_PREFIX "%" PRId64 " of %" PRId64 " attempts got no answer in "
+                                          "time in %s (%" PRId64 " WSAETIMEDOUT, %" PRId64
+                                          " WSATRY_AGAIN with raw TIMEOUT; threshold %.1f, "
+                                          "baseline %.2f)%s%s",
+                       ser->s.fired_count, ser->s.fired_attempts, win, ser->count - ser->count_dns,
+                       ser->count_dns, ser->s.threshold, ser->s.fire_baseline,
+                       first[0] ? "; first: " : "", first);
+        } else {
+            alert_text(buf, sizeof(buf),
+                       "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold "
+                       "%.1f, baseline %.2f)%s%s",
+                       ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code), win,
+                       ser->s.threshold, ser->s.fire_baseline, first[0] ? "; first: " : "", first);
+        }
         text_set(&ser_text(ser)->detail, buf);
     }
-    log_warnx("alert: %s %s (%d) firing: %s", tg->name, alert_code_name(ser->code), ser->code,
-              ser_detail(ser));
+    log_warnx("alert: %s %s firing: %s", tg->name,
+              alert_what(ser->code, ser->real_code, what, sizeof(what)), ser_detail(ser));
     a->nactive++;
     alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &n);
     if (alert_notify(a, &n))
@@ -332,12 +461,12 @@ static void alert_target_resolved(struct alert_engine *a, struct alert_tgt *tg,
                                   struct alert_ser *ser, int64_t now_ms, const char *why)
 {
     struct alert_notice n;
-    char dur[32];
+    char dur[32], what[64];
 
     alert_fmt_ms(now_ms - ser->started_ms, dur, sizeof(dur));
-    log_info("alert: %s %s (%d) resolved after %s (peak %" PRId64 " in a window)%s%s", tg->name,
-             alert_code_name(ser->code), ser->code, dur, ser->s.peak, why ? ": " : "",
-             why ? why : "");
+    log_info("alert: %s %s resolved after %s (peak %" PRId64 " in a window)%s%s", tg->name,
+             alert_what(ser->code, ser->real_code, what, sizeof(what)), dur, ser->s.peak,
+             why ? ": " : "", why ? why : "");
     if (a->nactive > 0)
         a->nactive--;
     alert_notice_target(a, tg, ser, ALERT_EVENT_RESOLVED, now_ms, &n);
@@ -366,28 +495,74 @@ static void alert_target_firing(struct alert_engine *a, struct alert_tgt *tg, st
         alert_notify(a, &n);
         ser->last_notified_ms = now_ms;
     }
-    if (ser->s.peak != old_peak && a->am != NULL) {
+    if (ser->s.peak != old_peak) {
         n.repeat = false;
-        alert_am_put(a->am, &n); /* the annotations carry the peak */
+        alert_am_put_all(a, &n); /* the annotations carry the peak */
     }
     alert_store(a, &n, tg->db_id, ser->last_notified_ms);
 }
 
 /* ---- host-wide ---- */
 
+/* What a many-target alert says: only what is known. The local network
+ * is blamed only with evidence (alert_detect_host_local()); otherwise the
+ * words name the hosts that answered or failed. */
+#define ALERT_LOCAL_WORDS "the local network, not the targets"
+
+static const char *alert_scope_word(const struct alert_host *h)
+{
+    return h->local ? "host-wide" : "several targets";
+}
+
+static void alert_host_words(struct alert_host *h, const char *win)
+{
+    char verb[96], hosts[200];
+    int64_t nh = (int64_t)h->remote.n;
+    const char *pfx = h->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_PREFIX : "";
+
+    if (h->code == WSAECONNREFUSED)
+        snprintf(verb, sizeof(verb), "refused by %" PRId64 " of %" PRId64 " targets", h->tally.fire,
+                 h->tally.eligible);
+    else if (h->code == CONFIG_CODE_TIMEOUT)
+        snprintf(verb, sizeof(verb), "no answer in time from %" PRId64 " of %" PRId64 " targets",
+                 h->tally.fire, h->tally.eligible);
+    else
+        snprintf(verb, sizeof(verb), "%s on %" PRId64 " of %" PRId64 " targets",
+                 alert_code_name(h->code), h->tally.fire, h->tally.eligible);
+    if (nh == 1)
+        alert_text(hosts, sizeof(hosts), "on %s", h->remote.names);
+    else
+        alert_text(hosts, sizeof(hosts), "%s %" PRId64 " hosts (%s)", h->local ? "across" : "on",
+                   nh, h->remote.names);
+    if (h->local)
+        alert_text(h->detail, sizeof(h->detail), "%s%s %s in %s (%s): " ALERT_LOCAL_WORDS, pfx,
+                   verb, hosts, win, h->targets);
+    else if (!alert_detect_code_local(h->code))
+        alert_text(h->detail, sizeof(h->detail),
+                   "%s%s %s in %s (%s): answers from %s, not the "
+                   "local network",
+                   pfx, verb, hosts, win, h->targets, nh == 1 ? "that host" : "those hosts");
+    else
+        alert_text(h->detail, sizeof(h->detail),
+                   "%s%s %s in %s (%s): %s, too few to blame the "
+                   "local network",
+                   pfx, verb, hosts, win, h->targets, nh == 1 ? "one host" : "few hosts");
+}
+
 static void alert_host_fired(struct alert_engine *a, struct alert_host *h, int64_t now_ms)
 {
     struct alert_notice n;
-    char win[32];
+    char win[32], what[64];
 
     h->id = alert_new_id(a);
     h->started_ms = now_ms;
+    h->local = alert_detect_host_local(&a->p, h->code, &h->remote);
+    h->real_code =
+        h->code == CONFIG_CODE_TIMEOUT ? alert_class_code(h->tally.count, h->count_dns) : h->code;
     alert_fmt_window(a->window_ms, win, sizeof(win));
-    alert_text(h->detail, sizeof(h->detail),
-               "%s on %" PRId64 " of %" PRId64 " targets in %s (%s): the local network, not the "
-               "targets",
-               alert_code_name(h->code), h->tally.fire, h->tally.eligible, win, h->targets);
-    log_warnx("alert: host-wide %s (%d) firing: %s", alert_code_name(h->code), h->code, h->detail);
+    alert_host_words(h, win);
+    log_warnx("alert: %s %s firing: %s", alert_scope_word(h),
+              alert_what(h->code, h->real_code, what, sizeof(what)), h->detail);
     a->nactive++;
     alert_notice_host(a, h, ALERT_EVENT_FIRING, now_ms, &n);
     if (alert_notify(a, &n))
@@ -399,11 +574,12 @@ static void alert_host_resolved(struct alert_engine *a, struct alert_host *h, in
                                 const char *why)
 {
     struct alert_notice n;
-    char dur[32];
+    char dur[32], what[64];
 
     alert_fmt_ms(now_ms - h->started_ms, dur, sizeof(dur));
-    log_info("alert: host-wide %s (%d) resolved after %s%s%s", alert_code_name(h->code), h->code,
-             dur, why ? ": " : "", why ? why : "");
+    log_info("alert: %s %s resolved after %s%s%s", alert_scope_word(h),
+             alert_what(h->code, h->real_code, what, sizeof(what)), dur, why ? ": " : "",
+             why ? why : "");
     if (a->nactive > 0)
         a->nactive--;
     alert_notice_host(a, h, ALERT_EVENT_RESOLVED, now_ms, &n);
@@ -430,9 +606,9 @@ static void alert_host_firing(struct alert_engine *a, struct alert_host *h, int6
         alert_notify(a, &n);
         h->last_notified_ms = now_ms;
     }
-    if (h->s.peak != old_peak && a->am != NULL) {
+    if (h->s.peak != old_peak) {
         n.repeat = false;
-        alert_am_put(a->am, &n);
+        alert_am_put_all(a, &n);
     }
     alert_store(a, &n, 0, h->last_notified_ms);
 }
@@ -451,15 +627,41 @@ static void alert_append_name(char *buf, size_t len, const char *name)
 
 /* ---- the window ---- */
 
+/* At debug level, one line per window for a series that failed or fires:
+ * what the detector saw, so a test (or a person) can follow it window by
+ * window without timing anything. */
+static void alert_debug_window(const struct alert_tgt *tg, const struct alert_ser *ser,
+                               enum alert_step step, int64_t clear_after)
+{
+    char what[64], run[48] = "";
+    /* a class names the code most of this window's failures had */
+    int code = ser->code == CONFIG_CODE_TIMEOUT && ser->count > 0
+                   ? alert_class_code(ser->count, ser->count_dns)
+                   : ser->real_code;
+
+    if (ser->s.firing && ser->level == ALERT_LEVEL_CLEAR)
+        snprintf(run, sizeof(run), ", clear %" PRId64 " of %" PRId64, ser->s.clear_run,
+                 clear_after);
+    log_debug("alert: %s %s window: %" PRId64 " of %" PRId64 " attempts, %s (threshold %.1f, "
+              "baseline %.2f): %s%s",
+              tg->name, alert_what(ser->code, code, what, sizeof(what)), ser->count, tg->attempts,
+              alert_level_name(ser->level), ser->s.threshold,
+              ser->s.firing ? ser->s.fire_baseline : ser->s.baseline, alert_step_name(step), run);
+}
+
 /* O(targets x watched codes): levels first (the host-wide view needs all
  * of them), then the host-wide series, then each target's. */
 static void alert_evaluate(struct alert_engine *a)
 {
     int64_t now_ms = util_now_ms();
 
+    bool debug = log_get_level() >= LOG_LEVEL_DEBUG;
+
     for (size_t h = 0; h < a->nhs; h++) {
         memset(&a->hs[h].tally, 0, sizeof(a->hs[h].tally));
         a->hs[h].targets[0] = '\0';
+        a->hs[h].count_dns = 0;
+        alert_hostset_reset(&a->hs[h].remote);
     }
     for (size_t i = 0; i < a->ntg; i++) {
         struct alert_tgt *tg = &a->tg[i];
@@ -484,12 +686,14 @@ static void alert_evaluate(struct alert_engine *a)
                 continue;
             h->tally.eligible++;
             h->tally.count += ser->count;
+            h->count_dns += ser->count_dns;
             h->tally.attempts += tg->attempts;
             if (ser->level >= ALERT_LEVEL_WARM)
                 h->tally.warm++;
             if (ser->level == ALERT_LEVEL_FIRE) {
                 h->tally.fire++;
                 alert_append_name(h->targets, sizeof(h->targets), tg->name);
+                alert_hostset_add(&h->remote, ser_host(ser));
             }
         }
     }
@@ -517,8 +721,12 @@ static void alert_evaluate(struct alert_engine *a)
         for (size_t k = 0; tg->ser != NULL && k < tg->nser; k++) {
             struct alert_ser *ser = &tg->ser[k];
             int64_t old_peak = ser->s.peak;
-            switch (alert_detect_step(&a->p, &ser->s, ser->count, tg->attempts,
-                                      a->hs[ser->hidx].hold)) {
+            bool was_firing = ser->s.firing;
+            enum alert_step step =
+                alert_detect_step(&a->p, &ser->s, ser->count, tg->attempts, a->hs[ser->hidx].hold);
+            if (debug && (ser->count > 0 || was_firing))
+                alert_debug_window(tg, ser, step, a->p.clear_after);
+            switch (step) {
             case ALERT_STEP_FIRED:
                 alert_target_fired(a, tg, ser, now_ms);
                 break;
@@ -529,19 +737,21 @@ static void alert_evaluate(struct alert_engine *a)
                 alert_target_firing(a, tg, ser, old_peak, now_ms);
                 break;
             case ALERT_STEP_HELD:
-                log_debug("alert: %s %s held back: %s", tg->name, alert_code_name(ser->code),
+                log_debug("alert: %s %s held back: %s", tg->name, alert_watch_name(ser->code),
                           a->hs[ser->hidx].hold == ALERT_HOLD_ALL
-                              ? "the host-wide alert covers it"
-                              : "many targets fail alike, waiting a window for the host-wide "
-                                "view");
+                              ? "the alert of many targets covers it"
+                              : "many targets fail alike, waiting a window for the view of all "
+                                "of them");
                 break;
             default:
                 break;
             }
             ser->count = 0;
+            ser->count_dns = 0;
             if (ser->txt != NULL) {
                 free(ser->txt->first);
-                ser->txt->first = NULL;
+                free(ser->txt->host);
+                ser->txt->first = ser->txt->host = NULL;
             }
         }
         tg->attempts = 0;
@@ -596,16 +806,20 @@ void alert_observe(struct alert_engine *a, const struct result *r)
     if (tg->ser == NULL) {
         const struct target *tt = &a->cfg->targets[tg - a->tg];
         size_t k = 0;
-        while (k < tt->alert_ncodes && tt->alert_codes[k] != r->wsa_code)
+        while (k < tt->alert_ncodes && !alert_watch_match(tt->alert_codes[k], r))
             k++;
         if (k == tt->alert_ncodes)
             return; /* not a watched code */
         alert_tgt_alloc(tg, tt, a->hs, a->nhs);
     }
+    /* every series it matches: a DNS timeout counts for "timeout" and for
+     * 11002 when both are watched */
     for (size_t k = 0; k < tg->nser; k++) {
         struct alert_ser *ser = &tg->ser[k];
-        if (ser->code != r->wsa_code)
+        if (!alert_watch_match(ser->code, r))
             continue;
+        if (ser->code == CONFIG_CODE_TIMEOUT && r->wsa_code == WSATRY_AGAIN)
+            ser->count_dns++;
         /* one example per window: formatting every failure would cost the
          * loop more than counting it */
         if (ser->count++ == 0) {
@@ -614,8 +828,9 @@ void alert_observe(struct alert_engine *a, const struct result *r)
                        r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
                        r->detail);
             text_set(&ser_text(ser)->first, buf);
+            alert_remote_host(r, r->target, buf, sizeof(buf));
+            text_set(&ser_text(ser)->host, buf);
         }
-        break;
     }
 }
 
@@ -639,6 +854,7 @@ static size_t alert_host_index(struct alert_host **hs, size_t *nhs, int code)
     *hs = n;
     memset(&n[*nhs], 0, sizeof(n[*nhs]));
     n[*nhs].code = code;
+    n[*nhs].real_code = code == CONFIG_CODE_TIMEOUT ? WSAETIMEDOUT : code;
     return (*nhs)++;
 }
 
@@ -666,8 +882,10 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
     *nhsp = nhs;
 }
 
-static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_host *hs)
+static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_host *hs, size_t nhs)
 {
+    for (size_t h = 0; h < nhs; h++)
+        alert_hostset_free(&hs[h].remote);
     for (size_t i = 0; i < ntg; i++) {
         for (size_t k = 0; tg[i].ser != NULL && k < tg[i].nser; k++)
             text_free(tg[i].ser[k].txt);
@@ -686,29 +904,44 @@ static void alert_am_follow(struct alert_engine *a)
     char err[512];
     int64_t now_ms = util_now_ms();
 
+    char *copy, *save = NULL;
+
     if (resend < ALERT_RESEND_MIN_MS)
         resend = ALERT_RESEND_MIN_MS;
     if (resend > ALERT_RESEND_MAX_MS)
         resend = ALERT_RESEND_MAX_MS;
-    if (a->am != NULL && url != NULL && strcmp(alert_am_url(a->am), url) == 0 &&
+    if (((url == NULL && a->am_urls == NULL) ||
+         (url != NULL && a->am_urls != NULL && strcmp(a->am_urls, url) == 0)) &&
         a->am_resend_ms == resend)
         return;
-    alert_am_free(a->am);
-    a->am = NULL;
+    alert_am_clear(a);
     a->am_resend_ms = resend;
     if (url == NULL)
         return;
-    a->am = alert_am_new(a->base, url, resend, a->instance, err, sizeof(err));
-    if (a->am == NULL) {
-        log_error("%s; alerts are not sent to Alertmanager", err);
-        return;
+    if ((a->am_urls = strdup(url)) == NULL || (copy = strdup(url)) == NULL)
+        fatalx("out of memory");
+    /* one client per URL: each has its own connection, queue, deadline
+     * and backoff, so a slow one never holds back another */
+    for (char *w = strtok_r(copy, ALERT_AM_URL_SEP, &save); w != NULL;
+         w = strtok_r(NULL, ALERT_AM_URL_SEP, &save)) {
+        struct alert_am *am = alert_am_new(a->base, w, resend, a->instance, err, sizeof(err));
+        struct alert_am **n;
+        if (am == NULL) {
+            log_error("%s; alerts are not sent there", err);
+            continue;
+        }
+        if ((n = realloc(a->am, (a->nam + 1) * sizeof(*n))) == NULL)
+            fatalx("out of memory");
+        a->am = n;
+        a->am[a->nam++] = am;
     }
+    free(copy);
     for (size_t i = 0; i < a->nhs; i++) {
         struct alert_notice n;
         if (!a->hs[i].s.firing)
             continue;
         alert_notice_host(a, &a->hs[i], ALERT_EVENT_FIRING, now_ms, &n);
-        alert_am_put(a->am, &n);
+        alert_am_put_all(a, &n);
     }
     for (size_t i = 0; i < a->ntg; i++) {
         for (size_t k = 0; a->tg[i].ser != NULL && k < a->tg[i].nser; k++) {
@@ -716,7 +949,7 @@ static void alert_am_follow(struct alert_engine *a)
             if (!a->tg[i].ser[k].s.firing)
                 continue;
             alert_notice_target(a, &a->tg[i], &a->tg[i].ser[k], ALERT_EVENT_FIRING, now_ms, &n);
-            alert_am_put(a->am, &n);
+            alert_am_put_all(a, &n);
         }
     }
 }
@@ -739,19 +972,39 @@ static struct alert_ser *alert_ser_by_code(struct alert_tgt *tg, int code)
     return NULL;
 }
 
-/* The target's series for code, made if the target watches the code. */
-static struct alert_ser *alert_ser_make(struct alert_engine *a, struct alert_tgt *tg, int code)
+/* The target's series that owns a stored alert of `code` with `detail`
+ * (made if the target watches it). */
+static struct alert_ser *alert_ser_for_row(struct alert_engine *a, struct alert_tgt *tg, int code,
+                                           const char *detail)
 {
     if (tg == NULL)
         return NULL;
     alert_tgt_alloc(tg, &a->cfg->targets[tg - a->tg], a->hs, a->nhs);
-    return alert_ser_by_code(tg, code);
+    for (size_t k = 0; tg->ser != NULL && k < tg->nser; k++)
+        if (alert_watch_owns(tg->ser[k].code, code, detail))
+            return &tg->ser[k];
+    return NULL;
 }
 
-static struct alert_host *alert_host_by_code(struct alert_engine *a, int code)
+/* The series a code's per-minute history seeds: the code's own, or the
+ * class "timeout" for WSAETIMEDOUT. The rollups keep no raw outcome, so
+ * WSATRY_AGAIN history (SERVFAIL and silence alike) seeds nothing there:
+ * a baseline too low only leaves the min_failures floor to hold, one too
+ * high would hide a real outage for hours. */
+static struct alert_ser *alert_ser_for_history(struct alert_engine *a, struct alert_tgt *tg,
+                                               int code)
+{
+    struct alert_ser *ser = alert_ser_for_row(a, tg, code, "");
+
+    if (ser == NULL && code == WSAETIMEDOUT)
+        ser = alert_ser_by_code(tg, CONFIG_CODE_TIMEOUT);
+    return ser;
+}
+
+static struct alert_host *alert_host_for_row(struct alert_engine *a, int code, const char *detail)
 {
     for (size_t i = 0; i < a->nhs; i++)
-        if (a->hs[i].code == code)
+        if (alert_watch_owns(a->hs[i].code, code, detail))
             return &a->hs[i];
     return NULL;
 }
@@ -774,6 +1027,7 @@ static void alert_resolve_orphan(struct alert_engine *a, const struct store_aler
 {
     struct alert_notice n;
     int64_t notified = row->last_notified_ms;
+    char t[64];
 
     memset(&n, 0, sizeof(n));
     n.event = ALERT_EVENT_RESOLVED;
@@ -781,6 +1035,10 @@ static void alert_resolve_orphan(struct alert_engine *a, const struct store_aler
     n.id = row->id;
     util_strlcpy(n.target, ALERT_HOST_TARGET, sizeof(n.target));
     n.wsa_code = row->wsa_code;
+    n.watch_class = alert_watch_owns(CONFIG_CODE_TIMEOUT, row->wsa_code, row->detail)
+                        ? ALERT_CLASS_TIMEOUT
+                        : NULL;
+    n.local = n.host && strstr(row->detail, ALERT_LOCAL_WORDS) != NULL;
     n.wsa_name = alert_code_name(row->wsa_code);
     n.meaning = alert_code_meaning(row->wsa_code);
     n.count = row->count;
@@ -797,8 +1055,10 @@ static void alert_resolve_orphan(struct alert_engine *a, const struct store_aler
     else if (!n.host)
         snprintf(n.target, sizeof(n.target), "#%" PRId64, row->target_id);
     util_strlcpy(n.targets, n.target, sizeof(n.targets));
-    log_info("alert: %s %s (%d) resolved: no longer watched", n.host ? "host-wide" : n.target,
-             n.wsa_name, n.wsa_code);
+    log_info("alert: %s %s resolved: no longer watched",
+             n.host ? (n.local ? "host-wide" : "several targets") : n.target,
+             alert_what(n.watch_class != NULL ? CONFIG_CODE_TIMEOUT : n.wsa_code, n.wsa_code, t,
+                        sizeof(t)));
     if (alert_notify(a, &n))
         notified = now_ms;
     alert_store(a, &n, row->target_id, notified);
@@ -811,7 +1071,7 @@ static void alert_restore(struct alert_engine *a)
     struct alert_notice note;
     size_t n = 0, nbl = 0;
     int64_t now_ms = util_now_ms();
-    char t[40];
+    char t[40], what[64];
 
     if (a->st == NULL)
         return;
@@ -820,7 +1080,8 @@ static void alert_restore(struct alert_engine *a)
         for (size_t i = 0; i < nbl; i++) {
             struct alert_ser *ser =
                 bl[i].failures > 0 && bl[i].minutes > 0
-                    ? alert_ser_make(a, alert_tgt_by_db_id(a, bl[i].target_id), bl[i].wsa_code)
+                    ? alert_ser_for_history(a, alert_tgt_by_db_id(a, bl[i].target_id),
+                                            bl[i].wsa_code)
                     : NULL;
             if (ser != NULL)
                 ser->s.baseline =
@@ -833,12 +1094,14 @@ static void alert_restore(struct alert_engine *a)
     for (size_t i = 0; i < n; i++) {
         const struct store_alert *row = &rows[i];
         struct alert_tgt *tg = row->target_id > 0 ? alert_tgt_by_db_id(a, row->target_id) : NULL;
-        struct alert_ser *ser = alert_ser_make(a, tg, row->wsa_code);
-        struct alert_host *h = row->target_id == 0 ? alert_host_by_code(a, row->wsa_code) : NULL;
+        struct alert_ser *ser = alert_ser_for_row(a, tg, row->wsa_code, row->detail);
+        struct alert_host *h =
+            row->target_id == 0 ? alert_host_for_row(a, row->wsa_code, row->detail) : NULL;
 
         alert_format_time(row->started_ms, t, sizeof(t));
         if (ser != NULL && tg != NULL && !ser->s.firing) {
             alert_restore_series(&ser->s, row);
+            ser->real_code = row->wsa_code;
             ser->id = row->id;
             ser->started_ms = row->started_ms;
             ser->last_notified_ms = row->last_notified_ms;
@@ -847,20 +1110,22 @@ static void alert_restore(struct alert_engine *a)
                 util_strlcpy(buf, row->detail, sizeof(buf));
                 text_set(&ser_text(ser)->detail, buf);
             }
-            log_info("alert: %s %s (%d) still firing since %s", tg->name,
-                     alert_code_name(ser->code), ser->code, t);
+            log_info("alert: %s %s still firing since %s", tg->name,
+                     alert_what(ser->code, ser->real_code, what, sizeof(what)), t);
             alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &note);
-            alert_am_put(a->am, &note);
+            alert_am_put_all(a, &note);
         } else if (h != NULL && !h->s.firing && a->p.host_min_targets > 0) {
             alert_restore_series(&h->s, row);
+            h->real_code = row->wsa_code;
+            h->local = strstr(row->detail, ALERT_LOCAL_WORDS) != NULL;
             h->id = row->id;
             h->started_ms = row->started_ms;
             h->last_notified_ms = row->last_notified_ms;
             util_strlcpy(h->detail, row->detail, sizeof(h->detail));
-            log_info("alert: host-wide %s (%d) still firing since %s", alert_code_name(h->code),
-                     h->code, t);
+            log_info("alert: %s %s still firing since %s", alert_scope_word(h),
+                     alert_what(h->code, h->real_code, what, sizeof(what)), t);
             alert_notice_host(a, h, ALERT_EVENT_FIRING, now_ms, &note);
-            alert_am_put(a->am, &note);
+            alert_am_put_all(a, &note);
         } else {
             alert_resolve_orphan(a, row, now_ms);
             continue;
@@ -903,6 +1168,9 @@ struct alert_engine *alert_new(struct event_base *base, struct store *st, const 
 }
 
 /* ---- reload ---- */
+
+/* An old series whose state moved to the new table (no code is this). */
+#define ALERT_SER_TAKEN INT_MIN
 
 static int alert_cmp_name(const void *x, const void *y, void *arg)
 {
@@ -973,7 +1241,7 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
             ntg[i].ser[k] = *os; /* its text block moves with it */
             ntg[i].ser[k].hidx = hidx;
             alert_detect_rescale(&ntg[i].ser[k].s, rescale);
-            os->code = -1; /* taken */
+            os->code = ALERT_SER_TAKEN;
             os->txt = NULL;
         }
     }
@@ -981,7 +1249,7 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
     for (size_t i = 0; i < on; i++) {
         for (size_t k = 0; otg[i].ser != NULL && k < otg[i].nser; k++) {
             struct alert_ser *os = &otg[i].ser[k];
-            if (os->code >= 0 && os->s.firing)
+            if (os->code != ALERT_SER_TAKEN && os->s.firing)
                 alert_target_resolved(a, &otg[i], os, now_ms,
                                       moved[i] ? "no longer watched" : "target removed");
         }
@@ -992,6 +1260,8 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
             if (nhs[j].code != ohs[h].code)
                 continue;
             nhs[j].s = ohs[h].s;
+            nhs[j].real_code = ohs[h].real_code;
+            nhs[j].local = ohs[h].local;
             nhs[j].id = ohs[h].id;
             nhs[j].started_ms = ohs[h].started_ms;
             nhs[j].last_notified_ms = ohs[h].last_notified_ms;
@@ -1003,7 +1273,7 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
         if (!kept && ohs[h].s.firing)
             alert_host_resolved(a, &ohs[h], now_ms, "no target watches the code any more");
     }
-    alert_free_tables(otg, on, ohs);
+    alert_free_tables(otg, on, ohs, ohn);
     free(idx);
     free(moved);
 
@@ -1035,7 +1305,7 @@ void alert_free(struct alert_engine *a)
     if (a->ev_window)
         event_free(a->ev_window);
     alert_exec_free(a->exec);
-    alert_am_free(a->am);
-    alert_free_tables(a->tg, a->ntg, a->hs);
+    alert_am_clear(a);
+    alert_free_tables(a->tg, a->ntg, a->hs, a->nhs);
     free(a);
 }

@@ -31,7 +31,15 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg);
 /* Alerts firing now (for STATUS= and metrics). */
 size_t alert_active(const struct alert_engine *a);
 
-/* Shutdown: stop timers, kill running hooks' waits (not the hooks), free. */
+/* Shutdown: stop timers, end running hooks (and what they started), free. */
 void alert_free(struct alert_engine *a);
+
+/* alertmanager_url: one URL or several (an HA pair), separated by blanks
+ * or commas, each plain http://host[:port][/path], with user:password@
+ * sent as HTTP Basic. Returns 0, or -1 with a message in err that shows
+ * no credentials (alert_am.c). */
+int alert_am_check_urls(const char *value, char *err, size_t errlen);
+/* url with any user:password@ replaced by ***@, for messages. */
+void alert_url_redact(const char *url, char *buf, size_t len);
 
 #endif

@@ -3,12 +3,18 @@
  * few re-send periods ahead, re-sent while it fires, and posted once more
  * with endsAt = its resolve time; failed posts are retried with backoff.
  * libevent's evhttp client on the loop: one request at a time, never a
- * blocking call (names resolve through an evdns base of our own). */
+ * blocking call (names resolve through an evdns base of our own). The
+ * peer is not trusted: an answer's headers and body are bounded, a post
+ * has one deadline for the whole exchange (a byte now and then does not
+ * extend it), and each URL has a client of its own, so a slow one delays
+ * nobody else. Credentials in a URL are sent (HTTP Basic) and never
+ * logged. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/dns.h>
@@ -16,13 +22,22 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "alert.h"
 #include "alert_int.h"
 #include "log.h"
 #include "util.h"
 
 #define AM_BACKOFF_MIN_MS 1000
 #define AM_BACKOFF_MAX_MS 60000
-#define AM_TIMEOUT_S      10
+/* One post, from connect (and name lookup) to the last byte of the
+ * answer. */
+#define AM_DEADLINE_MS 10000
+/* Alertmanager answers a post with a few headers and an empty or short
+ * body; anything much bigger is not an Alertmanager. */
+#define AM_MAX_HEADERS 8192
+#define AM_MAX_BODY    65536
+#define AM_STR_(x)     #x
+#define AM_STR(x)      AM_STR_(x)
 /* Resolved alerts kept for delivery while Alertmanager is unreachable;
  * beyond this the oldest are dropped (their endsAt lapses there anyway). */
 #define AM_MAX_ENTRIES 4096
@@ -43,10 +58,12 @@ struct am_entry {
 struct alert_am {
     struct event_base *base;
     struct evdns_base *dns;
-    struct evhttp_connection *conn;
+    struct evhttp_connection *conn; /* NULL after a deadline, until the next post */
     char *url;
-    char *host; /* for the Host header */
-    char *path; /* .../api/v2/alerts */
+    char *url_log; /* the URL without its credentials, for every message */
+    char *auth;    /* "Basic ...", or NULL */
+    char *host;    /* for the Host header */
+    char *path;    /* .../api/v2/alerts */
     char *instance;
     int port;
     int64_t resend_ms;
@@ -55,9 +72,10 @@ struct alert_am {
     int64_t seq;
     bool in_flight, dirty;
     int64_t backoff_ms;
-    struct event *ev_timer; /* re-send or retry */
-    uint64_t failures;      /* in a row */
-    int last_error;         /* enum evhttp_request_error + 1; 0: none */
+    struct event *ev_timer;    /* re-send or retry */
+    struct event *ev_deadline; /* the post in flight */
+    uint64_t failures;         /* in a row */
+    int last_error;            /* enum evhttp_request_error + 1; 0: none */
 };
 
 /* JSON string (with quotes) of s; every byte that is not printable ASCII
@@ -113,6 +131,8 @@ static char *am_labels(const struct alert_am *am, const struct alert_notice *n)
     am_kv(b, &first, "instance", am->instance);
     am_kv(b, &first, "scope", n->host ? "host" : "target");
     am_kv(b, &first, "target", n->target);
+    if (n->watch_class != NULL)
+        am_kv(b, &first, "class", n->watch_class);
     am_kv(b, &first, "wsa_code", code);
     am_kv(b, &first, "wsa_name", n->wsa_name ? n->wsa_name : "");
     evbuffer_add(b, "}", 1);
@@ -129,9 +149,12 @@ static char *am_rest(const struct alert_notice *n)
         return NULL;
     evbuffer_add_printf(b, "\"annotations\":{");
     if (n->host)
+        snprintf(v, sizeof(v), "%s", n->detail); /* it says what is known, and no more */
+    else if (n->watch_class != NULL)
         snprintf(v, sizeof(v),
-                 "%s (%s) on many targets at once (%s): the local network, not the targets",
-                 n->wsa_name, n->meaning, n->targets);
+                 "%s: %s (%s: no answer in time) on %" PRId64 " of %" PRId64
+                 " attempts in a window",
+                 n->target, n->watch_class, n->wsa_name, n->count, n->attempts);
     else
         snprintf(v, sizeof(v), "%s: %s (%s) on %" PRId64 " of %" PRId64 " attempts in a window",
                  n->target, n->wsa_name, n->meaning, n->count, n->attempts);
@@ -198,15 +221,51 @@ static const char *am_error_text(int e)
     case EVREQ_HTTP_EOF:
         return "connection closed";
     case EVREQ_HTTP_INVALID_HEADER:
-        return "invalid response";
+        return "invalid response, or headers over " AM_STR(AM_MAX_HEADERS) " bytes";
     case EVREQ_HTTP_BUFFER_ERROR:
         return "connection failed";
     case EVREQ_HTTP_REQUEST_CANCEL:
         return "cancelled";
     case EVREQ_HTTP_DATA_TOO_LONG:
-        return "response too long";
+        return "response too long (more than " AM_STR(
+            AM_MAX_HEADERS) " bytes of headers or " AM_STR(AM_MAX_BODY) " of body)";
     }
     return "cannot connect, or no response";
+}
+
+static struct evhttp_connection *am_conn_new(struct alert_am *am)
+{
+    struct evhttp_connection *c =
+        evhttp_connection_base_new(am->base, am->dns, am->host, (ev_uint16_t)am->port);
+
+    if (c == NULL)
+        return NULL;
+    /* per read or write; the whole post has am->ev_deadline */
+    evhttp_connection_set_timeout(c, AM_DEADLINE_MS / 1000);
+    evhttp_connection_set_retries(c, 0); /* our own backoff instead */
+    evhttp_connection_set_max_headers_size(c, AM_MAX_HEADERS);
+    evhttp_connection_set_max_body_size(c, AM_MAX_BODY);
+    return c;
+}
+
+/* A post that did not succeed: everything stays held, retried after the
+ * backoff. The first failure in a row is a warning, the others debug. */
+static void am_failed(struct alert_am *am, const char *why)
+{
+    am->in_flight = false;
+    evtimer_del(am->ev_deadline);
+    for (size_t i = 0; i < am->n; i++)
+        am->e[i].in_request = false;
+    if (am->failures++ == 0)
+        log_warnx("alertmanager %s: post failed (%s); %zu alerts held, retrying with backoff",
+                  am->url_log, why, am->n);
+    else
+        log_debug("alertmanager %s: post failed again (%s; %" PRIu64 " in a row)", am->url_log, why,
+                  am->failures);
+    am->last_error = 0;
+    am_arm(am, am->backoff_ms);
+    am->backoff_ms =
+        am->backoff_ms * 2 > AM_BACKOFF_MAX_MS ? AM_BACKOFF_MAX_MS : am->backoff_ms * 2;
 }
 
 static void am_done_cb(struct evhttp_request *req, void *arg)
@@ -214,9 +273,13 @@ static void am_done_cb(struct evhttp_request *req, void *arg)
     struct alert_am *am = arg;
     int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
     bool firing = false;
+    char why[200];
 
-    am->in_flight = false;
+    if (!am->in_flight)
+        return;
     if (code >= 200 && code < 300) {
+        am->in_flight = false;
+        evtimer_del(am->ev_deadline);
         for (size_t i = 0; i < am->n;) {
             if (am->e[i].resolved && am->e[i].in_request) {
                 am_remove(am, i);
@@ -226,7 +289,7 @@ static void am_done_cb(struct evhttp_request *req, void *arg)
             i++;
         }
         if (am->failures > 0)
-            log_info("alertmanager %s: reachable again after %" PRIu64 " failed posts", am->url,
+            log_info("alertmanager %s: reachable again after %" PRIu64 " failed posts", am->url_log,
                      am->failures);
         am->failures = 0;
         am->backoff_ms = AM_BACKOFF_MIN_MS;
@@ -238,36 +301,40 @@ static void am_done_cb(struct evhttp_request *req, void *arg)
             am_arm(am, am->resend_ms);
         return;
     }
-    for (size_t i = 0; i < am->n; i++)
-        am->e[i].in_request = false;
-    if (am->failures++ == 0) {
-        char why[200];
-        if (code != 0) {
-            struct evbuffer *in = evhttp_request_get_input_buffer(req);
-            size_t len = in ? evbuffer_get_length(in) : 0;
-            char body[120] = "";
-            if (len > 0) {
-                size_t k = len < sizeof(body) - 1 ? len : sizeof(body) - 1;
-                evbuffer_copyout(in, body, k);
-                body[k] = '\0';
-                for (char *c = body; *c; c++)
-                    if ((unsigned char)*c < 0x20)
-                        *c = ' ';
-            }
-            snprintf(why, sizeof(why), "HTTP %d%s%s", code, body[0] ? ": " : "", body);
-        } else {
-            snprintf(why, sizeof(why), "%s", am_error_text(am->last_error));
+    if (code != 0) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = in ? evbuffer_get_length(in) : 0;
+        char body[120] = "";
+        if (len > 0) {
+            size_t k = len < sizeof(body) - 1 ? len : sizeof(body) - 1;
+            evbuffer_copyout(in, body, k);
+            body[k] = '\0';
+            /* the peer's words: printable ASCII only reach the log */
+            for (char *c = body; *c; c++)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                    *c = ' ';
         }
-        log_warnx("alertmanager %s: post failed (%s); %zu alerts held, retrying with backoff",
-                  am->url, why, am->n);
+        snprintf(why, sizeof(why), "HTTP %d%s%s", code, body[0] ? ": " : "", body);
     } else {
-        log_debug("alertmanager %s: post failed again (%" PRIu64 " in a row)", am->url,
-                  am->failures);
+        snprintf(why, sizeof(why), "%s", am_error_text(am->last_error));
     }
-    am->last_error = 0;
-    am_arm(am, am->backoff_ms);
-    am->backoff_ms =
-        am->backoff_ms * 2 > AM_BACKOFF_MAX_MS ? AM_BACKOFF_MAX_MS : am->backoff_ms * 2;
+    am_failed(am, why);
+}
+
+/* The whole post took too long: drop the connection (and with it the
+ * request, without a callback) and count a failure. */
+static void am_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct alert_am *am = arg;
+
+    (void)fd;
+    (void)what;
+    if (!am->in_flight)
+        return;
+    if (am->conn != NULL)
+        evhttp_connection_free(am->conn);
+    am->conn = NULL;
+    am_failed(am, "no complete answer within " AM_STR(AM_DEADLINE_MS) " ms");
 }
 
 static void am_send(struct alert_am *am)
@@ -277,11 +344,16 @@ static void am_send(struct alert_am *am)
     struct evkeyvalq *hdr;
     int64_t now = util_now_ms();
     char t[40], hosthdr[300];
+    struct timeval dl = {AM_DEADLINE_MS / 1000, (AM_DEADLINE_MS % 1000) * 1000};
 
     am->dirty = false;
     evtimer_del(am->ev_timer);
     if (am->n == 0)
         return;
+    if (am->conn == NULL && (am->conn = am_conn_new(am)) == NULL) {
+        am_failed(am, "cannot create a connection");
+        return;
+    }
     req = evhttp_request_new(am_done_cb, am);
     if (req == NULL) {
         am_arm(am, am->backoff_ms);
@@ -307,19 +379,15 @@ static void am_send(struct alert_am *am)
     evhttp_add_header(hdr, "Host", hosthdr);
     evhttp_add_header(hdr, "Content-Type", "application/json");
     evhttp_add_header(hdr, "User-Agent", "netdiagd/" NETDIAG_VERSION);
+    if (am->auth != NULL)
+        evhttp_add_header(hdr, "Authorization", am->auth);
     am->in_flight = true;
     am->last_error = 0;
+    evtimer_add(am->ev_deadline, &dl);
     if (evhttp_make_request(am->conn, req, EVHTTP_REQ_POST, am->path) < 0) {
         /* rare (no socket): libevent frees the request on some of these
          * paths and not on others, so it is left alone */
-        am->in_flight = false;
-        for (size_t i = 0; i < am->n; i++)
-            am->e[i].in_request = false;
-        if (am->failures++ == 0)
-            log_warnx("alertmanager %s: cannot start a post; retrying with backoff", am->url);
-        am_arm(am, am->backoff_ms);
-        am->backoff_ms =
-            am->backoff_ms * 2 > AM_BACKOFF_MAX_MS ? AM_BACKOFF_MAX_MS : am->backoff_ms * 2;
+        am_failed(am, "cannot start a post");
     }
 }
 
@@ -342,25 +410,157 @@ static bool am_is_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+void alert_url_redact(const char *url, char *buf, size_t len)
+{
+    const char *auth = strstr(url, "://");
+    const char *end, *at = NULL;
+
+    if (auth == NULL) {
+        snprintf(buf, len, "%s", url);
+        return;
+    }
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (at == NULL)
+        snprintf(buf, len, "%s", url);
+    else
+        snprintf(buf, len, "%.*s***%s", (int)(auth - url), url, at);
+}
+
+/* the 64 digits, then the padding */
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+
+/* "Basic " and the base64 of the URL's user:password (percent-decoded). */
+static char *am_basic_auth(const char *userinfo)
+{
+    char *plain = evhttp_uridecode(userinfo, 0, NULL);
+    size_t n, k = 6;
+    char *out;
+
+    if (plain == NULL)
+        return NULL;
+    n = strlen(plain);
+    out = malloc(6 + 4 * ((n + 2) / 3) + 1);
+    if (out != NULL) {
+        memcpy(out, "Basic ", 6);
+        for (size_t i = 0; i < n; i += 3) {
+            unsigned v = (unsigned)(unsigned char)plain[i] << 16;
+            if (i + 1 < n)
+                v |= (unsigned)(unsigned char)plain[i + 1] << 8;
+            if (i + 2 < n)
+                v |= (unsigned char)plain[i + 2];
+            out[k++] = b64[(v >> 18) & 63];
+            out[k++] = b64[(v >> 12) & 63];
+            out[k++] = b64[i + 1 < n ? (v >> 6) & 63 : 64];
+            out[k++] = b64[i + 2 < n ? v & 63 : 64];
+        }
+        out[k] = '\0';
+    }
+    memset(plain, 0, n);
+    free(plain);
+    return out;
+}
+
+/* One URL as the client takes it; *uri is the parsed URL on success.
+ * Only what this client posts to is taken, so that a value that would
+ * never be sent fails at -t, not at the first alert:
+ * http://HOST[:PORT][/PATH], HOST a name or an address ([v6] in brackets).
+ * It speaks plain HTTP only; a query or fragment would be dropped (the
+ * posts go to PATH/api/v2/alerts). Messages never show credentials. */
+static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, size_t errlen)
+{
+    const char *scheme_end = strstr(url, "://"), *host;
+    unsigned char addr[sizeof(struct in_addr)];
+    char shown[512];
+
+    alert_url_redact(url, shown, sizeof(shown));
+    *uri = NULL;
+    if (scheme_end == NULL) {
+        snprintf(err, errlen,
+                 "\"%s\" is not a URL (write http://HOST:PORT, e.g. http://127.0.0.1:9093)",
+                 shown);
+        return -1;
+    }
+    if (scheme_end - url == 5 && strncasecmp(url, "https", 5) == 0) {
+        snprintf(err, errlen,
+                 "\"%s\": https is not supported (netdiagd posts plain HTTP); use http:// to a "
+                 "local Alertmanager or to a TLS-terminating proxy",
+                 shown);
+        return -1;
+    }
+    if (scheme_end - url != 4 || strncmp(url, "http", 4) != 0) {
+        snprintf(err, errlen, "\"%s\": the scheme \"%.*s\" is not supported (only http://)",
+                 shown, scheme_end - url < 16 ? (int)(scheme_end - url) : 16, url);
+        return -1;
+    }
+    *uri = evhttp_uri_parse_with_flags(url, 0);
+    if (*uri == NULL) {
+        snprintf(err, errlen,
+                 "\"%s\" is not a valid URL (http://HOST[:PORT][/PATH], the port 1 to 65535)",
+                 shown);
+        return -1;
+    }
+    host = evhttp_uri_get_host(*uri);
+    if (host == NULL || *host == '\0')
+        snprintf(err, errlen, "\"%s\" has no host", shown);
+    else if (evhttp_uri_get_port(*uri) == 0)
+        snprintf(err, errlen, "\"%s\": port 0 (1 to 65535, or none for 80)", shown);
+    else if (evhttp_uri_get_query(*uri) != NULL || evhttp_uri_get_fragment(*uri) != NULL)
+        snprintf(err, errlen,
+                 "\"%s\": a query or fragment is not sent (alerts go to PATH/api/v2/alerts)",
+                 shown);
+    else if (host[0] != '[' /* libevent checked an IPv6 literal */ &&
+             inet_pton(AF_INET, host, addr) != 1 && !util_host_name_ok(host))
+        snprintf(err, errlen, "\"%s\": \"%s\" is not a host name or an IP address", shown,
+                 host);
+    else
+        return 0;
+    evhttp_uri_free(*uri);
+    *uri = NULL;
+    return -1;
+}
+
+int alert_am_check_urls(const char *value, char *err, size_t errlen)
+{
+    char *copy = strdup(value), *save = NULL;
+    int rc = 0;
+
+    if (copy == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (char *w = strtok_r(copy, ALERT_AM_URL_SEP, &save); w != NULL && rc == 0;
+         w = strtok_r(NULL, ALERT_AM_URL_SEP, &save)) {
+        struct evhttp_uri *uri;
+        rc = am_parse_url(w, &uri, err, errlen);
+        if (uri != NULL)
+            evhttp_uri_free(uri);
+    }
+    free(copy);
+    return rc;
+}
+
 struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t resend_ms,
                               const char *instance, char *err, size_t errlen)
 {
-    struct evhttp_uri *uri = evhttp_uri_parse(url);
+    struct evhttp_uri *uri = NULL;
     struct alert_am *am = calloc(1, sizeof(*am));
-    const char *host, *path;
+    const char *host, *path, *userinfo;
+    char shown[512];
     size_t plen;
 
+    alert_url_redact(url, shown, sizeof(shown));
     if (am == NULL) {
-        snprintf(err, errlen, "alertmanager %s: out of memory", url);
+        snprintf(err, errlen, "alertmanager %s: out of memory", shown);
         goto fail;
     }
     am->base = base;
-    if (uri == NULL || evhttp_uri_get_scheme(uri) == NULL ||
-        strcmp(evhttp_uri_get_scheme(uri), "http") != 0 ||
-        (host = evhttp_uri_get_host(uri)) == NULL || host[0] == '\0') {
-        snprintf(err, errlen, "alertmanager_url %s: not an http://host[:port][/path] URL", url);
+    if (am_parse_url(url, &uri, err, errlen) < 0)
         goto fail;
-    }
+    host = evhttp_uri_get_host(uri);
     am->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
     /* an IPv6 literal may come back with its brackets */
     if (host[0] == '[') {
@@ -375,10 +575,13 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
     plen = strlen(path);
     while (plen > 0 && path[plen - 1] == '/')
         plen--;
+    userinfo = evhttp_uri_get_userinfo(uri);
     if (am->host == NULL || asprintf(&am->path, "%.*s/api/v2/alerts", (int)plen, path) < 0 ||
-        (am->url = strdup(url)) == NULL || (am->instance = strdup(instance)) == NULL) {
+        (am->url = strdup(url)) == NULL || (am->url_log = strdup(shown)) == NULL ||
+        (am->instance = strdup(instance)) == NULL ||
+        (userinfo != NULL && (am->auth = am_basic_auth(userinfo)) == NULL)) {
         am->path = NULL;
-        snprintf(err, errlen, "alertmanager %s: out of memory", url);
+        snprintf(err, errlen, "alertmanager %s: out of memory", shown);
         goto fail;
     }
     if (!am_is_literal(am->host)) {
@@ -391,18 +594,17 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
                 evdns_base_load_hosts(am->dns, NULL);
         }
         if (am->dns == NULL) {
-            snprintf(err, errlen, "alertmanager %s: cannot create a DNS resolver", url);
+            snprintf(err, errlen, "alertmanager %s: cannot create a DNS resolver", shown);
             goto fail;
         }
     }
-    am->conn = evhttp_connection_base_new(base, am->dns, am->host, (ev_uint16_t)am->port);
+    am->conn = am_conn_new(am);
     am->ev_timer = evtimer_new(base, am_timer_cb, am);
-    if (am->conn == NULL || am->ev_timer == NULL) {
-        snprintf(err, errlen, "alertmanager %s: cannot create the HTTP client", url);
+    am->ev_deadline = evtimer_new(base, am_deadline_cb, am);
+    if (am->conn == NULL || am->ev_timer == NULL || am->ev_deadline == NULL) {
+        snprintf(err, errlen, "alertmanager %s: cannot create the HTTP client", shown);
         goto fail;
     }
-    evhttp_connection_set_timeout(am->conn, AM_TIMEOUT_S);
-    evhttp_connection_set_retries(am->conn, 0); /* our own backoff instead */
     am->resend_ms = resend_ms > 0 ? resend_ms : 60000;
     am->backoff_ms = AM_BACKOFF_MIN_MS;
     evhttp_uri_free(uri);
@@ -434,7 +636,7 @@ void alert_am_put(struct alert_am *am, const struct alert_notice *n)
                     (old == AM_MAX_ENTRIES || am->e[i].seq < am->e[old].seq))
                     old = i;
             if (old == AM_MAX_ENTRIES) {
-                log_warnx("alertmanager %s: %d alerts held; not adding alert %" PRId64, am->url,
+                log_warnx("alertmanager %s: %d alerts held; not adding alert %" PRId64, am->url_log,
                           AM_MAX_ENTRIES, n->id);
                 return;
             }
@@ -477,11 +679,6 @@ void alert_am_put(struct alert_am *am, const struct alert_notice *n)
         am_send(am);
 }
 
-const char *alert_am_url(const struct alert_am *am)
-{
-    return am != NULL ? am->url : NULL;
-}
-
 size_t alert_am_pending(const struct alert_am *am)
 {
     return am != NULL ? am->n : 0;
@@ -496,12 +693,18 @@ void alert_am_free(struct alert_am *am)
         evhttp_connection_free(am->conn);
     if (am->ev_timer)
         event_free(am->ev_timer);
+    if (am->ev_deadline)
+        event_free(am->ev_deadline);
     if (am->dns)
         evdns_base_free(am->dns, 0);
     for (size_t i = 0; i < am->n; i++)
         am_entry_free(&am->e[i]);
     free(am->e);
     free(am->url);
+    free(am->url_log);
+    if (am->auth != NULL)
+        memset(am->auth, 0, strlen(am->auth));
+    free(am->auth);
     free(am->host);
     free(am->path);
     free(am->instance);

@@ -1,8 +1,12 @@
 /* The spike detector's rule, hysteresis and baseline, per series and
  * host-wide, as pure functions of window counts (see alert_detect.h). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "alert_detect.h"
+#include "wsa.h"
 
 /* Floating-point slack for "at least": 0.15 x 60 must reach 9. */
 #define ALERT_EPS 1e-9
@@ -81,17 +85,28 @@ enum alert_level alert_detect_level(const struct alert_params *p, const struct a
     return ALERT_LEVEL_CLEAR;
 }
 
-static void alert_learn(const struct alert_params *p, struct alert_series *s, int64_t count)
+static void alert_learn(const struct alert_params *p, struct alert_series *s, double count)
 {
-    s->baseline += p->alpha * ((double)count - s->baseline);
+    s->baseline += p->alpha * (count - s->baseline);
     if (s->baseline < 0)
         s->baseline = 0;
+}
+
+/* The window before this one was quiet and this one does not fire: it
+ * was the normal, learn it; then this one waits its turn. */
+static void alert_pend(const struct alert_params *p, struct alert_series *s, int64_t count)
+{
+    if (s->has_pending)
+        alert_learn(p, s, s->pending);
+    s->pending = (double)count;
+    s->has_pending = true;
 }
 
 static void alert_fire(struct alert_series *s, int64_t count, int64_t attempts)
 {
     s->firing = true;
     s->held = false;
+    s->has_pending = false; /* the outage's start: never learnt */
     s->fire_baseline = s->baseline;
     s->clear_run = 0;
     s->fired_count = count;
@@ -113,6 +128,7 @@ enum alert_step alert_detect_step(const struct alert_params *p, struct alert_ser
              * not teach the baseline that outages are normal */
             if (hold == ALERT_HOLD_ALL || (hold == ALERT_HOLD_ONCE && !s->held)) {
                 s->held = true;
+                s->has_pending = false;
                 return ALERT_STEP_HELD;
             }
             alert_fire(s, count, attempts);
@@ -122,7 +138,9 @@ enum alert_step alert_detect_step(const struct alert_params *p, struct alert_ser
         /* nor is a window of a host-wide incident (or its onset), whatever
          * this target's level */
         if (hold == ALERT_HOLD_NONE)
-            alert_learn(p, s, count);
+            alert_pend(p, s, count);
+        else
+            s->has_pending = false;
         return ALERT_STEP_QUIET;
     }
     /* firing: the baseline stays frozen until the alert resolves */
@@ -136,7 +154,8 @@ enum alert_step alert_detect_step(const struct alert_params *p, struct alert_ser
         return ALERT_STEP_FIRING;
     s->firing = false;
     s->clear_run = 0;
-    alert_learn(p, s, count);
+    s->has_pending = false;
+    alert_pend(p, s, count);
     return ALERT_STEP_RESOLVED;
 }
 
@@ -191,4 +210,93 @@ void alert_detect_rescale(struct alert_series *s, double ratio)
         return;
     s->baseline *= ratio;
     s->fire_baseline *= ratio;
+    s->pending *= ratio;
+}
+
+bool alert_detect_code_local(int code)
+{
+    switch (code) {
+    case WSAECONNREFUSED:   /* a RST or ICMP port unreachable from the host */
+    case WSAECONNRESET:     /* the peer (or its side's middlebox) reset it */
+    case WSAHOST_NOT_FOUND: /* NXDOMAIN: a nameserver's answer */
+    case WSANO_DATA:        /* NOERROR without the record: an answer too */
+        return false;
+    default:
+        return true;
+    }
+}
+
+void alert_hostset_reset(struct alert_hostset *hs)
+{
+    if (hs->n > 0 && hs->h != NULL)
+        memset(hs->h, 0, hs->cap * sizeof(*hs->h));
+    hs->n = 0;
+    hs->names[0] = '\0';
+}
+
+void alert_hostset_free(struct alert_hostset *hs)
+{
+    free(hs->h);
+    memset(hs, 0, sizeof(*hs));
+}
+
+/* FNV-1a, never 0 (0 marks an empty slot). Two names with the same 64-bit
+ * hash would count as one host: that errs towards not blaming the local
+ * network. */
+static uint64_t alert_hostset_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h != 0 ? h : 1;
+}
+
+static bool alert_hostset_insert(uint64_t *tab, size_t cap, uint64_t h)
+{
+    size_t i = (size_t)h & (cap - 1);
+
+    while (tab[i] != 0) {
+        if (tab[i] == h)
+            return false;
+        i = (i + 1) & (cap - 1);
+    }
+    tab[i] = h;
+    return true;
+}
+
+bool alert_hostset_add(struct alert_hostset *hs, const char *host)
+{
+    uint64_t h = alert_hostset_hash(host);
+    size_t used;
+
+    /* at most half full */
+    if (2 * (hs->n + 1) > hs->cap) {
+        size_t ncap = hs->cap ? 2 * hs->cap : 16;
+        uint64_t *n = calloc(ncap, sizeof(*n));
+        if (n == NULL)
+            return false; /* out of memory: counted as known, errs the safe way */
+        for (size_t i = 0; i < hs->cap && hs->n > 0; i++)
+            if (hs->h[i] != 0)
+                alert_hostset_insert(n, ncap, hs->h[i]);
+        free(hs->h);
+        hs->h = n;
+        hs->cap = ncap;
+    }
+    if (!alert_hostset_insert(hs->h, hs->cap, h))
+        return false;
+    hs->n++;
+    used = strlen(hs->names);
+    if (used + strlen(host) + 8 < sizeof(hs->names))
+        snprintf(hs->names + used, sizeof(hs->names) - used, "%s%s", used ? ", " : "", host);
+    else if (used + 5 < sizeof(hs->names) && strstr(hs->names, ", ...") == NULL)
+        snprintf(hs->names + used, sizeof(hs->names) - used, ", ...");
+    return true;
+}
+
+bool alert_detect_host_local(const struct alert_params *p, int code, const struct alert_hostset *hs)
+{
+    int64_t min = p->host_min_targets < 2 ? 2 : p->host_min_targets;
+
+    return alert_detect_code_local(code) && (int64_t)hs->n >= min;
 }

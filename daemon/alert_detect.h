@@ -5,6 +5,7 @@
 #define NETDIAG_ALERT_DETECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -60,6 +61,10 @@ struct alert_series {
     int64_t fired_attempts;
     int64_t peak;     /* highest count in a window while firing */
     double threshold; /* the fire threshold of the last window evaluated */
+    /* Learning runs one window behind: the last quiet window's count waits
+     * here and is learnt only when the next window does not fire. */
+    double pending;
+    bool has_pending;
 };
 
 /* The failure count a window of `attempts` attempts must reach to fire:
@@ -72,7 +77,10 @@ enum alert_level alert_detect_level(const struct alert_params *p, const struct a
                                     int64_t count, int64_t attempts);
 
 /* Feed one window to a series: fire, hold, stay, resolve, and learn the
- * baseline from windows that are not part of an alert. */
+ * baseline from windows that are not part of an alert (nor the window
+ * just before one: an outage that starts late in a window puts a few
+ * failures there, below the threshold, and they are its start, not the
+ * normal). */
 enum alert_step alert_detect_step(const struct alert_params *p, struct alert_series *s,
                                   int64_t count, int64_t attempts, enum alert_hold hold);
 
@@ -102,5 +110,31 @@ enum alert_hold alert_detect_host_hold(const struct alert_params *p, const struc
 
 /* A new window length: baselines are per window, so they scale with it. */
 void alert_detect_rescale(struct alert_series *s, double ratio);
+
+/* Evidence for blaming the local network. Many targets failing alike is
+ * not enough: their failures must be spread over distinct remote hosts
+ * (not one host's ports), at least host_min_targets of them (2 at the
+ * least), and the code must be one the local network can cause. A
+ * refusal, a reset, "no such name" and "no such record" are answers
+ * from a remote host, so they never are. */
+bool alert_detect_code_local(int code);
+
+/* The distinct remote hosts of one window's failing targets: a set of
+ * hashes of the host names, and the first few names for the words. */
+struct alert_hostset {
+    uint64_t *h; /* open addressing, 0 = empty slot */
+    size_t cap;
+    size_t n;
+    char names[160]; /* "a, b, c, ..." */
+};
+void alert_hostset_reset(struct alert_hostset *hs);
+/* Adds a host; returns whether it was new. */
+bool alert_hostset_add(struct alert_hostset *hs, const char *host);
+void alert_hostset_free(struct alert_hostset *hs);
+
+/* Whether the many targets at FIRE of a window (tally t, their hosts in
+ * hs) point at the local network for `code`. */
+bool alert_detect_host_local(const struct alert_params *p, int code,
+                             const struct alert_hostset *hs);
 
 #endif

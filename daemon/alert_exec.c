@@ -1,8 +1,11 @@
 /* The exec hook: the [alert] exec program is started directly with
  * posix_spawn (no shell, nothing interpolated into a command line), gets
- * the alert's facts in NETDIAG_* environment variables, is killed with its
- * process group after exec_timeout, and is reaped through a pidfd watched
- * by the loop (SIGCHLD where pidfds are missing), so the loop never waits. */
+ * the alert's facts in NETDIAG_* environment variables, runs in a process
+ * group of its own, and is reaped through a pidfd watched by the loop
+ * (SIGCHLD where pidfds are missing), so the loop never waits. Nothing it
+ * starts outlives it: its process group is killed when it exits, after
+ * exec_timeout, and at shutdown. Runs dropped for a full queue are
+ * logged with their count (at most one line per ALERT_EXEC_DROP_LOG_S). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,7 +32,10 @@ extern char **environ;
 #define ALERT_EXEC_MAX_RUNNING 8
 #define ALERT_EXEC_QUEUE_MAX   64
 #define ALERT_EXEC_MAX_WORDS   32
-#define ALERT_EXEC_NVARS       24
+#define ALERT_EXEC_NVARS       26
+#define ALERT_EXEC_DROP_LOG_S  10
+/* At shutdown a running hook gets SIGTERM, and SIGKILL after this. */
+#define ALERT_EXEC_STOP_MS 500
 
 struct alert_job {
     struct alert_exec *ex;
@@ -40,7 +46,8 @@ struct alert_job {
     struct event *ev_kill;
     int64_t start_us;
     int64_t timeout_ms;
-    bool killed;
+    bool killed;    /* by exec_timeout */
+    bool stopped;   /* by the daemon's shutdown */
     char what[160]; /* "web WSAECONNREFUSED firing", for the log */
     char prog[256];
 };
@@ -58,19 +65,71 @@ struct alert_exec {
     size_t nrunning;
     struct alert_pending queue[ALERT_EXEC_QUEUE_MAX];
     size_t qhead, qcount;
-    uint64_t dropped;
+    uint64_t dropped;       /* since the last line that said so */
+    int64_t dropped_log_us; /* when that line was written */
+    char dropped_last[160]; /* the last run dropped, "web WSAECONNREFUSED firing" */
+    char dropped_prog[256];
+    struct event *ev_droplog; /* says what was dropped since the last line */
+    bool stopping;            /* shutdown: nothing queued starts any more */
     struct event *ev_sigchld; /* only when pidfd_open is unavailable */
 };
 
 static void alert_exec_start(struct alert_exec *ex, const char *command, int64_t timeout_ms,
                              const char *instance, const struct alert_notice *n);
 
+static void alert_exec_droplog(struct alert_exec *ex)
+{
+    if (ex->dropped == 0)
+        return;
+    log_warnx("alert: exec %s: %" PRIu64 " hook run%s dropped (%d running and %d waiting; last "
+              "dropped: %s)",
+              ex->dropped_prog, ex->dropped, ex->dropped == 1 ? "" : "s", ALERT_EXEC_MAX_RUNNING,
+              ALERT_EXEC_QUEUE_MAX, ex->dropped_last);
+    ex->dropped = 0;
+    ex->dropped_log_us = util_mono_us();
+}
+
+static void alert_exec_droplog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    alert_exec_droplog(arg);
+}
+
+/* A run that found the queue full: counted, and said at once or, within
+ * ALERT_EXEC_DROP_LOG_S of the last line, when that time is up. */
+static void alert_exec_drop(struct alert_exec *ex, const char *command,
+                            const struct alert_notice *n)
+{
+    int64_t since = util_mono_us() - ex->dropped_log_us;
+    int64_t wait_us = (int64_t)ALERT_EXEC_DROP_LOG_S * 1000000 - since;
+
+    ex->dropped++;
+    snprintf(ex->dropped_prog, sizeof(ex->dropped_prog), "%.*s", (int)strcspn(command, " \t"),
+             command);
+    snprintf(ex->dropped_last, sizeof(ex->dropped_last), "%s %s %s%s", n->target,
+             n->wsa_name ? n->wsa_name : "?", alert_event_name(n->event),
+             n->repeat ? " again" : "");
+    if (ex->dropped_log_us == 0 || wait_us <= 0) {
+        alert_exec_droplog(ex);
+    } else if (!evtimer_pending(ex->ev_droplog, NULL)) {
+        struct timeval tv = {(time_t)(wait_us / 1000000), (suseconds_t)(wait_us % 1000000)};
+        evtimer_add(ex->ev_droplog, &tv);
+    }
+}
+
 struct alert_exec *alert_exec_new(struct event_base *base)
 {
     struct alert_exec *ex = calloc(1, sizeof(*ex));
 
-    if (ex != NULL)
-        ex->base = base;
+    if (ex == NULL)
+        return NULL;
+    ex->base = base;
+    ex->ev_droplog = evtimer_new(base, alert_exec_droplog_cb, ex);
+    if (ex->ev_droplog == NULL) {
+        free(ex);
+        return NULL;
+    }
     return ex;
 }
 
@@ -90,20 +149,9 @@ static void alert_job_free(struct alert_job *job)
     free(job);
 }
 
-static void alert_exec_unlink(struct alert_exec *ex, struct alert_job *job)
-{
-    for (struct alert_job **pp = &ex->jobs; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == job) {
-            *pp = job->next;
-            ex->nrunning--;
-            return;
-        }
-    }
-}
-
 static void alert_exec_next(struct alert_exec *ex)
 {
-    while (ex->qcount > 0 && ex->nrunning < ALERT_EXEC_MAX_RUNNING) {
+    while (ex->qcount > 0 && ex->nrunning < ALERT_EXEC_MAX_RUNNING && !ex->stopping) {
         struct alert_pending *q = &ex->queue[ex->qhead];
         ex->qhead = (ex->qhead + 1) % ALERT_EXEC_QUEUE_MAX;
         ex->qcount--;
@@ -115,14 +163,25 @@ static void alert_exec_next(struct alert_exec *ex)
 }
 
 /* Reaps the job if it has exited; logs how. Returns whether it was reaped
- * (the job is freed then). */
+ * (the caller unlinks and frees it then). */
 static bool alert_job_reap(struct alert_job *job)
 {
-    struct alert_exec *ex = job->ex;
     double secs = (double)(util_mono_us() - job->start_us) / 1e6;
-    int status;
+    siginfo_t si;
+    int status, w;
     pid_t r;
 
+    memset(&si, 0, sizeof(si));
+    do
+        w = waitid(P_PID, (id_t)job->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    while (w < 0 && errno == EINTR);
+    if (w == 0 && si.si_pid == 0)
+        return false; /* still running */
+    /* It has exited and is not reaped yet, so its pid, and the process
+     * group named after it, are still no one else's: whatever it left
+     * running in that group ends with it. */
+    if (w == 0)
+        kill(-job->pid, SIGKILL);
     do
         r = waitpid(job->pid, &status, WNOHANG);
     while (r < 0 && errno == EINTR);
@@ -130,6 +189,8 @@ static bool alert_job_reap(struct alert_job *job)
         return false;
     if (r < 0)
         log_warn("alert: exec %s (%s): waitpid", job->prog, job->what);
+    else if (job->stopped)
+        log_warnx("alert: exec %s (%s) ended at shutdown after %.1f s", job->prog, job->what, secs);
     else if (job->killed)
         log_warnx("alert: exec %s (%s) killed after %.1f s (exec_timeout %" PRId64 " ms)",
                   job->prog, job->what, secs, job->timeout_ms);
@@ -141,30 +202,23 @@ static bool alert_job_reap(struct alert_job *job)
     else if (WIFSIGNALED(status))
         log_warnx("alert: exec %s (%s) killed by signal %d (%s) after %.1f s", job->prog, job->what,
                   WTERMSIG(status), strsignal(WTERMSIG(status)), secs);
-    alert_exec_unlink(ex, job);
-    alert_job_free(job);
-    alert_exec_next(ex);
     return true;
 }
+
+static size_t alert_exec_reap_all(struct alert_exec *ex);
 
 static void alert_job_exit_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    alert_job_reap(arg);
+    alert_exec_reap_all(((struct alert_job *)arg)->ex);
 }
 
 static void alert_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
-    struct alert_exec *ex = arg;
-    struct alert_job *job = ex->jobs, *next;
-
     (void)sig;
     (void)what;
-    for (; job != NULL; job = next) {
-        next = job->next;
-        alert_job_reap(job);
-    }
+    alert_exec_reap_all(arg);
 }
 
 /* exec_timeout: the hook and whatever it started in its process group. */
@@ -217,6 +271,7 @@ static void alert_env_fill(struct alert_env *e, const char *instance, const stru
     alert_env_add(e, "ALERT_ID", "%" PRId64, n->id);
     alert_env_add(e, "TARGET", "%s", n->target);
     alert_env_add(e, "TARGETS", "%s", n->host ? n->targets : n->target);
+    alert_env_add(e, "CLASS", "%s", n->watch_class ? n->watch_class : "");
     alert_env_add(e, "WSA_CODE", "%d", n->wsa_code);
     alert_env_add(e, "WSA_NAME", "%s", n->wsa_name ? n->wsa_name : "");
     alert_env_add(e, "MEANING", "%s", n->meaning ? n->meaning : "");
@@ -391,15 +446,8 @@ void alert_exec_run(struct alert_exec *ex, const char *command, int64_t timeout_
         return;
     }
     if (ex->qcount == ALERT_EXEC_QUEUE_MAX) {
-        if (ex->dropped++ == 0)
-            log_warnx("alert: exec %s: %d hooks running and %d waiting; dropping notifications "
-                      "until they finish",
-                      command, ALERT_EXEC_MAX_RUNNING, ALERT_EXEC_QUEUE_MAX);
+        alert_exec_drop(ex, command, n);
         return;
-    }
-    if (ex->dropped > 0) {
-        log_info("alert: exec: %" PRIu64 " notifications were dropped", ex->dropped);
-        ex->dropped = 0;
     }
     q = &ex->queue[(ex->qhead + ex->qcount) % ALERT_EXEC_QUEUE_MAX];
     q->command = strdup(command);
@@ -416,20 +464,68 @@ void alert_exec_run(struct alert_exec *ex, const char *command, int64_t timeout_
     ex->qcount++;
 }
 
+/* Reaps what has exited among the running hooks; returns how many run. */
+static size_t alert_exec_reap_all(struct alert_exec *ex)
+{
+    struct alert_job **pp = &ex->jobs;
+
+    while (*pp != NULL) {
+        struct alert_job *job = *pp;
+        if (!alert_job_reap(job)) {
+            pp = &job->next;
+            continue;
+        }
+        *pp = job->next;
+        ex->nrunning--;
+        alert_job_free(job);
+    }
+    alert_exec_next(ex);
+    return ex->nrunning;
+}
+
+/* Shutdown (the loop has stopped): hooks that still run get SIGTERM with
+ * their process groups, SIGKILL ALERT_EXEC_STOP_MS later, and are reaped
+ * here; queued runs are dropped, and said so. */
 void alert_exec_free(struct alert_exec *ex)
 {
     struct alert_job *job, *next;
+    int64_t deadline;
 
     if (ex == NULL)
         return;
-    for (job = ex->jobs; job != NULL; job = next) {
-        next = job->next;
-        alert_job_free(job);
-    }
+    if (ex->qcount > 0)
+        log_warnx("alert: exec: %zu queued hook run%s not started: shutting down", ex->qcount,
+                  ex->qcount == 1 ? "" : "s");
     for (size_t i = 0; i < ex->qcount; i++) {
         struct alert_pending *q = &ex->queue[(ex->qhead + i) % ALERT_EXEC_QUEUE_MAX];
         free(q->command);
         free(q->instance);
+    }
+    ex->qcount = 0;
+    alert_exec_droplog(ex);
+    if (ex->ev_droplog)
+        event_free(ex->ev_droplog);
+    ex->ev_droplog = NULL;
+    ex->stopping = true;
+    for (job = ex->jobs; job != NULL; job = job->next) {
+        job->stopped = true;
+        if (kill(-job->pid, SIGTERM) < 0)
+            kill(job->pid, SIGTERM);
+    }
+    deadline = util_mono_us() + ALERT_EXEC_STOP_MS * 1000LL;
+    while (alert_exec_reap_all(ex) > 0 && util_mono_us() < deadline)
+        usleep(10000);
+    for (job = ex->jobs; job != NULL; job = job->next)
+        if (kill(-job->pid, SIGKILL) < 0)
+            kill(job->pid, SIGKILL);
+    deadline = util_mono_us() + ALERT_EXEC_STOP_MS * 1000LL;
+    while (alert_exec_reap_all(ex) > 0 && util_mono_us() < deadline)
+        usleep(10000);
+    for (job = ex->jobs; job != NULL; job = next) {
+        next = job->next;
+        log_warnx("alert: exec %s (%s): pid %ld did not end at shutdown", job->prog, job->what,
+                  (long)job->pid);
+        alert_job_free(job);
     }
     if (ex->ev_sigchld)
         event_free(ex->ev_sigchld);

@@ -23,12 +23,14 @@ const char *alert_event_name(enum alert_event ev);
 /* Everything a sink may say about one alert at one moment. */
 struct alert_notice {
     enum alert_event event;
-    bool host;       /* host-wide: the local network, not the targets */
-    bool repeat;     /* a reminder of a still-firing alert (renotify) */
-    int64_t id;      /* alerts.id; 0 without a database */
-    char target[72]; /* the target's name, or ALERT_HOST_TARGET */
-    int wsa_code;
-    const char *wsa_name; /* static strings of the WSA table */
+    bool host;               /* many targets at once (target ALERT_HOST_TARGET) */
+    bool local;              /* host: the evidence points at the local network */
+    bool repeat;             /* a reminder of a still-firing alert (renotify) */
+    int64_t id;              /* alerts.id; 0 without a database */
+    char target[72];         /* the target's name, or ALERT_HOST_TARGET */
+    int wsa_code;            /* the code of the failures (for a class: most of them) */
+    const char *watch_class; /* "timeout" for the class, NULL for a plain code */
+    const char *wsa_name;    /* static strings of the WSA table */
     const char *meaning;
     int64_t count;    /* failures in the window that fired */
     int64_t attempts; /* attempts in that window */
@@ -64,7 +66,8 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
                               const char *instance, char *err, size_t errlen);
 /* Adds or updates the alert n->id (a resolve is delivered, then dropped). */
 void alert_am_put(struct alert_am *am, const struct alert_notice *n);
-const char *alert_am_url(const struct alert_am *am);
+/* What separates the URLs of alertmanager_url. */
+#define ALERT_AM_URL_SEP " ,\t"
 /* Alerts waiting to be delivered, firing or resolved (for tests). */
 size_t alert_am_pending(const struct alert_am *am);
 void alert_am_free(struct alert_am *am);

@@ -15,6 +15,10 @@
 #define CONFIG_INTERVAL_MAX_MS (24LL * 3600 * 1000)
 #define CONFIG_TIMEOUT_MIN_MS  1
 #define CONFIG_MAX_CODES       16
+/* In a list of watched codes, the class "timeout": WSAETIMEDOUT, and a DNS
+ * query with no answer in time (WSATRY_AGAIN with raw TIMEOUT; SERVFAIL,
+ * also 11002, is not one). "refused" is WSAECONNREFUSED itself. */
+#define CONFIG_CODE_TIMEOUT (-1)
 #define CONFIG_PAYLOAD_MAX     (1 << 20) /* bytes, decoded */
 /* What one configuration may make netdiagd read: the main file and every
  * file it includes together (a 200,000-target file of [target] sections

@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <event2/http.h>
-
+#include "alert.h"
 #include "config_opt.h"
 #include "log.h"
 #include "util.h"
@@ -45,7 +43,7 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_DAEMON, "include",          OT_STRING,   0,                      0,                      "",                              CFG(include),                0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "min_targets",      OT_INT,      0,                      CONFIG_TARGETS_MAX,     "1",                             CFG(min_targets),            0,                 NULL,          0,                  0,         0},
 
-    {SEC_ALERT,  "codes",            OT_CODES,    0,                      0,                      "WSAECONNREFUSED, WSAETIMEDOUT", CFG(alert.codes),            CFG(alert.ncodes), NULL,          0,                  0,         0},
+    {SEC_ALERT,  "codes",            OT_CODES,    0,                      0,                      "refused, timeout",              CFG(alert.codes),            CFG(alert.ncodes), NULL,          0,                  0,         0},
     {SEC_ALERT,  "window",           OT_DURATION, 100,                    DAY_MS,                 "1m",                            CFG(alert.window_ms),        0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "baseline",         OT_DURATION, 1000,                   30 * DAY_MS,            "1h",                            CFG(alert.baseline_ms),      0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "factor",           OT_DOUBLE,   1,                      1000,                   "3",                             CFG(alert.factor),           0,                 NULL,          0,                  0,         0},
@@ -150,7 +148,10 @@ static int parse_double(const char *v, double min, double max, double *out, char
 }
 
 /* A comma or space separated list of WSA names (with or without the "WSA"
- * prefix) or numbers. Repeats are dropped; empty means no code is watched. */
+ * prefix) or numbers, "refused" (WSAECONNREFUSED) and the class "timeout"
+ * (which takes in WSAETIMEDOUT). Repeats are dropped; empty means no code
+ * is watched. */
+static const struct wsa_code code_timeout = {CONFIG_CODE_TIMEOUT, "timeout", "", "", false};
 static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, size_t errlen)
 {
     char *copy = strdup(v), *save = NULL;
@@ -172,12 +173,14 @@ static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, siz
             if (util_parse_int(tok, 0, 100000, &num, err, errlen) == 0)
                 c = wsa_by_code((int)num);
         } else {
-            c = wsa_by_name(tok);
+            c = strcasecmp(tok, "timeout") == 0
+                    ? &code_timeout
+                    : wsa_by_name(strcasecmp(tok, "refused") == 0 ? "WSAECONNREFUSED" : tok);
         }
         if (c == NULL) {
             snprintf(err, errlen,
                      "\"%s\" is not a Windows Sockets code (a name such as WSAECONNREFUSED or "
-                     "ECONNREFUSED, or a number such as 10061)",
+                     "ECONNREFUSED, a number such as 10061, refused or timeout)",
                      tok);
             goto out;
         }
@@ -191,6 +194,14 @@ static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, siz
         }
         out[n++] = c->code;
     }
+    /* the class "timeout" takes in WSAETIMEDOUT: one failure, one series */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; out[i] == WSAETIMEDOUT && j < n; j++)
+            if (out[j] == CONFIG_CODE_TIMEOUT) {
+                memmove(&out[i], &out[i + 1], (n - i - 1) * sizeof(out[0]));
+                n--;
+                break;
+            }
     memcpy(codes, out, n * sizeof(out[0]));
     *ncodes = n;
     rc = 0;
@@ -246,120 +257,6 @@ static int check_qname(const char *v, char *err, size_t errlen)
 bad:
     snprintf(err, errlen, "\"%s\" is not a DNS name", v);
     return -1;
-}
-
-/* A DNS host name: letters, digits, '-' and '_' in dot-separated labels
- * of 1 to 63, 253 in all, the last one not all digits ("1.2.3.4.5" is
- * neither a name nor an address). */
-static bool host_name_ok(const char *h)
-{
-    size_t len = strlen(h), label = 0;
-    bool digits = true;
-
-    if (len > 0 && h[len - 1] == '.')
-        len--;
-    if (len == 0 || len > 253)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)h[i];
-        if (c == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-            digits = true;
-        } else if (isalnum(c) || c == '-' || c == '_') {
-            if (++label > 63)
-                return false;
-            digits = digits && isdigit(c);
-        } else {
-            return false;
-        }
-    }
-    return label > 0 && !digits;
-}
-
-/* The URL for messages: credentials (http://user:secret@host) as "***". */
-static void url_for_message(const char *v, char *out, size_t outlen)
-{
-    const char *auth = strstr(v, "://"), *at, *end;
-
-    if (auth != NULL) {
-        auth += 3;
-        end = auth + strcspn(auth, "/?#");
-        at = memchr(auth, '@', (size_t)(end - auth));
-        if (at != NULL) {
-            snprintf(out, outlen, "%.*s***%s", (int)(auth - v), v, at);
-            return;
-        }
-    }
-    util_strlcpy(out, v, outlen);
-}
-
-/* alertmanager_url: only what alert_am.c posts to is taken, so that a
- * value that would never be sent fails at -t, not at the first alert:
- * http://HOST[:PORT][/PATH], HOST a name or an address ([v6] in brackets).
- * libevent's client speaks plain HTTP only; a query or fragment would be
- * dropped (the posts go to PATH/api/v2/alerts). */
-static int check_url(const char *v, char *err, size_t errlen)
-{
-    struct evhttp_uri *uri = NULL;
-    const char *scheme_end = strstr(v, "://"), *host;
-    unsigned char addr[16];
-    char shown[256];
-    int rc = -1;
-
-    url_for_message(v, shown, sizeof(shown));
-    if (scheme_end == NULL) {
-        snprintf(err, errlen,
-                 "\"%s\" is not a URL (write http://HOST:PORT, e.g. "
-                 "http://127.0.0.1:9093)",
-                 shown);
-        return -1;
-    }
-    if ((size_t)(scheme_end - v) == 5 && strncasecmp(v, "https", 5) == 0) {
-        snprintf(err, errlen,
-                 "\"%s\": https is not supported (netdiagd posts plain HTTP); use http:// "
-                 "to a local Alertmanager or to a TLS-terminating proxy",
-                 shown);
-        return -1;
-    }
-    if ((size_t)(scheme_end - v) != 4 || strncmp(v, "http", 4) != 0) {
-        snprintf(err, errlen, "\"%s\": the scheme \"%.*s\" is not supported (only http://)", shown,
-                 (int)(scheme_end - v) < 16 ? (int)(scheme_end - v) : 16, v);
-        return -1;
-    }
-    uri = evhttp_uri_parse_with_flags(v, 0);
-    if (uri == NULL) {
-        snprintf(err, errlen,
-                 "\"%s\" is not a valid URL (http://HOST[:PORT][/PATH], the port 1 to 65535)",
-                 shown);
-        goto out;
-    }
-    host = evhttp_uri_get_host(uri);
-    if (host == NULL || *host == '\0') {
-        snprintf(err, errlen, "\"%s\" has no host", shown);
-        goto out;
-    }
-    if (evhttp_uri_get_port(uri) == 0) {
-        snprintf(err, errlen, "\"%s\": port 0 (1 to 65535, or none for 80)", shown);
-        goto out;
-    }
-    if (evhttp_uri_get_query(uri) != NULL || evhttp_uri_get_fragment(uri) != NULL) {
-        snprintf(err, errlen,
-                 "\"%s\": a query or fragment is not sent (alerts go to PATH/api/v2/alerts)",
-                 shown);
-        goto out;
-    }
-    if (host[0] == '[' ? false /* libevent checked the IPv6 literal */
-                       : inet_pton(AF_INET, host, addr) != 1 && !host_name_ok(host)) {
-        snprintf(err, errlen, "\"%s\": \"%s\" is not a host name or an IP address", shown, host);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (uri != NULL)
-        evhttp_uri_free(uri);
-    return rc;
 }
 
 static void set_enum(void *field, int v)
@@ -551,7 +448,9 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         return 0;
     }
     case OT_URL:
-        if (*v != '\0' && check_url(v, err, errlen) < 0)
+        /* alertmanager_url, checked as the client will take it (no
+         * credentials in the message) */
+        if (*v != '\0' && alert_am_check_urls(v, err, errlen) < 0)
             return -1;
         replace_str((char **)field, *v ? strdup(v) : NULL);
         return 0;

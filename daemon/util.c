@@ -273,3 +273,33 @@ void util_json_string(char *out, size_t outlen, const char *s)
     out[o++] = '"';
     out[o] = '\0';
 }
+
+/* Letters, digits, '-' and '_' in dot-separated labels of 1 to 63, 253 in
+ * all, the last one not all digits ("1.2.3.4.5" is neither a name nor an
+ * address); one trailing dot allowed. */
+bool util_host_name_ok(const char *h)
+{
+    size_t len = strlen(h), label = 0;
+    bool digits = true;
+
+    if (len > 0 && h[len - 1] == '.')
+        len--;
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            digits = true;
+        } else if (isalnum(c) || c == '-' || c == '_') {
+            if (++label > 63)
+                return false;
+            digits = digits && isdigit(c);
+        } else {
+            return false;
+        }
+    }
+    return label > 0 && !digits;
+}

@@ -112,8 +112,8 @@ static void test_builtin_defaults(void)
     UNIT_EQ_INT(cfg->retention_ms, 30LL * 24 * 3600 * 1000);
     UNIT_CHECK(cfg->include == NULL);
     UNIT_EQ_INT(cfg->alert.ncodes, 2);
-    UNIT_EQ_INT(cfg->alert.codes[0], WSAECONNREFUSED);
-    UNIT_EQ_INT(cfg->alert.codes[1], WSAETIMEDOUT);
+    UNIT_EQ_INT(cfg->alert.codes[0], WSAECONNREFUSED); /* "refused, timeout" */
+    UNIT_EQ_INT(cfg->alert.codes[1], CONFIG_CODE_TIMEOUT);
     UNIT_EQ_INT(cfg->alert.window_ms, 60000);
     UNIT_EQ_INT(cfg->alert.baseline_ms, 3600000);
     UNIT_CHECK(cfg->alert.factor == 3.0);
@@ -141,7 +141,7 @@ static void test_builtin_defaults(void)
     UNIT_CHECK(t->source_str == NULL);
     UNIT_EQ_INT(t->alert_ncodes, 2);
     UNIT_EQ_INT(t->alert_codes[0], WSAECONNREFUSED);
-    UNIT_EQ_INT(t->alert_codes[1], WSAETIMEDOUT);
+    UNIT_EQ_INT(t->alert_codes[1], CONFIG_CODE_TIMEOUT);
     UNIT_EQ_STR(t->file, "t.ini");
     UNIT_EQ_INT(t->line, 1);
     UNIT_CHECK(t->probe == NULL);
@@ -541,17 +541,19 @@ static void test_error_lines(void)
                   "t.ini:3: [target web] kind: indented line read as a continuation of the value "
                   "on line 2 (values cannot span lines; remove the indentation)\n"
                   "t.ini:1: [target web] host: missing (a connect target needs it)\n");
-    EXPECT_ERRORS("[alert]\ncodes = WSAECONNREFUSED, WSAEBOGUS\n",
-                  "t.ini:2: [alert] codes: \"WSAEBOGUS\" is not a Windows Sockets code (a name "
-                  "such as WSAECONNREFUSED or ECONNREFUSED, or a number such as 10061)\n");
-    EXPECT_ERRORS("[alert]\ncodes = 12345\nfactor = 0.5\nmin_ratio = 1.5\nmin_failures = 0\n"
-                  "factor = nan\n",
-                  "t.ini:2: [alert] codes: \"12345\" is not a Windows Sockets code (a name such "
-                  "as WSAECONNREFUSED or ECONNREFUSED, or a number such as 10061)\n"
-                  "t.ini:3: [alert] factor: \"0.5\" is out of range (1 to 1000)\n"
-                  "t.ini:4: [alert] min_ratio: \"1.5\" is out of range (0 to 1)\n"
-                  "t.ini:5: [alert] min_failures: \"0\" is out of range (1 to 1000000)\n"
-                  "t.ini:6: [alert] factor: duplicate key (first set on line 3)\n");
+    EXPECT_ERRORS(
+        "[alert]\ncodes = WSAECONNREFUSED, WSAEBOGUS\n",
+        "t.ini:2: [alert] codes: \"WSAEBOGUS\" is not a Windows Sockets code (a name "
+        "such as WSAECONNREFUSED or ECONNREFUSED, a number such as 10061, refused or timeout)\n");
+    EXPECT_ERRORS(
+        "[alert]\ncodes = 12345\nfactor = 0.5\nmin_ratio = 1.5\nmin_failures = 0\n"
+        "factor = nan\n",
+        "t.ini:2: [alert] codes: \"12345\" is not a Windows Sockets code (a name such "
+        "as WSAECONNREFUSED or ECONNREFUSED, a number such as 10061, refused or timeout)\n"
+        "t.ini:3: [alert] factor: \"0.5\" is out of range (1 to 1000)\n"
+        "t.ini:4: [alert] min_ratio: \"1.5\" is out of range (0 to 1)\n"
+        "t.ini:5: [alert] min_failures: \"0\" is out of range (1 to 1000000)\n"
+        "t.ini:6: [alert] factor: duplicate key (first set on line 3)\n");
     EXPECT_ERRORS("[alert]\ncodes = 10004 10013 10014 10022 10024 10035 10036 10037 10038 10039 "
                   "10040 10041 10042 10043 10044 10045 10046\n",
                   "t.ini:2: [alert] codes: more than 16 codes\n");
@@ -940,7 +942,7 @@ static void test_control_bytes_escaped(void)
 {
     EXPECT_ERRORS("[daemon]\nlog_level = \x1b[2J\x07loud\n",
                   "t.ini:2: [daemon] log_level: \"\\x1b[2J\\x07loud\" is not one of error, warn, "
-                  "info, debug\n");
+                  "notice, info, debug\n");
     EXPECT_ERRORS("[target a\tb]\nkind = resolve\nname = x\n",
                   "t.ini:1: [target a\\tb]: target name may only hold letters, digits, \".\", "
                   "\"_\" and \"-\"\n");
@@ -1040,8 +1042,9 @@ static void test_alertmanager_url(void)
         {"ftp://am.test", "\"ftp://am.test\": the scheme \"ftp\" is not supported (only http://)"},
         {"http://am.test:99999", "\"http://am.test:99999\" is not a valid URL "
                                  "(http://HOST[:PORT][/PATH], the port 1 to 65535)"},
-        {"http://am .test", "\"http://am .test\" is not a valid URL (http://HOST[:PORT][/PATH], "
-                            "the port 1 to 65535)"},
+        /* blanks separate URLs: the second word is no URL */
+        {"http://am .test", "\".test\" is not a URL (write http://HOST:PORT, e.g. "
+                            "http://127.0.0.1:9093)"},
         {"http://", "\"http://\" has no host"},
         {"http://am.test:0", "\"http://am.test:0\": port 0 (1 to 65535, or none for 80)"},
         {"http://am.test/?x=1", "\"http://am.test/?x=1\": a query or fragment is not sent "
