@@ -29,7 +29,7 @@ enum client_exit {
  * test_client checks it against STORE_SCHEMA_VERSION, so a schema change
  * cannot slip past the client unreviewed. Older versions (from 1) are read
  * too: a database netdiagd has not migrated yet (db->version). */
-#define CLIENT_SCHEMA_VERSION 2
+#define CLIENT_SCHEMA_VERSION 3
 /* How long a query waits for a database that is locked or recovering. */
 #define CLIENT_BUSY_TIMEOUT_MS 2000
 /* Test hook: "now" as an ISO-8601 time, so golden outputs stay stable. */
@@ -92,6 +92,14 @@ const char *const *client_opt_list(const struct client *cl, const char *long_nam
  * line and return CLIENT_EXIT_USAGE. */
 int client_usage_error(const struct client *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* main.c: something the reader of the output must know (the data is
+ * stale, a range was widened): in a table, a line before it on the
+ * output; in JSON and CSV, which must stay plain data, a line
+ * "netdiag: note: ..." on standard error. */
+void client_note(const struct client *cl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* main.c: text wrapped to the table width on the output. */
+void client_wrap(const struct client *cl, const char *text);
 /* main.c: report a failed write of the command's output; returns
  * CLIENT_EXIT_RUNTIME. */
 int client_write_error(void);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "client.h"
+#include "counts.h"
 #include "db.h"
 #include "filter.h"
 #include "fmt.h"
@@ -97,6 +98,7 @@ int cmd_failures_run(struct client *cl, int argc, char **argv)
 {
     struct filter f;
     struct db db;
+    struct range r;
     struct fmt_buf sql = {0};
     struct output *o;
     sqlite3_stmt *st;
@@ -112,7 +114,11 @@ int cmd_failures_run(struct client *cl, int argc, char **argv)
         return rc;
     if ((rc = db_open(cl, &db)) != 0)
         return rc;
-    if ((rc = filter_select(cl, &db, &f)) != 0)
+    /* the range every command counts: whole minutes (whole hours where
+     * summary can only count hours), so the rows listed are the rows it
+     * counts */
+    range_from_client_all(cl, &r);
+    if ((rc = filter_select(cl, &db, &f)) != 0 || (rc = range_resolve(&db, &r)) != 0)
         goto out;
     /* Newest first is the primary key backwards, or failures_target_ts /
      * failures_code_ts backwards when a target or code narrows it down;
@@ -134,13 +140,14 @@ int cmd_failures_run(struct client *cl, int argc, char **argv)
                           "FROM failures AS f LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code "
                           "WHERE f.ts >= ?1 AND f.ts < ?2");
     filter_sql(&db, &f, &sql, "f.target_id", "f.wsa_code", "f.phase");
+    filter_raw_sql(&db, &f, &sql, "f.");
     fmt_buf_add(&sql, " ORDER BY f.ts DESC, f.target_id DESC, f.seq DESC LIMIT ?3");
     rc = db_prepare(&db, sql.s, &st);
     fmt_buf_free(&sql);
     if (rc != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, cl->has_since ? cl->since_ms : INT64_MIN);
-    sqlite3_bind_int64(st, 2, cl->has_until ? cl->until_ms : INT64_MAX);
+    sqlite3_bind_int64(st, 1, r.from_ms);
+    sqlite3_bind_int64(st, 2, r.to_ms);
     /* One row more than shown tells whether the limit cut anything. */
     sqlite3_bind_int64(st, 3, limit == 0 || limit == INT64_MAX ? -1 : limit + 1);
     o = output_new(cl->out, cl->format, OUTPUT_LIST, failures_cols, ND_ARRAY_LEN(failures_cols),

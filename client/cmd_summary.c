@@ -1,6 +1,5 @@
 /* `netdiag summary`: failures of a range counted by code, target or phase,
- * with failure rates from the attempts the rollups count and each code's
- * meaning. */
+ * each with the attempts it is a share of, and each code's meaning. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +25,9 @@ enum summary_by {
 struct summary_row {
     int64_t key; /* code, target id or phase */
     int64_t failures;
-    int64_t targets; /* distinct targets with failures (by code, by phase) */
-    double attempts; /* failures of every code + successes, estimated */
-    int top_code;    /* the most frequent code (by target, by phase) */
+    int64_t targets;  /* distinct targets with failures (by code, by phase) */
+    int64_t attempts; /* by target: the target's own */
+    int top_code;     /* the most frequent code (by target, by phase) */
     int64_t top_n;
     int64_t last_ms; /* newest failure; -1 when not looked up */
 };
@@ -38,13 +37,16 @@ struct summary {
     struct db db;
     struct filter f;
     struct range r;
+    struct counts_sink sink;
     enum summary_by by;
     struct summary_row *rows;
     size_t nrows;
-    struct counts_map index; /* (key, 0) -> row index + 1 */
-    double successes;        /* of the selected targets */
-    int64_t failures_all;    /* of the selected targets, every code */
-    int64_t failures_shown;  /* the codes --code selects */
+    struct counts_map index;    /* (key, 0) -> row index + 1 */
+    struct counts_map pairs;    /* (target, code) -> failures of the codes shown */
+    struct counts_map attempts; /* (target, 0) -> attempts */
+    int64_t attempts_all;       /* of the selected targets */
+    int64_t failures_shown;     /* the codes --code selects */
+    int ntargets;               /* selected targets with attempts */
 };
 
 static struct summary_row *summary_row_for(struct summary *s, int64_t key)
@@ -57,6 +59,24 @@ static struct summary_row *summary_row_for(struct summary *s, int64_t key)
     s->rows = fmt_alloc(s->rows, (s->nrows + 1) * sizeof(*s->rows));
     s->rows[s->nrows] = (struct summary_row){.key = key, .top_code = -1, .last_ms = -1};
     return &s->rows[s->nrows++];
+}
+
+static void summary_failures_cb(void *arg, int64_t target_id, int code, int64_t n, int64_t t_ms)
+{
+    struct summary *s = arg;
+
+    (void)t_ms;
+    if (filter_code_ok(&s->f, code))
+        counts_map_add(&s->pairs, target_id, code, n);
+}
+
+static void summary_attempts_cb(void *arg, int64_t target_id, const struct counts_attempts *a,
+                                int64_t t_ms)
+{
+    struct summary *s = arg;
+
+    (void)t_ms;
+    counts_map_add(&s->attempts, target_id, 0, a->attempts);
 }
 
 /* A row's top code from (row key, code) counts. */
@@ -75,37 +95,17 @@ static void summary_top_codes(struct summary *s, const struct counts_map *by_cod
     }
 }
 
-static void summary_attempts_cb(void *arg, int64_t target_id, const struct counts_attempts *a)
+/* By code and by target: the (target, code) counts of the range. */
+static void summary_group(struct summary *s)
 {
-    struct summary *s = arg;
+    struct counts_map top = {0};
 
-    s->successes += a->successes;
-    if (s->by == SUMMARY_BY_TARGET)
-        summary_row_for(s, target_id)->attempts += a->successes;
-}
-
-/* By code and by target: everything from the rollups. */
-static int summary_from_rollups(struct summary *s)
-{
-    struct filter all_codes = s->f;
-    struct counts_map pairs = {0}, top = {0};
-    int rc;
-
-    /* The rate's denominator counts failures of every code. */
-    all_codes.ncodes = 0;
-    if ((rc = counts_by_code(&s->db, &all_codes, &s->r, counts_map_add, &pairs)) != 0)
-        goto out;
-    for (size_t i = 0; i < pairs.cap; i++) {
-        const struct counts_entry *e = &pairs.e[i];
+    for (size_t i = 0; i < s->pairs.cap; i++) {
+        const struct counts_entry *e = &s->pairs.e[i];
         struct summary_row *row;
         if (!e->used || e->n == 0)
             continue;
-        s->failures_all += e->n;
-        if (s->by == SUMMARY_BY_TARGET)
-            summary_row_for(s, e->target_id)->attempts += (double)e->n;
-        if (!filter_code_ok(&s->f, e->key))
-            continue;
-        s->failures_shown += e->n;
+        counts_add(&s->failures_shown, e->n);
         if (s->by == SUMMARY_BY_CODE) {
             row = summary_row_for(s, e->key);
             row->targets++;
@@ -113,53 +113,52 @@ static int summary_from_rollups(struct summary *s)
             row = summary_row_for(s, e->target_id);
             counts_map_add(&top, e->target_id, e->key, e->n);
         }
-        row->failures += e->n;
+        counts_add(&row->failures, e->n);
     }
-    if (s->by == SUMMARY_BY_TARGET)
+    if (s->by == SUMMARY_BY_TARGET) {
         summary_top_codes(s, &top);
-    rc = counts_attempts(&s->db, &s->f, &s->r, summary_attempts_cb, s);
-out:
-    counts_map_free(&pairs);
+        for (size_t i = 0; i < s->nrows; i++) {
+            const struct counts_entry *e = counts_map_find(&s->attempts, s->rows[i].key, 0);
+            s->rows[i].attempts = e != NULL ? e->n : 0;
+        }
+    }
     counts_map_free(&top);
-    return rc;
 }
 
-/* By phase: the rollups have no phase, so the failures of the range are
- * read (grouped in SQL); attempts still come from the rollups. */
+/* By phase: the rollups have no phase, so the failure rows of the range
+ * are read (grouped in SQL). */
 static int summary_by_phase(struct summary *s)
 {
-    struct filter all_codes = s->f;
     struct counts_map pairs = {0}, top = {0};
     struct fmt_buf sql = {0};
     sqlite3_stmt *st;
     int rc;
 
-    all_codes.ncodes = 0;
     fmt_buf_add(&sql, "SELECT phase, wsa_code, target_id, count(*), max(ts) FROM failures "
                       "WHERE ts >= ?1 AND ts < ?2");
-    filter_sql(&s->db, &all_codes, &sql, "target_id", NULL, NULL);
+    filter_sql(&s->db, &s->f, &sql, "target_id", "wsa_code", "phase");
+    filter_raw_sql(&s->db, &s->f, &sql, "");
     fmt_buf_add(&sql, " GROUP BY phase, wsa_code, target_id");
     rc = db_prepare(&s->db, sql.s, &st);
     fmt_buf_free(&sql);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(st, 1, s->r.since_ms);
-    sqlite3_bind_int64(st, 2, s->r.until_ms);
+    sqlite3_bind_int64(st, 1, s->r.from_ms);
+    sqlite3_bind_int64(st, 2, s->r.to_ms);
     while ((rc = db_step(&s->db, st)) == SQLITE_ROW) {
-        int phase = sqlite3_column_int(st, 0), code = sqlite3_column_int(st, 1);
+        int64_t phase = sqlite3_column_int64(st, 0), code = sqlite3_column_int64(st, 1);
         int64_t target = sqlite3_column_int64(st, 2), n = sqlite3_column_int64(st, 3);
         int64_t last = sqlite3_column_int64(st, 4);
         struct summary_row *row;
-        s->failures_all += n;
-        if (!filter_code_ok(&s->f, code))
+        if (code < 0 || code > INT32_MAX)
             continue;
-        s->failures_shown += n;
+        counts_add(&s->failures_shown, n);
         row = summary_row_for(s, phase);
-        row->failures += n;
+        counts_add(&row->failures, n);
         if (last > row->last_ms)
             row->last_ms = last;
         counts_map_add(&pairs, phase, (int)(target & 0x7fffffff), n); /* distinct targets */
-        counts_map_add(&top, phase, code, n);
+        counts_map_add(&top, phase, (int)code, n);
     }
     sqlite3_finalize(st);
     if (rc < 0) {
@@ -170,7 +169,7 @@ static int summary_by_phase(struct summary *s)
         if (pairs.e[i].used)
             summary_row_for(s, pairs.e[i].target_id)->targets++;
     summary_top_codes(s, &top);
-    rc = counts_attempts(&s->db, &s->f, &s->r, summary_attempts_cb, s);
+    rc = 0;
 out:
     counts_map_free(&pairs);
     counts_map_free(&top);
@@ -190,15 +189,16 @@ static int summary_last(struct summary *s)
     fmt_buf_add(&sql, "SELECT max(ts) FROM failures WHERE %s = ?1 AND ts >= ?2 AND ts < ?3",
                 s->by == SUMMARY_BY_CODE ? "wsa_code" : "target_id");
     filter_sql(&s->db, &s->f, &sql, s->by == SUMMARY_BY_CODE ? "target_id" : NULL,
-               s->by == SUMMARY_BY_TARGET ? "wsa_code" : NULL, NULL);
+               s->by == SUMMARY_BY_TARGET ? "wsa_code" : NULL, "phase");
+    filter_raw_sql(&s->db, &s->f, &sql, "");
     rc = db_prepare(&s->db, sql.s, &st);
     fmt_buf_free(&sql);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < s->nrows && rc == 0; i++) {
         sqlite3_bind_int64(st, 1, s->rows[i].key);
-        sqlite3_bind_int64(st, 2, s->r.since_ms);
-        sqlite3_bind_int64(st, 3, s->r.until_ms);
+        sqlite3_bind_int64(st, 2, s->r.from_ms);
+        sqlite3_bind_int64(st, 3, s->r.to_ms);
         if (db_step(&s->db, st) == SQLITE_ROW) {
             if (sqlite3_column_type(st, 0) != SQLITE_NULL)
                 s->rows[i].last_ms = sqlite3_column_int64(st, 0);
@@ -227,11 +227,13 @@ static int summary_cmp(const void *pa, const void *pb)
     return a->key < b->key ? -1 : a->key > b->key;
 }
 
-static double summary_rate(int64_t failures, double attempts)
+/* failures / attempts; NaN when there were no attempts. A failure count
+ * above the attempts (rows someone else wrote) shows as 100 %. */
+static double summary_rate(int64_t failures, int64_t attempts)
 {
-    if (attempts < 0.5)
+    if (attempts <= 0)
         return NAN;
-    return fmin(1.0, (double)failures / attempts);
+    return fmin(1.0, (double)failures / (double)attempts);
 }
 
 static void summary_put_rate(struct output *o, double rate)
@@ -308,23 +310,33 @@ static const struct output_column summary_phase_cols[] = {
     {"last", 0, 1, NULL},
 };
 
-/* Table mode: one line on what the rows count. */
-static void summary_heading(const struct summary *s, double attempts)
+/* Table mode: what the rows count and what each rate is a share of;
+ * widened edges and attempt counts lost to retention are said in every
+ * format. */
+static void summary_heading(const struct summary *s)
 {
-    char from[64], to[64], pct[32], line[256];
+    char pct[32], line[512];
 
-    fmt_time(s->r.since_ms, s->cl->utc, FMT_TIME_SHORT, from, sizeof(from));
-    fmt_time(s->r.until_ms, s->cl->utc, FMT_TIME_SHORT, to, sizeof(to));
-    fmt_percent(summary_rate(s->failures_shown, attempts), pct, sizeof(pct));
-    snprintf(line, sizeof(line), "%lld failures in %.0f attempts (%s), %s to %s %s",
-             (long long)s->failures_shown, attempts, pct, from, to,
-             fmt_zone(s->r.until_ms, s->cl->utc));
-    output_wrap(s->cl->out, line, s->cl->wide ? sizeof(line) : (size_t)s->cl->width_cols, 0);
+    fmt_percent(summary_rate(s->failures_shown, s->attempts_all), pct, sizeof(pct));
+    if (s->cl->format == OUTPUT_TABLE) {
+        char range[160];
+        counts_range_text(s->cl, &s->r, range, sizeof(range));
+        snprintf(line, sizeof(line), "%lld failures in %lld attempts (%s), %s",
+                 (long long)s->failures_shown, (long long)s->attempts_all, pct, range);
+        client_wrap(s->cl, line);
+        if (s->by == SUMMARY_BY_TARGET)
+            snprintf(line, sizeof(line), "RATE is a share of each target's own attempts.");
+        else
+            snprintf(line, sizeof(line),
+                     "RATE is a share of all %lld attempts of the %d targets probed in the range.",
+                     (long long)s->attempts_all, s->ntargets);
+        client_wrap(s->cl, line);
+    }
+    counts_range_notes(s->cl, &s->r, &s->sink);
 }
 
 static int summary_print(struct summary *s)
 {
-    double attempts = (double)s->failures_all + s->successes;
     const struct output_column *cols;
     size_t ncols;
     struct output *o;
@@ -339,18 +351,18 @@ static int summary_print(struct summary *s)
         cols = summary_phase_cols;
         ncols = ND_ARRAY_LEN(summary_phase_cols);
     }
-    if (s->cl->format == OUTPUT_TABLE)
-        summary_heading(s, attempts);
+    summary_heading(s);
     o = output_new(s->cl->out, s->cl->format, OUTPUT_LIST, cols, ncols, s->cl->width_cols,
                    s->cl->wide);
     for (size_t i = 0; i < s->nrows; i++) {
         const struct summary_row *row = &s->rows[i];
-        double a = s->by == SUMMARY_BY_TARGET ? row->attempts : attempts;
+        int64_t a = s->by == SUMMARY_BY_TARGET ? row->attempts : s->attempts_all;
         if (row->failures == 0)
             continue;
         if (s->by == SUMMARY_BY_CODE) {
+            const struct wsa_code *wc = wsa_by_code((int)row->key);
             output_int(o, row->key);
-            output_str(o, wsa_by_code((int)row->key) ? wsa_by_code((int)row->key)->name : NULL);
+            output_str(o, wc ? wc->name : NULL);
         } else if (s->by == SUMMARY_BY_TARGET) {
             const struct db_target *t = db_target_by_id(&s->db, row->key);
             output_str(o, db_target_name(&s->db, row->key));
@@ -359,7 +371,7 @@ static int summary_print(struct summary *s)
             output_str(o, filter_phase_name((int)row->key));
         }
         output_int(o, row->failures);
-        output_int(o, (int64_t)llround(a));
+        output_int(o, a);
         summary_put_rate(o, summary_rate(row->failures, a));
         if (s->by == SUMMARY_BY_CODE) {
             const struct wsa_code *wc = wsa_by_code((int)row->key);
@@ -393,6 +405,30 @@ static int summary_parse_by(struct client *cl, enum summary_by *by)
     return 0;
 }
 
+static int summary_count(struct summary *s)
+{
+    int rc;
+
+    s->sink = (struct counts_sink){
+        .arg = s,
+        .attempts = summary_attempts_cb,
+        .failures = s->by == SUMMARY_BY_PHASE ? NULL : summary_failures_cb,
+        .failures_from_rows = filter_needs_rows(&s->f),
+    };
+    if ((rc = counts_run(&s->db, &s->f, &s->r, &s->sink)) != 0)
+        return rc;
+    for (size_t i = 0; i < s->attempts.cap; i++) {
+        if (!s->attempts.e[i].used || s->attempts.e[i].n <= 0)
+            continue;
+        counts_add(&s->attempts_all, s->attempts.e[i].n);
+        s->ntargets++;
+    }
+    if (s->by == SUMMARY_BY_PHASE)
+        return summary_by_phase(s);
+    summary_group(s);
+    return 0;
+}
+
 int cmd_summary_run(struct client *cl, int argc, char **argv)
 {
     struct summary s = {.cl = cl};
@@ -406,23 +442,23 @@ int cmd_summary_run(struct client *cl, int argc, char **argv)
     range_from_client(cl, SUMMARY_DEFAULT_SPAN_MS, &s.r);
     if ((rc = db_open(cl, &s.db)) != 0)
         return rc;
-    if ((rc = filter_select(cl, &s.db, &s.f)) != 0)
-        goto out;
-    rc = s.by == SUMMARY_BY_PHASE ? summary_by_phase(&s) : summary_from_rollups(&s);
-    if (rc != 0)
+    if ((rc = filter_select(cl, &s.db, &s.f)) != 0 || (rc = range_resolve(&s.db, &s.r)) != 0 ||
+        (rc = summary_count(&s)) != 0)
         goto out;
     summary_sort_db = &s.db;
     summary_sort_by = s.by;
     if (s.nrows > 0)
         qsort(s.rows, s.nrows, sizeof(*s.rows), summary_cmp);
     while (s.nrows > 0 && s.rows[s.nrows - 1].failures == 0)
-        s.nrows--; /* targets with attempts but no failure */
+        s.nrows--;
     if ((rc = summary_last(&s)) != 0)
         goto out;
     rc = summary_print(&s);
 out:
     free(s.rows);
     counts_map_free(&s.index);
+    counts_map_free(&s.pairs);
+    counts_map_free(&s.attempts);
     db_close(&s.db);
     return rc;
 }

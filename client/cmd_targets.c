@@ -16,8 +16,7 @@
 #define TARGETS_DEFAULT_SPAN_MS (24 * COUNTS_HOUR_MS)
 
 struct targets_stat {
-    int64_t failures;
-    double successes, latency_sum_us, latency_count;
+    int64_t attempts, failures, latency_sum_us, latency_count;
 };
 
 struct targets {
@@ -25,6 +24,7 @@ struct targets {
     struct db db;
     struct filter f;
     struct range r;
+    struct counts_sink sink;
     struct targets_stat *stats; /* by index in db.targets */
     struct counts_map index;    /* (target id, 0) -> index + 1 */
 };
@@ -36,24 +36,27 @@ static struct targets_stat *targets_stat_of(struct targets *t, int64_t id)
     return e != NULL ? &t->stats[e->n - 1] : NULL;
 }
 
-static void targets_failures_cb(void *arg, int64_t target_id, int key, int64_t n)
+static void targets_failures_cb(void *arg, int64_t target_id, int code, int64_t n, int64_t t_ms)
 {
     struct targets_stat *st = targets_stat_of(arg, target_id);
 
-    (void)key;
+    (void)code;
+    (void)t_ms;
     if (st != NULL)
-        st->failures += n;
+        counts_add(&st->failures, n);
 }
 
-static void targets_attempts_cb(void *arg, int64_t target_id, const struct counts_attempts *a)
+static void targets_attempts_cb(void *arg, int64_t target_id, const struct counts_attempts *a,
+                                int64_t t_ms)
 {
     struct targets_stat *st = targets_stat_of(arg, target_id);
 
+    (void)t_ms;
     if (st == NULL)
         return;
-    st->successes += a->successes;
-    st->latency_sum_us += a->latency_sum_us;
-    st->latency_count += a->latency_count;
+    counts_add(&st->attempts, a->attempts);
+    counts_add(&st->latency_sum_us, a->latency_sum_us);
+    counts_add(&st->latency_count, a->latency_count);
 }
 
 static const struct output_column targets_cols[] = {
@@ -140,7 +143,6 @@ static int targets_print(struct targets *t)
         const struct wsa_code *wc = NULL;
         const char *state;
         int64_t seen_ms = 0, failed_ms = 0, code = -1;
-        double attempts = (double)st->failures + st->successes;
         char pct[32], lat[32];
         if (!tg->selected)
             continue;
@@ -168,17 +170,19 @@ static int targets_print(struct targets *t)
         else
             output_null(o);
         output_str(o, wc ? wc->name : NULL);
-        output_int(o, (int64_t)llround(attempts));
+        output_int(o, st->attempts);
         output_int(o, st->failures);
-        if (attempts >= 0.5) {
-            double rate = fmax(0.0, st->successes / attempts);
+        if (st->attempts > 0) {
+            /* the complement of summary --by target's rate, from the
+             * same counts */
+            double rate = fmax(0.0, 1.0 - fmin(1.0, (double)st->failures / (double)st->attempts));
             fmt_percent(rate, pct, sizeof(pct));
             output_double(o, rate, 6, pct);
         } else {
             output_null(o);
         }
-        if (st->latency_count > 0) {
-            int64_t avg = llround(st->latency_sum_us / st->latency_count);
+        if (st->latency_count > 0 && st->latency_sum_us >= 0) {
+            int64_t avg = st->latency_sum_us / st->latency_count;
             fmt_latency_us(avg, lat, sizeof(lat));
             output_int_shown(o, avg, lat);
         } else {
@@ -210,15 +214,17 @@ int cmd_targets_run(struct client *cl, int argc, char **argv)
     range_from_client(cl, TARGETS_DEFAULT_SPAN_MS, &t.r);
     if ((rc = db_open(cl, &t.db)) != 0)
         return rc;
-    if ((rc = filter_select(cl, &t.db, &t.f)) != 0)
+    if ((rc = filter_select(cl, &t.db, &t.f)) != 0 || (rc = range_resolve(&t.db, &t.r)) != 0)
         goto out;
     t.stats = fmt_alloc(NULL, (t.db.ntargets + 1) * sizeof(*t.stats));
     memset(t.stats, 0, (t.db.ntargets + 1) * sizeof(*t.stats));
     for (size_t i = 0; i < t.db.ntargets; i++)
         counts_map_add(&t.index, t.db.targets[i].id, 0, (int64_t)i + 1);
-    if ((rc = counts_by_code(&t.db, &t.f, &t.r, targets_failures_cb, &t)) != 0 ||
-        (rc = counts_attempts(&t.db, &t.f, &t.r, targets_attempts_cb, &t)) != 0)
+    t.sink = (struct counts_sink){
+        .arg = &t, .failures = targets_failures_cb, .attempts = targets_attempts_cb};
+    if ((rc = counts_run(&t.db, &t.f, &t.r, &t.sink)) != 0)
         goto out;
+    counts_range_notes(cl, &t.r, &t.sink);
     rc = targets_print(&t);
 out:
     free(t.stats);
@@ -303,6 +309,7 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
 {
     struct filter f;
     struct db db;
+    struct range r;
     struct fmt_buf sql = {0};
     sqlite3_stmt *st;
     struct output *o;
@@ -314,7 +321,8 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
         return rc;
     if ((rc = db_open(cl, &db)) != 0)
         return rc;
-    if ((rc = filter_select(cl, &db, &f)) != 0)
+    range_from_client_all(cl, &r);
+    if ((rc = filter_select(cl, &db, &f)) != 0 || (rc = range_resolve(&db, &r)) != 0)
         goto out;
     /* An alert belongs to the range when its firing overlaps it. */
     fmt_buf_add(&sql, "SELECT id, target_id, wsa_code, started, resolved, count, peak, baseline, "
@@ -328,8 +336,8 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
     fmt_buf_free(&sql);
     if (rc != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, cl->has_since ? cl->since_ms : INT64_MIN);
-    sqlite3_bind_int64(st, 2, cl->has_until ? cl->until_ms : INT64_MAX);
+    sqlite3_bind_int64(st, 1, r.from_ms);
+    sqlite3_bind_int64(st, 2, r.to_ms);
     o = output_new(cl->out, cl->format, OUTPUT_LIST, alerts_cols, ND_ARRAY_LEN(alerts_cols),
                    cl->width_cols, cl->wide);
     while ((rc = db_step(&db, st)) == SQLITE_ROW)

@@ -52,6 +52,9 @@ struct timeline {
     struct timeline_row *rows;
     size_t nrows;
     struct counts_map index; /* (key, 0) -> row index + 1 */
+    struct counts_sink sink;
+    struct timeline_row *last_row;
+    int64_t last_key;
 };
 
 static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
@@ -70,61 +73,39 @@ static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
     return row;
 }
 
-/* Bucket counts of one table over [from, to). Rollup rows are added up
- * here rather than grouped in SQL, which would sort them first. */
-static int timeline_piece(struct timeline *t, const char *table, const char *time_col, int64_t from,
-                          int64_t to)
+static void timeline_failures_cb(void *arg, int64_t key_target, int code, int64_t n, int64_t t_ms)
 {
-    const char *key_col = t->by_target ? "target_id" : "wsa_code";
-    bool raw = strcmp(table, "failures") == 0;
-    struct fmt_buf sql = {0};
-    struct timeline_row *row = NULL;
-    int64_t last_key = INT64_MIN;
-    sqlite3_stmt *st;
-    int rc;
+    struct timeline *t = arg;
+    int64_t key = t->by_target ? key_target : code, b;
+    struct timeline_row *row;
 
-    if (from >= to)
-        return 0;
-    fmt_buf_add(&sql, "SELECT %s, %s, %s FROM %s WHERE %s >= ?1 AND %s < ?2", time_col, key_col,
-                raw ? "1" : "count", table, time_col, time_col);
-    filter_sql(&t->db, &t->f, &sql, "target_id", "wsa_code", NULL);
-    rc = db_prepare(&t->db, sql.s, &st);
-    fmt_buf_free(&sql);
-    if (rc != 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    while ((rc = db_step(&t->db, st)) == SQLITE_ROW) {
-        int64_t b = (sqlite3_column_int64(st, 0) - t->origin_ms) / t->bucket_ms;
-        int64_t key = sqlite3_column_int64(st, 1), n = sqlite3_column_int64(st, 2);
-        if (b < 0 || (uint64_t)b >= t->nbuckets || n <= 0)
-            continue;
-        if (row == NULL || key != last_key) { /* rows of one key often come in runs */
-            row = timeline_row_for(t, key);
-            last_key = key;
-        }
-        row->counts[b] += n;
-        row->total += n;
+    if (t_ms < t->origin_ms || n <= 0 || __builtin_sub_overflow(t_ms, t->origin_ms, &b))
+        return;
+    b /= t->bucket_ms;
+    if ((uint64_t)b >= t->nbuckets)
+        return;
+    if (t->last_row == NULL || key != t->last_key) { /* rows of one key often come in runs */
+        t->last_row = timeline_row_for(t, key);
+        t->last_key = key;
     }
-    sqlite3_finalize(st);
-    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+    row = t->last_row;
+    counts_add(&row->counts[b], n);
+    counts_add(&row->total, n);
 }
 
-/* Hour rollups when buckets are whole hours on hour boundaries; else
- * minute rollups, and failures for the minutes those no longer hold. */
+/* The failures of the buckets: hour rollups where buckets are whole hours,
+ * minute rollups, and the failure rows where neither can place them. */
 static int timeline_fill(struct timeline *t)
 {
-    int64_t end = t->origin_ms + (int64_t)t->nbuckets * t->bucket_ms, first_minute, split;
-    int rc;
-
-    if (t->bucket_ms % COUNTS_HOUR_MS == 0 && t->origin_ms % COUNTS_HOUR_MS == 0)
-        return timeline_piece(t, "rollup_hour_code", "hour", t->origin_ms, end);
-    if ((first_minute = db_min_time(&t->db, "rollup_minute_code", "minute")) < 0)
-        return CLIENT_EXIT_RUNTIME;
-    split = first_minute < t->origin_ms ? t->origin_ms : first_minute > end ? end : first_minute;
-    if ((rc = timeline_piece(t, "failures", "ts", t->origin_ms, split)) != 0)
-        return rc;
-    return timeline_piece(t, "rollup_minute_code", "minute", split, end);
+    t->sink = (struct counts_sink){
+        .arg = t,
+        .failures = timeline_failures_cb,
+        .failures_from_rows = filter_needs_rows(&t->f),
+        .bucket_ms = t->bucket_ms,
+        .offset_ms = t->offset_ms,
+        .codes_in_sql = true,
+    };
+    return counts_run(&t->db, &t->f, &t->r, &t->sink);
 }
 
 static int timeline_cmp(const void *pa, const void *pb, void *arg)
@@ -418,7 +399,12 @@ int cmd_timeline_run(struct client *cl, int argc, char **argv)
         return rc;
     if ((rc = db_open(cl, &t.db)) != 0)
         return rc;
-    if ((rc = filter_select(cl, &t.db, &t.f)) != 0 || (rc = timeline_fill(&t)) != 0)
+    /* whole buckets, counted from what the failure rows say at any edge */
+    t.r.since_ms = t.origin_ms;
+    t.r.until_ms = t.origin_ms + (int64_t)t.nbuckets * t.bucket_ms;
+    t.r.failures_only = true;
+    if ((rc = filter_select(cl, &t.db, &t.f)) != 0 || (rc = range_resolve(&t.db, &t.r)) != 0 ||
+        (rc = timeline_fill(&t)) != 0)
         goto out;
     for (size_t i = 0; i < t.nrows; i++)
         for (size_t b = 0; b < t.nbuckets; b++)

@@ -344,6 +344,25 @@ static int db_load_targets(struct db *db)
     return 0;
 }
 
+/* Tables a schema version may or may not have: the runs table comes with
+ * version 3, and a database whose daemon has not migrated it yet is read
+ * without it. */
+static int db_find_tables(struct db *db)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = db_prepare(db,
+                         "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                         "name = 'runs'",
+                         &st)) != 0)
+        return rc;
+    rc = db_step(db, st);
+    db->has_runs = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_finalize(st);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+}
+
 int db_open(struct client *cl, struct db *db)
 {
     struct db_ids ids;
@@ -371,7 +390,8 @@ int db_open(struct client *cl, struct db *db)
         ret = db_read_error(db, rc);
         goto fail;
     }
-    if ((ret = db_check_ids(db, &ids)) != 0 || (ret = db_load_targets(db)) != 0)
+    if ((ret = db_check_ids(db, &ids)) != 0 || (ret = db_find_tables(db)) != 0 ||
+        (ret = db_load_targets(db)) != 0)
         goto fail;
     return 0;
 fail:

@@ -28,6 +28,7 @@ struct db {
     char path[PATH_MAX];
     bool immutable;            /* opened with ?immutable=1, see db_open() */
     int version;               /* PRAGMA user_version */
+    bool has_runs;             /* the runs table (schema 3) is there */
     struct db_target *targets; /* sorted by name */
     size_t ntargets;
     struct db_target **by_id; /* sorted by id, for db_target_by_id() */

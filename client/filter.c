@@ -2,6 +2,7 @@
  * opened (so a typo is a usage error whatever the database), then turned
  * into the target set and the SQL conditions of a query. */
 #include <fnmatch.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -163,4 +164,32 @@ bool filter_code_ok(const struct filter *f, int code)
         if (f->codes[i] == code)
             return true;
     return false;
+}
+
+void filter_raw_sql(const struct db *db, const struct filter *f, struct fmt_buf *b,
+                    const char *alias)
+{
+    if (f->nraws == 0)
+        return;
+    if (db->version >= 2)
+        fmt_buf_add(b, " AND %sraw_id IN (SELECT id FROM raws WHERE name COLLATE NOCASE IN (",
+                    alias);
+    else
+        fmt_buf_add(b, " AND %sraw COLLATE NOCASE IN (", alias);
+    for (size_t i = 0; i < f->nraws; i++) {
+        /* text the user typed: quoted by SQLite's own %Q */
+        char *q = sqlite3_mprintf("%Q", f->raws[i]);
+        if (q == NULL) {
+            fputs("netdiag: out of memory\n", stderr);
+            exit(CLIENT_EXIT_RUNTIME);
+        }
+        fmt_buf_add(b, "%s%s", i ? "," : "", q);
+        sqlite3_free(q);
+    }
+    fmt_buf_add(b, db->version >= 2 ? "))" : ")");
+}
+
+bool filter_needs_rows(const struct filter *f)
+{
+    return f->nphases > 0 || f->nraws > 0;
 }

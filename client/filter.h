@@ -28,6 +28,8 @@ struct filter {
     size_t ncodes;
     int phases[8]; /* --phase, as stored numbers */
     size_t nphases;
+    const char *const *raws; /* --raw, as given */
+    size_t nraws;
     bool by_target; /* --target or --kind given: db->targets[].selected matters */
 };
 
@@ -48,5 +50,12 @@ void filter_sql(const struct db *db, const struct filter *f, struct fmt_buf *b,
                 const char *target_col, const char *code_col, const char *phase_col);
 
 bool filter_code_ok(const struct filter *f, int code);
+
+/* Append " AND raw_id IN (...)" (schema 1: " AND raw IN (...)") for --raw,
+ * the column prefixed with `alias` ("f." or ""). Nothing without --raw. */
+void filter_raw_sql(const struct db *db, const struct filter *f, struct fmt_buf *b,
+                    const char *alias);
+/* Whether failures must be read from the rows: --phase or --raw given. */
+bool filter_needs_rows(const struct filter *f);
 
 #endif

@@ -146,11 +146,12 @@ static const struct command commands[] = {
         .summary = "count failures by code, target or phase, with failure rates",
         .help = "Count the failures of a time range (default: the last 24 hours) by code, by "
                 "target or by phase (--by), most frequent first, with each code's meaning. "
-                "The rate is failures per attempt, from the per-minute counts netdiagd keeps "
-                "of every attempt (per hour for ranges over 2 hours), the minutes or hours "
-                "at the edges counted in proportion to the part inside the range; by code "
-                "and by phase it is a share of all attempts of the selected targets. Counts "
-                "are exact.",
+                "The counts are exact: what netdiagd's per-minute and per-hour counts of every "
+                "attempt and its failure rows say for the range, made whole minutes (whole "
+                "hours where the minute counts are gone, with a note). The rate is failures "
+                "per attempt: by target of the target's own attempts, by code and by phase "
+                "of all attempts of the selected targets; each row gives the attempts it is "
+                "a share of.",
         .options = summary_options,
     },
     {
@@ -249,6 +250,26 @@ int client_usage_error(const struct client *cl, const char *fmt, ...)
     else
         fputs("; see 'netdiag --help'\n", stderr);
     return CLIENT_EXIT_USAGE;
+}
+
+void client_note(const struct client *cl, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (cl->format == OUTPUT_TABLE)
+        client_wrap(cl, text);
+    else
+        fprintf(stderr, "netdiag: note: %s\n", text);
+}
+
+void client_wrap(const struct client *cl, const char *text)
+{
+    output_wrap(cl->out, text, cl->wide || cl->width_cols <= 0 ? SIZE_MAX : (size_t)cl->width_cols,
+                0);
 }
 
 int client_write_error(void)

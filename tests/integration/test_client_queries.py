@@ -509,8 +509,9 @@ def expected(fixed, since=None, until=None, code=None, target_ids=None):
     (["--phase", "resolve"], {"target_ids": {2}}),
     (["--since", "15m"], {"since": NOW_MS - 15 * MINUTE}),
     (["--since", "today"], {"since": NOW_MS - 10 * HOUR}),
+    # every command counts whole minutes: the edges round outwards
     (["--since", "2026-11-24T09:40:30Z", "--until", "2026-11-24T09:42:15.5Z"],
-     {"since": T0 + 40 * MINUTE + 30000, "until": T0 + 42 * MINUTE + 15500}),
+     {"since": T0 + 40 * MINUTE, "until": T0 + 43 * MINUTE}),
 ])
 def test_failures_filters(fixed_db, args, filt):
     rows = as_json(fixed_db["db"], "failures", "--limit", "0", *args)
@@ -548,8 +549,9 @@ def test_failures_json_and_csv_fields(fixed_db):
     ("2026-11-23T08:00:00Z", None),
 ])
 def test_summary_counts_are_exact(fixed_db, since, until):
-    """Rollups for whole hours and minutes, failures for the partial
-    minutes at the edges: the counts equal a count of the rows."""
+    """Whole hours from the hour rollups, the other minutes from the
+    minute rollups, the range made whole minutes: the counts equal a count
+    of the rows of those minutes."""
     db = fixed_db["db"]
     args = (["--since", since] if since else []) + (["--until", until] if until else [])
     q = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
@@ -559,6 +561,7 @@ def test_summary_counts_are_exact(fixed_db, since, until):
     q.close()
     lo = ms[0] if ms[0] is not None else (NOW_MS - 30 * MINUTE if since else NOW_MS - 24 * HOUR)
     hi = ms[1] if ms[1] is not None else NOW_MS
+    lo, hi = lo - lo % MINUTE, hi + (-hi) % MINUTE  # whole minutes, outwards
     want = {}
     for f in expected(fixed_db, since=lo, until=hi):
         want[f[3]] = want.get(f[3], 0) + 1
