@@ -56,6 +56,7 @@ static int db_resolve_path(const struct client *cl, struct db *db)
 {
     const char *cfg = cl->config_path ? cl->config_path : CLIENT_DEFAULT_CONFIG;
     struct db_ini ini = {.found = false};
+    const char *slash;
     struct stat sb;
     FILE *fp;
 
@@ -78,8 +79,20 @@ static int db_resolve_path(const struct client *cl, struct db *db)
         (void)ini_parse_file(fp, db_ini_handler, &ini);
         fclose(fp);
     }
-    util_strlcpy(db->path, ini.found && ini.value[0] ? ini.value : CLIENT_DEFAULT_DB,
-                 sizeof(db->path));
+    if (!ini.found || ini.value[0] == '\0') {
+        util_strlcpy(db->path, CLIENT_DEFAULT_DB, sizeof(db->path));
+        return 0;
+    }
+    /* A relative path is relative to the configuration's directory, as
+     * netdiagd reads it (and its include): the same file from anywhere. */
+    slash = strrchr(cfg, '/');
+    if (ini.value[0] == '/' || slash == NULL)
+        util_strlcpy(db->path, ini.value, sizeof(db->path));
+    else if ((size_t)snprintf(db->path, sizeof(db->path), "%.*s/%s", (int)(slash - cfg), cfg,
+                              ini.value) >= sizeof(db->path)) {
+        fprintf(stderr, "netdiag: %s: [daemon] database: the path is too long\n", cfg);
+        return CLIENT_EXIT_USAGE;
+    }
     return 0;
 }
 

@@ -243,6 +243,27 @@ def test_config_names_the_database(daemon_db, tmp_path):
     assert "missing.db" in one_line_error(r, 3)
 
 
+def test_a_relative_database_is_beside_the_config(daemon_db, tmp_path):
+    """A relative [daemon] database is relative to the configuration's
+    directory, as netdiagd reads it: the same file from any directory."""
+    conf = tmp_path / "etc"
+    conf.mkdir()
+    shutil.copy(daemon_db["db"], tmp_path / "nd.db")
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(daemon_db["db"] + suffix):
+            shutil.copy(daemon_db["db"] + suffix, str(tmp_path / "nd.db") + suffix)
+    (conf / "netdiag.ini").write_text("[daemon]\ndatabase = ../nd.db\n")
+    want = ok("--db", daemon_db["db"], "failures", "--limit", "0", "--format", "json", now=None)
+    for cwd in (str(tmp_path), str(conf), "/"):
+        r = subprocess.run([NETDIAG, "-c", str(conf / "netdiag.ini"), "failures", "--limit", "0",
+                            "--format", "json"], capture_output=True, text=True, cwd=cwd)
+        assert r.returncode == 0 and r.stdout == want, (cwd, r.stderr)
+    # a configuration named without a directory: its directory is this one
+    r = subprocess.run([NETDIAG, "-c", "netdiag.ini", "failures", "--limit", "0", "--format",
+                        "json"], capture_output=True, text=True, cwd=str(conf))
+    assert r.returncode == 0 and r.stdout == want, r.stderr
+
+
 # --- a fixed history in a copy of the daemon's database ---------------------
 
 TARGETS = [
