@@ -108,8 +108,8 @@ int cmd_failures_run(struct client *cl, int argc, char **argv)
 
     (void)argc;
     (void)argv;
-    if ((rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_PHASE | FILTER_KIND, &f)) !=
-            0 ||
+    if ((rc = filter_parse(
+             cl, FILTER_TARGET | FILTER_CODE | FILTER_PHASE | FILTER_KIND | FILTER_RAW, &f)) != 0 ||
         (rc = failures_limit(cl, &limit)) != 0)
         return rc;
     if ((rc = db_open(cl, &db)) != 0)

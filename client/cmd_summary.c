@@ -19,7 +19,10 @@ enum summary_by {
     SUMMARY_BY_CODE,
     SUMMARY_BY_TARGET,
     SUMMARY_BY_PHASE,
+    SUMMARY_BY_RAW,
 };
+
+#define SUMMARY_MAX_RAWS 4096 /* distinct raw names shown; the rest are "(more)" */
 
 /* One output row: a code, a target or a phase. */
 struct summary_row {
@@ -41,12 +44,14 @@ struct summary {
     enum summary_by by;
     struct summary_row *rows;
     size_t nrows;
-    struct counts_map index;    /* (key, 0) -> row index + 1 */
-    struct counts_map pairs;    /* (target, code) -> failures of the codes shown */
-    struct counts_map attempts; /* (target, 0) -> attempts */
-    int64_t attempts_all;       /* of the selected targets */
-    int64_t failures_shown;     /* the codes --code selects */
-    int ntargets;               /* selected targets with attempts */
+    struct counts_map index;               /* (key, 0) -> row index + 1 */
+    struct counts_map pairs;               /* (target, code) -> failures of the codes shown */
+    struct counts_map attempts;            /* (target, 0) -> attempts */
+    char *raw_names[SUMMARY_MAX_RAWS + 1]; /* by raw: row key -> name (NULL: none) */
+    size_t nraw_names;
+    int64_t attempts_all;   /* of the selected targets */
+    int64_t failures_shown; /* the codes --code selects */
+    int ntargets;           /* selected targets with attempts */
 };
 
 static struct summary_row *summary_row_for(struct summary *s, int64_t key)
@@ -125,20 +130,46 @@ static void summary_group(struct summary *s)
     counts_map_free(&top);
 }
 
-/* By phase: the rollups have no phase, so the failure rows of the range
- * are read (grouped in SQL). */
-static int summary_by_phase(struct summary *s)
+/* The key of a raw name (an index into raw_names); NULL is a key of its
+ * own, and names past SUMMARY_MAX_RAWS share the last one. */
+static int64_t summary_raw_key(struct summary *s, const char *name)
+{
+    for (size_t i = 0; i < s->nraw_names; i++)
+        if ((name == NULL && s->raw_names[i] == NULL) ||
+            (name != NULL && s->raw_names[i] != NULL && strcmp(name, s->raw_names[i]) == 0))
+            return (int64_t)i;
+    if (s->nraw_names == SUMMARY_MAX_RAWS) {
+        s->raw_names[s->nraw_names++] = fmt_strdup("(more)");
+        return SUMMARY_MAX_RAWS;
+    }
+    if (s->nraw_names > SUMMARY_MAX_RAWS)
+        return SUMMARY_MAX_RAWS;
+    s->raw_names[s->nraw_names] = name != NULL ? fmt_strdup(name) : NULL;
+    return (int64_t)s->nraw_names++;
+}
+
+/* By phase and by raw outcome: the rollups have neither, so the failure
+ * rows of the range are read (grouped in SQL). */
+static int summary_from_rows(struct summary *s)
 {
     struct counts_map pairs = {0}, top = {0};
     struct fmt_buf sql = {0};
     sqlite3_stmt *st;
     int rc;
 
-    fmt_buf_add(&sql, "SELECT phase, wsa_code, target_id, count(*), max(ts) FROM failures "
-                      "WHERE ts >= ?1 AND ts < ?2");
-    filter_sql(&s->db, &s->f, &sql, "target_id", "wsa_code", "phase");
-    filter_raw_sql(&s->db, &s->f, &sql, "");
-    fmt_buf_add(&sql, " GROUP BY phase, wsa_code, target_id");
+    if (s->by == SUMMARY_BY_PHASE)
+        fmt_buf_add(&sql, "SELECT f.phase, f.wsa_code, f.target_id, count(*), max(f.ts) "
+                          "FROM failures AS f WHERE f.ts >= ?1 AND f.ts < ?2");
+    else if (s->db.version >= 2)
+        fmt_buf_add(&sql, "SELECT r.name, f.wsa_code, f.target_id, count(*), max(f.ts) "
+                          "FROM failures AS f LEFT JOIN raws AS r ON r.id = f.raw_id "
+                          "WHERE f.ts >= ?1 AND f.ts < ?2");
+    else /* schema 1: the name is in the row */
+        fmt_buf_add(&sql, "SELECT f.raw, f.wsa_code, f.target_id, count(*), max(f.ts) "
+                          "FROM failures AS f WHERE f.ts >= ?1 AND f.ts < ?2");
+    filter_sql(&s->db, &s->f, &sql, "f.target_id", "f.wsa_code", "f.phase");
+    filter_raw_sql(&s->db, &s->f, &sql, "f.");
+    fmt_buf_add(&sql, " GROUP BY 1, f.wsa_code, f.target_id");
     rc = db_prepare(&s->db, sql.s, &st);
     fmt_buf_free(&sql);
     if (rc != 0)
@@ -146,19 +177,25 @@ static int summary_by_phase(struct summary *s)
     sqlite3_bind_int64(st, 1, s->r.from_ms);
     sqlite3_bind_int64(st, 2, s->r.to_ms);
     while ((rc = db_step(&s->db, st)) == SQLITE_ROW) {
-        int64_t phase = sqlite3_column_int64(st, 0), code = sqlite3_column_int64(st, 1);
+        int64_t code = sqlite3_column_int64(st, 1), key;
         int64_t target = sqlite3_column_int64(st, 2), n = sqlite3_column_int64(st, 3);
         int64_t last = sqlite3_column_int64(st, 4);
         struct summary_row *row;
         if (code < 0 || code > INT32_MAX)
             continue;
+        if (s->by == SUMMARY_BY_PHASE)
+            key = sqlite3_column_int64(st, 0);
+        else
+            key = summary_raw_key(s, (const char *)sqlite3_column_text(st, 0));
         counts_add(&s->failures_shown, n);
-        row = summary_row_for(s, phase);
+        row = summary_row_for(s, key);
         counts_add(&row->failures, n);
         if (last > row->last_ms)
             row->last_ms = last;
-        counts_map_add(&pairs, phase, (int)(target & 0x7fffffff), n); /* distinct targets */
-        counts_map_add(&top, phase, (int)code, n);
+        /* distinct targets: (key, target) pairs, the target folded into
+         * the int key (a collision only merges two targets' pairs) */
+        counts_map_add(&pairs, key, (int)(target & 0x7fffffff), n);
+        counts_map_add(&top, key, (int)code, n);
     }
     sqlite3_finalize(st);
     if (rc < 0) {
@@ -184,7 +221,7 @@ static int summary_last(struct summary *s)
     sqlite3_stmt *st;
     int rc = 0;
 
-    if (s->by == SUMMARY_BY_PHASE || s->nrows == 0)
+    if (s->by == SUMMARY_BY_PHASE || s->by == SUMMARY_BY_RAW || s->nrows == 0)
         return 0;
     fmt_buf_add(&sql, "SELECT max(ts) FROM failures WHERE %s = ?1 AND ts >= ?2 AND ts < ?3",
                 s->by == SUMMARY_BY_CODE ? "wsa_code" : "target_id");
@@ -211,8 +248,7 @@ static int summary_last(struct summary *s)
     return rc;
 }
 
-static const struct db *summary_sort_db;
-static enum summary_by summary_sort_by;
+static const struct summary *summary_sort;
 
 /* Most failures first; ties by code, target name or phase. */
 static int summary_cmp(const void *pa, const void *pb)
@@ -221,9 +257,13 @@ static int summary_cmp(const void *pa, const void *pb)
 
     if (a->failures != b->failures)
         return a->failures > b->failures ? -1 : 1;
-    if (summary_sort_by == SUMMARY_BY_TARGET)
-        return strcmp(db_target_name(summary_sort_db, a->key),
-                      db_target_name(summary_sort_db, b->key));
+    if (summary_sort->by == SUMMARY_BY_TARGET)
+        return strcmp(db_target_name(&summary_sort->db, a->key),
+                      db_target_name(&summary_sort->db, b->key));
+    if (summary_sort->by == SUMMARY_BY_RAW) {
+        const char *x = summary_sort->raw_names[a->key], *y = summary_sort->raw_names[b->key];
+        return x == NULL ? (y != NULL) : y == NULL ? -1 : strcmp(x, y);
+    }
     return a->key < b->key ? -1 : a->key > b->key;
 }
 
@@ -297,6 +337,19 @@ static const struct output_column summary_target_cols[] = {
     {"last", 0, 1, NULL},
 };
 
+static const struct output_column summary_raw_cols[] = {
+    {"raw", OUTPUT_COL_KEEP, 0, NULL},
+    {"failures", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"attempts", OUTPUT_COL_RIGHT, 3, NULL},
+    {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
+    {"targets", OUTPUT_COL_RIGHT, 2, NULL},
+    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE"},
+    {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME"},
+    {"meaning", 0, 0, NULL},
+    {"last_ms", OUTPUT_COL_HIDE, 0, NULL},
+    {"last", 0, 1, NULL},
+};
+
 static const struct output_column summary_phase_cols[] = {
     {"phase", OUTPUT_COL_KEEP, 0, NULL},
     {"failures", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
@@ -347,6 +400,9 @@ static int summary_print(struct summary *s)
     } else if (s->by == SUMMARY_BY_TARGET) {
         cols = summary_target_cols;
         ncols = ND_ARRAY_LEN(summary_target_cols);
+    } else if (s->by == SUMMARY_BY_RAW) {
+        cols = summary_raw_cols;
+        ncols = ND_ARRAY_LEN(summary_raw_cols);
     } else {
         cols = summary_phase_cols;
         ncols = ND_ARRAY_LEN(summary_phase_cols);
@@ -367,6 +423,8 @@ static int summary_print(struct summary *s)
             const struct db_target *t = db_target_by_id(&s->db, row->key);
             output_str(o, db_target_name(&s->db, row->key));
             output_str(o, t ? t->kind : NULL);
+        } else if (s->by == SUMMARY_BY_RAW) {
+            output_str(o, s->raw_names[row->key]);
         } else {
             output_str(o, filter_phase_name((int)row->key));
         }
@@ -379,7 +437,7 @@ static int summary_print(struct summary *s)
             summary_put_time(s, o, row->last_ms);
             output_str(o, wc ? wc->meaning : NULL);
         } else {
-            if (s->by == SUMMARY_BY_PHASE)
+            if (s->by == SUMMARY_BY_PHASE || s->by == SUMMARY_BY_RAW)
                 output_int(o, row->targets);
             summary_put_code(o, row->top_code, true);
             summary_put_time(s, o, row->last_ms);
@@ -400,8 +458,10 @@ static int summary_parse_by(struct client *cl, enum summary_by *by)
         *by = SUMMARY_BY_TARGET;
     else if (strcmp(v, "phase") == 0)
         *by = SUMMARY_BY_PHASE;
+    else if (strcmp(v, "raw") == 0)
+        *by = SUMMARY_BY_RAW;
     else
-        return client_usage_error(cl, "--by: \"%s\" is not code, target or phase", v);
+        return client_usage_error(cl, "--by: \"%s\" is not code, target, phase or raw", v);
     return 0;
 }
 
@@ -412,7 +472,8 @@ static int summary_count(struct summary *s)
     s->sink = (struct counts_sink){
         .arg = s,
         .attempts = summary_attempts_cb,
-        .failures = s->by == SUMMARY_BY_PHASE ? NULL : summary_failures_cb,
+        .failures =
+            s->by == SUMMARY_BY_PHASE || s->by == SUMMARY_BY_RAW ? NULL : summary_failures_cb,
         .failures_from_rows = filter_needs_rows(&s->f),
     };
     if ((rc = counts_run(&s->db, &s->f, &s->r, &s->sink)) != 0)
@@ -423,8 +484,8 @@ static int summary_count(struct summary *s)
         counts_add(&s->attempts_all, s->attempts.e[i].n);
         s->ntargets++;
     }
-    if (s->by == SUMMARY_BY_PHASE)
-        return summary_by_phase(s);
+    if (s->by == SUMMARY_BY_PHASE || s->by == SUMMARY_BY_RAW)
+        return summary_from_rows(s);
     summary_group(s);
     return 0;
 }
@@ -437,7 +498,7 @@ int cmd_summary_run(struct client *cl, int argc, char **argv)
     (void)argc;
     (void)argv;
     if ((rc = summary_parse_by(cl, &s.by)) != 0 ||
-        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND, &s.f)) != 0)
+        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND | FILTER_RAW, &s.f)) != 0)
         return rc;
     range_from_client(cl, SUMMARY_DEFAULT_SPAN_MS, &s.r);
     if ((rc = db_open(cl, &s.db)) != 0)
@@ -445,8 +506,7 @@ int cmd_summary_run(struct client *cl, int argc, char **argv)
     if ((rc = filter_select(cl, &s.db, &s.f)) != 0 || (rc = range_resolve(&s.db, &s.r)) != 0 ||
         (rc = summary_count(&s)) != 0)
         goto out;
-    summary_sort_db = &s.db;
-    summary_sort_by = s.by;
+    summary_sort = &s;
     if (s.nrows > 0)
         qsort(s.rows, s.nrows, sizeof(*s.rows), summary_cmp);
     while (s.nrows > 0 && s.rows[s.nrows - 1].failures == 0)
@@ -459,6 +519,8 @@ out:
     counts_map_free(&s.index);
     counts_map_free(&s.pairs);
     counts_map_free(&s.attempts);
+    for (size_t i = 0; i < s.nraw_names; i++)
+        free(s.raw_names[i]);
     db_close(&s.db);
     return rc;
 }

@@ -392,7 +392,7 @@ int cmd_timeline_run(struct client *cl, int argc, char **argv)
     (void)argc;
     (void)argv;
     if ((rc = timeline_options(&t)) != 0 ||
-        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND, &t.f)) != 0)
+        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND | FILTER_RAW, &t.f)) != 0)
         return rc;
     range_from_client(cl, TIMELINE_DEFAULT_SPAN_MS, &t.r);
     if ((rc = timeline_layout(&t)) != 0)

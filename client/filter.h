@@ -16,6 +16,7 @@ struct client;
 #define FILTER_CODE   0x2u
 #define FILTER_PHASE  0x4u
 #define FILTER_KIND   0x8u
+#define FILTER_RAW    0x10u
 
 #define FILTER_MAX_CODES 64
 
@@ -41,7 +42,9 @@ const char *filter_phase_name(int phase);
 int filter_parse(struct client *cl, unsigned which, struct filter *f);
 
 /* Mark the targets the filter selects. A --target glob that matches no
- * target at all is a usage error (a typo, most likely). */
+ * target at all is a usage error (a typo, most likely), and so is a --raw
+ * that is neither a name netdiagd stores (errno, EAI_*, DNS outcome) nor
+ * one the database holds. */
 int filter_select(struct client *cl, struct db *db, const struct filter *f);
 
 /* Append " AND col IN (...)" for each active filter to b; a column given as

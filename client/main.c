@@ -67,6 +67,13 @@ static const struct client_option global_options[GOPT_COUNT + 1] = {
             "repeatable",                                                                          \
             true                                                                                   \
     }
+#define OPT_RAW                                                                                    \
+    {                                                                                              \
+        "raw", 0, "NAME",                                                                          \
+            "only failures whose raw outcome is NAME: what Linux said, an errno (ECONNREFUSED), "  \
+            "EAI_* or DNS outcome (TIMEOUT, SERVFAIL); repeatable",                                \
+            true                                                                                   \
+    }
 #define OPT_KIND                                                                                   \
     {                                                                                              \
         "kind", 0, "KIND", "only targets of KIND: connect, resolve or send; repeatable", true      \
@@ -79,6 +86,7 @@ static const struct client_option global_options[GOPT_COUNT + 1] = {
 static const struct client_option failures_options[] = {
     OPT_TARGET,
     OPT_CODE,
+    OPT_RAW,
     {"phase", 0, "PHASE",
      "only failures in PHASE: resolve, connect, send, recv, verify or none; repeatable", true},
     OPT_KIND,
@@ -87,9 +95,10 @@ static const struct client_option failures_options[] = {
 };
 
 static const struct client_option summary_options[] = {
-    {"by", 0, "WHAT", "count by code (default), target or phase", false},
+    {"by", 0, "WHAT", "count by code (default), target, phase or raw (outcome)", false},
     OPT_TARGET,
     OPT_CODE,
+    OPT_RAW,
     OPT_KIND,
     OPT_END,
 };
@@ -102,6 +111,7 @@ static const struct client_option timeline_options[] = {
     {"by", 0, "WHAT", "one row per code (default) or per target", false},
     OPT_TARGET,
     OPT_CODE,
+    OPT_RAW,
     OPT_KIND,
     {"color", 0, "WHEN", "colour the chart: auto (default: on a terminal), always or never", false},
     OPT_END,
@@ -143,15 +153,16 @@ static const struct command commands[] = {
         .args = "",
         .min_args = 0,
         .max_args = 0,
-        .summary = "count failures by code, target or phase, with failure rates",
+        .summary = "count failures by code, target, phase or raw outcome, with failure rates",
         .help = "Count the failures of a time range (default: the last 24 hours) by code, by "
-                "target or by phase (--by), most frequent first, with each code's meaning. "
+                "target, by phase or by raw outcome (--by), most frequent first, with each code's "
+                "meaning. "
                 "The counts are exact: what netdiagd's per-minute and per-hour counts of every "
                 "attempt and its failure rows say for the range, made whole minutes (whole "
                 "hours where the minute counts are gone, with a note). The rate is failures "
-                "per attempt: by target of the target's own attempts, by code and by phase "
-                "of all attempts of the selected targets; each row gives the attempts it is "
-                "a share of.",
+                "per attempt: by target of the target's own attempts, otherwise of all attempts "
+                "of the selected targets; each row gives the attempts it is a share of. "
+                "--raw TIMEOUT tells a silent nameserver from SERVFAIL, both WSATRY_AGAIN.",
         .options = summary_options,
     },
     {

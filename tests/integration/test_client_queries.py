@@ -457,6 +457,7 @@ GOLDEN_CASES = [
     ("summary", ["summary"], {}),
     ("summary-target", ["summary", "--by", "target"], {}),
     ("summary-phase", ["summary", "--by", "phase"], {}),
+    ("summary-raw", ["summary", "--by", "raw"], {}),
     ("summary-30m", ["summary", "--since", "30m"], {}),
     ("timeline", ["timeline"], {}),
     ("timeline-target", ["timeline", "--by", "target", "--bucket", "5m"], {}),
@@ -510,10 +511,11 @@ def test_failures_match_the_view(request, which):
     assert [r["local"] for r in rows if r["target"] == "old-api"] == [None]
 
 
-def expected(fixed, since=None, until=None, code=None, target_ids=None):
+def expected(fixed, since=None, until=None, code=None, target_ids=None, raw=None):
     rows = [f for f in fixed["failures"]
             if (since is None or f[0] >= since) and (until is None or f[0] < until)
-            and (code is None or f[3] in code) and (target_ids is None or f[1] in target_ids)]
+            and (code is None or f[3] in code) and (target_ids is None or f[1] in target_ids)
+            and (raw is None or f[4] in raw)]
     return sorted(rows, key=lambda f: -f[0])
 
 
@@ -528,6 +530,8 @@ def expected(fixed, since=None, until=None, code=None, target_ids=None):
     (["--target", "w*", "--target", "sys?og"], {"target_ids": {1, 3}}),
     (["--kind", "resolve"], {"target_ids": {2}}),
     (["--phase", "resolve"], {"target_ids": {2}}),
+    (["--raw", "nxdomain"], {"raw": {"NXDOMAIN"}}),
+    (["--raw", "SERVFAIL,ETIMEDOUT"], {"raw": {"SERVFAIL", "ETIMEDOUT"}}),
     (["--since", "15m"], {"since": NOW_MS - 15 * MINUTE}),
     (["--since", "today"], {"since": NOW_MS - 10 * HOUR}),
     # every command counts whole minutes: the edges round outwards
@@ -538,6 +542,20 @@ def test_failures_filters(fixed_db, args, filt):
     rows = as_json(fixed_db["db"], "failures", "--limit", "0", *args)
     want = expected(fixed_db, **filt)
     assert [(r["ts_ms"], r["wsa_code"]) for r in rows] == [(f[0], f[3]) for f in want]
+
+
+@pytest.mark.parametrize("which", ["fixed_db", "fixed_db_v1"])
+def test_raw_filter_and_group_in_both_schemas(request, which):
+    db = request.getfixturevalue(which)["db"]
+    rows = as_json(db, "failures", "--limit", "0", "--raw", "NXDOMAIN,servfail")
+    assert [(r["raw"], r["target"]) for r in rows] == \
+        [("SERVFAIL", "dns-local")] + [("NXDOMAIN", "dns-local")] * 3
+    by_raw = as_json(db, "summary", "--by", "raw")
+    assert [(r["raw"], r["failures"], r["targets"]) for r in by_raw] == \
+        [("ECONNREFUSED", 31, 2), ("NXDOMAIN", 3, 1), ("ETIMEDOUT", 2, 1), ("SERVFAIL", 1, 1)]
+    assert [r["wsa_code"] for r in by_raw] == [10061, 11001, 10060, 11002]
+    [t] = as_json(db, "summary", "--by", "target", "--raw", "ETIMEDOUT")
+    assert (t["target"], t["failures"], t["attempts"]) == ("web", 2, 360)
 
 
 def test_failures_json_and_csv_fields(fixed_db):
@@ -786,6 +804,7 @@ def test_bad_databases(tmp_path, fixed_db, kind, code, says, cmd):
     (["failures", "--kind", "ping"], "unknown kind"),
     (["failures", "--limit", "ten"], "--limit"),
     (["summary", "--by", "host"], "--by"),
+    (["summary", "--raw", "TIMOUT"], 'did you mean "TIMEOUT"?'),
     (["timeline", "--by", "phase"], "--by"),
     (["timeline", "--bucket", "90s"], "--bucket"),
     (["timeline", "--bucket", "1m", "--since", "300d"], "buckets"),

@@ -16,6 +16,7 @@
 #include "../../client/timearg.c"
 #include "../../client/fmt.c"
 #include "../../client/db.c"
+#include "../../client/suggest.c"
 #include "../../client/filter.c"
 #include "../../client/counts.c"
 
