@@ -19,6 +19,7 @@ enum client_exit {
     CLIENT_EXIT_USAGE = 2,   /* bad arguments, unknown code */
     CLIENT_EXIT_NO_DB = 3,   /* the database file does not exist */
     CLIENT_EXIT_BAD_DB = 4,  /* not a netdiag database, or a newer schema */
+    CLIENT_EXIT_STALE = 5,   /* status: netdiagd not running, or its state unknown */
 };
 
 /* The default database, as in conf/netdiag.ini [daemon] database, and the
@@ -118,5 +119,7 @@ int cmd_summary_run(struct client *cl, int argc, char **argv);
 int cmd_timeline_run(struct client *cl, int argc, char **argv);
 int cmd_targets_run(struct client *cl, int argc, char **argv);
 int cmd_alerts_run(struct client *cl, int argc, char **argv);
+/* cmd_status.c */
+int cmd_status_run(struct client *cl, int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "filter.h"
 #include "fmt.h"
+#include "state.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -150,6 +151,11 @@ int cmd_failures_run(struct client *cl, int argc, char **argv)
     sqlite3_bind_int64(st, 2, r.to_ms);
     /* One row more than shown tells whether the limit cut anything. */
     sqlite3_bind_int64(st, 3, limit == 0 || limit == INT64_MAX ? -1 : limit + 1);
+    if ((rc = state_note(cl, &db, NULL)) != 0) {
+        sqlite3_finalize(st);
+        goto out;
+    }
+    counts_range_notes(cl, &r, NULL);
     o = output_new(cl->out, cl->format, OUTPUT_LIST, failures_cols, ND_ARRAY_LEN(failures_cols),
                    cl->width_cols, cl->wide);
     while ((rc = db_step(&db, st)) == SQLITE_ROW) {

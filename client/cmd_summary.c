@@ -10,6 +10,7 @@
 #include "db.h"
 #include "filter.h"
 #include "fmt.h"
+#include "state.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -381,8 +382,8 @@ static void summary_heading(const struct summary *s)
             snprintf(line, sizeof(line), "RATE is a share of each target's own attempts.");
         else
             snprintf(line, sizeof(line),
-                     "RATE is a share of all %lld attempts of the %d targets probed in the range.",
-                     (long long)s->attempts_all, s->ntargets);
+                     "RATE is a share of all %lld attempts of the %d target%s probed in the range.",
+                     (long long)s->attempts_all, s->ntargets, s->ntargets == 1 ? "" : "s");
         client_wrap(s->cl, line);
     }
     counts_range_notes(s->cl, &s->r, &s->sink);
@@ -511,7 +512,7 @@ int cmd_summary_run(struct client *cl, int argc, char **argv)
         qsort(s.rows, s.nrows, sizeof(*s.rows), summary_cmp);
     while (s.nrows > 0 && s.rows[s.nrows - 1].failures == 0)
         s.nrows--;
-    if ((rc = summary_last(&s)) != 0)
+    if ((rc = summary_last(&s)) != 0 || (rc = state_note(cl, &s.db, NULL)) != 0)
         goto out;
     rc = summary_print(&s);
 out:

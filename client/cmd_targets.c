@@ -10,6 +10,7 @@
 #include "db.h"
 #include "filter.h"
 #include "fmt.h"
+#include "state.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -224,6 +225,8 @@ int cmd_targets_run(struct client *cl, int argc, char **argv)
         .arg = &t, .failures = targets_failures_cb, .attempts = targets_attempts_cb};
     if ((rc = counts_run(&t.db, &t.f, &t.r, &t.sink)) != 0)
         goto out;
+    if ((rc = state_note(cl, &t.db, NULL)) != 0)
+        goto out;
     counts_range_notes(cl, &t.r, &t.sink);
     rc = targets_print(&t);
 out:
@@ -250,6 +253,10 @@ static const struct output_column alerts_cols[] = {
     {"attempts", OUTPUT_COL_RIGHT, 7, NULL},
     {"detail", 0, 2, NULL},
     {"meaning", 0, 1, NULL},
+    /* a firing alert of a daemon that stopped or died: since when its
+     * state is unknown (the table says it in the state column) */
+    {"unknown_since_ms", OUTPUT_COL_HIDE, 0, NULL},
+    {"unknown_since", OUTPUT_COL_HIDE, 0, NULL},
 };
 
 static void alerts_int(struct output *o, sqlite3_stmt *st, int col)
@@ -260,16 +267,26 @@ static void alerts_int(struct output *o, sqlite3_stmt *st, int col)
         output_int(o, sqlite3_column_int64(st, col));
 }
 
-static void alerts_row(struct client *cl, struct db *db, struct output *o, sqlite3_stmt *st)
+static void alerts_row(struct client *cl, struct db *db, const struct state *ds, struct output *o,
+                       sqlite3_stmt *st)
 {
     int code = sqlite3_column_int(st, 2);
     const struct wsa_code *wc = wsa_by_code(code);
     int64_t started = sqlite3_column_int64(st, 3), end;
     bool firing = sqlite3_column_type(st, 4) == SQLITE_NULL;
-    char iso[64], shown[64], dur[32];
+    /* Nobody watches an alert of a daemon that stopped or died: whether
+     * it still holds is unknown since then, not a growing outage. */
+    bool unknown = firing && (ds->kind == STATE_STOPPED || ds->kind == STATE_NOT_RUNNING);
+    char iso[64], shown[64], dur[32], state[96];
 
     output_int(o, sqlite3_column_int64(st, 0));
-    output_str(o, firing ? "firing" : "resolved");
+    if (unknown) {
+        fmt_time(ds->since_ms, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
+        snprintf(state, sizeof(state), "unknown since %s", shown);
+        output_str_shown(o, "unknown", state);
+    } else {
+        output_str(o, firing ? "firing" : "resolved");
+    }
     if (sqlite3_column_type(st, 1) == SQLITE_NULL)
         output_str_shown(o, NULL, "(all)"); /* a host-wide alert */
     else
@@ -283,7 +300,9 @@ static void alerts_row(struct client *cl, struct db *db, struct output *o, sqlit
     if (firing) {
         output_null(o);
         output_null(o);
-        end = cl->now_ms;
+        end = unknown ? ds->since_ms : cl->now_ms;
+        if (end < started)
+            end = started;
     } else {
         end = sqlite3_column_int64(st, 4);
         output_int(o, end);
@@ -291,8 +310,10 @@ static void alerts_row(struct client *cl, struct db *db, struct output *o, sqlit
         fmt_time(end, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
         output_str_shown(o, iso, shown);
     }
-    fmt_duration_ms(end - started, dur, sizeof(dur));
-    output_int_shown(o, end - started, dur);
+    if (__builtin_sub_overflow(end, started, &end))
+        end = INT64_MAX; /* times someone else wrote */
+    fmt_duration_ms(end, dur, sizeof(dur));
+    output_int_shown(o, end, dur);
     alerts_int(o, st, 5);
     alerts_int(o, st, 6);
     if (sqlite3_column_type(st, 7) == SQLITE_NULL)
@@ -302,6 +323,14 @@ static void alerts_row(struct client *cl, struct db *db, struct output *o, sqlit
     alerts_int(o, st, 8);
     output_str(o, (const char *)sqlite3_column_text(st, 9));
     output_str(o, wc ? wc->meaning : NULL);
+    if (unknown) {
+        fmt_time(ds->since_ms, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
+        output_int(o, ds->since_ms);
+        output_str(o, iso);
+    } else {
+        output_null(o);
+        output_null(o);
+    }
     output_end_row(o);
 }
 
@@ -310,6 +339,7 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
     struct filter f;
     struct db db;
     struct range r;
+    struct state ds;
     struct fmt_buf sql = {0};
     sqlite3_stmt *st;
     struct output *o;
@@ -322,7 +352,8 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
     if ((rc = db_open(cl, &db)) != 0)
         return rc;
     range_from_client_all(cl, &r);
-    if ((rc = filter_select(cl, &db, &f)) != 0 || (rc = range_resolve(&db, &r)) != 0)
+    if ((rc = filter_select(cl, &db, &f)) != 0 || (rc = range_resolve(&db, &r)) != 0 ||
+        (rc = state_note(cl, &db, &ds)) != 0)
         goto out;
     /* An alert belongs to the range when its firing overlaps it. */
     fmt_buf_add(&sql, "SELECT id, target_id, wsa_code, started, resolved, count, peak, baseline, "
@@ -341,7 +372,7 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
     o = output_new(cl->out, cl->format, OUTPUT_LIST, alerts_cols, ND_ARRAY_LEN(alerts_cols),
                    cl->width_cols, cl->wide);
     while ((rc = db_step(&db, st)) == SQLITE_ROW)
-        alerts_row(cl, &db, o, st);
+        alerts_row(cl, &db, &ds, o, st);
     sqlite3_finalize(st);
     if (rc < 0) {
         output_finish(o);

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "filter.h"
 #include "fmt.h"
+#include "state.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -412,6 +413,8 @@ int cmd_timeline_run(struct client *cl, int argc, char **argv)
                 t.rows[i].peak = t.rows[i].counts[b];
     if (t.nrows > 0)
         qsort_r(t.rows, t.nrows, sizeof(*t.rows), timeline_cmp, &t);
+    if ((rc = state_note(cl, &t.db, NULL)) != 0)
+        goto out;
     rc = cl->format == OUTPUT_TABLE ? timeline_table(&t) : timeline_records(&t);
 out:
     for (size_t i = 0; i < t.nrows; i++)

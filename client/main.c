@@ -209,6 +209,22 @@ static const struct command commands[] = {
         .options = alerts_options,
     },
     {
+        .name = "status",
+        .run = cmd_status_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "is netdiagd running, and how fresh is its data",
+        .help = "Say whether netdiagd is running, from the heartbeat it keeps in the database "
+                "(schema 3): its pid, host, version, configuration, start and uptime, its last "
+                "heartbeat, its stop (if it stopped cleanly), the newest result stored, the "
+                "targets configured, failing (failures in the newest two minutes) and retired, "
+                "the alerts firing (unknown when the daemon is gone), its counters since it "
+                "started (results, failures, dropped), and the database and its size. Exits 0 "
+                "when netdiagd runs and its heartbeat is fresh (under 10 s old), 5 when it "
+                "stopped, died, hangs or cannot be known.",
+    },
+    {
         .name = "codes",
         .run = cmd_codes_run,
         .args = "",
@@ -272,7 +288,7 @@ void client_note(const struct client *cl, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     if (cl->format == OUTPUT_TABLE)
-        client_wrap(cl, text);
+        fprintf(cl->out, "%s\n", text); /* one line: a terminal wraps it, a pipe keeps it */
     else
         fprintf(stderr, "netdiag: note: %s\n", text);
 }

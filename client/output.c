@@ -508,13 +508,20 @@ void output_wrap(FILE *fp, const char *s, size_t width, size_t indent)
     fputc('\n', fp);
 }
 
+/* A record's label: the header when it has one (as written), else the
+ * name. */
+static const char *output_label(const struct output_column *c)
+{
+    return c->header != NULL ? c->header : c->name;
+}
+
 static void output_table_record(struct output *o)
 {
     size_t n = o->ncols, label_w = 0, width;
 
     for (size_t i = 0; i < n; i++)
-        if (!(o->cols[i].flags & OUTPUT_COL_HIDE) && strlen(o->cols[i].name) > label_w)
-            label_w = strlen(o->cols[i].name);
+        if (!(o->cols[i].flags & OUTPUT_COL_HIDE) && strlen(output_label(&o->cols[i])) > label_w)
+            label_w = strlen(output_label(&o->cols[i]));
     label_w += OUTPUT_GAP;
     /* A very narrow terminal still gets readable lines; they overflow. */
     width = o->width_cols > (int)label_w + 20 ? (size_t)o->width_cols - label_w : 20;
@@ -525,12 +532,12 @@ static void output_table_record(struct output *o)
             const char *v = o->cells[r * n + i];
             if (o->cols[i].flags & OUTPUT_COL_HIDE)
                 continue;
-            fputs(o->cols[i].name, o->fp);
+            fputs(output_label(&o->cols[i]), o->fp);
             if (*v == '\0') {
                 fputc('\n', o->fp);
                 continue;
             }
-            output_spaces(o->fp, label_w - strlen(o->cols[i].name));
+            output_spaces(o->fp, label_w - strlen(output_label(&o->cols[i])));
             output_wrap(o->fp, v, width, label_w);
         }
     }

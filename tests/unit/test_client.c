@@ -19,6 +19,7 @@
 #include "../../client/suggest.c"
 #include "../../client/filter.c"
 #include "../../client/counts.c"
+#include "../../client/state.c"
 
 /* Stubs for what filter.c needs from main.c and cmd_codes.c. */
 static int stub_usage_errors;
@@ -536,6 +537,80 @@ static void test_db_open(void)
     UNIT_EQ_INT(system(path), 0);
 }
 
+/* The agreed judging of the runs table: stopped, running, killed or
+ * hung, unknown. */
+static void test_state(void)
+{
+    char dir[] = "/tmp/netdiag-test-state-XXXXXX", path[256], err[512], sql[512], host[256];
+    struct client cl = {.db_path = path, .now_ms = 1795514400000LL};
+    struct store *st;
+    struct state s;
+    struct db db;
+    sqlite3 *h;
+    static const struct {
+        const char *host;
+        long long pid, heartbeat_ago, stopped_ago; /* -1: NULL */
+        enum state_kind want;
+        bool gone;
+    } cases[] = {
+        {"other-host", 1, 1000, -1, STATE_RUNNING, false},
+        {"other-host", 1, 9000, -1, STATE_RUNNING, false},
+        {"other-host", 1, 11000, -1, STATE_NOT_RUNNING, false},
+        {"other-host", 1, 1000, 500, STATE_STOPPED, false},
+        {"other-host", 1, -60000, -1, STATE_NOT_RUNNING, false}, /* from the future */
+        {NULL, 0x7ffffff0, 1000, -1, STATE_NOT_RUNNING, true},   /* this host, no such pid */
+        {NULL, 0, 1000, -1, STATE_RUNNING, false},               /* pid 0: our own group */
+    };
+
+    UNIT_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/nd.db", dir);
+    st = store_open(path, NULL, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    store_close(st);
+    UNIT_EQ_INT(db_open(&cl, &db), 0);
+    UNIT_EQ_INT(state_read(&cl, &db, &s), 0);
+    if (!db.has_runs) {
+        UNIT_EQ_INT(s.kind, STATE_UNKNOWN);
+        UNIT_CHECK(strstr(s.why, "has no heartbeat") != NULL);
+    }
+    db_close(&db);
+    UNIT_CHECK(gethostname(host, sizeof(host)) == 0);
+    UNIT_EQ_INT(sqlite3_open(path, &h), SQLITE_OK);
+    sqlite3_exec(h,
+                 "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, "
+                 "hostname TEXT NOT NULL, version TEXT NOT NULL, config TEXT NOT NULL, started "
+                 "INTEGER NOT NULL, heartbeat INTEGER NOT NULL, stopped INTEGER, results "
+                 "INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0, dropped "
+                 "INTEGER NOT NULL DEFAULT 0, targets INTEGER NOT NULL DEFAULT 0)",
+                 NULL, NULL, NULL);
+    UNIT_EQ_INT(sqlite3_exec(h, "DELETE FROM runs", NULL, NULL, NULL), SQLITE_OK);
+    for (size_t i = 0; i < ND_ARRAY_LEN(cases); i++) {
+        char stopped[32], line[512];
+        if (cases[i].stopped_ago < 0)
+            snprintf(stopped, sizeof(stopped), "NULL");
+        else
+            snprintf(stopped, sizeof(stopped), "%lld", (long long)cl.now_ms - cases[i].stopped_ago);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO runs (pid, hostname, version, config, started, heartbeat, "
+                 "stopped) VALUES (%lld, '%s', '0.1.0', '/etc/x.ini', %lld, %lld, %s)",
+                 cases[i].pid, cases[i].host ? cases[i].host : host, (long long)cl.now_ms - 3600000,
+                 (long long)cl.now_ms - cases[i].heartbeat_ago, stopped);
+        UNIT_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+        UNIT_EQ_INT(db_open(&cl, &db), 0);
+        UNIT_EQ_INT(state_read(&cl, &db, &s), 0);
+        UNIT_EQ_INT(s.kind, cases[i].want);
+        UNIT_EQ_INT(s.pid_gone, cases[i].gone);
+        state_line(&cl, &s, line, sizeof(line));
+        UNIT_CHECK((line[0] == '\0') == (cases[i].want == STATE_RUNNING));
+        db_close(&db);
+    }
+    sqlite3_close(h);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    UNIT_EQ_INT(system(path), 0);
+}
+
 int main(void)
 {
     unsetenv("COLUMNS");
@@ -559,5 +634,6 @@ int main(void)
     UNIT_RUN(test_counts_floor_and_map);
     UNIT_RUN(test_filter_sql);
     UNIT_RUN(test_db_open);
+    UNIT_RUN(test_state);
     return UNIT_END("client");
 }
