@@ -227,6 +227,26 @@ def checkpoint_copy(src, dst):
             os.unlink(dst + suffix)
 
 
+def merge_minutes(rows, cols):
+    """Rows of rollup_minute with one (minute, target_id) added up."""
+    im, it = cols.index("minute"), cols.index("target_id")
+    out = {}
+    for r in rows:
+        k = (r[im], r[it])
+        if k not in out:
+            out[k] = list(r)
+            continue
+        o = out[k]
+        for i, c in enumerate(cols):
+            if c in ("attempts", "successes", "failures", "latency_count", "latency_sum_us"):
+                o[i] += r[i]
+            elif c == "latency_min_us" and r[i] is not None:
+                o[i] = r[i] if o[i] is None else min(o[i], r[i])
+            elif c == "latency_max_us" and r[i] is not None:
+                o[i] = r[i] if o[i] is None else max(o[i], r[i])
+    return [tuple(v) for _, v in sorted(out.items())]
+
+
 class History:
     """Copies of one daemon run's rows, each shifted by a whole number of
     minutes, in a database of their own: what the stored rows say is known
@@ -278,6 +298,13 @@ class History:
                                       "results": res, "failures": fai, "pid": 1000 + k})
             con.executemany("INSERT INTO failures (%s) VALUES (%s)"
                             % (", ".join(fcols), ", ".join("?" * len(fcols))), self.failures)
+            # copies a minute apart may share a minute: added up, as
+            # netdiagd's own upsert adds a later batch to the stored row
+            self.minutes = merge_minutes(self.minutes, mcols)
+            merged = {}
+            for m, t, c, n in self.codes:
+                merged[(m, t, c)] = merged.get((m, t, c), 0) + n
+            self.codes = [k + (n,) for k, n in sorted(merged.items())]
             con.executemany("INSERT INTO rollup_minute (%s) VALUES (%s)"
                             % (", ".join(mcols), ", ".join("?" * len(mcols))), self.minutes)
             con.executemany("INSERT INTO rollup_minute_code VALUES (?, ?, ?, ?)", self.codes)

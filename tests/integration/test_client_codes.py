@@ -74,7 +74,7 @@ SOURCE_TABLE = [
     (10107, "WSASYSCALLFAILURE", "System call failure.", True),
 ]
 
-COMMANDS = ["failures", "summary", "timeline", "targets", "alerts", "codes", "explain"]
+COMMANDS = ["failures", "summary", "timeline", "targets", "alerts", "status", "codes", "explain"]
 EXPLAIN_KEYS = ["code", "name", "meaning", "os_dependent", "matched", "errnos",
                 "eai_codes", "dns_outcomes", "explanation"]
 
@@ -324,7 +324,7 @@ def test_man_page_matches_help():
     assert sorted(man_opts) == help_options(ok("--help"))
 
     statuses = [line.split()[1] for line in sections["EXIT STATUS"] if line.startswith(".It ")]
-    assert statuses == ["0", "1", "2", "3", "4"]
+    assert statuses == ["0", "1", "2", "3", "4", "5"]
     see_also = " ".join(sections["SEE ALSO"])
     assert "netdiagd 8" in see_also and "netdiag.ini 5" in see_also
 
