@@ -61,21 +61,21 @@ static void targets_attempts_cb(void *arg, int64_t target_id, const struct count
 }
 
 static const struct output_column targets_cols[] = {
-    {"target", OUTPUT_COL_KEEP, 0, NULL},
-    {"kind", 0, 8, NULL},
-    {"address", 0, 0, NULL},
-    {"last", OUTPUT_COL_KEEP, 0, NULL},
-    {"last_seen_ms", OUTPUT_COL_HIDE, 0, NULL},
-    {"last_seen", 0, 5, "SEEN"},
-    {"last_failure_ms", OUTPUT_COL_HIDE, 0, NULL},
-    {"last_failure", 0, 4, "FAILED"},
-    {"last_code", OUTPUT_COL_RIGHT, 6, "CODE"},
-    {"last_name", OUTPUT_COL_KEEP, 0, "LAST_FAILURE"},
-    {"attempts", OUTPUT_COL_RIGHT, 7, NULL},
-    {"failures", OUTPUT_COL_RIGHT, 3, NULL},
-    {"success_rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "SUCCESS"},
-    {"latency_avg_us", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "LATENCY"},
-    {"retired", 0, 9, NULL},
+    {"target", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"kind", 0, 8, NULL, 0},
+    {"address", 0, 0, NULL, 0},
+    {"last", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"last_seen_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"last_seen", 0, 5, "SEEN", 0},
+    {"last_failure_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"last_failure", 0, 4, "FAILED", 0},
+    {"last_code", OUTPUT_COL_RIGHT, 6, "CODE", 0},
+    {"last_name", OUTPUT_COL_KEEP, 0, "LAST_FAILURE", 0},
+    {"attempts", OUTPUT_COL_RIGHT, 7, NULL, 0},
+    {"failures", OUTPUT_COL_RIGHT, 3, NULL, 0},
+    {"success_rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "SUCCESS", 0},
+    {"latency_avg_us", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "LATENCY", 0},
+    {"retired", 0, 9, NULL, 0},
 };
 
 static void targets_time(const struct targets *t, struct output *o, bool known, int64_t ms)
@@ -237,26 +237,26 @@ out:
 }
 
 static const struct output_column alerts_cols[] = {
-    {"id", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
-    {"state", OUTPUT_COL_KEEP, 0, NULL},
-    {"target", OUTPUT_COL_KEEP, 0, NULL},
-    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE"},
-    {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME"},
-    {"started_ms", OUTPUT_COL_HIDE, 0, NULL},
-    {"started", OUTPUT_COL_KEEP, 0, NULL},
-    {"resolved_ms", OUTPUT_COL_HIDE, 0, NULL},
-    {"resolved", 0, 5, NULL},
-    {"duration_ms", OUTPUT_COL_RIGHT, 0, "DURATION"},
-    {"count", OUTPUT_COL_RIGHT, 4, NULL},
-    {"peak", OUTPUT_COL_RIGHT, 3, NULL},
-    {"baseline", OUTPUT_COL_RIGHT, 6, NULL},
-    {"attempts", OUTPUT_COL_RIGHT, 7, NULL},
-    {"detail", 0, 2, NULL},
-    {"meaning", 0, 1, NULL},
+    {"id", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
+    {"state", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"target", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE", 0},
+    {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME", 0},
+    {"started_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"started", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"resolved_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"resolved", 0, 5, NULL, 0},
+    {"duration_ms", OUTPUT_COL_RIGHT, 0, "DURATION", 0},
+    {"count", OUTPUT_COL_RIGHT, 4, NULL, 0},
+    {"peak", OUTPUT_COL_RIGHT, 3, NULL, 0},
+    {"baseline", OUTPUT_COL_RIGHT, 6, NULL, 0},
+    {"attempts", OUTPUT_COL_RIGHT, 7, NULL, 0},
+    {"detail", 0, 2, NULL, 0},
+    {"meaning", 0, 1, NULL, 0},
     /* a firing alert of a daemon that stopped or died: since when its
      * state is unknown (the table says it in the state column) */
-    {"unknown_since_ms", OUTPUT_COL_HIDE, 0, NULL},
-    {"unknown_since", OUTPUT_COL_HIDE, 0, NULL},
+    {"unknown_since_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"unknown_since", OUTPUT_COL_HIDE, 0, NULL, 0},
 };
 
 static void alerts_int(struct output *o, sqlite3_stmt *st, int col)

@@ -343,13 +343,13 @@ static int timeline_table(struct timeline *t)
 }
 
 static const struct output_column timeline_code_cols[] = {
-    {"start_ms", 0, 0, NULL}, {"start", 0, 0, NULL},    {"bucket_s", 0, 0, NULL},
-    {"wsa_code", 0, 0, NULL}, {"wsa_name", 0, 0, NULL}, {"failures", 0, 0, NULL},
+    {"start_ms", 0, 0, NULL, 0}, {"start", 0, 0, NULL, 0},    {"bucket_s", 0, 0, NULL, 0},
+    {"wsa_code", 0, 0, NULL, 0}, {"wsa_name", 0, 0, NULL, 0}, {"failures", 0, 0, NULL, 0},
 };
 
 static const struct output_column timeline_target_cols[] = {
-    {"start_ms", 0, 0, NULL}, {"start", 0, 0, NULL},    {"bucket_s", 0, 0, NULL},
-    {"target", 0, 0, NULL},   {"failures", 0, 0, NULL},
+    {"start_ms", 0, 0, NULL, 0}, {"start", 0, 0, NULL, 0},    {"bucket_s", 0, 0, NULL, 0},
+    {"target", 0, 0, NULL, 0},   {"failures", 0, 0, NULL, 0},
 };
 
 static int timeline_records(struct timeline *t)

@@ -90,7 +90,13 @@ static const struct client_option failures_options[] = {
     {"phase", 0, "PHASE",
      "only failures in PHASE: resolve, connect, send, recv, verify or none; repeatable", true},
     OPT_KIND,
-    {"limit", 'n', "N", "show the newest N failures (default 100; 0: all)", false},
+    {"limit", 'n', "N",
+     "show the newest N failures (default 100; 0: all); with --follow, before following "
+     "(default 10, with --since all)",
+     false},
+    {"follow", 'f', NULL,
+     "then print new failures as they are stored, until interrupted (JSON: one object a line)",
+     false},
     OPT_END,
 };
 

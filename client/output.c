@@ -27,6 +27,10 @@ struct output {
     size_t nrows; /* rows ended so far */
     char **cells; /* table mode: nrows * ncols sanitized texts */
     size_t ncells, cells_cap;
+    bool stream;   /* output_stream() */
+    bool laid;     /* a streamed table's widths are fixed (w, visible) */
+    size_t *w;     /* streamed table: column widths */
+    bool *visible; /* streamed table: columns shown */
 };
 
 int output_format_from_name(const char *name)
@@ -198,7 +202,9 @@ static bool output_cell_begin(struct output *o)
         o->cell++;
         return false;
     case OUTPUT_JSON:
-        if (o->cell == 0)
+        if (o->cell == 0 && o->stream)
+            fputc('{', o->fp);
+        else if (o->cell == 0)
             fputs(o->nrows == 0 ? "[\n{" : ",\n{", o->fp);
         else
             fputc(',', o->fp);
@@ -325,7 +331,7 @@ void output_end_row(struct output *o)
         abort();
     }
     if (o->format == OUTPUT_JSON)
-        fputc('}', o->fp);
+        fputs(o->stream ? "}\n" : "}", o->fp);
     else if (o->format == OUTPUT_CSV)
         fputc('\n', o->fp);
     o->cell = 0;
@@ -399,6 +405,9 @@ static void output_drop(const struct output *o, const size_t *w, bool *visible, 
     }
 }
 
+/* Lay out the buffered rows as lines. A streamed table is fitted once, at
+ * its first call, from the rows then known and the columns' own widths,
+ * and keeps those widths (its kept columns overflow rather than cut). */
 static void output_table_list(struct output *o)
 {
     size_t n = o->ncols, total = 0, nvisible = 0;
@@ -406,15 +415,18 @@ static void output_table_list(struct output *o)
     bool *eligible = output_zalloc(n * sizeof(*eligible));
     bool *visible = output_zalloc(n * sizeof(*visible));
     char **headers = output_zalloc(n * sizeof(*headers));
+    bool header = !o->laid;
 
     for (size_t i = 0; i < n; i++) {
         headers[i] = output_strdup(o->cols[i].header ? o->cols[i].header : o->cols[i].name);
         for (char *p = headers[i]; *p && !o->cols[i].header; p++)
             *p = (char)toupper((unsigned char)*p);
         visible[i] = !(o->cols[i].flags & OUTPUT_COL_HIDE);
-        if (!visible[i])
+        if (!visible[i] || o->laid)
             continue;
         w[i] = output_text_width(headers[i]);
+        if (o->stream && o->cols[i].width > w[i])
+            w[i] = o->cols[i].width;
         for (size_t r = 0; r < o->nrows; r++) {
             size_t cw = output_text_width(o->cells[r * n + i]);
             if (cw > w[i])
@@ -423,7 +435,10 @@ static void output_table_list(struct output *o)
         total += w[i] + (nvisible > 0 ? OUTPUT_GAP : 0);
         nvisible++;
     }
-    if (!o->wide && o->width_cols > 0 && nvisible > 0) {
+    if (o->laid) {
+        memcpy(w, o->w, n * sizeof(*w));
+        memcpy(visible, o->visible, n * sizeof(*visible));
+    } else if (!o->wide && o->width_cols > 0 && nvisible > 0) {
         size_t avail = (size_t)o->width_cols;
         output_drop(o, w, visible, &total, avail);
         /* First the free-text columns give way, down to a readable floor;
@@ -439,17 +454,27 @@ static void output_table_list(struct output *o)
         }
         output_shrink(w, min_w, eligible, n, &total, avail);
     }
-    for (size_t r = 0; r <= o->nrows; r++) {
+    if (o->stream && !o->laid) {
+        o->w = output_alloc(NULL, n * sizeof(*o->w));
+        o->visible = output_alloc(NULL, n * sizeof(*o->visible));
+        memcpy(o->w, w, n * sizeof(*w));
+        memcpy(o->visible, visible, n * sizeof(*visible));
+        o->laid = true;
+    }
+    for (size_t r = header ? 0 : 1; r <= o->nrows; r++) {
         size_t pending = 0;
         bool first = true;
         for (size_t i = 0; i < n; i++) {
             const char *s = r == 0 ? headers[i] : o->cells[(r - 1) * n + i];
+            size_t width = w[i];
             if (!visible[i])
                 continue;
             if (!first)
                 pending += OUTPUT_GAP;
             first = false;
-            output_put_cell(o->fp, s, w[i], o->cols[i].flags & OUTPUT_COL_RIGHT, &pending);
+            if (o->stream && (o->cols[i].flags & OUTPUT_COL_KEEP) && output_text_width(s) > width)
+                width = output_text_width(s); /* a later row's wider number: not cut */
+            output_put_cell(o->fp, s, width, o->cols[i].flags & OUTPUT_COL_RIGHT, &pending);
         }
         fputc('\n', o->fp);
     }
@@ -460,6 +485,33 @@ static void output_table_list(struct output *o)
     free(eligible);
     free(min_w);
     free(w);
+}
+
+static void output_free_cells(struct output *o)
+{
+    for (size_t i = 0; i < o->ncells; i++)
+        free(o->cells[i]);
+    o->ncells = 0;
+}
+
+void output_stream(struct output *o)
+{
+    o->stream = true;
+}
+
+int output_flush(struct output *o)
+{
+    if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST && (o->nrows > 0 || !o->laid)) {
+        output_table_list(o);
+        output_free_cells(o);
+        o->nrows = 0;
+    }
+    if (fflush(o->fp) != 0 || ferror(o->fp)) {
+        if (errno == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
 }
 
 void output_wrap(FILE *fp, const char *s, size_t width, size_t indent)
@@ -551,9 +603,9 @@ int output_finish(struct output *o)
         fprintf(stderr, "netdiag: internal error: unfinished row\n");
         abort();
     }
-    if (o->format == OUTPUT_JSON)
+    if (o->format == OUTPUT_JSON && !o->stream)
         fputs(o->nrows == 0 ? "[]\n" : "\n]\n", o->fp);
-    else if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST)
+    else if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST && (!o->stream || o->nrows > 0))
         output_table_list(o);
     else if (o->format == OUTPUT_TABLE)
         output_table_record(o);
@@ -563,9 +615,10 @@ int output_finish(struct output *o)
             errno = EIO;
     }
     saved = errno;
-    for (size_t i = 0; i < o->ncells; i++)
-        free(o->cells[i]);
+    output_free_cells(o);
     free(o->cells);
+    free(o->w);
+    free(o->visible);
     free(o);
     errno = saved;
     return rc;

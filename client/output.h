@@ -38,6 +38,9 @@ struct output_column {
      * before any cell is cut. 0: never left out. */
     unsigned drop;
     const char *header; /* table header; NULL: the name in upper case */
+    /* Streamed tables (output_stream()): the width the column gets before
+     * any row is known. 0: its header's. */
+    unsigned width;
 };
 
 struct output;
@@ -64,6 +67,14 @@ void output_double(struct output *o, double v, int decimals, const char *shown);
 /* A missing value: null in JSON, empty in CSV, "-" in a table. */
 void output_null(struct output *o);
 void output_end_row(struct output *o);
+
+/* Rows are written as they come, for output that follows new data: JSON
+ * becomes one object per line (no enclosing array), a table is laid out
+ * at its first output_flush() (the rows then known and the columns'
+ * widths) and keeps those widths. Call before the first row. */
+void output_stream(struct output *o);
+/* Write the rows so far and flush; 0, or -1 with errno set. */
+int output_flush(struct output *o);
 
 /* Write what is buffered, flush, free. Returns 0, or -1 with errno set
  * when writing failed. */

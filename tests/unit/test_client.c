@@ -61,8 +61,8 @@ const struct wsa_code *codes_lookup(const char *what, char *msg, size_t msglen)
 }
 
 static const struct output_column two_cols[] = {
-    {"name", OUTPUT_COL_KEEP, 0, NULL},
-    {"text", 0, 0, NULL},
+    {"name", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"text", 0, 0, NULL, 0},
 };
 
 /* Run `fill` on an output of `format` into a memory stream; returns the
@@ -136,8 +136,8 @@ static void fill_numbers(struct output *o)
 static void test_table_right_aligns_and_booleans(void)
 {
     static const struct output_column cols[] = {
-        {"code", OUTPUT_COL_RIGHT, 0, NULL},
-        {"os", 0, 0, NULL},
+        {"code", OUTPUT_COL_RIGHT, 0, NULL, 0},
+        {"os", 0, 0, NULL, 0},
     };
     const char *want = " CODE  OS\n"
                        "    6  yes\n"
@@ -204,7 +204,7 @@ static void fill_list(struct output *o)
 
 static void test_lists(void)
 {
-    static const struct output_column cols[] = {{"errnos", 0, 0, NULL}, {"eai", 0, 0, NULL}};
+    static const struct output_column cols[] = {{"errnos", 0, 0, NULL, 0}, {"eai", 0, 0, NULL, 0}};
     UNIT_EQ_STR(render(OUTPUT_JSON, OUTPUT_LIST, cols, 2, 80, false, fill_list),
                 "[\n{\"errnos\":[\"ECONNRESET\",\"EPIPE\"],\"eai\":[]}\n]\n");
     UNIT_EQ_STR(render(OUTPUT_CSV, OUTPUT_LIST, cols, 2, 80, false, fill_list),
@@ -328,13 +328,13 @@ static void fill_ranked(struct output *o)
 }
 
 static const struct output_column ranked_cols[] = {
-    {"ts_ms", OUTPUT_COL_HIDE, 0, NULL},
-    {"time", OUTPUT_COL_KEEP, 0, NULL},
-    {"meaning", 0, 1, NULL},
-    {"extra", 0, 2, NULL},
-    {"latency_us", OUTPUT_COL_RIGHT, 0, "LATENCY"},
-    {"rate", OUTPUT_COL_RIGHT, 0, NULL},
-    {"none", 0, 0, NULL},
+    {"ts_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"time", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"meaning", 0, 1, NULL, 0},
+    {"extra", 0, 2, NULL, 0},
+    {"latency_us", OUTPUT_COL_RIGHT, 0, "LATENCY", 0},
+    {"rate", OUTPUT_COL_RIGHT, 0, NULL, 0},
+    {"none", 0, 0, NULL, 0},
 };
 
 static void test_table_drops_ranked_columns_first(void)
