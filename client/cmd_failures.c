@@ -31,18 +31,18 @@
  * fit: what stays is when, where, which code and how long. */
 static const struct output_column failures_cols[] = {
     {"ts_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
-    {"time", OUTPUT_COL_KEEP, 0, NULL, 14},
+    {"time", OUTPUT_COL_KEEP | OUTPUT_COL_WHOLE, 0, NULL, 14},
     {"target", OUTPUT_COL_KEEP, 0, NULL, 12},
-    {"kind", 0, 7, NULL, 7},
-    {"phase", OUTPUT_COL_KEEP, 0, NULL, 7},
-    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE", 5},
+    {"kind", 0, 9, NULL, 7},
+    {"phase", OUTPUT_COL_KEEP, 2, NULL, 7},
+    {"wsa_code", OUTPUT_COL_RIGHT, 10, "CODE", 5}, /* the name says it too */
     {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME", 15},
-    {"meaning", 0, 6, NULL, 20},
-    {"raw", 0, 3, NULL, 12},
-    {"raw_value", OUTPUT_COL_RIGHT, 5, "VALUE", 5},
-    {"detail", 0, 0, NULL, 24},
-    {"local", 0, 4, NULL, 21},
-    {"remote", 0, 2, NULL, 21},
+    {"meaning", 0, 8, NULL, 20},
+    {"raw", 0, 5, NULL, 12},
+    {"raw_value", OUTPUT_COL_RIGHT, 7, "VALUE", 5},
+    {"detail", 0, 1, NULL, 24},
+    {"local", 0, 6, NULL, 21},
+    {"remote", 0, 4, NULL, 21},
     {"latency_us", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "LATENCY", 7},
 };
 
@@ -583,6 +583,13 @@ int cmd_failures_run(struct client *cl, int argc, char **argv)
     counts_range_notes(cl, &r, NULL);
     o = output_new(cl->out, cl->format, OUTPUT_LIST, failures_cols, ND_ARRAY_LEN(failures_cols),
                    cl->width_cols, cl->wide);
+    {
+        char range[160], text[256];
+        counts_range_text(cl, &r, range, sizeof(range));
+        snprintf(text, sizeof(text), "no failures%s%s", cl->has_since || cl->has_until ? ", " : "",
+                 cl->has_since || cl->has_until ? range : "");
+        output_set_empty(o, text);
+    }
     while ((rc = db_step(&db, st)) == SQLITE_ROW) {
         if (limit != 0 && shown == limit) {
             more = true;

@@ -281,7 +281,7 @@ static void summary_put_rate(struct output *o, double rate)
 {
     char pct[32];
 
-    fmt_percent(rate, pct, sizeof(pct));
+    fmt_percent1(rate, pct, sizeof(pct));
     output_double(o, rate, 6, pct);
 }
 
@@ -314,14 +314,14 @@ static void summary_put_code(struct output *o, int code, bool meaning_too)
 }
 
 static const struct output_column summary_code_cols[] = {
-    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE", 0},
+    {"wsa_code", OUTPUT_COL_RIGHT, 4, "CODE", 0},
     {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME", 0},
     {"failures", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
     {"attempts", OUTPUT_COL_RIGHT, 3, NULL, 0},
     {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
     {"targets", OUTPUT_COL_RIGHT, 2, NULL, 0},
     {"last_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
-    {"last", 0, 1, NULL, 0},
+    {"last", OUTPUT_COL_WHOLE, 1, NULL, 0},
     {"meaning", 0, 0, NULL, 0},
 };
 
@@ -331,11 +331,11 @@ static const struct output_column summary_target_cols[] = {
     {"failures", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
     {"attempts", OUTPUT_COL_RIGHT, 2, NULL, 0},
     {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
-    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE", 0},
+    {"wsa_code", OUTPUT_COL_RIGHT, 4, "CODE", 0},
     {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME", 0},
     {"meaning", 0, 0, NULL, 0},
     {"last_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
-    {"last", 0, 1, NULL, 0},
+    {"last", OUTPUT_COL_WHOLE, 1, NULL, 0},
 };
 
 static const struct output_column summary_raw_cols[] = {
@@ -344,11 +344,11 @@ static const struct output_column summary_raw_cols[] = {
     {"attempts", OUTPUT_COL_RIGHT, 3, NULL, 0},
     {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
     {"targets", OUTPUT_COL_RIGHT, 2, NULL, 0},
-    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE", 0},
+    {"wsa_code", OUTPUT_COL_RIGHT, 4, "CODE", 0},
     {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME", 0},
     {"meaning", 0, 0, NULL, 0},
     {"last_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
-    {"last", 0, 1, NULL, 0},
+    {"last", OUTPUT_COL_WHOLE, 1, NULL, 0},
 };
 
 static const struct output_column summary_phase_cols[] = {
@@ -357,11 +357,11 @@ static const struct output_column summary_phase_cols[] = {
     {"attempts", OUTPUT_COL_RIGHT, 3, NULL, 0},
     {"rate", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
     {"targets", OUTPUT_COL_RIGHT, 2, NULL, 0},
-    {"wsa_code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "CODE", 0},
+    {"wsa_code", OUTPUT_COL_RIGHT, 4, "CODE", 0},
     {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME", 0},
     {"meaning", 0, 0, NULL, 0},
     {"last_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
-    {"last", 0, 1, NULL, 0},
+    {"last", OUTPUT_COL_WHOLE, 1, NULL, 0},
 };
 
 /* Table mode: what the rows count and what each rate is a share of;
@@ -371,10 +371,16 @@ static void summary_heading(const struct summary *s)
 {
     char pct[32], line[512];
 
-    fmt_percent(summary_rate(s->failures_shown, s->attempts_all), pct, sizeof(pct));
+    fmt_percent1(summary_rate(s->failures_shown, s->attempts_all), pct, sizeof(pct));
     if (s->cl->format == OUTPUT_TABLE) {
         char range[160];
         counts_range_text(s->cl, &s->r, range, sizeof(range));
+        if (s->attempts_all == 0 && s->failures_shown == 0) {
+            snprintf(line, sizeof(line), "no attempts and no failures, %s", range);
+            client_wrap(s->cl, line);
+            counts_range_notes(s->cl, &s->r, &s->sink);
+            return;
+        }
         snprintf(line, sizeof(line), "%lld failures in %lld attempts (%s), %s",
                  (long long)s->failures_shown, (long long)s->attempts_all, pct, range);
         client_wrap(s->cl, line);
@@ -411,6 +417,7 @@ static int summary_print(struct summary *s)
     summary_heading(s);
     o = output_new(s->cl->out, s->cl->format, OUTPUT_LIST, cols, ncols, s->cl->width_cols,
                    s->cl->wide);
+    output_set_empty(o, NULL); /* the first line says "0 failures" */
     for (size_t i = 0; i < s->nrows; i++) {
         const struct summary_row *row = &s->rows[i];
         int64_t a = s->by == SUMMARY_BY_TARGET ? row->attempts : s->attempts_all;

@@ -167,9 +167,10 @@ static int timeline_layout(struct timeline *t)
     if (span <= 0)
         return client_usage_error(cl, "the range is empty");
     if (t->bucket_ms == 0) {
-        chart_cols = cl->width_cols > TIMELINE_LABEL_BUDGET + 10
-                         ? (size_t)cl->width_cols - TIMELINE_LABEL_BUDGET
-                         : 10;
+        /* a pipe is not cut, but the chart is drawn for 80 columns */
+        int width = cl->width_cols > 0 ? cl->width_cols : 80;
+        chart_cols =
+            width > TIMELINE_LABEL_BUDGET + 10 ? (size_t)width - TIMELINE_LABEL_BUDGET : 10;
         t->bucket_ms = timeline_buckets[ND_ARRAY_LEN(timeline_buckets) - 1];
         for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets); i++) {
             /* +1: a range rarely starts on a bucket boundary */
@@ -195,8 +196,8 @@ static void timeline_label(const struct timeline *t, const struct timeline_row *
 {
     const struct wsa_code *wc;
 
-    if (t->by_target) {
-        snprintf(buf, len, "%s", db_target_name(&t->db, row->key));
+    if (t->by_target) { /* a name someone else wrote: no control bytes to the terminal */
+        output_escape(db_target_name(&t->db, row->key), buf, len);
         return;
     }
     wc = wsa_by_code((int)row->key);
@@ -239,12 +240,24 @@ static void timeline_cell(FILE *fp, const char *s, size_t w)
         fputs("\xe2\x80\xa6", fp);
 }
 
+/* Whether [from, to) holds a local midnight after its start. */
+static bool timeline_crosses_midnight(const struct timeline *t, int64_t from, int64_t to)
+{
+    int64_t off = fmt_utc_offset_ms(from, t->cl->utc);
+
+    return counts_floor(to - 1, TIMELINE_DAY_MS, off) > counts_floor(from, TIMELINE_DAY_MS, off);
+}
+
 /* Time labels over the chart: at buckets that start on a round interval,
- * at least TIMELINE_LABEL_GAP columns apart. */
+ * at least TIMELINE_LABEL_GAP columns apart; a label at midnight is the
+ * date when the chart crosses one; a chart too short for any gets its
+ * first bucket's time. */
 static void timeline_axis(const struct timeline *t, FILE *fp, size_t first, size_t ncols)
 {
-    int64_t interval = 0;
-    size_t col = 0;
+    int64_t interval = 0, from = t->origin_ms + (int64_t)first * t->bucket_ms;
+    bool days = timeline_crosses_midnight(t, from, from + (int64_t)ncols * t->bucket_ms);
+    size_t col = 0, placed = 0;
+    char label[32];
 
     for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets) && interval == 0; i++)
         if (timeline_buckets[i] % t->bucket_ms == 0 &&
@@ -254,28 +267,72 @@ static void timeline_axis(const struct timeline *t, FILE *fp, size_t first, size
         interval = t->bucket_ms * TIMELINE_LABEL_GAP;
     for (size_t b = first; b < first + ncols; b++) {
         int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
-        char label[32];
         size_t pos = b - first;
-        if (counts_floor(start, interval, t->offset_ms) != start || pos < col || pos + 5 > ncols)
+        bool midnight =
+            counts_floor(start, TIMELINE_DAY_MS, fmt_utc_offset_ms(start, t->cl->utc)) == start;
+        if (counts_floor(start, interval, t->offset_ms) != start || (placed > 0 && pos < col + 1) ||
+            pos + 5 > ncols)
             continue;
-        fmt_time(start, t->cl->utc, t->bucket_ms >= TIMELINE_DAY_MS ? FMT_TIME_DAY : FMT_TIME_CLOCK,
+        fmt_time(start, t->cl->utc,
+                 t->bucket_ms >= TIMELINE_DAY_MS || (days && midnight) ? FMT_TIME_DAY
+                                                                       : FMT_TIME_CLOCK,
                  label, sizeof(label));
         timeline_pad(fp, pos - col);
         fputs(label, fp);
-        col = pos + output_text_width(label);
+        col = pos + output_text_width(label); /* the cursor */
+        placed++;
+    }
+    if (placed == 0) {
+        fmt_time(from, t->cl->utc,
+                 t->bucket_ms >= TIMELINE_DAY_MS || days ? FMT_TIME_DAY : FMT_TIME_CLOCK, label,
+                 sizeof(label));
+        fputs(label, fp);
     }
 }
 
-static void timeline_bar(const struct timeline *t, FILE *fp, int64_t n, int64_t max)
+/* What bucket b has run of its width by now: its width, less for the
+ * bucket now fills, 0 for one still to come. */
+static int64_t timeline_elapsed(const struct timeline *t, size_t b)
+{
+    int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
+
+    if (t->r.now_ms >= start + t->bucket_ms)
+        return t->bucket_ms;
+    return t->r.now_ms > start ? t->r.now_ms - start : 0;
+}
+
+/* The height a bucket is drawn at: its count, scaled up to a whole bucket
+ * for the one still filling (so a spike in progress never looks like a
+ * recovery); -1 for a bucket still to come. */
+static int64_t timeline_shown(const struct timeline *t, size_t b, int64_t n)
+{
+    int64_t e = timeline_elapsed(t, b), v;
+
+    if (e == 0)
+        return -1;
+    if (e >= t->bucket_ms || n == 0)
+        return n;
+    if (e < 1000)
+        e = 1000;
+    if (__builtin_mul_overflow(n, t->bucket_ms / 1000, &v))
+        return INT64_MAX;
+    return (v + e / 1000 - 1) / (e / 1000);
+}
+
+static void timeline_bar(const struct timeline *t, FILE *fp, int64_t v, int64_t max)
 {
     int level;
 
-    if (n == 0) {
+    if (v < 0) {
+        fputc(' ', fp);
+        return;
+    }
+    if (v == 0) {
         fputs(t->color ? "\x1b[2m" TIMELINE_EMPTY "\x1b[0m" : TIMELINE_EMPTY, fp);
         return;
     }
     /* Any failure shows: the lowest bar, never an empty bucket. */
-    level = (int)((n * 8 + max - 1) / max);
+    level = v >= max ? 8 : (int)(((double)v * 8.0 + (double)max - 1.0) / (double)max);
     level = level < 1 ? 1 : level > 8 ? 8 : level;
     if (t->color)
         fputs(level <= 2 ? "\x1b[33m" : level <= 5 ? "\x1b[93m" : "\x1b[91m", fp);
@@ -288,10 +345,13 @@ static int timeline_table(struct timeline *t)
 {
     FILE *fp = t->cl->out;
     size_t label_w = t->by_target ? strlen("TARGET") : strlen("CODE NAME"), total_w = 5;
-    size_t first = 0, ncols = t->nbuckets, avail;
+    size_t first = 0, ncols = t->nbuckets, avail, partial = SIZE_MAX;
     int64_t max = 0, total = 0;
-    char from[64], to[64], width[32], buf[256];
+    char range[160], width[32], part[128], buf[512];
 
+    for (size_t b = 0; b < t->nbuckets; b++)
+        if (timeline_elapsed(t, b) > 0 && timeline_elapsed(t, b) < t->bucket_ms)
+            partial = b;
     for (size_t i = 0; i < t->nrows; i++) {
         timeline_label(t, &t->rows[i], buf, sizeof(buf));
         if (output_text_width(buf) > label_w)
@@ -299,8 +359,11 @@ static int timeline_table(struct timeline *t)
         snprintf(width, sizeof(width), "%lld", (long long)t->rows[i].total);
         if (strlen(width) > total_w)
             total_w = strlen(width);
-        max = t->rows[i].peak > max ? t->rows[i].peak : max;
-        total += t->rows[i].total;
+        for (size_t b = 0; b < t->nbuckets; b++) {
+            int64_t v = timeline_shown(t, b, t->rows[i].counts[b]);
+            max = v > max ? v : max;
+        }
+        counts_add(&total, t->rows[i].total);
     }
     if (!t->cl->wide && t->cl->width_cols > 0) {
         size_t need = label_w + total_w + ncols + 4, cut;
@@ -316,13 +379,23 @@ static int timeline_table(struct timeline *t)
             ncols = avail > label_w + total_w + 5 ? avail - label_w - total_w - 4 : 1;
         first = t->nbuckets - ncols;
     }
-    fmt_time(t->origin_ms, t->cl->utc, FMT_TIME_SHORT, from, sizeof(from));
-    fmt_time(t->origin_ms + (int64_t)t->nbuckets * t->bucket_ms, t->cl->utc, FMT_TIME_SHORT, to,
-             sizeof(to));
+    counts_range_text(t->cl, &t->r, range, sizeof(range));
     timeline_width_name(t->bucket_ms, width, sizeof(width));
-    snprintf(buf, sizeof(buf), "%lld failures, %s to %s %s, per %s; a full bar is %lld",
-             (long long)total, from, to, fmt_zone(t->origin_ms, t->cl->utc), width, (long long)max);
-    output_wrap(fp, buf, t->cl->wide ? sizeof(buf) : (size_t)t->cl->width_cols, 0);
+    part[0] = '\0';
+    if (partial != SIZE_MAX && partial >= first) {
+        char ran[32];
+        fmt_duration_ms(timeline_elapsed(t, partial), ran, sizeof(ran));
+        snprintf(part, sizeof(part), "; the last bucket has run %s of its %s, drawn at that rate",
+                 ran, width);
+    }
+    if (t->nrows == 0) {
+        snprintf(buf, sizeof(buf), "no failures, %s", range);
+        client_wrap(t->cl, buf);
+        return fflush(fp) == 0 && !ferror(fp) ? CLIENT_EXIT_OK : client_write_error();
+    }
+    snprintf(buf, sizeof(buf), "%lld failures, %s, per %s; a full bar is %lld%s", (long long)total,
+             range, width, (long long)max, part);
+    client_wrap(t->cl, buf);
     if (first > 0)
         fprintf(fp, "(the newest %zu of %zu buckets; --wide shows all)\n", ncols, t->nbuckets);
     timeline_cell(fp, t->by_target ? "TARGET" : "CODE NAME", label_w);
@@ -334,7 +407,7 @@ static int timeline_table(struct timeline *t)
         timeline_cell(fp, buf, label_w);
         fprintf(fp, "  %*lld  ", (int)total_w, (long long)t->rows[i].total);
         for (size_t b = first; b < first + ncols; b++)
-            timeline_bar(t, fp, t->rows[i].counts[b], max);
+            timeline_bar(t, fp, timeline_shown(t, b, t->rows[i].counts[b]), max);
         fputc('\n', fp);
     }
     if (fflush(fp) != 0 || ferror(fp))
@@ -343,13 +416,14 @@ static int timeline_table(struct timeline *t)
 }
 
 static const struct output_column timeline_code_cols[] = {
-    {"start_ms", 0, 0, NULL, 0}, {"start", 0, 0, NULL, 0},    {"bucket_s", 0, 0, NULL, 0},
-    {"wsa_code", 0, 0, NULL, 0}, {"wsa_name", 0, 0, NULL, 0}, {"failures", 0, 0, NULL, 0},
+    {"start_ms", 0, 0, NULL, 0},  {"start", 0, 0, NULL, 0},    {"bucket_s", 0, 0, NULL, 0},
+    {"elapsed_s", 0, 0, NULL, 0}, {"wsa_code", 0, 0, NULL, 0}, {"wsa_name", 0, 0, NULL, 0},
+    {"failures", 0, 0, NULL, 0},
 };
 
 static const struct output_column timeline_target_cols[] = {
-    {"start_ms", 0, 0, NULL, 0}, {"start", 0, 0, NULL, 0},    {"bucket_s", 0, 0, NULL, 0},
-    {"target", 0, 0, NULL, 0},   {"failures", 0, 0, NULL, 0},
+    {"start_ms", 0, 0, NULL, 0},  {"start", 0, 0, NULL, 0},  {"bucket_s", 0, 0, NULL, 0},
+    {"elapsed_s", 0, 0, NULL, 0}, {"target", 0, 0, NULL, 0}, {"failures", 0, 0, NULL, 0},
 };
 
 static int timeline_records(struct timeline *t)
@@ -372,6 +446,7 @@ static int timeline_records(struct timeline *t)
             output_int(o, start);
             output_str(o, iso);
             output_int(o, t->bucket_ms / 1000);
+            output_int(o, timeline_elapsed(t, b) / 1000);
             if (t->by_target) {
                 output_str(o, db_target_name(&t->db, row->key));
             } else {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "suggest.h"
 #include "timearg.h"
 #include "util.h"
 
@@ -124,6 +125,8 @@ static const struct client_option timeline_options[] = {
 };
 
 static const struct client_option targets_options[] = {
+    {"failing", 0, NULL, "only targets failing now (all or some attempts of their newest minute)",
+     false},
     OPT_TARGET,
     OPT_KIND,
     OPT_END,
@@ -148,9 +151,11 @@ static const struct command commands[] = {
         .help = "List failed probes, newest first: time, target, phase, code, name, meaning, "
                 "raw error and its value, detail, local and remote address, latency. Without "
                 "--since, all the history is searched; --limit caps the rows (default 100). "
-                "A table that does not fit the width leaves out the kind, the meaning, the raw "
-                "value, the local address, the raw error and the remote address, in that "
-                "order, before it cuts text; --wide shows every column whole.",
+                "A table that does not fit the width leaves out the code's number (its name "
+                "stays), the kind, the meaning, the raw value, the local address, the raw error, "
+                "the remote address, the phase and the detail, in that order, as needed; times "
+                "and numbers are never cut; --wide shows every column whole, and a pipe is "
+                "never cut. With --follow, new failures as they are stored, until interrupted.",
         .options = failures_options,
     },
     {
@@ -193,11 +198,13 @@ static const struct command commands[] = {
         .args = "",
         .min_args = 0,
         .max_args = 0,
-        .summary = "list targets with their last result and success rate",
-        .help = "List every target netdiagd has probed, retired ones included: kind, address, "
-                "the result of its last minute with attempts (ok, failing, or mixed), its "
-                "last failure and code, and over the range (default: the last 24 hours) its "
-                "attempts, failures, success rate and mean latency of successful attempts.",
+        .summary = "list targets with their state and success rate, failing ones first",
+        .help = "List every target netdiagd has probed, failing ones first, then mixed, ok, "
+                "without data and retired: kind, address, its state (from its newest minute "
+                "with attempts: failing, mixed or ok; or retired) and since when it has held, "
+                "its last failure with its time and code, and over the range (default: the "
+                "last 24 hours) its attempts, failures, success rate and mean latency of "
+                "successful attempts.",
         .options = targets_options,
     },
     {
@@ -260,6 +267,42 @@ static const struct command commands[] = {
     },
 };
 
+static int client_unknown_command(struct client *cl, const char *name)
+{
+    struct suggest sg;
+    char hint[256];
+
+    suggest_init(&sg, name);
+    for (size_t i = 0; i < ND_ARRAY_LEN(commands); i++)
+        suggest_add(&sg, commands[i].name);
+    suggest_add(&sg, "help");
+    suggest_text(&sg, 0, hint, sizeof(hint));
+    return client_usage_error(cl, "unknown command \"%s\"%s", name, hint);
+}
+
+/* "unknown option --sinse; did you mean --since?": among the global
+ * options and, after the command, its own. */
+static int client_unknown_option(struct client *cl, const char *text)
+{
+    char word[64], hint[256], cands[GOPT_COUNT + CLIENT_MAX_CMD_OPTIONS][64];
+    size_t n = 0;
+    struct suggest sg;
+
+    util_strlcpy(word, text, sizeof(word));
+    word[strcspn(word, "=")] = '\0';
+    suggest_init(&sg, word);
+    for (size_t i = 0; i < GOPT_COUNT; i++)
+        snprintf(cands[n++], sizeof(cands[0]), "--%s", global_options[i].long_name);
+    for (size_t i = 0;
+         cl->cmd && cl->cmd->options && cl->cmd->options[i].long_name && n < ND_ARRAY_LEN(cands);
+         i++)
+        snprintf(cands[n++], sizeof(cands[0]), "--%s", cl->cmd->options[i].long_name);
+    for (size_t i = 0; i < n; i++)
+        suggest_add(&sg, cands[i]);
+    suggest_text(&sg, 0, hint, sizeof(hint));
+    return client_usage_error(cl, "unknown option \"%s\"%s", text, hint);
+}
+
 static const struct command *client_find_command(const char *name)
 {
     for (size_t i = 0; i < ND_ARRAY_LEN(commands); i++)
@@ -294,7 +337,7 @@ void client_note(const struct client *cl, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     if (cl->format == OUTPUT_TABLE)
-        fprintf(cl->out, "%s\n", text); /* one line: a terminal wraps it, a pipe keeps it */
+        client_wrap(cl, text); /* one line through a pipe, wrapped to a terminal */
     else
         fprintf(stderr, "netdiag: note: %s\n", text);
 }
@@ -571,7 +614,7 @@ static int client_parse(struct client *cl, struct client_pending *p, int argc, c
                 return client_usage_error(cl, "option \"--%s\" takes no argument", o->long_name);
             if (optopt > 0 && optopt < 256)
                 return client_usage_error(cl, "unknown option \"-%c\"", optopt);
-            return client_usage_error(cl, "unknown option \"%s\"", text);
+            return client_unknown_option(cl, text);
         }
         if (c < OPT_VAL_GLOBAL)
             c = client_short_val(cl->cmd, c);
@@ -675,12 +718,23 @@ static int client_main(struct client *cl, int argc, char **argv)
             printf("netdiag %s\n", NETDIAG_VERSION);
             return CLIENT_EXIT_OK;
         }
-        return client_usage_error(cl, "no command given");
+        help_global(stdout); /* "netdiag" alone: what it can do */
+        return CLIENT_EXIT_OK;
+    }
+    if (strcmp(argv[optind], "help") == 0) { /* "netdiag help [COMMAND]" */
+        if (optind + 1 >= argc) {
+            help_global(stdout);
+            return CLIENT_EXIT_OK;
+        }
+        cl->cmd = client_find_command(argv[optind + 1]);
+        if (cl->cmd == NULL)
+            return client_unknown_command(cl, argv[optind + 1]);
+        help_command(stdout, cl->cmd);
+        return CLIENT_EXIT_OK;
     }
     cl->cmd = client_find_command(argv[optind]);
-    if (cl->cmd == NULL) {
-        return client_usage_error(cl, "unknown command \"%s\"", argv[optind]);
-    }
+    if (cl->cmd == NULL)
+        return client_unknown_command(cl, argv[optind]);
 
     /* Second pass: the command's options and the global ones, anywhere
      * after the command; cmd_argv[0] is the command itself. */

@@ -14,6 +14,8 @@
 #define OUTPUT_ELLIPSIS "\xe2\x80\xa6" /* U+2026, one column wide */
 #define OUTPUT_GAP      2              /* spaces between table columns */
 #define OUTPUT_FLEX_MIN 8              /* a cut column keeps at least this */
+#define OUTPUT_NAME_MIN 5              /* a cut name (kept column) keeps at least this */
+#define OUTPUT_DROP_MIN 16             /* columns are dropped until free text gets this much */
 
 struct output {
     FILE *fp;
@@ -27,10 +29,12 @@ struct output {
     size_t nrows; /* rows ended so far */
     char **cells; /* table mode: nrows * ncols sanitized texts */
     size_t ncells, cells_cap;
-    bool stream;   /* output_stream() */
-    bool laid;     /* a streamed table's widths are fixed (w, visible) */
-    size_t *w;     /* streamed table: column widths */
-    bool *visible; /* streamed table: columns shown */
+    char *empty;    /* output_set_empty() */
+    bool has_empty; /* output_set_empty() was called */
+    bool stream;    /* output_stream() */
+    bool laid;      /* a streamed table's widths are fixed (w, visible) */
+    size_t *w;      /* streamed table: column widths */
+    bool *visible;  /* streamed table: columns shown */
 };
 
 int output_format_from_name(const char *name)
@@ -86,6 +90,61 @@ size_t output_text_width(const char *s)
     return w;
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4), 0 when it is not one
+ * (overlong forms, surrogates and code points over U+10FFFF included). */
+static size_t output_utf8_len(const unsigned char *s)
+{
+    size_t n;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
+void output_escape(const char *s, char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+
+    if (len == 0)
+        return;
+    while (*p && o + 7 < len) {
+        size_t n = output_utf8_len(p);
+        if (*p == '\t' || *p == '\n' || *p == '\r') {
+            buf[o++] = ' ';
+            p++;
+        } else if (n == 0 || *p < 0x20 || *p == 0x7f) {
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+            p++;
+        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) { /* C1 controls, U+0080-009F */
+            o += (size_t)snprintf(buf + o, len - o, "\\u%04x", p[1]);
+            p += 2;
+        } else {
+            memcpy(buf + o, p, n);
+            o += n;
+            p += n;
+        }
+    }
+    buf[o] = '\0';
+}
+
 /* Bytes of the first `cols` code points of s. */
 static size_t output_prefix_bytes(const char *s, size_t cols)
 {
@@ -110,7 +169,7 @@ int output_width(FILE *fp)
         return (int)v;
     if (isatty(fileno(fp)) && ioctl(fileno(fp), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
-    return 80;
+    return 0;
 }
 
 struct output *output_new(FILE *fp, enum output_format format, enum output_layout layout,
@@ -387,12 +446,25 @@ static void output_shrink(size_t *w, const size_t *min_w, const bool *eligible, 
     }
 }
 
-/* Leave out droppable columns, highest rank first, until the visible ones
- * fit `avail` at their natural widths or none is left to drop. */
-static void output_drop(const struct output *o, const size_t *w, bool *visible, size_t *total,
-                        size_t avail)
+/* What a visible column needs before others are dropped for it: free
+ * text a readable part, names, times and numbers their whole width. */
+static size_t output_floor(const struct output_column *c, size_t w)
 {
-    while (*total > avail) {
+    if (c->flags & (OUTPUT_COL_KEEP | OUTPUT_COL_WHOLE | OUTPUT_COL_RIGHT))
+        return w;
+    return w < OUTPUT_DROP_MIN ? w : OUTPUT_DROP_MIN;
+}
+
+/* Leave out droppable columns, highest rank first, until the visible ones
+ * fit `avail` with free text at its floor, or none is left to drop. */
+static void output_drop(const struct output *o, const size_t *w, bool *visible, size_t avail)
+{
+    size_t total = 0, nvisible = 0;
+
+    for (size_t i = 0; i < o->ncols; i++)
+        if (visible[i])
+            total += output_floor(&o->cols[i], w[i]) + (nvisible++ > 0 ? OUTPUT_GAP : 0);
+    while (total > avail) {
         size_t best = o->ncols;
         for (size_t i = 0; i < o->ncols; i++)
             if (visible[i] && o->cols[i].drop > 0 &&
@@ -401,8 +473,14 @@ static void output_drop(const struct output *o, const size_t *w, bool *visible, 
         if (best == o->ncols)
             return;
         visible[best] = false;
-        *total -= w[best] + OUTPUT_GAP;
+        total -= output_floor(&o->cols[best], w[best]) + OUTPUT_GAP;
     }
+}
+
+/* A column whose cells are never cut: times and numbers. */
+static bool output_whole(const struct output_column *c)
+{
+    return (c->flags & (OUTPUT_COL_WHOLE | OUTPUT_COL_RIGHT)) != 0;
 }
 
 /* Lay out the buffered rows as lines. A streamed table is fitted once, at
@@ -440,17 +518,25 @@ static void output_table_list(struct output *o)
         memcpy(visible, o->visible, n * sizeof(*visible));
     } else if (!o->wide && o->width_cols > 0 && nvisible > 0) {
         size_t avail = (size_t)o->width_cols;
-        output_drop(o, w, visible, &total, avail);
+        output_drop(o, w, visible, avail);
+        total = 0;
+        nvisible = 0;
+        for (size_t i = 0; i < n; i++)
+            if (visible[i])
+                total += w[i] + (nvisible++ > 0 ? OUTPUT_GAP : 0);
         /* First the free-text columns give way, down to a readable floor;
          * only then the kept ones (names, numbers), down to one column. */
         for (size_t i = 0; i < n; i++) {
-            eligible[i] = visible[i] && !(o->cols[i].flags & OUTPUT_COL_KEEP);
+            eligible[i] =
+                visible[i] && !(o->cols[i].flags & OUTPUT_COL_KEEP) && !output_whole(&o->cols[i]);
             min_w[i] = w[i] < OUTPUT_FLEX_MIN ? w[i] : OUTPUT_FLEX_MIN;
         }
         output_shrink(w, min_w, eligible, n, &total, avail);
+        /* Then names, down to a few columns; times and numbers never: a
+         * line that still does not fit overflows (a terminal wraps it). */
         for (size_t i = 0; i < n; i++) {
-            eligible[i] = visible[i];
-            min_w[i] = 1;
+            eligible[i] = visible[i] && !output_whole(&o->cols[i]);
+            min_w[i] = w[i] < OUTPUT_NAME_MIN ? w[i] : OUTPUT_NAME_MIN;
         }
         output_shrink(w, min_w, eligible, n, &total, avail);
     }
@@ -472,7 +558,7 @@ static void output_table_list(struct output *o)
             if (!first)
                 pending += OUTPUT_GAP;
             first = false;
-            if (o->stream && (o->cols[i].flags & OUTPUT_COL_KEEP) && output_text_width(s) > width)
+            if (o->stream && output_whole(&o->cols[i]) && output_text_width(s) > width)
                 width = output_text_width(s); /* a later row's wider number: not cut */
             output_put_cell(o->fp, s, width, o->cols[i].flags & OUTPUT_COL_RIGHT, &pending);
         }
@@ -492,6 +578,13 @@ static void output_free_cells(struct output *o)
     for (size_t i = 0; i < o->ncells; i++)
         free(o->cells[i]);
     o->ncells = 0;
+}
+
+void output_set_empty(struct output *o, const char *text)
+{
+    free(o->empty);
+    o->empty = text != NULL ? output_strdup(text) : NULL;
+    o->has_empty = true;
 }
 
 void output_stream(struct output *o)
@@ -605,7 +698,11 @@ int output_finish(struct output *o)
     }
     if (o->format == OUTPUT_JSON && !o->stream)
         fputs(o->nrows == 0 ? "[]\n" : "\n]\n", o->fp);
-    else if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST && (!o->stream || o->nrows > 0))
+    else if (o->format == OUTPUT_TABLE && o->nrows == 0 && !o->laid && o->has_empty) {
+        if (o->empty != NULL)
+            fprintf(o->fp, "%s\n", o->empty);
+    } else if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST &&
+               (!o->stream || o->nrows > 0))
         output_table_list(o);
     else if (o->format == OUTPUT_TABLE)
         output_table_record(o);
@@ -619,6 +716,7 @@ int output_finish(struct output *o)
     free(o->cells);
     free(o->w);
     free(o->visible);
+    free(o->empty);
     free(o);
     errno = saved;
     return rc;

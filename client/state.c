@@ -115,18 +115,23 @@ void state_line(const struct client *cl, const struct state *st, char *buf, size
         return;
     }
     fmt_time(st->since_ms, cl->utc, FMT_TIME_SHORT, when, sizeof(when));
-    fmt_duration_ms(cl->now_ms - st->since_ms, ago, sizeof(ago));
+    if (st->since_ms > cl->now_ms)
+        snprintf(ago, sizeof(ago), "ahead of this clock");
+    else
+        fmt_duration_ms(cl->now_ms - st->since_ms, ago + 0, sizeof(ago));
+    if (st->since_ms <= cl->now_ms)
+        strncat(ago, " ago", sizeof(ago) - strlen(ago) - 1);
     if (st->kind == STATE_STOPPED)
-        snprintf(buf, len, "netdiagd stopped at %s %s (%s ago); nothing newer is recorded", when,
+        snprintf(buf, len, "netdiagd stopped at %s %s (%s); nothing newer is recorded", when,
                  fmt_zone(st->since_ms, cl->utc), ago);
     else if (st->pid_gone)
         snprintf(buf, len,
                  "netdiagd is not running: its process %lld is gone without a stop recorded "
-                 "(killed?); last heartbeat %s %s (%s ago)",
+                 "(killed?); last heartbeat %s %s (%s)",
                  (long long)st->run.pid, when, fmt_zone(st->since_ms, cl->utc), ago);
     else
         snprintf(buf, len,
-                 "netdiagd is not running: no heartbeat since %s %s (%s ago), no stop recorded "
+                 "netdiagd is not running: no heartbeat since %s %s (%s), no stop recorded "
                  "(killed or hung)",
                  when, fmt_zone(st->since_ms, cl->utc), ago);
 }

@@ -253,6 +253,16 @@ static int64_t parse_ok(const char *s, bool utc)
     return ms;
 }
 
+/* Local time, at another now. */
+static int64_t timearg_parse_at(const char *s, int64_t now)
+{
+    char err[256] = "";
+    int64_t ms = -1;
+
+    UNIT_EQ_INT(timearg_parse(s, now, false, &ms, err, sizeof(err)), 0);
+    return ms;
+}
+
 static void test_timearg_accepts(void)
 {
     const int64_t now = 1795514400000LL; /* 2026-11-24T10:00:00Z */
@@ -282,13 +292,47 @@ static void test_timearg_local_time(void)
     tzset();
 }
 
+/* What people type for journalctl. */
+static void test_timearg_journalctl_forms(void)
+{
+    const int64_t now = 1795514400000LL; /* 2026-11-24T10:00:00Z */
+
+    UNIT_EQ_INT(parse_ok("yesterday", true), now - 10 * 3600000LL - 86400000LL);
+    UNIT_EQ_INT(parse_ok("tomorrow", true), now + 14 * 3600000LL);
+    UNIT_EQ_INT(parse_ok("-15m", true), now - 15 * 60000LL);
+    UNIT_EQ_INT(parse_ok("+15m", true), now + 15 * 60000LL);
+    UNIT_EQ_INT(parse_ok("1 hour ago", true), now - 3600000LL);
+    UNIT_EQ_INT(parse_ok("2h 30min ago", true), now - 9000000LL);
+    UNIT_EQ_INT(parse_ok("15min ago", true), now - 900000LL);
+    UNIT_EQ_INT(parse_ok("3 days ago", true), now - 3 * 86400000LL);
+    UNIT_EQ_INT(parse_ok("16:00", true), now + 6 * 3600000LL);
+    UNIT_EQ_INT(parse_ok("08:30:15", true), now - 5385000LL);
+    UNIT_EQ_INT(parse_ok("2026-12-07 16:00", true), 1796659200000LL);
+    /* local: yesterday's midnight in CET across no change, and a day of
+     * 23 hours in spring */
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
+    UNIT_EQ_INT(parse_ok("yesterday", false), 1795388400000LL); /* 11-23 00:00 CET */
+    UNIT_EQ_INT(timearg_parse_at("yesterday", 1774864800000LL), 1774738800000LL);
+    unsetenv("TZ");
+    tzset();
+}
+
 static void test_timearg_rejects(void)
 {
     static const char *const bad[] = {
         "",
         "5",
-        "yesterday",
-        "-15m",
+        "yesterdy",
+        "-15",
+
+        "1 fortnight ago",
+        "ago",
+        "25:00",
+        "10:61",
+        "1:2",
+        "99999999999999999999m",
+        "36600000d",
         "2026-13-01",
         "2026-02-29",
         "2026-11-31",
@@ -344,10 +388,14 @@ static void test_table_drops_ranked_columns_first(void)
         render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 200, false, fill_ranked),
         "TIME            MEANING                        EXTRA          LATENCY  RATE  NONE\n"
         "11-24 10:00:00  a meaning that is rather long  dropped first   1.23ms   25%  -\n");
-    /* 70: "extra" (rank 2) goes first, and that is enough. */
+    /* 70: free text cut to fit is enough: nothing is dropped. */
     UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 70, false, fill_ranked),
-                "TIME            MEANING                        LATENCY  RATE  NONE\n"
-                "11-24 10:00:00  a meaning that is rather long   1.23ms   25%  -\n");
+                "TIME            MEANING             EXTRA          LATENCY  RATE  NONE\n"
+                "11-24 10:00:00  a meaning that is…  dropped first   1.23ms   25%  -\n");
+    /* 60: "extra" (rank 2) goes first, and that is enough. */
+    UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 60, false, fill_ranked),
+                "TIME            MEANING                  LATENCY  RATE  NONE\n"
+                "11-24 10:00:00  a meaning that is rath…   1.23ms   25%  -\n");
     /* 40: both go, then nothing is cut. */
     UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, ranked_cols, 7, 40, false, fill_ranked),
                 "TIME            LATENCY  RATE  NONE\n"
@@ -626,6 +674,7 @@ int main(void)
     UNIT_RUN(test_text_width);
     UNIT_RUN(test_timearg_accepts);
     UNIT_RUN(test_timearg_local_time);
+    UNIT_RUN(test_timearg_journalctl_forms);
     UNIT_RUN(test_timearg_rejects);
     UNIT_RUN(test_table_drops_ranked_columns_first);
     UNIT_RUN(test_machine_formats_keep_every_column);
