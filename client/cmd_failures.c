@@ -499,6 +499,7 @@ static int failures_follow(struct client *cl, struct db *db, const struct filter
         follow_sleep(FOLLOW_POLL_MS);
         if (follow_stop)
             break;
+        db_deadline_restart(db); /* each look has the whole time bound */
         /* the daemon's state, and a line when it changes */
         if (util_mono_us() / 1000 >= next_state) {
             char line[512];

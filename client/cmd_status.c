@@ -71,7 +71,7 @@ static void status_time(const struct client *cl, struct output *o, bool known, i
     fmt_time(ms, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
     fmt_time(ms, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
     if (ago) {
-        fmt_duration_ms(cl->now_ms - ms, dur, sizeof(dur));
+        fmt_duration_ms(fmt_sub(cl->now_ms, ms), dur, sizeof(dur));
         snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), " %s (%s ago)",
                  fmt_zone(ms, cl->utc), dur);
     }
@@ -123,7 +123,7 @@ static int status_count(struct db *db, struct status_counts *c)
 
     memset(c, 0, sizeof(*c));
     for (size_t i = 0; i < db->ntargets; i++) {
-        if (db->targets[i].retired_ms != 0)
+        if (db->targets[i].retired_ms != 0) /* a NULL retired reads as 0 */
             c->retired++;
         else
             c->active++;
@@ -139,7 +139,7 @@ static int status_count(struct db *db, struct status_counts *c)
                       "SELECT count(DISTINCT m.target_id) FROM rollup_minute AS m JOIN targets "
                       "AS t ON t.id = m.target_id WHERE m.minute >= ?1 AND m.failures > 0 AND "
                       "t.retired IS NULL",
-                      c->newest_minute - COUNTS_MINUTE_MS, &c->failing);
+                      fmt_sub(c->newest_minute, COUNTS_MINUTE_MS), &c->failing);
 }
 
 int cmd_status_run(struct client *cl, int argc, char **argv)
@@ -168,7 +168,7 @@ int cmd_status_run(struct client *cl, int argc, char **argv)
     state_line(cl, &st, line, sizeof(line));
     if (running) {
         char up[32];
-        fmt_duration_ms(cl->now_ms - r->started_ms, up, sizeof(up));
+        fmt_duration_ms(fmt_sub(cl->now_ms, r->started_ms), up, sizeof(up));
         snprintf(line, sizeof(line), "netdiagd is running: pid %lld on %s, up %s",
                  (long long)r->pid, r->hostname, up);
     }
@@ -184,8 +184,8 @@ int cmd_status_run(struct client *cl, int argc, char **argv)
     status_time(cl, o, run, r->started_ms, false);
     if (running) {
         char up[32];
-        fmt_duration_ms(cl->now_ms - r->started_ms, up, sizeof(up));
-        output_int_shown(o, cl->now_ms - r->started_ms, up);
+        fmt_duration_ms(fmt_sub(cl->now_ms, r->started_ms), up, sizeof(up));
+        output_int_shown(o, fmt_sub(cl->now_ms, r->started_ms), up);
     } else {
         output_null(o);
     }

@@ -16,6 +16,10 @@
 #include "wsa.h"
 
 #define TARGETS_DEFAULT_SPAN_MS (24 * COUNTS_HOUR_MS)
+/* Up to this many targets are listed failing first; more are streamed in
+ * the order of their names as they are read (bounded memory, first rows
+ * at once), and a line says so. */
+#define TARGETS_SORT_MAX 20000
 
 /* States, in the order targets are listed. */
 enum targets_state {
@@ -28,11 +32,23 @@ enum targets_state {
 
 static const char *const targets_state_names[] = {"failing", "mixed", "ok", "no data", "retired"};
 
+/* Counts of one target over the range, by index in db.targets. */
 struct targets_stat {
     int64_t attempts, failures, latency_sum_us, latency_count;
+};
+
+/* What a row shows beyond its counts. */
+struct targets_state_of {
     enum targets_state state;
     int64_t since_ms, seen_ms, last_failure_ms; /* -1: unknown */
     int last_code;                              /* -1: never failed */
+};
+
+/* A row kept for sorting (up to TARGETS_SORT_MAX). */
+struct targets_row {
+    size_t index; /* in db.targets */
+    struct targets_state_of st;
+    char *address;
 };
 
 struct targets {
@@ -42,7 +58,6 @@ struct targets {
     struct range r;
     struct counts_sink sink;
     struct targets_stat *stats; /* by index in db.targets */
-    struct counts_map index;    /* (target id, 0) -> index + 1 */
     sqlite3_stmt *q[6];
 };
 
@@ -71,9 +86,9 @@ static const char *const targets_sql[] = {
 
 static struct targets_stat *targets_stat_of(struct targets *t, int64_t id)
 {
-    struct counts_entry *e = counts_map_find(&t->index, id, 0);
+    const struct db_target *tg = db_target_by_id(&t->db, id);
 
-    return e != NULL ? &t->stats[e->n - 1] : NULL;
+    return tg != NULL ? &t->stats[tg - t->db.targets] : NULL;
 }
 
 static void targets_failures_cb(void *arg, int64_t target_id, int code, int64_t n, int64_t t_ms)
@@ -126,7 +141,8 @@ static int targets_ask(struct targets *t, enum targets_query q, int64_t id, int6
  * first failure after the last minute with a success; ok since its last
  * failure; mixed since the last minute that was not. Minute precision:
  * the rollups count attempts per minute. */
-static int targets_state_of(struct targets *t, const struct db_target *tg, struct targets_stat *s)
+static int targets_state_of(struct targets *t, const struct db_target *tg,
+                            struct targets_state_of *s)
 {
     int64_t v[3] = {0}, w[3] = {0};
     bool found, failed;
@@ -160,15 +176,15 @@ static int targets_state_of(struct targets *t, const struct db_target *tg, struc
     } else if (v[1] == 0) {
         s->state = TARGETS_FAILING;
         if ((rc = targets_ask(t, TQ_LAST_SUCCESS, tg->id, 0, w, &found)) != 0 ||
-            (rc = targets_ask(t, TQ_FIRST_FAILURE, tg->id, found ? w[0] + COUNTS_MINUTE_MS : 0, w,
-                              &found)) != 0)
+            (rc = targets_ask(t, TQ_FIRST_FAILURE, tg->id,
+                              found ? fmt_add(w[0], COUNTS_MINUTE_MS) : 0, w, &found)) != 0)
             return rc;
         s->since_ms = found ? w[0] : -1;
     } else {
         s->state = TARGETS_MIXED;
         if ((rc = targets_ask(t, TQ_LAST_UNMIXED, tg->id, 0, w, &found)) != 0)
             return rc;
-        s->since_ms = found ? w[0] + COUNTS_MINUTE_MS : -1;
+        s->since_ms = found ? fmt_add(w[0], COUNTS_MINUTE_MS) : -1;
     }
     return 0;
 }
@@ -203,7 +219,7 @@ static void targets_since_text(const struct targets *t, int64_t ms, char *buf, s
     fmt_time(ms, t->cl->utc, FMT_TIME_CLOCK, when, sizeof(when));
     fmt_time(ms, t->cl->utc, FMT_TIME_DAY, day, sizeof(day));
     fmt_time(t->cl->now_ms, t->cl->utc, FMT_TIME_DAY, today, sizeof(today));
-    fmt_duration_short(t->cl->now_ms - ms, ago, sizeof(ago));
+    fmt_duration_short(fmt_sub(t->cl->now_ms, ms), ago, sizeof(ago));
     if (strcmp(day, today) == 0)
         snprintf(buf, len, "%s (%s)", when, ago);
     else
@@ -229,19 +245,20 @@ static void targets_time(const struct targets *t, struct output *o, int64_t ms, 
 }
 
 static void targets_row(struct targets *t, struct output *o, const struct db_target *tg,
-                        const struct targets_stat *st)
+                        const struct targets_state_of *ts, const char *address)
 {
-    const struct wsa_code *wc = st->last_code >= 0 ? wsa_by_code(st->last_code) : NULL;
+    const struct wsa_code *wc = ts->last_code >= 0 ? wsa_by_code(ts->last_code) : NULL;
+    const struct targets_stat *st = &t->stats[tg - t->db.targets];
     char pct[32], lat[32];
 
     output_str(o, tg->name);
     output_str(o, tg->kind);
-    output_str(o, tg->address);
-    output_str(o, targets_state_names[st->state]);
-    targets_time(t, o, st->since_ms, true);
-    targets_time(t, o, st->last_failure_ms, false);
-    if (st->last_code >= 0)
-        output_int(o, st->last_code);
+    output_str(o, address);
+    output_str(o, targets_state_names[ts->state]);
+    targets_time(t, o, ts->since_ms, true);
+    targets_time(t, o, ts->last_failure_ms, false);
+    if (ts->last_code >= 0)
+        output_int(o, ts->last_code);
     else
         output_null(o);
     output_str(o, wc ? wc->name : NULL);
@@ -263,7 +280,7 @@ static void targets_row(struct targets *t, struct output *o, const struct db_tar
     } else {
         output_null(o);
     }
-    targets_time(t, o, st->seen_ms, false);
+    targets_time(t, o, ts->seen_ms, false);
     output_bool(o, tg->retired_ms != 0);
     output_end_row(o);
 }
@@ -273,47 +290,83 @@ static const struct targets *targets_sort;
 /* Failing first, then mixed, ok, no data, retired; by name within. */
 static int targets_cmp(const void *pa, const void *pb)
 {
-    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-    const struct targets_stat *x = &targets_sort->stats[a], *y = &targets_sort->stats[b];
+    const struct targets_row *x = pa, *y = pb;
 
-    if (x->state != y->state)
-        return x->state < y->state ? -1 : 1;
-    return strcmp(targets_sort->db.targets[a].name, targets_sort->db.targets[b].name);
+    if (x->st.state != y->st.state)
+        return x->st.state < y->st.state ? -1 : 1;
+    return strcmp(targets_sort->db.targets[x->index].name, targets_sort->db.targets[y->index].name);
 }
 
+/* Every selected target, read by name: up to TARGETS_SORT_MAX kept and
+ * printed failing first, more printed as they are read. */
 static int targets_print(struct targets *t)
 {
     bool failing_only = client_opt(t->cl, "failing") != NULL;
-    size_t *order = fmt_alloc(NULL, (t->db.ntargets + 1) * sizeof(*order)), n = 0;
+    bool stream = t->db.nselected > TARGETS_SORT_MAX;
+    struct targets_row *rows = NULL;
+    size_t n = 0, cap = 0, shown = 0;
     struct output *o;
-    int rc = 0;
+    sqlite3_stmt *st;
+    char text[128];
+    int rc;
 
-    for (size_t i = 0; i < t->db.ntargets && rc == 0; i++) {
-        if (!t->db.targets[i].selected)
-            continue;
-        rc = targets_state_of(t, &t->db.targets[i], &t->stats[i]);
-        if (failing_only && t->stats[i].state != TARGETS_FAILING &&
-            t->stats[i].state != TARGETS_MIXED)
-            continue;
-        order[n++] = i;
-    }
-    if (rc != 0) {
-        free(order);
+    if ((rc = db_prepare(&t->db,
+                         stream ? "SELECT id, name, kind, host, port, protocol, qname, "
+                                  "qtype, server, retired FROM targets ORDER BY name"
+                                : db_target_sql,
+                         &st)) != 0)
         return rc;
-    }
-    targets_sort = t;
-    qsort(order, n, sizeof(*order), targets_cmp);
-    if (n == 0 && t->cl->format == OUTPUT_TABLE) {
-        free(order);
-        client_wrap(t->cl, failing_only ? "no target is failing" : "no targets");
-        return fflush(t->cl->out) == 0 ? CLIENT_EXIT_OK : client_write_error();
-    }
     o = output_new(t->cl->out, t->cl->format, OUTPUT_LIST, targets_cols, ND_ARRAY_LEN(targets_cols),
                    t->cl->width_cols, t->cl->wide);
+    output_set_empty(o, failing_only ? "no target is failing" : "no targets");
+    if (stream) {
+        if (t->cl->format == OUTPUT_TABLE) /* JSON and CSV write every row at once anyway */
+            output_stream(o);
+        snprintf(text, sizeof(text), "%zu targets: listed by name as they are read",
+                 t->db.nselected);
+        client_note(t->cl, "%s", text);
+    }
+    while ((rc = db_step(&t->db, st)) == SQLITE_ROW) {
+        const struct db_target *tg = db_target_by_id(&t->db, sqlite3_column_int64(st, 0));
+        struct targets_state_of ts;
+        if (tg == NULL || !tg->selected)
+            continue;
+        if ((rc = targets_state_of(t, tg, &ts)) != 0)
+            break;
+        if (failing_only && ts.state != TARGETS_FAILING && ts.state != TARGETS_MIXED)
+            continue;
+        if (stream) {
+            char *address = db_target_address(st);
+            targets_row(t, o, tg, &ts, address);
+            free(address);
+            if (++shown % 256 == 0 && output_flush(o) != 0)
+                break;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            rows = fmt_alloc(rows, cap * sizeof(*rows));
+        }
+        rows[n++] = (struct targets_row){
+            .index = (size_t)(tg - t->db.targets), .st = ts, .address = db_target_address(st)};
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        output_finish(o);
+        rc = rc < 0 ? CLIENT_EXIT_RUNTIME : rc;
+        goto out;
+    }
+    targets_sort = t;
+    if (n > 0)
+        qsort(rows, n, sizeof(*rows), targets_cmp);
     for (size_t k = 0; k < n; k++)
-        targets_row(t, o, &t->db.targets[order[k]], &t->stats[order[k]]);
-    free(order);
-    return output_finish(o) == 0 ? CLIENT_EXIT_OK : client_write_error();
+        targets_row(t, o, &t->db.targets[rows[k].index], &rows[k].st, rows[k].address);
+    rc = output_finish(o) == 0 ? CLIENT_EXIT_OK : client_write_error();
+out:
+    for (size_t k = 0; k < n; k++)
+        free(rows[k].address);
+    free(rows);
+    return rc;
 }
 
 int cmd_targets_run(struct client *cl, int argc, char **argv)
@@ -335,8 +388,6 @@ int cmd_targets_run(struct client *cl, int argc, char **argv)
             goto out;
     t.stats = fmt_alloc(NULL, (t.db.ntargets + 1) * sizeof(*t.stats));
     memset(t.stats, 0, (t.db.ntargets + 1) * sizeof(*t.stats));
-    for (size_t i = 0; i < t.db.ntargets; i++)
-        counts_map_add(&t.index, t.db.targets[i].id, 0, (int64_t)i + 1);
     t.sink = (struct counts_sink){
         .arg = &t, .failures = targets_failures_cb, .attempts = targets_attempts_cb};
     if ((rc = counts_run(&t.db, &t.f, &t.r, &t.sink)) != 0 ||
@@ -354,7 +405,6 @@ out:
     for (size_t i = 0; i < ND_ARRAY_LEN(t.q); i++)
         sqlite3_finalize(t.q[i]);
     free(t.stats);
-    counts_map_free(&t.index);
     db_close(&t.db);
     return rc;
 }

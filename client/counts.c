@@ -43,14 +43,18 @@ void range_from_client_all(const struct client *cl, struct range *r)
 
 int64_t counts_floor(int64_t t, int64_t step, int64_t offset_ms)
 {
-    int64_t x, q;
+    int64_t x, r, f;
 
+    /* times at the ends of int64 (a database someone else wrote) stay
+     * where they are rather than overflow */
     if (__builtin_add_overflow(t, offset_ms, &x))
         return t;
-    q = x / step;
-    if (x % step != 0 && x < 0)
-        q--;
-    return q * step - offset_ms;
+    r = x % step;
+    if (r < 0)
+        r += step;
+    if (__builtin_sub_overflow(x, r, &f) || __builtin_sub_overflow(f, offset_ms, &f))
+        return t;
+    return f;
 }
 
 int64_t counts_ceil(int64_t t, int64_t step, int64_t offset_ms)
@@ -65,10 +69,11 @@ int64_t counts_ceil(int64_t t, int64_t step, int64_t offset_ms)
 static int counts_first(struct db *db, const char *t1, const char *t2, const char *col,
                         int64_t *out)
 {
-    int64_t a = db_min_time(db, t1, col), b;
+    int64_t a, b;
+    int rc;
 
-    if (a == -1 || (b = db_min_time(db, t2, col)) == -1)
-        return CLIENT_EXIT_RUNTIME;
+    if ((rc = db_min_time(db, t1, col, &a)) != 0 || (rc = db_min_time(db, t2, col, &b)) != 0)
+        return rc;
     /* the newer of the two: both tables are whole after it */
     *out = a == INT64_MAX ? b : b == INT64_MAX ? a : a > b ? a : b;
     return 0;
@@ -93,7 +98,7 @@ static int counts_hour_whole(struct db *db, int64_t h, bool *whole)
     if ((rc = db_prepare(db, sql, &st)) != 0)
         return rc;
     sqlite3_bind_int64(st, 1, h);
-    sqlite3_bind_int64(st, 2, h + COUNTS_HOUR_MS);
+    sqlite3_bind_int64(st, 2, fmt_add(h, COUNTS_HOUR_MS));
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
         /* an hour row pruned before the minutes (retention under 7 days)
          * reads as 0: the minutes are then all there is */
@@ -119,8 +124,8 @@ static int counts_facts_read(struct db *db, struct counts_facts *fa)
         (rc = counts_hour_whole(db, counts_floor(fa->first_minute, COUNTS_HOUR_MS, 0),
                                 &fa->first_minute_hour_whole)) != 0)
         return rc;
-    if (db->has_runs && (fa->runs_since = db_min_time(db, "runs", "started")) == -1)
-        return CLIENT_EXIT_RUNTIME;
+    if (db->has_runs && (rc = db_min_time(db, "runs", "started", &fa->runs_since)) != 0)
+        return rc;
     return 0;
 }
 

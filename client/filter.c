@@ -204,6 +204,7 @@ int filter_select(struct client *cl, struct db *db, const struct filter *f)
             return CLIENT_EXIT_USAGE;
         }
     }
+    db->nselected = 0;
     for (size_t i = 0; i < db->ntargets; i++) {
         struct db_target *t = &db->targets[i];
         bool glob_ok = f->nglobs == 0, kind_ok = f->nkinds == 0;
@@ -212,6 +213,7 @@ int filter_select(struct client *cl, struct db *db, const struct filter *f)
         for (size_t k = 0; k < f->nkinds && !kind_ok; k++)
             kind_ok = strcmp(f->kinds[k], t->kind) == 0;
         t->selected = glob_ok && kind_ok;
+        db->nselected += t->selected;
     }
     return 0;
 }
@@ -219,20 +221,11 @@ int filter_select(struct client *cl, struct db *db, const struct filter *f)
 void filter_sql(const struct db *db, const struct filter *f, struct fmt_buf *b,
                 const char *target_col, const char *code_col, const char *phase_col)
 {
-    /* The values are numbers this client made (ids read from the database,
-     * codes from its own table), so they go into the text as literals: an
-     * IN list of literals lets SQLite use an index on the column. */
-    if (target_col != NULL && f->by_target) {
-        bool first = true;
-        fmt_buf_add(b, " AND %s IN (", target_col);
-        for (size_t i = 0; i < db->ntargets; i++) {
-            if (!db->targets[i].selected)
-                continue;
-            fmt_buf_add(b, "%s%lld", first ? "" : ",", (long long)db->targets[i].id);
-            first = false;
-        }
-        fmt_buf_add(b, ")");
-    }
+    /* Codes and phases are numbers this client made (from its own
+     * tables), so they go into the text as literals: an IN list of
+     * literals lets SQLite use an index on the column. */
+    if (target_col != NULL && f->by_target)
+        db_selected_sql(db, b, target_col);
     if (code_col != NULL && f->ncodes > 0) {
         fmt_buf_add(b, " AND %s IN (", code_col);
         for (size_t i = 0; i < f->ncodes; i++)

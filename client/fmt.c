@@ -45,7 +45,7 @@ static bool fmt_tm(int64_t ms, bool utc, struct tm *tm)
 void fmt_time(int64_t ms, bool utc, enum fmt_time_style style, char *buf, size_t len)
 {
     struct tm tm;
-    int frac = (int)(ms - fmt_floor_div(ms, 1000) * 1000);
+    int frac = (int)(((ms % 1000) + 1000) % 1000); /* never overflows, unlike ms - s * 1000 */
 
     if (!fmt_tm(ms, utc, &tm)) {
         snprintf(buf, len, "?");
@@ -175,6 +175,24 @@ void fmt_duration_ms(int64_t ms, char *buf, size_t len)
         snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
     else
         snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+int64_t fmt_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+int64_t fmt_add(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
 }
 
 void fmt_buf_add(struct fmt_buf *b, const char *fmt, ...)

@@ -35,6 +35,11 @@ void fmt_duration_ms(int64_t ms, char *buf, size_t len);
 /* How long ago, short: "45s", "7m", "3h05m", "2d04h"; "-" when negative. */
 void fmt_duration_short(int64_t ms, char *buf, size_t len);
 
+/* a - b and a + b, saturating at the ends of int64: times read from a
+ * database someone else wrote may be anything. */
+int64_t fmt_sub(int64_t a, int64_t b);
+int64_t fmt_add(int64_t a, int64_t b);
+
 /* A growing NUL-terminated string; out of memory exits 1. */
 struct fmt_buf {
     char *s;

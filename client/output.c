@@ -118,7 +118,8 @@ static size_t output_utf8_len(const unsigned char *s)
     return n;
 }
 
-void output_escape(const char *s, char *buf, size_t len)
+/* The escaping of output_escape(); newlines kept when keep_nl. */
+static void output_escape_nl(const char *s, char *buf, size_t len, bool keep_nl)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0;
@@ -127,7 +128,10 @@ void output_escape(const char *s, char *buf, size_t len)
         return;
     while (*p && o + 7 < len) {
         size_t n = output_utf8_len(p);
-        if (*p == '\t' || *p == '\n' || *p == '\r') {
+        if (*p == '\n' && keep_nl) {
+            buf[o++] = '\n';
+            p++;
+        } else if (*p == '\t' || *p == '\n' || *p == '\r') {
             buf[o++] = ' ';
             p++;
         } else if (n == 0 || *p < 0x20 || *p == 0x7f) {
@@ -143,6 +147,11 @@ void output_escape(const char *s, char *buf, size_t len)
         }
     }
     buf[o] = '\0';
+}
+
+void output_escape(const char *s, char *buf, size_t len)
+{
+    output_escape_nl(s, buf, len, false);
 }
 
 /* Bytes of the first `cols` code points of s. */
@@ -198,49 +207,80 @@ struct output *output_new(FILE *fp, enum output_format format, enum output_layou
     return o;
 }
 
+/* s as a JSON string that is always valid: quotes, backslashes and
+ * control characters escaped, bytes that are not UTF-8 as U+FFFD (the
+ * text someone else wrote into the database may hold anything). */
 static void output_json_string(FILE *fp, const char *s)
 {
-    /* util_json_string needs room for the worst case, \u00XX per byte, plus
-     * the margin its loop keeps. */
-    size_t len = strlen(s) * 6 + 16;
-    char *buf = output_alloc(NULL, len);
+    const unsigned char *p = (const unsigned char *)s;
 
-    util_json_string(buf, len, s);
-    fputs(buf, fp);
-    free(buf);
+    fputc('"', fp);
+    while (*p) {
+        size_t n = output_utf8_len(p);
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', fp);
+            fputc(*p++, fp);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(fp, "\\u%04x", *p++);
+        } else if (n == 0) {
+            fputs("\\ufffd", fp);
+            p++;
+        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+            fprintf(fp, "\\u%04x", p[1]);
+            p += 2;
+        } else if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fprintf(fp, "\\u%04x", 0x2000 | (p[2] - 0x80)); /* U+2028, U+2029 */
+            p += 3;
+        } else {
+            fwrite(p, 1, n, fp);
+            p += n;
+        }
+    }
+    fputc('"', fp);
+}
+
+/* s with bytes that are not UTF-8 written as U+FFFD: CSV is text. */
+static void output_csv_text(FILE *fp, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        size_t n = output_utf8_len(p);
+        if (n == 0) {
+            fputs("\xef\xbf\xbd", fp);
+            p++;
+            continue;
+        }
+        if (*p == '"')
+            fputc('"', fp);
+        fwrite(p, 1, n, fp);
+        p += n;
+    }
 }
 
 /* RFC 4180: quote a field holding a comma, a quote or a line break, and
  * double the quotes inside. */
 static void output_csv_field(FILE *fp, const char *s)
 {
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
+    bool quote = strpbrk(s, ",\"\r\n") != NULL;
+
+    if (quote)
+        fputc('"', fp);
+    output_csv_text(fp, s);
+    if (quote)
+        fputc('"', fp);
 }
 
-/* Table cells never carry control characters to the terminal: tabs and
- * carriage returns become spaces, newlines stay (record layout breaks lines
- * there, list layout prints a space), anything else becomes '?'. */
+/* Table cells never carry control characters or broken UTF-8 to the
+ * terminal: they show as \xNN (output_escape()); tabs and carriage
+ * returns become spaces, newlines stay (record layout breaks lines there,
+ * list layout prints a space). */
 static void output_table_push(struct output *o, const char *s)
 {
-    char *t = output_strdup(s);
+    size_t len = strlen(s) * 6 + 8;
+    char *t = output_alloc(NULL, len);
 
-    for (char *p = t; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '\t' || c == '\r')
-            *p = ' ';
-        else if ((c < 0x20 && c != '\n') || c == 0x7f)
-            *p = '?';
-    }
+    output_escape_nl(s, t, len, true);
     if (o->ncells == o->cells_cap) {
         o->cells_cap = o->cells_cap ? o->cells_cap * 2 : 64;
         o->cells = output_alloc(o->cells, o->cells_cap * sizeof(*o->cells));
@@ -326,7 +366,7 @@ void output_double(struct output *o, double v, int decimals, const char *shown)
 {
     char buf[64];
 
-    if (isnan(v)) {
+    if (!isfinite(v)) { /* JSON has no NaN or infinity */
         output_null(o);
         return;
     }

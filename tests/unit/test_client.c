@@ -176,8 +176,37 @@ static void test_table_keeps_control_characters_off_the_terminal(void)
 {
     UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, two_cols, 2, 80, false, fill_nasty),
                 "NAME  TEXT\n"
-                "a,b   say \"hi\" bye?[31m\n"
+                "a,b   say \"hi\" bye\\x1b[31m\n"
                 "-\n");
+}
+
+/* What someone else wrote into the database: broken UTF-8, C1 controls,
+ * line separators, infinities: the JSON stays valid, the terminal sees
+ * nothing raw. */
+static void fill_hostile(struct output *o)
+{
+    output_str(o, "bad\xff\xc3(\xed\xa0\x80 ok \xc3\xa9");
+    output_str(o, "csi\xc2\x9b" "2J bel\x07 ls\xe2\x80\xa8");
+    output_end_row(o);
+}
+
+static void fill_infinities(struct output *o)
+{
+    output_double(o, INFINITY, 2, NULL);
+    output_double(o, -INFINITY, 2, "shown");
+    output_end_row(o);
+}
+
+static void test_hostile_text(void)
+{
+    UNIT_EQ_STR(render(OUTPUT_JSON, OUTPUT_LIST, two_cols, 2, 80, false, fill_hostile),
+                "[\n{\"name\":\"bad\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffd ok \xc3\xa9\","
+                "\"text\":\"csi\\u009b2J bel\\u0007 ls\\u2028\"}\n]\n");
+    UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, two_cols, 2, 0, false, fill_hostile),
+                "NAME                           TEXT\n"
+                "bad\\xff\\xc3(\\xed\\xa0\\x80 ok \xc3\xa9  csi\\u009b2J bel\\x07 ls\xe2\x80\xa8\n");
+    UNIT_EQ_STR(render(OUTPUT_JSON, OUTPUT_LIST, two_cols, 2, 80, false, fill_infinities),
+                "[\n{\"name\":null,\"text\":null}\n]\n");
 }
 
 static void fill_nothing(struct output *o)
@@ -505,7 +534,7 @@ static void test_counts_floor_and_map(void)
 static void test_filter_sql(void)
 {
     struct db_target targets[2] = {{.id = 3, .selected = true}, {.id = 9, .selected = false}};
-    struct db db = {.targets = targets, .ntargets = 2};
+    struct db db = {.targets = targets, .ntargets = 2, .nselected = 1};
     struct filter f = {
         .by_target = true, .codes = {10061, 10060}, .ncodes = 2, .phases = {1}, .nphases = 1};
     struct fmt_buf b = {0};
@@ -518,6 +547,12 @@ static void test_filter_sql(void)
     UNIT_CHECK(b.s == NULL); /* nothing to add */
     UNIT_CHECK(filter_code_ok(&f, 10060) && !filter_code_ok(&f, 11001));
     UNIT_EQ_STR(filter_phase_name(4), "recv");
+    /* many selected targets: a function of the connection, not a list */
+    f.by_target = true;
+    db.nselected = DB_IN_LIST_MAX + 1;
+    filter_sql(&db, &f, &b, "target_id", NULL, NULL);
+    UNIT_EQ_STR(b.s, " AND nd_selected(target_id)");
+    fmt_buf_free(&b);
     UNIT_CHECK(filter_phase_name(6) == NULL);
 }
 
@@ -556,7 +591,11 @@ static void test_db_open(void)
     UNIT_EQ_INT(db_open(&cl, &db), 0);
     UNIT_EQ_INT(db.version, STORE_SCHEMA_VERSION);
     UNIT_EQ_INT(db.ntargets, 0);
-    UNIT_EQ_INT(db_min_time(&db, "rollup_minute_code", "minute"), INT64_MAX);
+    {
+        int64_t first = 0;
+        UNIT_EQ_INT(db_min_time(&db, "rollup_minute_code", "minute", &first), 0);
+        UNIT_EQ_INT(first, INT64_MAX);
+    }
     db_close(&db);
     /* older versions are read (the daemon migrates them at its next
      * start), newer ones refused */
@@ -668,6 +707,7 @@ int main(void)
     UNIT_RUN(test_csv_quotes_rfc4180);
     UNIT_RUN(test_json_escapes_and_nulls);
     UNIT_RUN(test_table_keeps_control_characters_off_the_terminal);
+    UNIT_RUN(test_hostile_text);
     UNIT_RUN(test_empty_outputs);
     UNIT_RUN(test_lists);
     UNIT_RUN(test_record_wraps);
