@@ -32,6 +32,8 @@ size_t suggest_distance(const char *a_in, const char *b_in)
         d[0][j] = j;
     for (size_t i = 1; i <= la; i++) {
         for (size_t j = 1; j <= lb; j++) {
+            /* a and b are filled up to their lengths before use */
+            // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
             size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
             if (d[i - 1][j] + 1 < best)
                 best = d[i - 1][j] + 1;

@@ -186,7 +186,8 @@ static void test_table_keeps_control_characters_off_the_terminal(void)
 static void fill_hostile(struct output *o)
 {
     output_str(o, "bad\xff\xc3(\xed\xa0\x80 ok \xc3\xa9");
-    output_str(o, "csi\xc2\x9b" "2J bel\x07 ls\xe2\x80\xa8");
+    output_str(o, "csi\xc2\x9b"
+                  "2J bel\x07 ls\xe2\x80\xa8");
     output_end_row(o);
 }
 
@@ -202,9 +203,10 @@ static void test_hostile_text(void)
     UNIT_EQ_STR(render(OUTPUT_JSON, OUTPUT_LIST, two_cols, 2, 80, false, fill_hostile),
                 "[\n{\"name\":\"bad\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffd ok \xc3\xa9\","
                 "\"text\":\"csi\\u009b2J bel\\u0007 ls\\u2028\"}\n]\n");
-    UNIT_EQ_STR(render(OUTPUT_TABLE, OUTPUT_LIST, two_cols, 2, 0, false, fill_hostile),
-                "NAME                           TEXT\n"
-                "bad\\xff\\xc3(\\xed\\xa0\\x80 ok \xc3\xa9  csi\\u009b2J bel\\x07 ls\xe2\x80\xa8\n");
+    UNIT_EQ_STR(
+        render(OUTPUT_TABLE, OUTPUT_LIST, two_cols, 2, 0, false, fill_hostile),
+        "NAME                           TEXT\n"
+        "bad\\xff\\xc3(\\xed\\xa0\\x80 ok \xc3\xa9  csi\\u009b2J bel\\x07 ls\xe2\x80\xa8\n");
     UNIT_EQ_STR(render(OUTPUT_JSON, OUTPUT_LIST, two_cols, 2, 80, false, fill_infinities),
                 "[\n{\"name\":null,\"text\":null}\n]\n");
 }
