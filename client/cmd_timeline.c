@@ -56,6 +56,7 @@ struct timeline {
     struct counts_sink sink;
     struct timeline_row *last_row;
     int64_t last_key;
+    int64_t data_end_ms; /* now, or when the daemon stopped or died */
 };
 
 static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
@@ -290,15 +291,16 @@ static void timeline_axis(const struct timeline *t, FILE *fp, size_t first, size
     }
 }
 
-/* What bucket b has run of its width by now: its width, less for the
- * bucket now fills, 0 for one still to come. */
+/* What bucket b has run of its width by now (by the time the daemon
+ * stopped, when it did): its width, less for the bucket it was filling, 0
+ * for one still to come. */
 static int64_t timeline_elapsed(const struct timeline *t, size_t b)
 {
     int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
 
-    if (t->r.now_ms >= start + t->bucket_ms)
+    if (t->data_end_ms >= start + t->bucket_ms)
         return t->bucket_ms;
-    return t->r.now_ms > start ? t->r.now_ms - start : 0;
+    return t->data_end_ms > start ? t->data_end_ms - start : 0;
 }
 
 /* The height a bucket is drawn at: its count, scaled up to a whole bucket
@@ -463,6 +465,7 @@ static int timeline_records(struct timeline *t)
 int cmd_timeline_run(struct client *cl, int argc, char **argv)
 {
     struct timeline t = {.cl = cl};
+    struct state ds;
     int rc;
 
     (void)argc;
@@ -488,8 +491,14 @@ int cmd_timeline_run(struct client *cl, int argc, char **argv)
                 t.rows[i].peak = t.rows[i].counts[b];
     if (t.nrows > 0)
         qsort_r(t.rows, t.nrows, sizeof(*t.rows), timeline_cmp, &t);
-    if ((rc = state_note(cl, &t.db, NULL)) != 0)
+    if ((rc = state_note(cl, &t.db, &ds)) != 0)
         goto out;
+    /* a stopped daemon fills no bucket after it stopped: that bucket is
+     * not drawn at a rate it never had, and those after it stay blank */
+    t.data_end_ms = cl->now_ms;
+    if ((ds.kind == STATE_STOPPED || ds.kind == STATE_NOT_RUNNING) && ds.since_ms < cl->now_ms &&
+        ds.since_ms > 0)
+        t.data_end_ms = ds.since_ms;
     rc = cl->format == OUTPUT_TABLE ? timeline_table(&t) : timeline_records(&t);
 out:
     for (size_t i = 0; i < t.nrows; i++)
