@@ -19,6 +19,7 @@ enum client_exit {
     CLIENT_EXIT_USAGE = 2,   /* bad arguments, unknown code */
     CLIENT_EXIT_NO_DB = 3,   /* the database file does not exist */
     CLIENT_EXIT_BAD_DB = 4,  /* not a netdiag database, or a newer schema */
+    CLIENT_EXIT_STALE = 5,   /* status: netdiagd not running, or its state unknown */
 };
 
 /* The default database, as in conf/netdiag.ini [daemon] database, and the
@@ -92,6 +93,14 @@ const char *const *client_opt_list(const struct client *cl, const char *long_nam
  * line and return CLIENT_EXIT_USAGE. */
 int client_usage_error(const struct client *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* main.c: something the reader of the output must know (the data is
+ * stale, a range was widened): in a table, a line before it on the
+ * output; in JSON and CSV, which must stay plain data, a line
+ * "netdiag: note: ..." on standard error. */
+void client_note(const struct client *cl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* main.c: text wrapped to the table width on the output. */
+void client_wrap(const struct client *cl, const char *text);
 /* main.c: report a failed write of the command's output; returns
  * CLIENT_EXIT_RUNTIME. */
 int client_write_error(void);
@@ -110,5 +119,7 @@ int cmd_summary_run(struct client *cl, int argc, char **argv);
 int cmd_timeline_run(struct client *cl, int argc, char **argv);
 int cmd_targets_run(struct client *cl, int argc, char **argv);
 int cmd_alerts_run(struct client *cl, int argc, char **argv);
+/* cmd_status.c */
+int cmd_status_run(struct client *cl, int argc, char **argv);
 
 #endif

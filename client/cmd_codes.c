@@ -19,10 +19,10 @@
 int cmd_codes_run(struct client *cl, int argc, char **argv)
 {
     static const struct output_column cols[] = {
-        {"code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL},
-        {"name", OUTPUT_COL_KEEP, 0, NULL},
-        {"meaning", 0, 0, NULL},
-        {"os_dependent", OUTPUT_COL_KEEP, 0, NULL},
+        {"code", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
+        {"name", OUTPUT_COL_KEEP, 0, NULL, 0},
+        {"meaning", 0, 0, NULL, 0},
+        {"os_dependent", OUTPUT_COL_KEEP, 0, NULL, 0},
     };
     struct output *o;
 
@@ -309,15 +309,15 @@ static void explain_names_add(struct explain_names *en, const char *name, int va
 int cmd_explain_run(struct client *cl, int argc, char **argv)
 {
     static const struct output_column cols[] = {
-        {"code", OUTPUT_COL_KEEP, 0, NULL},
-        {"name", OUTPUT_COL_KEEP, 0, NULL},
-        {"meaning", 0, 0, NULL},
-        {"os_dependent", OUTPUT_COL_KEEP, 0, NULL},
-        {"matched", 0, 0, NULL},
-        {"errnos", 0, 0, NULL},
-        {"eai_codes", 0, 0, NULL},
-        {"dns_outcomes", 0, 0, NULL},
-        {"explanation", 0, 0, NULL},
+        {"code", OUTPUT_COL_KEEP, 0, NULL, 0},
+        {"name", OUTPUT_COL_KEEP, 0, NULL, 0},
+        {"meaning", 0, 0, NULL, 0},
+        {"os_dependent", OUTPUT_COL_KEEP, 0, NULL, 0},
+        {"matched", 0, 0, NULL, 0},
+        {"errnos", 0, 0, NULL, 0},
+        {"eai_codes", 0, 0, NULL, 0},
+        {"dns_outcomes", 0, 0, NULL, 0},
+        {"explanation", 0, 0, NULL, 0},
     };
     struct explain_names errnos = {0}, eais = {0}, dns = {0};
     const struct wsa_code *wc;

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "filter.h"
 #include "fmt.h"
+#include "state.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -52,6 +53,10 @@ struct timeline {
     struct timeline_row *rows;
     size_t nrows;
     struct counts_map index; /* (key, 0) -> row index + 1 */
+    struct counts_sink sink;
+    struct timeline_row *last_row;
+    int64_t last_key;
+    int64_t data_end_ms; /* now, or when the daemon stopped or died */
 };
 
 static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
@@ -70,61 +75,39 @@ static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
     return row;
 }
 
-/* Bucket counts of one table over [from, to). Rollup rows are added up
- * here rather than grouped in SQL, which would sort them first. */
-static int timeline_piece(struct timeline *t, const char *table, const char *time_col, int64_t from,
-                          int64_t to)
+static void timeline_failures_cb(void *arg, int64_t key_target, int code, int64_t n, int64_t t_ms)
 {
-    const char *key_col = t->by_target ? "target_id" : "wsa_code";
-    bool raw = strcmp(table, "failures") == 0;
-    struct fmt_buf sql = {0};
-    struct timeline_row *row = NULL;
-    int64_t last_key = INT64_MIN;
-    sqlite3_stmt *st;
-    int rc;
+    struct timeline *t = arg;
+    int64_t key = t->by_target ? key_target : code, b;
+    struct timeline_row *row;
 
-    if (from >= to)
-        return 0;
-    fmt_buf_add(&sql, "SELECT %s, %s, %s FROM %s WHERE %s >= ?1 AND %s < ?2", time_col, key_col,
-                raw ? "1" : "count", table, time_col, time_col);
-    filter_sql(&t->db, &t->f, &sql, "target_id", "wsa_code", NULL);
-    rc = db_prepare(&t->db, sql.s, &st);
-    fmt_buf_free(&sql);
-    if (rc != 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    while ((rc = db_step(&t->db, st)) == SQLITE_ROW) {
-        int64_t b = (sqlite3_column_int64(st, 0) - t->origin_ms) / t->bucket_ms;
-        int64_t key = sqlite3_column_int64(st, 1), n = sqlite3_column_int64(st, 2);
-        if (b < 0 || (uint64_t)b >= t->nbuckets || n <= 0)
-            continue;
-        if (row == NULL || key != last_key) { /* rows of one key often come in runs */
-            row = timeline_row_for(t, key);
-            last_key = key;
-        }
-        row->counts[b] += n;
-        row->total += n;
+    if (t_ms < t->origin_ms || n <= 0 || __builtin_sub_overflow(t_ms, t->origin_ms, &b))
+        return;
+    b /= t->bucket_ms;
+    if ((uint64_t)b >= t->nbuckets)
+        return;
+    if (t->last_row == NULL || key != t->last_key) { /* rows of one key often come in runs */
+        t->last_row = timeline_row_for(t, key);
+        t->last_key = key;
     }
-    sqlite3_finalize(st);
-    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+    row = t->last_row;
+    counts_add(&row->counts[b], n);
+    counts_add(&row->total, n);
 }
 
-/* Hour rollups when buckets are whole hours on hour boundaries; else
- * minute rollups, and failures for the minutes those no longer hold. */
+/* The failures of the buckets: hour rollups where buckets are whole hours,
+ * minute rollups, and the failure rows where neither can place them. */
 static int timeline_fill(struct timeline *t)
 {
-    int64_t end = t->origin_ms + (int64_t)t->nbuckets * t->bucket_ms, first_minute, split;
-    int rc;
-
-    if (t->bucket_ms % COUNTS_HOUR_MS == 0 && t->origin_ms % COUNTS_HOUR_MS == 0)
-        return timeline_piece(t, "rollup_hour_code", "hour", t->origin_ms, end);
-    if ((first_minute = db_min_time(&t->db, "rollup_minute_code", "minute")) < 0)
-        return CLIENT_EXIT_RUNTIME;
-    split = first_minute < t->origin_ms ? t->origin_ms : first_minute > end ? end : first_minute;
-    if ((rc = timeline_piece(t, "failures", "ts", t->origin_ms, split)) != 0)
-        return rc;
-    return timeline_piece(t, "rollup_minute_code", "minute", split, end);
+    t->sink = (struct counts_sink){
+        .arg = t,
+        .failures = timeline_failures_cb,
+        .failures_from_rows = filter_needs_rows(&t->f),
+        .bucket_ms = t->bucket_ms,
+        .offset_ms = t->offset_ms,
+        .codes_in_sql = true,
+    };
+    return counts_run(&t->db, &t->f, &t->r, &t->sink);
 }
 
 static int timeline_cmp(const void *pa, const void *pb, void *arg)
@@ -185,9 +168,10 @@ static int timeline_layout(struct timeline *t)
     if (span <= 0)
         return client_usage_error(cl, "the range is empty");
     if (t->bucket_ms == 0) {
-        chart_cols = cl->width_cols > TIMELINE_LABEL_BUDGET + 10
-                         ? (size_t)cl->width_cols - TIMELINE_LABEL_BUDGET
-                         : 10;
+        /* a pipe is not cut, but the chart is drawn for 80 columns */
+        int width = cl->width_cols > 0 ? cl->width_cols : 80;
+        chart_cols =
+            width > TIMELINE_LABEL_BUDGET + 10 ? (size_t)width - TIMELINE_LABEL_BUDGET : 10;
         t->bucket_ms = timeline_buckets[ND_ARRAY_LEN(timeline_buckets) - 1];
         for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets); i++) {
             /* +1: a range rarely starts on a bucket boundary */
@@ -213,8 +197,8 @@ static void timeline_label(const struct timeline *t, const struct timeline_row *
 {
     const struct wsa_code *wc;
 
-    if (t->by_target) {
-        snprintf(buf, len, "%s", db_target_name(&t->db, row->key));
+    if (t->by_target) { /* a name someone else wrote: no control bytes to the terminal */
+        output_escape(db_target_name(&t->db, row->key), buf, len);
         return;
     }
     wc = wsa_by_code((int)row->key);
@@ -257,12 +241,24 @@ static void timeline_cell(FILE *fp, const char *s, size_t w)
         fputs("\xe2\x80\xa6", fp);
 }
 
+/* Whether [from, to) holds a local midnight after its start. */
+static bool timeline_crosses_midnight(const struct timeline *t, int64_t from, int64_t to)
+{
+    int64_t off = fmt_utc_offset_ms(from, t->cl->utc);
+
+    return counts_floor(to - 1, TIMELINE_DAY_MS, off) > counts_floor(from, TIMELINE_DAY_MS, off);
+}
+
 /* Time labels over the chart: at buckets that start on a round interval,
- * at least TIMELINE_LABEL_GAP columns apart. */
+ * at least TIMELINE_LABEL_GAP columns apart; a label at midnight is the
+ * date when the chart crosses one; a chart too short for any gets its
+ * first bucket's time. */
 static void timeline_axis(const struct timeline *t, FILE *fp, size_t first, size_t ncols)
 {
-    int64_t interval = 0;
-    size_t col = 0;
+    int64_t interval = 0, from = t->origin_ms + (int64_t)first * t->bucket_ms;
+    bool days = timeline_crosses_midnight(t, from, from + (int64_t)ncols * t->bucket_ms);
+    size_t col = 0, placed = 0;
+    char label[32];
 
     for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets) && interval == 0; i++)
         if (timeline_buckets[i] % t->bucket_ms == 0 &&
@@ -272,28 +268,73 @@ static void timeline_axis(const struct timeline *t, FILE *fp, size_t first, size
         interval = t->bucket_ms * TIMELINE_LABEL_GAP;
     for (size_t b = first; b < first + ncols; b++) {
         int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
-        char label[32];
         size_t pos = b - first;
-        if (counts_floor(start, interval, t->offset_ms) != start || pos < col || pos + 5 > ncols)
+        bool midnight =
+            counts_floor(start, TIMELINE_DAY_MS, fmt_utc_offset_ms(start, t->cl->utc)) == start;
+        if (counts_floor(start, interval, t->offset_ms) != start || (placed > 0 && pos < col + 1) ||
+            pos + 5 > ncols)
             continue;
-        fmt_time(start, t->cl->utc, t->bucket_ms >= TIMELINE_DAY_MS ? FMT_TIME_DAY : FMT_TIME_CLOCK,
+        fmt_time(start, t->cl->utc,
+                 t->bucket_ms >= TIMELINE_DAY_MS || (days && midnight) ? FMT_TIME_DAY
+                                                                       : FMT_TIME_CLOCK,
                  label, sizeof(label));
         timeline_pad(fp, pos - col);
         fputs(label, fp);
-        col = pos + output_text_width(label);
+        col = pos + output_text_width(label); /* the cursor */
+        placed++;
+    }
+    if (placed == 0) {
+        fmt_time(from, t->cl->utc,
+                 t->bucket_ms >= TIMELINE_DAY_MS || days ? FMT_TIME_DAY : FMT_TIME_CLOCK, label,
+                 sizeof(label));
+        fputs(label, fp);
     }
 }
 
-static void timeline_bar(const struct timeline *t, FILE *fp, int64_t n, int64_t max)
+/* What bucket b has run of its width by now (by the time the daemon
+ * stopped, when it did): its width, less for the bucket it was filling, 0
+ * for one still to come. */
+static int64_t timeline_elapsed(const struct timeline *t, size_t b)
+{
+    int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
+
+    if (t->data_end_ms >= start + t->bucket_ms)
+        return t->bucket_ms;
+    return t->data_end_ms > start ? t->data_end_ms - start : 0;
+}
+
+/* The height a bucket is drawn at: its count, scaled up to a whole bucket
+ * for the one still filling (so a spike in progress never looks like a
+ * recovery); -1 for a bucket still to come. */
+static int64_t timeline_shown(const struct timeline *t, size_t b, int64_t n)
+{
+    int64_t e = timeline_elapsed(t, b), v;
+
+    if (e == 0)
+        return -1;
+    if (e >= t->bucket_ms || n == 0)
+        return n;
+    if (e < 1000)
+        e = 1000;
+    if (__builtin_mul_overflow(n, t->bucket_ms / 1000, &v))
+        return INT64_MAX;
+    return (v + e / 1000 - 1) / (e / 1000);
+}
+
+static void timeline_bar(const struct timeline *t, FILE *fp, int64_t v, int64_t max)
 {
     int level;
 
-    if (n == 0) {
+    if (v < 0) {
+        fputc(' ', fp);
+        return;
+    }
+    if (v == 0) {
         fputs(t->color ? "\x1b[2m" TIMELINE_EMPTY "\x1b[0m" : TIMELINE_EMPTY, fp);
         return;
     }
     /* Any failure shows: the lowest bar, never an empty bucket. */
-    level = (int)((n * 8 + max - 1) / max);
+    level = v >= max ? 8 : (int)(((double)v * 8.0 + (double)max - 1.0) / (double)max);
     level = level < 1 ? 1 : level > 8 ? 8 : level;
     if (t->color)
         fputs(level <= 2 ? "\x1b[33m" : level <= 5 ? "\x1b[93m" : "\x1b[91m", fp);
@@ -306,10 +347,13 @@ static int timeline_table(struct timeline *t)
 {
     FILE *fp = t->cl->out;
     size_t label_w = t->by_target ? strlen("TARGET") : strlen("CODE NAME"), total_w = 5;
-    size_t first = 0, ncols = t->nbuckets, avail;
+    size_t first = 0, ncols = t->nbuckets, avail, partial = SIZE_MAX;
     int64_t max = 0, total = 0;
-    char from[64], to[64], width[32], buf[256];
+    char range[160], width[32], part[128], buf[512];
 
+    for (size_t b = 0; b < t->nbuckets; b++)
+        if (timeline_elapsed(t, b) > 0 && timeline_elapsed(t, b) < t->bucket_ms)
+            partial = b;
     for (size_t i = 0; i < t->nrows; i++) {
         timeline_label(t, &t->rows[i], buf, sizeof(buf));
         if (output_text_width(buf) > label_w)
@@ -317,8 +361,11 @@ static int timeline_table(struct timeline *t)
         snprintf(width, sizeof(width), "%lld", (long long)t->rows[i].total);
         if (strlen(width) > total_w)
             total_w = strlen(width);
-        max = t->rows[i].peak > max ? t->rows[i].peak : max;
-        total += t->rows[i].total;
+        for (size_t b = 0; b < t->nbuckets; b++) {
+            int64_t v = timeline_shown(t, b, t->rows[i].counts[b]);
+            max = v > max ? v : max;
+        }
+        counts_add(&total, t->rows[i].total);
     }
     if (!t->cl->wide && t->cl->width_cols > 0) {
         size_t need = label_w + total_w + ncols + 4, cut;
@@ -334,13 +381,23 @@ static int timeline_table(struct timeline *t)
             ncols = avail > label_w + total_w + 5 ? avail - label_w - total_w - 4 : 1;
         first = t->nbuckets - ncols;
     }
-    fmt_time(t->origin_ms, t->cl->utc, FMT_TIME_SHORT, from, sizeof(from));
-    fmt_time(t->origin_ms + (int64_t)t->nbuckets * t->bucket_ms, t->cl->utc, FMT_TIME_SHORT, to,
-             sizeof(to));
+    counts_range_text(t->cl, &t->r, range, sizeof(range));
     timeline_width_name(t->bucket_ms, width, sizeof(width));
-    snprintf(buf, sizeof(buf), "%lld failures, %s to %s %s, per %s; a full bar is %lld",
-             (long long)total, from, to, fmt_zone(t->origin_ms, t->cl->utc), width, (long long)max);
-    output_wrap(fp, buf, t->cl->wide ? sizeof(buf) : (size_t)t->cl->width_cols, 0);
+    part[0] = '\0';
+    if (partial != SIZE_MAX && partial >= first) {
+        char ran[32];
+        fmt_duration_ms(timeline_elapsed(t, partial), ran, sizeof(ran));
+        snprintf(part, sizeof(part), "; the last bucket has run %s of its %s, drawn at that rate",
+                 ran, width);
+    }
+    if (t->nrows == 0) {
+        snprintf(buf, sizeof(buf), "no failures, %s", range);
+        client_wrap(t->cl, buf);
+        return fflush(fp) == 0 && !ferror(fp) ? CLIENT_EXIT_OK : client_write_error();
+    }
+    snprintf(buf, sizeof(buf), "%lld failures, %s, per %s; a full bar is %lld%s", (long long)total,
+             range, width, (long long)max, part);
+    client_wrap(t->cl, buf);
     if (first > 0)
         fprintf(fp, "(the newest %zu of %zu buckets; --wide shows all)\n", ncols, t->nbuckets);
     timeline_cell(fp, t->by_target ? "TARGET" : "CODE NAME", label_w);
@@ -352,7 +409,7 @@ static int timeline_table(struct timeline *t)
         timeline_cell(fp, buf, label_w);
         fprintf(fp, "  %*lld  ", (int)total_w, (long long)t->rows[i].total);
         for (size_t b = first; b < first + ncols; b++)
-            timeline_bar(t, fp, t->rows[i].counts[b], max);
+            timeline_bar(t, fp, timeline_shown(t, b, t->rows[i].counts[b]), max);
         fputc('\n', fp);
     }
     if (fflush(fp) != 0 || ferror(fp))
@@ -361,13 +418,14 @@ static int timeline_table(struct timeline *t)
 }
 
 static const struct output_column timeline_code_cols[] = {
-    {"start_ms", 0, 0, NULL}, {"start", 0, 0, NULL},    {"bucket_s", 0, 0, NULL},
-    {"wsa_code", 0, 0, NULL}, {"wsa_name", 0, 0, NULL}, {"failures", 0, 0, NULL},
+    {"start_ms", 0, 0, NULL, 0},  {"start", 0, 0, NULL, 0},    {"bucket_s", 0, 0, NULL, 0},
+    {"elapsed_s", 0, 0, NULL, 0}, {"wsa_code", 0, 0, NULL, 0}, {"wsa_name", 0, 0, NULL, 0},
+    {"failures", 0, 0, NULL, 0},
 };
 
 static const struct output_column timeline_target_cols[] = {
-    {"start_ms", 0, 0, NULL}, {"start", 0, 0, NULL},    {"bucket_s", 0, 0, NULL},
-    {"target", 0, 0, NULL},   {"failures", 0, 0, NULL},
+    {"start_ms", 0, 0, NULL, 0},  {"start", 0, 0, NULL, 0},  {"bucket_s", 0, 0, NULL, 0},
+    {"elapsed_s", 0, 0, NULL, 0}, {"target", 0, 0, NULL, 0}, {"failures", 0, 0, NULL, 0},
 };
 
 static int timeline_records(struct timeline *t)
@@ -390,6 +448,7 @@ static int timeline_records(struct timeline *t)
             output_int(o, start);
             output_str(o, iso);
             output_int(o, t->bucket_ms / 1000);
+            output_int(o, timeline_elapsed(t, b) / 1000);
             if (t->by_target) {
                 output_str(o, db_target_name(&t->db, row->key));
             } else {
@@ -406,19 +465,25 @@ static int timeline_records(struct timeline *t)
 int cmd_timeline_run(struct client *cl, int argc, char **argv)
 {
     struct timeline t = {.cl = cl};
+    struct state ds;
     int rc;
 
     (void)argc;
     (void)argv;
     if ((rc = timeline_options(&t)) != 0 ||
-        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND, &t.f)) != 0)
+        (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND | FILTER_RAW, &t.f)) != 0)
         return rc;
     range_from_client(cl, TIMELINE_DEFAULT_SPAN_MS, &t.r);
     if ((rc = timeline_layout(&t)) != 0)
         return rc;
     if ((rc = db_open(cl, &t.db)) != 0)
         return rc;
-    if ((rc = filter_select(cl, &t.db, &t.f)) != 0 || (rc = timeline_fill(&t)) != 0)
+    /* whole buckets, counted from what the failure rows say at any edge */
+    t.r.since_ms = t.origin_ms;
+    t.r.until_ms = t.origin_ms + (int64_t)t.nbuckets * t.bucket_ms;
+    t.r.failures_only = true;
+    if ((rc = filter_select(cl, &t.db, &t.f)) != 0 || (rc = range_resolve(&t.db, &t.r)) != 0 ||
+        (rc = timeline_fill(&t)) != 0)
         goto out;
     for (size_t i = 0; i < t.nrows; i++)
         for (size_t b = 0; b < t.nbuckets; b++)
@@ -426,6 +491,14 @@ int cmd_timeline_run(struct client *cl, int argc, char **argv)
                 t.rows[i].peak = t.rows[i].counts[b];
     if (t.nrows > 0)
         qsort_r(t.rows, t.nrows, sizeof(*t.rows), timeline_cmp, &t);
+    if ((rc = state_note(cl, &t.db, &ds)) != 0)
+        goto out;
+    /* a stopped daemon fills no bucket after it stopped: that bucket is
+     * not drawn at a rate it never had, and those after it stay blank */
+    t.data_end_ms = cl->now_ms;
+    if ((ds.kind == STATE_STOPPED || ds.kind == STATE_NOT_RUNNING) && ds.since_ms < cl->now_ms &&
+        ds.since_ms > 0)
+        t.data_end_ms = ds.since_ms;
     rc = cl->format == OUTPUT_TABLE ? timeline_table(&t) : timeline_records(&t);
 out:
     for (size_t i = 0; i < t.nrows; i++)

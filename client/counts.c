@@ -1,177 +1,496 @@
-/* Exact failure counts over any range from the rollups: whole hours from
- * rollup_hour_code, whole minutes of the partial hours from
- * rollup_minute_code, and the partial minutes at the edges (or minutes the
- * minute rollups no longer hold) from failures itself, so a 24-hour summary
- * reads a few tens of thousands of rollup rows instead of every failure. */
+/* Exact counts over a range: the range is whole minutes (the smallest
+ * rollup), whole hours where the minutes are pruned; whole hours come from
+ * rollup_hour(_code), the other minutes from rollup_minute(_code), and
+ * hours no rollup holds any more from the failure rows. Nothing is
+ * pro-rated: a count is either what a stored row says or not printed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "counts.h"
 
+void counts_add(int64_t *acc, int64_t v)
+{
+    if (__builtin_add_overflow(*acc, v, acc))
+        *acc = v > 0 ? INT64_MAX : INT64_MIN;
+}
+
 void range_from_client(const struct client *cl, int64_t default_span_ms, struct range *r)
 {
+    memset(r, 0, sizeof(*r));
     r->now_ms = cl->now_ms;
     r->until_ms = cl->has_until ? cl->until_ms : cl->now_ms;
-    r->since_ms = cl->has_since ? cl->since_ms : r->until_ms - default_span_ms;
+    if (cl->has_since)
+        r->since_ms = cl->since_ms;
+    else if (__builtin_sub_overflow(r->until_ms, default_span_ms, &r->since_ms))
+        r->since_ms = 0;
     if (r->since_ms < 0)
         r->since_ms = 0;
+    if (r->until_ms < r->since_ms)
+        r->until_ms = r->since_ms;
+}
+
+void range_from_client_all(const struct client *cl, struct range *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->now_ms = cl->now_ms;
+    r->since_ms = cl->has_since && cl->since_ms > 0 ? cl->since_ms : 0;
+    r->until_ms = cl->has_until ? cl->until_ms : INT64_MAX;
+    if (r->until_ms < r->since_ms)
+        r->until_ms = r->since_ms;
 }
 
 int64_t counts_floor(int64_t t, int64_t step, int64_t offset_ms)
 {
-    int64_t x = t + offset_ms, q = x / step;
+    int64_t x, r, f;
 
-    if (x % step != 0 && x < 0)
-        q--;
-    return q * step - offset_ms;
+    /* times at the ends of int64 (a database someone else wrote) stay
+     * where they are rather than overflow */
+    if (__builtin_add_overflow(t, offset_ms, &x))
+        return t;
+    r = x % step;
+    if (r < 0)
+        r += step;
+    if (__builtin_sub_overflow(x, r, &f) || __builtin_sub_overflow(f, offset_ms, &f))
+        return t;
+    return f;
 }
 
-static int64_t counts_ceil(int64_t t, int64_t step)
+int64_t counts_ceil(int64_t t, int64_t step, int64_t offset_ms)
 {
-    int64_t f = counts_floor(t, step, 0);
+    int64_t f = counts_floor(t, step, offset_ms);
 
-    return f == t ? t : f + step;
+    return f == t || f > INT64_MAX - step ? f : f + step;
 }
 
-/* One piece of the range from one table. Rollup rows are summed here, not
- * in SQL: a GROUP BY sorts, which costs more than reading the rows (tens of
- * thousands for a day) into the caller's hash table. */
-static int counts_piece(struct db *db, const struct filter *f, const char *table,
-                        const char *time_col, const char *key_col, int64_t from, int64_t to,
-                        counts_cb cb, void *arg)
+/* --- what the tables hold ------------------------------------------------ */
+
+static int counts_first(struct db *db, const char *t1, const char *t2, const char *col,
+                        int64_t *out)
 {
-    bool raw = strcmp(table, "failures") == 0;
+    int64_t a, b;
+    int rc;
+
+    if ((rc = db_min_time(db, t1, col, &a)) != 0 || (rc = db_min_time(db, t2, col, &b)) != 0)
+        return rc;
+    /* the newer of the two: both tables are whole after it */
+    *out = a == INT64_MAX ? b : b == INT64_MAX ? a : a > b ? a : b;
+    return 0;
+}
+
+/* Whether every target's minutes of hour h add up to its hour rows. */
+static int counts_hour_whole(struct db *db, int64_t h, bool *whole)
+{
+    static const char *const sql =
+        "SELECT t, sum(ma), sum(ha), sum(mc), sum(hc) FROM ("
+        "SELECT target_id AS t, attempts AS ma, 0 AS ha, 0 AS mc, 0 AS hc FROM rollup_minute "
+        "WHERE minute >= ?1 AND minute < ?2 "
+        "UNION ALL SELECT target_id, 0, attempts, 0, 0 FROM rollup_hour WHERE hour = ?1 "
+        "UNION ALL SELECT target_id, 0, 0, count, 0 FROM rollup_minute_code "
+        "WHERE minute >= ?1 AND minute < ?2 "
+        "UNION ALL SELECT target_id, 0, 0, 0, count FROM rollup_hour_code WHERE hour = ?1"
+        ") GROUP BY t";
+    sqlite3_stmt *st;
+    int rc;
+
+    *whole = true;
+    if ((rc = db_prepare(db, sql, &st)) != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, h);
+    sqlite3_bind_int64(st, 2, fmt_add(h, COUNTS_HOUR_MS));
+    while ((rc = db_step(db, st)) == SQLITE_ROW) {
+        /* an hour row pruned before the minutes (retention under 7 days)
+         * reads as 0: the minutes are then all there is */
+        if (sqlite3_column_int64(st, 1) < sqlite3_column_int64(st, 2) ||
+            sqlite3_column_int64(st, 3) < sqlite3_column_int64(st, 4))
+            *whole = false;
+    }
+    sqlite3_finalize(st);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+}
+
+static int counts_facts_read(struct db *db, struct counts_facts *fa)
+{
+    int rc;
+
+    memset(fa, 0, sizeof(*fa));
+    fa->runs_since = INT64_MAX;
+    if ((rc = counts_first(db, "rollup_minute", "rollup_minute_code", "minute",
+                           &fa->first_minute)) != 0 ||
+        (rc = counts_first(db, "rollup_hour", "rollup_hour_code", "hour", &fa->first_hour)) != 0)
+        return rc;
+    if (fa->first_minute != INT64_MAX &&
+        (rc = counts_hour_whole(db, counts_floor(fa->first_minute, COUNTS_HOUR_MS, 0),
+                                &fa->first_minute_hour_whole)) != 0)
+        return rc;
+    if (db->has_runs && (rc = db_min_time(db, "runs", "started", &fa->runs_since)) != 0)
+        return rc;
+    return 0;
+}
+
+/* Hour h has all its minutes in the minute tables. */
+static bool counts_minutes_ok(const struct counts_facts *fa, int64_t h)
+{
+    if (fa->first_minute == INT64_MAX)
+        return false;
+    if (h > fa->first_minute)
+        return true;
+    return h == counts_floor(fa->first_minute, COUNTS_HOUR_MS, 0) && fa->first_minute_hour_whole;
+}
+
+/* Hour h has its rows in the hour tables (the first hour may have lost
+ * some targets' rows to retention; nothing better is left of it). */
+static bool counts_hours_ok(const struct counts_facts *fa, int64_t h)
+{
+    return fa->first_hour != INT64_MAX && h >= fa->first_hour;
+}
+
+/* The runs table shows netdiagd probed nothing in [a, b). */
+static int counts_idle(struct db *db, const struct counts_facts *fa, int64_t a, int64_t b,
+                       bool *idle)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *idle = false;
+    if (a >= b) {
+        *idle = true;
+        return 0;
+    }
+    if (fa->runs_since == INT64_MAX || a < fa->runs_since)
+        return 0; /* before the first recorded start nothing is known */
+    if ((rc = db_prepare(db,
+                         "SELECT count(*) FROM runs WHERE started < ?2 AND "
+                         "coalesce(stopped, heartbeat) + ?3 > ?1",
+                         &st)) != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    sqlite3_bind_int64(st, 3, COUNTS_RUN_SLACK_MS);
+    rc = db_step(db, st);
+    if (rc == SQLITE_ROW)
+        *idle = sqlite3_column_int64(st, 0) == 0;
+    sqlite3_finalize(st);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+}
+
+enum counts_edge {
+    COUNTS_EDGE_MINUTES, /* the minutes are there: nothing to decide */
+    COUNTS_EDGE_HOUR,    /* the hour row lies all in the range */
+    COUNTS_EDGE_EMPTY,   /* the hour holds nothing in the range */
+    COUNTS_EDGE_WIDEN,   /* the hour row cannot be split: take the whole hour */
+};
+
+/* How to count hour h of which [a, b) is in the range. */
+static int counts_edge(struct db *db, const struct range *r, int64_t h, int64_t a, int64_t b,
+                       enum counts_edge *out)
+{
+    bool idle;
+    int rc;
+
+    *out = COUNTS_EDGE_MINUTES;
+    if ((a == h && b == h + COUNTS_HOUR_MS) || counts_minutes_ok(&r->facts, h) ||
+        !counts_hours_ok(&r->facts, h))
+        return 0;
+    if ((rc = counts_idle(db, &r->facts, a, b, &idle)) != 0)
+        return rc;
+    if (idle) {
+        *out = COUNTS_EDGE_EMPTY;
+        return 0;
+    }
+    if ((rc = counts_idle(db, &r->facts, h, a, &idle)) != 0)
+        return rc;
+    if (idle && (rc = counts_idle(db, &r->facts, b, h + COUNTS_HOUR_MS, &idle)) != 0)
+        return rc;
+    *out = idle ? COUNTS_EDGE_HOUR : COUNTS_EDGE_WIDEN;
+    return 0;
+}
+
+/* Apply the decision for edge hour h. */
+static void counts_edge_apply(struct range *r, int64_t h, enum counts_edge e)
+{
+    if (e == COUNTS_EDGE_EMPTY && r->nempty < 2) {
+        r->empty_hours[r->nempty++] = h;
+    } else if (e == COUNTS_EDGE_WIDEN) {
+        if (r->from_ms > h)
+            r->from_ms = h;
+        if (r->to_ms < h + COUNTS_HOUR_MS)
+            r->to_ms = h + COUNTS_HOUR_MS;
+        r->widened_to_hours = true;
+    }
+}
+
+int range_resolve(struct db *db, struct range *r)
+{
+    enum counts_edge e;
+    int64_t h1, h2;
+    int rc;
+
+    if ((rc = counts_facts_read(db, &r->facts)) != 0)
+        return rc;
+    r->from_ms = counts_floor(r->since_ms, COUNTS_MINUTE_MS, 0);
+    r->to_ms = counts_ceil(r->until_ms, COUNTS_MINUTE_MS, 0);
+    r->widened_to_hours = false;
+    r->nempty = 0;
+    if (r->failures_only || r->to_ms <= r->from_ms || r->to_ms > INT64_MAX - COUNTS_HOUR_MS)
+        return 0;
+    /* Each edge inside an hour whose minutes are gone but whose hour rows
+     * remain: the hour row cannot be split, so the range takes the whole
+     * hour, unless the runs table shows the daemon did not run in the part
+     * left out (the row lies all inside) or in the part inside (nothing
+     * of it is). */
+    h1 = counts_floor(r->from_ms, COUNTS_HOUR_MS, 0);
+    h2 = counts_floor(r->to_ms - 1, COUNTS_HOUR_MS, 0);
+    if ((rc = counts_edge(db, r, h1, r->from_ms,
+                          r->to_ms < h1 + COUNTS_HOUR_MS ? r->to_ms : h1 + COUNTS_HOUR_MS, &e)) !=
+        0)
+        return rc;
+    counts_edge_apply(r, h1, e);
+    if (h2 != h1) {
+        if ((rc = counts_edge(db, r, h2, h2, r->to_ms, &e)) != 0)
+            return rc;
+        counts_edge_apply(r, h2, e);
+    }
+    return 0;
+}
+
+static bool counts_hour_empty(const struct range *r, int64_t h)
+{
+    for (int i = 0; i < r->nempty; i++)
+        if (r->empty_hours[i] == h)
+            return true;
+    return false;
+}
+
+void counts_range_text(const struct client *cl, const struct range *r, char *buf, size_t len)
+{
+    char from[32], to[32], day_from[16], day_to[16];
+
+    fmt_time(r->from_ms, cl->utc, FMT_TIME_DAY, day_from, sizeof(day_from));
+    fmt_time(r->from_ms, cl->utc, FMT_TIME_CLOCK, from, sizeof(from));
+    if (r->to_ms > r->now_ms && r->from_ms <= r->now_ms) {
+        snprintf(buf, len, "%s %s to now %s", day_from, from, fmt_zone(r->now_ms, cl->utc));
+        return;
+    }
+    if (r->to_ms == INT64_MAX) {
+        snprintf(buf, len, "from %s %s %s on", day_from, from, fmt_zone(r->from_ms, cl->utc));
+        return;
+    }
+    fmt_time(r->to_ms, cl->utc, FMT_TIME_DAY, day_to, sizeof(day_to));
+    fmt_time(r->to_ms, cl->utc, FMT_TIME_CLOCK, to, sizeof(to));
+    /* the end shows its day when it is another one (midnight ends the day
+     * before, "11-24 00:00" would read as the next) */
+    if (strcmp(day_from, day_to) == 0)
+        snprintf(buf, len, "%s %s to %s %s", day_from, from, to, fmt_zone(r->to_ms, cl->utc));
+    else
+        snprintf(buf, len, "%s %s to %s %s %s", day_from, from, day_to, to,
+                 fmt_zone(r->to_ms, cl->utc));
+}
+
+void counts_range_notes(const struct client *cl, const struct range *r, const struct counts_sink *s)
+{
+    if (r->widened_to_hours)
+        client_note(cl, "the range is widened to whole hours at its edges: the per-minute "
+                        "counts of that time are gone (netdiagd keeps them 7 days)");
+    if (s != NULL && s->orphan_failures > 0) {
+        char when[32];
+        fmt_time(s->orphans_until_ms, cl->utc, FMT_TIME_SHORT, when, sizeof(when));
+        client_note(cl,
+                    "%lld failures before %s have no attempt counts left (retention removed "
+                    "them first); each counts as one attempt",
+                    (long long)s->orphan_failures, when);
+    }
+}
+
+/* --- counting --------------------------------------------------------------- */
+
+enum counts_src {
+    COUNTS_SRC_MINUTE, /* rollup_minute, rollup_minute_code */
+    COUNTS_SRC_HOUR,   /* rollup_hour, rollup_hour_code */
+    COUNTS_SRC_ROWS,   /* failures only: no rollup left */
+};
+
+struct counts_piece {
+    int64_t from, to;
+    enum counts_src src;
+};
+
+/* The rollup rows of one source over [from, to): attempts, then failures
+ * by code (unless they come from the failure rows). */
+static int counts_rollup(struct db *db, const struct filter *f, struct counts_sink *s,
+                         enum counts_src src, int64_t from, int64_t to, bool failures)
+{
+    bool hour = src == COUNTS_SRC_HOUR;
+    const char *col = hour ? "hour" : "minute";
     struct fmt_buf sql = {0};
     sqlite3_stmt *st;
     int rc;
 
-    if (from >= to)
-        return 0;
-    fmt_buf_add(&sql, "SELECT target_id, %s, %s FROM %s WHERE %s >= ?1 AND %s < ?2", key_col,
-                raw ? "count(*)" : "count", table, time_col, time_col);
-    filter_sql(db, f, &sql, "target_id", "wsa_code", raw ? "phase" : NULL);
-    if (raw)
-        fmt_buf_add(&sql, " GROUP BY target_id, %s", key_col);
+    if (hour) { /* a partial hour here holds all its counts in the range */
+        from = counts_floor(from, COUNTS_HOUR_MS, 0);
+        to = counts_ceil(to, COUNTS_HOUR_MS, 0);
+    }
+    if (!failures)
+        fmt_buf_add(&sql,
+                    "SELECT target_id, %s, attempts, successes, failures, latency_sum_us, "
+                    "latency_count FROM rollup_%s WHERE %s >= ?1 AND %s < ?2",
+                    col, col, col, col);
+    else
+        fmt_buf_add(&sql,
+                    "SELECT target_id, %s, wsa_code, count FROM rollup_%s_code WHERE %s >= ?1 "
+                    "AND %s < ?2",
+                    col, col, col, col);
+    filter_sql(db, f, &sql, "target_id", failures && s->codes_in_sql ? "wsa_code" : NULL, NULL);
     rc = db_prepare(db, sql.s, &st);
     fmt_buf_free(&sql);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int64(st, 2, to);
-    while ((rc = db_step(db, st)) == SQLITE_ROW)
-        cb(arg, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-           sqlite3_column_int64(st, 2));
+    while ((rc = db_step(db, st)) == SQLITE_ROW) {
+        int64_t target = sqlite3_column_int64(st, 0), t = sqlite3_column_int64(st, 1);
+        if (failures) {
+            int64_t code = sqlite3_column_int64(st, 2), n = sqlite3_column_int64(st, 3);
+            if (n > 0 && code >= 0 && code <= INT32_MAX)
+                s->failures(s->arg, target, (int)code, n, t);
+        } else {
+            struct counts_attempts a = {
+                .attempts = sqlite3_column_int64(st, 2),
+                .successes = sqlite3_column_int64(st, 3),
+                .failures = sqlite3_column_int64(st, 4),
+                .latency_sum_us = sqlite3_column_int64(st, 5),
+                .latency_count = sqlite3_column_int64(st, 6),
+            };
+            s->attempts(s->arg, target, &a, t);
+        }
+    }
     sqlite3_finalize(st);
     return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
 }
 
-static int counts_failures(struct db *db, const struct filter *f, int64_t from, int64_t to,
-                           counts_cb cb, void *arg)
+/* The failure rows of [from, to): one call per row when the sink places
+ * failures in time, else one per (target, code). Orphans (no rollup) also
+ * count as attempts. */
+static int counts_rows(struct db *db, const struct filter *f, struct counts_sink *s, int64_t from,
+                       int64_t to, bool orphans)
 {
-    return counts_piece(db, f, "failures", "ts", "wsa_code", from, to, cb, arg);
-}
-
-/* Whole minutes [from, to): from rollup_minute_code where it still holds
- * them (the daemon keeps minutes 7 days), from failures before that. */
-static int counts_minutes(struct db *db, const struct filter *f, int64_t from, int64_t to,
-                          int64_t first_minute, counts_cb cb, void *arg)
-{
-    int64_t split = first_minute < from ? from : first_minute > to ? to : first_minute;
-    int rc;
-
-    if ((rc = counts_failures(db, f, from, split, cb, arg)) != 0)
-        return rc;
-    return counts_piece(db, f, "rollup_minute_code", "minute", "wsa_code", split, to, cb, arg);
-}
-
-int counts_by_code(struct db *db, const struct filter *f, const struct range *r, counts_cb cb,
-                   void *arg)
-{
-    int64_t s = r->since_ms, u = r->until_ms, m1, m2, h1, h2, first_minute;
-    int rc;
-
-    if (u <= s)
-        return 0;
-    m1 = counts_ceil(s, COUNTS_MINUTE_MS);
-    m2 = counts_floor(u, COUNTS_MINUTE_MS, 0);
-    if (m1 >= m2)
-        return counts_failures(db, f, s, u, cb, arg);
-    if ((rc = counts_failures(db, f, s, m1, cb, arg)) != 0 ||
-        (rc = counts_failures(db, f, m2, u, cb, arg)) != 0)
-        return rc;
-    /* Rows before the first minute the minute rollup holds are either
-     * pruned or do not exist: failures has them if anything does. */
-    if ((first_minute = db_min_time(db, "rollup_minute_code", "minute")) < 0)
-        return CLIENT_EXIT_RUNTIME;
-    h1 = counts_ceil(m1, COUNTS_HOUR_MS);
-    h2 = counts_floor(m2, COUNTS_HOUR_MS, 0);
-    if (h1 >= h2)
-        return counts_minutes(db, f, m1, m2, first_minute, cb, arg);
-    if ((rc = counts_minutes(db, f, m1, h1, first_minute, cb, arg)) != 0 ||
-        (rc = counts_minutes(db, f, h2, m2, first_minute, cb, arg)) != 0)
-        return rc;
-    return counts_piece(db, f, "rollup_hour_code", "hour", "wsa_code", h1, h2, cb, arg);
-}
-
-int counts_attempts(struct db *db, const struct filter *f, const struct range *r,
-                    counts_attempts_cb cb, void *arg)
-{
-    int64_t span = r->until_ms - r->since_ms, first_minute, step;
-    const char *table, *col;
+    bool each = s->bucket_ms > 0 || (orphans && s->attempts != NULL);
     struct fmt_buf sql = {0};
     sqlite3_stmt *st;
     int rc;
 
-    if (span <= 0)
+    if (from >= to)
         return 0;
-    if ((first_minute = db_min_time(db, "rollup_minute", "minute")) < 0)
-        return CLIENT_EXIT_RUNTIME;
-    if (span <= 2 * COUNTS_HOUR_MS &&
-        first_minute <= counts_floor(r->since_ms, COUNTS_MINUTE_MS, 0)) {
-        table = "rollup_minute";
-        col = "minute";
-        step = COUNTS_MINUTE_MS;
-    } else {
-        table = "rollup_hour";
-        col = "hour";
-        step = COUNTS_HOUR_MS;
-    }
-    fmt_buf_add(&sql,
-                "SELECT %s, target_id, successes, latency_sum_us, latency_count FROM %s "
-                "WHERE %s > ?1 AND %s < ?2",
-                col, table, col, col);
-    filter_sql(db, f, &sql, "target_id", NULL, NULL);
+    if (each)
+        fmt_buf_add(&sql, "SELECT target_id, wsa_code, 1, ts FROM failures "
+                          "WHERE ts >= ?1 AND ts < ?2");
+    else
+        fmt_buf_add(&sql, "SELECT target_id, wsa_code, count(*), 0 FROM failures "
+                          "WHERE ts >= ?1 AND ts < ?2");
+    filter_sql(db, f, &sql, "target_id", s->codes_in_sql ? "wsa_code" : NULL, "phase");
+    filter_raw_sql(db, f, &sql, "");
+    if (!each)
+        fmt_buf_add(&sql, " GROUP BY target_id, wsa_code");
     rc = db_prepare(db, sql.s, &st);
     fmt_buf_free(&sql);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(st, 1, r->since_ms - step);
-    sqlite3_bind_int64(st, 2, r->until_ms);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
-        int64_t start = sqlite3_column_int64(st, 0);
-        /* The share of the bucket inside the range, out of the part of the
-         * bucket that has happened (the current one is still filling up):
-         * attempts are spread evenly over a bucket. */
-        int64_t lo = start > r->since_ms ? start : r->since_ms, end = start + step;
-        int64_t seen = end < r->now_ms ? end : r->now_ms;
-        int64_t hi = end < r->until_ms ? end : r->until_ms;
-        double w;
-        if (hi > seen)
-            hi = seen;
-        if (hi <= lo)
+        int64_t target = sqlite3_column_int64(st, 0), code = sqlite3_column_int64(st, 1);
+        int64_t n = sqlite3_column_int64(st, 2), t = sqlite3_column_int64(st, 3);
+        if (code < 0 || code > INT32_MAX)
             continue;
-        w = seen > start ? (double)(hi - lo) / (double)(seen - start) : 1.0;
-        struct counts_attempts a = {
-            .successes = w * (double)sqlite3_column_int64(st, 2),
-            .latency_sum_us = w * (double)sqlite3_column_int64(st, 3),
-            .latency_count = w * (double)sqlite3_column_int64(st, 4),
-        };
-        cb(arg, sqlite3_column_int64(st, 1), &a);
+        if (s->failures != NULL)
+            s->failures(s->arg, target, (int)code, n, t);
+        if (orphans) {
+            struct counts_attempts a = {.attempts = n, .failures = n};
+            if (s->attempts != NULL)
+                s->attempts(s->arg, target, &a, t);
+            counts_add(&s->orphan_failures, n);
+            if (to > s->orphans_until_ms)
+                s->orphans_until_ms = to;
+        }
     }
     sqlite3_finalize(st);
     return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
 }
+
+/* Hour rows can feed buckets when every hour lies in one bucket. */
+static bool counts_hours_fit(const struct counts_sink *s)
+{
+    return s->bucket_ms == 0 ||
+           (s->bucket_ms % COUNTS_HOUR_MS == 0 && s->offset_ms % COUNTS_HOUR_MS == 0);
+}
+
+static int counts_piece_run(struct db *db, const struct filter *f, struct counts_sink *s,
+                            const struct counts_piece *p)
+{
+    int rc;
+
+    if (p->src == COUNTS_SRC_ROWS)
+        return counts_rows(db, f, s, p->from, p->to, true);
+    if (s->attempts != NULL && (rc = counts_rollup(db, f, s, p->src, p->from, p->to, false)) != 0)
+        return rc;
+    if (s->failures == NULL)
+        return 0;
+    if (s->failures_from_rows || (p->src == COUNTS_SRC_HOUR && !counts_hours_fit(s)))
+        return counts_rows(db, f, s, p->from, p->to, false);
+    return counts_rollup(db, f, s, p->src, p->from, p->to, true);
+}
+
+int counts_run(struct db *db, const struct filter *f, const struct range *r, struct counts_sink *s)
+{
+    const struct counts_facts *fa = &r->facts;
+    struct counts_piece cur = {0};
+    bool have = false;
+    int rc;
+
+    s->orphan_failures = 0;
+    s->orphans_until_ms = 0;
+    if (r->to_ms <= r->from_ms)
+        return 0;
+    /* One source per hour, adjacent hours of one source in one piece; a
+     * range of years is a few thousand steps of this loop, not queries. */
+    for (int64_t h = counts_floor(r->from_ms, COUNTS_HOUR_MS, 0), next; h < r->to_ms; h = next) {
+        int64_t a = h > r->from_ms ? h : r->from_ms, b;
+        bool whole, mins = counts_minutes_ok(fa, h);
+        enum counts_src src;
+        if (__builtin_add_overflow(h, COUNTS_HOUR_MS, &next))
+            break; /* the end of time */
+        b = next < r->to_ms ? next : r->to_ms;
+        whole = a == h && b == next;
+        if (counts_hour_empty(r, h))
+            continue;
+        if (whole && counts_hours_ok(fa, h) && (h > fa->first_hour || !mins)) {
+            src = COUNTS_SRC_HOUR;
+            /* every whole hour after the first hour row is one of these */
+            if (h > fa->first_hour) {
+                int64_t last = counts_floor(r->to_ms, COUNTS_HOUR_MS, 0);
+                if (last > b)
+                    b = next = last;
+            }
+        } else if (mins)
+            src = COUNTS_SRC_MINUTE;
+        else if (counts_hours_ok(fa, h))
+            src = COUNTS_SRC_HOUR; /* partial: range_resolve() found the rest idle */
+        else
+            src = COUNTS_SRC_ROWS;
+        if (have && cur.src == src && cur.to == a) {
+            cur.to = b;
+        } else {
+            if (have && (rc = counts_piece_run(db, f, s, &cur)) != 0)
+                return rc;
+            cur = (struct counts_piece){.from = a, .to = b, .src = src};
+            have = true;
+        }
+    }
+    return have ? counts_piece_run(db, f, s, &cur) : 0;
+}
+
+/* --- (target, key) -> count ------------------------------------------------ */
 
 static size_t counts_hash(int64_t target_id, int key, size_t cap)
 {
@@ -191,13 +510,11 @@ static void counts_map_put(struct counts_map *m, int64_t target_id, int key, int
         m->e[i] = (struct counts_entry){.target_id = target_id, .key = key, .used = true};
         m->len++;
     }
-    m->e[i].n += n;
+    counts_add(&m->e[i].n, n);
 }
 
-void counts_map_add(void *map, int64_t target_id, int key, int64_t n)
+void counts_map_add(struct counts_map *m, int64_t target_id, int key, int64_t n)
 {
-    struct counts_map *m = map;
-
     if ((m->len + 1) * 2 > m->cap) { /* keep the load under one half */
         struct counts_map bigger = {.cap = m->cap ? m->cap * 2 : 256};
         bigger.e = fmt_alloc(NULL, bigger.cap * sizeof(*bigger.e));

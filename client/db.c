@@ -56,6 +56,7 @@ static int db_resolve_path(const struct client *cl, struct db *db)
 {
     const char *cfg = cl->config_path ? cl->config_path : CLIENT_DEFAULT_CONFIG;
     struct db_ini ini = {.found = false};
+    const char *slash;
     struct stat sb;
     FILE *fp;
 
@@ -78,8 +79,20 @@ static int db_resolve_path(const struct client *cl, struct db *db)
         (void)ini_parse_file(fp, db_ini_handler, &ini);
         fclose(fp);
     }
-    util_strlcpy(db->path, ini.found && ini.value[0] ? ini.value : CLIENT_DEFAULT_DB,
-                 sizeof(db->path));
+    if (!ini.found || ini.value[0] == '\0') {
+        util_strlcpy(db->path, CLIENT_DEFAULT_DB, sizeof(db->path));
+        return 0;
+    }
+    /* A relative path is relative to the configuration's directory, as
+     * netdiagd reads it (and its include): the same file from anywhere. */
+    slash = strrchr(cfg, '/');
+    if (ini.value[0] == '/' || slash == NULL)
+        util_strlcpy(db->path, ini.value, sizeof(db->path));
+    else if ((size_t)snprintf(db->path, sizeof(db->path), "%.*s/%s", (int)(slash - cfg), cfg,
+                              ini.value) >= sizeof(db->path)) {
+        fprintf(stderr, "netdiag: %s: [daemon] database: the path is too long\n", cfg);
+        return CLIENT_EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -124,6 +137,32 @@ static int db_check_file(struct db *db)
     return 0;
 }
 
+/* SQLite calls this every few thousand steps of a query: past the
+ * deadline, the query stops (SQLITE_INTERRUPT). */
+static int db_progress(void *arg)
+{
+    const struct db *db = arg;
+
+    return util_mono_us() > db->deadline_us;
+}
+
+void db_deadline_restart(struct db *db)
+{
+    db->deadline_us = util_mono_us() + db->timeout_s * 1000000;
+}
+
+/* $NETDIAG_TIMEOUT or the default. */
+static int64_t db_timeout_s(void)
+{
+    const char *env = getenv(DB_TIMEOUT_ENV);
+    char err[128];
+    int64_t v;
+
+    if (env != NULL && util_parse_int(env, 1, 86400, &v, err, sizeof(err)) == 0)
+        return v;
+    return DB_DEADLINE_S;
+}
+
 static int db_connect(struct db *db, bool immutable)
 {
     char uri[3 * PATH_MAX + 32];
@@ -143,6 +182,8 @@ static int db_connect(struct db *db, bool immutable)
     }
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, CLIENT_BUSY_TIMEOUT_MS);
+    sqlite3_progress_handler(db->h, 4096, db_progress, db);
+    sqlite3_hard_heap_limit64(DB_HEAP_LIMIT);
     /* Belt and braces: the connection is read-only already. */
     sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_exec(db->h, "PRAGMA query_only = ON", NULL, NULL, NULL);
@@ -265,15 +306,40 @@ static int db_check_ids(struct db *db, const struct db_ids *ids)
     return 0;
 }
 
-static char *db_col_dup(sqlite3_stmt *st, int col)
-{
-    const unsigned char *s = sqlite3_column_text(st, col);
+#define DB_ARENA_BLOCK (1 << 20)
+#define DB_IN_LIST_MAX 1000 /* selected targets written as an IN list at most */
 
-    return s != NULL ? fmt_strdup((const char *)s) : NULL;
+const char db_target_sql[] = "SELECT id, name, kind, host, port, protocol, qname, qtype, server, "
+                             "retired FROM targets";
+
+/* A copy of s in the arena (names are short; a longer one gets a block of
+ * its own). */
+static const char *db_arena_dup(struct db_arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p;
+
+    if (a->nblocks == 0 || a->used + n > DB_ARENA_BLOCK) {
+        size_t size = n > DB_ARENA_BLOCK ? n : DB_ARENA_BLOCK;
+        a->blocks = fmt_alloc(a->blocks, (a->nblocks + 1) * sizeof(*a->blocks));
+        a->blocks[a->nblocks++] = fmt_alloc(NULL, size);
+        a->used = 0;
+    }
+    p = a->blocks[a->nblocks - 1] + a->used;
+    memcpy(p, s, n);
+    a->used += n;
+    return p;
 }
 
-/* "host:port", "[::1]:53", "host:port/udp", "name A @server". */
-static char *db_target_address(sqlite3_stmt *st)
+static void db_arena_free(struct db_arena *a)
+{
+    for (size_t i = 0; i < a->nblocks; i++)
+        free(a->blocks[i]);
+    free(a->blocks);
+    memset(a, 0, sizeof(*a));
+}
+
+char *db_target_address(sqlite3_stmt *st)
 {
     const char *kind = (const char *)sqlite3_column_text(st, 2);
     const char *host = (const char *)sqlite3_column_text(st, 3);
@@ -300,9 +366,22 @@ static char *db_target_address(sqlite3_stmt *st)
 
 static int db_cmp_id(const void *a, const void *b)
 {
-    const struct db_target *x = *(struct db_target *const *)a, *y = *(struct db_target *const *)b;
+    const struct db_target *x = a, *y = b;
 
     return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The kinds share static strings; anything else goes to the arena. */
+static const char *db_kind(struct db *db, const char *kind)
+{
+    static const char *const kinds[] = {"connect", "resolve", "send", "ping"};
+
+    if (kind == NULL)
+        return "?";
+    for (size_t i = 0; i < ND_ARRAY_LEN(kinds); i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return kinds[i];
+    return db_arena_dup(&db->arena, kind);
 }
 
 static int db_load_targets(struct db *db)
@@ -311,12 +390,10 @@ static int db_load_targets(struct db *db)
     size_t cap = 0;
     int rc;
 
-    if ((rc = db_prepare(db,
-                         "SELECT id, name, kind, host, port, protocol, qname, qtype, server, "
-                         "retired FROM targets ORDER BY name",
-                         &st)) != 0)
+    if ((rc = db_prepare(db, db_target_sql, &st)) != 0)
         return rc;
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
+        const unsigned char *name = sqlite3_column_text(st, 1);
         struct db_target *t;
         if (db->ntargets == cap) {
             cap = cap ? cap * 2 : 64;
@@ -324,24 +401,67 @@ static int db_load_targets(struct db *db)
         }
         t = &db->targets[db->ntargets++];
         t->id = sqlite3_column_int64(st, 0);
-        t->name = db_col_dup(st, 1);
-        t->kind = db_col_dup(st, 2);
-        t->address = db_target_address(st);
+        t->name = db_arena_dup(&db->arena, name != NULL ? (const char *)name : "?");
+        t->kind = db_kind(db, (const char *)sqlite3_column_text(st, 2));
         t->retired_ms = sqlite3_column_int64(st, 9);
         t->selected = true;
-        if (t->name == NULL)
-            t->name = fmt_strdup("?");
-        if (t->kind == NULL)
-            t->kind = fmt_strdup("?");
     }
     sqlite3_finalize(st);
     if (rc < 0)
         return CLIENT_EXIT_RUNTIME;
-    db->by_id = fmt_alloc(NULL, db->ntargets * sizeof(*db->by_id));
-    for (size_t i = 0; i < db->ntargets; i++)
-        db->by_id[i] = &db->targets[i];
-    qsort(db->by_id, db->ntargets, sizeof(*db->by_id), db_cmp_id);
+    db->nselected = db->ntargets;
+    if (db->ntargets > 0)
+        qsort(db->targets, db->ntargets, sizeof(*db->targets), db_cmp_id);
     return 0;
+}
+
+/* nd_selected(id): 1 when the target is selected. */
+static void db_sql_selected(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const struct db *db = sqlite3_user_data(ctx);
+    const struct db_target *t = db_target_by_id(db, sqlite3_value_int64(argv[0]));
+
+    (void)argc;
+    sqlite3_result_int(ctx, t != NULL && t->selected);
+}
+
+void db_selected_sql(const struct db *db, struct fmt_buf *b, const char *col)
+{
+    bool first = true;
+
+    if (db->nselected > DB_IN_LIST_MAX) {
+        fmt_buf_add(b, " AND nd_selected(%s)", col);
+        return;
+    }
+    /* The values are numbers read from the database, so they go into the
+     * text as literals: an IN list of literals lets SQLite use an index. */
+    fmt_buf_add(b, " AND %s IN (", col);
+    for (size_t i = 0; i < db->ntargets; i++) {
+        if (!db->targets[i].selected)
+            continue;
+        fmt_buf_add(b, "%s%lld", first ? "" : ",", (long long)db->targets[i].id);
+        first = false;
+    }
+    fmt_buf_add(b, ")");
+}
+
+/* Tables a schema version may or may not have: the runs table comes with
+ * version 3, and a database whose daemon has not migrated it yet is read
+ * without it. */
+static int db_find_tables(struct db *db)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = db_prepare(db,
+                         "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                         "name = 'runs'",
+                         &st)) != 0)
+        return rc;
+    rc = db_step(db, st);
+    db->has_runs = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_finalize(st);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
 }
 
 int db_open(struct client *cl, struct db *db)
@@ -350,6 +470,8 @@ int db_open(struct client *cl, struct db *db)
     int rc, ret;
 
     memset(db, 0, sizeof(*db));
+    db->timeout_s = db_timeout_s();
+    db_deadline_restart(db);
     if ((ret = db_resolve_path(cl, db)) != 0 || (ret = db_check_file(db)) != 0)
         return ret;
     if ((ret = db_connect(db, false)) != 0)
@@ -371,8 +493,11 @@ int db_open(struct client *cl, struct db *db)
         ret = db_read_error(db, rc);
         goto fail;
     }
-    if ((ret = db_check_ids(db, &ids)) != 0 || (ret = db_load_targets(db)) != 0)
+    if ((ret = db_check_ids(db, &ids)) != 0 || (ret = db_find_tables(db)) != 0 ||
+        (ret = db_load_targets(db)) != 0)
         goto fail;
+    sqlite3_create_function(db->h, "nd_selected", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, db,
+                            db_sql_selected, NULL, NULL);
     return 0;
 fail:
     db_close(db);
@@ -381,16 +506,10 @@ fail:
 
 void db_close(struct db *db)
 {
-    for (size_t i = 0; i < db->ntargets; i++) {
-        free(db->targets[i].name);
-        free(db->targets[i].kind);
-        free(db->targets[i].address);
-    }
     free(db->targets);
-    free(db->by_id);
+    db_arena_free(&db->arena);
     db->targets = NULL;
-    db->by_id = NULL;
-    db->ntargets = 0;
+    db->ntargets = db->nselected = 0;
     if (db->h != NULL)
         db_disconnect(db);
 }
@@ -401,6 +520,17 @@ int db_fail(struct db *db, const char *what)
 
     if (db_is_busy(rc))
         return db_report_busy(db);
+    if ((rc & 0xff) == SQLITE_INTERRUPT) {
+        db_say(db,
+               "%s: no answer within %lld s (a table replaced by a view that never ends? a "
+               "history too large? $%s sets the limit)",
+               what, (long long)db->timeout_s, DB_TIMEOUT_ENV);
+        return CLIENT_EXIT_RUNTIME;
+    }
+    if ((rc & 0xff) == SQLITE_NOMEM) {
+        db_say(db, "%s: the query needs more than %lld MB", what, (long long)(DB_HEAP_LIMIT >> 20));
+        return CLIENT_EXIT_RUNTIME;
+    }
     db_say(db, "%s: %s", what, sqlite3_errmsg(db->h));
     return CLIENT_EXIT_RUNTIME;
 }
@@ -430,9 +560,9 @@ const struct db_target *db_target_by_id(const struct db *db, int64_t id)
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (db->by_id[mid]->id == id)
-            return db->by_id[mid];
-        if (db->by_id[mid]->id < id)
+        if (db->targets[mid].id == id)
+            return &db->targets[mid];
+        if (db->targets[mid].id < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -451,19 +581,19 @@ const char *db_target_name(const struct db *db, int64_t id)
     return unknown;
 }
 
-int64_t db_min_time(struct db *db, const char *table, const char *column)
+int db_min_time(struct db *db, const char *table, const char *column, int64_t *out)
 {
     char sql[160];
     sqlite3_stmt *st;
-    int64_t v = INT64_MAX;
     int rc;
 
+    *out = INT64_MAX;
     snprintf(sql, sizeof(sql), "SELECT min(%s) FROM %s", column, table);
-    if (db_prepare(db, sql, &st) != 0)
-        return -1;
+    if ((rc = db_prepare(db, sql, &st)) != 0)
+        return rc;
     rc = db_step(db, st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(st, 0);
+        *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return rc < 0 ? -1 : v;
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
 }

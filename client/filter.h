@@ -16,6 +16,7 @@ struct client;
 #define FILTER_CODE   0x2u
 #define FILTER_PHASE  0x4u
 #define FILTER_KIND   0x8u
+#define FILTER_RAW    0x10u
 
 #define FILTER_MAX_CODES 64
 
@@ -28,6 +29,8 @@ struct filter {
     size_t ncodes;
     int phases[8]; /* --phase, as stored numbers */
     size_t nphases;
+    const char *const *raws; /* --raw, as given */
+    size_t nraws;
     bool by_target; /* --target or --kind given: db->targets[].selected matters */
 };
 
@@ -39,7 +42,9 @@ const char *filter_phase_name(int phase);
 int filter_parse(struct client *cl, unsigned which, struct filter *f);
 
 /* Mark the targets the filter selects. A --target glob that matches no
- * target at all is a usage error (a typo, most likely). */
+ * target at all is a usage error (a typo, most likely), and so is a --raw
+ * that is neither a name netdiagd stores (errno, EAI_*, DNS outcome) nor
+ * one the database holds. */
 int filter_select(struct client *cl, struct db *db, const struct filter *f);
 
 /* Append " AND col IN (...)" for each active filter to b; a column given as
@@ -48,5 +53,12 @@ void filter_sql(const struct db *db, const struct filter *f, struct fmt_buf *b,
                 const char *target_col, const char *code_col, const char *phase_col);
 
 bool filter_code_ok(const struct filter *f, int code);
+
+/* Append " AND raw_id IN (...)" (schema 1: " AND raw IN (...)") for --raw,
+ * the column prefixed with `alias` ("f." or ""). Nothing without --raw. */
+void filter_raw_sql(const struct db *db, const struct filter *f, struct fmt_buf *b,
+                    const char *alias);
+/* Whether failures must be read from the rows: --phase or --raw given. */
+bool filter_needs_rows(const struct filter *f);
 
 #endif

@@ -45,7 +45,7 @@ static bool fmt_tm(int64_t ms, bool utc, struct tm *tm)
 void fmt_time(int64_t ms, bool utc, enum fmt_time_style style, char *buf, size_t len)
 {
     struct tm tm;
-    int frac = (int)(ms - fmt_floor_div(ms, 1000) * 1000);
+    int frac = (int)(((ms % 1000) + 1000) % 1000); /* never overflows, unlike ms - s * 1000 */
 
     if (!fmt_tm(ms, utc, &tm)) {
         snprintf(buf, len, "?");
@@ -131,6 +131,36 @@ void fmt_percent(double fraction, char *buf, size_t len)
         snprintf(buf, len, "100%%");
 }
 
+void fmt_percent1(double fraction, char *buf, size_t len)
+{
+    double pct = fraction * 100.0;
+
+    if (isnan(fraction))
+        snprintf(buf, len, "-");
+    else if (pct > 0 && pct < 0.05)
+        snprintf(buf, len, "<0.1%%");
+    else if (pct >= 99.95 && fraction < 1.0)
+        snprintf(buf, len, ">99.9%%");
+    else
+        snprintf(buf, len, "%.1f%%", pct);
+}
+
+void fmt_duration_short(int64_t ms, char *buf, size_t len)
+{
+    int64_t s = ms / 1000;
+
+    if (ms < 0)
+        snprintf(buf, len, "-");
+    else if (s < 60)
+        snprintf(buf, len, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(buf, len, "%lldm", (long long)(s / 60));
+    else if (s < 86400)
+        snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else
+        snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
 void fmt_duration_ms(int64_t ms, char *buf, size_t len)
 {
     int64_t s = ms / 1000;
@@ -145,6 +175,24 @@ void fmt_duration_ms(int64_t ms, char *buf, size_t len)
         snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
     else
         snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+int64_t fmt_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+int64_t fmt_add(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
 }
 
 void fmt_buf_add(struct fmt_buf *b, const char *fmt, ...)

@@ -26,8 +26,19 @@ int64_t fmt_utc_offset_ms(int64_t ms, bool utc);
 void fmt_latency_us(int64_t us, char *buf, size_t len);
 /* A fraction as a percentage: "3.9%", "100%", "0.01%", "<0.01%"; "-" for NaN. */
 void fmt_percent(double fraction, char *buf, size_t len);
+/* A fraction as a percentage with one decimal always: "3.9%", "100.0%",
+ * "<0.1%" for a little, ">99.9%" for almost all (never rounded to 0 or
+ * 100 when it is not); "-" for NaN. */
+void fmt_percent1(double fraction, char *buf, size_t len);
 /* A duration in ms as "45s", "12m", "3h05m", "2d4h". */
 void fmt_duration_ms(int64_t ms, char *buf, size_t len);
+/* How long ago, short: "45s", "7m", "3h05m", "2d04h"; "-" when negative. */
+void fmt_duration_short(int64_t ms, char *buf, size_t len);
+
+/* a - b and a + b, saturating at the ends of int64: times read from a
+ * database someone else wrote may be anything. */
+int64_t fmt_sub(int64_t a, int64_t b);
+int64_t fmt_add(int64_t a, int64_t b);
 
 /* A growing NUL-terminated string; out of memory exits 1. */
 struct fmt_buf {

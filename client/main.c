@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "suggest.h"
 #include "timearg.h"
 #include "util.h"
 
@@ -67,6 +68,13 @@ static const struct client_option global_options[GOPT_COUNT + 1] = {
             "repeatable",                                                                          \
             true                                                                                   \
     }
+#define OPT_RAW                                                                                    \
+    {                                                                                              \
+        "raw", 0, "NAME",                                                                          \
+            "only failures whose raw outcome is NAME: what Linux said, an errno (ECONNREFUSED), "  \
+            "EAI_* or DNS outcome (TIMEOUT, SERVFAIL); repeatable",                                \
+            true                                                                                   \
+    }
 #define OPT_KIND                                                                                   \
     {                                                                                              \
         "kind", 0, "KIND", "only targets of KIND: connect, resolve or send; repeatable", true      \
@@ -79,17 +87,25 @@ static const struct client_option global_options[GOPT_COUNT + 1] = {
 static const struct client_option failures_options[] = {
     OPT_TARGET,
     OPT_CODE,
+    OPT_RAW,
     {"phase", 0, "PHASE",
      "only failures in PHASE: resolve, connect, send, recv, verify or none; repeatable", true},
     OPT_KIND,
-    {"limit", 'n', "N", "show the newest N failures (default 100; 0: all)", false},
+    {"limit", 'n', "N",
+     "show the newest N failures (default 100; 0: all); with --follow, before following "
+     "(default 10, with --since all)",
+     false},
+    {"follow", 'f', NULL,
+     "then print new failures as they are stored, until interrupted (JSON: one object a line)",
+     false},
     OPT_END,
 };
 
 static const struct client_option summary_options[] = {
-    {"by", 0, "WHAT", "count by code (default), target or phase", false},
+    {"by", 0, "WHAT", "count by code (default), target, phase or raw (outcome)", false},
     OPT_TARGET,
     OPT_CODE,
+    OPT_RAW,
     OPT_KIND,
     OPT_END,
 };
@@ -102,12 +118,15 @@ static const struct client_option timeline_options[] = {
     {"by", 0, "WHAT", "one row per code (default) or per target", false},
     OPT_TARGET,
     OPT_CODE,
+    OPT_RAW,
     OPT_KIND,
     {"color", 0, "WHEN", "colour the chart: auto (default: on a terminal), always or never", false},
     OPT_END,
 };
 
 static const struct client_option targets_options[] = {
+    {"failing", 0, NULL, "only targets failing now (all or some attempts of their newest minute)",
+     false},
     OPT_TARGET,
     OPT_KIND,
     OPT_END,
@@ -132,9 +151,11 @@ static const struct command commands[] = {
         .help = "List failed probes, newest first: time, target, phase, code, name, meaning, "
                 "raw error and its value, detail, local and remote address, latency. Without "
                 "--since, all the history is searched; --limit caps the rows (default 100). "
-                "A table that does not fit the width leaves out the kind, the meaning, the raw "
-                "value, the local address, the raw error and the remote address, in that "
-                "order, before it cuts text; --wide shows every column whole.",
+                "A table that does not fit the width leaves out the code's number (its name "
+                "stays), the kind, the meaning, the raw value, the local address, the raw error, "
+                "the remote address, the phase and the detail, in that order, as needed; times "
+                "and numbers are never cut; --wide shows every column whole, and a pipe is "
+                "never cut. With --follow, new failures as they are stored, until interrupted.",
         .options = failures_options,
     },
     {
@@ -143,14 +164,16 @@ static const struct command commands[] = {
         .args = "",
         .min_args = 0,
         .max_args = 0,
-        .summary = "count failures by code, target or phase, with failure rates",
+        .summary = "count failures by code, target, phase or raw outcome, with failure rates",
         .help = "Count the failures of a time range (default: the last 24 hours) by code, by "
-                "target or by phase (--by), most frequent first, with each code's meaning. "
-                "The rate is failures per attempt, from the per-minute counts netdiagd keeps "
-                "of every attempt (per hour for ranges over 2 hours), the minutes or hours "
-                "at the edges counted in proportion to the part inside the range; by code "
-                "and by phase it is a share of all attempts of the selected targets. Counts "
-                "are exact.",
+                "target, by phase or by raw outcome (--by), most frequent first, with each code's "
+                "meaning. "
+                "The counts are exact: what netdiagd's per-minute and per-hour counts of every "
+                "attempt and its failure rows say for the range, made whole minutes (whole "
+                "hours where the minute counts are gone, with a note). The rate is failures "
+                "per attempt: by target of the target's own attempts, otherwise of all attempts "
+                "of the selected targets; each row gives the attempts it is a share of. "
+                "--raw TIMEOUT tells a silent nameserver from SERVFAIL, both WSATRY_AGAIN.",
         .options = summary_options,
     },
     {
@@ -175,11 +198,13 @@ static const struct command commands[] = {
         .args = "",
         .min_args = 0,
         .max_args = 0,
-        .summary = "list targets with their last result and success rate",
-        .help = "List every target netdiagd has probed, retired ones included: kind, address, "
-                "the result of its last minute with attempts (ok, failing, or mixed), its "
-                "last failure and code, and over the range (default: the last 24 hours) its "
-                "attempts, failures, success rate and mean latency of successful attempts.",
+        .summary = "list targets with their state and success rate, failing ones first",
+        .help = "List every target netdiagd has probed, failing ones first, then mixed, ok, "
+                "without data and retired: kind, address, its state (from its newest minute "
+                "with attempts: failing, mixed or ok; or retired) and since when it has held, "
+                "its last failure with its time and code, and over the range (default: the "
+                "last 24 hours) its attempts, failures, success rate and mean latency of "
+                "successful attempts.",
         .options = targets_options,
     },
     {
@@ -195,6 +220,22 @@ static const struct command commands[] = {
                 "that fired, peak, baseline, attempts, detail and meaning. No alerts is an "
                 "empty list, not an error.",
         .options = alerts_options,
+    },
+    {
+        .name = "status",
+        .run = cmd_status_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "is netdiagd running, and how fresh is its data",
+        .help = "Say whether netdiagd is running, from the heartbeat it keeps in the database "
+                "(schema 3): its pid, host, version, configuration, start and uptime, its last "
+                "heartbeat, its stop (if it stopped cleanly), the newest result stored, the "
+                "targets configured, failing (failures in the newest two minutes) and retired, "
+                "the alerts firing (unknown when the daemon is gone), its counters since it "
+                "started (results, failures, dropped), and the database and its size. Exits 0 "
+                "when netdiagd runs and its heartbeat is fresh (under 10 s old), 5 when it "
+                "stopped, died, hangs or cannot be known.",
     },
     {
         .name = "codes",
@@ -226,6 +267,42 @@ static const struct command commands[] = {
     },
 };
 
+static int client_unknown_command(struct client *cl, const char *name)
+{
+    struct suggest sg;
+    char hint[256];
+
+    suggest_init(&sg, name);
+    for (size_t i = 0; i < ND_ARRAY_LEN(commands); i++)
+        suggest_add(&sg, commands[i].name);
+    suggest_add(&sg, "help");
+    suggest_text(&sg, 0, hint, sizeof(hint));
+    return client_usage_error(cl, "unknown command \"%s\"%s", name, hint);
+}
+
+/* "unknown option --sinse; did you mean --since?": among the global
+ * options and, after the command, its own. */
+static int client_unknown_option(struct client *cl, const char *text)
+{
+    char word[64], hint[256], cands[GOPT_COUNT + CLIENT_MAX_CMD_OPTIONS][64];
+    size_t n = 0;
+    struct suggest sg;
+
+    util_strlcpy(word, text, sizeof(word));
+    word[strcspn(word, "=")] = '\0';
+    suggest_init(&sg, word);
+    for (size_t i = 0; i < GOPT_COUNT; i++)
+        snprintf(cands[n++], sizeof(cands[0]), "--%s", global_options[i].long_name);
+    for (size_t i = 0;
+         cl->cmd && cl->cmd->options && cl->cmd->options[i].long_name && n < ND_ARRAY_LEN(cands);
+         i++)
+        snprintf(cands[n++], sizeof(cands[0]), "--%s", cl->cmd->options[i].long_name);
+    for (size_t i = 0; i < n; i++)
+        suggest_add(&sg, cands[i]);
+    suggest_text(&sg, 0, hint, sizeof(hint));
+    return client_usage_error(cl, "unknown option \"%s\"%s", text, hint);
+}
+
 static const struct command *client_find_command(const char *name)
 {
     for (size_t i = 0; i < ND_ARRAY_LEN(commands); i++)
@@ -249,6 +326,26 @@ int client_usage_error(const struct client *cl, const char *fmt, ...)
     else
         fputs("; see 'netdiag --help'\n", stderr);
     return CLIENT_EXIT_USAGE;
+}
+
+void client_note(const struct client *cl, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (cl->format == OUTPUT_TABLE)
+        client_wrap(cl, text); /* one line through a pipe, wrapped to a terminal */
+    else
+        fprintf(stderr, "netdiag: note: %s\n", text);
+}
+
+void client_wrap(const struct client *cl, const char *text)
+{
+    output_wrap(cl->out, text, cl->wide || cl->width_cols <= 0 ? SIZE_MAX : (size_t)cl->width_cols,
+                0);
 }
 
 int client_write_error(void)
@@ -517,7 +614,7 @@ static int client_parse(struct client *cl, struct client_pending *p, int argc, c
                 return client_usage_error(cl, "option \"--%s\" takes no argument", o->long_name);
             if (optopt > 0 && optopt < 256)
                 return client_usage_error(cl, "unknown option \"-%c\"", optopt);
-            return client_usage_error(cl, "unknown option \"%s\"", text);
+            return client_unknown_option(cl, text);
         }
         if (c < OPT_VAL_GLOBAL)
             c = client_short_val(cl->cmd, c);
@@ -621,12 +718,23 @@ static int client_main(struct client *cl, int argc, char **argv)
             printf("netdiag %s\n", NETDIAG_VERSION);
             return CLIENT_EXIT_OK;
         }
-        return client_usage_error(cl, "no command given");
+        help_global(stdout); /* "netdiag" alone: what it can do */
+        return CLIENT_EXIT_OK;
+    }
+    if (strcmp(argv[optind], "help") == 0) { /* "netdiag help [COMMAND]" */
+        if (optind + 1 >= argc) {
+            help_global(stdout);
+            return CLIENT_EXIT_OK;
+        }
+        cl->cmd = client_find_command(argv[optind + 1]);
+        if (cl->cmd == NULL)
+            return client_unknown_command(cl, argv[optind + 1]);
+        help_command(stdout, cl->cmd);
+        return CLIENT_EXIT_OK;
     }
     cl->cmd = client_find_command(argv[optind]);
-    if (cl->cmd == NULL) {
-        return client_usage_error(cl, "unknown command \"%s\"", argv[optind]);
-    }
+    if (cl->cmd == NULL)
+        return client_unknown_command(cl, argv[optind]);
 
     /* Second pass: the command's options and the global ones, anywhere
      * after the command; cmd_argv[0] is the command itself. */

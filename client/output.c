@@ -14,6 +14,8 @@
 #define OUTPUT_ELLIPSIS "\xe2\x80\xa6" /* U+2026, one column wide */
 #define OUTPUT_GAP      2              /* spaces between table columns */
 #define OUTPUT_FLEX_MIN 8              /* a cut column keeps at least this */
+#define OUTPUT_NAME_MIN 5              /* a cut name (kept column) keeps at least this */
+#define OUTPUT_DROP_MIN 16             /* columns are dropped until free text gets this much */
 
 struct output {
     FILE *fp;
@@ -27,6 +29,12 @@ struct output {
     size_t nrows; /* rows ended so far */
     char **cells; /* table mode: nrows * ncols sanitized texts */
     size_t ncells, cells_cap;
+    char *empty;    /* output_set_empty() */
+    bool has_empty; /* output_set_empty() was called */
+    bool stream;    /* output_stream() */
+    bool laid;      /* a streamed table's widths are fixed (w, visible) */
+    size_t *w;      /* streamed table: column widths */
+    bool *visible;  /* streamed table: columns shown */
 };
 
 int output_format_from_name(const char *name)
@@ -82,6 +90,70 @@ size_t output_text_width(const char *s)
     return w;
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4), 0 when it is not one
+ * (overlong forms, surrogates and code points over U+10FFFF included). */
+static size_t output_utf8_len(const unsigned char *s)
+{
+    size_t n;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
+/* The escaping of output_escape(); newlines kept when keep_nl. */
+static void output_escape_nl(const char *s, char *buf, size_t len, bool keep_nl)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+
+    if (len == 0)
+        return;
+    while (*p && o + 7 < len) {
+        size_t n = output_utf8_len(p);
+        if (*p == '\n' && keep_nl) {
+            buf[o++] = '\n';
+            p++;
+        } else if (*p == '\t' || *p == '\n' || *p == '\r') {
+            buf[o++] = ' ';
+            p++;
+        } else if (n == 0 || *p < 0x20 || *p == 0x7f) {
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+            p++;
+        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) { /* C1 controls, U+0080-009F */
+            o += (size_t)snprintf(buf + o, len - o, "\\u%04x", p[1]);
+            p += 2;
+        } else {
+            memcpy(buf + o, p, n);
+            o += n;
+            p += n;
+        }
+    }
+    buf[o] = '\0';
+}
+
+void output_escape(const char *s, char *buf, size_t len)
+{
+    output_escape_nl(s, buf, len, false);
+}
+
 /* Bytes of the first `cols` code points of s. */
 static size_t output_prefix_bytes(const char *s, size_t cols)
 {
@@ -106,7 +178,7 @@ int output_width(FILE *fp)
         return (int)v;
     if (isatty(fileno(fp)) && ioctl(fileno(fp), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
-    return 80;
+    return 0;
 }
 
 struct output *output_new(FILE *fp, enum output_format format, enum output_layout layout,
@@ -135,49 +207,80 @@ struct output *output_new(FILE *fp, enum output_format format, enum output_layou
     return o;
 }
 
+/* s as a JSON string that is always valid: quotes, backslashes and
+ * control characters escaped, bytes that are not UTF-8 as U+FFFD (the
+ * text someone else wrote into the database may hold anything). */
 static void output_json_string(FILE *fp, const char *s)
 {
-    /* util_json_string needs room for the worst case, \u00XX per byte, plus
-     * the margin its loop keeps. */
-    size_t len = strlen(s) * 6 + 16;
-    char *buf = output_alloc(NULL, len);
+    const unsigned char *p = (const unsigned char *)s;
 
-    util_json_string(buf, len, s);
-    fputs(buf, fp);
-    free(buf);
+    fputc('"', fp);
+    while (*p) {
+        size_t n = output_utf8_len(p);
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', fp);
+            fputc(*p++, fp);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(fp, "\\u%04x", *p++);
+        } else if (n == 0) {
+            fputs("\\ufffd", fp);
+            p++;
+        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+            fprintf(fp, "\\u%04x", p[1]);
+            p += 2;
+        } else if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fprintf(fp, "\\u%04x", 0x2000 | (p[2] - 0x80)); /* U+2028, U+2029 */
+            p += 3;
+        } else {
+            fwrite(p, 1, n, fp);
+            p += n;
+        }
+    }
+    fputc('"', fp);
+}
+
+/* s with bytes that are not UTF-8 written as U+FFFD: CSV is text. */
+static void output_csv_text(FILE *fp, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        size_t n = output_utf8_len(p);
+        if (n == 0) {
+            fputs("\xef\xbf\xbd", fp);
+            p++;
+            continue;
+        }
+        if (*p == '"')
+            fputc('"', fp);
+        fwrite(p, 1, n, fp);
+        p += n;
+    }
 }
 
 /* RFC 4180: quote a field holding a comma, a quote or a line break, and
  * double the quotes inside. */
 static void output_csv_field(FILE *fp, const char *s)
 {
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
+    bool quote = strpbrk(s, ",\"\r\n") != NULL;
+
+    if (quote)
+        fputc('"', fp);
+    output_csv_text(fp, s);
+    if (quote)
+        fputc('"', fp);
 }
 
-/* Table cells never carry control characters to the terminal: tabs and
- * carriage returns become spaces, newlines stay (record layout breaks lines
- * there, list layout prints a space), anything else becomes '?'. */
+/* Table cells never carry control characters or broken UTF-8 to the
+ * terminal: they show as \xNN (output_escape()); tabs and carriage
+ * returns become spaces, newlines stay (record layout breaks lines there,
+ * list layout prints a space). */
 static void output_table_push(struct output *o, const char *s)
 {
-    char *t = output_strdup(s);
+    size_t len = strlen(s) * 6 + 8;
+    char *t = output_alloc(NULL, len);
 
-    for (char *p = t; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '\t' || c == '\r')
-            *p = ' ';
-        else if ((c < 0x20 && c != '\n') || c == 0x7f)
-            *p = '?';
-    }
+    output_escape_nl(s, t, len, true);
     if (o->ncells == o->cells_cap) {
         o->cells_cap = o->cells_cap ? o->cells_cap * 2 : 64;
         o->cells = output_alloc(o->cells, o->cells_cap * sizeof(*o->cells));
@@ -198,7 +301,9 @@ static bool output_cell_begin(struct output *o)
         o->cell++;
         return false;
     case OUTPUT_JSON:
-        if (o->cell == 0)
+        if (o->cell == 0 && o->stream)
+            fputc('{', o->fp);
+        else if (o->cell == 0)
             fputs(o->nrows == 0 ? "[\n{" : ",\n{", o->fp);
         else
             fputc(',', o->fp);
@@ -261,7 +366,7 @@ void output_double(struct output *o, double v, int decimals, const char *shown)
 {
     char buf[64];
 
-    if (isnan(v)) {
+    if (!isfinite(v)) { /* JSON has no NaN or infinity */
         output_null(o);
         return;
     }
@@ -325,7 +430,7 @@ void output_end_row(struct output *o)
         abort();
     }
     if (o->format == OUTPUT_JSON)
-        fputc('}', o->fp);
+        fputs(o->stream ? "}\n" : "}", o->fp);
     else if (o->format == OUTPUT_CSV)
         fputc('\n', o->fp);
     o->cell = 0;
@@ -381,12 +486,25 @@ static void output_shrink(size_t *w, const size_t *min_w, const bool *eligible, 
     }
 }
 
-/* Leave out droppable columns, highest rank first, until the visible ones
- * fit `avail` at their natural widths or none is left to drop. */
-static void output_drop(const struct output *o, const size_t *w, bool *visible, size_t *total,
-                        size_t avail)
+/* What a visible column needs before others are dropped for it: free
+ * text a readable part, names, times and numbers their whole width. */
+static size_t output_floor(const struct output_column *c, size_t w)
 {
-    while (*total > avail) {
+    if (c->flags & (OUTPUT_COL_KEEP | OUTPUT_COL_WHOLE | OUTPUT_COL_RIGHT))
+        return w;
+    return w < OUTPUT_DROP_MIN ? w : OUTPUT_DROP_MIN;
+}
+
+/* Leave out droppable columns, highest rank first, until the visible ones
+ * fit `avail` with free text at its floor, or none is left to drop. */
+static void output_drop(const struct output *o, const size_t *w, bool *visible, size_t avail)
+{
+    size_t total = 0, nvisible = 0;
+
+    for (size_t i = 0; i < o->ncols; i++)
+        if (visible[i])
+            total += output_floor(&o->cols[i], w[i]) + (nvisible++ > 0 ? OUTPUT_GAP : 0);
+    while (total > avail) {
         size_t best = o->ncols;
         for (size_t i = 0; i < o->ncols; i++)
             if (visible[i] && o->cols[i].drop > 0 &&
@@ -395,10 +513,19 @@ static void output_drop(const struct output *o, const size_t *w, bool *visible, 
         if (best == o->ncols)
             return;
         visible[best] = false;
-        *total -= w[best] + OUTPUT_GAP;
+        total -= output_floor(&o->cols[best], w[best]) + OUTPUT_GAP;
     }
 }
 
+/* A column whose cells are never cut: times and numbers. */
+static bool output_whole(const struct output_column *c)
+{
+    return (c->flags & (OUTPUT_COL_WHOLE | OUTPUT_COL_RIGHT)) != 0;
+}
+
+/* Lay out the buffered rows as lines. A streamed table is fitted once, at
+ * its first call, from the rows then known and the columns' own widths,
+ * and keeps those widths (its kept columns overflow rather than cut). */
 static void output_table_list(struct output *o)
 {
     size_t n = o->ncols, total = 0, nvisible = 0;
@@ -406,15 +533,18 @@ static void output_table_list(struct output *o)
     bool *eligible = output_zalloc(n * sizeof(*eligible));
     bool *visible = output_zalloc(n * sizeof(*visible));
     char **headers = output_zalloc(n * sizeof(*headers));
+    bool header = !o->laid;
 
     for (size_t i = 0; i < n; i++) {
         headers[i] = output_strdup(o->cols[i].header ? o->cols[i].header : o->cols[i].name);
         for (char *p = headers[i]; *p && !o->cols[i].header; p++)
             *p = (char)toupper((unsigned char)*p);
         visible[i] = !(o->cols[i].flags & OUTPUT_COL_HIDE);
-        if (!visible[i])
+        if (!visible[i] || o->laid)
             continue;
         w[i] = output_text_width(headers[i]);
+        if (o->stream && o->cols[i].width > w[i])
+            w[i] = o->cols[i].width;
         for (size_t r = 0; r < o->nrows; r++) {
             size_t cw = output_text_width(o->cells[r * n + i]);
             if (cw > w[i])
@@ -423,33 +553,54 @@ static void output_table_list(struct output *o)
         total += w[i] + (nvisible > 0 ? OUTPUT_GAP : 0);
         nvisible++;
     }
-    if (!o->wide && o->width_cols > 0 && nvisible > 0) {
+    if (o->laid) {
+        memcpy(w, o->w, n * sizeof(*w));
+        memcpy(visible, o->visible, n * sizeof(*visible));
+    } else if (!o->wide && o->width_cols > 0 && nvisible > 0) {
         size_t avail = (size_t)o->width_cols;
-        output_drop(o, w, visible, &total, avail);
+        output_drop(o, w, visible, avail);
+        total = 0;
+        nvisible = 0;
+        for (size_t i = 0; i < n; i++)
+            if (visible[i])
+                total += w[i] + (nvisible++ > 0 ? OUTPUT_GAP : 0);
         /* First the free-text columns give way, down to a readable floor;
          * only then the kept ones (names, numbers), down to one column. */
         for (size_t i = 0; i < n; i++) {
-            eligible[i] = visible[i] && !(o->cols[i].flags & OUTPUT_COL_KEEP);
+            eligible[i] =
+                visible[i] && !(o->cols[i].flags & OUTPUT_COL_KEEP) && !output_whole(&o->cols[i]);
             min_w[i] = w[i] < OUTPUT_FLEX_MIN ? w[i] : OUTPUT_FLEX_MIN;
         }
         output_shrink(w, min_w, eligible, n, &total, avail);
+        /* Then names, down to a few columns; times and numbers never: a
+         * line that still does not fit overflows (a terminal wraps it). */
         for (size_t i = 0; i < n; i++) {
-            eligible[i] = visible[i];
-            min_w[i] = 1;
+            eligible[i] = visible[i] && !output_whole(&o->cols[i]);
+            min_w[i] = w[i] < OUTPUT_NAME_MIN ? w[i] : OUTPUT_NAME_MIN;
         }
         output_shrink(w, min_w, eligible, n, &total, avail);
     }
-    for (size_t r = 0; r <= o->nrows; r++) {
+    if (o->stream && !o->laid) {
+        o->w = output_alloc(NULL, n * sizeof(*o->w));
+        o->visible = output_alloc(NULL, n * sizeof(*o->visible));
+        memcpy(o->w, w, n * sizeof(*w));
+        memcpy(o->visible, visible, n * sizeof(*visible));
+        o->laid = true;
+    }
+    for (size_t r = header ? 0 : 1; r <= o->nrows; r++) {
         size_t pending = 0;
         bool first = true;
         for (size_t i = 0; i < n; i++) {
             const char *s = r == 0 ? headers[i] : o->cells[(r - 1) * n + i];
+            size_t width = w[i];
             if (!visible[i])
                 continue;
             if (!first)
                 pending += OUTPUT_GAP;
             first = false;
-            output_put_cell(o->fp, s, w[i], o->cols[i].flags & OUTPUT_COL_RIGHT, &pending);
+            if (o->stream && output_whole(&o->cols[i]) && output_text_width(s) > width)
+                width = output_text_width(s); /* a later row's wider number: not cut */
+            output_put_cell(o->fp, s, width, o->cols[i].flags & OUTPUT_COL_RIGHT, &pending);
         }
         fputc('\n', o->fp);
     }
@@ -460,6 +611,40 @@ static void output_table_list(struct output *o)
     free(eligible);
     free(min_w);
     free(w);
+}
+
+static void output_free_cells(struct output *o)
+{
+    for (size_t i = 0; i < o->ncells; i++)
+        free(o->cells[i]);
+    o->ncells = 0;
+}
+
+void output_set_empty(struct output *o, const char *text)
+{
+    free(o->empty);
+    o->empty = text != NULL ? output_strdup(text) : NULL;
+    o->has_empty = true;
+}
+
+void output_stream(struct output *o)
+{
+    o->stream = true;
+}
+
+int output_flush(struct output *o)
+{
+    if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST && (o->nrows > 0 || !o->laid)) {
+        output_table_list(o);
+        output_free_cells(o);
+        o->nrows = 0;
+    }
+    if (fflush(o->fp) != 0 || ferror(o->fp)) {
+        if (errno == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
 }
 
 void output_wrap(FILE *fp, const char *s, size_t width, size_t indent)
@@ -508,13 +693,20 @@ void output_wrap(FILE *fp, const char *s, size_t width, size_t indent)
     fputc('\n', fp);
 }
 
+/* A record's label: the header when it has one (as written), else the
+ * name. */
+static const char *output_label(const struct output_column *c)
+{
+    return c->header != NULL ? c->header : c->name;
+}
+
 static void output_table_record(struct output *o)
 {
     size_t n = o->ncols, label_w = 0, width;
 
     for (size_t i = 0; i < n; i++)
-        if (!(o->cols[i].flags & OUTPUT_COL_HIDE) && strlen(o->cols[i].name) > label_w)
-            label_w = strlen(o->cols[i].name);
+        if (!(o->cols[i].flags & OUTPUT_COL_HIDE) && strlen(output_label(&o->cols[i])) > label_w)
+            label_w = strlen(output_label(&o->cols[i]));
     label_w += OUTPUT_GAP;
     /* A very narrow terminal still gets readable lines; they overflow. */
     width = o->width_cols > (int)label_w + 20 ? (size_t)o->width_cols - label_w : 20;
@@ -525,12 +717,12 @@ static void output_table_record(struct output *o)
             const char *v = o->cells[r * n + i];
             if (o->cols[i].flags & OUTPUT_COL_HIDE)
                 continue;
-            fputs(o->cols[i].name, o->fp);
+            fputs(output_label(&o->cols[i]), o->fp);
             if (*v == '\0') {
                 fputc('\n', o->fp);
                 continue;
             }
-            output_spaces(o->fp, label_w - strlen(o->cols[i].name));
+            output_spaces(o->fp, label_w - strlen(output_label(&o->cols[i])));
             output_wrap(o->fp, v, width, label_w);
         }
     }
@@ -544,9 +736,13 @@ int output_finish(struct output *o)
         fprintf(stderr, "netdiag: internal error: unfinished row\n");
         abort();
     }
-    if (o->format == OUTPUT_JSON)
+    if (o->format == OUTPUT_JSON && !o->stream)
         fputs(o->nrows == 0 ? "[]\n" : "\n]\n", o->fp);
-    else if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST)
+    else if (o->format == OUTPUT_TABLE && o->nrows == 0 && !o->laid && o->has_empty) {
+        if (o->empty != NULL)
+            fprintf(o->fp, "%s\n", o->empty);
+    } else if (o->format == OUTPUT_TABLE && o->layout == OUTPUT_LIST &&
+               (!o->stream || o->nrows > 0))
         output_table_list(o);
     else if (o->format == OUTPUT_TABLE)
         output_table_record(o);
@@ -556,9 +752,11 @@ int output_finish(struct output *o)
             errno = EIO;
     }
     saved = errno;
-    for (size_t i = 0; i < o->ncells; i++)
-        free(o->cells[i]);
+    output_free_cells(o);
     free(o->cells);
+    free(o->w);
+    free(o->visible);
+    free(o->empty);
     free(o);
     errno = saved;
     return rc;

@@ -27,8 +27,9 @@ enum output_layout {
 
 /* Column flags (table mode only). */
 #define OUTPUT_COL_KEEP  0x1u /* cut only when cutting the others is not enough */
-#define OUTPUT_COL_RIGHT 0x2u /* right-aligned (numbers) */
+#define OUTPUT_COL_RIGHT 0x2u /* right-aligned (numbers): never cut, as WHOLE */
 #define OUTPUT_COL_HIDE  0x4u /* never in a table: JSON and CSV only (raw ms times) */
+#define OUTPUT_COL_WHOLE 0x8u /* never cut (times): the line overflows first */
 
 struct output_column {
     const char *name; /* JSON key and CSV header; table header in upper case */
@@ -38,6 +39,9 @@ struct output_column {
      * before any cell is cut. 0: never left out. */
     unsigned drop;
     const char *header; /* table header; NULL: the name in upper case */
+    /* Streamed tables (output_stream()): the width the column gets before
+     * any row is known. 0: its header's. */
+    unsigned width;
 };
 
 struct output;
@@ -65,12 +69,25 @@ void output_double(struct output *o, double v, int decimals, const char *shown);
 void output_null(struct output *o);
 void output_end_row(struct output *o);
 
+/* Rows are written as they come, for output that follows new data: JSON
+ * becomes one object per line (no enclosing array), a table is laid out
+ * at its first output_flush() (the rows then known and the columns'
+ * widths) and keeps those widths. Call before the first row. */
+void output_stream(struct output *o);
+/* Write the rows so far and flush; 0, or -1 with errno set. */
+int output_flush(struct output *o);
+
+/* A table without rows prints `text` (one line; NULL: nothing) instead of
+ * its header: an empty result in words. JSON stays [], CSV its header. */
+void output_set_empty(struct output *o, const char *text);
+
 /* Write what is buffered, flush, free. Returns 0, or -1 with errno set
  * when writing failed. */
 int output_finish(struct output *o);
 
 /* The width tables fit: $COLUMNS when set, else the terminal's width when fp
- * is a terminal, else 80. */
+ * is a terminal, else 0: output to a pipe or a file is never cut (as
+ * systemctl and journalctl do). */
 int output_width(FILE *fp);
 
 /* Word-wrap s into lines of `width` columns and end with a newline; the
@@ -78,6 +95,10 @@ int output_width(FILE *fp);
  * spaces. A newline in s starts a new line; words longer than a line are
  * split. */
 void output_wrap(FILE *fp, const char *s, size_t width, size_t indent);
+
+/* s as a terminal may show it: control bytes and bytes that are not UTF-8
+ * as \xNN, tabs and newlines as spaces. Cut to fit len. */
+void output_escape(const char *s, char *buf, size_t len);
 
 /* Display width of UTF-8 text, counted in code points (the texts printed
  * here are Latin text, dashes and ellipses, all one column wide). */

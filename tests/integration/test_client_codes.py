@@ -74,7 +74,7 @@ SOURCE_TABLE = [
     (10107, "WSASYSCALLFAILURE", "System call failure.", True),
 ]
 
-COMMANDS = ["failures", "summary", "timeline", "targets", "alerts", "codes", "explain"]
+COMMANDS = ["failures", "summary", "timeline", "targets", "alerts", "status", "codes", "explain"]
 EXPLAIN_KEYS = ["code", "name", "meaning", "os_dependent", "matched", "errnos",
                 "eai_codes", "dns_outcomes", "explanation"]
 
@@ -127,7 +127,7 @@ def test_codes_json_matches_source_table():
 
 
 def test_codes_table_fits_80_columns():
-    out = ok("codes")
+    out = ok("codes", columns=80)
     lines = out.splitlines()
     assert len(lines) == 54
     assert lines[0].split() == ["CODE", "NAME", "MEANING", "OS_DEPENDENT"]
@@ -139,6 +139,10 @@ def test_codes_table_fits_80_columns():
     # The longest meanings do not fit: they are cut with an ellipsis.
     assert "Overlapped I/O event object not in signaled state." not in out
     assert any(re.search(r"\u2026  +(yes|no)$", line) for line in lines[1:])
+    # a pipe (no $COLUMNS) is never cut, as systemctl and journalctl do
+    piped = ok("codes")
+    assert "Overlapped I/O event object not in signaled state." in piped
+    assert "\u2026" not in piped
 
 
 def test_codes_table_wide_shows_everything():
@@ -232,7 +236,10 @@ def test_explain_unknown(what, first):
     (["explain", "10061", "-x"], "-x"),
     (["codes", "--wide=yes"], "--wide"),
     (["frob"], "frob"),
-    ([], "command"),
+    (["sumary"], 'unknown command "sumary"; did you mean "summary"?'),
+    (["help", "sumary"], 'did you mean "summary"?'),
+    (["failures", "--sinse", "1h"], 'unknown option "--sinse"; did you mean "--since"?'),
+    (["summary", "--bye", "target"], 'did you mean "--by"?'),
     (["explain"], "WHAT"),
     (["explain", "10061", "10060"], "10060"),
     (["codes", "extra"], "extra"),
@@ -240,7 +247,7 @@ def test_explain_unknown(what, first):
     (["codes", "--format"], "--format"),
     (["--db"], "--db"),
     (["-c"], "-c"),
-    (["codes", "--since", "yesterday"], "yesterday"),
+    (["codes", "--since", "yesterdy"], "yesterdy"),
     (["codes", "--since", "2026-02-30"], "2026-02-30"),
     (["codes", "--since", "2h", "--until", "2020-01-01"], "--until"),
 ])
@@ -278,7 +285,7 @@ def help_options(text):
                   {"-" + s for s in re.findall(r"^  -(\w), --", text, re.M)})
 
 
-@pytest.mark.parametrize("args", [["--help"], ["-h"]])
+@pytest.mark.parametrize("args", [["--help"], ["-h"], [], ["help"]])
 def test_global_help(args):
     out = ok(*args)
     assert out.startswith("usage: netdiag ")
@@ -294,6 +301,7 @@ def test_command_help(cmd, flag):
     assert out.startswith(f"usage: netdiag [OPTIONS] {cmd}")
     assert max_line(out) < 80
     assert ok(flag, cmd) == out
+    assert ok("help", cmd) == out
 
 
 def man_sections():
@@ -324,7 +332,7 @@ def test_man_page_matches_help():
     assert sorted(man_opts) == help_options(ok("--help"))
 
     statuses = [line.split()[1] for line in sections["EXIT STATUS"] if line.startswith(".It ")]
-    assert statuses == ["0", "1", "2", "3", "4"]
+    assert statuses == ["0", "1", "2", "3", "4", "5"]
     see_also = " ".join(sections["SEE ALSO"])
     assert "netdiagd 8" in see_also and "netdiag.ini 5" in see_also
 

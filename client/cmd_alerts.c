@@ -1,0 +1,172 @@
+/* `netdiag alerts`: the alerts netdiagd raised, firing and resolved, and
+ * those a stopped or dead daemon left firing shown as unknown since. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "counts.h"
+#include "db.h"
+#include "filter.h"
+#include "fmt.h"
+#include "state.h"
+#include "util.h"
+#include "wsa.h"
+
+static const struct output_column alerts_cols[] = {
+    {"id", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, NULL, 0},
+    {"state", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"target", OUTPUT_COL_KEEP, 0, NULL, 0},
+    {"wsa_code", OUTPUT_COL_RIGHT, 8, "CODE", 0},
+    {"wsa_name", OUTPUT_COL_KEEP, 0, "NAME", 0},
+    {"started_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"started", OUTPUT_COL_KEEP | OUTPUT_COL_WHOLE, 0, NULL, 0},
+    {"resolved_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"resolved", OUTPUT_COL_WHOLE, 5, NULL, 0},
+    {"duration_ms", OUTPUT_COL_RIGHT, 0, "DURATION", 0},
+    {"count", OUTPUT_COL_RIGHT, 4, NULL, 0},
+    {"peak", OUTPUT_COL_RIGHT, 3, NULL, 0},
+    {"baseline", OUTPUT_COL_RIGHT, 6, NULL, 0},
+    {"attempts", OUTPUT_COL_RIGHT, 7, NULL, 0},
+    {"detail", 0, 2, NULL, 0},
+    {"meaning", 0, 1, NULL, 0},
+    /* a firing alert of a daemon that stopped or died: since when its
+     * state is unknown (the table says it in the state column) */
+    {"unknown_since_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"unknown_since", OUTPUT_COL_HIDE, 0, NULL, 0},
+};
+
+static void alerts_int(struct output *o, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        output_null(o);
+    else
+        output_int(o, sqlite3_column_int64(st, col));
+}
+
+static void alerts_row(struct client *cl, struct db *db, const struct state *ds, struct output *o,
+                       sqlite3_stmt *st)
+{
+    int code = sqlite3_column_int(st, 2);
+    const struct wsa_code *wc = wsa_by_code(code);
+    int64_t started = sqlite3_column_int64(st, 3), end;
+    bool firing = sqlite3_column_type(st, 4) == SQLITE_NULL;
+    /* Nobody watches an alert of a daemon that stopped or died: whether
+     * it still holds is unknown since then, not a growing outage. */
+    bool unknown = firing && (ds->kind == STATE_STOPPED || ds->kind == STATE_NOT_RUNNING);
+    char iso[64], shown[64], dur[32], state[96];
+
+    output_int(o, sqlite3_column_int64(st, 0));
+    if (unknown) {
+        fmt_time(ds->since_ms, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
+        snprintf(state, sizeof(state), "unknown since %s", shown);
+        output_str_shown(o, "unknown", state);
+    } else {
+        output_str(o, firing ? "firing" : "resolved");
+    }
+    if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+        output_str_shown(o, NULL, "(all)"); /* a host-wide alert */
+    else
+        output_str(o, db_target_name(db, sqlite3_column_int64(st, 1)));
+    output_int(o, code);
+    output_str(o, wc ? wc->name : NULL);
+    output_int(o, started);
+    fmt_time(started, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
+    fmt_time(started, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
+    output_str_shown(o, iso, shown);
+    if (firing) {
+        output_null(o);
+        output_null(o);
+        end = unknown ? ds->since_ms : cl->now_ms;
+        if (end < started)
+            end = started;
+    } else {
+        end = sqlite3_column_int64(st, 4);
+        output_int(o, end);
+        fmt_time(end, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
+        fmt_time(end, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
+        output_str_shown(o, iso, shown);
+    }
+    if (__builtin_sub_overflow(end, started, &end))
+        end = INT64_MAX; /* times someone else wrote */
+    fmt_duration_ms(end, dur, sizeof(dur));
+    output_int_shown(o, end, dur);
+    alerts_int(o, st, 5);
+    alerts_int(o, st, 6);
+    if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+        output_null(o);
+    else
+        output_double(o, sqlite3_column_double(st, 7), 2, NULL);
+    alerts_int(o, st, 8);
+    output_str(o, (const char *)sqlite3_column_text(st, 9));
+    output_str(o, wc ? wc->meaning : NULL);
+    if (unknown) {
+        fmt_time(ds->since_ms, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
+        output_int(o, ds->since_ms);
+        output_str(o, iso);
+    } else {
+        output_null(o);
+        output_null(o);
+    }
+    output_end_row(o);
+}
+
+int cmd_alerts_run(struct client *cl, int argc, char **argv)
+{
+    struct filter f;
+    struct db db;
+    struct range r;
+    struct state ds;
+    struct fmt_buf sql = {0};
+    sqlite3_stmt *st;
+    struct output *o;
+    int rc;
+
+    (void)argc;
+    (void)argv;
+    if ((rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE, &f)) != 0)
+        return rc;
+    if ((rc = db_open(cl, &db)) != 0)
+        return rc;
+    range_from_client_all(cl, &r);
+    if ((rc = filter_select(cl, &db, &f)) != 0 || (rc = range_resolve(&db, &r)) != 0 ||
+        (rc = state_note(cl, &db, &ds)) != 0)
+        goto out;
+    /* An alert belongs to the range when its firing overlaps it. */
+    fmt_buf_add(&sql, "SELECT id, target_id, wsa_code, started, resolved, count, peak, baseline, "
+                      "attempts, detail FROM alerts WHERE started < ?2 AND (resolved IS NULL OR "
+                      "resolved >= ?1)");
+    if (client_opt(cl, "active") != NULL)
+        fmt_buf_add(&sql, " AND resolved IS NULL");
+    filter_sql(&db, &f, &sql, "target_id", "wsa_code", NULL);
+    fmt_buf_add(&sql, " ORDER BY started DESC, id DESC");
+    rc = db_prepare(&db, sql.s, &st);
+    fmt_buf_free(&sql);
+    if (rc != 0)
+        goto out;
+    sqlite3_bind_int64(st, 1, r.from_ms);
+    sqlite3_bind_int64(st, 2, r.to_ms);
+    o = output_new(cl->out, cl->format, OUTPUT_LIST, alerts_cols, ND_ARRAY_LEN(alerts_cols),
+                   cl->width_cols, cl->wide);
+    {
+        char range[160], text[256];
+        counts_range_text(cl, &r, range, sizeof(range));
+        snprintf(text, sizeof(text), "%s%s%s",
+                 client_opt(cl, "active") != NULL ? "no alert is firing" : "no alerts",
+                 cl->has_since || cl->has_until ? ", " : "",
+                 cl->has_since || cl->has_until ? range : "");
+        output_set_empty(o, text);
+    }
+    while ((rc = db_step(&db, st)) == SQLITE_ROW)
+        alerts_row(cl, &db, &ds, o, st);
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        output_finish(o);
+        rc = CLIENT_EXIT_RUNTIME;
+        goto out;
+    }
+    rc = output_finish(o) == 0 ? CLIENT_EXIT_OK : client_write_error();
+out:
+    db_close(&db);
+    return rc;
+}
