@@ -454,14 +454,15 @@ def shipped_config(tmp_path):
 
 def test_shipped_config_does_not_blame_the_local_network(tmp_path, daemons):
     """`make run`: three closed ports of 127.0.0.1 are refused by that
-    host. The first warning says so ("refused by 3 of 4 targets on
+    host. The first alert warning (after the targets' own "ok -> refused"
+    warnings) says so ("refused by 3 of 4 targets on
     127.0.0.1"); it used to say "host-wide ... the local network, not the
     targets", which a refusal (an answer from a host) and one host can
     never show."""
     cfg = shipped_config(tmp_path)
     d = daemons(cfg)
-    assert d.wait_log(r"warn: ", timeout=20), d.log()
-    first = re.search(r"warn: (.*)", d.log()).group(1)
+    assert d.wait_log(r"warn: alert: ", timeout=20), d.log()
+    first = re.search(r"warn: (alert: .*)", d.log()).group(1)
     assert first.startswith("alert: several targets WSAECONNREFUSED (10061) firing: refused by 3 "
                             "of 4 targets on 127.0.0.1 in 1s ("), first
     assert first.endswith("): answers from that host, not the local network"), first

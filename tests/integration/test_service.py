@@ -551,7 +551,7 @@ def test_reload_refuses_what_is_not_a_config(tmp_path, cleanup, case):
         assert time.monotonic() < end, "no refused reload in 10 s:\n" + d.log()[-3000:]
         time.sleep(0.05)
     log = d.log()
-    assert re.search(r"^netdiagd: error: \S*" + expect, log, re.M), log[-3000:]
+    assert re.search("^" + STAMP + r"netdiagd: error: \S*" + expect, log, re.M), log[-3000:]
     assert "reloaded: " not in log
     failed_ms = int(time.time() * 1000)
     wait_for(lambda: stored_since(db, "a", failed_ms) > 0 and stored_since(db, "b", failed_ms) > 0,
@@ -604,8 +604,8 @@ def test_reload_storm_is_coalesced_and_probing_goes_on(tmp_path, cleanup):
     # during the first one too, and nothing new for 2 s
     def counts():
         log = d.log()
-        return (len(re.findall(r"^netdiagd: info: reloading ", log, re.M)),
-                len(re.findall(r"^netdiagd: (info: reloaded|error: reload failed): ", log, re.M)),
+        return (len(re.findall("^" + STAMP + r"netdiagd: info: reloading ", log, re.M)),
+                len(re.findall("^" + STAMP + r"netdiagd: (info: reloaded|error: reload failed): ", log, re.M)),
                 "the file is read once more after it" in log)
 
     seen = {"counts": None, "since": time.monotonic()}
@@ -900,8 +900,9 @@ def test_foreground_on_a_terminal_says_how_to_query(tmp_path):
                 out += os.read(master, 4096)
         lines = out.decode().replace("\r\n", "\n").splitlines()
         i = [n for n, x in enumerate(lines) if "query it with:" in x][0]
-        assert re.match(r"netdiagd: info: started: 1 targets, ", lines[i - 1]), lines
-        assert lines[i] == "netdiagd: info: query it with: %s --db netdiag.db summary" % NETDIAG
+        assert re.match(STAMP + r"netdiagd: info: started: 1 targets, ", lines[i - 1]), lines
+        assert re.fullmatch(STAMP + re.escape("netdiagd: info: query it with: %s --db netdiag.db "
+                                              "summary" % NETDIAG), lines[i]), lines[i]
         cmd = shlex.split(lines[i].split("query it with: ", 1)[1])
         p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, p.stderr
