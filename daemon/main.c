@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "alert.h"
@@ -20,6 +19,7 @@
 #include "notify.h"
 #include "probe.h"
 #include "reload.h"
+#include "resolv.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"
@@ -36,7 +36,7 @@ struct daemon {
     const char *config_path;
     struct config *cfg;
     struct event_base *base;
-    struct evdns_base *dns;
+    struct resolv *rs; /* the engine's stub resolver */
     struct engine *eng;
     struct store *st;
     struct metrics *metrics;    /* NULL: metrics_listen is off */
@@ -212,6 +212,23 @@ static void lag_report(struct daemon *d)
     d->lag_max_us = 0;
 }
 
+/* The stub resolver's files, read at start and at each reload. */
+static struct resolv_conf *daemon_resolv_conf(void)
+{
+    char note[256];
+    struct resolv_conf *c =
+        resolv_conf_load(RESOLV_CONF_PATH, RESOLV_HOSTS_PATH, note, sizeof(note));
+
+    if (c == NULL)
+        fatalx("out of memory");
+    if (note[0] != '\0')
+        log_warnx("dns: %s", note);
+    log_debug("dns: %zu nameserver%s from %s, %zu names in %s", resolv_conf_nameservers(c),
+              resolv_conf_nameservers(c) == 1 ? "" : "s", RESOLV_CONF_PATH, resolv_conf_hosts(c),
+              RESOLV_HOSTS_PATH);
+    return c;
+}
+
 /* The reload's steps (reload.c runs the thread). */
 static void daemon_reload_begin(void *arg)
 {
@@ -232,6 +249,7 @@ static struct config *daemon_reload_swap(void *arg, struct config *ncfg)
     struct daemon *d = arg;
     struct config *old = d->cfg;
 
+    resolv_set_conf(d->rs, daemon_resolv_conf());
     engine_set_targets(d->eng, ncfg, false);
     alert_set_config(d->alert, ncfg);
     if (!d->debug)
@@ -378,22 +396,6 @@ static void raise_nofile(void)
     }
 }
 
-static struct evdns_base *dns_new(struct event_base *base)
-{
-    struct evdns_base *dns;
-
-    /* resolv.conf and /etc/hosts; evdns answers hosts entries itself */
-    dns =
-        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (dns != NULL)
-        return dns;
-    log_warnx("cannot read /etc/resolv.conf; names resolve from /etc/hosts only");
-    dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (dns != NULL)
-        evdns_base_load_hosts(dns, NULL);
-    return dns;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -499,8 +501,8 @@ int main(int argc, char **argv)
      * sets them) before everything else, see probe.c */
     if (event_base_priority_init(d.base, ENGINE_PRIORITIES) < 0)
         log_warnx("cannot set event priorities; an overloaded loop may report timeouts");
-    d.dns = dns_new(d.base);
-    if (d.dns == NULL)
+    d.rs = resolv_new(d.base, daemon_resolv_conf(), ENGINE_PRIO_IO);
+    if (d.rs == NULL)
         fatalx("cannot create the DNS resolver");
 
     if (!d.once) {
@@ -543,7 +545,7 @@ int main(int argc, char **argv)
         if (d.ev_sig[i] == NULL || evsignal_add(d.ev_sig[i], NULL) < 0)
             fatalx("cannot install the signal handlers");
     }
-    d.eng = engine_new(d.base, d.dns, daemon_sink, &d);
+    d.eng = engine_new(d.base, d.rs, daemon_sink, &d);
     engine_set_gate(d.eng, daemon_gate, &d);
     if (!d.once) {
         struct timeval one = {1, 0};
@@ -597,8 +599,9 @@ out:
     if (d.st)
         store_close(d.st);
     metrics_stop(d.metrics); /* before the event base it serves on */
-    if (d.dns)
-        evdns_base_free(d.dns, 1);
+    /* the engine cancelled its look-ups (synchronously: nothing waits in
+     * the loop for them); the resolver's own are none by now */
+    resolv_free(d.rs);
     if (d.base)
         event_base_free(d.base);
     config_free(d.cfg);
