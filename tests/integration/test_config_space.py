@@ -150,12 +150,16 @@ class Form:
         if self.fails:
             return []
         if self.how == "literal":
-            return [self.host]
+            return [self.address()]
         if family == "ipv4":
             return list(self.v4)
         if family == "ipv6":
             return list(self.v6)
         return self.v4 + self.v6
+
+    def address(self):
+        """A literal's address as the engine reads it ("127.1": 127.0.0.1)."""
+        return (self.v4 + self.v6)[0]
 
     def resolve_code(self, family):
         """The WSA code a failed look-up of the name for `family` must have,
@@ -185,7 +189,8 @@ def ns_forms():
         Form("ipv6", "::1", "literal", v6=["::1"]),
         Form("bracketed", "[::1]", "invalid"),
         Form("v4mapped", "::ffff:127.0.0.1", "literal", v6=["::ffff:127.0.0.1"]),
-        Form("short-ipv4", "127.1", "dns", known=False),
+        # inet_aton's and ping's short form: taken as 127.0.0.1
+        Form("short-ipv4", "127.1", "literal", v4=["127.0.0.1"]),
         Form("localhost", "localhost", "hosts", v4=["127.0.0.1"]),
         Form("localhost-upper", "LOCALHOST", "hosts", v4=["127.0.0.1"]),
         Form("localhost-dot", "localhost.", "dns", known=False),
@@ -343,6 +348,8 @@ def gen_targets(kind, form, fams, ports, sandbox, rng):
             fams, ADDRESSES, SOURCES, variants):
         if source != "none" and fam != "any" and fam_of(source) != fam:
             continue  # a config error by design: the "invalid" item checks it
+        if form.how == "literal" and fam != "any" and fam_of(form.address()) != fam:
+            continue  # the same: an address literal has one family
         keys = [("kind", "connect" if kind == "connect" else "send"), ("host", form.host),
                 ("port", str(ports[peer])), ("family", fam), ("addresses", addresses)]
         if kind != "connect":
@@ -368,6 +375,12 @@ def gen_invalid(ports):
     body += target_text("source-on-resolve", [("kind", "resolve"), ("name", "ok.test"),
                                               ("server", "127.0.0.1:%d" % ports["dns"]),
                                               ("source", "127.0.0.1")])
+    # an address literal of the other family than `family`
+    body += target_text("lit4-fam6", [("kind", "connect"), ("host", "127.0.0.1"),
+                                      ("port", str(ports["closed"])), ("family", "ipv6")])
+    body += target_text("lit6-fam4", [("kind", "send"), ("host", "::1"), ("protocol", "udp"),
+                                      ("port", str(ports["closed"])), ("family", "ipv4"),
+                                      ("payload", "x")])
     return body
 
 
@@ -898,9 +911,9 @@ def check_target(name, meta, rs, forms, codes):
         return [p + ": " + json.dumps(r) for p in probs]
 
     addrs = form.addrs(fam)
-    literal_other = form.how == "literal" and fam != "any" and fam_of(form.host) != fam
+    literal_other = form.how == "literal" and fam != "any" and fam_of(form.address()) != fam
     if form.how == "literal" and not literal_other:
-        addrs = [form.host]
+        addrs = [form.address()]
     # how many results: one per address probed, or one when the look-up
     # failed (then nothing was probed)
     resolve_failed = any(r["ok"] is False and r["phase"] == "resolve" for r in rs)
