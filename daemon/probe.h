@@ -204,6 +204,16 @@ struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink
  * cfg: the caller frees the previous config only after this returns. */
 #define ENGINE_ONCE_PARALLEL 512
 int engine_set_targets(struct engine *eng, struct config *cfg, bool once);
+/* A reload's share of engine_set_targets() done on the reload thread, for
+ * cfg linked to the running config (config_link_prev): which targets are
+ * unchanged, and set-up probes for the rest. It reads only definitions,
+ * never what the loop writes. NULL: nothing prepared (the swap does it
+ * all). engine_set_targets_prepared() takes it (and frees it). */
+struct engine_prepared;
+struct engine_prepared *engine_prepare(struct engine *eng, struct config *cfg);
+void engine_prepared_free(struct engine_prepared *ep);
+int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool once,
+                                struct engine_prepared *ep);
 bool engine_idle(const struct engine *eng);
 /* Stop scheduling; attempts in flight are aborted without a result. */
 void engine_stop(struct engine *eng);

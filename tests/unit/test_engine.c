@@ -689,6 +689,66 @@ static void test_deadline_cancels_leave_nothing(void)
     event_base_free(base);
 }
 
+/* A reload's share done on the reload thread (engine_prepare): an
+ * unchanged target keeps its probe (and schedule), a changed or new one
+ * gets the probe prepared for it, a removed one's probe goes; prepared
+ * probes no target takes, and a preparation never used, are freed
+ * (LeakSanitizer). */
+static void test_prepared_reload(void)
+{
+    struct event_base *base = event_base_new();
+    struct seen seen = {0};
+    struct engine *eng = engine_new(base, NULL, seen_sink, &seen);
+    struct config *a, *b, *c;
+    struct engine_prepared *ep;
+    const struct probe *same, *changed;
+
+    a = config_from("[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = 1h\n"
+                    "[target same]\nkind = connect\nhost = 127.0.0.1\nport = 9\n"
+                    "[target changed]\nkind = connect\nhost = 127.0.0.1\nport = 9\n"
+                    "[target removed]\nkind = connect\nhost = 127.0.0.1\nport = 9\n");
+    b = config_from("[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = 1h\n"
+                    "[target same]\nkind = connect\nhost = 127.0.0.1\nport = 9\n"
+                    "[target changed]\nkind = connect\nhost = 127.0.0.1\nport = 10\n"
+                    "[target added]\nkind = connect\nhost = ::1\nport = 9\n");
+    c = config_from("[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = 1h\n"
+                    "[target same]\nkind = connect\nhost = 127.0.0.1\nport = 9\n");
+    UNIT_CHECK(a != NULL && b != NULL && c != NULL);
+    if (a == NULL || b == NULL || c == NULL)
+        return;
+    UNIT_EQ_INT(engine_set_targets(eng, a, false), 0);
+    same = a->targets[0].probe;
+    changed = a->targets[1].probe;
+    UNIT_EQ_INT(config_link_prev(b, a), 0);
+    ep = engine_prepare(eng, b); /* as the reload thread does */
+    UNIT_CHECK(ep != NULL);
+    UNIT_EQ_INT(engine_set_targets_prepared(eng, b, false, ep), 0);
+    config_unlink_prev(b);
+    UNIT_CHECK(b->targets[0].probe == same);
+    UNIT_CHECK(b->targets[1].probe != NULL && b->targets[1].probe != changed);
+    UNIT_CHECK(b->targets[2].probe != NULL);
+    UNIT_CHECK(b->targets[0].probe->t == &b->targets[0]);
+    UNIT_CHECK(b->targets[2].probe->t == &b->targets[2]);
+    UNIT_CHECK(b->targets[2].probe->literal);
+
+    /* prepared, then the daemon stops before the swap */
+    UNIT_EQ_INT(config_link_prev(c, b), 0);
+    engine_prepared_free(engine_prepare(eng, c));
+    /* prepared for another config: not used, freed */
+    ep = engine_prepare(eng, c);
+    config_unlink_prev(c);
+    UNIT_EQ_INT(engine_set_targets_prepared(eng, c, false, ep), 0);
+    UNIT_CHECK(c->targets[0].probe == same);
+    UNIT_EQ_INT(seen.n, 0);
+
+    engine_stop(eng);
+    engine_free(eng);
+    config_free(a);
+    config_free(b);
+    config_free(c);
+    event_base_free(base);
+}
+
 /* libevent cannot watch the socket (event_add fails: out of memory for
  * its fd map). The attempt ends at once as a classified failure with a
  * real errno, never as a success with errno 0. */
@@ -748,6 +808,7 @@ int main(void)
     UNIT_RUN(test_search_domains);
     UNIT_RUN(test_cancel_on_reload_and_stop);
     UNIT_RUN(test_deadline_cancels_leave_nothing);
+    UNIT_RUN(test_prepared_reload);
     UNIT_RUN(test_socket_libevent_cannot_watch);
     return UNIT_END("test_engine");
 }
