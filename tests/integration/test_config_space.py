@@ -163,9 +163,9 @@ class Form:
 
     def resolve_code(self, family):
         """The WSA code a failed look-up of the name for `family` must have,
-        whichever way it was asked (evdns for connect, send and server =
-        system, or the resolve probe's own query), as the resolve probe and
-        getaddrinfo say it: no such name 11001, the name without an address
+        whichever way it was asked (netdiagd's stub resolver for connect,
+        send and server = system, or the resolve probe's own query), as the
+        resolve probe and glibc's getaddrinfo say it: no such name 11001, the name without an address
         (of that family) 11004, a server failure or no answer 11002. None:
         not certain."""
         if self.fails:
@@ -176,9 +176,8 @@ class Form:
         return None
 
     def nothing_of(self, family):
-        """The name exists in /etc/hosts, but not with this family: libevent
-        answers "found, no address of that family" with result 0 and an
-        empty list (finding 1)."""
+        """The name exists in /etc/hosts, but not with this family: found,
+        with no address of that family (it once crashed the engine)."""
         return self.how == "hosts" and self.known and self.addrs(family) == [] and \
             bool(self.v4 or self.v6)
 
@@ -216,7 +215,7 @@ def ns_forms():
 
 
 def machine_hosts(path="/etc/hosts"):
-    """name (lower case) -> addresses, as libevent reads the hosts file."""
+    """name (lower case) -> addresses, as netdiagd reads the hosts file."""
     names = {}
     try:
         with open(path) as f:
@@ -304,7 +303,7 @@ def gen_targets(kind, form, fams, ports, sandbox, rng):
         if have_ipv6_loopback() or sandbox == "netns":
             servers.append(("ours6", "[::1]:%d" % ports["dns6"]))
         # server = system reads /etc/resolv.conf: in the namespace that is
-        # ours; on the machine only a hosts name is safe (libevent answers
+        # ours; on the machine only a hosts name is safe (netdiagd answers
         # it from the file, also when it has no address of the family)
         system_ok = sandbox == "netns" or form.how == "hosts"
         if system_ok:
