@@ -187,9 +187,9 @@ static bool hosts_add(struct resolv_conf *c, const char *name, bool v6, const ui
             }
         }
     }
-    if (c->naddrs + 1 >= UINT32_MAX ||
+    if (c->names == NULL || c->naddrs + 1 >= UINT32_MAX ||
         !grow((void **)&c->addrs, &c->addrs_cap, c->naddrs + 1, sizeof(*c->addrs)))
-        return false;
+        return false; /* (names is set whenever a name was found) */
     a = &c->addrs[c->naddrs++];
     a->next = 0;
     a->af_v6 = v6;
@@ -524,6 +524,7 @@ struct resolv_lookup {
     enum dns_reject last_reject;
 };
 
+static void lookup_free(struct resolv_lookup *l);
 static void lookup_udp_cb(evutil_socket_t fd, short what, void *arg);
 static void lookup_tcp_cb(evutil_socket_t fd, short what, void *arg);
 static void lookup_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -558,8 +559,10 @@ void resolv_free(struct resolv *r)
 {
     if (r == NULL)
         return;
-    while (r->head != NULL)
-        resolv_lookup_cancel(r->head);
+    for (struct resolv_lookup *l = r->head, *next; l != NULL; l = next) {
+        next = l->next;
+        lookup_free(l);
+    }
     resolv_conf_unref(r->conf);
     free(r);
 }
@@ -812,6 +815,10 @@ static void ns_answered(struct resolv_lookup *l, unsigned ns)
     }
 }
 
+/* NOLINTBEGIN(misc-no-recursion): a name given up on starts the next one
+ * of the search list (lookup_name_done -> lookup_next_name -> lookup_ask),
+ * which may be given up on at once (no nameserver reachable): the depth
+ * is bounded by the list, at most RESOLV_MAXSEARCH + 1 names. */
 /* The current name is answered or given up on: the look-up ends, or goes
  * on with the next name of the search list (res_search's rules). Returns
  * whether it goes on (false: it has ended and is freed). */
@@ -956,10 +963,9 @@ static bool lookup_ask(struct resolv_lookup *l)
             l->rq[i].tcp = false;
         }
         fd = socket(c->ns[ns].sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
+        /* no route: connect() says ENETUNREACH at once */
+        if (fd < 0 || connect(fd, &c->ns[ns].sa, c->nslen[ns]) < 0)
             err = errno;
-        else if (connect(fd, &c->ns[ns].sa, c->nslen[ns]) < 0)
-            err = errno; /* no route: ENETUNREACH at once */
         for (size_t i = 0; err == 0 && i < l->nrq; i++) {
             if (l->rq[i].done)
                 continue;
@@ -1049,6 +1055,8 @@ static bool lookup_check(struct resolv_lookup *l)
         return lookup_advance(l);
     return true;
 }
+
+/* NOLINTEND(misc-no-recursion) */
 
 /* The nameserver failed the question over TCP: it is settled there. */
 static void rq_tcp_failed(struct rq *q, int err)

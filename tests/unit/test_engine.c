@@ -726,10 +726,9 @@ static void test_prepared_reload(void)
     config_unlink_prev(b);
     UNIT_CHECK(b->targets[0].probe == same);
     UNIT_CHECK(b->targets[1].probe != NULL && b->targets[1].probe != changed);
-    UNIT_CHECK(b->targets[2].probe != NULL);
-    UNIT_CHECK(b->targets[0].probe->t == &b->targets[0]);
-    UNIT_CHECK(b->targets[2].probe->t == &b->targets[2]);
-    UNIT_CHECK(b->targets[2].probe->literal);
+    UNIT_CHECK(b->targets[0].probe != NULL && b->targets[0].probe->t == &b->targets[0]);
+    UNIT_CHECK(b->targets[2].probe != NULL && b->targets[2].probe->t == &b->targets[2] &&
+               b->targets[2].probe->literal);
 
     /* prepared, then the daemon stops before the swap */
     UNIT_EQ_INT(config_link_prev(c, b), 0);
