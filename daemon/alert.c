@@ -895,6 +895,33 @@ static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_hos
     free(hs);
 }
 
+/* alert_build()'s tables for a reload, made on the reload thread: at
+ * 200,000 targets their allocation and first touch were a third of the
+ * swap's time on the loop. */
+struct alert_prepared {
+    struct alert_tgt *tg;
+    size_t ntg;
+    struct alert_host *hs;
+    size_t nhs;
+};
+
+struct alert_prepared *alert_prepare(const struct config *cfg)
+{
+    struct alert_prepared *ap = calloc(1, sizeof(*ap));
+
+    if (ap != NULL)
+        alert_build(cfg, &ap->tg, &ap->ntg, &ap->hs, &ap->nhs);
+    return ap;
+}
+
+void alert_prepared_free(struct alert_prepared *ap)
+{
+    if (ap == NULL)
+        return;
+    alert_free_tables(ap->tg, ap->ntg, ap->hs);
+    free(ap);
+}
+
 /* Alertmanager follows alertmanager_url (and the window, which sets the
  * re-send period); a new client is told about every firing alert. */
 static void alert_am_follow(struct alert_engine *a)
@@ -1199,6 +1226,12 @@ static struct alert_tgt *alert_find_old(struct alert_tgt *old, const size_t *idx
 
 void alert_set_config(struct alert_engine *a, const struct config *cfg)
 {
+    alert_set_config_prepared(a, cfg, NULL);
+}
+
+void alert_set_config_prepared(struct alert_engine *a, const struct config *cfg,
+                               struct alert_prepared *ap)
+{
     struct alert_tgt *otg = a->tg, *ntg;
     struct alert_host *ohs = a->hs, *nhs;
     size_t on = a->ntg, ohn = a->nhs, nn, nhn;
@@ -1217,7 +1250,16 @@ void alert_set_config(struct alert_engine *a, const struct config *cfg)
         idx[i] = i;
     if (!linked)
         qsort_r(idx, on, sizeof(*idx), alert_cmp_name, otg);
-    alert_build(cfg, &ntg, &nn, &nhs, &nhn);
+    if (ap != NULL && ap->ntg == cfg->ntargets) {
+        ntg = ap->tg;
+        nn = ap->ntg;
+        nhs = ap->hs;
+        nhn = ap->nhs;
+        free(ap);
+    } else {
+        alert_prepared_free(ap);
+        alert_build(cfg, &ntg, &nn, &nhs, &nhn);
+    }
 
     /* targets kept: their window counts, baselines and firing alerts move */
     for (size_t i = 0; i < nn; i++) {

@@ -27,6 +27,13 @@ void alert_observe(struct alert_engine *a, const struct result *r);
  * firing alerts; removed targets' alerts resolve. cfg stays valid until
  * the next call. */
 void alert_set_config(struct alert_engine *a, const struct config *cfg);
+/* A reload's tables, built from cfg alone off the loop (the reload
+ * thread); alert_set_config_prepared() takes them (NULL: built there). */
+struct alert_prepared;
+struct alert_prepared *alert_prepare(const struct config *cfg);
+void alert_prepared_free(struct alert_prepared *ap);
+void alert_set_config_prepared(struct alert_engine *a, const struct config *cfg,
+                               struct alert_prepared *ap);
 
 /* Alerts firing now (for STATUS= and metrics). */
 size_t alert_active(const struct alert_engine *a);

@@ -2,6 +2,7 @@
  * "file:line: message" errors that never stop at the first, the include
  * directory or list file, [defaults], and the semantic pass (the option
  * table and the value parsers are in config_opt.c). */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -1083,6 +1084,22 @@ static void target_check(struct parser *p, size_t ti)
     if ((m->key_line[ii] != 0 || m->key_line[to] != 0) && t->interval_ms > 0 &&
         t->timeout_ms >= t->interval_ms)
         err_timeout(p, t->file, m->key_line[ii], m->key_line[to], t->interval_ms, t->timeout_ms);
+    if (t->host != NULL && t->family != FAMILY_ANY && t->kind != KIND_RESOLVE) {
+        /* an address literal has one family: probing it over the other one
+         * is impossible, and doing it over its own contradicts the file */
+        unsigned char a[16];
+        int fam = inet_pton(AF_INET, t->host, a) == 1    ? AF_INET
+                  : inet_pton(AF_INET6, t->host, a) == 1 ? AF_INET6
+                                                         : AF_UNSPEC;
+        if (fam != AF_UNSPEC && (fam == AF_INET6) != (t->family == FAMILY_IPV6)) {
+            size_t hi = config_opt_index(config_opt_find(SEC_TARGET, "host"));
+            perr(p, t->file, m->key_line[hi] ? m->key_line[hi] : t->line,
+                 "%s host: \"%s\" is an %s address, but family is %s (set family = %s or any "
+                 "for this target)",
+                 p->label, t->host, fam == AF_INET6 ? "IPv6" : "IPv4", family_name(t->family),
+                 fam == AF_INET6 ? "ipv6" : "ipv4");
+        }
+    }
     if (t->source_len != 0 && t->family != FAMILY_ANY) {
         int fam = t->source.sa.sa_family;
         if ((fam == AF_INET6) != (t->family == FAMILY_IPV6)) {

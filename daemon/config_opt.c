@@ -210,17 +210,145 @@ out:
     return rc;
 }
 
-static int check_host(const char *v, char *err, size_t errlen)
+static bool host_name_ok(const char *h);
+
+/* Whether every dot-separated part of h is a number as inet_aton(3) reads
+ * them (decimal, 0-octal, 0x-hex), with no empty part: "127.1", "010.0.0.1",
+ * "0x7f.1". *odd is set when a part has a leading zero or is hex, which
+ * programs read differently. */
+static bool host_numeric(const char *h, bool *odd)
 {
+    const char *s = h;
+
+    *odd = false;
+    for (;;) {
+        size_t n = strspn(s, "0123456789");
+        if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))) {
+            n = 2 + strspn(s + 2, "0123456789abcdefABCDEF");
+            if (n == 2)
+                return false;
+            *odd = true;
+        } else if (n == 0) {
+            return false;
+        } else if (n > 1 && s[0] == '0') {
+            *odd = true;
+        }
+        s += n;
+        if (*s == '\0')
+            return true;
+        if (*s != '.' || s[1] == '\0')
+            return false;
+        s++;
+    }
+}
+
+/* The dotted quad of h read as plain decimal parts, or "" when that is no
+ * IPv4 address (a part over 255, not four parts, hex). */
+static void host_decimal(const char *h, char *out, size_t outlen)
+{
+    unsigned long part[4];
+    int n = 0;
+    const char *s = h;
+
+    out[0] = '\0';
+    while (n < 4) {
+        char *end;
+        if (*s < '0' || *s > '9' || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+            return;
+        part[n++] = strtoul(s, &end, 10);
+        if (part[n - 1] > 255)
+            return;
+        if (*end == '\0')
+            break;
+        s = end + 1;
+    }
+    if (n == 4 && s[strspn(s, "0123456789")] == '\0')
+        snprintf(out, outlen, "%lu.%lu.%lu.%lu", part[0], part[1], part[2], part[3]);
+}
+
+/* `host`: a host name, or an IP address literal as inet_pton(3) reads it.
+ * Where programs disagree on what a value means, it is refused with what
+ * to write instead; the rest is written to out as the engine reads it:
+ *  - "127.1", "10.1.2", "2130706433": the short forms inet_aton(3), ping
+ *    and glibc's getaddrinfo read as 127.0.0.1 (and libevent too) are
+ *    taken as that address, and stored as the dotted quad;
+ *  - "010.0.0.1", "0x7f.0.0.1": a leading 0 means octal and 0x hex to
+ *    inet_aton and ping (8.0.0.1), decimal to libevent and others
+ *    (10.0.0.1), an error to inet_pton: refused, both readings named;
+ *  - "[::1]": brackets belong around an address in a URL, not here;
+ *  - "fe80::1%eth0": a scoped address the engine cannot use. */
+static int check_host(const char *v, char *out, size_t outlen, char *err, size_t errlen)
+{
+    unsigned char a[16];
+    struct in_addr a4;
+    char dec[INET_ADDRSTRLEN], oct[INET_ADDRSTRLEN];
+    bool odd;
+    size_t len = strlen(v);
+
     if (*v == '\0') {
         snprintf(err, errlen, "must not be empty");
         return -1;
     }
-    if (strlen(v) > 253)
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        char inner[INET6_ADDRSTRLEN + 1];
+        size_t n = close != NULL ? (size_t)(close - v - 1) : 0;
+
+        if (close != NULL && n < sizeof(inner)) {
+            memcpy(inner, v + 1, n);
+            inner[n] = '\0';
+            if (inet_pton(AF_INET6, inner, a) == 1 || inet_pton(AF_INET, inner, a) == 1) {
+                snprintf(err, errlen, "\"%s\": write the address without brackets (host = %s)%s", v,
+                         inner, close[1] == ':' ? " and the port as port =" : "");
+                return -1;
+            }
+        }
         goto bad;
-    for (const char *s = v; *s; s++)
-        if (!isalnum((unsigned char)*s) && strchr(".-_:%", *s) == NULL)
-            goto bad;
+    }
+    if (len > 253)
+        goto bad;
+    if (inet_pton(AF_INET, v, a) == 1 || inet_pton(AF_INET6, v, a) == 1) {
+        util_strlcpy(out, v, outlen);
+        return 0;
+    }
+    if (strchr(v, '%') != NULL && strchr(v, ':') != NULL) {
+        snprintf(err, errlen,
+                 "\"%s\": a scoped IPv6 address (%%interface) is not supported; use a global "
+                 "or unique local address, or a name",
+                 v);
+        return -1;
+    }
+    if (host_numeric(v, &odd)) {
+        host_decimal(v, dec, sizeof(dec));
+        oct[0] = '\0';
+        if (inet_aton(v, &a4) != 0)
+            inet_ntop(AF_INET, &a4, oct, sizeof(oct));
+        if (oct[0] != '\0' && (!odd || strcmp(oct, dec) == 0)) {
+            /* 127.1, or 01.02.03.04: the same address to every reader */
+            util_strlcpy(out, oct, outlen);
+            return 0;
+        }
+        if (odd && oct[0] != '\0' && dec[0] != '\0' && strcmp(oct, dec) != 0) {
+            snprintf(err, errlen,
+                     "\"%s\" is ambiguous: ping and inet_aton read a leading 0 as octal "
+                     "(%s), other programs as decimal (%s); write %s or %s",
+                     v, oct, dec, dec, oct);
+            return -1;
+        }
+        if (odd && (oct[0] != '\0' || dec[0] != '\0')) {
+            const char *w = dec[0] != '\0' ? dec : oct;
+            snprintf(err, errlen,
+                     "\"%s\" is ambiguous (a leading 0 is octal to some programs, 0x hex); "
+                     "write %s",
+                     v, w);
+            return -1;
+        }
+        snprintf(err, errlen, "\"%s\" is not an IPv4 address (four numbers 0 to 255: a.b.c.d)", v);
+        return -1;
+    }
+    if (!host_name_ok(v))
+        goto bad;
+    util_strlcpy(out, v, outlen);
     return 0;
 bad:
     snprintf(err, errlen, "\"%s\" is not a host name or an IP address", v);
@@ -341,11 +469,13 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
     }
     case OT_CODES:
         return parse_codes(v, (int *)field, (size_t *)((char *)base + o->offset2), err, errlen);
-    case OT_HOST:
-        if (check_host(v, err, errlen) < 0)
+    case OT_HOST: {
+        char host[256];
+        if (check_host(v, host, sizeof(host), err, errlen) < 0)
             return -1;
-        replace_str((char **)field, strdup(v));
+        replace_str((char **)field, strdup(host));
         return 0;
+    }
     case OT_QNAME:
         if (check_qname(v, err, errlen) < 0)
             return -1;

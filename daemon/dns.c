@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,7 +260,15 @@ static void dns_collect(const struct dns_query *q, const ldns_rr_list *an, const
             if (!mine || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
                 continue;
             if (type == q->qtype || q->qtype == DNS_TYPE_ANY) {
+                const ldns_rdf *rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : NULL;
+                size_t alen = type == LDNS_RR_TYPE_A ? 4 : type == LDNS_RR_TYPE_AAAA ? 16 : 0;
+
                 ans->nmatch++;
+                if (alen > 0 && rd != NULL && ldns_rdf_size(rd) == alen &&
+                    ans->naddrs < DNS_ADDRS_MAX && (ans->addr_len == 0 || ans->addr_len == alen)) {
+                    ans->addr_len = (uint8_t)alen;
+                    memcpy(ans->addrs[ans->naddrs++], ldns_rdf_data(rd), alen);
+                }
                 if (full && ans->expect_found)
                     continue; /* counted; the text would serve nothing */
                 dns_record_text(rr, text, sizeof(text));
@@ -365,53 +372,4 @@ enum dns_reject dns_parse_response(const struct dns_query *q, const uint8_t *buf
 out:
     ldns_pkt_free(pkt);
     return reject;
-}
-
-int dns_resolvconf_first(const char *path, struct sockaddr_storage *ss, socklen_t *len)
-{
-    FILE *f = fopen(path, "re");
-    char line[512];
-    int found = 0;
-
-    while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL) {
-        struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-                                 .ai_socktype = SOCK_DGRAM};
-        struct addrinfo *ai = NULL;
-        char *save = NULL, *key, *val;
-
-        /* a line longer than the buffer: skip the rest of it */
-        if (strchr(line, '\n') == NULL && !feof(f)) {
-            int c;
-            while ((c = fgetc(f)) != EOF && c != '\n')
-                ;
-            continue;
-        }
-        line[strcspn(line, "#;")] = '\0';
-        key = strtok_r(line, " \t\r\n", &save);
-        val = key != NULL ? strtok_r(NULL, " \t\r\n", &save) : NULL;
-        if (key == NULL || val == NULL || strcmp(key, "nameserver") != 0)
-            continue;
-        /* numeric only (getaddrinfo handles "fe80::1%eth0"): never blocks */
-        if (getaddrinfo(val, "53", &hints, &ai) == 0 && ai != NULL &&
-            ai->ai_addrlen <= sizeof(*ss)) {
-            memset(ss, 0, sizeof(*ss));
-            memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-            *len = ai->ai_addrlen;
-            found = 1;
-        }
-        if (ai != NULL)
-            freeaddrinfo(ai);
-    }
-    if (f != NULL)
-        fclose(f);
-    if (!found) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-        memset(ss, 0, sizeof(*ss));
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(DNS_PORT);
-        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *len = sizeof(*sin);
-    }
-    return found;
 }

@@ -19,6 +19,7 @@
 #define DNS_QUERY_MAX (12 + DNS_NAME_WIRE_MAX + 4)
 #define DNS_MSG_MAX   65535 /* the largest message TCP's length prefix allows */
 #define DNS_TEXT_MAX  320   /* answers as text, for the result detail */
+#define DNS_ADDRS_MAX 64    /* A/AAAA answers kept as addresses */
 
 #define DNS_TYPE_A     1
 #define DNS_TYPE_NS    2
@@ -79,6 +80,11 @@ struct dns_answer {
     /* Whether `expect` (given to dns_parse_response) is in any matching
      * answer or chain name; see there. True when no expectation. */
     bool expect_found;
+    /* The matching A (4 bytes) or AAAA (16 bytes) answers, in order, the
+     * first DNS_ADDRS_MAX of them (the stub resolver's addresses). */
+    unsigned naddrs;
+    uint8_t addr_len; /* 4 or 16: the asked type's */
+    uint8_t addrs[DNS_ADDRS_MAX][16];
 };
 
 /* Decide whether buf[0..len) answers `q` and summarise it. Accepted when it
@@ -112,10 +118,5 @@ bool dns_expect_match_addr(const char *expect, int af, const void *addr);
 enum dns_outcome dns_outcome_from_rcode(int rcode, unsigned nmatch);
 /* "NOERROR", "FORMERR", ..., "RCODE12" for unnamed values (buf >= 16). */
 const char *dns_rcode_name(int rcode, char *buf, size_t len);
-
-/* The first "nameserver" line of a resolv.conf-style file, port 53. When
- * the file is missing or names none: 127.0.0.1:53, glibc's default.
- * Returns 1 when taken from the file, 0 for the default. */
-int dns_resolvconf_first(const char *path, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

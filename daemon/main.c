@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "alert.h"
@@ -20,6 +19,7 @@
 #include "notify.h"
 #include "probe.h"
 #include "reload.h"
+#include "resolv.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"
@@ -36,7 +36,7 @@ struct daemon {
     const char *config_path;
     struct config *cfg;
     struct event_base *base;
-    struct evdns_base *dns;
+    struct resolv *rs; /* the engine's stub resolver */
     struct engine *eng;
     struct store *st;
     struct metrics *metrics;    /* NULL: metrics_listen is off */
@@ -212,6 +212,23 @@ static void lag_report(struct daemon *d)
     d->lag_max_us = 0;
 }
 
+/* The stub resolver's files, read at start and at each reload. */
+static struct resolv_conf *daemon_resolv_conf(void)
+{
+    char note[256];
+    struct resolv_conf *c =
+        resolv_conf_load(RESOLV_CONF_PATH, RESOLV_HOSTS_PATH, note, sizeof(note));
+
+    if (c == NULL)
+        fatalx("out of memory");
+    if (note[0] != '\0')
+        log_warnx("dns: %s", note);
+    log_debug("dns: %zu nameserver%s from %s, %zu names in %s", resolv_conf_nameservers(c),
+              resolv_conf_nameservers(c) == 1 ? "" : "s", RESOLV_CONF_PATH, resolv_conf_hosts(c),
+              RESOLV_HOSTS_PATH);
+    return c;
+}
+
 /* The reload's steps (reload.c runs the thread). */
 static void daemon_reload_begin(void *arg)
 {
@@ -224,16 +241,54 @@ static void daemon_reload_begin(void *arg)
     d->lag_reload_us = 0;
 }
 
-/* On the loop: everything here is O(targets) without a sort or a search
- * (the reload thread linked ncfg to the running config), and the old
- * config is freed by the thread. */
-static struct config *daemon_reload_swap(void *arg, struct config *ncfg)
+/* What a reload builds on its thread for the swap: the resolver's files
+ * read again, the alert engine's tables for the new targets. */
+struct daemon_prepared {
+    struct resolv_conf *rc;
+    struct engine_prepared *ep;
+    struct alert_prepared *ap;
+};
+
+static void *daemon_reload_prepare(void *arg, struct config *ncfg)
+{
+    struct daemon *d = arg;
+    struct daemon_prepared *dp = calloc(1, sizeof(*dp));
+
+    if (dp == NULL)
+        return NULL; /* the swap does it all then */
+    dp->rc = daemon_resolv_conf();
+    dp->ep = engine_prepare(d->eng, ncfg);
+    dp->ap = alert_prepare(ncfg);
+    return dp;
+}
+
+static void daemon_reload_discard(void *arg, void *prepared)
+{
+    struct daemon_prepared *dp = prepared;
+
+    (void)arg;
+    resolv_conf_free(dp->rc);
+    engine_prepared_free(dp->ep);
+    alert_prepared_free(dp->ap);
+    free(dp);
+}
+
+/* On the loop: everything here is O(targets) without a sort, a search or
+ * a file read (the reload thread linked ncfg to the running config and
+ * built the tables), and the old config is freed by the thread. */
+static struct config *daemon_reload_swap(void *arg, struct config *ncfg, void *prepared)
 {
     struct daemon *d = arg;
     struct config *old = d->cfg;
+    struct daemon_prepared *dp = prepared;
+    int64_t t0 = util_mono_us(), t1, t2, t3;
 
-    engine_set_targets(d->eng, ncfg, false);
-    alert_set_config(d->alert, ncfg);
+    resolv_set_conf(d->rs, dp != NULL ? dp->rc : daemon_resolv_conf());
+    engine_set_targets_prepared(d->eng, ncfg, false, dp != NULL ? dp->ep : NULL);
+    t1 = util_mono_us();
+    alert_set_config_prepared(d->alert, ncfg, dp != NULL ? dp->ap : NULL);
+    free(dp);
+    t2 = util_mono_us();
     if (!d->debug)
         log_set_level((enum log_level)ncfg->log_level);
     if (d->verbose && log_get_level() < LOG_LEVEL_INFO)
@@ -242,9 +297,13 @@ static struct config *daemon_reload_swap(void *arg, struct config *ncfg)
     d->reloads_ok++;
     daemon_metrics_listen(d);
     metrics_set_targets(d->metrics, ncfg);
+    t3 = util_mono_us();
     log_info("reloaded: %zu targets", ncfg->ntargets);
     notify_send("READY=1\nSTATUS=reloaded, %zu targets", ncfg->ntargets);
     metrics_reload(d->metrics, true, util_now_ms());
+    log_debug("reload: the swap's parts: engine %lld ms, alerts %lld ms, metrics %lld ms",
+              (long long)(t1 - t0) / 1000, (long long)(t2 - t1) / 1000,
+              (long long)(t3 - t2) / 1000);
     return old;
 }
 
@@ -378,22 +437,6 @@ static void raise_nofile(void)
     }
 }
 
-static struct evdns_base *dns_new(struct event_base *base)
-{
-    struct evdns_base *dns;
-
-    /* resolv.conf and /etc/hosts; evdns answers hosts entries itself */
-    dns =
-        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (dns != NULL)
-        return dns;
-    log_warnx("cannot read /etc/resolv.conf; names resolve from /etc/hosts only");
-    dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (dns != NULL)
-        evdns_base_load_hosts(dns, NULL);
-    return dns;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -499,8 +542,8 @@ int main(int argc, char **argv)
      * sets them) before everything else, see probe.c */
     if (event_base_priority_init(d.base, ENGINE_PRIORITIES) < 0)
         log_warnx("cannot set event priorities; an overloaded loop may report timeouts");
-    d.dns = dns_new(d.base);
-    if (d.dns == NULL)
+    d.rs = resolv_new(d.base, daemon_resolv_conf(), ENGINE_PRIO_IO);
+    if (d.rs == NULL)
         fatalx("cannot create the DNS resolver");
 
     if (!d.once) {
@@ -530,8 +573,11 @@ int main(int argc, char **argv)
         }
     }
     if (!d.once) {
-        static const struct reload_ops ops = {
-            .begin = daemon_reload_begin, .swap = daemon_reload_swap, .end = daemon_reload_end};
+        static const struct reload_ops ops = {.begin = daemon_reload_begin,
+                                              .prepare = daemon_reload_prepare,
+                                              .discard = daemon_reload_discard,
+                                              .swap = daemon_reload_swap,
+                                              .end = daemon_reload_end};
         struct reload_ops o = ops;
         o.arg = &d;
         d.reload = reload_new(d.base, d.config_path, d.st, &o);
@@ -543,7 +589,7 @@ int main(int argc, char **argv)
         if (d.ev_sig[i] == NULL || evsignal_add(d.ev_sig[i], NULL) < 0)
             fatalx("cannot install the signal handlers");
     }
-    d.eng = engine_new(d.base, d.dns, daemon_sink, &d);
+    d.eng = engine_new(d.base, d.rs, daemon_sink, &d);
     engine_set_gate(d.eng, daemon_gate, &d);
     if (!d.once) {
         struct timeval one = {1, 0};
@@ -597,8 +643,9 @@ out:
     if (d.st)
         store_close(d.st);
     metrics_stop(d.metrics); /* before the event base it serves on */
-    if (d.dns)
-        evdns_base_free(d.dns, 1);
+    /* the engine cancelled its look-ups (synchronously: nothing waits in
+     * the loop for them); the resolver's own are none by now */
+    resolv_free(d.rs);
     if (d.base)
         event_base_free(d.base);
     config_free(d.cfg);

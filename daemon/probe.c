@@ -10,33 +10,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
 #include "hist.h"
 #include "log.h"
 #include "probe.h"
+#include "resolv.h"
 #include "util.h"
 
 struct wake_slot;
 
-/* What libevent's resolver said about its nameservers (through its log
- * lines, the only place it says it): evdns learns ENETUNREACH from sendto()
- * at once, then waits out its own timeout before it tells a look-up. */
-struct engine_dns {
-    bool down;            /* "All nameservers have failed", with a socket error */
-    int err;              /* the last nameserver's error (ENETUNREACH); 0: timeout */
-    union nd_sockaddr ns; /* the nameserver it named last */
-    socklen_t nslen;
-    char ns_text[64];
-    int64_t checked_us;    /* the last route check, at most one a second */
-    struct event *ev_fail; /* fails the look-ups in flight, outside evdns */
-};
-
 struct engine {
     struct event_base *base;
-    struct evdns_base *dns;
+    struct resolv *rs; /* the stub resolver of host names (resolv.c) */
     probe_sink_fn sink;
     void *sink_arg;
     struct probe **probes; /* one per target of the current config */
@@ -64,13 +51,12 @@ struct engine {
     struct event *ev_wake;
     int64_t wake_armed_us; /* when ev_wake fires; INT64_MAX: not armed */
 
+    uint64_t rng;                  /* splitmix64 state: the schedule's jitter */
     size_t kept_fds, kept_fds_max; /* sockets kept between attempts */
     bool prio;                     /* libevent priorities are set up */
     engine_gate_fn gate;           /* may hold scheduled starts back */
     void *gate_arg;
     uint64_t held;
-    struct probe *gai_calling; /* inside evdns_getaddrinfo() for this probe */
-    struct engine_dns dnsst;
 };
 
 /* A wake-up that comes this much before its time is counted as early
@@ -97,8 +83,8 @@ struct engine {
  * turn where no higher one is active, so under overload the answers that
  * came are always read before a deadline is judged: an overloaded prober
  * starts fewer probes, it never reports its own backlog as timeouts. */
-#define ENGINE_PRIO_IO    0
-#define ENGINE_PRIO_OTHER 1
+/* (ENGINE_PRIO_IO and ENGINE_PRIO_OTHER are in probe.h: the resolver's
+ * sockets get ENGINE_PRIO_IO too.) */
 
 /* At most this many target transition lines a second: 10,000 targets
  * failing at start must not stall the loop on writing 10,000 log lines. */
@@ -416,211 +402,84 @@ void probe_set_local(struct probe *p, const union nd_sockaddr *sa)
     p->local = sa;
 }
 
-struct evdns_base *probe_dns(const struct probe *p)
+struct resolv *probe_resolv(const struct probe *p)
 {
-    return p->eng->dns;
-}
-
-/* The errno whose strerror() text libevent quoted, 0 when none is. */
-static int engine_errno_from_text(const char *text)
-{
-    for (int e = 1; e < 200; e++) {
-        const char *d = strerrordesc_np(e);
-        if (d != NULL && strcmp(d, text) == 0)
-            return e;
-    }
-    return 0;
-}
-
-/* Whether the route to the nameserver libevent gave up on is still
- * missing: a UDP connect() looks the route up and sends nothing. Asked at
- * most once a second; the answer between checks is the last one. */
-static bool engine_dns_still_down(struct engine *eng)
-{
-    struct engine_dns *d = &eng->dnsst;
-    int64_t now = util_mono_us();
-    int fd, err = 0;
-
-    if (!d->down)
-        return false;
-    if (now - d->checked_us < 1000000)
-        return true;
-    d->checked_us = now;
-    fd = socket(d->ns.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return true; /* cannot tell; keep what libevent said */
-    if (connect(fd, &d->ns.sa, d->nslen) < 0)
-        err = errno;
-    close(fd);
-    if (err != 0) {
-        d->err = err;
-        return true;
-    }
-    d->down = false;
-    log_notice("dns: nameserver %s has a route again; names are looked up again", d->ns_text);
-    return false;
+    return p->eng->rs;
 }
 
 /* NOLINTBEGIN(misc-no-recursion): an attempt may end inside the call that
- * starts it (a refused connect, an answer from the hosts file, a resolver
- * known to be down), and its end starts what comes next: probe_finish ->
- * the target's next address, or engine_once_fill -> probe_begin. The depth
- * is bounded: engine_once_fill never nests (once_filling), a target's next
- * address is one level per address, and outside --once the next start
- * waits for its timer. */
-static void engine_dns_fail(struct probe *p)
+ * starts it (a refused connect, an answer from the hosts file, a
+ * nameserver that cannot be reached), and its end starts what comes next:
+ * probe_finish -> the target's next address, or engine_once_fill ->
+ * probe_begin. The depth is bounded: engine_once_fill never nests
+ * (once_filling), a target's next address is one level per address, and
+ * outside --once the next start waits for its timer. */
+static void probe_lookup_cb(const struct resolv_result *res, void *arg)
 {
-    struct engine_dns *d = &p->eng->dnsst;
-    char detail[192];
+    struct probe *p = arg;
+    probe_lookup_fn cb = p->lookup_cb;
 
-    snprintf(detail, sizeof(detail),
-             "resolving %s: nameserver %s cannot be reached, every nameserver failed",
-             p->t->kind == KIND_RESOLVE ? p->t->qname : p->t->host, d->ns_text);
-    probe_set_remote(p, &d->ns.sa);
-    probe_complete_errno(p, PHASE_RESOLVE, d->err, detail);
+    p->rl = NULL;
+    p->lookup_cb = NULL;
+    if (!p->running || cb == NULL)
+        return; /* never: an attempt that ends cancels its look-up */
+    cb(p, res);
 }
 
-/* libevent said every nameserver failed with a socket error: the look-ups
- * in flight would wait out evdns's own timeout for nothing. Runs from the
- * loop, never inside evdns's call that logged it. */
-static void engine_dns_fail_cb(evutil_socket_t fd, short what, void *arg)
+void probe_lookup(struct probe *p, const char *name, int family, probe_lookup_fn cb)
 {
-    struct engine *eng = arg;
-
-    (void)fd;
-    (void)what;
-    if (!eng->dnsst.down || eng->dnsst.err == 0)
-        return;
-    for (size_t i = 0; i < eng->nprobes; i++) {
-        struct probe *p = eng->probes[i];
-        struct evdns_getaddrinfo_request *req = p->gai;
-
-        if (!p->running || req == NULL)
-            continue;
-        p->gai = NULL;
-        p->gai_pending = false;
-        evdns_getaddrinfo_cancel(req); /* its callback sees EVUTIL_EAI_CANCEL */
-        engine_dns_fail(p);
-    }
-}
-
-/* libevent's log lines, seen before log.c writes them: evdns's word on its
- * nameservers ("Nameserver 192.0.2.53:53 has failed: Network is
- * unreachable", "All nameservers have failed", "Nameserver ... is back
- * up") becomes engine state and an outage warning or recovery notice. */
-static int engine_libevent_log(int severity, const char *msg, void *arg)
-{
-    struct engine *eng = arg;
-    struct engine_dns *d = &eng->dnsst;
-    const char *tail;
-
-    (void)severity;
-    if (strncmp(msg, "Nameserver ", 11) == 0 && (tail = strstr(msg, " has failed: ")) != NULL) {
-        size_t len = (size_t)(tail - (msg + 11));
-        struct sockaddr_storage ss;
-        socklen_t sl;
-        char err[64];
-
-        if (len >= sizeof(d->ns_text))
-            len = sizeof(d->ns_text) - 1;
-        memcpy(d->ns_text, msg + 11, len);
-        d->ns_text[len] = '\0';
-        d->err = engine_errno_from_text(tail + 13);
-        if (util_parse_sockaddr(d->ns_text, 53, &ss, &sl, err, sizeof(err)) == 0) {
-            memcpy(&d->ns, &ss, sl);
-            d->nslen = sl;
-        } else {
-            d->err = 0; /* not an address we can check: leave it to evdns */
-        }
-        return LOG_LEVEL_WARN;
-    }
-    if (strcmp(msg, "All nameservers have failed") == 0) {
-        if (d->err != 0 && !d->down) {
-            d->down = true;
-            d->checked_us = util_mono_us();
-            if (d->ev_fail != NULL)
-                event_active(d->ev_fail, 0, 0);
-        }
-        return LOG_LEVEL_WARN;
-    }
-    if (strncmp(msg, "Nameserver ", 11) == 0 && strstr(msg, " is back up") != NULL) {
-        d->down = false;
-        return LOG_LEVEL_NOTICE;
-    }
-    return -1;
-}
-
-void probe_getaddrinfo(struct probe *p, const char *name, const char *port,
-                       const struct evutil_addrinfo *hints, probe_gai_fn cb)
-{
-    struct engine *eng = p->eng;
-    struct probe *outer = eng->gai_calling;
-    struct evdns_getaddrinfo_request *req;
-
-    if (engine_dns_still_down(eng)) {
-        engine_dns_fail(p);
+    p->rl = NULL;
+    p->lookup_cb = cb;
+    if (p->eng->rs == NULL) { /* an engine without a resolver (benchmarks) */
+        probe_complete_errno(p, PHASE_RESOLVE, ENOSYS, "no resolver");
         return;
     }
-    p->gai = NULL;
-    p->gai_pending = true;
-    /* evdns may answer at once (hosts file, a failure), calling back
-     * before it returns; gai_calling tells the callback so */
-    eng->gai_calling = p;
-    req = evdns_getaddrinfo(eng->dns, name, port, hints, cb, p);
-    eng->gai_calling = outer;
-    if (!p->gai_pending)
+    /* may answer at once (a literal, the hosts file, no nameserver
+     * reachable): cb has run then, and NULL comes back */
+    p->rl = resolv_lookup_start(p->eng->rs, name, family, probe_lookup_cb, p);
+}
+
+static void probe_lookup_cancel(struct probe *p)
+{
+    struct resolv_lookup *l = p->rl;
+
+    p->rl = NULL;
+    p->lookup_cb = NULL;
+    resolv_lookup_cancel(l); /* at once: nothing is left for the loop to run */
+}
+
+void probe_complete_lookup_error(struct probe *p, const struct resolv_result *res, int af)
+{
+    if (res->server_len > 0)
+        probe_set_remote(p, &res->server.sa);
+    switch (res->status) {
+    case RESOLV_NOFAMILY:
+        probe_complete_no_address(p, res->detail);
+        (void)af;
         return;
-    if (req == NULL) {
-        /* neither a request nor an answer: no callback will ever come */
-        p->gai_pending = false;
-        probe_complete_eai(p, EVUTIL_EAI_FAIL, "the resolver did not start the look-up");
+    case RESOLV_ERRNO:
+        probe_complete_errno(p, PHASE_RESOLVE, res->err, res->detail);
         return;
-    }
-    p->gai = req;
-}
-
-void probe_complete_gai_error(struct probe *p, const char *name, int eai)
-{
-    char detail[192];
-
-    if (eai == EVUTIL_EAI_FAIL)
-        /* evdns folds a NOERROR answer without records, SERVFAIL, REFUSED,
-         * a truncated answer and its own timeout into EAI_FAIL: say so
-         * rather than pretend to know which */
-        snprintf(detail, sizeof(detail),
-                 "resolving %s: the resolver gave up (libevent's EAI_FAIL: no records, a server "
-                 "failure or refusal, or its own timeout)",
-                 name);
-    else
-        snprintf(detail, sizeof(detail), "resolving %s: %s", name, evutil_gai_strerror(eai));
-    probe_complete_eai(p, eai, detail);
-}
-
-bool probe_gai_done(struct probe *p)
-{
-    p->gai = NULL;
-    p->gai_pending = false;
-    return p->running;
-}
-
-void probe_complete_no_address(struct probe *p, const char *name, int af)
-{
-    char detail[160];
-    const char *fam = af == AF_INET ? "IPv4" : af == AF_INET6 ? "IPv6" : NULL;
-    /* answered inside evdns_getaddrinfo(): the hosts file had the name */
-    bool hosts = p->eng->gai_calling == p;
-
-    if (fam == NULL) {
-        snprintf(detail, sizeof(detail), "%s: %s no address", name,
-                 hosts ? "in the hosts file, but with" : "found, with");
-        probe_complete_eai(p, EVUTIL_EAI_NODATA, detail);
+    case RESOLV_DNS:
+    case RESOLV_OK: /* no address of the family: as NODATA */
+        probe_complete_dns(p, res->status == RESOLV_OK ? DNS_NODATA : res->outcome,
+                           res->status == RESOLV_OK ? 0 : res->rcode, res->detail);
         return;
     }
-    snprintf(detail, sizeof(detail), "%s: %s no %s address", name,
-             hosts ? "in the hosts file, but with" : "found, with", fam);
+}
+
+void probe_complete_no_address(struct probe *p, const char *detail)
+{
+    const struct target *t = p->t;
+    bool any = t->kind == KIND_RESOLVE ? false : t->family == FAMILY_ANY;
+
+    /* glibc's manual defines EAI_ADDRFAMILY for exactly this: "the
+     * specified network host does not have any network addresses in the
+     * requested address family"; see wsa.c */
 #ifdef EAI_ADDRFAMILY
-    probe_complete_eai(p, EAI_ADDRFAMILY, detail);
+    probe_complete_eai(p, any ? EVUTIL_EAI_NODATA : EAI_ADDRFAMILY, detail);
 #else
+    (void)any;
     probe_complete_eai(p, EVUTIL_EAI_NODATA, detail);
 #endif
 }
@@ -864,12 +723,7 @@ static void probe_abort(struct probe *p)
         return;
     if (p->ops->abort != NULL)
         p->ops->abort(p);
-    if (p->gai != NULL) {
-        struct evdns_getaddrinfo_request *req = p->gai;
-        p->gai = NULL;
-        p->gai_pending = false;
-        evdns_getaddrinfo_cancel(req); /* its callback sees EVUTIL_EAI_CANCEL */
-    }
+    probe_lookup_cancel(p);
     probe_close_fd(p);
     p->running = false;
     p->eng->in_flight--;
@@ -887,19 +741,16 @@ static void probe_deadline(struct probe *p)
     char note[150] = "";
     bool partial = false;
 
-    if (p->ops->describe != NULL)
+    if (p->rl != NULL)
+        resolv_lookup_describe(p->rl, note, sizeof(note));
+    else if (p->ops->describe != NULL)
         partial = p->ops->describe(p, note, sizeof(note));
     snprintf(detail, sizeof(detail), "%s %lld ms (%s)%s%s",
              partial ? "timed out after" : "no answer within", (long long)p->t->timeout_ms,
              probe_phase_name(phase), note[0] ? "; " : "", note);
     if (p->ops->abort != NULL)
         p->ops->abort(p);
-    if (p->gai != NULL) {
-        struct evdns_getaddrinfo_request *req = p->gai;
-        p->gai = NULL;
-        p->gai_pending = false;
-        evdns_getaddrinfo_cancel(req);
-    }
+    probe_lookup_cancel(p);
     if (ok)
         probe_complete_ok(p, "sent, no error reported");
     else if (phase == PHASE_RESOLVE)
@@ -974,63 +825,39 @@ static int probe_addrs_reserve(struct probe *p, size_t n)
     return 0;
 }
 
-/* evdns's answer for a connect or send target's host name. */
-static void probe_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
+/* The resolver's answer for a connect or send target's host name. */
+static void probe_looked_up(struct probe *p, const struct resolv_result *res)
 {
-    struct probe *p = arg;
-    struct evutil_addrinfo *ai;
     size_t n = 0;
-    char detail[160];
 
-    if (result == EVUTIL_EAI_CANCEL) {
-        if (res != NULL)
-            evutil_freeaddrinfo(res);
-        return; /* aborted: the engine has moved on, p may be gone */
-    }
-    if (!probe_gai_done(p)) {
-        if (res != NULL)
-            evutil_freeaddrinfo(res);
+    if (res->status != RESOLV_OK) {
+        probe_complete_lookup_error(p, res, 0);
         return;
     }
-    if (result != 0) {
-        if (res != NULL) /* libevent never does this; costs nothing to handle */
-            evutil_freeaddrinfo(res);
-        probe_complete_gai_error(p, p->t->host, result);
-        return;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next)
-        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
-            family_ok(p->t, ai->ai_family) && ai->ai_addr != NULL)
+    for (size_t i = 0; i < res->naddrs; i++)
+        if (family_ok(p->t, res->addrs[i].sa.sa_family))
             n++;
     if (n == 0) {
-        /* result 0 and no address: the name is in the hosts file with the
-         * other family only (libevent hands over a NULL list for that) */
-        if (res != NULL)
-            evutil_freeaddrinfo(res);
-        probe_complete_no_address(p, p->t->host,
-                                  p->t->family == FAMILY_IPV4   ? AF_INET
-                                  : p->t->family == FAMILY_IPV6 ? AF_INET6
-                                                                : AF_UNSPEC);
+        /* the resolver asks only for the family configured: never */
+        probe_complete_dns(p, DNS_NODATA, 0, "no address of the family asked");
         return;
     }
     if (probe_addrs_reserve(p, p->t->addresses == ADDRSEL_ALL ? n : 1) < 0) {
-        evutil_freeaddrinfo(res);
+        char detail[160];
         snprintf(detail, sizeof(detail), "resolving %s: out of memory for %zu addresses",
                  p->t->host, n);
-        probe_complete_eai(p, EVUTIL_EAI_MEMORY, detail);
+        probe_complete_errno(p, PHASE_RESOLVE, ENOMEM, detail);
         return;
     }
     p->naddrs = 0;
-    for (ai = res; ai != NULL && p->naddrs < p->addrs_cap; ai = ai->ai_next) {
-        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            !family_ok(p->t, ai->ai_family) || ai->ai_addr == NULL)
+    for (size_t i = 0; i < res->naddrs && p->naddrs < p->addrs_cap; i++) {
+        union nd_sockaddr *a = &p->addrs[p->naddrs];
+        if (!family_ok(p->t, res->addrs[i].sa.sa_family))
             continue;
-        memset(&p->addrs[p->naddrs], 0, sizeof(p->addrs[0]));
-        memcpy(&p->addrs[p->naddrs], ai->ai_addr,
-               ai->ai_addrlen < sizeof(p->addrs[0]) ? ai->ai_addrlen : sizeof(p->addrs[0]));
+        *a = res->addrs[i];
+        a->sin.sin_port = htons(p->t->port); /* same offset in sin6 */
         p->naddrs++;
     }
-    evutil_freeaddrinfo(res);
     p->addr_idx = 0;
     probe_attempt_address(p);
 }
@@ -1066,33 +893,27 @@ static void probe_begin(struct probe *p)
         probe_attempt_address(p);
         return;
     }
-    {
-        struct evutil_addrinfo hints;
-        char port[8];
-
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = t->family == FAMILY_IPV4   ? AF_INET
-                          : t->family == FAMILY_IPV6 ? AF_INET6
-                                                     : AF_UNSPEC;
-        hints.ai_socktype =
-            t->kind == KIND_SEND && t->protocol == PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-        snprintf(port, sizeof(port), "%u", t->port);
-        p->running = true;
-        eng->in_flight++;
-        p->start_us = util_mono_us();
-        p->ts_ms = util_now_ms();
-        p->deadline_us = p->start_us + t->timeout_ms * 1000;
-        p->phase = PHASE_RESOLVE;
-        probe_getaddrinfo(p, t->host, port, &hints, probe_gai_cb);
-        probe_arm_deadline(p);
-    }
+    p->running = true;
+    eng->in_flight++;
+    p->start_us = util_mono_us();
+    p->ts_ms = util_now_ms();
+    p->deadline_us = p->start_us + t->timeout_ms * 1000;
+    p->phase = PHASE_RESOLVE;
+    probe_lookup(p, t->host,
+                 t->family == FAMILY_IPV4   ? AF_INET
+                 : t->family == FAMILY_IPV6 ? AF_INET6
+                                            : AF_UNSPEC,
+                 probe_looked_up);
+    probe_arm_deadline(p);
 }
 
 /* NOLINTEND(misc-no-recursion) */
 
 /* One block per target: the probe, then its I/O event (libevent says how
  * big one is; event_assign() fills it in place), one allocation less. */
-static struct probe *probe_new(struct engine *eng, struct target *t)
+/* A probe's block, set up for t, not yet t's nor in the heap: safe on the
+ * reload thread (it reads only eng->base, which never changes). */
+static struct probe *probe_alloc(struct engine *eng, struct target *t)
 {
     struct probe *p = calloc(1, sizeof(*p) + event_get_struct_event_size());
 
@@ -1120,6 +941,13 @@ static struct probe *probe_new(struct engine *eng, struct target *t)
     p->ev_io = (struct event *)(p + 1);
     if (event_assign(p->ev_io, eng->base, -1, 0, probe_io_cb, p) < 0)
         fatalx("cannot set up a probe's event");
+    return p;
+}
+
+static struct probe *probe_new(struct engine *eng, struct target *t)
+{
+    struct probe *p = probe_alloc(eng, t);
+
     t->probe = p;
     return p;
 }
@@ -1137,7 +965,7 @@ static void probe_free(struct probe *p)
     free(p);
 }
 
-struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe_sink_fn sink,
+struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink_fn sink,
                           void *sink_arg)
 {
     struct engine *eng = calloc(1, sizeof(*eng));
@@ -1145,10 +973,11 @@ struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe
     if (eng == NULL)
         fatalx("out of memory");
     eng->base = base;
-    eng->dns = dns;
+    eng->rs = rs;
     eng->sink = sink;
     eng->sink_arg = sink_arg;
     eng->wake_armed_us = INT64_MAX;
+    evutil_secure_rng_get_bytes(&eng->rng, sizeof(eng->rng));
     {
         /* main.c raised the soft limit to the hard one already */
         struct rlimit rl;
@@ -1167,10 +996,6 @@ struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe
         fatalx("out of memory");
     if (eng->prio)
         event_priority_set(eng->ev_wake, ENGINE_PRIO_OTHER);
-    eng->dnsst.ev_fail = event_new(base, -1, 0, engine_dns_fail_cb, eng);
-    if (eng->dnsst.ev_fail == NULL)
-        fatalx("out of memory");
-    log_set_libevent_hook(engine_libevent_log, eng);
     return eng;
 }
 
@@ -1206,23 +1031,108 @@ static int target_cmp_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* The schedule's jitter: splitmix64 from one seed per engine. When a
+ * probe starts is no secret (a resolve query's ID and port are), and a
+ * getrandom(2) per new target was a system call each on the loop: a tenth
+ * of a reload's swap of 200,000 targets. */
+static uint64_t engine_rand(struct engine *eng)
+{
+    uint64_t z = (eng->rng += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* What a reload can settle off the loop (engine_prepare): for each target
+ * of cfg, whether it probes exactly what its namesake in the running
+ * config does, and a fresh probe for each one that does not. */
+struct engine_prepared {
+    const struct config *cfg, *prev;
+    bool *same;
+    struct probe **fresh;
+    struct probe **np; /* the new probe array, zeroed */
+};
+
+struct engine_prepared *engine_prepare(struct engine *eng, struct config *cfg)
+{
+    struct engine_prepared *ep;
+    size_t n = cfg->ntargets ? cfg->ntargets : 1;
+
+    if (cfg->prev_idx == NULL || cfg->prev == NULL)
+        return NULL;
+    ep = calloc(1, sizeof(*ep));
+    if (ep == NULL)
+        return NULL;
+    ep->cfg = cfg;
+    ep->prev = cfg->prev;
+    ep->same = calloc(n, sizeof(*ep->same));
+    ep->fresh = calloc(n, sizeof(*ep->fresh));
+    ep->np = calloc(n, sizeof(*ep->np));
+    if (ep->same == NULL || ep->fresh == NULL || ep->np == NULL) {
+        engine_prepared_free(ep);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        uint32_t j = cfg->prev_idx[i];
+        /* the running config's definitions never change while it runs */
+        ep->same[i] = j != CONFIG_NO_PREV && target_same(&cfg->prev->targets[j], &cfg->targets[i]);
+        if (!ep->same[i])
+            ep->fresh[i] = probe_alloc(eng, &cfg->targets[i]);
+    }
+    return ep;
+}
+
+void engine_prepared_free(struct engine_prepared *ep)
+{
+    if (ep == NULL)
+        return;
+    for (size_t i = 0; ep->fresh != NULL && i < ep->cfg->ntargets; i++)
+        free(ep->fresh[i]); /* never watched, never in the heap */
+    free(ep->same);
+    free(ep->fresh);
+    free(ep->np);
+    free(ep);
+}
+
 int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
 {
-    struct probe **np = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*np));
+    return engine_set_targets_prepared(eng, cfg, once, NULL);
+}
+
+int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool once,
+                                struct engine_prepared *ep)
+{
+    bool linked = cfg->prev_idx != NULL && cfg->prev->ntargets == eng->nprobes;
+    struct probe **np;
+    int64_t now = util_mono_us();
     struct target **byname = NULL;
     size_t kept = 0;
 
-    if (np == NULL)
+    if (ep != NULL && (!linked || ep->cfg != cfg || ep->prev != cfg->prev)) {
+        engine_prepared_free(ep); /* made for another pair of configs */
+        ep = NULL;
+    }
+    if (ep != NULL) {
+        np = ep->np;
+        ep->np = NULL;
+    } else {
+        np = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*np));
+    }
+    if (np == NULL) {
+        engine_prepared_free(ep);
         return -1;
+    }
     eng->once = once;
     /* a reload linked to the running config (config_link_prev, off the
-     * loop): each target's namesake by index, no sort on the loop */
-    if (cfg->prev_idx != NULL && cfg->prev->ntargets == eng->nprobes) {
+     * loop): each target's namesake by index, no sort on the loop; with
+     * ep, no comparison either */
+    if (linked) {
         for (size_t i = 0; i < cfg->ntargets; i++) {
             uint32_t j = cfg->prev_idx[i];
             struct probe *p = j != CONFIG_NO_PREV ? eng->probes[j] : NULL;
             if (p != NULL && p->t == &cfg->prev->targets[j] &&
-                target_same(p->t, &cfg->targets[i])) {
+                (ep != NULL ? ep->same[i] : target_same(p->t, &cfg->targets[i]))) {
                 p->t = &cfg->targets[i];
                 cfg->targets[i].probe = p;
                 eng->probes[j] = NULL;
@@ -1267,17 +1177,22 @@ int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
             np[i] = t->probe;
             continue;
         }
-        np[i] = probe_new(eng, t);
+        if (ep != NULL && ep->fresh[i] != NULL) {
+            np[i] = t->probe = ep->fresh[i]; /* set up on the reload thread */
+            ep->fresh[i] = NULL;
+        } else {
+            np[i] = probe_new(eng, t);
+        }
         if (!once) {
             /* first run spread over the interval with jitter (STYLE 16) */
             int64_t iv = t->interval_ms * 1000;
-            uint32_t r;
-            evutil_secure_rng_get_bytes(&r, sizeof(r));
-            np[i]->next_us = util_mono_us() + (int64_t)((double)r / 4294967296.0 * (double)iv);
+            uint32_t r = (uint32_t)(engine_rand(eng) >> 32);
+            np[i]->next_us = now + (int64_t)((double)r / 4294967296.0 * (double)iv);
             np[i]->next_us = (np[i]->next_us / ENGINE_SLOT_US + 1) * ENGINE_SLOT_US;
             timer_arm_at(np[i], np[i]->next_us);
         }
     }
+    engine_prepared_free(ep); /* what no target took */
     eng->probes = np;
     eng->nprobes = cfg->ntargets;
     if (once) {
@@ -1316,8 +1231,6 @@ void engine_free(struct engine *eng)
     free(eng->probes);
     free(eng->heap);
     event_free(eng->ev_wake);
-    event_free(eng->dnsst.ev_fail);
-    log_set_libevent_hook(NULL, NULL);
     free(eng);
 }
 

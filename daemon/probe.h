@@ -15,9 +15,9 @@
 
 struct event_base;
 struct event;
-struct evdns_base;
-struct evdns_getaddrinfo_request;
-struct evutil_addrinfo;
+struct resolv;
+struct resolv_lookup;
+struct resolv_result;
 
 enum probe_phase {
     PHASE_NONE,
@@ -93,7 +93,6 @@ struct probe {
                           * send without expect that saw no ICMP error) */
     /* engine-private flags */
     bool literal;        /* host is an address: p->addr is fixed */
-    bool gai_pending;    /* a name look-up is in flight */
     bool keep_fd;        /* probe_keep_socket() for the attempt ending now */
     bool fd_kept;        /* p->fd is counted in the engine's kept sockets */
     bool started_once;   /* --once: this target has been started */
@@ -104,7 +103,8 @@ struct probe {
 
     /* engine-private; every field counts at 100,000 targets */
     probe_io_fn ev_io_cb;
-    struct evdns_getaddrinfo_request *gai;
+    struct resolv_lookup *rl; /* a name look-up in flight */
+    void (*lookup_cb)(struct probe *p, const struct resolv_result *res);
     union nd_sockaddr *addrs;       /* resolved list (host names only) */
     const union nd_sockaddr *local; /* probe_set_local() override, or NULL */
     uint32_t naddrs, addr_idx, addrs_cap;
@@ -138,32 +138,26 @@ void probe_close_socket(struct probe *p);
  * is longer than a minute. */
 bool probe_keep_socket(struct probe *p);
 
-/* The engine's asynchronous resolver (evdns), for kinds that look names up. */
-struct evdns_base *probe_dns(const struct probe *p);
+/* The engine's stub resolver (resolv.c), for kinds that look names up. */
+struct resolv *probe_resolv(const struct probe *p);
 
-/* Look `name` up through the engine's evdns base (the hosts file first):
- * `cb` gets evdns's answer with p as its argument, possibly before this
- * returns (a hosts-file entry, an immediate failure). While it is pending
- * the engine owns the look-up: the deadline, an abort, a reload and
- * shutdown cancel it. A callback must first drop EVUTIL_EAI_CANCEL without
- * touching p (p may be freed by then), then call probe_gai_done(). When
- * libevent has said that every nameserver failed with a socket error
- * (ENETUNREACH, ...) and the route to them is still missing, the attempt
- * fails at once with that error in phase resolve, cb is never called. */
-typedef void (*probe_gai_fn)(int result, struct evutil_addrinfo *res, void *arg);
-void probe_getaddrinfo(struct probe *p, const char *name, const char *port,
-                       const struct evutil_addrinfo *hints, probe_gai_fn cb);
-/* Ends the engine's look-up; false when the attempt is over already (then
- * the callback only frees res). */
-bool probe_gai_done(struct probe *p);
-/* evdns's error for `name` (EAI_NONAME, EAI_FAIL, ...) as a resolve
- * failure, with a detail that says what the value can and cannot tell. */
-void probe_complete_gai_error(struct probe *p, const char *name, int eai);
-/* An answer without a single address of the family asked: libevent says
- * so with result 0 and an empty list when the hosts file has the name with
- * the other family only. Phase resolve, WSANO_DATA, raw EAI_ADDRFAMILY
- * (EAI_NODATA for family any), with a detail that says what happened. */
-void probe_complete_no_address(struct probe *p, const char *name, int af);
+/* Look `name` up (family AF_INET, AF_INET6 or AF_UNSPEC) through the
+ * engine's resolver: the hosts file, then resolv.conf's nameservers. `cb`
+ * gets the result, possibly before this returns (a literal, the hosts
+ * file, no nameserver reachable). While it is pending the engine owns the
+ * look-up: the deadline, an abort, a reload and shutdown cancel it at
+ * once, and cb is then never called. */
+typedef void (*probe_lookup_fn)(struct probe *p, const struct resolv_result *res);
+void probe_lookup(struct probe *p, const char *name, int family, probe_lookup_fn cb);
+/* A look-up that gave no address as the attempt's result, phase resolve:
+ * the DNS outcome (NXDOMAIN, NODATA, SERVFAIL, TIMEOUT, ...) with the
+ * nameserver as the remote address, a socket error of every nameserver,
+ * or a hosts-file name without the family (probe_complete_no_address). */
+void probe_complete_lookup_error(struct probe *p, const struct resolv_result *res, int af);
+/* A name in the hosts file without a single address of the family asked.
+ * Phase resolve, WSANO_DATA, raw EAI_ADDRFAMILY (EAI_NODATA for family
+ * any), `detail` says what happened. */
+void probe_complete_no_address(struct probe *p, const char *detail);
 
 /* Remaining time before the deadline, in µs (<= 0: expired). */
 int64_t probe_remaining_us(const struct probe *p);
@@ -197,7 +191,9 @@ struct engine;
 /* libevent priorities the engine uses (probe sockets before everything
  * else); main.c sets them up on the base before any event exists. */
 #define ENGINE_PRIORITIES 2
-struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe_sink_fn sink,
+#define ENGINE_PRIO_IO    0 /* probe sockets and the resolver's */
+#define ENGINE_PRIO_OTHER 1
+struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink_fn sink,
                           void *sink_arg);
 /* Give the engine a config's targets. With once=true every target is
  * probed once, at once (at most ENGINE_ONCE_PARALLEL in flight), and the
@@ -208,6 +204,16 @@ struct engine *engine_new(struct event_base *base, struct evdns_base *dns, probe
  * cfg: the caller frees the previous config only after this returns. */
 #define ENGINE_ONCE_PARALLEL 512
 int engine_set_targets(struct engine *eng, struct config *cfg, bool once);
+/* A reload's share of engine_set_targets() done on the reload thread, for
+ * cfg linked to the running config (config_link_prev): which targets are
+ * unchanged, and set-up probes for the rest. It reads only definitions,
+ * never what the loop writes. NULL: nothing prepared (the swap does it
+ * all). engine_set_targets_prepared() takes it (and frees it). */
+struct engine_prepared;
+struct engine_prepared *engine_prepare(struct engine *eng, struct config *cfg);
+void engine_prepared_free(struct engine_prepared *ep);
+int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool once,
+                                struct engine_prepared *ep);
 bool engine_idle(const struct engine *eng);
 /* Stop scheduling; attempts in flight are aborted without a result. */
 void engine_stop(struct engine *eng);

@@ -1,6 +1,8 @@
 /* The resolve probe: one DNS question to a named server over UDP (and TCP
- * when the answer comes back truncated), or to the system resolver through
- * evdns for A/AAAA, classified by rcode, answer count and `expect`. */
+ * when the answer comes back truncated), or to the system's nameservers
+ * through the stub resolver (resolv.c) for A/AAAA, classified by rcode,
+ * answer count and `expect`. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -10,17 +12,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
 #include "dns.h"
 #include "log.h"
 #include "probe.h"
+#include "resolv.h"
 #include "sock.h"
 #include "util.h"
 
-#define RESOLV_CONF "/etc/resolv.conf"
 /* Reads per wake-up: a flood of spoofed packets cannot hold the loop; the
  * rest wait for the next turn. */
 #define RESOLVE_BURST 64
@@ -35,8 +36,7 @@ struct resolve_state {
     char query_err[96];
     struct dns_query q; /* p->t never changes qname/qtype for a kept probe */
 
-    bool sys_loaded; /* server = system, non-address types */
-    struct sockaddr_storage sys_server;
+    union nd_sockaddr sys_server; /* server = system, non-address types */
     socklen_t sys_server_len;
 
     /* The UDP socket kept from the last attempt (p->fd), and its local
@@ -370,53 +370,35 @@ static void resolve_tcp_write(struct probe *p, short what)
         probe_complete_errno(p, PHASE_RESOLVE, errno, "cannot watch socket");
 }
 
-/* evdns_getaddrinfo's answer (through probe_getaddrinfo). EVUTIL_EAI_CANCEL
- * comes (deferred) after the engine cancelled the request; by then p may
- * be gone, so it is dropped before anything is touched. */
-static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
+/* The stub resolver's answer (through probe_lookup): the addresses, or
+ * what went wrong, as the kinds that connect report it. */
+static void resolve_looked_up(struct probe *p, const struct resolv_result *res)
 {
-    struct probe *p = arg;
-    const struct target *t;
+    const struct target *t = p->t;
     char detail[sizeof(((struct result *)0)->detail)], list[DNS_TEXT_MAX];
     unsigned n = 0;
     bool found, cut = false;
 
-    if (result == EVUTIL_EAI_CANCEL) {
-        if (res != NULL)
-            evutil_freeaddrinfo(res);
+    if (res->status != RESOLV_OK || res->naddrs == 0) {
+        probe_complete_lookup_error(p, res, t->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET);
         return;
     }
-    if (!probe_gai_done(p)) {
-        if (res != NULL)
-            evutil_freeaddrinfo(res);
-        return;
-    }
-    t = p->t;
-    if (result != 0) {
-        if (res != NULL)
-            evutil_freeaddrinfo(res);
-        probe_complete_gai_error(p, t->qname, result);
-        return;
-    }
+    if (res->server_len > 0)
+        probe_set_remote(p, &res->server.sa);
     list[0] = '\0';
     found = t->expect == NULL;
-    for (const struct evutil_addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        const void *addr;
+    for (size_t i = 0; i < res->naddrs; i++) {
+        const union nd_sockaddr *sa = &res->addrs[i];
+        int af = sa->sa.sa_family;
+        const void *addr =
+            af == AF_INET6 ? (const void *)&sa->sin6.sin6_addr : (const void *)&sa->sin.sin_addr;
         char text[INET6_ADDRSTRLEN + 8];
         size_t used = strlen(list);
 
-        if (ai->ai_addr == NULL)
-            continue;
-        if (ai->ai_family == AF_INET)
-            addr = &((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
-        else if (ai->ai_family == AF_INET6)
-            addr = &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-        else
-            continue;
         n++;
-        if (!found && dns_expect_match_addr((const char *)t->expect, ai->ai_family, addr))
+        if (!found && dns_expect_match_addr((const char *)t->expect, af, addr))
             found = true;
-        if (evutil_inet_ntop(ai->ai_family, addr, text, sizeof(text)) == NULL)
+        if (inet_ntop(af, addr, text, sizeof(text)) == NULL)
             continue;
         /* keep room for a closing ", ..." */
         if (!cut && used + 2 + strlen(text) + 6 < sizeof(list)) {
@@ -426,18 +408,13 @@ static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
             cut = true;
         }
     }
-    if (res != NULL)
-        evutil_freeaddrinfo(res);
-    if (n == 0) {
-        /* result 0 and no address: in the hosts file with the other
-         * family only (libevent's answer is then a NULL list) */
-        probe_complete_no_address(p, t->qname, t->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET);
-    } else if (!found) {
+    if (!found) {
         resolve_fmt(detail, sizeof(detail), "expected %s, got ", (const char *)t->expect);
         resolve_append_list(detail, sizeof(detail), list);
         probe_complete_mismatch(p, detail);
     } else {
-        resolve_fmt(detail, sizeof(detail), "system resolver, %u address%s: ", n,
+        resolve_fmt(detail, sizeof(detail),
+                    "system resolver%s, %u address%s: ", res->tcp ? " (TCP after TC)" : "", n,
                     n == 1 ? "" : "es");
         resolve_append_list(detail, sizeof(detail), list);
         probe_complete_ok(p, detail);
@@ -445,15 +422,11 @@ static void resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 }
 
 /* server = system, A/AAAA: what an application on this host would get,
- * /etc/hosts included, through the engine's evdns base. */
+ * /etc/hosts included, through the engine's stub resolver. */
 static void resolve_system(struct probe *p)
 {
-    struct evutil_addrinfo hints;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = p->t->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET;
-    hints.ai_socktype = SOCK_STREAM; /* one entry per address, not one per socket type */
-    probe_getaddrinfo(p, p->t->qname, NULL, &hints, resolve_gai_cb);
+    probe_lookup(p, p->t->qname, p->t->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET,
+                 resolve_looked_up);
 }
 
 static void resolve_start(struct probe *p)
@@ -478,13 +451,11 @@ static void resolve_start(struct probe *p)
         return;
     }
     if (t->server_system) {
-        /* evdns answers only addresses; other types go straight to the
-         * first nameserver the system uses (read once per target) */
-        if (!ks->sys_loaded) {
-            dns_resolvconf_first(RESOLV_CONF, &ks->sys_server, &ks->sys_server_len);
-            ks->sys_loaded = true;
-        }
-        server = (const struct sockaddr *)&ks->sys_server;
+        /* the stub resolver asks only for addresses; other types go
+         * straight to the first nameserver of its resolv.conf */
+        resolv_conf_first_ns(resolv_get_conf(probe_resolv(p)), &ks->sys_server,
+                             &ks->sys_server_len);
+        server = &ks->sys_server.sa;
     } else {
         server = &t->server.sa;
     }

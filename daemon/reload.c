@@ -60,6 +60,7 @@ struct reload {
     int64_t started_us, read_us, swap_us;
     /* set by the thread */
     struct config *ncfg; /* valid, while READY */
+    void *prepared;      /* ops.prepare's, for the swap */
     struct errs errs;    /* what loading printed */
     int nerr;
     /* set by the loop at the swap: the config the thread frees */
@@ -168,6 +169,7 @@ static void *reload_main(void *arg)
     struct errs e;
     FILE *f = errs_open(&e);
     struct config *ncfg, *old = NULL;
+    void *prepared;
     int nerr = 0;
     bool stopping;
 
@@ -185,11 +187,14 @@ static void *reload_main(void *arg)
         config_free(ncfg);
         ncfg = NULL;
     }
+    /* what the swap needs, built here rather than on the loop */
+    prepared = ncfg != NULL && r->ops.prepare != NULL ? r->ops.prepare(r->ops.arg, ncfg) : NULL;
     pthread_mutex_lock(&r->mu);
     r->errs = e;
     r->nerr = nerr;
     if (ncfg != NULL) {
         r->ncfg = ncfg;
+        r->prepared = prepared;
         r->state = RELOAD_READY;
         reload_wake(r);
         while (r->state == RELOAD_READY && !r->stopping)
@@ -198,8 +203,11 @@ static void *reload_main(void *arg)
             old = r->old;
             r->old = NULL;
         } else {
+            if (r->prepared != NULL && r->ops.discard != NULL)
+                r->ops.discard(r->ops.arg, r->prepared);
             config_free(ncfg); /* never ran */
         }
+        r->prepared = NULL;
         r->ncfg = NULL;
     }
     pthread_mutex_unlock(&r->mu);
@@ -246,13 +254,16 @@ static void reload_start(struct reload *r)
 static void reload_swap(struct reload *r)
 {
     struct config *ncfg, *old;
+    void *prepared;
     int64_t t0 = util_mono_us();
 
     pthread_mutex_lock(&r->mu);
     ncfg = r->ncfg;
+    prepared = r->prepared;
+    r->prepared = NULL; /* the swap owns it now */
     pthread_mutex_unlock(&r->mu);
     r->read_us = t0 - r->started_us;
-    old = r->ops.swap(r->ops.arg, ncfg);
+    old = r->ops.swap(r->ops.arg, ncfg, prepared);
     config_unlink_prev(ncfg); /* old goes to the thread */
     r->running = ncfg;        /* what the one more reload replaces */
     r->swap_us = util_mono_us() - t0;

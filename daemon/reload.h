@@ -20,9 +20,16 @@ struct reload_ops {
     void *arg;
     /* A reload starts (the first, or one asked for during the last). */
     void (*begin)(void *arg);
+    /* Optional, ON THE RELOAD THREAD once ncfg is valid and recorded:
+     * build what the swap needs from ncfg alone (tables, files read), so
+     * that the loop only swaps pointers. It must not touch what the loop
+     * owns. Its result goes to swap, or to discard when no swap comes
+     * (the daemon stops); either is called exactly once. */
+    void *(*prepare)(void *arg, struct config *ncfg);
+    void (*discard)(void *arg, void *prepared);
     /* ncfg is valid and its targets are recorded: swap it in. Returns the
      * config it replaces, which the reload thread frees. */
-    struct config *(*swap)(void *arg, struct config *ncfg);
+    struct config *(*swap)(void *arg, struct config *ncfg, void *prepared);
     /* The reload ended: ok (swapped), or not with nerr errors in the file
      * (logged already) or, nerr 0, the database refused the targets.
      * read_us: reading, checking and recording, off the loop; swap_us:

@@ -280,14 +280,16 @@ const struct wsa_code wsa_table[] = {
      "services NAME`.",
      false},
     {11001, "WSAHOST_NOT_FOUND", "Host not found.",
-     "The name does not exist: EAI_NONAME from getaddrinfo or evdns, or an NXDOMAIN answer in a "
-     "resolve probe. Typical causes are a typo in `host` or `name`, a missing /etc/hosts entry, a "
+     "The name does not exist: EAI_NONAME from getaddrinfo, or an NXDOMAIN answer (to a resolve "
+     "probe, or to netdiagd's look-up of a host name, after every search domain). Typical causes "
+     "are a typo in `host` or `name`, a missing /etc/hosts entry, a "
      "search domain that is not applied, or a zone that really lacks the name. Check `getent "
      "hosts NAME`, /etc/hosts, and ask the configured server directly with `dig @SERVER NAME`.",
      false},
     {11002, "WSATRY_AGAIN", "Nonauthoritative host not found.",
-     "A temporary resolver failure: EAI_AGAIN, a SERVFAIL answer, or a resolve probe whose "
-     "nameserver stayed silent (DNS timeout). Usually the recursive server cannot reach the "
+     "A temporary resolver failure: EAI_AGAIN, a SERVFAIL answer (from every nameserver asked), "
+     "or a nameserver that stayed silent (raw TIMEOUT). Usually the recursive server cannot reach "
+     "the "
      "authoritative ones, DNSSEC validation failed, or the configured nameserver is down or "
      "unreachable. Check `resolvectl status` or /etc/resolv.conf, then `dig @SERVER NAME` for the "
      "status and `dig +cd @SERVER NAME` to rule DNSSEC in or out.",
@@ -296,9 +298,9 @@ const struct wsa_code wsa_table[] = {
      "The lookup failed in a way that retrying will not fix: EAI_FAIL, or a resolve probe that got "
      "REFUSED, FORMERR, NOTIMP, another error rcode, or an answer it could not parse. Typical "
      "causes: the server refuses recursion for this host (ACL), does not implement the query "
-     "type, or a middlebox mangles DNS; for connect and send targets, libevent's "
-     "evdns_getaddrinfo also reports SERVFAIL and timeouts as EAI_FAIL. Check `dig @SERVER NAME "
-     "TYPE` from this host and the server's allow-query and allow-recursion settings.",
+     "type, or a middlebox mangles DNS (a truncated answer whose TCP retry closed without one is "
+     "MALFORMED). Check `dig @SERVER NAME TYPE` from this host and the server's allow-query and "
+     "allow-recursion settings.",
      false},
     {11004, "WSANO_DATA", "Valid name, no data record of requested type.",
      "The name exists but has no record of the asked type: EAI_NODATA or EAI_ADDRFAMILY, or a "

@@ -11,17 +11,17 @@
  *     (unshare(2): a user and a network namespace, only lo in it), so
  *     nothing it sends can reach any other host or program; the rest holds
  *     everywhere, namespace or not:
- *   - the engine's resolver knows only this harness's hosts file and its
- *     name server on 127.0.0.1, which answers with loopback addresses only
- *     (or an error, or nothing: the name picks);
- *   - an address literal that is not loopback becomes 127.0.0.1 or ::1,
- *     as read by netdiag (inet_pton) and by libevent, which also reads
- *     "063.0.0.1" as 63.0.0.1 and "fe80::1%eth0" as a scoped literal;
+ *   - the engine's resolver (resolv.c) reads only this harness's hosts file
+ *     and resolv.conf, whose one nameserver is the harness's on 127.0.0.1,
+ *     which answers with loopback addresses only (or an error, or nothing:
+ *     the name picks); `server = system` asks it too;
+ *   - an address literal that is not loopback becomes 127.0.0.1 or ::1
+ *     (the engine and its resolver read literals with inet_pton only:
+ *     "063.0.0.1" or "fe80::1%eth0" are names to them, asked of the
+ *     harness's nameserver);
  *   - every port becomes one of the harness's (echo, accept-and-close,
  *     refused, the name server), so no other program on the machine is
- *     sent a fuzzed byte; so does a resolve target's server (and
- *     `server = system` for types evdns does not ask, which would read
- *     /etc/resolv.conf);
+ *     sent a fuzzed byte; so does a resolve target's server;
  *   - timeouts become 1-8 ms, so a run is short and races every step;
  *   - and every result's remote address is checked to be loopback.
  * Inputs that set `include` are skipped (fuzz_config covers includes; here
@@ -41,7 +41,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -49,6 +48,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "probe.h"
+#include "resolv.h"
 #include "result.h"
 #include "util.h"
 #include "wsa.h"
@@ -106,8 +106,8 @@ static const char fuzz_hosts_text[] = "127.0.0.1 localhost\n"
                                       "::1 multi.hosts\n";
 
 static struct {
-    int cfg_fd, hosts_fd;
-    char cfg_path[64], hosts_path[64], dns_addr[32];
+    int cfg_fd, hosts_fd, resolv_fd;
+    char cfg_path[64], hosts_path[64], resolv_path[64];
     FILE *devnull;
     uint16_t port[ROLE_N];
     int tcp[ROLE_N][2]; /* [role][0: 127.0.0.1, 1: ::1], -1 when none */
@@ -292,8 +292,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 strerror(errno));
     fz.cfg_fd = memfd_create("netdiag-fuzz-engine.ini", MFD_CLOEXEC);
     fz.hosts_fd = memfd_create("netdiag-fuzz-engine.hosts", MFD_CLOEXEC);
+    fz.resolv_fd = memfd_create("netdiag-fuzz-engine.resolv", MFD_CLOEXEC);
     fz.devnull = fopen("/dev/null", "we");
-    if (fz.cfg_fd < 0 || fz.hosts_fd < 0 || fz.devnull == NULL ||
+    if (fz.cfg_fd < 0 || fz.hosts_fd < 0 || fz.resolv_fd < 0 || fz.devnull == NULL ||
         write(fz.hosts_fd, fuzz_hosts_text, sizeof(fuzz_hosts_text) - 1) !=
             (ssize_t)(sizeof(fuzz_hosts_text) - 1)) {
         perror("fuzz_engine: setup");
@@ -301,9 +302,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     snprintf(fz.cfg_path, sizeof(fz.cfg_path), "/proc/self/fd/%d", fz.cfg_fd);
     snprintf(fz.hosts_path, sizeof(fz.hosts_path), "/proc/self/fd/%d", fz.hosts_fd);
+    snprintf(fz.resolv_path, sizeof(fz.resolv_path), "/proc/self/fd/%d", fz.resolv_fd);
     for (int r = 0; r < ROLE_N; r++)
         fuzz_bind_role((enum fuzz_role)r);
-    snprintf(fz.dns_addr, sizeof(fz.dns_addr), "127.0.0.1:%u", fz.port[ROLE_DNS]);
+    /* its nameserver: ours (an address:port, as the resolver reads it) */
+    if (dprintf(fz.resolv_fd, "nameserver 127.0.0.1:%u\n", fz.port[ROLE_DNS]) < 0)
+        abort();
     fz.verbose = getenv("NETDIAG_FUZZ_VERBOSE") != NULL;
     return 0;
 }
@@ -643,35 +647,15 @@ static void fuzz_clamp_target(struct target *t)
     /* 1-8 ms: short runs, and deadlines that race every step */
     t->timeout_ms = 1 + t->timeout_ms % 8;
     if (t->kind == KIND_RESOLVE) {
-        if (t->server_system && t->qtype != 1 && t->qtype != 28) {
-            /* probe_resolve.c would ask /etc/resolv.conf's first server */
-            t->server_system = false;
-            memset(&t->server, 0, sizeof(t->server));
-            t->server.sin.sin_family = AF_INET;
-            t->server.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            t->server.sin.sin_port = htons(fz.port[ROLE_DNS]);
-            t->server_len = sizeof(t->server.sin);
-        } else if (!t->server_system) {
+        /* server = system asks the harness's resolv.conf: its nameserver */
+        if (!t->server_system)
             fuzz_clamp_sockaddr(&t->server);
-        }
         return;
     }
     t->port = fuzz_clamp_port(t->port);
-    if (util_parse_sockaddr(t->host, 0, &ss, &len, err, sizeof(err)) == 0) {
-        if (!fuzz_is_loopback((const struct sockaddr *)&ss))
-            fuzz_replace(&t->host, ss.ss_family == AF_INET ? "127.0.0.1" : "::1");
-        return;
-    }
-    /* what the engine takes for a name, libevent may take for a literal
-     * and never look up: "063.0.0.1" (63.0.0.1), "fe80::1%eth0" */
-    memset(&ss, 0, sizeof(ss));
-    if (evutil_inet_pton(AF_INET, t->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        ss.ss_family = AF_INET;
-        if (!fuzz_is_loopback((const struct sockaddr *)&ss))
-            fuzz_replace(&t->host, "127.0.0.1");
-    } else if (strpbrk(t->host, ":%") != NULL) {
-        fuzz_replace(&t->host, "::1");
-    }
+    if (util_parse_sockaddr(t->host, 0, &ss, &len, err, sizeof(err)) == 0 &&
+        !fuzz_is_loopback((const struct sockaddr *)&ss))
+        fuzz_replace(&t->host, ss.ss_family == AF_INET ? "127.0.0.1" : "::1");
 }
 
 /* How many results a target may give: [min, max]. */
@@ -769,8 +753,9 @@ static void fuzz_run_config(struct config *cfg)
     struct fuzz_run run;
     struct event *peers[ROLE_N * 4], *guard;
     size_t npeers = 0;
-    struct evdns_base *dns;
+    struct resolv *rs;
     struct engine *eng;
+    char note[128];
     struct timeval tv = {FUZZ_GUARD_MS / 1000, (FUZZ_GUARD_MS % 1000) * 1000};
 
     memset(&run, 0, sizeof(run));
@@ -801,15 +786,15 @@ static void fuzz_run_config(struct config *cfg)
         if (peers[i] == NULL || event_add(peers[i], NULL) < 0)
             abort();
     /* the engine's resolver: this harness's hosts file and name server only */
-    dns = evdns_base_new(run.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (dns == NULL || evdns_base_load_hosts(dns, fz.hosts_path) != 0 ||
-        evdns_base_nameserver_ip_add(dns, fz.dns_addr) != 0)
+    rs = resolv_new(run.base, resolv_conf_load(fz.resolv_path, fz.hosts_path, note, sizeof(note)),
+                    ENGINE_PRIO_IO);
+    if (rs == NULL || resolv_get_conf(rs) == NULL)
         abort();
     guard = evtimer_new(run.base, fuzz_guard_cb, &run);
     if (guard == NULL || evtimer_add(guard, &tv) < 0)
         abort();
 
-    eng = engine_new(run.base, dns, fuzz_sink, &run);
+    eng = engine_new(run.base, rs, fuzz_sink, &run);
     FUZZ_CHECK(engine_set_targets(eng, cfg, true) == 0);
     event_base_dispatch(run.base);
     /* --once ends by itself when every target has its results */
@@ -827,9 +812,11 @@ static void fuzz_run_config(struct config *cfg)
         }
     }
 
-    /* main.c's order: the engine, the resolver, then the loop */
+    /* main.c's order: the engine, the resolver, then the loop; the loop
+     * does not run again (a look-up cancelled at its deadline must leave
+     * nothing for it: evdns's did, more than 32 of them leaked) */
     engine_free(eng);
-    evdns_base_free(dns, 1);
+    resolv_free(rs);
     event_free(guard);
     for (size_t i = 0; i < run.nconns; i++)
         fuzz_conn_close(&run, i);

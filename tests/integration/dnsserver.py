@@ -95,7 +95,7 @@ class DNSServer:
                 if port != 0:
                     raise
                 continue
-            tcp.listen(16)
+            tcp.listen(1024)  # a burst of TCP retries after TC must not overflow it
             return udp, tcp
         raise OSError("no port free for both UDP and TCP")
 

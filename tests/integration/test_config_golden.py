@@ -56,3 +56,32 @@ def test_example_config_is_valid():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "configuration OK\n"
     assert proc.stderr == ""
+
+
+def test_short_ipv4_is_the_address_inet_aton_reads(tmp_path):
+    """`host = 127.1` is 127.0.0.1 to inet_aton, ping and glibc's
+    getaddrinfo alike: netdiagd takes it as that address (it used to send
+    a DNS query for the name "127.1"), where `010.0.0.1`, which they read
+    differently, is refused (host-ambiguous-ipv4)."""
+    import json
+    import socket
+
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    port = lst.getsockname()[1]
+    cfg = tmp_path / "short.ini"
+    cfg.write_text("[daemon]\ndatabase = %s\n\n[target short]\nkind = connect\nhost = 127.1\n"
+                   "port = %d\nfamily = ipv4\ntimeout = 2s\n" % (tmp_path / "db.sqlite", port))
+    try:
+        t = subprocess.run([NETDIAGD, "-t", "-c", str(cfg)], capture_output=True, text=True,
+                           timeout=30)
+        assert (t.returncode, t.stdout, t.stderr) == (0, "configuration OK\n", "")
+        once = subprocess.run([NETDIAGD, "--once", "--format", "json", "-c", str(cfg)],
+                              capture_output=True, text=True, timeout=30)
+    finally:
+        lst.close()
+    r = json.loads(once.stdout)
+    assert r["ok"] is True, (r, once.stderr)
+    assert r["remote"] == "127.0.0.1:%d" % port, r
+    assert once.returncode == 0

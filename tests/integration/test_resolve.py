@@ -300,7 +300,7 @@ def test_many_targets_at_once(tmp_path, dns):
 
 def test_system_resolver_hosts_file(tmp_path):
     """server = system for a name in /etc/hosts: answered from the hosts
-    file by evdns, nothing leaves the machine."""
+    file by netdiagd's stub resolver, nothing leaves the machine."""
     body = target("t", name="localhost", type="A", server="system", expect="127.0.0.1",
                   timeout="2s")
     rc, res, err = run_once(tmp_path, body)
@@ -341,8 +341,11 @@ def test_system_resolver_in_namespace(tmp_path):
     """server = system with a nameserver the test owns: inside a user, mount
     and network namespace of its own, /etc/resolv.conf is replaced by one
     naming 127.0.0.1 and the responder listens on 127.0.0.1:53 there. Covers
-    evdns for A/AAAA (answer, NXDOMAIN, and a silent server whose pending
-    request the deadline cancels) and the direct query to the first
+    the stub resolver for A/AAAA (an answer; NXDOMAIN, SERVFAIL and NODATA
+    each with its own code and raw name, as the resolve kind asking its own
+    server says them, where evdns said EAI_FAIL for all but NXDOMAIN; a
+    truncated answer asked again over TCP; a silent server whose pending
+    look-up the deadline cancels) and the direct query to the first
     resolv.conf nameserver for other types."""
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("# test\nnameserver 127.0.0.1\n")
@@ -355,7 +358,11 @@ def test_system_resolver_in_namespace(tmp_path):
         + target("nx", name="nx.test", type="A", server="system")
         + target("silent", name="silent.test", type="A", server="system", timeout="300ms")
         + target("mx", name="mx.test", type="MX", server="system")
-        + target("mxsilent", name="silent.test", type="MX", server="system", timeout="300ms"))
+        + target("mxsilent", name="silent.test", type="MX", server="system", timeout="300ms")
+        + target("fail", name="fail.test", type="A", server="system")
+        + target("nodata", name="nodata.test", type="A", server="system")
+        + target("cname6", name="cname.test", type="AAAA", server="system")
+        + target("big", name="big.test", type="A", server="system", expect="127.0.1.39"))
     env = dict(os.environ, PYTHON="/usr/bin/python3", NETDIAGD=NETDIAGD,
                DNSSERVER=os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsserver.py"))
     proc = subprocess.run(["unshare", "-rnm", "sh", "-c", NAMESPACE_SCRIPT, "sh", str(resolv),
@@ -374,7 +381,20 @@ def test_system_resolver_in_namespace(tmp_path):
     assert r["ok"] is True, r
     assert r["detail"] == "system resolver, 1 address: ::1", r
     r = one(res, "nx")
-    assert_dns_failure(r, 11001, "EAI_NONAME")
+    assert_dns_failure(r, 11001, "NXDOMAIN", 3)
+    assert r["detail"] == "resolving nx.test: NXDOMAIN from 127.0.0.1:53", r
+    assert r["remote"] == "127.0.0.1:53", r
+    r = one(res, "fail")
+    assert_dns_failure(r, 11002, "SERVFAIL", 2)
+    assert r["latency_us"] < 1_000_000, r  # at once, not after a timeout
+    r = one(res, "nodata")
+    assert_dns_failure(r, 11004, "NODATA", 0)
+    assert r["detail"] == "resolving nodata.test: NOERROR from 127.0.0.1:53, no A record", r
+    r = one(res, "cname6")  # a CNAME to a name with an A record only
+    assert_dns_failure(r, 11004, "NODATA", 0)
+    r = one(res, "big")  # 40 A records: truncated over UDP, whole over TCP
+    assert r["ok"] is True, r
+    assert r["detail"].startswith("system resolver (TCP after TC), 40 addresses: 127.0.1.0, "), r
     r = one(res, "silent")
     assert_dns_failure(r, 11002, "TIMEOUT")
     assert r["latency_us"] < 1_500_000, r
@@ -401,10 +421,10 @@ exec "$NETDIAGD" --once --format json -c "$2"
 def test_unreachable_nameserver_is_reported_at_once(tmp_path):
     """The system's nameserver has no route (inside a namespace of the
     test's own whose resolv.conf names 192.0.2.53 and which has only lo:
-    nothing can leave). libevent's sendto() fails with ENETUNREACH at once
-    and it says so only in its log; the probes report that, within far
-    less than their 5 s timeout, instead of a timeout, and libevent's lines
-    come in our log format. A resolve target with its own server owns its
+    nothing can leave). The stub resolver's connect() fails with
+    ENETUNREACH at once; the probes report that, within far less than
+    their 5 s timeout, instead of a timeout, and the outage is one warning
+    in our log format. A resolve target with its own server owns its
     socket and reports the same."""
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("nameserver 192.0.2.53\n")
@@ -438,5 +458,7 @@ def test_unreachable_nameserver_is_reported_at_once(tmp_path):
     lines = proc.stderr.splitlines()
     assert not any(line.startswith("[") for line in lines), lines
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} netdiagd: "
-    assert any(re.match(stamp + r"warn: libevent: Nameserver 192\.0\.2\.53:53 has failed: "
-                        r"Network is unreachable$", line) for line in lines), lines
+    warned = [line for line in lines
+              if re.match(stamp + r"warn: dns: nameserver 192\.0\.2\.53:53 cannot be reached: "
+                          r"Network is unreachable$", line)]
+    assert len(warned) == 1, lines

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "resolv.h"
 #include "unit.h"
 
 #define F_QR 0x8000
@@ -639,46 +640,71 @@ static void test_junk(void)
     UNIT_CHECK(accepted > 0); /* flips in TTLs and data still parse */
 }
 
+/* resolv.conf and the hosts file as the stub resolver reads them
+ * (resolv.c): the first usable nameserver line (address, address:port,
+ * [v6]:port), at most three, comments; none: 127.0.0.1:53; hosts lines
+ * without an address are skipped and counted in the note. */
 static void test_resolvconf(void)
 {
-    char path[] = "/tmp/test_dns_resolvXXXXXX";
-    int fd = mkstemp(path);
-    struct sockaddr_storage ss;
+    char path[] = "/tmp/test_dns_resolvXXXXXX", hpath[] = "/tmp/test_dns_hostsXXXXXX";
+    int fd = mkstemp(path), hfd = mkstemp(hpath);
+    union nd_sockaddr ns;
     socklen_t len = 0;
-    char text[64];
+    char text[64], note[128];
+    struct resolv_conf *c;
     FILE *f;
 
-    UNIT_CHECK(fd >= 0);
+    UNIT_CHECK(fd >= 0 && hfd >= 0);
     f = fdopen(fd, "w");
     fputs("# generated\nsearch example.test\nnameserver not-an-address\n"
-          "nameserver 127.0.0.53 ; comment\nnameserver 127.0.0.54\n",
+          "nameserver 127.0.0.53 ; comment\nnameserver 127.0.0.54\nnameserver ::1\n"
+          "nameserver 127.0.0.55\n",
           f);
     fclose(f);
-    UNIT_EQ_INT(dns_resolvconf_first(path, &ss, &len), 1);
-    UNIT_EQ_INT(ss.ss_family, AF_INET);
+    f = fdopen(hfd, "w");
+    fputs("127.0.0.1 localhost # comment\n::1 v6.test V6ALIAS.test\nnot-an-address x.test\n", f);
+    fclose(f);
+    c = resolv_conf_load(path, hpath, note, sizeof(note));
+    UNIT_CHECK(c != NULL);
+    resolv_conf_first_ns(c, &ns, &len);
+    UNIT_EQ_INT(ns.sa.sa_family, AF_INET);
     UNIT_EQ_INT(len, sizeof(struct sockaddr_in));
-    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof(text));
+    inet_ntop(AF_INET, &ns.sin.sin_addr, text, sizeof(text));
     UNIT_EQ_STR(text, "127.0.0.53");
-    UNIT_EQ_INT(ntohs(((struct sockaddr_in *)&ss)->sin_port), 53);
+    UNIT_EQ_INT(ntohs(ns.sin.sin_port), 53);
+    UNIT_EQ_INT(resolv_conf_nameservers(c), 3);
+    UNIT_EQ_INT(resolv_conf_hosts(c), 3);
+    UNIT_CHECK(strstr(note, "1 line without an address skipped") != NULL);
+    resolv_conf_free(c);
 
     f = fopen(path, "w");
-    fputs("options edns0\nnameserver ::1\n", f);
+    fputs("options edns0\nnameserver [::1]:5353\n", f);
     fclose(f);
-    UNIT_EQ_INT(dns_resolvconf_first(path, &ss, &len), 1);
-    UNIT_EQ_INT(ss.ss_family, AF_INET6);
-    UNIT_EQ_INT(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 53);
+    c = resolv_conf_load(path, "/nonexistent/hosts", note, sizeof(note));
+    resolv_conf_first_ns(c, &ns, &len);
+    UNIT_EQ_INT(ns.sa.sa_family, AF_INET6);
+    UNIT_EQ_INT(ntohs(ns.sin6.sin6_port), 5353);
+    UNIT_EQ_INT(resolv_conf_hosts(c), 0);
+    UNIT_EQ_STR(note, "");
+    resolv_conf_free(c);
 
     f = fopen(path, "w");
     fputs("#nameserver 127.0.0.99\nsearch x\n", f);
     fclose(f);
-    UNIT_EQ_INT(dns_resolvconf_first(path, &ss, &len), 0);
-    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof(text));
+    c = resolv_conf_load(path, hpath, note, sizeof(note));
+    resolv_conf_first_ns(c, &ns, &len);
+    inet_ntop(AF_INET, &ns.sin.sin_addr, text, sizeof(text));
     UNIT_EQ_STR(text, "127.0.0.1");
+    UNIT_EQ_INT(resolv_conf_nameservers(c), 1);
+    resolv_conf_free(c);
     unlink(path);
+    unlink(hpath);
 
-    UNIT_EQ_INT(dns_resolvconf_first("/nonexistent/resolv.conf", &ss, &len), 0);
-    UNIT_EQ_INT(ss.ss_family, AF_INET);
-    UNIT_EQ_INT(ntohs(((struct sockaddr_in *)&ss)->sin_port), 53);
+    c = resolv_conf_load("/nonexistent/resolv.conf", "/nonexistent/hosts", note, sizeof(note));
+    resolv_conf_first_ns(c, &ns, &len);
+    UNIT_EQ_INT(ns.sa.sa_family, AF_INET);
+    UNIT_EQ_INT(ntohs(ns.sin.sin_port), 53);
+    resolv_conf_free(c);
 }
 
 /* TC set and the packet cut inside a record (what some servers and

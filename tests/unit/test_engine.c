@@ -1,9 +1,11 @@
-/* Unit tests of the probe engine (daemon/probe.c): the gate that holds
- * scheduled starts back and the schedule statistics, and every shape of
- * libevent answer the engine must take (an empty list from the hosts file,
- * evdns errors, callbacks from inside the call, cancellation at reload and
- * shutdown, a socket libevent cannot watch). Real probes on loopback, a
- * fake nameserver on loopback, a real libevent loop. */
+/* Unit tests of the probe engine (daemon/probe.c) and its stub resolver
+ * (daemon/resolv.c): the gate that holds scheduled starts back and the
+ * schedule statistics, every answer a look-up can end in (the hosts file
+ * without the family, NXDOMAIN, SERVFAIL, NODATA, silence, a truncated
+ * answer whose TCP retry fails, search domains), answers from inside the
+ * call, cancellation at reload, deadline and shutdown with nothing left
+ * for the loop, and a socket libevent cannot watch. Real probes on
+ * loopback, a fake nameserver on loopback, a real libevent loop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,12 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "config.h"
 #include "log.h"
 #include "probe.h"
+#include "resolv.h"
 #include "unit.h"
 #include "util.h"
 
@@ -246,14 +248,17 @@ static struct config *config_from(const char *text)
     return cfg;
 }
 
-/* A fake nameserver on 127.0.0.1 in the test's own loop, answering by
- * name: nx.test NXDOMAIN, fail.test SERVFAIL, empty.test NOERROR without
- * records, ok.test A 127.0.0.1, silent.test nothing. */
+/* A fake nameserver on 127.0.0.1 in the test's own loop (UDP only),
+ * answering by name: nx.test NXDOMAIN, fail.test SERVFAIL, empty.test
+ * NOERROR without records, ok.test A 127.0.0.1, tc.test an empty answer
+ * with TC (and no TCP listener: the retry is refused), silent.test
+ * nothing, anything else NXDOMAIN. It keeps the names asked. */
 struct fakens {
     int fd;
     struct sockaddr_in sin;
     struct event *ev;
     unsigned queries;
+    char asked[64][64];
 };
 
 static void fakens_cb(evutil_socket_t fd, short what, void *arg)
@@ -278,20 +283,25 @@ static void fakens_cb(evutil_socket_t fd, short what, void *arg)
         i += q[i] + 1u;
     }
     name[o] = '\0';
+    if (ns->queries <= 64)
+        snprintf(ns->asked[ns->queries - 1], sizeof(ns->asked[0]), "%.60s", name);
     qend = i + 5;
     if (qend > (size_t)n)
         return;
     if (strcmp(name, "silent.test.") == 0)
         return;
-    if (strcmp(name, "nx.test.") == 0)
-        rcode = 3;
-    else if (strcmp(name, "fail.test.") == 0)
+    if (strcmp(name, "fail.test.") == 0)
         rcode = 2;
     else if (strcmp(name, "ok.test.") == 0 && q[qend - 3] == 1)
         answers = 1;
+    else if (strcmp(name, "ok.test.") != 0 && strcmp(name, "empty.test.") != 0 &&
+             strcmp(name, "tc.test.") != 0)
+        rcode = 3;
     memcpy(out, q, qend);
     out[2] = (uint8_t)(0x80 | (q[2] & 0x01)); /* QR, RD echoed */
-    out[3] = (uint8_t)(0x80 | rcode);         /* RA */
+    if (strcmp(name, "tc.test.") == 0)
+        out[2] |= 0x02;               /* TC */
+    out[3] = (uint8_t)(0x80 | rcode); /* RA */
     out[6] = 0;
     out[7] = (uint8_t)answers;
     out[8] = out[9] = out[10] = out[11] = 0;
@@ -331,17 +341,29 @@ static const char hosts_text[] = "127.0.0.1 v4only.test\n"
                                  "127.0.0.1 both.test\n"
                                  "::1 both.test\n";
 
-static struct evdns_base *dns_with_hosts(struct event_base *base)
+/* A resolver that reads the test's own files: the hosts file above and a
+ * resolv.conf naming `ns` (NULL: a closed port on 127.0.0.1) with `extra`
+ * lines (search, options). */
+static struct resolv *resolver_for(struct event_base *base, const struct fakens *ns,
+                                   const char *extra)
 {
-    struct evdns_base *dns = evdns_base_new(base, 0);
-    char *path = write_temp(hosts_text);
+    char conf[512], rpath[64], hpath[64], note[128];
+    struct resolv_conf *c;
+    struct resolv *r;
 
-    if (dns == NULL || evdns_base_load_hosts(dns, path) != 0) {
-        fprintf(stderr, "cannot set up evdns\n");
+    snprintf(conf, sizeof(conf), "nameserver 127.0.0.1:%d\n%s",
+             ns != NULL ? ntohs(ns->sin.sin_port) : closed_port(), extra);
+    snprintf(rpath, sizeof(rpath), "%s", write_temp(conf));
+    snprintf(hpath, sizeof(hpath), "%s", write_temp(hosts_text));
+    c = resolv_conf_load(rpath, hpath, note, sizeof(note));
+    unlink(rpath);
+    unlink(hpath);
+    r = c != NULL ? resolv_new(base, c, ENGINE_PRIO_IO) : NULL;
+    if (r == NULL) {
+        fprintf(stderr, "cannot set up the resolver\n");
         abort();
     }
-    unlink(path);
-    return dns;
+    return r;
 }
 
 static void run_once(struct event_base *base, struct engine *eng, struct config *cfg)
@@ -353,18 +375,18 @@ static void run_once(struct event_base *base, struct engine *eng, struct config 
     event_base_dispatch(base);
 }
 
-/* A name the hosts file has only with the other family: libevent answers
- * result 0 and a NULL list from inside evdns_getaddrinfo(). That crashed
- * the engine (evutil_freeaddrinfo(NULL)); now it is a resolve failure,
- * WSANO_DATA, raw EAI_ADDRFAMILY, and the detail says what happened. A
- * name the file has with the family asked is answered the same way and
- * the probe goes on to connect. */
+/* A name the hosts file has only with the other family (libevent once
+ * answered that with result 0 and a NULL list, which crashed the engine):
+ * a resolve failure, WSANO_DATA, raw EAI_ADDRFAMILY, and the detail says
+ * what happened; no nameserver is asked. A name the file has with the
+ * family asked is answered from inside the call and the probe goes on to
+ * connect. */
 static void test_hosts_name_without_the_family(void)
 {
     struct event_base *base = event_base_new();
-    struct evdns_base *dns = dns_with_hosts(base);
+    struct resolv *rs = resolver_for(base, NULL, "");
     struct seen seen = {0};
-    struct engine *eng = engine_new(base, dns, seen_sink, &seen);
+    struct engine *eng = engine_new(base, rs, seen_sink, &seen);
     char text[2048];
     struct config *cfg;
     const struct result *r;
@@ -407,29 +429,32 @@ static void test_hosts_name_without_the_family(void)
 
     engine_free(eng);
     config_free(cfg);
-    evdns_base_free(dns, 0);
+    resolv_free(rs);
     event_base_free(base);
 }
 
-/* evdns's own answers, asynchronously: NXDOMAIN, SERVFAIL (evdns retries,
- * then gives EAI_FAIL), NOERROR without records (EAI_FAIL too, with a NULL
- * list), an address, and silence ended by the probe's deadline (which
- * cancels the request: its callback then only sees EVUTIL_EAI_CANCEL). */
-static void test_evdns_answers(void)
+/* The nameserver's answers, each kept apart (evdns folded all but NXDOMAIN
+ * into EAI_FAIL): NXDOMAIN 11001, SERVFAIL 11002 at once (not after a
+ * timeout), NOERROR without records NODATA 11004 (also for server =
+ * system), an address, silence ended by the probe's deadline (TIMEOUT
+ * 11002), a truncated answer whose TCP retry is refused. Each failure
+ * names the nameserver as its remote address. */
+static void test_resolver_answers(void)
 {
     struct event_base *base = event_base_new();
-    struct evdns_base *dns = evdns_base_new(base, 0);
-    struct seen seen = {0};
-    struct engine *eng = engine_new(base, dns, seen_sink, &seen);
     struct fakens ns;
-    char text[2048];
+    struct resolv *rs;
+    struct seen seen = {0};
+    struct engine *eng;
+    char text[2048], nsaddr[32];
     struct config *cfg;
     const struct result *r;
     int port = closed_port();
 
     fakens_start(&ns, base);
-    UNIT_EQ_INT(
-        evdns_base_nameserver_sockaddr_add(dns, (struct sockaddr *)&ns.sin, sizeof(ns.sin), 0), 0);
+    rs = resolver_for(base, &ns, "");
+    eng = engine_new(base, rs, seen_sink, &seen);
+    snprintf(nsaddr, sizeof(nsaddr), "127.0.0.1:%d", ntohs(ns.sin.sin_port));
     snprintf(text, sizeof(text),
              "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 3s\nfamily = ipv4\n"
              "[target nx]\nkind = connect\nhost = nx.test\nport = %d\n"
@@ -439,27 +464,35 @@ static void test_evdns_answers(void)
              "[target silent]\nkind = connect\nhost = silent.test\nport = %d\ntimeout = 300ms\n"
              "[target rsilent]\nkind = resolve\nname = silent.test\ntype = A\nserver = system\n"
              "timeout = 300ms\n"
-             "[target rempty]\nkind = resolve\nname = empty.test\ntype = A\nserver = system\n",
-             port, port, port, port, port);
+             "[target rempty]\nkind = resolve\nname = empty.test\ntype = A\nserver = system\n"
+             "[target tc]\nkind = connect\nhost = tc.test\nport = %d\n",
+             port, port, port, port, port, port);
     cfg = config_from(text);
     UNIT_CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
     run_once(base, eng, cfg);
-    UNIT_EQ_INT(seen.n, 7);
+    UNIT_EQ_INT(seen.n, 8);
     r = seen_get(&seen, "nx");
-    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11001 &&
-               strcmp(r->raw, "EAI_NONAME") == 0);
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11001);
+    UNIT_CHECK(r != NULL && strcmp(r->raw, "NXDOMAIN") == 0 && r->raw_value == 3);
+    UNIT_CHECK(r != NULL && strcmp(r->remote, nsaddr) == 0);
+    UNIT_CHECK(r != NULL &&
+               strstr(r->detail, "resolving nx.test: NXDOMAIN from 127.0.0.1:") == r->detail);
     r = seen_get(&seen, "fail");
-    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11003 &&
-               strcmp(r->raw, "EAI_FAIL") == 0);
-    /* evdns folds NOERROR without records into EAI_FAIL; the detail says
-     * it cannot tell which of its failures it was */
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11002);
+    UNIT_CHECK(r != NULL && strcmp(r->raw, "SERVFAIL") == 0 && r->latency_us < 1000000);
+    UNIT_CHECK(r != NULL &&
+               strstr(r->detail, "resolving fail.test: SERVFAIL from 127.0.0.1:") == r->detail);
     r = seen_get(&seen, "empty");
-    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11003 &&
-               strstr(r->detail, "the resolver gave up") != NULL);
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11004);
+    UNIT_CHECK(r != NULL && strcmp(r->raw, "NODATA") == 0);
+    UNIT_CHECK(r != NULL && strstr(r->detail, ", no A record") != NULL);
     r = seen_get(&seen, "rempty");
-    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11003);
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 11004);
+    r = seen_get(&seen, "tc");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_RESOLVE && r->wsa_code == 10061);
+    UNIT_CHECK(r != NULL && strstr(r->detail, "TCP retry after a truncated answer") != NULL);
     r = seen_get(&seen, "ok");
     UNIT_CHECK(r != NULL && r->phase == PHASE_CONNECT && r->wsa_code == 10061);
     r = seen_get(&seen, "silent");
@@ -469,16 +502,77 @@ static void test_evdns_answers(void)
     UNIT_CHECK(r != NULL && strcmp(r->raw, "TIMEOUT") == 0);
     UNIT_EQ_INT(engine_in_flight(eng), 0);
 
-    /* the cancelled requests' callbacks run later and touch nothing */
-    {
-        struct timeval t = {0, 100000};
-        event_base_loopexit(base, &t);
-        event_base_dispatch(base);
-    }
     engine_free(eng);
     config_free(cfg);
     fakens_stop(&ns);
-    evdns_base_free(dns, 0);
+    resolv_free(rs);
+    event_base_free(base);
+}
+
+/* resolv.conf's search list and ndots, as res_search(): "nx" (no dot,
+ * ndots 1) is asked with each search domain, then as it is, and is
+ * NXDOMAIN after all three; "ok" is found as ok.test; "ok.test" (a dot)
+ * is asked as it is first; "fail.test." (absolute) only as it is. */
+static void test_search_domains(void)
+{
+    struct event_base *base = event_base_new();
+    struct fakens ns;
+    struct resolv *rs;
+    struct seen seen = {0};
+    struct engine *eng;
+    char text[1024];
+    struct config *cfg;
+    const struct result *r;
+    int port = closed_port();
+
+    fakens_start(&ns, base);
+    rs = resolver_for(base, &ns, "search a.example test\noptions ndots:1 attempts:1\n");
+    eng = engine_new(base, rs, seen_sink, &seen);
+    snprintf(text, sizeof(text),
+             "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 3s\nfamily = ipv4\n"
+             "[target nx]\nkind = connect\nhost = nx\nport = %d\n",
+             port);
+    cfg = config_from(text);
+    UNIT_CHECK(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    run_once(base, eng, cfg);
+    r = seen_get(&seen, "nx");
+    UNIT_CHECK(r != NULL && r->wsa_code == 11001 && strcmp(r->raw, "NXDOMAIN") == 0);
+    UNIT_EQ_INT(ns.queries, 3);
+    UNIT_EQ_STR(ns.asked[0], "nx.a.example.");
+    UNIT_EQ_STR(ns.asked[1], "nx.test.");
+    UNIT_EQ_STR(ns.asked[2], "nx.");
+    engine_free(eng);
+    config_free(cfg);
+
+    seen.n = 0;
+    ns.queries = 0;
+    eng = engine_new(base, rs, seen_sink, &seen);
+    snprintf(text, sizeof(text),
+             "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 3s\nfamily = ipv4\n"
+             "[target ok]\nkind = connect\nhost = ok\nport = %d\n"
+             "[target okdot]\nkind = connect\nhost = ok.test\nport = %d\n"
+             "[target abs]\nkind = connect\nhost = fail.test.\nport = %d\n",
+             port, port, port);
+    cfg = config_from(text);
+    UNIT_CHECK(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    run_once(base, eng, cfg);
+    r = seen_get(&seen, "ok");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_CONNECT && r->wsa_code == 10061);
+    r = seen_get(&seen, "okdot");
+    UNIT_CHECK(r != NULL && r->phase == PHASE_CONNECT && r->wsa_code == 10061);
+    r = seen_get(&seen, "abs");
+    UNIT_CHECK(r != NULL && r->wsa_code == 11002 && strcmp(r->raw, "SERVFAIL") == 0);
+    /* ok: ok.a.example (NXDOMAIN), ok.test; ok.test: as it is; fail.test.:
+     * as it is, one attempt */
+    UNIT_EQ_INT(ns.queries, 4);
+    engine_free(eng);
+    config_free(cfg);
+    fakens_stop(&ns);
+    resolv_free(rs);
     event_base_free(base);
 }
 
@@ -500,22 +594,24 @@ static void run_for(struct event_base *base, long ms)
 }
 
 /* Look-ups in flight when a reload retires their targets, and when the
- * engine stops: the probes are freed at once and evdns calls back later
- * with EVUTIL_EAI_CANCEL; nothing may touch the freed probes (ASan), no
- * result may come for them, and nothing leaks. */
+ * engine stops: they are cancelled at once, no result comes for them,
+ * nothing touches the freed probes (ASan) and nothing is left for the
+ * loop to run (evdns ran the callbacks of cancelled requests later from
+ * the loop, and a daemon that left the loop first leaked them). */
 static void test_cancel_on_reload_and_stop(void)
 {
     struct event_base *base = event_base_new();
-    struct evdns_base *dns = evdns_base_new(base, 0);
     struct seen seen = {0};
-    struct engine *eng = engine_new(base, dns, seen_sink, &seen);
     struct fakens ns;
+    struct resolv *rs;
+    struct engine *eng;
     char text[4096];
     size_t used;
     struct config *cfg, *none;
 
     fakens_start(&ns, base);
-    evdns_base_nameserver_sockaddr_add(dns, (struct sockaddr *)&ns.sin, sizeof(ns.sin), 0);
+    rs = resolver_for(base, &ns, "");
+    eng = engine_new(base, rs, seen_sink, &seen);
     used = (size_t)snprintf(text, sizeof(text),
                             "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 5s\n"
                             "interval = 10s\n");
@@ -549,7 +645,106 @@ static void test_cancel_on_reload_and_stop(void)
     config_free(cfg);
     config_free(none);
     fakens_stop(&ns);
-    evdns_base_free(dns, 1);
+    resolv_free(rs);
+    event_base_free(base);
+}
+
+/* The reproducer of the leak at exit: 200 connect targets whose name the
+ * nameserver never answers, a 200 ms timeout, --once. Every look-up is
+ * cancelled at its deadline; the loop ends with the last result, and
+ * everything is freed right after without running the loop again, as
+ * main.c does. LeakSanitizer finds anything left behind. */
+static void test_deadline_cancels_leave_nothing(void)
+{
+    struct event_base *base = event_base_new();
+    struct seen seen = {0};
+    struct fakens ns;
+    struct resolv *rs;
+    struct engine *eng;
+    char *text = malloc(200 * 80 + 256);
+    size_t used;
+    struct config *cfg;
+
+    fakens_start(&ns, base);
+    rs = resolver_for(base, &ns, "");
+    eng = engine_new(base, rs, seen_sink, &seen);
+    used = (size_t)sprintf(text, "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\n"
+                                 "timeout = 200ms\n");
+    for (int i = 0; i < 200; i++)
+        used += (size_t)sprintf(
+            text + used, "[target s%03d]\nkind = connect\nhost = silent.test\nport = 9\n", i);
+    cfg = config_from(text);
+    free(text);
+    UNIT_CHECK(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    run_once(base, eng, cfg);
+    UNIT_EQ_INT(seen.n, MAX_SEEN); /* 200 results, the first 64 kept */
+    UNIT_CHECK(strcmp(seen.r[0].raw, "TIMEOUT") == 0);
+    UNIT_EQ_INT(engine_in_flight(eng), 0);
+    engine_free(eng);
+    config_free(cfg);
+    fakens_stop(&ns);
+    resolv_free(rs);
+    event_base_free(base);
+}
+
+/* A reload's share done on the reload thread (engine_prepare): an
+ * unchanged target keeps its probe (and schedule), a changed or new one
+ * gets the probe prepared for it, a removed one's probe goes; prepared
+ * probes no target takes, and a preparation never used, are freed
+ * (LeakSanitizer). */
+static void test_prepared_reload(void)
+{
+    struct event_base *base = event_base_new();
+    struct seen seen = {0};
+    struct engine *eng = engine_new(base, NULL, seen_sink, &seen);
+    struct config *a, *b, *c;
+    struct engine_prepared *ep;
+    const struct probe *same, *changed;
+
+    a = config_from("[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = 1h\n"
+                    "[target same]\nkind = connect\nhost = 127.0.0.1\nport = 9\n"
+                    "[target changed]\nkind = connect\nhost = 127.0.0.1\nport = 9\n"
+                    "[target removed]\nkind = connect\nhost = 127.0.0.1\nport = 9\n");
+    b = config_from("[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = 1h\n"
+                    "[target same]\nkind = connect\nhost = 127.0.0.1\nport = 9\n"
+                    "[target changed]\nkind = connect\nhost = 127.0.0.1\nport = 10\n"
+                    "[target added]\nkind = connect\nhost = ::1\nport = 9\n");
+    c = config_from("[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = 1h\n"
+                    "[target same]\nkind = connect\nhost = 127.0.0.1\nport = 9\n");
+    UNIT_CHECK(a != NULL && b != NULL && c != NULL);
+    if (a == NULL || b == NULL || c == NULL)
+        return;
+    UNIT_EQ_INT(engine_set_targets(eng, a, false), 0);
+    same = a->targets[0].probe;
+    changed = a->targets[1].probe;
+    UNIT_EQ_INT(config_link_prev(b, a), 0);
+    ep = engine_prepare(eng, b); /* as the reload thread does */
+    UNIT_CHECK(ep != NULL);
+    UNIT_EQ_INT(engine_set_targets_prepared(eng, b, false, ep), 0);
+    config_unlink_prev(b);
+    UNIT_CHECK(b->targets[0].probe == same);
+    UNIT_CHECK(b->targets[1].probe != NULL && b->targets[1].probe != changed);
+    UNIT_CHECK(b->targets[0].probe != NULL && b->targets[0].probe->t == &b->targets[0]);
+    UNIT_CHECK(b->targets[2].probe != NULL && b->targets[2].probe->t == &b->targets[2] &&
+               b->targets[2].probe->literal);
+
+    /* prepared, then the daemon stops before the swap */
+    UNIT_EQ_INT(config_link_prev(c, b), 0);
+    engine_prepared_free(engine_prepare(eng, c));
+    /* prepared for another config: not used, freed */
+    ep = engine_prepare(eng, c);
+    config_unlink_prev(c);
+    UNIT_EQ_INT(engine_set_targets_prepared(eng, c, false, ep), 0);
+    UNIT_CHECK(c->targets[0].probe == same);
+    UNIT_EQ_INT(seen.n, 0);
+
+    engine_stop(eng);
+    engine_free(eng);
+    config_free(a);
+    config_free(b);
+    config_free(c);
     event_base_free(base);
 }
 
@@ -608,8 +803,11 @@ int main(void)
     UNIT_RUN(test_gate_holds_scheduled_starts);
     UNIT_RUN(test_no_gate_runs_every_target);
     UNIT_RUN(test_hosts_name_without_the_family);
-    UNIT_RUN(test_evdns_answers);
+    UNIT_RUN(test_resolver_answers);
+    UNIT_RUN(test_search_domains);
     UNIT_RUN(test_cancel_on_reload_and_stop);
+    UNIT_RUN(test_deadline_cancels_leave_nothing);
+    UNIT_RUN(test_prepared_reload);
     UNIT_RUN(test_socket_libevent_cannot_watch);
     return UNIT_END("test_engine");
 }
