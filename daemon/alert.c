@@ -918,7 +918,7 @@ void alert_prepared_free(struct alert_prepared *ap)
 {
     if (ap == NULL)
         return;
-    alert_free_tables(ap->tg, ap->ntg, ap->hs);
+    alert_free_tables(ap->tg, ap->ntg, ap->hs, ap->nhs);
     free(ap);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "alert.h"
 #include "config_opt.h"
@@ -210,8 +211,6 @@ out:
     return rc;
 }
 
-static bool host_name_ok(const char *h);
-
 /* Whether every dot-separated part of h is a number as inet_aton(3) reads
  * them (decimal, 0-octal, 0x-hex), with no empty part: "127.1", "010.0.0.1",
  * "0x7f.1". *odd is set when a part has a leading zero or is hex, which
@@ -346,7 +345,7 @@ static int check_host(const char *v, char *out, size_t outlen, char *err, size_t
         snprintf(err, errlen, "\"%s\" is not an IPv4 address (four numbers 0 to 255: a.b.c.d)", v);
         return -1;
     }
-    if (!host_name_ok(v))
+    if (!util_host_name_ok(v))
         goto bad;
     util_strlcpy(out, v, outlen);
     return 0;
