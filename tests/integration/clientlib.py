@@ -250,7 +250,11 @@ def merge_minutes(rows, cols):
 class History:
     """Copies of one daemon run's rows, each shifted by a whole number of
     minutes, in a database of their own: what the stored rows say is known
-    exactly (self.minutes, self.failures), whatever is pruned afterwards."""
+    exactly (self.minutes, self.failures), whatever is pruned afterwards.
+    A shift given twice makes a second copy in the same place (its rows
+    another seq). The copies belong to no commit (batch NULL, as rows
+    stored before schema 4), and their runs rows (keep_runs) are made by
+    hand: the runs of a netdiagd that never ran then."""
 
     def __init__(self, src, dst, shifts, keep_runs=True, span=None):
         checkpoint_copy(src, dst)
@@ -267,7 +271,8 @@ class History:
                                ).fetchone()[0] > 0
         runs = con.execute("SELECT started, heartbeat, stopped, results, failures FROM runs"
                            ).fetchall() if has_runs else []
-        its, imin = fcols.index("ts"), mcols.index("minute")
+        its, imin, iseq = fcols.index("ts"), mcols.index("minute"), fcols.index("seq")
+        ibatch = fcols.index("batch") if "batch" in fcols else None
         self.min_col = imin
         if not runs:  # when the daemon ran, as the test saw it, else its minutes
             lo, hi = span if span else (min(m[imin] for m in minutes),
@@ -280,11 +285,18 @@ class History:
                 con.execute("DELETE FROM %s" % t)
             if has_runs:
                 con.execute("DELETE FROM runs")
+            if ibatch is not None:
+                con.execute("DELETE FROM commits")
+            again = {}
             for k, d in enumerate(shifts):
                 assert d % MINUTE == 0
+                again[d] = again.get(d, -1) + 1
                 for f in failures:
                     f = list(f)
                     f[its] += d
+                    f[iseq] += 1000 * again[d]
+                    if ibatch is not None:
+                        f[ibatch] = None
                     self.failures.append(tuple(f))
                 for m in minutes:
                     m = list(m)
@@ -330,10 +342,10 @@ class History:
         return add_runs(self.db, self.runs)
 
     def prune(self, minutes_before=None, everything_before=None):
-        """Delete rows as netdiagd's retention does: the minute tables
+        """Delete rows as netdiagd's retention did before schema 4 (at a
+        cut inside an hour; it deletes whole hours now): the minute tables
         before a time (7 days), and failures, hour rows and minute rows
-        before another (retention: an hour row goes once its start is
-        older)."""
+        before another (an hour row went once its start was older)."""
         con = sqlite3.connect(self.db)
         with con:
             if minutes_before is not None:
