@@ -49,6 +49,7 @@ enum store_stmt {
     STMT_COMMIT,
     STMT_ROLLBACK,
     STMT_INSERT_FAILURE,
+    STMT_INSERT_COMMIT,
     STMT_NEXT_SEQ,
     STMT_UPSERT_MINUTE,
     STMT_UPSERT_HOUR,
@@ -76,6 +77,7 @@ enum store_prune_stmt {
     PRUNE_MINUTE_CODE,
     PRUNE_HOUR,
     PRUNE_HOUR_CODE,
+    PRUNE_COMMITS,
     PRUNE_ALERTS,
     PRUNE_RUNS,
     PRUNE_PAGE_COUNT,
@@ -84,9 +86,9 @@ enum store_prune_stmt {
     PRUNE__COUNT,
 };
 
-/* The two kinds of retention unit: an hour of everything (failures and
- * every rollup), older than `retention`; an hour of the per-minute
- * rollups only, older than 7 days. */
+/* The two kinds of retention unit: an hour of everything (failures,
+ * commits and every rollup), older than `retention`; an hour of the
+ * per-minute rollups only, older than 7 days. */
 enum store_prune_scope {
     STORE_PRUNE_HISTORY,
     STORE_PRUNE_MINUTES,

@@ -53,6 +53,13 @@ static const char *const store_prune_sql[PRUNE__COUNT] = {
         PRUNE_RANGE("rollup_minute_code", "minute, target_id, wsa_code", "minute"),
     [PRUNE_HOUR] = PRUNE_RANGE("rollup_hour", "hour, target_id", "hour"),
     [PRUNE_HOUR_CODE] = PRUNE_RANGE("rollup_hour_code", "hour, target_id, wsa_code", "hour"),
+    /* the commits that have no failure row left: every one before the
+     * first (in commit order) whose newest row is not older than the
+     * oldest failure; all of them when no failure is left */
+    [PRUNE_COMMITS] =
+        "DELETE FROM commits WHERE id IN (SELECT id FROM commits WHERE id < coalesce((SELECT id "
+        "FROM commits WHERE ts_max >= (SELECT coalesce(min(ts), 9223372036854775807) FROM "
+        "failures) ORDER BY id LIMIT 1), 9223372036854775807) ORDER BY id LIMIT ?1)",
     [PRUNE_ALERTS] = "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE "
                      "resolved IS NOT NULL AND resolved < ?1 ORDER BY resolved LIMIT ?2)",
     [PRUNE_RUNS] = "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE "
@@ -212,6 +219,12 @@ static int prune_unit(struct store *st, enum store_prune_scope sc, int64_t cut, 
     if (hist && ((rc = prune_range(st, PRUNE_HOUR, h0, h1, lo, hi, limit)) != SQLITE_OK ||
                  (rc = prune_range(st, PRUNE_HOUR_CODE, h0, h1, lo, hi, limit)) != SQLITE_OK))
         goto fail;
+    if (hist) {
+        s = st->prune_stmt[PRUNE_COMMITS];
+        sqlite3_bind_int64(s, 1, STORE_PRUNE_ROWS);
+        if ((rc = store_step_done(s)) != SQLITE_OK)
+            goto fail;
+    }
     if ((rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
         goto fail;
     /* progress: rows deleted, or the cursor moved past some targets */

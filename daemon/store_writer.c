@@ -42,8 +42,10 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_INSERT_FAILURE] =
         "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw_id, raw_value, detail, "
-        "latency_us, local_addr_id, local_port, remote_addr_id, remote_port) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "latency_us, local_addr_id, local_port, remote_addr_id, remote_port, batch) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [STMT_INSERT_COMMIT] = "INSERT INTO commits (ts_min, ts_max, rows, committed) "
+                           "VALUES (?1, ?2, ?3, ?4)",
     [STMT_NEXT_SEQ] = "SELECT coalesce(max(seq), -1) + 1 FROM failures "
                       "WHERE target_id = ?2 AND ts = ?1",
     [STMT_UPSERT_MINUTE] = STORE_ROLLUP_UPSERT("rollup_minute", "minute"),
@@ -374,7 +376,7 @@ void store_writer_free(struct store *st)
     st->nseqs = 0;
 }
 
-static int store_insert_failure(struct store *st, const struct store_rec *rec)
+static int store_insert_failure(struct store *st, const struct store_rec *rec, int64_t batch)
 {
     sqlite3_stmt *s = st->stmt[STMT_INSERT_FAILURE];
     const struct result *r = &rec->res;
@@ -400,6 +402,7 @@ static int store_insert_failure(struct store *st, const struct store_rec *rec)
         sqlite3_bind_int(s, 7, r->raw_value);
     store_bind_text(s, 8, r->detail);
     sqlite3_bind_int64(s, 9, r->latency_us);
+    sqlite3_bind_int64(s, 14, batch);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -563,6 +566,41 @@ static int store_write_run(struct store *st, bool stopped)
     return SQLITE_OK;
 }
 
+/* The batch's row of the table commits, first in its transaction: the
+ * range of its failures' ts and their number. Its id is the batch's
+ * position, stored in each of its failure rows (failures.batch): commits
+ * are numbered in the order they happen (one writer, AUTOINCREMENT), so a
+ * reader that remembers the last id it read finds every row stored after
+ * it, once, whatever the rows' ts (a result queued while the database was
+ * locked, a clock stepped back). *batch is 0 when the batch holds no
+ * failure (no row is added). */
+static int store_insert_commit(struct store *st, size_t head, size_t n, int64_t *batch)
+{
+    sqlite3_stmt *s = st->stmt[STMT_INSERT_COMMIT];
+    int64_t ts_min = INT64_MAX, ts_max = INT64_MIN, rows = 0;
+    int rc;
+
+    *batch = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct result *r = &st->ring[(head + i) % st->cap].res;
+        if (r->ok)
+            continue;
+        ts_min = r->ts_ms < ts_min ? r->ts_ms : ts_min;
+        ts_max = r->ts_ms > ts_max ? r->ts_ms : ts_max;
+        rows++;
+    }
+    if (rows == 0)
+        return SQLITE_OK;
+    sqlite3_bind_int64(s, 1, ts_min);
+    sqlite3_bind_int64(s, 2, ts_max);
+    sqlite3_bind_int64(s, 3, rows);
+    sqlite3_bind_int64(s, 4, util_now_ms());
+    if ((rc = store_step_done(s)) != SQLITE_OK)
+        return rc;
+    *batch = sqlite3_last_insert_rowid(st->db);
+    return SQLITE_OK;
+}
+
 /* Writes the n oldest queued results in one transaction: their failure
  * rows and their rollup counts together, so that every committed state of
  * the file has rollups that agree with the failures table, and a crash
@@ -571,7 +609,7 @@ static int store_write_run(struct store *st, bool stopped)
  * succeeded, so a failed batch is simply retried whole. */
 static int store_write_batch(struct store *st, size_t n)
 {
-    int64_t t0 = util_mono_us();
+    int64_t t0 = util_mono_us(), batch = 0;
     uint64_t rows = 0;
     size_t head;
     bool heartbeat;
@@ -585,13 +623,14 @@ static int store_write_batch(struct store *st, size_t n)
     head = st->head;
     pthread_mutex_unlock(&st->mu);
 
-    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
+    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK ||
+        (rc = store_insert_commit(st, head, n, &batch)) != SQLITE_OK)
         goto fail;
     store_acc_reset(st);
     for (size_t i = 0; i < n; i++) {
         const struct store_rec *rec = &st->ring[(head + i) % st->cap];
         if (!rec->res.ok) {
-            if ((rc = store_insert_failure(st, rec)) != SQLITE_OK)
+            if ((rc = store_insert_failure(st, rec, batch)) != SQLITE_OK)
                 goto fail;
             rows++;
         }

@@ -385,6 +385,8 @@ def write_fixed_history(db, heartbeat=True):
                   "rollup_hour_code", "alerts", "targets"]
         if con.execute("PRAGMA user_version").fetchone()[0] >= 2:
             tables += ["raws", "addrs"]
+        if con.execute("PRAGMA user_version").fetchone()[0] >= 4:
+            tables += ["commits"]  # the rows here belong to no commit
         for table in tables:
             con.execute("DELETE FROM %s" % table)
         for t in TARGETS:

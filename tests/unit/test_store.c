@@ -1114,6 +1114,206 @@ static void test_migrate_v2_fails_whole(void)
     free(after);
 }
 
+/* A database of schema version 3 (tests/unit/schema_v3.sql): make_v2's
+ * rows and a stopped run; false on error. */
+static bool make_v3(const char *path, int64_t base)
+{
+    struct snapshot schema;
+    sqlite3 *db = NULL;
+    char sql[1280];
+    bool ok = false;
+
+    if (!load_source("tests/unit/schema_v3.sql", &schema))
+        return false;
+    snprintf(sql, sizeof(sql),
+             "PRAGMA application_id = %d; PRAGMA user_version = 3; "
+             "INSERT INTO wsa_codes VALUES (10061, 'WSAECONNREFUSED', 'Connection refused.', '', "
+             "0); INSERT INTO targets (id, name, kind, host, port, family, interval_ms, "
+             "timeout_ms, created, updated) VALUES (1, 'web', 'connect', '127.0.0.1', 8000, "
+             "'any', 10000, 1000, %" PRId64 ", %" PRId64 "); "
+             "INSERT INTO raws VALUES (1, 'ECONNREFUSED'); INSERT INTO addrs VALUES (1, "
+             "'127.0.0.1'); INSERT INTO failures VALUES (%" PRId64 ", 1, 0, 2, 10061, 1, 111, "
+             "NULL, 85, 1, 40312, 1, 8000), (%" PRId64 ", 1, 0, 2, 10061, 1, 111, 'x', 90, 1, "
+             "40313, 1, 8000); INSERT INTO rollup_minute VALUES (%" PRId64
+             ", 1, 3, 1, 2, 1, 70, 70, 70); INSERT INTO rollup_minute_code VALUES (%" PRId64
+             ", 1, 10061, 2); INSERT INTO alerts (target_id, wsa_code, started, count, baseline, "
+             "detail) VALUES (1, 10061, %" PRId64 ", 2, 0.5, 'x'); INSERT INTO runs (pid, "
+             "hostname, version, config, started, heartbeat, stopped, results, failures) VALUES "
+             "(7, 'h', '0.1.0', '/etc/netdiag/netdiag.ini', %" PRId64 ", %" PRId64 ", %" PRId64
+             ", 3, 2); COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
+             STORE_APPLICATION_ID, base, base, base, base + 1, base / 60000 * 60000,
+             base / 60000 * 60000, base, base, base + 5, base + 5);
+    ok = sqlite3_open(path, &db) == SQLITE_OK &&
+         sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",
+                      NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, (const char *)schema.bytes, NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok)
+        fprintf(stderr, "make_v3: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    snap_free(&schema);
+    return ok;
+}
+
+/* Version 3 to 4 adds failures.batch (NULL in the rows already there) and
+ * the table commits, and changes nothing else; the schema is then the one
+ * a new database gets, and the rows written after it have their commit. */
+static void test_migrate_v3(void)
+{
+    char path[128], fresh[128], err[512];
+    struct config *cfg = make_config(1, three);
+    int64_t base = util_now_ms() / 1000 * 1000 - 600 * 1000;
+    char *before, *after, *schema, *schema_fresh;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    snprintf(fresh, sizeof(fresh), "%s", db_path());
+    UNIT_CHECK(make_v3(path, base));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 3);
+    before = dump(path, DUMP_V2);
+    st = store_open(path, cfg, err, sizeof(err));
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 4);
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch IS NULL"), 2);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 0);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs WHERE pid = 7 AND results = 3"), 1);
+    create_db(fresh, cfg);
+    schema = dump(path, DUMP_SCHEMA);
+    schema_fresh = dump(fresh, DUMP_SCHEMA);
+    UNIT_CHECK(same_dump(schema_fresh, schema));
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+    /* writing goes on: 4 failures and a success, one commit */
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        for (int i = 0; i < 5; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[0], base + 300000 + i, i == 4, WSAECONNREFUSED);
+            store_submit(st, &r);
+        }
+        store_close(st);
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch IS NULL"), 2);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures AS f JOIN commits AS c ON "
+                            "c.id = f.batch AND f.ts BETWEEN c.ts_min AND c.ts_max"),
+                4);
+    UNIT_EQ_INT(q_int(path, "SELECT rows * 1000 + ts_max - ts_min FROM commits"), 4003);
+    free(before);
+    free(after);
+    free(schema);
+    free(schema_fresh);
+    free_config(cfg);
+}
+
+/* A table called commits made by hand in a version 3 database: the
+ * migration fails whole, nothing changes. */
+static void test_migrate_v3_fails_whole(void)
+{
+    char path[128];
+    char *before, *after;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    UNIT_CHECK(make_v3(path, util_now_ms() - 60000));
+    UNIT_EQ_INT(exec_rw(path, "CREATE TABLE commits (mine TEXT); PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    before = dump(path, DUMP_V2);
+    expect_refused(path, "migration from version 3 to 4 failed");
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM pragma_table_info('failures') WHERE "
+                            "name = 'batch'"),
+                0);
+    free(before);
+    free(after);
+}
+
+/* Every transaction that stores failures adds one row to commits, numbered
+ * in commit order, with the range and the number of its rows, and each row
+ * carries its number; a batch of successes adds none; numbers go on
+ * increasing across restarts and after retention emptied the table. */
+static void test_commits(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(2, three);
+    struct store *st;
+    int64_t now = util_now_ms(), last;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    for (int round = 0; round < 3; round++) {
+        st = store_open(path, cfg, err, sizeof(err));
+        UNIT_CHECK(st != NULL);
+        if (st == NULL)
+            break;
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        /* a batch of 300 with a late row (an older ts), then one of
+         * successes only, each committed before the next is queued */
+        for (int i = 0; i < 300; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[i % 2], now + round * 10000 + i - (i == 299 ? 5000 : 0),
+                        i % 3 == 0, WSAECONNREFUSED);
+            store_submit(st, &r);
+        }
+        for (int i = 0; i < 100 && q_int(path, "SELECT count(*) FROM failures") < 200 * (round + 1);
+             i++)
+            usleep(50 * 1000);
+        for (int i = 0; i < 10; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[0], now + round * 10000 + 500 + i, true, 0);
+            store_submit(st, &r);
+        }
+        store_close(st);
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 600);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch IS NULL"), 0);
+    /* each commit's rows: its count, all inside its range, one of them
+     * 5 s older than the others */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits AS c WHERE rows = 200 AND rows = "
+                            "(SELECT count(*) FROM failures AS f WHERE f.batch = c.id AND "
+                            "f.ts BETWEEN c.ts_min AND c.ts_max) AND ts_max - ts_min = 4999"),
+                3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits AS a JOIN commits AS b ON b.id > a.id "
+                            "WHERE b.committed < a.committed OR b.ts_min < a.ts_min"),
+                0);
+    last = q_int(path, "SELECT max(id) FROM commits");
+    UNIT_CHECK(last >= 3);
+    /* retention takes everything (and the commits without rows left); the
+     * next commit still gets a new number */
+    UNIT_EQ_INT(exec_rw(path, "UPDATE failures SET ts = ts - 40 * 86400000; UPDATE rollup_minute "
+                              "SET minute = minute - 40 * 86400000; UPDATE rollup_minute_code SET "
+                              "minute = minute - 40 * 86400000; UPDATE rollup_hour SET hour = "
+                              "hour - 40 * 86400000; UPDATE rollup_hour_code SET hour = "
+                              "hour - 40 * 86400000"),
+                SQLITE_OK);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        struct result r;
+        for (int i = 0; i < 100 && q_int(path, "SELECT count(*) FROM commits") != 0; i++)
+            usleep(50 * 1000);
+        UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 0);
+        UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 0);
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        make_result(&r, &cfg->targets[0], util_now_ms(), false, WSAECONNREFUSED);
+        store_submit(st, &r);
+        store_close(st);
+    }
+    UNIT_CHECK(q_int(path, "SELECT min(id) FROM commits") > last);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures AS f JOIN commits AS c ON "
+                            "c.id = f.batch"),
+                1);
+    free_config(cfg);
+}
+
 /* One row of runs per start: written at open, its heartbeat and counters
  * rewritten by the writer at least every 2 s (also while nothing
  * happens), stopped and the final counters written at store_stop(). */
@@ -1818,6 +2018,10 @@ static void test_retention_units_agree(void)
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_minute_code"), 0);
     UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_hour"), 6000);
     UNIT_EQ_INT(q_int(path, "SELECT sum(count) FROM rollup_hour_code"), 1200);
+    /* the commits of the rows deleted went with them */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits AS c WHERE NOT EXISTS (SELECT 1 FROM "
+                            "failures AS f WHERE f.batch = c.id)"),
+                0);
     free_config(cfg);
     free(names);
 }
@@ -1885,6 +2089,9 @@ int main(void)
     UNIT_RUN(test_migrate_v1_fails_whole);
     UNIT_RUN(test_migrate_v2);
     UNIT_RUN(test_migrate_v2_fails_whole);
+    UNIT_RUN(test_migrate_v3);
+    UNIT_RUN(test_migrate_v3_fails_whole);
+    UNIT_RUN(test_commits);
     UNIT_RUN(test_runs_heartbeat);
     UNIT_RUN(test_second_open_refused);
     UNIT_RUN(test_symlinks_refused);
