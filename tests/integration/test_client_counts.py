@@ -1,15 +1,16 @@
 """Every count the client prints equals what the stored rows say, in every
-command and format, on databases the real netdiagd made: its own exit line,
-a range starting before the first stored minute, a daemon that ran 7
-minutes of an hour, a restart gap, the edge where the minute counts end
-(7 days) and the one where retention ends (as netdiagd prunes it, watched
-while it prunes, and as it pruned before), a reload that adds and retires
-targets, and ranges that only grow. Hour- and day-old history is the
-daemon's rows copied into the past by whole minutes (clientlib.History),
-so nothing waits for the wall clock."""
+command and format, on databases the real netdiagd made: its own exit line
+and its own runs row, a range starting before the first stored minute, a
+daemon that ran 7 minutes of an hour, a restart gap, the edge where the
+minute counts end (7 days) and the one where retention ends (as netdiagd
+prunes it, watched while it prunes, and as it pruned before schema 4), a
+reload that adds and retires targets, and ranges that only grow. Hour- and
+day-old history is the daemon's rows copied into the past by whole minutes
+(clientlib.History), so nothing waits for the wall clock."""
 
 import csv
 import io
+import json
 import os
 import sqlite3
 import time
@@ -120,17 +121,20 @@ def test_counts_equal_the_daemon_exit_line(run):
 
 
 def test_the_daemons_own_run_row_agrees(run):
-    """Once netdiagd writes its runs row (schema 3), its counters are the
-    exit line's."""
+    """netdiagd's own runs row: its counters are the exit line's, and what
+    status shows."""
     con = sqlite3.connect("file:%s?mode=ro" % run["db"], uri=True)
-    has = con.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'runs'").fetchone()[0]
-    if not has:
-        con.close()
-        pytest.skip("this netdiagd writes no runs table yet (schema 2)")
-    (res, fai, stopped), = con.execute("SELECT results, failures, stopped FROM runs").fetchall()
+    (res, fai, dropped, stopped), = con.execute("SELECT results, failures, dropped, stopped "
+                                                "FROM runs").fetchall()
     con.close()
-    assert (res, fai) == (run["counters"]["results"], run["counters"]["failures"])
+    c = run["counters"]
+    assert (res, fai, dropped) == (c["results"], c["failures"], c["dropped"])
     assert stopped is not None
+    r = nd("--db", run["db"], "status", "--format", "json")
+    [st] = json.loads(r.stdout)
+    assert r.returncode == 5  # stopped: not fresh
+    assert (st["state"], st["results"], st["failures"], st["dropped"]) == \
+        ("stopped", c["results"], c["failures"], c["dropped"])
 
 
 # --- shifted history ------------------------------------------------------------
@@ -166,16 +170,15 @@ def history(run, tmp_path_factory):
     h.span = last - first + MINUTE  # minutes one copy covers
     h.marks = marks
     h.now = now
-    # the same history without a runs table, and one with it (the
-    # daemon's rows when it wrote them, else made here per the brief)
+    # the same history without a runs table (as in a database of schema 2):
+    # nothing says when the daemon ran
     h.bare = str(d / "bare.db")
     con = sqlite3.connect(h.db)
     con.execute("VACUUM INTO ?", (h.bare,))
     con.close()
     con = sqlite3.connect(h.bare)
-    con.execute("DROP TABLE IF EXISTS runs")
+    con.execute("DROP TABLE runs")
     con.close()
-    h.add_runs_table()
     return h
 
 
@@ -279,7 +282,7 @@ def test_widening_a_range_never_lowers_a_count(history):
 
 
 def test_the_retention_edge(run, tmp_path):
-    """A database pruned as netdiagd pruned before, at a cut inside
+    """A database pruned as netdiagd pruned before schema 4, at a cut inside
     an hour: the hour row is gone, the minutes and failures after the cut
     remain (retention under 7 days) and are what is counted; beyond 7 days
     only failures remain after the cut: they are counted, each as an
