@@ -161,9 +161,11 @@ static int prune_next_targets(struct store *st, enum store_prune_scope sc, int64
  * next targets (prune_next_targets), so that a target's hour is either
  * whole or gone in every table of the scope at every commit. Rows that no
  * target's hour row covers (a file netdiagd did not write alone) go last,
- * STORE_PRUNE_ROWS at a time. *did: something was deleted (more may be
- * left). */
-static int prune_unit(struct store *st, enum store_prune_scope sc, int64_t cut, bool *did)
+ * STORE_PRUNE_ROWS at a time. Hours before `from` are left to the
+ * history units, which take them whole. *did: something was deleted (more
+ * may be left). */
+static int prune_unit(struct store *st, enum store_prune_scope sc, int64_t from, int64_t cut,
+                      bool *did)
 {
     bool hist = sc == STORE_PRUNE_HISTORY;
     sqlite3_int64 changes = sqlite3_total_changes64(st->db);
@@ -184,7 +186,7 @@ static int prune_unit(struct store *st, enum store_prune_scope sc, int64_t cut, 
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         goto fail;
-    if (h0 >= cut)
+    if (h0 >= cut || h0 < from)
         return store_step_done(st->stmt[STMT_COMMIT]);
     if (st->prune_hour[sc] != h0) {
         st->prune_hour[sc] = h0;
@@ -285,12 +287,12 @@ static int prune_step(struct store *st, int64_t retention_ms)
 
     switch ((enum prune_step)st->prune_idx) {
     case PRUNE_STEP_HISTORY:
-        rc = prune_unit(st, STORE_PRUNE_HISTORY, cut, &more);
+        rc = prune_unit(st, STORE_PRUNE_HISTORY, INT64_MIN, cut, &more);
         break;
     case PRUNE_STEP_MINUTES:
         /* retention under 7 days: the history units take the minutes */
         if (cut_minutes > cut)
-            rc = prune_unit(st, STORE_PRUNE_MINUTES, cut_minutes, &more);
+            rc = prune_unit(st, STORE_PRUNE_MINUTES, cut, cut_minutes, &more);
         break;
     case PRUNE_STEP_ALERTS:
         rc = prune_rows(st, PRUNE_ALERTS, now - retention_ms, &more);
