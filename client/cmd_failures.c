@@ -150,17 +150,33 @@ static int failures_prepare(struct db *db, const struct filter *f, bool row, con
 /* --- failures --follow -------------------------------------------------------- */
 
 /* Rows are committed in batches up to a second apart, each row stamped
- * with the start of its attempt, which may be a probe timeout older: a
- * row can arrive with a key below rows already printed. Follow therefore
- * remembers every key of the last FOLLOW_WINDOW ms (at least; twice the
- * longest timeout more when targets have long ones) and looks for keys it
- * has not seen there at every commit. A row committed later than that
- * after its attempt began (a writer held up that long) is not found. */
+ * with the start of its attempt, which may be a probe timeout older, or
+ * much older when the writer was held up (a locked database: the daemon
+ * keeps its results queued), or newer than the next batch's when the
+ * clock was stepped back: a row can arrive with a key below rows already
+ * printed, by any amount.
+ *
+ * From schema version 4 follow reads commit by commit: every transaction
+ * of netdiagd that stores failures has a row in `commits`, numbered in
+ * commit order, and its failure rows carry that number (failures.batch)
+ * and lie in its ts_min..ts_max. Follow remembers the last number it read
+ * and reads each newer commit's rows through the primary key's ts range:
+ * every row once, whatever its ts, across batches, restarts and
+ * retention (which deletes a commit's row only with its last failure).
+ *
+ * Older schemas (a database netdiagd has not migrated yet) are followed
+ * by key: follow remembers every key of the last FOLLOW_WINDOW ms (at
+ * least; twice the longest timeout more when targets have long ones) and
+ * looks for keys it has not seen there at every commit. A row committed
+ * later than that after rows with later keys is not found there. When
+ * the database is migrated while followed, follow reads once more by key
+ * and goes on by commit from that same snapshot. */
 #define FOLLOW_WINDOW_MS 60000LL
 #define FOLLOW_POLL_MS   250
 #define FOLLOW_STATE_MS  2000      /* how often the daemon's state is checked */
 #define FOLLOW_MAX_KEYS  (1 << 20) /* keys remembered at most (24 MB) */
 #define FOLLOW_BATCH     4096      /* new rows read per query */
+#define FOLLOW_COMMITS   256       /* commits read per query */
 
 struct fkey {
     int64_t ts, target_id, seq;
@@ -178,6 +194,8 @@ struct follow {
     size_t head, n, cap;
     bool said_full;
     int64_t printed;
+    bool by_commit; /* schema 4: commit by commit */
+    int64_t commit; /* the last commits.id read */
 };
 
 static volatile sig_atomic_t follow_stop;
@@ -376,9 +394,149 @@ static int follow_late(struct follow *fw, bool print)
     return rc == SQLITE_DONE ? 0 : rc;
 }
 
+static int follow_first(struct follow *fw, int64_t limit);
+
+/* Whether the database has what following by commit needs (schema 4: the
+ * table commits and the column failures.batch; a file someone stamped 4
+ * without them is followed by key). */
+static int follow_can_commit(struct db *db, bool *yes)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *yes = false;
+    if (db->version < 4)
+        return 0;
+    if ((rc = db_prepare(db,
+                         "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                         "name = 'commits') AND (SELECT count(*) FROM pragma_table_info("
+                         "'failures') WHERE name = 'batch')",
+                         &st)) != 0)
+        return rc;
+    rc = db_step(db, st);
+    *yes = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) != 0;
+    sqlite3_finalize(st);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+}
+
+/* The newest commit number there is: where following by commit starts
+ * (in the snapshot of the rows shown before). */
+static int follow_last_commit(struct follow *fw)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = db_prepare(fw->db, "SELECT coalesce(max(id), 0) FROM commits", &st)) != 0)
+        return rc;
+    rc = db_step(fw->db, st);
+    if (rc == SQLITE_ROW)
+        fw->commit = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+}
+
+/* The rows of every commit after the last one read, commit by commit,
+ * each commit's rows in key order. */
+static int follow_commits(struct follow *fw)
+{
+    sqlite3_stmt *cs, *rs;
+    int64_t n;
+    int rc;
+
+    if ((rc = db_prepare(fw->db,
+                         "SELECT id, ts_min, ts_max FROM commits WHERE id > ?1 ORDER BY id "
+                         "LIMIT ?2",
+                         &cs)) != 0)
+        return rc;
+    /* the primary key's ts range, then the commit's own rows in it */
+    if ((rc = failures_prepare(fw->db, fw->f, true,
+                               "f.ts >= ?1 AND f.ts >= ?2 AND f.ts <= ?3 AND f.batch = ?4",
+                               " ORDER BY f.ts, f.target_id, f.seq", &rs)) != 0) {
+        sqlite3_finalize(cs);
+        return rc;
+    }
+    do {
+        n = 0;
+        sqlite3_bind_int64(cs, 1, fw->commit);
+        sqlite3_bind_int(cs, 2, FOLLOW_COMMITS);
+        while (!follow_stop && (rc = db_step(fw->db, cs)) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(cs, 0);
+            n++;
+            sqlite3_bind_int64(rs, 1, fw->from_ms);
+            sqlite3_bind_int64(rs, 2, sqlite3_column_int64(cs, 1));
+            sqlite3_bind_int64(rs, 3, sqlite3_column_int64(cs, 2));
+            sqlite3_bind_int64(rs, 4, id);
+            while ((rc = db_step(fw->db, rs)) == SQLITE_ROW) {
+                failures_row(fw->cl, fw->db, fw->o, rs);
+                fw->printed++;
+            }
+            sqlite3_reset(rs);
+            if (rc < 0)
+                break;
+            fw->commit = id; /* all of it printed */
+        }
+        sqlite3_reset(cs);
+    } while (rc >= 0 && n == FOLLOW_COMMITS && !follow_stop);
+    sqlite3_finalize(cs);
+    sqlite3_finalize(rs);
+    return rc < 0 ? CLIENT_EXIT_RUNTIME : 0;
+}
+
+/* Schema older than 4 when following began: by key, until the database is
+ * migrated; then once more by key and the last commit number, in one
+ * snapshot, and by commit from there. */
+static int follow_keys_or_switch(struct follow *fw)
+{
+    bool now4 = false;
+    int rc;
+
+    if (sqlite3_exec(fw->db->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(fw->db, "begin");
+    /* user_version of this snapshot: the first read begins it */
+    {
+        sqlite3_stmt *st;
+        if ((rc = db_prepare(fw->db, "PRAGMA user_version", &st)) != 0)
+            goto out;
+        rc = db_step(fw->db, st);
+        /* migrated: the rows read from now on have the new version's
+         * columns (a newer one than this client knows is not read) */
+        if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > fw->db->version &&
+            sqlite3_column_int64(st, 0) <= CLIENT_SCHEMA_VERSION)
+            fw->db->version = (int)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        if (rc < 0) {
+            rc = CLIENT_EXIT_RUNTIME;
+            goto out;
+        }
+    }
+    if ((rc = follow_can_commit(fw->db, &now4)) != 0 || (rc = follow_new(fw)) != 0 ||
+        (rc = follow_late(fw, true)) != 0)
+        goto out;
+    follow_prune(fw);
+    if (now4 && (rc = follow_last_commit(fw)) == 0)
+        fw->by_commit = true;
+out:
+    sqlite3_exec(fw->db->h, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
 /* The first rows: all of the range with --since (or the newest `limit`),
  * else the newest `limit` (10 without --limit), oldest first. */
 static int follow_start(struct follow *fw, int64_t limit)
+{
+    int rc;
+
+    /* the rows shown and the position followed from: one snapshot */
+    if (sqlite3_exec(fw->db->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(fw->db, "begin");
+    if ((rc = follow_can_commit(fw->db, &fw->by_commit)) == 0 &&
+        (!fw->by_commit || (rc = follow_last_commit(fw)) == 0))
+        rc = follow_first(fw, limit);
+    sqlite3_exec(fw->db->h, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
+static int follow_first(struct follow *fw, int64_t limit)
 {
     sqlite3_stmt *st;
     struct fkey from = {fw->from_ms, INT64_MIN, INT64_MIN};
@@ -408,7 +566,7 @@ static int follow_start(struct follow *fw, int64_t limit)
     follow_bind_key(st, 2, &from);
     rc = follow_print(fw, st, &n);
     sqlite3_finalize(st);
-    if (rc != 0)
+    if (rc != 0 || fw->by_commit)
         return rc;
     /* the greatest key there is, printed or not, and every key of the
      * window below it: rows before following began, never printed */
@@ -478,7 +636,7 @@ static int failures_follow(struct client *cl, struct db *db, const struct filter
     int64_t version = -1, next_state = 0;
     int rc;
 
-    fw.window_ms = follow_window(db);
+    fw.window_ms = follow_window(db); /* schema before 4 */
     if ((rc = state_note(cl, db, &st)) != 0)
         return rc;
     counts_range_notes(cl, r, NULL);
@@ -521,9 +679,7 @@ static int failures_follow(struct client *cl, struct db *db, const struct filter
         if (v == version && v != -1)
             continue;
         version = v;
-        if ((rc = follow_new(&fw)) != 0 || (rc = follow_late(&fw, true)) != 0)
-            break;
-        follow_prune(&fw);
+        rc = fw.by_commit ? follow_commits(&fw) : follow_keys_or_switch(&fw);
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

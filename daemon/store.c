@@ -515,6 +515,7 @@ static void store_free(struct store *st, bool remove)
     if (st == NULL)
         return;
     store_finalize_all(st->stmt, STMT__COUNT);
+    store_finalize_all(st->prune_stmt, PRUNE__COUNT);
     store_finalize_all(st->ctl_stmt, CTL__COUNT);
     /* the writer's connection first: the last close checkpoints the WAL */
     sqlite3_close(st->db);

@@ -21,8 +21,11 @@
  * with at 120k rows/s; 16,384 do not (half the queue). */
 #define STORE_BATCH_MAX      16384
 #define STORE_BATCH_DELAY_US 1000000
-/* Retention deletes at most this many rows per transaction, so a large
- * backlog never holds the write lock for long. */
+/* Retention deletes whole hours, a unit at a time, each unit in one
+ * transaction across the tables (store_prune.c): an hour of every target
+ * when it holds about this many rows or fewer, else as many targets' hour
+ * as hold about that many (one target's hour at least, however many rows
+ * it has), so a large backlog never holds the write lock for long. */
 #define STORE_PRUNE_ROWS        5000
 #define STORE_PRUNE_INTERVAL_US (60 * 1000000LL)
 /* Free pages are given back (incremental_vacuum, this many at a time) when
@@ -46,28 +49,50 @@ enum store_stmt {
     STMT_COMMIT,
     STMT_ROLLBACK,
     STMT_INSERT_FAILURE,
+    STMT_INSERT_COMMIT,
     STMT_NEXT_SEQ,
     STMT_UPSERT_MINUTE,
     STMT_UPSERT_HOUR,
     STMT_UPSERT_MINUTE_CODE,
     STMT_UPSERT_HOUR_CODE,
-    STMT_PRUNE_FAILURES,
-    STMT_PRUNE_MINUTE,
-    STMT_PRUNE_MINUTE_CODE,
-    STMT_PRUNE_HOUR,
-    STMT_PRUNE_HOUR_CODE,
-    STMT_PRUNE_ALERTS,
-    STMT_PAGE_COUNT,
-    STMT_FREELIST_COUNT,
-    STMT_INCREMENTAL_VACUUM,
     STMT_UPSERT_ALERT,
     STMT_UPSERT_RUN,
-    STMT_PRUNE_RUNS,
     STMT_FIND_RAW,
     STMT_ADD_RAW,
     STMT_FIND_ADDR,
     STMT_ADD_ADDR,
     STMT__COUNT,
+};
+
+/* The writer connection's statements of retention (store_prune.c). */
+enum store_prune_stmt {
+    PRUNE_OLDEST_HISTORY,
+    PRUNE_OLDEST_MINUTES,
+    PRUNE_COUNT_HISTORY,
+    PRUNE_COUNT_MINUTES,
+    PRUNE_HOUR_TARGETS,
+    PRUNE_FAILURES,
+    PRUNE_FAILURES_TARGET,
+    PRUNE_MINUTE,
+    PRUNE_MINUTE_CODE,
+    PRUNE_HOUR,
+    PRUNE_HOUR_CODE,
+    PRUNE_COMMITS,
+    PRUNE_ALERTS,
+    PRUNE_RUNS,
+    PRUNE_PAGE_COUNT,
+    PRUNE_FREELIST_COUNT,
+    PRUNE_INCREMENTAL_VACUUM,
+    PRUNE__COUNT,
+};
+
+/* The two kinds of retention unit: an hour of everything (failures,
+ * commits and every rollup), older than `retention`; an hour of the
+ * per-minute rollups only, older than 7 days. */
+enum store_prune_scope {
+    STORE_PRUNE_HISTORY,
+    STORE_PRUNE_MINUTES,
+    STORE_PRUNE__SCOPES,
 };
 
 /* The control connection's statements: store_open, store_sync_targets,
@@ -169,6 +194,7 @@ struct store {
     struct store_run run;
     sqlite3_stmt *ctl_stmt[CTL__COUNT];
     sqlite3_stmt *stmt[STMT__COUNT];
+    sqlite3_stmt *prune_stmt[PRUNE__COUNT];
 
     pthread_t thread;
     bool thread_started;
@@ -210,11 +236,15 @@ struct store {
     int64_t next_prune_us;
     int64_t heartbeat_due_us; /* when the runs row is next rewritten */
     bool run_stopped;         /* the runs row's `stopped` is written */
-    size_t prune_idx;         /* index in store_prune_order */
-    bool prune_more;          /* a step of this pass hit STORE_PRUNE_ROWS */
+    size_t prune_idx;         /* the step of the retention pass (store_prune.c) */
+    bool prune_more;          /* a step of this pass deleted something */
     int prune_err;            /* SQLite error of the last failed retention step */
-    bool dropping;            /* in a queue-full episode */
-    uint64_t drop_base;       /* dropped_full when the episode began */
+    /* per scope: the hour being deleted target by target, and the last
+     * target of it deleted (a restart begins the hour again: harmless) */
+    int64_t prune_hour[STORE_PRUNE__SCOPES];
+    int64_t prune_target[STORE_PRUNE__SCOPES];
+    bool dropping;      /* in a queue-full episode */
+    uint64_t drop_base; /* dropped_full when the episode began */
     bool unsynced_logged;
     uint64_t aq_dropped_logged; /* aq_dropped at the last warning */
 
@@ -253,11 +283,19 @@ void store_file_remove(struct store_file *f);
 void store_file_close(struct store_file *f);
 
 /* store_writer.c */
-/* Prepares the writer connection's statements. */
+/* Prepares the writer connection's statements (and retention's). */
 int store_writer_prepare(struct store *st, char *err, size_t errlen);
+/* Keeps the error message and ends the transaction (writer connection). */
+void store_rollback(struct store *st);
 /* The writer thread: drains the queue until store_stop(). */
 void *store_writer_main(void *arg);
 /* Frees what the writer thread allocated (after it stopped). */
 void store_writer_free(struct store *st);
+
+/* store_prune.c */
+/* Prepares retention's statements on the writer connection. */
+int store_prune_prepare(struct store *st, char *err, size_t errlen);
+/* Runs a retention step when one is due (writer thread). */
+void store_prune_due(struct store *st, int64_t now_us);
 
 #endif

@@ -36,35 +36,22 @@
     "INSERT INTO " table " (" unit ", target_id, wsa_code, count) VALUES (?1, ?2, ?3, ?4) "        \
     "ON CONFLICT (" unit ", target_id, wsa_code) DO UPDATE SET count = count + excluded.count"
 
-#define STORE_PRUNE(table, key, unit)                                                              \
-    "DELETE FROM " table " WHERE (" key ") IN (SELECT " key " FROM " table " WHERE " unit          \
-    " < ?1 ORDER BY " unit " LIMIT ?2)"
-
 static const char *const store_stmt_sql[STMT__COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_INSERT_FAILURE] =
         "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw_id, raw_value, detail, "
-        "latency_us, local_addr_id, local_port, remote_addr_id, remote_port) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "latency_us, local_addr_id, local_port, remote_addr_id, remote_port, batch) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [STMT_INSERT_COMMIT] = "INSERT INTO commits (ts_min, ts_max, rows, committed) "
+                           "VALUES (?1, ?2, ?3, ?4)",
     [STMT_NEXT_SEQ] = "SELECT coalesce(max(seq), -1) + 1 FROM failures "
                       "WHERE target_id = ?2 AND ts = ?1",
     [STMT_UPSERT_MINUTE] = STORE_ROLLUP_UPSERT("rollup_minute", "minute"),
     [STMT_UPSERT_HOUR] = STORE_ROLLUP_UPSERT("rollup_hour", "hour"),
     [STMT_UPSERT_MINUTE_CODE] = STORE_CODE_UPSERT("rollup_minute_code", "minute"),
     [STMT_UPSERT_HOUR_CODE] = STORE_CODE_UPSERT("rollup_hour_code", "hour"),
-    [STMT_PRUNE_FAILURES] = STORE_PRUNE("failures", "ts, target_id, seq", "ts"),
-    [STMT_PRUNE_MINUTE] = STORE_PRUNE("rollup_minute", "minute, target_id", "minute"),
-    [STMT_PRUNE_MINUTE_CODE] =
-        STORE_PRUNE("rollup_minute_code", "minute, target_id, wsa_code", "minute"),
-    [STMT_PRUNE_HOUR] = STORE_PRUNE("rollup_hour", "hour, target_id", "hour"),
-    [STMT_PRUNE_HOUR_CODE] = STORE_PRUNE("rollup_hour_code", "hour, target_id, wsa_code", "hour"),
-    [STMT_PRUNE_ALERTS] = "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE "
-                          "resolved IS NOT NULL AND resolved < ?1 ORDER BY resolved LIMIT ?2)",
-    [STMT_PAGE_COUNT] = "PRAGMA page_count",
-    [STMT_FREELIST_COUNT] = "PRAGMA freelist_count",
-    [STMT_INCREMENTAL_VACUUM] = "PRAGMA incremental_vacuum(1024)",
     [STMT_UPSERT_ALERT] =
         "INSERT INTO alerts (id, target_id, wsa_code, started, resolved, count, peak, baseline, "
         "attempts, last_notified, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
@@ -77,8 +64,6 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
         "?11, ?12) ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat, "
         "stopped = excluded.stopped, results = excluded.results, failures = excluded.failures, "
         "dropped = excluded.dropped, targets = excluded.targets",
-    [STMT_PRUNE_RUNS] = "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE "
-                        "coalesce(stopped, heartbeat) < ?1 ORDER BY id LIMIT ?2)",
     [STMT_FIND_RAW] = "SELECT id FROM raws WHERE name = ?1",
     [STMT_ADD_RAW] = "INSERT INTO raws (name) VALUES (?1)",
     [STMT_FIND_ADDR] = "SELECT id FROM addrs WHERE addr = ?1",
@@ -95,15 +80,11 @@ static const enum store_stmt store_intern_add[STORE_INTERN__COUNT] = {
     [STORE_INTERN_ADDR] = STMT_ADD_ADDR,
 };
 
-/* Retention steps, run one per writer iteration in this order. */
-static const enum store_stmt store_prune_order[] = {
-    STMT_PRUNE_FAILURES,  STMT_PRUNE_MINUTE, STMT_PRUNE_MINUTE_CODE, STMT_PRUNE_HOUR,
-    STMT_PRUNE_HOUR_CODE, STMT_PRUNE_ALERTS, STMT_PRUNE_RUNS,
-};
-
 int store_writer_prepare(struct store *st, char *err, size_t errlen)
 {
-    return store_prepare_all(st->db, store_stmt_sql, st->stmt, STMT__COUNT, st->path, err, errlen);
+    if (store_prepare_all(st->db, store_stmt_sql, st->stmt, STMT__COUNT, st->path, err, errlen) < 0)
+        return -1;
+    return store_prune_prepare(st, err, errlen);
 }
 
 static int64_t store_floor(int64_t v, int64_t unit)
@@ -395,7 +376,7 @@ void store_writer_free(struct store *st)
     st->nseqs = 0;
 }
 
-static int store_insert_failure(struct store *st, const struct store_rec *rec)
+static int store_insert_failure(struct store *st, const struct store_rec *rec, int64_t batch)
 {
     sqlite3_stmt *s = st->stmt[STMT_INSERT_FAILURE];
     const struct result *r = &rec->res;
@@ -421,6 +402,7 @@ static int store_insert_failure(struct store *st, const struct store_rec *rec)
         sqlite3_bind_int(s, 7, r->raw_value);
     store_bind_text(s, 8, r->detail);
     sqlite3_bind_int64(s, 9, r->latency_us);
+    sqlite3_bind_int64(s, 14, batch);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -490,7 +472,7 @@ static int store_flush_acc(struct store *st)
 
 /* Keeps the error message (ROLLBACK overwrites it) and ends the
  * transaction if SQLite has not already. */
-static void store_rollback(struct store *st)
+void store_rollback(struct store *st)
 {
     util_strlcpy(st->errmsg, sqlite3_errmsg(st->db), sizeof(st->errmsg));
     if (!sqlite3_get_autocommit(st->db))
@@ -584,6 +566,41 @@ static int store_write_run(struct store *st, bool stopped)
     return SQLITE_OK;
 }
 
+/* The batch's row of the table commits, first in its transaction: the
+ * range of its failures' ts and their number. Its id is the batch's
+ * position, stored in each of its failure rows (failures.batch): commits
+ * are numbered in the order they happen (one writer, AUTOINCREMENT), so a
+ * reader that remembers the last id it read finds every row stored after
+ * it, once, whatever the rows' ts (a result queued while the database was
+ * locked, a clock stepped back). *batch is 0 when the batch holds no
+ * failure (no row is added). */
+static int store_insert_commit(struct store *st, size_t head, size_t n, int64_t *batch)
+{
+    sqlite3_stmt *s = st->stmt[STMT_INSERT_COMMIT];
+    int64_t ts_min = INT64_MAX, ts_max = INT64_MIN, rows = 0;
+    int rc;
+
+    *batch = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct result *r = &st->ring[(head + i) % st->cap].res;
+        if (r->ok)
+            continue;
+        ts_min = r->ts_ms < ts_min ? r->ts_ms : ts_min;
+        ts_max = r->ts_ms > ts_max ? r->ts_ms : ts_max;
+        rows++;
+    }
+    if (rows == 0)
+        return SQLITE_OK;
+    sqlite3_bind_int64(s, 1, ts_min);
+    sqlite3_bind_int64(s, 2, ts_max);
+    sqlite3_bind_int64(s, 3, rows);
+    sqlite3_bind_int64(s, 4, util_now_ms());
+    if ((rc = store_step_done(s)) != SQLITE_OK)
+        return rc;
+    *batch = sqlite3_last_insert_rowid(st->db);
+    return SQLITE_OK;
+}
+
 /* Writes the n oldest queued results in one transaction: their failure
  * rows and their rollup counts together, so that every committed state of
  * the file has rollups that agree with the failures table, and a crash
@@ -592,7 +609,7 @@ static int store_write_run(struct store *st, bool stopped)
  * succeeded, so a failed batch is simply retried whole. */
 static int store_write_batch(struct store *st, size_t n)
 {
-    int64_t t0 = util_mono_us();
+    int64_t t0 = util_mono_us(), batch = 0;
     uint64_t rows = 0;
     size_t head;
     bool heartbeat;
@@ -606,13 +623,14 @@ static int store_write_batch(struct store *st, size_t n)
     head = st->head;
     pthread_mutex_unlock(&st->mu);
 
-    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
+    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK ||
+        (rc = store_insert_commit(st, head, n, &batch)) != SQLITE_OK)
         goto fail;
     store_acc_reset(st);
     for (size_t i = 0; i < n; i++) {
         const struct store_rec *rec = &st->ring[(head + i) % st->cap];
         if (!rec->res.ok) {
-            if ((rc = store_insert_failure(st, rec)) != SQLITE_OK)
+            if ((rc = store_insert_failure(st, rec, batch)) != SQLITE_OK)
                 goto fail;
             rows++;
         }
@@ -782,96 +800,6 @@ static void store_note_drops(struct store *st)
                   "dropped",
                   st->path);
         st->unsynced_logged = true;
-    }
-}
-
-/* One retention step: the current table, at most STORE_PRUNE_ROWS rows.
- * Returns SQLITE_OK, or an error (the step is retried next time). */
-static int store_prune_step(struct store *st, int64_t retention_ms)
-{
-    enum store_stmt which = store_prune_order[st->prune_idx];
-    sqlite3_stmt *s = st->stmt[which];
-    int64_t now = util_now_ms();
-    int64_t keep_ms = retention_ms;
-    int changes, rc;
-
-    if (which == STMT_PRUNE_MINUTE || which == STMT_PRUNE_MINUTE_CODE)
-        keep_ms = keep_ms < STORE_MINUTE_KEEP_MS ? keep_ms : STORE_MINUTE_KEEP_MS;
-    if ((rc = store_step_done(st->stmt[STMT_BEGIN])) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_int64(s, 1, now - keep_ms);
-    sqlite3_bind_int(s, 2, STORE_PRUNE_ROWS);
-    if ((rc = store_step_done(s)) != SQLITE_OK)
-        goto fail;
-    changes = sqlite3_changes(st->db);
-    if ((rc = store_step_done(st->stmt[STMT_COMMIT])) != SQLITE_OK)
-        goto fail;
-    if (changes > 0)
-        log_debug("database %s: retention removed %d rows (step %zu)", st->path, changes,
-                  st->prune_idx);
-    if (changes >= STORE_PRUNE_ROWS)
-        st->prune_more = true;
-    st->prune_idx = (st->prune_idx + 1) % ND_ARRAY_LEN(store_prune_order);
-    return SQLITE_OK;
-fail:
-    store_rollback(st);
-    return rc;
-}
-
-/* When more than a quarter of the file is free pages, give some back. */
-static void store_vacuum_step(struct store *st)
-{
-    int rc1, rc2;
-    int64_t pages = store_step_int(st->stmt[STMT_PAGE_COUNT], &rc1);
-    int64_t free_pages = store_step_int(st->stmt[STMT_FREELIST_COUNT], &rc2);
-
-    if (rc1 != SQLITE_OK || rc2 != SQLITE_OK)
-        return;
-    if (free_pages > STORE_VACUUM_PAGES && free_pages * 4 > pages) {
-        if (store_step_done(st->stmt[STMT_INCREMENTAL_VACUUM]) != SQLITE_OK)
-            log_debug("database %s: incremental_vacuum: %s", st->path, sqlite3_errmsg(st->db));
-    }
-}
-
-/* Runs the prune state machine when due: one step per call, passes once a
- * minute, back-to-back while a table still has more to delete. */
-static void store_prune_due(struct store *st, int64_t now_us)
-{
-    int64_t retention_ms;
-    int rc;
-
-    if (now_us < st->next_prune_us)
-        return;
-    pthread_mutex_lock(&st->mu);
-    retention_ms = st->retention_ms;
-    pthread_mutex_unlock(&st->mu);
-    if (retention_ms <= 0) {
-        st->next_prune_us = now_us + STORE_PRUNE_INTERVAL_US;
-        return;
-    }
-    rc = store_prune_step(st, retention_ms);
-    if (rc != SQLITE_OK) {
-        /* logged when the cause changes, not every minute; a lock held
-         * by another process just means trying again next minute */
-        if (rc != st->prune_err)
-            log_warnx("database %s: retention step failed: %s; retrying every minute", st->path,
-                      st->errmsg);
-        st->prune_err = rc;
-        st->next_prune_us = now_us + STORE_PRUNE_INTERVAL_US;
-        return;
-    }
-    if (st->prune_err != 0) {
-        log_info("database %s: retention works again", st->path);
-        st->prune_err = 0;
-    }
-    if (st->prune_idx == 0) { /* a pass is over */
-        if (st->prune_more) {
-            st->prune_more = false;
-            st->next_prune_us = now_us; /* again right away, between batches */
-        } else {
-            store_vacuum_step(st);
-            st->next_prune_us = now_us + STORE_PRUNE_INTERVAL_US;
-        }
     }
 }
 

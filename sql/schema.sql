@@ -1,11 +1,12 @@
--- The netdiag database, schema version 3: what netdiagd writes and the
+-- The netdiag database, schema version 4: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 3. An older database is brought here by the
+-- PRAGMA user_version = 4. An older database is brought here by the
 -- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
--- 3), applied the same way; this file always describes the newest schema.
+-- 3, sql/004_*.sql: 3 to 4), applied the same way; this file always
+-- describes the newest schema.
 -- daemon/store_schema.c embeds a copy of it and of the migrations, and
 -- test_store checks that they are identical.
 --
@@ -73,6 +74,10 @@ CREATE TABLE addrs (
 -- failures_v shows '127.0.0.1:40312' or '[::1]:53' again. A port of NULL
 -- with an address id means the address text is the whole value as the
 -- probe gave it (no port in it). NULL ids and text: none, or empty.
+-- batch is the commits.id of the transaction that stored the row (NULL:
+-- stored before schema version 4); it was added by sql/004_commits.sql,
+-- whose ALTER TABLE put it on the line of remote_port, and a new database
+-- gets the same text.
 CREATE TABLE failures (
     ts             INTEGER NOT NULL,   -- attempt start
     target_id      INTEGER NOT NULL,   -- targets.id
@@ -86,11 +91,25 @@ CREATE TABLE failures (
     local_addr_id  INTEGER,            -- addrs.id
     local_port     INTEGER,            -- 40312
     remote_addr_id INTEGER,            -- addrs.id
-    remote_port    INTEGER,            -- 8080
+    remote_port    INTEGER, batch INTEGER,            -- 8080
     PRIMARY KEY (ts, target_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX failures_target_ts ON failures (target_id, ts);
 CREATE INDEX failures_code_ts ON failures (wsa_code, ts);
+
+-- One row per transaction of netdiagd that stored failure rows, numbered in
+-- the order they were committed (AUTOINCREMENT: a number is never used
+-- again, also once retention deleted the rows). Its rows are those with
+-- failures.batch = id; they all lie in ts_min..ts_max, so a reader finds
+-- them through the primary key of failures (ts first), whatever their ts:
+-- WHERE ts BETWEEN ts_min AND ts_max AND batch = id.
+CREATE TABLE commits (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_min    INTEGER NOT NULL,        -- the oldest ts of its rows
+    ts_max    INTEGER NOT NULL,        -- the newest ts of its rows
+    rows      INTEGER NOT NULL,        -- failure rows it stored
+    committed INTEGER NOT NULL         -- when it was written (ms)
+);
 
 -- Every attempt, ok or not, counted per target and minute (minute = ms of
 -- the minute's start). Latency figures cover successful attempts only.

@@ -1,9 +1,8 @@
 """Helpers of the client tests (tests/integration/test_client_*.py): run
-netdiag, run the real netdiagd for a few seconds and read its exit line,
-add the agreed `runs` table to a database of schema 2 (the daemon writes it
-itself from schema 3 on), and build hour- and day-old history by copying a
-daemon-made database's rows shifted into the past by whole minutes, so no
-test waits for the wall clock."""
+netdiag, run the real netdiagd for a few seconds and read its exit line
+(netdiagd writes its own heartbeat, the table `runs`), and build hour- and
+day-old history by copying a daemon-made database's rows shifted into the
+past by whole minutes, so no test waits for the wall clock."""
 
 import json
 import os
@@ -21,24 +20,6 @@ from conftest import NETDIAG, NETDIAGD, Server, closed_port
 MINUTE = 60000
 HOUR = 3600000
 DAY = 24 * HOUR
-
-# The heartbeat table every helper agreed on (see the brief); the daemon
-# creates it from schema 3 on, tests add it by hand to older databases.
-RUNS_DDL = """CREATE TABLE runs (
-    id          INTEGER PRIMARY KEY,
-    pid         INTEGER NOT NULL,
-    hostname    TEXT NOT NULL,
-    version     TEXT NOT NULL,
-    config      TEXT NOT NULL,
-    started     INTEGER NOT NULL,
-    heartbeat   INTEGER NOT NULL,
-    stopped     INTEGER,
-    results     INTEGER NOT NULL DEFAULT 0,
-    failures    INTEGER NOT NULL DEFAULT 0,
-    dropped     INTEGER NOT NULL DEFAULT 0,
-    targets     INTEGER NOT NULL DEFAULT 0
-)"""
-
 
 def nd(*args, columns=80, tz="UTC0", now=None, env_extra=None, timeout=60, stdin=None):
     """Run netdiag (real clock unless `now` is an ISO time)."""
@@ -182,33 +163,10 @@ class Daemon:
             self.err.close()
 
 
-def db_has_runs(db):
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    try:
-        return con.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'runs'").fetchone()[0] > 0
-    finally:
-        con.close()
-
-
-def add_runs(db, runs):
-    """Give a database of schema 2 the runs table, with rows (dicts of its
-    columns). A database netdiagd gave the table keeps the daemon's rows;
-    returns whether the daemon wrote it."""
-    con = sqlite3.connect(db)
-    try:
-        have = con.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'runs'").fetchone()[0]
-        if have:
-            return True
-        with con:
-            con.execute(RUNS_DDL)
-            for r in runs:
-                insert_run(con, r)
-        return False
-    finally:
-        con.close()
-
-
 def insert_run(con, r):
+    """A row of runs made by hand, for a database a test builds on purpose
+    (a fixed or shifted history): the run of a netdiagd that never ran
+    there."""
     row = {"pid": 1, "hostname": socket.gethostname(), "version": "0.1.0",
            "config": "/etc/netdiag/netdiag.ini", "stopped": None, "results": 0, "failures": 0,
            "dropped": 0, "targets": 0}
@@ -250,7 +208,11 @@ def merge_minutes(rows, cols):
 class History:
     """Copies of one daemon run's rows, each shifted by a whole number of
     minutes, in a database of their own: what the stored rows say is known
-    exactly (self.minutes, self.failures), whatever is pruned afterwards."""
+    exactly (self.minutes, self.failures), whatever is pruned afterwards.
+    A shift given twice makes a second copy in the same place (its rows
+    another seq). The copies belong to no commit (batch NULL, as rows
+    stored before schema 4), and their runs rows (keep_runs) are made by
+    hand: the runs of a netdiagd that never ran then."""
 
     def __init__(self, src, dst, shifts, keep_runs=True, span=None):
         checkpoint_copy(src, dst)
@@ -267,7 +229,8 @@ class History:
                                ).fetchone()[0] > 0
         runs = con.execute("SELECT started, heartbeat, stopped, results, failures FROM runs"
                            ).fetchall() if has_runs else []
-        its, imin = fcols.index("ts"), mcols.index("minute")
+        its, imin, iseq = fcols.index("ts"), mcols.index("minute"), fcols.index("seq")
+        ibatch = fcols.index("batch") if "batch" in fcols else None
         self.min_col = imin
         if not runs:  # when the daemon ran, as the test saw it, else its minutes
             lo, hi = span if span else (min(m[imin] for m in minutes),
@@ -280,11 +243,18 @@ class History:
                 con.execute("DELETE FROM %s" % t)
             if has_runs:
                 con.execute("DELETE FROM runs")
+            if ibatch is not None:
+                con.execute("DELETE FROM commits")
+            again = {}
             for k, d in enumerate(shifts):
                 assert d % MINUTE == 0
+                again[d] = again.get(d, -1) + 1
                 for f in failures:
                     f = list(f)
                     f[its] += d
+                    f[iseq] += 1000 * again[d]
+                    if ibatch is not None:
+                        f[ibatch] = None
                     self.failures.append(tuple(f))
                 for m in minutes:
                     m = list(m)
@@ -325,15 +295,11 @@ class History:
         self.code_col = fcols.index("wsa_code")
         self.daemon_runs = has_runs
 
-    def add_runs_table(self):
-        """The runs table by hand (schema 2), one row per copy."""
-        return add_runs(self.db, self.runs)
-
     def prune(self, minutes_before=None, everything_before=None):
-        """Delete rows as netdiagd's retention does: the minute tables
+        """Delete rows as netdiagd's retention did before schema 4 (at a
+        cut inside an hour; it deletes whole hours now): the minute tables
         before a time (7 days), and failures, hour rows and minute rows
-        before another (retention: an hour row goes once its start is
-        older)."""
+        before another (an hour row went once its start was older)."""
         con = sqlite3.connect(self.db)
         with con:
             if minutes_before is not None:
@@ -379,69 +345,3 @@ def run_daemon_briefly(d, seconds=2.5, body=None, name="nd.db"):
         for p in peers:
             p.close()
     return db, counters, dm
-
-
-class Heartbeat:
-    """The daemon's heartbeat as agreed for schema 3: netdiagd writes its
-    runs row itself once it has that schema; until then this writes one
-    for it (the table made exactly as agreed, the heartbeat rewritten every
-    second while the process lives, the stop recorded after a clean exit),
-    so the same tests pass before and after."""
-
-    def __init__(self, dm):
-        self.dm = dm
-        self.daemon_writes = wait_for_runs(dm.db, dm.proc)
-        self.stop_ev = threading.Event()
-        self.thread = None
-        if self.daemon_writes:
-            return
-        now = now_ms()
-        con = sqlite3.connect(dm.db, timeout=10)
-        with con:
-            con.execute(RUNS_DDL)
-            insert_run(con, {"pid": dm.proc.pid, "config": os.path.abspath(dm.cfg),
-                             "started": now, "heartbeat": now, "targets": 1})
-        con.close()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-        self.thread.start()
-
-    def _beat(self):
-        while not self.stop_ev.wait(1.0) and self.dm.proc.poll() is None:
-            con = sqlite3.connect(self.dm.db, timeout=10)
-            with con:
-                con.execute("UPDATE runs SET heartbeat = ? WHERE id = (SELECT max(id) FROM runs)",
-                            (now_ms(),))
-            con.close()
-
-    def halt(self):
-        """Stop beating (before the daemon is signalled)."""
-        self.stop_ev.set()
-        if self.thread:
-            self.thread.join(timeout=10)
-
-    def stopped(self, counters):
-        """After a clean stop: what netdiagd records then."""
-        if self.daemon_writes:
-            return
-        con = sqlite3.connect(self.dm.db, timeout=10)
-        with con:
-            con.execute("UPDATE runs SET stopped = ?, heartbeat = ?, results = ?, failures = ?, "
-                        "dropped = ? WHERE id = (SELECT max(id) FROM runs)",
-                        (now_ms(), now_ms(), counters["results"], counters["failures"],
-                         counters["dropped"]))
-        con.close()
-
-
-def wait_for_runs(db, proc, timeout=3.0):
-    """Whether netdiagd made its runs table (it does at start from schema
-    3 on): looked for until its first heartbeat is due."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        if os.path.exists(db) and db_has_runs(db):
-            con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-            n = con.execute("SELECT count(*) FROM runs").fetchone()[0]
-            con.close()
-            if n:
-                return True
-        time.sleep(0.1)
-    return False

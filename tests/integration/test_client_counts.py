@@ -1,14 +1,16 @@
 """Every count the client prints equals what the stored rows say, in every
-command and format, on databases the real netdiagd made: its own exit line,
-a range starting before the first stored minute, a daemon that ran 7
-minutes of an hour, a restart gap, the edge where the minute counts end
-(7 days) and the one where retention ends, a reload that adds and retires
-targets, and ranges that only grow. Hour- and day-old history is the
-daemon's rows copied into the past by whole minutes (clientlib.History),
-so nothing waits for the wall clock."""
+command and format, on databases the real netdiagd made: its own exit line
+and its own runs row, a range starting before the first stored minute, a
+daemon that ran 7 minutes of an hour, a restart gap, the edge where the
+minute counts end (7 days) and the one where retention ends (as netdiagd
+prunes it, watched while it prunes, and as it pruned before schema 4), a
+reload that adds and retires targets, and ranges that only grow. Hour- and
+day-old history is the daemon's rows copied into the past by whole minutes
+(clientlib.History), so nothing waits for the wall clock."""
 
 import csv
 import io
+import json
 import os
 import sqlite3
 import time
@@ -119,17 +121,20 @@ def test_counts_equal_the_daemon_exit_line(run):
 
 
 def test_the_daemons_own_run_row_agrees(run):
-    """Once netdiagd writes its runs row (schema 3), its counters are the
-    exit line's."""
+    """netdiagd's own runs row: its counters are the exit line's, and what
+    status shows."""
     con = sqlite3.connect("file:%s?mode=ro" % run["db"], uri=True)
-    has = con.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'runs'").fetchone()[0]
-    if not has:
-        con.close()
-        pytest.skip("this netdiagd writes no runs table yet (schema 2)")
-    (res, fai, stopped), = con.execute("SELECT results, failures, stopped FROM runs").fetchall()
+    (res, fai, dropped, stopped), = con.execute("SELECT results, failures, dropped, stopped "
+                                                "FROM runs").fetchall()
     con.close()
-    assert (res, fai) == (run["counters"]["results"], run["counters"]["failures"])
+    c = run["counters"]
+    assert (res, fai, dropped) == (c["results"], c["failures"], c["dropped"])
     assert stopped is not None
+    r = nd("--db", run["db"], "status", "--format", "json")
+    [st] = json.loads(r.stdout)
+    assert r.returncode == 5  # stopped: not fresh
+    assert (st["state"], st["results"], st["failures"], st["dropped"]) == \
+        ("stopped", c["results"], c["failures"], c["dropped"])
 
 
 # --- shifted history ------------------------------------------------------------
@@ -165,16 +170,15 @@ def history(run, tmp_path_factory):
     h.span = last - first + MINUTE  # minutes one copy covers
     h.marks = marks
     h.now = now
-    # the same history without a runs table, and one with it (the
-    # daemon's rows when it wrote them, else made here per the brief)
+    # the same history without a runs table (as in a database of schema 2):
+    # nothing says when the daemon ran
     h.bare = str(d / "bare.db")
     con = sqlite3.connect(h.db)
     con.execute("VACUUM INTO ?", (h.bare,))
     con.close()
     con = sqlite3.connect(h.bare)
-    con.execute("DROP TABLE IF EXISTS runs")
+    con.execute("DROP TABLE runs")
     con.close()
-    h.add_runs_table()
     return h
 
 
@@ -278,10 +282,11 @@ def test_widening_a_range_never_lowers_a_count(history):
 
 
 def test_the_retention_edge(run, tmp_path):
-    """Retention cut inside an hour: the hour row is gone, the minutes and
-    failures after the cut remain (retention under 7 days) and are what
-    is counted; beyond 7 days only failures remain after the cut: they
-    are counted, each as an attempt, and the output says so."""
+    """A database pruned as netdiagd pruned before schema 4, at a cut inside
+    an hour: the hour row is gone, the minutes and failures after the cut
+    remain (retention under 7 days) and are what is counted; beyond 7 days
+    only failures remain after the cut: they are counted, each as an
+    attempt, and the output says so."""
     con = sqlite3.connect("file:%s?mode=ro" % run["db"], uri=True)
     first = con.execute("SELECT min(minute) FROM rollup_minute").fetchone()[0]
     con.close()
@@ -305,6 +310,90 @@ def test_the_retention_edge(run, tmp_path):
     assert got["summary"][0] == got["targets"][0] == fai + rest[0]
     _, note = nd_json(hist.db, "summary", "--since", "30d")
     assert "no attempt counts left" in note
+
+
+def snapshot_truth(db, lo):
+    """What the rows of a snapshot say from lo (a whole minute) on:
+    (attempts of the rollups, failure rows), by minute where the minute
+    counts are, else by hour; and the oldest hour left."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        first_hour = con.execute("SELECT min(hour) FROM rollup_hour").fetchone()[0]
+        att = con.execute("SELECT coalesce(sum(attempts), 0) FROM rollup_minute WHERE minute >= ?",
+                          (lo,)).fetchone()[0]
+        fai = con.execute("SELECT count(*) FROM failures WHERE ts >= ?", (lo,)).fetchone()[0]
+        hours = con.execute("SELECT coalesce(sum(attempts), 0) FROM rollup_hour WHERE hour >= ?",
+                            (lo,)).fetchone()[0]
+        return att, fai, hours, first_hour
+    finally:
+        con.close()
+
+
+def test_counts_while_netdiagd_prunes(run, tmp_path):
+    """netdiagd deleting eight hours of history beyond a retention of 3 h,
+    watched: at every state a reader can see (snapshots taken while it
+    prunes, and the end), a range crossing the retention edge counts
+    exactly the rows there are, in every command, with no failure left
+    without its attempts: it deletes whole hours, each target's hour in
+    one transaction with its counts."""
+    con = sqlite3.connect("file:%s?mode=ro" % run["db"], uri=True)
+    first = con.execute("SELECT min(minute) FROM rollup_minute").fetchone()[0]
+    con.close()
+    now = now_ms()
+    top = floor(now, HOUR)
+    # five copies a minute from 10 h to 1 h ago: some 25,000 failure rows
+    # an hour, more than one transaction of retention takes
+    starts = [top - 10 * HOUR + m * MINUTE for m in range(9 * 60)]
+    hist = History(run["db"], str(tmp_path / "p.db"), [s - first for s in starts for _ in range(5)],
+                   keep_runs=False)
+    before = snapshot_truth(hist.db, 0)
+    assert before[1] > 100000
+    snaps, seen = [], set()
+    src = sqlite3.connect("file:%s?mode=ro" % hist.db, uri=True)
+    dm = Daemon(tmp_path, hist.db, target_sections([("refused", closed_port())]),
+                extra="retention = 3h\n")
+    try:
+        cut = floor(now_ms() - 3 * HOUR, HOUR)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            path = str(tmp_path / ("snap%d.db" % len(snaps)))
+            dst = sqlite3.connect(path)
+            src.backup(dst)  # one read transaction: a state a reader sees
+            dst.close()
+            t = snapshot_truth(path, 0)
+            if (t[1], t[3]) not in seen:
+                seen.add((t[1], t[3]))
+                snaps.append(path)
+            else:
+                os.unlink(path)
+            if t[3] is not None and t[3] >= cut:
+                break
+        dm.stop()
+    finally:
+        dm.kill()
+        src.close()
+    snaps.append(hist.db)
+    # the first, the last and up to six states in between
+    picked = snaps[:1] + snaps[1:-1][::max(1, (len(snaps) - 2) // 6)][:6] + snaps[-1:]
+    for db in picked:
+        for lo in (top - 11 * HOUR, None):
+            att, fai, hours, first_hour = snapshot_truth(db, lo or 0)
+            whole = lo is not None
+            if lo is None:  # inside the oldest hour left: its minutes count
+                lo = first_hour + 30 * MINUTE
+                att, fai, hours, _ = snapshot_truth(db, lo)
+            got, per_target = every_command(db, ["--since", iso(lo)])
+            for cmd, (a, f) in got.items():
+                assert f == fai, (db, iso(lo), cmd, got, att, fai)
+                assert a is None or a == att, (db, iso(lo), cmd, got, att, fai)
+            _, note = nd_json(db, "summary", "--since", iso(lo))
+            assert "no attempt counts left" not in note and "widened" not in note, note
+            # every hour whole: its minutes and its hour row agree
+            assert not whole or att == hours, (db, att, hours)
+    assert len(picked) >= 2
+    # and whole hours: the hour of the cut is kept, older ones are gone
+    after = snapshot_truth(hist.db, 0)
+    assert after[3] == cut and after[1] < before[1]
 
 
 # --- a reload mid-range -------------------------------------------------------

@@ -1,7 +1,10 @@
-"""netdiag failures --follow against the real netdiagd: across a restart,
-a retention delete and a row committed after rows with later keys, the
-rows printed are the rows stored, each once; every format streams (JSON:
-one object a line)."""
+"""netdiag failures --follow against the real netdiagd: the rows printed are
+the rows stored, each once, across the daemon's batches (rows stored after
+rows with later stamps: a probe waiting for its timeout, a writer held up
+by a locked database for longer than any window of remembered keys), its
+restarts and a retention delete, and across the migration of a database
+followed while an older netdiagd wrote it; every format streams (JSON: one
+object a line)."""
 
 import csv
 import io
@@ -12,8 +15,8 @@ import sqlite3
 import subprocess
 import time
 
-from clientlib import Daemon, Heartbeat, iso, now_ms, target_sections, wait_for
-from conftest import NETDIAG, Server, closed_port
+from clientlib import HOUR, Daemon, iso, now_ms, target_sections, wait_for
+from conftest import NETDIAG, REPO, Server, closed_port
 
 
 class Follower:
@@ -48,6 +51,7 @@ class Follower:
 
 
 def stored(db):
+    """(ts, target, seq) of every failure row stored."""
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
     try:
         return con.execute("SELECT f.ts, t.name, f.seq FROM failures AS f JOIN targets AS t "
@@ -56,80 +60,225 @@ def stored(db):
         con.close()
 
 
-def key(r):
-    """A printed row's key: (ts, target, seq); seq is 0 unless a target
-    failed twice in a millisecond, which a 100 ms interval never does."""
-    return (r["ts_ms"], r["target"], 0)
+def keys(rows):
+    """Printed rows' keys, as stored() gives them: seq is 0 unless a target
+    failed twice in one millisecond, which these intervals never do."""
+    return [(r["ts_ms"], r["target"], 0) for r in rows]
 
 
-def test_follow_across_a_restart_and_a_retention_delete(tmp_path):
+def assert_each_once(printed, want):
+    assert len(printed) == len(set(printed)), "a row printed twice"
+    assert all(k[2] == 0 for k in want)
+    missing = set(want) - set(printed)
+    assert not missing, "%d rows never printed, e.g. %s" % (len(missing), sorted(missing)[:3])
+    assert set(printed) == set(want)
+
+
+def shift_history(db, ms):
+    """Everything one run stored, made `ms` older (whole hours keep the
+    rollups' minutes and hours on their boundaries)."""
+    assert ms % HOUR == 0
+    con = sqlite3.connect(db)
+    have = {r[0] for r in con.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    with con:
+        for table, cols in (("failures", ("ts",)), ("rollup_minute", ("minute",)),
+                            ("rollup_minute_code", ("minute",)), ("rollup_hour", ("hour",)),
+                            ("rollup_hour_code", ("hour",)), ("commits", ("ts_min", "ts_max")),
+                            ("runs", ("started", "heartbeat", "stopped"))):
+            if table not in have:
+                continue
+            con.execute("UPDATE %s SET %s" % (table, ", ".join("%s = %s - %d" % (c, c, ms)
+                                                                for c in cols)))
+    con.close()
+
+
+def late_rows(printed):
+    """Rows printed after a row with a later key: stored after it."""
+    top, late = None, []
+    for k in printed:
+        if top is not None and k < top:
+            late.append(k)
+        top = k if top is None or k > top else top
+    return late
+
+
+SILENT = "[target silent]\nkind = connect\nhost = 127.0.0.1\nport = %d\ninterval = %s\n" \
+         "timeout = %s\n\n"
+
+
+def test_follow_across_restarts_and_a_retention_delete(tmp_path):
     silent = Server("full")
     db = str(tmp_path / "nd.db")
-    body = target_sections([("refused", closed_port())]) + \
-        "[target silent]\nkind = connect\nhost = 127.0.0.1\nport = %d\ninterval = 3s\n" \
-        "timeout = 2500ms\n\n" % silent.port
+    body = target_sections([("refused", closed_port())]) + SILENT % (silent.port, "3s", "2500ms")
     fol = None
     try:
-        # a first run, its rows then made ten minutes old
+        # a first run, its history then made three hours old
         dm = Daemon(tmp_path, db, body)
-        time.sleep(1.5)
+        wait_for(lambda: len(stored(db)) > 5, what="rows")
         dm.stop()
-        con = sqlite3.connect(db)
-        with con:
-            con.execute("UPDATE failures SET ts = ts - 600000")
-        con.close()
+        shift_history(db, 3 * HOUR)
         old = stored(db)
-        assert len(old) > 5
         since = iso(min(r[0] for r in old) - 60000)
         fol = Follower(db, "--follow", "--since", since, "--format", "json")
         wait_for(lambda: len(fol.rows()) == len(old), what="the old rows")
-        # a second run with a retention of one minute: it deletes the old
-        # rows at start, while the follower watches
+        # a second run with a retention of one minute: at start it deletes
+        # the old hours, while the follower watches; the silent target's
+        # rows are stored 2.5 s after their stamp, after refused rows with
+        # later stamps
         dm = Daemon(tmp_path, db, body, extra="retention = 1m\n")
         wait_for(lambda: not any(r in old for r in stored(db)), what="the retention delete")
-        time.sleep(5.5)  # the silent target's rows come 2.5 s after their stamp
+        wait_for(lambda: sum(1 for r in stored(db) if r[1] == "silent") >= 2, timeout=30,
+                 what="two silent rows")
         dm.stop()
-        # a row stored after rows with later keys (a batch a few seconds
-        # late): printed once, though the follower is past its key
-        printed = fol.rows()
-        late_ts = max(r["ts_ms"] for r in printed) - 5000
-        con = sqlite3.connect(db)
-        with con:
-            con.execute("INSERT INTO failures (ts, target_id, seq, phase, wsa_code) SELECT ?, id, "
-                        "7, 2, 10061 FROM targets WHERE name = 'refused'", (late_ts,))
-        con.close()
         # and a restart
+        n = len(stored(db))
         dm = Daemon(tmp_path, db, body, extra="retention = 1m\n")
-        time.sleep(2.0)
+        wait_for(lambda: len(stored(db)) > n + 5, what="rows of the third run")
         dm.stop()
-        now = stored(db)
-        want = {(ts, name, seq) for ts, name, seq in now} | set(old)
+        want = set(stored(db)) | set(old)
         wait_for(lambda: len(fol.rows()) >= len(want), what="every row printed")
-        time.sleep(1.0)  # nothing more comes
+        time.sleep(1.0)  # a row printed twice would come in the same look
         rc, err = fol.stop()
         assert rc == 0, err
     finally:
         if fol:
             fol.kill()
         silent.close()
-    rows = fol.rows()
-    keys = [(r["ts_ms"], r["target"], 7 if r["ts_ms"] == late_ts and r["raw"] is None else 0)
-            for r in rows]
-    assert len(keys) == len(set(keys)), "a row printed twice"
-    assert set(keys) == want
-    assert not set(old) & {(ts, n, s) for ts, n, s in now}  # retention deleted them
-    assert sum(1 for r in rows if r["target"] == "silent") >= 1
-    assert keys.index((late_ts, "refused", 7)) > 0
+    printed = keys(fol.rows())
+    assert_each_once(printed, want)
+    assert not set(old) & set(stored(db))  # retention deleted them
+    assert any(k[1] == "silent" for k in late_rows(printed)), "no row stored late"
+
+
+def test_follow_a_writer_held_up_longer_than_a_minute(tmp_path):
+    """The database's write lock held by someone else for 70 s while a
+    probe is in flight: netdiagd keeps its results queued and stores them
+    when the lock goes, the silent target's among them with a stamp older
+    than rows stored before the lock. Following by a window of remembered
+    keys (60 s) missed it; by commit it is printed, once."""
+    silent = Server("full")
+    db = str(tmp_path / "nd.db")
+    body = target_sections([("refused", closed_port())]) + SILENT % (silent.port, "6s", "5s")
+    fol = dm = lock = None
+    try:
+        dm = Daemon(tmp_path, db, body)
+        fol = Follower(db, "-f", "--since", iso(now_ms() - 60000), "--format", "json")
+        for attempt in range(3):
+            # wait until a silent attempt started 2.5 to 4 s ago (its result
+            # comes at 5 s): refused rows stored since are newer
+            last = wait_for(lambda: max((r[0] for r in stored(db) if r[1] == "silent"),
+                                        default=None), timeout=30, what="a silent row")
+            start = last + 6000
+            while now_ms() < start + 2500:
+                time.sleep(0.05)
+            if now_ms() > start + 4000:
+                continue
+            lock = sqlite3.connect(db, timeout=10, isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")
+            before = set(stored(db))
+            newest = max(r[0] for r in before)
+            if newest > start and now_ms() < start + 4500:
+                break
+            lock.execute("ROLLBACK")
+            lock.close()
+            lock = None
+        assert lock is not None, "no moment with a silent probe in flight"
+        time.sleep(70)  # longer than any window of remembered keys (60 s)
+        lock.execute("ROLLBACK")
+        lock.close()
+        lock = None
+        # the in-flight result, stored after the lock, older than rows
+        # stored before it
+        late = wait_for(lambda: [r for r in stored(db) if r not in before and r[0] < newest],
+                        timeout=30, what="the held result")
+        assert any(r[1] == "silent" for r in late), late
+        wait_for(lambda: len(stored(db)) > len(before) + 20, what="rows after the lock")
+        dm.stop()
+        dm = None
+        want = set(stored(db))
+        wait_for(lambda: len(fol.rows()) >= len(want), timeout=30, what="every row printed")
+        time.sleep(1.0)  # a row printed twice would come in the same look
+        rc, err = fol.stop()
+        assert rc == 0, err
+    finally:
+        if lock is not None:
+            lock.close()
+        if dm:
+            dm.kill()
+        if fol:
+            fol.kill()
+        silent.close()
+    assert_each_once(keys(fol.rows()), want)
+
+
+def make_v3(db, target, port, ts):
+    """A database of schema version 3 as an older netdiagd wrote it
+    (tests/unit/schema_v3.sql), with the target and failure rows at ts."""
+    with open(os.path.join(REPO, "tests", "unit", "schema_v3.sql"), encoding="utf-8") as f:
+        schema = f.read()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.executescript("BEGIN;" + schema + "COMMIT;")
+    with con:
+        con.execute("PRAGMA application_id = 1313097031")
+        con.execute("PRAGMA user_version = 3")
+        con.execute("INSERT INTO targets (id, name, kind, host, port, family, interval_ms, "
+                    "timeout_ms, created, updated) VALUES (1, ?, 'connect', '127.0.0.1', ?, "
+                    "'any', 100, 50, ?, ?)", (target, port, ts[0], ts[0]))
+    con.close()
+    add_v3_rows(db, ts)
+
+
+def add_v3_rows(db, ts):
+    con = sqlite3.connect(db)
+    with con:
+        con.executemany("INSERT INTO failures (ts, target_id, seq, phase, wsa_code, latency_us) "
+                        "VALUES (?, 1, 0, 2, 10061, 80)", [(t,) for t in ts])
+    con.close()
+
+
+def test_follow_a_database_migrated_while_followed(tmp_path):
+    """Schema 3 has no commits: its rows are followed by key; netdiagd then
+    migrates the file to schema 4 under the follower, which goes on by
+    commit from the same snapshot: every row once."""
+    db = str(tmp_path / "nd.db")
+    port = closed_port()
+    t0 = now_ms() - 20000
+    make_v3(db, "refused", port, [t0, t0 + 100, t0 + 200])
+    fol = Follower(db, "-f", "--since", "1h", "--format", "json")
+    dm = None
+    try:
+        wait_for(lambda: len(fol.rows()) == 3, what="the first rows")
+        add_v3_rows(db, [t0 + 300, t0 + 400])
+        wait_for(lambda: len(fol.rows()) == 5, what="rows followed by key")
+        dm = Daemon(tmp_path, db, target_sections([("refused", port)]))
+        wait_for(lambda: len(stored(db)) > 25, what="rows of netdiagd")
+        dm.stop()
+        dm = None
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert con.execute("SELECT count(*) FROM failures WHERE batch IS NULL").fetchone()[0] == 5
+        con.close()
+        want = set(stored(db))
+        wait_for(lambda: len(fol.rows()) >= len(want), what="every row printed")
+        time.sleep(1.0)  # a row printed twice would come in the same look
+        rc, err = fol.stop()
+        assert rc == 0, err
+    finally:
+        if dm:
+            dm.kill()
+        fol.kill()
+    assert_each_once(keys(fol.rows()), want)
 
 
 def test_follow_formats(tmp_path):
     db = str(tmp_path / "nd.db")
     dm = Daemon(tmp_path, db, target_sections([("refused", closed_port()),
                                                ("other", closed_port())]))
-    hb = Heartbeat(dm)  # running: no line about its state before the rows
     fols = []
     try:
         wait_for(lambda: os.path.exists(db) and len(stored(db)) > 20, what="rows")
+        # running (its own heartbeat): no line about its state before the rows
         fols = [Follower(db, "-f", "--format", "json"), Follower(db, "-f", "--format", "csv"),
                 Follower(db, "-f", columns=80), Follower(db, "-f", "--limit", "0",
                                                          "--target", "other", "--format", "json")]
@@ -140,7 +289,6 @@ def test_follow_formats(tmp_path):
     finally:
         for f in fols:
             f.kill()
-        hb.halt()
         dm.kill()
     assert all(rc == 0 for rc, _ in results), results
     assert all(err == "" for _, err in results), results

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from clientlib import RUNS_DDL, insert_run
+from clientlib import insert_run
 from conftest import NETDIAG, NETDIAGD, Server, closed_port
 
 # The line every command gives when netdiagd is not running (its heartbeat
@@ -385,6 +385,8 @@ def write_fixed_history(db, heartbeat=True):
                   "rollup_hour_code", "alerts", "targets"]
         if con.execute("PRAGMA user_version").fetchone()[0] >= 2:
             tables += ["raws", "addrs"]
+        if con.execute("PRAGMA user_version").fetchone()[0] >= 4:
+            tables += ["commits"]  # the rows here belong to no commit
         for table in tables:
             con.execute("DELETE FROM %s" % table)
         for t in TARGETS:
@@ -421,12 +423,10 @@ def write_fixed_history(db, heartbeat=True):
               "6 refused in 1m against a baseline of 0.2"),
              (2, 2, 11001, T0 + 55 * MINUTE, None, 2, 2, 0.1, 6, None,
               "2 not found in 1m against a baseline of 0.1")])
-        # netdiagd is running at NOW (its heartbeat a second old), on
-        # another host: no pid to check here
+        # a runs row made by hand, for this history made by hand: netdiagd
+        # is running at NOW (its heartbeat a second old), on another host:
+        # no pid to check here
         if heartbeat:
-            if not con.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'runs'"
-                               ).fetchone()[0]:
-                con.execute(RUNS_DDL)
             con.execute("DELETE FROM runs")
             insert_run(con, {"pid": 4242, "hostname": "fixture-host", "started": T0 - 48 * HOUR,
                              "heartbeat": NOW_MS - 1000, "targets": 3})

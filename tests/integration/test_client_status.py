@@ -1,8 +1,8 @@
 """netdiag status, and the line every command prints when the data is not
 fresh, against the real netdiagd running, stopped with SIGTERM, and killed
 with SIGKILL; a firing alert of a daemon that is gone shows as unknown
-since it went. The heartbeat is the daemon's own where it writes one
-(schema 3), else written for it as agreed (clientlib.Heartbeat)."""
+since it went. The heartbeat is the daemon's own (the table runs); a
+database of schema 2, made here from the daemon's, has none."""
 
 import csv
 import io
@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from clientlib import (Daemon, Heartbeat, iso, nd, now_ms, target_sections, wait_for)
+from clientlib import Daemon, iso, nd, now_ms, target_sections, wait_for
 from conftest import closed_port
 
 COMMANDS = [["failures"], ["summary"], ["summary", "--by", "target"], ["timeline"],
@@ -50,10 +50,8 @@ def add_firing_alert(db, started):
 def daemon(tmp_path):
     db = str(tmp_path / "nd.db")
     dm = Daemon(tmp_path, db, target_sections([("refused", closed_port())]))
-    hb = Heartbeat(dm)
     wait_for(lambda: os.path.exists(db) and stored_failures(db) > 3, what="failures stored")
-    yield dm, hb
-    hb.halt()
+    yield dm
     dm.kill()
 
 
@@ -75,7 +73,7 @@ def assert_every_command_says(db, pattern, **kw):
 
 
 def test_a_running_daemon(daemon):
-    dm, hb = daemon
+    dm = daemon
     rc, st = status(dm.db)
     assert rc == 0, st
     assert (st["state"], st["stale"], st["pid"], st["version"], st["hostname"]) == \
@@ -101,7 +99,7 @@ def test_a_running_daemon(daemon):
 def test_a_hung_daemon(daemon):
     """Alive but silent: the heartbeat is old (here: the clock moved on a
     minute), so it is not running, whatever its pid does."""
-    dm, hb = daemon
+    dm = daemon
     later = iso(now_ms() + 60000)
     rc, st = status(dm.db, now=later)
     assert rc == 5 and (st["state"], st["stale"]) == ("not_running", True), st
@@ -110,10 +108,8 @@ def test_a_hung_daemon(daemon):
 
 
 def test_a_stopped_daemon(daemon):
-    dm, hb = daemon
-    hb.halt()
+    dm = daemon
     counters = dm.stop()
-    hb.stopped(counters)
     add_firing_alert(dm.db, now_ms() - 30000)
     rc, st = status(dm.db)
     assert rc == 5 and (st["state"], st["stale"]) == ("stopped", True), st
@@ -138,8 +134,7 @@ def test_a_stopped_daemon(daemon):
 
 
 def test_a_killed_daemon(daemon):
-    dm, hb = daemon
-    hb.halt()
+    dm = daemon
     pid = dm.proc.pid
     dm.stop(signal.SIGKILL)
     add_firing_alert(dm.db, now_ms() - 30000)
@@ -153,8 +148,9 @@ def test_a_killed_daemon(daemon):
 
 
 def test_a_database_without_a_heartbeat(tmp_path):
-    """Schema 2 (or a runs table of another shape): the state is unknown,
-    said once; status exits 5."""
+    """A runs table of another shape, and schema 2 (no runs table; made
+    here from the daemon's database): the state is unknown, said once;
+    status exits 5."""
     db = str(tmp_path / "nd.db")
     dm = Daemon(tmp_path, db, target_sections([("refused", closed_port())]))
     try:
@@ -163,22 +159,20 @@ def test_a_database_without_a_heartbeat(tmp_path):
     finally:
         dm.kill()
     con = sqlite3.connect(db)
-    has = con.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'runs'").fetchone()[0]
     with con:
-        if has:  # the daemon wrote it: make it one netdiag cannot read
-            con.execute("ALTER TABLE runs RENAME TO runs_v3")
+        con.execute("ALTER TABLE runs RENAME TO runs_v3")
         con.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, note TEXT)")
     con.close()
     rc, st = status(db)
     assert rc == 5 and st["state"] == "unknown", st
     assert st["summary"] == "daemon state unknown (the runs table is not as netdiag knows it)"
     assert counters["failures"] > 0
-    if not has:
-        con = sqlite3.connect(db)
-        with con:
-            con.execute("DROP TABLE runs")
-        con.close()
-        rc, st = status(db)
-        assert st["summary"] == "daemon state unknown (database schema 2 has no heartbeat)"
-        assert_every_command_says(db, r"daemon state unknown \(database schema 2 has no "
-                                      r"heartbeat\)$")
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DROP TABLE runs")
+        con.execute("PRAGMA user_version = 2")
+    con.close()
+    rc, st = status(db)
+    assert st["summary"] == "daemon state unknown (database schema 2 has no heartbeat)"
+    assert_every_command_says(db, r"daemon state unknown \(database schema 2 has no "
+                                  r"heartbeat\)$")

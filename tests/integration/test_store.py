@@ -220,15 +220,20 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     assert d.wait_log(r"started:"), d.log()
     assert "migrated from schema version 1 to 2" in d.log()
     assert "migrated from schema version 2 to 3" in d.log()
+    assert "migrated from schema version 3 to 4" in d.log()
     time.sleep(1.5)
     assert d.stop() == 0, d.log()
     results, _, dropped = d.stopped_counts()
     assert results > 0 and dropped == 0
 
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view).fetchall() == before
+    # the old rows belong to no commit; the new ones to this run's
+    assert con.execute("SELECT count(*) FROM failures WHERE batch IS NULL").fetchone()[0] == 300
+    assert con.execute("SELECT count(*) FROM failures AS f JOIN commits AS c ON c.id = f.batch "
+                       "AND f.ts BETWEEN c.ts_min AND c.ts_max").fetchone()[0] == results
     assert con.execute("SELECT count(*) FROM failures WHERE target_id NOT IN (1, 2)"
                        ).fetchone()[0] == results
     # the columns of schema version 1 are gone from the table
@@ -264,7 +269,7 @@ def test_migration_killed_halfway(tmp_path, daemons):
     assert d.wait_log(r"started:", timeout=60), d.log()
     assert d.stop() == 0, d.log()
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view + " WHERE target_id IN (1, 2)").fetchone() == summed
     con.close()
@@ -419,16 +424,15 @@ def test_kill9_loop_counts_agree(tmp_path, daemons, server):
     for r in client_json(db, "targets", *whole):
         assert r["failures"] == sum(n for (name, _), n in rows.items() if name == r["target"]), r
         assert r["attempts"] == attempts[r["target"]], r
-    # a range that starts and ends inside minutes: counted from the rows
-    # at the edges, from the rollups in between
+    # a range that starts and ends inside minutes: the client counts the
+    # whole minutes it touches (netdiag(1): every command counts whole
+    # minutes), from the rollups, and they agree with the rows
     mn, mx = q(db, "SELECT min(ts) FROM failures"), q(db, "SELECT max(ts) FROM failures")
     lo, hi = mn + (mx - mn) // 3 + 7, mx - (mx - mn) // 5
-    # the client counts whole minutes (netdiag(1), RANGES AND COUNTS): the
-    # minute holding lo from its start, the one holding hi to its end
     con = ro(db)
     want = dict(con.execute("SELECT t.name, count(*) FROM failures f JOIN targets t ON "
                             "t.id = f.target_id WHERE f.ts >= ? AND f.ts < ? GROUP BY 1",
-                            (lo // 60000 * 60000, -(-hi // 60000) * 60000)).fetchall())
+                            (lo - lo % 60000, -(-hi // 60000) * 60000)).fetchall())
     con.close()
     part = {r["target"]: r["failures"] for r in client_json(
         db, "summary", "--by", "target", "--since", iso(lo), "--until", iso(hi))}

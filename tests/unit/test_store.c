@@ -1078,7 +1078,7 @@ static void test_migrate_v2(void)
     UNIT_CHECK(st != NULL);
     if (st != NULL)
         store_close(st);
-    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 3);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     after = dump(path, DUMP_V2);
     UNIT_CHECK(same_dump(before, after));
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs WHERE stopped IS NOT NULL"), 1);
@@ -1112,6 +1112,206 @@ static void test_migrate_v2_fails_whole(void)
     UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 2);
     free(before);
     free(after);
+}
+
+/* A database of schema version 3 (tests/unit/schema_v3.sql): make_v2's
+ * rows and a stopped run; false on error. */
+static bool make_v3(const char *path, int64_t base)
+{
+    struct snapshot schema;
+    sqlite3 *db = NULL;
+    char sql[1280];
+    bool ok = false;
+
+    if (!load_source("tests/unit/schema_v3.sql", &schema))
+        return false;
+    snprintf(sql, sizeof(sql),
+             "PRAGMA application_id = %d; PRAGMA user_version = 3; "
+             "INSERT INTO wsa_codes VALUES (10061, 'WSAECONNREFUSED', 'Connection refused.', '', "
+             "0); INSERT INTO targets (id, name, kind, host, port, family, interval_ms, "
+             "timeout_ms, created, updated) VALUES (1, 'web', 'connect', '127.0.0.1', 8000, "
+             "'any', 10000, 1000, %" PRId64 ", %" PRId64 "); "
+             "INSERT INTO raws VALUES (1, 'ECONNREFUSED'); INSERT INTO addrs VALUES (1, "
+             "'127.0.0.1'); INSERT INTO failures VALUES (%" PRId64 ", 1, 0, 2, 10061, 1, 111, "
+             "NULL, 85, 1, 40312, 1, 8000), (%" PRId64 ", 1, 0, 2, 10061, 1, 111, 'x', 90, 1, "
+             "40313, 1, 8000); INSERT INTO rollup_minute VALUES (%" PRId64
+             ", 1, 3, 1, 2, 1, 70, 70, 70); INSERT INTO rollup_minute_code VALUES (%" PRId64
+             ", 1, 10061, 2); INSERT INTO alerts (target_id, wsa_code, started, count, baseline, "
+             "detail) VALUES (1, 10061, %" PRId64 ", 2, 0.5, 'x'); INSERT INTO runs (pid, "
+             "hostname, version, config, started, heartbeat, stopped, results, failures) VALUES "
+             "(7, 'h', '0.1.0', '/etc/netdiag/netdiag.ini', %" PRId64 ", %" PRId64 ", %" PRId64
+             ", 3, 2); COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
+             STORE_APPLICATION_ID, base, base, base, base + 1, base / 60000 * 60000,
+             base / 60000 * 60000, base, base, base + 5, base + 5);
+    ok = sqlite3_open(path, &db) == SQLITE_OK &&
+         sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",
+                      NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, (const char *)schema.bytes, NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok)
+        fprintf(stderr, "make_v3: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    snap_free(&schema);
+    return ok;
+}
+
+/* Version 3 to 4 adds failures.batch (NULL in the rows already there) and
+ * the table commits, and changes nothing else; the schema is then the one
+ * a new database gets, and the rows written after it have their commit. */
+static void test_migrate_v3(void)
+{
+    char path[128], fresh[128], err[512];
+    struct config *cfg = make_config(1, three);
+    int64_t base = util_now_ms() / 1000 * 1000 - 600 * 1000;
+    char *before, *after, *schema, *schema_fresh;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    snprintf(fresh, sizeof(fresh), "%s", db_path());
+    UNIT_CHECK(make_v3(path, base));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 3);
+    before = dump(path, DUMP_V2);
+    st = store_open(path, cfg, err, sizeof(err));
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 4);
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch IS NULL"), 2);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 0);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs WHERE pid = 7 AND results = 3"), 1);
+    create_db(fresh, cfg);
+    schema = dump(path, DUMP_SCHEMA);
+    schema_fresh = dump(fresh, DUMP_SCHEMA);
+    UNIT_CHECK(same_dump(schema_fresh, schema));
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+    /* writing goes on: 4 failures and a success, one commit */
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        for (int i = 0; i < 5; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[0], base + 300000 + i, i == 4, WSAECONNREFUSED);
+            store_submit(st, &r);
+        }
+        store_close(st);
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch IS NULL"), 2);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures AS f JOIN commits AS c ON "
+                            "c.id = f.batch AND f.ts BETWEEN c.ts_min AND c.ts_max"),
+                4);
+    UNIT_EQ_INT(q_int(path, "SELECT rows * 1000 + ts_max - ts_min FROM commits"), 4003);
+    free(before);
+    free(after);
+    free(schema);
+    free(schema_fresh);
+    free_config(cfg);
+}
+
+/* A table called commits made by hand in a version 3 database: the
+ * migration fails whole, nothing changes. */
+static void test_migrate_v3_fails_whole(void)
+{
+    char path[128];
+    char *before, *after;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    UNIT_CHECK(make_v3(path, util_now_ms() - 60000));
+    UNIT_EQ_INT(exec_rw(path, "CREATE TABLE commits (mine TEXT); PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    before = dump(path, DUMP_V2);
+    expect_refused(path, "migration from version 3 to 4 failed");
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM pragma_table_info('failures') WHERE "
+                            "name = 'batch'"),
+                0);
+    free(before);
+    free(after);
+}
+
+/* Every transaction that stores failures adds one row to commits, numbered
+ * in commit order, with the range and the number of its rows, and each row
+ * carries its number; a batch of successes adds none; numbers go on
+ * increasing across restarts and after retention emptied the table. */
+static void test_commits(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(2, three);
+    struct store *st;
+    int64_t now = util_now_ms(), last;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    for (int round = 0; round < 3; round++) {
+        st = store_open(path, cfg, err, sizeof(err));
+        UNIT_CHECK(st != NULL);
+        if (st == NULL)
+            break;
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        /* a batch of 300 with a late row (an older ts), then one of
+         * successes only, each committed before the next is queued */
+        for (int i = 0; i < 300; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[i % 2], now + round * 10000 + i - (i == 299 ? 5000 : 0),
+                        i % 3 == 0, WSAECONNREFUSED);
+            store_submit(st, &r);
+        }
+        for (int i = 0; i < 100 && q_int(path, "SELECT count(*) FROM failures") < 200 * (round + 1);
+             i++)
+            usleep(50 * 1000);
+        for (int i = 0; i < 10; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[0], now + round * 10000 + 500 + i, true, 0);
+            store_submit(st, &r);
+        }
+        store_close(st);
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 600);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch IS NULL"), 0);
+    /* each commit's rows: its count, all inside its range, one of them
+     * 5 s older than the others */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits AS c WHERE rows = 200 AND rows = "
+                            "(SELECT count(*) FROM failures AS f WHERE f.batch = c.id AND "
+                            "f.ts BETWEEN c.ts_min AND c.ts_max) AND ts_max - ts_min = 4999"),
+                3);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits AS a JOIN commits AS b ON b.id > a.id "
+                            "WHERE b.committed < a.committed OR b.ts_min < a.ts_min"),
+                0);
+    last = q_int(path, "SELECT max(id) FROM commits");
+    UNIT_CHECK(last >= 3);
+    /* retention takes everything (and the commits without rows left); the
+     * next commit still gets a new number */
+    UNIT_EQ_INT(exec_rw(path, "UPDATE failures SET ts = ts - 40 * 86400000; UPDATE rollup_minute "
+                              "SET minute = minute - 40 * 86400000; UPDATE rollup_minute_code SET "
+                              "minute = minute - 40 * 86400000; UPDATE rollup_hour SET hour = "
+                              "hour - 40 * 86400000; UPDATE rollup_hour_code SET hour = "
+                              "hour - 40 * 86400000"),
+                SQLITE_OK);
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        struct result r;
+        for (int i = 0; i < 100 && q_int(path, "SELECT count(*) FROM commits") != 0; i++)
+            usleep(50 * 1000);
+        UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 0);
+        UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits"), 0);
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        make_result(&r, &cfg->targets[0], util_now_ms(), false, WSAECONNREFUSED);
+        store_submit(st, &r);
+        store_close(st);
+    }
+    UNIT_CHECK(q_int(path, "SELECT min(id) FROM commits") > last);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures AS f JOIN commits AS c ON "
+                            "c.id = f.batch"),
+                1);
+    free_config(cfg);
 }
 
 /* One row of runs per start: written at open, its heartbeat and counters
@@ -1611,8 +1811,8 @@ static void test_retention(void)
     free_config(cfg);
 }
 
-/* Retention deletes in steps of at most 5000 rows, and a backlog larger
- * than that is still cleared at start. */
+/* An hour of one target holding more rows than a retention unit should
+ * (12000) goes in one transaction all the same, and at start. */
 static void test_retention_backlog(void)
 {
     char path[128], err[512];
@@ -1642,6 +1842,188 @@ static void test_retention_backlog(void)
     store_close(st);
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 0);
     free_config(cfg);
+}
+
+/* Rows of the history that disagree, in one read transaction (a state
+ * a reader can see): a target's hour whose failure rows are not its hour
+ * row's count (in all or by code), failure rows without their hour row,
+ * minutes of a target's hour that do not add up to its hour row. */
+static int64_t disagreements(const char *path)
+{
+    static const char *const sql[] = {
+        "SELECT count(*) FROM rollup_hour AS h WHERE h.failures <> (SELECT count(*) FROM "
+        "failures AS f WHERE f.target_id = h.target_id AND f.ts >= h.hour AND "
+        "f.ts < h.hour + 3600000)",
+        "SELECT count(*) FROM rollup_hour_code AS c WHERE c.count <> (SELECT count(*) FROM "
+        "failures AS f WHERE f.target_id = c.target_id AND f.wsa_code = c.wsa_code AND "
+        "f.ts >= c.hour AND f.ts < c.hour + 3600000)",
+        "SELECT count(*) FROM failures AS f WHERE NOT EXISTS (SELECT 1 FROM rollup_hour AS h "
+        "WHERE h.hour = f.ts - f.ts % 3600000 AND h.target_id = f.target_id)",
+        "SELECT count(*) FROM (SELECT minute - minute % 3600000 AS hour, target_id, "
+        "sum(attempts) AS a, sum(failures) AS n FROM rollup_minute GROUP BY 1, 2) AS m "
+        "LEFT JOIN rollup_hour AS h USING (hour, target_id) WHERE h.attempts IS NOT m.a OR "
+        "h.failures IS NOT m.n",
+    };
+    sqlite3 *db;
+    int64_t bad = 0;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    for (size_t i = 0; i < ND_ARRAY_LEN(sql); i++) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db, sql[i], -1, &s, NULL) != SQLITE_OK) {
+            fprintf(stderr, "%s: %s\n", sql[i], sqlite3_errmsg(db));
+            bad = -1;
+            break;
+        }
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) != 0) {
+            fprintf(stderr, "disagree (%zu): %lld\n", i, (long long)sqlite3_column_int64(s, 0));
+            bad += sqlite3_column_int64(s, 0);
+        }
+        sqlite3_finalize(s);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return bad;
+}
+
+/* Opens the store on path (its first retention pass starts at once) and
+ * watches it prune until `done` (an SQL count) is 0: every state seen has
+ * a history that agrees with itself. Bounded: 20 s. */
+static void watch_prune(const char *path, struct config *cfg, const char *done)
+{
+    char err[512];
+    struct store *st = store_open(path, cfg, err, sizeof(err));
+    int64_t left = -1, looks = 0;
+
+    UNIT_CHECK(st != NULL);
+    if (st == NULL) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return;
+    }
+    for (int i = 0; i < 2000 && (left = q_int(path, done)) != 0; i++, looks++) {
+        UNIT_EQ_INT(disagreements(path), 0);
+        usleep(10 * 1000);
+    }
+    UNIT_EQ_INT(left, 0);
+    store_close(st);
+    UNIT_EQ_INT(disagreements(path), 0);
+    (void)looks;
+}
+
+/* Retention deletes whole hours: the hour the cut falls in stays whole,
+ * its rows before the cut too, until the hour has ended `retention` ago;
+ * the hour before goes, every table of it. */
+static void test_retention_whole_hours(void)
+{
+    char path[128], err[512];
+    struct config *cfg = make_config(2, three);
+    struct store *st;
+    int64_t now = util_now_ms(), hour = 3600 * 1000LL, min = 60 * 1000LL;
+    int64_t h = now - now % hour - 3 * hour; /* the cut at h + 30 min */
+    const int64_t at[] = {h - 20 * min, h + 10 * min, h + 40 * min, now - 10 * min};
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL) {
+        free_config(cfg);
+        return;
+    }
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    for (size_t a = 0; a < ND_ARRAY_LEN(at); a++) {
+        for (int i = 0; i < 100; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[i % 2], at[a] + i * 100, i % 4 == 0, WSAECONNREFUSED);
+            store_submit(st, &r);
+        }
+    }
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 4 * 75);
+    cfg->retention_ms = now - (h + 30 * min);
+    watch_prune(path, cfg,
+                "SELECT count(*) FROM rollup_hour WHERE hour < (SELECT max(hour) - "
+                "3 * 3600000 FROM rollup_hour)");
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 3 * 75);
+    {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM failures WHERE ts < %" PRId64,
+                 now - cfg->retention_ms);
+        UNIT_EQ_INT(q_int(path, sql), 75); /* older than retention, its hour not yet */
+        snprintf(sql, sizeof(sql), "SELECT min(hour) FROM rollup_hour");
+        UNIT_EQ_INT(q_int(path, sql), h);
+        snprintf(sql, sizeof(sql), "SELECT min(minute) FROM rollup_minute");
+        UNIT_EQ_INT(q_int(path, sql), h + 10 * min);
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_hour"), 3 * 100);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_minute"), 3 * 100);
+    free_config(cfg);
+}
+
+/* An hour too large for one transaction goes a few targets at a time,
+ * each target's hour whole in every table at every commit: the history
+ * (failures and rollups, beyond retention) and the minute counts (beyond
+ * 7 days, the hour counts staying). */
+static void test_retention_units_agree(void)
+{
+    char path[128], err[512];
+    char(*names)[16] = calloc(100, sizeof(*names));
+    const char *ptrs[100];
+    struct config *cfg;
+    struct store *st;
+    int64_t now = util_now_ms(), hour = 3600 * 1000LL, day = 24 * hour;
+    int64_t old = now - now % hour - 40 * day, week = now - now % hour - 10 * day;
+
+    for (int i = 0; i < 100; i++) {
+        snprintf(names[i], sizeof(names[i]), "t%02d", i);
+        ptrs[i] = names[i];
+    }
+    cfg = make_config(100, ptrs);
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL) {
+        free_config(cfg);
+        free(names);
+        return;
+    }
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    /* 40 days ago: 3 targets, 2500 failures each in one hour */
+    for (int i = 0; i < 7500; i++) {
+        struct result r;
+        make_result(&r, &cfg->targets[i % 3], old + i * 400, false,
+                    i % 7 == 0 ? WSAETIMEDOUT : WSAECONNREFUSED);
+        store_submit(st, &r);
+    }
+    /* 10 days ago: 100 targets, one attempt a minute for an hour */
+    for (int m = 0; m < 60; m++) {
+        for (int t = 0; t < 100; t++) {
+            struct result r;
+            make_result(&r, &cfg->targets[t], week + m * 60000 + t, (m + t) % 5 != 0,
+                        WSAECONNREFUSED);
+            store_submit(st, &r);
+        }
+    }
+    store_close(st);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 7500 + 1200);
+    UNIT_EQ_INT(disagreements(path), 0);
+    watch_prune(path, cfg,
+                "SELECT (SELECT count(*) FROM failures WHERE ts < unixepoch() * 1000 - 30 * "
+                "86400000) + (SELECT count(*) FROM rollup_minute WHERE minute < unixepoch() * "
+                "1000 - 7 * 86400000)");
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures"), 1200);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_minute_code"), 0);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(attempts) FROM rollup_hour"), 6000);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(count) FROM rollup_hour_code"), 1200);
+    /* the commits of the rows deleted went with them */
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM commits AS c WHERE NOT EXISTS (SELECT 1 FROM "
+                            "failures AS f WHERE f.batch = c.id)"),
+                0);
+    free_config(cfg);
+    free(names);
 }
 
 static void test_reader_while_writing(void)
@@ -1707,6 +2089,9 @@ int main(void)
     UNIT_RUN(test_migrate_v1_fails_whole);
     UNIT_RUN(test_migrate_v2);
     UNIT_RUN(test_migrate_v2_fails_whole);
+    UNIT_RUN(test_migrate_v3);
+    UNIT_RUN(test_migrate_v3_fails_whole);
+    UNIT_RUN(test_commits);
     UNIT_RUN(test_runs_heartbeat);
     UNIT_RUN(test_second_open_refused);
     UNIT_RUN(test_symlinks_refused);
@@ -1720,6 +2105,8 @@ int main(void)
     UNIT_RUN(test_unsynced_dropped);
     UNIT_RUN(test_retention);
     UNIT_RUN(test_retention_backlog);
+    UNIT_RUN(test_retention_whole_hours);
+    UNIT_RUN(test_retention_units_agree);
     UNIT_RUN(test_reader_while_writing);
     {
         char cmd[128];
