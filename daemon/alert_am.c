@@ -480,8 +480,7 @@ static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, siz
     *uri = NULL;
     if (scheme_end == NULL) {
         snprintf(err, errlen,
-                 "\"%s\" is not a URL (write http://HOST:PORT, e.g. http://127.0.0.1:9093)",
-                 shown);
+                 "\"%s\" is not a URL (write http://HOST:PORT, e.g. http://127.0.0.1:9093)", shown);
         return -1;
     }
     if (scheme_end - url == 5 && strncasecmp(url, "https", 5) == 0) {
@@ -492,8 +491,8 @@ static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, siz
         return -1;
     }
     if (scheme_end - url != 4 || strncmp(url, "http", 4) != 0) {
-        snprintf(err, errlen, "\"%s\": the scheme \"%.*s\" is not supported (only http://)",
-                 shown, scheme_end - url < 16 ? (int)(scheme_end - url) : 16, url);
+        snprintf(err, errlen, "\"%s\": the scheme \"%.*s\" is not supported (only http://)", shown,
+                 scheme_end - url < 16 ? (int)(scheme_end - url) : 16, url);
         return -1;
     }
     *uri = evhttp_uri_parse_with_flags(url, 0);
@@ -514,8 +513,7 @@ static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, siz
                  shown);
     else if (host[0] != '[' /* libevent checked an IPv6 literal */ &&
              inet_pton(AF_INET, host, addr) != 1 && !util_host_name_ok(host))
-        snprintf(err, errlen, "\"%s\": \"%s\" is not a host name or an IP address", shown,
-                 host);
+        snprintf(err, errlen, "\"%s\": \"%s\" is not a host name or an IP address", shown, host);
     else
         return 0;
     evhttp_uri_free(*uri);

@@ -19,7 +19,7 @@
  * query with no answer in time (WSATRY_AGAIN with raw TIMEOUT; SERVFAIL,
  * also 11002, is not one). "refused" is WSAECONNREFUSED itself. */
 #define CONFIG_CODE_TIMEOUT (-1)
-#define CONFIG_PAYLOAD_MAX     (1 << 20) /* bytes, decoded */
+#define CONFIG_PAYLOAD_MAX  (1 << 20) /* bytes, decoded */
 /* What one configuration may make netdiagd read: the main file and every
  * file it includes together (a 200,000-target file of [target] sections
  * with comments is about 40 MiB), the *.ini files of an include
