@@ -708,8 +708,12 @@ static void output_table_record(struct output *o)
         if (!(o->cols[i].flags & OUTPUT_COL_HIDE) && strlen(output_label(&o->cols[i])) > label_w)
             label_w = strlen(output_label(&o->cols[i]));
     label_w += OUTPUT_GAP;
-    /* A very narrow terminal still gets readable lines; they overflow. */
-    width = o->width_cols > (int)label_w + 20 ? (size_t)o->width_cols - label_w : 20;
+    /* A pipe (width 0) or --wide gets each value on one line; a very narrow
+     * terminal still gets readable lines; they overflow. */
+    if (o->wide || o->width_cols <= 0)
+        width = SIZE_MAX;
+    else
+        width = o->width_cols > (int)label_w + 20 ? (size_t)o->width_cols - label_w : 20;
     for (size_t r = 0; r < o->nrows; r++) {
         if (r > 0)
             fputc('\n', o->fp);

@@ -175,7 +175,11 @@ def test_explain(what, code, name, field, raw):
     assert raw in obj[field]
     assert obj["meaning"] and len(obj["explanation"]) > len(obj["meaning"])
 
-    table = ok("explain", what)
+    # to a pipe each field is one line, whole (grep finds it), as
+    # `systemctl show` does; a terminal of 80 columns wraps the prose
+    piped = ok("explain", what)
+    assert re.search(r"^explanation +%s$" % re.escape(obj["explanation"]), piped, re.M), piped
+    table = ok("explain", what, columns=80)
     assert max_line(table) <= 80
     assert re.search(rf"^code\s+{code}$", table, re.M)
     assert re.search(rf"^name\s+{name}$", table, re.M)

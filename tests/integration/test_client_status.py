@@ -119,6 +119,13 @@ def test_a_stopped_daemon(daemon):
         (counters["results"], counters["failures"], counters["dropped"])
     assert_every_command_says(dm.db, r"netdiagd stopped at \d\d-\d\d \d\d:\d\d:\d\d UTC "
                                      r"\(\d+s ago\); nothing newer is recorded$")
+    # to a pipe every value stays on its label's line (a pipe is never cut
+    # nor wrapped); a narrow terminal wraps the long ones
+    piped = nd("--db", dm.db, "status", columns=None).stdout.splitlines()
+    assert all(re.match(r"[a-z_]+ +\S", line) for line in piped), piped
+    assert re.match(r"state +netdiagd stopped at .* nothing newer is recorded$", piped[0]), piped
+    narrow = nd("--db", dm.db, "status", columns=40).stdout.splitlines()
+    assert narrow[1].startswith(" "), narrow
     # a firing alert is no growing outage: unknown since the stop
     [a] = json.loads(nd("--db", dm.db, "alerts", "--format", "json").stdout)
     assert (a["state"], a["resolved"], a["unknown_since_ms"]) == \
