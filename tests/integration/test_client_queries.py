@@ -529,12 +529,15 @@ def test_golden_tables(fixed_db, name, args, kw):
         assert "\u2026" not in out
 
 
-@pytest.mark.parametrize("name,args,kw", GOLDEN_CASES, ids=[c[0] for c in GOLDEN_CASES])
+# timeline-partial's golden begins with the fixture's heartbeat, which a
+# schema 1 database has not: it has no v1 twin.
+GOLDEN_CASES_V1 = [c for c in GOLDEN_CASES if c[0] != "timeline-partial"]
+
+
+@pytest.mark.parametrize("name,args,kw", GOLDEN_CASES_V1, ids=[c[0] for c in GOLDEN_CASES_V1])
 def test_golden_tables_schema_v1(fixed_db_v1, name, args, kw):
     """A database netdiagd has not migrated yet reads the same, after the
     line that says it has no heartbeat."""
-    if name == "timeline-partial":
-        pytest.skip("its golden begins with the fixture's heartbeat, which schema 1 has not")
     out = ok("--db", fixed_db_v1["db"], *args, **kw)
     note, lines = "", out.split("\n")
     while note != "daemon state unknown (database schema 1 has no heartbeat)":
