@@ -37,14 +37,17 @@ Q          := @
 say         = @printf '  %-7s %s\n' '$(1)' '$(patsubst build/%,%,$(2))'
 endif
 MAKEFLAGS  += --no-print-directory
-PKGS       := libevent inih sqlite3 ldns
+# What each program links: the client reads SQLite (and netdiag.ini for
+# [daemon] database) and nothing else; the daemon also speaks DNS (ldns)
+# and runs a libevent loop.
+PKGS        := libevent inih sqlite3 ldns
+CLIENT_PKGS := inih sqlite3
 # WERROR=0 keeps the warnings but does not fail on them (a packager on a
 # newer compiler).
 WERROR     ?= 1
 WARN       := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-ND_CFLAGS  := -std=gnu11 $(WARN) -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' \
-              -Idaemon -MMD -MP
+ND_CFLAGS  := -std=gnu11 $(WARN) -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -MMD -MP
 # Hardened by default, before the user's flags so that theirs win: stack
 # protector, PIE, full RELRO, and _FORTIFY_SOURCE=2 when CFLAGS optimise and
 # neither CPPFLAGS nor CFLAGS set it already (dpkg-buildflags does; a
@@ -58,7 +61,11 @@ ND_CFLAGS  += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 endif
 endif
 ND_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
+CLIENT_LDLIBS = $(shell $(PKG_CONFIG) --libs $(CLIENT_PKGS) 2>/dev/null) -lm
 ND_PKGFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+# Where a file's quoted includes are found: common/ sees only itself, the
+# client common/ and its own folder (never daemon/), the daemon both.
+ND_INC      = $(if $(filter common/%,$<),-Icommon,-Idaemon -Icommon)
 
 ifneq ($(SAN),)
 ND_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -74,11 +81,26 @@ ND_CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 ND_LDFLAGS += -fsanitize=address,undefined
 endif
 
-# Daemon objects shared with the client and the unit tests (everything but
-# main.c), chrony's OBJS / CLI_OBJS split.
-DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+# Who uses what, file by file (chrony's OBJS / CLI_OBJS): common/ is the
+# code both programs share, built into one static archive that both link
+# (the linker takes only the objects a program calls); daemon/ is netdiagd
+# (main.c apart, so the unit tests, benchmarks and fuzzers can link the
+# rest); client/ is netdiag.
+COMMON_SRCS := common/hist.c common/util.c common/wsa.c
+DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
+               daemon/config.c daemon/config_opt.c daemon/config_run.c daemon/dns.c \
+               daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \
+               daemon/probe.c daemon/probe_connect.c daemon/probe_resolve.c \
+               daemon/probe_send.c daemon/reload.c daemon/resolv.c daemon/result.c \
+               daemon/sock.c daemon/store.c daemon/store_file.c daemon/store_prune.c \
+               daemon/store_schema.c daemon/store_writer.c
+CLIENT_SRCS := client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
+               client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
+               client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
+               client/main.c client/output.c client/state.c client/suggest.c client/timearg.c
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
+COMMON_LIB  := $(BUILD)/libnetdiag-common.a
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-CLIENT_SRCS := $(wildcard client/*.c)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -105,36 +127,44 @@ all: $(BUILD)/netdiagd $(BUILD)/netdiag
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ND_CFLAGS) $(ND_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/netdiagd: $(BUILD)/daemon/main.o $(DAEMON_OBJS)
+$(COMMON_LIB): $(COMMON_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/netdiagd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(COMMON_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(ND_LDLIBS) $(LDLIBS)
 
-$(BUILD)/netdiag: $(CLIENT_OBJS) $(DAEMON_OBJS)
+$(BUILD)/netdiag: $(CLIENT_OBJS) $(COMMON_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(ND_LDLIBS) $(LDLIBS)
+	$(Q)$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LDLIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(DAEMON_OBJS)
+# A unit test links every daemon object and the archive (test_client
+# includes the client's .c files it tests).
+TEST_INC := -Idaemon -Icommon -Itests/unit
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(ND_CFLAGS) -Itests/unit $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
-	    $(ND_LDFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	    $(ND_LDFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 # Benchmark programs: built without sanitizers, with -O2.
-$(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS)
+$(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
-	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 # the scheduler alone: its own probe_connect_ops stands in for the real one
-$(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS)
+$(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
-	    -o $@ $< $(filter-out $(BUILD)/daemon/probe_connect.o,$(DAEMON_OBJS)) \
-	    $(ND_LDLIBS) $(LDLIBS)
+	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(filter-out $(BUILD)/daemon/probe_connect.o,$(DAEMON_OBJS)) \
+	    $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -195,19 +225,19 @@ check: deps
 
 # clang-tidy reads .clang-tidy (the checks and why); it compiles each file
 # with the build's own flags, less the ones only gcc knows.
-TIDY_SRCS      := $(wildcard daemon/*.c client/*.c)
+TIDY_SRCS      := $(COMMON_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLIENT_SRCS)
 TIDY_TEST_SRCS := $(wildcard tests/unit/*.c tests/fuzz/*.c)
-TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -Idaemon -Iclient \
-             -Itests/unit $(ND_PKGFLAGS)
+TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -Idaemon -Icommon \
+             -Iclient -Itests/unit $(ND_PKGFLAGS)
 
 lint:
 	$(call say,FORMAT,sources)
-	$(Q)clang-format --dry-run -Werror daemon/*.c daemon/*.h client/*.c client/*.h \
-	    tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
-	$(call say,CPPCHECK,daemon client)
+	$(Q)clang-format --dry-run -Werror common/*.c common/*.h daemon/*.c daemon/*.h client/*.c \
+	    client/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
+	$(call say,CPPCHECK,common daemon client)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    --inline-suppr -D_GNU_SOURCE -Idaemon daemon client
-	$(call say,TIDY,daemon client)
+	    --inline-suppr -D_GNU_SOURCE -Icommon -Idaemon common daemon client
+	$(call say,TIDY,common daemon client)
 	$(Q)clang-tidy --quiet $(TIDY_SRCS) -- $(TIDY_FLAGS)
 	$(call say,TIDY,tests)
 	$(Q)clang-tidy --quiet --checks=-cert-env33-c $(TIDY_TEST_SRCS) -- $(TIDY_FLAGS)
@@ -229,12 +259,12 @@ FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/fuzz/fuzz_client: $(filter-out $(BUILD)/client/main.o,$(CLIENT_OBJS))
 $(BUILD)/fuzz/fuzz_duration: $(BUILD)/client/timearg.o
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(DAEMON_OBJS)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(ND_CFLAGS) -Iclient $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	$(Q)$(CC) $(ND_CFLAGS) -Idaemon -Icommon -Iclient $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
 	    $(ND_LDFLAGS) $(LDFLAGS) -fsanitize=fuzzer \
-	    -o $@ $< $(filter %.o,$^) $(ND_LDLIBS) $(LDLIBS)
+	    -o $@ $< $(filter %.o,$^) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 fuzz-bins: $(FUZZ_BINS)
 	@:
