@@ -65,7 +65,7 @@ CLIENT_LDLIBS = $(shell $(PKG_CONFIG) --libs $(CLIENT_PKGS) 2>/dev/null) -lm
 ND_PKGFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # Where a file's quoted includes are found: common/ sees only itself, the
 # client common/ and its own folder (never daemon/), the daemon both.
-ND_INC      = $(if $(filter common/%,$<),-Icommon,-Idaemon -Icommon)
+ND_INC      = $(if $(filter common/% client/%,$<),-Icommon,-Idaemon -Icommon)
 
 ifneq ($(SAN),)
 ND_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -86,7 +86,7 @@ endif
 # (the linker takes only the objects a program calls); daemon/ is netdiagd
 # (main.c apart, so the unit tests, benchmarks and fuzzers can link the
 # rest); client/ is netdiag.
-COMMON_SRCS := common/hist.c common/util.c common/wsa.c
+COMMON_SRCS := common/hist.c common/ndb.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
                daemon/config.c daemon/config_opt.c daemon/config_run.c daemon/dns.c \
                daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \

@@ -26,20 +26,6 @@ int64_t util_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void util_sqlite_uri(const char *path, const char *query, char *out, size_t len)
-{
-    size_t n = (size_t)snprintf(out, len, "file:");
-
-    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < len; p++) {
-        if (*p <= ' ' || *p >= 0x7f || *p == '%' || *p == '?' || *p == '#')
-            n += (size_t)snprintf(out + n, len - n, "%%%02X", *p);
-        else
-            out[n++] = (char)*p;
-    }
-    out[n] = '\0';
-    util_strlcpy(out + n, query, len - n);
-}
-
 size_t util_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t n = strlen(src);

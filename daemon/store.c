@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ndb.h"
 #include "notify.h"
 #include "store.h"
 #include "store_int.h"
@@ -153,22 +154,6 @@ static int store_exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* A one-row, one-column pragma read as an integer. */
-static int store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(s, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
 /* ---- open: checks before anything is written ---- */
 
 /* Looks at an existing file through a read-only connection, which can
@@ -180,7 +165,8 @@ static int store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 static int store_inspect(const char *path, const char *cpath, bool *fresh, char *err, size_t errlen)
 {
     sqlite3 *ro = NULL;
-    int64_t app_id = 0, version = 0, nobj = 0, npages = 0, page_size = 0;
+    struct ndb_ids ids;
+    int64_t npages = 0, page_size = 0;
     int rc, ret = -1;
     struct stat sb;
     char side[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
@@ -188,7 +174,7 @@ static int store_inspect(const char *path, const char *cpath, bool *fresh, char 
     *fresh = false;
     snprintf(side, sizeof(side), "%s-wal", cpath);
     if (access(side, F_OK) < 0 && errno == ENOENT) {
-        util_sqlite_uri(cpath, "?immutable=1", uri, sizeof(uri));
+        ndb_uri(cpath, "?immutable=1", uri, sizeof(uri));
         rc = sqlite3_open_v2(uri, &ro,
                              SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI |
                                  SQLITE_OPEN_NOFOLLOW,
@@ -205,11 +191,9 @@ static int store_inspect(const char *path, const char *cpath, bool *fresh, char 
     }
     sqlite3_db_config(ro, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_busy_timeout(ro, STORE_BUSY_CTL_MS);
-    if ((rc = store_pragma_int(ro, "PRAGMA application_id", &app_id)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "PRAGMA user_version", &version)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "SELECT count(*) FROM sqlite_schema", &nobj)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "PRAGMA page_count", &npages)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "PRAGMA page_size", &page_size)) != SQLITE_OK) {
+    if ((rc = ndb_read_ids(ro, &ids)) != SQLITE_OK ||
+        (rc = ndb_int(ro, "PRAGMA page_count", &npages)) != SQLITE_OK ||
+        (rc = ndb_int(ro, "PRAGMA page_size", &page_size)) != SQLITE_OK) {
         if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
             store_err(err, errlen, path, "not an SQLite database or corrupt (%s); left unchanged",
                       sqlite3_errmsg(ro));
@@ -217,28 +201,28 @@ static int store_inspect(const char *path, const char *cpath, bool *fresh, char 
             store_err(err, errlen, path, "cannot read: %s", sqlite3_errmsg(ro));
         goto out;
     }
-    if (app_id == 0 && version == 0 && nobj == 0) {
+    switch (ndb_check(&ids, STORE_SCHEMA_VERSION)) {
+    case NDB_EMPTY:
         *fresh = true;
         ret = 0;
         goto out;
-    }
-    if (app_id != STORE_APPLICATION_ID) {
+    case NDB_FOREIGN:
         store_err(err, errlen, path,
                   "not a netdiag database (application_id %" PRId64 ", expected %d); "
                   "left unchanged",
-                  app_id, STORE_APPLICATION_ID);
+                  ids.app_id, NDB_APPLICATION_ID);
         goto out;
-    }
-    if (version > STORE_SCHEMA_VERSION) {
+    case NDB_TOO_NEW:
         store_err(err, errlen, path,
                   "schema version %" PRId64 " is newer than this netdiagd knows (%d); "
                   "upgrade netdiagd; left unchanged",
-                  version, STORE_SCHEMA_VERSION);
+                  ids.version, STORE_SCHEMA_VERSION);
         goto out;
-    }
-    if (version < 1) {
+    case NDB_NO_VERSION:
         store_err(err, errlen, path, "netdiag database without a schema version; left unchanged");
         goto out;
+    case NDB_OURS:
+        break;
     }
     if (stat(cpath, &sb) == 0 && sb.st_size <= STORE_QUICK_CHECK_MAX_BYTES &&
         npages * page_size <= STORE_QUICK_CHECK_MAX_BYTES) {
@@ -395,7 +379,8 @@ static int store_migrate_progress(void *arg)
 static int store_migrate(struct store *st, char *err, size_t errlen)
 {
     sqlite3 *db = st->ctl;
-    int64_t app_id = 0, version = 0, nobj = 0;
+    struct ndb_ids ids;
+    enum ndb_kind kind;
     char sql[96];
     int rc;
 
@@ -409,29 +394,28 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
             store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
         return -1;
     }
-    if (store_pragma_int(db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
-        store_pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK ||
-        store_pragma_int(db, "SELECT count(*) FROM sqlite_schema", &nobj) != SQLITE_OK) {
+    if (ndb_read_ids(db, &ids) != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot read: %s", sqlite3_errmsg(db));
         goto fail;
     }
-    if (app_id == 0 && version == 0 && nobj == 0) {
+    kind = ndb_check(&ids, STORE_SCHEMA_VERSION);
+    if (kind == NDB_EMPTY) {
         if (store_exec(db, store_schema_sql) != SQLITE_OK) {
             store_err(err, errlen, st->path, "cannot create the schema: %s", sqlite3_errmsg(db));
             goto fail;
         }
         log_info("database %s: created, schema version %d", st->path, STORE_SCHEMA_VERSION);
-    } else if (app_id != STORE_APPLICATION_ID || version > STORE_SCHEMA_VERSION || version < 1) {
+    } else if (kind != NDB_OURS) {
         store_err(err, errlen, st->path,
                   "changed while opening (application_id %" PRId64 ", version %" PRId64
                   "); left unchanged",
-                  app_id, version);
+                  ids.app_id, ids.version);
         goto fail;
     } else {
         /* A new database gets store_schema_sql, always the newest; an
          * older one each migration after its version, in order. */
         int64_t next_us = util_mono_us() + STORE_EXTEND_EVERY_US;
-        for (int v = (int)version + 1; v <= STORE_SCHEMA_VERSION; v++) {
+        for (int v = (int)ids.version + 1; v <= STORE_SCHEMA_VERSION; v++) {
             const char *m = store_migration_sql[v];
             log_info("database %s: migrating from schema version %d to %d (about 4 s per "
                      "million failures)",
@@ -448,7 +432,7 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
             log_info("database %s: migrated from schema version %d to %d", st->path, v - 1, v);
         }
     }
-    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APPLICATION_ID);
+    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", NDB_APPLICATION_ID);
     if (store_exec(db, sql) != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot stamp: %s", sqlite3_errmsg(db));
         goto fail;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store.h" /* the daemon writes the databases the client reads here */
 #include "unit.h"
 #include "../../client/output.c"
 #include "../../client/timearg.c"
