@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "output.h"
 #include "util.h"
 
@@ -90,34 +91,6 @@ size_t output_text_width(const char *s)
     return w;
 }
 
-/* Length of the valid UTF-8 sequence at s (1 to 4), 0 when it is not one
- * (overlong forms, surrogates and code points over U+10FFFF included). */
-static size_t output_utf8_len(const unsigned char *s)
-{
-    size_t n;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3fu);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff)
-        return 0;
-    return n;
-}
-
 /* The escaping of output_escape(); newlines kept when keep_nl. */
 static void output_escape_nl(const char *s, char *buf, size_t len, bool keep_nl)
 {
@@ -127,7 +100,7 @@ static void output_escape_nl(const char *s, char *buf, size_t len, bool keep_nl)
     if (len == 0)
         return;
     while (*p && o + 7 < len) {
-        size_t n = output_utf8_len(p);
+        size_t n = json_utf8_len(p);
         if (*p == '\n' && keep_nl) {
             buf[o++] = '\n';
             p++;
@@ -207,36 +180,16 @@ struct output *output_new(FILE *fp, enum output_format format, enum output_layou
     return o;
 }
 
-/* s as a JSON string that is always valid: quotes, backslashes and
- * control characters escaped, bytes that are not UTF-8 as U+FFFD (the
- * text someone else wrote into the database may hold anything). */
+static void output_json_put(const char *p, size_t n, void *arg)
+{
+    fwrite(p, 1, n, arg);
+}
+
+/* s as a JSON string that is always valid (common/json.c): the text
+ * someone else wrote into the database may hold anything. */
 static void output_json_string(FILE *fp, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-
-    fputc('"', fp);
-    while (*p) {
-        size_t n = output_utf8_len(p);
-        if (*p == '"' || *p == '\\') {
-            fputc('\\', fp);
-            fputc(*p++, fp);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            fprintf(fp, "\\u%04x", *p++);
-        } else if (n == 0) {
-            fputs("\\ufffd", fp);
-            p++;
-        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
-            fprintf(fp, "\\u%04x", p[1]);
-            p += 2;
-        } else if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-            fprintf(fp, "\\u%04x", 0x2000 | (p[2] - 0x80)); /* U+2028, U+2029 */
-            p += 3;
-        } else {
-            fwrite(p, 1, n, fp);
-            p += n;
-        }
-    }
-    fputc('"', fp);
+    json_write(s, output_json_put, fp);
 }
 
 /* s with bytes that are not UTF-8 written as U+FFFD: CSV is text. */
@@ -245,7 +198,7 @@ static void output_csv_text(FILE *fp, const char *s)
     const unsigned char *p = (const unsigned char *)s;
 
     while (*p) {
-        size_t n = output_utf8_len(p);
+        size_t n = json_utf8_len(p);
         if (n == 0) {
             fputs("\xef\xbf\xbd", fp);
             p++;

@@ -235,31 +235,6 @@ int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *er
     return 0;
 }
 
-void util_json_string(char *out, size_t outlen, const char *s)
-{
-    size_t o = 0;
-
-    if (outlen < 3) {
-        if (outlen)
-            out[0] = '\0';
-        return;
-    }
-    out[o++] = '"';
-    for (; *s && o + 8 < outlen; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o++] = '"';
-    out[o] = '\0';
-}
-
 /* Letters, digits, '-' and '_' in dot-separated labels of 1 to 63, 253 in
  * all, the last one not all digits ("1.2.3.4.5" is neither a name nor an
  * address); one trailing dot allowed. */

@@ -49,9 +49,6 @@ int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *er
 /* Copy with truncation; always NUL-terminates. Returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 
-/* Write `len` bytes of `s` as a JSON string (with quotes) into `out`. */
-void util_json_string(char *out, size_t outlen, const char *s);
-
 /* A DNS host name as a config may give one (not an address literal). */
 bool util_host_name_ok(const char *h);
 

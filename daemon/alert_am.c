@@ -24,6 +24,7 @@
 
 #include "alert.h"
 #include "alert_int.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -78,20 +79,16 @@ struct alert_am {
     int last_error;            /* enum evhttp_request_error + 1; 0: none */
 };
 
-/* JSON string (with quotes) of s; every byte that is not printable ASCII
- * escaped, so any input yields valid JSON. */
+static void am_json_put(const char *p, size_t n, void *arg)
+{
+    evbuffer_add(arg, p, n);
+}
+
+/* JSON string (with quotes) of s: valid JSON whatever s holds, UTF-8
+ * kept as it is (a hostname "büro" stays "büro"). */
 static void am_json(struct evbuffer *b, const char *s)
 {
-    evbuffer_add(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            evbuffer_add_printf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
-            evbuffer_add_printf(b, "\\u%04x", *p);
-        else
-            evbuffer_add(b, p, 1);
-    }
-    evbuffer_add(b, "\"", 1);
+    json_write(s, am_json_put, b);
 }
 
 static void am_kv(struct evbuffer *b, bool *first, const char *k, const char *v)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "result.h"
 #include "util.h"
 
@@ -24,11 +25,11 @@ void result_format_json(const struct result *r, char *buf, size_t len)
     char ts[40], name[256], detail[600], raw[64], local[140], remote[140];
 
     result_format_time(r->ts_ms, ts, sizeof(ts));
-    util_json_string(name, sizeof(name), r->target->name);
-    util_json_string(detail, sizeof(detail), r->detail);
-    util_json_string(raw, sizeof(raw), r->raw);
-    util_json_string(local, sizeof(local), r->local);
-    util_json_string(remote, sizeof(remote), r->remote);
+    json_string(name, sizeof(name), r->target->name);
+    json_string(detail, sizeof(detail), r->detail);
+    json_string(raw, sizeof(raw), r->raw);
+    json_string(local, sizeof(local), r->local);
+    json_string(remote, sizeof(remote), r->remote);
     if (r->ok) {
         snprintf(buf, len,
                  "{\"ts\":\"%s\",\"target\":%s,\"kind\":\"%s\",\"ok\":true,\"phase\":\"%s\","
@@ -41,7 +42,7 @@ void result_format_json(const struct result *r, char *buf, size_t len)
     }
     {
         char meaning[160];
-        util_json_string(meaning, sizeof(meaning), wc ? wc->meaning : "");
+        json_string(meaning, sizeof(meaning), wc ? wc->meaning : "");
         snprintf(buf, len,
                  "{\"ts\":\"%s\",\"target\":%s,\"kind\":\"%s\",\"ok\":false,\"phase\":\"%s\","
                  "\"wsa_code\":%d,\"wsa_name\":\"%s\",\"meaning\":%s,\"raw\":%s,"
