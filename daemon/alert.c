@@ -17,7 +17,7 @@
 #include "alert_detect.h"
 #include "alert_int.h"
 #include "log.h"
-#include "result.h"
+#include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -174,11 +174,6 @@ static void alert_tgt_alloc(struct alert_tgt *tg, const struct target *t,
 const char *alert_event_name(enum alert_event ev)
 {
     return ev == ALERT_EVENT_RESOLVED ? "resolved" : "firing";
-}
-
-void alert_format_time(int64_t ms, char *buf, size_t len)
-{
-    result_format_time(ms, buf, len);
 }
 
 /* snprintf for texts that may be cut short (details, lists): cutting is
@@ -1125,7 +1120,7 @@ static void alert_restore(struct alert_engine *a)
         struct alert_host *h =
             row->target_id == 0 ? alert_host_for_row(a, row->wsa_code, row->detail) : NULL;
 
-        alert_format_time(row->started_ms, t, sizeof(t));
+        timefmt_iso(row->started_ms, true, t, sizeof(t));
         if (ser != NULL && tg != NULL && !ser->s.firing) {
             alert_restore_series(&ser->s, row);
             ser->real_code = row->wsa_code;

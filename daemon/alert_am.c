@@ -26,6 +26,7 @@
 #include "alert_int.h"
 #include "json.h"
 #include "log.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define AM_BACKOFF_MIN_MS 1000
@@ -175,7 +176,7 @@ static char *am_rest(const struct alert_notice *n)
     snprintf(v, sizeof(v), "%" PRId64, n->window_ms);
     am_kv(b, &first, "window_ms", v);
     evbuffer_add(b, "},", 2);
-    alert_format_time(n->started_ms, t, sizeof(t));
+    timefmt_iso(n->started_ms, true, t, sizeof(t));
     evbuffer_add_printf(b, "\"startsAt\":\"%s\"", t);
     return am_take(b);
 }
@@ -362,7 +363,7 @@ static void am_send(struct alert_am *am)
     for (size_t i = 0; i < am->n; i++) {
         struct am_entry *e = &am->e[i];
         int64_t ends = e->resolved ? e->ends_ms : now + AM_ENDS_PERIODS * am->resend_ms;
-        alert_format_time(ends, t, sizeof(t));
+        timefmt_iso(ends, true, t, sizeof(t));
         evbuffer_add_printf(out, "%s{\"labels\":%s,%s,\"endsAt\":\"%s\"}", i ? "," : "", e->labels,
                             e->rest, t);
         e->in_request = true;

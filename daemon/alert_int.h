@@ -44,9 +44,6 @@ struct alert_notice {
     char detail[320];    /* summary and the last failure's detail */
 };
 
-/* "2026-11-24T10:00:00.123Z" */
-void alert_format_time(int64_t ms, char *buf, size_t len);
-
 /* alert_exec.c: runs the [alert] exec program, at most a few at a time,
  * never blocking the loop; logs each exit status. */
 struct alert_exec;

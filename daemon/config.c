@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "config_opt.h"
+#include "timefmt.h"
 #include "util.h"
 
 /* Debian's libinih hands the reader a 200-byte buffer (INI_MAX_LINE): a
@@ -999,8 +1000,8 @@ static void err_timeout(struct parser *p, const char *file, int interval_line, i
 {
     char iv[32], to[32];
 
-    config_opt_fmt_ms(interval_ms, iv, sizeof(iv));
-    config_opt_fmt_ms(timeout_ms, to, sizeof(to));
+    timefmt_duration(interval_ms, TIMEFMT_EXACT, iv, sizeof(iv));
+    timefmt_duration(timeout_ms, TIMEFMT_EXACT, to, sizeof(to));
     if (timeout_line != 0)
         perr(p, file, timeout_line, "%s timeout: %s must be less than interval (%s)", p->label, to,
              iv);
@@ -1147,8 +1148,8 @@ static void config_check(struct parser *p)
     }
     if (!p->single_bad[wi] && !p->single_bad[bi] &&
         cfg->alert.baseline_ms <= cfg->alert.window_ms) {
-        config_opt_fmt_ms(cfg->alert.baseline_ms, a, sizeof(a));
-        config_opt_fmt_ms(cfg->alert.window_ms, b, sizeof(b));
+        timefmt_duration(cfg->alert.baseline_ms, TIMEFMT_EXACT, a, sizeof(a));
+        timefmt_duration(cfg->alert.window_ms, TIMEFMT_EXACT, b, sizeof(b));
         if (p->single_line[bi] != 0)
             perr(p, cfg->path, p->single_line[bi],
                  "[alert] baseline: %s must be longer than window (%s)", a, b);

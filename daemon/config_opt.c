@@ -13,6 +13,7 @@
 #include "alert.h"
 #include "config_opt.h"
 #include "log.h"
+#include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -80,22 +81,6 @@ const struct config_option config_options[CONFIG_NOPTS] = {
 /* clang-format on */
 
 _Static_assert(ND_ARRAY_LEN(config_options) == CONFIG_NOPTS, "CONFIG_NOPTS is the row count");
-
-void config_opt_fmt_ms(int64_t ms, char *buf, size_t len)
-{
-    static const struct {
-        int64_t ms;
-        const char *unit;
-    } units[] = {{CONFIG_DAY_MS, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
-
-    for (size_t i = 0; i < ND_ARRAY_LEN(units); i++) {
-        if (ms != 0 && ms % units[i].ms == 0) {
-            snprintf(buf, len, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
-            return;
-        }
-    }
-    snprintf(buf, len, "%" PRId64 "ms", ms);
-}
 
 /* Whether s is written as a whole number, so that a failed parse is a range
  * error rather than a syntax one. */
@@ -418,8 +403,8 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
             return -1;
         if (n < o->min || n > o->max) {
             char lo[32], hi[32];
-            config_opt_fmt_ms(o->min, lo, sizeof(lo));
-            config_opt_fmt_ms(o->max, hi, sizeof(hi));
+            timefmt_duration(o->min, TIMEFMT_EXACT, lo, sizeof(lo));
+            timefmt_duration(o->max, TIMEFMT_EXACT, hi, sizeof(hi));
             snprintf(err, errlen, "\"%s\" is out of range (%s to %s)", v, lo, hi);
             return -1;
         }

@@ -2,29 +2,18 @@
  * `netdiagd --once` prints them. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "json.h"
 #include "result.h"
+#include "timefmt.h"
 #include "util.h"
-
-void result_format_time(int64_t ts_ms, char *buf, size_t len)
-{
-    time_t secs = (time_t)(ts_ms / 1000);
-    struct tm tm;
-    char base[32];
-
-    gmtime_r(&secs, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", base, (int)(ts_ms % 1000));
-}
 
 void result_format_json(const struct result *r, char *buf, size_t len)
 {
     const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
     char ts[40], name[256], detail[600], raw[64], local[140], remote[140];
 
-    result_format_time(r->ts_ms, ts, sizeof(ts));
+    timefmt_iso(r->ts_ms, true, ts, sizeof(ts));
     json_string(name, sizeof(name), r->target->name);
     json_string(detail, sizeof(detail), r->detail);
     json_string(raw, sizeof(raw), r->raw);
@@ -59,7 +48,7 @@ void result_format_text(const struct result *r, char *buf, size_t len)
     char ts[40];
     const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
 
-    result_format_time(r->ts_ms, ts, sizeof(ts));
+    timefmt_iso(r->ts_ms, true, ts, sizeof(ts));
     if (r->ok) {
         snprintf(buf, len, "%s %s %s ok %lldus %s -> %s: %s", ts, r->target->name,
                  target_kind_name(r->target->kind), (long long)r->latency_us,

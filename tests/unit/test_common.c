@@ -1,9 +1,12 @@
 /* Unit tests for common/: the helpers daemon and client share, one per
  * idea (the JSON string escaper, ...). The WSA table has test_wsa.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
+#include "timefmt.h"
 #include "unit.h"
 
 struct sink {
@@ -81,11 +84,59 @@ static void test_json_string_cuts_between_characters(void)
     UNIT_EQ_STR(out, "\"abcde\"");
 }
 
+/* One ISO 8601 writer for both programs: the daemon's own (--once, the
+ * alert hook, Alertmanager) wrote -1 ms as "1970-01-01T00:00:00.-01Z". */
+static void test_timefmt_iso(void)
+{
+    char buf[48];
+
+    timefmt_iso(1795514400123, true, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "2026-11-24T10:00:00.123Z");
+    timefmt_iso(-1, true, buf, sizeof(buf));
+    UNIT_EQ_STR(buf, "1969-12-31T23:59:59.999Z");
+    timefmt_iso(1795514400123, false, buf, sizeof(buf)); /* TZ is CET, see main */
+    UNIT_EQ_STR(buf, "2026-11-24T11:00:00.123+01:00");
+    timefmt_iso(1785600000000, false, buf, sizeof(buf)); /* summer time */
+    UNIT_EQ_STR(buf, "2026-08-01T18:00:00.000+02:00");
+}
+
+static const char *dur(int64_t ms, enum timefmt_style style)
+{
+    static char buf[32];
+
+    timefmt_duration(ms, style, buf, sizeof(buf));
+    return buf;
+}
+
+/* One duration writer: as a config value (config messages, chart widths,
+ * the hook's window), how long (uptime, alerts), how long ago (targets). */
+static void test_timefmt_duration(void)
+{
+    UNIT_EQ_STR(dur(90000, TIMEFMT_EXACT), "90s");
+    UNIT_EQ_STR(dur(60000, TIMEFMT_EXACT), "1m");
+    UNIT_EQ_STR(dur(1500, TIMEFMT_EXACT), "1500ms");
+    UNIT_EQ_STR(dur(7 * 86400000LL, TIMEFMT_EXACT), "7d");
+    UNIT_EQ_STR(dur(0, TIMEFMT_EXACT), "0ms");
+    UNIT_EQ_STR(dur(45999, TIMEFMT_ELAPSED), "45s");
+    UNIT_EQ_STR(dur(725000, TIMEFMT_ELAPSED), "12m05s");
+    UNIT_EQ_STR(dur(725000, TIMEFMT_AGO), "12m");
+    UNIT_EQ_STR(dur(3 * 3600000LL + 5 * 60000, TIMEFMT_ELAPSED), "3h05m");
+    UNIT_EQ_STR(dur(3 * 3600000LL + 5 * 60000, TIMEFMT_AGO), "3h05m");
+    UNIT_EQ_STR(dur(2 * 86400000LL + 4 * 3600000LL + 1, TIMEFMT_ELAPSED), "2d04h");
+    UNIT_EQ_STR(dur(-1, TIMEFMT_ELAPSED), "-");
+    UNIT_EQ_STR(dur(-1, TIMEFMT_AGO), "-");
+}
+
 int main(void)
 {
+    /* a zone with summer time spelled as a POSIX rule: the same anywhere */
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
     UNIT_RUN(test_json_keeps_utf8);
     UNIT_RUN(test_json_replaces_bytes_that_are_not_utf8);
     UNIT_RUN(test_json_escapes);
     UNIT_RUN(test_json_string_cuts_between_characters);
+    UNIT_RUN(test_timefmt_iso);
+    UNIT_RUN(test_timefmt_duration);
     return UNIT_END("common");
 }
