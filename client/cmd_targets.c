@@ -344,10 +344,7 @@ static int targets_print(struct targets *t)
                 break;
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            rows = fmt_alloc(rows, cap * sizeof(*rows));
-        }
+        FMT_RESERVE(rows, cap, n + 1);
         rows[n++] = (struct targets_row){
             .index = (size_t)(tg - t->db.targets), .st = ts, .address = db_target_address(st)};
     }

@@ -361,10 +361,7 @@ static int db_load_targets(struct db *db)
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
         const unsigned char *name = sqlite3_column_text(st, 1);
         struct db_target *t;
-        if (db->ntargets == cap) {
-            cap = cap ? cap * 2 : 64;
-            db->targets = fmt_alloc(db->targets, cap * sizeof(*db->targets));
-        }
+        FMT_RESERVE(db->targets, cap, db->ntargets + 1);
         t = &db->targets[db->ntargets++];
         t->id = sqlite3_column_int64(st, 0);
         t->name = db_arena_dup(&db->arena, name != NULL ? (const char *)name : "?");

@@ -7,18 +7,29 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "fmt.h"
 #include "timefmt.h"
+
+static void fmt_out_of_memory(void)
+{
+    fputs("netdiag: out of memory\n", stderr);
+    exit(1);
+}
 
 void *fmt_alloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
 
-    if (q == NULL) {
-        fputs("netdiag: out of memory\n", stderr);
-        exit(1);
-    }
+    if (q == NULL)
+        fmt_out_of_memory();
     return q;
+}
+
+void fmt_reserve(void *arrp, size_t *cap, size_t need, size_t size)
+{
+    if (array_reserve(arrp, cap, need, size) < 0)
+        fmt_out_of_memory();
 }
 
 char *fmt_strdup(const char *s)

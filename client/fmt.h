@@ -49,5 +49,8 @@ void fmt_buf_free(struct fmt_buf *b);
  * the client has nothing useful to do without it. */
 void *fmt_alloc(void *p, size_t n);
 char *fmt_strdup(const char *s);
+/* ARRAY_RESERVE (common/array.h) that exits 1 in the same way. */
+void fmt_reserve(void *arrp, size_t *cap, size_t need, size_t size);
+#define FMT_RESERVE(arr, cap, need) fmt_reserve(&(arr), &(cap), (need), sizeof(*(arr)))
 
 #endif

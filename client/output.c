@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "json.h"
 #include "output.h"
 #include "util.h"
@@ -60,26 +61,9 @@ const char *output_format_name(enum output_format format)
     return "?";
 }
 
-/* The client has nothing sensible to do without memory: say so and stop. */
-static void *output_alloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-    if (q == NULL) {
-        fputs("netdiag: out of memory\n", stderr);
-        exit(1);
-    }
-    return q;
-}
-
 static void *output_zalloc(size_t size)
 {
-    return memset(output_alloc(NULL, size), 0, size ? size : 1);
-}
-
-static char *output_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(output_alloc(NULL, n), s, n);
+    return memset(fmt_alloc(NULL, size), 0, size ? size : 1);
 }
 
 size_t output_text_width(const char *s)
@@ -231,13 +215,10 @@ static void output_csv_field(FILE *fp, const char *s)
 static void output_table_push(struct output *o, const char *s)
 {
     size_t len = strlen(s) * 6 + 8;
-    char *t = output_alloc(NULL, len);
+    char *t = fmt_alloc(NULL, len);
 
     output_escape_nl(s, t, len, true);
-    if (o->ncells == o->cells_cap) {
-        o->cells_cap = o->cells_cap ? o->cells_cap * 2 : 64;
-        o->cells = output_alloc(o->cells, o->cells_cap * sizeof(*o->cells));
-    }
+    FMT_RESERVE(o->cells, o->cells_cap, o->ncells + 1);
     o->cells[o->ncells++] = t;
 }
 
@@ -362,7 +343,7 @@ void output_list(struct output *o, const char *const *items, size_t n)
     /* Table and CSV show the items joined in one field. */
     for (size_t i = 0; i < n; i++)
         len += strlen(items[i]) + strlen(sep);
-    joined = output_alloc(NULL, len);
+    joined = fmt_alloc(NULL, len);
     joined[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -489,7 +470,7 @@ static void output_table_list(struct output *o)
     bool header = !o->laid;
 
     for (size_t i = 0; i < n; i++) {
-        headers[i] = output_strdup(o->cols[i].header ? o->cols[i].header : o->cols[i].name);
+        headers[i] = fmt_strdup(o->cols[i].header ? o->cols[i].header : o->cols[i].name);
         for (char *p = headers[i]; *p && !o->cols[i].header; p++)
             *p = (char)toupper((unsigned char)*p);
         visible[i] = !(o->cols[i].flags & OUTPUT_COL_HIDE);
@@ -534,8 +515,8 @@ static void output_table_list(struct output *o)
         output_shrink(w, min_w, eligible, n, &total, avail);
     }
     if (o->stream && !o->laid) {
-        o->w = output_alloc(NULL, n * sizeof(*o->w));
-        o->visible = output_alloc(NULL, n * sizeof(*o->visible));
+        o->w = fmt_alloc(NULL, n * sizeof(*o->w));
+        o->visible = fmt_alloc(NULL, n * sizeof(*o->visible));
         memcpy(o->w, w, n * sizeof(*w));
         memcpy(o->visible, visible, n * sizeof(*visible));
         o->laid = true;
@@ -576,7 +557,7 @@ static void output_free_cells(struct output *o)
 void output_set_empty(struct output *o, const char *text)
 {
     free(o->empty);
-    o->empty = text != NULL ? output_strdup(text) : NULL;
+    o->empty = text != NULL ? fmt_strdup(text) : NULL;
     o->has_empty = true;
 }
 

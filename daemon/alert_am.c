@@ -22,6 +22,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "array.h"
 #include "alert.h"
 #include "alert_int.h"
 #include "json.h"
@@ -638,14 +639,8 @@ void alert_am_put(struct alert_am *am, const struct alert_notice *n)
             }
             am_remove(am, old);
         }
-        if (am->n == am->cap) {
-            size_t ncap = am->cap ? 2 * am->cap : 16;
-            struct am_entry *ne = realloc(am->e, ncap * sizeof(*ne));
-            if (ne == NULL)
-                return;
-            am->e = ne;
-            am->cap = ncap;
-        }
+        if (ARRAY_RESERVE(am->e, am->cap, am->n + 1) < 0)
+            return;
         e = &am->e[am->n];
         memset(e, 0, sizeof(*e));
         e->id = n->id;

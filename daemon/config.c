@@ -15,6 +15,7 @@
 
 #include <ini.h>
 
+#include "array.h"
 #include "config.h"
 #include "config_opt.h"
 #include "timefmt.h"
@@ -70,7 +71,7 @@ struct parser {
     size_t cur_target;
     char label[CONFIG_LINE_MAX + 16]; /* "[target web]", "[defaults]" */
     struct tmeta *meta;
-    size_t cap;
+    size_t cap, meta_cap; /* room of cfg->targets, of meta */
     int single_line[NOPTS];   /* [daemon] and [alert] keys: line set */
     bool single_bad[NOPTS];   /* ... and the value was refused */
     int defaults_line[NOPTS]; /* [defaults] keys: line set */
@@ -318,19 +319,10 @@ static bool target_new(struct parser *p, const char *name, const char *file, int
         p->cur = CUR_IGNORE;
         return false;
     }
-    if (cfg->ntargets == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : 16;
-        struct target *nt = realloc(cfg->targets, ncap * sizeof(*nt));
-        struct tmeta *nm;
-        if (nt == NULL)
-            goto oom;
-        cfg->targets = nt;
-        nm = realloc(p->meta, ncap * sizeof(*nm));
-        if (nm == NULL)
-            goto oom;
-        p->meta = nm;
-        p->cap = ncap;
-    }
+    /* two arrays, one per target: each has its own room */
+    if (ARRAY_RESERVE(cfg->targets, p->cap, cfg->ntargets + 1) < 0 ||
+        ARRAY_RESERVE(p->meta, p->meta_cap, cfg->ntargets + 1) < 0)
+        goto oom;
     t = &cfg->targets[cfg->ntargets];
     memset(t, 0, sizeof(*t));
     memset(&p->meta[cfg->ntargets], 0, sizeof(p->meta[0]));
@@ -840,15 +832,9 @@ static void parse_include_dir(struct parser *p, const char *dir, int line)
             n = 0;
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, ncap * sizeof(*nn));
-            if (nn == NULL) {
-                free(path);
-                break;
-            }
-            names = nn;
-            cap = ncap;
+        if (ARRAY_RESERVE(names, cap, n + 1) < 0) {
+            free(path);
+            break;
         }
         names[n++] = path;
     }

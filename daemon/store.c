@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
 #include "ndb.h"
 #include "notify.h"
@@ -732,15 +733,9 @@ static int store_sync(struct store *st, struct config *cfg, bool upsert, bool re
         int64_t id = sqlite3_column_int64(ls, 0);
         if (bsearch(&id, ids, cfg->ntargets, sizeof(*ids), store_cmp_id) != NULL)
             continue;
-        if (nretire == cap_retire) {
-            size_t ncap = cap_retire ? 2 * cap_retire : 16;
-            int64_t *n = realloc(retire, ncap * sizeof(*n));
-            if (n == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            retire = n;
-            cap_retire = ncap;
+        if (ARRAY_RESERVE(retire, cap_retire, nretire + 1) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         retire[nretire++] = id;
         {
@@ -896,15 +891,9 @@ int store_load_alerts(struct store *st, struct store_alert **out, size_t *n)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_alert *a;
         const unsigned char *detail;
-        if (cnt == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            struct store_alert *nv = realloc(v, ncap * sizeof(*nv));
-            if (nv == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        if (ARRAY_RESERVE(v, cap, cnt + 1) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         a = &v[cnt++];
         memset(a, 0, sizeof(*a));
@@ -947,15 +936,9 @@ int store_load_baselines(struct store *st, int64_t since_ms, struct store_baseli
     *n = 0;
     sqlite3_bind_int64(s, 1, since_ms);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            struct store_baseline *nv = realloc(v, ncap * sizeof(*nv));
-            if (nv == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        if (ARRAY_RESERVE(v, cap, cnt + 1) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         v[cnt].target_id = sqlite3_column_int64(s, 0);
         v[cnt].wsa_code = sqlite3_column_int(s, 1);

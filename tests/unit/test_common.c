@@ -1,10 +1,12 @@
 /* Unit tests for common/: the helpers daemon and client share, one per
  * idea (the JSON string escaper, ...). The WSA table has test_wsa.c. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "json.h"
 #include "timefmt.h"
 #include "unit.h"
@@ -127,6 +129,36 @@ static void test_timefmt_duration(void)
     UNIT_EQ_STR(dur(-1, TIMEFMT_AGO), "-");
 }
 
+/* Appends grow the room by doubling; a size that cannot be had leaves
+ * the array as it was. */
+static void test_array_reserve(void)
+{
+    int64_t *v = NULL;
+    size_t n = 0, cap = 0, grew = 0;
+    int64_t *before;
+
+    for (int64_t i = 0; i < 1000; i++) {
+        size_t was = cap;
+        UNIT_EQ_INT(ARRAY_RESERVE(v, cap, n + 1), 0);
+        if (cap != was)
+            grew++;
+        v[n++] = i;
+    }
+    UNIT_EQ_INT(cap, 1024);
+    UNIT_EQ_INT(grew, 8); /* 8, 16, ..., 1024 */
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != (int64_t)i)
+            UNIT_EQ_INT(v[i], i);
+    UNIT_EQ_INT(ARRAY_RESERVE(v, cap, 10), 0); /* room enough: nothing moves */
+    UNIT_EQ_INT(cap, 1024);
+    before = v;
+    UNIT_EQ_INT(ARRAY_RESERVE(v, cap, SIZE_MAX / 4), -1);
+    UNIT_CHECK(v == before && cap == 1024);
+    UNIT_EQ_INT(ARRAY_RESERVE(v, cap, SIZE_MAX), -1);
+    UNIT_CHECK(v == before && cap == 1024 && v[999] == 999);
+    free(v);
+}
+
 int main(void)
 {
     /* a zone with summer time spelled as a POSIX rule: the same anywhere */
@@ -138,5 +170,6 @@ int main(void)
     UNIT_RUN(test_json_string_cuts_between_characters);
     UNIT_RUN(test_timefmt_iso);
     UNIT_RUN(test_timefmt_duration);
+    UNIT_RUN(test_array_reserve);
     return UNIT_END("common");
 }
