@@ -71,7 +71,7 @@ struct parser {
     size_t cur_target;
     char label[CONFIG_LINE_MAX + 16]; /* "[target web]", "[defaults]" */
     struct tmeta *meta;
-    size_t cap, meta_cap; /* room of cfg->targets, of meta */
+    size_t cap, meta_cap;     /* room of cfg->targets, of meta */
     int single_line[NOPTS];   /* [daemon] and [alert] keys: line set */
     bool single_bad[NOPTS];   /* ... and the value was refused */
     int defaults_line[NOPTS]; /* [defaults] keys: line set */
