@@ -64,8 +64,10 @@ ND_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CLIENT_LDLIBS = $(shell $(PKG_CONFIG) --libs $(CLIENT_PKGS) 2>/dev/null) -lm
 ND_PKGFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # Where a file's quoted includes are found: common/ sees only itself, the
-# client common/ and its own folder (never daemon/), the daemon both.
-ND_INC      = $(if $(filter common/% client/%,$<),-Icommon,-Idaemon -Icommon)
+# client common/ and its own folder (never daemon/), the daemon both. By
+# -iquote, so that daemon/sched.h never stands in for the system's
+# <sched.h>.
+ND_INC      = $(if $(filter common/% client/%,$<),-iquote common,-iquote daemon -iquote common)
 
 ifneq ($(SAN),)
 ND_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -93,8 +95,8 @@ DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/ale
                daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \
                daemon/probe.c daemon/probe_connect.c daemon/probe_resolve.c \
                daemon/probe_send.c daemon/reload.c daemon/resolv.c daemon/result.c \
-               daemon/sock.c daemon/store.c daemon/store_file.c daemon/store_prune.c \
-               daemon/store_schema.c daemon/store_writer.c
+               daemon/sched.c daemon/sock.c daemon/store.c daemon/store_file.c \
+               daemon/store_prune.c daemon/store_schema.c daemon/store_writer.c
 CLIENT_SRCS := client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
                client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
@@ -145,7 +147,7 @@ $(BUILD)/netdiag: $(CLIENT_OBJS) $(COMMON_LIB)
 
 # A unit test links every daemon object and the archive (test_client
 # includes the client's .c files it tests).
-TEST_INC := -Idaemon -Icommon -Itests/unit
+TEST_INC := -iquote daemon -iquote common -iquote tests/unit
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
@@ -228,8 +230,8 @@ check: deps
 # with the build's own flags, less the ones only gcc knows.
 TIDY_SRCS      := $(COMMON_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLIENT_SRCS)
 TIDY_TEST_SRCS := $(wildcard tests/unit/*.c tests/fuzz/*.c)
-TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -Idaemon -Icommon \
-             -Iclient -Itests/unit $(ND_PKGFLAGS)
+TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -iquote daemon \
+             -iquote common -iquote client -iquote tests/unit $(ND_PKGFLAGS)
 
 lint:
 	$(call say,FORMAT,sources)
@@ -263,8 +265,8 @@ $(BUILD)/fuzz/fuzz_duration: $(BUILD)/client/timearg.o
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(ND_CFLAGS) -Idaemon -Icommon -Iclient $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
-	    $(ND_LDFLAGS) $(LDFLAGS) -fsanitize=fuzzer \
+	$(Q)$(CC) $(ND_CFLAGS) -iquote daemon -iquote common -iquote client $(ND_PKGFLAGS) \
+	    $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) -fsanitize=fuzzer \
 	    -o $@ $< $(filter %.o,$^) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 fuzz-bins: $(FUZZ_BINS)

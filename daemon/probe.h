@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "sched.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -108,11 +109,11 @@ struct probe {
     union nd_sockaddr *addrs;       /* resolved list (host names only) */
     const union nd_sockaddr *local; /* probe_set_local() override, or NULL */
     uint32_t naddrs, addr_idx, addrs_cap;
-    uint32_t heap_idx; /* place in the engine's wake-up heap (next start
-                        * when idle, deadline when running); none: max */
     int64_t ts_ms;
-    int64_t next_us;       /* the next scheduled start */
-    int64_t log_next_us;   /* no transition line before this */
+    struct sched_node sn; /* the next start (next_us), and the wake-up
+                           * armed (the next start when idle, the
+                           * deadline when running) */
+    int64_t log_next_us;  /* no transition line before this */
     int state_code;        /* WSA code last logged (0 ok), -1 before any */
     uint16_t changes_held; /* changes from result to result since then */
     int16_t last_code;     /* WSA code of the last result, -1 before any */
@@ -218,22 +219,13 @@ bool engine_idle(const struct engine *eng);
 /* Stop scheduling; attempts in flight are aborted without a result. */
 void engine_stop(struct engine *eng);
 void engine_free(struct engine *eng);
-/* How late scheduled starts were (CLOCK_MONOTONIC, µs); timers that woke
- * early were re-armed and are counted, never started early. */
-struct engine_sched_stats {
-    uint64_t starts;
-    int64_t p50_us, p99_us, max_us;
-    uint64_t early_wakeups;
-    uint64_t held; /* starts held back by the gate (each retry counts) */
-};
-
 /* Asked once per burst of scheduled starts: returning false holds them
- * back ENGINE_HOLD_US (main.c: while the store's queue is nearly full of
+ * back SCHED_HOLD_US (main.c: while the store's queue is nearly full of
  * results it is writing, so an overloaded daemon probes less instead of
  * dropping results). Deadlines are never held. Their lateness counts. */
-typedef bool (*engine_gate_fn)(void *arg);
-void engine_set_gate(struct engine *eng, engine_gate_fn fn, void *arg);
-void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *out);
+void engine_set_gate(struct engine *eng, sched_gate_fn fn, void *arg);
+/* How late scheduled starts were (sched.h). */
+void engine_schedule_stats(const struct engine *eng, struct sched_stats *out);
 
 /* Once a second (main's status tick): reports transitions that were over
  * the log-line cap, as one line. */
