@@ -14,7 +14,9 @@
 #include <event2/event.h>
 
 #include "alert.h"
+#include "alert_am.h"
 #include "alert_detect.h"
+#include "alert_exec.h"
 #include "alert_int.h"
 #include "log.h"
 #include "timefmt.h"
@@ -169,11 +171,6 @@ static void alert_tgt_alloc(struct alert_tgt *tg, const struct target *t,
             t->alert_codes[k] == CONFIG_CODE_TIMEOUT ? WSAETIMEDOUT : t->alert_codes[k];
         tg->ser[k].hidx = alert_host_find(hs, nhs, t->alert_codes[k]);
     }
-}
-
-const char *alert_event_name(enum alert_event ev)
-{
-    return ev == ALERT_EVENT_RESOLVED ? "resolved" : "firing";
 }
 
 /* snprintf for texts that may be cut short (details, lists): cutting is
@@ -819,7 +816,7 @@ void alert_observe(struct alert_engine *a, const struct result *r)
          * loop more than counting it */
         if (ser->count++ == 0) {
             char buf[ALERT_FIRST_MAX];
-            alert_text(buf, sizeof(buf), "%s%s%s %s%s%s", probe_phase_name(r->phase),
+            alert_text(buf, sizeof(buf), "%s%s%s %s%s%s", result_phase_name(r->phase),
                        r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
                        r->detail);
             text_set(&ser_text(ser)->first, buf);

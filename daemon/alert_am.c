@@ -23,7 +23,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "array.h"
-#include "alert.h"
+#include "alert_am.h"
 #include "alert_int.h"
 #include "json.h"
 #include "log.h"
@@ -409,7 +409,7 @@ static bool am_is_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-void alert_url_redact(const char *url, char *buf, size_t len)
+void alert_am_url_redact(const char *url, char *buf, size_t len)
 {
     const char *auth = strstr(url, "://");
     const char *end, *at = NULL;
@@ -475,7 +475,7 @@ static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, siz
     unsigned char addr[sizeof(struct in_addr)];
     char shown[512];
 
-    alert_url_redact(url, shown, sizeof(shown));
+    alert_am_url_redact(url, shown, sizeof(shown));
     *uri = NULL;
     if (scheme_end == NULL) {
         snprintf(err, errlen,
@@ -549,7 +549,7 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
     char shown[512];
     size_t plen;
 
-    alert_url_redact(url, shown, sizeof(shown));
+    alert_am_url_redact(url, shown, sizeof(shown));
     if (am == NULL) {
         snprintf(err, errlen, "alertmanager %s: out of memory", shown);
         goto fail;

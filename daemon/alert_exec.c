@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "alert_exec.h"
 #include "alert_int.h"
 #include "log.h"
 #include "timefmt.h"

@@ -80,56 +80,6 @@ struct parser {
     bool too_many; /* CONFIG_TARGETS_MAX reached (reported once) */
 };
 
-const char *target_kind_name(enum target_kind kind)
-{
-    switch (kind) {
-    case KIND_CONNECT:
-        return "connect";
-    case KIND_RESOLVE:
-        return "resolve";
-    case KIND_SEND:
-        return "send";
-    }
-    return "?";
-}
-
-const char *family_name(enum family family)
-{
-    switch (family) {
-    case FAMILY_ANY:
-        return "any";
-    case FAMILY_IPV4:
-        return "ipv4";
-    case FAMILY_IPV6:
-        return "ipv6";
-    }
-    return "?";
-}
-
-static const struct {
-    const char *name;
-    uint16_t qtype;
-} qtypes[] = {
-    {"A", 1},    {"NS", 2},    {"CNAME", 5}, {"SOA", 6},   {"PTR", 12},  {"MX", 15},
-    {"TXT", 16}, {"AAAA", 28}, {"SRV", 33},  {"ANY", 255}, {"CAA", 257},
-};
-
-uint16_t config_qtype_from_name(const char *name)
-{
-    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
-        if (strcasecmp(name, qtypes[i].name) == 0)
-            return qtypes[i].qtype;
-    return 0;
-}
-
-const char *config_qtype_name(uint16_t qtype)
-{
-    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
-        if (qtypes[i].qtype == qtype)
-            return qtypes[i].name;
-    return NULL;
-}
-
 struct target *config_find_target(const struct config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->ntargets; i++)

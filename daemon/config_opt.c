@@ -10,7 +10,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "alert.h"
+#include "alert_am.h"
 #include "config_opt.h"
 #include "log.h"
 #include "timefmt.h"
@@ -21,6 +21,42 @@ static const char *const kind_names[] = {"connect", "resolve", "send", NULL};
 static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
 static const char *const addrsel_names[] = {"first", "all", NULL};
 static const char *const proto_names[] = {"udp", "tcp", NULL};
+
+/* The names of a target's kind and family: the values the config takes
+ * are the names everything else prints and stores. */
+const char *target_kind_name(enum target_kind kind)
+{
+    return (size_t)kind < ND_ARRAY_LEN(kind_names) - 1 ? kind_names[kind] : "?";
+}
+
+const char *family_name(enum family family)
+{
+    return (size_t)family < ND_ARRAY_LEN(family_names) - 1 ? family_names[family] : "?";
+}
+
+static const struct {
+    const char *name;
+    uint16_t qtype;
+} qtypes[] = {
+    {"A", 1},    {"NS", 2},    {"CNAME", 5}, {"SOA", 6},   {"PTR", 12},  {"MX", 15},
+    {"TXT", 16}, {"AAAA", 28}, {"SRV", 33},  {"ANY", 255}, {"CAA", 257},
+};
+
+uint16_t config_qtype_from_name(const char *name)
+{
+    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
+        if (strcasecmp(name, qtypes[i].name) == 0)
+            return qtypes[i].qtype;
+    return 0;
+}
+
+const char *config_qtype_name(uint16_t qtype)
+{
+    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
+        if (qtypes[i].qtype == qtype)
+            return qtypes[i].name;
+    return NULL;
+}
 
 _Static_assert(sizeof(enum target_kind) == sizeof(int), "enum fields are int-sized");
 _Static_assert(sizeof(enum family) == sizeof(int), "enum fields are int-sized");

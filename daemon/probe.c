@@ -58,25 +58,6 @@ static void probe_wake(struct probe *p);
 static void probe_begin(struct probe *p);
 static void probe_attempt_address(struct probe *p);
 
-const char *probe_phase_name(enum probe_phase phase)
-{
-    switch (phase) {
-    case PHASE_NONE:
-        return "none";
-    case PHASE_RESOLVE:
-        return "resolve";
-    case PHASE_CONNECT:
-        return "connect";
-    case PHASE_SEND:
-        return "send";
-    case PHASE_RECV:
-        return "recv";
-    case PHASE_VERIFY:
-        return "verify";
-    }
-    return "?";
-}
-
 static const struct probe_ops *probe_ops_for(enum target_kind kind)
 {
     switch (kind) {
@@ -400,7 +381,7 @@ static void probe_log_transition(struct probe *p, const struct result *r)
     }
     wc = wsa_by_code(r->wsa_code);
     log_warnx("target %s: %s -> %d %s (%s) in %s, %s %s%s%s%s", p->t->name, from, r->wsa_code,
-              wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
+              wc ? wc->name : "?", wc ? wc->meaning : "?", result_phase_name(r->phase), r->raw,
               r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
 }
 
@@ -552,7 +533,7 @@ static void probe_deadline(struct probe *p)
         partial = p->ops->describe(p, note, sizeof(note));
     snprintf(detail, sizeof(detail), "%s %lld ms (%s)%s%s",
              partial ? "timed out after" : "no answer within", (long long)p->t->timeout_ms,
-             probe_phase_name(phase), note[0] ? "; " : "", note);
+             result_phase_name(phase), note[0] ? "; " : "", note);
     if (p->ops->abort != NULL)
         p->ops->abort(p);
     probe_lookup_cancel(p);

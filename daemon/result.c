@@ -1,12 +1,33 @@
-/* Formatting one probe result as a JSON object or a text line, as
- * `netdiagd --once` prints them. */
+/* A probe result's phase names, and the result as a JSON object or a text
+ * line, as `netdiagd --once` prints them. */
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
 #include "json.h"
 #include "result.h"
 #include "timefmt.h"
 #include "util.h"
+#include "wsa.h"
+
+const char *result_phase_name(enum probe_phase phase)
+{
+    switch (phase) {
+    case PHASE_NONE:
+        return "none";
+    case PHASE_RESOLVE:
+        return "resolve";
+    case PHASE_CONNECT:
+        return "connect";
+    case PHASE_SEND:
+        return "send";
+    case PHASE_RECV:
+        return "recv";
+    case PHASE_VERIFY:
+        return "verify";
+    }
+    return "?";
+}
 
 void result_format_json(const struct result *r, char *buf, size_t len)
 {
@@ -25,7 +46,7 @@ void result_format_json(const struct result *r, char *buf, size_t len)
                  "\"wsa_code\":0,\"wsa_name\":null,\"meaning\":null,\"raw\":null,"
                  "\"raw_value\":null,\"detail\":%s,\"latency_us\":%lld,\"local\":%s,"
                  "\"remote\":%s}",
-                 ts, name, target_kind_name(r->target->kind), probe_phase_name(r->phase), detail,
+                 ts, name, target_kind_name(r->target->kind), result_phase_name(r->phase), detail,
                  (long long)r->latency_us, local, remote);
         return;
     }
@@ -37,7 +58,7 @@ void result_format_json(const struct result *r, char *buf, size_t len)
                  "\"wsa_code\":%d,\"wsa_name\":\"%s\",\"meaning\":%s,\"raw\":%s,"
                  "\"raw_value\":%d,\"detail\":%s,\"latency_us\":%lld,\"local\":%s,"
                  "\"remote\":%s}",
-                 ts, name, target_kind_name(r->target->kind), probe_phase_name(r->phase),
+                 ts, name, target_kind_name(r->target->kind), result_phase_name(r->phase),
                  r->wsa_code, wc ? wc->name : "?", meaning, raw, r->raw_value, detail,
                  (long long)r->latency_us, local, remote);
     }
@@ -56,7 +77,7 @@ void result_format_text(const struct result *r, char *buf, size_t len)
         return;
     }
     snprintf(buf, len, "%s %s %s FAILED in %s: %d %s \"%s\" raw=%s(%d) %lldus %s -> %s%s%s", ts,
-             r->target->name, target_kind_name(r->target->kind), probe_phase_name(r->phase),
+             r->target->name, target_kind_name(r->target->kind), result_phase_name(r->phase),
              r->wsa_code, wc ? wc->name : "?", wc ? wc->meaning : "", r->raw, r->raw_value,
              (long long)r->latency_us, r->local[0] ? r->local : "-", r->remote[0] ? r->remote : "-",
              r->detail[0] ? ": " : "", r->detail);

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "probe.h"
+#include "result.h"
 
 /* The newest PRAGMA user_version this build reads and writes (the
  * application_id is NDB_APPLICATION_ID, common/ndb.h). A reader refuses a

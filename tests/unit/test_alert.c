@@ -15,11 +15,13 @@
 #include <event2/event.h>
 
 #include "alert.h"
+#include "alert_am.h"
 #include "alert_detect.h"
+#include "alert_exec.h"
 #include "alert_int.h"
 #include "config.h"
 #include "log.h"
-#include "probe.h"
+#include "result.h"
 #include "store.h"
 #include "unit.h"
 #include "util.h"
@@ -1021,11 +1023,11 @@ static void test_am_urls(void)
     char buf[256], err[512];
     struct config *cfg;
 
-    alert_url_redact("http://user:s3cret@127.0.0.1:9093/am", buf, sizeof(buf));
+    alert_am_url_redact("http://user:s3cret@127.0.0.1:9093/am", buf, sizeof(buf));
     UNIT_EQ_STR(buf, "http://***@127.0.0.1:9093/am");
-    alert_url_redact("http://127.0.0.1:9093/a@b", buf, sizeof(buf));
+    alert_am_url_redact("http://127.0.0.1:9093/a@b", buf, sizeof(buf));
     UNIT_EQ_STR(buf, "http://127.0.0.1:9093/a@b");
-    alert_url_redact("nonsense:s3cret@x", buf, sizeof(buf));
+    alert_am_url_redact("nonsense:s3cret@x", buf, sizeof(buf));
     UNIT_EQ_STR(buf, "nonsense:s3cret@x");
     UNIT_EQ_INT(alert_am_check_urls("http://u:p@127.0.0.1:9093 http://[::1]:9094/x,"
                                     "http://localhost:9095",

@@ -19,7 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "ndb.h"
-#include "probe.h"
+#include "result.h"
 #include "store.h"
 #include "unit.h"
 #include "util.h"
@@ -370,7 +370,7 @@ static void test_roundtrip(void)
     /* the phases table spells the numbers the writer stores */
     for (int p = PHASE_NONE; p <= PHASE_VERIFY; p++) {
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM phases WHERE phase = %d AND name = '%s'",
-                 p, probe_phase_name((enum probe_phase)p));
+                 p, result_phase_name((enum probe_phase)p));
         UNIT_EQ_INT(q_int(path, sql), 1);
     }
     /* the view's ISO time */
