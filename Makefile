@@ -25,14 +25,29 @@ SAN        ?=
 VERSION    := 0.1.0
 
 CFLAGS     ?= -O2 -g
-PKGS       := libevent inih sqlite3 ldns
+
+# Quiet by default: one line per file made ("  CC      daemon/probe.o"),
+# the whole commands with `make V=1` (as Redis and the kernel do).
+V          ?= 0
+ifeq ($(V),1)
+Q          :=
+say         = @:
+else
+Q          := @
+say         = @printf '  %-7s %s\n' '$(1)' '$(patsubst build/%,%,$(2))'
+endif
+MAKEFLAGS  += --no-print-directory
+# What each program links: the client reads SQLite (and netdiag.ini for
+# [daemon] database) and nothing else; the daemon also speaks DNS (ldns)
+# and runs a libevent loop.
+PKGS        := libevent inih sqlite3 ldns
+CLIENT_PKGS := inih sqlite3
 # WERROR=0 keeps the warnings but does not fail on them (a packager on a
 # newer compiler).
 WERROR     ?= 1
 WARN       := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-ND_CFLAGS  := -std=gnu11 $(WARN) -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' \
-              -Idaemon -MMD -MP
+ND_CFLAGS  := -std=gnu11 $(WARN) -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -MMD -MP
 # Hardened by default, before the user's flags so that theirs win: stack
 # protector, PIE, full RELRO, and _FORTIFY_SOURCE=2 when CFLAGS optimise and
 # neither CPPFLAGS nor CFLAGS set it already (dpkg-buildflags does; a
@@ -46,7 +61,13 @@ ND_CFLAGS  += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 endif
 endif
 ND_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
+CLIENT_LDLIBS = $(shell $(PKG_CONFIG) --libs $(CLIENT_PKGS) 2>/dev/null) -lm
 ND_PKGFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+# Where a file's quoted includes are found: common/ sees only itself, the
+# client common/ and its own folder (never daemon/), the daemon both. By
+# -iquote, so that daemon/sched.h never stands in for the system's
+# <sched.h>.
+ND_INC      = $(if $(filter common/% client/%,$<),-iquote common,-iquote daemon -iquote common)
 
 ifneq ($(SAN),)
 ND_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -62,11 +83,28 @@ ND_CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 ND_LDFLAGS += -fsanitize=address,undefined
 endif
 
-# Daemon objects shared with the client and the unit tests (everything but
-# main.c), chrony's OBJS / CLI_OBJS split.
-DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+# Who uses what, file by file (chrony's OBJS / CLI_OBJS): common/ is the
+# code both programs share, built into one static archive that both link
+# (the linker takes only the objects a program calls); daemon/ is netdiagd
+# (main.c apart, so the unit tests, benchmarks and fuzzers can link the
+# rest); client/ is netdiag.
+COMMON_SRCS := common/array.c common/hist.c common/json.c common/ndb.c common/timefmt.c \
+               common/util.c common/wsa.c
+DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
+               daemon/config.c daemon/config_opt.c daemon/config_run.c daemon/dns.c \
+               daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \
+               daemon/probe.c daemon/probe_connect.c daemon/probe_resolve.c \
+               daemon/probe_send.c daemon/reload.c daemon/resolv.c daemon/result.c \
+               daemon/sched.c daemon/sock.c daemon/store.c daemon/store_file.c \
+               daemon/store_prune.c daemon/store_schema.c daemon/store_sql.c \
+               daemon/store_writer.c
+CLIENT_SRCS := client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
+               client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
+               client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
+               client/main.c client/output.c client/state.c client/suggest.c client/timearg.c
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
+COMMON_LIB  := $(BUILD)/libnetdiag-common.a
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-CLIENT_SRCS := $(wildcard client/*.c)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -82,43 +120,60 @@ DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
 DEPS_PKG   := debhelper dpkg-dev lintian devscripts bash-completion
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_PKG)
 
-.PHONY: all deps run check unit integration san-build lint \
+.PHONY: all deps run check test test-unit unit integration san-build lint \
         install install-strip uninstall clean bench fuzz fuzz-build fuzz-bins \
         fuzz-regress check-valgrind
 
+# (a recipe of its own, so that make never says "Nothing to be done")
 all: $(BUILD)/netdiagd $(BUILD)/netdiag
+	@:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(ND_CFLAGS) $(ND_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/netdiagd: $(BUILD)/daemon/main.o $(DAEMON_OBJS)
-	$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(ND_LDLIBS) $(LDLIBS)
+$(COMMON_LIB): $(COMMON_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/netdiag: $(CLIENT_OBJS) $(DAEMON_OBJS)
-	$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(ND_LDLIBS) $(LDLIBS)
+$(BUILD)/netdiagd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(COMMON_LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(ND_LDLIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(DAEMON_OBJS)
+$(BUILD)/netdiag: $(CLIENT_OBJS) $(COMMON_LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ND_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LDLIBS) $(LDLIBS)
+
+# A unit test links every daemon object and the archive (test_client
+# includes the client's .c files it tests).
+TEST_INC := -iquote daemon -iquote common -iquote tests/unit
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ND_CFLAGS) -Itests/unit $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
-	    $(ND_LDFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	    $(ND_LDFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 # Benchmark programs: built without sanitizers, with -O2.
-$(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS)
+$(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
-	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 # the scheduler alone: its own probe_connect_ops stands in for the real one
-$(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS)
+$(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
-	    -o $@ $< $(filter-out $(BUILD)/daemon/probe_connect.o,$(DAEMON_OBJS)) \
-	    $(ND_LDLIBS) $(LDLIBS)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(filter-out $(BUILD)/daemon/probe_connect.o,$(DAEMON_OBJS)) \
+	    $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
 BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
               $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns
@@ -129,73 +184,67 @@ bench: all $(BENCH_BINS)
 	$(PYTHON) tests/bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 # `make deps`: as root, install what is missing (apt-get update once);
-# otherwise print the exact command.
+# otherwise print the exact command (tests/deps.sh).
 deps:
-	@missing=""; for p in $(DEPS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
-	        || missing="$$missing $$p"; \
-	done; \
-	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing$$missing"; \
-	    apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	else \
-	    echo "deps: missing Debian packages; run as root:"; \
-	    echo "    apt-get update && apt-get install -y$$missing"; exit 1; \
-	fi
+	@sh tests/deps.sh $(DEPS)
 
 run: deps
-	$(MAKE) all
+	$(Q)$(MAKE) all
 	@mkdir -p var
 	./$(BUILD)/netdiagd -c conf/netdiag.ini
 
 # The sanitizer tree lives in build-san so the normal build stays fast.
 SANDIR := build-san
 san-build:
-	$(MAKE) BUILD=$(SANDIR) SAN=1 all unit-bins
+	$(Q)$(MAKE) BUILD=$(SANDIR) SAN=1 all unit-bins
 
 .PHONY: unit-bins
 unit-bins: $(UNIT_BINS)
+	@:
 
 unit: san-build
-	@export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1; \
-	pass=0; fail=0; bad=0; \
-	for t in $(UNIT_SRCS:tests/unit/%.c=$(SANDIR)/tests/%); do \
-	    out=$$($$t 2>&1); rc=$$?; printf '%s\n' "$$out"; \
-	    line=$$(printf '%s\n' "$$out" | tail -n 1); \
-	    p=$$(printf '%s' "$$line" | sed -n 's/.* \([0-9]*\) passed, \([0-9]*\) failed$$/\1/p'); \
-	    f=$$(printf '%s' "$$line" | sed -n 's/.* \([0-9]*\) passed, \([0-9]*\) failed$$/\2/p'); \
-	    pass=$$((pass + $${p:-0})); fail=$$((fail + $${f:-0})); \
-	    if [ $$rc -ne 0 ] || [ -z "$$p" ]; then bad=$$((bad + 1)); echo "FAILED: $$t (exit $$rc)"; fi; \
-	done; \
-	if [ $$bad -ne 0 ] && [ $$fail -eq 0 ]; then fail=$$bad; fi; \
-	echo "unit: $$pass passed, $$fail failed"; test $$bad -eq 0
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh tests/run-unit.sh $(UNIT_SRCS:tests/unit/%.c=$(SANDIR)/tests/%)
 
 integration: san-build
-	NETDIAG_BUILD=$(CURDIR)/$(SANDIR) ASAN_OPTIONS=detect_leaks=1 \
+	$(Q)NETDIAG_BUILD=$(CURDIR)/$(SANDIR) ASAN_OPTIONS=detect_leaks=1 \
+	    $(PYTHON) -m pytest -p no:cacheprovider -q -rs tests/integration
+
+# `make test`: the unit and integration tests on the normal build, no
+# sanitizers and no apt-get, for a package build or a quick look;
+# `make test-unit` the unit tests alone (debian/rules runs them). `make
+# check` is the full gate: deps, sanitizers, fuzz corpora.
+test-unit: unit-bins
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+test: all test-unit
+	$(Q)NETDIAG_BUILD=$(CURDIR)/$(BUILD) \
 	    $(PYTHON) -m pytest -p no:cacheprovider -q -rs tests/integration
 
 check: deps
-	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) fuzz-regress
+	$(Q)$(MAKE) all
+	$(Q)$(MAKE) unit
+	$(Q)$(MAKE) integration
+	$(Q)$(MAKE) fuzz-regress
 
 # clang-tidy reads .clang-tidy (the checks and why); it compiles each file
 # with the build's own flags, less the ones only gcc knows.
-TIDY_SRCS      := $(wildcard daemon/*.c client/*.c)
+TIDY_SRCS      := $(COMMON_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLIENT_SRCS)
 TIDY_TEST_SRCS := $(wildcard tests/unit/*.c tests/fuzz/*.c)
-TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -Idaemon -Iclient \
-             -Itests/unit $(ND_PKGFLAGS)
+TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -iquote daemon \
+             -iquote common -iquote client -iquote tests/unit $(ND_PKGFLAGS)
 
 lint:
-	clang-format --dry-run -Werror daemon/*.c daemon/*.h client/*.c client/*.h \
-	    tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    --inline-suppr -D_GNU_SOURCE -Idaemon daemon client
-	clang-tidy --quiet $(TIDY_SRCS) -- $(TIDY_FLAGS)
-	clang-tidy --quiet --checks=-cert-env33-c $(TIDY_TEST_SRCS) -- $(TIDY_FLAGS)
+	$(call say,FORMAT,sources)
+	$(Q)clang-format --dry-run -Werror common/*.c common/*.h daemon/*.c daemon/*.h client/*.c \
+	    client/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
+	$(call say,CPPCHECK,common daemon client)
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --inline-suppr -D_GNU_SOURCE -Icommon -Idaemon common daemon client
+	$(call say,TIDY,common daemon client)
+	$(Q)clang-tidy --quiet $(TIDY_SRCS) -- $(TIDY_FLAGS)
+	$(call say,TIDY,tests)
+	$(Q)clang-tidy --quiet --checks=-cert-env33-c $(TIDY_TEST_SRCS) -- $(TIDY_FLAGS)
 
 # Fuzzing (tests/fuzz/README.md): libFuzzer targets built by clang in their
 # own tree. `make fuzz` fuzzes each target for FUZZ_SECONDS (FUZZ_TARGETS
@@ -214,53 +263,33 @@ FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/fuzz/fuzz_client: $(filter-out $(BUILD)/client/main.o,$(CLIENT_OBJS))
 $(BUILD)/fuzz/fuzz_duration: $(BUILD)/client/timearg.o
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(DAEMON_OBJS)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ND_CFLAGS) -Iclient $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) \
-	    $(ND_LDFLAGS) $(LDFLAGS) -fsanitize=fuzzer \
-	    -o $@ $< $(filter %.o,$^) $(ND_LDLIBS) $(LDLIBS)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(ND_CFLAGS) -iquote daemon -iquote common -iquote client $(ND_PKGFLAGS) \
+	    $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) -fsanitize=fuzzer \
+	    -o $@ $< $(filter %.o,$^) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 fuzz-bins: $(FUZZ_BINS)
+	@:
 
 fuzz-build:
-	$(MAKE) BUILD=$(FUZZDIR) FUZZ=1 CC=$(FUZZ_CC) fuzz-bins
+	$(Q)$(MAKE) BUILD=$(FUZZDIR) FUZZ=1 CC=$(FUZZ_CC) fuzz-bins
 
 fuzz: fuzz-build
-	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=fuzz-run-%)
+	@$(MAKE) $(FUZZ_TARGETS:%=fuzz-run-%)
 	@sh tests/fuzz/run.sh --summary $(FUZZDIR) $(FUZZ_TARGETS)
 
 fuzz-run-%:
 	@sh tests/fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS) $* $(FUZZ_ARGS)
 
 fuzz-regress: fuzz-build
-	sh tests/fuzz/regress.sh $(FUZZDIR) $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+	@sh tests/fuzz/regress.sh $(FUZZDIR) $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 
-# Valgrind over the normal build (no sanitizers: the two do not mix): the
-# unit tests, then netdiagd on a loopback config for 3 s until SIGTERM, and
-# with --once. A valgrind error exits 99, apart from the daemon's own codes.
-VG := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+# Valgrind over the normal build (no sanitizers: the two do not mix), the
+# unit tests and netdiagd on a loopback config (tests/check-valgrind.sh).
 check-valgrind: all unit-bins
-	@pass=0; fail=0; \
-	for t in $(UNIT_BINS); do \
-	    $(VG) $$t >$(BUILD)/vg.out 2>&1; rc=$$?; \
-	    if [ $$rc -eq 0 ]; then pass=$$((pass + 1)); continue; fi; \
-	    fail=$$((fail + 1)); grep -v '^  ok' $(BUILD)/vg.out; \
-	    if [ $$rc -eq 99 ]; then echo "FAILED: $$t: valgrind found errors"; \
-	    else echo "FAILED: $$t: a test failed under valgrind (exit $$rc)"; fi; \
-	done; \
-	dir=$$(mktemp -d); port=$$((20000 + $$$$ % 20000)); \
-	printf '[daemon]\ndatabase = %s/vg.db\nmetrics_listen = 127.0.0.1:%s\n\n[defaults]\ninterval = 500ms\ntimeout = 200ms\n\n[target self]\nkind = connect\nhost = 127.0.0.1\nport = %s\n\n[target refused]\nkind = connect\nhost = 127.0.0.1\nport = 1\n\n[target dns]\nkind = resolve\nname = vg.test\nserver = 127.0.0.1:1\n\n[target udp]\nkind = send\nhost = 127.0.0.1\nport = 9\npayload_hex = 6e64\n' \
-	    "$$dir" "$$port" "$$port" > "$$dir/vg.ini"; \
-	$(VG) $(BUILD)/netdiagd -c "$$dir/vg.ini" >"$$dir/run.out" 2>&1 & pid=$$!; \
-	for i in $$(seq 300); do grep -q 'started:' "$$dir/run.out" && break; sleep 0.1; done; \
-	sleep 3; kill -TERM $$pid; wait $$pid; rc=$$?; \
-	if [ $$rc -eq 0 ]; then pass=$$((pass + 1)); \
-	else fail=$$((fail + 1)); cat "$$dir/run.out"; echo "FAILED: valgrind netdiagd -c (exit $$rc)"; fi; \
-	$(VG) $(BUILD)/netdiagd --once -c "$$dir/vg.ini" >"$$dir/once.out" 2>&1; rc=$$?; \
-	if [ $$rc -le 1 ]; then pass=$$((pass + 1)); \
-	else fail=$$((fail + 1)); cat "$$dir/once.out"; echo "FAILED: valgrind netdiagd --once (exit $$rc)"; fi; \
-	rm -rf "$$dir" $(BUILD)/vg.out; \
-	echo "check-valgrind: $$pass passed, $$fail failed"; test $$fail -eq 0
+	@sh tests/check-valgrind.sh $(BUILD) $(UNIT_BINS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \

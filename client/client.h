@@ -82,6 +82,11 @@ struct client {
     /* Every value of a repeatable option, in order. */
     const char **cmd_lists[CLIENT_MAX_CMD_OPTIONS];
     size_t cmd_nlist[CLIENT_MAX_CMD_OPTIONS];
+    /* Test hook (tests/fuzz/fuzz_client.c): called once the command line
+     * is read, just before the command runs; it may change what the
+     * command reads (db_path, width_cols). false: exit 0 without running
+     * it. NULL in netdiag itself. */
+    bool (*before_run)(struct client *cl);
 };
 
 /* main.c: the value of the command's option `long_name` (NULL when not

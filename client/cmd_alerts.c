@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "fmt.h"
 #include "state.h"
+#include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -89,7 +90,7 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
     }
     if (__builtin_sub_overflow(end, started, &end))
         end = INT64_MAX; /* times someone else wrote */
-    fmt_duration_ms(end, dur, sizeof(dur));
+    timefmt_duration(end, TIMEFMT_ELAPSED, dur, sizeof(dur));
     output_int_shown(o, end, dur);
     alerts_int(o, st, 5);
     alerts_int(o, st, 6);

@@ -267,10 +267,7 @@ static void follow_remember(struct follow *fw, const struct fkey *k)
 {
     size_t i;
 
-    if (fw->n == fw->cap) {
-        fw->cap = fw->cap ? fw->cap * 2 : 1024;
-        fw->keys = fmt_alloc(fw->keys, fw->cap * sizeof(*fw->keys));
-    }
+    FMT_RESERVE(fw->keys, fw->cap, fw->n + 1);
     /* nearly always the greatest: appended; a late row is inserted */
     if (fw->n == fw->head || fkey_cmp(&fw->keys[fw->n - 1], k) < 0) {
         fw->keys[fw->n++] = *k;

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "fmt.h"
 #include "state.h"
+#include "timefmt.h"
 #include "util.h"
 
 static const struct output_column status_cols[] = {
@@ -71,7 +72,7 @@ static void status_time(const struct client *cl, struct output *o, bool known, i
     fmt_time(ms, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
     fmt_time(ms, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
     if (ago) {
-        fmt_duration_ms(fmt_sub(cl->now_ms, ms), dur, sizeof(dur));
+        timefmt_duration(fmt_sub(cl->now_ms, ms), TIMEFMT_ELAPSED, dur, sizeof(dur));
         snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), " %s (%s ago)",
                  fmt_zone(ms, cl->utc), dur);
     }
@@ -168,7 +169,7 @@ int cmd_status_run(struct client *cl, int argc, char **argv)
     state_line(cl, &st, line, sizeof(line));
     if (running) {
         char up[32];
-        fmt_duration_ms(fmt_sub(cl->now_ms, r->started_ms), up, sizeof(up));
+        timefmt_duration(fmt_sub(cl->now_ms, r->started_ms), TIMEFMT_ELAPSED, up, sizeof(up));
         snprintf(line, sizeof(line), "netdiagd is running: pid %lld on %s, up %s",
                  (long long)r->pid, r->hostname, up);
     }
@@ -184,7 +185,7 @@ int cmd_status_run(struct client *cl, int argc, char **argv)
     status_time(cl, o, run, r->started_ms, false);
     if (running) {
         char up[32];
-        fmt_duration_ms(fmt_sub(cl->now_ms, r->started_ms), up, sizeof(up));
+        timefmt_duration(fmt_sub(cl->now_ms, r->started_ms), TIMEFMT_ELAPSED, up, sizeof(up));
         output_int_shown(o, fmt_sub(cl->now_ms, r->started_ms), up);
     } else {
         output_null(o);

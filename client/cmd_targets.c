@@ -12,6 +12,7 @@
 #include "filter.h"
 #include "fmt.h"
 #include "state.h"
+#include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -219,7 +220,7 @@ static void targets_since_text(const struct targets *t, int64_t ms, char *buf, s
     fmt_time(ms, t->cl->utc, FMT_TIME_CLOCK, when, sizeof(when));
     fmt_time(ms, t->cl->utc, FMT_TIME_DAY, day, sizeof(day));
     fmt_time(t->cl->now_ms, t->cl->utc, FMT_TIME_DAY, today, sizeof(today));
-    fmt_duration_short(fmt_sub(t->cl->now_ms, ms), ago, sizeof(ago));
+    timefmt_duration(fmt_sub(t->cl->now_ms, ms), TIMEFMT_AGO, ago, sizeof(ago));
     if (strcmp(day, today) == 0)
         snprintf(buf, len, "%s (%s)", when, ago);
     else
@@ -343,10 +344,7 @@ static int targets_print(struct targets *t)
                 break;
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            rows = fmt_alloc(rows, cap * sizeof(*rows));
-        }
+        FMT_RESERVE(rows, cap, n + 1);
         rows[n++] = (struct targets_row){
             .index = (size_t)(tg - t->db.targets), .st = ts, .address = db_target_address(st)};
     }

@@ -13,6 +13,7 @@
 #include "filter.h"
 #include "fmt.h"
 #include "state.h"
+#include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -205,17 +206,6 @@ static void timeline_label(const struct timeline *t, const struct timeline_row *
     snprintf(buf, len, "%lld %s", (long long)row->key, wc ? wc->name : "?");
 }
 
-/* "1m", "30m", "6h", "1d". */
-static void timeline_width_name(int64_t ms, char *buf, size_t len)
-{
-    if (ms % TIMELINE_DAY_MS == 0)
-        snprintf(buf, len, "%lldd", (long long)(ms / TIMELINE_DAY_MS));
-    else if (ms % COUNTS_HOUR_MS == 0)
-        snprintf(buf, len, "%lldh", (long long)(ms / COUNTS_HOUR_MS));
-    else
-        snprintf(buf, len, "%lldm", (long long)(ms / COUNTS_MINUTE_MS));
-}
-
 static void timeline_pad(FILE *fp, size_t n)
 {
     while (n-- > 0)
@@ -382,11 +372,11 @@ static int timeline_table(struct timeline *t)
         first = t->nbuckets - ncols;
     }
     counts_range_text(t->cl, &t->r, range, sizeof(range));
-    timeline_width_name(t->bucket_ms, width, sizeof(width));
+    timefmt_duration(t->bucket_ms, TIMEFMT_EXACT, width, sizeof(width)); /* "30m", "1d" */
     part[0] = '\0';
     if (partial != SIZE_MAX && partial >= first) {
         char ran[32];
-        fmt_duration_ms(timeline_elapsed(t, partial), ran, sizeof(ran));
+        timefmt_duration(timeline_elapsed(t, partial), TIMEFMT_ELAPSED, ran, sizeof(ran));
         snprintf(part, sizeof(part), "; the last bucket has run %s of its %s, drawn at that rate",
                  ran, width);
     }

@@ -14,7 +14,7 @@
 #include "client.h"
 #include "db.h"
 #include "fmt.h"
-#include "store.h"
+#include "ndb.h"
 #include "util.h"
 
 /* "netdiag: PATH: message" on one line. */
@@ -169,7 +169,7 @@ static int db_connect(struct db *db, bool immutable)
     int rc;
 
     if (immutable) {
-        util_sqlite_uri(db->path, "?immutable=1", uri, sizeof(uri));
+        ndb_uri(db->path, "?immutable=1", uri, sizeof(uri));
         rc = sqlite3_open_v2(uri, &db->h,
                              SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
     } else {
@@ -194,23 +194,6 @@ static void db_disconnect(struct db *db)
 {
     sqlite3_close(db->h);
     db->h = NULL;
-}
-
-/* One integer from a one-row statement; the SQLite result code. */
-static int db_int(struct db *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
-
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-    return rc;
 }
 
 static bool db_is_busy(int rc)
@@ -252,23 +235,6 @@ static bool db_immutable_is_safe(const struct db *db)
     return S_ISREG(sb.st_mode) && sb.st_size == 0;
 }
 
-struct db_ids {
-    int64_t app_id, version, nobj;
-};
-
-/* The database's identity; an SQLite result code, nothing printed. */
-static int db_read_ids(struct db *db, struct db_ids *ids)
-{
-    int rc;
-
-    memset(ids, 0, sizeof(*ids));
-    if ((rc = db_int(db, "PRAGMA application_id", &ids->app_id)) != SQLITE_OK ||
-        (rc = db_int(db, "PRAGMA user_version", &ids->version)) != SQLITE_OK ||
-        (rc = db_int(db, "SELECT count(*) FROM sqlite_schema", &ids->nobj)) != SQLITE_OK)
-        return rc;
-    return SQLITE_OK;
-}
-
 static int db_read_error(struct db *db, int rc)
 {
     if (db_is_busy(rc))
@@ -282,25 +248,25 @@ static int db_read_error(struct db *db, int rc)
 }
 
 /* Is it a netdiag database this client reads? */
-static int db_check_ids(struct db *db, const struct db_ids *ids)
+static int db_check_ids(struct db *db, const struct ndb_ids *ids)
 {
-    if (ids->app_id == 0 && ids->version == 0 && ids->nobj == 0) {
+    switch (ndb_check(ids, CLIENT_SCHEMA_VERSION)) {
+    case NDB_EMPTY:
         db_say(db, "an empty SQLite database, not (yet) a netdiag database");
         return CLIENT_EXIT_BAD_DB;
-    }
-    if (ids->app_id != STORE_APPLICATION_ID) {
+    case NDB_FOREIGN:
         db_say(db, "not a netdiag database (application_id %lld, expected %d)",
-               (long long)ids->app_id, STORE_APPLICATION_ID);
+               (long long)ids->app_id, NDB_APPLICATION_ID);
         return CLIENT_EXIT_BAD_DB;
-    }
-    if (ids->version > CLIENT_SCHEMA_VERSION) {
+    case NDB_TOO_NEW:
         db_say(db, "schema version %lld is newer than this netdiag reads (%d); upgrade netdiag",
                (long long)ids->version, CLIENT_SCHEMA_VERSION);
         return CLIENT_EXIT_BAD_DB;
-    }
-    if (ids->version < 1) {
+    case NDB_NO_VERSION:
         db_say(db, "a netdiag database without a schema version; is netdiagd still creating it?");
         return CLIENT_EXIT_BAD_DB;
+    case NDB_OURS:
+        break;
     }
     db->version = (int)ids->version;
     return 0;
@@ -395,10 +361,7 @@ static int db_load_targets(struct db *db)
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
         const unsigned char *name = sqlite3_column_text(st, 1);
         struct db_target *t;
-        if (db->ntargets == cap) {
-            cap = cap ? cap * 2 : 64;
-            db->targets = fmt_alloc(db->targets, cap * sizeof(*db->targets));
-        }
+        FMT_RESERVE(db->targets, cap, db->ntargets + 1);
         t = &db->targets[db->ntargets++];
         t->id = sqlite3_column_int64(st, 0);
         t->name = db_arena_dup(&db->arena, name != NULL ? (const char *)name : "?");
@@ -466,7 +429,7 @@ static int db_find_tables(struct db *db)
 
 int db_open(struct client *cl, struct db *db)
 {
-    struct db_ids ids;
+    struct ndb_ids ids;
     int rc, ret;
 
     memset(db, 0, sizeof(*db));
@@ -476,7 +439,7 @@ int db_open(struct client *cl, struct db *db)
         return ret;
     if ((ret = db_connect(db, false)) != 0)
         goto fail;
-    rc = db_read_ids(db, &ids);
+    rc = ndb_read_ids(db->h, &ids);
     if (db_is_sidecar_error(rc)) {
         db_disconnect(db);
         if (!db_immutable_is_safe(db)) {
@@ -487,7 +450,7 @@ int db_open(struct client *cl, struct db *db)
         }
         if ((ret = db_connect(db, true)) != 0)
             goto fail;
-        rc = db_read_ids(db, &ids);
+        rc = ndb_read_ids(db->h, &ids);
     }
     if (rc != SQLITE_OK) {
         ret = db_read_error(db, rc);

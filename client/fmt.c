@@ -1,22 +1,35 @@
-/* Formatting shared by the query commands: times (local or UTC), latencies,
- * percentages, durations, and the string buffer SQL is built in. */
+/* Formatting shared by the query commands: times in the table styles
+ * (ISO 8601 and durations are common/timefmt.c's), latencies, percentages,
+ * and the string buffer SQL is built in. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "fmt.h"
+#include "timefmt.h"
+
+static void fmt_out_of_memory(void)
+{
+    fputs("netdiag: out of memory\n", stderr);
+    exit(1);
+}
 
 void *fmt_alloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
 
-    if (q == NULL) {
-        fputs("netdiag: out of memory\n", stderr);
-        exit(1);
-    }
+    if (q == NULL)
+        fmt_out_of_memory();
     return q;
+}
+
+void fmt_reserve(void *arrp, size_t *cap, size_t need, size_t size)
+{
+    if (array_reserve(arrp, cap, need, size) < 0)
+        fmt_out_of_memory();
 }
 
 char *fmt_strdup(const char *s)
@@ -26,46 +39,21 @@ char *fmt_strdup(const char *s)
     return memcpy(fmt_alloc(NULL, n), s, n);
 }
 
-/* Floor division: times before 1970 never occur, but -1 ms must not
- * become second 0. */
-static int64_t fmt_floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static bool fmt_tm(int64_t ms, bool utc, struct tm *tm)
-{
-    time_t t = (time_t)fmt_floor_div(ms, 1000);
-
-    return (utc ? gmtime_r(&t, tm) : localtime_r(&t, tm)) != NULL;
-}
-
 void fmt_time(int64_t ms, bool utc, enum fmt_time_style style, char *buf, size_t len)
 {
     struct tm tm;
-    int frac = (int)(((ms % 1000) + 1000) % 1000); /* never overflows, unlike ms - s * 1000 */
 
-    if (!fmt_tm(ms, utc, &tm)) {
+    if (style == FMT_TIME_ISO) {
+        timefmt_iso(ms, utc, buf, len);
+        return;
+    }
+    if (!timefmt_tm(ms, utc, &tm)) {
         snprintf(buf, len, "?");
         return;
     }
     switch (style) {
     case FMT_TIME_ISO:
-        if (utc || tm.tm_gmtoff == 0) {
-            snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-        } else {
-            long off = tm.tm_gmtoff / 60;
-            char sign = off < 0 ? '-' : '+';
-            if (off < 0)
-                off = -off;
-            snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02ld:%02ld", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac, sign,
-                     off / 60, off % 60);
-        }
-        break;
+        break; /* above */
     case FMT_TIME_SHORT:
         snprintf(buf, len, "%02d-%02d %02d:%02d:%02d", tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                  tm.tm_min, tm.tm_sec);
@@ -84,7 +72,7 @@ const char *fmt_zone(int64_t ms, bool utc)
     static char zone[64];
     struct tm tm;
 
-    if (utc || !fmt_tm(ms, false, &tm) || tm.tm_zone == NULL)
+    if (utc || !timefmt_tm(ms, false, &tm) || tm.tm_zone == NULL)
         return "UTC";
     snprintf(zone, sizeof(zone), "%s", tm.tm_zone);
     return zone;
@@ -94,7 +82,7 @@ int64_t fmt_utc_offset_ms(int64_t ms, bool utc)
 {
     struct tm tm;
 
-    if (utc || !fmt_tm(ms, false, &tm))
+    if (utc || !timefmt_tm(ms, false, &tm))
         return 0;
     return (int64_t)tm.tm_gmtoff * 1000;
 }
@@ -143,38 +131,6 @@ void fmt_percent1(double fraction, char *buf, size_t len)
         snprintf(buf, len, ">99.9%%");
     else
         snprintf(buf, len, "%.1f%%", pct);
-}
-
-void fmt_duration_short(int64_t ms, char *buf, size_t len)
-{
-    int64_t s = ms / 1000;
-
-    if (ms < 0)
-        snprintf(buf, len, "-");
-    else if (s < 60)
-        snprintf(buf, len, "%llds", (long long)s);
-    else if (s < 3600)
-        snprintf(buf, len, "%lldm", (long long)(s / 60));
-    else if (s < 86400)
-        snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-    else
-        snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
-}
-
-void fmt_duration_ms(int64_t ms, char *buf, size_t len)
-{
-    int64_t s = ms / 1000;
-
-    if (ms < 0)
-        snprintf(buf, len, "-");
-    else if (s < 60)
-        snprintf(buf, len, "%llds", (long long)s);
-    else if (s < 3600)
-        snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-    else if (s < 86400)
-        snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-    else
-        snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
 }
 
 int64_t fmt_sub(int64_t a, int64_t b)

@@ -30,10 +30,6 @@ void fmt_percent(double fraction, char *buf, size_t len);
  * "<0.1%" for a little, ">99.9%" for almost all (never rounded to 0 or
  * 100 when it is not); "-" for NaN. */
 void fmt_percent1(double fraction, char *buf, size_t len);
-/* A duration in ms as "45s", "12m", "3h05m", "2d4h". */
-void fmt_duration_ms(int64_t ms, char *buf, size_t len);
-/* How long ago, short: "45s", "7m", "3h05m", "2d04h"; "-" when negative. */
-void fmt_duration_short(int64_t ms, char *buf, size_t len);
 
 /* a - b and a + b, saturating at the ends of int64: times read from a
  * database someone else wrote may be anything. */
@@ -53,5 +49,8 @@ void fmt_buf_free(struct fmt_buf *b);
  * the client has nothing useful to do without it. */
 void *fmt_alloc(void *p, size_t n);
 char *fmt_strdup(const char *s);
+/* ARRAY_RESERVE (common/array.h) that exits 1 in the same way. */
+void fmt_reserve(void *arrp, size_t *cap, size_t need, size_t size);
+#define FMT_RESERVE(arr, cap, need) fmt_reserve(&(arr), &(cap), (need), sizeof(*(arr)))
 
 #endif

@@ -759,5 +759,7 @@ static int client_main(struct client *cl, int argc, char **argv)
     if ((rc = client_times(cl, &pending)) != 0)
         return rc;
     cl->width_cols = output_width(stdout);
+    if (cl->before_run != NULL && !cl->before_run(cl))
+        return CLIENT_EXIT_OK;
     return cl->cmd->run(cl, nargs, cmd_argv + optind);
 }

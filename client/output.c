@@ -8,6 +8,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "fmt.h"
+#include "json.h"
 #include "output.h"
 #include "util.h"
 
@@ -59,26 +61,9 @@ const char *output_format_name(enum output_format format)
     return "?";
 }
 
-/* The client has nothing sensible to do without memory: say so and stop. */
-static void *output_alloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-    if (q == NULL) {
-        fputs("netdiag: out of memory\n", stderr);
-        exit(1);
-    }
-    return q;
-}
-
 static void *output_zalloc(size_t size)
 {
-    return memset(output_alloc(NULL, size), 0, size ? size : 1);
-}
-
-static char *output_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(output_alloc(NULL, n), s, n);
+    return memset(fmt_alloc(NULL, size), 0, size ? size : 1);
 }
 
 size_t output_text_width(const char *s)
@@ -90,34 +75,6 @@ size_t output_text_width(const char *s)
     return w;
 }
 
-/* Length of the valid UTF-8 sequence at s (1 to 4), 0 when it is not one
- * (overlong forms, surrogates and code points over U+10FFFF included). */
-static size_t output_utf8_len(const unsigned char *s)
-{
-    size_t n;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3fu);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff)
-        return 0;
-    return n;
-}
-
 /* The escaping of output_escape(); newlines kept when keep_nl. */
 static void output_escape_nl(const char *s, char *buf, size_t len, bool keep_nl)
 {
@@ -127,7 +84,7 @@ static void output_escape_nl(const char *s, char *buf, size_t len, bool keep_nl)
     if (len == 0)
         return;
     while (*p && o + 7 < len) {
-        size_t n = output_utf8_len(p);
+        size_t n = json_utf8_len(p);
         if (*p == '\n' && keep_nl) {
             buf[o++] = '\n';
             p++;
@@ -207,36 +164,16 @@ struct output *output_new(FILE *fp, enum output_format format, enum output_layou
     return o;
 }
 
-/* s as a JSON string that is always valid: quotes, backslashes and
- * control characters escaped, bytes that are not UTF-8 as U+FFFD (the
- * text someone else wrote into the database may hold anything). */
+static void output_json_put(const char *p, size_t n, void *arg)
+{
+    fwrite(p, 1, n, arg);
+}
+
+/* s as a JSON string that is always valid (common/json.c): the text
+ * someone else wrote into the database may hold anything. */
 static void output_json_string(FILE *fp, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-
-    fputc('"', fp);
-    while (*p) {
-        size_t n = output_utf8_len(p);
-        if (*p == '"' || *p == '\\') {
-            fputc('\\', fp);
-            fputc(*p++, fp);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            fprintf(fp, "\\u%04x", *p++);
-        } else if (n == 0) {
-            fputs("\\ufffd", fp);
-            p++;
-        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
-            fprintf(fp, "\\u%04x", p[1]);
-            p += 2;
-        } else if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-            fprintf(fp, "\\u%04x", 0x2000 | (p[2] - 0x80)); /* U+2028, U+2029 */
-            p += 3;
-        } else {
-            fwrite(p, 1, n, fp);
-            p += n;
-        }
-    }
-    fputc('"', fp);
+    json_write(s, output_json_put, fp);
 }
 
 /* s with bytes that are not UTF-8 written as U+FFFD: CSV is text. */
@@ -245,7 +182,7 @@ static void output_csv_text(FILE *fp, const char *s)
     const unsigned char *p = (const unsigned char *)s;
 
     while (*p) {
-        size_t n = output_utf8_len(p);
+        size_t n = json_utf8_len(p);
         if (n == 0) {
             fputs("\xef\xbf\xbd", fp);
             p++;
@@ -278,13 +215,10 @@ static void output_csv_field(FILE *fp, const char *s)
 static void output_table_push(struct output *o, const char *s)
 {
     size_t len = strlen(s) * 6 + 8;
-    char *t = output_alloc(NULL, len);
+    char *t = fmt_alloc(NULL, len);
 
     output_escape_nl(s, t, len, true);
-    if (o->ncells == o->cells_cap) {
-        o->cells_cap = o->cells_cap ? o->cells_cap * 2 : 64;
-        o->cells = output_alloc(o->cells, o->cells_cap * sizeof(*o->cells));
-    }
+    FMT_RESERVE(o->cells, o->cells_cap, o->ncells + 1);
     o->cells[o->ncells++] = t;
 }
 
@@ -409,7 +343,7 @@ void output_list(struct output *o, const char *const *items, size_t n)
     /* Table and CSV show the items joined in one field. */
     for (size_t i = 0; i < n; i++)
         len += strlen(items[i]) + strlen(sep);
-    joined = output_alloc(NULL, len);
+    joined = fmt_alloc(NULL, len);
     joined[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -536,7 +470,7 @@ static void output_table_list(struct output *o)
     bool header = !o->laid;
 
     for (size_t i = 0; i < n; i++) {
-        headers[i] = output_strdup(o->cols[i].header ? o->cols[i].header : o->cols[i].name);
+        headers[i] = fmt_strdup(o->cols[i].header ? o->cols[i].header : o->cols[i].name);
         for (char *p = headers[i]; *p && !o->cols[i].header; p++)
             *p = (char)toupper((unsigned char)*p);
         visible[i] = !(o->cols[i].flags & OUTPUT_COL_HIDE);
@@ -581,8 +515,8 @@ static void output_table_list(struct output *o)
         output_shrink(w, min_w, eligible, n, &total, avail);
     }
     if (o->stream && !o->laid) {
-        o->w = output_alloc(NULL, n * sizeof(*o->w));
-        o->visible = output_alloc(NULL, n * sizeof(*o->visible));
+        o->w = fmt_alloc(NULL, n * sizeof(*o->w));
+        o->visible = fmt_alloc(NULL, n * sizeof(*o->visible));
         memcpy(o->w, w, n * sizeof(*w));
         memcpy(o->visible, visible, n * sizeof(*visible));
         o->laid = true;
@@ -623,7 +557,7 @@ static void output_free_cells(struct output *o)
 void output_set_empty(struct output *o, const char *text)
 {
     free(o->empty);
-    o->empty = text != NULL ? output_strdup(text) : NULL;
+    o->empty = text != NULL ? fmt_strdup(text) : NULL;
     o->has_empty = true;
 }
 

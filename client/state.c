@@ -14,6 +14,7 @@
 #include "db.h"
 #include "fmt.h"
 #include "state.h"
+#include "timefmt.h"
 #include "util.h"
 
 const char *state_name(enum state_kind kind)
@@ -118,7 +119,7 @@ void state_line(const struct client *cl, const struct state *st, char *buf, size
     if (st->since_ms > cl->now_ms)
         snprintf(ago, sizeof(ago), "ahead of this clock");
     else
-        fmt_duration_ms(fmt_sub(cl->now_ms, st->since_ms), ago, sizeof(ago));
+        timefmt_duration(fmt_sub(cl->now_ms, st->since_ms), TIMEFMT_ELAPSED, ago, sizeof(ago));
     if (st->since_ms <= cl->now_ms)
         strncat(ago, " ago", sizeof(ago) - strlen(ago) - 1);
     if (st->kind == STATE_STOPPED)

@@ -14,10 +14,12 @@
 #include <event2/event.h>
 
 #include "alert.h"
+#include "alert_am.h"
 #include "alert_detect.h"
+#include "alert_exec.h"
 #include "alert_int.h"
 #include "log.h"
-#include "result.h"
+#include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -169,16 +171,6 @@ static void alert_tgt_alloc(struct alert_tgt *tg, const struct target *t,
             t->alert_codes[k] == CONFIG_CODE_TIMEOUT ? WSAETIMEDOUT : t->alert_codes[k];
         tg->ser[k].hidx = alert_host_find(hs, nhs, t->alert_codes[k]);
     }
-}
-
-const char *alert_event_name(enum alert_event ev)
-{
-    return ev == ALERT_EVENT_RESOLVED ? "resolved" : "firing";
-}
-
-void alert_format_time(int64_t ms, char *buf, size_t len)
-{
-    result_format_time(ms, buf, len);
 }
 
 /* snprintf for texts that may be cut short (details, lists): cutting is
@@ -824,7 +816,7 @@ void alert_observe(struct alert_engine *a, const struct result *r)
          * loop more than counting it */
         if (ser->count++ == 0) {
             char buf[ALERT_FIRST_MAX];
-            alert_text(buf, sizeof(buf), "%s%s%s %s%s%s", probe_phase_name(r->phase),
+            alert_text(buf, sizeof(buf), "%s%s%s %s%s%s", result_phase_name(r->phase),
                        r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
                        r->detail);
             text_set(&ser_text(ser)->first, buf);
@@ -1125,7 +1117,7 @@ static void alert_restore(struct alert_engine *a)
         struct alert_host *h =
             row->target_id == 0 ? alert_host_for_row(a, row->wsa_code, row->detail) : NULL;
 
-        alert_format_time(row->started_ms, t, sizeof(t));
+        timefmt_iso(row->started_ms, true, t, sizeof(t));
         if (ser != NULL && tg != NULL && !ser->s.firing) {
             alert_restore_series(&ser->s, row);
             ser->real_code = row->wsa_code;

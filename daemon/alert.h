@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "probe.h"
+#include "result.h"
 #include "store.h"
 
 struct event_base;
@@ -40,13 +40,5 @@ size_t alert_active(const struct alert_engine *a);
 
 /* Shutdown: stop timers, end running hooks (and what they started), free. */
 void alert_free(struct alert_engine *a);
-
-/* alertmanager_url: one URL or several (an HA pair), separated by blanks
- * or commas, each plain http://host[:port][/path], with user:password@
- * sent as HTTP Basic. Returns 0, or -1 with a message in err that shows
- * no credentials (alert_am.c). */
-int alert_am_check_urls(const char *value, char *err, size_t errlen);
-/* url with any user:password@ replaced by ***@, for messages. */
-void alert_url_redact(const char *url, char *buf, size_t len);
 
 #endif

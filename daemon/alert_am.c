@@ -22,9 +22,12 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "alert.h"
+#include "array.h"
+#include "alert_am.h"
 #include "alert_int.h"
+#include "json.h"
 #include "log.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define AM_BACKOFF_MIN_MS 1000
@@ -78,20 +81,16 @@ struct alert_am {
     int last_error;            /* enum evhttp_request_error + 1; 0: none */
 };
 
-/* JSON string (with quotes) of s; every byte that is not printable ASCII
- * escaped, so any input yields valid JSON. */
+static void am_json_put(const char *p, size_t n, void *arg)
+{
+    evbuffer_add(arg, p, n);
+}
+
+/* JSON string (with quotes) of s: valid JSON whatever s holds, UTF-8
+ * kept as it is (a hostname "büro" stays "büro"). */
 static void am_json(struct evbuffer *b, const char *s)
 {
-    evbuffer_add(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            evbuffer_add_printf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
-            evbuffer_add_printf(b, "\\u%04x", *p);
-        else
-            evbuffer_add(b, p, 1);
-    }
-    evbuffer_add(b, "\"", 1);
+    json_write(s, am_json_put, b);
 }
 
 static void am_kv(struct evbuffer *b, bool *first, const char *k, const char *v)
@@ -178,7 +177,7 @@ static char *am_rest(const struct alert_notice *n)
     snprintf(v, sizeof(v), "%" PRId64, n->window_ms);
     am_kv(b, &first, "window_ms", v);
     evbuffer_add(b, "},", 2);
-    alert_format_time(n->started_ms, t, sizeof(t));
+    timefmt_iso(n->started_ms, true, t, sizeof(t));
     evbuffer_add_printf(b, "\"startsAt\":\"%s\"", t);
     return am_take(b);
 }
@@ -365,7 +364,7 @@ static void am_send(struct alert_am *am)
     for (size_t i = 0; i < am->n; i++) {
         struct am_entry *e = &am->e[i];
         int64_t ends = e->resolved ? e->ends_ms : now + AM_ENDS_PERIODS * am->resend_ms;
-        alert_format_time(ends, t, sizeof(t));
+        timefmt_iso(ends, true, t, sizeof(t));
         evbuffer_add_printf(out, "%s{\"labels\":%s,%s,\"endsAt\":\"%s\"}", i ? "," : "", e->labels,
                             e->rest, t);
         e->in_request = true;
@@ -410,7 +409,7 @@ static bool am_is_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-void alert_url_redact(const char *url, char *buf, size_t len)
+void alert_am_url_redact(const char *url, char *buf, size_t len)
 {
     const char *auth = strstr(url, "://");
     const char *end, *at = NULL;
@@ -476,7 +475,7 @@ static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, siz
     unsigned char addr[sizeof(struct in_addr)];
     char shown[512];
 
-    alert_url_redact(url, shown, sizeof(shown));
+    alert_am_url_redact(url, shown, sizeof(shown));
     *uri = NULL;
     if (scheme_end == NULL) {
         snprintf(err, errlen,
@@ -550,7 +549,7 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
     char shown[512];
     size_t plen;
 
-    alert_url_redact(url, shown, sizeof(shown));
+    alert_am_url_redact(url, shown, sizeof(shown));
     if (am == NULL) {
         snprintf(err, errlen, "alertmanager %s: out of memory", shown);
         goto fail;
@@ -640,14 +639,8 @@ void alert_am_put(struct alert_am *am, const struct alert_notice *n)
             }
             am_remove(am, old);
         }
-        if (am->n == am->cap) {
-            size_t ncap = am->cap ? 2 * am->cap : 16;
-            struct am_entry *ne = realloc(am->e, ncap * sizeof(*ne));
-            if (ne == NULL)
-                return;
-            am->e = ne;
-            am->cap = ncap;
-        }
+        if (ARRAY_RESERVE(am->e, am->cap, am->n + 1) < 0)
+            return;
         e = &am->e[am->n];
         memset(e, 0, sizeof(*e));
         e->id = n->id;

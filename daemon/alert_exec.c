@@ -21,8 +21,10 @@
 
 #include <event2/event.h>
 
+#include "alert_exec.h"
 #include "alert_int.h"
 #include "log.h"
+#include "timefmt.h"
 #include "util.h"
 
 extern char **environ;
@@ -281,16 +283,13 @@ static void alert_env_fill(struct alert_env *e, const char *instance, const stru
     alert_env_add(e, "BASELINE", "%.2f", n->baseline);
     if (!n->host)
         alert_env_add(e, "THRESHOLD", "%.2f", n->threshold);
-    if (n->window_ms % 1000 == 0)
-        snprintf(win, sizeof(win), "%" PRId64 "s", n->window_ms / 1000);
-    else
-        snprintf(win, sizeof(win), "%" PRId64 "ms", n->window_ms);
+    timefmt_duration(n->window_ms, TIMEFMT_EXACT, win, sizeof(win));
     alert_env_add(e, "WINDOW", "%s", win);
-    alert_format_time(n->started_ms, t, sizeof(t));
+    timefmt_iso(n->started_ms, true, t, sizeof(t));
     alert_env_add(e, "STARTED", "%s", t);
     alert_env_add(e, "STARTED_MS", "%" PRId64, n->started_ms);
     if (n->resolved_ms > 0) {
-        alert_format_time(n->resolved_ms, t, sizeof(t));
+        timefmt_iso(n->resolved_ms, true, t, sizeof(t));
         alert_env_add(e, "RESOLVED", "%s", t);
         alert_env_add(e, "RESOLVED_MS", "%" PRId64, n->resolved_ms);
     }

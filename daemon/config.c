@@ -15,8 +15,10 @@
 
 #include <ini.h>
 
+#include "array.h"
 #include "config.h"
 #include "config_opt.h"
+#include "timefmt.h"
 #include "util.h"
 
 /* Debian's libinih hands the reader a 200-byte buffer (INI_MAX_LINE): a
@@ -69,7 +71,7 @@ struct parser {
     size_t cur_target;
     char label[CONFIG_LINE_MAX + 16]; /* "[target web]", "[defaults]" */
     struct tmeta *meta;
-    size_t cap;
+    size_t cap, meta_cap;     /* room of cfg->targets, of meta */
     int single_line[NOPTS];   /* [daemon] and [alert] keys: line set */
     bool single_bad[NOPTS];   /* ... and the value was refused */
     int defaults_line[NOPTS]; /* [defaults] keys: line set */
@@ -77,56 +79,6 @@ struct parser {
     size_t bytes;  /* read so far, all files together */
     bool too_many; /* CONFIG_TARGETS_MAX reached (reported once) */
 };
-
-const char *target_kind_name(enum target_kind kind)
-{
-    switch (kind) {
-    case KIND_CONNECT:
-        return "connect";
-    case KIND_RESOLVE:
-        return "resolve";
-    case KIND_SEND:
-        return "send";
-    }
-    return "?";
-}
-
-const char *family_name(enum family family)
-{
-    switch (family) {
-    case FAMILY_ANY:
-        return "any";
-    case FAMILY_IPV4:
-        return "ipv4";
-    case FAMILY_IPV6:
-        return "ipv6";
-    }
-    return "?";
-}
-
-static const struct {
-    const char *name;
-    uint16_t qtype;
-} qtypes[] = {
-    {"A", 1},    {"NS", 2},    {"CNAME", 5}, {"SOA", 6},   {"PTR", 12},  {"MX", 15},
-    {"TXT", 16}, {"AAAA", 28}, {"SRV", 33},  {"ANY", 255}, {"CAA", 257},
-};
-
-uint16_t config_qtype_from_name(const char *name)
-{
-    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
-        if (strcasecmp(name, qtypes[i].name) == 0)
-            return qtypes[i].qtype;
-    return 0;
-}
-
-const char *config_qtype_name(uint16_t qtype)
-{
-    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
-        if (qtypes[i].qtype == qtype)
-            return qtypes[i].name;
-    return NULL;
-}
 
 struct target *config_find_target(const struct config *cfg, const char *name)
 {
@@ -317,19 +269,10 @@ static bool target_new(struct parser *p, const char *name, const char *file, int
         p->cur = CUR_IGNORE;
         return false;
     }
-    if (cfg->ntargets == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : 16;
-        struct target *nt = realloc(cfg->targets, ncap * sizeof(*nt));
-        struct tmeta *nm;
-        if (nt == NULL)
-            goto oom;
-        cfg->targets = nt;
-        nm = realloc(p->meta, ncap * sizeof(*nm));
-        if (nm == NULL)
-            goto oom;
-        p->meta = nm;
-        p->cap = ncap;
-    }
+    /* two arrays, one per target: each has its own room */
+    if (ARRAY_RESERVE(cfg->targets, p->cap, cfg->ntargets + 1) < 0 ||
+        ARRAY_RESERVE(p->meta, p->meta_cap, cfg->ntargets + 1) < 0)
+        goto oom;
     t = &cfg->targets[cfg->ntargets];
     memset(t, 0, sizeof(*t));
     memset(&p->meta[cfg->ntargets], 0, sizeof(p->meta[0]));
@@ -839,15 +782,9 @@ static void parse_include_dir(struct parser *p, const char *dir, int line)
             n = 0;
             break;
         }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, ncap * sizeof(*nn));
-            if (nn == NULL) {
-                free(path);
-                break;
-            }
-            names = nn;
-            cap = ncap;
+        if (ARRAY_RESERVE(names, cap, n + 1) < 0) {
+            free(path);
+            break;
         }
         names[n++] = path;
     }
@@ -999,8 +936,8 @@ static void err_timeout(struct parser *p, const char *file, int interval_line, i
 {
     char iv[32], to[32];
 
-    config_opt_fmt_ms(interval_ms, iv, sizeof(iv));
-    config_opt_fmt_ms(timeout_ms, to, sizeof(to));
+    timefmt_duration(interval_ms, TIMEFMT_EXACT, iv, sizeof(iv));
+    timefmt_duration(timeout_ms, TIMEFMT_EXACT, to, sizeof(to));
     if (timeout_line != 0)
         perr(p, file, timeout_line, "%s timeout: %s must be less than interval (%s)", p->label, to,
              iv);
@@ -1147,8 +1084,8 @@ static void config_check(struct parser *p)
     }
     if (!p->single_bad[wi] && !p->single_bad[bi] &&
         cfg->alert.baseline_ms <= cfg->alert.window_ms) {
-        config_opt_fmt_ms(cfg->alert.baseline_ms, a, sizeof(a));
-        config_opt_fmt_ms(cfg->alert.window_ms, b, sizeof(b));
+        timefmt_duration(cfg->alert.baseline_ms, TIMEFMT_EXACT, a, sizeof(a));
+        timefmt_duration(cfg->alert.window_ms, TIMEFMT_EXACT, b, sizeof(b));
         if (p->single_line[bi] != 0)
             perr(p, cfg->path, p->single_line[bi],
                  "[alert] baseline: %s must be longer than window (%s)", a, b);

@@ -35,14 +35,14 @@ enum target_kind {
     KIND_RESOLVE,
     KIND_SEND,
 };
-const char *target_kind_name(enum target_kind kind);
+const char *target_kind_name(enum target_kind kind); /* config_opt.c */
 
 enum family {
     FAMILY_ANY,
     FAMILY_IPV4,
     FAMILY_IPV6,
 };
-const char *family_name(enum family family);
+const char *family_name(enum family family); /* config_opt.c */
 
 enum addr_select {
     ADDRSEL_FIRST,
@@ -187,7 +187,7 @@ void config_unlink_prev(struct config *cfg);
 struct target *config_find_target(const struct config *cfg, const char *name);
 
 /* DNS record type names <-> numbers for the `type` key: A AAAA MX TXT NS
- * CNAME SOA PTR (plus SRV, CAA, ANY). 0 / NULL when unknown. */
+ * CNAME SOA PTR (plus SRV, CAA, ANY). 0 / NULL when unknown (config_opt.c). */
 uint16_t config_qtype_from_name(const char *name);
 const char *config_qtype_name(uint16_t qtype);
 

@@ -10,9 +10,10 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "alert.h"
+#include "alert_am.h"
 #include "config_opt.h"
 #include "log.h"
+#include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -20,6 +21,42 @@ static const char *const kind_names[] = {"connect", "resolve", "send", NULL};
 static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
 static const char *const addrsel_names[] = {"first", "all", NULL};
 static const char *const proto_names[] = {"udp", "tcp", NULL};
+
+/* The names of a target's kind and family: the values the config takes
+ * are the names everything else prints and stores. */
+const char *target_kind_name(enum target_kind kind)
+{
+    return (size_t)kind < ND_ARRAY_LEN(kind_names) - 1 ? kind_names[kind] : "?";
+}
+
+const char *family_name(enum family family)
+{
+    return (size_t)family < ND_ARRAY_LEN(family_names) - 1 ? family_names[family] : "?";
+}
+
+static const struct {
+    const char *name;
+    uint16_t qtype;
+} qtypes[] = {
+    {"A", 1},    {"NS", 2},    {"CNAME", 5}, {"SOA", 6},   {"PTR", 12},  {"MX", 15},
+    {"TXT", 16}, {"AAAA", 28}, {"SRV", 33},  {"ANY", 255}, {"CAA", 257},
+};
+
+uint16_t config_qtype_from_name(const char *name)
+{
+    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
+        if (strcasecmp(name, qtypes[i].name) == 0)
+            return qtypes[i].qtype;
+    return 0;
+}
+
+const char *config_qtype_name(uint16_t qtype)
+{
+    for (size_t i = 0; i < ND_ARRAY_LEN(qtypes); i++)
+        if (qtypes[i].qtype == qtype)
+            return qtypes[i].name;
+    return NULL;
+}
 
 _Static_assert(sizeof(enum target_kind) == sizeof(int), "enum fields are int-sized");
 _Static_assert(sizeof(enum family) == sizeof(int), "enum fields are int-sized");
@@ -80,22 +117,6 @@ const struct config_option config_options[CONFIG_NOPTS] = {
 /* clang-format on */
 
 _Static_assert(ND_ARRAY_LEN(config_options) == CONFIG_NOPTS, "CONFIG_NOPTS is the row count");
-
-void config_opt_fmt_ms(int64_t ms, char *buf, size_t len)
-{
-    static const struct {
-        int64_t ms;
-        const char *unit;
-    } units[] = {{CONFIG_DAY_MS, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
-
-    for (size_t i = 0; i < ND_ARRAY_LEN(units); i++) {
-        if (ms != 0 && ms % units[i].ms == 0) {
-            snprintf(buf, len, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
-            return;
-        }
-    }
-    snprintf(buf, len, "%" PRId64 "ms", ms);
-}
 
 /* Whether s is written as a whole number, so that a failed parse is a range
  * error rather than a syntax one. */
@@ -418,8 +439,8 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
             return -1;
         if (n < o->min || n > o->max) {
             char lo[32], hi[32];
-            config_opt_fmt_ms(o->min, lo, sizeof(lo));
-            config_opt_fmt_ms(o->max, hi, sizeof(hi));
+            timefmt_duration(o->min, TIMEFMT_EXACT, lo, sizeof(lo));
+            timefmt_duration(o->max, TIMEFMT_EXACT, hi, sizeof(hi));
             snprintf(err, errlen, "\"%s\" is out of range (%s to %s)", v, lo, hi);
             return -1;
         }

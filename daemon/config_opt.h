@@ -83,7 +83,4 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
 void config_verror(FILE *errs, const char *file, int line, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
-/* "10s", "1d", "250ms": the largest unit that divides ms. */
-void config_opt_fmt_ms(int64_t ms, char *buf, size_t len);
-
 #endif

@@ -610,7 +610,7 @@ int main(int argc, char **argv)
         rc = d.failures > 0 ? EXIT_FAILED : 0;
     } else {
         struct store_stats ss;
-        struct engine_sched_stats es;
+        struct sched_stats es;
 
         engine_schedule_stats(d.eng, &es);
         reload_stop(d.reload); /* before the store: its thread writes there */

@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 
+#include "array.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -174,16 +175,8 @@ static int slot_init(struct mslot *s, const char *name, enum target_kind kind)
  * Returns the slot index or -1 when out of memory. */
 static long slot_add(struct metrics *m, const struct target *t)
 {
-    struct mslot *s;
-
-    if (m->nslots == m->slots_cap) {
-        size_t cap = m->slots_cap ? 2 * m->slots_cap : 8;
-        s = realloc(m->slots, cap * sizeof(*s));
-        if (s == NULL)
-            return -1;
-        m->slots = s;
-        m->slots_cap = cap;
-    }
+    if (ARRAY_RESERVE(m->slots, m->slots_cap, m->nslots + 1) < 0)
+        return -1;
     if (2 * (m->nslots + 1) > m->index_cap) {
         size_t cap = index_cap_for(m->nslots + 1);
         uint32_t *idx = calloc(cap, sizeof(*idx));
@@ -257,14 +250,8 @@ static int slot_count_failure(struct mslot *s, int code, const char *raw)
         s->fails[i].count++;
         return 0;
     }
-    if (s->nfails == s->fails_cap) {
-        size_t cap = s->fails_cap ? 2 * s->fails_cap : 4;
-        struct mfail *f = realloc(s->fails, cap * sizeof(*f));
-        if (f == NULL)
-            return -1;
-        s->fails = f;
-        s->fails_cap = cap;
-    }
+    if (ARRAY_RESERVE(s->fails, s->fails_cap, s->nfails + 1) < 0)
+        return -1;
     memmove(&s->fails[i + 1], &s->fails[i], (s->nfails - i) * sizeof(*s->fails));
     s->fails[i].code = code;
     s->fails[i].raw = label;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "probe.h"
+#include "result.h"
 #include "store.h"
 
 struct event_base;

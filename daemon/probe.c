@@ -1,6 +1,7 @@
-/* The probe engine: one timer per target (schedule, then deadline), the
- * asynchronous name resolution in front of connect and send probes, and
- * the one completion path every attempt ends in. */
+/* The probe engine: each target's attempts (started and timed out by the
+ * schedule, sched.c), the asynchronous name resolution in front of
+ * connect and send probes, and the one completion path every attempt
+ * ends in. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,13 +14,11 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include "hist.h"
 #include "log.h"
 #include "probe.h"
 #include "resolv.h"
+#include "sched.h"
 #include "util.h"
-
-struct wake_slot;
 
 struct engine {
     struct event_base *base;
@@ -35,48 +34,13 @@ struct engine {
     bool once_filling; /* --once: engine_once_fill() is running */
     size_t in_flight;
     uint64_t attempts;
-    struct hist lateness;   /* scheduled start -> actual start, µs */
-    uint64_t early_wakeups; /* timer fired early; re-armed, not started */
-    int64_t log_second_us;  /* start of the current second of log lines */
-    unsigned log_lines;     /* transition lines logged in that second */
-    uint64_t log_unlogged;  /* transitions over the cap, not yet reported */
-
-    /* Every probe's next wake-up (its next start when idle, its deadline
-     * when running) in one binary min-heap behind one libevent timer: one
-     * timerfd re-arm and one epoll wake-up serve every probe due in the
-     * same ENGINE_SLOT_US, where a timer per probe cost both per probe
-     * (and 144 bytes of memory per target). */
-    struct wake_slot *heap;
-    size_t nheap, heap_cap;
-    struct event *ev_wake;
-    int64_t wake_armed_us; /* when ev_wake fires; INT64_MAX: not armed */
-
-    uint64_t rng;                  /* splitmix64 state: the schedule's jitter */
+    int64_t log_second_us;         /* start of the current second of log lines */
+    unsigned log_lines;            /* transition lines logged in that second */
+    uint64_t log_unlogged;         /* transitions over the cap, not yet reported */
+    struct sched *sched;           /* every probe's next start or deadline */
     size_t kept_fds, kept_fds_max; /* sockets kept between attempts */
     bool prio;                     /* libevent priorities are set up */
-    engine_gate_fn gate;           /* may hold scheduled starts back */
-    void *gate_arg;
-    uint64_t held;
 };
-
-/* A wake-up that comes this much before its time is counted as early
- * (and re-armed: nothing is ever started or timed out early). */
-#define ENGINE_EARLY_SLACK_US 100
-
-/* Scheduled starts fall on multiples of this (CLOCK_MONOTONIC): targets
- * are still spread over their interval with jitter, at this resolution,
- * so the probes due in the same millisecond share one wake-up. A wake-up
- * costs ~20 us of CPU here (epoll, timerfd, a context switch), far more
- * than a start; at 10,000 targets a second this divides them by ~10 and
- * adds no lateness (intervals are whole milliseconds, so every slot stays
- * on the grid). Chrony groups its timeouts the same way. */
-#define ENGINE_SLOT_US 1000
-
-/* Wake-ups handled per turn of the loop before it looks at I/O again. */
-#define ENGINE_WAKE_BURST 256
-
-/* Scheduled starts the gate holds back are tried again this much later. */
-#define ENGINE_HOLD_US 1000
 
 /* libevent priorities: probe sockets first, then everything else (the
  * engine's timer among them). libevent runs a lower priority only in a
@@ -94,25 +58,6 @@ static void probe_wake(struct probe *p);
 static void probe_begin(struct probe *p);
 static void probe_attempt_address(struct probe *p);
 
-const char *probe_phase_name(enum probe_phase phase)
-{
-    switch (phase) {
-    case PHASE_NONE:
-        return "none";
-    case PHASE_RESOLVE:
-        return "resolve";
-    case PHASE_CONNECT:
-        return "connect";
-    case PHASE_SEND:
-        return "send";
-    case PHASE_RECV:
-        return "recv";
-    case PHASE_VERIFY:
-        return "verify";
-    }
-    return "?";
-}
-
 static const struct probe_ops *probe_ops_for(enum target_kind kind)
 {
     switch (kind) {
@@ -126,178 +71,23 @@ static const struct probe_ops *probe_ops_for(enum target_kind kind)
     return NULL;
 }
 
-#define HEAP_NONE UINT32_MAX
-
-/* The key sits in the heap array beside its probe: sifting compares
- * neighbours in one array instead of visiting probes scattered over
- * memory (that was a tenth of the scheduler's CPU at 10k targets). */
-struct wake_slot {
-    int64_t at_us;
-    struct probe *p;
-};
-
-static void heap_place(struct engine *eng, size_t i, struct wake_slot w)
+/* The probe whose schedule node n is. */
+static struct probe *probe_of(struct sched_node *n)
 {
-    eng->heap[i] = w;
-    w.p->heap_idx = (uint32_t)i;
+    return (struct probe *)(void *)((char *)n - offsetof(struct probe, sn));
 }
 
-static void heap_up(struct engine *eng, size_t i)
+/* The schedule's call: p's wake-up has come. A start waits while the gate
+ * is closed; a deadline never does. */
+static bool engine_wake(struct sched_node *n, bool open, void *arg)
 {
-    struct wake_slot w = eng->heap[i];
+    struct probe *p = probe_of(n);
 
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (eng->heap[parent].at_us <= w.at_us)
-            break;
-        heap_place(eng, i, eng->heap[parent]);
-        i = parent;
-    }
-    heap_place(eng, i, w);
-}
-
-static void heap_down(struct engine *eng, size_t i)
-{
-    struct wake_slot w = eng->heap[i];
-
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= eng->nheap)
-            break;
-        if (c + 1 < eng->nheap && eng->heap[c + 1].at_us < eng->heap[c].at_us)
-            c++;
-        if (w.at_us <= eng->heap[c].at_us)
-            break;
-        heap_place(eng, i, eng->heap[c]);
-        i = c;
-    }
-    heap_place(eng, i, w);
-}
-
-static void heap_remove(struct engine *eng, struct probe *p)
-{
-    size_t i = p->heap_idx;
-    struct wake_slot last;
-
-    if (i == HEAP_NONE)
-        return;
-    p->heap_idx = HEAP_NONE;
-    last = eng->heap[--eng->nheap];
-    if (last.p == p)
-        return;
-    heap_place(eng, i, last);
-    heap_up(eng, i);
-    heap_down(eng, last.p->heap_idx);
-}
-
-/* The one timer every probe waits on. libevent fails to add a timer
- * only when it cannot grow its heap (out of memory): then no probe would
- * ever start or time out again, silently, so that is fatal. */
-static void engine_timer_add(struct engine *eng, const struct timeval *tv)
-{
-    if (evtimer_add(eng->ev_wake, tv) < 0)
-        fatalx("engine: cannot arm the probe timer (out of memory)");
-}
-
-/* Arm the engine's timer for the heap's first wake-up; a timer already
- * armed for then or earlier is left alone (one that fires with nothing
- * due re-arms, which is rare and cheap). libevent adds the delay to the
- * time it cached at the start of this loop turn: refresh that cache after
- * reading the clock, so the timer can fire late but never early. */
-static void engine_arm(struct engine *eng)
-{
-    int64_t at, rel;
-    struct timeval tv;
-
-    if (eng->nheap == 0)
-        return;
-    at = eng->heap[0].at_us;
-    if (at >= eng->wake_armed_us)
-        return;
-    eng->wake_armed_us = at;
-    rel = at - util_mono_us() + 1; /* +1: timeval rounding never early */
-    if (rel < 0)
-        rel = 0;
-    tv.tv_sec = rel / 1000000;
-    tv.tv_usec = rel % 1000000;
-    event_base_update_cache_time(eng->base);
-    engine_timer_add(eng, &tv);
-}
-
-/* Wake p at at_us (absolute CLOCK_MONOTONIC), replacing its wake-up. */
-static void timer_arm_at(struct probe *p, int64_t at_us)
-{
-    struct engine *eng = p->eng;
-    size_t i = p->heap_idx;
-
-    if (i == HEAP_NONE) {
-        if (eng->nheap == eng->heap_cap) {
-            size_t cap = eng->heap_cap ? eng->heap_cap * 2 : 64;
-            struct wake_slot *h = realloc(eng->heap, cap * sizeof(*h));
-            if (h == NULL)
-                fatalx("out of memory");
-            eng->heap = h;
-            eng->heap_cap = cap;
-        }
-        i = eng->nheap++;
-        heap_place(eng, i, (struct wake_slot){at_us, p});
-        heap_up(eng, i);
-    } else {
-        int64_t was = eng->heap[i].at_us;
-        eng->heap[i].at_us = at_us;
-        if (at_us < was)
-            heap_up(eng, i);
-        else
-            heap_down(eng, i);
-    }
-    engine_arm(eng);
-}
-
-static void timer_cancel(struct probe *p)
-{
-    heap_remove(p->eng, p);
-}
-
-/* The engine's timer: every probe whose wake-up has come, in order, at
- * most a burst at a time (then the loop sees I/O before the rest). */
-static void engine_wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct engine *eng = arg;
-    int64_t now = util_mono_us();
-    int64_t armed = eng->wake_armed_us;
-    struct probe *held[ENGINE_WAKE_BURST];
-    size_t nheld = 0;
-    bool open;
-
-    (void)fd;
-    (void)what;
-    eng->wake_armed_us = INT64_MAX;
-    if (now < armed - ENGINE_EARLY_SLACK_US && (eng->nheap == 0 || eng->heap[0].at_us > now))
-        eng->early_wakeups++; /* libevent woke us early: nothing due, re-arm */
-    /* only what was due when the turn began: a deadline that passes while
-     * this burst starts probes waits for the I/O that came meanwhile */
-    open = eng->gate == NULL || eng->gate(eng->gate_arg);
-    for (int n = 0; n < ENGINE_WAKE_BURST && eng->nheap > 0 && eng->heap[0].at_us <= now; n++) {
-        struct probe *p = eng->heap[0].p;
-        heap_remove(eng, p);
-        if (open || p->running) {
-            probe_wake(p);
-            continue;
-        }
-        held[nheld++] = p; /* its slot (next_us) stays: lateness counts */
-    }
-    for (size_t i = 0; i < nheld; i++) {
-        eng->held++;
-        timer_arm_at(held[i], now + ENGINE_HOLD_US);
-    }
-    if (eng->nheap > 0 && eng->heap[0].at_us <= now) {
-        /* a burst left some due: come back after the loop's I/O */
-        struct timeval zero = {0, 0};
-        eng->wake_armed_us = now;
-        engine_timer_add(eng, &zero);
-        return;
-    }
-    engine_arm(eng);
+    (void)arg;
+    if (!open && !p->running)
+        return false;
+    probe_wake(p);
+    return true;
 }
 
 int64_t probe_remaining_us(const struct probe *p)
@@ -309,7 +99,7 @@ void probe_shorten_deadline(struct probe *p, int64_t deadline_us)
 {
     if (deadline_us < p->deadline_us) {
         p->deadline_us = deadline_us;
-        timer_arm_at(p, deadline_us);
+        sched_arm(p->eng->sched, &p->sn, deadline_us);
     }
 }
 
@@ -515,7 +305,6 @@ static void engine_once_fill(struct engine *eng)
 static void probe_schedule_next(struct probe *p)
 {
     struct engine *eng = p->eng;
-    int64_t now = util_mono_us(), iv = p->t->interval_ms * 1000;
 
     if (eng->stopping)
         return;
@@ -525,10 +314,7 @@ static void probe_schedule_next(struct probe *p)
         engine_once_fill(eng);
         return;
     }
-    p->next_us += iv;
-    if (p->next_us <= now)
-        p->next_us += ((now - p->next_us) / iv + 1) * iv;
-    timer_arm_at(p, p->next_us);
+    sched_next(eng->sched, &p->sn, p->t->interval_ms * 1000);
 }
 
 /* Log a target's state changes, not its every result (STYLE rule 11):
@@ -595,7 +381,7 @@ static void probe_log_transition(struct probe *p, const struct result *r)
     }
     wc = wsa_by_code(r->wsa_code);
     log_warnx("target %s: %s -> %d %s (%s) in %s, %s %s%s%s%s", p->t->name, from, r->wsa_code,
-              wc ? wc->name : "?", wc ? wc->meaning : "?", probe_phase_name(r->phase), r->raw,
+              wc ? wc->name : "?", wc ? wc->meaning : "?", result_phase_name(r->phase), r->raw,
               r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
 }
 
@@ -627,7 +413,7 @@ static void probe_finish(struct probe *p, struct result *r)
         p->keep_fd = false; /* the kind asked: it serves the next attempt */
     else
         probe_close_fd_how(p, r->ok || r->phase > PHASE_CONNECT);
-    timer_cancel(p);
+    sched_cancel(eng->sched, &p->sn);
     p->running = false;
     eng->in_flight--;
     eng->attempts++;
@@ -747,7 +533,7 @@ static void probe_deadline(struct probe *p)
         partial = p->ops->describe(p, note, sizeof(note));
     snprintf(detail, sizeof(detail), "%s %lld ms (%s)%s%s",
              partial ? "timed out after" : "no answer within", (long long)p->t->timeout_ms,
-             probe_phase_name(phase), note[0] ? "; " : "", note);
+             result_phase_name(phase), note[0] ? "; " : "", note);
     if (p->ops->abort != NULL)
         p->ops->abort(p);
     probe_lookup_cancel(p);
@@ -767,10 +553,8 @@ static void probe_wake(struct probe *p)
         probe_deadline(p);
         return;
     }
-    /* read the clock per start: the last of a slot's probes starts later
-     * than the first, and the figure must say so */
     if (!p->eng->once)
-        hist_add(&p->eng->lateness, util_mono_us() - p->next_us);
+        sched_count_start(p->eng->sched, &p->sn);
     probe_begin(p);
 }
 
@@ -781,7 +565,7 @@ static void probe_wake(struct probe *p)
 static void probe_arm_deadline(struct probe *p)
 {
     if (p->running)
-        timer_arm_at(p, p->deadline_us);
+        sched_arm(p->eng->sched, &p->sn, p->deadline_us);
 }
 
 /* Start one address of the attempt: its own start time and deadline. */
@@ -937,7 +721,7 @@ static struct probe *probe_alloc(struct engine *eng, struct target *t)
             p->literal = true;
         }
     }
-    p->heap_idx = HEAP_NONE;
+    p->sn.idx = SCHED_NONE;
     p->ev_io = (struct event *)(p + 1);
     if (event_assign(p->ev_io, eng->base, -1, 0, probe_io_cb, p) < 0)
         fatalx("cannot set up a probe's event");
@@ -956,7 +740,7 @@ static void probe_free(struct probe *p)
 {
     probe_abort(p);
     probe_close_fd(p); /* a socket kept between attempts */
-    timer_cancel(p);
+    sched_cancel(p->eng->sched, &p->sn);
     event_del(p->ev_io); /* it lives in p's block */
     free(p->addrs);
     free(p->kstate);
@@ -976,8 +760,6 @@ struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink
     eng->rs = rs;
     eng->sink = sink;
     eng->sink_arg = sink_arg;
-    eng->wake_armed_us = INT64_MAX;
-    evutil_secure_rng_get_bytes(&eng->rng, sizeof(eng->rng));
     {
         /* main.c raised the soft limit to the hard one already */
         struct rlimit rl;
@@ -991,11 +773,9 @@ struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink
                 event_base_priority_init(base, ENGINE_PRIORITIES) == 0;
     if (!eng->prio)
         log_debug("engine: libevent priorities unavailable; I/O and timers share one");
-    eng->ev_wake = evtimer_new(base, engine_wake_cb, eng);
-    if (eng->ev_wake == NULL)
+    eng->sched = sched_new(base, eng->prio ? ENGINE_PRIO_OTHER : -1, engine_wake, eng);
+    if (eng->sched == NULL)
         fatalx("out of memory");
-    if (eng->prio)
-        event_priority_set(eng->ev_wake, ENGINE_PRIO_OTHER);
     return eng;
 }
 
@@ -1029,19 +809,6 @@ static int target_cmp_name(const void *a, const void *b)
     const struct target *x = *(const struct target *const *)a;
     const struct target *y = *(const struct target *const *)b;
     return strcmp(x->name, y->name);
-}
-
-/* The schedule's jitter: splitmix64 from one seed per engine. When a
- * probe starts is no secret (a resolve query's ID and port are), and a
- * getrandom(2) per new target was a system call each on the loop: a tenth
- * of a reload's swap of 200,000 targets. */
-static uint64_t engine_rand(struct engine *eng)
-{
-    uint64_t z = (eng->rng += 0x9e3779b97f4a7c15ULL);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 /* What a reload can settle off the loop (engine_prepare): for each target
@@ -1105,7 +872,6 @@ int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool onc
 {
     bool linked = cfg->prev_idx != NULL && cfg->prev->ntargets == eng->nprobes;
     struct probe **np;
-    int64_t now = util_mono_us();
     struct target **byname = NULL;
     size_t kept = 0;
 
@@ -1183,14 +949,8 @@ int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool onc
         } else {
             np[i] = probe_new(eng, t);
         }
-        if (!once) {
-            /* first run spread over the interval with jitter (STYLE 16) */
-            int64_t iv = t->interval_ms * 1000;
-            uint32_t r = (uint32_t)(engine_rand(eng) >> 32);
-            np[i]->next_us = now + (int64_t)((double)r / 4294967296.0 * (double)iv);
-            np[i]->next_us = (np[i]->next_us / ENGINE_SLOT_US + 1) * ENGINE_SLOT_US;
-            timer_arm_at(np[i], np[i]->next_us);
-        }
+        if (!once) /* the first start anywhere in the first interval */
+            sched_first(eng->sched, &np[i]->sn, t->interval_ms * 1000);
     }
     engine_prepared_free(ep); /* what no target took */
     eng->probes = np;
@@ -1217,7 +977,7 @@ void engine_stop(struct engine *eng)
     for (size_t i = 0; i < eng->nprobes; i++) {
         probe_abort(eng->probes[i]);
         probe_close_fd(eng->probes[i]); /* a socket kept between attempts */
-        timer_cancel(eng->probes[i]);
+        sched_cancel(eng->sched, &eng->probes[i]->sn);
     }
 }
 
@@ -1229,25 +989,18 @@ void engine_free(struct engine *eng)
     for (size_t i = 0; i < eng->nprobes; i++)
         probe_free(eng->probes[i]);
     free(eng->probes);
-    free(eng->heap);
-    event_free(eng->ev_wake);
+    sched_free(eng->sched);
     free(eng);
 }
 
-void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *out)
+void engine_schedule_stats(const struct engine *eng, struct sched_stats *out)
 {
-    out->starts = eng->lateness.count;
-    out->p50_us = hist_quantile(&eng->lateness, 0.50);
-    out->p99_us = hist_quantile(&eng->lateness, 0.99);
-    out->max_us = eng->lateness.max;
-    out->early_wakeups = eng->early_wakeups;
-    out->held = eng->held;
+    sched_stats(eng->sched, out);
 }
 
-void engine_set_gate(struct engine *eng, engine_gate_fn fn, void *arg)
+void engine_set_gate(struct engine *eng, sched_gate_fn fn, void *arg)
 {
-    eng->gate = fn;
-    eng->gate_arg = arg;
+    sched_set_gate(eng->sched, fn, arg);
 }
 
 void engine_tick(struct engine *eng)

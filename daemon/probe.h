@@ -1,7 +1,7 @@
-/* The one interface every probe kind implements, the result it produces,
- * and the engine helpers a kind uses to watch sockets and complete (the
- * engine is probe.c; the kinds are probe_connect.c, probe_resolve.c,
- * probe_send.c). */
+/* The one interface every probe kind implements and the engine helpers a
+ * kind uses to watch sockets and complete (the engine is probe.c, its
+ * schedule sched.c; the kinds are probe_connect.c, probe_resolve.c,
+ * probe_send.c). What an attempt produces is a struct result (result.h). */
 #ifndef NETDIAG_PROBE_H
 #define NETDIAG_PROBE_H
 
@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "result.h"
+#include "sched.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -18,31 +20,6 @@ struct event;
 struct resolv;
 struct resolv_lookup;
 struct resolv_result;
-
-enum probe_phase {
-    PHASE_NONE,
-    PHASE_RESOLVE, /* name resolution, or the whole of a resolve probe */
-    PHASE_CONNECT,
-    PHASE_SEND,
-    PHASE_RECV,
-    PHASE_VERIFY, /* an answer arrived but did not hold what `expect` asks */
-};
-const char *probe_phase_name(enum probe_phase phase);
-
-/* One outcome of one probe attempt (one per address with addresses=all). */
-struct result {
-    const struct target *target;
-    int64_t ts_ms;      /* wall clock at the attempt's start */
-    int64_t latency_us; /* CLOCK_MONOTONIC, start to completion */
-    enum probe_phase phase;
-    bool ok;
-    int wsa_code;     /* 0 when ok */
-    char raw[24];     /* "ECONNREFUSED", "EAI_NONAME", "SERVFAIL", "" if ok */
-    int raw_value;    /* errno, EAI value or DNS rcode (-1: none) */
-    char detail[192]; /* short human detail: "3 answers: 127.0.0.1, ..." */
-    char local[64];   /* "127.0.0.1:40312", "" if unknown */
-    char remote[64];  /* "127.0.0.1:8080", "[::1]:53" */
-};
 
 /* Where results go (main.c sets it: --once printer, store, alert, metrics). */
 typedef void (*probe_sink_fn)(const struct result *res, void *arg);
@@ -108,10 +85,10 @@ struct probe {
     union nd_sockaddr *addrs;       /* resolved list (host names only) */
     const union nd_sockaddr *local; /* probe_set_local() override, or NULL */
     uint32_t naddrs, addr_idx, addrs_cap;
-    uint32_t heap_idx; /* place in the engine's wake-up heap (next start
-                        * when idle, deadline when running); none: max */
     int64_t ts_ms;
-    int64_t next_us;       /* the next scheduled start */
+    struct sched_node sn;  /* the next start (next_us), and the wake-up
+                            * armed (the next start when idle, the
+                            * deadline when running) */
     int64_t log_next_us;   /* no transition line before this */
     int state_code;        /* WSA code last logged (0 ok), -1 before any */
     uint16_t changes_held; /* changes from result to result since then */
@@ -218,22 +195,13 @@ bool engine_idle(const struct engine *eng);
 /* Stop scheduling; attempts in flight are aborted without a result. */
 void engine_stop(struct engine *eng);
 void engine_free(struct engine *eng);
-/* How late scheduled starts were (CLOCK_MONOTONIC, µs); timers that woke
- * early were re-armed and are counted, never started early. */
-struct engine_sched_stats {
-    uint64_t starts;
-    int64_t p50_us, p99_us, max_us;
-    uint64_t early_wakeups;
-    uint64_t held; /* starts held back by the gate (each retry counts) */
-};
-
 /* Asked once per burst of scheduled starts: returning false holds them
- * back ENGINE_HOLD_US (main.c: while the store's queue is nearly full of
+ * back SCHED_HOLD_US (main.c: while the store's queue is nearly full of
  * results it is writing, so an overloaded daemon probes less instead of
  * dropping results). Deadlines are never held. Their lateness counts. */
-typedef bool (*engine_gate_fn)(void *arg);
-void engine_set_gate(struct engine *eng, engine_gate_fn fn, void *arg);
-void engine_schedule_stats(const struct engine *eng, struct engine_sched_stats *out);
+void engine_set_gate(struct engine *eng, sched_gate_fn fn, void *arg);
+/* How late scheduled starts were (sched.h). */
+void engine_schedule_stats(const struct engine *eng, struct sched_stats *out);
 
 /* Once a second (main's status tick): reports transitions that were over
  * the log-line cap, as one line. */

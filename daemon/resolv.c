@@ -48,6 +48,7 @@
 
 #include <event2/event.h>
 
+#include "array.h"
 #include "dns.h"
 #include "log.h"
 
@@ -105,23 +106,6 @@ static uint32_t resolv_hash(const char *s, size_t len)
     return h;
 }
 
-static bool grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    size_t n = *cap ? *cap : 64;
-    void *a;
-
-    if (need <= *cap)
-        return true;
-    while (n < need)
-        n *= 2;
-    a = realloc(*arr, n * size);
-    if (a == NULL)
-        return false;
-    *arr = a;
-    *cap = n;
-    return true;
-}
-
 static bool hosts_rehash(struct resolv_conf *c, size_t nslots)
 {
     uint32_t *s = calloc(nslots, sizeof(*s));
@@ -167,8 +151,8 @@ static bool hosts_add(struct resolv_conf *c, const char *name, bool v6, const ui
         struct hosts_name *hn;
 
         if (c->arena_len + len + 1 > UINT32_MAX || c->nnames + 1 >= UINT32_MAX / 2 ||
-            !grow((void **)&c->arena, &c->arena_cap, c->arena_len + len + 1, 1) ||
-            !grow((void **)&c->names, &c->names_cap, c->nnames + 1, sizeof(*c->names)))
+            ARRAY_RESERVE(c->arena, c->arena_cap, c->arena_len + len + 1) < 0 ||
+            ARRAY_RESERVE(c->names, c->names_cap, c->nnames + 1) < 0)
             return false;
         if ((c->nnames + 1) * 2 > c->nslots && !hosts_rehash(c, c->nslots ? c->nslots * 2 : 256))
             return false;
@@ -188,7 +172,7 @@ static bool hosts_add(struct resolv_conf *c, const char *name, bool v6, const ui
         }
     }
     if (c->names == NULL || c->naddrs + 1 >= UINT32_MAX ||
-        !grow((void **)&c->addrs, &c->addrs_cap, c->naddrs + 1, sizeof(*c->addrs)))
+        ARRAY_RESERVE(c->addrs, c->addrs_cap, c->naddrs + 1) < 0)
         return false; /* (names is set whenever a name was found) */
     a = &c->addrs[c->naddrs++];
     a->next = 0;

@@ -1,21 +1,32 @@
-/* Formatting one probe result as a JSON object or a text line, as
- * `netdiagd --once` prints them. */
+/* A probe result's phase names, and the result as a JSON object or a text
+ * line, as `netdiagd --once` prints them. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "config.h"
+#include "json.h"
 #include "result.h"
+#include "timefmt.h"
 #include "util.h"
+#include "wsa.h"
 
-void result_format_time(int64_t ts_ms, char *buf, size_t len)
+const char *result_phase_name(enum probe_phase phase)
 {
-    time_t secs = (time_t)(ts_ms / 1000);
-    struct tm tm;
-    char base[32];
-
-    gmtime_r(&secs, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", base, (int)(ts_ms % 1000));
+    switch (phase) {
+    case PHASE_NONE:
+        return "none";
+    case PHASE_RESOLVE:
+        return "resolve";
+    case PHASE_CONNECT:
+        return "connect";
+    case PHASE_SEND:
+        return "send";
+    case PHASE_RECV:
+        return "recv";
+    case PHASE_VERIFY:
+        return "verify";
+    }
+    return "?";
 }
 
 void result_format_json(const struct result *r, char *buf, size_t len)
@@ -23,31 +34,31 @@ void result_format_json(const struct result *r, char *buf, size_t len)
     const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
     char ts[40], name[256], detail[600], raw[64], local[140], remote[140];
 
-    result_format_time(r->ts_ms, ts, sizeof(ts));
-    util_json_string(name, sizeof(name), r->target->name);
-    util_json_string(detail, sizeof(detail), r->detail);
-    util_json_string(raw, sizeof(raw), r->raw);
-    util_json_string(local, sizeof(local), r->local);
-    util_json_string(remote, sizeof(remote), r->remote);
+    timefmt_iso(r->ts_ms, true, ts, sizeof(ts));
+    json_string(name, sizeof(name), r->target->name);
+    json_string(detail, sizeof(detail), r->detail);
+    json_string(raw, sizeof(raw), r->raw);
+    json_string(local, sizeof(local), r->local);
+    json_string(remote, sizeof(remote), r->remote);
     if (r->ok) {
         snprintf(buf, len,
                  "{\"ts\":\"%s\",\"target\":%s,\"kind\":\"%s\",\"ok\":true,\"phase\":\"%s\","
                  "\"wsa_code\":0,\"wsa_name\":null,\"meaning\":null,\"raw\":null,"
                  "\"raw_value\":null,\"detail\":%s,\"latency_us\":%lld,\"local\":%s,"
                  "\"remote\":%s}",
-                 ts, name, target_kind_name(r->target->kind), probe_phase_name(r->phase), detail,
+                 ts, name, target_kind_name(r->target->kind), result_phase_name(r->phase), detail,
                  (long long)r->latency_us, local, remote);
         return;
     }
     {
         char meaning[160];
-        util_json_string(meaning, sizeof(meaning), wc ? wc->meaning : "");
+        json_string(meaning, sizeof(meaning), wc ? wc->meaning : "");
         snprintf(buf, len,
                  "{\"ts\":\"%s\",\"target\":%s,\"kind\":\"%s\",\"ok\":false,\"phase\":\"%s\","
                  "\"wsa_code\":%d,\"wsa_name\":\"%s\",\"meaning\":%s,\"raw\":%s,"
                  "\"raw_value\":%d,\"detail\":%s,\"latency_us\":%lld,\"local\":%s,"
                  "\"remote\":%s}",
-                 ts, name, target_kind_name(r->target->kind), probe_phase_name(r->phase),
+                 ts, name, target_kind_name(r->target->kind), result_phase_name(r->phase),
                  r->wsa_code, wc ? wc->name : "?", meaning, raw, r->raw_value, detail,
                  (long long)r->latency_us, local, remote);
     }
@@ -58,7 +69,7 @@ void result_format_text(const struct result *r, char *buf, size_t len)
     char ts[40];
     const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
 
-    result_format_time(r->ts_ms, ts, sizeof(ts));
+    timefmt_iso(r->ts_ms, true, ts, sizeof(ts));
     if (r->ok) {
         snprintf(buf, len, "%s %s %s ok %lldus %s -> %s: %s", ts, r->target->name,
                  target_kind_name(r->target->kind), (long long)r->latency_us,
@@ -66,7 +77,7 @@ void result_format_text(const struct result *r, char *buf, size_t len)
         return;
     }
     snprintf(buf, len, "%s %s %s FAILED in %s: %d %s \"%s\" raw=%s(%d) %lldus %s -> %s%s%s", ts,
-             r->target->name, target_kind_name(r->target->kind), probe_phase_name(r->phase),
+             r->target->name, target_kind_name(r->target->kind), result_phase_name(r->phase),
              r->wsa_code, wc ? wc->name : "?", wc ? wc->meaning : "", r->raw, r->raw_value,
              (long long)r->latency_us, r->local[0] ? r->local : "-", r->remote[0] ? r->remote : "-",
              r->detail[0] ? ": " : "", r->detail);

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
+#include "ndb.h"
 #include "notify.h"
 #include "store.h"
 #include "store_int.h"
@@ -75,70 +77,6 @@ static const char *const store_ctl_sql[CTL__COUNT] = {
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
 };
 
-void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    /* one line: SQLite's integrity messages span several */
-    for (char *c = msg; *c; c++)
-        if (*c == '\n' || *c == '\r')
-            *c = ' ';
-    snprintf(err, errlen, "database %s: %s", path, msg);
-}
-/* ---- small SQLite helpers ---- */
-
-/* Runs a statement that returns no rows (or ignores them) and resets it. */
-int store_step_done(sqlite3_stmt *s)
-{
-    int rc;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        ;
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* One integer from a statement's first row; -1 on error. */
-int64_t store_step_int(sqlite3_stmt *s, int *rcp)
-{
-    int64_t v = -1;
-    int rc = sqlite3_step(s);
-
-    if (rc == SQLITE_ROW) {
-        v = sqlite3_column_int64(s, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_reset(s);
-    if (rcp)
-        *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
-    return v;
-}
-
-void store_bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v == NULL || v[0] == '\0')
-        sqlite3_bind_null(s, i);
-    else
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-}
-
-int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
-                      const char *path, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &out[i], NULL) !=
-            SQLITE_OK) {
-            store_err(err, errlen, path, "cannot prepare statement %zu: %s", i, sqlite3_errmsg(db));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void store_finalize_all(sqlite3_stmt **s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -153,22 +91,6 @@ static int store_exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* A one-row, one-column pragma read as an integer. */
-static int store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(s, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
 /* ---- open: checks before anything is written ---- */
 
 /* Looks at an existing file through a read-only connection, which can
@@ -180,7 +102,8 @@ static int store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 static int store_inspect(const char *path, const char *cpath, bool *fresh, char *err, size_t errlen)
 {
     sqlite3 *ro = NULL;
-    int64_t app_id = 0, version = 0, nobj = 0, npages = 0, page_size = 0;
+    struct ndb_ids ids;
+    int64_t npages = 0, page_size = 0;
     int rc, ret = -1;
     struct stat sb;
     char side[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
@@ -188,7 +111,7 @@ static int store_inspect(const char *path, const char *cpath, bool *fresh, char 
     *fresh = false;
     snprintf(side, sizeof(side), "%s-wal", cpath);
     if (access(side, F_OK) < 0 && errno == ENOENT) {
-        util_sqlite_uri(cpath, "?immutable=1", uri, sizeof(uri));
+        ndb_uri(cpath, "?immutable=1", uri, sizeof(uri));
         rc = sqlite3_open_v2(uri, &ro,
                              SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI |
                                  SQLITE_OPEN_NOFOLLOW,
@@ -205,11 +128,9 @@ static int store_inspect(const char *path, const char *cpath, bool *fresh, char 
     }
     sqlite3_db_config(ro, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_busy_timeout(ro, STORE_BUSY_CTL_MS);
-    if ((rc = store_pragma_int(ro, "PRAGMA application_id", &app_id)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "PRAGMA user_version", &version)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "SELECT count(*) FROM sqlite_schema", &nobj)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "PRAGMA page_count", &npages)) != SQLITE_OK ||
-        (rc = store_pragma_int(ro, "PRAGMA page_size", &page_size)) != SQLITE_OK) {
+    if ((rc = ndb_read_ids(ro, &ids)) != SQLITE_OK ||
+        (rc = ndb_int(ro, "PRAGMA page_count", &npages)) != SQLITE_OK ||
+        (rc = ndb_int(ro, "PRAGMA page_size", &page_size)) != SQLITE_OK) {
         if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
             store_err(err, errlen, path, "not an SQLite database or corrupt (%s); left unchanged",
                       sqlite3_errmsg(ro));
@@ -217,28 +138,28 @@ static int store_inspect(const char *path, const char *cpath, bool *fresh, char 
             store_err(err, errlen, path, "cannot read: %s", sqlite3_errmsg(ro));
         goto out;
     }
-    if (app_id == 0 && version == 0 && nobj == 0) {
+    switch (ndb_check(&ids, STORE_SCHEMA_VERSION)) {
+    case NDB_EMPTY:
         *fresh = true;
         ret = 0;
         goto out;
-    }
-    if (app_id != STORE_APPLICATION_ID) {
+    case NDB_FOREIGN:
         store_err(err, errlen, path,
                   "not a netdiag database (application_id %" PRId64 ", expected %d); "
                   "left unchanged",
-                  app_id, STORE_APPLICATION_ID);
+                  ids.app_id, NDB_APPLICATION_ID);
         goto out;
-    }
-    if (version > STORE_SCHEMA_VERSION) {
+    case NDB_TOO_NEW:
         store_err(err, errlen, path,
                   "schema version %" PRId64 " is newer than this netdiagd knows (%d); "
                   "upgrade netdiagd; left unchanged",
-                  version, STORE_SCHEMA_VERSION);
+                  ids.version, STORE_SCHEMA_VERSION);
         goto out;
-    }
-    if (version < 1) {
+    case NDB_NO_VERSION:
         store_err(err, errlen, path, "netdiag database without a schema version; left unchanged");
         goto out;
+    case NDB_OURS:
+        break;
     }
     if (stat(cpath, &sb) == 0 && sb.st_size <= STORE_QUICK_CHECK_MAX_BYTES &&
         npages * page_size <= STORE_QUICK_CHECK_MAX_BYTES) {
@@ -395,7 +316,8 @@ static int store_migrate_progress(void *arg)
 static int store_migrate(struct store *st, char *err, size_t errlen)
 {
     sqlite3 *db = st->ctl;
-    int64_t app_id = 0, version = 0, nobj = 0;
+    struct ndb_ids ids;
+    enum ndb_kind kind;
     char sql[96];
     int rc;
 
@@ -409,29 +331,28 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
             store_err(err, errlen, st->path, "cannot begin: %s", sqlite3_errmsg(db));
         return -1;
     }
-    if (store_pragma_int(db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
-        store_pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK ||
-        store_pragma_int(db, "SELECT count(*) FROM sqlite_schema", &nobj) != SQLITE_OK) {
+    if (ndb_read_ids(db, &ids) != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot read: %s", sqlite3_errmsg(db));
         goto fail;
     }
-    if (app_id == 0 && version == 0 && nobj == 0) {
+    kind = ndb_check(&ids, STORE_SCHEMA_VERSION);
+    if (kind == NDB_EMPTY) {
         if (store_exec(db, store_schema_sql) != SQLITE_OK) {
             store_err(err, errlen, st->path, "cannot create the schema: %s", sqlite3_errmsg(db));
             goto fail;
         }
         log_info("database %s: created, schema version %d", st->path, STORE_SCHEMA_VERSION);
-    } else if (app_id != STORE_APPLICATION_ID || version > STORE_SCHEMA_VERSION || version < 1) {
+    } else if (kind != NDB_OURS) {
         store_err(err, errlen, st->path,
                   "changed while opening (application_id %" PRId64 ", version %" PRId64
                   "); left unchanged",
-                  app_id, version);
+                  ids.app_id, ids.version);
         goto fail;
     } else {
         /* A new database gets store_schema_sql, always the newest; an
          * older one each migration after its version, in order. */
         int64_t next_us = util_mono_us() + STORE_EXTEND_EVERY_US;
-        for (int v = (int)version + 1; v <= STORE_SCHEMA_VERSION; v++) {
+        for (int v = (int)ids.version + 1; v <= STORE_SCHEMA_VERSION; v++) {
             const char *m = store_migration_sql[v];
             log_info("database %s: migrating from schema version %d to %d (about 4 s per "
                      "million failures)",
@@ -448,7 +369,7 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
             log_info("database %s: migrated from schema version %d to %d", st->path, v - 1, v);
         }
     }
-    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APPLICATION_ID);
+    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", NDB_APPLICATION_ID);
     if (store_exec(db, sql) != SQLITE_OK) {
         store_err(err, errlen, st->path, "cannot stamp: %s", sqlite3_errmsg(db));
         goto fail;
@@ -748,15 +669,9 @@ static int store_sync(struct store *st, struct config *cfg, bool upsert, bool re
         int64_t id = sqlite3_column_int64(ls, 0);
         if (bsearch(&id, ids, cfg->ntargets, sizeof(*ids), store_cmp_id) != NULL)
             continue;
-        if (nretire == cap_retire) {
-            size_t ncap = cap_retire ? 2 * cap_retire : 16;
-            int64_t *n = realloc(retire, ncap * sizeof(*n));
-            if (n == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            retire = n;
-            cap_retire = ncap;
+        if (ARRAY_RESERVE(retire, cap_retire, nretire + 1) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         retire[nretire++] = id;
         {
@@ -912,15 +827,9 @@ int store_load_alerts(struct store *st, struct store_alert **out, size_t *n)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_alert *a;
         const unsigned char *detail;
-        if (cnt == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            struct store_alert *nv = realloc(v, ncap * sizeof(*nv));
-            if (nv == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        if (ARRAY_RESERVE(v, cap, cnt + 1) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         a = &v[cnt++];
         memset(a, 0, sizeof(*a));
@@ -963,15 +872,9 @@ int store_load_baselines(struct store *st, int64_t since_ms, struct store_baseli
     *n = 0;
     sqlite3_bind_int64(s, 1, since_ms);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            struct store_baseline *nv = realloc(v, ncap * sizeof(*nv));
-            if (nv == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        if (ARRAY_RESERVE(v, cap, cnt + 1) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         v[cnt].target_id = sqlite3_column_int64(s, 0);
         v[cnt].wsa_code = sqlite3_column_int(s, 1);

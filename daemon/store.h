@@ -8,12 +8,11 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "probe.h"
+#include "result.h"
 
-/* The database's identity: PRAGMA application_id ("NDIG") and the newest
- * PRAGMA user_version this build reads and writes. A reader should refuse
- * a file with another application_id or a higher version. */
-#define STORE_APPLICATION_ID 1313097031
+/* The newest PRAGMA user_version this build reads and writes (the
+ * application_id is NDB_APPLICATION_ID, common/ndb.h). A reader refuses a
+ * file with another application_id or a higher version (ndb_check()). */
 #define STORE_SCHEMA_VERSION 4
 /* Results the queue holds (ok and failed); more are dropped and counted.
  * Twice a batch: the loop fills one half while the writer commits the

@@ -1,6 +1,7 @@
 /* Internals shared by store.c (opening, migrations, targets, the loop
- * thread's side of the queue) and store_writer.c (the writer thread);
- * no other file includes this. */
+ * thread's side of the queue), store_writer.c (the writer thread),
+ * store_prune.c (retention), store_file.c (the file and its lock) and
+ * store_sql.c (their SQLite helpers); no other file includes this. */
 #ifndef NETDIAG_STORE_INT_H
 #define NETDIAG_STORE_INT_H
 
@@ -11,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "probe.h"
+#include "result.h"
 #include "store.h"
 
 /* A batch commits after this many rows or once its oldest result has
@@ -252,7 +253,7 @@ struct store {
     int64_t alert_next_id;
 };
 
-/* store.c */
+/* store_sql.c */
 /* "database PATH: message" into err, on one line. */
 void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -265,6 +266,9 @@ int64_t store_step_int(sqlite3_stmt *s, int *rcp);
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
 int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
                       const char *path, char *err, size_t errlen);
+/* Keeps SQLite's error message in st->errmsg (ROLLBACK overwrites it) and
+ * ends the writer connection's transaction if SQLite has not already. */
+void store_rollback_failed(struct store *st);
 
 /* store_file.c */
 /* Resolves path (links in the directory part are followed, a link as the
@@ -285,8 +289,6 @@ void store_file_close(struct store_file *f);
 /* store_writer.c */
 /* Prepares the writer connection's statements (and retention's). */
 int store_writer_prepare(struct store *st, char *err, size_t errlen);
-/* Keeps the error message and ends the transaction (writer connection). */
-void store_rollback(struct store *st);
 /* The writer thread: drains the queue until store_stop(). */
 void *store_writer_main(void *arg);
 /* Frees what the writer thread allocated (after it stopped). */

@@ -240,7 +240,7 @@ static int prune_unit(struct store *st, enum store_prune_scope sc, int64_t from,
                   hist ? "history" : "minute counts", h0, limit > 0 ? " (rows of no target)" : "");
     return SQLITE_OK;
 fail:
-    store_rollback(st);
+    store_rollback_failed(st); /* lookup tables untouched: no cache to clear */
     return rc;
 }
 
@@ -262,7 +262,7 @@ static int prune_rows(struct store *st, enum store_prune_stmt which, int64_t cut
         goto fail;
     return SQLITE_OK;
 fail:
-    store_rollback(st);
+    store_rollback_failed(st);
     return rc;
 }
 

@@ -23,7 +23,7 @@ const char store_schema_sql[] =
     "-- Query failures through the view failures_v: the table keeps repeated\n"
     "-- text (raw names, host addresses) as ids into small lookup tables.\n"
     "\n"
-    "-- The Windows Sockets codes, refreshed from daemon/wsa.c at every start.\n"
+    "-- The Windows Sockets codes, refreshed from common/wsa.c at every start.\n"
     "CREATE TABLE wsa_codes (\n"
     "    code         INTEGER PRIMARY KEY,  -- 10061\n"
     "    name         TEXT NOT NULL,        -- 'WSAECONNREFUSED'\n"

@@ -470,13 +470,11 @@ static int store_flush_acc(struct store *st)
     return SQLITE_OK;
 }
 
-/* Keeps the error message (ROLLBACK overwrites it) and ends the
- * transaction if SQLite has not already. */
-void store_rollback(struct store *st)
+/* Ends a batch that failed: the ids the lookup caches learnt in it may
+ * have been rolled back with it. */
+static void store_rollback(struct store *st)
 {
-    util_strlcpy(st->errmsg, sqlite3_errmsg(st->db), sizeof(st->errmsg));
-    if (!sqlite3_get_autocommit(st->db))
-        store_step_done(st->stmt[STMT_ROLLBACK]);
+    store_rollback_failed(st);
     store_intern_clear(st);
 }
 

@@ -16,7 +16,7 @@
 -- Query failures through the view failures_v: the table keeps repeated
 -- text (raw names, host addresses) as ids into small lookup tables.
 
--- The Windows Sockets codes, refreshed from daemon/wsa.c at every start.
+-- The Windows Sockets codes, refreshed from common/wsa.c at every start.
 CREATE TABLE wsa_codes (
     code         INTEGER PRIMARY KEY,  -- 10061
     name         TEXT NOT NULL,        -- 'WSAECONNREFUSED'

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     struct event_config *ecfg;
     struct event_base *base;
     struct engine *eng;
-    struct engine_sched_stats ss;
+    struct sched_stats ss;
     struct config *cfg;
     int64_t c0, c1, w0, w1;
     uint64_t r0;

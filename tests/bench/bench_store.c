@@ -17,7 +17,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "probe.h"
+#include "result.h"
 #include "store.h"
 #include "util.h"
 #include "wsa.h"

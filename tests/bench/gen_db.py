@@ -41,9 +41,11 @@ BAD_TARGETS = 50
 
 
 def store_constants():
-    """application_id and user_version as daemon/store.h defines them."""
+    """application_id and user_version as common/ndb.h and daemon/store.h
+    define them."""
+    ndb = open(os.path.join(REPO, "common", "ndb.h"), encoding="utf-8").read()
+    app = int(re.search(r"#define NDB_APPLICATION_ID\s+(\d+)", ndb).group(1))
     text = open(os.path.join(REPO, "daemon", "store.h"), encoding="utf-8").read()
-    app = int(re.search(r"#define STORE_APPLICATION_ID\s+(\d+)", text).group(1))
     ver = int(re.search(r"#define STORE_SCHEMA_VERSION\s+(\d+)", text).group(1))
     return app, ver
 

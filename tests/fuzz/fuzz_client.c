@@ -1,6 +1,6 @@
-/* libFuzzer target: a netdiag command line, through the client's real
- * option parsing (client/main.c, included so its static parser is
- * reachable) and each command's value parsing (--since/--until times,
+/* libFuzzer target: a netdiag command line, through the client's own
+ * client_main() (client/main.c, included so that it is reachable: it is
+ * static) and each command's value parsing (--since/--until times,
  * --code names, --phase, --kind, --limit, --by, --bucket, --color,
  * --format, `explain WHAT`), and a database someone else wrote: the
  * commands run on a file made from the real schema (version 2, and the
@@ -80,60 +80,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* client_main() up to the command, which runs with the database path
- * replaced. Keep in step with client_main() in client/main.c. */
-static int fuzz_client_main(struct client *cl, int argc, char **argv, bool with_db)
-{
-    struct client_pending pending = {0};
-    int rc, cmd_argc, nargs;
-    char **cmd_argv;
+/* The client's own client_main() runs the input; this hook, called just
+ * before the command, points it at the fuzzed database (or at none). */
+static bool fuzz_with_db;
 
-    if ((rc = client_parse(cl, &pending, argc, argv)) != 0)
-        return rc;
-    if (optind >= argc) {
-        if (!pending.version)
-            help_global(stdout);
-        return CLIENT_EXIT_OK;
-    }
-    if (strcmp(argv[optind], "help") == 0) {
-        if (optind + 1 >= argc) {
-            help_global(stdout);
-            return CLIENT_EXIT_OK;
-        }
-        cl->cmd = client_find_command(argv[optind + 1]);
-        if (cl->cmd == NULL)
-            return client_unknown_command(cl, argv[optind + 1]);
-        help_command(stdout, cl->cmd);
-        return CLIENT_EXIT_OK;
-    }
-    cl->cmd = client_find_command(argv[optind]);
-    if (cl->cmd == NULL)
-        return client_unknown_command(cl, argv[optind]);
-    cmd_argc = argc - optind;
-    cmd_argv = argv + optind;
-    if ((rc = client_parse(cl, &pending, cmd_argc, cmd_argv)) != 0)
-        return rc;
-    if (pending.help) {
-        help_command(stdout, cl->cmd);
-        return CLIENT_EXIT_OK;
-    }
-    nargs = cmd_argc - optind;
-    if (nargs < cl->cmd->min_args || nargs > cl->cmd->max_args)
-        return CLIENT_EXIT_USAGE;
-    if ((rc = client_times(cl, &pending)) != 0)
-        return rc;
+static bool fuzz_before_run(struct client *cl)
+{
     FUZZ_CHECK(!cl->has_since || !cl->has_until || cl->since_ms <= cl->until_ms);
     if (cl->cmd->run == cmd_failures_run && client_opt(cl, "follow") != NULL)
-        return CLIENT_EXIT_OK; /* it would follow for ever */
-    cl->db_path = with_db ? fuzz_db : FUZZ_NO_DB;
+        return false; /* it would follow for ever */
+    cl->db_path = fuzz_with_db ? fuzz_db : FUZZ_NO_DB;
     cl->config_path = NULL;
     cl->width_cols = 80;
-    return cl->cmd->run(cl, nargs, cmd_argv + optind);
+    return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct client cl = {.out = fuzz_devnull, .format = OUTPUT_TABLE};
+    struct client cl = {.out = fuzz_devnull, .format = OUTPUT_TABLE, .before_run = fuzz_before_run};
     char *argv[FUZZ_MAX_ARGS + 2], *s = fuzz_cstr(data, size), *p = s;
     char *sql = strstr(s, "\n--sql\n");
     int argc = 0, rc;
@@ -150,7 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             *p++ = '\0';
     }
     argv[argc] = NULL;
-    rc = fuzz_client_main(&cl, argc, argv, sql != NULL);
+    fuzz_with_db = sql != NULL;
+    rc = client_main(&cl, argc, argv);
     client_free_lists(&cl);
     /* netdiag(1) EXIT STATUS: nothing else (5 from status only) */
     FUZZ_CHECK(rc == CLIENT_EXIT_OK || rc == CLIENT_EXIT_RUNTIME || rc == CLIENT_EXIT_USAGE ||

@@ -16,7 +16,7 @@ from conftest import REPO
 
 
 def commands(tmp_path, *make_args, **env_vars):
-    """(compile words of daemon/wsa.c, link words of netdiagd) as make
+    """(compile words of common/wsa.c, link words of netdiagd) as make
     would run them for a build in tmp_path."""
     env = dict(os.environ)
     for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "CFLAGS", "CPPFLAGS",
@@ -31,7 +31,7 @@ def commands(tmp_path, *make_args, **env_vars):
     compile_, link = None, None
     for line in p.stdout.splitlines():
         words = shlex.split(line)
-        if "-c" in words and "daemon/wsa.c" in words:
+        if "-c" in words and "common/wsa.c" in words:
             compile_ = words
         if "-o" in words and words[words.index("-o") + 1] == "%s/netdiagd" % build:
             link = words

@@ -9,15 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "alert.h"
+#include "alert_am.h"
 #include "alert_detect.h"
+#include "alert_exec.h"
+#include "alert_int.h"
 #include "config.h"
 #include "log.h"
-#include "probe.h"
+#include "result.h"
 #include "store.h"
 #include "unit.h"
 #include "util.h"
@@ -1019,11 +1023,11 @@ static void test_am_urls(void)
     char buf[256], err[512];
     struct config *cfg;
 
-    alert_url_redact("http://user:s3cret@127.0.0.1:9093/am", buf, sizeof(buf));
+    alert_am_url_redact("http://user:s3cret@127.0.0.1:9093/am", buf, sizeof(buf));
     UNIT_EQ_STR(buf, "http://***@127.0.0.1:9093/am");
-    alert_url_redact("http://127.0.0.1:9093/a@b", buf, sizeof(buf));
+    alert_am_url_redact("http://127.0.0.1:9093/a@b", buf, sizeof(buf));
     UNIT_EQ_STR(buf, "http://127.0.0.1:9093/a@b");
-    alert_url_redact("nonsense:s3cret@x", buf, sizeof(buf));
+    alert_am_url_redact("nonsense:s3cret@x", buf, sizeof(buf));
     UNIT_EQ_STR(buf, "nonsense:s3cret@x");
     UNIT_EQ_INT(alert_am_check_urls("http://u:p@127.0.0.1:9093 http://[::1]:9094/x,"
                                     "http://localhost:9095",
@@ -1040,6 +1044,54 @@ static void test_am_urls(void)
                    "alertmanager_url = http://127.0.0.1:9093 http://127.0.0.1:9094\n");
     UNIT_CHECK(cfg != NULL);
     config_free(cfg);
+}
+
+/* The hook's NETDIAG_WINDOW is written as the config writes durations
+ * (netdiag.ini(5): "the window, as 1m"): a one-minute window was "60s". */
+static void test_exec_window_as_written(void)
+{
+    struct event_base *base = event_base_new();
+    struct alert_exec *ex = base ? alert_exec_new(base) : NULL;
+    struct alert_notice n = {.event = ALERT_EVENT_FIRING,
+                             .target = "web",
+                             .wsa_code = WSAECONNREFUSED,
+                             .wsa_name = "WSAECONNREFUSED",
+                             .meaning = "Connection refused.",
+                             .window_ms = 60000,
+                             .started_ms = 1795600800000};
+    char hook[96], out[96], cmd[200], got[32] = "";
+    FILE *f;
+
+    UNIT_CHECK(ex != NULL);
+    if (ex == NULL)
+        return;
+    snprintf(hook, sizeof(hook), "%s/hook.sh", tmpdir);
+    snprintf(out, sizeof(out), "%s/hook.out", tmpdir);
+    f = fopen(hook, "w");
+    UNIT_CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fputs("#!/bin/sh\nprintf '%s' \"$NETDIAG_WINDOW\" > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"\n", f);
+    fclose(f);
+    chmod(hook, 0755);
+    snprintf(cmd, sizeof(cmd), "%s %s", hook, out);
+    alert_exec_run(ex, cmd, 10000, "host", &n);
+    /* the loop reaps it; 30 s at the most */
+    for (int i = 0; i < 300 && alert_exec_running(ex) > 0; i++) {
+        struct timeval tv = {0, 100000};
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+    }
+    UNIT_EQ_INT(alert_exec_running(ex), 0);
+    f = fopen(out, "r");
+    UNIT_CHECK(f != NULL);
+    if (f != NULL) {
+        UNIT_CHECK(fgets(got, sizeof(got), f) != NULL);
+        fclose(f);
+    }
+    UNIT_EQ_STR(got, "1m");
+    alert_exec_free(ex);
+    event_base_free(base);
 }
 
 int main(void)
@@ -1070,6 +1122,7 @@ int main(void)
     UNIT_RUN(test_engine_timeout_class);
     UNIT_RUN(test_engine_host_words);
     UNIT_RUN(test_am_urls);
+    UNIT_RUN(test_exec_window_as_written);
     {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

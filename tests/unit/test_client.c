@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store.h" /* the daemon writes the databases the client reads here */
 #include "unit.h"
 #include "../../client/output.c"
 #include "../../client/timearg.c"
@@ -486,9 +487,9 @@ static void test_fmt(void)
     UNIT_EQ_STR(buf, "100%");
     fmt_percent(NAN, buf, sizeof(buf));
     UNIT_EQ_STR(buf, "-");
-    fmt_duration_ms(5 * 60000, buf, sizeof(buf));
+    timefmt_duration(5 * 60000, TIMEFMT_ELAPSED, buf, sizeof(buf));
     UNIT_EQ_STR(buf, "5m00s");
-    fmt_duration_ms(26 * 3600000LL, buf, sizeof(buf));
+    timefmt_duration(26 * 3600000LL, TIMEFMT_ELAPSED, buf, sizeof(buf));
     UNIT_EQ_STR(buf, "1d02h");
     fmt_time(1795514400123LL, true, FMT_TIME_ISO, buf, sizeof(buf));
     UNIT_EQ_STR(buf, "2026-11-24T10:00:00.123Z");

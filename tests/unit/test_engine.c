@@ -110,7 +110,7 @@ static void test_gate_holds_scheduled_starts(void)
     struct event *ev_open = evtimer_new(base, open_cb, &run);
     struct event *ev_stop = evtimer_new(base, stop_cb, base);
     struct engine *eng = engine_new(base, NULL, sink, &run);
-    struct engine_sched_stats ss;
+    struct sched_stats ss;
 
     UNIT_CHECK(cfg != NULL);
     if (cfg == NULL)
@@ -147,7 +147,7 @@ static void test_no_gate_runs_every_target(void)
     struct timeval stop_at = {0, 500000};
     struct event *ev_stop = evtimer_new(base, stop_cb, base);
     struct engine *eng = engine_new(base, NULL, sink, &run);
-    struct engine_sched_stats ss;
+    struct sched_stats ss;
 
     UNIT_CHECK(cfg != NULL);
     if (cfg == NULL)

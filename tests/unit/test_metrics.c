@@ -25,7 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
-#include "probe.h"
+#include "result.h"
 #include "unit.h"
 #include "wsa.h"
 

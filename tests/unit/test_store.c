@@ -18,7 +18,8 @@
 
 #include "config.h"
 #include "log.h"
-#include "probe.h"
+#include "ndb.h"
+#include "result.h"
 #include "store.h"
 #include "unit.h"
 #include "util.h"
@@ -350,7 +351,7 @@ static void test_roundtrip(void)
                             "'WSAECONNREFUSED' AND meaning = 'Connection refused.'"),
                 1);
     UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    UNIT_EQ_INT(q_int(path, "PRAGMA application_id"), STORE_APPLICATION_ID);
+    UNIT_EQ_INT(q_int(path, "PRAGMA application_id"), NDB_APPLICATION_ID);
     UNIT_EQ_INT(q_int(path, "PRAGMA auto_vacuum"), 2); /* incremental */
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets WHERE retired IS NULL"), 3);
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM targets WHERE name = 'dns' AND kind = 'resolve' "
@@ -369,7 +370,7 @@ static void test_roundtrip(void)
     /* the phases table spells the numbers the writer stores */
     for (int p = PHASE_NONE; p <= PHASE_VERIFY; p++) {
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM phases WHERE phase = %d AND name = '%s'",
-                 p, probe_phase_name((enum probe_phase)p));
+                 p, result_phase_name((enum probe_phase)p));
         UNIT_EQ_INT(q_int(path, sql), 1);
     }
     /* the view's ISO time */
@@ -798,7 +799,7 @@ static bool make_v1(const char *path, int64_t base)
         sqlite3_exec(db, (const char *)schema.bytes, NULL, NULL, NULL) != SQLITE_OK)
         goto out;
     snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = 1",
-             STORE_APPLICATION_ID);
+             NDB_APPLICATION_ID);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "INSERT INTO wsa_codes VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL) !=
             SQLITE_OK)
@@ -1033,7 +1034,7 @@ static bool make_v2(const char *path, int64_t base)
              ", 1, 10061, 2); INSERT INTO alerts (target_id, wsa_code, started, count, baseline, "
              "detail) VALUES (1, 10061, %" PRId64 ", 2, 0.5, 'x'); COMMIT; "
              "PRAGMA wal_checkpoint(TRUNCATE)",
-             STORE_APPLICATION_ID, base, base, base, base + 1, base / 60000 * 60000,
+             NDB_APPLICATION_ID, base, base, base, base + 1, base / 60000 * 60000,
              base / 60000 * 60000, base);
     ok = sqlite3_open(path, &db) == SQLITE_OK &&
          sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",
@@ -1141,7 +1142,7 @@ static bool make_v3(const char *path, int64_t base)
              "hostname, version, config, started, heartbeat, stopped, results, failures) VALUES "
              "(7, 'h', '0.1.0', '/etc/netdiag/netdiag.ini', %" PRId64 ", %" PRId64 ", %" PRId64
              ", 3, 2); COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
-             STORE_APPLICATION_ID, base, base, base, base + 1, base / 60000 * 60000,
+             NDB_APPLICATION_ID, base, base, base, base + 1, base / 60000 * 60000,
              base / 60000 * 60000, base, base, base + 5, base + 5);
     ok = sqlite3_open(path, &db) == SQLITE_OK &&
          sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",

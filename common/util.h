@@ -46,15 +46,8 @@ void util_format_sockaddr(const struct sockaddr *sa, char *buf, size_t len);
  * fresh malloc'd buffer. Returns 0, or -1 with a message. */
 int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *err, size_t errlen);
 
-/* SQLite "file:" URI of a path (percent-encoding what a URI cannot hold)
- * followed by `query` ("?immutable=1", or "" for none). */
-void util_sqlite_uri(const char *path, const char *query, char *out, size_t len);
-
 /* Copy with truncation; always NUL-terminates. Returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
-
-/* Write `len` bytes of `s` as a JSON string (with quotes) into `out`. */
-void util_json_string(char *out, size_t outlen, const char *s);
 
 /* A DNS host name as a config may give one (not an address literal). */
 bool util_host_name_ok(const char *h);

@@ -26,20 +26,6 @@ int64_t util_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void util_sqlite_uri(const char *path, const char *query, char *out, size_t len)
-{
-    size_t n = (size_t)snprintf(out, len, "file:");
-
-    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < len; p++) {
-        if (*p <= ' ' || *p >= 0x7f || *p == '%' || *p == '?' || *p == '#')
-            n += (size_t)snprintf(out + n, len - n, "%%%02X", *p);
-        else
-            out[n++] = (char)*p;
-    }
-    out[n] = '\0';
-    util_strlcpy(out + n, query, len - n);
-}
-
 size_t util_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t n = strlen(src);
@@ -247,31 +233,6 @@ int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *er
     *out = buf;
     *outlen = n;
     return 0;
-}
-
-void util_json_string(char *out, size_t outlen, const char *s)
-{
-    size_t o = 0;
-
-    if (outlen < 3) {
-        if (outlen)
-            out[0] = '\0';
-        return;
-    }
-    out[o++] = '"';
-    for (; *s && o + 8 < outlen; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o++] = '"';
-    out[o] = '\0';
 }
 
 /* Letters, digits, '-' and '_' in dot-separated labels of 1 to 63, 253 in
