@@ -88,8 +88,8 @@ endif
 # (the linker takes only the objects a program calls); daemon/ is netdiagd
 # (main.c apart, so the unit tests, benchmarks and fuzzers can link the
 # rest); client/ is netdiag.
-COMMON_SRCS := common/array.c common/hist.c common/json.c common/ndb.c common/timefmt.c \
-               common/util.c common/wsa.c
+COMMON_SRCS := common/array.c common/hist.c common/json.c common/ndb.c common/suggest.c \
+               common/timefmt.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
                daemon/config.c daemon/config_opt.c daemon/config_run.c daemon/dns.c \
                daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \
@@ -101,7 +101,7 @@ DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/ale
 CLIENT_SRCS := client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
                client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
-               client/main.c client/output.c client/state.c client/suggest.c client/timearg.c
+               client/main.c client/output.c client/state.c client/timearg.c
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 COMMON_LIB  := $(BUILD)/libnetdiag-common.a
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)

@@ -18,6 +18,7 @@
 #include "array.h"
 #include "config.h"
 #include "config_opt.h"
+#include "suggest.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -154,7 +155,19 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
             return;
         }
     }
-    perr(p, file, line, "%s %s: unknown key", p->label, key);
+    /* A near miss of a key of this section: "prot" -> "port". */
+    struct suggest sg;
+    char hint[128];
+
+    suggest_init(&sg, key);
+    for (size_t i = 0; i < NOPTS; i++) {
+        enum opt_section s = config_options[i].section;
+        if ((s == SEC_DAEMON && cur == CUR_DAEMON) || (s == SEC_ALERT && cur == CUR_ALERT) ||
+            (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS)))
+            suggest_add(&sg, config_options[i].key);
+    }
+    suggest_text(&sg, 0, hint, sizeof(hint));
+    perr(p, file, line, "%s %s: unknown key%s", p->label, key, hint);
 }
 
 /* A key that was already given: a duplicate line, or inih's continuation. */

@@ -17,7 +17,7 @@
 #include "../../client/timearg.c"
 #include "../../client/fmt.c"
 #include "../../client/db.c"
-#include "../../client/suggest.c"
+#include "../../common/suggest.c"
 #include "../../client/filter.c"
 #include "../../client/counts.c"
 #include "../../client/state.c"
