@@ -75,7 +75,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
-              prometheus prometheus-alertmanager \
+              prometheus prometheus-alertmanager victoria-metrics \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
@@ -265,7 +265,8 @@ check-valgrind: all unit-bins
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL_PROGRAM) $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
 	$(INSTALL_PROGRAM) $(BUILD)/netdiag $(DESTDIR)$(BINDIR)/netdiag
@@ -277,6 +278,8 @@ install: all
 	chmod 0644 $(DESTDIR)$(DOCDIR)/netdiag.ini.example
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 conf/prometheus/netdiag.rules.yml conf/prometheus/netdiag.rules.test.yml \
+	    $(DESTDIR)$(DATADIR)/prometheus/
 	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \
 	    > $(DESTDIR)$(UNITDIR)/netdiagd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiagd.service
@@ -299,7 +302,7 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/netdiagd.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf \
 	    $(DESTDIR)$(BASHCOMPDIR)/netdiag
-	rm -rf $(DESTDIR)$(DATADIR)/sql
+	rm -rf $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/prometheus
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
