@@ -109,6 +109,12 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS)
 	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
 	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
 
+# the /metrics body alone: bytes, series and render time per target count
+$(BUILD)/bench/bench_metrics: tests/bench/bench_metrics.c $(DAEMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
+	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+
 # the scheduler alone: its own probe_connect_ops stands in for the real one
 $(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
@@ -121,7 +127,8 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
 BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
-              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns
+              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns \
+              $(BUILD)/bench/bench_metrics
 
 # make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
 # loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.
