@@ -494,8 +494,12 @@ void metrics_set_targets(struct metrics *m, const struct config *cfg)
 
     if (m == NULL || cfg == NULL)
         return;
-    if (metrics_set_linked(m, cfg))
+    if (metrics_set_linked(m, cfg)) {
+        /* the descriptors kept for probing follow the new target count */
+        metrics_http_set_targets(m->http, m->ntargets);
+        metrics_http_invalidate(m->http);
         return;
+    }
     n = cfg->ntargets;
     cap = index_cap_for(n);
     slots = calloc(n ? n : 1, sizeof(*slots));

@@ -1253,6 +1253,77 @@ static void test_http_descriptors(void)
     event_base_free(base);
 }
 
+/* A reload linked to the running config (how netdiagd reloads) that adds
+ * targets: the endpoint keeps one more descriptor per new target for
+ * probing. It kept the old count, so /metrics connections could take the
+ * descriptors the new targets' probes need. */
+static void test_linked_reload_keeps_descriptors(void)
+{
+    static const char *const names1[] = {"t0"};
+    static const enum target_kind kinds[1] = {KIND_CONNECT};
+    enum { N2 = 80 };
+    static char names2[N2][8];
+    const char *ptrs2[N2];
+    enum target_kind kinds2[N2];
+    struct event_base *base = event_base_new();
+    struct config *c1 = make_config(1, names1, kinds), *c2;
+    uint32_t *same = calloc(N2, sizeof(*same));
+    struct rlimit old, low;
+    char addr[64], err[256] = "", *body;
+    int port = free_port(), fd1, fd2;
+    struct metrics *m;
+
+    for (int i = 0; i < N2; i++) {
+        snprintf(names2[i], sizeof(names2[i]), "t%d", i);
+        ptrs2[i] = names2[i];
+        kinds2[i] = KIND_CONNECT;
+        same[i] = i == 0 ? 0 : CONFIG_NO_PREV;
+    }
+    c2 = make_config(N2, ptrs2, kinds2);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    UNIT_CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    /* 60 descriptors above those open now: room for 1 target and the 32
+     * spare, not for 80 targets */
+    low = old;
+    low.rlim_cur = (rlim_t)fcntl(0, F_DUPFD, 0);
+    close((int)low.rlim_cur);
+    low.rlim_cur += 60;
+    UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    m = metrics_start(base, addr, NULL, err, sizeof(err));
+    UNIT_CHECK(m != NULL);
+    if (m == NULL) {
+        fprintf(stderr, "%s: %s\n", unit_cur, err);
+        goto out;
+    }
+    metrics_set_targets(m, c1);
+    fd1 = client(port, 0);
+    spin(base, 200);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_metrics_accept_paused_total{reason=\"descriptors\"} 0");
+    free(body);
+
+    c2->prev = c1;
+    c2->prev_idx = same;
+    metrics_set_targets(m, c2);
+    fd2 = client(port, 0);
+    spin(base, 300);
+    body = render(m);
+    UNIT_CHECK(strstr(body, "netdiag_metrics_accept_paused_total{reason=\"descriptors\"} 0") ==
+               NULL);
+    free(body);
+    close(fd1);
+    close(fd2);
+    metrics_stop(m);
+out:
+    UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    c2->prev = NULL;
+    c2->prev_idx = NULL;
+    free_config(c1);
+    free_config(c2);
+    free(same);
+    event_base_free(base);
+}
+
 int main(void)
 {
     log_init(LOG_LEVEL_ERROR);
@@ -1278,5 +1349,6 @@ int main(void)
     UNIT_RUN(test_http_slow_reader);
     UNIT_RUN(test_http_budget);
     UNIT_RUN(test_http_descriptors);
+    UNIT_RUN(test_linked_reload_keeps_descriptors);
     return UNIT_END("test_metrics");
 }
