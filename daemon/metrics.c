@@ -372,8 +372,8 @@ void metrics_observe(struct metrics *m, const struct result *r)
         return;
     }
     s->ok++;
-    if (r->ts_ms > s->last_ok_ms)
-        s->last_ok_ms = r->ts_ms;
+    /* the latest success, also when the wall clock stepped back since */
+    s->last_ok_ms = r->ts_ms;
     lat_us = r->latency_us > 0 ? r->latency_us : 0;
     for (b = 0; b < METRICS_NBUCKETS && lat_us > bucket_us[b]; b++)
         ;
