@@ -433,6 +433,15 @@ static void test_target_state(void)
     CHECK_LINE(body, "netdiag_target_interval_seconds{target=\"dns\",kind=\"resolve\"} 2");
     CHECK_LINE(body, "netdiag_target_latency_seconds_count{target=\"web\",kind=\"connect\"} 1");
     free(body);
+
+    /* the wall clock stepped back an hour: the latest success counts, not
+     * the highest time seen (that one would stand for an hour) */
+    next_ts_ms = 1700000000000 - 3600000;
+    observe(m, &c3->targets[0], true, 0, 400);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_target_last_success_timestamp_seconds{target=\"web\","
+                     "kind=\"connect\"} 1699996400");
+    free(body);
     free_config(c3);
     metrics_stop(m);
 }
