@@ -113,7 +113,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
-              prometheus prometheus-alertmanager \
+              prometheus prometheus-alertmanager victoria-metrics \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
@@ -162,6 +162,12 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS) $(COMMON_LI
 	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) \
 	    $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
+# the /metrics body alone: bytes, series and render time per target count
+$(BUILD)/bench/bench_metrics: tests/bench/bench_metrics.c $(DAEMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
+	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+
 # the scheduler alone: its own probe_connect_ops stands in for the real one
 $(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
@@ -176,7 +182,8 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
 BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
-              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns
+              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns \
+              $(BUILD)/bench/bench_metrics
 
 # make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
 # loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.
@@ -294,7 +301,8 @@ check-valgrind: all unit-bins
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL_PROGRAM) $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
 	$(INSTALL_PROGRAM) $(BUILD)/netdiag $(DESTDIR)$(BINDIR)/netdiag
@@ -306,6 +314,8 @@ install: all
 	chmod 0644 $(DESTDIR)$(DOCDIR)/netdiag.ini.example
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 conf/prometheus/netdiag.rules.yml conf/prometheus/netdiag.rules.test.yml \
+	    $(DESTDIR)$(DATADIR)/prometheus/
 	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \
 	    > $(DESTDIR)$(UNITDIR)/netdiagd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiagd.service
@@ -328,7 +338,7 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/netdiagd.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf \
 	    $(DESTDIR)$(BASHCOMPDIR)/netdiag
-	rm -rf $(DESTDIR)$(DATADIR)/sql
+	rm -rf $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/prometheus
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:

@@ -831,6 +831,17 @@ size_t alert_active(const struct alert_engine *a)
     return a != NULL ? a->nactive : 0;
 }
 
+void alert_foreach_firing(const struct alert_engine *a, alert_firing_fn fn, void *arg)
+{
+    for (size_t i = 0; a != NULL && i < a->ntg; i++)
+        for (size_t k = 0; a->tg[i].ser != NULL && k < a->tg[i].nser; k++)
+            if (a->tg[i].ser[k].s.firing)
+                fn(arg, a->tg[i].name, alert_code_name(a->tg[i].ser[k].real_code));
+    for (size_t h = 0; a != NULL && h < a->nhs; h++)
+        if (a->hs[h].s.firing)
+            fn(arg, ALERT_HOST_TARGET, alert_code_name(a->hs[h].real_code));
+}
+
 /* ---- building the tables from a config ---- */
 
 static size_t alert_host_index(struct alert_host **hs, size_t *nhs, int code)

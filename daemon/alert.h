@@ -37,6 +37,11 @@ void alert_set_config_prepared(struct alert_engine *a, const struct config *cfg,
 
 /* Alerts firing now (for STATUS= and metrics). */
 size_t alert_active(const struct alert_engine *a);
+/* Each alert firing now, a target's one after another: the target's name
+ * ("*" for a host-wide alert) and the code's name it fires with. O(targets);
+ * for /metrics at scrape time. */
+typedef void (*alert_firing_fn)(void *arg, const char *target, const char *wsa_name);
+void alert_foreach_firing(const struct alert_engine *a, alert_firing_fn fn, void *arg);
 
 /* Shutdown: stop timers, end running hooks (and what they started), free. */
 void alert_free(struct alert_engine *a);

@@ -54,6 +54,13 @@ enum send_proto {
     PROTO_TCP,
 };
 
+/* metrics_latency: the per-target latency histogram on /metrics, or not
+ * (17 series a target; off for large fleets). */
+enum metrics_latency {
+    METRICS_LATENCY_HISTOGRAM,
+    METRICS_LATENCY_OFF,
+};
+
 /* One configured target. Strings are owned by the target. */
 struct target {
     char *name;
@@ -127,6 +134,7 @@ struct config {
     char *database;
     int log_level;        /* enum log_level */
     char *metrics_listen; /* NULL: off */
+    int metrics_latency;  /* enum metrics_latency */
     int64_t retention_ms;
     char *include;       /* NULL: none */
     int64_t min_targets; /* fewer targets: refused (config_check_run) */

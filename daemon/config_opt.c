@@ -21,6 +21,7 @@ static const char *const kind_names[] = {"connect", "resolve", "send", NULL};
 static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
 static const char *const addrsel_names[] = {"first", "all", NULL};
 static const char *const proto_names[] = {"udp", "tcp", NULL};
+static const char *const latency_names[] = {"histogram", "off", NULL};
 
 /* The names of a target's kind and family: the values the config takes
  * are the names everything else prints and stores. */
@@ -62,6 +63,7 @@ _Static_assert(sizeof(enum target_kind) == sizeof(int), "enum fields are int-siz
 _Static_assert(sizeof(enum family) == sizeof(int), "enum fields are int-sized");
 _Static_assert(sizeof(enum addr_select) == sizeof(int), "enum fields are int-sized");
 _Static_assert(sizeof(enum send_proto) == sizeof(int), "enum fields are int-sized");
+_Static_assert(sizeof(enum metrics_latency) == sizeof(int), "enum fields are int-sized");
 
 #define CFG(f)    offsetof(struct config, f)
 #define TGT(f)    offsetof(struct target, f)
@@ -77,6 +79,7 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_DAEMON, "database",         OT_STRING,   1,                      0,                      "/var/lib/netdiag/netdiag.db",   CFG(database),               0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "log_level",        OT_LOGLEVEL, 0,                      0,                      "info",                          CFG(log_level),              0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "metrics_listen",   OT_LISTEN,   0,                      0,                      "",                              CFG(metrics_listen),         0,                 NULL,          0,                  0,         0},
+    {SEC_DAEMON, "metrics_latency",  OT_ENUM,     0,                      0,                      "histogram",                     CFG(metrics_latency),        0,                 latency_names, 0,                  0,         0},
     {SEC_DAEMON, "retention",        OT_DURATION, MINUTE_MS,              3650 * DAY_MS,          "30d",                           CFG(retention_ms),           0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "include",          OT_STRING,   0,                      0,                      "",                              CFG(include),                0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "min_targets",      OT_INT,      0,                      CONFIG_TARGETS_MAX,     "1",                             CFG(min_targets),            0,                 NULL,          0,                  0,         0},

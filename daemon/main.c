@@ -132,6 +132,13 @@ static size_t daemon_alerts_active(void *arg)
     return d->alert != NULL ? alert_active(d->alert) : 0;
 }
 
+static void daemon_alerts_firing(void *arg, alert_firing_fn fn, void *fnarg)
+{
+    struct daemon *d = arg;
+
+    alert_foreach_firing(d->alert, fn, fnarg);
+}
+
 static size_t daemon_in_flight(void *arg)
 {
     struct daemon *d = arg;
@@ -145,6 +152,7 @@ static int daemon_metrics_start(struct daemon *d, char *err, size_t errlen)
     struct metrics_sources src = {.arg = d,
                                   .store_stats = daemon_store_stats,
                                   .alerts_active = daemon_alerts_active,
+                                  .alerts_firing = daemon_alerts_firing,
                                   .in_flight = daemon_in_flight};
 
     d->metrics = metrics_start(d->base, d->cfg->metrics_listen, &src, err, errlen);

@@ -1,12 +1,17 @@
-/* The Prometheus /metrics endpoint: per-target counters fed by every
- * result, figures read from the store and the alert engine at scrape time,
- * rendered in text format 0.0.4 for the HTTP server of metrics_http.c on
- * the daemon's own loop. */
+/* The Prometheus /metrics endpoint: per-target counters and state fed by
+ * every result, figures read from the store, the alert engine and /proc
+ * at scrape time, rendered in text format 0.0.4 for the HTTP server of
+ * metrics_http.c on the daemon's own loop. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -18,17 +23,14 @@
 #include "wsa.h"
 
 /* Fixed latency buckets (upper bounds, inclusive), the same for every
- * target: each target has 17 histogram series whatever its latencies. */
+ * target: each target has 17 histogram series whatever its latencies
+ * (none with metrics_latency = off). */
 #define METRICS_NBUCKETS 14
 static const int64_t bucket_us[METRICS_NBUCKETS] = {
     500,    1000,   2500,   5000,    10000,   25000,   50000,
     100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 #define LE(x) "le=\"" x "\""
-static const char *const bucket_le[METRICS_NBUCKETS] = {
-    LE("0.0005"), LE("0.001"), LE("0.0025"), LE("0.005"), LE("0.01"), LE("0.025"), LE("0.05"),
-    LE("0.1"),    LE("0.25"),  LE("0.5"),    LE("1"),     LE("2.5"),  LE("5"),     LE("10"),
-};
 
 /* Failures of one target with one WSA code and one raw outcome. The raw
  * label comes from a fixed set (raw_label()), and the codes from the
@@ -44,11 +46,16 @@ struct mslot {
     char *name;
     char *label;  /* name escaped for a label value, made once */
     char *series; /* target="...",kind="..." made once, for the lines */
+    uint32_t label_len, series_len;
     enum target_kind kind;
+    int8_t up; /* the last result: 1 ok, 0 failed, -1 none yet */
+    int64_t interval_ms;
+    int64_t last_ok_ms; /* wall clock of the last ok attempt's start; 0: none */
     uint64_t ok, failed;
-    uint64_t bucket[METRICS_NBUCKETS + 1]; /* per bucket, not cumulative; last: > 10 s */
+    /* successful attempts' latency: per bucket, not cumulative; last: > 10 s */
+    uint64_t bucket[METRICS_NBUCKETS + 1];
     uint64_t sum_us;
-    struct mfail *fails; /* sorted by code */
+    struct mfail *fails; /* sorted by code, then raw */
     size_t nfails, fails_cap;
 };
 
@@ -70,6 +77,8 @@ struct metrics {
     uint64_t reloads_ok, reloads_failed;
     int64_t last_success_ms; /* the last load that succeeded (start or reload) */
     bool last_reload_ok;
+    bool latency_off; /* metrics_latency = off: no histogram rendered */
+    int64_t start_ms; /* the process's start, wall clock; 0: unknown */
 };
 
 /* FNV-1a: short keys, no seed needed (names come from our own config). */
@@ -154,19 +163,28 @@ static void slot_free(struct mslot *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int slot_init(struct mslot *s, const char *name, enum target_kind kind)
+static int slot_precreate(struct mslot *s, const struct target *t);
+
+static int slot_init(struct mslot *s, const struct target *t)
 {
+    int n = -1;
+
     memset(s, 0, sizeof(*s));
-    s->name = strdup(name);
-    s->label = label_escape(name);
-    s->kind = kind;
-    if (s->label == NULL ||
-        asprintf(&s->series, "target=\"%s\",kind=\"%s\"", s->label, target_kind_name(kind)) < 0)
+    s->name = strdup(t->name);
+    s->label = label_escape(t->name);
+    s->kind = t->kind;
+    s->up = -1;
+    s->interval_ms = t->interval_ms;
+    if (s->label != NULL)
+        n = asprintf(&s->series, "target=\"%s\",kind=\"%s\"", s->label, target_kind_name(t->kind));
+    if (n < 0)
         s->series = NULL;
-    if (s->name == NULL || s->label == NULL || s->series == NULL) {
+    if (s->name == NULL || s->label == NULL || s->series == NULL || slot_precreate(s, t) < 0) {
         slot_free(s);
         return -1;
     }
+    s->label_len = (uint32_t)strlen(s->label);
+    s->series_len = (uint32_t)n;
     return 0;
 }
 
@@ -188,10 +206,18 @@ static long slot_add(struct metrics *m, const struct target *t)
         m->index = idx;
         m->index_cap = cap;
     }
-    if (slot_init(&m->slots[m->nslots], t->name, t->kind) < 0)
+    if (slot_init(&m->slots[m->nslots], t) < 0)
         return -1;
     m->index[index_pos(m->index, m->index_cap, m->slots, t->name)] = (uint32_t)(m->nslots + 1);
     return (long)m->nslots++;
+}
+
+static void metrics_oom(struct metrics *m)
+{
+    /* a lost count is better than a daemon that stops probing */
+    if (!m->oom_logged)
+        log_warnx("metrics: out of memory; some results are not counted");
+    m->oom_logged = true;
 }
 
 /* Raw outcomes that label a failure series beside the names of wsa.c's
@@ -229,17 +255,18 @@ static int mfail_cmp(const struct mfail *f, int code, const char *raw)
     return strcmp(f->raw, raw);
 }
 
-/* Count a failure under its code and raw outcome; the list is tiny and
- * sorted. The usual case, a series whose label is the raw name itself,
- * is one pass of comparisons; only a new pair looks the name up. */
-static int slot_count_failure(struct mslot *s, int code, const char *raw)
+/* Add inc to the failures with a code and raw outcome (0: create the
+ * series); the list is tiny and sorted. The usual case, a series whose
+ * label is the raw name itself, is one pass of comparisons; only a new
+ * pair looks the name up. */
+static int slot_count_failure(struct mslot *s, int code, const char *raw, uint64_t inc)
 {
     const char *label;
     size_t i;
 
     for (i = 0; i < s->nfails; i++) {
         if (s->fails[i].code == code && strcmp(s->fails[i].raw, raw) == 0) {
-            s->fails[i].count++;
+            s->fails[i].count += inc;
             return 0;
         }
     }
@@ -247,7 +274,7 @@ static int slot_count_failure(struct mslot *s, int code, const char *raw)
     for (i = 0; i < s->nfails && mfail_cmp(&s->fails[i], code, label) < 0; i++)
         ;
     if (i < s->nfails && mfail_cmp(&s->fails[i], code, label) == 0) {
-        s->fails[i].count++;
+        s->fails[i].count += inc;
         return 0;
     }
     if (ARRAY_RESERVE(s->fails, s->fails_cap, s->nfails + 1) < 0)
@@ -255,17 +282,58 @@ static int slot_count_failure(struct mslot *s, int code, const char *raw)
     memmove(&s->fails[i + 1], &s->fails[i], (s->nfails - i) * sizeof(*s->fails));
     s->fails[i].code = code;
     s->fails[i].raw = label;
-    s->fails[i].count = 1;
+    s->fails[i].count = inc;
     s->nfails++;
     return 0;
 }
 
-static void metrics_oom(struct metrics *m)
+/* The raw outcome a probe gives a code most often: its errno (deadline
+ * and kernel alike say ETIMEDOUT, a refused connect ECONNREFUSED), else
+ * its DNS outcome (the engine's resolver), else its EAI name. */
+static const char *raw_usual(int code)
 {
-    /* a lost count is better than a daemon that stops probing */
-    if (!m->oom_logged)
-        log_warnx("metrics: out of memory; some results are not counted");
-    m->oom_logged = true;
+    enum dns_outcome o;
+    int v;
+
+    if (wsa_errnos_for(code, &v, 1) > 0 && wsa_errno_name(v) != NULL)
+        return wsa_errno_name(v);
+    if (wsa_dns_for(code, &o, 1) > 0 && wsa_dns_outcome_name(o) != NULL)
+        return wsa_dns_outcome_name(o);
+    if (wsa_eais_for(code, &v, 1) > 0 && wsa_eai_name(v) != NULL)
+        return wsa_eai_name(v);
+    return "other";
+}
+
+/* The failure series of t's watched codes exist from the start at 0, so
+ * that increase() and rate() see a target's first failures (a series
+ * that appears at 1 has no earlier sample to rise from). Each with the
+ * raw outcome the code usually carries; the class timeout as
+ * WSAETIMEDOUT/ETIMEDOUT and, for a resolve target, as the silent
+ * nameserver's WSATRY_AGAIN/TIMEOUT. Idempotent. */
+static int slot_precreate(struct mslot *s, const struct target *t)
+{
+    for (size_t k = 0; k < t->alert_ncodes && k < CONFIG_MAX_CODES; k++) {
+        int code = t->alert_codes[k];
+        int rc;
+        if (code == CONFIG_CODE_TIMEOUT) {
+            rc = slot_count_failure(s, WSAETIMEDOUT, "ETIMEDOUT", 0);
+            if (rc == 0 && t->kind == KIND_RESOLVE)
+                rc = slot_count_failure(s, WSATRY_AGAIN, "TIMEOUT", 0);
+        } else {
+            rc = slot_count_failure(s, code, raw_usual(code), 0);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A kept target's settings follow the new config. */
+static void slot_update(struct metrics *m, struct mslot *s, const struct target *t)
+{
+    s->interval_ms = t->interval_ms;
+    if (slot_precreate(s, t) < 0)
+        metrics_oom(m);
 }
 
 void metrics_observe(struct metrics *m, const struct result *r)
@@ -283,13 +351,16 @@ void metrics_observe(struct metrics *m, const struct result *r)
         return;
     }
     s = &m->slots[i];
-    if (r->ok) {
-        s->ok++;
-    } else {
+    s->up = r->ok ? 1 : 0;
+    if (!r->ok) {
         s->failed++;
-        if (slot_count_failure(s, r->wsa_code, r->raw) < 0)
+        if (slot_count_failure(s, r->wsa_code, r->raw, 1) < 0)
             metrics_oom(m);
+        return;
     }
+    s->ok++;
+    /* the latest success, also when the wall clock stepped back since */
+    s->last_ok_ms = r->ts_ms;
     lat_us = r->latency_us > 0 ? r->latency_us : 0;
     for (b = 0; b < METRICS_NBUCKETS && lat_us > bucket_us[b]; b++)
         ;
@@ -372,8 +443,16 @@ static bool metrics_set_linked(struct metrics *m, const struct config *cfg)
         uint32_t j = cfg->prev_idx[i];
         const struct target *t = &cfg->targets[i];
         size_t s;
-        if (j != CONFIG_NO_PREV && kept[j])
+        if (j != CONFIG_NO_PREV && kept[j]) {
+            const struct target *o = &prev->targets[j];
+            long k;
+            if (o->interval_ms == t->interval_ms && o->alert_ncodes == t->alert_ncodes &&
+                memcmp(o->alert_codes, t->alert_codes, t->alert_ncodes * sizeof(int)) == 0)
+                continue; /* the usual case: nothing to look up */
+            if ((k = slot_find(m, t->name)) >= 0)
+                slot_update(m, &m->slots[k], t);
             continue;
+        }
         if (nfree == 0) {
             /* grows the arrays and the index (at least twice nslots) */
             if (slot_add(m, t) < 0)
@@ -381,13 +460,14 @@ static bool metrics_set_linked(struct metrics *m, const struct config *cfg)
             continue;
         }
         s = holes[--nfree];
-        if (slot_init(&m->slots[s], t->name, t->kind) < 0)
+        if (slot_init(&m->slots[s], t) < 0)
             fatalx("out of memory");
         m->index[index_pos(m->index, m->index_cap, m->slots, t->name)] = (uint32_t)(s + 1);
     }
     free(kept);
     free(holes);
     m->ntargets = cfg->ntargets;
+    m->latency_off = cfg->metrics_latency == METRICS_LATENCY_OFF;
     m->cfg = cfg;
     return true;
 }
@@ -401,8 +481,12 @@ void metrics_set_targets(struct metrics *m, const struct config *cfg)
 
     if (m == NULL || cfg == NULL)
         return;
-    if (metrics_set_linked(m, cfg))
+    if (metrics_set_linked(m, cfg)) {
+        /* the descriptors kept for probing follow the new target count */
+        metrics_http_set_targets(m->http, m->ntargets);
+        metrics_http_invalidate(m->http);
         return;
+    }
     n = cfg->ntargets;
     cap = index_cap_for(n);
     slots = calloc(n ? n : 1, sizeof(*slots));
@@ -423,7 +507,8 @@ void metrics_set_targets(struct metrics *m, const struct config *cfg)
         if (old != NULL && old->name != NULL && old->kind == t->kind) {
             slots[nn] = *old;
             memset(old, 0, sizeof(*old)); /* moved: slot_free() skips it */
-        } else if (slot_init(&slots[nn], t->name, t->kind) < 0) {
+            slot_update(m, &slots[nn], t);
+        } else if (slot_init(&slots[nn], t) < 0) {
             fatalx("out of memory");
         }
         idx[pos] = (uint32_t)(nn + 1);
@@ -440,6 +525,7 @@ void metrics_set_targets(struct metrics *m, const struct config *cfg)
     m->index = idx;
     m->index_cap = cap;
     m->ntargets = n;
+    m->latency_off = cfg->metrics_latency == METRICS_LATENCY_OFF;
     metrics_http_set_targets(m->http, n);
     metrics_http_invalidate(m->http);
     m->cfg = cfg;
@@ -516,31 +602,6 @@ static void put_u64(struct render *rd, uint64_t v)
     put(rd, p, (size_t)(buf + sizeof(buf) - p));
 }
 
-/* name{labels[,extra]} value */
-static void sample(struct render *rd, const char *name, const char *labels, const char *extra,
-                   const char *value)
-{
-    put_str(rd, name);
-    put(rd, "{", 1);
-    put_str(rd, labels);
-    if (extra != NULL) {
-        put(rd, ",", 1);
-        put_str(rd, extra);
-    }
-    put(rd, "} ", 2);
-    put_str(rd, value);
-    put(rd, "\n", 1);
-}
-
-static void sample_u64(struct render *rd, const char *name, const char *labels, const char *extra,
-                       uint64_t v)
-{
-    char buf[24];
-
-    buf[sizeof(buf) - 1] = '\0';
-    sample(rd, name, labels, extra, u64_digits(buf + sizeof(buf) - 1, v));
-}
-
 __attribute__((format(printf, 2, 3))) static void emit(struct render *rd, const char *fmt, ...)
 {
     va_list ap;
@@ -578,55 +639,365 @@ static void fmt_scaled(char *buf, size_t len, int64_t value, int decimals)
         buf[--n] = '\0';
 }
 
+/* A string literal and its length. */
+#define LIT(s) s, sizeof(s) - 1
+
+/* name{series[,extra]} value: every length known, so one bounds check and
+ * a few memcpy (the per-target lines are most of a large body). */
+static void line(struct render *rd, const char *name, size_t nlen, const struct mslot *s,
+                 const char *extra, size_t elen, const char *val, size_t vlen)
+{
+    size_t need = nlen + 1 + s->series_len + (elen > 0 ? 1 + elen : 0) + 2 + vlen + 1;
+    char *o;
+
+    if (need > sizeof(rd->stage) - rd->len)
+        stage_flush(rd);
+    if (need > sizeof(rd->stage)) { /* a name longer than any config allows */
+        put(rd, name, nlen);
+        put(rd, "{", 1);
+        put(rd, s->series, s->series_len);
+        if (elen > 0) {
+            put(rd, ",", 1);
+            put(rd, extra, elen);
+        }
+        put(rd, "} ", 2);
+        put(rd, val, vlen);
+        put(rd, "\n", 1);
+        return;
+    }
+    o = rd->stage + rd->len;
+    memcpy(o, name, nlen);
+    o += nlen;
+    *o++ = '{';
+    memcpy(o, s->series, s->series_len);
+    o += s->series_len;
+    if (elen > 0) {
+        *o++ = ',';
+        memcpy(o, extra, elen);
+        o += elen;
+    }
+    *o++ = '}';
+    *o++ = ' ';
+    memcpy(o, val, vlen);
+    o += vlen;
+    *o = '\n';
+    rd->len += need;
+}
+
+static void line_u64(struct render *rd, const char *name, size_t nlen, const struct mslot *s,
+                     const char *extra, size_t elen, uint64_t v)
+{
+    char buf[24], *p = u64_digits(buf + sizeof(buf), v);
+
+    line(rd, name, nlen, s, extra, elen, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* v / 10^decimals without trailing zeros ("0.0015"), as fmt_scaled() but
+ * without printf, for the per-target lines. Returns the length written
+ * at buf (at least 48 bytes). */
+static size_t fmt_fixed(char *buf, uint64_t v, int decimals)
+{
+    char tmp[48], *end = tmp + sizeof(tmp), *p = end;
+    uint64_t div = 1;
+    size_t n;
+
+    for (int i = 0; i < decimals; i++)
+        div *= 10;
+    if (v % div != 0) {
+        uint64_t f = v % div;
+        int d = decimals;
+        while (f % 10 == 0) { /* trailing zeros go */
+            f /= 10;
+            d--;
+        }
+        for (; d > 0; d--) {
+            *--p = (char)('0' + f % 10);
+            f /= 10;
+        }
+        *--p = '.';
+    }
+    p = u64_digits(p, v / div);
+    n = (size_t)(end - p);
+    memcpy(buf, p, n);
+    return n;
+}
+
+static void line_fixed(struct render *rd, const char *name, size_t nlen, const struct mslot *s,
+                       uint64_t v, int decimals)
+{
+    char buf[48];
+    size_t n = fmt_fixed(buf, v, decimals);
+
+    line(rd, name, nlen, s, NULL, 0, buf, n);
+}
+
+/* The le labels with their lengths. */
+#define LEB(x) LE(x), sizeof(LE(x)) - 1
+static const struct {
+    const char *s;
+    size_t n;
+} bucket_lab[METRICS_NBUCKETS + 1] = {
+    {LEB("0.0005")}, {LEB("0.001")}, {LEB("0.0025")}, {LEB("0.005")}, {LEB("0.01")},
+    {LEB("0.025")},  {LEB("0.05")},  {LEB("0.1")},    {LEB("0.25")},  {LEB("0.5")},
+    {LEB("1")},      {LEB("2.5")},   {LEB("5")},      {LEB("10")},    {LEB("+Inf")},
+};
+#undef LEB
+
+static void render_failures(struct metrics *m, struct render *rd)
+{
+    family(rd, "netdiag_failures_total", "counter",
+           "Failed probe attempts by target, Windows Sockets code and raw outcome "
+           "(errno, EAI or DNS name; \"other\" outside the documented set). The watched "
+           "codes' series exist from the start at 0.");
+    for (size_t i = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        for (size_t j = 0; s->name != NULL && j < s->nfails; j++) {
+            const struct wsa_code *w = wsa_by_code(s->fails[j].code);
+            char code[24], *c = u64_digits(code + sizeof(code), (uint64_t)s->fails[j].code);
+            put(rd, LIT("netdiag_failures_total{target=\""));
+            put(rd, s->label, s->label_len);
+            put(rd, LIT("\",wsa_code=\""));
+            put(rd, c, (size_t)(code + sizeof(code) - c));
+            put(rd, LIT("\",wsa_name=\""));
+            put_str(rd, w != NULL ? w->name : "UNKNOWN");
+            put(rd, LIT("\",raw=\""));
+            put_str(rd, s->fails[j].raw);
+            put(rd, LIT("\"} "));
+            put_u64(rd, s->fails[j].count);
+            put(rd, "\n", 1);
+        }
+    }
+}
+
 static void render_targets(struct metrics *m, struct render *rd)
 {
-    char num[48];
-
     family(rd, "netdiag_probes_total", "counter", "Probe attempts by target, kind and result.");
     for (size_t i = 0; i < m->nslots; i++) {
         const struct mslot *s = &m->slots[i];
         if (s->name == NULL)
             continue; /* a removed target's slot, free */
-        sample_u64(rd, "netdiag_probes_total", s->series, "result=\"ok\"", s->ok);
-        sample_u64(rd, "netdiag_probes_total", s->series, "result=\"failed\"", s->failed);
+        line_u64(rd, LIT("netdiag_probes_total"), s, LIT("result=\"ok\""), s->ok);
+        line_u64(rd, LIT("netdiag_probes_total"), s, LIT("result=\"failed\""), s->failed);
     }
 
-    family(rd, "netdiag_failures_total", "counter",
-           "Failed probe attempts by target, Windows Sockets code and raw outcome "
-           "(errno, EAI or DNS name; \"other\" outside the documented set).");
+    render_failures(m, rd);
+
+    family(rd, "netdiag_target_up", "gauge",
+           "1 when the target's last attempt succeeded, 0 when it failed (with addresses = "
+           "all: the last address tried); absent before its first attempt.");
     for (size_t i = 0; i < m->nslots; i++) {
         const struct mslot *s = &m->slots[i];
-        for (size_t j = 0; j < s->nfails; j++) {
-            const struct wsa_code *w = wsa_by_code(s->fails[j].code);
-            char code[160];
-            snprintf(code, sizeof(code), "wsa_code=\"%d\",wsa_name=\"%s\",raw=\"%s\"",
-                     s->fails[j].code, w != NULL ? w->name : "UNKNOWN", s->fails[j].raw);
-            put_str(rd, "netdiag_failures_total{target=\"");
-            put_str(rd, s->label);
-            put(rd, "\",", 2);
-            put_str(rd, code);
-            put(rd, "} ", 2);
-            put_u64(rd, s->fails[j].count);
-            put(rd, "\n", 1);
-        }
+        if (s->name != NULL && s->up >= 0)
+            line(rd, LIT("netdiag_target_up"), s, NULL, 0, s->up ? "1" : "0", 1);
     }
 
-    family(rd, "netdiag_probe_duration_seconds", "histogram",
-           "Probe attempt duration (ok and failed), by target and kind.");
+    family(rd, "netdiag_target_last_success_timestamp_seconds", "gauge",
+           "When the target's last successful attempt started, Unix time; absent before "
+           "its first success.");
+    for (size_t i = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        if (s->name != NULL && s->last_ok_ms > 0)
+            line_fixed(rd, LIT("netdiag_target_last_success_timestamp_seconds"), s,
+                       (uint64_t)s->last_ok_ms, 3);
+    }
+
+    family(rd, "netdiag_target_interval_seconds", "gauge",
+           "The target's configured interval between attempts.");
+    for (size_t i = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        if (s->name != NULL)
+            line_fixed(rd, LIT("netdiag_target_interval_seconds"), s,
+                       (uint64_t)(s->interval_ms > 0 ? s->interval_ms : 0), 3);
+    }
+
+    if (m->latency_off)
+        return;
+    family(rd, "netdiag_target_latency_seconds", "histogram",
+           "Latency of the target's successful attempts (ping: the median round trip), "
+           "by target and kind; metrics_latency = off leaves it out.");
     for (size_t i = 0; i < m->nslots; i++) {
         const struct mslot *s = &m->slots[i];
         uint64_t cum = 0;
         if (s->name == NULL)
             continue;
-        for (size_t b = 0; b < METRICS_NBUCKETS; b++) {
+        for (size_t b = 0; b <= METRICS_NBUCKETS; b++) {
             cum += s->bucket[b];
-            sample_u64(rd, "netdiag_probe_duration_seconds_bucket", s->series, bucket_le[b], cum);
+            line_u64(rd, LIT("netdiag_target_latency_seconds_bucket"), s, bucket_lab[b].s,
+                     bucket_lab[b].n, cum);
         }
-        cum += s->bucket[METRICS_NBUCKETS];
-        sample_u64(rd, "netdiag_probe_duration_seconds_bucket", s->series, LE("+Inf"), cum);
-        fmt_scaled(num, sizeof(num), (int64_t)s->sum_us, 6);
-        sample(rd, "netdiag_probe_duration_seconds_sum", s->series, NULL, num);
-        sample_u64(rd, "netdiag_probe_duration_seconds_count", s->series, NULL, cum);
+        line_fixed(rd, LIT("netdiag_target_latency_seconds_sum"), s, s->sum_us, 6);
+        line_u64(rd, LIT("netdiag_target_latency_seconds_count"), s, NULL, 0, cum);
+    }
+}
+
+/* The alerts firing now, one line each. Two of a target's series can fire
+ * with the same code (the class timeout fires as WSATRY_AGAIN beside a
+ * watched WSATRY_AGAIN): one line for both, as a label set may appear
+ * once. */
+struct firing {
+    struct render *rd;
+    const char *target;
+    const char *names[64];
+    size_t n;
+};
+
+static void firing_cb(void *arg, const char *target, const char *wsa_name)
+{
+    struct firing *f = arg;
+
+    if (f->target == NULL || strcmp(f->target, target) != 0) {
+        f->target = target;
+        f->n = 0;
+    }
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->names[i], wsa_name) == 0)
+            return;
+    if (f->n < ND_ARRAY_LEN(f->names))
+        f->names[f->n++] = wsa_name;
+    /* target names are [A-Za-z0-9._-] or "*", code names [A-Z_]: no escaping */
+    put(f->rd, LIT("netdiag_alert_firing{target=\""));
+    put_str(f->rd, target);
+    put(f->rd, LIT("\",wsa_name=\""));
+    put_str(f->rd, wsa_name);
+    put(f->rd, LIT("\"} 1\n"));
+}
+
+static void render_alerts(struct metrics *m, struct render *rd)
+{
+    struct firing f;
+
+    family(rd, "netdiag_alerts_active", "gauge", "Alerts firing now.");
+    emit(rd, "netdiag_alerts_active %zu\n",
+         m->src.alerts_active != NULL ? m->src.alerts_active(m->src.arg) : 0);
+    family(rd, "netdiag_alert_firing", "gauge",
+           "1 for each alert of netdiagd's own engine firing now, by target (\"*\": host-wide) "
+           "and the code it fires with; absent when it does not fire.");
+    if (m->src.alerts_firing == NULL)
+        return;
+    memset(&f, 0, sizeof(f));
+    f.rd = rd;
+    m->src.alerts_firing(m->src.arg, firing_cb, &f);
+}
+
+/* Read a small /proc file into buf (NUL-terminated); its length or -1.
+ * procfs answers from memory: no disk, no wait. */
+static ssize_t proc_read(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+/* Fields of /proc/self/stat after the command name; field 3 (state) is
+ * f[0]. Returns how many were read. */
+static size_t proc_stat_fields(unsigned long long *f, size_t max)
+{
+    char buf[1024], *p, *end;
+    size_t n = 0;
+
+    if (proc_read("/proc/self/stat", buf, sizeof(buf)) < 0 || (p = strrchr(buf, ')')) == NULL)
+        return 0;
+    p++;
+    while (n < max) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0' || *p == '\n')
+            break;
+        if (n == 0) { /* the state letter */
+            f[n++] = 0;
+            p++;
+            continue;
+        }
+        f[n++] = strtoull(p, &end, 10);
+        if (end == p)
+            break;
+        p = end;
+    }
+    return n;
+}
+
+/* When this process started, Unix ms: the boot time of /proc/stat plus
+ * field 22 of /proc/self/stat (clock ticks after boot). 0 when unknown. */
+static int64_t proc_start_ms(void)
+{
+    unsigned long long f[24], btime = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    FILE *fp = fopen("/proc/stat", "re");
+    char line[256];
+
+    if (fp == NULL)
+        return 0;
+    /* lines are long (intr): fgets reads them in pieces; btime starts one */
+    while (fgets(line, sizeof(line), fp) != NULL)
+        if (strncmp(line, "btime ", 6) == 0) {
+            btime = strtoull(line + 6, NULL, 10);
+            break;
+        }
+    fclose(fp);
+    if (btime == 0 || hz <= 0 || proc_stat_fields(f, 20) < 20)
+        return 0;
+    return (int64_t)btime * 1000 + (int64_t)(f[19] * 1000 / (unsigned long long)hz);
+}
+
+/* Descriptors open now: /proc/self/fd's size where the kernel counts them
+ * there (Linux 6.2 and later, one call), else its entries counted. */
+static long proc_open_fds(void)
+{
+    struct stat st;
+    struct dirent *e;
+    DIR *d;
+    long n = 0;
+
+    if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+        return (long)st.st_size;
+    if ((d = opendir("/proc/self/fd")) == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+/* The standard process_* metrics of Prometheus' client libraries. */
+static void render_process(struct metrics *m, struct render *rd)
+{
+    unsigned long long f[24];
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE), fds = proc_open_fds();
+    struct rlimit rl;
+    char num[48];
+
+    if (proc_stat_fields(f, 22) >= 22 && hz > 0 && page > 0) {
+        family(rd, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds.");
+        num[fmt_fixed(num, (f[11] + f[12]) * 1000 / (unsigned long long)hz, 3)] = '\0';
+        emit(rd, "process_cpu_seconds_total %s\n", num);
+        family(rd, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+        emit(rd, "process_virtual_memory_bytes %llu\n", f[20]);
+        family(rd, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        emit(rd, "process_resident_memory_bytes %llu\n", f[21] * (unsigned long long)page);
+    }
+    if (fds >= 0) {
+        family(rd, "process_open_fds", "gauge", "Number of open file descriptors.");
+        emit(rd, "process_open_fds %ld\n", fds);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        family(rd, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        emit(rd, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    }
+    if (m->start_ms > 0) {
+        family(rd, "process_start_time_seconds", "gauge",
+               "Start time of the process since unix epoch in seconds.");
+        num[fmt_fixed(num, (uint64_t)m->start_ms, 3)] = '\0';
+        emit(rd, "process_start_time_seconds %s\n", num);
     }
 }
 
@@ -705,9 +1076,7 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
     family(&rd, "netdiag_probes_in_flight", "gauge", "Probe attempts running now.");
     emit(&rd, "netdiag_probes_in_flight %zu\n",
          m->src.in_flight != NULL ? m->src.in_flight(m->src.arg) : 0);
-    family(&rd, "netdiag_alerts_active", "gauge", "Alerts firing now.");
-    emit(&rd, "netdiag_alerts_active %zu\n",
-         m->src.alerts_active != NULL ? m->src.alerts_active(m->src.arg) : 0);
+    render_alerts(m, &rd);
     render_store(m, &rd);
     family(&rd, "netdiag_config_reloads_total", "counter",
            "Configuration reloads (SIGHUP) by result; a failed one keeps the previous "
@@ -723,6 +1092,7 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
            "1 if the last configuration load succeeded, else 0.");
     emit(&rd, "netdiag_config_last_reload_success %d\n", m->last_reload_ok ? 1 : 0);
     render_http(m, &rd);
+    render_process(m, &rd);
     stage_flush(&rd);
     return rd.failed ? -1 : 0;
 }
@@ -744,6 +1114,7 @@ struct metrics *metrics_new(const struct metrics_sources *src)
      * reload counters count SIGHUPs only */
     m->last_success_ms = util_now_ms();
     m->last_reload_ok = true;
+    m->start_ms = proc_start_ms();
     return m;
 }
 

@@ -22,6 +22,11 @@ struct metrics_sources {
     void (*store_stats)(void *arg, struct store_stats *out); /* may be NULL */
     size_t (*alerts_active)(void *arg);                      /* may be NULL */
     size_t (*in_flight)(void *arg);                          /* may be NULL */
+    /* calls fn once per alert firing now, a target's one after another
+     * (alert_foreach_firing); may be NULL */
+    void (*alerts_firing)(void *arg,
+                          void (*fn)(void *fnarg, const char *target, const char *wsa_name),
+                          void *fnarg);
 };
 
 /* Bind `listen` ("127.0.0.1:9470", "[::1]:9470") and serve GET /metrics.
@@ -33,7 +38,8 @@ struct metrics *metrics_start(struct event_base *base, const char *listen,
 void metrics_observe(struct metrics *m, const struct result *r);
 
 /* A new config is running: series of targets no longer configured are
- * dropped so label sets stay bounded. */
+ * dropped so label sets stay bounded; each target's interval, its watched
+ * codes' failure counters (created at 0) and metrics_latency follow it. */
 void metrics_set_targets(struct metrics *m, const struct config *cfg);
 
 /* A reload finished (ok or not), at wall-clock time now_ms. Only a

@@ -262,6 +262,17 @@ def main():
             obj = json.loads(line)
             emit(obj.pop("figure"), obj.pop("value"), obj.pop("unit", ""), **obj)
 
+    # 7b. the /metrics body: bytes, series per target and render time on
+    # the loop, with the latency histograms and without
+    for count in ((10000,) if args.quick else (10000, 100000)):
+        for hist in ("histogram", "off"):
+            out = subprocess.run([os.path.join(b, "bench", "bench_metrics"), str(count), "10",
+                                  hist], capture_output=True, text=True, check=True).stdout
+            obj = json.loads(out)
+            emit("metrics_render_ms_%d_targets_%s" % (count, hist), obj["render_ms_median"],
+                 "ms", bytes=obj["bytes"], series_per_target=obj["series_per_target"],
+                 render_ms_max=obj["render_ms_max"])
+
     # 8. client queries on a generated database
     gen = os.path.join(HERE, "gen_db.py")
     bq = os.path.join(HERE, "bench_query.sh")

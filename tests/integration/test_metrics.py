@@ -47,6 +47,7 @@ class Daemon:
     def __init__(self, cfg):
         self.errpath = str(cfg) + ".stderr"
         self.errfile = open(self.errpath, "w")
+        self.started = time.time()
         self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg)], stdout=subprocess.DEVNULL,
                                      stderr=self.errfile)
 
@@ -185,22 +186,45 @@ def test_scrape(tmp_path, daemons, server):
     assert probes(last, "closed", "ok") == 0
     assert last[REFUSED] > first[REFUSED] > 0
     assert last[REFUSED] == probes(last, "closed", "failed")
-    assert not any(k.startswith('netdiag_failures_total{target="open"') for k in last)
+    # the open target never failed: its watched codes' counters stand at 0
+    # (made at start, so that increase() sees a first failure)
+    assert {k: v for k, v in last.items() if k.startswith('netdiag_failures_total{target="open"')} \
+        == {REFUSED.replace('"closed"', '"open"'): 0,
+            'netdiag_failures_total{target="open",wsa_code="10060",wsa_name="WSAETIMEDOUT",'
+            'raw="ETIMEDOUT"}': 0}
 
-    # the histogram is whole: cumulative, +Inf == _count == attempts
+    # what rules are written on
+    assert last['netdiag_target_up{target="open",kind="connect"}'] == 1
+    assert last['netdiag_target_up{target="closed",kind="connect"}'] == 0
+    assert last['netdiag_target_interval_seconds{target="closed",kind="connect"}'] == 0.1
+    assert abs(last['netdiag_target_last_success_timestamp_seconds{target="open",'
+                    'kind="connect"}'] - time.time()) < 30
+    assert not any(k.startswith('netdiag_target_last_success_timestamp_seconds{target="closed"')
+                   for k in last)
+
+    # the latency histogram is whole: cumulative, +Inf == _count == ok attempts
     for target in ("closed", "open"):
         lab = 'target="%s",kind="connect"' % target
         buckets = [(k, v) for k, v in last.items()
-                   if k.startswith("netdiag_probe_duration_seconds_bucket{%s," % lab)]
+                   if k.startswith("netdiag_target_latency_seconds_bucket{%s," % lab)]
         assert len(buckets) == 15
         values = [v for _, v in buckets]
         assert values == sorted(values)
-        count = last["netdiag_probe_duration_seconds_count{%s}" % lab]
-        assert last['netdiag_probe_duration_seconds_bucket{%s,le="+Inf"}' % lab] == count
-        assert count == probes(last, target, "ok") + probes(last, target, "failed")
+        count = last["netdiag_target_latency_seconds_count{%s}" % lab]
+        assert last['netdiag_target_latency_seconds_bucket{%s,le="+Inf"}' % lab] == count
+        assert count == probes(last, target, "ok")
         # loopback connects finish well within the 50 ms timeout
-        assert last['netdiag_probe_duration_seconds_bucket{%s,le="0.05"}' % lab] == count
-        assert 0 < last["netdiag_probe_duration_seconds_sum{%s}" % lab] < 0.05 * count
+        assert last['netdiag_target_latency_seconds_bucket{%s,le="0.05"}' % lab] == count
+        assert last["netdiag_target_latency_seconds_sum{%s}" % lab] <= 0.05 * count
+    assert last['netdiag_target_latency_seconds_count{target="open",kind="connect"}'] > 0
+
+    # the process, as Prometheus' client libraries show it
+    # (probe sockets come and go between the scrape and the look)
+    assert abs(last["process_open_fds"] - len(os.listdir("/proc/%d/fd" % d.proc.pid))) <= 8
+    assert last["process_max_fds"] > 0
+    assert abs(last["process_start_time_seconds"] - d.started) < 30
+    assert last["process_resident_memory_bytes"] > 1e6
+    assert last["process_cpu_seconds_total"] > 0
 
     assert last["netdiag_targets"] == 2
     assert last['netdiag_build_info{version="0.1.0"}'] == 1
@@ -218,6 +242,154 @@ def test_scrape(tmp_path, daemons, server):
     assert last['netdiag_metrics_accept_paused_total{reason="limit"}'] == 0
     for body, _ in seen:
         promtool_check(body)
+    assert d.stop() == 0
+
+
+def poll_samples(port, cond, what, daemon, timeout=20.0):
+    """Scrape until cond(samples) holds; the samples then."""
+    deadline = time.monotonic() + timeout
+    s = {}
+    while time.monotonic() < deadline:
+        s = parse(scrape(port)[0])
+        if cond(s):
+            return s
+        assert daemon.proc.poll() is None, daemon.log()
+        time.sleep(0.1)
+    raise AssertionError("%s: not within %.0f s; last scrape: %r" % (
+        what, timeout, {k: v for k, v in s.items() if "svc" in k or "alert" in k}))
+
+
+def test_target_up_follows_listener(tmp_path, daemons):
+    """A person's service goes away and comes back: netdiag_target_up
+    (what a "target down" rule reads) goes 1 -> 0 -> 1, the last success
+    stops and moves on, and the refused counter, at 0 from the start, rises
+    from there (so increase() counts the first refusals)."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4096)
+    port = lsock.getsockname()[1]
+    mport = closed_port()
+    d = daemons(write_config(tmp_path, mport, [("svc", port)]))
+    up = 'netdiag_target_up{target="svc",kind="connect"}'
+    last_ok = 'netdiag_target_last_success_timestamp_seconds{target="svc",kind="connect"}'
+    refused = REFUSED.replace('"closed"', '"svc"')
+    try:
+        wait_scrape(mport, d)
+        s = poll_samples(mport, lambda s: s.get(up) == 1, "up 1 with the listener", d)
+        assert s[refused] == 0  # there before any refusal
+        assert s['netdiag_target_interval_seconds{target="svc",kind="connect"}'] == 0.1
+
+        lsock.close()
+        gone = time.time()
+        s = poll_samples(mport, lambda s: s.get(up) == 0, "up 0 without the listener", d)
+        assert s[refused] > 0
+        stopped = s[last_ok]
+        assert stopped < gone + 1
+        time.sleep(0.5)
+        s = poll_samples(mport, lambda s: s.get(up) == 0, "still 0", d)
+        assert s[last_ok] == stopped  # no success meanwhile
+
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", port))
+        lsock.listen(4096)
+        back = time.time()
+        s = poll_samples(mport, lambda s: s.get(up) == 1, "up 1 with the listener back", d)
+        assert s[last_ok] >= back - 1 and s[last_ok] > stopped
+        promtool_check(scrape(mport)[0])
+    finally:
+        lsock.close()
+    assert d.stop() == 0
+
+
+def test_alert_firing_follows_engine(tmp_path, daemons):
+    """netdiag_alert_firing shows what netdiagd's own alert engine has
+    firing: c1's refused alert from the start; when svc's listener goes
+    away too, three targets are refused at once and the host-wide alert
+    fires (target "*"); with the listener back it resolves. Then a target
+    alert alone (host-wide alerts off): fires and resolves."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4096)
+    port = lsock.getsockname()[1]
+
+    def config(name, targets, host_min):
+        mport = closed_port()
+        cfg = write_config(tmp_path / name, mport, targets)
+        with open(cfg, "a") as f:
+            f.write("\n[alert]\nwindow = 1s\nbaseline = 1m\nclear_after = 2\n"
+                    "host_min_targets = %d\n" % host_min)
+        return mport, cfg
+
+    def firing(s):
+        return {k for k in s if k.startswith("netdiag_alert_firing{")}
+
+    def line(target):
+        return 'netdiag_alert_firing{target="%s",wsa_name="WSAECONNREFUSED"}' % target
+
+    try:
+        os.mkdir(tmp_path / "host")
+        mport, cfg = config("host", [("svc", port), ("c1", closed_port()),
+                                     ("c2", closed_port())], 3)
+        d = daemons(cfg)
+        wait_scrape(mport, d)
+        s = poll_samples(mport, lambda s: line("c1") in s and line("c2") in s,
+                         "c1's and c2's alerts", d)
+        assert firing(s) == {line("c1"), line("c2")}
+        assert s[line("c1")] == 1
+        lsock.close()
+        s = poll_samples(mport, lambda s: line("*") in s, "the host-wide alert", d)
+        assert s["netdiag_alerts_active"] == len(firing(s))
+        promtool_check(scrape(mport)[0])
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", port))
+        lsock.listen(4096)
+        poll_samples(mport, lambda s: line("*") not in s, "the host-wide alert resolved", d)
+        assert d.stop() == 0
+
+        os.mkdir(tmp_path / "one")
+        mport, cfg = config("one", [("svc", port)], 0)
+        d = daemons(cfg)
+        wait_scrape(mport, d)
+        poll_samples(mport, lambda s: s.get('netdiag_target_up{target="svc",kind="connect"}') == 1,
+                     "svc up", d)
+        lsock.close()
+        s = poll_samples(mport, lambda s: line("svc") in s, "svc's alert", d)
+        assert firing(s) == {line("svc")}
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", port))
+        lsock.listen(4096)
+        poll_samples(mport, lambda s: not firing(s), "svc's alert resolved", d)
+        assert d.stop() == 0
+    finally:
+        lsock.close()
+
+
+def test_latency_histogram_switch(tmp_path, daemons, listener):
+    """metrics_latency = off leaves the histogram out (7 series a target
+    instead of 24 for a connect target watching the default codes); a
+    reload turns it back on."""
+    mport = closed_port()
+    cfg = write_config(tmp_path, mport, [("svc", listener)], extra_daemon="metrics_latency = off")
+    d = daemons(cfg)
+    wait_scrape(mport, d)
+    s = poll_samples(mport, lambda s: s.get('netdiag_target_up{target="svc",kind="connect"}') == 1,
+                     "up", d)
+    svc = sorted(k for k in s if 'target="svc"' in k)
+    assert not any("latency" in k for k in svc)
+    assert len(svc) == 7, svc
+    write_config(tmp_path, mport, [("svc", listener)])
+    d.reload(r"reloaded: 1 targets", 1)
+    s = poll_samples(mport, lambda s: any(k.startswith("netdiag_target_latency_seconds_count")
+                                          for k in s), "the histogram back", d)
+    svc = sorted(k for k in s if 'target="svc"' in k)
+    assert len(svc) == 24, svc
+    assert s['netdiag_target_latency_seconds_count{target="svc",kind="connect"}'] == \
+        s['netdiag_probes_total{target="svc",kind="connect",result="ok"}']
     assert d.stop() == 0
 
 
@@ -419,7 +591,8 @@ def test_raw_label_tells_silent_server_from_servfail(tmp_path, daemons):
                 break
             assert time.monotonic() < deadline, body
             time.sleep(0.2)
-        fails = [k for k in s if k.startswith("netdiag_failures_total{")]
+        # beside the watched codes' counters, made at 0
+        fails = [k for k in s if k.startswith("netdiag_failures_total{") and s[k] > 0]
         assert sorted(fails) == sorted(want), fails
         promtool_check(body)
         assert d.stop() == 0

@@ -128,6 +128,8 @@ def expected_files():
         "usr/share/man/man5/netdiag.ini.5.gz",
         "usr/share/man/man8/netdiagd.8.gz",
         "usr/share/netdiag/sql/README.md",
+        "usr/share/netdiag/prometheus/netdiag.rules.yml",
+        "usr/share/netdiag/prometheus/netdiag.rules.test.yml",
     } | {"usr/share/netdiag/sql/%s" % f for f in sql}
     return files, exe
 

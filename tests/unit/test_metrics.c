@@ -41,6 +41,9 @@ static struct target make_target(const char *name, enum target_kind kind)
     return t;
 }
 
+/* The start time of the next synthetic attempt: a second later each. */
+static int64_t next_ts_ms = 1700000000000;
+
 static void observe_raw(struct metrics *m, const struct target *t, bool ok, int wsa_code,
                         const char *raw, int64_t latency_us)
 {
@@ -48,6 +51,8 @@ static void observe_raw(struct metrics *m, const struct target *t, bool ok, int 
 
     memset(&r, 0, sizeof(r));
     r.target = t;
+    r.ts_ms = next_ts_ms;
+    next_ts_ms += 1000;
     r.ok = ok;
     r.wsa_code = ok ? 0 : wsa_code;
     r.latency_us = latency_us;
@@ -130,16 +135,22 @@ static void test_counters_and_histogram(void)
     struct target dns = make_target("dns", KIND_RESOLVE);
     char *body;
 
-    observe(m, &web, true, 0, 300);                    /* le 0.0005 */
-    observe(m, &web, false, WSAECONNREFUSED, 500);     /* le 0.0005: bounds are inclusive */
-    observe(m, &web, false, WSAECONNREFUSED, 1500);    /* le 0.0025 */
-    observe(m, &web, false, WSAETIMEDOUT, 20000000);   /* above 10 s: +Inf only */
-    observe(m, &dns, false, WSAHOST_NOT_FOUND, 10000); /* le 0.01 */
+    next_ts_ms = 1700000000000;
+    /* the histogram holds successful attempts only */
+    observe(m, &web, true, 0, 300);                   /* le 0.0005 */
+    observe(m, &web, true, 0, 500);                   /* le 0.0005: bounds are inclusive */
+    observe(m, &web, true, 0, 1500);                  /* le 0.0025 */
+    observe(m, &web, true, 0, 20000000);              /* above 10 s: +Inf only */
+    observe(m, &web, false, WSAECONNREFUSED, 50);     /* counted, not in the histogram */
+    observe(m, &web, false, WSAECONNREFUSED, 60);     /* counted, not in the histogram */
+    observe(m, &web, false, WSAETIMEDOUT, 3000000);   /* counted, not in the histogram */
+    observe(m, &dns, false, WSAHOST_NOT_FOUND, 2000); /* counted, not in the histogram */
+    observe(m, &dns, true, 0, 10000);                 /* le 0.01 */
     body = render(m);
 
-    CHECK_LINE(body, "netdiag_probes_total{target=\"web\",kind=\"connect\",result=\"ok\"} 1");
+    CHECK_LINE(body, "netdiag_probes_total{target=\"web\",kind=\"connect\",result=\"ok\"} 4");
     CHECK_LINE(body, "netdiag_probes_total{target=\"web\",kind=\"connect\",result=\"failed\"} 3");
-    CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"ok\"} 0");
+    CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"ok\"} 1");
     CHECK_LINE(body, "netdiag_probes_total{target=\"dns\",kind=\"resolve\",result=\"failed\"} 1");
     CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10060\","
                      "wsa_name=\"WSAETIMEDOUT\",raw=\"ETIMEDOUT\"} 1");
@@ -148,27 +159,34 @@ static void test_counters_and_histogram(void)
     CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11001\","
                      "wsa_name=\"WSAHOST_NOT_FOUND\",raw=\"NXDOMAIN\"} 1");
     /* cumulative buckets, +Inf == _count, exact _sum */
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+    CHECK_LINE(body, "netdiag_target_latency_seconds_bucket{target=\"web\",kind=\"connect\","
                      "le=\"0.0005\"} 2");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+    /* the last attempt decides up; the last ok one's start the timestamp */
+    CHECK_LINE(body, "netdiag_target_up{target=\"web\",kind=\"connect\"} 0");
+    CHECK_LINE(body, "netdiag_target_up{target=\"dns\",kind=\"resolve\"} 1");
+    CHECK_LINE(body, "netdiag_target_last_success_timestamp_seconds{target=\"web\","
+                     "kind=\"connect\"} 1700000003");
+    CHECK_LINE(body, "netdiag_target_last_success_timestamp_seconds{target=\"dns\","
+                     "kind=\"resolve\"} 1700000008");
+    CHECK_LINE(body, "netdiag_target_latency_seconds_bucket{target=\"web\",kind=\"connect\","
                      "le=\"0.001\"} 2");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+    CHECK_LINE(body, "netdiag_target_latency_seconds_bucket{target=\"web\",kind=\"connect\","
                      "le=\"0.0025\"} 3");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+    CHECK_LINE(body, "netdiag_target_latency_seconds_bucket{target=\"web\",kind=\"connect\","
                      "le=\"10\"} 3");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"web\",kind=\"connect\","
+    CHECK_LINE(body, "netdiag_target_latency_seconds_bucket{target=\"web\",kind=\"connect\","
                      "le=\"+Inf\"} 4");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_count{target=\"web\",kind=\"connect\"} 4");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_sum{target=\"web\",kind=\"connect\"} 20.0023");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"dns\",kind=\"resolve\","
+    CHECK_LINE(body, "netdiag_target_latency_seconds_count{target=\"web\",kind=\"connect\"} 4");
+    CHECK_LINE(body, "netdiag_target_latency_seconds_sum{target=\"web\",kind=\"connect\"} 20.0023");
+    CHECK_LINE(body, "netdiag_target_latency_seconds_bucket{target=\"dns\",kind=\"resolve\","
                      "le=\"0.005\"} 0");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_bucket{target=\"dns\",kind=\"resolve\","
+    CHECK_LINE(body, "netdiag_target_latency_seconds_bucket{target=\"dns\",kind=\"resolve\","
                      "le=\"0.01\"} 1");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_sum{target=\"dns\",kind=\"resolve\"} 0.01");
+    CHECK_LINE(body, "netdiag_target_latency_seconds_sum{target=\"dns\",kind=\"resolve\"} 0.01");
     CHECK_LINE(body, "netdiag_build_info{version=\"" NETDIAG_VERSION "\"} 1");
     CHECK_LINE(body, "netdiag_alerts_active 0"); /* no source: 0 */
     CHECK_LINE(body, "netdiag_probes_in_flight 0");
-    CHECK_LINE(body, "# TYPE netdiag_probe_duration_seconds histogram");
+    CHECK_LINE(body, "# TYPE netdiag_target_latency_seconds histogram");
     CHECK_LINE(body, "# TYPE netdiag_probes_total counter");
     /* no store attached: no store families */
     UNIT_CHECK(strstr(body, "netdiag_store_") == NULL);
@@ -273,7 +291,7 @@ static size_t fake_in_flight(void *arg)
 static void test_sources_and_reload(void)
 {
     size_t alerts = 2;
-    struct metrics_sources src = {&alerts, fake_store, fake_alerts, fake_in_flight};
+    struct metrics_sources src = {&alerts, fake_store, fake_alerts, fake_in_flight, NULL};
     struct metrics *m = metrics_new(&src);
     char *body;
 
@@ -327,6 +345,186 @@ static void free_config(struct config *cfg)
     free(cfg);
 }
 
+/* What rules are written on: up, the last success, the interval, the
+ * watched codes' failure counters at 0 from the start (so that increase()
+ * sees the first failure), following a reload; the histogram switch. */
+static void test_target_state(void)
+{
+    static const char *const names[] = {"web", "dns", "quiet"};
+    static const enum target_kind kinds[] = {KIND_CONNECT, KIND_RESOLVE, KIND_SEND};
+    struct config *c1 = make_config(3, names, kinds), *c2 = make_config(3, names, kinds);
+    struct config *c3 = make_config(3, names, kinds);
+    struct metrics *m = metrics_new(NULL);
+    uint32_t same[3] = {0, 1, 2};
+    char *body;
+
+    for (size_t i = 0; i < 3; i++) {
+        c1->targets[i].interval_ms = 1500;
+        c1->targets[i].alert_codes[0] = WSAECONNREFUSED;
+        c1->targets[i].alert_codes[1] = CONFIG_CODE_TIMEOUT;
+        c1->targets[i].alert_ncodes = 2;
+    }
+    metrics_set_targets(m, c1);
+    body = render(m);
+    /* before any attempt: no up, no last success; counters at 0 */
+    UNIT_CHECK(strstr(body, "netdiag_target_up{") == NULL);
+    UNIT_CHECK(strstr(body, "netdiag_target_last_success_timestamp_seconds{") == NULL);
+    CHECK_LINE(body, "netdiag_target_interval_seconds{target=\"web\",kind=\"connect\"} 1.5");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10060\","
+                     "wsa_name=\"WSAETIMEDOUT\",raw=\"ETIMEDOUT\"} 0");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10061\","
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 0");
+    /* a resolve target's timeout class is also the silent nameserver */
+    CHECK_LINE(body, "netdiag_failures_total{target=\"dns\",wsa_code=\"11002\","
+                     "wsa_name=\"WSATRY_AGAIN\",raw=\"TIMEOUT\"} 0");
+    UNIT_CHECK(strstr(body, "target=\"web\",wsa_code=\"11002\"") == NULL);
+    CHECK_LINE(body, "# TYPE netdiag_target_latency_seconds histogram");
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+
+    next_ts_ms = 1700000000000;
+    observe(m, &c1->targets[0], false, WSAECONNREFUSED, 80); /* first failure: 0 -> 1 */
+    observe(m, &c1->targets[0], true, 0, 400);               /* ts ...01 */
+    observe(m, &c1->targets[1], true, 0, 400);               /* ts ...02 */
+    observe(m, &c1->targets[1], false, WSAETIMEDOUT, 3000);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10061\","
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 1");
+    CHECK_LINE(body, "netdiag_target_up{target=\"web\",kind=\"connect\"} 1");
+    CHECK_LINE(body, "netdiag_target_up{target=\"dns\",kind=\"resolve\"} 0");
+    UNIT_CHECK(strstr(body, "netdiag_target_up{target=\"quiet\"") == NULL);
+    CHECK_LINE(body, "netdiag_target_last_success_timestamp_seconds{target=\"web\","
+                     "kind=\"connect\"} 1700000001");
+    CHECK_LINE(body, "netdiag_target_last_success_timestamp_seconds{target=\"dns\","
+                     "kind=\"resolve\"} 1700000002");
+    free(body);
+
+    /* a reload linked to the running config (as netdiagd's are): another
+     * interval, another watched code, no histogram; the counts stay */
+    for (size_t i = 0; i < 3; i++) {
+        c2->targets[i].interval_ms = 250;
+        c2->targets[i].alert_codes[0] = WSAEHOSTUNREACH;
+        c2->targets[i].alert_ncodes = 1;
+    }
+    c2->metrics_latency = METRICS_LATENCY_OFF;
+    c2->prev = c1;
+    c2->prev_idx = same;
+    metrics_set_targets(m, c2);
+    c2->prev = NULL;
+    c2->prev_idx = NULL;
+    free_config(c1);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_target_interval_seconds{target=\"quiet\",kind=\"send\"} 0.25");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"quiet\",wsa_code=\"10065\","
+                     "wsa_name=\"WSAEHOSTUNREACH\",raw=\"EHOSTUNREACH\"} 0");
+    CHECK_LINE(body, "netdiag_failures_total{target=\"web\",wsa_code=\"10061\","
+                     "wsa_name=\"WSAECONNREFUSED\",raw=\"ECONNREFUSED\"} 1");
+    CHECK_LINE(body, "netdiag_target_up{target=\"web\",kind=\"connect\"} 1");
+    UNIT_CHECK(strstr(body, "netdiag_target_latency_seconds") == NULL);
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+
+    /* and one matched by name: the same follows */
+    for (size_t i = 0; i < 3; i++)
+        c3->targets[i].interval_ms = 2000;
+    metrics_set_targets(m, c3);
+    free_config(c2);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_target_interval_seconds{target=\"dns\",kind=\"resolve\"} 2");
+    CHECK_LINE(body, "netdiag_target_latency_seconds_count{target=\"web\",kind=\"connect\"} 1");
+    free(body);
+
+    /* the wall clock stepped back an hour: the latest success counts, not
+     * the highest time seen (that one would stand for an hour) */
+    next_ts_ms = 1700000000000 - 3600000;
+    observe(m, &c3->targets[0], true, 0, 400);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_target_last_success_timestamp_seconds{target=\"web\","
+                     "kind=\"connect\"} 1699996400");
+    free(body);
+    free_config(c3);
+    metrics_stop(m);
+}
+
+/* The alert engine's firing alerts, as alert_foreach_firing() hands them. */
+static void fake_firing(void *arg, void (*fn)(void *, const char *, const char *), void *fnarg)
+{
+    (void)arg;
+    fn(fnarg, "web", "WSAECONNREFUSED");
+    fn(fnarg, "web", "WSATRY_AGAIN"); /* the class timeout, fired as 11002 ... */
+    fn(fnarg, "web", "WSATRY_AGAIN"); /* ... beside a watched WSATRY_AGAIN */
+    fn(fnarg, "db", "WSAETIMEDOUT");
+    fn(fnarg, "*", "WSAETIMEDOUT"); /* host-wide */
+}
+
+static void test_alert_firing(void)
+{
+    size_t alerts = 5;
+    struct metrics_sources src = {&alerts, NULL, fake_alerts, NULL, fake_firing};
+    struct metrics *m = metrics_new(&src), *none = metrics_new(NULL);
+    char *body;
+    int n = 0;
+
+    body = render(m);
+    CHECK_LINE(body, "netdiag_alert_firing{target=\"web\",wsa_name=\"WSAECONNREFUSED\"} 1");
+    CHECK_LINE(body, "netdiag_alert_firing{target=\"web\",wsa_name=\"WSATRY_AGAIN\"} 1");
+    CHECK_LINE(body, "netdiag_alert_firing{target=\"db\",wsa_name=\"WSAETIMEDOUT\"} 1");
+    CHECK_LINE(body, "netdiag_alert_firing{target=\"*\",wsa_name=\"WSAETIMEDOUT\"} 1");
+    for (const char *p = body; (p = strstr(p, "\nnetdiag_alert_firing{")) != NULL; p++)
+        n++;
+    UNIT_EQ_INT(n, 4); /* one line for the two WSATRY_AGAIN */
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+    body = render(none);
+    CHECK_LINE(body, "# TYPE netdiag_alert_firing gauge");
+    UNIT_CHECK(strstr(body, "\nnetdiag_alert_firing{") == NULL);
+    free(body);
+    metrics_stop(m);
+    metrics_stop(none);
+}
+
+/* A number on the line that starts with `name ` in body; -1 if none. */
+static double body_value(const char *body, const char *name)
+{
+    char key[128];
+    const char *p;
+
+    snprintf(key, sizeof(key), "\n%s ", name);
+    p = strstr(body, key);
+    return p != NULL ? strtod(p + strlen(key), NULL) : -1;
+}
+
+/* process_* as Prometheus' client libraries name them, read from /proc. */
+static void test_process(void)
+{
+    struct metrics *m = metrics_new(NULL);
+    struct rlimit rl;
+    double now = (double)util_now_ms() / 1000.0, start;
+    char *body = render(m);
+    int fd = open("/dev/null", O_RDONLY);
+    long fds;
+
+    UNIT_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    UNIT_CHECK(body_value(body, "process_max_fds") == (double)rl.rlim_cur);
+    fds = (long)body_value(body, "process_open_fds");
+    UNIT_CHECK(fds >= 3);
+    UNIT_CHECK(body_value(body, "process_resident_memory_bytes") > 1e5);
+    UNIT_CHECK(body_value(body, "process_virtual_memory_bytes") >=
+               body_value(body, "process_resident_memory_bytes"));
+    UNIT_CHECK(body_value(body, "process_cpu_seconds_total") >= 0);
+    start = body_value(body, "process_start_time_seconds");
+    UNIT_CHECK(start > now - 3600 && start <= now + 1);
+    CHECK_LINE(body, "# TYPE process_cpu_seconds_total counter");
+    UNIT_CHECK(promtool_check(body) <= 0);
+    free(body);
+    /* one more descriptor is seen as one more */
+    body = render(m);
+    UNIT_EQ_INT((long)body_value(body, "process_open_fds"), fds + 1);
+    free(body);
+    close(fd);
+    metrics_stop(m);
+}
+
 static void test_set_targets_drops_series(void)
 {
     static const char *const names1[] = {"keep", "gone", "rekind"};
@@ -364,7 +562,7 @@ static void test_set_targets_drops_series(void)
     UNIT_CHECK(strstr(body, "netdiag_failures_total{target=\"rekind\"") == NULL);
     /* added: present at zero before any result */
     CHECK_LINE(body, "netdiag_probes_total{target=\"new\",kind=\"send\",result=\"failed\"} 0");
-    CHECK_LINE(body, "netdiag_probe_duration_seconds_count{target=\"new\",kind=\"send\"} 0");
+    CHECK_LINE(body, "netdiag_target_latency_seconds_count{target=\"new\",kind=\"send\"} 0");
     free(body);
 
     metrics_set_targets(m, c2); /* the same config again changes nothing */
@@ -405,9 +603,12 @@ static void test_many_targets(void)
     metrics_set_targets(m, cfg);
     body = render(m);
     for (int i = 0; i < N && bad < 5; i++) {
+        int ok = 0;
+        for (int r = 0; r < 1 + i % ROUNDS; r++)
+            ok += (i + r) % 2 == 0;
         snprintf(line, sizeof(line),
-                 "netdiag_probe_duration_seconds_count{target=\"%.15s\",kind=\"connect\"} %d",
-                 names[i], 1 + i % ROUNDS);
+                 "netdiag_target_latency_seconds_count{target=\"%.15s\",kind=\"connect\"} %d",
+                 names[i], ok);
         if (!has_line(body, line)) {
             fprintf(stderr, "%s: missing line: %s\n", unit_cur, line);
             bad++;
@@ -1061,6 +1262,77 @@ static void test_http_descriptors(void)
     event_base_free(base);
 }
 
+/* A reload linked to the running config (how netdiagd reloads) that adds
+ * targets: the endpoint keeps one more descriptor per new target for
+ * probing. It kept the old count, so /metrics connections could take the
+ * descriptors the new targets' probes need. */
+static void test_linked_reload_keeps_descriptors(void)
+{
+    static const char *const names1[] = {"t0"};
+    static const enum target_kind kinds[1] = {KIND_CONNECT};
+    enum { N2 = 80 };
+    static char names2[N2][8];
+    const char *ptrs2[N2];
+    enum target_kind kinds2[N2];
+    struct event_base *base = event_base_new();
+    struct config *c1 = make_config(1, names1, kinds), *c2;
+    uint32_t *same = calloc(N2, sizeof(*same));
+    struct rlimit old, low;
+    char addr[64], err[256] = "", *body;
+    int port = free_port(), fd1, fd2;
+    struct metrics *m;
+
+    for (int i = 0; i < N2; i++) {
+        snprintf(names2[i], sizeof(names2[i]), "t%d", i);
+        ptrs2[i] = names2[i];
+        kinds2[i] = KIND_CONNECT;
+        same[i] = i == 0 ? 0 : CONFIG_NO_PREV;
+    }
+    c2 = make_config(N2, ptrs2, kinds2);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    UNIT_CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    /* 60 descriptors above those open now: room for 1 target and the 32
+     * spare, not for 80 targets */
+    low = old;
+    low.rlim_cur = (rlim_t)fcntl(0, F_DUPFD, 0);
+    close((int)low.rlim_cur);
+    low.rlim_cur += 60;
+    UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    m = metrics_start(base, addr, NULL, err, sizeof(err));
+    UNIT_CHECK(m != NULL);
+    if (m == NULL) {
+        fprintf(stderr, "%s: %s\n", unit_cur, err);
+        goto out;
+    }
+    metrics_set_targets(m, c1);
+    fd1 = client(port, 0);
+    spin(base, 200);
+    body = render(m);
+    CHECK_LINE(body, "netdiag_metrics_accept_paused_total{reason=\"descriptors\"} 0");
+    free(body);
+
+    c2->prev = c1;
+    c2->prev_idx = same;
+    metrics_set_targets(m, c2);
+    fd2 = client(port, 0);
+    spin(base, 300);
+    body = render(m);
+    UNIT_CHECK(strstr(body, "netdiag_metrics_accept_paused_total{reason=\"descriptors\"} 0") ==
+               NULL);
+    free(body);
+    close(fd1);
+    close(fd2);
+    metrics_stop(m);
+out:
+    UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    c2->prev = NULL;
+    c2->prev_idx = NULL;
+    free_config(c1);
+    free_config(c2);
+    free(same);
+    event_base_free(base);
+}
+
 int main(void)
 {
     log_init(LOG_LEVEL_ERROR);
@@ -1070,6 +1342,9 @@ int main(void)
     UNIT_RUN(test_help_and_type);
     UNIT_RUN(test_label_escaping);
     UNIT_RUN(test_sources_and_reload);
+    UNIT_RUN(test_target_state);
+    UNIT_RUN(test_alert_firing);
+    UNIT_RUN(test_process);
     UNIT_RUN(test_set_targets_drops_series);
     UNIT_RUN(test_many_targets);
     UNIT_RUN(test_null_is_off);
@@ -1083,5 +1358,6 @@ int main(void)
     UNIT_RUN(test_http_slow_reader);
     UNIT_RUN(test_http_budget);
     UNIT_RUN(test_http_descriptors);
+    UNIT_RUN(test_linked_reload_keeps_descriptors);
     return UNIT_END("test_metrics");
 }
