@@ -163,10 +163,11 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c $(DAEMON_OBJS) $(COMMON_LI
 	    $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 # the /metrics body alone: bytes, series and render time per target count
-$(BUILD)/bench/bench_metrics: tests/bench/bench_metrics.c $(DAEMON_OBJS)
+$(BUILD)/bench/bench_metrics: tests/bench/bench_metrics.c $(DAEMON_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ND_CFLAGS) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) $(LDFLAGS) \
-	    -o $@ $< $(DAEMON_OBJS) $(ND_LDLIBS) $(LDLIBS)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(ND_CFLAGS) $(TEST_INC) $(ND_PKGFLAGS) $(CPPFLAGS) $(CFLAGS) $(ND_LDFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(COMMON_LIB) $(ND_LDLIBS) $(LDLIBS)
 
 # the scheduler alone: its own probe_connect_ops stands in for the real one
 $(BUILD)/bench/bench_sched: tests/bench/bench_sched.c $(DAEMON_OBJS) $(COMMON_LIB)
