@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,15 @@ int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *er
     *out = buf;
     *outlen = n;
     return 0;
+}
+
+void util_snprintf_cut(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
 }
 
 /* Letters, digits, '-' and '_' in dot-separated labels of 1 to 63, 253 in

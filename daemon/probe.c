@@ -568,22 +568,27 @@ static void probe_arm_deadline(struct probe *p)
         sched_arm(p->eng->sched, &p->sn, p->deadline_us);
 }
 
-/* Start one address of the attempt: its own start time and deadline. */
+/* The attempt is in flight from now: its start on both clocks, and its
+ * one absolute deadline, which never moves later. */
+static void probe_mark_running(struct probe *p)
+{
+    p->running = true;
+    p->eng->in_flight++;
+    p->start_us = util_mono_us();
+    p->ts_ms = util_now_ms();
+    p->deadline_us = p->start_us + p->t->timeout_ms * 1000;
+}
+
+/* Start one address of the attempt (the first one starts the attempt's
+ * clock; the others share its deadline). */
 static void probe_attempt_address(struct probe *p)
 {
-    struct engine *eng = p->eng;
-
     if (!p->literal)
         p->addr = p->addrs[p->addr_idx];
     p->addrlen =
         p->addr.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (!p->running) {
-        p->running = true;
-        eng->in_flight++;
-        p->start_us = util_mono_us();
-        p->ts_ms = util_now_ms();
-        p->deadline_us = p->start_us + p->t->timeout_ms * 1000;
-    }
+    if (!p->running)
+        probe_mark_running(p);
     p->phase = PHASE_CONNECT;
     p->ok_on_deadline = false;
     p->local = NULL;
@@ -662,11 +667,7 @@ static void probe_begin(struct probe *p)
     if (!p->literal)
         p->addrlen = 0;
     if (!p->ops->needs_address) {
-        p->running = true;
-        eng->in_flight++;
-        p->start_us = util_mono_us();
-        p->ts_ms = util_now_ms();
-        p->deadline_us = p->start_us + t->timeout_ms * 1000;
+        probe_mark_running(p);
         p->phase = PHASE_RESOLVE;
         p->ops->start(p);
         probe_arm_deadline(p);
@@ -677,11 +678,7 @@ static void probe_begin(struct probe *p)
         probe_attempt_address(p);
         return;
     }
-    p->running = true;
-    eng->in_flight++;
-    p->start_us = util_mono_us();
-    p->ts_ms = util_now_ms();
-    p->deadline_us = p->start_us + t->timeout_ms * 1000;
+    probe_mark_running(p);
     p->phase = PHASE_RESOLVE;
     probe_lookup(p, t->host,
                  t->family == FAMILY_IPV4   ? AF_INET
