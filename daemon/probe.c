@@ -317,8 +317,9 @@ static void probe_schedule_next(struct probe *p)
     sched_next(eng->sched, &p->sn, p->t->interval_ms * 1000);
 }
 
-/* Log a target's state changes, not its every result (STYLE rule 11):
- * "target web: ok -> 10061 WSAECONNREFUSED (Connection refused.) ...".
+/* Log a target's state changes, not its every result (as relayd logs
+ * "host %s, check %s, state %s -> %s", and ntpd a repeated errno only at
+ * debug): "target web: ok -> 10061 WSAECONNREFUSED (Connection refused.) ...".
  * A flapping target logs at most one line per ENGINE_LOG_HOLD_US; the
  * line after the hold-off compares with the last state logged, so the log
  * always ends on the real state. */
@@ -385,8 +386,9 @@ static void probe_log_transition(struct probe *p, const struct result *r)
               r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
 }
 
-/* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
- * release the socket, then the next address or the next slot. */
+/* The one completion path every attempt ends in (relayd's
+ * hce_notify_done): time-stamp, addresses, hand on, release the socket,
+ * then the next address or the next slot. */
 static void probe_finish(struct probe *p, struct result *r)
 {
     struct engine *eng = p->eng;

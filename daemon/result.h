@@ -37,8 +37,8 @@ struct result {
     char remote[64];  /* "127.0.0.1:8080", "[::1]:53" */
 };
 
-/* One JSON object, the fields of DESIGN.md, no newline, as `netdiagd
- * --once --format json` prints it; and the same as a text line. */
+/* One JSON object, no newline, as `netdiagd --once --format json` prints
+ * it (its fields are listed in netdiagd(8)); and the same as a text line. */
 void result_format_json(const struct result *r, char *buf, size_t len);
 void result_format_text(const struct result *r, char *buf, size_t len);
 

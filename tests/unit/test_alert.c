@@ -1094,10 +1094,12 @@ static void test_exec_window_as_written(void)
     event_base_free(base);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     char dir[] = "/tmp/netdiag-test-alert-XXXXXX";
 
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     log_init(LOG_LEVEL_ERROR); /* fires are logged at warn */
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");

@@ -159,8 +159,9 @@ static void test_array_reserve(void)
     free(v);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
     /* a zone with summer time spelled as a POSIX rule: the same anywhere */
     setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
     tzset();

@@ -796,8 +796,10 @@ static void test_socket_libevent_cannot_watch(void)
     event_base_free(base);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     event_set_mem_functions(mem_malloc, mem_realloc, free);
     log_init(LOG_LEVEL_ERROR);
     UNIT_RUN(test_gate_holds_scheduled_starts);

@@ -1061,8 +1061,10 @@ static void test_http_descriptors(void)
     event_base_free(base);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     log_init(LOG_LEVEL_ERROR);
     if (access(PROMTOOL, X_OK) != 0)
         printf("test_metrics: %s not installed; bodies not checked by promtool\n", PROMTOOL);

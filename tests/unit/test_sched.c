@@ -299,8 +299,9 @@ static void test_early_wakeup_counted(void)
     sched_free(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
     UNIT_RUN(test_wakes_in_time_order);
     UNIT_RUN(test_heap_against_a_list);
     UNIT_RUN(test_burst_is_bounded);

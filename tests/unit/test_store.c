@@ -2067,8 +2067,10 @@ static void test_reader_while_writing(void)
     free_config(cfg);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     log_init(LOG_LEVEL_ERROR);
     umask(022);
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store.XXXXXX");

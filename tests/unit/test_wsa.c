@@ -496,8 +496,9 @@ static void test_raw_names_and_mismatch(void)
     UNIT_CHECK(strstr(wsa_by_code(11004)->explanation, "MISMATCH") != NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
     UNIT_RUN(test_table_matches_source);
     UNIT_RUN(test_table_counts);
     UNIT_RUN(test_table_unique);
