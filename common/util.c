@@ -1,5 +1,6 @@
 /* Helpers shared by daemon and client: clocks, strict parsing of numbers,
- * durations and address literals, address formatting, hex and JSON text. */
+ * durations and address literals, address formatting, hex, host names,
+ * and snprintf where cutting is fine. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>

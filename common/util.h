@@ -1,5 +1,6 @@
 /* Small helpers shared by the daemon and the client: clocks, strict number
- * and duration parsing, address formatting, hex (owned by util.c). */
+ * and duration parsing, address formatting, hex, host names, snprintf
+ * that may cut (owned by util.c). */
 #ifndef NETDIAG_UTIL_H
 #define NETDIAG_UTIL_H
 
