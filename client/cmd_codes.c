@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag codes` and `netdiag explain`: the Windows Sockets code table of
  * wsa.c, and one code explained with the Linux errors that map onto it. */
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Exact counts over a range: the range is whole minutes (the smallest
  * rollup), whole hours where the minutes are pruned; whole hours come from
  * rollup_hour(_code), the other minutes from rollup_minute(_code), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Helpers shared by daemon and client: clocks, strict parsing of numbers,
  * durations and address literals, address formatting, hex, host names,
  * and snprintf where cutting is fine. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Small helpers shared by the daemon and the client: clocks, strict number
  * and duration parsing, address formatting, hex, host names, snprintf
  * that may cut (owned by util.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The alert engine: counts results per target and watched code, runs the
  * detector (alert_detect.c) once per window on one loop timer, raises one
  * host-wide alert when many targets fail alike, and sends every fire and

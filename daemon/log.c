@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The logger: one line per event on stderr, "<N>" syslog-level prefixes
  * when stderr is the journal, a local time stamp and a level word
  * otherwise; once the loop runs, a thread writes the lines out of a bounded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The one logger (owned by log.c): stderr, one write per line, with <N>
  * syslog-level prefixes when stderr is the journal and a local time stamp
  * otherwise. Once log_async_start() has run, lines go through a bounded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The probe engine: each target's attempts (started and timed out by the
  * schedule, sched.c), the asynchronous name resolution in front of
  * connect and send probes, and the one completion path every attempt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The resolve probe: one DNS question to a named server over UDP (and TCP
  * when the answer comes back truncated), or to the system's nameservers
  * through the stub resolver (resolv.c) for A/AAAA, classified by rcode,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* One outcome of one probe attempt, as the engine hands it on to the
  * store, the alert engine, the metrics and the --once printer, with its
  * phase's name and its text forms (owned by result.c). A module that only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer target: a whole netdiag.ini through config_load(), the way the
  * daemon reads it (from a file, via its own line reader and inih, with its
  * include directory or list file), then the promises a loaded config makes

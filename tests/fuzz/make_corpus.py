@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/TARGET/
 (the files are committed; run this again after changing a seed here, with
 /usr/bin/python3 tests/fuzz/make_corpus.py). Files whose name starts with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """netdiag codes / explain and the client's argument handling, run against
 the built binary ($NETDIAG_BUILD/netdiag, default <repo>/build/netdiag)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """`make install` / `make uninstall` into a temporary DESTDIR: the tree it
 lays out (binaries, man pages, unit, sysusers and tmpfiles files, example
 config, SQL, bash completion), /etc left alone, nothing left behind by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for the alert detector (alert_detect.c) on synthetic series
  * with the documented defaults of [alert], and for the engine (alert.c)
  * on a real event loop and database: fire, store, restart, reload,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of the client's shared pieces: the output writer, the
  * --since/--until parser, formatting, the database checks and the counting
  * helpers; the client's .c files are included (chrony style) because unit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for common/: the helpers daemon and client share, one per
  * idea (the JSON string escaper, ...). The WSA table has test_wsa.c. */
 #include <stdint.h>

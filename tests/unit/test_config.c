@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of config.c and config_opt.c: parsed values, defaults and
  * their inheritance, include directories and list files, and the exact
  * "file:line: message" lines of bad files. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of dns.c: queries as built, and hand-made response packets
  * (every rcode, no data, CNAME chains, TC, spoofed and broken packets)
  * checked against what the parser accepts and reports. */

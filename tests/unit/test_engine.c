@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of the probe engine (daemon/probe.c) and its stub resolver
  * (daemon/resolv.c): the gate that holds scheduled starts back and the
  * schedule statistics, every answer a look-up can end in (the hosts file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for metrics.c and metrics_http.c: the body a scrape returns
  * for synthetic results (exact counter, histogram, raw label and escaping
  * lines, checked by promtool when it is installed), series dropped on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for sched.c, the engine's schedule, on a clock the test
  * sets: no wall clock, no event loop, no sleep. The heap wakes nodes in
  * time order, re-arms and cancels anywhere in it, bounds a burst, the gate

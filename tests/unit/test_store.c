@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for store.c: a real database in a temporary directory, filled
  * through store_submit() and read back with plain sqlite3 calls; files that
  * must be refused (newer, foreign, garbage, corrupt, unwritable) are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for wsa.c: the 53-code table and every errno, EAI and DNS
  * mapping row, checked against expectations written out here (never derived
  * from the table under test). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A minimal unit-test harness: each tests/unit/test_*.c is one binary with
  * a main() that calls unit_init() first, UNIT_RUN() per test and returns
  * UNIT_END(). It prints one "name: N passed, N failed" line, the form CI
