@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # netdiag -- one GNU Makefile for the daemon, the client, the tests and the
 # install.  CFLAGS is the user's; everything the build needs goes into
 # ND_CFLAGS.  `make BUILD=dir SAN=1` builds a sanitizer tree beside the
@@ -120,7 +121,7 @@ DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
 DEPS_PKG   := debhelper dpkg-dev lintian devscripts bash-completion
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_PKG)
 
-.PHONY: all deps run check test test-unit unit integration san-build lint \
+.PHONY: all deps run check test test-unit unit integration san-build lint spdx \
         install install-strip uninstall clean bench fuzz fuzz-build fuzz-bins \
         fuzz-regress check-valgrind
 
@@ -229,7 +230,7 @@ test: all test-unit
 	$(Q)NETDIAG_BUILD=$(CURDIR)/$(BUILD) \
 	    $(PYTHON) -m pytest -p no:cacheprovider -q -rs tests/integration
 
-check: deps
+check: deps spdx
 	$(Q)$(MAKE) all
 	$(Q)$(MAKE) unit
 	$(Q)$(MAKE) integration
@@ -242,7 +243,14 @@ TIDY_TEST_SRCS := $(wildcard tests/unit/*.c tests/fuzz/*.c)
 TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE -DNETDIAG_VERSION='"$(VERSION)"' -iquote daemon \
              -iquote common -iquote client -iquote tests/unit $(ND_PKGFLAGS)
 
-lint:
+# Every source file, script, man page and unit file starts with its
+# license, "SPDX-License-Identifier: ISC" (tests/spdx-check.sh lists the
+# ones that do not; --fix adds the line).
+spdx:
+	$(call say,SPDX,sources)
+	@sh tests/spdx-check.sh
+
+lint: spdx
 	$(call say,FORMAT,sources)
 	$(Q)clang-format --dry-run -Werror common/*.c common/*.h daemon/*.c daemon/*.h client/*.c \
 	    client/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h

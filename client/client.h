@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the netdiag commands share: the parsed global options, the command
  * table entry type, exit codes, and each command's entry point (main.c owns
  * the table; cmd_*.c own the commands). */

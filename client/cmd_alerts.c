@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag alerts`: the alerts netdiagd raised, firing and resolved, and
  * those a stopped or dead daemon left firing shown as unknown since. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag codes` and `netdiag explain`: the Windows Sockets code table of
  * wsa.c, and one code explained with the Linux errors that map onto it. */
 #include <ctype.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 
 #include "client.h"
+#include "suggest.h"
 #include "util.h"
 #include "wsa.h"
 
@@ -66,35 +68,6 @@ static const char *explain_bare(const char *upper)
     return upper;
 }
 
-/* Edit distance counting a swap of two neighbours as one edit (optimal
- * string alignment), the usual typo. */
-static size_t explain_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t d[EXPLAIN_NAME_MAX + 1][EXPLAIN_NAME_MAX + 1];
-
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            /* the buffers are filled up to their lengths before use */
-            // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
-            size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[la][lb];
-}
-
 struct explain_candidate {
     char label[EXPLAIN_NAME_MAX + 16]; /* as suggested: "WSAECONNRESET" */
     size_t distance;
@@ -127,8 +100,8 @@ static void explain_candidate_name(struct explain_candidates *cs, const char *in
     size_t full, bare;
 
     explain_upper(upper, name);
-    full = explain_distance(in_upper, upper);
-    bare = explain_distance(explain_bare(in_upper), explain_bare(upper));
+    full = suggest_distance(in_upper, upper);
+    bare = suggest_distance(explain_bare(in_upper), explain_bare(upper));
     explain_candidate_add(cs, name, full < bare ? full : bare);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag failures`: the failure rows, newest first, filtered by time,
  * target, code, raw outcome, phase and kind; with --follow, the rows as
  * they are stored, oldest first, until interrupted. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag status`: whether netdiagd runs and how fresh its data is, from
  * its heartbeat in the runs table, with what a script needs in one place
  * and an exit status it can test. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag summary`: failures of a range counted by code, target or phase,
  * each with the attempts it is a share of, and each code's meaning. */
 #include <math.h>

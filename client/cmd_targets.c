@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag targets`: every target with its state and how long it has
  * held, its last failure with its time, and over the range its attempts,
  * failures, success rate and mean latency; failing ones first. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* `netdiag timeline`: failures over time in buckets, one row per code or
  * per target, drawn as a line of bars in a table and given as one record
  * per row and bucket in JSON and CSV. */

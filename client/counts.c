@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Exact counts over a range: the range is whole minutes (the smallest
  * rollup), whole hours where the minutes are pruned; whole hours come from
  * rollup_hour(_code), the other minutes from rollup_minute(_code), and
@@ -316,6 +317,21 @@ struct counts_piece {
     enum counts_src src;
 };
 
+/* The query built in sql (freed here) with ?1 = from and ?2 = to; 0 or an
+ * exit code (printed). */
+static int counts_prepare_range(struct db *db, struct fmt_buf *sql, int64_t from, int64_t to,
+                                sqlite3_stmt **st)
+{
+    int rc = db_prepare(db, sql->s, st);
+
+    fmt_buf_free(sql);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(*st, 1, from);
+    sqlite3_bind_int64(*st, 2, to);
+    return 0;
+}
+
 /* The rollup rows of one source over [from, to): attempts, then failures
  * by code (unless they come from the failure rows). */
 static int counts_rollup(struct db *db, const struct filter *f, struct counts_sink *s,
@@ -342,12 +358,8 @@ static int counts_rollup(struct db *db, const struct filter *f, struct counts_si
                     "AND %s < ?2",
                     col, col, col, col);
     filter_sql(db, f, &sql, "target_id", failures && s->codes_in_sql ? "wsa_code" : NULL, NULL);
-    rc = db_prepare(db, sql.s, &st);
-    fmt_buf_free(&sql);
-    if (rc != 0)
+    if ((rc = counts_prepare_range(db, &sql, from, to, &st)) != 0)
         return rc;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
         int64_t target = sqlite3_column_int64(st, 0), t = sqlite3_column_int64(st, 1);
         if (failures) {
@@ -392,12 +404,8 @@ static int counts_rows(struct db *db, const struct filter *f, struct counts_sink
     filter_raw_sql(db, f, &sql, "");
     if (!each)
         fmt_buf_add(&sql, " GROUP BY target_id, wsa_code");
-    rc = db_prepare(db, sql.s, &st);
-    fmt_buf_free(&sql);
-    if (rc != 0)
+    if ((rc = counts_prepare_range(db, &sql, from, to, &st)) != 0)
         return rc;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
         int64_t target = sqlite3_column_int64(st, 0), code = sqlite3_column_int64(st, 1);
         int64_t n = sqlite3_column_int64(st, 2), t = sqlite3_column_int64(st, 3);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Counting over a time range from what the database holds: the range every
  * command counts (whole minutes, whole hours where the minute counts are
  * pruned), and the attempts and failures in it, exact, from the hour and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Finding, opening and checking the netdiag database for the query
  * commands, read-only, with one clear line and a documented exit code for
  * every way it can be missing, foreign, too new, busy or unreadable. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The netdiag database as the query commands see it: found, opened
  * read-only, checked to be a netdiag database this client can read, its
  * targets loaded; SQLite errors turned into one line and an exit code

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* --target, --code, --phase and --kind: checked before the database is
  * opened (so a typo is a usage error whatever the database), then turned
  * into the target set and the SQL conditions of a query. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The filters the query commands share (--target, --code, --phase,
  * --kind) and the SQL conditions they become (owned by filter.c). */
 #ifndef NETDIAG_FILTER_H

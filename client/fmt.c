@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Formatting shared by the query commands: times in the table styles
  * (ISO 8601 and durations are common/timefmt.c's), latencies, percentages,
  * and the string buffer SQL is built in. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Text the query commands print and build: times in local time or UTC,
  * latencies, rates, and a growing string for SQL (owned by fmt.c). */
 #ifndef NETDIAG_FMT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* netdiag, the query client: global options, the command table, help and
  * dispatch; each command lives in a cmd_*.c file. */
 #include <ctype.h>

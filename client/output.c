@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The table/JSON/CSV writer shared by every netdiag command: JSON and CSV
  * stream row by row, tables are buffered so column widths can be fitted. */
 #include <ctype.h>

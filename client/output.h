@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The writer every netdiag command prints through: rows of named columns as
  * a table fitted to the terminal, a JSON array of objects, or CSV (owned by
  * output.c). */

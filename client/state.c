@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The daemon's heartbeat as the runs table records it, judged as agreed
  * for schema 3 (sql/README.md): a stop recorded means stopped; no stop and
  * a heartbeat younger than 10 s means running (on this host, only while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the runs table (schema 3) says of netdiagd: running, stopped,
  * killed or hung, or unknown; the one line every command prints before
  * data that is not fresh (owned by state.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Parsing of --since/--until: a duration before now, or an ISO-8601 time,
  * checked field by field (strptime accepts too much, e.g. "2026-02-31"). */
 #include <ctype.h>

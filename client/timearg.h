@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Parsing of the --since/--until time arguments (owned by timearg.c). */
 #ifndef NETDIAG_TIMEARG_H
 #define NETDIAG_TIMEARG_H

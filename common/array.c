@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Growing an array in place, written once. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The one growable-array helper (OpenBSD's reallocarray idea, with the
  * doubling every hand-rolled copy repeated): room for `need` elements,
  * amortised O(1) per append, overflow-checked (owned by array.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The log-linear histogram: bucket index from the value's highest bit and
  * the four bits below it. */
 #include "hist.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A log-linear histogram of non-negative µs values (16 steps per power of
  * two, so any quantile is within 1/16 of the truth), fixed size, no
  * allocation: for schedule lateness and latency figures (owned by hist.c). */

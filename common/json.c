@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* One JSON string escaper for daemon and client. It writes valid JSON
  * whatever the input: the text comes from peers, a config, a hostname or
  * a database someone else wrote. */

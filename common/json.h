@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* JSON strings for text someone else wrote: the one escaper of the daemon
  * (--once lines, Alertmanager posts) and the client (--format json), and
  * the UTF-8 rule it follows (owned by json.c). */

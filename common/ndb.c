@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The netdiag database's identity and the check both programs make before
  * they read one, and the SQLite helpers they share. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The netdiag database as both programs know it: its identity (PRAGMA
  * application_id and user_version), the one check of whether an SQLite
  * file is a netdiag database this program reads, and the small SQLite

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Nearest known words to a mistyped one, for "did you mean" in the
  * messages about unknown commands, options and raw outcomes. */
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* "Did you mean": the known words nearest to a mistyped one, by edit
  * distance counting a swap of two neighbours as one edit (owned by
  * suggest.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Times and durations as text: one way to write each, shared by the
  * daemon (result lines, alerts, config messages) and the client. */
 #include <inttypes.h>

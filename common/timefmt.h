@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Times and durations as text, for daemon and client alike: the one ISO
  * 8601 formatter and the one duration formatter (owned by timefmt.c). */
 #ifndef NETDIAG_TIMEFMT_H

@@ -1,9 +1,12 @@
+/* SPDX-License-Identifier: ISC */
 /* Helpers shared by daemon and client: clocks, strict parsing of numbers,
- * durations and address literals, address formatting, hex and JSON text. */
+ * durations and address literals, address formatting, hex, host names,
+ * and snprintf where cutting is fine. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +236,15 @@ int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *er
     *out = buf;
     *outlen = n;
     return 0;
+}
+
+void util_snprintf_cut(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
 }
 
 /* Letters, digits, '-' and '_' in dot-separated labels of 1 to 63, 253 in

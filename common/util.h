@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /* Small helpers shared by the daemon and the client: clocks, strict number
- * and duration parsing, address formatting, hex (owned by util.c). */
+ * and duration parsing, address formatting, hex, host names, snprintf
+ * that may cut (owned by util.c). */
 #ifndef NETDIAG_UTIL_H
 #define NETDIAG_UTIL_H
 
@@ -48,6 +50,11 @@ int util_hex_decode(const char *s, unsigned char **out, size_t *outlen, char *er
 
 /* Copy with truncation; always NUL-terminates. Returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+/* snprintf for text that may be cut short (a detail, a list): cutting is
+ * expected there, so the compiler need not warn that it might happen. */
+void util_snprintf_cut(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A DNS host name as a config may give one (not an address literal). */
 bool util_host_name_ok(const char *h);

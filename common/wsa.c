@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The Windows Sockets code table (all 53 codes of the source list) and the
  * data tables that map Linux errno, getaddrinfo EAI_* and DNS outcomes onto
  * it; every look-up, forward or reverse, reads the same rows. */

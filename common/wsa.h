@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The Windows Sockets code table and the mappings from Linux errno,
  * getaddrinfo EAI_* and DNS outcomes onto it (owned by wsa.c). */
 #ifndef NETDIAG_WSA_H

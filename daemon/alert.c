@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The alert engine: counts results per target and watched code, runs the
  * detector (alert_detect.c) once per window on one loop timer, raises one
  * host-wide alert when many targets fail alike, and sends every fire and
@@ -5,7 +6,6 @@
  * firing alerts continue across restarts and reloads. */
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,19 +171,6 @@ static void alert_tgt_alloc(struct alert_tgt *tg, const struct target *t,
             t->alert_codes[k] == CONFIG_CODE_TIMEOUT ? WSAETIMEDOUT : t->alert_codes[k];
         tg->ser[k].hidx = alert_host_find(hs, nhs, t->alert_codes[k]);
     }
-}
-
-/* snprintf for texts that may be cut short (details, lists): cutting is
- * expected there, so the compiler need not warn about it. */
-static void alert_text(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void alert_text(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
 }
 
 static const char *alert_code_name(int code)
@@ -423,20 +410,22 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
         const char *first = ser_first(ser);
         if (ser->code == CONFIG_CODE_TIMEOUT) {
             ser->real_code = alert_class_code(ser->count, ser->count_dns);
-            alert_text(buf, sizeof(buf),
-                       ALERT_CLASS_PREFIX "%" PRId64 " of %" PRId64 " attempts got no answer in "
-                                          "time in %s (%" PRId64 " WSAETIMEDOUT, %" PRId64
-                                          " WSATRY_AGAIN with raw TIMEOUT; threshold %.1f, "
-                                          "baseline %.2f)%s%s",
-                       ser->s.fired_count, ser->s.fired_attempts, win, ser->count - ser->count_dns,
-                       ser->count_dns, ser->s.threshold, ser->s.fire_baseline,
-                       first[0] ? "; first: " : "", first);
+            util_snprintf_cut(buf, sizeof(buf),
+                              ALERT_CLASS_PREFIX "%" PRId64 " of %" PRId64
+                                                 " attempts got no answer in "
+                                                 "time in %s (%" PRId64 " WSAETIMEDOUT, %" PRId64
+                                                 " WSATRY_AGAIN with raw TIMEOUT; threshold %.1f, "
+                                                 "baseline %.2f)%s%s",
+                              ser->s.fired_count, ser->s.fired_attempts, win,
+                              ser->count - ser->count_dns, ser->count_dns, ser->s.threshold,
+                              ser->s.fire_baseline, first[0] ? "; first: " : "", first);
         } else {
-            alert_text(buf, sizeof(buf),
-                       "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold "
-                       "%.1f, baseline %.2f)%s%s",
-                       ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code), win,
-                       ser->s.threshold, ser->s.fire_baseline, first[0] ? "; first: " : "", first);
+            util_snprintf_cut(buf, sizeof(buf),
+                              "%" PRId64 " of %" PRId64 " attempts failed with %s in %s (threshold "
+                              "%.1f, baseline %.2f)%s%s",
+                              ser->s.fired_count, ser->s.fired_attempts, alert_code_name(ser->code),
+                              win, ser->s.threshold, ser->s.fire_baseline,
+                              first[0] ? "; first: " : "", first);
         }
         text_set(&ser_text(ser)->detail, buf);
     }
@@ -522,23 +511,23 @@ static void alert_host_words(struct alert_host *h, const char *win)
         snprintf(verb, sizeof(verb), "%s on %" PRId64 " of %" PRId64 " targets",
                  alert_code_name(h->code), h->tally.fire, h->tally.eligible);
     if (nh == 1)
-        alert_text(hosts, sizeof(hosts), "on %s", h->remote.names);
+        util_snprintf_cut(hosts, sizeof(hosts), "on %s", h->remote.names);
     else
-        alert_text(hosts, sizeof(hosts), "%s %" PRId64 " hosts (%s)", h->local ? "across" : "on",
-                   nh, h->remote.names);
+        util_snprintf_cut(hosts, sizeof(hosts), "%s %" PRId64 " hosts (%s)",
+                          h->local ? "across" : "on", nh, h->remote.names);
     if (h->local)
-        alert_text(h->detail, sizeof(h->detail), "%s%s %s in %s (%s): " ALERT_LOCAL_WORDS, pfx,
-                   verb, hosts, win, h->targets);
+        util_snprintf_cut(h->detail, sizeof(h->detail), "%s%s %s in %s (%s): " ALERT_LOCAL_WORDS,
+                          pfx, verb, hosts, win, h->targets);
     else if (!alert_detect_code_local(h->code))
-        alert_text(h->detail, sizeof(h->detail),
-                   "%s%s %s in %s (%s): answers from %s, not the "
-                   "local network",
-                   pfx, verb, hosts, win, h->targets, nh == 1 ? "that host" : "those hosts");
+        util_snprintf_cut(h->detail, sizeof(h->detail),
+                          "%s%s %s in %s (%s): answers from %s, not the "
+                          "local network",
+                          pfx, verb, hosts, win, h->targets, nh == 1 ? "that host" : "those hosts");
     else
-        alert_text(h->detail, sizeof(h->detail),
-                   "%s%s %s in %s (%s): %s, too few to blame the "
-                   "local network",
-                   pfx, verb, hosts, win, h->targets, nh == 1 ? "one host" : "few hosts");
+        util_snprintf_cut(h->detail, sizeof(h->detail),
+                          "%s%s %s in %s (%s): %s, too few to blame the "
+                          "local network",
+                          pfx, verb, hosts, win, h->targets, nh == 1 ? "one host" : "few hosts");
 }
 
 static void alert_host_fired(struct alert_engine *a, struct alert_host *h, int64_t now_ms)
@@ -816,9 +805,9 @@ void alert_observe(struct alert_engine *a, const struct result *r)
          * loop more than counting it */
         if (ser->count++ == 0) {
             char buf[ALERT_FIRST_MAX];
-            alert_text(buf, sizeof(buf), "%s%s%s %s%s%s", result_phase_name(r->phase),
-                       r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
-                       r->detail);
+            util_snprintf_cut(buf, sizeof(buf), "%s%s%s %s%s%s", result_phase_name(r->phase),
+                              r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
+                              r->detail);
             text_set(&ser_text(ser)->first, buf);
             alert_remote_host(r, r->target, buf, sizeof(buf));
             text_set(&ser_text(ser)->host, buf);

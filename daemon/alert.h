@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Spike detection on connection-refused / timeout (or any watched) codes
  * per target against its own baseline, host-wide alerts, and where alerts
  * go: the alerts table, the log, an exec hook, Alertmanager (owned by

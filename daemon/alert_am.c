@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The Alertmanager client: every firing alert is posted to
  * /api/v2/alerts with the same labels for its whole life and an endsAt a
  * few re-send periods ahead, re-sent while it fires, and posted once more

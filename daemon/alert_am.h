@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The Alertmanager client: keeps each Alertmanager told about firing and
  * resolved alerts (POST /api/v2/alerts), re-sending while they fire and
  * retrying with backoff, on the loop and never blocking it; and the check

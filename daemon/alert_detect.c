@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The spike detector's rule, hysteresis and baseline, per series and
  * host-wide, as pure functions of window counts (see alert_detect.h). */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The spike detector: pure arithmetic on per-window counts, with no clock,
  * no I/O and no libevent, so unit tests can feed it synthetic series
  * (owned by alert_detect.c; alert.c drives it once per window). */

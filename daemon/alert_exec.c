@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The exec hook: the [alert] exec program is started directly with
  * posix_spawn (no shell, nothing interpolated into a command line), gets
  * the alert's facts in NETDIAG_* environment variables, runs in a process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The [alert] exec hook: runs the program, at most a few at a time, never
  * blocking the loop; logs each exit status (owned by alert_exec.c). */
 #ifndef NETDIAG_ALERT_EXEC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the alert engine (alert.c) tells its two outside sinks, the exec
  * hook (alert_exec.c) and the Alertmanager client (alert_am.c): the facts
  * of one notification. The sinks depend on this, never on alert.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Reads netdiag.ini through inih into a validated struct config:
  * "file:line: message" errors that never stop at the first, the include
  * directory or list file, [defaults], and the semantic pass (the option

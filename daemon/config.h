@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The validated configuration: inih -> struct config, every error with
  * file:line (owned by config.c). */
 #ifndef NETDIAG_CONFIG_H

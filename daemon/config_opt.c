@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The table of netdiag.ini keys, one row per key with its type, bounds,
  * default and place in the structs (Redis standardConfig), and the strict
  * parsers of every value type. */

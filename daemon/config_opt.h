@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The table of netdiag.ini keys and the parsers of their values (owned by
  * config_opt.c), and how errors are printed (config_run.c), shared by the
  * config*.c files only. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What a loaded configuration needs from the machine and the running
  * daemon: the checks before it runs (enough targets, the exec hook, the
  * database's directory), paths relative to the file, a reloaded config

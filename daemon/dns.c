@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The DNS wire format of resolve probes: query building, response
  * validation and the answers as text, on top of ldns. */
 #include "dns.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The DNS wire format of resolve probes: building a query and deciding
  * whether a response answers it (owned by dns.c; ldns, no libevent, so it
  * can be unit-tested and fuzzed). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The logger: one line per event on stderr, "<N>" syslog-level prefixes
  * when stderr is the journal, a local time stamp and a level word
  * otherwise; once the loop runs, a thread writes the lines out of a bounded
@@ -22,6 +23,8 @@
 /* The writer thread logs too, and SIGHUP may change the level meanwhile. */
 static _Atomic int log_level = LOG_LEVEL_INFO;
 static bool log_journal;
+/* Where lines go: standard error, or what a unit test keeps them in. */
+static _Atomic int log_fd = STDERR_FILENO;
 
 /* Longest line, prefix and newline included; longer ones are cut. */
 #define LOG_LINE_MAX 1200
@@ -120,6 +123,11 @@ void log_set_libevent_hook(log_libevent_hook_fn fn, void *arg)
     log_hook_arg = arg;
 }
 
+void log_set_fd(int fd)
+{
+    atomic_store_explicit(&log_fd, fd, memory_order_relaxed);
+}
+
 void log_set_level(enum log_level level)
 {
     atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
@@ -194,13 +202,14 @@ static size_t log_format(char *buf, enum log_level level, const char *msg, int e
 static void log_write_line(const char *line, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, line, len);
+        int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+        ssize_t n = write(fd, line, len);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             /* someone made our stderr non-blocking: wait for room */
-            struct pollfd pfd = {.fd = STDERR_FILENO, .events = POLLOUT};
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
             poll(&pfd, 1, 1000);
             continue;
         }

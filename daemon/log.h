@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The one logger (owned by log.c): stderr, one write per line, with <N>
  * syslog-level prefixes when stderr is the journal and a local time stamp
  * otherwise. Once log_async_start() has run, lines go through a bounded
@@ -27,6 +28,9 @@ const char *log_level_name(enum log_level level);
 int log_level_from_name(const char *name);
 /* Whether stderr is the journal (then lines carry "<N>", no time stamp). */
 bool log_is_journal(void);
+/* Write the lines to fd instead of standard error: the unit tests keep
+ * the errors they expect off their output (tests/unit/unit.h). */
+void log_set_fd(int fd);
 
 /* From now on lines are queued (at most LOG_QUEUE_BYTES) and written by
  * the log thread; a line that does not fit is dropped and counted, and

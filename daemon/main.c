@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* netdiagd: command line, signals and the daemon's lifecycle (load the
  * config, open the store, run the loop, reload, flush and stop). */
 #include <errno.h>

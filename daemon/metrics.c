@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The Prometheus /metrics endpoint: per-target counters and state fed by
  * every result, figures read from the store, the alert engine and /proc
  * at scrape time, rendered in text format 0.0.4 for the HTTP server of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The Prometheus /metrics endpoint, served on the daemon's loop by the
  * bounded HTTP server of metrics_http.c (owned by metrics.c). Off unless
  * metrics_listen is set. */

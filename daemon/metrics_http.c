@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The /metrics HTTP server: one request per connection, answered from a
  * body rendered once and shared by the scrapes of a short window, then
  * closed; every event at the loop's lowest priority, so probe sockets are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The HTTP side of /metrics (owned by metrics_http.c): a small HTTP/1.1
  * server on the daemon's loop that answers GET and HEAD with a rendered
  * body and closes, within bounds that a local user cannot push: a cap on

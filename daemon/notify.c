@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sd_notify without libsystemd: a datagram on the AF_UNIX socket named by
  * $NOTIFY_SOCKET ('@' for the abstract namespace), as chrony does. */
 #include <errno.h>

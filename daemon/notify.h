@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The systemd notify protocol: one datagram per state on $NOTIFY_SOCKET
  * (owned by notify.c). Without $NOTIFY_SOCKET every call does nothing. */
 #ifndef NETDIAG_NOTIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The probe engine: each target's attempts (started and timed out by the
  * schedule, sched.c), the asynchronous name resolution in front of
  * connect and send probes, and the one completion path every attempt
@@ -317,8 +318,9 @@ static void probe_schedule_next(struct probe *p)
     sched_next(eng->sched, &p->sn, p->t->interval_ms * 1000);
 }
 
-/* Log a target's state changes, not its every result (STYLE rule 11):
- * "target web: ok -> 10061 WSAECONNREFUSED (Connection refused.) ...".
+/* Log a target's state changes, not its every result (as relayd logs
+ * "host %s, check %s, state %s -> %s", and ntpd a repeated errno only at
+ * debug): "target web: ok -> 10061 WSAECONNREFUSED (Connection refused.) ...".
  * A flapping target logs at most one line per ENGINE_LOG_HOLD_US; the
  * line after the hold-off compares with the last state logged, so the log
  * always ends on the real state. */
@@ -385,8 +387,9 @@ static void probe_log_transition(struct probe *p, const struct result *r)
               r->remote[0] ? r->remote : "-", r->detail[0] ? ": " : "", r->detail, more);
 }
 
-/* The one completion path (STYLE rule 17): time-stamp, addresses, hand on,
- * release the socket, then the next address or the next slot. */
+/* The one completion path every attempt ends in (relayd's
+ * hce_notify_done): time-stamp, addresses, hand on, release the socket,
+ * then the next address or the next slot. */
 static void probe_finish(struct probe *p, struct result *r)
 {
     struct engine *eng = p->eng;
@@ -568,22 +571,27 @@ static void probe_arm_deadline(struct probe *p)
         sched_arm(p->eng->sched, &p->sn, p->deadline_us);
 }
 
-/* Start one address of the attempt: its own start time and deadline. */
+/* The attempt is in flight from now: its start on both clocks, and its
+ * one absolute deadline, which never moves later. */
+static void probe_mark_running(struct probe *p)
+{
+    p->running = true;
+    p->eng->in_flight++;
+    p->start_us = util_mono_us();
+    p->ts_ms = util_now_ms();
+    p->deadline_us = p->start_us + p->t->timeout_ms * 1000;
+}
+
+/* Start one address of the attempt (the first one starts the attempt's
+ * clock; the others share its deadline). */
 static void probe_attempt_address(struct probe *p)
 {
-    struct engine *eng = p->eng;
-
     if (!p->literal)
         p->addr = p->addrs[p->addr_idx];
     p->addrlen =
         p->addr.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (!p->running) {
-        p->running = true;
-        eng->in_flight++;
-        p->start_us = util_mono_us();
-        p->ts_ms = util_now_ms();
-        p->deadline_us = p->start_us + p->t->timeout_ms * 1000;
-    }
+    if (!p->running)
+        probe_mark_running(p);
     p->phase = PHASE_CONNECT;
     p->ok_on_deadline = false;
     p->local = NULL;
@@ -662,11 +670,7 @@ static void probe_begin(struct probe *p)
     if (!p->literal)
         p->addrlen = 0;
     if (!p->ops->needs_address) {
-        p->running = true;
-        eng->in_flight++;
-        p->start_us = util_mono_us();
-        p->ts_ms = util_now_ms();
-        p->deadline_us = p->start_us + t->timeout_ms * 1000;
+        probe_mark_running(p);
         p->phase = PHASE_RESOLVE;
         p->ops->start(p);
         probe_arm_deadline(p);
@@ -677,11 +681,7 @@ static void probe_begin(struct probe *p)
         probe_attempt_address(p);
         return;
     }
-    p->running = true;
-    eng->in_flight++;
-    p->start_us = util_mono_us();
-    p->ts_ms = util_now_ms();
-    p->deadline_us = p->start_us + t->timeout_ms * 1000;
+    probe_mark_running(p);
     p->phase = PHASE_RESOLVE;
     probe_lookup(p, t->host,
                  t->family == FAMILY_IPV4   ? AF_INET

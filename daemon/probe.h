@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The one interface every probe kind implements and the engine helpers a
  * kind uses to watch sockets and complete (the engine is probe.c, its
  * schedule sched.c; the kinds are probe_connect.c, probe_resolve.c,

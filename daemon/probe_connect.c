@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The connect probe: a non-blocking TCP connect to one address, optionally
  * from a configured source address; success is the completed handshake. */
 #include <errno.h>

@@ -1,10 +1,10 @@
+/* SPDX-License-Identifier: ISC */
 /* The resolve probe: one DNS question to a named server over UDP (and TCP
  * when the answer comes back truncated), or to the system's nameservers
  * through the stub resolver (resolv.c) for A/AAAA, classified by rcode,
  * answer count and `expect`. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,19 +63,6 @@ static uint8_t resolve_dgram[65536];
 
 static void resolve_tcp_write(struct probe *p, short what);
 static void resolve_tcp_read(struct probe *p, short what);
-
-/* snprintf for details: a summary cut short at the result's 192 bytes is
- * fine (and says so no louder than the "..." the lists end with). */
-static void resolve_fmt(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void resolve_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 static const char *resolve_qtype_name(uint16_t qtype, char *buf, size_t len)
 {
@@ -168,18 +155,18 @@ static void resolve_finish(struct probe *p, const struct dns_answer *a)
     room = sizeof(detail) - strlen(ignored);
 
     if (a->outcome == DNS_OK && !a->expect_found) {
-        resolve_fmt(detail, room, "expected %s, got ", (const char *)t->expect);
+        util_snprintf_cut(detail, room, "expected %s, got ", (const char *)t->expect);
         resolve_append_list(detail, room, a->text);
     } else if (a->outcome == DNS_OK) {
-        resolve_fmt(detail, room, "%s%s, %u answer%s%s%s: ", rname, proto, a->nmatch,
-                    a->nmatch == 1 ? "" : "s", via, a->chain_end);
+        util_snprintf_cut(detail, room, "%s%s, %u answer%s%s%s: ", rname, proto, a->nmatch,
+                          a->nmatch == 1 ? "" : "s", via, a->chain_end);
         resolve_append_list(detail, room, a->text);
     } else if (a->outcome == DNS_NODATA) {
-        resolve_fmt(detail, room, "%s%s, no %s answer%s%s (%u record%s)", rname, proto,
-                    resolve_qtype_name(t->qtype, tbuf, sizeof(tbuf)), via, a->chain_end, a->ancount,
-                    a->ancount == 1 ? "" : "s");
+        util_snprintf_cut(detail, room, "%s%s, no %s answer%s%s (%u record%s)", rname, proto,
+                          resolve_qtype_name(t->qtype, tbuf, sizeof(tbuf)), via, a->chain_end,
+                          a->ancount, a->ancount == 1 ? "" : "s");
     } else {
-        resolve_fmt(detail, room, "%s (rcode %d)%s", rname, a->rcode, proto);
+        util_snprintf_cut(detail, room, "%s (rcode %d)%s", rname, a->rcode, proto);
     }
     strcat(detail, ignored);
     resolve_keep(p);
@@ -409,13 +396,13 @@ static void resolve_looked_up(struct probe *p, const struct resolv_result *res)
         }
     }
     if (!found) {
-        resolve_fmt(detail, sizeof(detail), "expected %s, got ", (const char *)t->expect);
+        util_snprintf_cut(detail, sizeof(detail), "expected %s, got ", (const char *)t->expect);
         resolve_append_list(detail, sizeof(detail), list);
         probe_complete_mismatch(p, detail);
     } else {
-        resolve_fmt(detail, sizeof(detail),
-                    "system resolver%s, %u address%s: ", res->tcp ? " (TCP after TC)" : "", n,
-                    n == 1 ? "" : "es");
+        util_snprintf_cut(detail, sizeof(detail),
+                          "system resolver%s, %u address%s: ", res->tcp ? " (TCP after TC)" : "", n,
+                          n == 1 ? "" : "es");
         resolve_append_list(detail, sizeof(detail), list);
         probe_complete_ok(p, detail);
     }

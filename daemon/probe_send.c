@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The send probe: a payload over UDP or TCP, then optionally a reply that
  * must contain `expect`. UDP uses a connected socket so that an ICMP port
  * unreachable comes back as ECONNREFUSED on the next socket call. */

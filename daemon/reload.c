@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* SIGHUP builds a whole new config, validates it, and swaps it in only on
  * success; a bad file keeps the old one running (OpenSMTPD's
  * table_sqlite_update). Reading, checking and recording 200,000 targets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* SIGHUP reloads: a thread reads and checks the new configuration and
  * records its targets while the loop goes on probing; the loop only swaps
  * the finished config in. Loading a config for running, with its errors

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The stub resolver of connect and send targets and of `server = system`:
  * the hosts file, then A and AAAA questions to resolv.conf's nameservers
  * over UDP, TCP after a truncated answer, as glibc's getaddrinfo() asks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The stub resolver of connect and send targets and of `server = system`
  * (owned by resolv.c): the hosts file, then A and AAAA questions to the
  * nameservers of resolv.conf over UDP, TCP after a truncated answer, on

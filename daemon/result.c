@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A probe result's phase names, and the result as a JSON object or a text
  * line, as `netdiagd --once` prints them. */
 #include <stdio.h>

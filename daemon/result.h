@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* One outcome of one probe attempt, as the engine hands it on to the
  * store, the alert engine, the metrics and the --once printer, with its
  * phase's name and its text forms (owned by result.c). A module that only
@@ -37,8 +38,8 @@ struct result {
     char remote[64];  /* "127.0.0.1:8080", "[::1]:53" */
 };
 
-/* One JSON object, the fields of DESIGN.md, no newline, as `netdiagd
- * --once --format json` prints it; and the same as a text line. */
+/* One JSON object, no newline, as `netdiagd --once --format json` prints
+ * it (its fields are listed in netdiagd(8)); and the same as a text line. */
 void result_format_json(const struct result *r, char *buf, size_t len);
 void result_format_text(const struct result *r, char *buf, size_t len);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The schedule of the probe engine: every probe's next wake-up (its next
  * start when idle, its deadline when running) in one binary min-heap
  * behind one libevent timer: one timerfd re-arm and one epoll wake-up

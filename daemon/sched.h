@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The engine's schedule: one binary min-heap of every probe's next
  * wake-up (its next start when idle, its deadline when running) behind
  * one libevent timer, the fixed-rate starts spread over each interval

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Socket set-up shared by the connect and send probes: non-blocking
  * socket, optional source bind, connect, and reading its outcome. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Socket set-up shared by the connect and send probes (owned by sock.c). */
 #ifndef NETDIAG_SOCK_H
 #define NETDIAG_SOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The SQLite history: opening, checking and migrating the database,
  * recording the targets, and the loop thread's side of the bounded queue
  * (the writer thread behind it is store_writer.c). */

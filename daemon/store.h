@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The SQLite history: schema and migrations, the bounded queue from the
  * loop thread and the one writer thread behind it (owned by store.c). */
 #ifndef NETDIAG_STORE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The database file itself, before SQLite opens it: where it really is,
  * whether its directory and the files in it can be trusted (no symbolic
  * link followed, no file of another user adopted), free space, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Internals shared by store.c (opening, migrations, targets, the loop
  * thread's side of the queue), store_writer.c (the writer thread),
  * store_prune.c (retention), store_file.c (the file and its lock) and

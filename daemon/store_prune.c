@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Retention: deletes the history older than `retention`, and the per-minute
  * rollups older than 7 days, by whole hours, a unit at a time, each unit
  * in one transaction across the tables, so that every committed state of

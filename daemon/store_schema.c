@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The newest schema and the migrations to it as C strings: a generated
  * copy of sql/schema.sql and sql/NNN_*.sql, compiled into netdiagd
  * (test_store checks they are identical; regenerate with the command in
@@ -5,6 +6,7 @@
 #include "store.h"
 
 const char store_schema_sql[] =
+    "-- SPDX-License-Identifier: ISC\n"
     "-- The netdiag database, schema version 4: what netdiagd writes and the\n"
     "-- netdiag client (and anyone with sqlite3) reads. See sql/README.md.\n"
     "--\n"
@@ -316,6 +318,7 @@ const char store_schema_sql[] =
 
 /* sql/002_intern_strings.sql */
 static const char store_migration_002[] =
+    "-- SPDX-License-Identifier: ISC\n"
     "-- Schema version 1 to 2: failures keeps its raw names and host addresses as\n"
     "-- ids into the new lookup tables raws and addrs, and each port as its own\n"
     "-- integer, so a stored failure costs about 76 bytes instead of 117. Every\n"
@@ -449,6 +452,7 @@ static const char store_migration_002[] =
 
 /* sql/003_runs.sql */
 static const char store_migration_003[] =
+    "-- SPDX-License-Identifier: ISC\n"
     "-- Schema version 2 to 3: the table runs, one row per start of netdiagd,\n"
     "-- with the heartbeat that tells a running daemon from a stopped or a killed\n"
     "-- one (sql/README.md, \"Is netdiagd running?\"). Nothing else changes.\n"
@@ -480,6 +484,7 @@ static const char store_migration_003[] =
 
 /* sql/004_commits.sql */
 static const char store_migration_004[] =
+    "-- SPDX-License-Identifier: ISC\n"
     "-- Schema version 3 to 4: the stored position that `netdiag failures\n"
     "-- --follow` follows. Every transaction in which netdiagd stores failure\n"
     "-- rows adds a row to the new table commits, and its rows carry that row's\n"

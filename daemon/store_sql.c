@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The SQLite helpers of every store*.c file: one-line errors, a table of
  * statements prepared at once, stepping and resetting, and ending a
  * transaction that failed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The writer thread: drains the store's bounded queue into batched
  * transactions, interns raw names and addresses into their lookup tables,
  * accumulates the per-minute and per-hour rollups, rides out a locked

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Schema version 1 to 2: failures keeps its raw names and host addresses as
 -- ids into the new lookup tables raws and addrs, and each port as its own
 -- integer, so a stored failure costs about 76 bytes instead of 117. Every

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Schema version 2 to 3: the table runs, one row per start of netdiagd,
 -- with the heartbeat that tells a running daemon from a stopped or a killed
 -- one (sql/README.md, "Is netdiagd running?"). Nothing else changes.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Schema version 3 to 4: the stored position that `netdiag failures
 -- --follow` follows. Every transaction in which netdiagd stores failure
 -- rows adds a row to the new table commits, and its rows carry that row's

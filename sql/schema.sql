@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- The netdiag database, schema version 4: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --

@@ -4,16 +4,24 @@
 # "SPDX-License-Identifier: ISC" line in their first 3 lines (after a
 # shebang, or first in a man page), each with the comment line it needs:
 #     daemon/main.c	/* SPDX-License-Identifier: ISC */
-# Exits 1 when any file lacks it, 0 when none does.
+# Exits 1 when any file lacks it (with a count on stderr), 0 silently
+# when none does. With --fix it adds the line instead (first, or after a
+# #! line) and lists the files it changed.
 #
-# Usage: sh tests/spdx-check.sh [REPO]   (default: the tree holding this
-# script). Files are the ones git tracks (or, outside git, every file);
+# Usage: sh tests/spdx-check.sh [--fix] [REPO]   (default: the tree
+# holding this script; `make check` and `make lint` run it). Files are the
+# ones git tracks (or, outside git, every file);
 # test data (fuzz corpora, golden outputs, dictionaries) and formats
 # without comments (debian/changelog, debian/copyright, debian/source/*)
 # are not source and are skipped, as are LICENSE and Markdown files.
 
 set -eu
 
+fix=0
+if [ "${1:-}" = --fix ]; then
+    fix=1
+    shift
+fi
 repo=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$repo"
 
@@ -63,7 +71,23 @@ for f in $(list_files); do
     if ! head -n 3 "$f" | grep -q 'SPDX-License-Identifier: ISC'; then
         printf '%s\t%s\n' "$f" "$line"
         missing=$((missing + 1))
+        if [ $fix -eq 1 ]; then
+            tmp=$(mktemp)
+            if head -c 2 "$f" | grep -q '^#!'; then
+                { head -n 1 "$f"; printf '%s\n' "$line"; tail -n +2 "$f"; } >"$tmp"
+            else
+                { printf '%s\n' "$line"; cat "$f"; } >"$tmp"
+            fi
+            cat "$tmp" >"$f" # keeps the file's mode
+            rm -f "$tmp"
+        fi
     fi
 done
-echo "spdx-check: $missing of $total source files lack the SPDX-License-Identifier line" >&2
-[ "$missing" -eq 0 ]
+if [ $fix -eq 1 ]; then
+    echo "spdx-check: added the SPDX-License-Identifier line to $missing of $total source files" >&2
+    exit 0
+fi
+[ "$missing" -eq 0 ] && exit 0
+echo "spdx-check: $missing of $total source files lack the SPDX-License-Identifier line" \
+    "(sh tests/spdx-check.sh --fix adds it)" >&2
+exit 1

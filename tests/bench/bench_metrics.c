@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark of the /metrics body: N targets, each with results of a known
  * mix (every target ok with a latency, every tenth also refused, every
  * hundredth also timed out), rendered ROUNDS times; prints one JSON line

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Times the netdiag queries on a large database (tests/bench/gen_db.py: 10
 # million failures over 30 days, 1,000 targets): best of 5 wall-clock runs
 # of each, after one warm-up run, printing one JSON line per figure:

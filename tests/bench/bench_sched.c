@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark of the scheduler alone: the real engine (daemon/probe.c) with
  * a connect kind that completes at once, so the CPU measured is what the
  * schedule costs (wake-ups, the heap, the completion path), not sockets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark of the store: drives store_submit() as fast as the writer
  * keeps up, for a bounded count or time, and prints JSON lines with the
  * sustained failure rows per second and the bytes each stored row costs

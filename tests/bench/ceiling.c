@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The ceiling for the connect benchmarks: a minimal epoll prober that keeps
  * `parallel` non-blocking connects in flight to one loopback port for a
  * fixed time and closes each with SO_LINGER 0. Prints one JSON object:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The ceiling for the resolve benchmark: a minimal epoll client that keeps
  * `parallel` connected UDP sockets, each with one A query for bench.test
  * in flight to the bench's loopback responder, and sends the next query

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A fast loopback DNS responder for the resolve benchmark: answers every
  * A query with one A record 127.0.0.1 (copying the question back), with
  * recvmmsg/sendmmsg in batches. Prints its port, runs until SIGTERM or

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Generate a large netdiag database for the query benchmark: the real
 schema (sql/schema.sql, stamped as netdiagd stamps it), 1,000 targets and
 10 million failures over 30 days, with rollups consistent with them:

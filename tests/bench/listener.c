@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A loopback listener for the benchmarks: accepts as fast as it can and
  * closes each connection with a FIN (no SO_LINGER 0, so the prober sees a
  * completed connect, never ECONNRESET). Prints its port, then runs until

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """How long a SIGHUP reload holds netdiagd's event loop, at a large config.
 
 Starts netdiagd -d on N loopback targets (connects to a closed port, every

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """make bench: netdiagd's figures beside what the kernel can do, measured
 in the same run on this machine. Loopback only; every step is bounded in
 time and stops by itself. Prints one JSON object per figure, then a table.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the libFuzzer targets share: the entry point prototypes, a
  * NUL-terminated copy of an input, and the check that turns a broken
  * invariant into a crash the fuzzer keeps. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer target: a netdiag command line, through the client's own
  * client_main() (client/main.c, included so that it is reachable: it is
  * static) and each command's value parsing (--since/--until times,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer target: a whole netdiag.ini through config_load(), the way the
  * daemon reads it (from a file, via its own line reader and inih, with its
  * include directory or list file), then the promises a loaded config makes
@@ -105,7 +106,7 @@ static void fuzz_check_target(const struct config *cfg, const struct target *t)
     FUZZ_CHECK(config_find_target(cfg, t->name) != NULL);
     FUZZ_CHECK(strcmp(target_kind_name(t->kind), "?") != 0);
     FUZZ_CHECK(strcmp(family_name(t->family), "?") != 0);
-    /* DESIGN/STYLE 16: the timeout is below the interval, checked at load */
+    /* the timeout is below the interval, checked at load */
     FUZZ_CHECK(t->interval_ms >= CONFIG_INTERVAL_MIN_MS &&
                t->interval_ms <= CONFIG_INTERVAL_MAX_MS);
     FUZZ_CHECK(t->timeout_ms >= CONFIG_TIMEOUT_MIN_MS && t->timeout_ms < t->interval_ms);

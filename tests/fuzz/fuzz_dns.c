@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer target: a packet off the network through dns_parse_response(),
  * against one of a few fixed queries, as probe_resolve.c hands it every
  * datagram or TCP message that arrives.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer target: the strict text parsers of durations, numbers and
  * address literals in util.c (config values) and the client's --since /
  * --until times in client/timearg.c, each given the input as a string,

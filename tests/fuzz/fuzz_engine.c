@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer target: a whole netdiag.ini through config_load() and, when it
  * loads, through the real probe engine (probe.c and the kinds) as
  * `netdiagd --once` runs it, on a private event_base, against peers and a

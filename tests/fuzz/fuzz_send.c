@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer target: the payload and expectation of a send target. Each
  * value goes through util_hex_decode() directly (with a round trip), and
  * all of them into a [target] section that config_load() reads, whose

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/TARGET/
 (the files are committed; run this again after changing a seed here, with
 /usr/bin/python3 tests/fuzz/make_corpus.py). Files whose name starts with
@@ -187,7 +188,7 @@ def section(title, **keys):
 def engine_connect_forms():
     """Every host form with the family it has, for connect, from no source
     and from a source of its family (the harness's hosts names with the
-    family they lack crash today: finding 1 of issue 13, not seeded here)."""
+    family they lack crashed the engine once; not seeded here)."""
     out = []
     forms = [("v4", "127.0.0.1", "ipv4"), ("v6", "::1", "ipv6"),
              ("mapped", "::ffff:127.0.0.1", "any"), ("localhost", "localhost", "ipv4"),
@@ -209,7 +210,8 @@ def engine_connect_forms():
 
 def engine_family_defaults(family):
     """The family from [defaults] for every hosts name that has it: one
-    byte away from finding 1 (issue 13) for each of them."""
+    byte away from the crash of a hosts name with only the other family,
+    for each of them."""
     names = ["dual.hosts", "multi.hosts"] + (["localhost"] if family == "ipv4" else
                                              ["v6only.hosts"])
     head = "[defaults]\ninterval = 1s\ntimeout = 8ms\nfamily = %s\n\n" % family
@@ -300,7 +302,8 @@ def engine_corpus():
     for k, text in enumerate(engine_resolve()):
         write(d, "resolve-%d.ini" % k, head + text)
     # config's send.ini is left out: its `host = localhost` with `family =
-    # ipv6` is finding 1 of issue 13 (README.md says when to add it back)
+    # ipv6` is the hosts name with only the other family (README.md says
+    # when to add it back)
     write(d, "resolve.ini", RESOLVE_INI)
     write(d, "connect-crlf-bom.ini", CONNECT_INI)
 

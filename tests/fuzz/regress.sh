@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Runs every committed corpus file once through its fuzz target (no
 # fuzzing): the seeds and the inputs that once crashed stay fixed
 # (`make fuzz-regress`, part of `make check`).

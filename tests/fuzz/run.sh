@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Runs one libFuzzer target for a while and records a one-line summary
 # (`make fuzz`), or prints the summaries of several (--summary).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Helpers of the client tests (tests/integration/test_client_*.py): run
 netdiag, run the real netdiagd for a few seconds and read its exit line
 (netdiagd writes its own heartbeat, the table `runs`), and build hour- and

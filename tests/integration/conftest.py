@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared fixtures for the integration tests: where the binaries are, how to
 run netdiagd once on a config, and loopback peers (open, closed, silent,
 resetting, echo) that the tests start themselves. All traffic stays on

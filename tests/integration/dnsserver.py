@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A small loopback DNS responder for the resolve tests (dnslib), UDP and TCP
 on one port of 127.0.0.1 (or ::1), whose behaviour is chosen by the query name (or,
 for a whole server, by a mode). Importable (DNSServer) or runnable:

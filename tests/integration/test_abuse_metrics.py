@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """/metrics abused by a local user while netdiagd probes two healthy loopback
 targets with known outcomes: a listening port (every probe ok) and a closed
 port (every probe WSAECONNREFUSED). Each abuse runs more connections than

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Alerting end to end: the real netdiagd against loopback peers that the
 tests break and mend (a listener closed and reopened for refused, a full
 accept queue for timeouts, a nameserver that never answers), with windows

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The Alertmanager client against peers that are not Alertmanagers: an
 endless body, an endless header, an answer trickled a byte every 5 s, a
 peer that accepts and never answers, one that accepts and closes at once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """netdiag codes / explain and the client's argument handling, run against
 the built binary ($NETDIAG_BUILD/netdiag, default <repo>/build/netdiag)."""
 
@@ -15,9 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("NETDIAG_BUILD", REPO / "build"))
 NETDIAG = BUILD / "netdiag"
 
-# The 53 codes of the source table (../shared/seed/000_9ecec8622e449bb0.txt),
-# in its order: value, name, standard meaning, "OS dependent". The OS-dependent
-# ones carry their Windows values, as DESIGN.md fixes them.
+# The 53 codes of Microsoft's table of Windows Sockets error codes, in its
+# order: value, name, standard meaning, "OS dependent". The OS-dependent
+# ones carry their Windows values (common/wsa.c says why).
 SOURCE_TABLE = [
     (10004, "WSAEINTR", "Interrupted function call.", False),
     (10013, "WSAEACCES", "Permission denied.", False),

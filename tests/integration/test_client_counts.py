@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Every count the client prints equals what the stored rows say, in every
 command and format, on databases the real netdiagd made: its own exit line
 and its own runs row, a range starting before the first stored minute, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """netdiag failures --follow against the real netdiagd: the rows printed are
 the rows stored, each once, across the daemon's batches (rows stored after
 rows with later stamps: a probe waiting for its timeout, a writer held up

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A database someone else wrote: the client opens files other users can
 write. Numbers at the ends of int64, text that is not UTF-8 or carries
 terminal escapes, a table replaced by a view that never ends, a rollup

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """netdiag failures / summary / timeline / targets / alerts against real
 databases: one written by the real netdiagd probing loopback (a closed port
 for WSAECONNREFUSED, a listener with a full queue for WSAETIMEDOUT), and a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """netdiag filters and groups by the raw outcome: a silent nameserver
 (TIMEOUT) and one answering SERVFAIL are stored under the same Windows
 Sockets code (WSATRY_AGAIN 11002, what a Windows program's getaddrinfo

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """netdiag status, and the line every command prints when the data is not
 fresh, against the real netdiagd running, stopped with SIGTERM, and killed
 with SIGKILL; a firing alert of a daemon that is gone shows as unknown

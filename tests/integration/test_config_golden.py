@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Golden bad-config cases: for each tests/integration/golden/config/NAME.ini,
 `netdiagd -t -c tests/integration/golden/config/NAME.ini`, run from the
 repository root so that the paths in the messages are stable, must exit 2

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The config space: netdiagd run on what a person writes, combination by
 combination, instead of on the few lines a test author thought of.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Faults a diagnostics daemon meets exactly when things go wrong: file
 descriptors running out, a storm of reloads with broken configs, a very
 large config, and its database vanishing or turning read-only underneath

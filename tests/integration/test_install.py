@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """`make install` / `make uninstall` into a temporary DESTDIR: the tree it
 lays out (binaries, man pages, unit, sysusers and tmpfiles files, example
 config, SQL, bash completion), /etc left alone, nothing left behind by
@@ -351,6 +352,20 @@ def test_man_page_footer_names_linux(page):
     assert p.returncode == 0, p.stderr
     footer = p.stdout.rstrip("\n").splitlines()[-1].split()
     assert footer[0] == "Linux" and footer[-1] == "Linux", footer
+
+
+@pytest.mark.skipif(not shutil.which("man"), reason="man is not installed")
+@pytest.mark.parametrize("page", MAN_PAGES)
+def test_man_page_header_names_linux(page):
+    """The first line names the manual as a Linux one ("Linux General
+    Commands Manual"), not groff's mdoc default "BSD General Commands
+    Manual"."""
+    env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80", MAN_KEEP_FORMATTING="")
+    p = subprocess.run(["man", "-l", "-E", "UTF-8", os.path.join(REPO, "man", page)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    header = p.stdout.splitlines()[0]
+    assert "BSD" not in header and "Linux" in header and "Manual" in header, header
 
 
 @pytest.mark.skipif(not shutil.which("man"), reason="man is not installed")

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What netdiagd logs and how: a reader of stderr that stops reading never
 stalls probing (lines are queued, then dropped and counted), outages are
 warnings and recoveries notices, shutdown statistics are debug. Every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """/metrics end to end: the real netdiagd probing a closed loopback port
 (WSAECONNREFUSED) and an open one, scraped over HTTP while it runs; the
 body checked line by line and by promtool, paths and methods it must

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The rules shipped in conf/prometheus/ on the engines that run them:
 promtool's checks and its test series, then the real netdiagd on loopback
 scraped by a real Prometheus and by a real VictoriaMetrics single node with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Connect and send probes end to end: `netdiagd --once --format json`
 against peers the tests start on loopback (or inside a network namespace
 they create), asserting the WSA code and the raw errno stored beside it."""

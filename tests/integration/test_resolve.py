@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Resolve probes end to end: `netdiagd --once --format json` asking the
 loopback responder of dnsserver.py (and the system resolver, for a name in
 /etc/hosts only), asserting per target the WSA code and the raw DNS value

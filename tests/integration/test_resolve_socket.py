@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The UDP socket a resolve target keeps between queries: the running
 daemon (not --once) asks the loopback responder of dnsserver.py many
 times, and the local address stored with each failure shows whether the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """netdiagd as a service: the systemd notify protocol over a fake
 $NOTIFY_SOCKET the tests bind themselves, SIGHUP reloads (good, then bad)
 checked in the database, SIGTERM/SIGINT with a flush under load, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The store end to end: the real netdiagd writing its database while the
 tests stop it, kill it, lock the database, fill the disk and hand it files
 it must refuse. Every probe goes to a closed loopback port, so every

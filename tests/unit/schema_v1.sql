@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- A frozen copy of sql/schema.sql at schema version 1 (netdiag 0.1.0), the
 -- starting point of the v1 -> v2 migration tests (test_store, test_store.py,
 -- test_client_queries.py). Never edit it: it stands for databases in the field.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- A frozen copy of sql/schema.sql at schema version 2, the starting point
 -- of the v2 -> v3 migration test (test_migrate_v2 in test_store). Never edit
 -- it: it stands for databases in the field.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- A frozen copy of sql/schema.sql at schema version 3, the starting point
 -- of the v3 -> v4 migration test (test_migrate_v3 in test_store). Never edit
 -- it: it stands for databases in the field.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for the alert detector (alert_detect.c) on synthetic series
  * with the documented defaults of [alert], and for the engine (alert.c)
  * on a real event loop and database: fire, store, restart, reload,
@@ -1094,10 +1095,12 @@ static void test_exec_window_as_written(void)
     event_base_free(base);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     char dir[] = "/tmp/netdiag-test-alert-XXXXXX";
 
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     log_init(LOG_LEVEL_ERROR); /* fires are logged at warn */
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");

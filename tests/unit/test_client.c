@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of the client's shared pieces: the output writer, the
  * --since/--until parser, formatting, the database checks and the counting
  * helpers; the client's .c files are included (chrony style) because unit
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "store.h" /* the daemon writes the databases the client reads here */
 #include "unit.h"
 #include "../../client/output.c"
@@ -700,8 +702,10 @@ static void test_state(void)
     UNIT_EQ_INT(system(path), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     unsetenv("COLUMNS");
     UNIT_RUN(test_table_cuts_free_text);
     UNIT_RUN(test_table_cuts_kept_columns_last);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for common/: the helpers daemon and client share, one per
  * idea (the JSON string escaper, ...). The WSA table has test_wsa.c. */
 #include <stdint.h>
@@ -159,8 +160,9 @@ static void test_array_reserve(void)
     free(v);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
     /* a zone with summer time spelled as a POSIX rule: the same anywhere */
     setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
     tzset();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of config.c and config_opt.c: parsed values, defaults and
  * their inheritance, include directories and list files, and the exact
  * "file:line: message" lines of bad files. */
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "config.h"
+#include "log.h"
 #include "unit.h"
 #include "util.h"
 #include "wsa.h"
@@ -148,7 +150,7 @@ static void test_builtin_defaults(void)
     config_free(cfg);
 }
 
-/* The alert keys added for issue 6. */
+/* The [alert] keys of the exec hook and Alertmanager. */
 static void test_alert_keys(void)
 {
     struct config *cfg = load_ok("[alert]\n"
@@ -1136,11 +1138,13 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     char dir[] = "/tmp/netdiag-test-config-XXXXXX";
     char cwd[PATH_MAX];
 
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     if (realpath("conf/netdiag.ini", sample_conf) == NULL)
         sample_conf[0] = '\0';
     if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL || chdir(dir) < 0 ||

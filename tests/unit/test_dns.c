@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of dns.c: queries as built, and hand-made response packets
  * (every rcode, no data, CNAME chains, TC, spoofed and broken packets)
  * checked against what the parser accepts and reports. */
@@ -10,6 +11,7 @@
 
 #include "dns.h"
 #include "resolv.h"
+#include "log.h"
 #include "unit.h"
 
 #define F_QR 0x8000
@@ -815,8 +817,10 @@ static void test_odd_records(void)
     UNIT_CHECK(!a.expect_found);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     UNIT_RUN(test_query_wire);
     UNIT_RUN(test_query_ids);
     UNIT_RUN(test_query_bad_names);

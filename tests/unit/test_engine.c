@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of the probe engine (daemon/probe.c) and its stub resolver
  * (daemon/resolv.c): the gate that holds scheduled starts back and the
  * schedule statistics, every answer a look-up can end in (the hosts file
@@ -796,8 +797,10 @@ static void test_socket_libevent_cannot_watch(void)
     event_base_free(base);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     event_set_mem_functions(mem_malloc, mem_realloc, free);
     log_init(LOG_LEVEL_ERROR);
     UNIT_RUN(test_gate_holds_scheduled_starts);

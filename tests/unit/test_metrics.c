@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for metrics.c and metrics_http.c: the body a scrape returns
  * for synthetic results (exact counter, histogram, raw label and escaping
  * lines, checked by promtool when it is installed), series dropped on
@@ -1333,8 +1334,10 @@ out:
     event_base_free(base);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     log_init(LOG_LEVEL_ERROR);
     if (access(PROMTOOL, X_OK) != 0)
         printf("test_metrics: %s not installed; bodies not checked by promtool\n", PROMTOOL);

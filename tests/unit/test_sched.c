@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for sched.c, the engine's schedule, on a clock the test
  * sets: no wall clock, no event loop, no sleep. The heap wakes nodes in
  * time order, re-arms and cancels anywhere in it, bounds a burst, the gate
@@ -299,8 +300,9 @@ static void test_early_wakeup_counted(void)
     sched_free(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
     UNIT_RUN(test_wakes_in_time_order);
     UNIT_RUN(test_heap_against_a_list);
     UNIT_RUN(test_burst_is_bounded);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for store.c: a real database in a temporary directory, filled
  * through store_submit() and read back with plain sqlite3 calls; files that
  * must be refused (newer, foreign, garbage, corrupt, unwritable) are
@@ -2067,8 +2068,10 @@ static void test_reader_while_writing(void)
     free_config(cfg);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
+    log_set_fd(unit_log_fd());
     log_init(LOG_LEVEL_ERROR);
     umask(022);
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store.XXXXXX");

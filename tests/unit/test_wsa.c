@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for wsa.c: the 53-code table and every errno, EAI and DNS
  * mapping row, checked against expectations written out here (never derived
  * from the table under test). */
@@ -496,8 +497,9 @@ static void test_raw_names_and_mismatch(void)
     UNIT_CHECK(strstr(wsa_by_code(11004)->explanation, "MISMATCH") != NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_init(argc, argv);
     UNIT_RUN(test_table_matches_source);
     UNIT_RUN(test_table_counts);
     UNIT_RUN(test_table_unique);
