@@ -412,7 +412,9 @@ def write_fixed_history(db, heartbeat=True):
             for f in failures:
                 ck = (f[0] - f[0] % unit, f[1], f[3])
                 codes[ck] = codes.get(ck, 0) + 1
-            con.executemany("INSERT INTO rollup_%s VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" % table,
+            con.executemany("INSERT INTO rollup_%s (%s, target_id, attempts, successes, failures, "
+                            "latency_count, latency_sum_us, latency_min_us, latency_max_us) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" % (table, table),
                             [k + tuple(v) for k, v in sorted(roll.items())])
             con.executemany("INSERT INTO rollup_%s_code VALUES (?, ?, ?, ?)" % table,
                             [k + (v,) for k, v in sorted(codes.items())])

@@ -221,13 +221,14 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     assert "migrated from schema version 1 to 2" in d.log()
     assert "migrated from schema version 2 to 3" in d.log()
     assert "migrated from schema version 3 to 4" in d.log()
+    assert "migrated from schema version 4 to 5" in d.log()
     time.sleep(1.5)
     assert d.stop() == 0, d.log()
     results, _, dropped = d.stopped_counts()
     assert results > 0 and dropped == 0
 
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 5
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view).fetchall() == before
     # the old rows belong to no commit; the new ones to this run's
@@ -269,7 +270,7 @@ def test_migration_killed_halfway(tmp_path, daemons):
     assert d.wait_log(r"started:", timeout=60), d.log()
     assert d.stop() == 0, d.log()
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 5
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view + " WHERE target_id IN (1, 2)").fetchone() == summed
     con.close()
