@@ -119,6 +119,8 @@ int cmd_summary_run(struct client *cl, int argc, char **argv);
 int cmd_timeline_run(struct client *cl, int argc, char **argv);
 int cmd_targets_run(struct client *cl, int argc, char **argv);
 int cmd_alerts_run(struct client *cl, int argc, char **argv);
+/* cmd_latency.c */
+int cmd_latency_run(struct client *cl, int argc, char **argv);
 /* cmd_status.c */
 int cmd_status_run(struct client *cl, int argc, char **argv);
 

@@ -21,7 +21,8 @@ MAX, MIN = 2 ** 63 - 1, -2 ** 63
 NOW = "2026-11-24T10:00:00Z"
 COMMANDS = [["failures"], ["summary"], ["summary", "--by", "target"], ["summary", "--by", "raw"],
             ["summary", "--by", "phase"], ["timeline"], ["timeline", "--by", "target"],
-            ["targets"], ["alerts"], ["status"]]
+            ["targets"], ["alerts"], ["status"], ["latency"], ["latency", "--by", "minute"],
+            ["latency", "--chart"]]
 
 
 def make_db(path, sql):
@@ -115,7 +116,7 @@ def test_an_endless_view_ends_in_time(tmp_path, table, ddl):
     db = make_db(str(tmp_path / "v.db"), "INSERT INTO targets (id, name, kind, created, "
                                           "updated) VALUES (1, 'web', 'connect', 0, 0);" + ddl)
     stopped = 0
-    for cmd in (["summary"], ["targets"], ["failures"], ["timeline"], ["status"]):
+    for cmd in (["summary"], ["targets"], ["failures"], ["timeline"], ["status"], ["latency"]):
         r = nd("--db", db, *cmd, now=NOW, env_extra={"NETDIAG_TIMEOUT": "1"}, timeout=30)
         if r.returncode == 1:
             stopped += 1
