@@ -517,7 +517,9 @@ static struct latency_line *latency_lines(struct latency *L, size_t *nlines)
         struct latency_cell *c = &L->cells[i];
         struct counts_entry *e = counts_map_find(&byt, c->target_id, 0);
         struct latency_line *ln;
-        if (e == NULL) {
+        if (e != NULL && lines != NULL && e->n >= 1 && (size_t)e->n <= n) {
+            ln = &lines[e->n - 1];
+        } else {
             counts_map_add(&byt, c->target_id, 0, (int64_t)n + 1);
             lines = fmt_alloc(lines, (n + 1) * sizeof(*lines));
             ln = &lines[n++];
@@ -527,8 +529,6 @@ static struct latency_line *latency_lines(struct latency *L, size_t *nlines)
             memset(ln->cells, 0, L->ax.nbuckets * sizeof(*ln->cells));
             ln->whole = (struct latency_cell){.target_id = c->target_id, .max_us = -1};
             ln->ping = latency_is_ping(L, c->target_id);
-        } else {
-            ln = &lines[e->n - 1];
         }
         ln->cells[c->slot] = c;
         /* the range as a whole */
@@ -658,14 +658,11 @@ static int latency_chart_table(struct latency *L, struct latency_line *lines, si
                 chart_pad(fp, label_w + 3 + LATENCY_VALUE_W);
             }
             /* the scale: its top on the first line, its bottom on the last */
-            if (ln->whole.total == 0)
-                v[0] = '\0';
-            else if (k == LATENCY_LINES - 1)
+            v[0] = '\0';
+            if (ln->whole.total > 0 && k == LATENCY_LINES - 1)
                 latency_scale_text(ln->hi, v, sizeof(v));
-            else if (k == 0)
+            else if (ln->whole.total > 0 && k == 0)
                 latency_scale_text(ln->lo, v, sizeof(v));
-            else
-                v[0] = '\0';
             fprintf(fp, "%*s ", LATENCY_VALUE_W, v);
             for (size_t b = first; b < first + ncols; b++)
                 latency_smoke(L, fp, ln, b, k);
