@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "chart.h"
 #include "client.h"
 #include "counts.h"
 #include "db.h"
@@ -19,18 +19,7 @@
 #include "wsa.h"
 
 #define TIMELINE_DEFAULT_SPAN_MS (COUNTS_HOUR_MS)
-#define TIMELINE_MAX_BUCKETS     100000
-#define TIMELINE_LABEL_GAP       6  /* columns between two time labels at least */
 #define TIMELINE_LABEL_BUDGET    30 /* label and total columns when the width is chosen */
-#define TIMELINE_DAY_MS          (24 * COUNTS_HOUR_MS)
-
-/* Bucket widths the default is chosen from, and the label intervals. */
-static const int64_t timeline_buckets[] = {
-    COUNTS_MINUTE_MS,      2 * COUNTS_MINUTE_MS,  5 * COUNTS_MINUTE_MS, 10 * COUNTS_MINUTE_MS,
-    15 * COUNTS_MINUTE_MS, 30 * COUNTS_MINUTE_MS, COUNTS_HOUR_MS,       2 * COUNTS_HOUR_MS,
-    3 * COUNTS_HOUR_MS,    6 * COUNTS_HOUR_MS,    12 * COUNTS_HOUR_MS,  TIMELINE_DAY_MS,
-    2 * TIMELINE_DAY_MS,   7 * TIMELINE_DAY_MS,
-};
 
 /* Eight heights of bar, and a dot for an empty bucket. */
 static const char *const timeline_bars[] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
@@ -50,15 +39,13 @@ struct timeline {
     struct filter f;
     struct range r;
     bool by_target, color;
-    int64_t bucket_ms, origin_ms, offset_ms;
-    size_t nbuckets;
+    struct chart_axis ax;
     struct timeline_row *rows;
     size_t nrows;
     struct counts_map index; /* (key, 0) -> row index + 1 */
     struct counts_sink sink;
     struct timeline_row *last_row;
     int64_t last_key;
-    int64_t data_end_ms; /* now, or when the daemon stopped or died */
 };
 
 static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
@@ -72,8 +59,8 @@ static struct timeline_row *timeline_row_for(struct timeline *t, int64_t key)
     t->rows = fmt_alloc(t->rows, (t->nrows + 1) * sizeof(*t->rows));
     row = &t->rows[t->nrows++];
     *row = (struct timeline_row){.key = key};
-    row->counts = fmt_alloc(NULL, t->nbuckets * sizeof(*row->counts));
-    memset(row->counts, 0, t->nbuckets * sizeof(*row->counts));
+    row->counts = fmt_alloc(NULL, t->ax.nbuckets * sizeof(*row->counts));
+    memset(row->counts, 0, t->ax.nbuckets * sizeof(*row->counts));
     return row;
 }
 
@@ -83,10 +70,10 @@ static void timeline_failures_cb(void *arg, int64_t key_target, int code, int64_
     int64_t key = t->by_target ? key_target : code, b;
     struct timeline_row *row;
 
-    if (t_ms < t->origin_ms || n <= 0 || __builtin_sub_overflow(t_ms, t->origin_ms, &b))
+    if (t_ms < t->ax.origin_ms || n <= 0 || __builtin_sub_overflow(t_ms, t->ax.origin_ms, &b))
         return;
-    b /= t->bucket_ms;
-    if ((uint64_t)b >= t->nbuckets)
+    b /= t->ax.bucket_ms;
+    if ((uint64_t)b >= t->ax.nbuckets)
         return;
     if (t->last_row == NULL || key != t->last_key) { /* rows of one key often come in runs */
         t->last_row = timeline_row_for(t, key);
@@ -105,8 +92,8 @@ static int timeline_fill(struct timeline *t)
         .arg = t,
         .failures = timeline_failures_cb,
         .failures_from_rows = filter_needs_rows(&t->f),
-        .bucket_ms = t->bucket_ms,
-        .offset_ms = t->offset_ms,
+        .bucket_ms = t->ax.bucket_ms,
+        .offset_ms = t->ax.offset_ms,
         .codes_in_sql = true,
     };
     return counts_run(&t->db, &t->f, &t->r, &t->sink);
@@ -128,70 +115,14 @@ static int timeline_cmp(const void *pa, const void *pb, void *arg)
 static int timeline_options(struct timeline *t)
 {
     struct client *cl = t->cl;
-    const char *by = client_opt(cl, "by"), *bucket = client_opt(cl, "bucket");
-    const char *color = client_opt(cl, "color");
-    char err[128];
+    const char *by = client_opt(cl, "by");
 
     if (by != NULL && strcmp(by, "target") == 0)
         t->by_target = true;
     else if (by != NULL && strcmp(by, "code") != 0)
         return client_usage_error(cl, "--by: \"%s\" is not code or target", by);
-    if (bucket != NULL) {
-        if (util_parse_duration_ms(bucket, &t->bucket_ms, err, sizeof(err)) < 0)
-            return client_usage_error(cl, "--bucket: %s", err);
-        if (t->bucket_ms < COUNTS_MINUTE_MS || t->bucket_ms % COUNTS_MINUTE_MS != 0 ||
-            t->bucket_ms > 7 * TIMELINE_DAY_MS)
-            return client_usage_error(cl,
-                                      "--bucket: \"%s\" is not a whole number of minutes from 1m "
-                                      "to 7d",
-                                      bucket);
-    }
-    if (color == NULL || strcmp(color, "auto") == 0) {
-        const char *term = getenv("TERM");
-        t->color = cl->format == OUTPUT_TABLE && isatty(fileno(cl->out)) &&
-                   getenv("NO_COLOR") == NULL && (term == NULL || strcmp(term, "dumb") != 0);
-    } else if (strcmp(color, "always") == 0) {
-        t->color = true;
-    } else if (strcmp(color, "never") != 0) {
-        return client_usage_error(cl, "--color: \"%s\" is not auto, always or never", color);
-    }
-    return 0;
-}
-
-/* Buckets cover the range whole, aligned on local time. */
-static int timeline_layout(struct timeline *t)
-{
-    struct client *cl = t->cl;
-    int64_t span, end;
-    size_t chart_cols;
-
-    t->offset_ms = fmt_utc_offset_ms(t->r.since_ms, cl->utc);
-    span = t->r.until_ms - t->r.since_ms;
-    if (span <= 0)
-        return client_usage_error(cl, "the range is empty");
-    if (t->bucket_ms == 0) {
-        /* a pipe is not cut, but the chart is drawn for 80 columns */
-        int width = cl->width_cols > 0 ? cl->width_cols : 80;
-        chart_cols =
-            width > TIMELINE_LABEL_BUDGET + 10 ? (size_t)width - TIMELINE_LABEL_BUDGET : 10;
-        t->bucket_ms = timeline_buckets[ND_ARRAY_LEN(timeline_buckets) - 1];
-        for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets); i++) {
-            /* +1: a range rarely starts on a bucket boundary */
-            if ((size_t)(span / timeline_buckets[i]) + 1 <= chart_cols) {
-                t->bucket_ms = timeline_buckets[i];
-                break;
-            }
-        }
-    }
-    t->origin_ms = counts_floor(t->r.since_ms, t->bucket_ms, t->offset_ms);
-    end = counts_floor(t->r.until_ms, t->bucket_ms, t->offset_ms);
-    if (end < t->r.until_ms)
-        end += t->bucket_ms;
-    if ((end - t->origin_ms) / t->bucket_ms > TIMELINE_MAX_BUCKETS)
-        return client_usage_error(cl, "more than %d buckets; choose a wider --bucket",
-                                  TIMELINE_MAX_BUCKETS);
-    t->nbuckets = (size_t)((end - t->origin_ms) / t->bucket_ms);
-    return 0;
+    return chart_parse_options(cl, client_opt(cl, "bucket"), client_opt(cl, "color"), &t->ax,
+                               &t->color);
 }
 
 static void timeline_label(const struct timeline *t, const struct timeline_row *row, char *buf,
@@ -207,107 +138,20 @@ static void timeline_label(const struct timeline *t, const struct timeline_row *
     snprintf(buf, len, "%lld %s", (long long)row->key, wc ? wc->name : "?");
 }
 
-static void timeline_pad(FILE *fp, size_t n)
-{
-    while (n-- > 0)
-        fputc(' ', fp);
-}
-
-/* s in exactly w columns, cut with an ellipsis. */
-static void timeline_cell(FILE *fp, const char *s, size_t w)
-{
-    size_t tw = output_text_width(s);
-
-    if (tw <= w) {
-        fputs(s, fp);
-        timeline_pad(fp, w - tw);
-        return;
-    }
-    for (size_t cols = 0; *s && cols + 1 < w; cols++) {
-        fputc(*s++, fp);
-        while (((unsigned char)*s & 0xc0) == 0x80)
-            fputc(*s++, fp);
-    }
-    if (w > 0)
-        fputs("\xe2\x80\xa6", fp);
-}
-
-/* Whether [from, to) holds a local midnight after its start. */
-static bool timeline_crosses_midnight(const struct timeline *t, int64_t from, int64_t to)
-{
-    int64_t off = fmt_utc_offset_ms(from, t->cl->utc);
-
-    return counts_floor(to - 1, TIMELINE_DAY_MS, off) > counts_floor(from, TIMELINE_DAY_MS, off);
-}
-
-/* Time labels over the chart: at buckets that start on a round interval,
- * at least TIMELINE_LABEL_GAP columns apart; a label at midnight is the
- * date when the chart crosses one; a chart too short for any gets its
- * first bucket's time. */
-static void timeline_axis(const struct timeline *t, FILE *fp, size_t first, size_t ncols)
-{
-    int64_t interval = 0, from = t->origin_ms + (int64_t)first * t->bucket_ms;
-    bool days = timeline_crosses_midnight(t, from, from + (int64_t)ncols * t->bucket_ms);
-    size_t col = 0, placed = 0;
-    char label[32];
-
-    for (size_t i = 0; i < ND_ARRAY_LEN(timeline_buckets) && interval == 0; i++)
-        if (timeline_buckets[i] % t->bucket_ms == 0 &&
-            timeline_buckets[i] / t->bucket_ms >= TIMELINE_LABEL_GAP)
-            interval = timeline_buckets[i];
-    if (interval == 0)
-        interval = t->bucket_ms * TIMELINE_LABEL_GAP;
-    for (size_t b = first; b < first + ncols; b++) {
-        int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
-        size_t pos = b - first;
-        bool midnight =
-            counts_floor(start, TIMELINE_DAY_MS, fmt_utc_offset_ms(start, t->cl->utc)) == start;
-        if (counts_floor(start, interval, t->offset_ms) != start || (placed > 0 && pos < col + 1) ||
-            pos + 5 > ncols)
-            continue;
-        fmt_time(start, t->cl->utc,
-                 t->bucket_ms >= TIMELINE_DAY_MS || (days && midnight) ? FMT_TIME_DAY
-                                                                       : FMT_TIME_CLOCK,
-                 label, sizeof(label));
-        timeline_pad(fp, pos - col);
-        fputs(label, fp);
-        col = pos + output_text_width(label); /* the cursor */
-        placed++;
-    }
-    if (placed == 0) {
-        fmt_time(from, t->cl->utc,
-                 t->bucket_ms >= TIMELINE_DAY_MS || days ? FMT_TIME_DAY : FMT_TIME_CLOCK, label,
-                 sizeof(label));
-        fputs(label, fp);
-    }
-}
-
-/* What bucket b has run of its width by now (by the time the daemon
- * stopped, when it did): its width, less for the bucket it was filling, 0
- * for one still to come. */
-static int64_t timeline_elapsed(const struct timeline *t, size_t b)
-{
-    int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
-
-    if (t->data_end_ms >= start + t->bucket_ms)
-        return t->bucket_ms;
-    return t->data_end_ms > start ? t->data_end_ms - start : 0;
-}
-
 /* The height a bucket is drawn at: its count, scaled up to a whole bucket
  * for the one still filling (so a spike in progress never looks like a
  * recovery); -1 for a bucket still to come. */
 static int64_t timeline_shown(const struct timeline *t, size_t b, int64_t n)
 {
-    int64_t e = timeline_elapsed(t, b), v;
+    int64_t e = chart_elapsed(&t->ax, b), v;
 
     if (e == 0)
         return -1;
-    if (e >= t->bucket_ms || n == 0)
+    if (e >= t->ax.bucket_ms || n == 0)
         return n;
     if (e < 1000)
         e = 1000;
-    if (__builtin_mul_overflow(n, t->bucket_ms / 1000, &v))
+    if (__builtin_mul_overflow(n, t->ax.bucket_ms / 1000, &v))
         return INT64_MAX;
     return (v + e / 1000 - 1) / (e / 1000);
 }
@@ -338,13 +182,11 @@ static int timeline_table(struct timeline *t)
 {
     FILE *fp = t->cl->out;
     size_t label_w = t->by_target ? strlen("TARGET") : strlen("CODE NAME"), total_w = 5;
-    size_t first = 0, ncols = t->nbuckets, avail, partial = SIZE_MAX;
+    size_t first = 0, ncols = t->ax.nbuckets, avail, partial = SIZE_MAX;
     int64_t max = 0, total = 0;
     char range[160], width[32], part[128], buf[512];
 
-    for (size_t b = 0; b < t->nbuckets; b++)
-        if (timeline_elapsed(t, b) > 0 && timeline_elapsed(t, b) < t->bucket_ms)
-            partial = b;
+    partial = chart_partial(&t->ax);
     for (size_t i = 0; i < t->nrows; i++) {
         timeline_label(t, &t->rows[i], buf, sizeof(buf));
         if (output_text_width(buf) > label_w)
@@ -352,7 +194,7 @@ static int timeline_table(struct timeline *t)
         snprintf(width, sizeof(width), "%lld", (long long)t->rows[i].total);
         if (strlen(width) > total_w)
             total_w = strlen(width);
-        for (size_t b = 0; b < t->nbuckets; b++) {
+        for (size_t b = 0; b < t->ax.nbuckets; b++) {
             int64_t v = timeline_shown(t, b, t->rows[i].counts[b]);
             max = v > max ? v : max;
         }
@@ -370,14 +212,14 @@ static int timeline_table(struct timeline *t)
         }
         if (need > avail)
             ncols = avail > label_w + total_w + 5 ? avail - label_w - total_w - 4 : 1;
-        first = t->nbuckets - ncols;
+        first = t->ax.nbuckets - ncols;
     }
     counts_range_text(t->cl, &t->r, range, sizeof(range));
-    timefmt_duration(t->bucket_ms, TIMEFMT_EXACT, width, sizeof(width)); /* "30m", "1d" */
+    chart_width_name(t->ax.bucket_ms, width, sizeof(width));
     part[0] = '\0';
     if (partial != SIZE_MAX && partial >= first) {
         char ran[32];
-        timefmt_duration(timeline_elapsed(t, partial), TIMEFMT_ELAPSED, ran, sizeof(ran));
+        timefmt_duration(chart_elapsed(&t->ax, partial), TIMEFMT_ELAPSED, ran, sizeof(ran));
         snprintf(part, sizeof(part), "; the last bucket has run %s of its %s, drawn at that rate",
                  ran, width);
     }
@@ -390,14 +232,14 @@ static int timeline_table(struct timeline *t)
              range, width, (long long)max, part);
     client_wrap(t->cl, buf);
     if (first > 0)
-        fprintf(fp, "(the newest %zu of %zu buckets; --wide shows all)\n", ncols, t->nbuckets);
-    timeline_cell(fp, t->by_target ? "TARGET" : "CODE NAME", label_w);
+        fprintf(fp, "(the newest %zu of %zu buckets; --wide shows all)\n", ncols, t->ax.nbuckets);
+    chart_cell(fp, t->by_target ? "TARGET" : "CODE NAME", label_w);
     fprintf(fp, "  %*s  ", (int)total_w, "TOTAL");
-    timeline_axis(t, fp, first, ncols);
+    chart_axis_labels(&t->ax, fp, first, ncols);
     fputc('\n', fp);
     for (size_t i = 0; i < t->nrows; i++) {
         timeline_label(t, &t->rows[i], buf, sizeof(buf));
-        timeline_cell(fp, buf, label_w);
+        chart_cell(fp, buf, label_w);
         fprintf(fp, "  %*lld  ", (int)total_w, (long long)t->rows[i].total);
         for (size_t b = first; b < first + ncols; b++)
             timeline_bar(t, fp, timeline_shown(t, b, t->rows[i].counts[b]), max);
@@ -432,14 +274,14 @@ static int timeline_records(struct timeline *t)
     for (size_t i = 0; i < t->nrows; i++) {
         const struct timeline_row *row = &t->rows[i];
         const struct wsa_code *wc = wsa_by_code((int)row->key);
-        for (size_t b = 0; b < t->nbuckets; b++) {
-            int64_t start = t->origin_ms + (int64_t)b * t->bucket_ms;
+        for (size_t b = 0; b < t->ax.nbuckets; b++) {
+            int64_t start = t->ax.origin_ms + (int64_t)b * t->ax.bucket_ms;
             char iso[64];
             fmt_time(start, t->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
             output_int(o, start);
             output_str(o, iso);
-            output_int(o, t->bucket_ms / 1000);
-            output_int(o, timeline_elapsed(t, b) / 1000);
+            output_int(o, t->ax.bucket_ms / 1000);
+            output_int(o, chart_elapsed(&t->ax, b) / 1000);
             if (t->by_target) {
                 output_str(o, db_target_name(&t->db, row->key));
             } else {
@@ -465,19 +307,19 @@ int cmd_timeline_run(struct client *cl, int argc, char **argv)
         (rc = filter_parse(cl, FILTER_TARGET | FILTER_CODE | FILTER_KIND | FILTER_RAW, &t.f)) != 0)
         return rc;
     range_from_client(cl, TIMELINE_DEFAULT_SPAN_MS, &t.r);
-    if ((rc = timeline_layout(&t)) != 0)
+    if ((rc = chart_layout(cl, t.r.since_ms, t.r.until_ms, TIMELINE_LABEL_BUDGET, 0, &t.ax)) != 0)
         return rc;
     if ((rc = db_open(cl, &t.db)) != 0)
         return rc;
     /* whole buckets, counted from what the failure rows say at any edge */
-    t.r.since_ms = t.origin_ms;
-    t.r.until_ms = t.origin_ms + (int64_t)t.nbuckets * t.bucket_ms;
+    t.r.since_ms = t.ax.origin_ms;
+    t.r.until_ms = t.ax.origin_ms + (int64_t)t.ax.nbuckets * t.ax.bucket_ms;
     t.r.failures_only = true;
     if ((rc = filter_select(cl, &t.db, &t.f)) != 0 || (rc = range_resolve(&t.db, &t.r)) != 0 ||
         (rc = timeline_fill(&t)) != 0)
         goto out;
     for (size_t i = 0; i < t.nrows; i++)
-        for (size_t b = 0; b < t.nbuckets; b++)
+        for (size_t b = 0; b < t.ax.nbuckets; b++)
             if (t.rows[i].counts[b] > t.rows[i].peak)
                 t.rows[i].peak = t.rows[i].counts[b];
     if (t.nrows > 0)
@@ -486,10 +328,10 @@ int cmd_timeline_run(struct client *cl, int argc, char **argv)
         goto out;
     /* a stopped daemon fills no bucket after it stopped: that bucket is
      * not drawn at a rate it never had, and those after it stay blank */
-    t.data_end_ms = cl->now_ms;
+    t.ax.data_end_ms = cl->now_ms;
     if ((ds.kind == STATE_STOPPED || ds.kind == STATE_NOT_RUNNING) && ds.since_ms < cl->now_ms &&
         ds.since_ms > 0)
-        t.data_end_ms = ds.since_ms;
+        t.ax.data_end_ms = ds.since_ms;
     rc = cl->format == OUTPUT_TABLE ? timeline_table(&t) : timeline_records(&t);
 out:
     for (size_t i = 0; i < t.nrows; i++)

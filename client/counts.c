@@ -10,6 +10,7 @@
 
 #include "client.h"
 #include "counts.h"
+#include "hist.h"
 
 void counts_add(int64_t *acc, int64_t v)
 {
@@ -83,8 +84,10 @@ static int counts_first(struct db *db, const char *t1, const char *t2, const cha
 /* Whether every target's minutes of hour h add up to its hour rows. */
 static int counts_hour_whole(struct db *db, int64_t h, bool *whole)
 {
+    /* total(), not sum(): rows someone else wrote may add up past int64,
+     * which sum() reports as an error */
     static const char *const sql =
-        "SELECT t, sum(ma), sum(ha), sum(mc), sum(hc) FROM ("
+        "SELECT t, total(ma), total(ha), total(mc), total(hc) FROM ("
         "SELECT target_id AS t, attempts AS ma, 0 AS ha, 0 AS mc, 0 AS hc FROM rollup_minute "
         "WHERE minute >= ?1 AND minute < ?2 "
         "UNION ALL SELECT target_id, 0, attempts, 0, 0 FROM rollup_hour WHERE hour = ?1 "
@@ -103,8 +106,8 @@ static int counts_hour_whole(struct db *db, int64_t h, bool *whole)
     while ((rc = db_step(db, st)) == SQLITE_ROW) {
         /* an hour row pruned before the minutes (retention under 7 days)
          * reads as 0: the minutes are then all there is */
-        if (sqlite3_column_int64(st, 1) < sqlite3_column_int64(st, 2) ||
-            sqlite3_column_int64(st, 3) < sqlite3_column_int64(st, 4))
+        if (sqlite3_column_double(st, 1) < sqlite3_column_double(st, 2) ||
+            sqlite3_column_double(st, 3) < sqlite3_column_double(st, 4))
             *whole = false;
     }
     sqlite3_finalize(st);
@@ -347,7 +350,22 @@ static int counts_rollup(struct db *db, const struct filter *f, struct counts_si
         from = counts_floor(from, COUNTS_HOUR_MS, 0);
         to = counts_ceil(to, COUNTS_HOUR_MS, 0);
     }
-    if (!failures)
+    if (!failures && s->latency && db->version >= 5)
+        /* a histogram is read only when it is a blob no longer than any
+         * histogram: length() and typeof() do not load a large one */
+        fmt_buf_add(&sql,
+                    "SELECT target_id, %s, attempts, successes, failures, latency_sum_us, "
+                    "latency_count, latency_max_us, CASE WHEN typeof(lat_hist) = 'blob' AND "
+                    "length(lat_hist) <= %d THEN lat_hist END, typeof(lat_hist) != 'null', "
+                    "echo_sent, echo_lost FROM rollup_%s WHERE %s >= ?1 AND %s < ?2",
+                    col, HIST_ENC_MAX, col, col, col);
+    else if (!failures && s->latency)
+        fmt_buf_add(&sql,
+                    "SELECT target_id, %s, attempts, successes, failures, latency_sum_us, "
+                    "latency_count, latency_max_us, NULL, 0, 0, 0 FROM rollup_%s WHERE %s >= ?1 "
+                    "AND %s < ?2",
+                    col, col, col, col);
+    else if (!failures)
         fmt_buf_add(&sql,
                     "SELECT target_id, %s, attempts, successes, failures, latency_sum_us, "
                     "latency_count FROM rollup_%s WHERE %s >= ?1 AND %s < ?2",
@@ -373,7 +391,20 @@ static int counts_rollup(struct db *db, const struct filter *f, struct counts_si
                 .failures = sqlite3_column_int64(st, 4),
                 .latency_sum_us = sqlite3_column_int64(st, 5),
                 .latency_count = sqlite3_column_int64(st, 6),
+                .span_ms = hour ? COUNTS_HOUR_MS : COUNTS_MINUTE_MS,
+                .latency_max_us = -1,
             };
+            if (s->latency) {
+                if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+                    a.latency_max_us = sqlite3_column_int64(st, 7);
+                if (sqlite3_column_type(st, 8) == SQLITE_BLOB) {
+                    a.lat_hist = sqlite3_column_blob(st, 8);
+                    a.lat_hist_len = (size_t)sqlite3_column_bytes(st, 8);
+                }
+                a.lat_hist_other = a.lat_hist == NULL && sqlite3_column_int(st, 9) != 0;
+                a.echo_sent = sqlite3_column_int64(st, 10);
+                a.echo_lost = sqlite3_column_int64(st, 11);
+            }
             s->attempts(s->arg, target, &a, t);
         }
     }
@@ -414,7 +445,7 @@ static int counts_rows(struct db *db, const struct filter *f, struct counts_sink
         if (s->failures != NULL)
             s->failures(s->arg, target, (int)code, n, t);
         if (orphans) {
-            struct counts_attempts a = {.attempts = n, .failures = n};
+            struct counts_attempts a = {.attempts = n, .failures = n, .latency_max_us = -1};
             if (s->attempts != NULL)
                 s->attempts(s->arg, target, &a, t);
             counts_add(&s->orphan_failures, n);
@@ -449,6 +480,21 @@ static int counts_piece_run(struct db *db, const struct filter *f, struct counts
     return counts_rollup(db, f, s, p->src, p->from, p->to, true);
 }
 
+bool counts_needs_hours(const struct range *r)
+{
+    for (int64_t h = counts_floor(r->from_ms, COUNTS_HOUR_MS, 0); h < r->to_ms;) {
+        if (!counts_minutes_ok(&r->facts, h) && counts_hours_ok(&r->facts, h) &&
+            !counts_hour_empty(r, h))
+            return true;
+        /* every hour after the first minute's has its minutes */
+        if (r->facts.first_minute != INT64_MAX && h > r->facts.first_minute)
+            return false;
+        if (__builtin_add_overflow(h, COUNTS_HOUR_MS, &h))
+            break;
+    }
+    return false;
+}
+
 int counts_run(struct db *db, const struct filter *f, const struct range *r, struct counts_sink *s)
 {
     const struct counts_facts *fa = &r->facts;
@@ -472,10 +518,14 @@ int counts_run(struct db *db, const struct filter *f, const struct range *r, str
         whole = a == h && b == next;
         if (counts_hour_empty(r, h))
             continue;
-        if (whole && counts_hours_ok(fa, h) && (h > fa->first_hour || !mins)) {
+        /* attempts placed in buckets narrower than an hour come from the
+         * minutes while there are any */
+        bool hours_fit = !mins || s->attempts == NULL || counts_hours_fit(s);
+        if (whole && counts_hours_ok(fa, h) && (h > fa->first_hour || !mins) && hours_fit) {
             src = COUNTS_SRC_HOUR;
-            /* every whole hour after the first hour row is one of these */
-            if (h > fa->first_hour) {
+            /* every whole hour after the first hour row is one of these
+             * (unless bucketed attempts take the minutes where there are) */
+            if (h > fa->first_hour && (s->attempts == NULL || counts_hours_fit(s))) {
                 int64_t last = counts_floor(r->to_ms, COUNTS_HOUR_MS, 0);
                 if (last > b)
                     b = next = last;

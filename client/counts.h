@@ -85,6 +85,17 @@ void counts_range_notes(const struct client *cl, const struct range *r,
 struct counts_attempts {
     int64_t attempts, successes, failures;
     int64_t latency_sum_us, latency_count;
+    int64_t span_ms; /* what the row covers: a minute, an hour; 0 for a failure row */
+    /* With counts_sink.latency (schema 5; else none): the row's latency
+     * histogram as stored (NULL: none, or not a blob of a size a histogram
+     * can have: then lat_hist_other), the maximum latency (-1: NULL), and
+     * ping echoes. The histogram is unchecked: a database someone else
+     * wrote may hold anything. */
+    const void *lat_hist;
+    size_t lat_hist_len;
+    bool lat_hist_other;
+    int64_t latency_max_us;
+    int64_t echo_sent, echo_lost;
 };
 
 /* Where counts go. Times are the start of the rollup row (minute or hour)
@@ -104,10 +115,18 @@ struct counts_sink {
     int64_t bucket_ms, offset_ms;
     /* Apply the --code filter in SQL (else every code is reported). */
     bool codes_in_sql;
+    /* Read the latency histograms and echo counts too (latency). With
+     * buckets, attempts come from the hour rows only where hours fall in
+     * whole buckets or the minutes are gone. */
+    bool latency;
     /* Out: failures counted where no rollup holds the attempts any more
      * (retention pruned them first); they count as their own attempts. */
     int64_t orphan_failures, orphans_until_ms;
 };
+
+/* Whether some hour of [r->from_ms, r->to_ms) is counted from its hour
+ * rows because its minute rows are gone (after range_resolve()). */
+bool counts_needs_hours(const struct range *r);
 
 /* Count [r->from_ms, r->to_ms) into the sink. Returns 0 or an exit code
  * (printed). */

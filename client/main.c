@@ -78,7 +78,8 @@ static const struct client_option global_options[GOPT_COUNT + 1] = {
     }
 #define OPT_KIND                                                                                   \
     {                                                                                              \
-        "kind", 0, "KIND", "only targets of KIND: connect, resolve or send; repeatable", true      \
+        "kind", 0, "KIND", "only targets of KIND: connect, resolve, send or ping; repeatable",     \
+            true                                                                                   \
     }
 #define OPT_END                                                                                    \
     {                                                                                              \
@@ -130,6 +131,23 @@ static const struct client_option targets_options[] = {
      false},
     OPT_TARGET,
     OPT_KIND,
+    OPT_END,
+};
+
+static const struct client_option latency_options[] = {
+    {"by", 0, "WHAT",
+     "one row per target (default), or per target and minute or hour (whole hours)", false},
+    OPT_TARGET,
+    OPT_KIND,
+    {"chart", 0, NULL,
+     "draw one row per target over time: the median as a line, the 10th to 90th percentile as "
+     "shading, loss of ping echoes below",
+     false},
+    {"bucket", 0, "SIZE",
+     "with --chart: the bucket width, as for timeline (default: the narrowest that fits; whole "
+     "hours where only hourly counts are kept)",
+     false},
+    {"color", 0, "WHEN", "with --chart: auto (default: on a terminal), always or never", false},
     OPT_END,
 };
 
@@ -207,6 +225,24 @@ static const struct command commands[] = {
                 "last 24 hours) its attempts, failures, success rate and mean latency of "
                 "successful attempts.",
         .options = targets_options,
+    },
+    {
+        .name = "latency",
+        .run = cmd_latency_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "latency percentiles and loss per target, or a chart of them over time",
+        .help = "How long the successful attempts of a time range (default: the last hour) "
+                "took, per target, or per target and minute or hour (--by): their 50th, 90th "
+                "and 99th percentiles and maximum, from netdiagd's per-minute and per-hour "
+                "latency histograms, merged exactly (each percentile within 1/16 of the true "
+                "value, never below it), and for ping targets the share of echoes lost; the "
+                "attempts counted, over the same whole minutes as summary and targets. With "
+                "--chart, one row per target over time, as timeline lays it out: the median "
+                "as a line, the 10th to 90th percentile as shading, \"x\" for a bucket without "
+                "a successful attempt, and for ping targets a line of loss below.",
+        .options = latency_options,
     },
     {
         .name = "alerts",

@@ -36,6 +36,10 @@ struct result {
     char detail[192]; /* short human detail: "3 answers: 127.0.0.1, ..." */
     char local[64];   /* "127.0.0.1:40312", "" if unknown */
     char remote[64];  /* "127.0.0.1:8080", "[::1]:53" */
+    /* ping: echoes sent and answered, and the RTTs (latency_us is their
+     * median); 0 for the other kinds */
+    uint16_t echo_sent, echo_recv;
+    int64_t rtt_min_us, rtt_max_us;
 };
 
 /* One JSON object, no newline, as `netdiagd --once --format json` prints

@@ -452,6 +452,8 @@ static void store_free(struct store *st, bool remove)
     free(st->aq);
     free(st->acc);
     free(st->acc_slot);
+    free(st->lat_keys);
+    free(st->lat_buckets);
     store_writer_free(st);
     free(st->path);
     free(st);
@@ -520,7 +522,10 @@ struct store *store_open(const char *path, const struct config *cfg, char *err, 
     st->aq = calloc(STORE_ALERT_QUEUE_MAX, sizeof(*st->aq));
     st->acc = calloc(STORE_ACC_MAX, sizeof(*st->acc));
     st->acc_slot = malloc(STORE_ACC_SLOTS * sizeof(*st->acc_slot));
-    if (st->ring == NULL || st->aq == NULL || st->acc == NULL || st->acc_slot == NULL) {
+    st->lat_keys = malloc(STORE_BATCH_MAX * sizeof(*st->lat_keys));
+    st->lat_buckets = malloc(STORE_BATCH_MAX * sizeof(*st->lat_buckets));
+    if (st->ring == NULL || st->aq == NULL || st->acc == NULL || st->acc_slot == NULL ||
+        st->lat_keys == NULL || st->lat_buckets == NULL) {
         store_err(err, errlen, path, "out of memory");
         goto fail;
     }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hist.h"
 #include "result.h"
 #include "store.h"
 
@@ -132,7 +133,19 @@ struct store_acc {
     int code;
     int64_t attempts, successes, failures;
     int64_t lat_count, lat_sum_us, lat_min_us, lat_max_us;
+    int64_t echo_sent, echo_lost; /* ping */
+    /* its latencies' buckets: lat_buckets[lat_first .. + lat_count) once
+     * the batch's keys are sorted (store_lat_sort) */
+    uint32_t lat_first;
 };
+
+/* The latency of each successful result of a batch, as the key (index of
+ * its store_acc << STORE_LAT_SHIFT | hist bucket): sorted, the keys give
+ * each target-minute's buckets in ascending order, which is what
+ * hist_encode_sorted() takes. */
+#define STORE_LAT_SHIFT 10
+_Static_assert((1u << STORE_LAT_SHIFT) >= HIST_BUCKETS, "bucket field too narrow");
+_Static_assert(((uint64_t)STORE_ACC_MAX << STORE_LAT_SHIFT) <= UINT32_MAX, "key too narrow");
 
 /* The writer's caches of the lookup tables (text -> id): raws.name and
  * addrs.addr. Open addressing over a power-of-two table that grows to
@@ -228,6 +241,10 @@ struct store {
     struct store_acc *acc; /* rollup counts of the batch being written */
     int32_t *acc_slot;
     size_t nacc;
+    uint32_t *lat_keys;    /* STORE_BATCH_MAX: the batch's latencies */
+    uint16_t *lat_buckets; /* the same, sorted, bucket only */
+    size_t nlat;
+    uint64_t hist_replaced; /* damaged lat_hist replaced in this batch */
     struct store_seq *seqs;
     size_t nseqs;
     struct store_intern intern[STORE_INTERN__COUNT];

@@ -7,15 +7,15 @@
 
 const char store_schema_sql[] =
     "-- SPDX-License-Identifier: ISC\n"
-    "-- The netdiag database, schema version 4: what netdiagd writes and the\n"
+    "-- The netdiag database, schema version 5: what netdiagd writes and the\n"
     "-- netdiag client (and anyone with sqlite3) reads. See sql/README.md.\n"
     "--\n"
     "-- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a\n"
     "-- new database, then stamps PRAGMA application_id = 1313097031 (\"NDIG\") and\n"
-    "-- PRAGMA user_version = 4. An older database is brought here by the\n"
+    "-- PRAGMA user_version = 5. An older database is brought here by the\n"
     "-- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to\n"
-    "-- 3, sql/004_*.sql: 3 to 4), applied the same way; this file always\n"
-    "-- describes the newest schema.\n"
+    "-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5), applied the same way;\n"
+    "-- this file always describes the newest schema.\n"
     "-- daemon/store_schema.c embeds a copy of it and of the migrations, and\n"
     "-- test_store checks that they are identical.\n"
     "--\n"
@@ -122,6 +122,12 @@ const char store_schema_sql[] =
     "\n"
     "-- Every attempt, ok or not, counted per target and minute (minute = ms of\n"
     "-- the minute's start). Latency figures cover successful attempts only.\n"
+    "-- lat_hist is the histogram of their latency_us (the encoding of\n"
+    "-- daemon/hist.h, sql/README.md \"Latency histograms\"; NULL: none, or stored\n"
+    "-- before schema version 5); echo_sent and echo_lost count the ICMP echoes\n"
+    "-- of ping attempts (0 for other kinds). The three were added by\n"
+    "-- sql/005_latency.sql, whose ALTER TABLE put them on the line of\n"
+    "-- latency_max_us, and a new database gets the same text.\n"
     "CREATE TABLE rollup_minute (\n"
     "    minute         INTEGER NOT NULL,\n"
     "    target_id      INTEGER NOT NULL,\n"
@@ -131,7 +137,8 @@ const char store_schema_sql[] =
     "    latency_count  INTEGER NOT NULL,\n"
     "    latency_sum_us INTEGER NOT NULL,\n"
     "    latency_min_us INTEGER,\n"
-    "    latency_max_us INTEGER,\n"
+    "    latency_max_us INTEGER, lat_hist BLOB, echo_sent INTEGER NOT NULL DEFAULT 0, echo_lost "
+    "INTEGER NOT NULL DEFAULT 0,\n"
     "    PRIMARY KEY (minute, target_id)\n"
     ") WITHOUT ROWID;\n"
     "CREATE INDEX rollup_minute_target ON rollup_minute (target_id, minute);\n"
@@ -156,7 +163,8 @@ const char store_schema_sql[] =
     "    latency_count  INTEGER NOT NULL,\n"
     "    latency_sum_us INTEGER NOT NULL,\n"
     "    latency_min_us INTEGER,\n"
-    "    latency_max_us INTEGER,\n"
+    "    latency_max_us INTEGER, lat_hist BLOB, echo_sent INTEGER NOT NULL DEFAULT 0, echo_lost "
+    "INTEGER NOT NULL DEFAULT 0,\n"
     "    PRIMARY KEY (hour, target_id)\n"
     ") WITHOUT ROWID;\n"
     "CREATE INDEX rollup_hour_target ON rollup_hour (target_id, hour);\n"
@@ -512,9 +520,32 @@ static const char store_migration_004[] =
     "    committed INTEGER NOT NULL         -- when it was written (ms)\n"
     ");\n";
 
+/* sql/005_latency.sql */
+static const char store_migration_005[] =
+    "-- SPDX-License-Identifier: ISC\n"
+    "-- Schema version 4 to 5: latency history. rollup_minute and rollup_hour\n"
+    "-- gain lat_hist, the compact histogram of the latencies of the successful\n"
+    "-- attempts they count (sql/README.md, \"Latency histograms\"), and\n"
+    "-- echo_sent and echo_lost, the ICMP echoes of ping attempts. Rows stored\n"
+    "-- before keep lat_hist NULL and the echoes 0: their latency figures are\n"
+    "-- the mean, minimum and maximum they always had. Nothing is copied: adding\n"
+    "-- columns at the end of a table only rewrites its definition, so this\n"
+    "-- takes no time however many rollups there are.\n"
+    "--\n"
+    "-- netdiagd runs this inside its BEGIN IMMEDIATE transaction, before it\n"
+    "-- stamps PRAGMA user_version = 5; if it fails, nothing changes.\n"
+    "\n"
+    "ALTER TABLE rollup_minute ADD COLUMN lat_hist BLOB;\n"
+    "ALTER TABLE rollup_minute ADD COLUMN echo_sent INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE rollup_minute ADD COLUMN echo_lost INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE rollup_hour ADD COLUMN lat_hist BLOB;\n"
+    "ALTER TABLE rollup_hour ADD COLUMN echo_sent INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE rollup_hour ADD COLUMN echo_lost INTEGER NOT NULL DEFAULT 0;\n";
+
 const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
     [1] = NULL, /* the first version: no migration to it */
     [2] = store_migration_002,
     [3] = store_migration_003,
     [4] = store_migration_004,
+    [5] = store_migration_005,
 };

@@ -14,16 +14,20 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "hist.h"
 #include "log.h"
 #include "store.h"
 #include "store_int.h"
 #include "util.h"
 
 /* SQL of enum store_stmt (store_int.h). A rollup upsert adds one batch's
- * deltas to the stored row; min/max keep NULL for "no latency yet". */
+ * deltas to the stored row; min/max keep NULL for "no latency yet", and
+ * nd_hist_merge() (store_sql_hist_merge) adds the batch's latency
+ * histogram to the stored one. */
 #define STORE_ROLLUP_UPSERT(table, unit)                                                           \
     "INSERT INTO " table " (" unit ", target_id, attempts, successes, failures, latency_count, "   \
-    "latency_sum_us, latency_min_us, latency_max_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) " \
+    "latency_sum_us, latency_min_us, latency_max_us, lat_hist, echo_sent, echo_lost) "             \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "                                  \
     "ON CONFLICT (" unit ", target_id) DO UPDATE SET attempts = attempts + excluded.attempts, "    \
     "successes = successes + excluded.successes, failures = failures + excluded.failures, "        \
     "latency_count = latency_count + excluded.latency_count, "                                     \
@@ -31,7 +35,9 @@
     "latency_min_us = min(coalesce(latency_min_us, excluded.latency_min_us), "                     \
     "coalesce(excluded.latency_min_us, latency_min_us)), "                                         \
     "latency_max_us = max(coalesce(latency_max_us, excluded.latency_max_us), "                     \
-    "coalesce(excluded.latency_max_us, latency_max_us))"
+    "coalesce(excluded.latency_max_us, latency_max_us)), "                                         \
+    "lat_hist = nd_hist_merge(lat_hist, excluded.lat_hist), "                                      \
+    "echo_sent = echo_sent + excluded.echo_sent, echo_lost = echo_lost + excluded.echo_lost"
 
 #define STORE_CODE_UPSERT(table, unit)                                                             \
     "INSERT INTO " table " (" unit ", target_id, wsa_code, count) VALUES (?1, ?2, ?3, ?4) "        \
@@ -81,8 +87,49 @@ static const enum store_stmt store_intern_add[STORE_INTERN__COUNT] = {
     [STORE_INTERN_ADDR] = STMT_ADD_ADDR,
 };
 
+/* nd_hist_merge(stored, delta): the stored latency histogram with a
+ * batch's added, exactly (the union of their samples). A stored value
+ * that is not a histogram (a database someone else wrote to) cannot be
+ * added to: the batch's replaces it, and the writer says so once the
+ * batch is committed; a batch must never fail on it. */
+static void store_sql_hist_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct store *st = sqlite3_user_data(ctx);
+    uint8_t out[HIST_ENC_MAX];
+    const char *why = NULL;
+    size_t len;
+
+    (void)argc;
+    if (sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    }
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_value(ctx, argv[1]);
+        return;
+    }
+    if (sqlite3_value_type(argv[0]) == SQLITE_BLOB) {
+        len = hist_merge_encoded(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]),
+                                 sqlite3_value_blob(argv[1]), (size_t)sqlite3_value_bytes(argv[1]),
+                                 out, sizeof(out), &why);
+        if (len > 0) {
+            sqlite3_result_blob(ctx, out, (int)len, SQLITE_TRANSIENT);
+            return;
+        }
+    }
+    st->hist_replaced++;
+    sqlite3_result_value(ctx, argv[1]);
+}
+
 int store_writer_prepare(struct store *st, char *err, size_t errlen)
 {
+    if (sqlite3_create_function_v2(st->db, "nd_hist_merge", 2,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, st,
+                                   store_sql_hist_merge, NULL, NULL, NULL) != SQLITE_OK) {
+        store_err(err, errlen, st->path, "cannot register nd_hist_merge: %s",
+                  sqlite3_errmsg(st->db));
+        return -1;
+    }
     if (store_prepare_all(st->db, store_stmt_sql, st->stmt, STMT__COUNT, st->path, err, errlen) < 0)
         return -1;
     return store_prune_prepare(st, err, errlen);
@@ -132,6 +179,29 @@ static void store_acc_reset(struct store *st)
 {
     memset(st->acc_slot, 0xff, STORE_ACC_SLOTS * sizeof(*st->acc_slot));
     st->nacc = 0;
+    st->nlat = 0;
+    st->hist_replaced = 0;
+}
+
+static int store_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts the batch's latency keys: each store_acc's buckets become one
+ * ascending run of lat_buckets, from its lat_first. */
+static void store_lat_sort(struct store *st)
+{
+    if (st->nlat > 1)
+        qsort(st->lat_keys, st->nlat, sizeof(*st->lat_keys), store_cmp_u32);
+    for (size_t i = 0; i < st->nlat; i++) {
+        uint32_t k = st->lat_keys[i];
+        struct store_acc *a = &st->acc[k >> STORE_LAT_SHIFT];
+        if (i == 0 || (st->lat_keys[i - 1] >> STORE_LAT_SHIFT) != (k >> STORE_LAT_SHIFT))
+            a->lat_first = (uint32_t)i;
+        st->lat_buckets[i] = (uint16_t)(k & ((1u << STORE_LAT_SHIFT) - 1));
+    }
 }
 
 static void store_acc_add(struct store *st, const struct store_rec *rec)
@@ -141,6 +211,8 @@ static void store_acc_add(struct store *st, const struct store_rec *rec)
     struct store_acc *a = store_acc_get(st, rec->target_id, minute, 0);
 
     a->attempts++;
+    a->echo_sent += r->echo_sent;
+    a->echo_lost += r->echo_sent > r->echo_recv ? r->echo_sent - r->echo_recv : 0;
     if (r->ok) {
         a->successes++;
         if (r->latency_us >= 0) {
@@ -150,6 +222,9 @@ static void store_acc_add(struct store *st, const struct store_rec *rec)
                 a->lat_max_us = r->latency_us;
             a->lat_count++;
             a->lat_sum_us += r->latency_us;
+            /* room: one key per result, n <= STORE_BATCH_MAX */
+            st->lat_keys[st->nlat++] =
+                (uint32_t)(a - st->acc) << STORE_LAT_SHIFT | hist_bucket(r->latency_us);
         }
     } else {
         a->failures++;
@@ -430,12 +505,20 @@ static int store_insert_failure(struct store *st, const struct store_rec *rec, i
 
 static int store_flush_acc(struct store *st)
 {
+    uint8_t hist[HIST_ENC_MAX];
     int rc;
 
+    store_lat_sort(st);
     for (size_t i = 0; i < st->nacc; i++) {
         const struct store_acc *a = &st->acc[i];
         int64_t hour = store_floor(a->minute, 3600000);
         if (a->code == 0) {
+            /* the same delta goes to the minute and to the hour row, so
+             * that the minutes of an hour always merge into its row */
+            size_t hlen = a->lat_count > 0
+                              ? hist_encode_sorted(st->lat_buckets + a->lat_first,
+                                                   (size_t)a->lat_count, hist, sizeof(hist))
+                              : 0;
             for (int k = 0; k < 2; k++) {
                 sqlite3_stmt *s = st->stmt[k == 0 ? STMT_UPSERT_MINUTE : STMT_UPSERT_HOUR];
                 sqlite3_bind_int64(s, 1, k == 0 ? a->minute : hour);
@@ -452,6 +535,12 @@ static int store_flush_acc(struct store *st)
                     sqlite3_bind_null(s, 8);
                     sqlite3_bind_null(s, 9);
                 }
+                if (hlen > 0)
+                    sqlite3_bind_blob(s, 10, hist, (int)hlen, SQLITE_STATIC);
+                else
+                    sqlite3_bind_null(s, 10);
+                sqlite3_bind_int64(s, 11, a->echo_sent);
+                sqlite3_bind_int64(s, 12, a->echo_lost);
                 if ((rc = store_step_done(s)) != SQLITE_OK)
                     return rc;
             }
@@ -644,6 +733,11 @@ static int store_write_batch(struct store *st, size_t n)
         goto fail;
     if (heartbeat)
         st->heartbeat_due_us = t0 + STORE_HEARTBEAT_MS * 1000LL;
+    if (st->hist_replaced > 0)
+        log_warnx("database %s: %" PRIu64 " latency histograms in the rollups were not "
+                  "netdiagd's encoding (written by another program?) and were replaced by "
+                  "the new counts",
+                  st->path, st->hist_replaced);
 
     pthread_mutex_lock(&st->mu);
     st->head = (st->head + n) % st->cap;

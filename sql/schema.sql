@@ -1,13 +1,13 @@
 -- SPDX-License-Identifier: ISC
--- The netdiag database, schema version 4: what netdiagd writes and the
+-- The netdiag database, schema version 5: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 4. An older database is brought here by the
+-- PRAGMA user_version = 5. An older database is brought here by the
 -- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
--- 3, sql/004_*.sql: 3 to 4), applied the same way; this file always
--- describes the newest schema.
+-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5), applied the same way;
+-- this file always describes the newest schema.
 -- daemon/store_schema.c embeds a copy of it and of the migrations, and
 -- test_store checks that they are identical.
 --
@@ -114,6 +114,12 @@ CREATE TABLE commits (
 
 -- Every attempt, ok or not, counted per target and minute (minute = ms of
 -- the minute's start). Latency figures cover successful attempts only.
+-- lat_hist is the histogram of their latency_us (the encoding of
+-- daemon/hist.h, sql/README.md "Latency histograms"; NULL: none, or stored
+-- before schema version 5); echo_sent and echo_lost count the ICMP echoes
+-- of ping attempts (0 for other kinds). The three were added by
+-- sql/005_latency.sql, whose ALTER TABLE put them on the line of
+-- latency_max_us, and a new database gets the same text.
 CREATE TABLE rollup_minute (
     minute         INTEGER NOT NULL,
     target_id      INTEGER NOT NULL,
@@ -123,7 +129,7 @@ CREATE TABLE rollup_minute (
     latency_count  INTEGER NOT NULL,
     latency_sum_us INTEGER NOT NULL,
     latency_min_us INTEGER,
-    latency_max_us INTEGER,
+    latency_max_us INTEGER, lat_hist BLOB, echo_sent INTEGER NOT NULL DEFAULT 0, echo_lost INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (minute, target_id)
 ) WITHOUT ROWID;
 CREATE INDEX rollup_minute_target ON rollup_minute (target_id, minute);
@@ -148,7 +154,7 @@ CREATE TABLE rollup_hour (
     latency_count  INTEGER NOT NULL,
     latency_sum_us INTEGER NOT NULL,
     latency_min_us INTEGER,
-    latency_max_us INTEGER,
+    latency_max_us INTEGER, lat_hist BLOB, echo_sent INTEGER NOT NULL DEFAULT 0, echo_lost INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (hour, target_id)
 ) WITHOUT ROWID;
 CREATE INDEX rollup_hour_target ON rollup_hour (target_id, hour);

@@ -41,6 +41,8 @@ cases = [
     ("query_failures_1h_target_ms", 200,
      ["failures", "--since", "1h", "--target", "web0007", "--limit", "100"]),
     ("query_timeline_7d_ms", 200, ["timeline", "--since", "7d"]),
+    ("query_latency_24h_ms", 200, ["latency", "--since", "24h"]),
+    ("query_latency_chart_24h_ms", 200, ["latency", "--chart", "--since", "24h"]),
 ]
 for figure, goal, args in cases:
     cmd = [netdiag, "--db", db, *args]

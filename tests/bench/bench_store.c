@@ -3,7 +3,9 @@
  * keeps up, for a bounded count or time, and prints JSON lines with the
  * sustained failure rows per second and the bytes each stored row costs
  * (table, indexes and the lookup tables, split out as extra fields), then
- * what the heartbeat of an idle daemon costs per write.
+ * what the heartbeat of an idle daemon costs per write, and what the
+ * rollups (with their latency histograms) cost per target-minute of
+ * steady targets probed every 10 s and every second.
  *
  * usage: bench_store [ROWS [SECONDS [DIR [TARGETS]]]]
  *        (default 2000000 10 /tmp 50; the rollups cost more with more
@@ -37,6 +39,87 @@ static int64_t bench_q_int(sqlite3 *db, const char *sql)
         v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return v;
+}
+
+/* What the rollups cost per target and minute for targets with a steady
+ * latency (each its own base, a few per cent of jitter, the odd slow one):
+ * `per_minute` successful attempts a minute for `minutes` minutes ending an
+ * hour ago, written as the daemon writes them; the rollup tables and their
+ * indexes (minute and hour rows) divided by target-minutes. */
+static int bench_rollups(const char *dir, struct target *targets, long ntargets, int per_minute,
+                         int minutes)
+{
+    struct config cfg = {
+        .targets = targets, .ntargets = (size_t)ntargets, .retention_ms = 30LL * 24 * 3600 * 1000};
+    int64_t start = (util_now_ms() / 3600000 - 1) * 3600000 - (int64_t)minutes * 60000;
+    char path[300], err[512];
+    struct store_stats ss;
+    struct store *st;
+    struct result r;
+    uint64_t seed = 88172645463325252ULL, n = 0;
+    int64_t t0 = util_mono_us(), t1;
+    sqlite3 *db;
+
+    snprintf(path, sizeof(path), "%s/rollups-%d.db", dir, per_minute);
+    if ((st = store_open(path, &cfg, err, sizeof(err))) == NULL ||
+        store_sync_targets(st, &cfg) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    memset(&r, 0, sizeof(r));
+    r.ok = true;
+    r.raw_value = -1;
+    snprintf(r.remote, sizeof(r.remote), "127.0.0.1:80");
+    for (int m = 0; m < minutes; m++) {
+        for (int k = 0; k < per_minute; k++) {
+            for (long t = 0; t < ntargets; t++) {
+                int64_t base = 150 + (t * 7919) % 20000; /* 150 µs to 20 ms */
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                if ((n++ & 255) == 0) {
+                    for (;;) {
+                        store_get_stats(st, &ss);
+                        if (ss.queue_depth + 512 < STORE_QUEUE_MAX)
+                            break;
+                        usleep(200);
+                    }
+                }
+                r.target = &targets[t];
+                r.ts_ms = start + m * 60000LL + k * (60000 / per_minute) + t % 1000;
+                r.latency_us = base + (int64_t)(seed % (uint64_t)(base / 20 + 1)) +
+                               (seed % 100 == 0 ? base : 0);
+                store_submit(st, &r);
+            }
+        }
+    }
+    store_stop(st);
+    t1 = util_mono_us();
+    store_get_stats(st, &ss);
+    store_close(st);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return 1;
+    {
+        double tm = (double)ntargets * minutes;
+        int64_t minute = bench_q_int(db, "SELECT sum(pgsize) FROM dbstat WHERE name IN "
+                                         "('rollup_minute', 'rollup_minute_target')");
+        int64_t hour = bench_q_int(db, "SELECT sum(pgsize) FROM dbstat WHERE name IN "
+                                       "('rollup_hour', 'rollup_hour_target')");
+        int64_t hist = bench_q_int(db, "SELECT coalesce(sum(length(lat_hist)), 0) FROM "
+                                       "rollup_minute");
+        int64_t rows = bench_q_int(db, "SELECT count(*) FROM rollup_minute");
+        if (hist < 0) /* a database of schema 4: no histograms */
+            hist = 0;
+        printf("{\"figure\":\"rollup_bytes_per_target_minute\",\"value\":%.1f,"
+               "\"per_minute\":%d,\"targets\":%ld,\"minutes\":%d,\"minute_rows\":%.1f,"
+               "\"hour_rows\":%.1f,\"lat_hist\":%.1f,\"rows\":%" PRId64 ",\"dropped\":%" PRIu64
+               ",\"results_per_s\":%.0f}\n",
+               (double)(minute + hour) / tm, per_minute, ntargets, minutes, (double)minute / tm,
+               (double)hour / tm, rows > 0 ? (double)hist / (double)rows : 0.0, rows, ss.dropped,
+               (double)n / ((double)(t1 - t0) / 1e6));
+    }
+    sqlite3_close(db);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -137,8 +220,7 @@ int main(int argc, char **argv)
     store_close(st);
 
     printf("{\"figure\":\"store_rows_per_s\",\"value\":%.0f,\"rows\":%" PRIu64
-           ",\"seconds\":%.3f,\"dropped\":%" PRIu64 ",\"batches\":%" PRIu64
-           ",\"targets\":%ld}\n",
+           ",\"seconds\":%.3f,\"dropped\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"targets\":%ld}\n",
            (double)ss.rows_written / ((double)(t1 - t0) / 1e6), ss.rows_written,
            (double)(t1 - t0) / 1e6, ss.dropped, ss.batches, ntargets);
 
@@ -195,6 +277,11 @@ int main(int argc, char **argv)
         printf("{\"figure\":\"heartbeat_write_us\",\"value\":%.0f,\"heartbeats\":%" PRIu64
                ",\"idle_seconds\":5.5}\n",
                (double)ss.heartbeat_us / (double)ss.heartbeats, ss.heartbeats);
+    /* the rollups of steady targets: every 10 s, and every second */
+    if (!getenv("BENCH_NO_ROLLUPS") &&
+        (bench_rollups(dir, targets, ntargets < 1000 ? ntargets : 1000, 6, 180) != 0 ||
+         bench_rollups(dir, targets, ntargets < 200 ? ntargets : 200, 60, 120) != 0))
+        return 1;
     (void)submitted;
     free(targets);
     free(names);

@@ -7,7 +7,9 @@ schema (sql/schema.sql, stamped as netdiagd stamps it), 1,000 targets and
 - every target is probed 6 times a minute (a 10 s interval); a minute with
   more failures than that counts as many attempts as failures;
 - rollup_minute and rollup_minute_code cover the last 7 days (what netdiagd
-  keeps), rollup_hour and rollup_hour_code the whole 30 days.
+  keeps), rollup_hour and rollup_hour_code the whole 30 days;
+- each rollup row of a schema 5 database has the latency histogram of its
+  successes, spread evenly between its minimum and maximum.
 
 Half of the failures come from 50 "bad" connect targets, the other half are
 spread over all 1,000. They are stored as netdiagd's writer stores them
@@ -30,6 +32,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from functools import lru_cache
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("NETDIAG_BUILD", os.path.join(REPO, "build"))
@@ -39,6 +42,19 @@ DAY_MS = 86400000
 MINUTE_KEEP_MS = 7 * DAY_MS
 PROBES_PER_MINUTE = 6
 BAD_TARGETS = 50
+
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+import histlib  # noqa: E402  (the encoding of lat_hist, sql/README.md)
+
+
+@lru_cache(maxsize=None)
+def lat_hist(successes, lo, hi):
+    """The latency histogram of a row: its successes spread evenly from
+    its minimum to its maximum (NULL without one)."""
+    if not successes:
+        return None
+    return histlib.encode_values(lo + (hi - lo) * k // max(1, successes - 1)
+                                 for k in range(successes))
 
 
 def store_constants():
@@ -116,6 +132,8 @@ def main():
     con.executescript("BEGIN;" + schema + "COMMIT;")
     con.execute("PRAGMA application_id = %d" % app_id)
     con.execute("PRAGMA user_version = %d" % version)
+    con.create_function("lat_hist", 3, lat_hist, deterministic=True)
+    hist_cols = ", lat_hist" if version >= 5 else ""
 
     con.execute("BEGIN")
     con.executemany("INSERT INTO wsa_codes VALUES (?, ?, ?, ?, ?)", wsa_codes())
@@ -214,15 +232,20 @@ def main():
     step(con, "rollup_minute", """
         WITH RECURSIVE m(minute) AS (SELECT ?1 UNION ALL SELECT minute + 60000 FROM m
                                      WHERE minute + 60000 < ?2)
-        INSERT INTO rollup_minute
+        INSERT INTO rollup_minute (minute, target_id, attempts, successes, failures,
+                                   latency_count, latency_sum_us, latency_min_us,
+                                   latency_max_us/*cols*/)
         SELECT m.minute, t.id, max(?3, coalesce(c.n, 0)), max(?3, coalesce(c.n, 0)) -
                coalesce(c.n, 0), coalesce(c.n, 0), max(?3, coalesce(c.n, 0)) - coalesce(c.n, 0),
                (max(?3, coalesce(c.n, 0)) - coalesce(c.n, 0)) * (100 + t.id * 37 % 900),
                CASE WHEN coalesce(c.n, 0) < ?3 THEN 80 + t.id * 37 % 900 END,
-               CASE WHEN coalesce(c.n, 0) < ?3 THEN 150 + t.id * 37 % 900 END
+               CASE WHEN coalesce(c.n, 0) < ?3 THEN 150 + t.id * 37 % 900 END/*hist*/
         FROM m CROSS JOIN targets AS t
         LEFT JOIN cells AS c ON c.minute = m.minute AND c.target_id = t.id
-        ORDER BY m.minute, t.id""", (minute_from, now_ms, PROBES_PER_MINUTE))
+        ORDER BY m.minute, t.id""".replace("/*cols*/", hist_cols).replace(
+            "/*hist*/", ", lat_hist(max(?3, coalesce(c.n, 0)) - coalesce(c.n, 0), "
+            "80 + t.id * 37 % 900, 150 + t.id * 37 % 900)" if hist_cols else ""),
+         (minute_from, now_ms, PROBES_PER_MINUTE))
     # Per hour: 60 minutes of 6 attempts, plus the failures above 6 in a
     # minute, the same sums the minute rows give.
     step(con, "rollup_hour", """
@@ -230,15 +253,19 @@ def main():
                                     WHERE hour + 3600000 < ?2),
         f AS (SELECT minute - minute % 3600000 AS hour, target_id, sum(n) AS n,
                      sum(max(0, n - ?3)) AS extra FROM cells GROUP BY 1, 2)
-        INSERT INTO rollup_hour
+        INSERT INTO rollup_hour (hour, target_id, attempts, successes, failures, latency_count,
+                                 latency_sum_us, latency_min_us, latency_max_us/*cols*/)
         SELECT hr.hour, t.id, 60 * ?3 + coalesce(f.extra, 0),
                60 * ?3 + coalesce(f.extra, 0) - coalesce(f.n, 0), coalesce(f.n, 0),
                60 * ?3 + coalesce(f.extra, 0) - coalesce(f.n, 0),
                (60 * ?3 + coalesce(f.extra, 0) - coalesce(f.n, 0)) * (100 + t.id * 37 % 900),
-               80 + t.id * 37 % 900, 150 + t.id * 37 % 900
+               80 + t.id * 37 % 900, 150 + t.id * 37 % 900/*hist*/
         FROM hr CROSS JOIN targets AS t
         LEFT JOIN f ON f.hour = hr.hour AND f.target_id = t.id
-        ORDER BY hr.hour, t.id""", (start_ms - start_ms % HOUR_MS, now_ms, PROBES_PER_MINUTE))
+        ORDER BY hr.hour, t.id""".replace("/*cols*/", hist_cols).replace(
+            "/*hist*/", ", lat_hist(60 * ?3 + coalesce(f.extra, 0) - coalesce(f.n, 0), "
+            "80 + t.id * 37 % 900, 150 + t.id * 37 % 900)" if hist_cols else ""),
+         (start_ms - start_ms % HOUR_MS, now_ms, PROBES_PER_MINUTE))
     for stmt in late_indexes:
         if stmt.startswith("CREATE INDEX rollup_minute"):
             step(con, stmt.split()[2], stmt)

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 
+import histlib
 from conftest import NETDIAG, NETDIAGD, Server, closed_port
 
 MINUTE = 60000
@@ -197,13 +198,32 @@ def merge_minutes(rows, cols):
             continue
         o = out[k]
         for i, c in enumerate(cols):
-            if c in ("attempts", "successes", "failures", "latency_count", "latency_sum_us"):
+            if c in ("attempts", "successes", "failures", "latency_count", "latency_sum_us",
+                     "echo_sent", "echo_lost"):
                 o[i] += r[i]
+            elif c == "lat_hist" and r[i] is not None:
+                o[i] = histlib.encode(histlib.merge(histlib.decode(r[i]),
+                                                    histlib.decode(o[i]) if o[i] else {}))
             elif c == "latency_min_us" and r[i] is not None:
                 o[i] = r[i] if o[i] is None else min(o[i], r[i])
             elif c == "latency_max_us" and r[i] is not None:
                 o[i] = r[i] if o[i] is None else max(o[i], r[i])
     return [tuple(v) for _, v in sorted(out.items())]
+
+
+class HistUnion:
+    """SQL aggregate: the latency histogram of the union of lat_hist
+    blobs (histlib), NULL when none holds a sample."""
+
+    def __init__(self):
+        self.counts = {}
+
+    def step(self, blob):
+        if blob is not None:
+            self.counts = histlib.merge(self.counts, histlib.decode(blob))
+
+    def finalize(self):
+        return histlib.encode(self.counts)
 
 
 class History:
@@ -279,10 +299,16 @@ class History:
             con.executemany("INSERT INTO rollup_minute (%s) VALUES (%s)"
                             % (", ".join(mcols), ", ".join("?" * len(mcols))), self.minutes)
             con.executemany("INSERT INTO rollup_minute_code VALUES (?, ?, ?, ?)", self.codes)
-            con.execute("INSERT INTO rollup_hour SELECT minute - minute % 3600000, target_id, "
-                        "sum(attempts), sum(successes), sum(failures), sum(latency_count), "
-                        "sum(latency_sum_us), min(latency_min_us), max(latency_max_us) "
-                        "FROM rollup_minute GROUP BY 1, 2")
+            extra = ("lat_hist", "echo_sent", "echo_lost") if "lat_hist" in mcols else ()
+            con.create_aggregate("nd_hist_union", 1, HistUnion)
+            con.execute("INSERT INTO rollup_hour (hour, target_id, attempts, successes, failures, "
+                        "latency_count, latency_sum_us, latency_min_us, latency_max_us%s) "
+                        "SELECT minute - minute %% 3600000, target_id, sum(attempts), "
+                        "sum(successes), sum(failures), sum(latency_count), sum(latency_sum_us), "
+                        "min(latency_min_us), max(latency_max_us)%s FROM rollup_minute GROUP BY 1, 2"
+                        % ("".join(", " + c for c in extra),
+                           ", nd_hist_union(lat_hist), sum(echo_sent), sum(echo_lost)"
+                           if extra else ""))
             con.execute("INSERT INTO rollup_hour_code SELECT minute - minute % 3600000, "
                         "target_id, wsa_code, sum(count) FROM rollup_minute_code GROUP BY 1, 2, 3")
             if has_runs and keep_runs:

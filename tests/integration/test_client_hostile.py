@@ -22,7 +22,8 @@ MAX, MIN = 2 ** 63 - 1, -2 ** 63
 NOW = "2026-11-24T10:00:00Z"
 COMMANDS = [["failures"], ["summary"], ["summary", "--by", "target"], ["summary", "--by", "raw"],
             ["summary", "--by", "phase"], ["timeline"], ["timeline", "--by", "target"],
-            ["targets"], ["alerts"], ["status"]]
+            ["targets"], ["alerts"], ["status"], ["latency"], ["latency", "--by", "minute"],
+            ["latency", "--chart"]]
 
 
 def make_db(path, sql):
@@ -48,14 +49,17 @@ INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw_id, detail, laten
   (1795514391000, 2, 0, 99, 2147483648, NULL, NULL, %(min)d),
   (%(max)d, 1, 0, 2, 10061, NULL, NULL, NULL),
   (%(min)d, %(max)d, 0, -1, -5, NULL, NULL, -1);
-INSERT INTO rollup_minute VALUES
+INSERT INTO rollup_minute (minute, target_id, attempts, successes, failures, latency_count,
+  latency_sum_us, latency_min_us, latency_max_us) VALUES
   (1795514340000, 1, %(max)d, %(max)d, %(max)d, %(max)d, %(max)d, %(min)d, %(max)d),
   (1795514340000, 2, 5, 5, 0, -1, %(min)d, 0, 0),
   (-60000, 1, 5, 4, 1, 4, 40, 10, 10),
   (%(min)d, 1, 1, 1, 1, 1, 1, 1, 1);
 INSERT INTO rollup_minute_code VALUES (1795514340000, 1, 10061, %(max)d),
   (1795514340000, 1, 10060, %(max)d), (-60000, 1, 10061, 1);
-INSERT INTO rollup_hour VALUES (1795510800000, 1, %(max)d, 0, %(max)d, 0, 0, 0, 0),
+INSERT INTO rollup_hour (hour, target_id, attempts, successes, failures, latency_count,
+  latency_sum_us, latency_min_us, latency_max_us) VALUES
+  (1795510800000, 1, %(max)d, 0, %(max)d, 0, 0, 0, 0),
   (%(min)d, 1, 1, 1, 0, 1, 1, 1, 1);
 INSERT INTO rollup_hour_code VALUES (1795510800000, 1, 10061, %(max)d);
 INSERT INTO alerts (target_id, wsa_code, started, resolved, count, baseline, detail) VALUES
@@ -113,7 +117,7 @@ def test_an_endless_view_ends_in_time(tmp_path, table, ddl):
     db = make_db(str(tmp_path / "v.db"), "INSERT INTO targets (id, name, kind, created, "
                                           "updated) VALUES (1, 'web', 'connect', 0, 0);" + ddl)
     stopped = 0
-    for cmd in (["summary"], ["targets"], ["failures"], ["timeline"], ["status"]):
+    for cmd in (["summary"], ["targets"], ["failures"], ["timeline"], ["status"], ["latency"]):
         r = nd("--db", db, *cmd, now=NOW, env_extra={"NETDIAG_TIMEOUT": "1"}, timeout=30)
         if r.returncode == 1:
             stopped += 1
@@ -127,10 +131,14 @@ def test_an_endless_view_ends_in_time(tmp_path, table, ddl):
 def test_a_minute_before_1970(tmp_path):
     db = make_db(str(tmp_path / "n.db"), """
         INSERT INTO targets (id, name, kind, created, updated) VALUES (1, 'web', 'connect', 0, 0);
-        INSERT INTO rollup_minute VALUES (-60000, 1, 5, 4, 1, 4, 40, 10, 10);
+        INSERT INTO rollup_minute (minute, target_id, attempts, successes, failures,
+            latency_count, latency_sum_us, latency_min_us, latency_max_us)
+            VALUES (-60000, 1, 5, 4, 1, 4, 40, 10, 10);
         INSERT INTO rollup_minute_code VALUES (-60000, 1, 10061, 1);
         INSERT INTO failures (ts, target_id, seq, phase, wsa_code) VALUES (-59000, 1, 0, 2, 10061);
-        INSERT INTO rollup_minute VALUES (1795514340000, 1, 6, 6, 0, 6, 60, 10, 10);""")
+        INSERT INTO rollup_minute (minute, target_id, attempts, successes, failures,
+            latency_count, latency_sum_us, latency_min_us, latency_max_us)
+            VALUES (1795514340000, 1, 6, 6, 0, 6, 60, 10, 10);""")
     for cmd in COMMANDS:
         r = nd("--db", db, *cmd, "--format", "json", now=NOW)
         assert r.returncode in (0, 5) and "runtime error" not in r.stderr, (cmd, r.stderr)

@@ -413,7 +413,9 @@ def write_fixed_history(db, heartbeat=True):
             for f in failures:
                 ck = (f[0] - f[0] % unit, f[1], f[3])
                 codes[ck] = codes.get(ck, 0) + 1
-            con.executemany("INSERT INTO rollup_%s VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" % table,
+            con.executemany("INSERT INTO rollup_%s (%s, target_id, attempts, successes, failures, "
+                            "latency_count, latency_sum_us, latency_min_us, latency_max_us) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" % (table, table),
                             [k + tuple(v) for k, v in sorted(roll.items())])
             con.executemany("INSERT INTO rollup_%s_code VALUES (?, ?, ?, ?)" % table,
                             [k + (v,) for k, v in sorted(codes.items())])
@@ -865,7 +867,7 @@ def test_bad_databases(tmp_path, fixed_db, kind, code, says, cmd):
     (["failures", "--since", "1h", "--until", "2h"], "is after"),
     (["failures", "--target", "nosuch*"], '"nosuch*": no target'),
     (["failures", "--phase", "bind"], "unknown phase"),
-    (["failures", "--kind", "ping"], "unknown kind"),
+    (["failures", "--kind", "pnig"], "unknown kind"),
     (["failures", "--limit", "ten"], "--limit"),
     (["summary", "--by", "host"], "--by"),
     (["summary", "--raw", "TIMOUT"], 'did you mean "TIMEOUT"?'),

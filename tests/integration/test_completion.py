@@ -111,7 +111,7 @@ def db(tmp_path_factory):
 
 def test_commands():
     assert complete("netdiag ") == sorted(
-        ["failures", "summary", "timeline", "targets", "alerts", "codes", "explain"])
+        ["failures", "summary", "timeline", "targets", "latency", "alerts", "codes", "explain"])
     assert complete("netdiag ti") == ["timeline"]
     assert complete("netdiag --utc ta") == ["targets"]
     # one command per line: after it, no command is offered again
@@ -122,6 +122,8 @@ def test_options_follow_the_command():
     assert complete("netdiag failures --p") == ["--phase"]
     assert complete("netdiag timeline --b") == ["--bucket", "--by"]
     assert complete("netdiag alerts --a") == ["--active"]
+    assert complete("netdiag latency --c") == ["--chart", "--color", "--config"]
+    assert complete("netdiag la") == ["latency"]
     assert complete("netdiag codes --t") == []
     assert complete("netdiag --v") == ["--version"]
     opts = complete("netdiag targets -")
@@ -136,8 +138,9 @@ def test_option_values():
         ["resolve", "connect", "send", "recv", "verify", "none"])
     assert complete("netdiag summary --by ") == ["code", "phase", "target"]
     assert complete("netdiag timeline --by ") == ["code", "target"]
+    assert complete("netdiag latency --by ") == ["hour", "minute", "target"]
     assert complete("netdiag timeline --color a") == ["always", "auto"]
-    assert complete("netdiag failures --kind ") == ["connect", "resolve", "send"]
+    assert complete("netdiag failures --kind ") == ["connect", "ping", "resolve", "send"]
     assert complete("netdiag failures -n ") == []
 
 

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+import histlib
 from conftest import NETDIAG, NETDIAGD, closed_port
 
 APPLICATION_ID = 1313097031
@@ -222,13 +223,14 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     assert "migrated from schema version 1 to 2" in d.log()
     assert "migrated from schema version 2 to 3" in d.log()
     assert "migrated from schema version 3 to 4" in d.log()
+    assert "migrated from schema version 4 to 5" in d.log()
     time.sleep(1.5)
     assert d.stop() == 0, d.log()
     results, _, dropped = d.stopped_counts()
     assert results > 0 and dropped == 0
 
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 5
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view).fetchall() == before
     # the old rows belong to no commit; the new ones to this run's
@@ -242,6 +244,113 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     assert "raw" not in cols and "remote_port" in cols
     con.close()
     assert client_rows() == shown
+
+
+V4_DUMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netdiag_v4.dump.sql")
+SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "sql", "schema.sql")
+# Every column holding a time in the dump, moved by whole hours.
+V4_TIMES = {"failures": ["ts"], "commits": ["ts_min", "ts_max", "committed"],
+            "rollup_minute": ["minute"], "rollup_minute_code": ["minute"],
+            "rollup_hour": ["hour"], "rollup_hour_code": ["hour"],
+            "runs": ["started", "heartbeat", "stopped"], "targets": ["created", "updated"],
+            "alerts": ["started", "resolved"]}
+
+
+def test_migrates_a_real_version_4_database(tmp_path, daemons):
+    """netdiagd started on a database that netdiagd wrote at schema version
+    4 (tests/integration/netdiag_v4.dump.sql) adds the latency columns:
+    every row reads back as it was, the old rows have no histogram, the
+    schema is a new database's, and what it stores after has histograms
+    that hold its successes; netdiag latency says which attempts predate
+    them."""
+    db = str(tmp_path / "nd.db")
+    con = sqlite3.connect(db)
+    with open(V4_DUMP, encoding="utf-8") as f:
+        con.executescript(f.read())
+    base = con.execute("SELECT min(hour) FROM rollup_hour").fetchone()[0]
+    shift = (int(time.time() * 1000) // 3600000 - 2) * 3600000 - base  # two hours ago
+    with con:
+        for table, cols in V4_TIMES.items():
+            con.execute("UPDATE %s SET %s" % (table, ", ".join("%s = %s + %d" % (c, c, shift)
+                                                                for c in cols)))
+        con.execute("PRAGMA application_id = %d" % APPLICATION_ID)
+        con.execute("PRAGMA user_version = 4")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.close()
+
+    def dump():
+        c = ro(db)
+        try:
+            out = {}
+            for table in ("failures", "commits", "rollup_minute_code", "rollup_hour_code", "runs",
+                          "targets", "raws", "addrs", "alerts"):
+                out[table] = c.execute("SELECT * FROM %s ORDER BY 1, 2" % table).fetchall()
+            for table in ("rollup_minute", "rollup_hour"):
+                out[table] = c.execute("SELECT %s, target_id, attempts, successes, failures, "
+                                       "latency_count, latency_sum_us, latency_min_us, "
+                                       "latency_max_us FROM %s ORDER BY 1, 2"
+                                       % (table.split("_")[1], table)).fetchall()
+            return out
+        finally:
+            c.close()
+
+    before = dump()
+    assert len(before["failures"]) == 39 and len(before["rollup_minute"]) == 2
+    old_successes = sum(r[3] for r in before["rollup_minute"])
+    accept = socket.socket()
+    accept.bind(("127.0.0.1", 0))
+    accept.listen(512)
+    cfg = str(tmp_path / "netdiag.ini")
+    with open(cfg, "w") as f:
+        f.write("[daemon]\ndatabase = %s\n\n[defaults]\ninterval = 100ms\ntimeout = 50ms\n\n"
+                "[target web]\nkind = connect\nhost = 127.0.0.1\nport = %d\n\n"
+                "[target refused]\nkind = connect\nhost = 127.0.0.1\nport = 1\n"
+                % (db, accept.getsockname()[1]))
+    try:
+        d = daemons(cfg)
+        assert d.wait_log(r"started:"), d.log()
+        assert "migrated from schema version 4 to 5" in d.log()
+        time.sleep(1.5)
+        assert d.stop() == 0, d.log()
+    finally:
+        accept.close()
+    after = dump()
+    for table, rows in before.items():
+        if table == "targets":  # web's port is the new listener's
+            assert [r[:2] for r in rows] == [r[:2] for r in after[table]]
+        else:
+            assert set(rows) <= set(after[table]), table  # new ones beside
+    con = ro(db)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        fresh = sqlite3.connect(":memory:")
+        with open(SCHEMA, encoding="utf-8") as f:
+            fresh.executescript(f.read())
+        q_schema = "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' " \
+                   "ORDER BY name"
+        assert con.execute(q_schema).fetchall() == fresh.execute(q_schema).fetchall()
+        fresh.close()
+        old_minutes = {r[0] for r in before["rollup_minute"]}
+        for minute, blob, count, sent, lost in con.execute(
+                "SELECT minute, lat_hist, latency_count, echo_sent, echo_lost FROM rollup_minute"):
+            assert sent == 0 and lost == 0
+            if minute in old_minutes:
+                assert blob is None, minute
+            else:
+                assert sum(histlib.decode(blob).values() if blob else [0]) == count, minute
+        new_successes = con.execute("SELECT sum(successes) FROM rollup_minute").fetchone()[0] \
+            - old_successes
+    finally:
+        con.close()
+    assert new_successes > 0
+    lat = client_json(db, "latency", "--since", "3h")
+    web = next(r for r in lat if r["target"] == "web")
+    assert web["samples"] == new_successes and web["successes"] == new_successes + old_successes
+    err = subprocess.run([NETDIAG, "--db", db, "latency", "--since", "3h", "--format", "json"],
+                         check=True, capture_output=True, text=True).stderr
+    assert "%d successful attempts were stored without a latency histogram" % old_successes in err
 
 
 def test_migration_killed_halfway(tmp_path, daemons):
@@ -270,7 +379,7 @@ def test_migration_killed_halfway(tmp_path, daemons):
     assert d.wait_log(r"started:", timeout=60), d.log()
     assert d.stop() == 0, d.log()
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 5
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view + " WHERE target_id IN (1, 2)").fetchone() == summed
     con.close()
@@ -330,7 +439,35 @@ def counts_by_table(db):
         con.close()
 
 
+def latency_by_table(db):
+    """Per target, the latency histograms of its minute rows and of its
+    hour rows added up, the latency_count of each, and the echo counts."""
+    con = ro(db)
+    try:
+        out = {}
+        for table in ("rollup_minute", "rollup_hour"):
+            for name, blob, count, sent, lost in con.execute(
+                    "SELECT t.name, r.lat_hist, r.latency_count, r.echo_sent, r.echo_lost FROM "
+                    "%s r JOIN targets t ON t.id = r.target_id" % table):
+                h = histlib.decode(blob) if blob is not None else {}
+                # each row's histogram holds exactly its latency_count samples
+                assert sum(h.values()) == count, (table, name, h, count)
+                assert sent == 0 and lost == 0, (table, name, sent, lost)
+                e = out.setdefault((table, name), {})
+                for b, n in h.items():
+                    e[b] = e.get(b, 0) + n
+        return out
+    finally:
+        con.close()
+
+
 def check_counts_agree(db, failing, succeeding, when):
+    lat = latency_by_table(db)
+    for (table, name), h in lat.items():
+        if table == "rollup_minute":
+            # the minutes of each hour add up to the hour's histogram
+            assert h == lat.get(("rollup_hour", name)), "%s: %s: latency histograms of the " \
+                "minutes and of the hours differ" % (when, name)
     rows, minute, hour, totals = counts_by_table(db)
     assert minute == rows, "%s: rollup_minute_code %s, failures table %s" % (when, minute, rows)
     assert hour == rows, "%s: rollup_hour_code %s, failures table %s" % (when, hour, rows)
@@ -346,6 +483,8 @@ def check_counts_agree(db, failing, succeeding, when):
             assert successes == 0 and attempts == stored, (when, name, attempts, stored)
         if name in succeeding:
             assert failures == 0 and attempts == successes, (when, name)
+            # every success of the counts is a sample of the histograms
+            assert sum(lat[("rollup_minute", name)].values()) == successes, (when, name)
     return rows
 
 

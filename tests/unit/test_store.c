@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hist.h"
 #include "log.h"
 #include "ndb.h"
 #include "result.h"
@@ -897,12 +898,15 @@ out:
 }
 
 #define DUMP_FAILURES "SELECT * FROM failures_v ORDER BY ts, target_id, latency_us"
-/* The tables the migration must leave alone. */
+/* The tables the migration must leave alone (rollup_minute by the
+ * columns of version 1: version 5 adds its own). */
 #define DUMP_OTHERS                                                                                \
     "SELECT 't', * FROM targets UNION ALL SELECT 'c', code, name, meaning, explanation, "          \
-    "os_dependent, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM wsa_codes UNION ALL SELECT 'm', *, 0, 0, 0, " \
-    "0, 0, 0 FROM rollup_minute UNION ALL SELECT 'h', *, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM "    \
-    "rollup_hour_code UNION ALL SELECT 'a', *, 0, 0, 0, 0 FROM alerts ORDER BY 1, 2"
+    "os_dependent, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM wsa_codes UNION ALL SELECT 'm', minute, "     \
+    "target_id, attempts, successes, failures, latency_count, latency_sum_us, latency_min_us, "    \
+    "latency_max_us, 0, 0, 0, 0, 0, 0 FROM rollup_minute UNION ALL SELECT 'h', *, 0, 0, 0, 0, 0, " \
+    "0, 0, 0, 0, 0, 0 FROM rollup_hour_code UNION ALL SELECT 'a', *, 0, 0, 0, 0 FROM alerts "      \
+    "ORDER BY 1, 2"
 #define DUMP_SCHEMA                                                                                \
     "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' "          \
     "ORDER BY name"
@@ -1179,7 +1183,7 @@ static void test_migrate_v3(void)
     UNIT_CHECK(st != NULL);
     if (st != NULL)
         store_close(st);
-    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 4);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     after = dump(path, DUMP_V2);
     UNIT_CHECK(same_dump(before, after));
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch IS NULL"), 2);
@@ -1236,6 +1240,327 @@ static void test_migrate_v3_fails_whole(void)
                 0);
     free(before);
     free(after);
+}
+
+/* A database of schema version 4 (tests/unit/schema_v4.sql): make_v3's
+ * rows, a commit its failures belong to, hour rows, and minute rows with
+ * latencies as version 4 kept them (count, sum, min, max); false on
+ * error. */
+static bool make_v4(const char *path, int64_t base)
+{
+    struct snapshot schema;
+    sqlite3 *db = NULL;
+    char sql[2048];
+    int64_t m = base / 60000 * 60000, h = base / 3600000 * 3600000;
+    bool ok = false;
+
+    if (!load_source("tests/unit/schema_v4.sql", &schema))
+        return false;
+    snprintf(sql, sizeof(sql),
+             "PRAGMA application_id = %d; PRAGMA user_version = 4; "
+             "INSERT INTO wsa_codes VALUES (10061, 'WSAECONNREFUSED', 'Connection refused.', '', "
+             "0); INSERT INTO targets (id, name, kind, host, port, family, interval_ms, "
+             "timeout_ms, created, updated) VALUES (1, 'web', 'connect', '127.0.0.1', 8000, "
+             "'any', 10000, 1000, %" PRId64 ", %" PRId64 "); "
+             "INSERT INTO raws VALUES (1, 'ECONNREFUSED'); INSERT INTO addrs VALUES (1, "
+             "'127.0.0.1'); INSERT INTO commits (id, ts_min, ts_max, rows, committed) VALUES (7, "
+             "%" PRId64 ", %" PRId64 ", 2, %" PRId64 "); INSERT INTO failures VALUES (%" PRId64
+             ", 1, 0, 2, 10061, 1, 111, NULL, 85, 1, 40312, 1, 8000, 7), (%" PRId64
+             ", 1, 0, 2, 10061, 1, 111, 'x', 90, 1, 40313, 1, 8000, 7); "
+             "INSERT INTO rollup_minute VALUES (%" PRId64 ", 1, 3, 1, 2, 1, 70, 70, 70), (%" PRId64
+             ", 1, 6, 6, 0, 6, 1200, 150, 250); INSERT INTO rollup_minute_code VALUES (%" PRId64
+             ", 1, 10061, 2); INSERT INTO rollup_hour VALUES (%" PRId64
+             ", 1, 9, 7, 2, 7, 1270, 70, 250); INSERT INTO rollup_hour_code VALUES (%" PRId64
+             ", 1, 10061, 2); INSERT INTO alerts (target_id, wsa_code, started, count, baseline, "
+             "detail) VALUES (1, 10061, %" PRId64 ", 2, 0.5, 'x'); INSERT INTO runs (pid, "
+             "hostname, version, config, started, heartbeat, stopped, results, failures) VALUES "
+             "(7, 'h', '0.1.0', '/etc/netdiag/netdiag.ini', %" PRId64 ", %" PRId64 ", %" PRId64
+             ", 9, 2); COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
+             NDB_APPLICATION_ID, base, base, base, base + 1, base, base, base + 1, m, m - 60000,
+             m, h, h, base, base, base + 5, base + 5);
+    ok = sqlite3_open(path, &db) == SQLITE_OK &&
+         sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",
+                      NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, (const char *)schema.bytes, NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok)
+        fprintf(stderr, "make_v4: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    snap_free(&schema);
+    return ok;
+}
+
+/* The histogram in a lat_hist (NULL: none); count -1 when damaged. */
+static void q_hist(const char *path, const char *sql, struct hist *h)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    const char *why;
+
+    memset(h, 0, sizeof(*h));
+    h->count = (uint64_t)-1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            h->count = 0;
+            if (sqlite3_column_type(s, 0) != SQLITE_NULL &&
+                hist_decode(h, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                            &why) < 0)
+                h->count = (uint64_t)-1;
+        }
+        sqlite3_finalize(s);
+    } else {
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+    }
+    sqlite3_close(db);
+}
+
+static bool same_buckets(const struct hist *a, const struct hist *b)
+{
+    return a->count == b->count && memcmp(a->buckets, b->buckets, sizeof(a->buckets)) == 0;
+}
+
+/* Version 4 to 5 adds lat_hist, echo_sent and echo_lost to the minute and
+ * hour rollups (NULL and 0 in the rows already there) and changes nothing
+ * else; the schema is then the one a new database gets; a row of before
+ * the migration that gets new attempts keeps its old counts beside a
+ * histogram of the new ones only. */
+static void test_migrate_v4(void)
+{
+    char path[128], fresh[128], err[512], sql[256];
+    struct config *cfg = make_config(1, three);
+    int64_t base = util_now_ms() / 60000 * 60000 - 600 * 1000 + 500;
+    int64_t m = base / 60000 * 60000;
+    char *before, *after, *schema, *schema_fresh;
+    struct hist *h = calloc(2, sizeof(*h)), *want = h + 1;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    snprintf(fresh, sizeof(fresh), "%s", db_path());
+    UNIT_CHECK(make_v4(path, base));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 4);
+    before = dump(path, DUMP_V2);
+    st = store_open(path, cfg, err, sizeof(err));
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 5);
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_minute WHERE lat_hist IS NULL AND "
+                            "echo_sent = 0 AND echo_lost = 0"),
+                2);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_hour WHERE lat_hist IS NULL AND "
+                            "echo_sent = 0 AND echo_lost = 0 AND attempts = 9 AND "
+                            "latency_sum_us = 1270"),
+                1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM failures WHERE batch = 7"), 2);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM runs WHERE pid = 7 AND results = 9"), 1);
+    create_db(fresh, cfg);
+    schema = dump(path, DUMP_SCHEMA);
+    schema_fresh = dump(fresh, DUMP_SCHEMA);
+    UNIT_CHECK(same_dump(schema_fresh, schema));
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+    /* writing goes on: 4 successes in the old minute, 2 in a new one */
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st != NULL) {
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        for (int i = 0; i < 6; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[0], i < 4 ? m + 100 + i : m + 60000 + i, true, 0);
+            r.latency_us = 1000 * (i + 1);
+            store_submit(st, &r);
+            if (i < 4)
+                hist_add(want, r.latency_us);
+        }
+        store_close(st);
+    }
+    snprintf(sql, sizeof(sql), "SELECT lat_hist FROM rollup_minute WHERE minute = %" PRId64, m);
+    q_hist(path, sql, h);
+    UNIT_CHECK(same_buckets(h, want));
+    snprintf(sql, sizeof(sql),
+             "SELECT latency_count * 1000000 + latency_min_us * 1000 + successes FROM "
+             "rollup_minute WHERE minute = %" PRId64,
+             m);
+    UNIT_EQ_INT(q_int(path, sql), 5 * 1000000 + 70 * 1000 + 5);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(latency_count) FROM rollup_hour"), 7 + 6);
+    free(before);
+    free(after);
+    free(schema);
+    free(schema_fresh);
+    free(h);
+    free_config(cfg);
+}
+
+/* A column called lat_hist made by hand in rollup_hour of a version 4
+ * database: the migration fails at its fourth statement, and the first
+ * three, on rollup_minute, are rolled back with it. */
+static void test_migrate_v4_fails_whole(void)
+{
+    char path[128];
+    char *before, *after;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    UNIT_CHECK(make_v4(path, util_now_ms() - 60000));
+    UNIT_EQ_INT(exec_rw(path, "ALTER TABLE rollup_hour ADD COLUMN lat_hist TEXT; "
+                              "PRAGMA wal_checkpoint(TRUNCATE)"),
+                SQLITE_OK);
+    before = dump(path, DUMP_V2);
+    expect_refused(path, "migration from version 4 to 5 failed");
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 4);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM pragma_table_info('rollup_minute') WHERE "
+                            "name IN ('lat_hist', 'echo_sent', 'echo_lost')"),
+                0);
+    free(before);
+    free(after);
+}
+
+/* Every successful attempt's latency goes into the histogram of its
+ * minute and of its hour, in the transaction of its batch: a minute's
+ * histogram is that of its samples, whatever batches they came in, the
+ * hour's is the merge of its minutes, the counts agree with
+ * latency_count, failures add nothing, and ping echoes are summed. */
+static void test_latency_rollups(void)
+{
+    char path[128], err[512], sql[256];
+    struct config *cfg = make_config(2, three);
+    int64_t m0 = util_now_ms() / 3600000 * 3600000 - 3600000; /* the last whole hour */
+    struct hist *h = calloc(4, sizeof(*h)), *want = h + 1, *hour = h + 2, *merged = h + 3;
+    int64_t sent = 0, lost = 0;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    for (int session = 0; session < 3; session++) {
+        st = store_open(path, cfg, err, sizeof(err));
+        UNIT_CHECK(st != NULL);
+        if (st == NULL)
+            break;
+        UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+        for (int i = 0; i < 400; i++) {
+            struct result r;
+            int minute = i % 5;
+            bool ok = i % 7 != 0;
+            make_result(&r, &cfg->targets[0], m0 + minute * 60000 + session * 1000 + i, ok,
+                        WSAECONNREFUSED);
+            /* from 40 µs to 200 ms, a different spread per minute */
+            r.latency_us = 40 + (int64_t)((i * 7919 + session * 104729) % (1000 << minute));
+            r.echo_sent = (uint16_t)(i % 6);
+            r.echo_recv = (uint16_t)(i % 6 > 1 ? i % 6 - 1 : i % 6);
+            sent += r.echo_sent;
+            lost += r.echo_sent - r.echo_recv;
+            store_submit(st, &r);
+            if (ok)
+                hist_add(minute == 2 ? want : merged, r.latency_us);
+            if (ok)
+                hist_add(hour, r.latency_us);
+            /* half of the session's results in a batch of their own */
+            if (i == 200)
+                for (int k = 0; k < 100 && q_int(path, "SELECT coalesce(sum(attempts), 0) FROM "
+                                                       "rollup_minute") < session * 400 + 201;
+                     k++)
+                    usleep(20 * 1000);
+        }
+        store_close(st);
+    }
+    snprintf(sql, sizeof(sql),
+             "SELECT lat_hist FROM rollup_minute WHERE target_id = %" PRId64
+             " AND minute = %" PRId64,
+             cfg->targets[0].db_id, m0 + 2 * 60000);
+    q_hist(path, sql, h);
+    UNIT_CHECK(same_buckets(h, want));
+    snprintf(sql, sizeof(sql), "SELECT lat_hist FROM rollup_hour WHERE hour = %" PRId64, m0);
+    q_hist(path, sql, h);
+    UNIT_CHECK(same_buckets(h, hour));
+    UNIT_EQ_INT(q_int(path, "SELECT sum(latency_count) FROM rollup_hour"), hour->count);
+    /* the hour row is the merge of its minute rows, every minute's
+     * histogram holds latency_count samples */
+    {
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        const char *why;
+        memset(merged, 0, sizeof(*merged));
+        UNIT_CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+        UNIT_CHECK(sqlite3_prepare_v2(db, "SELECT lat_hist, latency_count FROM rollup_minute", -1,
+                                      &s, NULL) == SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            uint64_t before = merged->count;
+            UNIT_EQ_INT(hist_decode(merged, sqlite3_column_blob(s, 0),
+                                    (size_t)sqlite3_column_bytes(s, 0), &why),
+                        0);
+            UNIT_EQ_INT(merged->count - before, sqlite3_column_int64(s, 1));
+        }
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        UNIT_CHECK(same_buckets(merged, hour));
+    }
+    UNIT_EQ_INT(q_int(path, "SELECT sum(echo_sent) FROM rollup_minute"), sent);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(echo_lost) FROM rollup_minute"), lost);
+    UNIT_EQ_INT(q_int(path, "SELECT sum(echo_sent) * 1000 + sum(echo_lost) FROM rollup_hour"),
+                sent * 1000 + lost);
+    /* the other target: no attempt, no row; an all-failed minute: NULL */
+    free(h);
+    free_config(cfg);
+}
+
+/* A lat_hist that is not netdiagd's encoding (someone else wrote to the
+ * database): the next batch for that row replaces it with its own
+ * histogram, and is committed; the batch is never retried for ever. */
+static void test_damaged_hist_replaced(void)
+{
+    char path[128], err[512], sql[256];
+    struct config *cfg = make_config(1, three);
+    int64_t m = util_now_ms() / 60000 * 60000 - 120000;
+    struct hist *h = calloc(2, sizeof(*h)), *want = h + 1;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    st = store_open(path, cfg, err, sizeof(err));
+    UNIT_CHECK(st != NULL);
+    if (st == NULL)
+        goto out;
+    UNIT_EQ_INT(store_sync_targets(st, cfg), 0);
+    for (int i = 0; i < 3; i++) {
+        struct result r;
+        make_result(&r, &cfg->targets[0], m + i, true, 0);
+        store_submit(st, &r);
+    }
+    store_close(st);
+    /* cut off, a count of 0, text, a bucket past the last */
+    static const char *const bad[] = {"X'0185'", "X'010500'", "'hello'", "X'01900501'"};
+    for (size_t k = 0; k < ND_ARRAY_LEN(bad); k++) {
+        snprintf(sql, sizeof(sql),
+                 "UPDATE rollup_minute SET lat_hist = %s; UPDATE rollup_hour "
+                 "SET lat_hist = %s",
+                 bad[k], bad[k]);
+        UNIT_EQ_INT(exec_rw(path, sql), SQLITE_OK);
+        st = store_open(path, cfg, err, sizeof(err));
+        UNIT_CHECK(st != NULL);
+        if (st == NULL)
+            goto out;
+        memset(want, 0, sizeof(*want));
+        for (int i = 0; i < 2; i++) {
+            struct result r;
+            make_result(&r, &cfg->targets[0], m + 10 + i, true, 0);
+            r.latency_us = 5000 + (int64_t)k * 1000;
+            hist_add(want, r.latency_us);
+            store_submit(st, &r);
+        }
+        store_close(st);
+        snprintf(sql, sizeof(sql), "SELECT lat_hist FROM rollup_minute WHERE minute = %" PRId64, m);
+        q_hist(path, sql, h);
+        UNIT_CHECK(same_buckets(h, want));
+        q_hist(path, "SELECT lat_hist FROM rollup_hour", h);
+        UNIT_CHECK(same_buckets(h, want));
+        UNIT_EQ_INT(q_int(path, "SELECT attempts FROM rollup_minute"), 3 + 2 * (k + 1));
+    }
+out:
+    free(h);
+    free_config(cfg);
 }
 
 /* Every transaction that stores failures adds one row to commits, numbered
@@ -2095,6 +2420,10 @@ int main(int argc, char **argv)
     UNIT_RUN(test_migrate_v2_fails_whole);
     UNIT_RUN(test_migrate_v3);
     UNIT_RUN(test_migrate_v3_fails_whole);
+    UNIT_RUN(test_migrate_v4);
+    UNIT_RUN(test_migrate_v4_fails_whole);
+    UNIT_RUN(test_latency_rollups);
+    UNIT_RUN(test_damaged_hist_replaced);
     UNIT_RUN(test_commits);
     UNIT_RUN(test_runs_heartbeat);
     UNIT_RUN(test_second_open_refused);
