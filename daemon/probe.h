@@ -42,6 +42,10 @@ struct result {
     char detail[192]; /* short human detail: "3 answers: 127.0.0.1, ..." */
     char local[64];   /* "127.0.0.1:40312", "" if unknown */
     char remote[64];  /* "127.0.0.1:8080", "[::1]:53" */
+    /* ping: echoes sent and answered, and the extremes of their RTTs
+     * (latency_us is then the median RTT); zero for other kinds */
+    uint16_t echo_sent, echo_recv;
+    int64_t rtt_min_us, rtt_max_us;
 };
 
 /* Where results go (main.c sets it: --once printer, store, alert, metrics). */
