@@ -92,6 +92,7 @@ endif
 COMMON_SRCS := common/array.c common/hist.c common/json.c common/ndb.c common/suggest.c \
                common/timefmt.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
+               daemon/alert_metric.c \
                daemon/config.c daemon/config_opt.c daemon/config_run.c daemon/dns.c \
                daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \
                daemon/probe.c daemon/probe_connect.c daemon/probe_resolve.c \

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* `netdiag alerts`: the alerts netdiagd raised, firing and resolved, and
- * those a stopped or dead daemon left firing shown as unknown since. */
+ * those a stopped or dead daemon left firing shown as unknown since.
+ * Latency and loss alerts (schema 6) show their metric as the name, and
+ * their figures with units. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,10 @@ static const struct output_column alerts_cols[] = {
      * state is unknown (the table says it in the state column) */
     {"unknown_since_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
     {"unknown_since", OUTPUT_COL_HIDE, 0, NULL, 0},
+    /* 'code', 'latency' or 'loss'; the window's figure of the latter (µs,
+     * or lost / sent), in the unit of baseline */
+    {"metric", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"value", OUTPUT_COL_HIDE, 0, NULL, 0},
 };
 
 static void alerts_int(struct output *o, sqlite3_stmt *st, int col)
@@ -50,7 +56,10 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
                        sqlite3_stmt *st)
 {
     int code = sqlite3_column_int(st, 2);
-    const struct wsa_code *wc = wsa_by_code(code);
+    const char *metric = (const char *)sqlite3_column_text(st, 10);
+    bool lat = metric != NULL && strcmp(metric, "latency") == 0;
+    bool loss = metric != NULL && strcmp(metric, "loss") == 0;
+    const struct wsa_code *wc = lat || loss ? NULL : wsa_by_code(code);
     int64_t started = sqlite3_column_int64(st, 3), end;
     bool firing = sqlite3_column_type(st, 4) == SQLITE_NULL;
     /* Nobody watches an alert of a daemon that stopped or died: whether
@@ -71,7 +80,10 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
     else
         output_str(o, db_target_name(db, sqlite3_column_int64(st, 1)));
     output_int(o, code);
-    output_str(o, wc ? wc->name : NULL);
+    if (lat || loss)
+        output_str_shown(o, NULL, metric); /* no code: what fired */
+    else
+        output_str(o, wc ? wc->name : NULL);
     output_int(o, started);
     fmt_time(started, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
     fmt_time(started, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
@@ -94,14 +106,33 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
     timefmt_duration(end, TIMEFMT_ELAPSED, dur, sizeof(dur));
     output_int_shown(o, end, dur);
     alerts_int(o, st, 5);
-    alerts_int(o, st, 6);
-    if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+    if (lat && sqlite3_column_type(st, 6) != SQLITE_NULL) {
+        char us[32];
+        fmt_latency_us(sqlite3_column_int64(st, 6), us, sizeof(us));
+        output_int_shown(o, sqlite3_column_int64(st, 6), us);
+    } else {
+        alerts_int(o, st, 6);
+    }
+    if (sqlite3_column_type(st, 7) == SQLITE_NULL) {
         output_null(o);
-    else
+    } else if (lat || loss) {
+        char fig[32];
+        double b = sqlite3_column_double(st, 7);
+        if (lat)
+            fmt_latency_us((int64_t)b, fig, sizeof(fig));
+        else
+            fmt_percent(b, fig, sizeof(fig));
+        output_double(o, b, lat ? 0 : 4, fig);
+    } else {
         output_double(o, sqlite3_column_double(st, 7), 2, NULL);
+    }
     alerts_int(o, st, 8);
     output_str(o, (const char *)sqlite3_column_text(st, 9));
-    output_str(o, wc ? wc->meaning : NULL);
+    if (lat || loss) /* as netdiagd says it to the hook and Alertmanager */
+        output_str(o, lat ? "Slower than the target's own baseline."
+                          : "More echoes lost than the target's own baseline.");
+    else
+        output_str(o, wc ? wc->meaning : NULL);
     if (unknown) {
         fmt_time(ds->since_ms, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
         output_int(o, ds->since_ms);
@@ -110,6 +141,11 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
         output_null(o);
         output_null(o);
     }
+    output_str(o, metric != NULL ? metric : "code");
+    if (sqlite3_column_type(st, 11) == SQLITE_NULL)
+        output_null(o);
+    else
+        output_double(o, sqlite3_column_double(st, 11), lat ? 0 : 4, NULL);
     output_end_row(o);
 }
 
@@ -135,9 +171,11 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
         (rc = state_note(cl, &db, &ds)) != 0)
         goto out;
     /* An alert belongs to the range when its firing overlaps it. */
-    fmt_buf_add(&sql, "SELECT id, target_id, wsa_code, started, resolved, count, peak, baseline, "
-                      "attempts, detail FROM alerts WHERE started < ?2 AND (resolved IS NULL OR "
-                      "resolved >= ?1)");
+    fmt_buf_add(&sql,
+                "SELECT id, target_id, wsa_code, started, resolved, count, peak, baseline, "
+                "attempts, detail, %s FROM alerts WHERE started < ?2 AND (resolved IS NULL "
+                "OR resolved >= ?1)",
+                db.version >= 6 ? "metric, value" : "'code', NULL");
     if (client_opt(cl, "active") != NULL)
         fmt_buf_add(&sql, " AND resolved IS NULL");
     filter_sql(&db, &f, &sql, "target_id", "wsa_code", NULL);

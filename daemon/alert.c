@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
-/* The alert engine: counts results per target and watched code, runs the
- * detector (alert_detect.c) once per window on one loop timer, raises one
- * host-wide alert when many targets fail alike, and sends every fire and
- * resolve to the alerts table, the log, the exec hook and Alertmanager;
- * firing alerts continue across restarts and reloads. */
+/* The alert engine: counts results per target and watched code, and
+ * keeps each target's latencies and lost echoes, runs the detector
+ * (alert_detect.c) once per window on one loop timer, raises one
+ * host-wide alert when many targets fail (or slow down, or lose) alike,
+ * and sends every fire and resolve to the alerts table, the log, the exec
+ * hook and Alertmanager; firing alerts continue across restarts and
+ * reloads. */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,8 +30,27 @@
 #define ALERT_RESEND_MIN_MS 1000
 #define ALERT_RESEND_MAX_MS 60000
 
+/* Series that watch a figure rather than failures with a code (beside
+ * CONFIG_CODE_TIMEOUT, -1): a target's latency and its lost echoes, and
+ * the host-wide series of each. Their alerts are stored with wsa_code 0. */
+#define ALERT_CODE_LATENCY (-2)
+#define ALERT_CODE_LOSS    (-3)
+
+static enum alert_metric alert_code_metric(int code)
+{
+    return code == ALERT_CODE_LATENCY ? ALERT_METRIC_LATENCY
+           : code == ALERT_CODE_LOSS  ? ALERT_METRIC_LOSS
+                                      : ALERT_METRIC_CODE;
+}
+
+const char *alert_metric_name(enum alert_metric m)
+{
+    return m == ALERT_METRIC_LATENCY ? "latency" : m == ALERT_METRIC_LOSS ? "loss" : "code";
+}
+
 /* One target and one watched code (or the class "timeout",
- * CONFIG_CODE_TIMEOUT). */
+ * CONFIG_CODE_TIMEOUT), or its latency or loss (then count is the echoes
+ * lost this window). */
 struct alert_ser {
     int code;      /* what it watches */
     int real_code; /* the code its alert is stored and sent with */
@@ -98,6 +119,29 @@ static struct alert_text *ser_text(struct alert_ser *ser)
     return ser->txt;
 }
 
+/* A target's latency series while it is near or in an alert. */
+struct alert_lat_full {
+    struct alert_ser ser;
+    int64_t fired_attempts; /* attempts in the window that fired */
+};
+
+/* A target's latency: this window's latencies and the series, from its
+ * first successful attempt (the baseline learns from every window). Most
+ * windows of most targets are plain (below half-way, nothing held): the
+ * series is then these few fields, and `full` is NULL. A window at half-
+ * way or above, an alert, or one restored makes `full` hold it, until a
+ * plain window again (the series of 100k targets would take 27 MB). */
+struct alert_lat {
+    struct alert_lat_win w;
+    double baseline;
+    double pending;
+    int32_t learnt;
+    bool has_pending;
+    uint32_t value_us;      /* the figure of the window being judged */
+    uint32_t prev_attempts; /* attempts in the window before */
+    struct alert_lat_full *full;
+};
+
 struct alert_tgt {
     const char *name; /* the config's: it outlives the table */
     int64_t db_id;
@@ -107,7 +151,27 @@ struct alert_tgt {
      * failure with a watched code: a series that never saw one is all
      * zeros, so most of 100k targets need none (272 bytes each) */
     struct alert_ser *ser;
+    struct alert_lat *lat;  /* NULL: latency alerts off, or no success yet */
+    struct alert_ser *loss; /* NULL: loss alerts off, or no echo lost yet */
+    uint32_t echo_sent;     /* this window */
+    uint8_t windows;        /* windows with attempts so far, up to 255 */
 };
+
+/* Series beyond a target's codes: its latency, then its loss. */
+#define ALERT_TGT_METRICS 2
+
+/* The k-th series of a target (k < nser + ALERT_TGT_METRICS): its codes',
+ * then latency and loss; NULL where none is allocated. */
+static struct alert_ser *alert_tgt_series(const struct alert_tgt *tg, size_t k)
+{
+    if (k < tg->nser)
+        return tg->ser != NULL ? &tg->ser[k] : NULL;
+    if (k == tg->nser)
+        return tg->lat != NULL && tg->lat->full != NULL ? &tg->lat->full->ser : NULL;
+    if (k == tg->nser + 1)
+        return tg->loss;
+    return NULL;
+}
 
 /* The host and one code (every code some target watches). */
 struct alert_host {
@@ -131,6 +195,9 @@ struct alert_engine {
     struct store *st; /* NULL: nothing stored */
     const struct config *cfg;
     struct alert_params p;
+    struct alert_params lossp;  /* the failure rule on echoes */
+    struct alert_lat_params lp; /* latency */
+    uint64_t rng;               /* reservoirs of latencies */
     int64_t window_ms;
     struct alert_tgt *tg; /* parallel to cfg->targets */
     size_t ntg;
@@ -173,6 +240,106 @@ static void alert_tgt_alloc(struct alert_tgt *tg, const struct target *t,
     }
 }
 
+/* A target's latency, at its first success: learning from zero. */
+static void alert_lat_alloc(struct alert_tgt *tg)
+{
+    tg->lat = calloc(1, sizeof(*tg->lat));
+    if (tg->lat == NULL)
+        fatalx("out of memory");
+}
+
+/* The plain latency series as the detector sees it. */
+static void alert_lat_view(const struct alert_lat *l, struct alert_series *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->baseline = l->baseline;
+    s->pending = l->pending;
+    s->has_pending = l->has_pending;
+    s->learnt = l->learnt;
+}
+
+/* The full series of a target's latency (made from the plain one). */
+static struct alert_ser *alert_lat_full(const struct alert_engine *a, struct alert_tgt *tg)
+{
+    struct alert_lat *l = tg->lat;
+
+    if (l->full == NULL) {
+        if ((l->full = calloc(1, sizeof(*l->full))) == NULL)
+            fatalx("out of memory");
+        l->full->ser.code = ALERT_CODE_LATENCY;
+        l->full->ser.real_code = 0;
+        l->full->ser.hidx = alert_host_find(a->hs, a->nhs, ALERT_CODE_LATENCY);
+        alert_lat_view(l, &l->full->ser.s);
+    }
+    return &l->full->ser;
+}
+
+/* Back to the plain fields when nothing but the baseline is left. */
+static void alert_lat_plain(struct alert_lat *l, const struct alert_series *s)
+{
+    l->baseline = s->baseline;
+    l->pending = s->pending;
+    l->has_pending = s->has_pending;
+    l->learnt = s->learnt > INT32_MAX ? INT32_MAX : (int32_t)s->learnt;
+}
+
+static bool alert_lat_is_plain(const struct alert_ser *ser)
+{
+    const struct alert_series *s = &ser->s;
+
+    return !s->firing && !s->held && !s->cand && !s->warm_before && ser->id == 0;
+}
+
+/* A target's loss series, at its first lost echo: the windows before had
+ * none, so its baseline is 0 and it has learnt that many. */
+static void alert_loss_alloc(const struct alert_engine *a, struct alert_tgt *tg)
+{
+    tg->loss = calloc(1, sizeof(*tg->loss));
+    if (tg->loss == NULL)
+        fatalx("out of memory");
+    tg->loss->code = ALERT_CODE_LOSS;
+    tg->loss->real_code = 0;
+    tg->loss->hidx = alert_host_find(a->hs, a->nhs, ALERT_CODE_LOSS);
+    tg->loss->s.learnt = tg->windows;
+}
+
+/* A loss series that only remembers an echo lost long ago: its baseline
+ * (under 0.01 lost a window) weighs nothing against the floors, so it
+ * goes, and comes back at the next lost echo (most ping targets lose one
+ * now and then: 100k series would take 20 MB). */
+static bool alert_loss_is_spent(const struct alert_ser *ser)
+{
+    const struct alert_series *s = &ser->s;
+
+    return !s->firing && !s->held && !s->cand && !s->warm_before && ser->id == 0 &&
+           s->baseline < 0.01 && (!s->has_pending || s->pending == 0);
+}
+
+static void alert_ser_free(struct alert_ser *ser)
+{
+    if (ser != NULL)
+        text_free(ser->txt);
+}
+
+static void alert_lat_free_full(struct alert_lat *l)
+{
+    if (l->full != NULL) {
+        alert_ser_free(&l->full->ser);
+        free(l->full);
+        l->full = NULL;
+    }
+}
+
+static void alert_lat_free(struct alert_lat *l)
+{
+    if (l == NULL)
+        return;
+    alert_lat_free_full(l);
+    alert_lat_win_free(&l->w);
+    free(l);
+}
+
+
 static const char *alert_code_name(int code)
 {
     const struct wsa_code *c = wsa_by_code(code);
@@ -196,7 +363,16 @@ static const char *alert_code_meaning(int code)
 
 static const char *alert_watch_name(int watch)
 {
+    if (alert_code_metric(watch) != ALERT_METRIC_CODE)
+        return alert_metric_name(alert_code_metric(watch));
     return watch == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : alert_code_name(watch);
+}
+
+const char *alert_notice_name(const struct alert_notice *n)
+{
+    if (n->metric != ALERT_METRIC_CODE)
+        return alert_metric_name(n->metric);
+    return n->wsa_name != NULL ? n->wsa_name : "?";
 }
 
 static bool alert_is_dns_timeout(const struct result *r)
@@ -226,7 +402,9 @@ static bool alert_watch_owns(int watch, int code, const char *detail)
  * WSATRY_AGAIN)": what log lines name an alert by. */
 static const char *alert_what(int watch, int real_code, char *buf, size_t len)
 {
-    if (watch == CONFIG_CODE_TIMEOUT)
+    if (alert_code_metric(watch) != ALERT_METRIC_CODE)
+        snprintf(buf, len, "%s", alert_watch_name(watch));
+    else if (watch == CONFIG_CODE_TIMEOUT)
         snprintf(buf, len, "%s (%d %s)", ALERT_CLASS_TIMEOUT, real_code,
                  alert_code_name(real_code));
     else
@@ -290,6 +468,45 @@ static int64_t alert_new_id(struct alert_engine *a)
 
 /* ---- notifications and rows ---- */
 
+/* What a latency or loss alert means, for the hook and Alertmanager. */
+#define ALERT_LATENCY_MEANING "Slower than the target's own baseline."
+#define ALERT_LOSS_MEANING    "More echoes lost than the target's own baseline."
+
+/* The metric fields of a notice from its series, the WSA ones for a code. */
+static void alert_notice_figures(const struct alert_engine *a, const struct alert_series *s,
+                                 int code, int real_code, int64_t fired_attempts,
+                                 struct alert_notice *n)
+{
+    n->metric = alert_code_metric(code);
+    n->count = s->fired_count;
+    n->attempts = s->fired_attempts;
+    n->peak = s->peak;
+    n->baseline = s->fire_baseline;
+    if (n->metric == ALERT_METRIC_LATENCY) {
+        n->figure = alert_lat_figure_name(a->lp.q, n->figure_buf, sizeof(n->figure_buf));
+        n->meaning = ALERT_LATENCY_MEANING;
+        n->value = (double)s->fired_count;
+        n->count = s->fired_attempts; /* the samples */
+        n->attempts = fired_attempts;
+        n->threshold = alert_lat_threshold(&a->lp, s->fire_baseline);
+        return;
+    }
+    if (n->metric == ALERT_METRIC_LOSS) {
+        double sent = (double)(s->fired_attempts > 0 ? s->fired_attempts : 1);
+        n->meaning = ALERT_LOSS_MEANING;
+        n->value = (double)s->fired_count / sent;
+        n->baseline = s->fire_baseline / sent;
+        n->threshold =
+            alert_detect_threshold(&a->lossp, s->fire_baseline, s->fired_attempts) / sent;
+        return;
+    }
+    n->wsa_code = real_code;
+    n->watch_class = code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
+    n->wsa_name = alert_code_name(real_code);
+    n->meaning = alert_code_meaning(real_code);
+    n->threshold = alert_detect_threshold(&a->p, s->fire_baseline, s->fired_attempts);
+}
+
 static void alert_notice_target(const struct alert_engine *a, const struct alert_tgt *tg,
                                 const struct alert_ser *ser, enum alert_event ev, int64_t now_ms,
                                 struct alert_notice *n)
@@ -298,15 +515,11 @@ static void alert_notice_target(const struct alert_engine *a, const struct alert
     n->event = ev;
     n->id = ser->id;
     util_strlcpy(n->target, tg->name, sizeof(n->target));
-    n->wsa_code = ser->real_code;
-    n->watch_class = ser->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
-    n->wsa_name = alert_code_name(ser->real_code);
-    n->meaning = alert_code_meaning(ser->real_code);
-    n->count = ser->s.fired_count;
-    n->attempts = ser->s.fired_attempts;
-    n->peak = ser->s.peak;
-    n->baseline = ser->s.fire_baseline;
-    n->threshold = alert_detect_threshold(&a->p, ser->s.fire_baseline, ser->s.fired_attempts);
+    alert_notice_figures(a, &ser->s, ser->code, ser->real_code,
+                         tg->lat != NULL && tg->lat->full != NULL && ser == &tg->lat->full->ser
+                             ? tg->lat->full->fired_attempts
+                             : 0,
+                         n);
     n->window_ms = a->window_ms;
     n->started_ms = ser->started_ms;
     n->resolved_ms = ev == ALERT_EVENT_RESOLVED ? now_ms : 0;
@@ -323,10 +536,18 @@ static void alert_notice_host(const struct alert_engine *a, const struct alert_h
     n->local = h->local;
     n->id = h->id;
     util_strlcpy(n->target, ALERT_HOST_TARGET, sizeof(n->target));
-    n->wsa_code = h->real_code;
-    n->watch_class = h->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
-    n->wsa_name = alert_code_name(h->real_code);
-    n->meaning = alert_code_meaning(h->real_code);
+    n->metric = alert_code_metric(h->code);
+    if (n->metric == ALERT_METRIC_CODE) {
+        n->wsa_code = h->real_code;
+        n->watch_class = h->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
+        n->wsa_name = alert_code_name(h->real_code);
+        n->meaning = alert_code_meaning(h->real_code);
+    } else {
+        /* the targets' figures differ: the count of targets says it */
+        n->meaning = n->metric == ALERT_METRIC_LATENCY ? ALERT_LATENCY_MEANING : ALERT_LOSS_MEANING;
+        if (n->metric == ALERT_METRIC_LATENCY)
+            n->figure = alert_lat_figure_name(a->lp.q, n->figure_buf, sizeof(n->figure_buf));
+    }
     n->count = h->s.fired_count;
     n->attempts = h->s.fired_attempts;
     n->peak = h->s.peak;
@@ -391,10 +612,28 @@ static void alert_store(struct alert_engine *a, const struct alert_notice *n, in
     row.attempts = n->attempts;
     row.last_notified_ms = last_notified_ms;
     util_strlcpy(row.detail, n->detail, sizeof(row.detail));
+    util_strlcpy(row.metric, alert_metric_name(n->metric), sizeof(row.metric));
+    /* a host-wide latency or loss alert has no one figure */
+    row.has_value = n->metric != ALERT_METRIC_CODE && !n->host;
+    row.value = n->value;
     store_alert_put(a->st, &row);
 }
 
 /* ---- transitions of a target's series ---- */
+
+/* The words of a firing latency or loss alert, again whenever its peak
+ * or its count of windows changes (they carry both). */
+static void alert_metric_detail(struct alert_engine *a, struct alert_tgt *tg, struct alert_ser *ser)
+{
+    char buf[ALERT_DETAIL_MAX], win[32];
+
+    alert_fmt_window(a->window_ms, win, sizeof(win));
+    if (ser->code == ALERT_CODE_LATENCY)
+        alert_lat_words(&a->lp, &ser->s, tg->lat->full->fired_attempts, win, buf, sizeof(buf));
+    else
+        alert_loss_words(&a->lossp, &ser->s, win, buf, sizeof(buf));
+    text_set(&ser_text(ser)->detail, buf);
+}
 
 static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, struct alert_ser *ser,
                                int64_t now_ms)
@@ -405,7 +644,15 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
     ser->id = alert_new_id(a);
     ser->started_ms = now_ms;
     alert_fmt_window(a->window_ms, win, sizeof(win));
-    {
+    if (alert_code_metric(ser->code) != ALERT_METRIC_CODE) {
+        /* the figure it fired with is this window's or, higher, the
+         * window's before (alert_detect_step) */
+        if (ser->code == ALERT_CODE_LATENCY)
+            tg->lat->full->fired_attempts = ser->s.fired_count == (int64_t)tg->lat->value_us
+                                                ? tg->attempts
+                                                : tg->lat->prev_attempts;
+        alert_metric_detail(a, tg, ser);
+    } else {
         char buf[ALERT_DETAIL_MAX];
         const char *first = ser_first(ser);
         if (ser->code == CONFIG_CODE_TIMEOUT) {
@@ -445,9 +692,19 @@ static void alert_target_resolved(struct alert_engine *a, struct alert_tgt *tg,
     char dur[32], what[64];
 
     alert_fmt_ms(now_ms - ser->started_ms, dur, sizeof(dur));
-    log_info("alert: %s %s resolved after %s (peak %" PRId64 " in a window)%s%s", tg->name,
-             alert_what(ser->code, ser->real_code, what, sizeof(what)), dur, ser->s.peak,
-             why ? ": " : "", why ? why : "");
+    if (ser->code == ALERT_CODE_LATENCY) {
+        char pk[24];
+        alert_fmt_us((double)ser->s.peak, pk, sizeof(pk));
+        log_info("alert: %s %s resolved after %s (peak %s, %" PRId64 " window%s over the "
+                 "threshold)%s%s",
+                 tg->name, alert_what(ser->code, ser->real_code, what, sizeof(what)), dur, pk,
+                 ser->s.fire_windows, ser->s.fire_windows == 1 ? "" : "s", why ? ": " : "",
+                 why ? why : "");
+    } else {
+        log_info("alert: %s %s resolved after %s (peak %" PRId64 " in a window)%s%s", tg->name,
+                 alert_what(ser->code, ser->real_code, what, sizeof(what)), dur, ser->s.peak,
+                 why ? ": " : "", why ? why : "");
+    }
     if (a->nactive > 0)
         a->nactive--;
     alert_notice_target(a, tg, ser, ALERT_EVENT_RESOLVED, now_ms, &n);
@@ -461,14 +718,18 @@ static void alert_target_resolved(struct alert_engine *a, struct alert_tgt *tg,
 /* Still firing: a new peak is stored, and the hook is reminded every
  * renotify (never more often). */
 static void alert_target_firing(struct alert_engine *a, struct alert_tgt *tg, struct alert_ser *ser,
-                                int64_t old_peak, int64_t now_ms)
+                                int64_t old_peak, int64_t old_windows, int64_t now_ms)
 {
     const struct alert_config *c = &a->cfg->alert;
     struct alert_notice n;
     bool remind =
         c->exec != NULL && c->renotify_ms > 0 && now_ms - ser->last_notified_ms >= c->renotify_ms;
+    bool metric = alert_code_metric(ser->code) != ALERT_METRIC_CODE;
+    bool words = metric && (ser->s.peak != old_peak || ser->s.fire_windows != old_windows);
 
-    if (!remind && ser->s.peak == old_peak)
+    if (words)
+        alert_metric_detail(a, tg, ser);
+    if (!remind && ser->s.peak == old_peak && !words)
         return;
     alert_notice_target(a, tg, ser, ALERT_EVENT_FIRING, now_ms, &n);
     if (remind) {
@@ -506,6 +767,12 @@ static void alert_host_words(struct alert_host *h, const char *win)
                  h->tally.eligible);
     else if (h->code == CONFIG_CODE_TIMEOUT)
         snprintf(verb, sizeof(verb), "no answer in time from %" PRId64 " of %" PRId64 " targets",
+                 h->tally.fire, h->tally.eligible);
+    else if (h->code == ALERT_CODE_LATENCY)
+        snprintf(verb, sizeof(verb), "latency up on %" PRId64 " of %" PRId64 " targets",
+                 h->tally.fire, h->tally.eligible);
+    else if (h->code == ALERT_CODE_LOSS)
+        snprintf(verb, sizeof(verb), "echoes lost on %" PRId64 " of %" PRId64 " targets",
                  h->tally.fire, h->tally.eligible);
     else
         snprintf(verb, sizeof(verb), "%s on %" PRId64 " of %" PRId64 " targets",
@@ -608,26 +875,142 @@ static void alert_append_name(char *buf, size_t len, const char *name)
 
 /* ---- the window ---- */
 
-/* At debug level, one line per window for a series that failed or fires:
- * what the detector saw, so a test (or a person) can follow it window by
- * window without timing anything. */
-static void alert_debug_window(const struct alert_tgt *tg, const struct alert_ser *ser,
-                               enum alert_step step, int64_t clear_after)
+/* The debug line of a latency window (run: ", clear 1 of 2" or ""). */
+static void alert_debug_lat(const struct alert_engine *a, const struct alert_tgt *tg,
+                            enum alert_level level, enum alert_step step, double base,
+                            const char *run)
+{
+    const struct alert_lat *l = tg->lat;
+    char name[16];
+
+    log_debug("alert: %s latency window: %s %" PRIu32 " us of %" PRIu32 " samples, max %" PRIu32
+              " us, %s (threshold %.0f us, baseline %.0f us): %s%s",
+              tg->name, alert_lat_figure_name(a->lp.q, name, sizeof(name)), l->value_us, l->w.seen,
+              l->w.max, level == ALERT_LEVEL_NONE ? "learning" : alert_level_name(level),
+              alert_lat_threshold(&a->lp, base), base, alert_step_name(step), run);
+}
+
+/* At debug level, one line per window for a series that failed or fires
+ * (latency: that has a figure; loss: that lost echoes): what the detector
+ * saw, so a test (or a person) can follow it window by window without
+ * timing anything. */
+static void alert_debug_window(const struct alert_engine *a, const struct alert_tgt *tg,
+                               const struct alert_ser *ser, enum alert_step step)
 {
     char what[64], run[48] = "";
     /* a class names the code most of this window's failures had */
     int code = ser->code == CONFIG_CODE_TIMEOUT && ser->count > 0
                    ? alert_class_code(ser->count, ser->count_dns)
                    : ser->real_code;
+    double base = ser->s.firing ? ser->s.fire_baseline : ser->s.baseline;
 
     if (ser->s.firing && ser->level == ALERT_LEVEL_CLEAR)
         snprintf(run, sizeof(run), ", clear %" PRId64 " of %" PRId64, ser->s.clear_run,
-                 clear_after);
+                 a->p.clear_after);
+    if (ser->code == ALERT_CODE_LATENCY) {
+        alert_debug_lat(a, tg, ser->level, step, base, run);
+        return;
+    }
+    if (ser->code == ALERT_CODE_LOSS) {
+        log_debug("alert: %s loss window: %" PRId64 " of %" PRIu32 " echoes lost, %s (threshold "
+                  "%.1f, baseline %.2f): %s%s",
+                  tg->name, ser->count, tg->echo_sent,
+                  ser->level == ALERT_LEVEL_NONE ? "learning" : alert_level_name(ser->level),
+                  alert_detect_threshold(&a->lossp, base, tg->echo_sent), base,
+                  alert_step_name(step), run);
+        return;
+    }
     log_debug("alert: %s %s window: %" PRId64 " of %" PRId64 " attempts, %s (threshold %.1f, "
               "baseline %.2f): %s%s",
               tg->name, alert_what(ser->code, code, what, sizeof(what)), ser->count, tg->attempts,
-              alert_level_name(ser->level), ser->s.threshold,
-              ser->s.firing ? ser->s.fire_baseline : ser->s.baseline, alert_step_name(step), run);
+              alert_level_name(ser->level), ser->s.threshold, base, alert_step_name(step), run);
+}
+
+/* The remote host a target's latency or loss is about: the host it names
+ * (successes keep no address, so no other is known). */
+static const char *alert_target_host(const struct target *t)
+{
+    if (t->kind == KIND_RESOLVE)
+        return t->server_system ? "system" : t->server_str;
+    return t->host != NULL ? t->host : "?";
+}
+
+/* A series' level for this window, by what it watches; a latency series
+ * also takes its window's figure here. */
+static enum alert_level alert_ser_level(struct alert_engine *a, struct alert_tgt *tg,
+                                        struct alert_ser *ser)
+{
+    if (ser->code == ALERT_CODE_LATENCY) {
+        ser->count = (int64_t)tg->lat->w.seen;
+        return alert_lat_level(&a->lp, &ser->s, (double)tg->lat->value_us, ser->count);
+    }
+    if (ser->code == ALERT_CODE_LOSS)
+        return alert_detect_level(&a->lossp, &ser->s, ser->count, tg->echo_sent);
+    return alert_detect_level(&a->p, &ser->s, ser->count, tg->attempts);
+}
+
+/* Feed the window to a series, by what it watches. A target's loss waits
+ * while one of its codes fires or would: an attempt with no reply at all
+ * is a timeout, and one outage is one alert. */
+static enum alert_step alert_ser_step(struct alert_engine *a, struct alert_tgt *tg,
+                                      struct alert_ser *ser, enum alert_hold hold)
+{
+    if (ser->code == ALERT_CODE_LATENCY)
+        return alert_lat_step(&a->lp, &ser->s, (double)tg->lat->value_us, (int64_t)tg->lat->w.seen,
+                              hold);
+    if (ser->code == ALERT_CODE_LOSS) {
+        for (size_t k = 0; tg->ser != NULL && k < tg->nser; k++)
+            if (tg->ser[k].s.firing || tg->ser[k].level == ALERT_LEVEL_FIRE)
+                hold = ALERT_HOLD_ALL;
+        return alert_detect_step(&a->lossp, &ser->s, ser->count, tg->echo_sent, hold);
+    }
+    return alert_detect_step(&a->p, &ser->s, ser->count, tg->attempts, hold);
+}
+
+/* A target's latency for this window before the host-wide view: its
+ * figure, and its level when plain; one at half-way or above gets its
+ * full series (and is judged with the others). */
+static void alert_lat_prepare(struct alert_engine *a, struct alert_tgt *tg)
+{
+    struct alert_lat *l = tg->lat;
+    struct alert_series v;
+    enum alert_level level;
+    size_t hidx;
+
+    l->value_us = l->w.seen > 0 ? alert_lat_win_figure(&l->w, a->lp.q) : 0;
+    if (l->full != NULL)
+        return;
+    alert_lat_view(l, &v);
+    level = alert_lat_level(&a->lp, &v, (double)l->value_us, (int64_t)l->w.seen);
+    if (level >= ALERT_LEVEL_WARM) {
+        alert_lat_full(a, tg);
+        return;
+    }
+    if (level == ALERT_LEVEL_CLEAR &&
+        (hidx = alert_host_find(a->hs, a->nhs, ALERT_CODE_LATENCY)) != SIZE_MAX) {
+        a->hs[hidx].tally.eligible++;
+        a->hs[hidx].tally.count += (int64_t)l->w.seen;
+        a->hs[hidx].tally.attempts += tg->attempts;
+    }
+}
+
+/* The window of a plain latency series: it learns (or waits while a
+ * host-wide alert holds it), and stays plain. */
+static void alert_lat_step_plain(struct alert_engine *a, struct alert_tgt *tg, bool debug)
+{
+    struct alert_lat *l = tg->lat;
+    size_t hidx = alert_host_find(a->hs, a->nhs, ALERT_CODE_LATENCY);
+    enum alert_hold hold = hidx != SIZE_MAX ? a->hs[hidx].hold : ALERT_HOLD_NONE;
+    struct alert_series v;
+    enum alert_level level;
+    enum alert_step step;
+
+    alert_lat_view(l, &v);
+    level = alert_lat_level(&a->lp, &v, (double)l->value_us, (int64_t)l->w.seen);
+    step = alert_lat_step(&a->lp, &v, (double)l->value_us, (int64_t)l->w.seen, hold);
+    alert_lat_plain(l, &v);
+    if (debug && l->w.seen > 0)
+        alert_debug_lat(a, tg, level, step, v.baseline, "");
 }
 
 /* O(targets x watched codes): levels first (the host-wide view needs all
@@ -646,10 +1029,10 @@ static void alert_evaluate(struct alert_engine *a)
     }
     for (size_t i = 0; i < a->ntg; i++) {
         struct alert_tgt *tg = &a->tg[i];
+        const struct target *t = &a->cfg->targets[i];
         if (tg->ser == NULL) {
             /* all-zero series, no failure: each is a clear window when the
              * target ran (min_failures >= 1), counted as eligible */
-            const struct target *t = &a->cfg->targets[i];
             for (size_t k = 0; k < tg->nser && tg->attempts > 0; k++) {
                 size_t hidx = alert_host_find(a->hs, a->nhs, t->alert_codes[k]);
                 if (hidx == SIZE_MAX)
@@ -657,24 +1040,38 @@ static void alert_evaluate(struct alert_engine *a)
                 a->hs[hidx].tally.eligible++;
                 a->hs[hidx].tally.attempts += tg->attempts;
             }
-            continue;
         }
-        for (size_t k = 0; k < tg->nser; k++) {
-            struct alert_ser *ser = &tg->ser[k];
-            struct alert_host *h = &a->hs[ser->hidx];
-            ser->level = alert_detect_level(&a->p, &ser->s, ser->count, tg->attempts);
-            if (ser->level == ALERT_LEVEL_NONE)
+        if (tg->lat != NULL)
+            alert_lat_prepare(a, tg);
+        /* no echo lost yet: a clear window once warm, like a code's */
+        if (tg->loss == NULL && tg->echo_sent > 0 && tg->windows >= a->lossp.warmup) {
+            size_t hidx = alert_host_find(a->hs, a->nhs, ALERT_CODE_LOSS);
+            if (hidx != SIZE_MAX) {
+                a->hs[hidx].tally.eligible++;
+                a->hs[hidx].tally.attempts += tg->echo_sent;
+            }
+        }
+        for (size_t k = 0; k < tg->nser + ALERT_TGT_METRICS; k++) {
+            struct alert_ser *ser = alert_tgt_series(tg, k);
+            struct alert_host *h;
+            if (ser == NULL)
                 continue;
+            ser->level = alert_ser_level(a, tg, ser);
+            if (ser->level == ALERT_LEVEL_NONE || ser->hidx == SIZE_MAX)
+                continue;
+            h = &a->hs[ser->hidx];
             h->tally.eligible++;
             h->tally.count += ser->count;
             h->count_dns += ser->count_dns;
-            h->tally.attempts += tg->attempts;
+            h->tally.attempts += ser->code == ALERT_CODE_LOSS ? tg->echo_sent : tg->attempts;
             if (ser->level >= ALERT_LEVEL_WARM)
                 h->tally.warm++;
             if (ser->level == ALERT_LEVEL_FIRE) {
                 h->tally.fire++;
                 alert_append_name(h->targets, sizeof(h->targets), tg->name);
-                alert_hostset_add(&h->remote, ser_host(ser));
+                alert_hostset_add(&h->remote, alert_code_metric(ser->code) == ALERT_METRIC_CODE
+                                                  ? ser_host(ser)
+                                                  : alert_target_host(t));
             }
         }
     }
@@ -698,15 +1095,23 @@ static void alert_evaluate(struct alert_engine *a)
     }
     for (size_t i = 0; i < a->ntg; i++) {
         struct alert_tgt *tg = &a->tg[i];
+        if (tg->lat != NULL && tg->lat->full == NULL)
+            alert_lat_step_plain(a, tg, debug);
         /* a zero series with no failure steps to itself: nothing to do */
-        for (size_t k = 0; tg->ser != NULL && k < tg->nser; k++) {
-            struct alert_ser *ser = &tg->ser[k];
-            int64_t old_peak = ser->s.peak;
-            bool was_firing = ser->s.firing;
-            enum alert_step step =
-                alert_detect_step(&a->p, &ser->s, ser->count, tg->attempts, a->hs[ser->hidx].hold);
+        for (size_t k = 0; k < tg->nser + ALERT_TGT_METRICS; k++) {
+            struct alert_ser *ser = alert_tgt_series(tg, k);
+            int64_t old_peak, old_windows;
+            bool was_firing;
+            enum alert_step step;
+            if (ser == NULL)
+                continue;
+            old_peak = ser->s.peak;
+            old_windows = ser->s.fire_windows;
+            was_firing = ser->s.firing;
+            step = alert_ser_step(a, tg, ser,
+                                  ser->hidx != SIZE_MAX ? a->hs[ser->hidx].hold : ALERT_HOLD_NONE);
             if (debug && (ser->count > 0 || was_firing))
-                alert_debug_window(tg, ser, step, a->p.clear_after);
+                alert_debug_window(a, tg, ser, step);
             switch (step) {
             case ALERT_STEP_FIRED:
                 alert_target_fired(a, tg, ser, now_ms);
@@ -715,15 +1120,19 @@ static void alert_evaluate(struct alert_engine *a)
                 alert_target_resolved(a, tg, ser, now_ms, NULL);
                 break;
             case ALERT_STEP_FIRING:
-                alert_target_firing(a, tg, ser, old_peak, now_ms);
+                alert_target_firing(a, tg, ser, old_peak, old_windows, now_ms);
                 break;
-            case ALERT_STEP_HELD:
+            case ALERT_STEP_HELD: {
+                enum alert_hold hh =
+                    ser->hidx != SIZE_MAX ? a->hs[ser->hidx].hold : ALERT_HOLD_NONE;
                 log_debug("alert: %s %s held back: %s", tg->name, alert_watch_name(ser->code),
-                          a->hs[ser->hidx].hold == ALERT_HOLD_ALL
-                              ? "the alert of many targets covers it"
-                              : "many targets fail alike, waiting a window for the view of all "
-                                "of them");
+                          hh == ALERT_HOLD_ALL ? "the alert of many targets covers it"
+                          : hh == ALERT_HOLD_ONCE
+                              ? "many targets fail alike, waiting a window for the view of all "
+                                "of them"
+                              : "an alert of its failures covers it");
                 break;
+            }
             default:
                 break;
             }
@@ -734,8 +1143,23 @@ static void alert_evaluate(struct alert_engine *a)
                 free(ser->txt->host);
                 ser->txt->first = ser->txt->host = NULL;
             }
+            if (ser->code == ALERT_CODE_LATENCY && alert_lat_is_plain(ser)) {
+                alert_lat_plain(tg->lat, &ser->s);
+                alert_lat_free_full(tg->lat);
+            } else if (ser->code == ALERT_CODE_LOSS && alert_loss_is_spent(ser)) {
+                alert_ser_free(tg->loss);
+                free(tg->loss);
+                tg->loss = NULL;
+            }
         }
+        if (tg->lat != NULL) {
+            alert_lat_win_reset(&tg->lat->w);
+            tg->lat->prev_attempts = tg->attempts;
+        }
+        if (tg->attempts > 0 && tg->windows < UINT8_MAX)
+            tg->windows++;
         tg->attempts = 0;
+        tg->echo_sent = 0;
     }
 }
 
@@ -782,6 +1206,20 @@ void alert_observe(struct alert_engine *a, const struct result *r)
         return;
     tg = &a->tg[(t - first) / sizeof(struct target)];
     tg->attempts++;
+    if (r->ok && r->target->alert_latency) {
+        if (tg->lat == NULL)
+            alert_lat_alloc(tg);
+        alert_lat_win_add(&tg->lat->w, r->latency_us, &a->rng);
+    }
+    if (r->echo_sent > 0 && r->target->alert_loss) {
+        uint32_t lost = r->echo_recv < r->echo_sent ? (uint32_t)(r->echo_sent - r->echo_recv) : 0;
+        tg->echo_sent += r->echo_sent;
+        if (lost > 0) {
+            if (tg->loss == NULL)
+                alert_loss_alloc(a, tg);
+            tg->loss->count += lost;
+        }
+    }
     if (r->ok)
         return;
     if (tg->ser == NULL) {
@@ -867,6 +1305,10 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
         tg[i].nser = t->alert_ncodes;
         for (size_t k = 0; k < t->alert_ncodes; k++)
             alert_host_index(&hs, &nhs, t->alert_codes[k]); /* series come later */
+        if (t->alert_latency)
+            alert_host_index(&hs, &nhs, ALERT_CODE_LATENCY);
+        if (t->alert_loss)
+            alert_host_index(&hs, &nhs, ALERT_CODE_LOSS);
     }
     *tgp = tg;
     *ntgp = cfg->ntargets;
@@ -882,6 +1324,9 @@ static void alert_free_tables(struct alert_tgt *tg, size_t ntg, struct alert_hos
         for (size_t k = 0; tg[i].ser != NULL && k < tg[i].nser; k++)
             text_free(tg[i].ser[k].txt);
         free(tg[i].ser);
+        alert_lat_free(tg[i].lat);
+        alert_ser_free(tg[i].loss);
+        free(tg[i].loss);
     }
     free(tg);
     free(hs);
@@ -963,11 +1408,12 @@ static void alert_am_follow(struct alert_engine *a)
         alert_am_put_all(a, &n);
     }
     for (size_t i = 0; i < a->ntg; i++) {
-        for (size_t k = 0; a->tg[i].ser != NULL && k < a->tg[i].nser; k++) {
+        for (size_t k = 0; k < a->tg[i].nser + ALERT_TGT_METRICS; k++) {
+            struct alert_ser *ser = alert_tgt_series(&a->tg[i], k);
             struct alert_notice n;
-            if (!a->tg[i].ser[k].s.firing)
+            if (ser == NULL || !ser->s.firing)
                 continue;
-            alert_notice_target(a, &a->tg[i], &a->tg[i].ser[k], ALERT_EVENT_FIRING, now_ms, &n);
+            alert_notice_target(a, &a->tg[i], ser, ALERT_EVENT_FIRING, now_ms, &n);
             alert_am_put_all(a, &n);
         }
     }
@@ -1023,8 +1469,33 @@ static struct alert_ser *alert_ser_for_history(struct alert_engine *a, struct al
 static struct alert_host *alert_host_for_row(struct alert_engine *a, int code, const char *detail)
 {
     for (size_t i = 0; i < a->nhs; i++)
-        if (alert_watch_owns(a->hs[i].code, code, detail))
+        if (alert_code_metric(code) != ALERT_METRIC_CODE
+                ? a->hs[i].code == code
+                : alert_watch_owns(a->hs[i].code, code, detail))
             return &a->hs[i];
+    return NULL;
+}
+
+/* The latency or loss series a stored row of tg belongs to (made if the
+ * target has it on). */
+static struct alert_ser *alert_metric_ser_for_row(struct alert_engine *a, struct alert_tgt *tg,
+                                                  int code)
+{
+    const struct target *t;
+
+    if (tg == NULL)
+        return NULL;
+    t = &a->cfg->targets[tg - a->tg];
+    if (code == ALERT_CODE_LATENCY && t->alert_latency) {
+        if (tg->lat == NULL)
+            alert_lat_alloc(tg);
+        return alert_lat_full(a, tg);
+    }
+    if (code == ALERT_CODE_LOSS && t->alert_loss) {
+        if (tg->loss == NULL)
+            alert_loss_alloc(a, tg);
+        return tg->loss;
+    }
     return NULL;
 }
 
@@ -1039,13 +1510,43 @@ static void alert_restore_series(struct alert_series *s, const struct store_aler
     s->clear_run = 0;
 }
 
+/* A latency or loss row's figures back into the units of its series
+ * (see alert_notice_figures). It is warm: it fired. The count of
+ * windows over the threshold starts again at 1. */
+static void alert_restore_metric(struct alert_tgt *tg, struct alert_ser *ser,
+                                 const struct store_alert *row)
+{
+    if (ser->code == ALERT_CODE_LATENCY) {
+        ser->s.fired_count = row->has_value ? (int64_t)row->value : row->peak;
+        ser->s.fired_attempts = row->count;
+        tg->lat->full->fired_attempts = row->attempts;
+    } else if (ser->code == ALERT_CODE_LOSS) {
+        ser->s.baseline = ser->s.fire_baseline = row->baseline * (double)row->attempts;
+    } else {
+        return;
+    }
+    ser->s.learnt = ALERT_WARMUP_WINDOWS;
+    ser->s.fire_windows = 1;
+}
+
 /* An alert of the database whose target or code is no longer watched:
  * resolved now, with the usual notifications. */
+/* The pseudo code of a stored row's series: its metric's, or its code. */
+static int alert_row_code(const struct store_alert *row)
+{
+    if (strcmp(row->metric, "latency") == 0)
+        return ALERT_CODE_LATENCY;
+    if (strcmp(row->metric, "loss") == 0)
+        return ALERT_CODE_LOSS;
+    return row->wsa_code;
+}
+
 static void alert_resolve_orphan(struct alert_engine *a, const struct store_alert *row,
                                  int64_t now_ms)
 {
     struct alert_notice n;
     int64_t notified = row->last_notified_ms;
+    int code = alert_row_code(row);
     char t[64];
 
     memset(&n, 0, sizeof(n));
@@ -1053,13 +1554,21 @@ static void alert_resolve_orphan(struct alert_engine *a, const struct store_aler
     n.host = row->target_id == 0;
     n.id = row->id;
     util_strlcpy(n.target, ALERT_HOST_TARGET, sizeof(n.target));
-    n.wsa_code = row->wsa_code;
-    n.watch_class = alert_watch_owns(CONFIG_CODE_TIMEOUT, row->wsa_code, row->detail)
-                        ? ALERT_CLASS_TIMEOUT
-                        : NULL;
+    n.metric = alert_code_metric(code);
     n.local = n.host && strstr(row->detail, ALERT_LOCAL_WORDS) != NULL;
-    n.wsa_name = alert_code_name(row->wsa_code);
-    n.meaning = alert_code_meaning(row->wsa_code);
+    if (n.metric == ALERT_METRIC_CODE) {
+        n.wsa_code = row->wsa_code;
+        n.watch_class = alert_watch_owns(CONFIG_CODE_TIMEOUT, row->wsa_code, row->detail)
+                            ? ALERT_CLASS_TIMEOUT
+                            : NULL;
+        n.wsa_name = alert_code_name(row->wsa_code);
+        n.meaning = alert_code_meaning(row->wsa_code);
+    } else {
+        n.value = row->value;
+        n.meaning = n.metric == ALERT_METRIC_LATENCY ? ALERT_LATENCY_MEANING : ALERT_LOSS_MEANING;
+        if (n.metric == ALERT_METRIC_LATENCY)
+            n.figure = alert_lat_figure_name(a->lp.q, n.figure_buf, sizeof(n.figure_buf));
+    }
     n.count = row->count;
     n.attempts = row->attempts;
     n.peak = row->peak;
@@ -1074,10 +1583,10 @@ static void alert_resolve_orphan(struct alert_engine *a, const struct store_aler
     else if (!n.host)
         snprintf(n.target, sizeof(n.target), "#%" PRId64, row->target_id);
     util_strlcpy(n.targets, n.target, sizeof(n.targets));
-    log_info("alert: %s %s resolved: no longer watched",
-             n.host ? (n.local ? "host-wide" : "several targets") : n.target,
-             alert_what(n.watch_class != NULL ? CONFIG_CODE_TIMEOUT : n.wsa_code, n.wsa_code, t,
-                        sizeof(t)));
+    log_info(
+        "alert: %s %s resolved: no longer watched",
+        n.host ? (n.local ? "host-wide" : "several targets") : n.target,
+        alert_what(n.watch_class != NULL ? CONFIG_CODE_TIMEOUT : code, n.wsa_code, t, sizeof(t)));
     if (alert_notify(a, &n))
         notified = now_ms;
     alert_store(a, &n, row->target_id, notified);
@@ -1112,14 +1621,18 @@ static void alert_restore(struct alert_engine *a)
         return;
     for (size_t i = 0; i < n; i++) {
         const struct store_alert *row = &rows[i];
+        int code = alert_row_code(row);
         struct alert_tgt *tg = row->target_id > 0 ? alert_tgt_by_db_id(a, row->target_id) : NULL;
-        struct alert_ser *ser = alert_ser_for_row(a, tg, row->wsa_code, row->detail);
+        struct alert_ser *ser = alert_code_metric(code) != ALERT_METRIC_CODE
+                                    ? alert_metric_ser_for_row(a, tg, code)
+                                    : alert_ser_for_row(a, tg, row->wsa_code, row->detail);
         struct alert_host *h =
-            row->target_id == 0 ? alert_host_for_row(a, row->wsa_code, row->detail) : NULL;
+            row->target_id == 0 ? alert_host_for_row(a, code, row->detail) : NULL;
 
         timefmt_iso(row->started_ms, true, t, sizeof(t));
         if (ser != NULL && tg != NULL && !ser->s.firing) {
             alert_restore_series(&ser->s, row);
+            alert_restore_metric(tg, ser, row);
             ser->real_code = row->wsa_code;
             ser->id = row->id;
             ser->started_ms = row->started_ms;
@@ -1167,7 +1680,10 @@ struct alert_engine *alert_new(struct event_base *base, struct store *st, const 
     a->st = st;
     a->cfg = cfg;
     a->window_ms = cfg->alert.window_ms;
+    a->rng = 0x9e3779b97f4a7c15ULL;
     alert_params_from_config(&a->p, &cfg->alert);
+    alert_params_loss(&a->lossp, &cfg->alert);
+    alert_lat_params_from_config(&a->lp, &cfg->alert);
     if (gethostname(a->instance, sizeof(a->instance) - 1) < 0 || a->instance[0] == '\0')
         util_strlcpy(a->instance, "localhost", sizeof(a->instance));
     alert_build(cfg, &a->tg, &a->ntg, &a->hs, &a->nhs);
@@ -1264,6 +1780,22 @@ void alert_set_config_prepared(struct alert_engine *a, const struct config *cfg,
             continue;
         moved[o - otg] = true;
         ntg[i].attempts = o->attempts;
+        ntg[i].echo_sent = o->echo_sent;
+        ntg[i].windows = o->windows;
+        /* latency and loss move whole while the target keeps them on;
+         * a latency baseline is per attempt, not per window: no rescale */
+        if (o->lat != NULL && cfg->targets[i].alert_latency) {
+            ntg[i].lat = o->lat;
+            if (ntg[i].lat->full != NULL)
+                ntg[i].lat->full->ser.hidx = alert_host_find(nhs, nhn, ALERT_CODE_LATENCY);
+            o->lat = NULL;
+        }
+        if (o->loss != NULL && cfg->targets[i].alert_loss) {
+            ntg[i].loss = o->loss;
+            ntg[i].loss->hidx = alert_host_find(nhs, nhn, ALERT_CODE_LOSS);
+            alert_detect_rescale(&ntg[i].loss->s, rescale);
+            o->loss = NULL;
+        }
         if (o->ser == NULL)
             continue; /* nothing to carry: its series are all zeros */
         alert_tgt_alloc(&ntg[i], &cfg->targets[i], nhs, nhn);
@@ -1281,9 +1813,9 @@ void alert_set_config_prepared(struct alert_engine *a, const struct config *cfg,
     }
     /* what did not move resolves: removed targets, codes no longer watched */
     for (size_t i = 0; i < on; i++) {
-        for (size_t k = 0; otg[i].ser != NULL && k < otg[i].nser; k++) {
-            struct alert_ser *os = &otg[i].ser[k];
-            if (os->code != ALERT_SER_TAKEN && os->s.firing)
+        for (size_t k = 0; k < otg[i].nser + ALERT_TGT_METRICS; k++) {
+            struct alert_ser *os = alert_tgt_series(&otg[i], k);
+            if (os != NULL && os->code != ALERT_SER_TAKEN && os->s.firing)
                 alert_target_resolved(a, &otg[i], os, now_ms,
                                       moved[i] ? "no longer watched" : "target removed");
         }
@@ -1319,6 +1851,8 @@ void alert_set_config_prepared(struct alert_engine *a, const struct config *cfg,
     for (size_t i = 0; i < nn; i++)
         a->tg[i].db_id = cfg->targets[i].db_id;
     alert_params_from_config(&a->p, &cfg->alert);
+    alert_params_loss(&a->lossp, &cfg->alert);
+    alert_lat_params_from_config(&a->lp, &cfg->alert);
     /* host-wide alerts turned off: the firing ones resolve */
     for (size_t h = 0; h < a->nhs && a->p.host_min_targets <= 0; h++)
         if (a->hs[h].s.firing)

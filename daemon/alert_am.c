@@ -127,16 +127,64 @@ static char *am_labels(const struct alert_am *am, const struct alert_notice *n)
         return NULL;
     snprintf(code, sizeof(code), "%d", n->wsa_code);
     evbuffer_add(b, "{", 1);
-    am_kv(b, &first, "alertname", n->host ? "NetdiagHostFailureSpike" : "NetdiagFailureSpike");
+    if (n->metric == ALERT_METRIC_LATENCY)
+        am_kv(b, &first, "alertname", n->host ? "NetdiagHostLatency" : "NetdiagLatency");
+    else if (n->metric == ALERT_METRIC_LOSS)
+        am_kv(b, &first, "alertname", n->host ? "NetdiagHostLoss" : "NetdiagLoss");
+    else
+        am_kv(b, &first, "alertname", n->host ? "NetdiagHostFailureSpike" : "NetdiagFailureSpike");
     am_kv(b, &first, "instance", am->instance);
     am_kv(b, &first, "scope", n->host ? "host" : "target");
     am_kv(b, &first, "target", n->target);
+    if (n->metric != ALERT_METRIC_CODE) {
+        /* no code: what it watches is the label */
+        am_kv(b, &first, "metric", alert_metric_name(n->metric));
+        evbuffer_add(b, "}", 1);
+        return am_take(b);
+    }
     if (n->watch_class != NULL)
         am_kv(b, &first, "class", n->watch_class);
     am_kv(b, &first, "wsa_code", code);
     am_kv(b, &first, "wsa_name", n->wsa_name ? n->wsa_name : "");
     evbuffer_add(b, "}", 1);
     return am_take(b);
+}
+
+/* The annotations of a target's latency or loss alert: the figures in
+ * the metric's unit (µs; share of echoes lost), and in words. */
+static void am_metric(struct evbuffer *b, bool *first, const struct alert_notice *n)
+{
+    char v[640], x[32], y[32];
+    bool lat = n->metric == ALERT_METRIC_LATENCY;
+
+    if (lat) {
+        alert_fmt_us(n->value, x, sizeof(x));
+        alert_fmt_us(n->baseline, y, sizeof(y));
+        snprintf(v, sizeof(v), "%s: %s latency %s, baseline %s", n->target,
+                 n->figure ? n->figure : "", x, y);
+    } else {
+        alert_fmt_share(n->value, x, sizeof(x));
+        alert_fmt_share(n->baseline, y, sizeof(y));
+        snprintf(v, sizeof(v), "%s: %s of echoes lost, baseline %s", n->target, x, y);
+    }
+    am_kv(b, first, "summary", v);
+    am_kv(b, first, "description", n->detail);
+    am_kv(b, first, "meaning", n->meaning ? n->meaning : "");
+    if (lat)
+        am_kv(b, first, "figure", n->figure ? n->figure : "");
+    snprintf(v, sizeof(v), lat ? "%.0f" : "%.4f", n->value);
+    am_kv(b, first, "value", v);
+    snprintf(v, sizeof(v), lat ? "%.0f" : "%.4f", n->baseline);
+    am_kv(b, first, "baseline", v);
+    snprintf(v, sizeof(v), lat ? "%.0f" : "%.4f", n->threshold);
+    am_kv(b, first, "threshold", v);
+    am_kv(b, first, "unit", lat ? "us" : "share");
+    snprintf(v, sizeof(v), "%" PRId64, n->peak);
+    am_kv(b, first, "peak", v);
+    snprintf(v, sizeof(v), "%" PRId64, n->count);
+    am_kv(b, first, lat ? "samples" : "lost", v);
+    snprintf(v, sizeof(v), "%" PRId64, n->attempts);
+    am_kv(b, first, lat ? "attempts" : "sent", v);
 }
 
 static char *am_rest(const struct alert_notice *n)
@@ -148,6 +196,10 @@ static char *am_rest(const struct alert_notice *n)
     if (b == NULL)
         return NULL;
     evbuffer_add_printf(b, "\"annotations\":{");
+    if (n->metric != ALERT_METRIC_CODE && !n->host) {
+        am_metric(b, &first, n);
+        goto times;
+    }
     if (n->host)
         snprintf(v, sizeof(v), "%s", n->detail); /* it says what is known, and no more */
     else if (n->watch_class != NULL)
@@ -175,6 +227,7 @@ static char *am_rest(const struct alert_notice *n)
     } else {
         am_kv(b, &first, "targets", n->targets);
     }
+times:
     snprintf(v, sizeof(v), "%" PRId64, n->window_ms);
     am_kv(b, &first, "window_ms", v);
     evbuffer_add(b, "},", 2);

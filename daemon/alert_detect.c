@@ -23,6 +23,34 @@ void alert_params_from_config(struct alert_params *p, const struct alert_config 
         p->alpha = 1.0;
     p->host_min_targets = c->host_min_targets;
     p->host_ratio = c->host_ratio;
+    p->confirm = false;
+    p->warmup = 0;
+}
+
+void alert_params_loss(struct alert_params *p, const struct alert_config *c)
+{
+    alert_params_from_config(p, c);
+    p->factor = c->loss_factor;
+    p->min_failures = c->loss_min_lost;
+    p->min_ratio = c->loss_threshold;
+    p->confirm = true;
+    p->warmup = ALERT_WARMUP_WINDOWS;
+}
+
+void alert_lat_params_from_config(struct alert_lat_params *p, const struct alert_config *c)
+{
+    struct alert_params cp;
+
+    alert_params_from_config(&cp, c);
+    p->q = c->latency_percentile / 100.0;
+    p->factor = c->latency_factor;
+    p->margin_us = (double)c->latency_margin_ms * 1000.0;
+    p->min_samples = c->latency_min_samples > 0 ? c->latency_min_samples : 1;
+    p->clear_after = cp.clear_after;
+    p->alpha = cp.alpha;
+    p->warmup = ALERT_WARMUP_WINDOWS;
+    p->host_min_targets = cp.host_min_targets;
+    p->host_ratio = cp.host_ratio;
 }
 
 const char *alert_level_name(enum alert_level level)
@@ -73,7 +101,7 @@ enum alert_level alert_detect_level(const struct alert_params *p, const struct a
 {
     double t;
 
-    if (attempts <= 0)
+    if (attempts <= 0 || (p->warmup > 0 && !s->firing && s->learnt < p->warmup))
         return ALERT_LEVEL_NONE;
     t = alert_detect_threshold(p, s->firing ? s->fire_baseline : s->baseline, attempts);
     if ((double)count + ALERT_EPS >= t)
@@ -88,7 +116,16 @@ enum alert_level alert_detect_level(const struct alert_params *p, const struct a
 
 static void alert_learn(const struct alert_params *p, struct alert_series *s, double count)
 {
-    s->baseline += p->alpha * (count - s->baseline);
+    double w = p->alpha;
+
+    /* with a warm-up, the first windows weigh 1/n each until that falls
+     * below alpha: their plain mean, not a fraction of the first one */
+    if (p->warmup > 0 && (double)s->learnt * p->alpha < 1.0) {
+        s->learnt++;
+        if (1.0 / (double)s->learnt > w)
+            w = 1.0 / (double)s->learnt;
+    }
+    s->baseline += w * (count - s->baseline);
     if (s->baseline < 0)
         s->baseline = 0;
 }
@@ -113,6 +150,31 @@ static void alert_fire(struct alert_series *s, int64_t count, int64_t attempts)
     s->fired_count = count;
     s->fired_attempts = attempts;
     s->peak = count;
+    s->fire_windows = 1;
+    s->cand = false;
+    s->warm_before = false;
+}
+
+/* Two windows in a row (alert_detect_step): whether this window, at
+ * `level`, fires a series that is not firing: it must be at FIRE, and
+ * the window before at WARM or above. *count and *attempts become the
+ * figures it fires with (the higher of the two windows when both were at
+ * FIRE). A window at FIRE after a clear one is the candidate. */
+static bool alert_confirm(struct alert_series *s, enum alert_level level, double *count,
+                          int64_t *attempts)
+{
+    if (level == ALERT_LEVEL_FIRE && s->warm_before) {
+        if (s->cand && s->cand_value > *count) {
+            *count = s->cand_value;
+            *attempts = s->cand_attempts;
+        }
+        return true;
+    }
+    s->cand = level == ALERT_LEVEL_FIRE;
+    s->cand_value = *count;
+    s->cand_attempts = *attempts;
+    s->warm_before = level >= ALERT_LEVEL_WARM;
+    return false;
 }
 
 enum alert_step alert_detect_step(const struct alert_params *p, struct alert_series *s,
@@ -120,9 +182,35 @@ enum alert_step alert_detect_step(const struct alert_params *p, struct alert_ser
 {
     enum alert_level level = alert_detect_level(p, s, count, attempts);
 
-    if (level == ALERT_LEVEL_NONE)
+    if (level == ALERT_LEVEL_NONE) {
+        if (attempts > 0 && !s->firing && hold == ALERT_HOLD_NONE)
+            alert_pend(p, s, count); /* warming up */
         return s->firing ? ALERT_STEP_FIRING : ALERT_STEP_QUIET;
+    }
     s->threshold = alert_detect_threshold(p, s->firing ? s->fire_baseline : s->baseline, attempts);
+    if (!s->firing && p->confirm) {
+        double c = (double)count;
+        int64_t att = attempts;
+        if (alert_confirm(s, level, &c, &att)) {
+            if (hold == ALERT_HOLD_ALL || (hold == ALERT_HOLD_ONCE && !s->held)) {
+                s->held = true;
+                s->has_pending = false;
+                s->cand = false;
+                s->warm_before = true; /* the next window decides alone */
+                return ALERT_STEP_HELD;
+            }
+            int64_t fw = (s->cand ? 1 : 0) + (level == ALERT_LEVEL_FIRE ? 1 : 0);
+            alert_fire(s, (int64_t)c, att);
+            s->fire_windows = fw;
+            return ALERT_STEP_FIRED;
+        }
+        s->held = false;
+        if (s->cand || hold != ALERT_HOLD_NONE)
+            s->has_pending = false; /* a candidate is never learnt, nor what led to it */
+        else
+            alert_pend(p, s, count);
+        return ALERT_STEP_QUIET;
+    }
     if (!s->firing) {
         if (level == ALERT_LEVEL_FIRE) {
             /* a window that would fire is never learnt: an outage must
@@ -147,6 +235,8 @@ enum alert_step alert_detect_step(const struct alert_params *p, struct alert_ser
     /* firing: the baseline stays frozen until the alert resolves */
     if (count > s->peak)
         s->peak = count;
+    if (level == ALERT_LEVEL_FIRE)
+        s->fire_windows++;
     if (level != ALERT_LEVEL_CLEAR) {
         s->clear_run = 0;
         return ALERT_STEP_FIRING;
@@ -158,6 +248,166 @@ enum alert_step alert_detect_step(const struct alert_params *p, struct alert_ser
     s->has_pending = false;
     alert_pend(p, s, count);
     return ALERT_STEP_RESOLVED;
+}
+
+double alert_lat_threshold(const struct alert_lat_params *p, double baseline_us)
+{
+    double t = baseline_us * p->factor;
+
+    if (baseline_us + p->margin_us > t)
+        t = baseline_us + p->margin_us;
+    return t;
+}
+
+enum alert_level alert_lat_level(const struct alert_lat_params *p, const struct alert_series *s,
+                                 double value_us, int64_t samples)
+{
+    double b, t;
+
+    if (samples < p->min_samples || samples <= 0 || (!s->firing && s->learnt < p->warmup))
+        return ALERT_LEVEL_NONE;
+    b = s->firing ? s->fire_baseline : s->baseline;
+    t = alert_lat_threshold(p, b);
+    if (value_us + ALERT_EPS >= t)
+        return ALERT_LEVEL_FIRE;
+    /* hysteresis as for counts: clear only below half-way to the threshold */
+    if (2.0 * (value_us - b) + ALERT_EPS >= t - b)
+        return ALERT_LEVEL_WARM;
+    return ALERT_LEVEL_CLEAR;
+}
+
+/* An EWMA of log(value): the first windows are averaged evenly (each
+ * weighs 1/n until 1/n falls below alpha), so the baseline is the plain
+ * geometric mean of the first ones rather than the first one alone. */
+static void alert_lat_learn(const struct alert_lat_params *p, struct alert_series *s,
+                            double value_us)
+{
+    double w;
+
+    if (value_us < 1.0)
+        value_us = 1.0; /* a sub-µs figure: log(0) is no baseline */
+    if (s->learnt <= 0 || s->baseline < 1.0) {
+        s->baseline = value_us;
+        s->learnt = 1;
+        return;
+    }
+    w = 1.0 / (double)(s->learnt + 1);
+    if (w < p->alpha)
+        w = p->alpha;
+    s->baseline = exp(log(s->baseline) + w * (log(value_us) - log(s->baseline)));
+    /* counts on only as far as the weights need it */
+    if ((double)(s->learnt + 1) * p->alpha < 1.0 || s->learnt < p->warmup)
+        s->learnt++;
+}
+
+static void alert_lat_pend(const struct alert_lat_params *p, struct alert_series *s,
+                           double value_us)
+{
+    if (s->has_pending)
+        alert_lat_learn(p, s, s->pending);
+    s->pending = value_us;
+    s->has_pending = true;
+}
+
+enum alert_step alert_lat_step(const struct alert_lat_params *p, struct alert_series *s,
+                               double value_us, int64_t samples, enum alert_hold hold)
+{
+    enum alert_level level = alert_lat_level(p, s, value_us, samples);
+
+    if (samples < p->min_samples || samples <= 0)
+        return s->firing ? ALERT_STEP_FIRING : ALERT_STEP_QUIET;
+    if (level == ALERT_LEVEL_NONE) {
+        /* still learning what normal is: nothing to judge against yet */
+        alert_lat_pend(p, s, value_us);
+        return ALERT_STEP_QUIET;
+    }
+    s->threshold = alert_lat_threshold(p, s->firing ? s->fire_baseline : s->baseline);
+    if (!s->firing) {
+        double v = value_us;
+        int64_t n = samples;
+        if (alert_confirm(s, level, &v, &n)) {
+            if (hold == ALERT_HOLD_ALL || (hold == ALERT_HOLD_ONCE && !s->held)) {
+                s->held = true;
+                s->has_pending = false;
+                s->cand = false;
+                s->warm_before = true;
+                return ALERT_STEP_HELD;
+            }
+            int64_t fw = (s->cand ? 1 : 0) + (level == ALERT_LEVEL_FIRE ? 1 : 0);
+            alert_fire(s, (int64_t)v, n);
+            s->fire_windows = fw;
+            /* the window that confirmed it may be lower than the candidate */
+            if ((int64_t)value_us > s->peak)
+                s->peak = (int64_t)value_us;
+            return ALERT_STEP_FIRED;
+        }
+        s->held = false;
+        if (s->cand || hold != ALERT_HOLD_NONE)
+            s->has_pending = false;
+        else
+            alert_lat_pend(p, s, value_us);
+        return ALERT_STEP_QUIET;
+    }
+    if ((int64_t)value_us > s->peak)
+        s->peak = (int64_t)value_us;
+    if (level == ALERT_LEVEL_FIRE)
+        s->fire_windows++;
+    if (level != ALERT_LEVEL_CLEAR) {
+        s->clear_run = 0;
+        return ALERT_STEP_FIRING;
+    }
+    if (++s->clear_run < p->clear_after)
+        return ALERT_STEP_FIRING;
+    s->firing = false;
+    s->clear_run = 0;
+    s->has_pending = false;
+    alert_lat_pend(p, s, value_us);
+    return ALERT_STEP_RESOLVED;
+}
+
+/* Hoare's selection: the k-th smallest (0-based) of v[0..n), in place;
+ * O(n) on average. */
+static uint32_t alert_select(uint32_t *v, size_t n, size_t k)
+{
+    long lo = 0, hi = (long)n - 1, kk = (long)k;
+
+    while (lo < hi) {
+        uint32_t pivot = v[lo + (hi - lo) / 2];
+        long i = lo - 1, j = hi + 1;
+        for (;;) {
+            do
+                i++;
+            while (v[i] < pivot);
+            do
+                j--;
+            while (v[j] > pivot);
+            if (i >= j)
+                break;
+            uint32_t t = v[i];
+            v[i] = v[j];
+            v[j] = t;
+        }
+        /* v[lo..j] <= pivot <= v[j+1..hi] */
+        if (kk <= j)
+            hi = j;
+        else
+            lo = j + 1;
+    }
+    return v[kk];
+}
+
+uint32_t alert_lat_quantile(uint32_t *v, size_t n, double q)
+{
+    double r;
+    size_t k;
+
+    if (n == 0)
+        return 0;
+    r = ceil(q * (double)n - ALERT_EPS);
+    k = r < 1.0 ? 0 : (size_t)r - 1;
+    if (k >= n)
+        k = n - 1;
+    return alert_select(v, n, k);
 }
 
 bool alert_detect_host_many(const struct alert_params *p, const struct alert_host_tally *t,

@@ -20,9 +20,38 @@ struct alert_params {
     double alpha;             /* weight of one window in the baseline: window / baseline */
     int64_t host_min_targets; /* 0: no host-wide alerts */
     double host_ratio;
+    /* fire only on two windows in a row (see alert_detect_step); the
+     * loss rule asks for it, the failure rule does not */
+    bool confirm;
+    /* windows learnt before it may fire, the first ones averaged evenly
+     * (loss); 0: none, a plain EWMA from 0 (failures, whose baselines
+     * are seeded from the rollups at start) */
+    int64_t warmup;
 };
 
 void alert_params_from_config(struct alert_params *p, const struct alert_config *c);
+
+/* The loss rule is the failure rule on echoes (a lost echo is a failure,
+ * a sent one an attempt): its knobs from [alert] loss_*. */
+void alert_params_loss(struct alert_params *p, const struct alert_config *c);
+
+/* The latency rule's knobs, from [alert] latency_*. */
+struct alert_lat_params {
+    double q;            /* the percentile as a fraction: 0.5 */
+    double factor;       /* the window's figure must pass baseline x factor ... */
+    double margin_us;    /* ... and baseline + margin */
+    int64_t min_samples; /* fewer successful attempts: no evidence */
+    int64_t clear_after; /* clear windows in a row before a resolve */
+    double alpha;        /* weight of one window in the baseline */
+    int64_t warmup;      /* windows learnt before it may fire */
+    int64_t host_min_targets;
+    double host_ratio;
+};
+
+/* Windows a latency or loss baseline learns before it may fire. */
+#define ALERT_WARMUP_WINDOWS 5
+
+void alert_lat_params_from_config(struct alert_lat_params *p, const struct alert_config *c);
 
 /* Where one window stands against the rule. */
 enum alert_level {
@@ -66,6 +95,16 @@ struct alert_series {
      * here and is learnt only when the next window does not fire. */
     double pending;
     bool has_pending;
+    /* latency series: windows learnt so far (counted while it matters) */
+    int64_t learnt;
+    /* windows at FIRE level since it fired (latency and loss) */
+    int64_t fire_windows;
+    /* confirmation (latency, loss): the last window with evidence was
+     * at WARM or above, or at FIRE (a candidate, with its figures) */
+    bool warm_before;
+    bool cand;
+    double cand_value;
+    int64_t cand_attempts;
 };
 
 /* The failure count a window of `attempts` attempts must reach to fire:
@@ -73,7 +112,8 @@ struct alert_series {
 double alert_detect_threshold(const struct alert_params *p, double baseline, int64_t attempts);
 
 /* The level of a window (count failures of `attempts`) for series s, with
- * its frozen baseline while it fires. Does not change s. */
+ * its frozen baseline while it fires; NONE without attempts and while
+ * the baseline is still warming up. Does not change s. */
 enum alert_level alert_detect_level(const struct alert_params *p, const struct alert_series *s,
                                     int64_t count, int64_t attempts);
 
@@ -81,7 +121,11 @@ enum alert_level alert_detect_level(const struct alert_params *p, const struct a
  * baseline from windows that are not part of an alert (nor the window
  * just before one: an outage that starts late in a window puts a few
  * failures there, below the threshold, and they are its start, not the
- * normal). */
+ * normal). With p->confirm, one window at FIRE is not enough: it fires
+ * at a window at FIRE when the window before was at WARM or above (a
+ * lone window over the threshold, which chance gives now and then, fires
+ * nothing and is never learnt), with the higher of the two windows'
+ * counts. */
 enum alert_step alert_detect_step(const struct alert_params *p, struct alert_series *s,
                                   int64_t count, int64_t attempts, enum alert_hold hold);
 
@@ -108,6 +152,35 @@ enum alert_step alert_detect_host_step(const struct alert_params *p, struct aler
 /* The hold per-target series of the code get after the host step. */
 enum alert_hold alert_detect_host_hold(const struct alert_params *p, const struct alert_series *h,
                                        const struct alert_host_tally *t);
+
+/* Latency series reuse struct alert_series with these units: baseline,
+ * fire_baseline, threshold, pending, peak and fired_count hold µs (the
+ * baseline is a geometric mean: an EWMA of the logarithm of each
+ * window's figure, so one slow window moves it by a factor, not by its
+ * size), fired_attempts the samples of the window that fired. */
+
+/* The figure a window must reach to fire: max(baseline x factor,
+ * baseline + margin). */
+double alert_lat_threshold(const struct alert_lat_params *p, double baseline_us);
+
+/* The level of a window whose percentile is value_us over `samples`
+ * successful attempts: NONE below min_samples and while the baseline is
+ * still learning (nothing to judge against), FIRE at the threshold, WARM
+ * at least half-way from the baseline to it, CLEAR below. */
+enum alert_level alert_lat_level(const struct alert_lat_params *p, const struct alert_series *s,
+                                 double value_us, int64_t samples);
+
+/* Feed one window to a latency series: as alert_detect_step() with
+ * confirmation, learning (one window behind) from every window that is
+ * not part of a fire. */
+enum alert_step alert_lat_step(const struct alert_lat_params *p, struct alert_series *s,
+                               double value_us, int64_t samples, enum alert_hold hold);
+
+/* The q-quantile (0..1) of n values, nearest rank (the ceil(q x n)-th
+ * smallest: for the median of an even count, the lower middle one, so a
+ * window's figure is always one of its samples and half the window at
+ * least must be slow to move it). Reorders v. 0 when n is 0. */
+uint32_t alert_lat_quantile(uint32_t *v, size_t n, double q);
 
 /* A new window length: baselines are per window, so they scale with it. */
 void alert_detect_rescale(struct alert_series *s, double ratio);

@@ -35,7 +35,7 @@ extern char **environ;
 #define ALERT_EXEC_MAX_RUNNING 8
 #define ALERT_EXEC_QUEUE_MAX   64
 #define ALERT_EXEC_MAX_WORDS   32
-#define ALERT_EXEC_NVARS       26
+#define ALERT_EXEC_NVARS       29
 #define ALERT_EXEC_DROP_LOG_S  10
 /* At shutdown a running hook gets SIGTERM, and SIGKILL after this. */
 #define ALERT_EXEC_STOP_MS 500
@@ -111,8 +111,7 @@ static void alert_exec_drop(struct alert_exec *ex, const char *command,
     snprintf(ex->dropped_prog, sizeof(ex->dropped_prog), "%.*s", (int)strcspn(command, " \t"),
              command);
     snprintf(ex->dropped_last, sizeof(ex->dropped_last), "%s %s %s%s", n->target,
-             n->wsa_name ? n->wsa_name : "?", alert_event_name(n->event),
-             n->repeat ? " again" : "");
+             alert_notice_name(n), alert_event_name(n->event), n->repeat ? " again" : "");
     if (ex->dropped_log_us == 0 || wait_us <= 0) {
         alert_exec_droplog(ex);
     } else if (!evtimer_pending(ex->ev_droplog, NULL)) {
@@ -275,15 +274,32 @@ static void alert_env_fill(struct alert_env *e, const char *instance, const stru
     alert_env_add(e, "TARGET", "%s", n->target);
     alert_env_add(e, "TARGETS", "%s", n->host ? n->targets : n->target);
     alert_env_add(e, "CLASS", "%s", n->watch_class ? n->watch_class : "");
+    alert_env_add(e, "METRIC", "%s", alert_metric_name(n->metric));
     alert_env_add(e, "WSA_CODE", "%d", n->wsa_code);
     alert_env_add(e, "WSA_NAME", "%s", n->wsa_name ? n->wsa_name : "");
     alert_env_add(e, "MEANING", "%s", n->meaning ? n->meaning : "");
     alert_env_add(e, "COUNT", "%" PRId64, n->count);
     alert_env_add(e, "ATTEMPTS", "%" PRId64, n->attempts);
     alert_env_add(e, "PEAK", "%" PRId64, n->peak);
-    alert_env_add(e, "BASELINE", "%.2f", n->baseline);
-    if (!n->host)
-        alert_env_add(e, "THRESHOLD", "%.2f", n->threshold);
+    if (n->metric == ALERT_METRIC_LATENCY) {
+        /* µs, whole: what a script compares */
+        alert_env_add(e, "FIGURE", "%s", n->figure ? n->figure : "");
+        if (!n->host)
+            alert_env_add(e, "VALUE", "%.0f", n->value);
+        alert_env_add(e, "BASELINE", "%.0f", n->baseline);
+        if (!n->host)
+            alert_env_add(e, "THRESHOLD", "%.0f", n->threshold);
+    } else if (n->metric == ALERT_METRIC_LOSS) {
+        if (!n->host)
+            alert_env_add(e, "VALUE", "%.4f", n->value);
+        alert_env_add(e, "BASELINE", "%.4f", n->baseline);
+        if (!n->host)
+            alert_env_add(e, "THRESHOLD", "%.4f", n->threshold);
+    } else {
+        alert_env_add(e, "BASELINE", "%.2f", n->baseline);
+        if (!n->host)
+            alert_env_add(e, "THRESHOLD", "%.2f", n->threshold);
+    }
     timefmt_duration(n->window_ms, TIMEFMT_EXACT, win, sizeof(win));
     alert_env_add(e, "WINDOW", "%s", win);
     timefmt_iso(n->started_ms, true, t, sizeof(t));
@@ -406,7 +422,7 @@ static void alert_exec_start(struct alert_exec *ex, const char *command, int64_t
     job->pidfd = -1;
     job->timeout_ms = timeout_ms;
     util_strlcpy(job->prog, argv[0], sizeof(job->prog));
-    snprintf(job->what, sizeof(job->what), "%s %s %s%s", n->target, n->wsa_name ? n->wsa_name : "?",
+    snprintf(job->what, sizeof(job->what), "%s %s %s%s", n->target, alert_notice_name(n),
              alert_event_name(n->event), n->repeat ? " again" : "");
     rc = alert_spawn(argv, envp, &job->pid);
     if (rc != 0) {

@@ -941,6 +941,10 @@ static void target_apply_defaults(struct parser *p, size_t ti)
         memcpy(t->alert_codes, p->cfg->alert.codes, sizeof(t->alert_codes));
         t->alert_ncodes = p->cfg->alert.ncodes;
     }
+    if (!m->have[config_opt_index(config_opt_find(SEC_TARGET, "alert_latency"))])
+        t->alert_latency = p->cfg->alert.latency;
+    if (!m->have[config_opt_index(config_opt_find(SEC_TARGET, "alert_loss"))])
+        t->alert_loss = p->cfg->alert.loss;
 }
 
 /* timeout >= interval: blame the timeout when it was written, else the

@@ -100,6 +100,8 @@ struct target {
     /* alerting: watched codes for this target (from [alert] unless set) */
     int alert_codes[CONFIG_MAX_CODES];
     size_t alert_ncodes;
+    /* latency and loss alerts, 0 off, 1 on (from [alert] unless set) */
+    int alert_latency, alert_loss;
 
     /* where the target was defined, for messages */
     char *file;
@@ -126,6 +128,16 @@ struct alert_config {
     int64_t exec_timeout_ms;  /* a hook still running then is killed */
     int64_t host_min_targets; /* host-wide alert needs this many targets; 0: off */
     double host_ratio;        /* ... and this share of the targets watching the code */
+    /* latency and loss alerts (alert_detect.h says the rule) */
+    int latency;                 /* 0 off, 1 on: for targets that do not say */
+    double latency_percentile;   /* the window's figure: 50 = the median */
+    double latency_factor;       /* over baseline x this ... */
+    int64_t latency_margin_ms;   /* ... and over baseline + this */
+    int64_t latency_min_samples; /* fewer successful attempts: no evidence */
+    int loss;                    /* 0 off, 1 on: for targets that do not say */
+    double loss_threshold;       /* share of a window's echoes lost */
+    double loss_factor;          /* times the baseline's lost echoes */
+    int64_t loss_min_lost;       /* the fewest lost echoes that fire */
 };
 
 struct config {

@@ -23,6 +23,7 @@ static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
 static const char *const addrsel_names[] = {"first", "all", NULL};
 static const char *const proto_names[] = {"udp", "tcp", NULL};
 static const char *const latency_names[] = {"histogram", "off", NULL};
+static const char *const onoff_names[] = {"off", "on", NULL};
 
 /* The names of a target's kind and family: the values the config takes
  * are the names everything else prints and stores. */
@@ -98,12 +99,23 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_ALERT,  "alertmanager_url", OT_URL,      0,                      0,                      "",                              CFG(alert.alertmanager_url), 0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "host_min_targets", OT_INT,      0,                      1000000,                "3",                             CFG(alert.host_min_targets), 0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "host_ratio",       OT_DOUBLE,   0,                      1,                      "0.5",                           CFG(alert.host_ratio),       0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "latency",          OT_ENUM,     0,                      0,                      "on",                            CFG(alert.latency),          0,                 onoff_names,   0,                  0,         0},
+    {SEC_ALERT,  "latency_percentile", OT_DOUBLE, 1,                      100,                    "50",                            CFG(alert.latency_percentile), 0,               NULL,          0,                  0,         0},
+    {SEC_ALERT,  "latency_factor",   OT_DOUBLE,   1,                      1000,                   "1.5",                           CFG(alert.latency_factor),   0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "latency_margin",   OT_DURATION, 0,                      3600 * 1000,            "5ms",                           CFG(alert.latency_margin_ms), 0,                NULL,          0,                  0,         0},
+    {SEC_ALERT,  "latency_min_samples", OT_INT,   1,                      1000000,                "5",                             CFG(alert.latency_min_samples), 0,              NULL,          0,                  0,         0},
+    {SEC_ALERT,  "loss",             OT_ENUM,     0,                      0,                      "on",                            CFG(alert.loss),             0,                 onoff_names,   0,                  0,         0},
+    {SEC_ALERT,  "loss_threshold",   OT_DOUBLE,   0,                      1,                      "0.05",                          CFG(alert.loss_threshold),   0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "loss_factor",      OT_DOUBLE,   1,                      1000,                   "3",                             CFG(alert.loss_factor),      0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "loss_min_lost",    OT_INT,      1,                      1000000,                "5",                             CFG(alert.loss_min_lost),    0,                 NULL,          0,                  0,         0},
 
     {SEC_TARGET, "kind",             OT_ENUM,     0,                      0,                      NULL,                            TGT(kind),                   0,                 kind_names,    K_ALL,              0,         0},
     {SEC_TARGET, "interval",         OT_DURATION, CONFIG_INTERVAL_MIN_MS, CONFIG_INTERVAL_MAX_MS, "10s",                           TGT(interval_ms),            0,                 NULL,          K_ALL,              0,         0},
     {SEC_TARGET, "timeout",          OT_DURATION, CONFIG_TIMEOUT_MIN_MS,  CONFIG_INTERVAL_MAX_MS, "3s",                            TGT(timeout_ms),             0,                 NULL,          K_ALL,              0,         0},
     {SEC_TARGET, "family",           OT_ENUM,     0,                      0,                      "any",                           TGT(family),                 0,                 family_names,  K_ALL,              0,         0},
     {SEC_TARGET, "codes",            OT_CODES,    0,                      0,                      NULL,                            TGT(alert_codes),            TGT(alert_ncodes), NULL,          K_ALL,              0,         0},
+    {SEC_TARGET, "alert_latency",    OT_ENUM,     0,                      0,                      NULL,                            TGT(alert_latency),          0,                 onoff_names,   K_ALL,              0,         0},
+    {SEC_TARGET, "alert_loss",       OT_ENUM,     0,                      0,                      NULL,                            TGT(alert_loss),             0,                 onoff_names,   K_ALL,              0,         0},
     {SEC_TARGET, "host",             OT_HOST,     0,                      0,                      NULL,                            TGT(host),                   0,                 NULL,          K_CS,               K_CS,      0},
     {SEC_TARGET, "port",             OT_PORT,     1,                      65535,                  NULL,                            TGT(port),                   0,                 NULL,          K_CS,               K_CS,      0},
     {SEC_TARGET, "source",           OT_SOURCE,   0,                      0,                      NULL,                            0,                           0,                 NULL,          K_CS,               0,         0},

@@ -67,7 +67,7 @@ static const char *const store_ctl_sql[CTL__COUNT] = {
     [CTL_MAX_ALERT_ID] = "SELECT coalesce(max(id), 0) FROM alerts",
     [CTL_LIST_FIRING_ALERTS] =
         "SELECT a.id, a.target_id, a.wsa_code, a.started, a.count, a.peak, a.baseline, "
-        "a.attempts, a.last_notified, a.detail, t.name FROM alerts AS a "
+        "a.attempts, a.last_notified, a.detail, t.name, a.metric, a.value FROM alerts AS a "
         "LEFT JOIN targets AS t ON t.id = a.target_id WHERE a.resolved IS NULL ORDER BY a.id",
     [CTL_BASELINES] =
         "SELECT c.target_id, c.wsa_code, sum(c.count), (SELECT count(*) FROM rollup_minute AS m "
@@ -854,6 +854,10 @@ int store_load_alerts(struct store *st, struct store_alert **out, size_t *n)
         detail = sqlite3_column_text(s, 10);
         if (detail != NULL)
             util_strlcpy(a->target_name, (const char *)detail, sizeof(a->target_name));
+        detail = sqlite3_column_text(s, 11);
+        util_strlcpy(a->metric, detail != NULL ? (const char *)detail : "code", sizeof(a->metric));
+        a->has_value = sqlite3_column_type(s, 12) != SQLITE_NULL;
+        a->value = sqlite3_column_double(s, 12);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {

@@ -14,7 +14,7 @@
 /* The newest PRAGMA user_version this build reads and writes (the
  * application_id is NDB_APPLICATION_ID, common/ndb.h). A reader refuses a
  * file with another application_id or a higher version (ndb_check()). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* Results the queue holds (ok and failed); more are dropped and counted.
  * Twice a batch: the loop fills one half while the writer commits the
  * other. ~13 MiB when full (a full disk: about 8 s at 4,000 results/s). */
@@ -110,6 +110,12 @@ struct store_alert {
     int64_t last_notified_ms; /* 0: never */
     char detail[320];
     char target_name[72]; /* store_load_alerts() only: the target's name */
+    /* schema 6: what it watches, "code", "latency" or "loss" (wsa_code 0),
+     * and for the latter the window's figure (µs, or the share of echoes
+     * lost), in the unit baseline then has */
+    char metric[8];
+    bool has_value;
+    double value;
 };
 /* Alert rows the queue holds; more are dropped (and logged). */
 #define STORE_ALERT_QUEUE_MAX 1024

@@ -61,10 +61,12 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
     [STMT_UPSERT_HOUR_CODE] = STORE_CODE_UPSERT("rollup_hour_code", "hour"),
     [STMT_UPSERT_ALERT] =
         "INSERT INTO alerts (id, target_id, wsa_code, started, resolved, count, peak, baseline, "
-        "attempts, last_notified, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "attempts, last_notified, detail, metric, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+        "?9, ?10, ?11, ?12, ?13) "
         "ON CONFLICT (id) DO UPDATE SET resolved = excluded.resolved, count = excluded.count, "
         "peak = excluded.peak, baseline = excluded.baseline, attempts = excluded.attempts, "
-        "last_notified = excluded.last_notified, detail = excluded.detail",
+        "last_notified = excluded.last_notified, detail = excluded.detail, "
+        "value = excluded.value",
     [STMT_UPSERT_RUN] =
         "INSERT INTO runs (id, pid, hostname, version, config, started, heartbeat, stopped, "
         "results, failures, dropped, targets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
@@ -795,6 +797,11 @@ static int store_write_alerts(struct store *st)
         else
             sqlite3_bind_null(s, 10);
         store_bind_text(s, 11, a->detail);
+        sqlite3_bind_text(s, 12, a->metric[0] ? a->metric : "code", -1, SQLITE_STATIC);
+        if (a->has_value)
+            sqlite3_bind_double(s, 13, a->value);
+        else
+            sqlite3_bind_null(s, 13);
         if ((rc = store_step_done(s)) != SQLITE_OK)
             goto fail;
     }

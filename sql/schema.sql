@@ -1,13 +1,13 @@
 -- SPDX-License-Identifier: ISC
--- The netdiag database, schema version 5: what netdiagd writes and the
+-- The netdiag database, schema version 6: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 5. An older database is brought here by the
+-- PRAGMA user_version = 6. An older database is brought here by the
 -- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
--- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5), applied the same way;
--- this file always describes the newest schema.
+-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6),
+-- applied the same way; this file always describes the newest schema.
 -- daemon/store_schema.c embeds a copy of it and of the migrations, and
 -- test_store checks that they are identical.
 --
@@ -168,11 +168,21 @@ CREATE TABLE rollup_hour_code (
 ) WITHOUT ROWID;
 
 -- Spikes found by the alert engine: one row per firing, from start to
--- resolution.
+-- resolution. metric says what fired: 'code' a spike of failures with
+-- wsa_code; 'latency' a window's latency percentile over the target's
+-- own baseline; 'loss' a window's share of lost echoes (ping) over it.
+-- For 'latency' and 'loss' wsa_code is 0, value is the figure of the
+-- window that fired (latency: µs; loss: lost / sent, 0 to 1; NULL for an
+-- alert of many targets), baseline is in the same unit, and count,
+-- attempts and peak count other things:
+--   latency: count = successful attempts (samples) of the window that
+--            fired, attempts = its attempts, peak = highest figure (µs);
+--   loss:    count = echoes lost in that window, attempts = echoes sent,
+--            peak = most echoes lost in a window.
 CREATE TABLE alerts (
     id            INTEGER PRIMARY KEY,
     target_id     INTEGER,             -- targets.id; NULL: host-wide
-    wsa_code      INTEGER NOT NULL,
+    wsa_code      INTEGER NOT NULL,    -- 0 for latency and loss
     started       INTEGER NOT NULL,
     resolved      INTEGER,             -- NULL while firing
     count         INTEGER,             -- failures in the window that fired
@@ -180,7 +190,9 @@ CREATE TABLE alerts (
     baseline      REAL,                -- expected count per window when it fired
     attempts      INTEGER,             -- attempts in the window that fired
     last_notified INTEGER,             -- last exec / Alertmanager notification
-    detail        TEXT
+    detail        TEXT,
+    metric        TEXT NOT NULL DEFAULT 'code', -- 'code' | 'latency' | 'loss'
+    value         REAL                 -- latency, loss: the window's figure
 );
 CREATE INDEX alerts_started ON alerts (started);
 CREATE INDEX alerts_target ON alerts (target_id, started);
@@ -309,7 +321,9 @@ SELECT a.id AS id,
        a.baseline AS baseline,
        a.attempts AS attempts,
        a.last_notified AS last_notified,
-       a.detail AS detail
+       a.detail AS detail,
+       a.metric AS metric,
+       a.value AS value
 FROM alerts AS a
 LEFT JOIN targets AS t ON t.id = a.target_id
 LEFT JOIN wsa_codes AS c ON c.code = a.wsa_code;

@@ -62,7 +62,7 @@ TARGET_KEYS = ["target", "kind", "address", "state", "since_ms", "since", "last_
                "latency_us", "last_seen_ms", "last_seen", "retired"]
 ALERT_KEYS = ["id", "state", "target", "wsa_code", "wsa_name", "started_ms", "started",
               "resolved_ms", "resolved", "duration_ms", "count", "peak", "baseline", "attempts",
-              "detail", "meaning", "unknown_since_ms", "unknown_since"]
+              "detail", "meaning", "unknown_since_ms", "unknown_since", "metric", "value"]
 
 
 def nd(*args, columns=80, tz="UTC0", now=NOW, env_extra=None, user=None, timeout=30):

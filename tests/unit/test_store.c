@@ -905,8 +905,9 @@ out:
     "os_dependent, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM wsa_codes UNION ALL SELECT 'm', minute, "     \
     "target_id, attempts, successes, failures, latency_count, latency_sum_us, latency_min_us, "    \
     "latency_max_us, 0, 0, 0, 0, 0, 0 FROM rollup_minute UNION ALL SELECT 'h', *, 0, 0, 0, 0, 0, " \
-    "0, 0, 0, 0, 0, 0 FROM rollup_hour_code UNION ALL SELECT 'a', *, 0, 0, 0, 0 FROM alerts "      \
-    "ORDER BY 1, 2"
+    "0, 0, 0, 0, 0, 0 FROM rollup_hour_code UNION ALL SELECT 'a', id, target_id, wsa_code, "      \
+    "started, resolved, count, peak, baseline, attempts, last_notified, detail, 0, 0, 0, 0 FROM "  \
+    "alerts ORDER BY 1, 2"
 #define DUMP_SCHEMA                                                                                \
     "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' "          \
     "ORDER BY name"
@@ -1346,7 +1347,7 @@ static void test_migrate_v4(void)
     UNIT_CHECK(st != NULL);
     if (st != NULL)
         store_close(st);
-    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 5);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     after = dump(path, DUMP_V2);
     UNIT_CHECK(same_dump(before, after));
     UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_minute WHERE lat_hist IS NULL AND "
