@@ -1258,15 +1258,26 @@ size_t alert_active(const struct alert_engine *a)
     return a != NULL ? a->nactive : 0;
 }
 
+/* The wsa_name label of a firing series: the code's name, or "latency" /
+ * "loss" for those alerts (they have no code). */
+static const char *alert_firing_name(int code, int real_code)
+{
+    enum alert_metric m = alert_code_metric(code);
+
+    return m != ALERT_METRIC_CODE ? alert_metric_name(m) : alert_code_name(real_code);
+}
+
 void alert_foreach_firing(const struct alert_engine *a, alert_firing_fn fn, void *arg)
 {
     for (size_t i = 0; a != NULL && i < a->ntg; i++)
-        for (size_t k = 0; a->tg[i].ser != NULL && k < a->tg[i].nser; k++)
-            if (a->tg[i].ser[k].s.firing)
-                fn(arg, a->tg[i].name, alert_code_name(a->tg[i].ser[k].real_code));
+        for (size_t k = 0; k < a->tg[i].nser + ALERT_TGT_METRICS; k++) {
+            const struct alert_ser *ser = alert_tgt_series(&a->tg[i], k);
+            if (ser != NULL && ser->s.firing)
+                fn(arg, a->tg[i].name, alert_firing_name(ser->code, ser->real_code));
+        }
     for (size_t h = 0; a != NULL && h < a->nhs; h++)
         if (a->hs[h].s.firing)
-            fn(arg, ALERT_HOST_TARGET, alert_code_name(a->hs[h].real_code));
+            fn(arg, ALERT_HOST_TARGET, alert_firing_name(a->hs[h].code, a->hs[h].real_code));
 }
 
 /* ---- building the tables from a config ---- */

@@ -739,6 +739,16 @@ static const char rig_ini[] =
  * and words with the numbers; a target with alert_latency = off says
  * nothing. A restart continues it (same row); the delay's end resolves
  * it. */
+static char firing_seen[256];
+
+static void firing_cb(void *arg, const char *target, const char *wsa_name)
+{
+    size_t n = strlen(firing_seen);
+
+    (void)arg;
+    snprintf(firing_seen + n, sizeof(firing_seen) - n, "%s/%s;", target, wsa_name);
+}
+
 static void test_engine_latency(void)
 {
     struct rig r;
@@ -779,6 +789,10 @@ static void test_engine_latency(void)
     UNIT_EQ_INT(q_int(r.db, "SELECT count(*) FROM alerts_v WHERE metric = 'latency' AND "
                             "target = 'web' AND value = 40000"),
                 1);
+    /* /metrics sees it firing as wsa_name "latency" (not "WSA?") */
+    firing_seen[0] = '\0';
+    alert_foreach_firing(r.a, firing_cb, NULL);
+    UNIT_EQ_STR(firing_seen, "web/latency;");
 
     /* restart: the same alert goes on, warm */
     UNIT_CHECK(rig_restart(&r));
