@@ -15,7 +15,7 @@
 
 /* failures.phase values; stored numbers never change meaning (sql/schema.sql). */
 static const char *const filter_phases[] = {"none", "resolve", "connect", "send", "recv", "verify"};
-static const char *const filter_kinds[] = {"connect", "resolve", "send"};
+static const char *const filter_kinds[] = {"connect", "resolve", "send", "ping"};
 
 const char *filter_phase_name(int phase)
 {
@@ -78,8 +78,8 @@ static int filter_kinds_parse(struct client *cl, struct filter *f)
         for (size_t k = 0; k < sizeof(filter_kinds) / sizeof(filter_kinds[0]); k++)
             known = known || strcmp(f->kinds[i], filter_kinds[k]) == 0;
         if (!known)
-            return client_usage_error(cl, "--kind: unknown kind \"%s\" (connect, resolve or send)",
-                                      f->kinds[i]);
+            return client_usage_error(
+                cl, "--kind: unknown kind \"%s\" (connect, resolve, send or ping)", f->kinds[i]);
     }
     return 0;
 }

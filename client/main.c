@@ -77,7 +77,8 @@ static const struct client_option global_options[GOPT_COUNT + 1] = {
     }
 #define OPT_KIND                                                                                   \
     {                                                                                              \
-        "kind", 0, "KIND", "only targets of KIND: connect, resolve or send; repeatable", true      \
+        "kind", 0, "KIND", "only targets of KIND: connect, resolve, send or ping; repeatable",     \
+            true                                                                                   \
     }
 #define OPT_END                                                                                    \
     {                                                                                              \

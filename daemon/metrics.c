@@ -47,7 +47,8 @@ struct mslot {
     uint64_t ok, failed;
     uint64_t bucket[METRICS_NBUCKETS + 1]; /* per bucket, not cumulative; last: > 10 s */
     uint64_t sum_us;
-    struct mfail *fails; /* sorted by code */
+    uint64_t echo_sent, echo_recv; /* ping */
+    struct mfail *fails;           /* sorted by code */
     size_t nfails, fails_cap;
 };
 
@@ -308,6 +309,8 @@ void metrics_observe(struct metrics *m, const struct result *r)
         ;
     s->bucket[b]++;
     s->sum_us += (uint64_t)lat_us;
+    s->echo_sent += r->echo_sent;
+    s->echo_recv += r->echo_recv;
 }
 
 /* Rebuild the slots in the new config's order. A target that keeps its
@@ -640,6 +643,19 @@ static void render_targets(struct metrics *m, struct render *rd)
         fmt_scaled(num, sizeof(num), (int64_t)s->sum_us, 6);
         sample(rd, "netdiag_probe_duration_seconds_sum", s->series, NULL, num);
         sample_u64(rd, "netdiag_probe_duration_seconds_count", s->series, NULL, cum);
+    }
+
+    /* loss over any range is 1 - increase(received) / increase(sent);
+     * the family only where there are ping targets */
+    for (size_t i = 0, fam = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        if (s->name == NULL || s->kind != KIND_PING)
+            continue;
+        if (fam++ == 0)
+            family(rd, "netdiag_ping_echoes_total", "counter",
+                   "ICMP echoes of ping targets by target and result (sent, received).");
+        sample_u64(rd, "netdiag_ping_echoes_total", s->series, "result=\"sent\"", s->echo_sent);
+        sample_u64(rd, "netdiag_ping_echoes_total", s->series, "result=\"received\"", s->echo_recv);
     }
 }
 

@@ -137,7 +137,7 @@ def test_option_values():
     assert complete("netdiag summary --by ") == ["code", "phase", "target"]
     assert complete("netdiag timeline --by ") == ["code", "target"]
     assert complete("netdiag timeline --color a") == ["always", "auto"]
-    assert complete("netdiag failures --kind ") == ["connect", "resolve", "send"]
+    assert complete("netdiag failures --kind ") == ["connect", "ping", "resolve", "send"]
     assert complete("netdiag failures -n ") == []
 
 
