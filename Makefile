@@ -75,7 +75,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
-              prometheus prometheus-alertmanager \
+              prometheus prometheus-alertmanager iputils-ping fping \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
@@ -121,7 +121,8 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
 BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
-              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns
+              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns \
+              $(BUILD)/bench/ceiling_ping
 
 # make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
 # loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.

@@ -59,7 +59,7 @@ struct ping_family {
  * and the next due is always its head. */
 struct ping_queue {
     int64_t spacing_us;
-    struct ping_state *head, *tail;
+    struct ping_attempt *head, *tail;
 };
 
 struct ping_pool {
@@ -81,6 +81,13 @@ struct ping_pool {
     unsigned char *tx;
     size_t txcap;
     uint64_t stray; /* replies and errors of no attempt we know */
+    /* the figures of the attempt ending now, for its result (the engine
+     * asks for them inside the completion: ping_finish()) */
+    struct {
+        const struct ping_state *ps;
+        uint16_t sent, recv;
+        int32_t min_us, med_us, max_us;
+    } report;
     int64_t drop_log_us;
     /* one recvmmsg() batch */
     struct mmsghdr msgs[PING_BATCH];
@@ -105,25 +112,33 @@ struct ping_echo {
     uint8_t state;
 };
 
-/* A ping target's state (its probe's kstate), allocated at its first
- * attempt and kept: about 140 bytes and 16 per echo. */
-struct ping_state {
-    struct ping_pool *pool;
+/* One attempt of a ping target, allocated at its start and freed at its
+ * end: about 120 bytes and 16 per echo, for the attempts in flight only. */
+struct ping_attempt {
+    struct ping_state *ps;
     struct probe *p;
-    struct ping_state *qprev, *qnext;
+    struct ping_pool *pool;
+    struct ping_attempt *qprev, *qnext;
     struct ping_queue *q; /* the queue it waits in for its next echo; NULL */
     int64_t next_us;      /* when its next echo is due */
-    uint32_t handle, serial, first_serial;
-    uint16_t count, nsent, nwait, nrecv, nerr, ndup, nlate, nforeign;
-    bool active; /* an attempt is running: its slots are taken */
-    bool report; /* the figures are those of the attempt ending now */
+    uint16_t count, nsent, nwait, nrecv, nerr, ndup, nforeign;
     bool err_icmp;
     uint8_t err_type, err_code;
-    int err; /* the first error of the attempt, 0: none */
-    int32_t min_us, med_us, max_us;
+    int err;                    /* the first error of the attempt, 0: none */
     union nd_sockaddr err_from; /* who sent that ICMP error */
     union nd_sockaddr local;    /* our address, from the first reply */
     struct ping_echo echo[];
+};
+
+/* A ping target's state (its probe's kstate), made at its first attempt
+ * and kept while the target is configured: only what must outlive an
+ * attempt, in 24 bytes (every one counts at 100,000 targets). */
+struct ping_state {
+    struct ping_attempt *att; /* the attempt running (its slots are taken); NULL */
+    uint32_t handle;          /* in pool->owners */
+    uint32_t serial;          /* of its last attempt */
+    uint32_t first_serial;    /* of its first: older slots are another's */
+    uint16_t nlate;           /* replies after their attempt ended, not yet told */
 };
 
 static inline int ping_family_index(int af)
@@ -142,8 +157,9 @@ int ping_pool_handle(struct ping_pool *pool, struct probe *p, uint32_t *h);
 /* The family has a socket: 0, or the errno of its refusal (what it
  * means in pool->fam[].why). */
 int ping_pool_family_ready(struct ping_pool *pool, int af);
-/* A socket and a sequence number for ps's next echo: 0, or the errno. */
-int ping_pool_echo_slot(struct ping_state *ps, int af, struct ping_sock **sp, uint16_t *seq);
+/* A socket and a sequence number for the attempt's next echo: 0, or the
+ * errno. */
+int ping_pool_echo_slot(struct ping_attempt *a, struct ping_sock **sp, uint16_t *seq);
 /* An ICMP socket of family af, datagram or else raw; -1 with errno
  * (EACCES: both refused). */
 int ping_pool_socket(int af, bool *raw);
@@ -151,12 +167,13 @@ int ping_pool_socket(int af, bool *raw);
 void ping_pool_why_refused(char *buf, size_t len);
 
 /* probe_ping.c */
-/* An echo of ps answered by an error (ICMP: its type and code, and who
- * sent it) or refused locally; the attempt keeps the first. */
-void probe_ping_echo_error(struct ping_state *ps, int err, bool icmp, uint8_t type, uint8_t code,
+/* An echo of the attempt answered by an error (ICMP: its type and code,
+ * and who sent it) or refused locally; the attempt keeps the first. */
+void probe_ping_echo_error(struct ping_attempt *a, int err, bool icmp, uint8_t type, uint8_t code,
                            const struct sockaddr *from);
-/* End ps's attempt when every echo is sent and none is awaited. */
-void probe_ping_maybe_done(struct ping_state *ps);
+/* End the attempt when every echo is sent and none is awaited (a is
+ * freed then). */
+void probe_ping_maybe_done(struct ping_attempt *a);
 /* The pool's timer: send the echoes that are due. */
 void probe_ping_send_cb(evutil_socket_t fd, short what, void *arg);
 

@@ -305,7 +305,7 @@ static bool slot_busy(const struct ping_pool *pool, const struct ping_slot *sl)
     if (sl->owner == 0 || (p = pool->owners[sl->owner - 1]) == NULL)
         return false;
     ps = p->kstate;
-    return ps->active && ps->serial == sl->serial;
+    return ps->att != NULL && ps->serial == sl->serial;
 }
 
 static bool ring_take(struct ping_sock *s, const struct ping_state *ps, uint16_t *seq)
@@ -340,9 +340,11 @@ take:
 
 /* A sequence number for the next echo of ps: on the family's current
  * socket, the others, or one more. 0, or the errno. */
-int ping_pool_echo_slot(struct ping_state *ps, int af, struct ping_sock **sp, uint16_t *seq)
+int ping_pool_echo_slot(struct ping_attempt *a, struct ping_sock **sp, uint16_t *seq)
 {
-    struct ping_pool *pool = ps->pool;
+    struct ping_pool *pool = a->pool;
+    const struct ping_state *ps = a->ps;
+    int af = a->p->addr.sa.sa_family;
     struct ping_family *fam = &pool->fam[ping_family_index(af)];
     int err = ENOBUFS;
 
@@ -376,26 +378,22 @@ static bool same_addr(const struct sockaddr *a, const union nd_sockaddr *b)
     return ((const struct sockaddr_in *)a)->sin_addr.s_addr == b->sin.sin_addr.s_addr;
 }
 
-static struct ping_echo *echo_find(struct ping_state *ps, const struct ping_sock *s, uint16_t seq)
+static struct ping_echo *echo_find(struct ping_attempt *a, const struct ping_sock *s, uint16_t seq)
 {
-    for (uint16_t i = 0; i < ps->nsent; i++)
-        if (ps->echo[i].seq == seq && ps->echo[i].sock == s->idx &&
-            ps->echo[i].state != ECHO_UNSENT)
-            return &ps->echo[i];
+    for (uint16_t i = 0; i < a->nsent; i++)
+        if (a->echo[i].seq == seq && a->echo[i].sock == s->idx && a->echo[i].state != ECHO_UNSENT)
+            return &a->echo[i];
     return NULL;
 }
 
-/* The attempt a sequence number of s belongs to, if its target is still
+/* The target a sequence number of s was taken for, if it is still
  * configured; *sl is its slot. */
-static struct ping_state *slot_owner(struct ping_sock *s, uint16_t seq, const struct ping_slot **sl)
+static struct probe *slot_owner(struct ping_sock *s, uint16_t seq, const struct ping_slot **sl)
 {
-    struct probe *p;
-
     if (seq >= s->cap || s->ring[seq].owner == 0)
         return NULL;
     *sl = &s->ring[seq];
-    p = s->pool->owners[(*sl)->owner - 1];
-    return p != NULL ? p->kstate : NULL;
+    return s->pool->owners[(*sl)->owner - 1];
 }
 
 /* An echo reply on s (from `from`, kernel receive time rx_us). */
@@ -405,15 +403,19 @@ static void ping_on_reply(struct ping_sock *s, const struct icmp_echo *e,
 {
     struct ping_pool *pool = s->pool;
     const struct ping_slot *sl = NULL;
-    struct ping_state *ps = slot_owner(s, e->seq, &sl);
+    struct probe *p = slot_owner(s, e->seq, &sl);
+    struct ping_state *ps;
+    struct ping_attempt *a;
     struct ping_echo *ec;
-    bool current, ours;
+    bool ours;
 
-    if (ps == NULL) {
+    if (p == NULL) {
         pool->stray++;
         return;
     }
-    current = ps->active && ps->serial == sl->serial;
+    ps = p->kstate;
+    /* the attempt the slot was taken for, if it is still running */
+    a = ps->serial == sl->serial ? ps->att : NULL;
     /* a raw socket sees every echo reply of the host: another ping's has
      * another identifier; our own carry the cookie of their echo */
     ours = (!s->raw || e->id == s->id) &&
@@ -421,13 +423,13 @@ static void ping_on_reply(struct ping_sock *s, const struct icmp_echo *e,
     if (!ours) {
         /* with the sequence number of an echo in flight to that address:
          * a reply, but not to us (a wrong identifier, a wrong payload) */
-        if (current && same_addr(from, &ps->p->addr))
-            ps->nforeign++;
+        if (a != NULL && same_addr(from, &p->addr))
+            a->nforeign++;
         else
             pool->stray++;
         return;
     }
-    if (!current) {
+    if (a == NULL) {
         /* an attempt of this target that has ended: counted into its
          * next result (a late reply, or a duplicate after the end) */
         if ((int32_t)(sl->serial - ps->first_serial) >= 0)
@@ -436,31 +438,31 @@ static void ping_on_reply(struct ping_sock *s, const struct icmp_echo *e,
             pool->stray++;
         return;
     }
-    ec = echo_find(ps, s, e->seq);
+    ec = echo_find(a, s, e->seq);
     if (ec == NULL) {
         pool->stray++;
         return;
     }
-    if (!same_addr(from, &ps->p->addr)) {
-        ps->nforeign++; /* our echo, answered by another address */
+    if (!same_addr(from, &p->addr)) {
+        a->nforeign++; /* our echo, answered by another address */
         return;
     }
     if (ec->state == ECHO_REPLY) {
-        ps->ndup++;
+        a->ndup++;
         return;
     }
     if (ec->state == ECHO_ERROR)
-        ps->nerr--; /* an error, then the reply after all: the reply counts */
+        a->nerr--; /* an error, then the reply after all: the reply counts */
     else
-        ps->nwait--;
+        a->nwait--;
     ec->state = ECHO_REPLY;
     if (rx_us < ec->sent_us)
         rx_us = ec->sent_us;
     ec->rtt_us = rx_us - ec->sent_us > INT32_MAX ? INT32_MAX : (int32_t)(rx_us - ec->sent_us);
-    ps->nrecv++;
-    if (ps->local.sa.sa_family == 0 && local->sa.sa_family != 0)
-        ps->local = *local;
-    probe_ping_maybe_done(ps);
+    a->nrecv++;
+    if (a->local.sa.sa_family == 0 && local->sa.sa_family != 0)
+        a->local = *local;
+    probe_ping_maybe_done(a);
 }
 
 /* The ICMP errors the kernel queued about our echoes (IP_RECVERR): each
@@ -482,7 +484,8 @@ static void ping_read_errors(struct ping_sock *s)
                             .msg_controllen = sizeof(ctl)};
         const struct sock_extended_err *ee = NULL;
         const struct ping_slot *sl = NULL;
-        struct ping_state *ps;
+        struct probe *p;
+        struct ping_attempt *a = NULL;
         struct ping_echo *ec;
         struct icmp_echo e;
         ssize_t n = recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
@@ -499,19 +502,20 @@ static void ping_read_errors(struct ping_sock *s)
             continue;
         icmp = ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6;
         err = icmp ? icmp_error_errno(s->af, ee->ee_type, ee->ee_code) : (int)ee->ee_errno;
-        ps = slot_owner(s, e.seq, &sl);
-        if (err == 0 || ps == NULL || !ps->active || ps->serial != sl->serial ||
-            (s->raw && e.id != s->id) ||
+        p = slot_owner(s, e.seq, &sl);
+        if (p != NULL && ((struct ping_state *)p->kstate)->serial == sl->serial)
+            a = ((struct ping_state *)p->kstate)->att;
+        if (err == 0 || a == NULL || (s->raw && e.id != s->id) ||
             icmp_cookie_match(&e, icmp_cookie(pool->secret, sl->serial, s->idx, e.seq)) == 0 ||
-            (mh.msg_namelen > 0 && !same_addr((struct sockaddr *)&dst, &ps->p->addr)) ||
-            (ec = echo_find(ps, s, e.seq)) == NULL || ec->state != ECHO_WAIT) {
+            (mh.msg_namelen > 0 && !same_addr((struct sockaddr *)&dst, &p->addr)) ||
+            (ec = echo_find(a, s, e.seq)) == NULL || ec->state != ECHO_WAIT) {
             pool->stray++;
             continue;
         }
         ec->state = ECHO_ERROR;
-        ps->nwait--;
-        probe_ping_echo_error(ps, err, icmp, ee->ee_type, ee->ee_code, SO_EE_OFFENDER(ee));
-        probe_ping_maybe_done(ps);
+        a->nwait--;
+        probe_ping_echo_error(a, err, icmp, ee->ee_type, ee->ee_code, SO_EE_OFFENDER(ee));
+        probe_ping_maybe_done(a);
     }
 }
 

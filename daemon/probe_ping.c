@@ -21,7 +21,7 @@
 #define PING_SEND_BURST 1024 /* echoes sent per wake-up of the send timer */
 #define PING_SEND_TRIES 3
 
-static void ping_end(struct ping_state *ps);
+static void ping_end(struct ping_attempt *a);
 
 /* ---- the send queues ---- */
 
@@ -43,32 +43,32 @@ static void pool_arm(struct ping_pool *pool, int64_t at)
         fatalx("ping: cannot arm the echo timer (out of memory)");
 }
 
-static void queue_remove(struct ping_state *ps)
+static void queue_remove(struct ping_attempt *a)
 {
-    struct ping_queue *q = ps->q;
+    struct ping_queue *q = a->q;
 
     if (q == NULL)
         return;
-    if (ps->qprev != NULL)
-        ps->qprev->qnext = ps->qnext;
+    if (a->qprev != NULL)
+        a->qprev->qnext = a->qnext;
     else
-        q->head = ps->qnext;
-    if (ps->qnext != NULL)
-        ps->qnext->qprev = ps->qprev;
+        q->head = a->qnext;
+    if (a->qnext != NULL)
+        a->qnext->qprev = a->qprev;
     else
-        q->tail = ps->qprev;
-    ps->qprev = ps->qnext = NULL;
-    ps->q = NULL;
+        q->tail = a->qprev;
+    a->qprev = a->qnext = NULL;
+    a->q = NULL;
 }
 
-/* Wait for the next echo at ps->next_us. Its place is at the tail but
+/* Wait for the next echo at a->next_us. Its place is at the tail but
  * for clock oddities (the walk back is bounded by what came later). */
-static int queue_add(struct ping_state *ps)
+static int queue_add(struct ping_attempt *a)
 {
-    struct ping_pool *pool = ps->pool;
-    int64_t sp = ps->p->t->ping_spacing_ms * 1000;
+    struct ping_pool *pool = a->pool;
+    int64_t sp = a->p->t->ping_spacing_ms * 1000;
     struct ping_queue *q = NULL;
-    struct ping_state *after;
+    struct ping_attempt *after;
 
     for (size_t i = 0; i < pool->nqueues && q == NULL; i++)
         if (pool->queues[i]->spacing_us == sp)
@@ -85,38 +85,38 @@ static int queue_add(struct ping_state *ps)
         pool->queues[pool->nqueues++] = q;
     }
     after = q->tail;
-    while (after != NULL && after->next_us > ps->next_us)
+    while (after != NULL && after->next_us > a->next_us)
         after = after->qprev;
-    ps->q = q;
-    ps->qprev = after;
-    ps->qnext = after != NULL ? after->qnext : q->head;
-    if (ps->qnext != NULL)
-        ps->qnext->qprev = ps;
+    a->q = q;
+    a->qprev = after;
+    a->qnext = after != NULL ? after->qnext : q->head;
+    if (a->qnext != NULL)
+        a->qnext->qprev = a;
     else
-        q->tail = ps;
+        q->tail = a;
     if (after != NULL)
-        after->qnext = ps;
+        after->qnext = a;
     else
-        q->head = ps;
+        q->head = a;
     pool_arm(pool, q->head->next_us);
     return 0;
 }
 
 /* ---- sending ---- */
 
-void probe_ping_echo_error(struct ping_state *ps, int err, bool icmp, uint8_t type, uint8_t code,
+void probe_ping_echo_error(struct ping_attempt *a, int err, bool icmp, uint8_t type, uint8_t code,
                            const struct sockaddr *from)
 {
-    ps->nerr++;
-    if (ps->err != 0)
+    a->nerr++;
+    if (a->err != 0)
         return;
-    ps->err = err;
-    ps->err_icmp = icmp;
-    ps->err_type = type;
-    ps->err_code = code;
-    memset(&ps->err_from, 0, sizeof(ps->err_from));
+    a->err = err;
+    a->err_icmp = icmp;
+    a->err_type = type;
+    a->err_code = code;
+    memset(&a->err_from, 0, sizeof(a->err_from));
     if (from != NULL && (from->sa_family == AF_INET || from->sa_family == AF_INET6))
-        memcpy(&ps->err_from, from,
+        memcpy(&a->err_from, from,
                from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                            : sizeof(struct sockaddr_in));
 }
@@ -135,32 +135,32 @@ static bool send_error_was_pending(int fd)
     return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR) != 0;
 }
 
-/* Send echo number ps->nsent. Never ends the attempt (probe_ping_maybe_done()
- * does). */
-static void ping_send_echo(struct ping_state *ps)
+/* Send echo number a->nsent. Never ends the attempt
+ * (probe_ping_maybe_done() does). */
+static void ping_send_echo(struct ping_attempt *a)
 {
-    struct probe *p = ps->p;
-    struct ping_pool *pool = ps->pool;
-    struct ping_echo *e = &ps->echo[ps->nsent];
+    struct probe *p = a->p;
+    struct ping_pool *pool = a->pool;
+    struct ping_echo *e = &a->echo[a->nsent];
     struct ping_sock *s = NULL;
     uint16_t seq = 0;
     size_t len;
     ssize_t n = -1;
-    int err = ping_pool_echo_slot(ps, p->addr.sa.sa_family, &s, &seq);
+    int err = ping_pool_echo_slot(a, &s, &seq);
 
-    ps->nsent++;
+    a->nsent++;
     e->rtt_us = 0;
     if (err != 0) {
         e->seq = 0;
         e->sock = UINT8_MAX; /* no slot: no reply can be this echo's */
         e->state = ECHO_ERROR;
-        probe_ping_echo_error(ps, err, false, 0, 0, NULL);
+        probe_ping_echo_error(a, err, false, 0, 0, NULL);
         return;
     }
     e->seq = seq;
     e->sock = (uint8_t)s->idx;
     len = icmp_echo_build(pool->tx, pool->txcap, s->af, s->raw ? s->id : 0, seq,
-                          icmp_cookie(pool->secret, ps->serial, s->idx, seq),
+                          icmp_cookie(pool->secret, a->ps->serial, s->idx, seq),
                           (size_t)p->t->ping_size);
     for (int tries = 0; tries < PING_SEND_TRIES && n < 0; tries++) {
         e->sent_us = util_mono_us();
@@ -175,17 +175,17 @@ static void ping_send_echo(struct ping_state *ps)
     }
     if (n < 0) {
         e->state = ECHO_ERROR;
-        probe_ping_echo_error(ps, err, false, 0, 0, NULL);
+        probe_ping_echo_error(a, err, false, 0, 0, NULL);
         return;
     }
     e->state = ECHO_WAIT;
-    ps->nwait++;
+    a->nwait++;
 }
 
-void probe_ping_maybe_done(struct ping_state *ps)
+void probe_ping_maybe_done(struct ping_attempt *a)
 {
-    if (ps->active && ps->nsent == ps->count && ps->nwait == 0)
-        ping_end(ps);
+    if (a->nsent == a->count && a->nwait == 0)
+        ping_end(a);
 }
 
 void probe_ping_send_cb(evutil_socket_t fd, short what, void *arg)
@@ -199,23 +199,23 @@ void probe_ping_send_cb(evutil_socket_t fd, short what, void *arg)
     pool->send_at_us = INT64_MAX;
     for (size_t i = 0; i < pool->nqueues; i++) {
         struct ping_queue *q = pool->queues[i];
-        struct ping_state *ps;
+        struct ping_attempt *a;
 
-        while ((ps = q->head) != NULL && ps->next_us <= now && budget > 0) {
+        while ((a = q->head) != NULL && a->next_us <= now && budget > 0) {
             budget--;
-            queue_remove(ps);
-            ping_send_echo(ps);
-            if (ps->nsent < ps->count) {
+            queue_remove(a);
+            ping_send_echo(a);
+            if (a->nsent < a->count) {
                 /* on the schedule of the attempt's start; a loop that fell
                  * a whole spacing behind does not send the next at once */
-                ps->next_us += q->spacing_us;
-                if (ps->next_us < now)
-                    ps->next_us = now + q->spacing_us;
-                if (queue_add(ps) < 0) /* out of memory: no more echoes */
-                    ps->count = ps->nsent;
+                a->next_us += q->spacing_us;
+                if (a->next_us < now)
+                    a->next_us = now + q->spacing_us;
+                if (queue_add(a) < 0) /* out of memory: no more echoes */
+                    a->count = a->nsent;
             }
-            if (ps->nsent == ps->count)
-                probe_ping_maybe_done(ps); /* may start the next address: ps is not ours after */
+            if (a->nsent == a->count)
+                probe_ping_maybe_done(a); /* may free a, may start the next address */
         }
         if (q->head != NULL && q->head->next_us < next)
             next = q->head->next_us;
@@ -230,33 +230,42 @@ static struct ping_state *ping_state(struct probe *p)
 {
     struct ping_state *ps = p->kstate;
     struct ping_pool *pool;
-    size_t count = (size_t)p->t->ping_count;
 
     if (ps != NULL)
         return ps;
     pool = ping_pool_get(p);
     if (pool == NULL)
         return NULL;
-    ps = calloc(1, sizeof(*ps) + count * sizeof(ps->echo[0]));
+    ps = calloc(1, sizeof(*ps));
     if (ps == NULL)
         return NULL;
     if (ping_pool_handle(pool, p, &ps->handle) < 0) {
         free(ps);
         return NULL;
     }
-    ps->pool = pool;
-    ps->p = p;
-    ps->count = (uint16_t)count;
     ps->first_serial = pool->serial + 1;
     pool->refs++;
     p->kstate = ps;
     return ps;
 }
 
+/* The attempt's end without a result (abort, release): its slots are
+ * free from now on. */
+static void ping_drop_attempt(struct ping_state *ps)
+{
+    if (ps->att != NULL) {
+        queue_remove(ps->att);
+        free(ps->att);
+        ps->att = NULL;
+    }
+}
+
 static void ping_start(struct probe *p)
 {
     struct ping_state *ps = ping_state(p);
     struct ping_pool *pool;
+    struct ping_attempt *a;
+    size_t count = (size_t)p->t->ping_count;
     size_t need = ICMP_HDR_LEN + (size_t)p->t->ping_size;
     int err;
 
@@ -265,8 +274,8 @@ static void ping_start(struct probe *p)
         probe_complete_errno(p, PHASE_SEND, ENOMEM, NULL);
         return;
     }
-    pool = ps->pool;
-    ps->report = false;
+    pool = ping_pool_get(p); /* found: ps has a handle in it */
+    ping_drop_attempt(ps);   /* never: an attempt always ends first */
     err = ping_pool_family_ready(pool, p->addr.sa.sa_family);
     if (err != 0) {
         probe_complete_errno(p, PHASE_SEND, err,
@@ -282,95 +291,110 @@ static void ping_start(struct probe *p)
         pool->tx = tx;
         pool->txcap = need;
     }
+    a = calloc(1, sizeof(*a) + count * sizeof(a->echo[0]));
+    if (a == NULL) {
+        probe_complete_errno(p, PHASE_SEND, ENOMEM, NULL);
+        return;
+    }
+    a->ps = ps;
+    a->p = p;
+    a->pool = pool;
+    a->count = (uint16_t)count;
     if (++pool->serial == 0)
         pool->serial = 1;
     ps->serial = pool->serial;
-    ps->count = (uint16_t)p->t->ping_count;
-    ps->nsent = ps->nwait = ps->nrecv = ps->nerr = ps->ndup = ps->nforeign = 0;
-    ps->err = 0;
-    memset(&ps->local, 0, sizeof(ps->local));
-    for (uint16_t i = 0; i < ps->count; i++)
-        ps->echo[i].state = ECHO_UNSENT;
-    ps->active = true;
-    ping_send_echo(ps);
-    if (ps->nsent < ps->count) {
-        ps->next_us = p->start_us + p->t->ping_spacing_ms * 1000;
-        if (queue_add(ps) == 0)
+    ps->att = a;
+    ping_send_echo(a);
+    if (a->nsent < a->count) {
+        a->next_us = p->start_us + p->t->ping_spacing_ms * 1000;
+        if (queue_add(a) == 0)
             return;
-        ps->count = ps->nsent; /* out of memory: this echo is the only one */
+        a->count = a->nsent; /* out of memory: this echo is the only one */
     }
-    probe_ping_maybe_done(ps);
+    probe_ping_maybe_done(a);
 }
 
-/* The figures, the detail and the outcome of the attempt, and its end:
- * the last thing done with ps (the next address may start inside). */
-static void ping_end(struct ping_state *ps)
+/* "; ICMP host unreachable from 10.1.0.2", "; 5 errors, first: not sent:
+ * Permission denied", "; no reply within 3000 ms", or nothing. */
+static void ping_tail(const struct ping_attempt *a, const struct probe *p, char *buf, size_t len)
 {
-    struct probe *p = ps->p;
+    char what[80], text[64], from[INET6_ADDRSTRLEN + 8] = "";
+
+    buf[0] = '\0';
+    if (a->err == 0) {
+        if (a->nrecv == 0)
+            snprintf(buf, len, "; no reply within %lld ms", (long long)p->t->timeout_ms);
+        return;
+    }
+    if (a->err_from.sa.sa_family != 0) {
+        char addr[INET6_ADDRSTRLEN];
+        const void *ip = a->err_from.sa.sa_family == AF_INET6
+                             ? (const void *)&a->err_from.sin6.sin6_addr
+                             : (const void *)&a->err_from.sin.sin_addr;
+        if (inet_ntop(a->err_from.sa.sa_family, ip, addr, sizeof(addr)) != NULL)
+            snprintf(from, sizeof(from), " from %s", addr);
+    }
+    if (a->err_icmp)
+        snprintf(
+            what, sizeof(what), "ICMP %s",
+            icmp_error_text(p->addr.sa.sa_family, a->err_type, a->err_code, text, sizeof(text)));
+    else
+        snprintf(what, sizeof(what), "not sent: %s", strerror(a->err));
+    if (a->nerr > 1)
+        snprintf(buf, len, "; %u errors, first: %s%s", a->nerr, what, from);
+    else
+        snprintf(buf, len, "; %s%s", what, from);
+}
+
+/* The figures, the detail and the outcome of the attempt, and its end.
+ * The attempt is taken off the target first and freed last: inside the
+ * completion the next address of the target may start its own. */
+static void ping_end(struct ping_attempt *a)
+{
+    struct ping_state *ps = a->ps;
+    struct probe *p = a->p;
+    struct ping_pool *pool = a->pool;
     struct icmp_figures f;
     int32_t rtt[PING_COUNT_MAX];
-    size_t n = 0;
-    int64_t mn, md, mx;
-    char detail[256], tail[160] = "";
-    size_t off;
+    size_t n = 0, off;
+    char detail[256], tail[160];
 
-    queue_remove(ps);
-    ps->active = false;
-    ps->report = true;
-    for (uint16_t i = 0; i < ps->nsent; i++)
-        if (ps->echo[i].state == ECHO_REPLY)
-            rtt[n++] = ps->echo[i].rtt_us;
-    icmp_rtt_figures(rtt, n, &mn, &md, &mx);
-    ps->min_us = (int32_t)mn;
-    ps->med_us = (int32_t)md;
-    ps->max_us = (int32_t)mx;
+    queue_remove(a);
+    ps->att = NULL;
+    for (uint16_t i = 0; i < a->nsent; i++)
+        if (a->echo[i].state == ECHO_REPLY)
+            rtt[n++] = a->echo[i].rtt_us;
     memset(&f, 0, sizeof(f));
-    f.sent = ps->nsent;
-    f.received = ps->nrecv;
-    f.errors = ps->nerr;
-    f.dup = ps->ndup;
+    icmp_rtt_figures(rtt, n, &f.min_us, &f.med_us, &f.max_us);
+    f.sent = a->nsent;
+    f.received = a->nrecv;
+    f.errors = a->nerr;
+    f.dup = a->ndup;
     f.late = ps->nlate;
-    f.foreign = ps->nforeign;
-    f.min_us = mn;
-    f.med_us = md;
-    f.max_us = mx;
+    f.foreign = a->nforeign;
     icmp_format_figures(&f, detail, sizeof(detail));
-    if (ps->err != 0) {
-        char what[80], text[64], from[INET6_ADDRSTRLEN + 8] = "";
-        const void *a = ps->err_from.sa.sa_family == AF_INET6
-                            ? (const void *)&ps->err_from.sin6.sin6_addr
-                            : (const void *)&ps->err_from.sin.sin_addr;
-        if (ps->err_from.sa.sa_family != 0) {
-            char addr[INET6_ADDRSTRLEN];
-            if (inet_ntop(ps->err_from.sa.sa_family, a, addr, sizeof(addr)) != NULL)
-                snprintf(from, sizeof(from), " from %s", addr);
-        }
-        if (ps->err_icmp)
-            snprintf(what, sizeof(what), "ICMP %s",
-                     icmp_error_text(p->addr.sa.sa_family, ps->err_type, ps->err_code, text,
-                                     sizeof(text)));
-        else
-            snprintf(what, sizeof(what), "not sent: %s", strerror(ps->err));
-        if (ps->nerr > 1)
-            snprintf(tail, sizeof(tail), "%u errors, first: %s%s", ps->nerr, what, from);
-        else
-            snprintf(tail, sizeof(tail), "%s%s", what, from);
-    } else if (ps->nrecv == 0) {
-        snprintf(tail, sizeof(tail), "no reply within %lld ms", (long long)p->t->timeout_ms);
-    }
+    ping_tail(a, p, tail, sizeof(tail));
     off = strlen(detail);
-    if (tail[0] != '\0' && off < sizeof(detail))
-        snprintf(detail + off, sizeof(detail) - off, "; %s", tail);
-    if (ps->nrecv > 0) {
+    if (tail[0] != '\0')
+        util_strlcpy(detail + off, tail, sizeof(detail) - off);
+    pool->report.ps = ps;
+    pool->report.sent = a->nsent;
+    pool->report.recv = a->nrecv;
+    pool->report.min_us = (int32_t)f.min_us;
+    pool->report.med_us = (int32_t)f.med_us;
+    pool->report.max_us = (int32_t)f.max_us;
+    if (a->nrecv > 0) {
         p->phase = PHASE_RECV; /* an ok result's phase: where it ended */
-        if (ps->local.sa.sa_family != 0)
-            probe_set_local(p, &ps->local);
+        if (a->local.sa.sa_family != 0)
+            probe_set_local(p, &a->local); /* read inside the completion */
         probe_complete_ok(p, detail);
-    } else if (ps->err != 0) {
-        probe_complete_errno(p, PHASE_SEND, ps->err, detail);
+    } else if (a->err != 0) {
+        probe_complete_errno(p, PHASE_SEND, a->err, detail);
     } else {
         probe_complete_errno(p, PHASE_RECV, ETIMEDOUT, detail);
     }
+    pool->report.ps = NULL;
+    free(a);
 }
 
 /* The deadline: the echoes still unanswered are lost. */
@@ -378,15 +402,15 @@ static void ping_deadline(struct probe *p)
 {
     struct ping_state *ps = p->kstate;
 
-    if (ps == NULL || !ps->active) {
+    if (ps == NULL || ps->att == NULL) {
         probe_complete_errno(p, p->phase, ETIMEDOUT, NULL);
         return;
     }
-    ping_end(ps);
+    ping_end(ps->att);
 }
 
 /* An address without its port: "127.0.0.1", "::1". */
-static void addr_only(char *buf, size_t len)
+static void addr_only(char *buf)
 {
     char *colon;
 
@@ -400,27 +424,27 @@ static void addr_only(char *buf, size_t len)
     } else if ((colon = strrchr(buf, ':')) != NULL) {
         *colon = '\0';
     }
-    (void)len;
 }
 
 static void ping_finish(struct probe *p, struct result *r)
 {
     struct ping_state *ps = p->kstate;
+    struct ping_pool *pool;
 
     /* a ping has no port (a failed look-up's remote is its nameserver) */
     if (r->phase != PHASE_RESOLVE && r->remote[0] != '\0')
-        addr_only(r->remote, sizeof(r->remote));
+        addr_only(r->remote);
     if (r->phase != PHASE_RESOLVE && r->local[0] != '\0')
-        addr_only(r->local, sizeof(r->local));
-    if (ps == NULL || !ps->report)
-        return;
-    ps->report = false;
-    r->echo_sent = ps->nsent;
-    r->echo_recv = ps->nrecv;
-    r->rtt_min_us = ps->min_us;
-    r->rtt_max_us = ps->max_us;
+        addr_only(r->local);
+    if (ps == NULL || (pool = ping_pool_get(p)) == NULL || pool->report.ps != ps)
+        return; /* no echo went out: a look-up or the socket failed */
+    pool->report.ps = NULL;
+    r->echo_sent = pool->report.sent;
+    r->echo_recv = pool->report.recv;
+    r->rtt_min_us = pool->report.min_us;
+    r->rtt_max_us = pool->report.max_us;
     if (r->ok)
-        r->latency_us = ps->med_us;
+        r->latency_us = pool->report.med_us;
     ps->nlate = 0; /* told */
 }
 
@@ -430,9 +454,7 @@ static void ping_abort(struct probe *p)
 
     if (ps == NULL)
         return;
-    queue_remove(ps);
-    ps->active = false;
-    ps->report = false;
+    ping_drop_attempt(ps);
 }
 
 static void ping_release(struct probe *p)
@@ -442,9 +464,10 @@ static void ping_release(struct probe *p)
 
     if (ps == NULL)
         return;
-    pool = ps->pool;
-    queue_remove(ps);
-    ps->active = false;
+    ping_drop_attempt(ps);
+    pool = ping_pool_get(p); /* found: ps has a handle in it */
+    if (pool == NULL)
+        return;
     pool->owners[ps->handle] = NULL;
     pool->free_h[pool->nfree++] = ps->handle;
     if (--pool->refs == 0)
