@@ -10,6 +10,7 @@ that replies to ICMP and ICMPv6 echo requests as told per destination:
   {"10.9.0.3": {"wrong_id": true}}    answer with another identifier only
   {"10.9.0.4": {"wrong_id": true, "also_right": true}}   both
   {"10.9.0.5": {"drop": true}}        never answer
+  {"10.9.0.6": {"bad_payload": true}} answer with the first payload byte changed
 
 Addresses not in the map are answered at once. Each echo the responder
 answers is written to --log as one JSON line: dst, seq, read and write
@@ -44,7 +45,7 @@ def csum(data):
     return ~s & 0xFFFF
 
 
-def reply4(pkt, ident=None):
+def reply4(pkt, ident=None, bad=False):
     ihl = (pkt[0] & 0x0F) * 4
     src, dst = pkt[12:16], pkt[16:20]
     icmp = bytearray(pkt[ihl:])
@@ -53,6 +54,8 @@ def reply4(pkt, ident=None):
     icmp[0] = 0
     if ident is not None:
         icmp[4:6] = struct.pack("!H", ident)
+    if bad and len(icmp) > 8:
+        icmp[8] ^= 0xFF
     icmp[2:4] = b"\0\0"
     icmp[2:4] = struct.pack("!H", csum(bytes(icmp)))
     hdr = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 64, 1, 0,
@@ -61,7 +64,7 @@ def reply4(pkt, ident=None):
     return bytes(hdr) + bytes(icmp)
 
 
-def reply6(pkt, ident=None):
+def reply6(pkt, ident=None, bad=False):
     if len(pkt) < 48 or pkt[6] != 58:
         return None
     src, dst = pkt[8:24], pkt[24:40]
@@ -71,6 +74,8 @@ def reply6(pkt, ident=None):
     icmp[0] = 129
     if ident is not None:
         icmp[4:6] = struct.pack("!H", ident)
+    if bad and len(icmp) > 8:
+        icmp[8] ^= 0xFF
     icmp[2:4] = b"\0\0"
     pseudo = dst + src + struct.pack("!I3xB", len(icmp), 58)
     icmp[2:4] = struct.pack("!H", csum(pseudo + bytes(icmp)))
@@ -138,6 +143,8 @@ class Responder(threading.Thread):
                 outs.append(make(pkt, ident ^ 0x5A5A))
                 if rule.get("also_right"):
                     outs.append(make(pkt))
+            elif rule.get("bad_payload"):
+                outs.append(make(pkt, bad=True))
             else:
                 outs += [make(pkt)] * (1 + rule.get("dup", 0))
             for i, out in enumerate(outs):
