@@ -861,7 +861,7 @@ def test_bad_databases(tmp_path, fixed_db, kind, code, says, cmd):
     (["failures", "--since", "1h", "--until", "2h"], "is after"),
     (["failures", "--target", "nosuch*"], '"nosuch*": no target'),
     (["failures", "--phase", "bind"], "unknown phase"),
-    (["failures", "--kind", "ping"], "unknown kind"),
+    (["failures", "--kind", "pong"], "unknown kind"),
     (["failures", "--limit", "ten"], "--limit"),
     (["summary", "--by", "host"], "--by"),
     (["summary", "--raw", "TIMOUT"], 'did you mean "TIMEOUT"?'),

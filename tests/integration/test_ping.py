@@ -23,7 +23,7 @@ import urllib.request
 
 import pytest
 
-from conftest import NETDIAGD, can_unshare, closed_port, one, open_fds, run_once
+from conftest import NETDIAG, NETDIAGD, can_unshare, closed_port, one, open_fds, run_once
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PINGNS = os.path.join(HERE, "pingns.py")
@@ -210,6 +210,12 @@ def test_ping_daemon_loopback_shares_its_sockets(tmp_path):
     rows = con.execute("SELECT name, kind, host, port FROM targets ORDER BY name").fetchall()
     con.close()
     assert rows == [("p4", "ping", "127.0.0.1", None), ("p6", "ping", "::1", None)], rows
+    # the client takes ping as a kind
+    out = subprocess.run([NETDIAG, "--db", str(tmp_path / "db0.sqlite"), "targets", "--kind",
+                          "ping", "--format", "csv"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert [l.split(",")[:3] for l in out.stdout.splitlines()[1:]] == \
+        [["p4", "ping", "127.0.0.1"], ["p6", "ping", "[::1]"]], out.stdout
 
 
 # ---- the two socket paths, and neither ----------------------------------------
