@@ -92,14 +92,13 @@ endif
 COMMON_SRCS := common/array.c common/hist.c common/json.c common/ndb.c common/suggest.c \
                common/timefmt.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
-               daemon/alert_metric.c \
-               daemon/config.c daemon/config_opt.c daemon/config_run.c daemon/dns.c \
-               daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \
-               daemon/probe.c daemon/probe_connect.c daemon/probe_resolve.c \
-               daemon/probe_send.c daemon/reload.c daemon/resolv.c daemon/result.c \
-               daemon/sched.c daemon/sock.c daemon/store.c daemon/store_file.c \
-               daemon/store_prune.c daemon/store_schema.c daemon/store_sql.c \
-               daemon/store_writer.c
+               daemon/alert_metric.c daemon/config.c daemon/config_opt.c daemon/config_run.c \
+               daemon/dns.c daemon/icmp.c daemon/log.c daemon/metrics.c daemon/metrics_http.c \
+               daemon/notify.c daemon/ping_pool.c daemon/probe.c daemon/probe_connect.c \
+               daemon/probe_ping.c daemon/probe_resolve.c daemon/probe_send.c daemon/reload.c \
+               daemon/resolv.c daemon/result.c daemon/sched.c daemon/sock.c daemon/store.c \
+               daemon/store_file.c daemon/store_prune.c daemon/store_schema.c \
+               daemon/store_sql.c daemon/store_writer.c
 CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
                client/cmd_latency.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
@@ -116,7 +115,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
-              prometheus prometheus-alertmanager victoria-metrics \
+              prometheus prometheus-alertmanager victoria-metrics iputils-ping fping \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
@@ -187,7 +186,7 @@ $(BUILD)/bench/%: tests/bench/%.c
 
 BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
               $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns \
-              $(BUILD)/bench/bench_metrics
+              $(BUILD)/bench/bench_metrics $(BUILD)/bench/ceiling_ping
 
 # make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
 # loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.

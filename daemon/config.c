@@ -890,10 +890,10 @@ static void kinds_text(unsigned mask, char *buf, size_t len)
 {
     size_t off = 0, n = 0, total = 0;
 
-    for (unsigned k = 0; k < 3; k++)
+    for (unsigned k = 0; k <= KIND_PING; k++)
         total += (mask >> k) & 1;
     buf[0] = '\0';
-    for (unsigned k = 0; k < 3 && off < len; k++) {
+    for (unsigned k = 0; k <= KIND_PING && off < len; k++) {
         if (!((mask >> k) & 1))
             continue;
         n++;
@@ -985,6 +985,37 @@ static int config_payload_fill(struct target *t)
     return 0;
 }
 
+/* A ping attempt sends its last echo (count - 1) x spacing after its
+ * start and ends at its timeout: the last echo must have time for its
+ * reply. The error names the line of whichever of the three the target
+ * wrote (timeout first), else its section's. */
+static void ping_check_timing(struct parser *p, const struct target *t, const struct tmeta *m)
+{
+    int64_t last_ms = (t->ping_count - 1) * t->ping_spacing_ms;
+    static const char *const keys[] = {"timeout", "count", "spacing"};
+    const char *key = "timeout";
+    char to[32], sp[32], at[32];
+    int line = 0;
+
+    if (t->timeout_ms > last_ms)
+        return;
+    for (size_t i = 0; i < ND_ARRAY_LEN(keys) && line == 0; i++) {
+        line = m->key_line[config_opt_index(config_opt_find(SEC_TARGET, keys[i]))];
+        key = keys[i];
+    }
+    if (line == 0) {
+        line = t->line;
+        key = "timeout";
+    }
+    timefmt_duration(t->timeout_ms, TIMEFMT_EXACT, to, sizeof(to));
+    timefmt_duration(t->ping_spacing_ms, TIMEFMT_EXACT, sp, sizeof(sp));
+    timefmt_duration(last_ms, TIMEFMT_EXACT, at, sizeof(at));
+    perr(p, t->file, line,
+         "%s %s: the last of %lld echoes spaced %s goes out at %s, not before timeout (%s): "
+         "no time for its reply; make timeout longer, or count or spacing smaller",
+         p->label, key, (long long)t->ping_count, sp, at, to);
+}
+
 static void target_check(struct parser *p, size_t ti)
 {
     struct config *cfg = p->cfg;
@@ -1004,7 +1035,7 @@ static void target_check(struct parser *p, size_t ti)
              first->file, first->line);
     }
     if (m->key_line[kind_i] == 0) {
-        perr(p, t->file, t->line, "%s kind: missing (connect, resolve or send)", p->label);
+        perr(p, t->file, t->line, "%s kind: missing (connect, resolve, send or ping)", p->label);
         return;
     }
     if (!m->kind_ok)
@@ -1064,6 +1095,8 @@ static void target_check(struct parser *p, size_t ti)
                  fam == AF_INET6 ? "IPv6" : "IPv4", family_name(t->family));
         }
     }
+    if (t->kind == KIND_PING)
+        ping_check_timing(p, t, m);
     /* No check that a UDP payload fits one datagram: sending one too large
      * on purpose is how a user sees WSAEMSGSIZE (10040). */
     if (t->kind == KIND_SEND && t->payload_size > 0 && (size_t)t->payload_size != t->payload_len)

@@ -21,6 +21,7 @@
  * also 11002, is not one). "refused" is WSAECONNREFUSED itself. */
 #define CONFIG_CODE_TIMEOUT (-1)
 #define CONFIG_PAYLOAD_MAX  (1 << 20) /* bytes, decoded */
+#define PING_COUNT_MAX      100       /* echoes per ping attempt */
 /* What one configuration may make netdiagd read: the main file and every
  * file it includes together (a 200,000-target file of [target] sections
  * with comments is about 40 MiB), the *.ini files of an include
@@ -35,6 +36,7 @@ enum target_kind {
     KIND_CONNECT,
     KIND_RESOLVE,
     KIND_SEND,
+    KIND_PING,
 };
 const char *target_kind_name(enum target_kind kind); /* config_opt.c */
 
@@ -70,7 +72,7 @@ struct target {
     int64_t timeout_ms;
     enum family family;
 
-    /* connect and send */
+    /* connect, send and ping */
     char *host; /* name or address literal */
     uint16_t port;
     union nd_sockaddr source; /* local address to bind */
@@ -91,6 +93,11 @@ struct target {
     unsigned char *payload;
     size_t payload_len;
     int64_t payload_size; /* pad/repeat the payload to this many bytes; 0: as is */
+
+    /* ping */
+    int64_t ping_count;      /* key "count": echoes per attempt */
+    int64_t ping_spacing_ms; /* key "spacing": between two echoes' sends */
+    int64_t ping_size;       /* key "size": payload bytes of one echo */
 
     /* resolve: a string the answers must contain; send: bytes the reply must
      * contain. NULL: no expectation. Always NUL-terminated as well. */

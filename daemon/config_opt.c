@@ -13,12 +13,13 @@
 
 #include "alert_am.h"
 #include "config_opt.h"
+#include "icmp.h"
 #include "log.h"
 #include "timefmt.h"
 #include "util.h"
 #include "wsa.h"
 
-static const char *const kind_names[] = {"connect", "resolve", "send", NULL};
+static const char *const kind_names[] = {"connect", "resolve", "send", "ping", NULL};
 static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
 static const char *const addrsel_names[] = {"first", "all", NULL};
 static const char *const proto_names[] = {"udp", "tcp", NULL};
@@ -70,6 +71,7 @@ _Static_assert(sizeof(enum metrics_latency) == sizeof(int), "enum fields are int
 #define CFG(f)    offsetof(struct config, f)
 #define TGT(f)    offsetof(struct target, f)
 #define K_CS      (K_CONNECT | K_SEND)
+#define K_CSP     (K_CONNECT | K_SEND | K_PING)
 #define MINUTE_MS (60 * 1000LL)
 #define DAY_MS    CONFIG_DAY_MS
 
@@ -116,10 +118,10 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_TARGET, "codes",            OT_CODES,    0,                      0,                      NULL,                            TGT(alert_codes),            TGT(alert_ncodes), NULL,          K_ALL,              0,         0},
     {SEC_TARGET, "alert_latency",    OT_ENUM,     0,                      0,                      NULL,                            TGT(alert_latency),          0,                 onoff_names,   K_ALL,              0,         0},
     {SEC_TARGET, "alert_loss",       OT_ENUM,     0,                      0,                      NULL,                            TGT(alert_loss),             0,                 onoff_names,   K_ALL,              0,         0},
-    {SEC_TARGET, "host",             OT_HOST,     0,                      0,                      NULL,                            TGT(host),                   0,                 NULL,          K_CS,               K_CS,      0},
+    {SEC_TARGET, "host",             OT_HOST,     0,                      0,                      NULL,                            TGT(host),                   0,                 NULL,          K_CSP,              K_CSP,     0},
     {SEC_TARGET, "port",             OT_PORT,     1,                      65535,                  NULL,                            TGT(port),                   0,                 NULL,          K_CS,               K_CS,      0},
     {SEC_TARGET, "source",           OT_SOURCE,   0,                      0,                      NULL,                            0,                           0,                 NULL,          K_CS,               0,         0},
-    {SEC_TARGET, "addresses",        OT_ENUM,     0,                      0,                      "first",                         TGT(addresses),              0,                 addrsel_names, K_CS,               0,         0},
+    {SEC_TARGET, "addresses",        OT_ENUM,     0,                      0,                      "first",                         TGT(addresses),              0,                 addrsel_names, K_CSP,              0,         0},
     {SEC_TARGET, "name",             OT_QNAME,    0,                      0,                      NULL,                            TGT(qname),                  0,                 NULL,          K_RESOLVE,          K_RESOLVE, 0},
     {SEC_TARGET, "type",             OT_QTYPE,    0,                      0,                      "A",                             TGT(qtype),                  0,                 NULL,          K_RESOLVE,          0,         0},
     {SEC_TARGET, "server",           OT_SERVER,   0,                      0,                      "system",                        0,                           0,                 NULL,          K_RESOLVE,          0,         0},
@@ -129,6 +131,9 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_TARGET, "payload_size",     OT_INT,      0,                      CONFIG_PAYLOAD_MAX,     NULL,                            TGT(payload_size),           0,                 NULL,          K_SEND,             0,         0},
     {SEC_TARGET, "expect",           OT_BYTES,    0,                      0,                      NULL,                            TGT(expect),                 TGT(expect_len),   NULL,          K_RESOLVE | K_SEND, 0,         2},
     {SEC_TARGET, "expect_hex",       OT_HEX,      0,                      0,                      NULL,                            TGT(expect),                 TGT(expect_len),   NULL,          K_SEND,             0,         2},
+    {SEC_TARGET, "count",            OT_INT,      1,                      PING_COUNT_MAX,         "5",                             TGT(ping_count),             0,                 NULL,          K_PING,             0,         0},
+    {SEC_TARGET, "spacing",          OT_DURATION, 1,                      MINUTE_MS,              "200ms",                         TGT(ping_spacing_ms),        0,                 NULL,          K_PING,             0,         0},
+    {SEC_TARGET, "size",             OT_INT,      ICMP_SIZE_MIN,          ICMP_SIZE_MAX,          "56",                            TGT(ping_size),              0,                 NULL,          K_PING,             0,         0},
 };
 /* clang-format on */
 

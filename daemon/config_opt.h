@@ -44,7 +44,8 @@ enum opt_type {
 #define K_CONNECT (1u << KIND_CONNECT)
 #define K_RESOLVE (1u << KIND_RESOLVE)
 #define K_SEND    (1u << KIND_SEND)
-#define K_ALL     (K_CONNECT | K_RESOLVE | K_SEND)
+#define K_PING    (1u << KIND_PING)
+#define K_ALL     (K_CONNECT | K_RESOLVE | K_SEND | K_PING)
 
 /* One key (Redis standardConfig). Target keys say which kinds take them
  * (kinds), which kinds need them (required), and keys that exclude each
@@ -64,7 +65,7 @@ struct config_option {
 };
 
 /* Rows in config_options (checked by a static assertion in config_opt.c). */
-#define CONFIG_NOPTS 49
+#define CONFIG_NOPTS 52
 extern const struct config_option config_options[CONFIG_NOPTS];
 
 /* The row of `key` in section `sec`; NULL when there is none. */

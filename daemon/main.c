@@ -525,6 +525,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (test_only) {
+        char why[256];
+        /* ping targets that would fail with WSAEACCES: said, not refused */
+        if (probe_ping_check(d.cfg, why, sizeof(why)) < 0) {
+            if (journal)
+                log_warnx("%s", why);
+            else
+                fprintf(stderr, "netdiagd: warning: %s\n", why);
+        }
         printf("configuration OK\n");
         config_free(d.cfg);
         return 0;
@@ -534,6 +542,11 @@ int main(int argc, char **argv)
         log_set_level(LOG_LEVEL_INFO);
     if (d.once && !d.debug)
         log_set_level(LOG_LEVEL_WARN);
+    if (!d.once) {
+        char why[256];
+        if (probe_ping_check(d.cfg, why, sizeof(why)) < 0)
+            log_warnx("%s", why);
+    }
     notify_init();
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();

@@ -56,7 +56,8 @@ struct mslot {
     /* successful attempts' latency: per bucket, not cumulative; last: > 10 s */
     uint64_t bucket[METRICS_NBUCKETS + 1];
     uint64_t sum_us;
-    struct mfail *fails; /* sorted by code, then raw */
+    uint64_t echo_sent, echo_recv; /* ping */
+    struct mfail *fails;           /* sorted by code, then raw */
     size_t nfails, fails_cap;
 };
 
@@ -367,6 +368,8 @@ void metrics_observe(struct metrics *m, const struct result *r)
         ;
     s->bucket[b]++;
     s->sum_us += (uint64_t)lat_us;
+    s->echo_sent += r->echo_sent;
+    s->echo_recv += r->echo_recv;
 }
 
 /* Rebuild the slots in the new config's order. A target that keeps its
@@ -999,6 +1002,20 @@ static void render_process(struct metrics *m, struct render *rd)
                "Start time of the process since unix epoch in seconds.");
         num[fmt_fixed(num, (uint64_t)m->start_ms, 3)] = '\0';
         emit(rd, "process_start_time_seconds %s\n", num);
+    }
+
+    /* loss over any range is 1 - increase(received) / increase(sent);
+     * the family only where there are ping targets */
+    for (size_t i = 0, fam = 0; i < m->nslots; i++) {
+        const struct mslot *s = &m->slots[i];
+        if (s->name == NULL || s->kind != KIND_PING)
+            continue;
+        if (fam++ == 0)
+            family(rd, "netdiag_ping_echoes_total", "counter",
+                   "ICMP echoes of ping targets by target and result (sent, received).");
+        line_u64(rd, LIT("netdiag_ping_echoes_total"), s, LIT("result=\"sent\""), s->echo_sent);
+        line_u64(rd, LIT("netdiag_ping_echoes_total"), s, LIT("result=\"received\""),
+                 s->echo_recv);
     }
 }
 

@@ -68,6 +68,8 @@ static const struct probe_ops *probe_ops_for(enum target_kind kind)
         return &probe_resolve_ops;
     case KIND_SEND:
         return &probe_send_ops;
+    case KIND_PING:
+        return &probe_ping_ops;
     }
     return NULL;
 }
@@ -191,6 +193,11 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
 void probe_set_local(struct probe *p, const union nd_sockaddr *sa)
 {
     p->local = sa;
+}
+
+struct event_base *probe_event_base(const struct probe *p)
+{
+    return p->eng->base;
 }
 
 struct resolv *probe_resolv(const struct probe *p)
@@ -410,6 +417,8 @@ static void probe_finish(struct probe *p, struct result *r)
         if (p->addrlen > 0)
             util_format_sockaddr((struct sockaddr *)&p->addr, r->remote, sizeof(r->remote));
     }
+    if (p->ops->finish != NULL)
+        p->ops->finish(p, r);
 
     /* a socket that never connected leaves no TIME_WAIT behind */
     if (p->keep_fd)
@@ -530,6 +539,10 @@ static void probe_deadline(struct probe *p)
     char note[150] = "";
     bool partial = false;
 
+    if (p->rl == NULL && p->ops->deadline != NULL) {
+        p->ops->deadline(p);
+        return;
+    }
     if (p->rl != NULL)
         resolv_lookup_describe(p->rl, note, sizeof(note));
     else if (p->ops->describe != NULL)
@@ -743,6 +756,8 @@ static void probe_free(struct probe *p)
     sched_cancel(p->eng->sched, &p->sn);
     event_del(p->ev_io); /* it lives in p's block */
     free(p->addrs);
+    if (p->ops->release != NULL)
+        p->ops->release(p);
     free(p->kstate);
     if (p->t != NULL && p->t->probe == p)
         p->t->probe = NULL;
@@ -801,7 +816,9 @@ static bool target_same(const struct target *a, const struct target *b)
            a->server_system == b->server_system && a->server_len == b->server_len &&
            memcmp(&a->server, &b->server, a->server_len) == 0 && a->protocol == b->protocol &&
            bytes_same(a->payload, a->payload_len, b->payload, b->payload_len) &&
-           bytes_same(a->expect, a->expect_len, b->expect, b->expect_len);
+           bytes_same(a->expect, a->expect_len, b->expect, b->expect_len) &&
+           a->ping_count == b->ping_count && a->ping_spacing_ms == b->ping_spacing_ms &&
+           a->ping_size == b->ping_size;
 }
 
 static int target_cmp_name(const void *a, const void *b)

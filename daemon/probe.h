@@ -2,7 +2,7 @@
 /* The one interface every probe kind implements and the engine helpers a
  * kind uses to watch sockets and complete (the engine is probe.c, its
  * schedule sched.c; the kinds are probe_connect.c, probe_resolve.c,
- * probe_send.c). What an attempt produces is a struct result (result.h). */
+ * probe_send.c, probe_ping.c). What an attempt produces is a struct result (result.h). */
 #ifndef NETDIAG_PROBE_H
 #define NETDIAG_PROBE_H
 
@@ -46,11 +46,27 @@ struct probe_ops {
      * Returns true when part of an answer came ("10 bytes arrived ..."):
      * the detail then says "timed out after", not "no answer within". */
     bool (*describe)(struct probe *p, char *buf, size_t len);
+    /* Optional: the deadline passed (no look-up pending); the kind ends
+     * the attempt itself with one probe_complete_* call, instead of the
+     * engine's WSAETIMEDOUT (ping: the replies that came make a success). */
+    void (*deadline)(struct probe *p);
+    /* Optional: fill the kind's own fields of the result of the attempt
+     * ending now, after the engine's (ping: echo counts, RTTs). */
+    void (*finish)(struct probe *p, struct result *r);
+    /* Optional: the target goes away (reload, shutdown), after abort:
+     * drop every reference to p outside it, just before kstate is freed. */
+    void (*release)(struct probe *p);
 };
 
 extern const struct probe_ops probe_connect_ops;
 extern const struct probe_ops probe_resolve_ops;
 extern const struct probe_ops probe_send_ops;
+extern const struct probe_ops probe_ping_ops;
+
+/* probe_ping.c: whether cfg's ping targets can have an ICMP socket here
+ * (a datagram one, or a raw one). 0 when they can or there are none;
+ * -1 with what to set in msg (netdiagd -t and the start warn with it). */
+int probe_ping_check(const struct config *cfg, char *msg, size_t len);
 
 /* Per-target engine state; allocated when the target is loaded, reused by
  * every attempt. Kinds may read everything and write the fields marked. */
@@ -115,6 +131,9 @@ void probe_close_socket(struct probe *p);
  * sockets (a quarter of RLIMIT_NOFILE) is spent or the target's interval
  * is longer than a minute. */
 bool probe_keep_socket(struct probe *p);
+
+/* The engine's event loop, for kinds with sockets shared by targets. */
+struct event_base *probe_event_base(const struct probe *p);
 
 /* The engine's stub resolver (resolv.c), for kinds that look names up. */
 struct resolv *probe_resolv(const struct probe *p);

@@ -30,6 +30,19 @@ const char *result_phase_name(enum probe_phase phase)
     return "?";
 }
 
+/* A ping's echo figures, after the common fields: the object's closing
+ * brace is replaced (latency_us is the median RTT of an ok attempt). */
+static void result_json_ping(const struct result *r, char *buf, size_t len)
+{
+    size_t n = strlen(buf);
+
+    if (r->target->kind != KIND_PING || n == 0 || buf[n - 1] != '}')
+        return;
+    snprintf(buf + n - 1, len - (n - 1),
+             ",\"echo_sent\":%u,\"echo_recv\":%u,\"rtt_min_us\":%lld,\"rtt_max_us\":%lld}",
+             r->echo_sent, r->echo_recv, (long long)r->rtt_min_us, (long long)r->rtt_max_us);
+}
+
 void result_format_json(const struct result *r, char *buf, size_t len)
 {
     const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
@@ -49,6 +62,7 @@ void result_format_json(const struct result *r, char *buf, size_t len)
                  "\"remote\":%s}",
                  ts, name, target_kind_name(r->target->kind), result_phase_name(r->phase), detail,
                  (long long)r->latency_us, local, remote);
+        result_json_ping(r, buf, len);
         return;
     }
     {
@@ -62,6 +76,7 @@ void result_format_json(const struct result *r, char *buf, size_t len)
                  ts, name, target_kind_name(r->target->kind), result_phase_name(r->phase),
                  r->wsa_code, wc ? wc->name : "?", meaning, raw, r->raw_value, detail,
                  (long long)r->latency_us, local, remote);
+        result_json_ping(r, buf, len);
     }
 }
 

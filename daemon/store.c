@@ -607,7 +607,7 @@ static void store_bind_target(sqlite3_stmt *s, const struct target *t, int64_t n
 
     sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, target_kind_name(t->kind), -1, SQLITE_STATIC);
-    store_bind_text(s, 3, hostport ? t->host : NULL);
+    store_bind_text(s, 3, hostport || t->kind == KIND_PING ? t->host : NULL);
     if (hostport)
         sqlite3_bind_int(s, 4, t->port);
     else

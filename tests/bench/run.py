@@ -8,8 +8,10 @@ Steps: the raw epoll ceiling (open and closed port), connect throughput,
 refused throughput (every probe a stored failure), resolve throughput
 against a fast loopback responder beside its own raw ceiling, schedule
 accuracy (10,000 targets at 1 s, and the scheduler alone), memory per
-target (1k/10k/100k targets), the store alone, and the client's queries on
-a generated 10-million-row database. Throughput runs ask for twice the
+target (1k/10k/100k targets), ping (attempts/s against loopback beside a
+minimal ICMP echo client, RTT medians beside ping and fping, memory per
+ping target), the store alone, and the client's queries on a generated
+10-million-row database. Throughput runs ask for twice the
 goal (2,000 targets at 10 ms) and count results over the measured window
 with netdiagd's own /metrics counter."""
 
@@ -17,9 +19,11 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,10 +162,128 @@ def throughput(netdiagd, tmp, name, body, dur, figure, goal, ceiling, count_stor
     r = run_daemon(netdiagd, cfg, dur, metrics_port=mport)
     rate = r["window_rate"]
     extra = {"stored": db_count(db, "SELECT count(*) FROM failures")} if count_stored else {}
+    cpu_us = r["cpu"] * 1e6 / max(1, rate * r["cpu_wall"])
     emit(figure, round(rate), "1/s", goal=goal, ratio=rate / ceiling, targets=n, interval=iv,
          asked_per_s=n * 100, dropped=r["dropped"], failures=r["failures"],
          results=r["results"], whole_run_per_s=round(r["results"] / r["elapsed"]),
-         cpu_us_per_probe=round(r["cpu"] * 1e6 / max(1, rate * r["cpu_wall"]), 2), **extra)
+         cpu_us_per_probe=round(cpu_us, 2), **extra)
+    return rate, cpu_us
+
+
+def icmp_socket_ok():
+    """Whether this user may open an ICMP socket (datagram or raw), as
+    netdiagd run by the bench would."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW):
+        try:
+            socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP).close()
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def rtt_netdiag(netdiagd, tmp, addr, count):
+    """netdiagd --once: one ping target, count echoes 10 ms apart; the
+    median RTT it records (latency_us), in us."""
+    path = os.path.join(tmp, "rtt.ini")
+    with open(path, "w") as f:
+        f.write("[daemon]\ndatabase = %s\n\n[target rtt]\nkind = ping\nhost = %s\n"
+                "count = %d\nspacing = 10ms\ntimeout = %dms\ninterval = 1h\n"
+                % (os.path.join(tmp, "rtt.db"), addr, count, count * 10 + 2000))
+    out = subprocess.run([netdiagd, "--once", "--format", "json", "-c", path],
+                         capture_output=True, text=True, timeout=120).stdout
+    r = json.loads(out.splitlines()[0])
+    return r["latency_us"] if r["ok"] else None
+
+
+def rtt_ping(addr, count):
+    """iputils ping, count echoes 10 ms apart: the median of its per-reply
+    times, in us."""
+    out = subprocess.run(["ping", "-n", "-c", str(count), "-i", "0.01", addr],
+                         capture_output=True, text=True, timeout=120).stdout
+    times = [float(t) * 1000 for t in re.findall(r"time=([0-9.]+) ms", out)]
+    return statistics.median(times) if times else None
+
+
+def rtt_fping(addr, count):
+    """fping -C: count echoes 10 ms apart, the median of its per-reply
+    times, in us."""
+    err = subprocess.run(["fping", "-q", "-C", str(count), "-p", "10", addr],
+                         capture_output=True, text=True, timeout=120).stderr
+    m = re.search(r":\s*([0-9. -]+)$", err.strip(), re.M)
+    times = [float(t) * 1000 for t in m.group(1).split() if t != "-"] if m else []
+    return statistics.median(times) if times else None
+
+
+def ping_steps(b, netdiagd, tmp, dur, quick):
+    """Ping: attempts/s against loopback beside a minimal ICMP echo client
+    (ceiling_ping) measured now; RTT medians beside ping and fping on the
+    same targets; memory per ping target."""
+    if not icmp_socket_ok():
+        emit("ping_attempts_per_s", None, "1/s", note="skipped: no ICMP socket for this user "
+             "(net.ipv4.ping_group_range, CAP_NET_RAW)")
+        return
+    out = subprocess.run([os.path.join(b, "bench", "ceiling_ping"), "127.0.0.1", str(dur),
+                          "256"], capture_output=True, text=True, check=True).stdout
+    ceil = json.loads(out)
+    emit("ceiling_ping_echoes_per_s", ceil["value"], "1/s", socket=ceil["socket"])
+    # one echo an attempt: attempts/s and echoes/s are the same figure
+    _, cpu_us = throughput(netdiagd, tmp, "ping", "kind = ping\nhost = 127.0.0.1\ncount = 1\n",
+                           dur, "ping_attempts_per_s", ">= 0.8 x ceiling", ceil["value"])
+    # the same comparison by CPU per echo, which other work on a shared
+    # machine does not move as much as it moves the rates
+    emit("ping_cpu_per_attempt_vs_ceiling", round(ceil["cpu_us_per_echo"] / cpu_us, 3), "ratio",
+         goal=">= 0.8", netdiag_cpu_us=round(cpu_us, 2),
+         ceiling_cpu_us=ceil["cpu_us_per_echo"])
+
+    # RTT medians, three rounds interleaved, the median of the rounds
+    count = 20 if quick else 50
+    for addr in ("127.0.0.1", "::1"):
+        got = {"netdiag": [], "ping": [], "fping": []}
+        for _ in range(3):
+            got["netdiag"].append(rtt_netdiag(netdiagd, tmp, addr, count))
+            if shutil.which("ping"):
+                got["ping"].append(rtt_ping(addr, count))
+            if shutil.which("fping"):
+                got["fping"].append(rtt_fping(addr, count))
+        med = {k: statistics.median([x for x in v if x is not None])
+               for k, v in got.items() if any(x is not None for x in v)}
+        label = "v6" if ":" in addr else "v4"
+        nd = med.get("netdiag")
+        emit("ping_rtt_median_us_%s" % label, nd, "us", target=addr, echoes=3 * count,
+             ping=med.get("ping"), fping=med.get("fping"))
+        for tool in ("ping", "fping"):
+            if nd is None or tool not in med:
+                emit("ping_rtt_vs_%s_%s" % (tool, label), None, "us",
+                     note="%s not installed (make deps)" % tool)
+                continue
+            diff = nd - med[tool]
+            ok = abs(diff) <= max(0.05 * med[tool], 20)
+            emit("ping_rtt_vs_%s_%s" % (tool, label), round(diff, 1), "us",
+                 goal="within 5% or 20 us", ok=ok, netdiag=nd, other=med[tool])
+
+    # memory per ping target: every target has run once (its state made)
+    # when RSS is read: interval 20 s, read after 23 s. Beside it the same
+    # for connect targets that succeed (an accept-and-close listener): what
+    # any target costs once its results flow, so the difference is ping's.
+    counts = (1000, 10000) if quick else (1000, 100000)
+    lst, lport = start_helper(os.path.join(b, "bench", "listener"), 600)
+    per = {}
+    for kind, body in (("ping", "kind = ping\nhost = 127.0.0.1\n"),
+                       ("connect", "kind = connect\nhost = 127.0.0.1\nport = %d\n" % lport)):
+        rss = {}
+        for n in counts:
+            cfg, db = write_config(tmp, "%smem%d" % (kind, n), n, "20s", "3s", body)
+            r = run_daemon(netdiagd, cfg, 1.0, warmup=23.0)
+            rss[n] = r["rss"]
+            emit("rss_bytes_%d_%s_targets_started" % (n, kind), r["rss"], "B",
+                 results=r["results"], failures=r["failures"])
+        per[kind] = (rss[counts[1]] - rss[counts[0]]) / (counts[1] - counts[0])
+    stop(lst)
+    emit("memory_bytes_per_ping_target", round(per["ping"]), "B", goal="<= 1024",
+         between="%d-%d" % counts, note="count 5, every target started once",
+         connect_target_started=round(per["connect"]),
+         ping_share=round(per["ping"] - per["connect"]))
 
 
 def db_count(db, sql):
@@ -216,6 +338,10 @@ def main():
                "server = 127.0.0.1:%d\n" % dport, dur, "resolve_probes_per_s", ">= 100000",
                ceil["resolve"])
     stop(dns)
+
+    # 4b. ping: throughput beside its ceiling, RTTs beside ping and fping,
+    # memory per ping target
+    ping_steps(b, netdiagd, tmp, dur, args.quick)
 
     # 5. schedule accuracy: 10,000 targets at 1 s for 20 s (refused probes)
     sched_n, sched_s = (2000, 4.0) if args.quick else (10000, 20.0)

@@ -119,6 +119,10 @@ static void fuzz_check_target(const struct config *cfg, const struct target *t)
         FUZZ_CHECK(t->qname != NULL && t->qtype != 0);
         FUZZ_CHECK(t->server_system || t->server_len > 0);
         break;
+    case KIND_PING:
+        FUZZ_CHECK(t->host != NULL && t->ping_count >= 1 && t->ping_size >= 8);
+        FUZZ_CHECK(t->timeout_ms > (t->ping_count - 1) * t->ping_spacing_ms);
+        break;
     }
     FUZZ_CHECK(t->alert_ncodes <= CONFIG_MAX_CODES);
     FUZZ_CHECK((t->payload == NULL) == (t->payload_len == 0));

@@ -730,6 +730,11 @@ static void fuzz_sink(const struct result *r, void *arg)
         break;
     case KIND_SEND:
         break;
+    case KIND_PING:
+        FUZZ_CHECK(r->phase == PHASE_RESOLVE || r->phase == PHASE_SEND || r->phase == PHASE_RECV);
+        FUZZ_CHECK(r->echo_recv <= r->echo_sent && r->echo_sent <= t->ping_count);
+        FUZZ_CHECK(r->ok == (r->echo_recv > 0));
+        break;
     }
     if (r->phase == PHASE_RESOLVE && t->kind != KIND_RESOLVE) {
         FUZZ_CHECK(!r->ok);
@@ -881,7 +886,9 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 
 static const char *const fuzz_v_family[] = {"any", "ipv4", "ipv6", NULL};
 static const char *const fuzz_v_addresses[] = {"first", "all", NULL};
-static const char *const fuzz_v_kind[] = {"connect", "resolve", "send", NULL};
+static const char *const fuzz_v_kind[] = {"connect", "resolve", "send", "ping", NULL};
+static const char *const fuzz_v_count[] = {"1", "2", "5", "100", NULL};
+static const char *const fuzz_v_spacing[] = {"1ms", "2ms", "200ms", NULL};
 static const char *const fuzz_v_protocol[] = {"udp", "tcp", NULL};
 static const char *const fuzz_v_host[] = {
     "127.0.0.1",    "::1",          "::ffff:127.0.0.1", "localhost",   "LOCALHOST",  "v6only.hosts",
@@ -906,7 +913,8 @@ static const struct {
     {"protocol", fuzz_v_protocol}, {"host", fuzz_v_host},           {"name", fuzz_v_host},
     {"type", fuzz_v_type},         {"server", fuzz_v_server},       {"source", fuzz_v_source},
     {"timeout", fuzz_v_timeout},   {"port", fuzz_v_port},           {"expect", fuzz_v_expect},
-    {"payload_size", fuzz_v_size},
+    {"payload_size", fuzz_v_size}, {"count", fuzz_v_count},         {"spacing", fuzz_v_spacing},
+    {"size", fuzz_v_size},
 };
 #define FUZZ_NKEYS (sizeof(fuzz_keys) / sizeof(fuzz_keys[0]))
 

@@ -306,6 +306,20 @@ def engine_corpus():
     # when to add it back)
     write(d, "resolve.ini", RESOLVE_INI)
     write(d, "connect-crlf-bom.ini", CONNECT_INI)
+    write(d, "ping-forms.ini", head + engine_ping())
+
+
+def engine_ping():
+    """Ping targets of every host form and a few answer shapes of the
+    harness's name server, short enough for its 8 ms timeouts."""
+    out = []
+    for i, (host, fam) in enumerate([("127.0.0.1", "any"), ("::1", "ipv6"),
+                                     ("localhost", "ipv4"), ("dual.hosts", "any"),
+                                     ("multi.hosts", "any"), ("ok.test", "any"),
+                                     ("nx.test", "any"), ("silent.test", "any")]):
+        out.append(section("p%d" % i, kind="ping", host=host, family=fam, addresses="all",
+                           count=1 + i % 3, spacing="2ms", size=8 + 100 * i))
+    return "".join(out)
 
 
 # --- dns ------------------------------------------------------------------
@@ -513,6 +527,43 @@ def client_corpus():
         write(d, name, "\n".join(args))
 
 
+# --- icmp -----------------------------------------------------------------
+
+def icmp_csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def icmp_echo(typ, ident, seq, payload, v4=True):
+    b = struct.pack("!BBHHH", typ, 0, 0, ident, seq) + payload
+    if v4:
+        b = b[:2] + struct.pack("!H", icmp_csum(b)) + b[4:]
+    return b
+
+
+def icmp_corpus():
+    """Replies as each socket reads them, quoted requests, bad ones."""
+    d = reset("icmp")
+    pay = bytes(range(56))
+    reply4 = icmp_echo(0, 0x1234, 7, pay)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(reply4), 0, 0, 64, 1, 0,
+                     bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))
+    write(d, "reply4-datagram", b"\x00" + reply4)
+    write(d, "reply4-raw", b"\x02" + ip + reply4)
+    write(d, "reply4-raw-cut", b"\x56" + ip + reply4[:20])
+    write(d, "reply4-raw-badsum", b"\x02" + ip + reply4[:10] + b"\xff" + reply4[11:])
+    write(d, "reply4-raw-ihl60", b"\x02\x4f" + ip[1:] + reply4)
+    write(d, "reply6", b"\x01" + icmp_echo(129, 1, 65535, pay, v4=False))
+    write(d, "quoted4", b"\x00" + icmp_echo(8, 0x1234, 7, pay[:8]))
+    write(d, "quoted6-short", b"\x01" + icmp_echo(128, 1, 1, b"", v4=False))
+    write(d, "unreach-admin", b"\x00\x03\x0d" + bytes(30))
+    write(d, "short", b"\x02\x45")
+
+
 def main():
     config_corpus()
     engine_corpus()
@@ -520,6 +571,7 @@ def main():
     duration_corpus()
     send_corpus()
     client_corpus()
+    icmp_corpus()
 
 
 if __name__ == "__main__":

@@ -512,9 +512,13 @@ static void test_error_lines(void)
     EXPECT_ERRORS("[target d]\nkind = resolve\ntype = A\n",
                   "t.ini:1: [target d] name: missing (a resolve target needs it)\n");
     EXPECT_ERRORS("[target d]\nname = x\n",
-                  "t.ini:1: [target d] kind: missing (connect, resolve or send)\n");
+                  "t.ini:1: [target d] kind: missing (connect, resolve, send or ping)\n");
     EXPECT_ERRORS("[target d]\nkind = ping\nname = x\n",
-                  "t.ini:2: [target d] kind: \"ping\" is not one of connect, resolve, send\n");
+                  "t.ini:3: [target d] name: not a key of a ping target (only resolve targets)\n"
+                  "t.ini:1: [target d] host: missing (a ping target needs it)\n");
+    EXPECT_ERRORS("[target d]\nkind = pong\n",
+                  "t.ini:2: [target d] kind: \"pong\" is not one of connect, resolve, send, "
+                  "ping\n");
     EXPECT_ERRORS("[target s]\nkind = send\nhost = h\nport = 1\npayload = hi\npayload_hex = 6869\n"
                   "expect_hex = 6869\nexpect = hi\n",
                   "t.ini:6: [target s] payload_hex: payload is already set (line 5); give only "
@@ -721,7 +725,8 @@ static void test_include_list(void)
                            "bad/name connect\n");
     EXPECT_ERRORS("[daemon]\ninclude = bad.list\n[target l1]\nkind = resolve\nname = x\n",
                   "bad.list:1: expected \"NAME KIND key=value ...\"\n"
-                  "bad.list:2: [target l4] kind: \"bogus\" is not one of connect, resolve, send\n"
+                  "bad.list:2: [target l4] kind: \"bogus\" is not one of connect, resolve, send, "
+                  "ping\n"
                   "bad.list:3: [target l5] port: \"0\" is out of range (1 to 65535)\n"
                   "bad.list:3: [target l5] kind: given twice\n"
                   "bad.list:3: [target l5] \"junk\": expected key=value\n"

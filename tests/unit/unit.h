@@ -36,6 +36,8 @@ static inline void unit_show_kept(const char *why)
     char buf[4096];
     size_t n;
 
+    if (unit_kept == NULL || unit_stderr == NULL)
+        return; /* unit_init() was not called: nothing was kept */
     fflush(unit_kept);
     rewind(unit_kept);
     fprintf(unit_stderr, "%s; what the tests wrote to standard error:\n", why);
