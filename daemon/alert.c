@@ -339,7 +339,6 @@ static void alert_lat_free(struct alert_lat *l)
     free(l);
 }
 
-
 static const char *alert_code_name(int code)
 {
     const struct wsa_code *c = wsa_by_code(code);
@@ -629,7 +628,10 @@ static void alert_metric_detail(struct alert_engine *a, struct alert_tgt *tg, st
 
     alert_fmt_window(a->window_ms, win, sizeof(win));
     if (ser->code == ALERT_CODE_LATENCY)
-        alert_lat_words(&a->lp, &ser->s, tg->lat->full->fired_attempts, win, buf, sizeof(buf));
+        alert_lat_words(&a->lp, &ser->s,
+                        tg->lat != NULL && tg->lat->full != NULL ? tg->lat->full->fired_attempts
+                                                                 : 0,
+                        win, buf, sizeof(buf));
     else
         alert_loss_words(&a->lossp, &ser->s, win, buf, sizeof(buf));
     text_set(&ser_text(ser)->detail, buf);
@@ -647,7 +649,7 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
     if (alert_code_metric(ser->code) != ALERT_METRIC_CODE) {
         /* the figure it fired with is this window's or, higher, the
          * window's before (alert_detect_step) */
-        if (ser->code == ALERT_CODE_LATENCY)
+        if (ser->code == ALERT_CODE_LATENCY && tg->lat != NULL && tg->lat->full != NULL)
             tg->lat->full->fired_attempts = ser->s.fired_count == (int64_t)tg->lat->value_us
                                                 ? tg->attempts
                                                 : tg->lat->prev_attempts;
@@ -941,6 +943,8 @@ static enum alert_level alert_ser_level(struct alert_engine *a, struct alert_tgt
                                         struct alert_ser *ser)
 {
     if (ser->code == ALERT_CODE_LATENCY) {
+        if (tg->lat == NULL) /* a latency series lives in tg->lat */
+            return ALERT_LEVEL_NONE;
         ser->count = (int64_t)tg->lat->w.seen;
         return alert_lat_level(&a->lp, &ser->s, (double)tg->lat->value_us, ser->count);
     }
@@ -956,8 +960,9 @@ static enum alert_step alert_ser_step(struct alert_engine *a, struct alert_tgt *
                                       struct alert_ser *ser, enum alert_hold hold)
 {
     if (ser->code == ALERT_CODE_LATENCY)
-        return alert_lat_step(&a->lp, &ser->s, (double)tg->lat->value_us, (int64_t)tg->lat->w.seen,
-                              hold);
+        return tg->lat == NULL ? ALERT_STEP_QUIET
+                               : alert_lat_step(&a->lp, &ser->s, (double)tg->lat->value_us,
+                                                (int64_t)tg->lat->w.seen, hold);
     if (ser->code == ALERT_CODE_LOSS) {
         for (size_t k = 0; tg->ser != NULL && k < tg->nser; k++)
             if (tg->ser[k].s.firing || tg->ser[k].level == ALERT_LEVEL_FIRE)
@@ -1143,7 +1148,7 @@ static void alert_evaluate(struct alert_engine *a)
                 free(ser->txt->host);
                 ser->txt->first = ser->txt->host = NULL;
             }
-            if (ser->code == ALERT_CODE_LATENCY && alert_lat_is_plain(ser)) {
+            if (ser->code == ALERT_CODE_LATENCY && tg->lat != NULL && alert_lat_is_plain(ser)) {
                 alert_lat_plain(tg->lat, &ser->s);
                 alert_lat_free_full(tg->lat);
             } else if (ser->code == ALERT_CODE_LOSS && alert_loss_is_spent(ser)) {

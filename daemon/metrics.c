@@ -1014,8 +1014,7 @@ static void render_process(struct metrics *m, struct render *rd)
             family(rd, "netdiag_ping_echoes_total", "counter",
                    "ICMP echoes of ping targets by target and result (sent, received).");
         line_u64(rd, LIT("netdiag_ping_echoes_total"), s, LIT("result=\"sent\""), s->echo_sent);
-        line_u64(rd, LIT("netdiag_ping_echoes_total"), s, LIT("result=\"received\""),
-                 s->echo_recv);
+        line_u64(rd, LIT("netdiag_ping_echoes_total"), s, LIT("result=\"received\""), s->echo_recv);
     }
 }
 

@@ -905,7 +905,7 @@ out:
     "os_dependent, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM wsa_codes UNION ALL SELECT 'm', minute, "     \
     "target_id, attempts, successes, failures, latency_count, latency_sum_us, latency_min_us, "    \
     "latency_max_us, 0, 0, 0, 0, 0, 0 FROM rollup_minute UNION ALL SELECT 'h', *, 0, 0, 0, 0, 0, " \
-    "0, 0, 0, 0, 0, 0 FROM rollup_hour_code UNION ALL SELECT 'a', id, target_id, wsa_code, "      \
+    "0, 0, 0, 0, 0, 0 FROM rollup_hour_code UNION ALL SELECT 'a', id, target_id, wsa_code, "       \
     "started, resolved, count, peak, baseline, attempts, last_notified, detail, 0, 0, 0, 0 FROM "  \
     "alerts ORDER BY 1, 2"
 #define DUMP_SCHEMA                                                                                \
@@ -1277,8 +1277,8 @@ static bool make_v4(const char *path, int64_t base)
              "hostname, version, config, started, heartbeat, stopped, results, failures) VALUES "
              "(7, 'h', '0.1.0', '/etc/netdiag/netdiag.ini', %" PRId64 ", %" PRId64 ", %" PRId64
              ", 9, 2); COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
-             NDB_APPLICATION_ID, base, base, base, base + 1, base, base, base + 1, m, m - 60000,
-             m, h, h, base, base, base + 5, base + 5);
+             NDB_APPLICATION_ID, base, base, base, base + 1, base, base, base + 1, m, m - 60000, m,
+             h, h, base, base, base + 5, base + 5);
     ok = sqlite3_open(path, &db) == SQLITE_OK &&
          sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",
                       NULL, NULL, NULL) == SQLITE_OK &&
