@@ -52,7 +52,7 @@ struct daemon {
     struct reload *reload; /* NULL with --once */
     struct event *ev_sig[4];
     struct event *ev_tick;
-    uint64_t tick_attempts; /* engine_attempts() at the last tick */
+    uint64_t tick_attempts; /* probe_engine_attempts() at the last tick */
     struct event *ev_lag;   /* the loop-lag probe (not with --once) */
     int64_t lag_last_us;    /* when it last ran */
     int64_t lag_max_us;     /* its longest gap since the last status tick */
@@ -93,7 +93,7 @@ static bool daemon_gate(void *arg)
         return true;
     store_get_stats(d->st, &ss);
     return !ss.writable ||
-           ss.queue_depth + engine_in_flight(d->eng) + DAEMON_GATE_MARGIN < STORE_QUEUE_MAX;
+           ss.queue_depth + probe_engine_in_flight(d->eng) + DAEMON_GATE_MARGIN < STORE_QUEUE_MAX;
 }
 
 static void daemon_sink(const struct result *r, void *arg)
@@ -144,7 +144,7 @@ static size_t daemon_in_flight(void *arg)
 {
     struct daemon *d = arg;
 
-    return d->eng != NULL ? engine_in_flight(d->eng) : 0;
+    return d->eng != NULL ? probe_engine_in_flight(d->eng) : 0;
 }
 
 /* Start the /metrics listener on d->cfg->metrics_listen. */
@@ -254,7 +254,7 @@ static void daemon_reload_begin(void *arg)
  * read again, the alert engine's tables for the new targets. */
 struct daemon_prepared {
     struct resolv_conf *rc;
-    struct engine_prepared *ep;
+    struct probe_engine_prepared *ep;
     struct alert_prepared *ap;
 };
 
@@ -266,7 +266,7 @@ static void *daemon_reload_prepare(void *arg, struct config *ncfg)
     if (dp == NULL)
         return NULL; /* the swap does it all then */
     dp->rc = daemon_resolv_conf();
-    dp->ep = engine_prepare(d->eng, ncfg);
+    dp->ep = probe_engine_prepare(d->eng, ncfg);
     dp->ap = alert_prepare(ncfg);
     return dp;
 }
@@ -277,7 +277,7 @@ static void daemon_reload_discard(void *arg, void *prepared)
 
     (void)arg;
     resolv_conf_free(dp->rc);
-    engine_prepared_free(dp->ep);
+    probe_engine_prepared_free(dp->ep);
     alert_prepared_free(dp->ap);
     free(dp);
 }
@@ -293,7 +293,7 @@ static struct config *daemon_reload_swap(void *arg, struct config *ncfg, void *p
     int64_t t0 = util_mono_us(), t1, t2, t3;
 
     resolv_set_conf(d->rs, dp != NULL ? dp->rc : daemon_resolv_conf());
-    engine_set_targets_prepared(d->eng, ncfg, false, dp != NULL ? dp->ep : NULL);
+    probe_engine_set_targets_prepared(d->eng, ncfg, false, dp != NULL ? dp->ep : NULL);
     t1 = util_mono_us();
     alert_set_config_prepared(d->alert, ncfg, dp != NULL ? dp->ap : NULL);
     free(dp);
@@ -352,7 +352,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     notify_send("STOPPING=1");
-    engine_stop(d->eng);
+    probe_engine_stop(d->eng);
     event_base_loopexit(d->base, NULL);
 }
 
@@ -361,7 +361,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct daemon *d = arg;
-    uint64_t att = engine_attempts(d->eng);
+    uint64_t att = probe_engine_attempts(d->eng);
     struct store_stats ss;
 
     (void)fd;
@@ -375,7 +375,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                 d->alert != NULL ? alert_active(d->alert) : (size_t)0,
                 (unsigned long long)ss.rows_written, (unsigned long long)ss.dropped);
     d->tick_attempts = att;
-    engine_tick(d->eng);
+    probe_engine_tick(d->eng);
     lag_report(d);
     /* the writer thread wakes at least once a second; a database that is
      * full or locked is a condition to report, not a hang to restart */
@@ -611,8 +611,8 @@ int main(int argc, char **argv)
         if (d.ev_sig[i] == NULL || evsignal_add(d.ev_sig[i], NULL) < 0)
             fatalx("cannot install the signal handlers");
     }
-    d.eng = engine_new(d.base, d.rs, daemon_sink, &d);
-    engine_set_gate(d.eng, daemon_gate, &d);
+    d.eng = probe_engine_new(d.base, d.rs, daemon_sink, &d);
+    probe_engine_set_gate(d.eng, daemon_gate, &d);
     if (!d.once) {
         struct timeval one = {1, 0};
         d.ev_tick = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
@@ -624,7 +624,7 @@ int main(int argc, char **argv)
         lag_start(&d);
         notify_send("READY=1\nSTATUS=%zu targets", d.cfg->ntargets);
     }
-    engine_set_targets(d.eng, d.cfg, d.once);
+    probe_engine_set_targets(d.eng, d.cfg, d.once);
     log_async_start(); /* from here no log line waits for stderr's reader */
     event_base_dispatch(d.base);
 
@@ -634,7 +634,7 @@ int main(int argc, char **argv)
         struct store_stats ss;
         struct sched_stats es;
 
-        engine_schedule_stats(d.eng, &es);
+        probe_engine_schedule_stats(d.eng, &es);
         reload_stop(d.reload); /* before the store: its thread writes there */
         alert_free(d.alert);   /* before the store: it queues rows */
         d.alert = NULL;
@@ -654,7 +654,7 @@ int main(int argc, char **argv)
 out:
     reload_free(d.reload);
     alert_free(d.alert);
-    engine_free(d.eng);
+    probe_engine_free(d.eng);
     if (d.ev_tick)
         event_free(d.ev_tick);
     if (d.ev_lag)

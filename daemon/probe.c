@@ -32,7 +32,7 @@ struct engine {
     bool stopping;
     size_t once_next;  /* --once: next target index to start */
     size_t once_left;  /* --once: targets not finished yet */
-    bool once_filling; /* --once: engine_once_fill() is running */
+    bool once_filling; /* --once: probe_engine_once_fill() is running */
     size_t in_flight;
     uint64_t attempts;
     int64_t log_second_us;         /* start of the current second of log lines */
@@ -82,7 +82,7 @@ static struct probe *probe_of(struct sched_node *n)
 
 /* The schedule's call: p's wake-up has come. A start waits while the gate
  * is closed; a deadline never does. */
-static bool engine_wake(struct sched_node *n, bool open, void *arg)
+static bool probe_engine_wake(struct sched_node *n, bool open, void *arg)
 {
     struct probe *p = probe_of(n);
 
@@ -208,8 +208,8 @@ struct resolv *probe_resolv(const struct probe *p)
 /* NOLINTBEGIN(misc-no-recursion): an attempt may end inside the call that
  * starts it (a refused connect, an answer from the hosts file, a
  * nameserver that cannot be reached), and its end starts what comes next:
- * probe_finish -> the target's next address, or engine_once_fill ->
- * probe_begin. The depth is bounded: engine_once_fill never nests
+ * probe_finish -> the target's next address, or probe_engine_once_fill ->
+ * probe_begin. The depth is bounded: probe_engine_once_fill never nests
  * (once_filling), a target's next address is one level per address, and
  * outside --once the next start waits for its timer. */
 static void probe_lookup_cb(const struct resolv_result *res, void *arg)
@@ -295,7 +295,7 @@ void probe_set_remote(struct probe *p, const struct sockaddr *sa)
  * nested call returns and this loop takes the freed slot, so 20,000
  * targets failing at once (no such source address) do not become 20,000
  * nested calls on the stack. */
-static void engine_once_fill(struct engine *eng)
+static void probe_engine_once_fill(struct engine *eng)
 {
     if (eng->once_filling)
         return;
@@ -319,7 +319,7 @@ static void probe_schedule_next(struct probe *p)
     if (eng->once) {
         if (eng->once_left > 0 && --eng->once_left == 0)
             event_base_loopexit(eng->base, NULL);
-        engine_once_fill(eng);
+        probe_engine_once_fill(eng);
         return;
     }
     sched_next(eng->sched, &p->sn, p->t->interval_ms * 1000);
@@ -370,7 +370,7 @@ static void probe_log_transition(struct probe *p, const struct result *r)
         p->eng->log_lines = 0;
     }
     if (p->eng->log_lines++ >= ENGINE_LOG_LINES_PER_S) {
-        p->eng->log_unlogged++; /* counted; engine_tick() says how many */
+        p->eng->log_unlogged++; /* counted; probe_engine_tick() says how many */
         return;
     }
     /* an outage is a warning and its end a notice, so that `journalctl -p
@@ -764,8 +764,8 @@ static void probe_free(struct probe *p)
     free(p);
 }
 
-struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink_fn sink,
-                          void *sink_arg)
+struct engine *probe_engine_new(struct event_base *base, struct resolv *rs, probe_sink_fn sink,
+                                void *sink_arg)
 {
     struct engine *eng = calloc(1, sizeof(*eng));
 
@@ -788,7 +788,7 @@ struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink
                 event_base_priority_init(base, ENGINE_PRIORITIES) == 0;
     if (!eng->prio)
         log_debug("engine: libevent priorities unavailable; I/O and timers share one");
-    eng->sched = sched_new(base, eng->prio ? ENGINE_PRIO_OTHER : -1, engine_wake, eng);
+    eng->sched = sched_new(base, eng->prio ? ENGINE_PRIO_OTHER : -1, probe_engine_wake, eng);
     if (eng->sched == NULL)
         fatalx("out of memory");
     return eng;
@@ -828,19 +828,19 @@ static int target_cmp_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* What a reload can settle off the loop (engine_prepare): for each target
+/* What a reload can settle off the loop (probe_engine_prepare): for each target
  * of cfg, whether it probes exactly what its namesake in the running
  * config does, and a fresh probe for each one that does not. */
-struct engine_prepared {
+struct probe_engine_prepared {
     const struct config *cfg, *prev;
     bool *same;
     struct probe **fresh;
     struct probe **np; /* the new probe array, zeroed */
 };
 
-struct engine_prepared *engine_prepare(struct engine *eng, struct config *cfg)
+struct probe_engine_prepared *probe_engine_prepare(struct engine *eng, struct config *cfg)
 {
-    struct engine_prepared *ep;
+    struct probe_engine_prepared *ep;
     size_t n = cfg->ntargets ? cfg->ntargets : 1;
 
     if (cfg->prev_idx == NULL || cfg->prev == NULL)
@@ -854,7 +854,7 @@ struct engine_prepared *engine_prepare(struct engine *eng, struct config *cfg)
     ep->fresh = calloc(n, sizeof(*ep->fresh));
     ep->np = calloc(n, sizeof(*ep->np));
     if (ep->same == NULL || ep->fresh == NULL || ep->np == NULL) {
-        engine_prepared_free(ep);
+        probe_engine_prepared_free(ep);
         return NULL;
     }
     for (size_t i = 0; i < cfg->ntargets; i++) {
@@ -867,7 +867,7 @@ struct engine_prepared *engine_prepare(struct engine *eng, struct config *cfg)
     return ep;
 }
 
-void engine_prepared_free(struct engine_prepared *ep)
+void probe_engine_prepared_free(struct probe_engine_prepared *ep)
 {
     if (ep == NULL)
         return;
@@ -879,13 +879,13 @@ void engine_prepared_free(struct engine_prepared *ep)
     free(ep);
 }
 
-int engine_set_targets(struct engine *eng, struct config *cfg, bool once)
+int probe_engine_set_targets(struct engine *eng, struct config *cfg, bool once)
 {
-    return engine_set_targets_prepared(eng, cfg, once, NULL);
+    return probe_engine_set_targets_prepared(eng, cfg, once, NULL);
 }
 
-int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool once,
-                                struct engine_prepared *ep)
+int probe_engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool once,
+                                      struct probe_engine_prepared *ep)
 {
     bool linked = cfg->prev_idx != NULL && cfg->prev->ntargets == eng->nprobes;
     struct probe **np;
@@ -893,7 +893,7 @@ int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool onc
     size_t kept = 0;
 
     if (ep != NULL && (!linked || ep->cfg != cfg || ep->prev != cfg->prev)) {
-        engine_prepared_free(ep); /* made for another pair of configs */
+        probe_engine_prepared_free(ep); /* made for another pair of configs */
         ep = NULL;
     }
     if (ep != NULL) {
@@ -903,7 +903,7 @@ int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool onc
         np = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*np));
     }
     if (np == NULL) {
-        engine_prepared_free(ep);
+        probe_engine_prepared_free(ep);
         return -1;
     }
     eng->once = once;
@@ -969,7 +969,7 @@ int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool onc
         if (!once) /* the first start anywhere in the first interval */
             sched_first(eng->sched, &np[i]->sn, t->interval_ms * 1000);
     }
-    engine_prepared_free(ep); /* what no target took */
+    probe_engine_prepared_free(ep); /* what no target took */
     eng->probes = np;
     eng->nprobes = cfg->ntargets;
     if (once) {
@@ -977,18 +977,18 @@ int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool onc
         eng->once_next = 0;
         if (eng->nprobes == 0)
             event_base_loopexit(eng->base, NULL);
-        engine_once_fill(eng);
+        probe_engine_once_fill(eng);
     }
     log_debug("engine: %zu targets, %zu kept from the previous config", cfg->ntargets, kept);
     return 0;
 }
 
-bool engine_idle(const struct engine *eng)
+bool probe_engine_idle(const struct engine *eng)
 {
     return eng->in_flight == 0;
 }
 
-void engine_stop(struct engine *eng)
+void probe_engine_stop(struct engine *eng)
 {
     eng->stopping = true;
     for (size_t i = 0; i < eng->nprobes; i++) {
@@ -998,7 +998,7 @@ void engine_stop(struct engine *eng)
     }
 }
 
-void engine_free(struct engine *eng)
+void probe_engine_free(struct engine *eng)
 {
     if (eng == NULL)
         return;
@@ -1010,17 +1010,17 @@ void engine_free(struct engine *eng)
     free(eng);
 }
 
-void engine_schedule_stats(const struct engine *eng, struct sched_stats *out)
+void probe_engine_schedule_stats(const struct engine *eng, struct sched_stats *out)
 {
     sched_stats(eng->sched, out);
 }
 
-void engine_set_gate(struct engine *eng, sched_gate_fn fn, void *arg)
+void probe_engine_set_gate(struct engine *eng, sched_gate_fn fn, void *arg)
 {
     sched_set_gate(eng->sched, fn, arg);
 }
 
-void engine_tick(struct engine *eng)
+void probe_engine_tick(struct engine *eng)
 {
     if (eng->log_unlogged > 0) {
         log_warnx("%llu more target state changes not logged (over %d lines a second); "
@@ -1030,12 +1030,12 @@ void engine_tick(struct engine *eng)
     }
 }
 
-uint64_t engine_attempts(const struct engine *eng)
+uint64_t probe_engine_attempts(const struct engine *eng)
 {
     return eng->attempts;
 }
 
-size_t engine_in_flight(const struct engine *eng)
+size_t probe_engine_in_flight(const struct engine *eng)
 {
     return eng->in_flight;
 }

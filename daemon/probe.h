@@ -190,45 +190,45 @@ struct engine;
 #define ENGINE_PRIORITIES 2
 #define ENGINE_PRIO_IO    0 /* probe sockets and the resolver's */
 #define ENGINE_PRIO_OTHER 1
-struct engine *engine_new(struct event_base *base, struct resolv *rs, probe_sink_fn sink,
-                          void *sink_arg);
+struct engine *probe_engine_new(struct event_base *base, struct resolv *rs, probe_sink_fn sink,
+                                void *sink_arg);
 /* Give the engine a config's targets. With once=true every target is
  * probed once, at once (at most ENGINE_ONCE_PARALLEL in flight), and the
  * loop is told to exit when all are done. Targets keep their probe state
- * (schedule, in-flight attempt) across engine_set_targets() calls when name
+ * (schedule, in-flight attempt) across probe_engine_set_targets() calls when name
  * and definition are unchanged (reload); removed and changed targets have
  * their attempt aborted without a result. The engine keeps pointers into
  * cfg: the caller frees the previous config only after this returns. */
 #define ENGINE_ONCE_PARALLEL 512
-int engine_set_targets(struct engine *eng, struct config *cfg, bool once);
-/* A reload's share of engine_set_targets() done on the reload thread, for
+int probe_engine_set_targets(struct engine *eng, struct config *cfg, bool once);
+/* A reload's share of probe_engine_set_targets() done on the reload thread, for
  * cfg linked to the running config (config_link_prev): which targets are
  * unchanged, and set-up probes for the rest. It reads only definitions,
  * never what the loop writes. NULL: nothing prepared (the swap does it
- * all). engine_set_targets_prepared() takes it (and frees it). */
-struct engine_prepared;
-struct engine_prepared *engine_prepare(struct engine *eng, struct config *cfg);
-void engine_prepared_free(struct engine_prepared *ep);
-int engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool once,
-                                struct engine_prepared *ep);
-bool engine_idle(const struct engine *eng);
+ * all). probe_engine_set_targets_prepared() takes it (and frees it). */
+struct probe_engine_prepared;
+struct probe_engine_prepared *probe_engine_prepare(struct engine *eng, struct config *cfg);
+void probe_engine_prepared_free(struct probe_engine_prepared *ep);
+int probe_engine_set_targets_prepared(struct engine *eng, struct config *cfg, bool once,
+                                      struct probe_engine_prepared *ep);
+bool probe_engine_idle(const struct engine *eng);
 /* Stop scheduling; attempts in flight are aborted without a result. */
-void engine_stop(struct engine *eng);
-void engine_free(struct engine *eng);
+void probe_engine_stop(struct engine *eng);
+void probe_engine_free(struct engine *eng);
 /* Asked once per burst of scheduled starts: returning false holds them
  * back SCHED_HOLD_US (main.c: while the store's queue is nearly full of
  * results it is writing, so an overloaded daemon probes less instead of
  * dropping results). Deadlines are never held. Their lateness counts. */
-void engine_set_gate(struct engine *eng, sched_gate_fn fn, void *arg);
+void probe_engine_set_gate(struct engine *eng, sched_gate_fn fn, void *arg);
 /* How late scheduled starts were (sched.h). */
-void engine_schedule_stats(const struct engine *eng, struct sched_stats *out);
+void probe_engine_schedule_stats(const struct engine *eng, struct sched_stats *out);
 
 /* Once a second (main's status tick): reports transitions that were over
  * the log-line cap, as one line. */
-void engine_tick(struct engine *eng);
+void probe_engine_tick(struct engine *eng);
 
 /* Counters for STATUS= and metrics. */
-uint64_t engine_attempts(const struct engine *eng);
-size_t engine_in_flight(const struct engine *eng);
+uint64_t probe_engine_attempts(const struct engine *eng);
+size_t probe_engine_in_flight(const struct engine *eng);
 
 #endif

@@ -107,8 +107,8 @@ int main(int argc, char **argv)
     event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     base = event_base_new_with_config(ecfg);
     event_config_free(ecfg);
-    eng = engine_new(base, NULL, bench_sink, NULL);
-    engine_set_targets(eng, cfg, false);
+    eng = probe_engine_new(base, NULL, bench_sink, NULL);
+    probe_engine_set_targets(eng, cfg, false);
 
     /* the first slots are spread over one interval: measure after it */
     bench_run(base, (double)interval_ms / 1000.0 + 0.5);
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     bench_run(base, seconds);
     c1 = cpu_us();
     w1 = util_mono_us();
-    engine_schedule_stats(eng, &ss);
+    probe_engine_schedule_stats(eng, &ss);
 
     printf("{\"figure\":\"scheduler_cpu_percent\",\"value\":%.2f,\"unit\":\"%%\","
            "\"targets\":%ld,\"interval_ms\":%ld,\"starts_per_s\":%.0f,\"cpu_us_per_start\":%.2f,"
@@ -128,8 +128,8 @@ int main(int argc, char **argv)
            (double)(bench_results - r0) * 1e6 / (double)(w1 - w0),
            (double)(c1 - c0) / (double)(bench_results - r0 ? bench_results - r0 : 1), ss.p50_us,
            ss.p99_us, ss.max_us, ss.early_wakeups);
-    engine_stop(eng);
-    engine_free(eng);
+    probe_engine_stop(eng);
+    probe_engine_free(eng);
     config_free(cfg);
     event_base_free(base);
     return 0;

@@ -800,12 +800,12 @@ static void fuzz_run_config(struct config *cfg)
     if (guard == NULL || evtimer_add(guard, &tv) < 0)
         abort();
 
-    eng = engine_new(run.base, rs, fuzz_sink, &run);
-    FUZZ_CHECK(engine_set_targets(eng, cfg, true) == 0);
+    eng = probe_engine_new(run.base, rs, fuzz_sink, &run);
+    FUZZ_CHECK(probe_engine_set_targets(eng, cfg, true) == 0);
     event_base_dispatch(run.base);
     /* --once ends by itself when every target has its results */
     FUZZ_CHECK(!run.guard_fired);
-    FUZZ_CHECK(engine_idle(eng));
+    FUZZ_CHECK(probe_engine_idle(eng));
     for (size_t i = 0; i < cfg->ntargets; i++) {
         unsigned min, max;
         fuzz_expected(&cfg->targets[i], &min, &max);
@@ -821,7 +821,7 @@ static void fuzz_run_config(struct config *cfg)
     /* main.c's order: the engine, the resolver, then the loop; the loop
      * does not run again (a look-up cancelled at its deadline must leave
      * nothing for it: evdns's did, more than 32 of them leaked) */
-    engine_free(eng);
+    probe_engine_free(eng);
     resolv_free(rs);
     event_free(guard);
     for (size_t i = 0; i < run.nconns; i++)

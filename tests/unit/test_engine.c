@@ -110,18 +110,18 @@ static void test_gate_holds_scheduled_starts(void)
     struct timeval open_at = {0, 300000}, stop_at = {0, 700000};
     struct event *ev_open = evtimer_new(base, open_cb, &run);
     struct event *ev_stop = evtimer_new(base, stop_cb, base);
-    struct engine *eng = engine_new(base, NULL, sink, &run);
+    struct engine *eng = probe_engine_new(base, NULL, sink, &run);
     struct sched_stats ss;
 
     UNIT_CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
-    engine_set_gate(eng, gate, &run);
-    engine_set_targets(eng, cfg, false);
+    probe_engine_set_gate(eng, gate, &run);
+    probe_engine_set_targets(eng, cfg, false);
     evtimer_add(ev_open, &open_at);
     evtimer_add(ev_stop, &stop_at);
     event_base_dispatch(base);
-    engine_schedule_stats(eng, &ss);
+    probe_engine_schedule_stats(eng, &ss);
 
     UNIT_EQ_INT(run.results_closed, 0);
     /* 20 targets at 50 ms for the 400 ms the gate was open: ~160 */
@@ -131,8 +131,8 @@ static void test_gate_holds_scheduled_starts(void)
     /* every first slot came within 50 ms and waited till 300 ms */
     UNIT_CHECK(ss.max_us >= 200000);
 
-    engine_stop(eng);
-    engine_free(eng);
+    probe_engine_stop(eng);
+    probe_engine_free(eng);
     event_free(ev_open);
     event_free(ev_stop);
     config_free(cfg);
@@ -147,16 +147,16 @@ static void test_no_gate_runs_every_target(void)
     struct run run = {.gate_open = true};
     struct timeval stop_at = {0, 500000};
     struct event *ev_stop = evtimer_new(base, stop_cb, base);
-    struct engine *eng = engine_new(base, NULL, sink, &run);
+    struct engine *eng = probe_engine_new(base, NULL, sink, &run);
     struct sched_stats ss;
 
     UNIT_CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
-    engine_set_targets(eng, cfg, false);
+    probe_engine_set_targets(eng, cfg, false);
     evtimer_add(ev_stop, &stop_at);
     event_base_dispatch(base);
-    engine_schedule_stats(eng, &ss);
+    probe_engine_schedule_stats(eng, &ss);
 
     UNIT_EQ_INT(ss.held, 0);
     /* 500 ms at 50 ms: about 10 each, the first slot anywhere in the first
@@ -164,10 +164,10 @@ static void test_no_gate_runs_every_target(void)
     UNIT_CHECK(run.results_open >= 20 * 6);
     UNIT_CHECK(run.results_open <= 20 * 11);
     UNIT_EQ_INT(run.refused, run.results_open);
-    UNIT_EQ_INT(ss.starts, run.results_open + engine_in_flight(eng));
+    UNIT_EQ_INT(ss.starts, run.results_open + probe_engine_in_flight(eng));
 
-    engine_stop(eng);
-    engine_free(eng);
+    probe_engine_stop(eng);
+    probe_engine_free(eng);
     event_free(ev_stop);
     config_free(cfg);
     event_base_free(base);
@@ -371,7 +371,7 @@ static void run_once(struct event_base *base, struct engine *eng, struct config 
 {
     struct timeval limit = {10, 0};
 
-    engine_set_targets(eng, cfg, true);
+    probe_engine_set_targets(eng, cfg, true);
     event_base_loopexit(base, &limit); /* a hang fails the test, never the run */
     event_base_dispatch(base);
 }
@@ -387,7 +387,7 @@ static void test_hosts_name_without_the_family(void)
     struct event_base *base = event_base_new();
     struct resolv *rs = resolver_for(base, NULL, "");
     struct seen seen = {0};
-    struct engine *eng = engine_new(base, rs, seen_sink, &seen);
+    struct engine *eng = probe_engine_new(base, rs, seen_sink, &seen);
     char text[2048];
     struct config *cfg;
     const struct result *r;
@@ -426,9 +426,9 @@ static void test_hosts_name_without_the_family(void)
     UNIT_CHECK(r != NULL && strstr(r->detail, "no IPv4 address") != NULL);
     r = seen_get(&seen, "both");
     UNIT_CHECK(r != NULL && r->phase == PHASE_CONNECT && r->wsa_code == 10061);
-    UNIT_EQ_INT(engine_in_flight(eng), 0);
+    UNIT_EQ_INT(probe_engine_in_flight(eng), 0);
 
-    engine_free(eng);
+    probe_engine_free(eng);
     config_free(cfg);
     resolv_free(rs);
     event_base_free(base);
@@ -454,7 +454,7 @@ static void test_resolver_answers(void)
 
     fakens_start(&ns, base);
     rs = resolver_for(base, &ns, "");
-    eng = engine_new(base, rs, seen_sink, &seen);
+    eng = probe_engine_new(base, rs, seen_sink, &seen);
     snprintf(nsaddr, sizeof(nsaddr), "127.0.0.1:%d", ntohs(ns.sin.sin_port));
     snprintf(text, sizeof(text),
              "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 3s\nfamily = ipv4\n"
@@ -501,9 +501,9 @@ static void test_resolver_answers(void)
                r->latency_us < 2000000);
     r = seen_get(&seen, "rsilent");
     UNIT_CHECK(r != NULL && strcmp(r->raw, "TIMEOUT") == 0);
-    UNIT_EQ_INT(engine_in_flight(eng), 0);
+    UNIT_EQ_INT(probe_engine_in_flight(eng), 0);
 
-    engine_free(eng);
+    probe_engine_free(eng);
     config_free(cfg);
     fakens_stop(&ns);
     resolv_free(rs);
@@ -528,7 +528,7 @@ static void test_search_domains(void)
 
     fakens_start(&ns, base);
     rs = resolver_for(base, &ns, "search a.example test\noptions ndots:1 attempts:1\n");
-    eng = engine_new(base, rs, seen_sink, &seen);
+    eng = probe_engine_new(base, rs, seen_sink, &seen);
     snprintf(text, sizeof(text),
              "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 3s\nfamily = ipv4\n"
              "[target nx]\nkind = connect\nhost = nx\nport = %d\n",
@@ -544,12 +544,12 @@ static void test_search_domains(void)
     UNIT_EQ_STR(ns.asked[0], "nx.a.example.");
     UNIT_EQ_STR(ns.asked[1], "nx.test.");
     UNIT_EQ_STR(ns.asked[2], "nx.");
-    engine_free(eng);
+    probe_engine_free(eng);
     config_free(cfg);
 
     seen.n = 0;
     ns.queries = 0;
-    eng = engine_new(base, rs, seen_sink, &seen);
+    eng = probe_engine_new(base, rs, seen_sink, &seen);
     snprintf(text, sizeof(text),
              "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 3s\nfamily = ipv4\n"
              "[target ok]\nkind = connect\nhost = ok\nport = %d\n"
@@ -570,7 +570,7 @@ static void test_search_domains(void)
     /* ok: ok.a.example (NXDOMAIN), ok.test; ok.test: as it is; fail.test.:
      * as it is, one attempt */
     UNIT_EQ_INT(ns.queries, 4);
-    engine_free(eng);
+    probe_engine_free(eng);
     config_free(cfg);
     fakens_stop(&ns);
     resolv_free(rs);
@@ -612,7 +612,7 @@ static void test_cancel_on_reload_and_stop(void)
 
     fakens_start(&ns, base);
     rs = resolver_for(base, &ns, "");
-    eng = engine_new(base, rs, seen_sink, &seen);
+    eng = probe_engine_new(base, rs, seen_sink, &seen);
     used = (size_t)snprintf(text, sizeof(text),
                             "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ntimeout = 5s\n"
                             "interval = 10s\n");
@@ -627,19 +627,19 @@ static void test_cancel_on_reload_and_stop(void)
     if (cfg == NULL || none == NULL)
         return;
 
-    engine_set_targets(eng, cfg, true); /* all 20 start at once, all pending */
+    probe_engine_set_targets(eng, cfg, true); /* all 20 start at once, all pending */
     run_for(base, 200);
-    UNIT_EQ_INT(engine_in_flight(eng), 20);
-    engine_set_targets(eng, none, false); /* reload: every target retired */
-    UNIT_EQ_INT(engine_in_flight(eng), 0);
+    UNIT_EQ_INT(probe_engine_in_flight(eng), 20);
+    probe_engine_set_targets(eng, none, false); /* reload: every target retired */
+    UNIT_EQ_INT(probe_engine_in_flight(eng), 0);
     run_for(base, 200); /* the cancellations arrive */
     UNIT_EQ_INT(seen.n, 0);
 
-    engine_set_targets(eng, cfg, true);
+    probe_engine_set_targets(eng, cfg, true);
     run_for(base, 200);
-    UNIT_EQ_INT(engine_in_flight(eng), 20);
-    engine_stop(eng);
-    engine_free(eng);
+    UNIT_EQ_INT(probe_engine_in_flight(eng), 20);
+    probe_engine_stop(eng);
+    probe_engine_free(eng);
     run_for(base, 100);
     UNIT_EQ_INT(seen.n, 0);
 
@@ -668,7 +668,7 @@ static void test_deadline_cancels_leave_nothing(void)
 
     fakens_start(&ns, base);
     rs = resolver_for(base, &ns, "");
-    eng = engine_new(base, rs, seen_sink, &seen);
+    eng = probe_engine_new(base, rs, seen_sink, &seen);
     used = (size_t)sprintf(text, "[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\n"
                                  "timeout = 200ms\n");
     for (int i = 0; i < 200; i++)
@@ -682,15 +682,15 @@ static void test_deadline_cancels_leave_nothing(void)
     run_once(base, eng, cfg);
     UNIT_EQ_INT(seen.n, MAX_SEEN); /* 200 results, the first 64 kept */
     UNIT_CHECK(strcmp(seen.r[0].raw, "TIMEOUT") == 0);
-    UNIT_EQ_INT(engine_in_flight(eng), 0);
-    engine_free(eng);
+    UNIT_EQ_INT(probe_engine_in_flight(eng), 0);
+    probe_engine_free(eng);
     config_free(cfg);
     fakens_stop(&ns);
     resolv_free(rs);
     event_base_free(base);
 }
 
-/* A reload's share done on the reload thread (engine_prepare): an
+/* A reload's share done on the reload thread (probe_engine_prepare): an
  * unchanged target keeps its probe (and schedule), a changed or new one
  * gets the probe prepared for it, a removed one's probe goes; prepared
  * probes no target takes, and a preparation never used, are freed
@@ -699,9 +699,9 @@ static void test_prepared_reload(void)
 {
     struct event_base *base = event_base_new();
     struct seen seen = {0};
-    struct engine *eng = engine_new(base, NULL, seen_sink, &seen);
+    struct engine *eng = probe_engine_new(base, NULL, seen_sink, &seen);
     struct config *a, *b, *c;
-    struct engine_prepared *ep;
+    struct probe_engine_prepared *ep;
     const struct probe *same, *changed;
 
     a = config_from("[daemon]\ndatabase = /nonexistent/x.db\n[defaults]\ninterval = 1h\n"
@@ -717,13 +717,13 @@ static void test_prepared_reload(void)
     UNIT_CHECK(a != NULL && b != NULL && c != NULL);
     if (a == NULL || b == NULL || c == NULL)
         return;
-    UNIT_EQ_INT(engine_set_targets(eng, a, false), 0);
+    UNIT_EQ_INT(probe_engine_set_targets(eng, a, false), 0);
     same = a->targets[0].probe;
     changed = a->targets[1].probe;
     UNIT_EQ_INT(config_link_prev(b, a), 0);
-    ep = engine_prepare(eng, b); /* as the reload thread does */
+    ep = probe_engine_prepare(eng, b); /* as the reload thread does */
     UNIT_CHECK(ep != NULL);
-    UNIT_EQ_INT(engine_set_targets_prepared(eng, b, false, ep), 0);
+    UNIT_EQ_INT(probe_engine_set_targets_prepared(eng, b, false, ep), 0);
     config_unlink_prev(b);
     UNIT_CHECK(b->targets[0].probe == same);
     UNIT_CHECK(b->targets[1].probe != NULL && b->targets[1].probe != changed);
@@ -733,16 +733,16 @@ static void test_prepared_reload(void)
 
     /* prepared, then the daemon stops before the swap */
     UNIT_EQ_INT(config_link_prev(c, b), 0);
-    engine_prepared_free(engine_prepare(eng, c));
+    probe_engine_prepared_free(probe_engine_prepare(eng, c));
     /* prepared for another config: not used, freed */
-    ep = engine_prepare(eng, c);
+    ep = probe_engine_prepare(eng, c);
     config_unlink_prev(c);
-    UNIT_EQ_INT(engine_set_targets_prepared(eng, c, false, ep), 0);
+    UNIT_EQ_INT(probe_engine_set_targets_prepared(eng, c, false, ep), 0);
     UNIT_CHECK(c->targets[0].probe == same);
     UNIT_EQ_INT(seen.n, 0);
 
-    engine_stop(eng);
-    engine_free(eng);
+    probe_engine_stop(eng);
+    probe_engine_free(eng);
     config_free(a);
     config_free(b);
     config_free(c);
@@ -756,7 +756,7 @@ static void test_socket_libevent_cannot_watch(void)
 {
     struct event_base *base = event_base_new(); /* a fresh, empty fd map */
     struct seen seen = {0};
-    struct engine *eng = engine_new(base, NULL, seen_sink, &seen);
+    struct engine *eng = probe_engine_new(base, NULL, seen_sink, &seen);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sin);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -779,7 +779,7 @@ static void test_socket_libevent_cannot_watch(void)
     if (cfg == NULL)
         return;
     mem_fail = true;
-    engine_set_targets(eng, cfg, true);
+    probe_engine_set_targets(eng, cfg, true);
     mem_fail = false;
     r = seen_get(&seen, "w");
     UNIT_CHECK(r != NULL);
@@ -790,8 +790,8 @@ static void test_socket_libevent_cannot_watch(void)
         UNIT_EQ_STR(r->raw, "ENOMEM");
         UNIT_EQ_STR(r->detail, "cannot watch socket");
     }
-    UNIT_EQ_INT(engine_in_flight(eng), 0);
-    engine_free(eng);
+    UNIT_EQ_INT(probe_engine_in_flight(eng), 0);
+    probe_engine_free(eng);
     config_free(cfg);
     close(lfd);
     event_base_free(base);
