@@ -88,8 +88,8 @@ endif
 # (the linker takes only the objects a program calls); daemon/ is netdiagd
 # (main.c apart, so the unit tests, benchmarks and fuzzers can link the
 # rest); client/ is netdiag.
-COMMON_SRCS := common/array.c common/hist.c common/json.c common/ndb.c common/suggest.c \
-               common/timefmt.c common/util.c common/wsa.c
+COMMON_SRCS := common/array.c common/hist.c common/http_server.c common/json.c common/ndb.c \
+               common/suggest.c common/timefmt.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
                daemon/config.c daemon/config_opt.c daemon/config_run.c daemon/dns.c \
                daemon/log.c daemon/metrics.c daemon/metrics_http.c daemon/notify.c \
