@@ -38,10 +38,11 @@ say         = @printf '  %-7s %s\n' '$(1)' '$(patsubst build/%,%,$(2))'
 endif
 MAKEFLAGS  += --no-print-directory
 # What each program links: the client reads SQLite (and netdiag.ini for
-# [daemon] database) and nothing else; the daemon also speaks DNS (ldns)
-# and runs a libevent loop.
+# [daemon] database), and `netdiag web` serves on libevent's core loop
+# (libevent_core: no evhttp, no evdns, no TLS); the daemon also speaks DNS
+# (ldns) and runs the whole of libevent.
 PKGS        := libevent inih sqlite3 ldns
-CLIENT_PKGS := inih sqlite3
+CLIENT_PKGS := libevent_core inih sqlite3
 # WERROR=0 keeps the warnings but does not fail on them (a packager on a
 # newer compiler).
 WERROR     ?= 1
@@ -101,7 +102,9 @@ DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/ale
 CLIENT_SRCS := client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
                client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
-               client/main.c client/output.c client/state.c client/timearg.c
+               client/main.c client/output.c client/sha256.c client/state.c client/timearg.c \
+               client/web.c client/web_chart.c client/web_html.c client/web_json.c \
+               client/web_page.c
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 COMMON_LIB  := $(BUILD)/libnetdiag-common.a
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
