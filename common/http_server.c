@@ -16,7 +16,8 @@
  *   head within request_ms, the whole reply within total_ms. A peer
  *   dripping a byte a second, or never reading, is closed on time.
  * - memory: the head is read into a fixed buffer (HTTP_SERVER_HEAD_MAX,
- *   then 431); only GET and HEAD are answered, a request body is never
+ *   then 431) and holds HTTP_SERVER_HEADER_LINES header lines at most
+ *   (then 431); only GET and HEAD are answered, a request body is never
  *   read; a body is rendered once per key (the route names it: /metrics has
  *   one) and shared by every connection that asks within max(share_ms, 20
  *   times its render time), so a flood of requests for one key costs at
@@ -627,7 +628,7 @@ static int hs_parse(const struct hs_conn *c, size_t end, struct http_request *re
 {
     const char *p = c->req + c->start, *e = c->req + end, *next, *target, *q, *path;
     long n;
-    size_t mlen, tlen;
+    size_t mlen, tlen, nheaders = 0;
     bool get;
 
     memset(req, 0, sizeof(*req));
@@ -660,6 +661,8 @@ static int hs_parse(const struct hs_conn *c, size_t end, struct http_request *re
             return 400;
         if (n == 0)
             break;
+        if (++nheaders > HTTP_SERVER_HEADER_LINES)
+            return 431;
         colon = memchr(p, ':', (size_t)n);
         if (colon == NULL || colon == p)
             return 400; /* also obsolete line folding: it starts with a space */
@@ -725,7 +728,7 @@ static const char *hs_error_text(int status)
     case 405:
         return "405 method not allowed: use GET or HEAD\n";
     case 431:
-        return "431 request head too large\n";
+        return "431 request head too large (8192 bytes and 64 header lines at most)\n";
     case 503:
         return "503 busy: too many replies still being sent; try again\n";
     case 505:

@@ -25,6 +25,7 @@ struct http_server;
 #define HTTP_SERVER_FD_SPARE    32          /* descriptors kept free beside the reserve */
 #define HTTP_SERVER_BODY_BUDGET (64u << 20) /* bytes of bodies held at once */
 #define HTTP_SERVER_HEAD_MAX    8192        /* request line and headers */
+#define HTTP_SERVER_HEADER_LINES 64         /* header lines of a request */
 #define HTTP_SERVER_LOG_MS      60000       /* one line per reason and interval */
 #define HTTP_SERVER_SHARE_MS    250         /* requests of one key this close share a body */
 #define HTTP_SERVER_KEY_MAX     1024        /* a cache key, NUL included */
