@@ -115,8 +115,9 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Debian 12 packages: build, tests, lint.
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
+# chromium: tests/integration/test_web.py loads the web view in a real browser
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
-              prometheus prometheus-alertmanager \
+              prometheus prometheus-alertmanager chromium \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
@@ -312,6 +313,9 @@ install: all
 	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \
 	    > $(DESTDIR)$(UNITDIR)/netdiagd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiagd.service
+	sed 's|/usr/bin/netdiag |$(BINDIR)/netdiag |g' systemd/netdiag-web.service \
+	    > $(DESTDIR)$(UNITDIR)/netdiag-web.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiag-web.service
 	install -m 0644 systemd/netdiag.sysusers $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf
 	install -m 0644 systemd/netdiag.tmpfiles $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
 	install -m 0644 client/netdiag.bash-completion $(DESTDIR)$(BASHCOMPDIR)/netdiag
@@ -328,7 +332,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/netdiag.1 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5 \
 	    $(DESTDIR)$(MANDIR)/man8/netdiagd.8 \
 	    $(DESTDIR)$(DOCDIR)/netdiag.ini.example $(DESTDIR)$(DOCDIR)/README.md \
-	    $(DESTDIR)$(UNITDIR)/netdiagd.service \
+	    $(DESTDIR)$(UNITDIR)/netdiagd.service $(DESTDIR)$(UNITDIR)/netdiag-web.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf \
 	    $(DESTDIR)$(BASHCOMPDIR)/netdiag
 	rm -rf $(DESTDIR)$(DATADIR)/sql
