@@ -179,13 +179,24 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(call say,CCLD,$@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
-BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
-              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns
+# evhttp beside netdiag web's own server (tests/bench/bench_web.py)
+$(BUILD)/bench/evhttp_probe: tests/bench/evhttp_probe.c
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $< \
+	    $(shell $(PKG_CONFIG) --libs libevent)
 
-# make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
-# loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.
+BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
+              $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns \
+              $(BUILD)/bench/evhttp_probe
+
+# make bench: every figure beside the kernel's ceiling (tests/bench/run.py),
+# then netdiag web's pages on the 10-million-row database and its server
+# beside evhttp (tests/bench/bench_web.py); loopback only, about 7 minutes.
+# BENCH_ARGS=--quick for a smoke run.
 bench: all $(BENCH_BINS)
 	$(PYTHON) tests/bench/run.py --build $(BUILD) $(BENCH_ARGS)
+	$(PYTHON) tests/bench/bench_web.py --build $(BUILD) $(BENCH_ARGS)
 
 # `make deps`: as root, install what is missing (apt-get update once);
 # otherwise print the exact command (tests/deps.sh).

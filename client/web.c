@@ -31,6 +31,7 @@
 #define WEB_ERR_MAX   (64u << 10) /* what a command may say on standard error, kept */
 #define WEB_ARGS_MAX  48          /* arguments of one command run */
 #define WEB_VALUE_MAX 512         /* a decoded query value or path segment */
+#define WEB_BACKLOG   1024        /* the listen queue (the kernel caps it at somaxconn) */
 
 struct web {
     struct client *cl;
@@ -720,6 +721,9 @@ int cmd_web_run(struct client *cl, int argc, char **argv)
     }
     /* descriptors for SQLite: the database, its -wal and -shm, a journal */
     http_server_set_reserve(w.srv, 8);
+    /* a crowd of viewers waits in the kernel's queue, served in turn from
+     * the shared bodies, rather than having SYNs dropped and retried */
+    http_server_set_backlog(w.srv, WEB_BACKLOG);
     if (http_server_listen(w.srv, listen, err, sizeof(err)) < 0) {
         fprintf(stderr, "netdiag: web: %s\n", err);
         goto out;

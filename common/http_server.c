@@ -122,6 +122,7 @@ struct http_server {
     void *arg;
     struct http_server_limits lim;
     int prio; /* the loop's lowest priority */
+    int backlog;
     int lfd;
     char *addr;
     char headers[HTTP_SERVER_HEADERS_MAX + 1];
@@ -927,7 +928,8 @@ static void hs_write_cb(evutil_socket_t fd, short what, void *arg)
 /* A listening, non-blocking socket on `addr` (an address literal with a
  * port). Returns the fd, or -1 with errno set and a message naming the
  * address (as `what`, the option that gave it) in err. */
-static int hs_listen_open(const char *what, const char *addr, char *err, size_t errlen)
+static int hs_listen_open(const char *what, const char *addr, int backlog, char *err,
+                          size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -946,7 +948,7 @@ static int hs_listen_open(const char *what, const char *addr, char *err, size_t 
     /* connections of a previous run in TIME_WAIT must not block a restart */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto bad;
-    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 64) < 0)
+    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, backlog) < 0)
         goto bad;
     return fd;
 bad:
@@ -1008,14 +1010,14 @@ int http_server_listen(struct http_server *h, const char *addr, char *err, size_
 
     if (h->addr != NULL && h->lfd >= 0 && strcmp(h->addr, addr) == 0)
         return 0;
-    fd = hs_listen_open(what, addr, err, errlen);
+    fd = hs_listen_open(what, addr, h->backlog, err, errlen);
     if (fd < 0 && errno == EADDRINUSE && h->lfd >= 0 && h->addr != NULL) {
         /* probably our own socket (127.0.0.1:P -> 0.0.0.0:P): let go of
          * it, try again, and take it back if that fails too */
         hs_listener_close(h);
-        fd = hs_listen_open(what, addr, err, errlen);
+        fd = hs_listen_open(what, addr, h->backlog, err, errlen);
         if (fd < 0) {
-            int ofd = hs_listen_open(what, h->addr, old_err, sizeof(old_err));
+            int ofd = hs_listen_open(what, h->addr, h->backlog, old_err, sizeof(old_err));
             if (ofd < 0 || hs_listener_attach(h, ofd, h->addr, old_err, sizeof(old_err)) < 0)
                 hs_log(h, true, "%s; nothing is served", old_err);
             return -1;
@@ -1043,6 +1045,7 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
     h->ops = ops;
     h->arg = arg;
     h->lfd = -1;
+    h->backlog = HTTP_SERVER_BACKLOG;
     h->lim.max_conns = HTTP_SERVER_MAX_CONNS;
     h->lim.request_ms = HTTP_SERVER_REQUEST_MS;
     h->lim.total_ms = HTTP_SERVER_TOTAL_MS;
@@ -1060,6 +1063,12 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
     hs_prio(h, h->ev_retry);
     hs_prio(h, h->ev_log);
     return h;
+}
+
+void http_server_set_backlog(struct http_server *h, int backlog)
+{
+    if (h != NULL && backlog > 0)
+        h->backlog = backlog;
 }
 
 void http_server_set_reserve(struct http_server *h, size_t fds)

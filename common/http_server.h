@@ -29,8 +29,9 @@ struct http_server;
 #define HTTP_SERVER_LOG_MS      60000       /* one line per reason and interval */
 #define HTTP_SERVER_SHARE_MS    250         /* requests of one key this close share a body */
 #define HTTP_SERVER_KEY_MAX     1024        /* a cache key, NUL included */
-#define HTTP_SERVER_CACHE       8           /* bodies kept for sharing, by key */
+#define HTTP_SERVER_CACHE       32          /* bodies kept for sharing, by key */
 #define HTTP_SERVER_HEADERS_MAX 768         /* the extra header lines of every reply */
+#define HTTP_SERVER_BACKLOG     64          /* the listen queue (connections past the cap wait) */
 
 struct http_server_limits {
     size_t max_conns;
@@ -120,6 +121,10 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 int http_server_listen(struct http_server *h, const char *addr, char *err, size_t errlen);
 /* The address listened on, as given ("" before the first listen). */
 const char *http_server_addr(const struct http_server *h);
+/* The listen queue of the next listen: where connections past max_conns
+ * wait, costing the kernel's memory and none of ours; past it a client's
+ * SYN is dropped and retried a second later. */
+void http_server_set_backlog(struct http_server *h, int backlog);
 /* Descriptors the program needs for its own work (one per probe target):
  * these and fd_spare more stay free below RLIMIT_NOFILE. */
 void http_server_set_reserve(struct http_server *h, size_t fds);
