@@ -648,3 +648,15 @@ def test_browser_hostile(browser, hostile_db, tmp_path):
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.stdout, path
     finally:
         w.stop()
+
+
+def test_client_links_no_dns_or_tls():
+    """netdiag web serves on libevent's core alone: the client links no
+    evhttp or evdns (libevent, libevent_extra), no ldns, no TLS library."""
+    out = subprocess.run(["readelf", "-d", NETDIAG], capture_output=True, text=True,
+                         timeout=30).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+    assert any(n.startswith("libevent_core-") for n in needed), needed
+    for bad in ("libldns", "libssl", "libcrypto", "libevent-", "libevent_extra",
+                "libevent_openssl"):
+        assert not any(n.startswith(bad) for n in needed), (bad, needed)
