@@ -111,7 +111,7 @@ def db(tmp_path_factory):
 
 def test_commands():
     assert complete("netdiag ") == sorted(
-        ["failures", "summary", "timeline", "targets", "alerts", "codes", "explain"])
+        ["failures", "summary", "timeline", "targets", "alerts", "codes", "explain", "web"])
     assert complete("netdiag ti") == ["timeline"]
     assert complete("netdiag --utc ta") == ["targets"]
     # one command per line: after it, no command is offered again
@@ -122,6 +122,7 @@ def test_options_follow_the_command():
     assert complete("netdiag failures --p") == ["--phase"]
     assert complete("netdiag timeline --b") == ["--bucket", "--by"]
     assert complete("netdiag alerts --a") == ["--active"]
+    assert complete("netdiag web --l") == ["--listen"]
     assert complete("netdiag codes --t") == []
     assert complete("netdiag --v") == ["--version"]
     opts = complete("netdiag targets -")
