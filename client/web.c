@@ -35,8 +35,8 @@
 
 struct web {
     struct client *cl;
-    FILE *log;                 /* the real standard error */
-    const char *dbargs[2];     /* "--db" PATH, "-c" FILE, or nothing */
+    FILE *log;             /* the real standard error */
+    const char *dbargs[2]; /* "--db" PATH, "-c" FILE, or nothing */
     int ndbargs;
     char db_label[PATH_MAX + 32];
     struct event_base *base;
@@ -176,7 +176,7 @@ int web_run(struct web *w, struct web_answer *a, const char *const *args)
         argv[argc++] = (char *)(uintptr_t)w->dbargs[i];
     argv[argc++] = "--format";
     argv[argc++] = "json";
-    for (size_t i = 0; args[i] != NULL && i < WEB_ARGS_MAX; i++)
+    for (size_t i = 0; i < WEB_ARGS_MAX && args[i] != NULL; i++)
         argv[argc++] = (char *)(uintptr_t)args[i];
     argv[argc] = NULL;
     out = web_buf_open(&ob, WEB_OUTPUT_MAX);
@@ -227,8 +227,7 @@ int web_rows(struct web_answer *a, wj_row_fn fn, void *arg)
     char msg[160];
     int rc;
 
-    if (a->out == NULL || (a->rc != CLIENT_EXIT_OK && a->rc != CLIENT_EXIT_STALE) ||
-        a->too_large)
+    if (a->out == NULL || (a->rc != CLIENT_EXIT_OK && a->rc != CLIENT_EXIT_STALE) || a->too_large)
         return -1;
     rc = wj_rows(a->out, a->outlen, fn, arg, msg, sizeof(msg));
     if (rc < 0 && a->errlen == 0) { /* say why on the page, as a failed command would */
@@ -291,8 +290,8 @@ static void web_err_text(const char *err, char *buf, size_t len)
 /* Checks of what a query may ask that the commands themselves would
  * allow but a server must not: all the failures (--limit 0), or a
  * timeline of more buckets than a page could hold. 0, or -1 with why. */
-static int web_api_bounds(const char *cmd, const char *value, const char *since,
-                          const char *until, char *why, size_t len)
+static int web_api_bounds(const char *cmd, const char *value, const char *since, const char *until,
+                          char *why, size_t len)
 {
     char err[128];
     int64_t v, now = util_now_ms(), from, to, bucket;
@@ -313,8 +312,9 @@ static int web_api_bounds(const char *cmd, const char *value, const char *since,
         if (until != NULL && timearg_parse(until, now, true, &to, err, sizeof(err)) < 0)
             return 0;
         if (to > from && (to - from) / bucket > WEB_BUCKETS_MAX) {
-            snprintf(why, len, "bucket: more than %d buckets through the web; choose a wider "
-                               "bucket or a shorter range",
+            snprintf(why, len,
+                     "bucket: more than %d buckets through the web; choose a wider "
+                     "bucket or a shorter range",
                      WEB_BUCKETS_MAX);
             return -1;
         }
@@ -389,8 +389,8 @@ static int web_render_api(struct web *w, const char *key, struct evbuffer *out,
             }
             if (web_in(api->flags, name)) {
                 if (has_value && value[0] != '\0' && strcmp(value, "1") != 0) {
-                    snprintf(msg, sizeof(msg), "%s: a flag, given without a value or as %s=1",
-                             name, name);
+                    snprintf(msg, sizeof(msg), "%s: a flag, given without a value or as %s=1", name,
+                             name);
                     meta->status = 400;
                     web_json_error(out, msg, CLIENT_EXIT_USAGE);
                     return 0;
@@ -428,7 +428,8 @@ static int web_render_api(struct web *w, const char *key, struct evbuffer *out,
     }
     web_run(w, &a, args);
     if (a.out != NULL && !a.too_large &&
-        (a.rc == CLIENT_EXIT_OK || (a.rc == CLIENT_EXIT_STALE && strcmp(api->cmd, "status") == 0))) {
+        (a.rc == CLIENT_EXIT_OK ||
+         (a.rc == CLIENT_EXIT_STALE && strcmp(api->cmd, "status") == 0))) {
         /* the command's own bytes, handed over without a copy */
         if (evbuffer_add_reference(out, a.out, a.outlen, web_free_cb, a.out) < 0) {
             web_answer_free(&a);
@@ -443,7 +444,7 @@ static int web_render_api(struct web *w, const char *key, struct evbuffer *out,
                  WEB_OUTPUT_MAX >> 20);
     else
         web_err_text(a.err != NULL ? a.err : "", msg, sizeof(msg));
-    meta->status = a.too_large || a.rc == CLIENT_EXIT_USAGE ? 400
+    meta->status = a.too_large || a.rc == CLIENT_EXIT_USAGE                  ? 400
                    : a.rc == CLIENT_EXIT_NO_DB || a.rc == CLIENT_EXIT_BAD_DB ? 503
                                                                              : 500;
     web_json_error(out, msg[0] ? msg : "the command failed", a.rc);
@@ -482,8 +483,8 @@ static int web_render_explain(struct web *w, const char *key, struct evbuffer *o
 /* --- pages ------------------------------------------------------------ */
 
 /* A page rendered into memory, into out. */
-static int web_render_page(struct evbuffer *out, struct http_meta *meta, int status,
-                           char *text, size_t len)
+static int web_render_page(struct evbuffer *out, struct http_meta *meta, int status, char *text,
+                           size_t len)
 {
     meta->status = status;
     meta->content_type = "text/html; charset=utf-8";
@@ -588,8 +589,8 @@ static void web_route(void *arg, const struct http_request *req, struct http_rou
         size_t rlen2 = req->path_len - (sizeof(prefix_api) - 1);
         bool explain = rlen2 > 8 && memcmp(rest, "explain/", 8) == 0;
         if (!explain && (memchr(rest, '/', rlen2) != NULL || web_api_find(rest, rlen2) == NULL)) {
-            web_route_text(out, 404,
-                           "{\"error\":\"no such API; see /api/\",\"exit_code\":2}\n", false);
+            web_route_text(out, 404, "{\"error\":\"no such API; see /api/\",\"exit_code\":2}\n",
+                           false);
             out->content_type = "application/json";
             return;
         }
@@ -713,8 +714,8 @@ int cmd_web_run(struct client *cl, int argc, char **argv)
              "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n"
              "Cache-Control: no-store\r\n",
              html_csp());
-    if ((w.base = event_base_new()) == NULL || (w.srv = http_server_new(w.base, &web_ops, &w)) ==
-                                                   NULL ||
+    if ((w.base = event_base_new()) == NULL ||
+        (w.srv = http_server_new(w.base, &web_ops, &w)) == NULL ||
         http_server_set_headers(w.srv, headers) < 0) {
         fprintf(stderr, "netdiag: web: out of memory\n");
         goto out;
@@ -744,8 +745,9 @@ int cmd_web_run(struct client *cl, int argc, char **argv)
     }
     web_answer_free(&probe);
     if (!web_is_loopback(&ss))
-        web_log(&w, "serving http://%s/ on an address other than loopback, as --listen asks: "
-                    "whoever reaches it reads the history (read-only)",
+        web_log(&w,
+                "serving http://%s/ on an address other than loopback, as --listen asks: "
+                "whoever reaches it reads the history (read-only)",
                 listen);
     else
         web_log(&w, "serving http://%s/ (read-only)", listen);

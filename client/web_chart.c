@@ -61,11 +61,11 @@ static void chart_utc(int64_t ms, bool day, char *buf, size_t len)
     strftime(buf, len, day ? "%m-%d %H:%M" : "%H:%M", &tm);
 }
 
-#define STACK_W     720
-#define STACK_H     200
-#define STACK_LEFT  40 /* room for the count labels */
-#define STACK_TOP   8
-#define STACK_BASE  (STACK_H - 6)
+#define STACK_W    720
+#define STACK_H    200
+#define STACK_LEFT 40 /* room for the count labels */
+#define STACK_TOP  8
+#define STACK_BASE (STACK_H - 6)
 
 void chart_stack(FILE *fp, const struct chart_series *s, size_t ns, size_t nbuckets,
                  int64_t start_ms, int64_t bucket_ms, size_t elapsed, size_t partial)
@@ -92,8 +92,8 @@ void chart_stack(FILE *fp, const struct chart_series *s, size_t ns, size_t nbuck
             "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
             "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%" PRId64 "</text>"
             "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>",
-            STACK_LEFT, STACK_BASE, STACK_W, STACK_BASE, STACK_LEFT, STACK_TOP, STACK_W,
-            STACK_TOP, STACK_LEFT - 4, STACK_TOP + 10, max, STACK_LEFT - 4, STACK_BASE);
+            STACK_LEFT, STACK_BASE, STACK_W, STACK_BASE, STACK_LEFT, STACK_TOP, STACK_W, STACK_TOP,
+            STACK_LEFT - 4, STACK_TOP + 10, max, STACK_LEFT - 4, STACK_BASE);
     for (size_t b = 0; b < nbuckets && b < elapsed && max > 0; b++) {
         double x = STACK_LEFT + (double)b * bw, y = STACK_BASE;
         int64_t sum = 0;
@@ -104,7 +104,9 @@ void chart_stack(FILE *fp, const struct chart_series *s, size_t ns, size_t nbuck
             continue;
         chart_utc(start_ms + (int64_t)b * bucket_ms, day, from, sizeof(from));
         chart_utc(start_ms + (int64_t)(b + 1) * bucket_ms, day, to, sizeof(to));
-        fprintf(fp, "<g%s><title>%s\xe2\x80\x93%s UTC: %" PRId64 " failures%s", b == partial ? " class=\"part\"" : "", from, to, sum, b == partial ? " so far (the bucket is not over)" : "");
+        fprintf(fp, "<g%s><title>%s\xe2\x80\x93%s UTC: %" PRId64 " failures%s",
+                b == partial ? " class=\"part\"" : "", from, to, sum,
+                b == partial ? " so far (the bucket is not over)" : "");
         for (size_t k = 0; k < ns; k++) {
             if (s[k].counts[b] == 0)
                 continue;
@@ -120,7 +122,8 @@ void chart_stack(FILE *fp, const struct chart_series *s, size_t ns, size_t nbuck
             if (h < 1.5)
                 h = 1.5; /* any failure shows */
             y -= h;
-            fprintf(fp, "<rect class=\"c%d\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+            fprintf(fp,
+                    "<rect class=\"c%d\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
                     s[k].colour, x + bw * 0.1, y, bw * 0.8, h);
         }
         fputs("</g>", fp);

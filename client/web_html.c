@@ -118,8 +118,12 @@ static void html_base64(const unsigned char *in, size_t n, char *out)
                      (i + 2 < n ? in[i + 2] : 0);
         out[o++] = tab[(v >> 18) & 63];
         out[o++] = tab[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+        out[o++] = '=';
+        out[o++] = '=';
+        if (i + 1 < n)
+            out[o - 2] = tab[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o - 1] = tab[v & 63];
     }
     out[o] = '\0';
 }
@@ -289,8 +293,7 @@ void html_page_end(FILE *fp, const char *db, int64_t now_ms)
     html_time(fp, now_ms, HTML_TIME_FULL);
     fputs(" from ", fp);
     html_text(fp, db);
-    fputs(" (read-only) by netdiag " NETDIAG_VERSION ". Times in <span id=\"tz\">UTC</span>.",
-          fp);
+    fputs(" (read-only) by netdiag " NETDIAG_VERSION ". Times in <span id=\"tz\">UTC</span>.", fp);
     fputs("</footer><script>", fp);
     fputs(html_script, fp);
     fputs("</script></body></html>\n", fp);

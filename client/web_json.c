@@ -180,7 +180,9 @@ static int wj_number(struct wj *j, struct wj_value *v)
     while (q < j->end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' ||
                           *q == '+' || *q == '-'))
         q++;
-    saved = q < j->end ? *q : '\0';
+    saved = '\0';
+    if (q < j->end)
+        saved = *q;
     if (q < j->end)
         *q = '\0';
     v->type = WJ_NUM;
@@ -231,7 +233,7 @@ static int wj_value(struct wj *j, struct wj_value *v, const char **items)
             return 0;
         }
         for (;;) {
-            const char *s;
+            const char *s = NULL;
             wj_space(j);
             if (wj_string(j, &s) < 0)
                 return -1;

@@ -19,11 +19,11 @@
 #include "web_chart.h"
 #include "web_html.h"
 
-#define PAGE_SPARK_MAX     26   /* buckets of the overview's sparkline (24 h by the hour, whole) */
-#define PAGE_FAILURES_SHOW "50" /* failures listed on a target page */
-#define PAGE_STACK_MAX     7    /* codes with a colour of their own; the rest share one */
-#define PAGE_NOTES_MAX     8
-#define PAGE_LATENCY_SCHEMA 5   /* the rollups hold latency histograms from this schema on */
+#define PAGE_SPARK_MAX      26   /* buckets of the overview's sparkline (24 h by the hour, whole) */
+#define PAGE_FAILURES_SHOW  "50" /* failures listed on a target page */
+#define PAGE_STACK_MAX      7    /* codes with a colour of their own; the rest share one */
+#define PAGE_NOTES_MAX      8
+#define PAGE_LATENCY_SCHEMA 5 /* the rollups hold latency histograms from this schema on */
 
 /* --- what every page has: the daemon's state, notes, failed commands -- */
 
@@ -163,10 +163,14 @@ static void page_state(FILE *fp, const char *state)
     static const struct {
         const char *state, *cls, *glyph;
     } map[] = {
-        {"failing", "failing", "\xe2\x9c\x96"},  {"mixed", "mixed", "\xe2\x97\x90"},
-        {"ok", "ok", "\xe2\x9c\x94"},            {"no data", "none", "\xe2\x97\x8b"},
-        {"retired", "retired", "\xe2\x80\x93"},  {"firing", "firing", "\xe2\x96\xb2"},
-        {"resolved", "resolved", "\xe2\x9c\x94"}, {"unknown", "unknown", "?"},
+        {"failing", "failing", "\xe2\x9c\x96"},
+        {"mixed", "mixed", "\xe2\x97\x90"},
+        {"ok", "ok", "\xe2\x9c\x94"},
+        {"no data", "none", "\xe2\x97\x8b"},
+        {"retired", "retired", "\xe2\x80\x93"},
+        {"firing", "firing", "\xe2\x96\xb2"},
+        {"resolved", "resolved", "\xe2\x9c\x94"},
+        {"unknown", "unknown", "?"},
     };
 
     for (size_t i = 0; i < ND_ARRAY_LEN(map); i++) {
@@ -265,10 +269,11 @@ struct page_alerts {
 
 static void page_alerts_head(FILE *fp, bool with_target)
 {
-    fprintf(fp, "<div class=\"wrap\"><table class=\"cards\"><thead><tr><th>State</th>%s"
-                "<th>Code</th><th>Started</th><th>Ended</th><th class=\"n\">Duration</th>"
-                "<th class=\"n\">Count</th><th class=\"n\">Baseline</th><th>Detail</th></tr>"
-                "</thead><tbody>",
+    fprintf(fp,
+            "<div class=\"wrap\"><table class=\"cards\"><thead><tr><th>State</th>%s"
+            "<th>Code</th><th>Started</th><th>Ended</th><th class=\"n\">Duration</th>"
+            "<th class=\"n\">Count</th><th class=\"n\">Baseline</th><th>Detail</th></tr>"
+            "</thead><tbody>",
             with_target ? "<th>Target</th>" : "");
 }
 
@@ -311,8 +316,9 @@ static int page_alert_row(void *arg, const struct wj_row *r)
     timefmt_duration(wj_int(r, "duration_ms", 0), TIMEFMT_ELAPSED, dur, sizeof(dur));
     fputs("</td><td class=\"n\" data-l=\"Duration\">", fp);
     html_text(fp, dur);
-    fprintf(fp, "</td><td class=\"n\" data-l=\"Count\">%" PRId64 "</td><td class=\"n\" "
-                "data-l=\"Baseline\">",
+    fprintf(fp,
+            "</td><td class=\"n\" data-l=\"Count\">%" PRId64 "</td><td class=\"n\" "
+            "data-l=\"Baseline\">",
             wj_int(r, "count", 0));
     if (isnan(baseline))
         fputs("-", fp);
@@ -515,9 +521,10 @@ int web_page_overview(struct web *w, FILE *fp)
     fputs("<h1>Overview</h1>", fp);
     page_banner(&pg);
     if (pg.have_status) {
-        fprintf(fp, "<div class=\"facts\"><div><span>targets</span>%" PRId64 "</div>"
-                    "<div><span>failing now</span>%" PRId64 "</div>"
-                    "<div><span>alerts firing</span>%" PRId64 "</div><div><span>daemon</span>",
+        fprintf(fp,
+                "<div class=\"facts\"><div><span>targets</span>%" PRId64 "</div>"
+                "<div><span>failing now</span>%" PRId64 "</div>"
+                "<div><span>alerts firing</span>%" PRId64 "</div><div><span>daemon</span>",
                 pg.ntargets, pg.nfailing, pg.alerts_firing);
         html_text(fp, pg.state);
         fputs("</div><div><span>newest result</span>", fp);
@@ -833,8 +840,9 @@ int web_page_target(struct web *w, FILE *fp, const char *name, const char *range
     }
     fprintf(fp, "</div><div><span>success, %s</span>", range);
     page_share(fp, tp.share);
-    fprintf(fp, "</div><div><span>attempts</span>%" PRId64 "</div><div><span>failures</span>%" PRId64
-                "</div><div><span>mean latency of successes</span>",
+    fprintf(fp,
+            "</div><div><span>attempts</span>%" PRId64 "</div><div><span>failures</span>%" PRId64
+            "</div><div><span>mean latency of successes</span>",
             tp.attempts, tp.failures);
     if (tp.latency_us >= 0) {
         fmt_latency_us(tp.latency_us, lat, sizeof(lat));
@@ -879,8 +887,9 @@ int web_page_target(struct web *w, FILE *fp, const char *name, const char *range
             if (tp.nfail == 0 && start >= 0 && fseek(fp, start, SEEK_SET) == 0)
                 fputs("<p class=\"mute\">No failures in this range.</p>", fp);
             else
-                fprintf(fp, "<p class=\"mute\">The newest %s at most; /api/failures?target=... "
-                            "has more.</p>",
+                fprintf(fp,
+                        "<p class=\"mute\">The newest %s at most; /api/failures?target=... "
+                        "has more.</p>",
                         PAGE_FAILURES_SHOW);
         }
     }
@@ -1002,8 +1011,9 @@ int web_page_api(struct web *w, FILE *fp)
          "netdiag failures: the failure rows, newest first"},
         {"/api/summary", "since, until, by, target, code, raw, kind, utc",
          "netdiag summary: failures counted by code, target, phase or raw outcome"},
-        {"/api/timeline", "since, until, bucket (2000 buckets at most), by, target, code, raw, "
-                          "kind, utc",
+        {"/api/timeline",
+         "since, until, bucket (2000 buckets at most), by, target, code, raw, "
+         "kind, utc",
          "netdiag timeline: failures per bucket, per code or per target"},
         {"/api/alerts", "since, until, target, code, active, utc",
          "netdiag alerts: firing and past alerts"},

@@ -63,7 +63,7 @@
 #define HS_SHARE_COST_FACTOR 20    /* share a body 20 render times: <= 5 % of the loop */
 #define HS_METHOD_MAX        16    /* the longest method token read */
 
-#define HS_HEAD_MAX          (HTTP_SERVER_HEADERS_MAX + 256) /* a reply's status and headers */
+#define HS_HEAD_MAX (HTTP_SERVER_HEADERS_MAX + 256) /* a reply's status and headers */
 
 /* A rendered body, shared; freed when the last connection sending it and
  * the cache let go. Its bytes count in st.body_bytes while it lives. */
@@ -205,8 +205,7 @@ static void hs_log_line(const struct http_server *h, enum http_pause why, int er
         snprintf(tail, sizeof(tail), ": %llu more times since the previous such line",
                  (unsigned long long)held);
     else
-        snprintf(tail, sizeof(tail), " (at most one such line in %d s)",
-                 HTTP_SERVER_LOG_MS / 1000);
+        snprintf(tail, sizeof(tail), " (at most one such line in %d s)", HTTP_SERVER_LOG_MS / 1000);
     switch (why) {
     case HTTP_PAUSE_LIMIT:
         hs_log(h, false,
@@ -765,8 +764,7 @@ static void hs_reply(struct hs_conn *c, int status, struct hs_body *body, const 
     n = snprintf(c->head, sizeof(c->head),
                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s"
                  "Connection: close\r\n\r\n",
-                 status, hs_reason(status), ctype, len,
-                 status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                 status, hs_reason(status), ctype, len, status == 405 ? "Allow: GET, HEAD\r\n" : "",
                  status == 503 ? "Retry-After: 1\r\n" : "", c->h->headers);
     c->iov[0].iov_base = c->head;
     c->iov[0].iov_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
@@ -928,8 +926,7 @@ static void hs_write_cb(evutil_socket_t fd, short what, void *arg)
 /* A listening, non-blocking socket on `addr` (an address literal with a
  * port). Returns the fd, or -1 with errno set and a message naming the
  * address (as `what`, the option that gave it) in err. */
-static int hs_listen_open(const char *what, const char *addr, int backlog, char *err,
-                          size_t errlen)
+static int hs_listen_open(const char *what, const char *addr, int backlog, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;

@@ -19,19 +19,19 @@ struct evbuffer;
 struct http_server;
 
 /* Defaults (tests shorten the times through the limits). */
-#define HTTP_SERVER_MAX_CONNS   16          /* connections open at once */
-#define HTTP_SERVER_REQUEST_MS  5000        /* from accept: the request head in */
-#define HTTP_SERVER_TOTAL_MS    15000       /* from accept: the whole reply out */
-#define HTTP_SERVER_FD_SPARE    32          /* descriptors kept free beside the reserve */
-#define HTTP_SERVER_BODY_BUDGET (64u << 20) /* bytes of bodies held at once */
-#define HTTP_SERVER_HEAD_MAX    8192        /* request line and headers */
-#define HTTP_SERVER_HEADER_LINES 64         /* header lines of a request */
-#define HTTP_SERVER_LOG_MS      60000       /* one line per reason and interval */
-#define HTTP_SERVER_SHARE_MS    250         /* requests of one key this close share a body */
-#define HTTP_SERVER_KEY_MAX     1024        /* a cache key, NUL included */
-#define HTTP_SERVER_CACHE       32          /* bodies kept for sharing, by key */
-#define HTTP_SERVER_HEADERS_MAX 768         /* the extra header lines of every reply */
-#define HTTP_SERVER_BACKLOG     64          /* the listen queue (connections past the cap wait) */
+#define HTTP_SERVER_MAX_CONNS    16          /* connections open at once */
+#define HTTP_SERVER_REQUEST_MS   5000        /* from accept: the request head in */
+#define HTTP_SERVER_TOTAL_MS     15000       /* from accept: the whole reply out */
+#define HTTP_SERVER_FD_SPARE     32          /* descriptors kept free beside the reserve */
+#define HTTP_SERVER_BODY_BUDGET  (64u << 20) /* bytes of bodies held at once */
+#define HTTP_SERVER_HEAD_MAX     8192        /* request line and headers */
+#define HTTP_SERVER_HEADER_LINES 64          /* header lines of a request */
+#define HTTP_SERVER_LOG_MS       60000       /* one line per reason and interval */
+#define HTTP_SERVER_SHARE_MS     250         /* requests of one key this close share a body */
+#define HTTP_SERVER_KEY_MAX      1024        /* a cache key, NUL included */
+#define HTTP_SERVER_CACHE        32          /* bodies kept for sharing, by key */
+#define HTTP_SERVER_HEADERS_MAX  768         /* the extra header lines of every reply */
+#define HTTP_SERVER_BACKLOG      64          /* the listen queue (connections past the cap wait) */
 
 struct http_server_limits {
     size_t max_conns;
@@ -98,8 +98,8 @@ struct http_meta {
 };
 
 struct http_server_ops {
-    const char *name;        /* "metrics", "web": the start of every log line */
-    const char *listen_what; /* "metrics_listen", "--listen": names the address in errors */
+    const char *name;         /* "metrics", "web": the start of every log line */
+    const char *listen_what;  /* "metrics_listen", "--listen": names the address in errors */
     const char *reserve_what; /* "for probing: one per target": what the reserve is for */
     const char *content_type; /* of rendered bodies, unless the render says otherwise */
     /* Decide from the request alone; never blocks. */

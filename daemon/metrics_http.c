@@ -13,7 +13,8 @@
 #include "log.h"
 #include "metrics_http.h"
 
-_Static_assert((int)MH_CLOSE_N == (int)HTTP_CLOSE_N && (int)MH_CLOSE_TIMEOUT == HTTP_CLOSE_TIMEOUT &&
+_Static_assert((int)MH_CLOSE_N == (int)HTTP_CLOSE_N &&
+                   (int)MH_CLOSE_TIMEOUT == HTTP_CLOSE_TIMEOUT &&
                    (int)MH_CLOSE_PEER == HTTP_CLOSE_PEER && (int)MH_CLOSE_ERROR == HTTP_CLOSE_ERROR,
                "the close reasons are the server's");
 _Static_assert((int)MH_PAUSE_N == (int)HTTP_PAUSE_N &&

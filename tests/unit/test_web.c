@@ -101,8 +101,12 @@ static void test_html_text(void)
                 "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
     UNIT_EQ_STR(html_of("a&b \"q\" <img src=x onerror=alert(1)>"),
                 "a&amp;b &quot;q&quot; &lt;img src=x onerror=alert(1)&gt;");
-    UNIT_EQ_STR(html_of("tab\tnl\nesc\x1b" "del\x7f"), "tab\tnl\nesc\xef\xbf\xbd" "del\xef\xbf\xbd");
-    UNIT_EQ_STR(html_of("bad \xff\xfe utf8 \xc3"), "bad \xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd");
+    UNIT_EQ_STR(html_of("tab\tnl\nesc\x1b"
+                        "del\x7f"),
+                "tab\tnl\nesc\xef\xbf\xbd"
+                "del\xef\xbf\xbd");
+    UNIT_EQ_STR(html_of("bad \xff\xfe utf8 \xc3"),
+                "bad \xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd");
     UNIT_EQ_STR(html_of("c1 \xc2\x85 end"), "c1 \xef\xbf\xbd end");
     UNIT_EQ_STR(html_of("caf\xc3\xa9 \xe2\x9c\x94"), "caf\xc3\xa9 \xe2\x9c\x94");
     UNIT_EQ_STR(html_of(""), "");
