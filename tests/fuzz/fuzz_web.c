@@ -31,8 +31,8 @@ static void fuzz_head(const uint8_t *data, size_t size)
         return;
     FUZZ_CHECK(end <= c.len);
     status = hs_parse(&c, end, &req);
-    FUZZ_CHECK(status == 200 || status == 400 || status == 404 || status == 405 ||
-               status == 431 || status == 505);
+    FUZZ_CHECK(status == 200 || status == 400 || status == 404 || status == 405 || status == 431 ||
+               status == 505);
     if (status != 200)
         return;
     FUZZ_CHECK(req.path >= c.req && req.path + req.path_len <= c.req + end);
