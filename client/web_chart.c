@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "counts.h"
+#include "fmt.h"
 #include "web_chart.h"
 #include "web_html.h"
 
@@ -23,7 +25,7 @@ void chart_spark(FILE *fp, const int64_t *v, size_t n, const char *what)
         if (v[i] > max)
             max = v[i];
         if (v[i] > 0)
-            sum += v[i];
+            counts_add(&sum, v[i]);
     }
     fprintf(fp,
             "<svg class=\"spark\" viewBox=\"0 0 %zu %d\" preserveAspectRatio=\"none\" "
@@ -77,7 +79,7 @@ void chart_stack(FILE *fp, const struct chart_series *s, size_t ns, size_t nbuck
     for (size_t b = 0; b < nbuckets; b++) {
         int64_t sum = 0;
         for (size_t k = 0; k < ns; k++)
-            sum += s[k].counts[b];
+            counts_add(&sum, s[k].counts[b]);
         if (sum > max)
             max = sum;
     }
@@ -99,11 +101,11 @@ void chart_stack(FILE *fp, const struct chart_series *s, size_t ns, size_t nbuck
         int64_t sum = 0;
         char from[24], to[24];
         for (size_t k = 0; k < ns; k++)
-            sum += s[k].counts[b];
+            counts_add(&sum, s[k].counts[b]);
         if (sum == 0)
             continue;
-        chart_utc(start_ms + (int64_t)b * bucket_ms, day, from, sizeof(from));
-        chart_utc(start_ms + (int64_t)(b + 1) * bucket_ms, day, to, sizeof(to));
+        chart_utc(fmt_add(start_ms, (int64_t)b * bucket_ms), day, from, sizeof(from));
+        chart_utc(fmt_add(start_ms, (int64_t)(b + 1) * bucket_ms), day, to, sizeof(to));
         fprintf(fp, "<g%s><title>%s\xe2\x80\x93%s UTC: %" PRId64 " failures%s",
                 b == partial ? " class=\"part\"" : "", from, to, sum,
                 b == partial ? " so far (the bucket is not over)" : "");

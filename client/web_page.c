@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "counts.h"
 #include "fmt.h"
 #include "timefmt.h"
 #include "util.h"
@@ -361,6 +362,15 @@ static void page_alerts_table(struct page *pg, const char *const *args, bool fir
 
 /* --- the overview ----------------------------------------------------- */
 
+/* A timeline record's bucket width in ms: 1 minute to 7 days, as the
+ * command allows (0 for anything else). */
+static int64_t page_bucket_ms(const struct wj_row *r)
+{
+    int64_t s = wj_int(r, "bucket_s", 0);
+
+    return s >= 60 && s <= 7 * 86400 ? s * 1000 : 0;
+}
+
 struct ov_target {
     const char *name, *kind, *address, *state, *last_name;
     int64_t since_ms, last_failure_ms, last_code;
@@ -449,10 +459,10 @@ static int ov_spark_row(void *arg, const struct wj_row *r)
     if (ov->spark_origin == INT64_MIN)
         ov->spark_origin = start; /* the first record is the first bucket */
     if (ov->bucket_ms <= 0)
-        ov->bucket_ms = wj_int(r, "bucket_s", 3600) * 1000;
+        ov->bucket_ms = page_bucket_ms(r);
     if (t == NULL || ov->bucket_ms <= 0 || start < ov->spark_origin)
         return 0;
-    b = (start - ov->spark_origin) / ov->bucket_ms;
+    b = fmt_sub(start, ov->spark_origin) / ov->bucket_ms;
     if (b < 0 || b >= PAGE_SPARK_MAX)
         return 0;
     t->has_spark = true;
@@ -653,12 +663,12 @@ static int tp_timeline_row(void *arg, const struct wj_row *r)
     if (tp->nbuckets == 0)
         return 0;
     if (tp->bucket_ms <= 0)
-        tp->bucket_ms = wj_int(r, "bucket_s", 60) * 1000;
+        tp->bucket_ms = page_bucket_ms(r);
     if (tp->origin_ms == INT64_MIN)
         tp->origin_ms = start;
     if (tp->bucket_ms <= 0 || start < tp->origin_ms)
         return 0;
-    b = (start - tp->origin_ms) / tp->bucket_ms;
+    b = fmt_sub(start, tp->origin_ms) / tp->bucket_ms;
     if (b < 0 || (size_t)b >= tp->nbuckets)
         return 0;
     if (wj_int(r, "elapsed_s", 1) > 0 && (size_t)b + 1 > tp->elapsed)
@@ -677,8 +687,8 @@ static int tp_timeline_row(void *arg, const struct wj_row *r)
         memset(s->counts, 0, tp->nbuckets * sizeof(*s->counts));
         tp->ns++;
     }
-    s->counts[b] += wj_int(r, "failures", 0);
-    s->total += wj_int(r, "failures", 0);
+    counts_add(&s->counts[b], wj_int(r, "failures", 0));
+    counts_add(&s->total, wj_int(r, "failures", 0));
     return 0;
 }
 
@@ -748,7 +758,7 @@ static void tp_chart(struct tp *tp)
     int64_t total = 0;
 
     for (size_t i = 0; i < tp->ns; i++)
-        total += tp->s[i].total;
+        counts_add(&total, tp->s[i].total);
     if (total == 0) {
         fputs("<p class=\"mute\">No failures in this range.</p>", fp);
         return;
@@ -768,7 +778,7 @@ static void tp_chart(struct tp *tp)
     fputs("<div class=\"facts mute\"><div>from ", fp);
     html_time(fp, tp->origin_ms, HTML_TIME_SHORT);
     fputs("</div><div>to ", fp);
-    html_time(fp, tp->origin_ms + (int64_t)tp->nbuckets * tp->bucket_ms, HTML_TIME_SHORT);
+    html_time(fp, fmt_add(tp->origin_ms, (int64_t)tp->nbuckets * tp->bucket_ms), HTML_TIME_SHORT);
     fputs("</div><div>bars of ", fp);
     html_duration(fp, tp->bucket_ms);
     fputs("</div></div>", fp);
