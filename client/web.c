@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -41,6 +42,7 @@ struct web {
     char db_label[PATH_MAX + 32];
     struct event_base *base;
     struct http_server *srv;
+    bool loopback; /* listening on loopback: only local names in Host */
 };
 
 /* API commands and the options each takes from the query: exactly these
@@ -563,16 +565,56 @@ static void web_route_text(struct http_route *out, int status, const char *text,
     out->content_type = html ? "text/html; charset=utf-8" : NULL;
 }
 
+/* A Host a browser sends for this machine itself: an address literal or
+ * localhost, with or without a port. A page of another site that made its
+ * name resolve to 127.0.0.1 (DNS rebinding) sends its own name instead. */
+static bool web_host_local(const char *h, size_t n)
+{
+    char host[WEB_VALUE_MAX];
+    unsigned char addr[16];
+    size_t end = n;
+
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    if (h[0] == '[') {
+        const char *close = memchr(h, ']', n);
+        if (close == NULL || (close + 1 < h + n && close[1] != ':'))
+            return false;
+        memcpy(host, h + 1, (size_t)(close - h - 1));
+        host[close - h - 1] = '\0';
+        return inet_pton(AF_INET6, host, addr) == 1;
+    }
+    for (size_t i = n; i > 0; i--) {
+        if (h[i - 1] == ':') {
+            end = i - 1;
+            break;
+        }
+        if (h[i - 1] < '0' || h[i - 1] > '9')
+            break;
+    }
+    memcpy(host, h, end);
+    host[end] = '\0';
+    return strcasecmp(host, "localhost") == 0 || inet_pton(AF_INET, host, addr) == 1;
+}
+
 /* Map a path to the key its body is rendered and shared under; pages
  * without parameters ignore any query, so that /?x=1 shares /'s body. */
 static void web_route(void *arg, const struct http_request *req, struct http_route *out)
 {
     static const char prefix_target[] = "/target/", prefix_api[] = "/api/";
+    const struct web *w = arg;
     char name[WEB_VALUE_MAX];
     const char *range = "24h", *r;
     size_t rlen = 0;
 
-    (void)arg;
+    if (w->loopback && req->host != NULL && !web_host_local(req->host, req->host_len)) {
+        web_route_text(out, 403,
+                       "403 forbidden: this server answers to its own address (Host "
+                       "127.0.0.1, [::1] or localhost); a page of another site that made its "
+                       "name point here gets nothing\n",
+                       false);
+        return;
+    }
     if (web_path_is(req, "/") || web_path_is(req, "/alerts") || web_path_is(req, "/codes")) {
         out->status = 200;
         snprintf(out->key, sizeof(out->key), "%.*s", (int)req->path_len, req->path);
@@ -744,7 +786,8 @@ int cmd_web_run(struct client *cl, int argc, char **argv)
         web_log(&w, "%s; the pages say so until it can be read", why);
     }
     web_answer_free(&probe);
-    if (!web_is_loopback(&ss))
+    w.loopback = web_is_loopback(&ss);
+    if (!w.loopback)
         web_log(&w,
                 "serving http://%s/ on an address other than loopback, as --listen asks: "
                 "whoever reaches it reads the history (read-only)",

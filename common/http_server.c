@@ -672,6 +672,17 @@ static int hs_parse(const struct hs_conn *c, size_t end, struct http_request *re
         for (q = colon + 1; q < p + n; q++)
             if (((unsigned char)*q < ' ' && *q != '\t') || *q == 0x7f)
                 return 400;
+        if (colon - p == 4 && strncasecmp(p, "Host", 4) == 0) {
+            if (req->host != NULL)
+                return 400; /* two of them (RFC 9112 3.2) */
+            for (q = colon + 1; q < p + n && (*q == ' ' || *q == '\t'); q++)
+                ;
+            req->host = q;
+            for (req->host_len = (size_t)(p + n - q);
+                 req->host_len > 0 && (q[req->host_len - 1] == ' ' || q[req->host_len - 1] == '\t');
+                 req->host_len--)
+                ;
+        }
     }
     if (!get && !req->head)
         return 405;
@@ -703,6 +714,8 @@ static const char *hs_reason(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:

@@ -78,6 +78,8 @@ struct http_request {
     size_t path_len;
     const char *query; /* after '?', not decoded; NULL when there is none */
     size_t query_len;
+    const char *host; /* the Host header's value, trimmed; NULL when there is none */
+    size_t host_len;
 };
 
 /* What the route decided: render the body of `key` (status 200, the body

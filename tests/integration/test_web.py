@@ -216,6 +216,25 @@ def test_not_found_and_not_allowed(web):
     assert status == 400
 
 
+def test_dns_rebinding(web):
+    """On loopback, a request whose Host is another site's name (a page
+    that made its name resolve to 127.0.0.1) is refused; this machine's own
+    names and addresses are served."""
+    def with_host(host):
+        return raw(web.port, ("GET /api/status HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+
+    for host in ["evil.example", "evil.example:%d" % web.port, "127.0.0.1.evil.example",
+                 "localhost.evil.example", "[::1].evil", "1.2.3.4.5"]:
+        status, _, body = with_host(host)
+        assert status == 403, (host, status)
+        assert b"history" not in body and b"refused" not in body
+    for host in ["127.0.0.1:%d" % web.port, "127.0.0.1", "localhost:%d" % web.port, "LOCALHOST",
+                 "[::1]:%d" % web.port, "10.0.0.1"]:
+        assert with_host(host)[0] == 200, host
+    assert raw(web.port, b"GET /api/status HTTP/1.0\r\n\r\n")[0] == 200  # no Host
+    assert raw(web.port, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")[0] == 400
+
+
 def api_vs_cli(port, db, path, args):
     status, _, body = get(port, path)
     assert status == 200, (path, body)
@@ -402,6 +421,8 @@ def test_listen(made, tmp_path):
     try:
         assert "other than loopback" in w.log()
         assert get(port, "/api/status")[0] == 200
+        # a name of its own on the LAN is the admin's choice there
+        assert raw(port, b"GET /api/status HTTP/1.1\r\nHost: netdiag.lan\r\n\r\n")[0] == 200
     finally:
         w.stop()
     w = Web(tmp_path, db)
