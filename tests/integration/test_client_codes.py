@@ -74,7 +74,8 @@ SOURCE_TABLE = [
     (10107, "WSASYSCALLFAILURE", "System call failure.", True),
 ]
 
-COMMANDS = ["failures", "summary", "timeline", "targets", "alerts", "status", "codes", "explain"]
+COMMANDS = ["failures", "summary", "timeline", "targets", "alerts", "status", "codes", "explain",
+            "web"]
 EXPLAIN_KEYS = ["code", "name", "meaning", "os_dependent", "matched", "errnos",
                 "eai_codes", "dns_outcomes", "explanation"]
 
