@@ -39,10 +39,11 @@ say         = @printf '  %-7s %s\n' '$(1)' '$(patsubst build/%,%,$(2))'
 endif
 MAKEFLAGS  += --no-print-directory
 # What each program links: the client reads SQLite (and netdiag.ini for
-# [daemon] database) and nothing else; the daemon also speaks DNS (ldns)
-# and runs a libevent loop.
+# [daemon] database), and `netdiag web` serves on libevent's core loop
+# (libevent_core: no evhttp, no evdns, no TLS); the daemon also speaks DNS
+# (ldns) and runs the whole of libevent.
 PKGS        := libevent inih sqlite3 ldns
-CLIENT_PKGS := inih sqlite3
+CLIENT_PKGS := libevent_core inih sqlite3
 # WERROR=0 keeps the warnings but does not fail on them (a packager on a
 # newer compiler).
 WERROR     ?= 1
@@ -89,8 +90,8 @@ endif
 # (the linker takes only the objects a program calls); daemon/ is netdiagd
 # (main.c apart, so the unit tests, benchmarks and fuzzers can link the
 # rest); client/ is netdiag.
-COMMON_SRCS := common/array.c common/hist.c common/json.c common/ndb.c common/suggest.c \
-               common/timefmt.c common/util.c common/wsa.c
+COMMON_SRCS := common/array.c common/hist.c common/http_server.c common/json.c common/ndb.c \
+               common/suggest.c common/timefmt.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
                daemon/alert_metric.c daemon/config.c daemon/config_opt.c daemon/config_run.c \
                daemon/dns.c daemon/icmp.c daemon/log.c daemon/metrics.c daemon/metrics_http.c \
@@ -103,7 +104,9 @@ CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_
                client/cmd_latency.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
                client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
-               client/main.c client/output.c client/state.c client/timearg.c
+               client/main.c client/output.c client/sha256.c client/state.c client/timearg.c \
+               client/web.c client/web_chart.c client/web_html.c client/web_json.c \
+               client/web_page.c
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 COMMON_LIB  := $(BUILD)/libnetdiag-common.a
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
@@ -114,8 +117,9 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Debian 12 packages: build, tests, lint.
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
+# chromium: tests/integration/test_web.py loads the web view in a real browser
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
-              prometheus prometheus-alertmanager victoria-metrics iputils-ping fping \
+              prometheus prometheus-alertmanager victoria-metrics iputils-ping fping chromium \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
@@ -184,14 +188,24 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(call say,CCLD,$@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
 
+# evhttp beside netdiag web's own server (tests/bench/bench_web.py)
+$(BUILD)/bench/evhttp_probe: tests/bench/evhttp_probe.c
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $< \
+	    $(shell $(PKG_CONFIG) --libs libevent)
+
 BENCH_BINS := $(BUILD)/bench/bench_store $(BUILD)/bench/listener $(BUILD)/bench/ceiling \
               $(BUILD)/bench/dnsresp $(BUILD)/bench/bench_sched $(BUILD)/bench/ceiling_dns \
-              $(BUILD)/bench/bench_metrics $(BUILD)/bench/ceiling_ping
+              $(BUILD)/bench/bench_metrics $(BUILD)/bench/ceiling_ping $(BUILD)/bench/evhttp_probe
 
-# make bench: every figure beside the kernel's ceiling (tests/bench/run.py);
-# loopback only, about 5 minutes. BENCH_ARGS=--quick for a smoke run.
+# make bench: every figure beside the kernel's ceiling (tests/bench/run.py),
+# then netdiag web's pages on the 10-million-row database and its server
+# beside evhttp (tests/bench/bench_web.py); loopback only, about 7 minutes.
+# BENCH_ARGS=--quick for a smoke run.
 bench: all $(BENCH_BINS)
 	$(PYTHON) tests/bench/run.py --build $(BUILD) $(BENCH_ARGS)
+	$(PYTHON) tests/bench/bench_web.py --build $(BUILD) $(BENCH_ARGS)
 
 # `make deps`: as root, install what is missing (apt-get update once);
 # otherwise print the exact command (tests/deps.sh).
@@ -329,6 +343,9 @@ install: all
 	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \
 	    > $(DESTDIR)$(UNITDIR)/netdiagd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiagd.service
+	sed 's|/usr/bin/netdiag |$(BINDIR)/netdiag |g' systemd/netdiag-web.service \
+	    > $(DESTDIR)$(UNITDIR)/netdiag-web.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/netdiag-web.service
 	install -m 0644 systemd/netdiag.sysusers $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf
 	install -m 0644 systemd/netdiag.tmpfiles $(DESTDIR)$(TMPFILESDIR)/netdiag.conf
 	install -m 0644 client/netdiag.bash-completion $(DESTDIR)$(BASHCOMPDIR)/netdiag
@@ -345,7 +362,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/netdiag.1 $(DESTDIR)$(MANDIR)/man5/netdiag.ini.5 \
 	    $(DESTDIR)$(MANDIR)/man8/netdiagd.8 \
 	    $(DESTDIR)$(DOCDIR)/netdiag.ini.example $(DESTDIR)$(DOCDIR)/README.md \
-	    $(DESTDIR)$(UNITDIR)/netdiagd.service \
+	    $(DESTDIR)$(UNITDIR)/netdiagd.service $(DESTDIR)$(UNITDIR)/netdiag-web.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/netdiag.conf $(DESTDIR)$(TMPFILESDIR)/netdiag.conf \
 	    $(DESTDIR)$(BASHCOMPDIR)/netdiag
 	rm -rf $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/prometheus

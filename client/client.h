@@ -129,5 +129,14 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv);
 int cmd_latency_run(struct client *cl, int argc, char **argv);
 /* cmd_status.c */
 int cmd_status_run(struct client *cl, int argc, char **argv);
+/* web.c */
+#define WEB_DEFAULT_LISTEN "127.0.0.1:9471"
+int cmd_web_run(struct client *cl, int argc, char **argv);
+
+/* main.c: run one command line (argv[0] the program) as netdiag does, its
+ * output on `out`; returns its exit code. `netdiag web` answers each API
+ * request and builds each page through it, so that they say what the
+ * commands say. */
+int client_run(FILE *out, int argc, char **argv);
 
 #endif

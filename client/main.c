@@ -151,6 +151,14 @@ static const struct client_option latency_options[] = {
     OPT_END,
 };
 
+static const struct client_option web_options[] = {
+    {"listen", 0, "ADDR:PORT",
+     "the address and port to serve on (default " WEB_DEFAULT_LISTEN "; an address other "
+     "than loopback only when given here)",
+     false},
+    OPT_END,
+};
+
 static const struct client_option alerts_options[] = {
     {"active", 0, NULL, "only alerts still firing", false},
     OPT_TARGET,
@@ -301,6 +309,22 @@ static const struct command commands[] = {
                 "matched, the errno values, EAI_* errors and DNS outcomes that map onto the "
                 "code, and what it usually means on Linux. An unknown WHAT exits 2 and "
                 "names the closest known names.",
+    },
+    {
+        .name = "web",
+        .run = cmd_web_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "serve the history as web pages and a JSON API, read-only",
+        .help = "Serve read-only web pages of the history (overview, one page per target, "
+                "alerts, codes) and a JSON API under /api/ whose answers are those of the "
+                "commands with --format json (/api/targets?since=7d is `netdiag targets "
+                "--since 7d --format json`), until interrupted. The database is opened "
+                "read-only for every request, as every command opens it: it works while "
+                "netdiagd runs, after it stopped, and on a copy. Only GET and HEAD are "
+                "answered, within bounds on connections, time and size; no file is served.",
+        .options = web_options,
     },
 };
 
@@ -727,13 +751,18 @@ static int client_times(struct client *cl, const struct client_pending *p)
 
 static int client_main(struct client *cl, int argc, char **argv);
 
-int main(int argc, char **argv)
+int client_run(FILE *out, int argc, char **argv)
 {
-    struct client cl = {.out = stdout, .format = OUTPUT_TABLE};
+    struct client cl = {.out = out, .format = OUTPUT_TABLE};
     int rc = client_main(&cl, argc, argv);
 
     client_free_lists(&cl);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    return client_run(stdout, argc, argv);
 }
 
 /* Parse the command line and run the command; returns the exit code. */

@@ -1,29 +1,32 @@
 /* SPDX-License-Identifier: ISC */
-/* The HTTP side of /metrics (owned by metrics_http.c): a small HTTP/1.1
- * server on the daemon's loop that answers GET and HEAD with a rendered
- * body and closes, within bounds that a local user cannot push: a cap on
- * connections, one deadline per connection counted from accept, a budget
- * of bytes held for slow readers, descriptors left for probing, and
- * rate-limited log lines. */
+/* The HTTP side of /metrics (owned by metrics_http.c): the shared HTTP/1.1
+ * server of common/http_server.c on the daemon's loop, answering GET and
+ * HEAD /metrics with a rendered body and closing, within bounds that a
+ * local user cannot push: a cap on connections, one deadline per
+ * connection counted from accept, a budget of bytes held for slow
+ * readers, descriptors left for probing, and rate-limited log lines. */
 #ifndef NETDIAG_METRICS_HTTP_H
 #define NETDIAG_METRICS_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_server.h"
+
 struct event_base;
 struct evbuffer;
 struct metrics_http;
 
-/* Defaults (the unit tests shorten the times through the limits). */
-#define METRICS_HTTP_MAX_CONNS   16          /* connections open at once */
-#define METRICS_HTTP_REQUEST_MS  5000        /* from accept: the request head in */
-#define METRICS_HTTP_TOTAL_MS    15000       /* from accept: the whole reply out */
-#define METRICS_HTTP_FD_SPARE    32          /* beside one descriptor per target */
-#define METRICS_HTTP_BODY_BUDGET (64u << 20) /* bytes of bodies held at once */
-#define METRICS_HTTP_HEAD_MAX    8192        /* request line and headers */
-#define METRICS_HTTP_LOG_MS      60000       /* one line per reason and interval */
-#define METRICS_HTTP_SHARE_MS    250         /* scrapes this close share one body */
+/* Defaults: the server's (the unit tests shorten the times through the
+ * limits). */
+#define METRICS_HTTP_MAX_CONNS   HTTP_SERVER_MAX_CONNS
+#define METRICS_HTTP_REQUEST_MS  HTTP_SERVER_REQUEST_MS
+#define METRICS_HTTP_TOTAL_MS    HTTP_SERVER_TOTAL_MS
+#define METRICS_HTTP_FD_SPARE    HTTP_SERVER_FD_SPARE /* beside one descriptor per target */
+#define METRICS_HTTP_BODY_BUDGET HTTP_SERVER_BODY_BUDGET
+#define METRICS_HTTP_HEAD_MAX    HTTP_SERVER_HEAD_MAX
+#define METRICS_HTTP_LOG_MS      HTTP_SERVER_LOG_MS
+#define METRICS_HTTP_SHARE_MS    HTTP_SERVER_SHARE_MS
 
 struct metrics_http_limits {
     size_t max_conns;

@@ -90,6 +90,8 @@ static bool fuzz_before_run(struct client *cl)
     FUZZ_CHECK(!cl->has_since || !cl->has_until || cl->since_ms <= cl->until_ms);
     if (cl->cmd->run == cmd_failures_run && client_opt(cl, "follow") != NULL)
         return false; /* it would follow for ever */
+    if (cl->cmd->run == cmd_web_run)
+        return false; /* it would serve for ever */
     cl->db_path = fuzz_with_db ? fuzz_db : FUZZ_NO_DB;
     cl->config_path = NULL;
     cl->width_cols = 80;

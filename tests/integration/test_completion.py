@@ -111,7 +111,8 @@ def db(tmp_path_factory):
 
 def test_commands():
     assert complete("netdiag ") == sorted(
-        ["failures", "summary", "timeline", "targets", "latency", "alerts", "codes", "explain"])
+        ["failures", "summary", "timeline", "targets", "latency", "alerts", "codes", "explain",
+         "web"])
     assert complete("netdiag ti") == ["timeline"]
     assert complete("netdiag --utc ta") == ["targets"]
     # one command per line: after it, no command is offered again
@@ -124,6 +125,7 @@ def test_options_follow_the_command():
     assert complete("netdiag alerts --a") == ["--active"]
     assert complete("netdiag latency --c") == ["--chart", "--color", "--config"]
     assert complete("netdiag la") == ["latency"]
+    assert complete("netdiag web --l") == ["--listen"]
     assert complete("netdiag codes --t") == []
     assert complete("netdiag --v") == ["--version"]
     opts = complete("netdiag targets -")

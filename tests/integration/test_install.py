@@ -91,6 +91,7 @@ def expected_files(prefix=PREFIX):
         ("%s/share/netdiag/prometheus/netdiag.rules.test.yml" % p,
          "conf/prometheus/netdiag.rules.test.yml", 0o644),
         ("%s/lib/systemd/system/netdiagd.service" % p, None, 0o644),
+        ("%s/lib/systemd/system/netdiag-web.service" % p, None, 0o644),
         ("%s/lib/sysusers.d/netdiag.conf" % p, "systemd/netdiag.sysusers", 0o644),
         ("%s/lib/tmpfiles.d/netdiag.conf" % p, "systemd/netdiag.tmpfiles", 0o644),
         ("%s/share/bash-completion/completions/netdiag" % p, "client/netdiag.bash-completion",
@@ -147,6 +148,9 @@ def test_installed_unit_points_at_installed_binary(installed, tmp_path):
                      re.M), unit
     assert re.search(r"^ExecStartPre=/opt/nd/sbin/netdiagd -t ", unit, re.M), unit
     assert "/usr/sbin/netdiagd" not in unit
+    web = (other / "opt/nd/lib/systemd/system/netdiag-web.service").read_text()
+    assert re.search(r"^ExecStart=/opt/nd/bin/netdiag -c /etc/netdiag/netdiag.ini web ", web,
+                     re.M), web
     assert tree(other) == {f for f, _, _ in expected_files("/opt/nd")}
 
 
@@ -377,3 +381,35 @@ def test_installed_man_pages_are_found(installed):
                            text=True, timeout=30)
         assert p.returncode == 0, p.stderr
         assert p.stdout.strip() == "%s/man%s/%s.%s" % (mandir, section, name, section)
+
+
+def test_web_unit(installed, tmp_path):
+    """netdiag-web.service: points at the installed netdiag, verifies, and is
+    as tight as netdiagd's (its exposure within the same bound); a user of
+    its own in the group netdiag, nothing writable, loopback peers only."""
+    dest, _ = installed
+    unit = (dest / "usr/lib/systemd/system/netdiag-web.service").read_text()
+    src = open(os.path.join(REPO, "systemd", "netdiag-web.service")).read()
+    assert unit == src.replace("/usr/bin/netdiag ", "%s/bin/netdiag " % PREFIX)
+    for line in ["DynamicUser=yes", "SupplementaryGroups=netdiag", "ProtectSystem=strict",
+                 "IPAddressDeny=any", "NoNewPrivileges=yes", "CapabilityBoundingSet="]:
+        assert re.search("^%s$" % re.escape(line), unit, re.M), line
+    assert "ReadWritePaths" not in unit and "StateDirectory" not in unit
+    if SYSTEMD_ANALYZE is None:
+        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+    path = tmp_path / "netdiag-web.service"
+    path.write_text(unit.replace("%s/bin/netdiag " % PREFIX, "%s%s/bin/netdiag " % (dest, PREFIX)))
+    env = dict(os.environ, MANPATH=str(dest / "usr/share/man"), SYSTEMD_PAGER="",
+               LC_ALL="C.UTF-8")
+    man = [] if shutil.which("man") else ["--man=no"]
+    p = analyze("verify", *man, str(path), env=env)
+    assert p.returncode == 0 and p.stderr.decode(errors="replace").strip() == "", p.stderr
+    p = analyze("security", "--offline=true", "--no-pager", str(path),
+                env=dict(os.environ, SYSTEMD_COLORS="0"))
+    out = p.stdout.decode(errors="replace")
+    if p.returncode != 0 and "offline" in p.stderr.decode(errors="replace"):
+        pytest.skip("systemd-analyze security --offline is not supported (systemd < 250)")
+    m = re.search(r"Overall exposure level for netdiag-web\.service: (\d+(?:\.\d+)?)", out)
+    assert m, out
+    print("exposure %s" % m.group(1))
+    assert float(m.group(1)) <= MAX_EXPOSURE, out

@@ -115,6 +115,7 @@ def expected_files():
     files = exe | {
         "etc/netdiag/netdiag.ini",
         "lib/systemd/system/netdiagd.service",
+        "lib/systemd/system/netdiag-web.service",
         "usr/lib/sysusers.d/netdiag.conf",
         "usr/lib/tmpfiles.d/netdiag.conf",
         "usr/share/bash-completion/completions/netdiag",
@@ -169,6 +170,10 @@ def test_control_and_scripts(built):
               "deb-systemd-invoke")]
     assert order == sorted(order), postinst
     assert "netdiagd.service" in postinst
+    # the web view is installed, neither enabled nor started: its enable
+    # only restores what the admin chose on an upgrade (debian-installed)
+    assert "debian-installed 'netdiag-web.service'" in postinst, postinst
+    assert not re.search(r"deb-systemd-invoke [^\n]*netdiag-web", postinst), postinst
 
 
 def check_config(netdiagd, conf):
