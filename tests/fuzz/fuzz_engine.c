@@ -18,7 +18,7 @@
  *     the name picks); `server = system` asks it too;
  *   - an address literal that is not loopback becomes 127.0.0.1 or ::1
  *     (the engine and its resolver read literals with inet_pton only:
- *     "063.0.0.1" or "fe80::1%eth0" are names to them, asked of the
+ *     "127.0.0.063" or "fe80::1%eth0" are names to them, asked of the
  *     harness's nameserver);
  *   - every port becomes one of the harness's (echo, accept-and-close,
  *     refused, the name server), so no other program on the machine is

@@ -62,7 +62,7 @@ def test_example_config_is_valid():
 def test_short_ipv4_is_the_address_inet_aton_reads(tmp_path):
     """`host = 127.1` is 127.0.0.1 to inet_aton, ping and glibc's
     getaddrinfo alike: netdiagd takes it as that address (it used to send
-    a DNS query for the name "127.1"), where `010.0.0.1`, which they read
+    a DNS query for the name "127.1"), where `127.0.0.010`, which they read
     differently, is refused (host-ambiguous-ipv4)."""
     import json
     import socket

@@ -225,12 +225,12 @@ def test_dns_rebinding(web):
         return raw(web.port, ("GET /api/status HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
 
     for host in ["evil.example", "evil.example:%d" % web.port, "127.0.0.1.evil.example",
-                 "localhost.evil.example", "[::1].evil", "1.2.3.4.5"]:
+                 "localhost.evil.example", "[::1].evil", "127.0.0.1.5"]:
         status, _, body = with_host(host)
         assert status == 403, (host, status)
         assert b"history" not in body and b"refused" not in body
     for host in ["127.0.0.1:%d" % web.port, "127.0.0.1", "localhost:%d" % web.port, "LOCALHOST",
-                 "[::1]:%d" % web.port, "10.0.0.1"]:
+                 "[::1]:%d" % web.port, "127.0.0.2"]:
         assert with_host(host)[0] == 200, host
     assert raw(web.port, b"GET /api/status HTTP/1.0\r\n\r\n")[0] == 200  # no Host
     assert raw(web.port, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")[0] == 400

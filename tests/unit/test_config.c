@@ -1057,8 +1057,9 @@ static void test_alertmanager_url(void)
         {"http://am.test/?x=1", "\"http://am.test/?x=1\": a query or fragment is not sent "
                                 "(alerts go to PATH/api/v2/alerts)"},
         {"http://a!b:9093", "\"http://a!b:9093\": \"a!b\" is not a host name or an IP address"},
-        {"http://1.2.3.4.5", "\"http://1.2.3.4.5\": \"1.2.3.4.5\" is not a host name or an IP "
-                             "address"},
+        {"http://127.0.0.1.5",
+         "\"http://127.0.0.1.5\": \"127.0.0.1.5\" is not a host name or an IP "
+         "address"},
         /* credentials never reach a message */
         {"http://user:secret@:9093", "\"http://***@:9093\" has no host"},
     };
