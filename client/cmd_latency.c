@@ -323,16 +323,6 @@ static void latency_put_loss(const struct latency *L, struct output *o,
     output_double(o, loss, 6, pct);
 }
 
-static void latency_put_time(const struct latency *L, struct output *o, int64_t ms)
-{
-    char iso[64], shown[64];
-
-    fmt_time(ms, L->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-    fmt_time(ms, L->cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
-    output_int(o, ms);
-    output_str_shown(o, iso, shown);
-}
-
 /* --- the table of rows ------------------------------------------------------ */
 
 static const struct output_column latency_cols[] = {
@@ -399,7 +389,7 @@ static void latency_row(const struct latency *L, struct output *o, const struct 
     static const unsigned q[3] = {500, 900, 990};
 
     if (L->by != LATENCY_BY_TARGET) {
-        latency_put_time(L, o, c->start_ms);
+        output_time(o, c->start_ms, L->cl->utc, NULL);
         output_int(o, c->span_ms / 1000);
     }
     latency_put_cell(L, o, c, q);
