@@ -628,7 +628,7 @@ static int latency_chart_table(struct latency *L, struct latency_line *lines, si
     if (nlines == 0) {
         snprintf(buf, sizeof(buf), "no attempts, %s", range);
         client_wrap(L->cl, buf);
-        return fflush(fp) == 0 && !ferror(fp) ? CLIENT_EXIT_OK : client_write_error();
+        return client_flush(fp);
     }
     chart_partial_note(&L->ax, first, "", part, sizeof(part));
     snprintf(buf, sizeof(buf),
@@ -676,9 +676,7 @@ static int latency_chart_table(struct latency *L, struct latency_line *lines, si
             fputc('\n', fp);
         }
     }
-    if (fflush(fp) != 0 || ferror(fp))
-        return client_write_error();
-    return CLIENT_EXIT_OK;
+    return client_flush(fp);
 }
 
 static const struct output_column latency_chart_cols[] = {

@@ -206,7 +206,7 @@ static int timeline_table(struct timeline *t)
     if (t->nrows == 0) {
         snprintf(buf, sizeof(buf), "no failures, %s", range);
         client_wrap(t->cl, buf);
-        return fflush(fp) == 0 && !ferror(fp) ? CLIENT_EXIT_OK : client_write_error();
+        return client_flush(fp);
     }
     snprintf(buf, sizeof(buf), "%lld failures, %s, per %s; a full bar is %lld%s", (long long)total,
              range, width, (long long)max, part);
@@ -225,9 +225,7 @@ static int timeline_table(struct timeline *t)
             timeline_bar(t, fp, timeline_shown(t, b, t->rows[i].counts[b]), max);
         fputc('\n', fp);
     }
-    if (fflush(fp) != 0 || ferror(fp))
-        return client_write_error();
-    return CLIENT_EXIT_OK;
+    return client_flush(fp);
 }
 
 static const struct output_column timeline_code_cols[] = {
