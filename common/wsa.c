@@ -659,24 +659,26 @@ const struct wsa_code *wsa_by_name(const char *name)
     return NULL;
 }
 
-int wsa_from_errno(int err)
+/* The code of a raw value: WSA_OK for 0, WSASYSCALLFAILURE for one the
+ * table does not know. */
+static int map_wsa(const struct map_row *rows, size_t n, int value)
 {
     const struct map_row *row;
 
-    if (err == 0)
+    if (value == 0)
         return WSA_OK;
-    row = map_by_value(errno_rows, ND_ARRAY_LEN(errno_rows), err);
+    row = map_by_value(rows, n, value);
     return row != NULL ? row->wsa : WSASYSCALLFAILURE;
+}
+
+int wsa_from_errno(int err)
+{
+    return map_wsa(errno_rows, ND_ARRAY_LEN(errno_rows), err);
 }
 
 int wsa_from_eai(int eai)
 {
-    const struct map_row *row;
-
-    if (eai == 0)
-        return WSA_OK;
-    row = map_by_value(eai_rows, ND_ARRAY_LEN(eai_rows), eai);
-    return row != NULL ? row->wsa : WSASYSCALLFAILURE;
+    return map_wsa(eai_rows, ND_ARRAY_LEN(eai_rows), eai);
 }
 
 int wsa_from_dns(enum dns_outcome outcome)
