@@ -105,8 +105,8 @@ size_t chart_partial(const struct chart_axis *ax)
     return partial;
 }
 
-void chart_fit(const struct client *cl, const struct chart_axis *ax, size_t fixed,
-               size_t *label_w, size_t *first, size_t *ncols)
+void chart_fit(const struct client *cl, const struct chart_axis *ax, size_t fixed, size_t *label_w,
+               size_t *first, size_t *ncols)
 {
     size_t need, avail, cut;
 

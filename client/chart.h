@@ -55,8 +55,8 @@ size_t chart_partial(const struct chart_axis *ax);
  * (*label_w, its width wanted) gives way first, down to 8 columns, then
  * the oldest buckets, down to one. fixed: the columns beside the label
  * and the buckets. */
-void chart_fit(const struct client *cl, const struct chart_axis *ax, size_t fixed,
-               size_t *label_w, size_t *first, size_t *ncols);
+void chart_fit(const struct client *cl, const struct chart_axis *ax, size_t fixed, size_t *label_w,
+               size_t *first, size_t *ncols);
 /* "; the last bucket has run 2m10s of its 5m" and tail when the bucket
  * the present falls in is at or after first; "" otherwise. */
 void chart_partial_note(const struct chart_axis *ax, size_t first, const char *tail, char *buf,

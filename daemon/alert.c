@@ -474,8 +474,8 @@ static int64_t alert_new_id(struct alert_engine *a)
 /* A notice's words for its metric (n->metric set): a code's WSA name and
  * meaning, with watch_class the class it fired under (NULL: none); the
  * meaning of a latency or loss alert, and the latency figure's name. */
-static void alert_notice_words(const struct alert_engine *a, int real_code,
-                               const char *watch_class, struct alert_notice *n)
+static void alert_notice_words(const struct alert_engine *a, int real_code, const char *watch_class,
+                               struct alert_notice *n)
 {
     if (n->metric == ALERT_METRIC_CODE) {
         n->wsa_code = real_code;
