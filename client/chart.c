@@ -10,6 +10,7 @@
 #include "client.h"
 #include "counts.h"
 #include "fmt.h"
+#include "timefmt.h"
 #include "util.h"
 
 const int64_t chart_widths[] = {
@@ -102,6 +103,55 @@ size_t chart_partial(const struct chart_axis *ax)
         if (chart_elapsed(ax, b) > 0 && chart_elapsed(ax, b) < ax->bucket_ms)
             partial = b;
     return partial;
+}
+
+void chart_fit(const struct client *cl, const struct chart_axis *ax, size_t fixed, size_t *label_w,
+               size_t *first, size_t *ncols)
+{
+    size_t need, avail, cut;
+
+    *first = 0;
+    *ncols = ax->nbuckets;
+    if (cl->wide || cl->width_cols <= 0)
+        return;
+    need = *label_w + fixed + *ncols;
+    avail = (size_t)cl->width_cols;
+    /* the label gives way first (down to 8 columns), then the oldest
+     * buckets (down to one) */
+    if (need > avail && *label_w > 8) {
+        cut = need - avail < *label_w - 8 ? need - avail : *label_w - 8;
+        *label_w -= cut;
+        need -= cut;
+    }
+    if (need > avail)
+        *ncols = avail > *label_w + fixed + 1 ? avail - *label_w - fixed : 1;
+    *first = ax->nbuckets - *ncols;
+}
+
+void chart_partial_note(const struct chart_axis *ax, size_t first, const char *tail, char *buf,
+                        size_t len)
+{
+    size_t partial = chart_partial(ax);
+    char ran[32], width[32];
+
+    buf[0] = '\0';
+    if (partial == SIZE_MAX || partial < first)
+        return;
+    chart_width_name(ax->bucket_ms, width, sizeof(width));
+    timefmt_duration(chart_elapsed(ax, partial), TIMEFMT_ELAPSED, ran, sizeof(ran));
+    snprintf(buf, len, "; the last bucket has run %s of its %s%s", ran, width, tail);
+}
+
+void chart_put_bucket(const struct chart_axis *ax, struct output *o, size_t b)
+{
+    int64_t start = ax->origin_ms + (int64_t)b * ax->bucket_ms;
+    char iso[64];
+
+    fmt_time(start, ax->utc, FMT_TIME_ISO, iso, sizeof(iso));
+    output_int(o, start);
+    output_str(o, iso);
+    output_int(o, ax->bucket_ms / 1000);
+    output_int(o, chart_elapsed(ax, b) / 1000);
 }
 
 void chart_width_name(int64_t ms, char *buf, size_t len)

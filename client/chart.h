@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 struct client;
+struct output;
 
 #define CHART_MAX_BUCKETS 100000
 #define CHART_LABEL_GAP   6 /* columns between two time labels at least */
@@ -48,6 +49,21 @@ int chart_layout(struct client *cl, int64_t since_ms, int64_t until_ms, size_t l
 int64_t chart_elapsed(const struct chart_axis *ax, size_t b);
 /* The bucket the present falls in (partly run), or SIZE_MAX. */
 size_t chart_partial(const struct chart_axis *ax);
+
+/* The buckets a table chart shows, [*first, *first + *ncols): all of
+ * them with --wide or on a pipe; else, to fit the terminal, the label
+ * (*label_w, its width wanted) gives way first, down to 8 columns, then
+ * the oldest buckets, down to one. fixed: the columns beside the label
+ * and the buckets. */
+void chart_fit(const struct client *cl, const struct chart_axis *ax, size_t fixed, size_t *label_w,
+               size_t *first, size_t *ncols);
+/* "; the last bucket has run 2m10s of its 5m" and tail when the bucket
+ * the present falls in is at or after first; "" otherwise. */
+void chart_partial_note(const struct chart_axis *ax, size_t first, const char *tail, char *buf,
+                        size_t len);
+/* Bucket b's first fields in a record: start_ms, start (ISO), bucket_s,
+ * elapsed_s. */
+void chart_put_bucket(const struct chart_axis *ax, struct output *o, size_t b);
 
 /* "1m", "30m", "6h", "1d". */
 void chart_width_name(int64_t ms, char *buf, size_t len);

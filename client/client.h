@@ -110,6 +110,9 @@ void client_wrap(const struct client *cl, const char *text);
 /* main.c: report a failed write of the command's output; returns
  * CLIENT_EXIT_RUNTIME. */
 int client_write_error(void);
+/* main.c: flush what a command wrote to fp: CLIENT_EXIT_OK, or
+ * client_write_error() when it could not all be written. */
+int client_flush(FILE *fp);
 
 /* cmd_codes.c */
 int cmd_codes_run(struct client *cl, int argc, char **argv);

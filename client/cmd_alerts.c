@@ -84,10 +84,7 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
         output_str_shown(o, NULL, metric); /* no code: what fired */
     else
         output_str(o, wc ? wc->name : NULL);
-    output_int(o, started);
-    fmt_time(started, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-    fmt_time(started, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
-    output_str_shown(o, iso, shown);
+    output_time(o, started, cl->utc, NULL);
     if (firing) {
         output_null(o);
         output_null(o);
@@ -96,10 +93,7 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
             end = started;
     } else {
         end = sqlite3_column_int64(st, 4);
-        output_int(o, end);
-        fmt_time(end, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-        fmt_time(end, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
-        output_str_shown(o, iso, shown);
+        output_time(o, end, cl->utc, NULL);
     }
     if (__builtin_sub_overflow(end, started, &end))
         end = INT64_MAX; /* times someone else wrote */

@@ -323,16 +323,6 @@ static void latency_put_loss(const struct latency *L, struct output *o,
     output_double(o, loss, 6, pct);
 }
 
-static void latency_put_time(const struct latency *L, struct output *o, int64_t ms)
-{
-    char iso[64], shown[64];
-
-    fmt_time(ms, L->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-    fmt_time(ms, L->cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
-    output_int(o, ms);
-    output_str_shown(o, iso, shown);
-}
-
 /* --- the table of rows ------------------------------------------------------ */
 
 static const struct output_column latency_cols[] = {
@@ -374,25 +364,35 @@ static int latency_cmp(const void *pa, const void *pb)
     return a->span_ms < b->span_ms ? -1 : a->span_ms > b->span_ms;
 }
 
-static void latency_row(const struct latency *L, struct output *o, const struct latency_cell *c)
+/* A cell's fields from its target on: target, kind, attempts, successes,
+ * samples, the quantiles of q (thousandths), max_us, loss; and the end of
+ * the row. */
+static void latency_put_cell(const struct latency *L, struct output *o,
+                             const struct latency_cell *c, const unsigned q[3])
 {
     const struct db_target *t = db_target_by_id(&L->db, c->target_id);
 
-    if (L->by != LATENCY_BY_TARGET) {
-        latency_put_time(L, o, c->start_ms);
-        output_int(o, c->span_ms / 1000);
-    }
     output_str(o, db_target_name(&L->db, c->target_id));
     output_str(o, t != NULL ? t->kind : NULL);
     output_int(o, c->attempts);
     output_int(o, c->successes);
     output_int(o, c->total > INT64_MAX ? INT64_MAX : (int64_t)c->total);
-    latency_put_us(o, latency_quantile(c, 500));
-    latency_put_us(o, latency_quantile(c, 900));
-    latency_put_us(o, latency_quantile(c, 990));
+    for (int i = 0; i < 3; i++)
+        latency_put_us(o, latency_quantile(c, q[i]));
     latency_put_us(o, c->max_us);
     latency_put_loss(L, o, c);
     output_end_row(o);
+}
+
+static void latency_row(const struct latency *L, struct output *o, const struct latency_cell *c)
+{
+    static const unsigned q[3] = {500, 900, 990};
+
+    if (L->by != LATENCY_BY_TARGET) {
+        output_time(o, c->start_ms, L->cl->utc, NULL);
+        output_int(o, c->span_ms / 1000);
+    }
+    latency_put_cell(L, o, c, q);
 }
 
 static int latency_table(struct latency *L)
@@ -614,7 +614,7 @@ static void latency_scale_text(double log_us, char *buf, size_t len)
 static int latency_chart_table(struct latency *L, struct latency_line *lines, size_t nlines)
 {
     FILE *fp = L->cl->out;
-    size_t label_w = strlen("TARGET"), first = 0, ncols = L->ax.nbuckets, partial;
+    size_t label_w = strlen("TARGET"), first, ncols;
     char range[160], width[32], part[160], buf[512], v[32];
 
     for (size_t i = 0; i < nlines; i++) {
@@ -622,34 +622,15 @@ static int latency_chart_table(struct latency *L, struct latency_line *lines, si
         if (output_text_width(buf) > label_w)
             label_w = output_text_width(buf);
     }
-    if (!L->cl->wide && L->cl->width_cols > 0) {
-        size_t fixed = 2 * LATENCY_VALUE_W + 4, need = label_w + fixed + ncols;
-        size_t avail = (size_t)L->cl->width_cols;
-        /* the label gives way first (down to 8 columns), then the oldest
-         * buckets (down to one) */
-        if (need > avail && label_w > 8) {
-            size_t cut = need - avail < label_w - 8 ? need - avail : label_w - 8;
-            label_w -= cut;
-            need -= cut;
-        }
-        if (need > avail)
-            ncols = avail > label_w + fixed + 1 ? avail - label_w - fixed : 1;
-        first = L->ax.nbuckets - ncols;
-    }
+    chart_fit(L->cl, &L->ax, 2 * LATENCY_VALUE_W + 4, &label_w, &first, &ncols);
     counts_range_text(L->cl, &L->r, range, sizeof(range));
     chart_width_name(L->ax.bucket_ms, width, sizeof(width));
     if (nlines == 0) {
         snprintf(buf, sizeof(buf), "no attempts, %s", range);
         client_wrap(L->cl, buf);
-        return fflush(fp) == 0 && !ferror(fp) ? CLIENT_EXIT_OK : client_write_error();
+        return client_flush(fp);
     }
-    part[0] = '\0';
-    partial = chart_partial(&L->ax);
-    if (partial != SIZE_MAX && partial >= first) {
-        char ran[32];
-        timefmt_duration(chart_elapsed(&L->ax, partial), TIMEFMT_ELAPSED, ran, sizeof(ran));
-        snprintf(part, sizeof(part), "; the last bucket has run %s of its %s", ran, width);
-    }
+    chart_partial_note(&L->ax, first, "", part, sizeof(part));
     snprintf(buf, sizeof(buf),
              "latency of successful attempts, %s, per %s: "
              "\xe2\x94\x80"
@@ -695,9 +676,7 @@ static int latency_chart_table(struct latency *L, struct latency_line *lines, si
             fputc('\n', fp);
         }
     }
-    if (fflush(fp) != 0 || ferror(fp))
-        return client_write_error();
-    return CLIENT_EXIT_OK;
+    return client_flush(fp);
 }
 
 static const struct output_column latency_chart_cols[] = {
@@ -712,33 +691,17 @@ static const struct output_column latency_chart_cols[] = {
 /* JSON and CSV: one record per target and bucket, empty buckets too. */
 static int latency_chart_records(struct latency *L, struct latency_line *lines, size_t nlines)
 {
+    static const unsigned q[3] = {100, 500, 900};
     struct output *o = output_new(L->cl->out, L->cl->format, OUTPUT_LIST, latency_chart_cols,
                                   ND_ARRAY_LEN(latency_chart_cols), 0, true);
 
     for (size_t i = 0; i < nlines; i++) {
         const struct latency_line *ln = &lines[i];
-        const struct db_target *t = db_target_by_id(&L->db, ln->target_id);
         for (size_t b = 0; b < L->ax.nbuckets; b++) {
             struct latency_cell none = {.target_id = ln->target_id, .max_us = -1};
             const struct latency_cell *c = ln->cells[b] != NULL ? ln->cells[b] : &none;
-            int64_t start = L->ax.origin_ms + (int64_t)b * L->ax.bucket_ms;
-            char iso[64];
-            fmt_time(start, L->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-            output_int(o, start);
-            output_str(o, iso);
-            output_int(o, L->ax.bucket_ms / 1000);
-            output_int(o, chart_elapsed(&L->ax, b) / 1000);
-            output_str(o, db_target_name(&L->db, ln->target_id));
-            output_str(o, t != NULL ? t->kind : NULL);
-            output_int(o, c->attempts);
-            output_int(o, c->successes);
-            output_int(o, c->total > INT64_MAX ? INT64_MAX : (int64_t)c->total);
-            latency_put_us(o, latency_quantile(c, 100));
-            latency_put_us(o, latency_quantile(c, 500));
-            latency_put_us(o, latency_quantile(c, 900));
-            latency_put_us(o, c->max_us);
-            latency_put_loss(L, o, c);
-            output_end_row(o);
+            chart_put_bucket(&L->ax, o, b);
+            latency_put_cell(L, o, c, q);
         }
     }
     return output_finish(o) == 0 ? CLIENT_EXIT_OK : client_write_error();

@@ -63,22 +63,20 @@ static int status_int(struct db *db, const char *sql, int64_t arg, int64_t *out)
 
 static void status_time(const struct client *cl, struct output *o, bool known, int64_t ms, bool ago)
 {
-    char iso[64], shown[128], dur[32];
+    char shown[128], dur[32];
 
     if (!known) {
         output_null(o);
         output_null(o);
         return;
     }
-    fmt_time(ms, cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-    fmt_time(ms, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
     if (ago) {
+        fmt_time(ms, cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
         timefmt_duration(fmt_sub(cl->now_ms, ms), TIMEFMT_ELAPSED, dur, sizeof(dur));
         snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), " %s (%s ago)",
                  fmt_zone(ms, cl->utc), dur);
     }
-    output_int(o, ms);
-    output_str_shown(o, iso, shown);
+    output_time(o, ms, cl->utc, ago ? shown : NULL);
 }
 
 static void status_opt_int(struct output *o, bool known, int64_t v)

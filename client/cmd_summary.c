@@ -288,17 +288,12 @@ static void summary_put_rate(struct output *o, double rate)
 
 static void summary_put_time(const struct summary *s, struct output *o, int64_t ms)
 {
-    char iso[64], shown[64];
-
     if (ms < 0) {
         output_null(o);
         output_null(o);
         return;
     }
-    fmt_time(ms, s->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-    fmt_time(ms, s->cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
-    output_int(o, ms);
-    output_str_shown(o, iso, shown);
+    output_time(o, ms, s->cl->utc, NULL);
 }
 
 static void summary_put_code(struct output *o, int code, bool meaning_too)

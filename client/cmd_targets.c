@@ -230,20 +230,16 @@ static void targets_since_text(const struct targets *t, int64_t ms, char *buf, s
 
 static void targets_time(const struct targets *t, struct output *o, int64_t ms, bool ago)
 {
-    char iso[64], shown[160];
+    char shown[160];
 
     if (ms < 0) {
         output_null(o);
         output_null(o);
         return;
     }
-    fmt_time(ms, t->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
     if (ago)
         targets_since_text(t, ms, shown, sizeof(shown));
-    else
-        fmt_time(ms, t->cl->utc, FMT_TIME_SHORT, shown, sizeof(shown));
-    output_int(o, ms);
-    output_str_shown(o, iso, shown);
+    output_time(o, ms, t->cl->utc, ago ? shown : NULL);
 }
 
 static void targets_row(struct targets *t, struct output *o, const struct db_target *tg,

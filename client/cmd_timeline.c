@@ -182,11 +182,10 @@ static int timeline_table(struct timeline *t)
 {
     FILE *fp = t->cl->out;
     size_t label_w = t->by_target ? strlen("TARGET") : strlen("CODE NAME"), total_w = 5;
-    size_t first = 0, ncols = t->ax.nbuckets, avail, partial = SIZE_MAX;
+    size_t first, ncols;
     int64_t max = 0, total = 0;
     char range[160], width[32], part[128], buf[512];
 
-    partial = chart_partial(&t->ax);
     for (size_t i = 0; i < t->nrows; i++) {
         timeline_label(t, &t->rows[i], buf, sizeof(buf));
         if (output_text_width(buf) > label_w)
@@ -200,33 +199,14 @@ static int timeline_table(struct timeline *t)
         }
         counts_add(&total, t->rows[i].total);
     }
-    if (!t->cl->wide && t->cl->width_cols > 0) {
-        size_t need = label_w + total_w + ncols + 4, cut;
-        avail = (size_t)t->cl->width_cols;
-        /* The label gives way first (down to 8 columns), then the oldest
-         * buckets (down to one). */
-        if (need > avail && label_w > 8) {
-            cut = need - avail < label_w - 8 ? need - avail : label_w - 8;
-            label_w -= cut;
-            need -= cut;
-        }
-        if (need > avail)
-            ncols = avail > label_w + total_w + 5 ? avail - label_w - total_w - 4 : 1;
-        first = t->ax.nbuckets - ncols;
-    }
+    chart_fit(t->cl, &t->ax, total_w + 4, &label_w, &first, &ncols);
     counts_range_text(t->cl, &t->r, range, sizeof(range));
     chart_width_name(t->ax.bucket_ms, width, sizeof(width));
-    part[0] = '\0';
-    if (partial != SIZE_MAX && partial >= first) {
-        char ran[32];
-        timefmt_duration(chart_elapsed(&t->ax, partial), TIMEFMT_ELAPSED, ran, sizeof(ran));
-        snprintf(part, sizeof(part), "; the last bucket has run %s of its %s, drawn at that rate",
-                 ran, width);
-    }
+    chart_partial_note(&t->ax, first, ", drawn at that rate", part, sizeof(part));
     if (t->nrows == 0) {
         snprintf(buf, sizeof(buf), "no failures, %s", range);
         client_wrap(t->cl, buf);
-        return fflush(fp) == 0 && !ferror(fp) ? CLIENT_EXIT_OK : client_write_error();
+        return client_flush(fp);
     }
     snprintf(buf, sizeof(buf), "%lld failures, %s, per %s; a full bar is %lld%s", (long long)total,
              range, width, (long long)max, part);
@@ -245,9 +225,7 @@ static int timeline_table(struct timeline *t)
             timeline_bar(t, fp, timeline_shown(t, b, t->rows[i].counts[b]), max);
         fputc('\n', fp);
     }
-    if (fflush(fp) != 0 || ferror(fp))
-        return client_write_error();
-    return CLIENT_EXIT_OK;
+    return client_flush(fp);
 }
 
 static const struct output_column timeline_code_cols[] = {
@@ -275,13 +253,7 @@ static int timeline_records(struct timeline *t)
         const struct timeline_row *row = &t->rows[i];
         const struct wsa_code *wc = wsa_by_code((int)row->key);
         for (size_t b = 0; b < t->ax.nbuckets; b++) {
-            int64_t start = t->ax.origin_ms + (int64_t)b * t->ax.bucket_ms;
-            char iso[64];
-            fmt_time(start, t->cl->utc, FMT_TIME_ISO, iso, sizeof(iso));
-            output_int(o, start);
-            output_str(o, iso);
-            output_int(o, t->ax.bucket_ms / 1000);
-            output_int(o, chart_elapsed(&t->ax, b) / 1000);
+            chart_put_bucket(&t->ax, o, b);
             if (t->by_target) {
                 output_str(o, db_target_name(&t->db, row->key));
             } else {

@@ -102,36 +102,36 @@ void fmt_latency_us(int64_t us, char *buf, size_t len)
         snprintf(buf, len, "%.2fs", (double)us / 1e6);
 }
 
-void fmt_percent(double fraction, char *buf, size_t len)
+/* The one percentage formatter: "-" for NaN; a little is "<" the
+ * smallest step shown and almost all ">99.9%", never rounded to 0 or 100
+ * when it is not. `fine`: two decimals below 1% and a whole "100%";
+ * otherwise one decimal always. */
+static void fmt_percent_as(double fraction, bool fine, char *buf, size_t len)
 {
     double pct = fraction * 100.0;
 
     if (isnan(fraction))
         snprintf(buf, len, "-");
-    else if (pct > 0 && pct < 0.01)
-        snprintf(buf, len, "<0.01%%");
-    else if (pct < 1.0)
+    else if (pct > 0 && pct < (fine ? 0.01 : 0.05))
+        snprintf(buf, len, "%s", fine ? "<0.01%" : "<0.1%");
+    else if (fine && pct < 1.0)
         snprintf(buf, len, "%.2f%%", pct);
-    else if (pct < 99.95)
-        snprintf(buf, len, "%.1f%%", pct);
-    else if (fraction < 1.0)
-        snprintf(buf, len, ">99.9%%"); /* never round a failure away */
-    else
+    else if (pct >= 99.95 && fraction < 1.0)
+        snprintf(buf, len, ">99.9%%");
+    else if (fine && pct >= 99.95)
         snprintf(buf, len, "100%%");
+    else
+        snprintf(buf, len, "%.1f%%", pct);
+}
+
+void fmt_percent(double fraction, char *buf, size_t len)
+{
+    fmt_percent_as(fraction, true, buf, len);
 }
 
 void fmt_percent1(double fraction, char *buf, size_t len)
 {
-    double pct = fraction * 100.0;
-
-    if (isnan(fraction))
-        snprintf(buf, len, "-");
-    else if (pct > 0 && pct < 0.05)
-        snprintf(buf, len, "<0.1%%");
-    else if (pct >= 99.95 && fraction < 1.0)
-        snprintf(buf, len, ">99.9%%");
-    else
-        snprintf(buf, len, "%.1f%%", pct);
+    fmt_percent_as(fraction, false, buf, len);
 }
 
 int64_t fmt_sub(int64_t a, int64_t b)

@@ -415,6 +415,11 @@ int client_write_error(void)
     return CLIENT_EXIT_RUNTIME;
 }
 
+int client_flush(FILE *fp)
+{
+    return fflush(fp) == 0 && !ferror(fp) ? CLIENT_EXIT_OK : client_write_error();
+}
+
 static void help_options(FILE *fp, const struct client_option *opts)
 {
     for (const struct client_option *o = opts; o->long_name != NULL; o++) {

@@ -317,6 +317,19 @@ void output_null(struct output *o)
     output_str(o, NULL);
 }
 
+void output_time(struct output *o, int64_t ms, bool utc, const char *shown)
+{
+    char iso[64], short_text[64];
+
+    fmt_time(ms, utc, FMT_TIME_ISO, iso, sizeof(iso));
+    if (shown == NULL) {
+        fmt_time(ms, utc, FMT_TIME_SHORT, short_text, sizeof(short_text));
+        shown = short_text;
+    }
+    output_int(o, ms);
+    output_str_shown(o, iso, shown);
+}
+
 void output_bool(struct output *o, bool v)
 {
     if (!output_cell_begin(o))

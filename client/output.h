@@ -66,6 +66,9 @@ void output_int_shown(struct output *o, int64_t v, const char *shown);
 /* A number with `decimals` digits after the point in JSON and CSV; NaN is
  * null (empty in CSV). shown: the table text, NULL: the same digits. */
 void output_double(struct output *o, double v, int decimals, const char *shown);
+/* A time as two columns: ms since the epoch, then its ISO text, which a
+ * table shows as `shown` (NULL: "11-24 11:00:00", local or UTC). */
+void output_time(struct output *o, int64_t ms, bool utc, const char *shown);
 /* A missing value: null in JSON, empty in CSV, "-" in a table. */
 void output_null(struct output *o);
 void output_end_row(struct output *o);

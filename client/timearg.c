@@ -126,11 +126,13 @@ bad:
     return -1;
 }
 
-/* The midnight that starts the day of now_ms, local or UTC, moved by
- * `days` days (calendar days: 23 or 25 hours across a summer-time
- * change). */
-static int timearg_midnight(int64_t now_ms, int days, bool utc, const char *what, int64_t *out_ms,
-                            char *err, size_t errlen)
+/* The day of now_ms moved by `days` days (calendar days: 23 or 25 hours
+ * across a summer-time change) at hour:minute:second, local or UTC. what
+ * is the argument errors quote; missing follows it when that time does
+ * not exist in the local time zone. */
+static int timearg_day_at(int64_t now_ms, int days, int hour, int minute, int second, bool utc,
+                          const char *what, const char *missing, int64_t *out_ms, char *err,
+                          size_t errlen)
 {
     time_t now = (time_t)(now_ms / 1000), t;
     struct tm tm;
@@ -139,16 +141,26 @@ static int timearg_midnight(int64_t now_ms, int days, bool utc, const char *what
         snprintf(err, errlen, "\"%s\": the clock is out of range", what);
         return -1;
     }
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
     tm.tm_mday += days;
     tm.tm_isdst = -1;
     t = utc ? timegm(&tm) : mktime(&tm);
     if (t == (time_t)-1) {
-        snprintf(err, errlen, "\"%s\": no midnight in the local time zone", what);
+        snprintf(err, errlen, "\"%s\"%s", what, missing);
         return -1;
     }
     *out_ms = (int64_t)t * 1000;
     return 0;
+}
+
+/* The midnight that starts the day of now_ms, moved by `days` days. */
+static int timearg_midnight(int64_t now_ms, int days, bool utc, const char *what, int64_t *out_ms,
+                            char *err, size_t errlen)
+{
+    return timearg_day_at(now_ms, days, 0, 0, 0, utc, what, ": no midnight in the local time zone",
+                          out_ms, err, errlen);
 }
 
 /* "16:00" or "16:00:30": that time today. */
@@ -157,8 +169,6 @@ static int timearg_clock(const char *s, int64_t now_ms, bool utc, int64_t *out_m
 {
     const char *p = s;
     int hour, minute, second = 0;
-    time_t now = (time_t)(now_ms / 1000), t;
-    struct tm tm;
 
     if (!timearg_digits(&p, 2, &hour) || *p++ != ':' || !timearg_digits(&p, 2, &minute) ||
         (*p == ':' && (p++, !timearg_digits(&p, 2, &second))) || *p != '\0' || hour > 23 ||
@@ -166,21 +176,8 @@ static int timearg_clock(const char *s, int64_t now_ms, bool utc, int64_t *out_m
         snprintf(err, errlen, "\"%s\" is not a time of day (HH:MM or HH:MM:SS)", s);
         return -1;
     }
-    if ((utc ? gmtime_r(&now, &tm) : localtime_r(&now, &tm)) == NULL) {
-        snprintf(err, errlen, "\"%s\": the clock is out of range", s);
-        return -1;
-    }
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    tm.tm_isdst = -1;
-    t = utc ? timegm(&tm) : mktime(&tm);
-    if (t == (time_t)-1) {
-        snprintf(err, errlen, "\"%s\" is not a time in the local time zone", s);
-        return -1;
-    }
-    *out_ms = (int64_t)t * 1000;
-    return 0;
+    return timearg_day_at(now_ms, 0, hour, minute, second, utc, s,
+                          " is not a time in the local time zone", out_ms, err, errlen);
 }
 
 /* A span as systemd writes it: "1 hour", "2h 30min", "15m", "90 seconds";

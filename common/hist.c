@@ -64,21 +64,14 @@ void hist_add(struct hist *h, int64_t v)
 
 int64_t hist_quantile(const struct hist *h, double q)
 {
-    uint64_t want, seen = 0;
+    uint64_t want;
 
     if (h->count == 0)
         return 0;
     want = (uint64_t)(q * (double)h->count);
     if (want >= h->count)
         want = h->count - 1;
-    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->buckets[i];
-        if (seen > want) {
-            int64_t up = hist_upper(i);
-            return up < h->max ? up : h->max;
-        }
-    }
-    return h->max;
+    return hist_rank_value(h, want);
 }
 
 uint64_t hist_rank(uint64_t count, unsigned permille)

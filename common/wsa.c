@@ -603,6 +603,19 @@ static const struct map_row *map_by_name(const struct map_row *rows, size_t n, c
     return NULL;
 }
 
+/* The value of the row named `name` into *value (when not NULL): false
+ * when there is none. */
+static bool map_value_by_name(const struct map_row *rows, size_t n, const char *name, int *value)
+{
+    const struct map_row *row = map_by_name(rows, n, name);
+
+    if (row == NULL)
+        return false;
+    if (value != NULL)
+        *value = row->value;
+    return true;
+}
+
 /* Every distinct value whose row maps onto `code`, in table order; alias
  * rows (same value, second name) are counted once. */
 static size_t map_values_for(const struct map_row *rows, size_t n, int code, int *out, size_t max)
@@ -646,24 +659,26 @@ const struct wsa_code *wsa_by_name(const char *name)
     return NULL;
 }
 
-int wsa_from_errno(int err)
+/* The code of a raw value: WSA_OK for 0, WSASYSCALLFAILURE for one the
+ * table does not know. */
+static int map_wsa(const struct map_row *rows, size_t n, int value)
 {
     const struct map_row *row;
 
-    if (err == 0)
+    if (value == 0)
         return WSA_OK;
-    row = map_by_value(errno_rows, ND_ARRAY_LEN(errno_rows), err);
+    row = map_by_value(rows, n, value);
     return row != NULL ? row->wsa : WSASYSCALLFAILURE;
+}
+
+int wsa_from_errno(int err)
+{
+    return map_wsa(errno_rows, ND_ARRAY_LEN(errno_rows), err);
 }
 
 int wsa_from_eai(int eai)
 {
-    const struct map_row *row;
-
-    if (eai == 0)
-        return WSA_OK;
-    row = map_by_value(eai_rows, ND_ARRAY_LEN(eai_rows), eai);
-    return row != NULL ? row->wsa : WSASYSCALLFAILURE;
+    return map_wsa(eai_rows, ND_ARRAY_LEN(eai_rows), eai);
 }
 
 int wsa_from_dns(enum dns_outcome outcome)
@@ -696,24 +711,12 @@ const char *wsa_dns_outcome_name(enum dns_outcome outcome)
 
 bool wsa_errno_from_name(const char *name, int *err)
 {
-    const struct map_row *row = map_by_name(errno_rows, ND_ARRAY_LEN(errno_rows), name);
-
-    if (row == NULL)
-        return false;
-    if (err != NULL)
-        *err = row->value;
-    return true;
+    return map_value_by_name(errno_rows, ND_ARRAY_LEN(errno_rows), name, err);
 }
 
 bool wsa_eai_from_name(const char *name, int *eai)
 {
-    const struct map_row *row = map_by_name(eai_rows, ND_ARRAY_LEN(eai_rows), name);
-
-    if (row == NULL)
-        return false;
-    if (eai != NULL)
-        *eai = row->value;
-    return true;
+    return map_value_by_name(eai_rows, ND_ARRAY_LEN(eai_rows), name, eai);
 }
 
 size_t wsa_errnos_for(int code, int *out, size_t max)

@@ -471,6 +471,24 @@ static int64_t alert_new_id(struct alert_engine *a)
 #define ALERT_LATENCY_MEANING "Slower than the target's own baseline."
 #define ALERT_LOSS_MEANING    "More echoes lost than the target's own baseline."
 
+/* A notice's words for its metric (n->metric set): a code's WSA name and
+ * meaning, with watch_class the class it fired under (NULL: none); the
+ * meaning of a latency or loss alert, and the latency figure's name. */
+static void alert_notice_words(const struct alert_engine *a, int real_code, const char *watch_class,
+                               struct alert_notice *n)
+{
+    if (n->metric == ALERT_METRIC_CODE) {
+        n->wsa_code = real_code;
+        n->watch_class = watch_class;
+        n->wsa_name = alert_code_name(real_code);
+        n->meaning = alert_code_meaning(real_code);
+        return;
+    }
+    n->meaning = n->metric == ALERT_METRIC_LATENCY ? ALERT_LATENCY_MEANING : ALERT_LOSS_MEANING;
+    if (n->metric == ALERT_METRIC_LATENCY)
+        n->figure = alert_lat_figure_name(a->lp.q, n->figure_buf, sizeof(n->figure_buf));
+}
+
 /* The metric fields of a notice from its series, the WSA ones for a code. */
 static void alert_notice_figures(const struct alert_engine *a, const struct alert_series *s,
                                  int code, int real_code, int64_t fired_attempts,
@@ -481,9 +499,8 @@ static void alert_notice_figures(const struct alert_engine *a, const struct aler
     n->attempts = s->fired_attempts;
     n->peak = s->peak;
     n->baseline = s->fire_baseline;
+    alert_notice_words(a, real_code, code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL, n);
     if (n->metric == ALERT_METRIC_LATENCY) {
-        n->figure = alert_lat_figure_name(a->lp.q, n->figure_buf, sizeof(n->figure_buf));
-        n->meaning = ALERT_LATENCY_MEANING;
         n->value = (double)s->fired_count;
         n->count = s->fired_attempts; /* the samples */
         n->attempts = fired_attempts;
@@ -492,17 +509,12 @@ static void alert_notice_figures(const struct alert_engine *a, const struct aler
     }
     if (n->metric == ALERT_METRIC_LOSS) {
         double sent = (double)(s->fired_attempts > 0 ? s->fired_attempts : 1);
-        n->meaning = ALERT_LOSS_MEANING;
         n->value = (double)s->fired_count / sent;
         n->baseline = s->fire_baseline / sent;
         n->threshold =
             alert_detect_threshold(&a->lossp, s->fire_baseline, s->fired_attempts) / sent;
         return;
     }
-    n->wsa_code = real_code;
-    n->watch_class = code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
-    n->wsa_name = alert_code_name(real_code);
-    n->meaning = alert_code_meaning(real_code);
     n->threshold = alert_detect_threshold(&a->p, s->fire_baseline, s->fired_attempts);
 }
 
@@ -536,17 +548,10 @@ static void alert_notice_host(const struct alert_engine *a, const struct alert_h
     n->id = h->id;
     util_strlcpy(n->target, ALERT_HOST_TARGET, sizeof(n->target));
     n->metric = alert_code_metric(h->code);
-    if (n->metric == ALERT_METRIC_CODE) {
-        n->wsa_code = h->real_code;
-        n->watch_class = h->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL;
-        n->wsa_name = alert_code_name(h->real_code);
-        n->meaning = alert_code_meaning(h->real_code);
-    } else {
-        /* the targets' figures differ: the count of targets says it */
-        n->meaning = n->metric == ALERT_METRIC_LATENCY ? ALERT_LATENCY_MEANING : ALERT_LOSS_MEANING;
-        if (n->metric == ALERT_METRIC_LATENCY)
-            n->figure = alert_lat_figure_name(a->lp.q, n->figure_buf, sizeof(n->figure_buf));
-    }
+    /* no value for latency or loss: the targets' figures differ, the
+     * count of targets says it */
+    alert_notice_words(a, h->real_code, h->code == CONFIG_CODE_TIMEOUT ? ALERT_CLASS_TIMEOUT : NULL,
+                       n);
     n->count = h->s.fired_count;
     n->attempts = h->s.fired_attempts;
     n->peak = h->s.peak;
@@ -1572,19 +1577,14 @@ static void alert_resolve_orphan(struct alert_engine *a, const struct store_aler
     util_strlcpy(n.target, ALERT_HOST_TARGET, sizeof(n.target));
     n.metric = alert_code_metric(code);
     n.local = n.host && strstr(row->detail, ALERT_LOCAL_WORDS) != NULL;
-    if (n.metric == ALERT_METRIC_CODE) {
-        n.wsa_code = row->wsa_code;
-        n.watch_class = alert_watch_owns(CONFIG_CODE_TIMEOUT, row->wsa_code, row->detail)
-                            ? ALERT_CLASS_TIMEOUT
-                            : NULL;
-        n.wsa_name = alert_code_name(row->wsa_code);
-        n.meaning = alert_code_meaning(row->wsa_code);
-    } else {
+    alert_notice_words(a, row->wsa_code,
+                       n.metric == ALERT_METRIC_CODE &&
+                               alert_watch_owns(CONFIG_CODE_TIMEOUT, row->wsa_code, row->detail)
+                           ? ALERT_CLASS_TIMEOUT
+                           : NULL,
+                       &n);
+    if (n.metric != ALERT_METRIC_CODE)
         n.value = row->value;
-        n.meaning = n.metric == ALERT_METRIC_LATENCY ? ALERT_LATENCY_MEANING : ALERT_LOSS_MEANING;
-        if (n.metric == ALERT_METRIC_LATENCY)
-            n.figure = alert_lat_figure_name(a->lp.q, n.figure_buf, sizeof(n.figure_buf));
-    }
     n.count = row->count;
     n.attempts = row->attempts;
     n.peak = row->peak;

@@ -1054,7 +1054,7 @@ static void render_store(struct metrics *m, struct render *rd)
 /* The endpoint's own figures; left out without a listener. */
 static void render_http(struct metrics *m, struct render *rd)
 {
-    struct metrics_http_stats hs;
+    struct http_server_stats hs;
 
     if (m->http == NULL)
         return;
@@ -1064,15 +1064,15 @@ static void render_http(struct metrics *m, struct render *rd)
     family(rd, "netdiag_metrics_connections_closed_total", "counter",
            "Connections to /metrics closed, by reason: replied, timeout (the deadline "
            "from accept passed), peer (closed or reset first), error.");
-    for (int i = 0; i < MH_CLOSE_N; i++)
+    for (int i = 0; i < HTTP_CLOSE_N; i++)
         emit(rd, "netdiag_metrics_connections_closed_total{reason=\"%s\"} %" PRIu64 "\n",
-             metrics_http_close_name((enum metrics_http_close)i), hs.closed[i]);
+             http_close_name((enum http_close)i), hs.closed[i]);
     family(rd, "netdiag_metrics_accept_paused_total", "counter",
            "Times /metrics stopped accepting for a while, by reason: limit (connections), "
            "descriptors (kept for probing), accept_error.");
-    for (int i = 0; i < MH_PAUSE_N; i++)
+    for (int i = 0; i < HTTP_PAUSE_N; i++)
         emit(rd, "netdiag_metrics_accept_paused_total{reason=\"%s\"} %" PRIu64 "\n",
-             metrics_http_pause_name((enum metrics_http_pause)i), hs.paused[i]);
+             http_pause_name((enum http_pause)i), hs.paused[i]);
 }
 
 int metrics_render(struct metrics *m, struct evbuffer *out)

@@ -14,15 +14,6 @@
 #include "log.h"
 #include "metrics_http.h"
 
-_Static_assert((int)MH_CLOSE_N == (int)HTTP_CLOSE_N &&
-                   (int)MH_CLOSE_TIMEOUT == HTTP_CLOSE_TIMEOUT &&
-                   (int)MH_CLOSE_PEER == HTTP_CLOSE_PEER && (int)MH_CLOSE_ERROR == HTTP_CLOSE_ERROR,
-               "the close reasons are the server's");
-_Static_assert((int)MH_PAUSE_N == (int)HTTP_PAUSE_N &&
-                   (int)MH_PAUSE_DESCRIPTORS == HTTP_PAUSE_DESCRIPTORS &&
-                   (int)MH_PAUSE_ERROR == HTTP_PAUSE_ERROR,
-               "the pause reasons are the server's");
-
 #define MH_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define MH_NOT_FOUND    "404 not found: netdiagd serves /metrics\n"
 
@@ -33,16 +24,6 @@ struct metrics_http {
     size_t ntargets;
     size_t last_len; /* the last body's size, to guess the next one */
 };
-
-const char *metrics_http_close_name(enum metrics_http_close why)
-{
-    return http_close_name((enum http_close)why);
-}
-
-const char *metrics_http_pause_name(enum metrics_http_pause why)
-{
-    return http_pause_name((enum http_pause)why);
-}
 
 /* /metrics, with any query: one key, so that every scrape shares the body
  * of the last render for a while. */
@@ -129,37 +110,17 @@ void metrics_http_invalidate(struct metrics_http *h)
         http_server_invalidate(h->srv);
 }
 
-void metrics_http_set_limits(struct metrics_http *h, const struct metrics_http_limits *lim)
+void metrics_http_set_limits(struct metrics_http *h, const struct http_server_limits *lim)
 {
-    struct http_server_limits l;
-
-    if (h == NULL || lim == NULL)
-        return;
-    l.max_conns = lim->max_conns;
-    l.request_ms = lim->request_ms;
-    l.total_ms = lim->total_ms;
-    l.fd_spare = lim->fd_spare;
-    l.body_budget = lim->body_budget;
-    l.share_ms = lim->share_ms;
-    http_server_set_limits(h->srv, &l);
+    if (h != NULL && lim != NULL)
+        http_server_set_limits(h->srv, lim);
 }
 
-void metrics_http_get_stats(const struct metrics_http *h, struct metrics_http_stats *out)
+void metrics_http_get_stats(const struct metrics_http *h, struct http_server_stats *out)
 {
-    struct http_server_stats s;
-
     memset(out, 0, sizeof(*out));
-    if (h == NULL)
-        return;
-    http_server_get_stats(h->srv, &s);
-    out->open = s.open;
-    out->body_bytes = s.body_bytes;
-    out->accepted = s.accepted;
-    for (int i = 0; i < MH_CLOSE_N; i++)
-        out->closed[i] = s.closed[i];
-    for (int i = 0; i < MH_PAUSE_N; i++)
-        out->paused[i] = s.paused[i];
-    out->renders = s.renders;
+    if (h != NULL)
+        http_server_get_stats(h->srv, out);
 }
 
 void metrics_http_free(struct metrics_http *h)

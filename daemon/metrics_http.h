@@ -28,43 +28,6 @@ struct metrics_http;
 #define METRICS_HTTP_LOG_MS      HTTP_SERVER_LOG_MS
 #define METRICS_HTTP_SHARE_MS    HTTP_SERVER_SHARE_MS
 
-struct metrics_http_limits {
-    size_t max_conns;
-    int64_t request_ms;
-    int64_t total_ms;
-    size_t fd_spare;
-    size_t body_budget;
-    int64_t share_ms; /* at least; 20 times the render time when longer */
-};
-
-/* Why a connection ended. */
-enum metrics_http_close {
-    MH_CLOSE_REPLIED, /* the whole reply was sent (any status) */
-    MH_CLOSE_TIMEOUT, /* its deadline passed first */
-    MH_CLOSE_PEER,    /* the peer closed or reset before the reply was out */
-    MH_CLOSE_ERROR,   /* out of memory on our side */
-    MH_CLOSE_N,
-};
-const char *metrics_http_close_name(enum metrics_http_close why);
-
-/* Why the listener stopped accepting for a while. */
-enum metrics_http_pause {
-    MH_PAUSE_LIMIT,       /* max_conns open: resumes when one closes */
-    MH_PAUSE_DESCRIPTORS, /* too few descriptors left: retried each second */
-    MH_PAUSE_ERROR,       /* accept() failed (EMFILE, ENFILE, ENOBUFS...): 1 s */
-    MH_PAUSE_N,
-};
-const char *metrics_http_pause_name(enum metrics_http_pause why);
-
-struct metrics_http_stats {
-    size_t open;       /* connections open now */
-    size_t body_bytes; /* bytes of rendered bodies held now */
-    uint64_t accepted; /* connections accepted */
-    uint64_t closed[MH_CLOSE_N];
-    uint64_t paused[MH_PAUSE_N];
-    uint64_t renders; /* bodies rendered (scrapes within a short time share one) */
-};
-
 /* Renders the body of GET /metrics into out: 0, or -1 when out of memory. */
 typedef int (*metrics_http_render_fn)(void *arg, struct evbuffer *out);
 
@@ -82,8 +45,9 @@ void metrics_http_set_targets(struct metrics_http *h, size_t ntargets);
 /* The counters changed in a way a scraper must see at once (a reload):
  * the next request renders a new body. */
 void metrics_http_invalidate(struct metrics_http *h);
-void metrics_http_set_limits(struct metrics_http *h, const struct metrics_http_limits *lim);
-void metrics_http_get_stats(const struct metrics_http *h, struct metrics_http_stats *out);
+/* The server's limits and counters (common/http_server.h). */
+void metrics_http_set_limits(struct metrics_http *h, const struct http_server_limits *lim);
+void metrics_http_get_stats(const struct metrics_http *h, struct http_server_stats *out);
 /* Closes the listener and every connection; writes the log lines held. */
 void metrics_http_free(struct metrics_http *h);
 

@@ -821,6 +821,19 @@ void store_alert_put(struct store *st, const struct store_alert *a)
     pthread_cond_signal(&st->cond);
 }
 
+/* The end of a read by sqlite3_step: the statement reset, and the last
+ * step's rc logged, naming what was read, unless it is SQLITE_DONE.
+ * 0, or -1 after an error. */
+static int store_read_end(struct store *st, sqlite3_stmt *s, int rc, const char *what)
+{
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    log_error("database %s: cannot read %s: %s", st->path, what,
+              rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->ctl));
+    return -1;
+}
+
 int store_load_alerts(struct store *st, struct store_alert **out, size_t *n)
 {
     sqlite3_stmt *s = st->ctl_stmt[CTL_LIST_FIRING_ALERTS];
@@ -859,10 +872,7 @@ int store_load_alerts(struct store *st, struct store_alert **out, size_t *n)
         a->has_value = sqlite3_column_type(s, 12) != SQLITE_NULL;
         a->value = sqlite3_column_double(s, 12);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        log_error("database %s: cannot read the firing alerts: %s", st->path,
-                  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->ctl));
+    if (store_read_end(st, s, rc, "the firing alerts") < 0) {
         free(v);
         return -1;
     }
@@ -892,10 +902,7 @@ int store_load_baselines(struct store *st, int64_t since_ms, struct store_baseli
         v[cnt].minutes = sqlite3_column_int64(s, 3);
         cnt++;
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        log_error("database %s: cannot read the rollups for the alert baselines: %s", st->path,
-                  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->ctl));
+    if (store_read_end(st, s, rc, "the rollups for the alert baselines") < 0) {
         free(v);
         return -1;
     }

@@ -282,6 +282,8 @@ int store_step_done(sqlite3_stmt *s);
 int64_t store_step_int(sqlite3_stmt *s, int *rcp);
 /* Binds text, NULL for an empty string; the text must outlive the step. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Binds an id or a time, NULL for 0 or less (none, not yet). */
+void store_bind_set(sqlite3_stmt *s, int i, int64_t v);
 int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
                       const char *path, char *err, size_t errlen);
 /* Keeps SQLite's error message in st->errmsg (ROLLBACK overwrites it) and

@@ -58,6 +58,14 @@ void store_bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
+void store_bind_set(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v > 0)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
 int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, size_t n,
                       const char *path, char *err, size_t errlen)
 {

@@ -615,10 +615,7 @@ static int store_put_run(struct store *st, int64_t stopped_ms)
     sqlite3_bind_text(s, 5, st->run.config, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, st->run.started_ms);
     sqlite3_bind_int64(s, 7, util_now_ms());
-    if (stopped_ms > 0)
-        sqlite3_bind_int64(s, 8, stopped_ms);
-    else
-        sqlite3_bind_null(s, 8);
+    store_bind_set(s, 8, stopped_ms);
     sqlite3_bind_int64(s, 9, (int64_t)results);
     sqlite3_bind_int64(s, 10, (int64_t)failures);
     sqlite3_bind_int64(s, 11, (int64_t)dropped);
@@ -778,24 +775,15 @@ static int store_write_alerts(struct store *st)
     for (size_t i = 0; i < n; i++) {
         const struct store_alert *a = &st->aq[(head + i) % STORE_ALERT_QUEUE_MAX];
         sqlite3_bind_int64(s, 1, a->id);
-        if (a->target_id > 0)
-            sqlite3_bind_int64(s, 2, a->target_id);
-        else
-            sqlite3_bind_null(s, 2);
+        store_bind_set(s, 2, a->target_id);
         sqlite3_bind_int(s, 3, a->wsa_code);
         sqlite3_bind_int64(s, 4, a->started_ms);
-        if (a->resolved_ms > 0)
-            sqlite3_bind_int64(s, 5, a->resolved_ms);
-        else
-            sqlite3_bind_null(s, 5);
+        store_bind_set(s, 5, a->resolved_ms);
         sqlite3_bind_int64(s, 6, a->count);
         sqlite3_bind_int64(s, 7, a->peak);
         sqlite3_bind_double(s, 8, a->baseline);
         sqlite3_bind_int64(s, 9, a->attempts);
-        if (a->last_notified_ms > 0)
-            sqlite3_bind_int64(s, 10, a->last_notified_ms);
-        else
-            sqlite3_bind_null(s, 10);
+        store_bind_set(s, 10, a->last_notified_ms);
         store_bind_text(s, 11, a->detail);
         sqlite3_bind_text(s, 12, a->metric[0] ? a->metric : "code", -1, SQLITE_STATIC);
         if (a->has_value)

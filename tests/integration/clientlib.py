@@ -23,8 +23,10 @@ MINUTE = 60000
 HOUR = 3600000
 DAY = 24 * HOUR
 
-def nd(*args, columns=80, tz="UTC0", now=None, env_extra=None, timeout=60, stdin=None):
-    """Run netdiag (real clock unless `now` is an ISO time)."""
+def nd(*args, columns=80, tz="UTC0", now=None, env_extra=None, timeout=60, stdin=None,
+       user=None):
+    """Run netdiag (real clock unless `now` is an ISO time; as the uid and
+    gid `user` when given)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("COLUMNS", "NETDIAG_NOW", "TZ", "NO_COLOR")}
     if columns is not None:
@@ -34,8 +36,11 @@ def nd(*args, columns=80, tz="UTC0", now=None, env_extra=None, timeout=60, stdin
     if now is not None:
         env["NETDIAG_NOW"] = now
     env.update(env_extra or {})
+    kw = {}
+    if user is not None:
+        kw = {"user": user, "group": user, "extra_groups": []}  # uid and gid numbers
     return subprocess.run([NETDIAG, *args], capture_output=True, text=True, encoding="utf-8",
-                          env=env, timeout=timeout, stdin=stdin)
+                          env=env, timeout=timeout, stdin=stdin, **kw)
 
 
 def nd_json(db, *args, **kw):

@@ -25,6 +25,7 @@ import time
 
 import pytest
 
+import clientlib
 from clientlib import insert_run
 from conftest import NETDIAG, NETDIAGD, Server, closed_port
 
@@ -65,22 +66,9 @@ ALERT_KEYS = ["id", "state", "target", "wsa_code", "wsa_name", "started_ms", "st
               "detail", "meaning", "unknown_since_ms", "unknown_since", "metric", "value"]
 
 
-def nd(*args, columns=80, tz="UTC0", now=NOW, env_extra=None, user=None, timeout=30):
+def nd(*args, now=NOW, timeout=30, **kw):
     """Run netdiag with a fixed clock, zone and width."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("COLUMNS", "NETDIAG_NOW", "TZ", "NO_COLOR")}
-    if columns is not None:
-        env["COLUMNS"] = str(columns)
-    if tz is not None:
-        env["TZ"] = tz
-    if now is not None:
-        env["NETDIAG_NOW"] = now
-    env.update(env_extra or {})
-    kw = {}
-    if user is not None:
-        kw = {"user": user, "group": user, "extra_groups": []}  # uid and gid numbers
-    return subprocess.run([NETDIAG, *args], capture_output=True, text=True, encoding="utf-8",
-                          env=env, timeout=timeout, **kw)
+    return clientlib.nd(*args, now=now, timeout=timeout, **kw)
 
 
 def ok(*args, **kw):

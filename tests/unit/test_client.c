@@ -467,6 +467,18 @@ static void test_timearg_today_and_now(void)
 
 static void test_fmt(void)
 {
+    static const struct {
+        double fraction;
+        bool one; /* fmt_percent1 */
+        const char *want;
+    } percents[] = {
+        {0.0388, false, "3.9%"},    {0.0028, false, "0.28%"},  {0.00001, false, "<0.01%"},
+        {0.99999, false, ">99.9%"}, {1.0, false, "100%"},      {NAN, false, "-"},
+        {0.0, false, "0.00%"},      {0.5, false, "50.0%"},     {1.5, false, "100%"},
+        {0.0388, true, "3.9%"},     {0.0028, true, "0.3%"},    {0.0004, true, "<0.1%"},
+        {0.0, true, "0.0%"},        {0.99999, true, ">99.9%"}, {1.0, true, "100.0%"},
+        {1.5, true, "150.0%"},      {NAN, true, "-"},
+    };
     char buf[64];
 
     fmt_latency_us(57, buf, sizeof(buf));
@@ -477,18 +489,15 @@ static void test_fmt(void)
     UNIT_EQ_STR(buf, "100.1ms");
     fmt_latency_us(3000412, buf, sizeof(buf));
     UNIT_EQ_STR(buf, "3.00s");
-    fmt_percent(0.0388, buf, sizeof(buf));
-    UNIT_EQ_STR(buf, "3.9%");
-    fmt_percent(0.0028, buf, sizeof(buf));
-    UNIT_EQ_STR(buf, "0.28%");
-    fmt_percent(0.00001, buf, sizeof(buf));
-    UNIT_EQ_STR(buf, "<0.01%");
-    fmt_percent(0.99999, buf, sizeof(buf));
-    UNIT_EQ_STR(buf, ">99.9%");
-    fmt_percent(1.0, buf, sizeof(buf));
-    UNIT_EQ_STR(buf, "100%");
-    fmt_percent(NAN, buf, sizeof(buf));
-    UNIT_EQ_STR(buf, "-");
+    /* fmt_percent: two decimals below 1%, a whole 100%; fmt_percent1: one
+     * decimal always, the same edges at 0.1% */
+    for (size_t i = 0; i < ND_ARRAY_LEN(percents); i++) {
+        if (percents[i].one)
+            fmt_percent1(percents[i].fraction, buf, sizeof(buf));
+        else
+            fmt_percent(percents[i].fraction, buf, sizeof(buf));
+        UNIT_EQ_STR(buf, percents[i].want);
+    }
     timefmt_duration(5 * 60000, TIMEFMT_ELAPSED, buf, sizeof(buf));
     UNIT_EQ_STR(buf, "5m00s");
     timefmt_duration(26 * 3600000LL, TIMEFMT_ELAPSED, buf, sizeof(buf));

@@ -89,6 +89,24 @@ static void test_rank(void)
     UNIT_EQ_INT(hist_rank(UINT64_MAX, 500), UINT64_MAX / 2);
 }
 
+/* hist_quantile (the scheduler's lateness) is the upper edge of the
+ * bucket of rank floor(q * count), at most the largest value. */
+static void test_quantile(void)
+{
+    struct hist h;
+
+    memset(&h, 0, sizeof(h));
+    UNIT_EQ_INT(hist_quantile(&h, 0.5), 0);
+    for (int64_t v = 1; v <= 100; v++)
+        hist_add(&h, v * 1000);
+    UNIT_EQ_INT(hist_quantile(&h, 0.0), hist_bucket_upper(hist_bucket(1000)));
+    UNIT_EQ_INT(hist_quantile(&h, 0.5), hist_bucket_upper(hist_bucket(51000)));
+    UNIT_EQ_INT(hist_quantile(&h, 0.99), 100000);
+    UNIT_EQ_INT(hist_quantile(&h, 1.0), 100000);
+    hist_add(&h, 7);
+    UNIT_EQ_INT(hist_quantile(&h, 0.0), 7);
+}
+
 /* Encode, decode, encode again: the same histogram and the same bytes;
  * the encoding from sorted buckets is the same too. */
 static void test_round_trip(void)
@@ -375,6 +393,7 @@ int main(int argc, char **argv)
     unit_init(argc, argv);
     UNIT_RUN(test_buckets);
     UNIT_RUN(test_rank);
+    UNIT_RUN(test_quantile);
     UNIT_RUN(test_round_trip);
     UNIT_RUN(test_compact);
     UNIT_RUN(test_merge_is_union);

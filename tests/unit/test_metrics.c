@@ -813,9 +813,9 @@ static int fake_render(void *arg, struct evbuffer *out)
     return 0;
 }
 
-static struct metrics_http_limits test_limits(void)
+static struct http_server_limits test_limits(void)
 {
-    struct metrics_http_limits lim = {
+    struct http_server_limits lim = {
         .max_conns = METRICS_HTTP_MAX_CONNS,
         .request_ms = METRICS_HTTP_REQUEST_MS,
         .total_ms = METRICS_HTTP_TOTAL_MS,
@@ -827,7 +827,7 @@ static struct metrics_http_limits test_limits(void)
 }
 
 static struct metrics_http *http_start(struct event_base *base, struct fake_body *fb,
-                                       const struct metrics_http_limits *lim, int *port)
+                                       const struct http_server_limits *lim, int *port)
 {
     struct metrics_http *h = metrics_http_new(base, fake_render, fb);
     char addr[64], err[256];
@@ -947,7 +947,7 @@ static void test_http_replies(void)
     };
     struct event_base *base = event_base_new();
     struct fake_body fb = {0, 1000};
-    struct metrics_http_stats st;
+    struct http_server_stats st;
     struct metrics_http *h;
     static char reply[1 << 16], big[METRICS_HTTP_HEAD_MAX + 100];
     int port;
@@ -994,8 +994,8 @@ static void test_http_replies(void)
             break;
     }
     metrics_http_get_stats(h, &st);
-    UNIT_EQ_INT(st.closed[MH_CLOSE_REPLIED], ND_ARRAY_LEN(cases) + 4);
-    UNIT_EQ_INT(st.closed[MH_CLOSE_TIMEOUT], 0);
+    UNIT_EQ_INT(st.closed[HTTP_CLOSE_REPLIED], ND_ARRAY_LEN(cases) + 4);
+    UNIT_EQ_INT(st.closed[HTTP_CLOSE_TIMEOUT], 0);
     UNIT_EQ_INT(st.open, 0);
     metrics_http_free(h);
     event_base_free(base);
@@ -1007,8 +1007,8 @@ static void test_http_shares_body(void)
 {
     struct event_base *base = event_base_new();
     struct fake_body fb = {0, 5000};
-    struct metrics_http_limits lim = test_limits();
-    struct metrics_http_stats st;
+    struct http_server_limits lim = test_limits();
+    struct http_server_stats st;
     struct metrics_http *h;
     static char reply[1 << 14];
     int port;
@@ -1042,8 +1042,8 @@ static void test_http_cap(void)
     enum { CAP = 3, CLIENTS = 8 };
     struct event_base *base = event_base_new();
     struct fake_body fb = {0, 100};
-    struct metrics_http_limits lim = test_limits();
-    struct metrics_http_stats st;
+    struct http_server_limits lim = test_limits();
+    struct http_server_stats st;
     struct metrics_http *h;
     int port, fds[CLIENTS];
     int64_t end;
@@ -1061,7 +1061,7 @@ static void test_http_cap(void)
     metrics_http_get_stats(h, &st);
     UNIT_EQ_INT(st.open, CAP);
     UNIT_EQ_INT(st.accepted, CAP);
-    UNIT_CHECK(st.paused[MH_PAUSE_LIMIT] >= 1);
+    UNIT_CHECK(st.paused[HTTP_PAUSE_LIMIT] >= 1);
     /* two leave: two more come in, never more than CAP at once */
     close(fds[0]);
     close(fds[1]);
@@ -1074,7 +1074,7 @@ static void test_http_cap(void)
     } while (st.accepted < CAP + 2 && util_mono_us() < end);
     UNIT_EQ_INT(st.accepted, CAP + 2);
     UNIT_EQ_INT(st.open, CAP);
-    UNIT_EQ_INT(st.closed[MH_CLOSE_PEER], 2);
+    UNIT_EQ_INT(st.closed[HTTP_CLOSE_PEER], 2);
     for (int i = 0; i < CLIENTS; i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -1088,8 +1088,8 @@ static void test_http_deadline_from_accept(void)
 {
     struct event_base *base = event_base_new();
     struct fake_body fb = {0, 100};
-    struct metrics_http_limits lim = test_limits();
-    struct metrics_http_stats st;
+    struct http_server_limits lim = test_limits();
+    struct http_server_stats st;
     struct metrics_http *h;
     static const char head[] = "GET /metrics HTTP/1.1\r\nX-Slow: ";
     char reply[256];
@@ -1122,7 +1122,7 @@ static void test_http_deadline_from_accept(void)
     UNIT_CHECK(starts(reply, "HTTP/1.1 408 Request Timeout\r\n"));
     UNIT_CHECK(elapsed_us >= 290000); /* not before its time */
     metrics_http_get_stats(h, &st);
-    UNIT_EQ_INT(st.closed[MH_CLOSE_TIMEOUT], 1);
+    UNIT_EQ_INT(st.closed[HTTP_CLOSE_TIMEOUT], 1);
     close(fd);
     metrics_http_free(h);
     event_base_free(base);
@@ -1134,8 +1134,8 @@ static void test_http_slow_reader(void)
 {
     struct event_base *base = event_base_new();
     struct fake_body fb = {0, 8u << 20};
-    struct metrics_http_limits lim = test_limits();
-    struct metrics_http_stats st;
+    struct http_server_limits lim = test_limits();
+    struct http_server_stats st;
     struct metrics_http *h;
     int port, fd;
     int64_t end;
@@ -1153,8 +1153,8 @@ static void test_http_slow_reader(void)
     do {
         spin(base, 10);
         metrics_http_get_stats(h, &st);
-    } while (st.closed[MH_CLOSE_TIMEOUT] == 0 && util_mono_us() < end);
-    UNIT_EQ_INT(st.closed[MH_CLOSE_TIMEOUT], 1);
+    } while (st.closed[HTTP_CLOSE_TIMEOUT] == 0 && util_mono_us() < end);
+    UNIT_EQ_INT(st.closed[HTTP_CLOSE_TIMEOUT], 1);
     UNIT_EQ_INT(st.open, 0);
     metrics_http_invalidate(h);
     metrics_http_get_stats(h, &st);
@@ -1170,8 +1170,8 @@ static void test_http_budget(void)
 {
     struct event_base *base = event_base_new();
     struct fake_body fb = {0, 4u << 20};
-    struct metrics_http_limits lim = test_limits();
-    struct metrics_http_stats st;
+    struct http_server_limits lim = test_limits();
+    struct http_server_stats st;
     struct metrics_http *h;
     static char reply[1 << 14];
     int port, fd;
@@ -1205,8 +1205,8 @@ static void test_http_descriptors(void)
 {
     struct event_base *base = event_base_new();
     struct fake_body fb = {0, 100};
-    struct metrics_http_limits lim = test_limits();
-    struct metrics_http_stats st;
+    struct http_server_limits lim = test_limits();
+    struct http_server_stats st;
     struct metrics_http *h;
     struct rlimit old, low;
     int port, fd, fillers[64], nfill = 0;
@@ -1223,8 +1223,8 @@ static void test_http_descriptors(void)
     spin(base, 200);
     metrics_http_get_stats(h, &st);
     UNIT_EQ_INT(st.accepted, 0);
-    UNIT_CHECK(st.paused[MH_PAUSE_DESCRIPTORS] >= 1);
-    UNIT_CHECK(st.paused[MH_PAUSE_DESCRIPTORS] <= 2); /* a retry a second, no spin */
+    UNIT_CHECK(st.paused[HTTP_PAUSE_DESCRIPTORS] >= 1);
+    UNIT_CHECK(st.paused[HTTP_PAUSE_DESCRIPTORS] <= 2); /* a retry a second, no spin */
     lim.fd_spare = 0;
     metrics_http_set_limits(h, &lim);
     end = util_mono_us() + 5000000;
@@ -1247,7 +1247,7 @@ static void test_http_descriptors(void)
         nfill++;
     spin(base, 300);
     metrics_http_get_stats(h, &st);
-    UNIT_EQ_INT(st.paused[MH_PAUSE_ERROR], 1); /* once: paused, not spinning */
+    UNIT_EQ_INT(st.paused[HTTP_PAUSE_ERROR], 1); /* once: paused, not spinning */
     UNIT_EQ_INT(st.accepted, 1);
     while (nfill > 0)
         close(fillers[--nfill]);
