@@ -138,11 +138,11 @@ void chart_stack(FILE *fp, const struct chart_series *s, size_t ns, size_t nbuck
 /* --- latency ------------------------------------------------------------- */
 
 #define LAT_W     720
-#define LAT_H     230
+#define LAT_H     200
 #define LAT_LEFT  58 /* room for the latency labels */
 #define LAT_TOP   8
-#define LAT_BASE  180 /* the plot's 0 */
-#define LAT_LOSS  206 /* the bottom of the loss strip; its top is LAT_BASE + 8 */
+#define LAT_BASE  150 /* the plot's 0 */
+#define LAT_LOSS  182 /* the bottom of the loss strip; its top is LAT_BASE + 8 */
 #define LAT_LOSSH (LAT_LOSS - LAT_BASE - 8)
 
 /* A bucket that has samples. */
