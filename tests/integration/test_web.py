@@ -771,7 +771,8 @@ def test_browser_live_then_stopped(browser, tmp_path):
         assert re.search(r'<path class="band" d="M[0-9]', r.stdout)
         assert re.search(r'<path class="med" d="M[0-9]', r.stdout)
         for page, path in [("overview", "/"), ("target", "/target/toggle?range=1h")]:
-            for size in ["1280,800", "390,844"]:
+            # and the target page tall enough to hold its latency chart
+            for size in ["1280,800", "390,844"] + (["1280,1400"] if page == "target" else []):
                 png = shots / ("%s-%s.png" % (page, size.replace(",", "x")))
                 r = chromium(["--window-size=%s" % size, "--screenshot=%s" % png,
                               w.base + path], browser)
