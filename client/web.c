@@ -65,6 +65,7 @@ static const struct web_api web_apis[] = {
      {"utc", NULL}},
     {"targets", {"since", "until", "target", "kind", NULL}, {"utc", "failing", NULL}},
     {"alerts", {"since", "until", "target", "code", NULL}, {"utc", "active", NULL}},
+    {"latency", {"since", "until", "by", "bucket", "target", "kind", NULL}, {"utc", "chart", NULL}},
     {"status", {NULL}, {"utc", NULL}},
     {"codes", {NULL}, {NULL}},
 };
@@ -306,7 +307,7 @@ static int web_api_bounds(const char *cmd, const char *value, const char *since,
                  WEB_LIMIT_MAX);
         return -1;
     }
-    if (strcmp(cmd, "timeline") == 0 && value != NULL &&
+    if ((strcmp(cmd, "timeline") == 0 || strcmp(cmd, "latency") == 0) && value != NULL &&
         util_parse_duration_ms(value, &bucket, err, sizeof(err)) == 0 && bucket > 0) {
         from = now - 3600000; /* the command's default: the last hour */
         to = now;
@@ -423,7 +424,7 @@ static int web_render_api(struct web *w, const char *key, struct evbuffer *out,
     args[nargs] = NULL;
     if ((strcmp(api->cmd, "failures") == 0 &&
          web_api_bounds(api->cmd, limit, since, until, msg, sizeof(msg)) < 0) ||
-        (strcmp(api->cmd, "timeline") == 0 &&
+        ((strcmp(api->cmd, "timeline") == 0 || strcmp(api->cmd, "latency") == 0) &&
          web_api_bounds(api->cmd, bucket, since, until, msg, sizeof(msg)) < 0)) {
         meta->status = 400;
         web_json_error(out, msg, CLIENT_EXIT_USAGE);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* The pages of `netdiag web`: overview, target, alerts, codes and the API
  * index, each built from the JSON of the commands that answer its
- * questions (web_run(): status, alerts, targets, timeline, failures,
- * codes, explain), read back with web_json.c. The page shows what the API
+ * questions (web_run(): status, alerts, targets, timeline, latency,
+ * failures, codes, explain), read back with web_json.c. The page shows what the API
  * returns for the same question and nothing it computed on its own, so
  * the two agree by construction. Every stored text goes out through
  * html_text(). */
@@ -26,6 +26,10 @@
 #define PAGE_STACK_MAX      7    /* codes with a colour of their own; the rest share one */
 #define PAGE_NOTES_MAX      8
 #define PAGE_LATENCY_SCHEMA 5 /* the rollups hold latency histograms from this schema on */
+/* The overview draws a latency sparkline per target up to this many
+ * targets (each a record per hour: 1,000 targets take 7 MB of JSON and
+ * over 100 ms to read); beyond, each target's page has its chart. */
+#define PAGE_LAT_SPARK_MAX 300
 
 /* --- what every page has: the daemon's state, notes, failed commands -- */
 
@@ -245,20 +249,99 @@ static void page_since(const struct page *pg, int64_t ms)
     fputs(")</span>", pg->fp);
 }
 
-/* Where the latency of the target or the overview goes once the rollups
- * hold latency histograms (schema 5, with `netdiag latency`): until then,
- * this line. */
+/* A database older than the latency histograms (schema 5): this line
+ * where the latency chart and sparklines are drawn on a newer one. */
 static void page_latency_place(const struct page *pg, const char *what)
 {
-    /* LATENCY: a SmokePing-style chart (median line, p10-p90 band, loss
-     * marked) from `netdiag latency --format json` goes here when
-     * pg->schema >= PAGE_LATENCY_SCHEMA and the client reads that schema. */
     fprintf(pg->fp, "<div class=\"todo\" id=\"latency\">%s latency: not available in this database",
             what);
     if (pg->schema > 0 && pg->schema < PAGE_LATENCY_SCHEMA)
         fprintf(pg->fp, " (schema %" PRId64 " has no latency histograms; they come with schema %d)",
                 pg->schema, PAGE_LATENCY_SCHEMA);
     fputs("</div>", pg->fp);
+}
+
+/* --- latency, from `netdiag latency --chart --format json` ------------- */
+
+#define PAGE_LAT_BUCKETS_MAX 2000 /* buckets of a target's latency chart kept */
+
+/* One target's latency buckets, in the order of the records (the
+ * command writes each target's buckets in time order, empty ones too). */
+struct page_lat {
+    const char *name; /* keep this target's records only (NULL: the first target's) */
+    struct chart_lat *b;
+    size_t n, cap;
+    int64_t origin_ms, bucket_ms;
+    bool ping;
+};
+
+static int page_lat_row(void *arg, const struct wj_row *r)
+{
+    struct page_lat *pl = arg;
+    const char *target = wj_str(r, "target"), *kind = wj_str(r, "kind");
+    struct chart_lat *c;
+
+    if (target == NULL || (pl->name != NULL && strcmp(target, pl->name) != 0))
+        return 0;
+    if (pl->name == NULL)
+        pl->name = target;
+    if (pl->n == 0) {
+        pl->origin_ms = wj_int(r, "start_ms", 0);
+        pl->bucket_ms = wj_int(r, "bucket_s", 0) * 1000;
+        pl->ping = kind != NULL && strcmp(kind, "ping") == 0;
+    }
+    if (pl->n >= PAGE_LAT_BUCKETS_MAX)
+        return 0;
+    FMT_RESERVE(pl->b, pl->cap, pl->n + 1);
+    c = &pl->b[pl->n++];
+    c->p10_us = wj_int(r, "p10_us", -1);
+    c->p50_us = wj_int(r, "p50_us", -1);
+    c->p90_us = wj_int(r, "p90_us", -1);
+    c->max_us = wj_int(r, "max_us", -1);
+    c->attempts = wj_int(r, "attempts", 0);
+    c->successes = wj_int(r, "successes", 0);
+    c->loss = wj_num(r, "loss");
+    c->begun = wj_int(r, "elapsed_s", 0) > 0;
+    return 0;
+}
+
+/* The range's own figures (`netdiag latency --format json`, one row). */
+struct page_lat_sum {
+    const char *name;
+    bool found;
+    int64_t p50, p90, p99, max, samples;
+    double loss;
+};
+
+static int page_lat_sum_row(void *arg, const struct wj_row *r)
+{
+    struct page_lat_sum *ls = arg;
+    const char *target = wj_str(r, "target");
+
+    if (target == NULL || strcmp(target, ls->name) != 0)
+        return 0;
+    ls->found = true;
+    ls->p50 = wj_int(r, "p50_us", -1);
+    ls->p90 = wj_int(r, "p90_us", -1);
+    ls->p99 = wj_int(r, "p99_us", -1);
+    ls->max = wj_int(r, "max_us", -1);
+    ls->samples = wj_int(r, "samples", 0);
+    ls->loss = wj_num(r, "loss");
+    return 0;
+}
+
+static void page_lat_fact(FILE *fp, const char *label, int64_t us)
+{
+    char v[32];
+
+    fprintf(fp, "<div><span>%s</span>", label);
+    if (us >= 0) {
+        fmt_latency_us(us, v, sizeof(v));
+        html_text(fp, v);
+    } else {
+        fputs("-", fp);
+    }
+    fputs("</div>", fp);
 }
 
 /* --- alerts, as the overview and the alerts page list them ------------ */
@@ -378,6 +461,8 @@ struct ov_target {
     double share[3]; /* 1 h, 24 h, 7 d; NaN: no attempt */
     int64_t spark[PAGE_SPARK_MAX];
     bool has_spark;
+    struct chart_lat lat[PAGE_SPARK_MAX];
+    bool has_lat;
 };
 
 struct ov {
@@ -387,6 +472,8 @@ struct ov {
     size_t *by_name; /* indexes into t, sorted by name */
     int which;       /* the share being read: 0 1 h, 1 24 h, 2 7 d */
     int64_t spark_origin, bucket_ms;
+    int64_t lat_origin; /* the latency sparklines' first bucket */
+    bool lat_shown;     /* the column is there */
 };
 
 static int ov_target_row(void *arg, const struct wj_row *r)
@@ -471,6 +558,34 @@ static int ov_spark_row(void *arg, const struct wj_row *r)
     return 0;
 }
 
+/* latency --chart --bucket 1h: one record per target and hour */
+static int ov_lat_row(void *arg, const struct wj_row *r)
+{
+    struct ov *ov = arg;
+    struct ov_target *t = ov_find(ov, wj_str(r, "target"));
+    int64_t start = wj_int(r, "start_ms", 0), b;
+    struct chart_lat *c;
+
+    if (ov->lat_origin == INT64_MIN)
+        ov->lat_origin = start;
+    if (t == NULL || wj_int(r, "bucket_s", 0) != 3600 || start < ov->lat_origin)
+        return 0;
+    b = fmt_sub(start, ov->lat_origin) / 3600000;
+    if (b < 0 || b >= PAGE_SPARK_MAX)
+        return 0;
+    c = &t->lat[b];
+    c->p10_us = wj_int(r, "p10_us", -1);
+    c->p50_us = wj_int(r, "p50_us", -1);
+    c->p90_us = wj_int(r, "p90_us", -1);
+    c->max_us = wj_int(r, "max_us", -1);
+    c->attempts = wj_int(r, "attempts", 0);
+    c->successes = wj_int(r, "successes", 0);
+    c->loss = wj_num(r, "loss");
+    c->begun = wj_int(r, "elapsed_s", 0) > 0;
+    t->has_lat = t->has_lat || c->attempts > 0;
+    return 0;
+}
+
 static void ov_row(const struct page *pg, const struct ov *ov, const struct ov_target *t,
                    size_t nspark)
 {
@@ -508,6 +623,13 @@ static void ov_row(const struct page *pg, const struct ov *ov, const struct ov_t
         chart_spark(fp, t->spark, nspark, ov->bucket_ms >= 3600000 ? "hour" : "bucket");
     else
         fputs("<span class=\"mute\">none</span>", fp);
+    if (ov->lat_shown) {
+        fputs("</td><td data-l=\"Latency 24 h\">", fp);
+        if (t->has_lat)
+            chart_latency_spark(fp, t->lat, nspark > 0 ? nspark : PAGE_SPARK_MAX);
+        else
+            fputs("<span class=\"mute\">-</span>", fp);
+    }
     fputs("</td></tr>", fp);
 }
 
@@ -519,9 +641,11 @@ int web_page_overview(struct web *w, FILE *fp)
     static const char *const t7[] = {"targets", "--since", "7d", NULL};
     static const char *const spark[] = {"timeline", "--by",     "target", "--since",
                                         "24h",      "--bucket", "1h",     NULL};
+    static const char *const lat[] = {"latency",  "--chart", "--since", "24h",
+                                      "--bucket", "1h",      NULL};
     struct page pg;
-    struct ov ov = {.pg = &pg, .spark_origin = INT64_MIN};
-    struct web_answer a24, a1, a7, as;
+    struct ov ov = {.pg = &pg, .spark_origin = INT64_MIN, .lat_origin = INT64_MIN};
+    struct web_answer a24, a1, a7, as, al = {0};
     size_t nspark = 0;
 
     page_begin(&pg, w, fp, "Overview", "/");
@@ -569,16 +693,31 @@ int web_page_overview(struct web *w, FILE *fp)
         for (size_t b = 0; b < PAGE_SPARK_MAX; b++)
             if (ov.t[i].has_spark && ov.t[i].spark[b] >= 0 && b + 1 > nspark)
                 nspark = b + 1;
-    page_latency_place(&pg, "Per-target");
+    if (pg.schema >= PAGE_LATENCY_SCHEMA && ov.n <= PAGE_LAT_SPARK_MAX) {
+        page_run(&pg, &al, lat);
+        if (web_rows(&al, ov_lat_row, &ov) < 0)
+            page_failed(&pg, "latency --chart", &al);
+        else
+            ov.lat_shown = true;
+    } else if (pg.schema >= PAGE_LATENCY_SCHEMA) {
+        fprintf(fp,
+                "<p class=\"mute\" id=\"latency\">Latency sparklines are drawn for up to %d "
+                "targets; each target's page has its latency chart.</p>",
+                PAGE_LAT_SPARK_MAX);
+    } else {
+        page_latency_place(&pg, "Per-target");
+    }
     if (ov.n == 0) {
         fputs("<p class=\"mute\">No targets yet: netdiagd has stored none.</p>", fp);
         goto out;
     }
     fputs("<div class=\"wrap\"><table class=\"cards\" id=\"targets\"><thead><tr><th>Target</th>"
           "<th>State</th><th>Since</th><th>Last failure</th><th class=\"n\">Success 1 h</th>"
-          "<th class=\"n\">24 h</th><th class=\"n\">7 d</th><th>Failures, 24 h by the hour</th>"
-          "</tr></thead><tbody>",
+          "<th class=\"n\">24 h</th><th class=\"n\">7 d</th><th>Failures, 24 h by the hour</th>",
           fp);
+    if (ov.lat_shown)
+        fputs("<th>Latency, 24 h by the hour</th>", fp);
+    fputs("</tr></thead><tbody>", fp);
     for (size_t i = 0; i < ov.n; i++)
         ov_row(&pg, &ov, &ov.t[i], nspark);
     fputs("</tbody></table></div>", fp);
@@ -589,6 +728,7 @@ out:
     web_answer_free(&a1);
     web_answer_free(&a7);
     web_answer_free(&as);
+    web_answer_free(&al);
     return page_end(&pg);
 }
 
@@ -785,6 +925,69 @@ static void tp_chart(struct tp *tp)
     fputs("</div></div>", fp);
 }
 
+/* The SmokePing-style chart of the target (the buckets of the failures
+ * chart) and the range's percentiles, from `netdiag latency`. */
+static void tp_latency(struct tp *tp, const char *gopt, const char *since, const char *bucketopt)
+{
+    struct page *pg = tp->pg;
+    FILE *fp = pg->fp;
+    const char *cargs[] = {"latency", gopt, since, "--chart", bucketopt, NULL};
+    const char *sargs[] = {"latency", gopt, since, NULL};
+    struct page_lat pl = {.name = tp->name};
+    struct page_lat_sum ls = {.name = tp->name, .loss = NAN};
+    struct web_answer ac, as;
+    bool any = false;
+
+    page_run(pg, &as, sargs);
+    if (web_rows(&as, page_lat_sum_row, &ls) < 0)
+        page_failed(pg, "latency", &as);
+    web_answer_free(&as);
+    page_run(pg, &ac, cargs);
+    if (web_rows(&ac, page_lat_row, &pl) < 0) {
+        page_failed(pg, "latency --chart", &ac);
+        web_answer_free(&ac);
+        free(pl.b);
+        return;
+    }
+    web_answer_free(&ac);
+    for (size_t i = 0; i < pl.n; i++)
+        any = any || pl.b[i].attempts > 0;
+    fputs("<div id=\"latency\">", fp);
+    if (!any || pl.bucket_ms <= 0) {
+        fputs("<p class=\"mute\">No attempts in this range.</p></div>", fp);
+        free(pl.b);
+        return;
+    }
+    fputs("<div class=\"facts\">", fp);
+    page_lat_fact(fp, "median", ls.p50);
+    page_lat_fact(fp, "90th percentile", ls.p90);
+    page_lat_fact(fp, "99th percentile", ls.p99);
+    page_lat_fact(fp, "max", ls.max);
+    fprintf(fp, "<div><span>samples</span>%" PRId64 "</div>", ls.samples);
+    if (pl.ping) {
+        fputs("<div><span>echoes lost</span>", fp);
+        page_share(fp, ls.loss);
+        fputs("</div>", fp);
+    }
+    fprintf(fp,
+            "</div><ul class=\"legend\"><li><span class=\"key kmed\"></span>median</li>"
+            "<li><span class=\"key kband\"></span>10th to 90th percentile</li>"
+            "<li><span class=\"key kloss\"></span>%s</li><li><span class=\"mute\">"
+            "\xc3\x97</span> no successful attempt</li></ul>",
+            pl.ping ? "echoes lost" : "attempts failed");
+    chart_latency(fp, pl.b, pl.n, pl.origin_ms, pl.bucket_ms, pl.ping);
+    fputs("<div class=\"facts mute\"><div>from ", fp);
+    html_time(fp, pl.origin_ms, HTML_TIME_SHORT);
+    fputs("</div><div>to ", fp);
+    html_time(fp, fmt_add(pl.origin_ms, (int64_t)pl.n * pl.bucket_ms), HTML_TIME_SHORT);
+    fputs("</div><div>buckets of ", fp);
+    html_duration(fp, pl.bucket_ms);
+    fputs("</div><div><a href=\"/api/latency?target=", fp);
+    html_url(fp, gopt + strlen("--target="));
+    fprintf(fp, "&amp;%s&amp;chart&amp;%s\">JSON</a></div></div></div>", since + 2, bucketopt + 2);
+    free(pl.b);
+}
+
 int web_page_target(struct web *w, FILE *fp, const char *name, const char *range)
 {
     static const char *const ranges[] = {"1h", "24h", "7d", "30d"};
@@ -871,7 +1074,10 @@ int web_page_target(struct web *w, FILE *fp, const char *name, const char *range
     web_answer_free(&al);
 
     fputs("<h2>Latency</h2>", fp);
-    page_latency_place(&pg, "The");
+    if (pg.schema >= PAGE_LATENCY_SCHEMA)
+        tp_latency(&tp, gopt, since, bucketopt);
+    else
+        page_latency_place(&pg, "The");
 
     fputs("<h2>Path</h2><div class=\"todo\" id=\"path\">path at the last failure beside the last "
           "good path: not recorded by this version of netdiagd</div>",
@@ -1026,6 +1232,11 @@ int web_page_api(struct web *w, FILE *fp)
          "since, until, bucket (2000 buckets at most), by, target, code, raw, "
          "kind, utc",
          "netdiag timeline: failures per bucket, per code or per target"},
+        {"/api/latency",
+         "since, until, by (minute, hour), target, kind, chart, bucket (with chart; 2000 "
+         "buckets at most), utc",
+         "netdiag latency: percentiles of the successful attempts and loss of ping echoes, "
+         "per target, per minute or hour, or per chart bucket"},
         {"/api/alerts", "since, until, target, code, active, utc",
          "netdiag alerts: firing and past alerts"},
         {"/api/codes", "", "netdiag codes: the 53 codes"},

@@ -41,7 +41,16 @@ void json_write(const char *s, json_put_fn put, void *arg)
 
     put("\"", 1, arg);
     while (*p) {
-        size_t n = json_utf8_len(p);
+        const unsigned char *run = p;
+        size_t n;
+        /* printable ASCII goes out as it is, a run at a time */
+        while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            put((const char *)run, (size_t)(p - run), arg);
+        if (*p == '\0')
+            break;
+        n = json_utf8_len(p);
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\';
             esc[1] = (char)*p++;

@@ -7,15 +7,16 @@
 
 const char store_schema_sql[] =
     "-- SPDX-License-Identifier: ISC\n"
-    "-- The netdiag database, schema version 6: what netdiagd writes and the\n"
+    "-- The netdiag database, schema version 7: what netdiagd writes and the\n"
     "-- netdiag client (and anyone with sqlite3) reads. See sql/README.md.\n"
     "--\n"
     "-- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a\n"
     "-- new database, then stamps PRAGMA application_id = 1313097031 (\"NDIG\") and\n"
-    "-- PRAGMA user_version = 6. An older database is brought here by the\n"
+    "-- PRAGMA user_version = 7. An older database is brought here by the\n"
     "-- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to\n"
-    "-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6),\n"
-    "-- applied the same way; this file always describes the newest schema.\n"
+    "-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6,\n"
+    "-- sql/007_*.sql: 6 to 7), applied the same way; this file always describes the newest "
+    "schema.\n"
     "-- daemon/store_schema.c embeds a copy of it and of the migrations, and\n"
     "-- test_store checks that they are identical.\n"
     "--\n"
@@ -151,6 +152,8 @@ const char store_schema_sql[] =
     "    count     INTEGER NOT NULL,\n"
     "    PRIMARY KEY (minute, target_id, wsa_code)\n"
     ") WITHOUT ROWID;\n"
+    "-- One target's codes over a range (schema version 7).\n"
+    "CREATE INDEX rollup_minute_code_target ON rollup_minute_code (target_id, minute);\n"
     "\n"
     "-- The same per hour (hour = ms of the hour's start), kept as long as the\n"
     "-- failures; the minute tables are kept 7 days at most.\n"
@@ -176,6 +179,7 @@ const char store_schema_sql[] =
     "    count     INTEGER NOT NULL,\n"
     "    PRIMARY KEY (hour, target_id, wsa_code)\n"
     ") WITHOUT ROWID;\n"
+    "CREATE INDEX rollup_hour_code_target ON rollup_hour_code (target_id, hour);\n"
     "\n"
     "-- Spikes found by the alert engine: one row per firing, from start to\n"
     "-- resolution. metric says what fired: 'code' a spike of failures with\n"
@@ -627,6 +631,25 @@ static const char store_migration_006[] =
     "LEFT JOIN targets AS t ON t.id = a.target_id\n"
     "LEFT JOIN wsa_codes AS c ON c.code = a.wsa_code;\n";
 
+/* sql/007_code_target.sql */
+static const char store_migration_007[] =
+    "-- SPDX-License-Identifier: ISC\n"
+    "-- Schema version 6 to 7: indexes only. rollup_minute_code and\n"
+    "-- rollup_hour_code are keyed by time first, so the counts of one target\n"
+    "-- over a range (a target's page in `netdiag web`, `netdiag timeline\n"
+    "-- --target web`) read every target's rows of that range; with these they\n"
+    "-- read that target's alone, as rollup_minute and rollup_hour already do\n"
+    "-- through rollup_minute_target and rollup_hour_target. Nothing stored\n"
+    "-- changes. Building them reads both tables once: about a second per\n"
+    "-- million code rows (a 30-day history of 1,000 targets and 10 million\n"
+    "-- failures has about 3.3 million).\n"
+    "--\n"
+    "-- netdiagd runs this inside its BEGIN IMMEDIATE transaction, before it\n"
+    "-- stamps PRAGMA user_version = 7; if it fails, nothing changes.\n"
+    "\n"
+    "CREATE INDEX rollup_minute_code_target ON rollup_minute_code (target_id, minute);\n"
+    "CREATE INDEX rollup_hour_code_target ON rollup_hour_code (target_id, hour);\n";
+
 const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
     [1] = NULL, /* the first version: no migration to it */
     [2] = store_migration_002,
@@ -634,4 +657,5 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
     [4] = store_migration_004,
     [5] = store_migration_005,
     [6] = store_migration_006,
+    [7] = store_migration_007,
 };

@@ -1,13 +1,13 @@
 -- SPDX-License-Identifier: ISC
--- The netdiag database, schema version 6: what netdiagd writes and the
+-- The netdiag database, schema version 7: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 6. An older database is brought here by the
+-- PRAGMA user_version = 7. An older database is brought here by the
 -- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
--- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6),
--- applied the same way; this file always describes the newest schema.
+-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6,
+-- sql/007_*.sql: 6 to 7), applied the same way; this file always describes the newest schema.
 -- daemon/store_schema.c embeds a copy of it and of the migrations, and
 -- test_store checks that they are identical.
 --
@@ -142,6 +142,8 @@ CREATE TABLE rollup_minute_code (
     count     INTEGER NOT NULL,
     PRIMARY KEY (minute, target_id, wsa_code)
 ) WITHOUT ROWID;
+-- One target's codes over a range (schema version 7).
+CREATE INDEX rollup_minute_code_target ON rollup_minute_code (target_id, minute);
 
 -- The same per hour (hour = ms of the hour's start), kept as long as the
 -- failures; the minute tables are kept 7 days at most.
@@ -166,6 +168,7 @@ CREATE TABLE rollup_hour_code (
     count     INTEGER NOT NULL,
     PRIMARY KEY (hour, target_id, wsa_code)
 ) WITHOUT ROWID;
+CREATE INDEX rollup_hour_code_target ON rollup_hour_code (target_id, hour);
 
 -- Spikes found by the alert engine: one row per firing, from start to
 -- resolution. metric says what fired: 'code' a spike of failures with

@@ -28,8 +28,8 @@ from conftest import NETDIAG, Server, closed_port
 from test_client_hostile import HOSTILE, make_db
 
 NOW = "2026-11-24T10:00:30.500Z"
-ROUTES_API = ["status", "targets", "failures", "summary", "timeline", "alerts", "codes",
-              "explain/10061"]
+ROUTES_API = ["status", "targets", "failures", "summary", "timeline", "latency", "alerts",
+              "codes", "explain/10061"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -156,15 +156,17 @@ def web(made, tmp_path):
 def test_every_route(web):
     pages = {
         "/": ["Overview", "refused", "toggle", "silent", "WSAECONNREFUSED", "Success 1 h",
-              "class=\"spark\"", "netdiagd stopped at", "latency: not available"],
+              "class=\"spark\"", "netdiagd stopped at", "Latency, 24 h by the hour"],
         "/target/refused": ["refused", "Failures by code", "10061", "WSAECONNREFUSED",
                             "Connection refused.", "id=\"failures\"", "<svg class=\"chart\"",
-                            "latency: not available in this database", "id=\"path\""],
+                            "id=\"latency\"", "id=\"path\""],
+        "/target/toggle": ["<svg class=\"chart lat\"", "10th to 90th percentile",
+                           "attempts failed", "class=\"band\" d=\"M"],
         "/target/silent?range=1h": ["silent", "10060 WSAETIMEDOUT", "range=30d"],
         "/target/toggle?range=30d": ["toggle", "Newest failures"],
         "/alerts": ["Alerts", "Firing", "Past"],
         "/codes": ["id=\"c10061\"", "WSAECONNREFUSED", "ss -ltnp", "WSA_IO_PENDING"],
-        "/api/": ["/api/targets", "--format json"],
+        "/api/": ["/api/targets", "/api/latency", "--format json"],
     }
     for path, want in pages.items():
         status, headers, body = get(web.port, path)
@@ -236,10 +238,10 @@ def test_dns_rebinding(web):
     assert raw(web.port, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")[0] == 400
 
 
-def api_vs_cli(port, db, path, args):
+def api_vs_cli(port, db, path, args, now=NOW):
     status, _, body = get(port, path)
     assert status == 200, (path, body)
-    r = nd("--db", db, *args, "--format", "json", now=NOW, tz="UTC0")
+    r = nd("--db", db, *args, "--format", "json", now=now, tz="UTC0")
     assert r.returncode in (0, 5), (args, r.stderr)
     return json.loads(body), json.loads(r.stdout)
 
@@ -282,6 +284,126 @@ def test_api_equals_the_command(made, tmp_path):
             assert ">%s</a>" % row["target"] in page
         [status_row] = json.loads(nd("--db", db, "status", "--format", "json", now=NOW).stdout)
         assert status_row["summary"] in page  # the banner: status's own words
+    finally:
+        w.stop()
+
+
+# --- latency ------------------------------------------------------------------
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def data_range(db):
+    """since and until (ISO) around every minute the daemon counted, and a
+    "now" a little after them for the pages and the commands alike (the
+    real clock would move the buckets between the two)."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    lo, hi = con.execute("SELECT min(minute), max(minute) FROM rollup_minute").fetchone()
+    con.close()
+    return iso(lo - 60000), iso(hi + 120000), iso(hi + 90500)
+
+
+def test_latency_chart_and_api(made, tmp_path):
+    """The target page draws the latency of a target that has some (the
+    median, the 10th to 90th percentile band, failed attempts marked) from
+    `netdiag latency --chart`, bucket for bucket; /api/latency is that
+    command's JSON; the overview has a latency sparkline per target."""
+    _, db = made
+    since, until, now = data_range(db)
+    w = Web(tmp_path, db, env_extra={"NETDIAG_NOW": now})
+    try:
+        rng = "since=%s&until=%s" % (since, until)
+        cases = [
+            ("/api/latency?" + rng, ["latency", "--since", since, "--until", until]),
+            ("/api/latency?%s&by=minute&target=toggle" % rng,
+             ["latency", "--since", since, "--until", until, "--by", "minute", "--target",
+              "toggle"]),
+            ("/api/latency?%s&chart&bucket=1m&kind=connect" % rng,
+             ["latency", "--since", since, "--until", until, "--chart", "--bucket", "1m",
+              "--kind", "connect"]),
+        ]
+        for path, args in cases:
+            api, cli = api_vs_cli(w.port, db, path, args, now=now)
+            assert api == cli, path
+            assert any(r["p50_us"] is not None for r in api), path
+        # the chart's buckets are the command's: one hover area and title
+        # per bucket begun, each with the command's attempts
+        status, _, body = get(w.port, "/target/toggle?range=1h")
+        page = body.decode()
+        assert status == 200
+        chart = page[page.index("<svg class=\"chart lat\""):]
+        chart = chart[:chart.index("</svg>")]
+        cli = json.loads(nd("--db", db, "latency", "--target", "toggle", "--since", "1h",
+                            "--chart", "--bucket", "1m", "--format", "json", now=now,
+                            tz="UTC0").stdout)
+        begun = [r for r in cli if r["elapsed_s"] > 0]
+        assert chart.count("<rect class=\"hov\"") == len(begun) > 0
+        titles = re.findall(r"<title>([^<]*)</title>", chart)
+        assert len(titles) == len(begun)
+        for r, t in zip(begun, titles):
+            if r["attempts"]:
+                assert "; %d attempts, %d succeeded" % (r["attempts"], r["successes"]) in t, t
+        assert re.search(r'<path class="band" d="M[0-9]', chart)
+        assert re.search(r'<path class="med" d="M[0-9]', chart)
+        # failed attempts marked below the plot (toggle fails in turns)
+        assert "class=\"loss l" in chart
+        [whole] = json.loads(nd("--db", db, "latency", "--target", "toggle", "--since", "1h",
+                                "--format", "json", now=now, tz="UTC0").stdout)
+        assert "<span>samples</span>%d<" % whole["samples"] in page
+        # a target without a successful attempt: its buckets are marked
+        status, _, body = get(w.port, "/target/refused?range=1h")
+        assert "class=\"nolat\"" in body.decode()
+        # the overview: a latency sparkline for the targets that have one
+        status, _, body = get(w.port, "/")
+        page = body.decode()
+        assert "Latency, 24 h by the hour" in page
+        assert page.count("latency: newest median") >= 2  # ok and toggle
+    finally:
+        w.stop()
+
+
+def test_latency_hostile_names(made, tmp_path):
+    """A target whose name is markup: its latency chart, its JSON link and
+    the overview's sparkline row show it as text."""
+    _, src = made
+    db = str(tmp_path / "h.db")
+    checkpoint_copy(src, db)
+    name = "<svg onload=alert(3)>&\"'"
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE targets SET name = ? WHERE name = 'toggle'", (name,))
+    con.close()
+    w = Web(tmp_path, db, env_extra={"NETDIAG_NOW": data_range(db)[2]})
+    try:
+        enc = "%3Csvg%20onload%3Dalert%283%29%3E%26%22%27"
+        for path in ["/target/%s?range=1h" % enc, "/"]:
+            status, _, body = get(w.port, path)
+            text = body.decode()
+            assert status == 200, path
+            assert "<svg onload" not in text, path
+            assert "&lt;svg onload=alert(3)&gt;&amp;&quot;&#39;" in text, path
+        status, _, body = get(w.port, "/target/%s?range=1h" % enc)
+        text = body.decode()
+        assert "<svg class=\"chart lat\"" in text
+        assert "/api/latency?target=%s&amp;since=1h&amp;chart&amp;bucket=1m" % enc in text
+        status, _, body = get(w.port, "/api/latency?target=%s&since=1d" % enc)
+        assert status == 200 and json.loads(body)[0]["target"] == name
+    finally:
+        w.stop()
+
+
+def test_latency_before_schema_5(tmp_path):
+    """A database older than the latency histograms: the pages say so
+    where the chart would be."""
+    db = make_db(str(tmp_path / "old.db"), HOSTILE)
+    w = Web(tmp_path, db, env_extra={"NETDIAG_NOW": "2026-11-24T10:00:00Z"})
+    try:
+        for path in ["/", "/target/plain"]:
+            status, _, body = get(w.port, path)
+            assert status == 200 and b"latency: not available" in body, path
+            assert b"has no latency histograms" in body, path
     finally:
         w.stop()
 
@@ -617,14 +739,18 @@ def png_colours(path):
 
 def test_browser_live_then_stopped(browser, tmp_path):
     db = str(tmp_path / "live.db")
-    ok = Server("accept")
-    body = target_sections([("refused", closed_port()), ("ok", ok.port)])
+    ok, toggle = Server("accept"), Toggle()
+    body = target_sections([("refused", closed_port()), ("ok", ok.port),
+                            ("toggle", toggle.port)])
     dm = Daemon(tmp_path, db, body)
     w = Web(tmp_path, db)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     try:
         wait_for(lambda: b"refused" in get(w.port, "/api/failures")[2], what="failures")
+        wait_for(lambda: b"toggle" in get(w.port, "/api/failures")[2] and any(
+            r["p50_us"] is not None for r in json.loads(get(
+                w.port, "/api/latency?target=toggle")[2])), what="toggle's failures and latency")
         time.sleep(1.5)  # a few minutes' rows... a few seconds' are enough
         r = chromium(["--dump-dom", w.base + "/"], browser)
         assert r.returncode == 0, r.stderr[-2000:]
@@ -637,8 +763,16 @@ def test_browser_live_then_stopped(browser, tmp_path):
         assert re.search(r'<time datetime="[^"]+Z" class="s" title="[^"]+ UTC">', dom), dom[:3000]
         r = chromium(["--dump-dom", w.base + "/target/refused"], browser)
         assert r.returncode == 0 and "Failures by code" in r.stdout and "<rect" in r.stdout
-        for page, path in [("overview", "/"), ("target", "/target/refused?range=1h")]:
-            for size in ["1280,800", "390,844"]:
+        # the latency chart of a target with successes and failures
+        r = chromium(["--dump-dom", w.base + "/target/toggle?range=1h"], browser)
+        assert r.returncode == 0, r.stderr[-2000:]
+        for want in ["<svg class=\"chart lat\"", "10th to 90th percentile", "median"]:
+            assert want in r.stdout, want
+        assert re.search(r'<path class="band" d="M[0-9]', r.stdout)
+        assert re.search(r'<path class="med" d="M[0-9]', r.stdout)
+        for page, path in [("overview", "/"), ("target", "/target/toggle?range=1h")]:
+            # and the target page tall enough to hold its latency chart
+            for size in ["1280,800", "390,844"] + (["1280,1400"] if page == "target" else []):
                 png = shots / ("%s-%s.png" % (page, size.replace(",", "x")))
                 r = chromium(["--window-size=%s" % size, "--screenshot=%s" % png,
                               w.base + path], browser)
@@ -647,6 +781,11 @@ def test_browser_live_then_stopped(browser, tmp_path):
                 assert (width, height) == tuple(int(v) for v in size.split(",")), (png, width)
                 assert len(colours) >= 12, (png, len(colours))  # text, links, bars: not blank
         print("screenshots in %s" % shots)
+        keep = os.environ.get("NETDIAG_SCREENSHOTS")  # a directory to keep them in
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+            for png in shots.iterdir():
+                shutil.copy(str(png), os.path.join(keep, png.name))
         dm.stop()
         wait_for(lambda: b"netdiagd stopped at" in get(w.port, "/")[2], what="the stale banner")
         r = chromium(["--dump-dom", w.base + "/"], browser)
@@ -655,6 +794,7 @@ def test_browser_live_then_stopped(browser, tmp_path):
         dm.kill()
         w.stop()
         ok.close()
+        toggle.close()
 
 
 def test_browser_hostile(browser, hostile_db, tmp_path):

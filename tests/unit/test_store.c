@@ -1291,6 +1291,119 @@ static bool make_v4(const char *path, int64_t base)
     return ok;
 }
 
+/* A database of schema version 6 (tests/unit/schema_v6.sql): a target,
+ * its failures' codes per minute and hour, and a minute's counts with a
+ * latency histogram; false on error. */
+static bool make_v6(const char *path, int64_t base)
+{
+    struct snapshot schema;
+    sqlite3 *db = NULL;
+    char sql[2048];
+    int64_t m = base / 60000 * 60000, h = base / 3600000 * 3600000;
+    bool ok = false;
+
+    if (!load_source("tests/unit/schema_v6.sql", &schema))
+        return false;
+    snprintf(sql, sizeof(sql),
+             "PRAGMA application_id = %d; PRAGMA user_version = 6; "
+             "INSERT INTO wsa_codes VALUES (10061, 'WSAECONNREFUSED', 'Connection refused.', '', "
+             "0); INSERT INTO targets (id, name, kind, host, port, family, interval_ms, "
+             "timeout_ms, created, updated) VALUES (1, 'web', 'connect', '127.0.0.1', 8000, "
+             "'any', 10000, 1000, %" PRId64 ", %" PRId64 "); "
+             "INSERT INTO rollup_minute VALUES (%" PRId64 ", 1, 3, 1, 2, 1, 70, 70, 70, "
+             "x'01460101', 0, 0); INSERT INTO rollup_minute_code VALUES (%" PRId64
+             ", 1, 10061, 2); INSERT INTO rollup_hour VALUES (%" PRId64
+             ", 1, 3, 1, 2, 1, 70, 70, 70, x'01460101', 0, 0); INSERT INTO rollup_hour_code "
+             "VALUES (%" PRId64 ", 1, 10061, 2); COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
+             NDB_APPLICATION_ID, base, base, m, m, h, h);
+    ok = sqlite3_open(path, &db) == SQLITE_OK &&
+         sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN",
+                      NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, (const char *)schema.bytes, NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok)
+        fprintf(stderr, "make_v6: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    snap_free(&schema);
+    return ok;
+}
+
+/* How SQLite reads one target's codes over a range: the detail of its
+ * query plan (static buffer). */
+static const char *code_plan(const char *path, const char *table, const char *col)
+{
+    static char plan[512];
+    char sql[256];
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    size_t o = 0;
+
+    snprintf(plan, sizeof(plan), "(error)");
+    snprintf(sql, sizeof(sql),
+             "EXPLAIN QUERY PLAN SELECT wsa_code, count FROM %s WHERE target_id = 1 AND %s >= 0 "
+             "AND %s < 1",
+             table, col, col);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        plan[0] = '\0';
+        while (sqlite3_step(s) == SQLITE_ROW && o + 1 < sizeof(plan))
+            o += (size_t)snprintf(plan + o, sizeof(plan) - o, "%s; ",
+                                  (const char *)sqlite3_column_text(s, 3));
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return plan;
+}
+
+/* Version 6 to 7 adds the indexes rollup_minute_code_target and
+ * rollup_hour_code_target and changes nothing else: one target's codes
+ * over a range are read through them (before, every target's rows of the
+ * range were), and the schema is the one a new database gets. */
+static void test_migrate_v6(void)
+{
+    char path[128], fresh[128], err[512];
+    struct config *cfg = make_config(1, three);
+    int64_t base = util_now_ms() / 60000 * 60000 - 600 * 1000 + 500;
+    char *before, *after, *schema, *schema_fresh;
+    struct store *st;
+
+    snprintf(path, sizeof(path), "%s", db_path());
+    snprintf(fresh, sizeof(fresh), "%s", db_path());
+    UNIT_CHECK(make_v6(path, base));
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), 6);
+    UNIT_CHECK(strstr(code_plan(path, "rollup_hour_code", "hour"), "SCAN") != NULL ||
+               strstr(code_plan(path, "rollup_hour_code", "hour"), "PRIMARY KEY") != NULL);
+    UNIT_CHECK(strstr(code_plan(path, "rollup_hour_code", "hour"), "_target") == NULL);
+    before = dump(path, DUMP_V2);
+    st = store_open(path, cfg, err, sizeof(err));
+    if (st == NULL)
+        fprintf(stderr, "store_open: %s\n", err);
+    UNIT_CHECK(st != NULL);
+    if (st != NULL)
+        store_close(st);
+    UNIT_EQ_INT(q_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    after = dump(path, DUMP_V2);
+    UNIT_CHECK(same_dump(before, after));
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_hour_code WHERE count = 2"), 1);
+    UNIT_EQ_INT(q_int(path, "SELECT count(*) FROM rollup_hour WHERE lat_hist = x'01460101'"), 1);
+    create_db(fresh, cfg);
+    schema = dump(path, DUMP_SCHEMA);
+    schema_fresh = dump(fresh, DUMP_SCHEMA);
+    UNIT_CHECK(same_dump(schema_fresh, schema));
+    UNIT_EQ_STR(q_text(path, "PRAGMA integrity_check"), "ok");
+    UNIT_CHECK(strstr(code_plan(path, "rollup_hour_code", "hour"),
+                      "USING INDEX rollup_hour_code_target") != NULL);
+    UNIT_CHECK(strstr(code_plan(path, "rollup_minute_code", "minute"),
+                      "USING INDEX rollup_minute_code_target") != NULL);
+    UNIT_CHECK(strstr(code_plan(fresh, "rollup_hour_code", "hour"),
+                      "USING INDEX rollup_hour_code_target") != NULL);
+    free(before);
+    free(after);
+    free(schema);
+    free(schema_fresh);
+    free_config(cfg);
+}
+
 /* The histogram in a lat_hist (NULL: none); count -1 when damaged. */
 static void q_hist(const char *path, const char *sql, struct hist *h)
 {
@@ -2423,6 +2536,7 @@ int main(int argc, char **argv)
     UNIT_RUN(test_migrate_v3_fails_whole);
     UNIT_RUN(test_migrate_v4);
     UNIT_RUN(test_migrate_v4_fails_whole);
+    UNIT_RUN(test_migrate_v6);
     UNIT_RUN(test_latency_rollups);
     UNIT_RUN(test_damaged_hist_replaced);
     UNIT_RUN(test_commits);
