@@ -472,10 +472,10 @@ static void test_error_lines(void)
                   "NAME] section)\n"
                   "t.ini:4: [alert] retention: unknown key (it belongs in [daemon])\n");
     EXPECT_ERRORS("[deamon]\nlog_level = info\n",
-                  "t.ini:1: unknown section [deamon] (expected [daemon], [defaults], [alert] or "
-                  "[target NAME])\n");
+                  "t.ini:1: unknown section [deamon] (expected [daemon], [defaults], [alert], "
+                  "[path] or [target NAME])\n");
     EXPECT_ERRORS("log_level = info\n", "t.ini:1: log_level: key outside a section (put it under "
-                                        "[daemon], [defaults], [alert] or [target NAME])\n");
+                                        "[daemon], [defaults], [alert], [path] or [target NAME])\n");
     EXPECT_ERRORS(
         "[daemon]\nretention = 10\nlog_level = loud\ndatabase =\n",
         "t.ini:2: [daemon] retention: \"10\" has no unit (use ms, s, m, h or d, e.g. "
