@@ -99,8 +99,8 @@ DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/ale
                daemon/notify.c daemon/ping_pool.c daemon/probe.c daemon/probe_connect.c \
                daemon/probe_ping.c daemon/probe_resolve.c daemon/probe_send.c daemon/reload.c \
                daemon/resolv.c daemon/result.c daemon/sched.c daemon/sock.c daemon/store.c \
-               daemon/store_file.c daemon/store_prune.c daemon/store_schema.c \
-               daemon/store_sql.c daemon/store_writer.c
+               daemon/store_file.c daemon/store_path.c daemon/store_prune.c daemon/store_schema.c \
+               daemon/store_sql.c daemon/store_writer.c daemon/trace.c
 CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
                client/cmd_latency.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
