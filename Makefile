@@ -102,7 +102,7 @@ DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/ale
                daemon/store_file.c daemon/store_path.c daemon/store_prune.c daemon/store_schema.c \
                daemon/store_sql.c daemon/store_writer.c daemon/trace.c
 CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
-               client/cmd_latency.c \
+               client/cmd_latency.c client/cmd_path.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
                client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
                client/main.c client/output.c client/sha256.c client/state.c client/timearg.c \

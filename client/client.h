@@ -129,6 +129,7 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv);
 int cmd_latency_run(struct client *cl, int argc, char **argv);
 /* cmd_status.c */
 int cmd_status_run(struct client *cl, int argc, char **argv);
+int cmd_path_run(struct client *cl, int argc, char **argv);
 /* web.c */
 #define WEB_DEFAULT_LISTEN "127.0.0.1:9471"
 int cmd_web_run(struct client *cl, int argc, char **argv);
