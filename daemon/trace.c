@@ -384,14 +384,21 @@ static void trace_finish(struct trace *t)
     tr->stats.packets += t->path.packets;
     if (last >= 0)
         trace_addr_text(&t->path.hops[last].from, addr, sizeof(addr));
-    if (t->path.why == TRACE_FAILURE)
-        log_info("target %s: path %s after hop %d (%s), %u probes in %lld ms", t->name,
-                 t->path.reached ? "reached the destination" : "stops",
-                 last >= 0 ? t->path.hops[last].ttl : 0, addr, t->path.packets,
-                 (long long)(t->path.duration_us / 1000));
-    else
+    if (t->path.why != TRACE_FAILURE)
         log_debug("target %s: baseline path, %d hops, %s", t->name, last + 1,
                   t->path.reached ? "reached" : "not reached");
+    else if (t->path.reached)
+        log_info("target %s: path reaches %s at hop %d (%u probes, %lld ms)", t->name, addr,
+                 t->path.hops[last].ttl, t->path.packets,
+                 (long long)(t->path.duration_us / 1000));
+    else if (last >= 0)
+        log_info("target %s: path stops after hop %d (%s%s) (%u probes, %lld ms)", t->name,
+                 t->path.hops[last].ttl, addr,
+                 t->path.hops[last].said == HOP_UNREACH ? ", unreachable" : "", t->path.packets,
+                 (long long)(t->path.duration_us / 1000));
+    else
+        log_info("target %s: path: no answer from hop 1 on (%u probes, %lld ms)", t->name,
+                 t->path.packets, (long long)(t->path.duration_us / 1000));
     if (tr->done != NULL)
         tr->done(&t->path, tr->done_arg);
     trace_release(tr, t);
