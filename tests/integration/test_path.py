@@ -49,13 +49,13 @@ while True:
 """
 
 
-def config(tmp_path, targets, path_section="hop_timeout = 300ms\nprobes = 2\n"):
+def config(tmp_path, targets, path_section="hop_timeout = 300ms\nprobes = 2\n", extra=""):
     cfg = tmp_path / "netdiag.ini"
     cfg.write_text(
         "[daemon]\ndatabase = %s\nlog_level = debug\n\n"
         "[defaults]\ninterval = 3s\ntimeout = 2s\n\n"
-        "[path]\n%s\n%s"
-        % (tmp_path / "db.sqlite", path_section, targets))
+        "[path]\n%s\n%s\n%s"
+        % (tmp_path / "db.sqlite", path_section, extra, targets))
     return str(cfg)
 
 
@@ -118,14 +118,14 @@ def netdiag_path(tmp_path, target, fmt=None):
     return p.stdout
 
 
-def run_case(tmp_path, targets, setup, fault, v6=False, names=None):
+def run_case(tmp_path, targets, setup, fault, v6=False, names=None, extra="", after=None):
     """The daemon in the chain: setup(c) before it starts, then every
     target's baseline, then fault(c), then every target's failure path
     traced after that baseline (a first attempt may fail while the chain
     settles, IPv6 neighbour discovery: path_hold is short here so that
     the fault still gets its own trace). Returns the chain (stopped)."""
     names = names or []
-    cfg = config(tmp_path, targets, "hop_timeout = 300ms\nprobes = 2\npath_hold = 1s\n")
+    cfg = config(tmp_path, targets, "hop_timeout = 300ms\nprobes = 2\npath_hold = 1s\n", extra)
     with chainns.ChainNS([NETDIAGD, "-c", cfg], v6=v6, hold=True) as c:
         setup(c)
         c.start()
@@ -137,6 +137,8 @@ def run_case(tmp_path, targets, setup, fault, v6=False, names=None):
         fault(c)
         for n in names:
             wait_path(tmp_path, n, "failure", c, after=max(last, base[n][0]))
+        if after is not None:
+            after(c)
     return c
 
 
@@ -168,6 +170,10 @@ def test_unreachable_at_r2_connect(tmp_path):
     assert "went 10.99.1.2 \u2192 10.99.2.2 \u2192 10.99.3.2" in out
     assert "host unreachable (ICMP 3/1)" in out
     assert "path changed" not in out
+    # the failure that started the trace says where the path stopped
+    p = subprocess.run([NETDIAG, "--db", str(tmp_path / "db.sqlite"), "failures", "--wide"],
+                       capture_output=True, text=True, timeout=30)
+    assert "path stops after hop 2 (10.99.2.2)" in p.stdout, p.stdout
     rows = [json.loads(line.rstrip(",")) for line in
             netdiag_path(tmp_path, "web", "json").splitlines() if line.startswith("{")]
     assert rows[1]["address"] == "10.99.2.2" and rows[1]["icmp_type"] == 3
@@ -207,7 +213,12 @@ def test_silent_drop_at_r2_resolve(tmp_path):
         # r2 drops everything for dst without a word
         c.run("r2", "ip", "route", "add", "blackhole", "10.99.3.2/32")
 
-    run_case(tmp_path, targets, setup, fault, names=["dns"])
+    def alert(c):
+        wait_rows(tmp_path, "SELECT id FROM alerts", timeout=40, chain=c)
+
+    # an alert after two timeouts in a 4 s window
+    run_case(tmp_path, targets, setup, fault, names=["dns"], after=alert,
+             extra="[alert]\nwindow = 4s\nmin_failures = 2\nmin_ratio = 0\n")
     pid, reached, stop_ttl, stop_addr, proto, port, _, packets = \
         paths_of(tmp_path, "dns", "failure")[-1]
     assert (reached, stop_ttl, stop_addr, proto, port) == (0, 1, "10.99.1.2", "udp", 5353)
@@ -217,6 +228,10 @@ def test_silent_drop_at_r2_resolve(tmp_path):
     assert packets == 1 + 3 * 2  # hop 1 answered at once, 3 silent hops twice each
     out = netdiag_path(tmp_path, "dns")
     assert "stops after hop 1 (10.99.1.2); no answer from hop 2 on; last good path " in out
+    # the alert the failures raised says where the path stopped
+    p = subprocess.run([NETDIAG, "--db", str(tmp_path / "db.sqlite"), "alerts", "--wide"],
+                       capture_output=True, text=True, timeout=30)
+    assert "path stops after hop 1 (10.99.1.2)" in p.stdout, p.stdout
 
 
 def test_route_moved_ping(tmp_path):
