@@ -37,8 +37,8 @@ enum client_exit {
 /* Where a traced path (paths AS p, schema 7) stopped, in words, as
  * `failures` and `alerts` add it to a detail in their tables. */
 #define CLIENT_PATH_STOP_SQL                                                                       \
-    "CASE WHEN p.reached THEN 'path reached ' || p.dest || ' at hop ' || p.stop_ttl "             \
-    "WHEN p.stop_ttl IS NULL THEN 'path: no answer from hop 1 on' ELSE 'path stops after hop ' " \
+    "CASE WHEN p.reached THEN 'path reached ' || p.dest || ' at hop ' || p.stop_ttl "              \
+    "WHEN p.stop_ttl IS NULL THEN 'path: no answer from hop 1 on' ELSE 'path stops after hop ' "   \
     "|| p.stop_ttl || ' (' || coalesce(p.stop_addr, 'this host') || ')' END"
 /* Test hook: "now" as an ISO-8601 time, so golden outputs stay stable. */
 #define CLIENT_NOW_ENV "NETDIAG_NOW"

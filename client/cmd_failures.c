@@ -114,8 +114,8 @@ static void failures_row(struct client *cl, struct db *db, struct output *o, sql
 /* Where the path traced for a failure stopped (schema 7), as the table's
  * detail says it after the stored detail. */
 #define FAILURES_PATH_SQL                                                                          \
-    "(SELECT " CLIENT_PATH_STOP_SQL " FROM paths AS p "                                          \
-    "WHERE p.target_id = f.target_id AND p.failure_ts = f.ts AND p.why = 'failure' "             \
+    "(SELECT " CLIENT_PATH_STOP_SQL " FROM paths AS p "                                            \
+    "WHERE p.target_id = f.target_id AND p.failure_ts = f.ts AND p.why = 'failure' "               \
     "ORDER BY p.id DESC LIMIT 1)"
 
 /* The SELECT of failure rows with their names and text: the columns

@@ -17,8 +17,8 @@
 struct phop {
     int ttl;
     char said[16];
-    char addr[64]; /* "" : silent */
-    int64_t rtt_us; /* -1: none */
+    char addr[64];            /* "" : silent */
+    int64_t rtt_us;           /* -1: none */
     int icmp_type, icmp_code; /* -1: not an ICMP answer */
 };
 
@@ -109,9 +109,10 @@ static void path_said_text(const struct ppath *p, const struct phop *h, char *bu
     } else if (strcmp(h->said, "silent") == 0) {
         snprintf(buf, len, "no answer");
     } else if (strcmp(h->said, "reached") == 0) {
-        snprintf(buf, len, "%s", strcmp(p->proto, "tcp") == 0    ? "answered (TCP)"
-                                 : strcmp(p->proto, "icmp") == 0 ? "echo reply"
-                                                                 : "answered (UDP)");
+        snprintf(buf, len, "%s",
+                 strcmp(p->proto, "tcp") == 0    ? "answered (TCP)"
+                 : strcmp(p->proto, "icmp") == 0 ? "echo reply"
+                                                 : "answered (UDP)");
     } else if (strcmp(h->said, "unreachable") == 0) {
         snprintf(buf, len, "no route from this host");
     } else {
@@ -160,9 +161,9 @@ static int path_find(struct db *db, int64_t target_id, int64_t at_ms, const char
 {
     sqlite3_stmt *st;
     int rc;
-    const char *cond = why == NULL                    ? ""
+    const char *cond = why == NULL                   ? ""
                        : strcmp(why, "failure") == 0 ? " AND why = 'failure'"
-                                                      : " AND why = 'baseline' AND reached = 1";
+                                                     : " AND why = 'baseline' AND reached = 1";
     char sql[400];
 
     snprintf(sql, sizeof(sql),

@@ -507,7 +507,8 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     switch (p->cur) {
     case CUR_NONE:
         perr(p, f->name, f->lineno, "%s: key outside a section (put it under %s)", name,
-             f->included ? "[target NAME]" : "[daemon], [defaults], [alert], [path] or [target NAME]");
+             f->included ? "[target NAME]"
+                         : "[daemon], [defaults], [alert], [path] or [target NAME]");
         return 0;
     case CUR_IGNORE:
         return 1;

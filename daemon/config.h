@@ -150,13 +150,13 @@ struct alert_config {
 /* [path]: the tracer's bounds (trace.c). */
 #define CONFIG_PATH_HOPS_MAX 64
 struct path_config {
-    int trace;           /* 0 off, 1 on */
-    int64_t max_hops;    /* TTLs tried: 1 .. max_hops */
-    int64_t probes;      /* probes per hop before it counts as silent (1-3) */
+    int trace;        /* 0 off, 1 on */
+    int64_t max_hops; /* TTLs tried: 1 .. max_hops */
+    int64_t probes;   /* probes per hop before it counts as silent (1-3) */
     int64_t hop_timeout_ms;
-    int64_t max_traces;  /* traces in flight at once, all targets */
-    int64_t hold_ms;     /* at most one failure trace per target per hold */
-    int64_t refresh_ms;  /* a healthy target's baseline at most this often */
+    int64_t max_traces; /* traces in flight at once, all targets */
+    int64_t hold_ms;    /* at most one failure trace per target per hold */
+    int64_t refresh_ms; /* a healthy target's baseline at most this often */
 };
 
 struct config {

@@ -156,7 +156,7 @@ void trace_run_answer(struct trace_run *run, enum hop_said said, const struct so
 void trace_run_timeout(struct trace_run *run)
 {
     if (run->done || run->ttl == 0 || run->tries < run->probes)
-        return; /* another probe at this TTL comes first */
+        return;               /* another probe at this TTL comes first */
     (void)trace_run_hop(run); /* silent */
     if (++run->silent >= TRACE_SILENT_MAX)
         run->done = true;
@@ -260,51 +260,52 @@ struct trace {
 
 #define TRACE_TAB_MIN 64
 
-static struct tentry *tab_find(struct tracer *tr, int64_t id, bool insert);
+/* The slot of id in a table of cap (a power of two) slots: its own, or
+ * the free one where it goes. */
+static struct tentry *tab_slot(struct tentry *tab, size_t cap, int64_t id)
+{
+    size_t i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 20) & (cap - 1);
+
+    while (tab[i].id != id && tab[i].id != 0)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
 
 static int tab_grow(struct tracer *tr)
 {
     size_t ncap = tr->tab_cap ? tr->tab_cap * 2 : TRACE_TAB_MIN;
-    struct tentry *old = tr->tab;
-    size_t ocap = tr->tab_cap;
     struct tentry *nt = calloc(ncap, sizeof(*nt));
 
     if (nt == NULL)
         return -1;
+    for (size_t i = 0; i < tr->tab_cap; i++)
+        if (tr->tab[i].id != 0)
+            *tab_slot(nt, ncap, tr->tab[i].id) = tr->tab[i];
+    free(tr->tab);
     tr->tab = nt;
     tr->tab_cap = ncap;
-    tr->tab_used = 0;
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i].id != 0) {
-            struct tentry *e = tab_find(tr, old[i].id, true);
-            *e = old[i];
-        }
-    free(old);
     return 0;
 }
 
+/* The entry of target row id; insert: made when missing (NULL: out of
+ * memory). The table only grows: a target removed keeps its 32 bytes
+ * until the daemon stops (a reload may bring it back, with its hold). */
 static struct tentry *tab_find(struct tracer *tr, int64_t id, bool insert)
 {
-    size_t i;
+    struct tentry *e;
 
     if (insert && (tr->tab_used + 1) * 2 > tr->tab_cap && tab_grow(tr) < 0)
         return NULL;
     if (tr->tab_cap == 0)
         return NULL;
-    i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 20) & (tr->tab_cap - 1);
-    for (;;) {
-        struct tentry *e = &tr->tab[i];
-        if (e->id == id)
-            return e;
-        if (e->id == 0) {
-            if (!insert)
-                return NULL;
-            e->id = id;
-            tr->tab_used++;
-            return e;
-        }
-        i = (i + 1) & (tr->tab_cap - 1);
-    }
+    e = tab_slot(tr->tab, tr->tab_cap, id);
+    if (e->id == id)
+        return e;
+    if (!insert)
+        return NULL;
+    e->id = id;
+    tr->tab_used++;
+    return e;
 }
 
 struct tracer *tracer_new(struct event_base *base, const struct config *cfg, tracer_done_fn done,
@@ -389,8 +390,7 @@ static void trace_finish(struct trace *t)
                   t->path.reached ? "reached" : "not reached");
     else if (t->path.reached)
         log_info("target %s: path reaches %s at hop %d (%u probes, %lld ms)", t->name, addr,
-                 t->path.hops[last].ttl, t->path.packets,
-                 (long long)(t->path.duration_us / 1000));
+                 t->path.hops[last].ttl, t->path.packets, (long long)(t->path.duration_us / 1000));
     else if (last >= 0)
         log_info("target %s: path stops after hop %d (%s%s) (%u probes, %lld ms)", t->name,
                  t->path.hops[last].ttl, addr,
@@ -452,11 +452,9 @@ static void trace_io_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct trace *t = arg;
     struct errq_msg m;
-    int n;
 
-    (void)what;
     /* the error queue first: a router's ICMP also sets the socket's error */
-    for (int i = 0; i < 8 && (n = errq_read((int)fd, &m)) == 1; i++) {
+    for (int i = 0; i < 8 && errq_read((int)fd, &m) == 1; i++) {
         if (m.origin == SO_EE_ORIGIN_ICMP || m.origin == SO_EE_ORIGIN_ICMP6) {
             trace_icmp(t, &m);
             return;
@@ -471,9 +469,8 @@ static void trace_io_cb(evutil_socket_t fd, short what, void *arg)
         socklen_t el = sizeof(err);
         if (getsockopt((int)fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
             err = errno;
-        if (err == 0 && (what & EV_WRITE)) /* connected: the end answered */
-            trace_answered(t, HOP_REACHED, &t->path.dest.sa, false, 0, 0);
-        else if (err == ECONNREFUSED || err == ECONNRESET) /* a RST from the end */
+        /* connected, or a RST: the end answered */
+        if ((err == 0 && (what & EV_WRITE)) || err == ECONNREFUSED || err == ECONNRESET)
             trace_answered(t, HOP_REACHED, &t->path.dest.sa, false, 0, 0);
         else if (err != 0 && err != EINPROGRESS && err != EAGAIN)
             trace_answered(t, HOP_UNREACH, NULL, false, 0, 0);
@@ -625,16 +622,16 @@ static void trace_start(struct tracer *tr, struct tentry *e, const struct result
     t->path.ts_ms = util_now_ms();
     t->path.failure_ts_ms = why == TRACE_FAILURE ? r->ts_ms : 0;
     t->path.why = why;
-    t->path.port = t->af == AF_INET6 ? ntohs(t->path.dest.sin6.sin6_port)
-                                     : ntohs(t->path.dest.sin.sin_port);
+    t->path.port =
+        t->af == AF_INET6 ? ntohs(t->path.dest.sin6.sin6_port) : ntohs(t->path.dest.sin.sin_port);
     switch (tg->kind) {
     case KIND_CONNECT:
         t->path.proto = TRACE_TCP;
         break;
     case KIND_SEND:
         t->path.proto = tg->protocol == PROTO_TCP ? TRACE_TCP : TRACE_UDP;
-        t->payload_len = tg->payload_len < sizeof(t->payload) ? tg->payload_len
-                                                              : sizeof(t->payload);
+        t->payload_len =
+            tg->payload_len < sizeof(t->payload) ? tg->payload_len : sizeof(t->payload);
         if (t->payload_len > 0)
             memcpy(t->payload, tg->payload, t->payload_len);
         break;

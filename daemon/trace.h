@@ -32,12 +32,12 @@ const char *trace_proto_name(enum trace_proto proto);
 
 /* What one hop said. */
 enum hop_said {
-    HOP_SILENT,   /* no answer within hop_timeout, probes times */
-    HOP_TTL,      /* time exceeded: a router on the way */
-    HOP_UNREACH,  /* destination unreachable / prohibited, from a router:
-                   * the path stops here */
-    HOP_REACHED,  /* the destination answered (connected, refused, port
-                   * unreachable from itself, an echo reply, a datagram) */
+    HOP_SILENT,  /* no answer within hop_timeout, probes times */
+    HOP_TTL,     /* time exceeded: a router on the way */
+    HOP_UNREACH, /* destination unreachable / prohibited, from a router:
+                  * the path stops here */
+    HOP_REACHED, /* the destination answered (connected, refused, port
+                  * unreachable from itself, an echo reply, a datagram) */
 };
 const char *trace_hop_said_name(enum hop_said said);
 
@@ -48,8 +48,8 @@ const char *trace_hop_said_name(enum hop_said said);
 
 struct trace_hop {
     uint8_t ttl;
-    uint8_t said;           /* enum hop_said */
-    bool icmp;              /* type and code are an ICMP message's */
+    uint8_t said; /* enum hop_said */
+    bool icmp;    /* type and code are an ICMP message's */
     uint8_t icmp_type, icmp_code;
     union nd_sockaddr from; /* who answered (family 0: nobody) */
     int32_t rtt_us;         /* -1: silent */
@@ -76,9 +76,9 @@ struct trace_path {
  * unit test from a fake network). */
 struct trace_run {
     int max_hops, probes;
-    int ttl;       /* being probed now; 0 before the first */
-    int tries;     /* probes sent at this TTL */
-    int silent;    /* silent hops in a row */
+    int ttl;    /* being probed now; 0 before the first */
+    int tries;  /* probes sent at this TTL */
+    int silent; /* silent hops in a row */
     bool done;
     struct trace_path *path;
 };

@@ -320,3 +320,35 @@ def test_fifty_failing_at_once_are_bounded(tmp_path):
     assert len(ids) == len(set(ids)), "a target traced twice within path_hold"
     packets = query(tmp_path, "SELECT max(packets) FROM paths")[0][0]
     assert packets <= 4, packets  # hop 1, then 3 silent hops, one probe each
+
+
+def test_reload_changes_the_limits(tmp_path):
+    """[path] is read again at a reload: tracing off at start stores no
+    path; on after SIGHUP, the failing target is traced with the new
+    max_hops; a bad [path] value keeps the running limits."""
+    import signal
+    targets = "[target web]\nkind = connect\nhost = 10.99.3.2\nport = 7000\n"
+    cfg = config(tmp_path, targets, "trace = off\n")
+    with chainns.ChainNS([NETDIAGD, "-c", cfg], hold=True) as c:
+        c.run("r2", "ip", "route", "add", "blackhole", "10.99.3.2/32")
+        c.start()
+        wait_rows(tmp_path, "SELECT ts FROM failures", n=2, chain=c)
+        assert query(tmp_path, "SELECT count(*) FROM paths")[0][0] == 0
+        pid = query(tmp_path, "SELECT pid FROM runs ORDER BY id DESC LIMIT 1")[0][0]
+        # a bad value: refused, the old limits (off) stay
+        config(tmp_path, targets, "trace = on\nmax_hops = 99\n")
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "reload failed" not in c.stderr_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "max_hops" in c.stderr_text()
+        n = len(query(tmp_path, "SELECT ts FROM failures"))
+        wait_rows(tmp_path, "SELECT ts FROM failures", n=n + 1, chain=c)
+        assert query(tmp_path, "SELECT count(*) FROM paths")[0][0] == 0
+        config(tmp_path, targets, "trace = on\nmax_hops = 2\nhop_timeout = 200ms\nprobes = 1\n")
+        os.kill(pid, signal.SIGHUP)
+        rows = wait_rows(tmp_path, "SELECT id, packets FROM paths WHERE why = 'failure'",
+                         chain=c)
+    h = hops(tmp_path, rows[0][0])
+    assert [x[0] for x in h] == [1, 2] and h[0][2] == "10.99.1.2" and h[1][1] == "silent"
+    assert rows[0][1] == 2

@@ -71,9 +71,8 @@ static void test_run_reaches(void)
 
 static void test_run_unreachable_stops(void)
 {
-    static const struct fake_hop chain[] = {{"10.99.1.2", HOP_TTL, 1},
-                                            {"10.99.2.2", HOP_UNREACH, 1},
-                                            {"10.99.3.2", HOP_REACHED, 1}};
+    static const struct fake_hop chain[] = {
+        {"10.99.1.2", HOP_TTL, 1}, {"10.99.2.2", HOP_UNREACH, 1}, {"10.99.3.2", HOP_REACHED, 1}};
     struct trace_path path;
     struct trace_run run;
     char a[64];
@@ -109,8 +108,10 @@ static void test_run_silent_gap_and_retries(void)
 
 static void test_run_max_hops(void)
 {
-    static const struct fake_hop chain[] = {{"10.0.0.1", HOP_TTL, 1}, {"10.0.0.2", HOP_TTL, 1},
-                                            {"10.0.0.3", HOP_TTL, 1}, {"10.0.0.4", HOP_TTL, 1},
+    static const struct fake_hop chain[] = {{"10.0.0.1", HOP_TTL, 1},
+                                            {"10.0.0.2", HOP_TTL, 1},
+                                            {"10.0.0.3", HOP_TTL, 1},
+                                            {"10.0.0.4", HOP_TTL, 1},
                                             {"10.0.0.5", HOP_TTL, 1}};
     struct trace_path path;
     struct trace_run run;
