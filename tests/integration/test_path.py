@@ -118,6 +118,12 @@ def netdiag_path(tmp_path, target, fmt=None):
     return p.stdout
 
 
+def clean_exit(c):
+    """netdiagd stopped by SIGTERM exits 0, and the sanitizers said nothing."""
+    assert c.returncode == 0, c.stderr[-3000:]
+    assert "Sanitizer" not in c.stderr and "runtime error" not in c.stderr, c.stderr[-5000:]
+
+
 def run_case(tmp_path, targets, setup, fault, v6=False, names=None, extra="", after=None):
     """The daemon in the chain: setup(c) before it starts, then every
     target's baseline, then fault(c), then every target's failure path
@@ -139,6 +145,7 @@ def run_case(tmp_path, targets, setup, fault, v6=False, names=None, extra="", af
             wait_path(tmp_path, n, "failure", c, after=max(last, base[n][0]))
         if after is not None:
             after(c)
+    clean_exit(c)
     return c
 
 
@@ -309,6 +316,7 @@ def test_fifty_failing_at_once_are_bounded(tmp_path):
         time.sleep(2)
         rows = query(tmp_path, "SELECT ts, duration_ms, target_id FROM paths "
                      "WHERE why = 'failure'")
+    clean_exit(c)
     events = sorted([(ts, 1) for ts, d, _ in rows] + [(ts + d, -1) for ts, d, _ in rows],
                     key=lambda e: (e[0], e[1]))
     cur = peak = 0
@@ -349,6 +357,7 @@ def test_reload_changes_the_limits(tmp_path):
         os.kill(pid, signal.SIGHUP)
         rows = wait_rows(tmp_path, "SELECT id, packets FROM paths WHERE why = 'failure'",
                          chain=c)
+    clean_exit(c)
     h = hops(tmp_path, rows[0][0])
     assert [x[0] for x in h] == [1, 2] and h[0][2] == "10.99.1.2" and h[1][1] == "silent"
     assert rows[0][1] == 2
