@@ -25,6 +25,10 @@ import histlib
 from conftest import NETDIAG, NETDIAGD, closed_port
 
 APPLICATION_ID = 1313097031
+# the newest schema, as daemon/store.h says it
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "daemon", "store.h")) as _f:
+    SCHEMA_VERSION = int(re.search(r"#define STORE_SCHEMA_VERSION (\d+)", _f.read()).group(1))
 SCHEMA_V1 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit",
                          "schema_v1.sql")
 STOPPED = re.compile(r"stopped: (\d+) results, (\d+) failures, \d+ failure rows stored, (\d+) dropped")
@@ -230,7 +234,7 @@ def test_migrates_a_version_1_database(tmp_path, daemons):
     assert results > 0 and dropped == 0
 
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view).fetchall() == before
     # the old rows belong to no commit; the new ones to this run's
@@ -323,7 +327,7 @@ def test_migrates_a_real_version_4_database(tmp_path, daemons):
             assert set(rows) <= set(after[table]), table  # new ones beside
     con = ro(db)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         fresh = sqlite3.connect(":memory:")
         with open(SCHEMA, encoding="utf-8") as f:
@@ -379,7 +383,7 @@ def test_migration_killed_halfway(tmp_path, daemons):
     assert d.wait_log(r"started:", timeout=60), d.log()
     assert d.stop() == 0, d.log()
     con = ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute(view + " WHERE target_id IN (1, 2)").fetchone() == summed
     con.close()
