@@ -31,9 +31,15 @@ enum client_exit {
  * test_client checks it against STORE_SCHEMA_VERSION, so a schema change
  * cannot slip past the client unreviewed. Older versions (from 1) are read
  * too: a database netdiagd has not migrated yet (db->version). */
-#define CLIENT_SCHEMA_VERSION 7
+#define CLIENT_SCHEMA_VERSION 8
 /* How long a query waits for a database that is locked or recovering. */
 #define CLIENT_BUSY_TIMEOUT_MS 2000
+/* Where a traced path (paths AS p, schema 8) stopped, in words, as
+ * `failures` and `alerts` add it to a detail in their tables. */
+#define CLIENT_PATH_STOP_SQL                                                                       \
+    "CASE WHEN p.reached THEN 'path reached ' || p.dest || ' at hop ' || p.stop_ttl "              \
+    "WHEN p.stop_ttl IS NULL THEN 'path: no answer from hop 1 on' ELSE 'path stops after hop ' "   \
+    "|| p.stop_ttl || ' (' || coalesce(p.stop_addr, 'this host') || ')' END"
 /* Test hook: "now" as an ISO-8601 time, so golden outputs stay stable. */
 #define CLIENT_NOW_ENV "NETDIAG_NOW"
 
@@ -132,6 +138,7 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv);
 int cmd_latency_run(struct client *cl, int argc, char **argv);
 /* cmd_status.c */
 int cmd_status_run(struct client *cl, int argc, char **argv);
+int cmd_path_run(struct client *cl, int argc, char **argv);
 /* web.c */
 #define WEB_DEFAULT_LISTEN "127.0.0.1:9471"
 int cmd_web_run(struct client *cl, int argc, char **argv);

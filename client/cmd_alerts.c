@@ -121,7 +121,17 @@ static void alerts_row(struct client *cl, struct db *db, const struct state *ds,
         output_double(o, sqlite3_column_double(st, 7), 2, NULL);
     }
     alerts_int(o, st, 8);
-    output_str(o, (const char *)sqlite3_column_text(st, 9));
+    if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+        /* the table says where the path stopped; JSON and CSV keep the
+         * stored detail (`netdiag path` has the path itself) */
+        const char *det = (const char *)sqlite3_column_text(st, 9);
+        char d[512];
+        snprintf(d, sizeof(d), "%s%s%s", det ? det : "", det && det[0] ? "; " : "",
+                 (const char *)sqlite3_column_text(st, 12));
+        output_str_shown(o, det, d);
+    } else {
+        output_str(o, (const char *)sqlite3_column_text(st, 9));
+    }
     if (lat || loss) /* as netdiagd says it to the hook and Alertmanager */
         output_str(o, lat ? "Slower than the target's own baseline."
                           : "More echoes lost than the target's own baseline.");
@@ -167,9 +177,17 @@ int cmd_alerts_run(struct client *cl, int argc, char **argv)
     /* An alert belongs to the range when its firing overlaps it. */
     fmt_buf_add(&sql,
                 "SELECT id, target_id, wsa_code, started, resolved, count, peak, baseline, "
-                "attempts, detail, %s FROM alerts WHERE started < ?2 AND (resolved IS NULL "
+                "attempts, detail, %s, %s FROM alerts WHERE started < ?2 AND (resolved IS NULL "
                 "OR resolved >= ?1)",
-                db.version >= 6 ? "metric, value" : "'code', NULL");
+                db.version >= 6 ? "metric, value" : "'code', NULL",
+                /* the newest failure path of its target from an hour
+                 * before it fired until it resolved */
+                db.version >= 8 ? "(SELECT " CLIENT_PATH_STOP_SQL " FROM paths AS p WHERE "
+                                  "p.target_id = alerts.target_id AND p.why = 'failure' AND "
+                                  "p.ts >= alerts.started - 3600000 AND p.ts <= "
+                                  "coalesce(alerts.resolved, 9223372036854775807) ORDER BY p.ts "
+                                  "DESC LIMIT 1)"
+                                : "NULL");
     if (client_opt(cl, "active") != NULL)
         fmt_buf_add(&sql, " AND resolved IS NULL");
     filter_sql(&db, &f, &sql, "target_id", "wsa_code", NULL);

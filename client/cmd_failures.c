@@ -89,7 +89,17 @@ static void failures_row(struct client *cl, struct db *db, struct output *o, sql
         output_null(o);
     else
         output_int(o, sqlite3_column_int64(st, 7));
-    output_str(o, failures_text(st, 8));
+    if (sqlite3_column_count(st) > 13 && sqlite3_column_type(st, 13) != SQLITE_NULL) {
+        /* the table says where the path stopped; JSON and CSV keep the
+         * stored detail (`netdiag path` has the path itself) */
+        char d[512];
+        const char *det = failures_text(st, 8);
+        snprintf(d, sizeof(d), "%s%s%s", det ? det : "", det && det[0] ? "; " : "",
+                 failures_text(st, 13));
+        output_str_shown(o, det, d);
+    } else {
+        output_str(o, failures_text(st, 8));
+    }
     output_str(o, failures_text(st, 9));
     output_str(o, failures_text(st, 10));
     if (sqlite3_column_type(st, 11) == SQLITE_NULL) {
@@ -101,21 +111,30 @@ static void failures_row(struct client *cl, struct db *db, struct output *o, sql
     output_end_row(o);
 }
 
+/* Where the path traced for a failure stopped (schema 8), as the table's
+ * detail says it after the stored detail. */
+#define FAILURES_PATH_SQL                                                                          \
+    "(SELECT " CLIENT_PATH_STOP_SQL " FROM paths AS p "                                            \
+    "WHERE p.target_id = f.target_id AND p.failure_ts = f.ts AND p.why = 'failure' "               \
+    "ORDER BY p.id DESC LIMIT 1)"
+
 /* The SELECT of failure rows with their names and text: the columns
- * failures_row() reads, then seq (the key is ts, target_id, seq). */
+ * failures_row() reads, then seq (the key is ts, target_id, seq), then
+ * where the failure's path stopped (NULL: not traced). */
 static void failures_select(struct db *db, struct fmt_buf *sql)
 {
     /* the lookup tables are joined on their primary keys */
     if (db->version >= 2)
         fmt_buf_add(sql,
                     "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
-                    "r.name, f.raw_value, f.detail, %s, %s, f.latency_us, f.seq FROM failures "
+                    "r.name, f.raw_value, f.detail, %s, %s, f.latency_us, f.seq, %s FROM failures "
                     "AS f LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code "
                     "LEFT JOIN raws AS r ON r.id = f.raw_id "
                     "LEFT JOIN addrs AS la ON la.id = f.local_addr_id "
                     "LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id ",
                     FAILURES_ADDR_SQL("la.addr", "f.local_port"),
-                    FAILURES_ADDR_SQL("ra.addr", "f.remote_port"));
+                    FAILURES_ADDR_SQL("ra.addr", "f.remote_port"),
+                    db->version >= 8 ? FAILURES_PATH_SQL : "NULL");
     else /* schema version 1: netdiagd has not migrated it yet */
         fmt_buf_add(sql, "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
                          "f.raw, f.raw_value, f.detail, f.local, f.remote, f.latency_us, f.seq "

@@ -159,6 +159,11 @@ static const struct client_option web_options[] = {
     OPT_END,
 };
 
+static const struct client_option path_options[] = {
+    {"at", 0, "TIME", "the failure at or before TIME (default: the newest)", false},
+    OPT_END,
+};
+
 static const struct client_option alerts_options[] = {
     {"active", 0, NULL, "only alerts still firing", false},
     OPT_TARGET,
@@ -251,6 +256,24 @@ static const struct command commands[] = {
                 "as a line, the 10th to 90th percentile as shading, \"x\" for a bucket without "
                 "a successful attempt, and for ping targets a line of loss below.",
         .options = latency_options,
+    },
+    {
+        .name = "path",
+        .run = cmd_path_run,
+        .args = "TARGET",
+        .min_args = 1,
+        .max_args = 1,
+        .summary = "the path a failing target's probes took, beside its last good path",
+        .help = "The path netdiagd traced when TARGET began to fail (the newest such trace, or "
+                "the newest at or before --at), hop by hop beside the target's last good path, "
+                "mtr-like: TTL, the address that answered, its round trip and what it said "
+                "(time exceeded, host unreachable, administratively prohibited with the ICMP "
+                "type and code, no answer), first a line saying where it stopped (\"stops "
+                "after hop 2 (10.99.2.2, host unreachable); last good path 16:02 went 10.99.1.2 "
+                "-> 10.99.2.2 -> 10.99.3.2\") and where it changed (\"path changed at hop 2\"). "
+                "Without a failure trace, the newest baseline path. JSON and CSV: one row per "
+                "hop with both paths' ids and times.",
+        .options = path_options,
     },
     {
         .name = "alerts",

@@ -37,6 +37,7 @@ enum cur_section {
     CUR_IGNORE, /* after a bad header: its keys are dropped without more errors */
     CUR_DAEMON,
     CUR_ALERT,
+    CUR_PATH,
     CUR_DEFAULTS,
     CUR_TARGET,
 };
@@ -142,6 +143,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     static const char *const where[] = {
         [SEC_DAEMON] = "[daemon]",
         [SEC_ALERT] = "[alert]",
+        [SEC_PATH] = "[path]",
         [SEC_TARGET] = "[defaults] or a [target NAME] section",
     };
     enum cur_section cur = p->cur;
@@ -149,7 +151,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     for (size_t i = 0; i < NOPTS; i++) {
         enum opt_section s = config_options[i].section;
         bool here = (s == SEC_DAEMON && cur == CUR_DAEMON) ||
-                    (s == SEC_ALERT && cur == CUR_ALERT) ||
+                    (s == SEC_ALERT && cur == CUR_ALERT) || (s == SEC_PATH && cur == CUR_PATH) ||
                     (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS));
         if (!here && strcmp(config_options[i].key, key) == 0) {
             perr(p, file, line, "%s %s: unknown key (it belongs in %s)", p->label, key, where[s]);
@@ -164,6 +166,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     for (size_t i = 0; i < NOPTS; i++) {
         enum opt_section s = config_options[i].section;
         if ((s == SEC_DAEMON && cur == CUR_DAEMON) || (s == SEC_ALERT && cur == CUR_ALERT) ||
+            (s == SEC_PATH && cur == CUR_PATH) ||
             (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS)))
             suggest_add(&sg, config_options[i].key);
     }
@@ -366,9 +369,12 @@ static void section_begin(struct parser *p, const char *s)
         target_new(p, tname, f->name, f->lineno);
         return;
     }
-    if (strcmp(n, "daemon") != 0 && strcmp(n, "alert") != 0 && strcmp(n, "defaults") != 0) {
+    if (strcmp(n, "daemon") != 0 && strcmp(n, "alert") != 0 && strcmp(n, "defaults") != 0 &&
+        strcmp(n, "path") != 0) {
         perr(p, f->name, f->lineno,
-             "unknown section [%s] (expected [daemon], [defaults], [alert] or [target NAME])", n);
+             "unknown section [%s] (expected [daemon], [defaults], [alert], [path] or [target "
+             "NAME])",
+             n);
         return;
     }
     if (f->included) {
@@ -378,6 +384,7 @@ static void section_begin(struct parser *p, const char *s)
     }
     p->cur = strcmp(n, "daemon") == 0  ? CUR_DAEMON
              : strcmp(n, "alert") == 0 ? CUR_ALERT
+             : strcmp(n, "path") == 0  ? CUR_PATH
                                        : CUR_DEFAULTS;
     snprintf(p->label, sizeof(p->label), "[%s]", n);
 }
@@ -500,7 +507,8 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     switch (p->cur) {
     case CUR_NONE:
         perr(p, f->name, f->lineno, "%s: key outside a section (put it under %s)", name,
-             f->included ? "[target NAME]" : "[daemon], [defaults], [alert] or [target NAME]");
+             f->included ? "[target NAME]"
+                         : "[daemon], [defaults], [alert], [path] or [target NAME]");
         return 0;
     case CUR_IGNORE:
         return 1;
@@ -508,7 +516,11 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         return target_set_key(p, p->cur_target, f->name, f->lineno, name, value) ? 1 : 0;
     case CUR_DAEMON:
     case CUR_ALERT:
-        o = config_opt_find(p->cur == CUR_DAEMON ? SEC_DAEMON : SEC_ALERT, name);
+    case CUR_PATH:
+        o = config_opt_find(p->cur == CUR_DAEMON  ? SEC_DAEMON
+                            : p->cur == CUR_ALERT ? SEC_ALERT
+                                                  : SEC_PATH,
+                            name);
         if (o == NULL) {
             err_unknown_key(p, f->name, f->lineno, name);
             return 0;

@@ -147,6 +147,18 @@ struct alert_config {
     int64_t loss_min_lost;       /* the fewest lost echoes that fire */
 };
 
+/* [path]: the tracer's bounds (trace.c). */
+#define CONFIG_PATH_HOPS_MAX 64
+struct path_config {
+    int trace;        /* 0 off, 1 on */
+    int64_t max_hops; /* TTLs tried: 1 .. max_hops */
+    int64_t probes;   /* probes per hop before it counts as silent (1-3) */
+    int64_t hop_timeout_ms;
+    int64_t max_traces; /* traces in flight at once, all targets */
+    int64_t hold_ms;    /* at most one failure trace per target per hold */
+    int64_t refresh_ms; /* a healthy target's baseline at most this often */
+};
+
 struct config {
     char *path; /* the main file as given */
 
@@ -160,6 +172,7 @@ struct config {
     int64_t min_targets; /* fewer targets: refused (config_check_run) */
 
     struct alert_config alert;
+    struct path_config tracing;
 
     struct target *targets;
     size_t ntargets;

@@ -111,6 +111,14 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_ALERT,  "loss_factor",      OT_DOUBLE,   1,                      1000,                   "3",                             CFG(alert.loss_factor),      0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "loss_min_lost",    OT_INT,      1,                      1000000,                "5",                             CFG(alert.loss_min_lost),    0,                 NULL,          0,                  0,         0},
 
+    {SEC_PATH,   "trace",            OT_ENUM,     0,                      0,                      "on",                            CFG(tracing.trace),             0,                 onoff_names,   0,                  0,         0},
+    {SEC_PATH,   "max_hops",         OT_INT,      1,                      CONFIG_PATH_HOPS_MAX,   "30",                            CFG(tracing.max_hops),          0,                 NULL,          0,                  0,         0},
+    {SEC_PATH,   "probes",           OT_INT,      1,                      3,                      "2",                             CFG(tracing.probes),            0,                 NULL,          0,                  0,         0},
+    {SEC_PATH,   "hop_timeout",      OT_DURATION, 10,                     10 * 1000,              "1s",                            CFG(tracing.hop_timeout_ms),    0,                 NULL,          0,                  0,         0},
+    {SEC_PATH,   "max_traces",       OT_INT,      1,                      1000,                   "4",                             CFG(tracing.max_traces),        0,                 NULL,          0,                  0,         0},
+    {SEC_PATH,   "path_hold",        OT_DURATION, 1000,                   DAY_MS,                 "10m",                           CFG(tracing.hold_ms),           0,                 NULL,          0,                  0,         0},
+    {SEC_PATH,   "path_refresh",     OT_DURATION, MINUTE_MS,              30 * DAY_MS,            "6h",                            CFG(tracing.refresh_ms),        0,                 NULL,          0,                  0,         0},
+
     {SEC_TARGET, "kind",             OT_ENUM,     0,                      0,                      NULL,                            TGT(kind),                   0,                 kind_names,    K_ALL,              0,         0},
     {SEC_TARGET, "interval",         OT_DURATION, CONFIG_INTERVAL_MIN_MS, CONFIG_INTERVAL_MAX_MS, "10s",                           TGT(interval_ms),            0,                 NULL,          K_ALL,              0,         0},
     {SEC_TARGET, "timeout",          OT_DURATION, CONFIG_TIMEOUT_MIN_MS,  CONFIG_INTERVAL_MAX_MS, "3s",                            TGT(timeout_ms),             0,                 NULL,          K_ALL,              0,         0},

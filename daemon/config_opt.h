@@ -17,6 +17,7 @@
 enum opt_section {
     SEC_DAEMON,
     SEC_ALERT,
+    SEC_PATH,
     SEC_TARGET, /* [target NAME], [defaults] and the include list file */
 };
 
@@ -65,7 +66,7 @@ struct config_option {
 };
 
 /* Rows in config_options (checked by a static assertion in config_opt.c). */
-#define CONFIG_NOPTS 52
+#define CONFIG_NOPTS 59
 extern const struct config_option config_options[CONFIG_NOPTS];
 
 /* The row of `key` in section `sec`; NULL when there is none. */

@@ -20,6 +20,7 @@
 #include "notify.h"
 #include "probe.h"
 #include "reload.h"
+#include "trace.h"
 #include "resolv.h"
 #include "result.h"
 #include "store.h"
@@ -42,6 +43,7 @@ struct daemon {
     struct store *st;
     struct metrics *metrics;    /* NULL: metrics_listen is off */
     struct alert_engine *alert; /* NULL with --once */
+    struct tracer *tracer;      /* NULL with --once */
     bool once;
     bool debug;
     bool verbose; /* -v: info at least, also after a reload */
@@ -115,6 +117,15 @@ static void daemon_sink(const struct result *r, void *arg)
     metrics_observe(d->metrics, r);
     alert_observe(d->alert, r);
     store_submit(d->st, r);
+    tracer_observe(d->tracer, r);
+}
+
+/* A finished trace goes to the store. */
+static void daemon_path_done(const struct trace_path *path, void *arg)
+{
+    struct daemon *d = arg;
+
+    store_path_put(d->st, path);
 }
 
 /* What /metrics reads at scrape time. */
@@ -296,6 +307,7 @@ static struct config *daemon_reload_swap(void *arg, struct config *ncfg, void *p
     probe_engine_set_targets_prepared(d->eng, ncfg, false, dp != NULL ? dp->ep : NULL);
     t1 = util_mono_us();
     alert_set_config_prepared(d->alert, ncfg, dp != NULL ? dp->ap : NULL);
+    tracer_set_config(d->tracer, ncfg);
     free(dp);
     t2 = util_mono_us();
     if (!d->debug)
@@ -593,6 +605,9 @@ int main(int argc, char **argv)
             rc = EXIT_FAILED;
             goto out;
         }
+        d.tracer = tracer_new(d.base, d.cfg, daemon_path_done, &d);
+        if (d.tracer == NULL)
+            fatalx("out of memory");
     }
     if (!d.once) {
         static const struct reload_ops ops = {.begin = daemon_reload_begin,
@@ -638,6 +653,8 @@ int main(int argc, char **argv)
         reload_stop(d.reload); /* before the store: its thread writes there */
         alert_free(d.alert);   /* before the store: it queues rows */
         d.alert = NULL;
+        tracer_free(d.tracer); /* the same; traces in flight are dropped */
+        d.tracer = NULL;
         store_stop(d.st); /* flushes everything queued, then final figures */
         store_get_stats(d.st, &ss);
         log_debug("schedule: %llu starts, lateness p50 %lld us, p99 %lld us, max %lld us, "
@@ -654,6 +671,7 @@ int main(int argc, char **argv)
 out:
     reload_free(d.reload);
     alert_free(d.alert);
+    tracer_free(d.tracer);
     probe_engine_free(d.eng);
     if (d.ev_tick)
         event_free(d.ev_tick);

@@ -40,6 +40,11 @@ struct result {
      * median); 0 for the other kinds */
     uint16_t echo_sent, echo_recv;
     int64_t rtt_min_us, rtt_max_us;
+    /* the failure came from an ICMP/ICMPv6 message: its type and code and
+     * the offender's address as text ("" when none) */
+    bool icmp;
+    uint8_t icmp_type, icmp_code;
+    char icmp_from[46];
 };
 
 /* One JSON object, no newline, as `netdiagd --once --format json` prints

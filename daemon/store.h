@@ -14,7 +14,7 @@
 /* The newest PRAGMA user_version this build reads and writes (the
  * application_id is NDB_APPLICATION_ID, common/ndb.h). A reader refuses a
  * file with another application_id or a higher version (ndb_check()). */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 /* Results the queue holds (ok and failed); more are dropped and counted.
  * Twice a batch: the loop fills one half while the writer commits the
  * other. ~13 MiB when full (a full disk: about 8 s at 4,000 results/s). */
@@ -143,6 +143,14 @@ struct store_baseline {
 };
 int store_load_baselines(struct store *st, int64_t since_ms, struct store_baseline **out,
                          size_t *n);
+
+/* store_path.c: queue a finished trace for the writer (copied; never
+ * blocks; loop thread only). More than STORE_PATH_QUEUE_MAX waiting are
+ * dropped and counted. The writer also deletes paths older than the
+ * retention when it writes new ones. */
+#define STORE_PATH_QUEUE_MAX 64
+struct trace_path;
+void store_path_put(struct store *st, const struct trace_path *path);
 
 /* Flush everything queued and stop the writer (giving up on a database
  * that stays unwritable for 10 s, counting what is left as dropped);

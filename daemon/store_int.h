@@ -16,6 +16,7 @@
 #include "hist.h"
 #include "result.h"
 #include "store.h"
+#include "trace.h"
 
 /* A batch commits after this many rows or once its oldest result has
  * waited this long, whichever comes first. Each commit writes every page
@@ -231,6 +232,10 @@ struct store {
     struct store_alert *aq;
     size_t aq_head, aq_count;
     uint64_t aq_dropped;
+    /* traced paths waiting for the writer (store_path_put, store_path.c) */
+    struct trace_path *pq[STORE_PATH_QUEUE_MAX];
+    size_t pq_count;
+    uint64_t pq_dropped;
 
     /* a file deleted or replaced under the daemon (file.dev, file.ino) is
      * noticed and never written through the old inode */
@@ -289,6 +294,13 @@ int store_prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **out, s
 /* Keeps SQLite's error message in st->errmsg (ROLLBACK overwrites it) and
  * ends the writer connection's transaction if SQLite has not already. */
 void store_rollback_failed(struct store *st);
+
+/* store_path.c (writer thread): the queued paths in one transaction, and
+ * the paths older than the retention deleted; SQLITE_OK or the error
+ * (the paths stay queued for the retry). */
+int store_path_write(struct store *st);
+/* With mu held, as the writer leaves: the paths still queued are lost. */
+void store_path_drop_all(struct store *st);
 
 /* store_file.c */
 /* Resolves path (links in the directory part are followed, a link as the

@@ -7,16 +7,16 @@
 
 const char store_schema_sql[] =
     "-- SPDX-License-Identifier: ISC\n"
-    "-- The netdiag database, schema version 7: what netdiagd writes and the\n"
+    "-- The netdiag database, schema version 8: what netdiagd writes and the\n"
     "-- netdiag client (and anyone with sqlite3) reads. See sql/README.md.\n"
     "--\n"
     "-- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a\n"
     "-- new database, then stamps PRAGMA application_id = 1313097031 (\"NDIG\") and\n"
-    "-- PRAGMA user_version = 7. An older database is brought here by the\n"
+    "-- PRAGMA user_version = 8. An older database is brought here by the\n"
     "-- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to\n"
     "-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6,\n"
-    "-- sql/007_*.sql: 6 to 7), applied the same way; this file always describes the newest "
-    "schema.\n"
+    "-- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8), applied the same way; this\n"
+    "-- file always describes the newest schema.\n"
     "-- daemon/store_schema.c embeds a copy of it and of the migrations, and\n"
     "-- test_store checks that they are identical.\n"
     "--\n"
@@ -340,7 +340,39 @@ const char store_schema_sql[] =
     "       a.value AS value\n"
     "FROM alerts AS a\n"
     "LEFT JOIN targets AS t ON t.id = a.target_id\n"
-    "LEFT JOIN wsa_codes AS c ON c.code = a.wsa_code;\n";
+    "LEFT JOIN wsa_codes AS c ON c.code = a.wsa_code;\n"
+    "\n"
+    "-- Traced paths (schema version 8; netdiag.ini [path]): one row per trace, one per TTL "
+    "probed.\n"
+    "CREATE TABLE paths (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    target_id   INTEGER NOT NULL,      -- targets.id\n"
+    "    ts          INTEGER NOT NULL,      -- when the trace started (ms)\n"
+    "    why         TEXT NOT NULL,         -- 'baseline' | 'failure'\n"
+    "    failure_ts  INTEGER,               -- why = 'failure': the ts of the failures row\n"
+    "                                       -- (with target_id) that started it\n"
+    "    dest        TEXT NOT NULL,         -- the address traced to: '10.99.3.2'\n"
+    "    protocol    TEXT NOT NULL,         -- 'tcp' | 'udp' | 'icmp', as the probe\n"
+    "    port        INTEGER,               -- the probe's port; NULL for icmp\n"
+    "    reached     INTEGER NOT NULL,      -- 1: the destination answered\n"
+    "    stop_ttl    INTEGER,               -- the last hop that answered; NULL: none\n"
+    "    stop_addr   TEXT,                  -- its address\n"
+    "    packets     INTEGER NOT NULL,      -- probes the trace sent\n"
+    "    duration_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX paths_target_ts ON paths (target_id, ts);\n"
+    "CREATE INDEX paths_ts ON paths (ts);\n"
+    "\n"
+    "CREATE TABLE path_hops (\n"
+    "    path_id   INTEGER NOT NULL,        -- paths.id\n"
+    "    ttl       INTEGER NOT NULL,        -- 1, 2, ...\n"
+    "    said      TEXT NOT NULL,           -- 'ttl' | 'unreachable' | 'reached' | 'silent'\n"
+    "    addr      TEXT,                    -- who answered; NULL: nobody (silent)\n"
+    "    rtt_us    INTEGER,                 -- NULL: silent\n"
+    "    icmp_type INTEGER,                 -- the ICMP/ICMPv6 answer; NULL: none (silent, a\n"
+    "    icmp_code INTEGER,                 -- TCP connect or RST, a datagram)\n"
+    "    PRIMARY KEY (path_id, ttl)\n"
+    ") WITHOUT ROWID;\n";
 
 /* sql/002_intern_strings.sql */
 static const char store_migration_002[] =
@@ -650,6 +682,47 @@ static const char store_migration_007[] =
     "CREATE INDEX rollup_minute_code_target ON rollup_minute_code (target_id, minute);\n"
     "CREATE INDEX rollup_hour_code_target ON rollup_hour_code (target_id, hour);\n";
 
+/* sql/008_paths.sql */
+static const char store_migration_008[] =
+    "-- SPDX-License-Identifier: ISC\n"
+    "-- Schema version 7 to 8: traced paths. When a target goes from ok to\n"
+    "-- failing for a reason of the network, netdiagd traces the path to the\n"
+    "-- address that failed (and now and then a healthy target's, its baseline):\n"
+    "-- one row in paths per trace, one in path_hops per TTL probed.\n"
+    "--\n"
+    "-- netdiagd runs this inside its BEGIN IMMEDIATE transaction, before it\n"
+    "-- stamps PRAGMA user_version = 8; if it fails, nothing changes.\n"
+    "\n"
+    "CREATE TABLE paths (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    target_id   INTEGER NOT NULL,      -- targets.id\n"
+    "    ts          INTEGER NOT NULL,      -- when the trace started (ms)\n"
+    "    why         TEXT NOT NULL,         -- 'baseline' | 'failure'\n"
+    "    failure_ts  INTEGER,               -- why = 'failure': the ts of the failures row\n"
+    "                                       -- (with target_id) that started it\n"
+    "    dest        TEXT NOT NULL,         -- the address traced to: '10.99.3.2'\n"
+    "    protocol    TEXT NOT NULL,         -- 'tcp' | 'udp' | 'icmp', as the probe\n"
+    "    port        INTEGER,               -- the probe's port; NULL for icmp\n"
+    "    reached     INTEGER NOT NULL,      -- 1: the destination answered\n"
+    "    stop_ttl    INTEGER,               -- the last hop that answered; NULL: none\n"
+    "    stop_addr   TEXT,                  -- its address\n"
+    "    packets     INTEGER NOT NULL,      -- probes the trace sent\n"
+    "    duration_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX paths_target_ts ON paths (target_id, ts);\n"
+    "CREATE INDEX paths_ts ON paths (ts);\n"
+    "\n"
+    "CREATE TABLE path_hops (\n"
+    "    path_id   INTEGER NOT NULL,        -- paths.id\n"
+    "    ttl       INTEGER NOT NULL,        -- 1, 2, ...\n"
+    "    said      TEXT NOT NULL,           -- 'ttl' | 'unreachable' | 'reached' | 'silent'\n"
+    "    addr      TEXT,                    -- who answered; NULL: nobody (silent)\n"
+    "    rtt_us    INTEGER,                 -- NULL: silent\n"
+    "    icmp_type INTEGER,                 -- the ICMP/ICMPv6 answer; NULL: none (silent, a\n"
+    "    icmp_code INTEGER,                 -- TCP connect or RST, a datagram)\n"
+    "    PRIMARY KEY (path_id, ttl)\n"
+    ") WITHOUT ROWID;\n";
+
 const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
     [1] = NULL, /* the first version: no migration to it */
     [2] = store_migration_002,
@@ -658,4 +731,5 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
     [5] = store_migration_005,
     [6] = store_migration_006,
     [7] = store_migration_007,
+    [8] = store_migration_008,
 };

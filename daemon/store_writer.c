@@ -915,12 +915,12 @@ static size_t store_wait_work(struct store *st, bool *exit_now, bool *alerts_due
         bool retry_wait = st->retry_at_us > now;
 
         /* alert rows go first and without delay: they are few */
-        if (!retry_wait && st->aq_count > 0) {
+        if (!retry_wait && (st->aq_count > 0 || st->pq_count > 0)) {
             *alerts_due = true;
             return 0;
         }
         if (st->stopping) {
-            bool drained = st->count == 0 && st->aq_count == 0;
+            bool drained = st->count == 0 && st->aq_count == 0 && st->pq_count == 0;
             /* a replaced file takes nothing more: no use waiting for it */
             if ((drained && (st->run_stopped || st->run.id <= 0)) || now >= st->stop_deadline_us ||
                 st->replaced) {
@@ -988,6 +988,8 @@ void *store_writer_main(void *arg)
         if (alerts_due) {
             rc = store_write_alerts(st);
             if (rc == SQLITE_OK)
+                rc = store_path_write(st);
+            if (rc == SQLITE_OK)
                 store_note_ok(st);
             else
                 store_note_error(st, rc, "alert write");
@@ -1023,6 +1025,7 @@ void *store_writer_main(void *arg)
         st->aq_head = (st->aq_head + st->aq_count) % STORE_ALERT_QUEUE_MAX;
         st->aq_count = 0;
     }
+    store_path_drop_all(st);
     pthread_mutex_unlock(&st->mu);
     if (left > 0)
         log_error("database %s: still not writable after %lld s; %zu queued results lost", st->path,

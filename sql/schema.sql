@@ -1,13 +1,14 @@
 -- SPDX-License-Identifier: ISC
--- The netdiag database, schema version 7: what netdiagd writes and the
+-- The netdiag database, schema version 8: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 7. An older database is brought here by the
+-- PRAGMA user_version = 8. An older database is brought here by the
 -- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
 -- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6,
--- sql/007_*.sql: 6 to 7), applied the same way; this file always describes the newest schema.
+-- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8), applied the same way; this
+-- file always describes the newest schema.
 -- daemon/store_schema.c embeds a copy of it and of the migrations, and
 -- test_store checks that they are identical.
 --
@@ -330,3 +331,34 @@ SELECT a.id AS id,
 FROM alerts AS a
 LEFT JOIN targets AS t ON t.id = a.target_id
 LEFT JOIN wsa_codes AS c ON c.code = a.wsa_code;
+
+-- Traced paths (schema version 8; netdiag.ini [path]): one row per trace, one per TTL probed.
+CREATE TABLE paths (
+    id          INTEGER PRIMARY KEY,
+    target_id   INTEGER NOT NULL,      -- targets.id
+    ts          INTEGER NOT NULL,      -- when the trace started (ms)
+    why         TEXT NOT NULL,         -- 'baseline' | 'failure'
+    failure_ts  INTEGER,               -- why = 'failure': the ts of the failures row
+                                       -- (with target_id) that started it
+    dest        TEXT NOT NULL,         -- the address traced to: '10.99.3.2'
+    protocol    TEXT NOT NULL,         -- 'tcp' | 'udp' | 'icmp', as the probe
+    port        INTEGER,               -- the probe's port; NULL for icmp
+    reached     INTEGER NOT NULL,      -- 1: the destination answered
+    stop_ttl    INTEGER,               -- the last hop that answered; NULL: none
+    stop_addr   TEXT,                  -- its address
+    packets     INTEGER NOT NULL,      -- probes the trace sent
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX paths_target_ts ON paths (target_id, ts);
+CREATE INDEX paths_ts ON paths (ts);
+
+CREATE TABLE path_hops (
+    path_id   INTEGER NOT NULL,        -- paths.id
+    ttl       INTEGER NOT NULL,        -- 1, 2, ...
+    said      TEXT NOT NULL,           -- 'ttl' | 'unreachable' | 'reached' | 'silent'
+    addr      TEXT,                    -- who answered; NULL: nobody (silent)
+    rtt_us    INTEGER,                 -- NULL: silent
+    icmp_type INTEGER,                 -- the ICMP/ICMPv6 answer; NULL: none (silent, a
+    icmp_code INTEGER,                 -- TCP connect or RST, a datagram)
+    PRIMARY KEY (path_id, ttl)
+) WITHOUT ROWID;

@@ -75,7 +75,7 @@ SOURCE_TABLE = [
     (10107, "WSASYSCALLFAILURE", "System call failure.", True),
 ]
 
-COMMANDS = ["failures", "summary", "timeline", "targets", "latency", "alerts", "status", "codes",
+COMMANDS = ["failures", "summary", "timeline", "targets", "latency", "path", "alerts", "status", "codes",
             "explain", "web"]
 EXPLAIN_KEYS = ["code", "name", "meaning", "os_dependent", "matched", "errnos",
                 "eai_codes", "dns_outcomes", "explanation"]

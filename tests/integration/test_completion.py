@@ -111,7 +111,7 @@ def db(tmp_path_factory):
 
 def test_commands():
     assert complete("netdiag ") == sorted(
-        ["failures", "summary", "timeline", "targets", "latency", "alerts", "codes", "explain",
+        ["failures", "summary", "timeline", "targets", "latency", "path", "alerts", "codes", "explain",
          "web"])
     assert complete("netdiag ti") == ["timeline"]
     assert complete("netdiag --utc ta") == ["targets"]

@@ -25,6 +25,10 @@ import histlib
 from conftest import NETDIAG, NETDIAGD, closed_port
 
 APPLICATION_ID = 1313097031
+# the newest schema, as daemon/store.h says it
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "daemon", "store.h")) as _f:
+    SCHEMA_VERSION = int(re.search(r"#define STORE_SCHEMA_VERSION (\d+)", _f.read()).group(1))
 SCHEMA_V1 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit",
                          "schema_v1.sql")
 # the newest schema, as daemon/store.h says it (each migration raises it)

@@ -464,6 +464,40 @@ static void test_line_length(void)
     free(errs);
 }
 
+/* [path]: the tracer's keys, their defaults, bounds and errors. */
+static void test_path_section(void)
+{
+    struct config *cfg = load_ok(TARGET_A);
+
+    UNIT_EQ_INT(cfg->tracing.trace, 1);
+    UNIT_EQ_INT(cfg->tracing.max_hops, 30);
+    UNIT_EQ_INT(cfg->tracing.probes, 2);
+    UNIT_EQ_INT(cfg->tracing.hop_timeout_ms, 1000);
+    UNIT_EQ_INT(cfg->tracing.max_traces, 4);
+    UNIT_EQ_INT(cfg->tracing.hold_ms, 600000);
+    UNIT_EQ_INT(cfg->tracing.refresh_ms, 6 * 3600 * 1000);
+    config_free(cfg);
+    cfg = load_ok("[path]\ntrace = off\nmax_hops = 8\nprobes = 3\nhop_timeout = 250ms\n"
+                  "max_traces = 1\npath_hold = 30s\npath_refresh = 1h\n" TARGET_A);
+    UNIT_EQ_INT(cfg->tracing.trace, 0);
+    UNIT_EQ_INT(cfg->tracing.max_hops, 8);
+    UNIT_EQ_INT(cfg->tracing.probes, 3);
+    UNIT_EQ_INT(cfg->tracing.hop_timeout_ms, 250);
+    UNIT_EQ_INT(cfg->tracing.max_traces, 1);
+    UNIT_EQ_INT(cfg->tracing.hold_ms, 30000);
+    UNIT_EQ_INT(cfg->tracing.refresh_ms, 3600000);
+    config_free(cfg);
+    EXPECT_ERRORS("[path]\nprobes = 4\nmax_hops = 0\nhop_timeout = 20s\nmax_traces = x\n"
+                  "path_hold = 10\ncolour = red\n",
+                  "t.ini:2: [path] probes: \"4\" is out of range (1 to 3)\n"
+                  "t.ini:3: [path] max_hops: \"0\" is out of range (1 to 64)\n"
+                  "t.ini:4: [path] hop_timeout: \"20s\" is out of range (10ms to 10s)\n"
+                  "t.ini:5: [path] max_traces: expected a number, got \"x\"\n"
+                  "t.ini:6: [path] path_hold: \"10\" has no unit (use ms, s, m, h or d, e.g. "
+                  "\"10s\")\n"
+                  "t.ini:7: [path] colour: unknown key\n");
+}
+
 static void test_error_lines(void)
 {
     EXPECT_ERRORS("[daemon]\ncolour = blue\n", "t.ini:2: [daemon] colour: unknown key\n");
@@ -472,10 +506,11 @@ static void test_error_lines(void)
                   "NAME] section)\n"
                   "t.ini:4: [alert] retention: unknown key (it belongs in [daemon])\n");
     EXPECT_ERRORS("[deamon]\nlog_level = info\n",
-                  "t.ini:1: unknown section [deamon] (expected [daemon], [defaults], [alert] or "
-                  "[target NAME])\n");
-    EXPECT_ERRORS("log_level = info\n", "t.ini:1: log_level: key outside a section (put it under "
-                                        "[daemon], [defaults], [alert] or [target NAME])\n");
+                  "t.ini:1: unknown section [deamon] (expected [daemon], [defaults], [alert], "
+                  "[path] or [target NAME])\n");
+    EXPECT_ERRORS("log_level = info\n",
+                  "t.ini:1: log_level: key outside a section (put it under "
+                  "[daemon], [defaults], [alert], [path] or [target NAME])\n");
     EXPECT_ERRORS(
         "[daemon]\nretention = 10\nlog_level = loud\ndatabase =\n",
         "t.ini:2: [daemon] retention: \"10\" has no unit (use ms, s, m, h or d, e.g. "
@@ -1165,6 +1200,7 @@ int main(int argc, char **argv)
     UNIT_RUN(test_syntax_accepted);
     UNIT_RUN(test_line_length);
     UNIT_RUN(test_error_lines);
+    UNIT_RUN(test_path_section);
     UNIT_RUN(test_nul_byte);
     UNIT_RUN(test_include_dir);
     UNIT_RUN(test_include_list);
