@@ -123,6 +123,7 @@ static struct alert_text *ser_text(struct alert_ser *ser)
 struct alert_lat_full {
     struct alert_ser ser;
     int64_t fired_attempts; /* attempts in the window that fired */
+    int64_t half_attempts;  /* > 0: fired half-way through a window, with these */
 };
 
 /* A target's latency: this window's latencies and the series, from its
@@ -137,6 +138,7 @@ struct alert_lat {
     double pending;
     int32_t learnt;
     bool has_pending;
+    uint16_t half;          /* samples of w that came before the last tick */
     uint32_t value_us;      /* the figure of the window being judged */
     uint32_t prev_attempts; /* attempts in the window before */
     struct alert_lat_full *full;
@@ -204,7 +206,8 @@ struct alert_engine {
     struct alert_host *hs;
     size_t nhs;
     struct event *ev_window;
-    int64_t next_us; /* the current window's end, CLOCK_MONOTONIC */
+    struct event *ev_half; /* half-way through the window: candidates' confirmation */
+    int64_t next_us;       /* the current window's end, CLOCK_MONOTONIC */
     size_t nactive;
     int64_t local_id; /* ids without a database */
     struct alert_exec *exec;
@@ -654,10 +657,15 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
     if (alert_code_metric(ser->code) != ALERT_METRIC_CODE) {
         /* the figure it fired with is this window's or, higher, the
          * window's before (alert_detect_step) */
-        if (ser->code == ALERT_CODE_LATENCY && tg->lat != NULL && tg->lat->full != NULL)
-            tg->lat->full->fired_attempts = ser->s.fired_count == (int64_t)tg->lat->value_us
-                                                ? tg->attempts
-                                                : tg->lat->prev_attempts;
+        if (ser->code == ALERT_CODE_LATENCY && tg->lat != NULL && tg->lat->full != NULL) {
+            struct alert_lat_full *f = tg->lat->full;
+            if (f->half_attempts > 0) /* half-way through a window */
+                f->fired_attempts = f->half_attempts;
+            else
+                f->fired_attempts = ser->s.fired_count == (int64_t)tg->lat->value_us
+                                        ? tg->attempts
+                                        : tg->lat->prev_attempts;
+        }
         alert_metric_detail(a, tg, ser);
     } else {
         char buf[ALERT_DETAIL_MAX];
@@ -1163,7 +1171,10 @@ static void alert_evaluate(struct alert_engine *a)
             }
         }
         if (tg->lat != NULL) {
-            alert_lat_win_reset(&tg->lat->w);
+            /* its first half has been judged twice: the second half stays
+             * for the next half-way tick */
+            alert_lat_win_slide(&tg->lat->w, tg->lat->half);
+            tg->lat->half = (uint16_t)tg->lat->w.n;
             tg->lat->prev_attempts = tg->attempts;
         }
         if (tg->attempts > 0 && tg->windows < UINT8_MAX)
@@ -1185,6 +1196,89 @@ static void alert_arm(struct alert_engine *a)
     tv.tv_sec = (time_t)(wait_us / 1000000);
     tv.tv_usec = (suseconds_t)(wait_us % 1000000);
     evtimer_add(a->ev_window, &tv);
+    /* and half-way through it (none when that is past already) */
+    wait_us -= a->window_ms * 500;
+    evtimer_del(a->ev_half);
+    if (wait_us > 0) {
+        tv.tv_sec = (time_t)(wait_us / 1000000);
+        tv.tv_usec = (suseconds_t)(wait_us % 1000000);
+        evtimer_add(a->ev_half, &tv);
+    }
+}
+
+/* Half-way through a window: every latency series is judged on the last
+ * window length (the second half of the window before and the first
+ * half of this one) by alert_lat_step_half: at FIRE it fires a candidate
+ * now, or becomes one for the window's end to confirm. So a delay that
+ * starts anywhere in a window fires within two window lengths, where
+ * whole windows alone take up to three when it starts in a window's
+ * second half. When more than one target is at FIRE and host-wide
+ * latency alerts are on, nothing happens: many targets slowing at once
+ * are the host-wide view's, judged at the window's end. */
+static void alert_half_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct alert_engine *a = arg;
+    int64_t now_ms = util_now_ms();
+    bool debug = log_get_level() >= LOG_LEVEL_DEBUG;
+    size_t hidx = alert_host_find(a->hs, a->nhs, ALERT_CODE_LATENCY), nfire = 0;
+    enum alert_hold hold = hidx != SIZE_MAX ? a->hs[hidx].hold : ALERT_HOLD_NONE;
+
+    (void)fd;
+    (void)what;
+    /* the figures, and how many are at FIRE */
+    for (size_t i = 0; i < a->ntg; i++) {
+        struct alert_lat *l = a->tg[i].lat;
+        struct alert_series v;
+        if (l == NULL)
+            continue;
+        l->value_us = l->w.seen > 0 ? alert_lat_win_figure(&l->w, a->lp.q) : 0;
+        if (l->full != NULL)
+            v = l->full->ser.s;
+        else
+            alert_lat_view(l, &v);
+        if (!v.firing && alert_lat_level(&a->lp, &v, (double)l->value_us, (int64_t)l->w.seen) ==
+                             ALERT_LEVEL_FIRE)
+            nfire++;
+    }
+    if (hidx != SIZE_MAX && nfire > 1 && hold == ALERT_HOLD_NONE)
+        hold = ALERT_HOLD_ONCE;
+    for (size_t i = 0; i < a->ntg; i++) {
+        struct alert_tgt *tg = &a->tg[i];
+        struct alert_lat *l = tg->lat;
+        struct alert_series v;
+        struct alert_ser *ser;
+        enum alert_step step;
+        if (l == NULL)
+            continue;
+        if (nfire > 0 && hold == ALERT_HOLD_NONE) {
+            if (l->full != NULL)
+                v = l->full->ser.s;
+            else
+                alert_lat_view(l, &v);
+            if (!v.firing && alert_lat_level(&a->lp, &v, (double)l->value_us, (int64_t)l->w.seen) ==
+                                 ALERT_LEVEL_FIRE) {
+                ser = alert_lat_full(a, tg);
+                /* its samples stand for its attempts: the failed ones of
+                 * half a window are not counted apart */
+                l->full->half_attempts = (int64_t)l->w.seen;
+                step = alert_lat_step_half(&a->lp, &ser->s, (double)l->value_us, (int64_t)l->w.seen,
+                                           hold);
+                if (debug) {
+                    char name[16];
+                    log_debug("alert: %s latency half window: %s %" PRIu32 " us of %" PRIu32
+                              " samples (threshold %.0f us, baseline %.0f us): %s",
+                              tg->name, alert_lat_figure_name(a->lp.q, name, sizeof(name)),
+                              l->value_us, l->w.seen, alert_lat_threshold(&a->lp, ser->s.baseline),
+                              ser->s.baseline, alert_step_name(step));
+                }
+                if (step == ALERT_STEP_FIRED)
+                    alert_target_fired(a, tg, ser, now_ms);
+                l->full->half_attempts = 0;
+            }
+        }
+        alert_lat_win_slide(&l->w, l->half);
+        l->half = (uint16_t)l->w.n;
+    }
 }
 
 static void alert_window_cb(evutil_socket_t fd, short what, void *arg)
@@ -1705,7 +1799,8 @@ struct alert_engine *alert_new(struct event_base *base, struct store *st, const 
     alert_build(cfg, &a->tg, &a->ntg, &a->hs, &a->nhs);
     a->exec = alert_exec_new(base);
     a->ev_window = evtimer_new(base, alert_window_cb, a);
-    if (a->exec == NULL || a->ev_window == NULL) {
+    a->ev_half = evtimer_new(base, alert_half_cb, a);
+    if (a->exec == NULL || a->ev_window == NULL || a->ev_half == NULL) {
         snprintf(err, errlen, "alert: cannot create the engine's events");
         alert_free(a);
         return NULL;
@@ -1888,6 +1983,8 @@ void alert_free(struct alert_engine *a)
         return;
     if (a->ev_window)
         event_free(a->ev_window);
+    if (a->ev_half)
+        event_free(a->ev_half);
     alert_exec_free(a->exec);
     alert_am_clear(a);
     alert_free_tables(a->tg, a->ntg, a->hs, a->nhs);

@@ -365,6 +365,35 @@ enum alert_step alert_lat_step(const struct alert_lat_params *p, struct alert_se
     return ALERT_STEP_RESOLVED;
 }
 
+enum alert_step alert_lat_step_half(const struct alert_lat_params *p, struct alert_series *s,
+                                    double value_us, int64_t samples, enum alert_hold hold)
+{
+    double v = value_us;
+    int64_t n = samples;
+
+    if (s->firing)
+        return ALERT_STEP_FIRING;
+    /* nothing else changes the series: learning, WARM and CLEAR are for
+     * whole windows; a host-wide view is judged at whole windows */
+    if (hold != ALERT_HOLD_NONE || alert_lat_level(p, s, value_us, samples) != ALERT_LEVEL_FIRE)
+        return ALERT_STEP_QUIET;
+    /* only a candidate: a half window at FIRE after a quiet whole one is
+     * left to the whole windows (as a candidate of its own it would fire
+     * on noise now and then: two overlapping figures are not two
+     * windows' evidence) */
+    if (!s->cand)
+        return ALERT_STEP_QUIET;
+    if (s->cand_value > v) {
+        v = s->cand_value;
+        n = s->cand_attempts;
+    }
+    s->threshold = alert_lat_threshold(p, s->baseline);
+    alert_fire(s, (int64_t)v, n);
+    if ((int64_t)value_us > s->peak)
+        s->peak = (int64_t)value_us;
+    return ALERT_STEP_FIRED;
+}
+
 /* Hoare's selection: the k-th smallest (0-based) of v[0..n), in place;
  * O(n) on average. */
 static uint32_t alert_select(uint32_t *v, size_t n, size_t k)

@@ -176,6 +176,19 @@ enum alert_level alert_lat_level(const struct alert_lat_params *p, const struct 
 enum alert_step alert_lat_step(const struct alert_lat_params *p, struct alert_series *s,
                                double value_us, int64_t samples, enum alert_hold hold);
 
+/* Half-way through a window (alert.c evaluates latency every half
+ * window): value_us is the figure of the last window length, the second
+ * half of the window before and the first half of this one. At FIRE it
+ * fires a candidate (the window before at FIRE after a quiet one) now,
+ * with the higher of the two figures, rather than at this window's end.
+ * Anything else changes nothing: learning, WARM, CLEAR and new
+ * candidates are for whole windows. So a delay that starts anywhere in a
+ * window fires within two window lengths (plus the time between two
+ * attempts: the median needs more than half of a window slow), where
+ * whole windows alone take up to three. */
+enum alert_step alert_lat_step_half(const struct alert_lat_params *p, struct alert_series *s,
+                                    double value_us, int64_t samples, enum alert_hold hold);
+
 /* The q-quantile (0..1) of n values, nearest rank (the ceil(q x n)-th
  * smallest: for the median of an even count, the lower middle one, so a
  * window's figure is always one of its samples and half the window at

@@ -69,7 +69,8 @@ struct alert_notice {
 const char *alert_notice_name(const struct alert_notice *n);
 
 /* alert_metric.c: one target's successful attempts' latencies in the
- * current window; beyond ALERT_LAT_WIN_MAX of them a uniform sample. The
+ * last window length, in the order they came (judged whole at a window's
+ * end and half-way through it); beyond ALERT_LAT_WIN_MAX of them a uniform sample. The
  * first ALERT_LAT_WIN_INLINE live in the struct (the defaults give 6 a
  * window), more on the heap. */
 #define ALERT_LAT_WIN_MAX    4096
@@ -82,9 +83,12 @@ struct alert_lat_win {
     uint32_t max;
 };
 void alert_lat_win_add(struct alert_lat_win *w, int64_t latency_us, uint64_t *rng);
-/* The q-quantile of the window (0 when empty); reorders the samples. */
-uint32_t alert_lat_win_figure(struct alert_lat_win *w, double q);
-void alert_lat_win_reset(struct alert_lat_win *w);
+/* The q-quantile of the window (0 when empty); the samples keep their
+ * order. */
+uint32_t alert_lat_win_figure(const struct alert_lat_win *w, double q);
+/* Drop the `drop` oldest samples (latency is judged every half window on
+ * the last window length: the half that has had its two turns goes). */
+void alert_lat_win_slide(struct alert_lat_win *w, uint32_t drop);
 void alert_lat_win_free(struct alert_lat_win *w);
 /* "850 µs", "4.25 ms", "16.5 ms", "48 ms", "1.25 s" */
 void alert_fmt_us(double us, char *buf, size_t len);

@@ -57,16 +57,30 @@ void alert_lat_win_add(struct alert_lat_win *w, int64_t latency_us, uint64_t *rn
     }
 }
 
-uint32_t alert_lat_win_figure(struct alert_lat_win *w, double q)
+uint32_t alert_lat_win_figure(const struct alert_lat_win *w, double q)
 {
-    return alert_lat_quantile(alert_lat_win_data(w), w->n, q);
+    /* on a copy: the samples stay in the order they came, for the slide */
+    static uint32_t scratch[ALERT_LAT_WIN_MAX];
+
+    memcpy(scratch, w->heap != NULL ? w->heap : w->inl, w->n * sizeof(*scratch));
+    return alert_lat_quantile(scratch, w->n, q);
 }
 
-void alert_lat_win_reset(struct alert_lat_win *w)
+void alert_lat_win_slide(struct alert_lat_win *w, uint32_t drop)
 {
-    w->n = 0;
-    w->seen = 0;
+    uint32_t *v = alert_lat_win_data(w);
+
+    if (drop > w->n)
+        drop = w->n;
+    memmove(v, v + drop, (w->n - drop) * sizeof(*v));
+    w->n -= drop;
+    /* what is left is the whole of what counts (a reservoir's share of a
+     * busy half window counts as that half) */
+    w->seen = w->n;
     w->max = 0;
+    for (uint32_t i = 0; i < w->n; i++)
+        if (v[i] > w->max)
+            w->max = v[i];
 }
 
 void alert_lat_win_free(struct alert_lat_win *w)

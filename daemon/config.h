@@ -68,17 +68,17 @@ enum metrics_latency {
 struct target {
     char *name;
     enum target_kind kind;
+    enum family family;
     int64_t interval_ms;
     int64_t timeout_ms;
-    enum family family;
 
     /* connect, send and ping */
     char *host; /* name or address literal */
     uint16_t port;
     union nd_sockaddr source; /* local address to bind */
     socklen_t source_len;     /* 0: do not bind */
-    char *source_str;         /* as written, for messages; NULL if none */
     enum addr_select addresses;
+    char *source_str; /* as written, for messages; NULL if none */
 
     /* resolve */
     char *qname;        /* key "name" */
@@ -86,10 +86,10 @@ struct target {
     bool server_system; /* server = system */
     union nd_sockaddr server;
     socklen_t server_len;
+    enum send_proto protocol; /* send */
     char *server_str;
 
     /* send */
-    enum send_proto protocol;
     unsigned char *payload;
     size_t payload_len;
     int64_t payload_size; /* pad/repeat the payload to this many bytes; 0: as is */

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "array.h"
 #include "log.h"
 #include "probe.h"
 #include "resolv.h"
@@ -41,6 +42,13 @@ struct engine {
     struct sched *sched;           /* every probe's next start or deadline */
     size_t kept_fds, kept_fds_max; /* sockets kept between attempts */
     bool prio;                     /* libevent priorities are set up */
+    /* I/O events no probe holds: a probe takes one while it has a socket
+     * and gives it back when the socket closes, so 100,000 targets pay for
+     * the sockets open at once, not one event each (ping targets never
+     * hold one: their sockets are the pool's) */
+    struct event **ev_free;
+    size_t nev_free, ev_free_cap;
+    size_t nev; /* events made: held by probes, or in ev_free */
 };
 
 /* libevent priorities: probe sockets first, then everything else (the
@@ -108,6 +116,48 @@ void probe_shorten_deadline(struct probe *p, int64_t deadline_us)
 
 /* Close the attempt's socket without TIME_WAIT: SO_LINGER 0 turns close()
  * into a RST, so a probe rate is not capped by the port range. */
+static void probe_io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Give p's I/O event back to the engine (it may be the event whose
+ * callback runs now: libevent reads nothing of it after the callback). */
+static void probe_event_put(struct probe *p)
+{
+    struct engine *eng = p->eng;
+
+    if (p->ev_io == NULL)
+        return;
+    event_del(p->ev_io);
+    /* room was made when the event was taken: this cannot fail */
+    eng->ev_free[eng->nev_free++] = p->ev_io;
+    p->ev_io = NULL;
+}
+
+/* An I/O event for p: one given back earlier, or a new one. Room for
+ * every event made is kept in the free list, so giving one back never
+ * allocates. */
+static int probe_event_get(struct probe *p)
+{
+    struct engine *eng = p->eng;
+    struct event *ev;
+
+    if (p->ev_io != NULL)
+        return 0;
+    if (eng->nev_free > 0) {
+        p->ev_io = eng->ev_free[--eng->nev_free];
+        return 0;
+    }
+    if (ARRAY_RESERVE(eng->ev_free, eng->ev_free_cap, eng->nev + 1) < 0 ||
+        (ev = malloc(event_get_struct_event_size())) == NULL)
+        return -1;
+    if (event_assign(ev, eng->base, -1, 0, probe_io_cb, p) < 0) {
+        free(ev);
+        return -1;
+    }
+    eng->nev++;
+    p->ev_io = ev;
+    return 0;
+}
+
 static void probe_close_fd_how(struct probe *p, bool linger)
 {
     if (p->fd >= 0) {
@@ -116,7 +166,7 @@ static void probe_close_fd_how(struct probe *p, bool linger)
             p->fd_kept = false;
             p->eng->kept_fds--;
         }
-        event_del(p->ev_io);
+        probe_event_put(p);
         p->local = NULL; /* an override described this socket */
         if (linger)
             setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -170,8 +220,12 @@ int probe_watch(struct probe *p, int fd, short what, probe_io_fn cb)
         errno = EBUSY;
         return -1;
     }
+    p->fd = fd; /* the engine closes it, watched or not */
+    if (probe_event_get(p) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
     event_del(p->ev_io);
-    p->fd = fd;
     p->ev_io_cb = cb;
     if (event_assign(p->ev_io, p->eng->base, fd, (short)(what | EV_PERSIST), probe_io_cb, p) < 0) {
         errno = EINVAL;
@@ -706,13 +760,11 @@ static void probe_begin(struct probe *p)
 
 /* NOLINTEND(misc-no-recursion) */
 
-/* One block per target: the probe, then its I/O event (libevent says how
- * big one is; event_assign() fills it in place), one allocation less. */
 /* A probe's block, set up for t, not yet t's nor in the heap: safe on the
  * reload thread (it reads only eng->base, which never changes). */
 static struct probe *probe_alloc(struct engine *eng, struct target *t)
 {
-    struct probe *p = calloc(1, sizeof(*p) + event_get_struct_event_size());
+    struct probe *p = calloc(1, sizeof(*p));
 
     if (p == NULL)
         fatalx("out of memory");
@@ -735,9 +787,6 @@ static struct probe *probe_alloc(struct engine *eng, struct target *t)
         }
     }
     p->sn.idx = SCHED_NONE;
-    p->ev_io = (struct event *)(p + 1);
-    if (event_assign(p->ev_io, eng->base, -1, 0, probe_io_cb, p) < 0)
-        fatalx("cannot set up a probe's event");
     return p;
 }
 
@@ -754,7 +803,7 @@ static void probe_free(struct probe *p)
     probe_abort(p);
     probe_close_fd(p); /* a socket kept between attempts */
     sched_cancel(p->eng->sched, &p->sn);
-    event_del(p->ev_io); /* it lives in p's block */
+    probe_event_put(p); /* an event taken without a socket (watch failed) */
     free(p->addrs);
     if (p->ops->release != NULL)
         p->ops->release(p);
@@ -1006,6 +1055,9 @@ void probe_engine_free(struct engine *eng)
     for (size_t i = 0; i < eng->nprobes; i++)
         probe_free(eng->probes[i]);
     free(eng->probes);
+    for (size_t i = 0; i < eng->nev_free; i++)
+        free(eng->ev_free[i]);
+    free(eng->ev_free);
     sched_free(eng->sched);
     free(eng);
 }

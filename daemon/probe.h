@@ -90,8 +90,9 @@ struct probe {
     bool keep_fd;        /* probe_keep_socket() for the attempt ending now */
     bool fd_kept;        /* p->fd is counted in the engine's kept sockets */
     bool started_once;   /* --once: this target has been started */
-    struct event *ev_io; /* engine-owned (in the probe's own block),
-                          * re-assigned by probe_watch() */
+    struct event *ev_io; /* engine-owned: taken from the engine's free list
+                          * by probe_watch(), given back when p->fd closes;
+                          * NULL while there is no socket */
     void *kstate;        /* kind-private, one malloc'd block allocated once by
                           * the kind on first use; the engine free()s it */
 

@@ -694,6 +694,24 @@ static int store_insert_commit(struct store *st, size_t head, size_t n, int64_t 
  * (kill -9, power loss) loses the batch being written, rows and counts
  * alike, and nothing else. The results stay in the queue until the commit
  * succeeded, so a failed batch is simply retried whole. */
+/* The few results that came while a batch was written move to the ring's
+ * first slots (the caller holds mu; the writer reads no slot now): the
+ * ring's pages that are ever touched are those its deepest backlog
+ * needed, not the whole ring (13 MB) that a walk around it under a
+ * steady flow makes resident, whatever the number of targets. */
+#define STORE_RING_REWIND_MAX 256
+static void store_ring_rewind(struct store *st)
+{
+    if (st->head == 0 || st->count > STORE_RING_REWIND_MAX)
+        return;
+    if (st->count > 0) {
+        if (st->head + st->count > st->cap || st->head < st->count)
+            return; /* wrapped, or overlapping: the next batch will do */
+        memcpy(&st->ring[0], &st->ring[st->head], st->count * sizeof(*st->ring));
+    }
+    st->head = 0;
+}
+
 static int store_write_batch(struct store *st, size_t n)
 {
     int64_t t0 = util_mono_us(), batch = 0;
@@ -741,6 +759,7 @@ static int store_write_batch(struct store *st, size_t n)
     pthread_mutex_lock(&st->mu);
     st->head = (st->head + n) % st->cap;
     st->count -= n;
+    store_ring_rewind(st);
     if (heartbeat)
         st->stats.heartbeats++;
     st->stats.rows_written += rows;

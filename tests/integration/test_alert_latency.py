@@ -36,6 +36,8 @@ from test_alert_am import Peer
 
 LAT_WINDOW = (r"alert: %s latency window: (\w+) (\d+) us of (\d+) samples, max (\d+) us, (\w+) "
               r"\(threshold (\d+) us, baseline (\d+) us\): (\w+)(?:, clear (\d+) of \d+)?")
+LAT_HALF = (r"alert: %s latency half window: (\w+) (\d+) us of (\d+) samples \(threshold (\d+) us, "
+            r"baseline (\d+) us\): (\w+)")
 LOSS_WINDOW = (r"alert: %s loss window: (\d+) of (\d+) echoes lost, (\w+) \(threshold ([\d.]+), "
                r"baseline ([\d.]+)\): (\w+)")
 
@@ -45,6 +47,22 @@ def lat_windows(log, target):
              "max": int(m.group(4)), "level": m.group(5), "threshold": int(m.group(6)),
              "baseline": int(m.group(7)), "step": m.group(8)}
             for m in re.finditer(LAT_WINDOW % re.escape(target), log)]
+
+
+def lat_ticks(log, target):
+    """Every judgement of the target's latency in log order, as (time, step):
+    a whole window i ends at i + 1 (its number counting whole windows from
+    0), the half-way tick after it at i + 1.5."""
+    ticks = []
+    whole = -1
+    pat = "(?:%s)|(?:%s)" % (LAT_WINDOW % re.escape(target), LAT_HALF % re.escape(target))
+    for m in re.finditer(pat, log):
+        if m.group(0).startswith("alert: %s latency window" % target):
+            whole += 1
+            ticks.append((whole + 1.0, m.group(8)))
+        else:
+            ticks.append((whole + 1.5, m.group(15)))
+    return ticks
 
 
 class DelayedEcho:
@@ -157,16 +175,20 @@ def test_delay_step_fires_within_two_windows_and_resolves(tmp_path, daemons):
         echo.delay = 0.05
         assert d.wait_log(r"alert: web latency firing: median ", timeout=30), d.log()
         w = lat_windows(d.log(), "web")
-        fired = [i for i, x in enumerate(w) if x["step"] == "fired"]
-        assert len(fired) == 1, w
+        ticks = lat_ticks(d.log(), "web")
+        fired = [t for t, step in ticks if step == "fired"]
+        assert len(fired) == 1, ticks
         # the first window with a delayed answer, and the first whose
-        # median is the delay: fired within two windows of the one, and at
-        # the window after the other (the first slow window is confirmed)
+        # median is the delay: fired within two windows of the one, and
+        # half a window after the other (the half-way tick confirms the
+        # first slow window), or at its next window's end
         first_max = next(i for i, x in enumerate(w) if x["max"] >= 50000)
         first_median = next(i for i, x in enumerate(w) if x["value"] >= 50000)
-        assert fired[0] - first_max <= 2 and fired[0] - first_median <= 1, w
-        assert all(x["step"] in ("quiet",) for x in w[:fired[0]]), w
-        base = w[fired[0]]["baseline"]
+        assert fired[0] - (first_max + 1) <= 2 and fired[0] - (first_median + 1) <= 1, ticks
+        assert all(step == "quiet" for t, step in ticks if t < fired[0]), ticks
+        # the window the alert fired in (or just after, at a half-way tick)
+        fw = int(fired[0] - 1)
+        base = w[fw]["baseline"]
         assert base < 20000, w
 
         rows = wait_rows(tmp_path, lambda r: len(r) == 1)
@@ -175,7 +197,10 @@ def test_delay_step_fires_within_two_windows_and_resolves(tmp_path, daemons):
         assert (row["target"], row["metric"], row["wsa_code"], row["resolved"]) == \
             ("web", "latency", 0, None), row
         assert row["value"] >= 50000 and row["baseline"] < 20000, row
-        assert row["value"] == max(w[fired[0]]["value"], w[fired[0] - 1]["value"]), (row, w)
+        halves = [int(m.group(2)) for m in re.finditer(LAT_HALF % "web", d.log())
+                  if m.group(6) == "fired"]
+        assert row["value"] == max([w[fw]["value"]] + halves if halves else
+                                   [w[fw]["value"], w[fw - 1]["value"]]), (row, w, halves)
         assert re.match(r"median [\d.]+ ms, baseline [\d.]+ (ms|µs), [12] windows? \(threshold ",
                         row["detail"]), row
         assert row["count"] >= 5 and row["attempts"] >= row["count"], row
@@ -339,3 +364,45 @@ def test_loss_step_fires_and_resolves(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_delay_starting_late_in_a_window_fires_within_two_window_lengths(tmp_path, daemons):
+    """A delay that starts in the second half of a window: that window's
+    median is still the old one, the next is the first slow one; the
+    half-way tick of the window after confirms it, half a window before
+    its end, so it fires within two window lengths of the start (whole
+    windows alone fire at that third window's end). The test sets the
+    delay some 0.6 s into a 1 s window (after a window's line, so roughly);
+    the bound it checks holds wherever the start lands: the end of the
+    first window with a delayed answer plus one and a half windows."""
+    echo = DelayedEcho()
+    try:
+        target = {"kind": "send", "protocol": "udp", "host": "127.0.0.1", "port": echo.port,
+                  "payload": "ping", "expect": "ping", "timeout": "90ms"}
+        cfg = write_config(tmp_path, [("web", target)], "latency_margin = 20ms",
+                           log_level="debug", latency=True)
+        d = daemons(cfg)
+        assert d.wait_log(r"started: 1 targets", timeout=10), d.log()
+        assert wait_for(lambda: sum(1 for w in lat_windows(d.log(), "web")
+                                    if w["level"] != "learning") >= 2, timeout=30), d.log()
+        # just after a window's end, then into its second half
+        n = len(lat_windows(d.log(), "web"))
+        assert wait_for(lambda: len(lat_windows(d.log(), "web")) > n, timeout=10), d.log()
+        time.sleep(0.6)
+        echo.delay = 0.05
+        # the windows that ended before: a loaded machine's slow answer in
+        # one of them is not the delay
+        n = len(lat_windows(d.log(), "web"))
+        assert d.wait_log(r"alert: web latency firing: median ", timeout=30), d.log()
+        ticks = lat_ticks(d.log(), "web")
+        w = lat_windows(d.log(), "web")
+        fired = [t for t, step in ticks if step == "fired"]
+        assert len(fired) == 1, ticks
+        # window j holds the first delayed answer, so the delay started
+        # in it (it ends at j + 1): fired by the half-way tick of j + 2
+        j = next(i for i in range(n, len(w)) if w[i]["max"] >= 50000)
+        assert fired[0] <= j + 2.5, (j, ticks)
+        assert d.count(r"alert: [^\n]* firing: ") == 1, d.log()
+        assert d.stop() == 0
+    finally:
+        echo.stop()

@@ -158,6 +158,50 @@ static void tally_step(struct tally *t, enum alert_step st, int w)
         t->first_resolve = w;
 }
 
+/* The engine's two ticks over one window of n samples in time order, the
+ * way alert.c drives the detector (alert_half_cb, alert_evaluate): half-
+ * way (after the first n / 2 samples, attempts being evenly spaced) the
+ * last window length, the second half of the window before and the
+ * first half of this one; at the end the whole window. The time of the
+ * first fire, in windows, goes to *fired_at (w + 0.5 or w + 1; left
+ * alone when it is set or nothing fired). */
+struct lat_run {
+    uint32_t tail[512]; /* the second half of the window before */
+    size_t ntail;
+    bool half_off; /* whole windows only: the detector before half ticks */
+};
+
+static enum alert_step lat_run_window(const struct alert_lat_params *lp, struct alert_series *s,
+                                      struct lat_run *run, const uint32_t *v, size_t n, int w,
+                                      double *fired_at)
+{
+    uint32_t buf[1024], all[512];
+    size_t half = n / 2, m;
+    enum alert_step st;
+    bool fired = false;
+
+    if (n > 512)
+        n = 512;
+    if (!run->half_off && run->ntail + half > 0) {
+        memcpy(buf, run->tail, run->ntail * sizeof(*buf));
+        memcpy(buf + run->ntail, v, half * sizeof(*buf));
+        m = run->ntail + half;
+        if (alert_lat_step_half(lp, s, alert_lat_quantile(buf, m, lp->q), (int64_t)m,
+                                ALERT_HOLD_NONE) == ALERT_STEP_FIRED) {
+            fired = true;
+            if (*fired_at < 0)
+                *fired_at = w + 0.5;
+        }
+    }
+    memcpy(all, v, n * sizeof(*all));
+    st = alert_lat_step(lp, s, alert_lat_quantile(all, n, lp->q), (int64_t)n, ALERT_HOLD_NONE);
+    if (st == ALERT_STEP_FIRED && *fired_at < 0)
+        *fired_at = w + 1.0;
+    run->ntail = n - half;
+    memcpy(run->tail, v + half, run->ntail * sizeof(*v));
+    return fired ? ALERT_STEP_FIRED : st;
+}
+
 /* ---- the latency detector, with the defaults: percentile 50 (median),
  * factor 1.5, margin 5ms, min_samples 5, window 1m, baseline 1h,
  * clear_after 3 ---- */
@@ -226,8 +270,9 @@ static void test_lat_quantile(void)
     }
 }
 
-/* The steady paths of a simulated week (10,080 windows of 1m), each with
- * several seeds: a connect target at the default 10s interval (6 single
+/* The steady paths of a simulated week (10,080 windows of 1m, each judged
+ * half-way as a candidate's confirmation and whole), each with several
+ * seeds: a connect target at the default 10s interval (6 single
  * RTTs a window, lognormal sigma 0.2 and 1 % outliers), the same probed
  * every second (60), a ping target at 10s (each attempt the median of 5
  * echoes, sigma 0.3, 2 % outliers), and slow paths (300 ms). None fires. */
@@ -248,15 +293,21 @@ static void test_lat_steady_week(void)
     for (size_t i = 0; i < ND_ARRAY_LEN(paths); i++) {
         for (uint64_t seed = 1; seed <= 3; seed++) {
             struct alert_series s;
+            struct lat_run run;
             memset(&s, 0, sizeof(s));
+            memset(&run, 0, sizeof(run));
             rng_seed(0x57ead + 100 * i + seed);
             for (int w = 0; w < 7 * 1440; w++) {
-                double v = path_window(&paths[i].p, &lp, paths[i].n, paths[i].p.median_us);
-                if (alert_lat_step(&lp, &s, v, paths[i].n, ALERT_HOLD_NONE) == ALERT_STEP_FIRED) {
+                uint32_t v[64];
+                double at = -1;
+                for (int k = 0; k < paths[i].n; k++)
+                    v[k] = (uint32_t)path_attempt(&paths[i].p, paths[i].p.median_us);
+                /* every window through both ticks: half-way and whole */
+                if (lat_run_window(&lp, &s, &run, v, (size_t)paths[i].n, w, &at) ==
+                    ALERT_STEP_FIRED) {
                     fprintf(stderr,
-                            "path %zu seed %" PRIu64 ": fired at window %d (%.0f us, "
-                            "baseline %.0f)\n",
-                            i, seed, w, v, s.baseline);
+                            "path %zu seed %" PRIu64 ": fired at window %.1f (baseline %.0f)\n", i,
+                            seed, at, s.baseline);
                     fires++;
                 }
             }
@@ -319,6 +370,77 @@ static void test_lat_doubling(void)
             "  doubling: %d/%d within two windows, %d/%d by the second whole window, "
             "%d/%d resolved clear_after windows after\n",
             within2, trials, whole2, trials, on_time, 2 * trials);
+}
+
+/* When a doubling (11 ms to 22 ms) starting at `start` (in windows) first
+ * fires through both ticks (or whole windows alone with half_off), at n
+ * samples a window; -1: never. */
+static double lat_doubling_at(const struct path *p, const struct alert_lat_params *lp, int n,
+                              double start, bool half_off)
+{
+    struct alert_series s;
+    struct lat_run run;
+    double at = -1;
+
+    memset(&s, 0, sizeof(s));
+    memset(&run, 0, sizeof(run));
+    run.half_off = half_off;
+    for (int w = 0; w < 70; w++) {
+        uint32_t v[64];
+        for (int i = 0; i < n; i++) {
+            double t = w + (i + 0.5) / n;
+            v[i] = (uint32_t)path_attempt(p, t >= start ? 22000 : 11000);
+        }
+        lat_run_window(lp, &s, &run, v, (size_t)n, w, &at);
+    }
+    return at;
+}
+
+/* A real doubling (11 ms to 22 ms) that starts anywhere in a window fires
+ * within two window lengths of its start, plus the time between two
+ * attempts (the median moves once more than half of a window is slow).
+ * Deterministic first: no jitter, the delay starting at every twentieth
+ * of a window, at 6 samples a window (connect, 10 s) and at 60 (every
+ * second); whole windows alone (the detector before half-way ticks) fire
+ * up to three windows after a start in a window's second half. Then with
+ * jitter, 20 seeds at each start: at least 98 %. */
+static void test_lat_doubling_anywhere(void)
+{
+    static const int sizes[] = {6, 60};
+    struct path still = {11000, 0, 0, 0}, noisy = {11000, 0.2, 0.01, 0};
+    struct alert_lat_params lp;
+    struct alert_params loss;
+    int late = 0, late_whole = 0, noisy_late = 0, noisy_trials = 0;
+
+    default_params(&lp, &loss);
+    for (size_t z = 0; z < ND_ARRAY_LEN(sizes); z++) {
+        int n = sizes[z];
+        double bound = 2.0 + 1.0 / n;
+        for (int k = 0; k < 20; k++) {
+            double start = 60 + k / 20.0, at = lat_doubling_at(&still, &lp, n, start, false);
+            UNIT_CHECK(at >= start);
+            if (at < 0 || at - start > bound) {
+                fprintf(stderr, "  %d a window, delay at %.2f: fired at %.1f\n", n, start, at);
+                late++;
+            }
+            at = lat_doubling_at(&still, &lp, n, start, true);
+            late_whole += at < 0 || at - start > bound;
+            for (int seed = 0; seed < 20; seed++) {
+                rng_seed(0x5a1f + 1000 * z + 37 * (uint64_t)k + (uint64_t)seed);
+                at = lat_doubling_at(&noisy, &lp, n, start, false);
+                noisy_trials++;
+                noisy_late += at < start || at - start > bound;
+            }
+        }
+    }
+    UNIT_EQ_INT(late, 0);
+    /* what the half-way tick is for: whole windows alone miss about half */
+    UNIT_CHECK(late_whole >= 10);
+    UNIT_CHECK(noisy_late * 50 <= noisy_trials);
+    fprintf(stderr,
+            "  doubling anywhere: %d of %d starts late (whole windows alone: %d); with jitter "
+            "%d of %d\n",
+            late, (int)(2 * 20), late_whole, noisy_late, noisy_trials);
 }
 
 /* Loopback and LAN figures move by tens of µs: 40 µs to 120 µs, 300 µs
@@ -1138,6 +1260,7 @@ int main(int argc, char **argv)
     UNIT_RUN(test_lat_quantile);
     UNIT_RUN(test_lat_steady_week);
     UNIT_RUN(test_lat_doubling);
+    UNIT_RUN(test_lat_doubling_anywhere);
     UNIT_RUN(test_lat_small_changes);
     UNIT_RUN(test_lat_slow_drift);
     UNIT_RUN(test_lat_hysteresis);

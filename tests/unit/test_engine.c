@@ -165,6 +165,12 @@ static void test_no_gate_runs_every_target(void)
     UNIT_CHECK(run.results_open <= 20 * 11);
     UNIT_EQ_INT(run.refused, run.results_open);
     UNIT_EQ_INT(ss.starts, run.results_open + probe_engine_in_flight(eng));
+    /* a probe holds an I/O event only while it has a socket: 100,000
+     * targets pay for the sockets open at once, not for one event each */
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        const struct probe *p = cfg->targets[i].probe;
+        UNIT_CHECK(p != NULL && (p->fd >= 0 || p->ev_io == NULL));
+    }
 
     probe_engine_stop(eng);
     probe_engine_free(eng);
