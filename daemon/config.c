@@ -113,6 +113,8 @@ static void target_free_fields(struct target *t)
     free(t->server_str);
     free(t->payload);
     free(t->expect);
+    free(t->labels);
+    free(t->severity);
 }
 
 void config_free(struct config *cfg)
@@ -131,6 +133,13 @@ void config_free(struct config *cfg)
     free(cfg->include);
     free(cfg->alert.exec);
     free(cfg->alert.alertmanager_url);
+    free(cfg->alert.am_ca_file);
+    if (cfg->alert.am_auth != NULL)
+        memset(cfg->alert.am_auth, 0, strlen(cfg->alert.am_auth));
+    free(cfg->alert.am_auth);
+    free(cfg->alert.severity);
+    free(cfg->labels);
+    free(cfg->web_url);
     free(cfg->byname);
     free(cfg->prev_idx);
     free(cfg);
@@ -1143,6 +1152,17 @@ static void config_check(struct parser *p)
         else
             perr(p, cfg->path, p->single_line[wi],
                  "[alert] window: %s must be shorter than baseline (%s)", b, a);
+    }
+    {
+        int lb = p->single_line[config_opt_index(
+                config_opt_find(SEC_ALERT, "alertmanager_bearer_token_file"))],
+            la = p->single_line[config_opt_index(
+                config_opt_find(SEC_ALERT, "alertmanager_basic_auth_file"))];
+        if (lb != 0 && la != 0)
+            perr(p, cfg->path, lb > la ? lb : la,
+                 "[alert] %s: alertmanager_%s is set too (line %d); give one of the two",
+                 lb > la ? "alertmanager_bearer_token_file" : "alertmanager_basic_auth_file",
+                 lb > la ? "basic_auth_file" : "bearer_token_file", lb > la ? la : lb);
     }
     find_duplicates(p);
     for (size_t i = 0; i < cfg->ntargets; i++) {

@@ -109,6 +109,10 @@ struct target {
     size_t alert_ncodes;
     /* latency and loss alerts, 0 off, 1 on (from [alert] unless set) */
     int alert_latency, alert_loss;
+    /* labels added to its alerts, and its severities (config_opt.c's
+     * forms); NULL: none of its own */
+    char *labels;
+    char *severity;
 
     /* where the target was defined, for messages */
     char *file;
@@ -131,6 +135,9 @@ struct alert_config {
     int64_t clear_after;      /* windows */
     char *exec;               /* NULL: none; a program path and fixed words, no shell */
     char *alertmanager_url;   /* NULL: none */
+    char *am_ca_file;         /* https: CA certificates; NULL: the system's */
+    char *am_auth;            /* the Authorization header, read from a file; NULL: none */
+    char *severity;           /* "KEY=LEVEL,..." (config_opt.c); NULL: warning */
     int64_t renotify_ms;      /* re-run exec for a still-firing alert; 0: never */
     int64_t exec_timeout_ms;  /* a hook still running then is killed */
     int64_t host_min_targets; /* host-wide alert needs this many targets; 0: off */
@@ -158,6 +165,8 @@ struct config {
     int64_t retention_ms;
     char *include;       /* NULL: none */
     int64_t min_targets; /* fewer targets: refused (config_check_run) */
+    char *labels;        /* "name=value,..." added to every alert; NULL: none */
+    char *web_url;       /* where `netdiag web` shows this host; NULL: unknown */
 
     struct alert_config alert;
 
@@ -218,5 +227,11 @@ struct target *config_find_target(const struct config *cfg, const char *name);
  * CNAME SOA PTR (plus SRV, CAA, ANY). 0 / NULL when unknown (config_opt.c). */
 uint16_t config_qtype_from_name(const char *name);
 const char *config_qtype_name(uint16_t qtype);
+
+/* severity lists as config_opt.c keeps them ("*=warning,10061=critical,
+ * host=page"): the level for key ("host", "latency", "loss", a code's
+ * number, "-1" for the class timeout, "*" for any), with its length in
+ * *len; NULL when the list has none. */
+const char *config_severity_find(const char *list, const char *key, size_t *len);
 
 #endif
