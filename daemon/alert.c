@@ -1391,17 +1391,22 @@ static char *alert_am_signature(const struct alert_engine *a, int64_t resend)
     char *sig;
 
     for (size_t i = 0; i < cfg->ntargets; i++) {
-        const char *parts[] = {cfg->targets[i].labels, cfg->targets[i].severity};
-        for (size_t k = 0; k < 2; k++) {
+        const char *parts[] = {cfg->targets[i].name, cfg->targets[i].labels,
+                               cfg->targets[i].severity};
+        /* a target that says neither leaves it alone: adding or removing
+         * one keeps the clients, their queues and their backoff */
+        if (parts[1] == NULL && parts[2] == NULL)
+            continue;
+        for (size_t k = 0; k < 3; k++) {
             for (const char *c = parts[k] ? parts[k] : ""; *c; c++)
                 h = (h ^ (unsigned char)*c) * 1099511628211ULL;
             h = (h ^ 0x1f) * 1099511628211ULL;
         }
     }
-    if (asprintf(&sig, "%s\x1f%" PRId64 "\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%" PRIx64,
+    if (asprintf(&sig, "%s\x1f%" PRId64 "\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%" PRIx64,
                  cfg->alert.alertmanager_url, resend, cfg->labels ? cfg->labels : "",
                  cfg->alert.severity ? cfg->alert.severity : "", cfg->web_url ? cfg->web_url : "",
-                 cfg->alert.am_ca_file ? cfg->alert.am_ca_file : "",
+                 cfg->alert.am_ca_file ? cfg->alert.am_ca_file : "", cfg->alert.am_tls_id,
                  cfg->alert.am_auth ? cfg->alert.am_auth : "", h) < 0)
         fatalx("out of memory");
     return sig;
@@ -1409,7 +1414,8 @@ static char *alert_am_signature(const struct alert_engine *a, int64_t resend)
 
 /* Alertmanager follows alertmanager_url and the keys that shape what is
  * posted (and the window, which sets the re-send period); a new client is
- * told about every firing alert. */
+ * told about every firing alert. Alerts a client still held for a peer
+ * that was down go with it: Alertmanager ends them at their endsAt. */
 static void alert_am_follow(struct alert_engine *a)
 {
     const char *url = a->cfg->alert.alertmanager_url;
@@ -1443,7 +1449,8 @@ static void alert_am_follow(struct alert_engine *a)
                                .severity = a->cfg->alert.severity,
                                .web_url = a->cfg->web_url,
                                .ca_file = a->cfg->alert.am_ca_file,
-                               .auth = a->cfg->alert.am_auth};
+                               .auth = a->cfg->alert.am_auth,
+                               .tls = a->cfg->alert.am_tls};
     /* one client per URL: each has its own connection, queue, deadline
      * and backoff, so a slow one never holds back another */
     for (char *w = strtok_r(copy, ALERT_AM_URL_SEP, &save); w != NULL;

@@ -720,30 +720,6 @@ int alert_am_check_urls(const char *value, char *err, size_t errlen)
     return rc;
 }
 
-/* The TLS settings every connection of one client shares: TLS 1.2 or
- * later, the peer verified against ca_file or the system's store. */
-static SSL_CTX *am_ctx_new(const char *ca_file, char *err, size_t errlen, const char *shown)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    char buf[160];
-
-    if (ctx == NULL)
-        goto fail;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if ((ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
-                         : SSL_CTX_set_default_verify_paths(ctx)) != 1)
-        goto fail;
-    return ctx;
-fail:
-    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
-    ERR_clear_error();
-    snprintf(err, errlen, "alertmanager %s: cannot set up TLS%s%s: %s", shown,
-             ca_file ? " with " : "", ca_file ? ca_file : "", buf);
-    SSL_CTX_free(ctx);
-    return NULL;
-}
-
 struct alert_am *alert_am_new(struct event_base *base, const struct alert_am_opts *o, char *err,
                               size_t errlen)
 {
@@ -789,8 +765,16 @@ struct alert_am *alert_am_new(struct event_base *base, const struct alert_am_opt
         snprintf(err, errlen, "alertmanager %s: out of memory", shown);
         goto fail;
     }
-    if (https && (am->ctx = am_ctx_new(o->ca_file, err, errlen, shown)) == NULL)
-        goto fail;
+    if (https && o->tls != NULL && SSL_CTX_up_ref(o->tls) == 1) {
+        am->ctx = o->tls;
+    } else if (https) {
+        /* no settings made off the loop (a test): made here */
+        char why[256];
+        if ((am->ctx = alert_am_tls_new(o->ca_file, why, sizeof(why))) == NULL) {
+            snprintf(err, errlen, "alertmanager %s: %s", shown, why);
+            goto fail;
+        }
+    }
     if (!am_is_literal(am->host)) {
         am->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
                                            EVDNS_BASE_DISABLE_WHEN_INACTIVE);

@@ -14,17 +14,19 @@
 struct event_base;
 struct alert_notice;
 struct alert_am;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 /* What one client is made from. Strings are copied. */
 struct alert_am_opts {
-    const char *url;      /* one URL of alertmanager_url */
-    int64_t resend_ms;    /* re-send period of a firing alert */
-    const char *instance; /* the instance label: this host's name */
-    const char *labels;   /* [daemon] labels, as config_opt.c keeps them; NULL: none */
-    const char *severity; /* [alert] severity, as config_opt.c keeps it; NULL: "warning" */
-    const char *web_url;  /* [daemon] web_url, for generatorURL; NULL: none */
-    const char *ca_file;  /* https: PEM CA certificates; NULL: the system's store */
-    const char *auth;     /* the Authorization header's value; NULL: none */
+    const char *url;        /* one URL of alertmanager_url */
+    int64_t resend_ms;      /* re-send period of a firing alert */
+    const char *instance;   /* the instance label: this host's name */
+    const char *labels;     /* [daemon] labels, as config_opt.c keeps them; NULL: none */
+    const char *severity;   /* [alert] severity, as config_opt.c keeps it; NULL: "warning" */
+    const char *web_url;    /* [daemon] web_url, for generatorURL; NULL: none */
+    const char *ca_file;    /* https: PEM CA certificates; NULL: the system's store */
+    const char *auth;       /* the Authorization header's value; NULL: none */
+    struct ssl_ctx_st *tls; /* https: alert_am_tls_new()'s, shared; NULL: made from ca_file */
 };
 
 struct alert_am *alert_am_new(struct event_base *base, const struct alert_am_opts *o, char *err,
@@ -49,6 +51,12 @@ void alert_am_url_redact(const char *url, char *buf, size_t len);
 /* alertmanager_ca_file: an absolute path to PEM certificates OpenSSL
  * takes. 0, or -1 with a message. */
 int alert_am_check_ca(const char *path, char *err, size_t errlen);
+
+/* The TLS settings of every https client: TLS 1.2 or later, the peer
+ * verified against ca_file (NULL: the system's store). NULL with a message
+ * when OpenSSL refuses. Reference-counted (SSL_CTX_up_ref). */
+struct ssl_ctx_st *alert_am_tls_new(const char *ca_file, char *err, size_t errlen);
+void alert_am_tls_free(struct ssl_ctx_st *ctx);
 
 enum alert_am_auth {
     ALERT_AM_BEARER, /* the file holds a token */

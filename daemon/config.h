@@ -124,6 +124,8 @@ struct target {
     int64_t db_id;
 };
 
+struct ssl_ctx_st;
+
 struct alert_config {
     int codes[CONFIG_MAX_CODES];
     size_t ncodes;
@@ -135,9 +137,6 @@ struct alert_config {
     int64_t clear_after;      /* windows */
     char *exec;               /* NULL: none; a program path and fixed words, no shell */
     char *alertmanager_url;   /* NULL: none */
-    char *am_ca_file;         /* https: CA certificates; NULL: the system's */
-    char *am_auth;            /* the Authorization header, read from a file; NULL: none */
-    char *severity;           /* "KEY=LEVEL,..." (config_opt.c); NULL: warning */
     int64_t renotify_ms;      /* re-run exec for a still-firing alert; 0: never */
     int64_t exec_timeout_ms;  /* a hook still running then is killed */
     int64_t host_min_targets; /* host-wide alert needs this many targets; 0: off */
@@ -152,6 +151,13 @@ struct alert_config {
     double loss_threshold;       /* share of a window's echoes lost */
     double loss_factor;          /* times the baseline's lost echoes */
     int64_t loss_min_lost;       /* the fewest lost echoes that fire */
+
+    /* what Alertmanager is sent, and how (alert_am.h) */
+    char *am_ca_file;          /* https: CA certificates; NULL: the system's */
+    char *am_auth;             /* the Authorization header, read from a file; NULL: none */
+    char *severity;            /* "KEY=LEVEL,..." (config_opt.c); NULL: warning */
+    struct ssl_ctx_st *am_tls; /* https URLs: alert_am_tls_new()'s; NULL: none */
+    char am_tls_id[24];        /* the CA file's contents as a hash, for a reload to compare */
 };
 
 struct config {
