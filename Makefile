@@ -119,9 +119,10 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev libssl-dev
 # chromium: tests/integration/test_web.py loads the web view in a real browser
+# openssl: tests/integration/test_alert_am_tls.py makes its own CA with it
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
               prometheus prometheus-alertmanager victoria-metrics iputils-ping fping chromium \
-              clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
+              clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind openssl
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
 DEPS_PKG   := debhelper dpkg-dev lintian devscripts bash-completion

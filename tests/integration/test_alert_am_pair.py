@@ -6,7 +6,8 @@ in both through their API v2 with the configured labels ([daemon] and
 per target, the target's winning), the severity and the generatorURL;
 one Alertmanager killed with -9 mid-way and started again gets, on
 retry, the alert that fired while it was down, while the other got it at
-once; the resolve reaches both."""
+once; the resolve reaches both; a reload that changes the labels posts
+the firing alert again with them."""
 
 import json
 import signal
@@ -64,6 +65,10 @@ class Alertmanager:
         with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=2) as r:
             return {a["labels"].get("target"): a for a in json.load(r)
                     if a["labels"].get("alertname", "").startswith("Netdiag")}
+
+    def raw(self):
+        with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=2) as r:
+            return json.load(r)
 
     def kill(self):
         self.proc.kill()
@@ -163,6 +168,16 @@ def test_pair_sees_labels_retries_a_restarted_one_and_resolves(tmp_path, pair):
         for am in pair:
             assert wait_for(lambda: "db" not in am.active(), 20), (am.url, am.active(), ends)
             assert "later" in am.active()
+        # a reload that changes the labels: the firing alert is posted again
+        # with them, to both
+        cfg_text = open(cfg).read().replace("labels = env=prod, site=fra1",
+                                            "labels = env=dr, site=fra1")
+        open(cfg, "w").write(cfg_text)
+        d.signal(signal.SIGHUP)
+        for am in pair:
+            assert wait_for(lambda: any(
+                x["labels"]["target"] == "later" and x["labels"]["env"] == "dr"
+                for x in am.raw()), 20), (am.url, am.raw(), d.log())
         assert d.stop() == 0
     finally:
         d.stop()
