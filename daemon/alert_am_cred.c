@@ -47,24 +47,38 @@ static char *am_basic_auth(const char *plain)
     return out;
 }
 
+/* A CA bundle bigger than this is not one (Debian's holds 140 CAs in
+ * 200 KB). */
+#define AM_CA_MAX (16 << 20)
+
 int alert_am_check_ca(const char *path, char *err, size_t errlen)
 {
     SSL_CTX *ctx;
+    struct stat st;
     char buf[160];
-    int rc = 0;
+    int rc = 0, fd;
 
     if (path[0] != '/') {
         snprintf(err, errlen, "\"%s\" is not an absolute path", path);
         return -1;
     }
+    /* OpenSSL would read a FIFO or /dev/zero for ever: a regular file of
+     * a bounded size only (O_NONBLOCK: opening a FIFO does not wait) */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = fstat(fd, &st);
+    close(fd);
+    if (rc < 0 || !S_ISREG(st.st_mode) || st.st_size > AM_CA_MAX) {
+        snprintf(err, errlen, "%s: not a regular file of at most %d MiB", path, AM_CA_MAX >> 20);
+        return -1;
+    }
     ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL || SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
-        int e = errno;
         ERR_error_string_n(ERR_peek_last_error(), buf, sizeof(buf));
-        if (access(path, R_OK) != 0)
-            snprintf(err, errlen, "%s: %s", path, strerror(e ? e : errno));
-        else
-            snprintf(err, errlen, "%s: no PEM certificate OpenSSL takes (%s)", path, buf);
+        snprintf(err, errlen, "%s: no PEM certificate OpenSSL takes (%s)", path, buf);
         rc = -1;
     }
     ERR_clear_error();

@@ -278,3 +278,18 @@ def test_hostile_tls_peers_do_not_stall_probing(tmp_path, pki, peers):
         port = dict(phases)[name].port
         assert re.search(r"alertmanager https://127\.0\.0\.1:%d: post failed \((%s)" % (port, why),
                          log), (name, log)
+
+
+def test_a_ca_file_that_is_no_file_is_refused(tmp_path):
+    """A FIFO (or a device) named as the CA file: an error at once, not a
+    load that waits for a writer for ever."""
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        cfg = write_config(tmp_path, [("x", connect_target(closed_port()))],
+                           "alertmanager_url = https://127.0.0.1:9\n"
+                           "alertmanager_ca_file = %s" % path)
+        rc, out = check(cfg)
+        assert rc == 2, out
+        assert re.search(r"netdiag\.ini:\d+: \[alert\] alertmanager_ca_file: %s: not a regular "
+                         r"file of at most 16 MiB" % re.escape(path), out), out
