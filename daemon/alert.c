@@ -572,6 +572,9 @@ static void alert_am_clear(struct alert_engine *a)
     for (size_t i = 0; i < a->nam; i++)
         alert_am_free(a->am[i]);
     free(a->am);
+    /* it holds the Authorization header */
+    if (a->am_urls != NULL)
+        memset(a->am_urls, 0, strlen(a->am_urls));
     free(a->am_urls);
     a->am = NULL;
     a->am_urls = NULL;
