@@ -12,6 +12,7 @@ the firing alert again with them."""
 import json
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -31,13 +32,21 @@ class Alertmanager:
     storage in tmp_path/name; start() again after kill() restarts it on
     the same port and storage."""
 
-    def __init__(self, tmp_path, name):
+    def __init__(self, tmp_path, name, tls=None):
+        """tls: (cert, key, ca) files: it serves HTTPS (for localhost)."""
         self.port = closed_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.dir = tmp_path / name
         self.dir.mkdir()
         (self.dir / "am.yml").write_text(
             'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+        self.args, self.ctx = [], None
+        if tls is not None:
+            (self.dir / "web.yml").write_text(
+                "tls_server_config:\n  cert_file: %s\n  key_file: %s\n" % (tls[0], tls[1]))
+            self.args = ["--web.config.file=%s" % (self.dir / "web.yml")]
+            self.url = "https://localhost:%d" % self.port
+            self.ctx = ssl.create_default_context(cafile=tls[2])
         self.proc = None
         self.start()
 
@@ -47,12 +56,12 @@ class Alertmanager:
             [ALERTMANAGER, "--config.file=%s" % (self.dir / "am.yml"),
              "--storage.path=%s" % (self.dir / "data"),
              "--web.listen-address=127.0.0.1:%d" % self.port,
-             "--cluster.listen-address=", "--log.level=warn"],
+             "--cluster.listen-address=", "--log.level=warn"] + self.args,
             stdout=self.logf, stderr=self.logf)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(self.url + "/-/ready", timeout=1).read()
+                urllib.request.urlopen(self.url + "/-/ready", timeout=1, context=self.ctx).read()
                 return
             except OSError:
                 assert self.proc.poll() is None, "alertmanager exited: " + (
@@ -62,12 +71,12 @@ class Alertmanager:
 
     def active(self):
         """Active alerts of netdiagd's (alertname Netdiag*), by target."""
-        with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=2) as r:
+        with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=2, context=self.ctx) as r:
             return {a["labels"].get("target"): a for a in json.load(r)
                     if a["labels"].get("alertname", "").startswith("Netdiag")}
 
     def raw(self):
-        with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=2) as r:
+        with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=2, context=self.ctx) as r:
             return json.load(r)
 
     def kill(self):

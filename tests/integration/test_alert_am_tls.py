@@ -9,7 +9,8 @@ a log line that says why, and get nothing. Basic auth from a file reaches
 a plain HTTP peer; a secret file that others can read is refused at -t
 with file:line. Hostile TLS peers (no handshake, an endless body, an
 endless header, an answer trickled) do not stall probing: stored rate
-and false failures are measured while each one is tried."""
+and false failures are measured while each one is tried. And a real
+prometheus-alertmanager serving TLS gets the alert."""
 
 import base64
 import os
@@ -25,7 +26,9 @@ import pytest
 
 from conftest import NETDIAGD, closed_port
 from test_alert import Daemon, Listener, connect_target, write_config
+from test_alert import ALERTMANAGER
 from test_alert_am import TRICKLE_S, Peer, rows_between, status, wait_for
+from test_alert_am_pair import Alertmanager
 
 OPENSSL = "/usr/bin/openssl"
 pytestmark = pytest.mark.skipif(not os.path.exists(OPENSSL),
@@ -293,3 +296,26 @@ def test_a_ca_file_that_is_no_file_is_refused(tmp_path):
         assert rc == 2, out
         assert re.search(r"netdiag\.ini:\d+: \[alert\] alertmanager_ca_file: %s: not a regular "
                          r"file of at most 16 MiB" % re.escape(path), out), out
+
+
+@pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed "
+                                                 "(Debian: apt-get install prometheus-alertmanager)")
+def test_a_real_alertmanager_over_https(tmp_path, pki):
+    """prometheus-alertmanager serving TLS (--web.config.file) with the
+    test CA's certificate for localhost: the alert shows up there."""
+    am = Alertmanager(tmp_path, "am-tls", tls=(pki["good"][1], pki["good"][0], pki["ca"]))
+    try:
+        cfg = write_config(tmp_path, [("refused", connect_target(closed_port()))],
+                           "alertmanager_url = %s\nalertmanager_ca_file = %s\n"
+                           "host_min_targets = 0" % (am.url, pki["ca"]))
+        d = Daemon(cfg)
+        try:
+            assert wait_for(lambda: "refused" in am.active(), 20), d.log()
+            got = am.active()["refused"]
+            assert got["labels"]["wsa_name"] == "WSAECONNREFUSED", (got, d.log())
+            assert "post failed" not in d.log(), d.log()
+            assert d.stop() == 0
+        finally:
+            d.stop()
+    finally:
+        am.stop()
