@@ -41,8 +41,9 @@ MAKEFLAGS  += --no-print-directory
 # What each program links: the client reads SQLite (and netdiag.ini for
 # [daemon] database), and `netdiag web` serves on libevent's core loop
 # (libevent_core: no evhttp, no evdns, no TLS); the daemon also speaks DNS
-# (ldns) and runs the whole of libevent.
-PKGS        := libevent inih sqlite3 ldns
+# (ldns), runs the whole of libevent and posts to Alertmanager over TLS
+# (libevent_openssl, OpenSSL).
+PKGS        := libevent libevent_openssl openssl inih sqlite3 ldns
 CLIENT_PKGS := libevent_core inih sqlite3
 # WERROR=0 keeps the warnings but does not fail on them (a packager on a
 # newer compiler).
@@ -92,7 +93,7 @@ endif
 # rest); client/ is netdiag.
 COMMON_SRCS := common/array.c common/hist.c common/http_server.c common/json.c common/ndb.c \
                common/suggest.c common/timefmt.c common/util.c common/wsa.c
-DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
+DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_am_cred.c daemon/alert_detect.c daemon/alert_exec.c \
                daemon/alert_metric.c daemon/config.c daemon/config_opt.c daemon/config_run.c \
                daemon/dns.c daemon/errqueue.c daemon/icmp.c daemon/log.c daemon/metrics.c \
                daemon/metrics_http.c \
@@ -117,11 +118,12 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Debian 12 packages: build, tests, lint.
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
-              libsqlite3-dev libldns-dev
+              libsqlite3-dev libldns-dev libssl-dev
 # chromium: tests/integration/test_web.py loads the web view in a real browser
+# openssl: tests/integration/test_alert_am_tls.py makes its own CA with it
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
               prometheus prometheus-alertmanager victoria-metrics iputils-ping fping chromium \
-              clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
+              clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind openssl
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
 DEPS_PKG   := debhelper dpkg-dev lintian devscripts bash-completion

@@ -145,7 +145,8 @@ struct alert_lat {
 };
 
 struct alert_tgt {
-    const char *name; /* the config's: it outlives the table */
+    const char *name;              /* the config's: it outlives the table */
+    const char *labels, *severity; /* the config's too; NULL: none */
     int64_t db_id;
     int64_t attempts; /* this window, any outcome */
     size_t nser;
@@ -213,7 +214,7 @@ struct alert_engine {
     struct alert_exec *exec;
     struct alert_am **am; /* one per alertmanager_url */
     size_t nam;
-    char *am_urls; /* the alertmanager_url they were made from */
+    char *am_urls; /* alert_am_signature() of what they were made from */
     int64_t am_resend_ms;
     char instance[256]; /* this host's name, for the hook and Alertmanager */
 };
@@ -539,6 +540,8 @@ static void alert_notice_target(const struct alert_engine *a, const struct alert
     n->resolved_ms = ev == ALERT_EVENT_RESOLVED ? now_ms : 0;
     util_strlcpy(n->targets, tg->name, sizeof(n->targets));
     util_strlcpy(n->detail, ser_detail(ser), sizeof(n->detail));
+    n->labels = tg->labels;
+    n->severity = tg->severity;
 }
 
 static void alert_notice_host(const struct alert_engine *a, const struct alert_host *h,
@@ -577,6 +580,9 @@ static void alert_am_clear(struct alert_engine *a)
     for (size_t i = 0; i < a->nam; i++)
         alert_am_free(a->am[i]);
     free(a->am);
+    /* it holds the Authorization header */
+    if (a->am_urls != NULL)
+        memset(a->am_urls, 0, strlen(a->am_urls));
     free(a->am_urls);
     a->am = NULL;
     a->am_urls = NULL;
@@ -1416,6 +1422,8 @@ static void alert_build(const struct config *cfg, struct alert_tgt **tgp, size_t
     for (size_t i = 0; i < cfg->ntargets; i++) {
         const struct target *t = &cfg->targets[i];
         tg[i].name = t->name;
+        tg[i].labels = t->labels;
+        tg[i].severity = t->severity;
         tg[i].db_id = t->db_id;
         tg[i].nser = t->alert_ncodes;
         for (size_t k = 0; k < t->alert_ncodes; k++)
@@ -1474,37 +1482,85 @@ void alert_prepared_free(struct alert_prepared *ap)
     free(ap);
 }
 
-/* Alertmanager follows alertmanager_url (and the window, which sets the
- * re-send period); a new client is told about every firing alert. */
+/* What the Alertmanager clients are made from, as one string: the
+ * clients are made anew when it changes. The targets' labels and
+ * severities are in it by a hash, so that a reload that changes them
+ * re-sends every firing alert with its new labels. */
+static char *alert_am_signature(const struct alert_engine *a, int64_t resend)
+{
+    const struct config *cfg = a->cfg;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    char *sig;
+
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        const char *parts[] = {cfg->targets[i].name, cfg->targets[i].labels,
+                               cfg->targets[i].severity};
+        /* a target that says neither leaves it alone: adding or removing
+         * one keeps the clients, their queues and their backoff */
+        if (parts[1] == NULL && parts[2] == NULL)
+            continue;
+        for (size_t k = 0; k < 3; k++) {
+            for (const char *c = parts[k] ? parts[k] : ""; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+            h = (h ^ 0x1f) * 1099511628211ULL;
+        }
+    }
+    if (asprintf(&sig, "%s\x1f%" PRId64 "\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%" PRIx64,
+                 cfg->alert.alertmanager_url, resend, cfg->labels ? cfg->labels : "",
+                 cfg->alert.severity ? cfg->alert.severity : "", cfg->web_url ? cfg->web_url : "",
+                 cfg->alert.am_ca_file ? cfg->alert.am_ca_file : "", cfg->alert.am_tls_id,
+                 cfg->alert.am_auth ? cfg->alert.am_auth : "", h) < 0)
+        fatalx("out of memory");
+    return sig;
+}
+
+/* Alertmanager follows alertmanager_url and the keys that shape what is
+ * posted (and the window, which sets the re-send period); a new client is
+ * told about every firing alert. Alerts a client still held for a peer
+ * that was down go with it: Alertmanager ends them at their endsAt. */
 static void alert_am_follow(struct alert_engine *a)
 {
     const char *url = a->cfg->alert.alertmanager_url;
     int64_t resend = a->window_ms;
     char err[512];
     int64_t now_ms = util_now_ms();
-
-    char *copy, *save = NULL;
+    struct alert_am_opts o;
+    char *copy, *save = NULL, *sig;
 
     if (resend < ALERT_RESEND_MIN_MS)
         resend = ALERT_RESEND_MIN_MS;
     if (resend > ALERT_RESEND_MAX_MS)
         resend = ALERT_RESEND_MAX_MS;
-    if (((url == NULL && a->am_urls == NULL) ||
-         (url != NULL && a->am_urls != NULL && strcmp(a->am_urls, url) == 0)) &&
-        a->am_resend_ms == resend)
+    if (url == NULL && a->am_urls == NULL)
         return;
+    sig = url != NULL ? alert_am_signature(a, resend) : NULL;
+    if (sig != NULL && a->am_urls != NULL && strcmp(a->am_urls, sig) == 0) {
+        free(sig);
+        return;
+    }
     alert_am_clear(a);
     a->am_resend_ms = resend;
     if (url == NULL)
         return;
-    if ((a->am_urls = strdup(url)) == NULL || (copy = strdup(url)) == NULL)
+    a->am_urls = sig;
+    if ((copy = strdup(url)) == NULL)
         fatalx("out of memory");
+    o = (struct alert_am_opts){.resend_ms = resend,
+                               .instance = a->instance,
+                               .labels = a->cfg->labels,
+                               .severity = a->cfg->alert.severity,
+                               .web_url = a->cfg->web_url,
+                               .ca_file = a->cfg->alert.am_ca_file,
+                               .auth = a->cfg->alert.am_auth,
+                               .tls = a->cfg->alert.am_tls};
     /* one client per URL: each has its own connection, queue, deadline
      * and backoff, so a slow one never holds back another */
     for (char *w = strtok_r(copy, ALERT_AM_URL_SEP, &save); w != NULL;
          w = strtok_r(NULL, ALERT_AM_URL_SEP, &save)) {
-        struct alert_am *am = alert_am_new(a->base, w, resend, a->instance, err, sizeof(err));
+        struct alert_am *am;
         struct alert_am **n;
+        o.url = w;
+        am = alert_am_new(a->base, &o, err, sizeof(err));
         if (am == NULL) {
             log_error("%s; alerts are not sent there", err);
             continue;

@@ -8,8 +8,12 @@
  * peer is not trusted: an answer's headers and body are bounded, a post
  * has one deadline for the whole exchange (a byte now and then does not
  * extend it), and each URL has a client of its own, so a slow one delays
- * nobody else. Credentials in a URL are sent (HTTP Basic) and never
- * logged. */
+ * nobody else. https:// goes through OpenSSL (libevent's
+ * bufferevent_openssl): the peer's certificate is verified against the
+ * system's CA store or alertmanager_ca_file and must name the URL's host;
+ * a fresh TLS connection for each post. Credentials come from a file
+ * (bearer token or user:password), are sent in the Authorization header
+ * and never logged. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,7 +21,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -26,6 +36,7 @@
 #include "array.h"
 #include "alert_am.h"
 #include "alert_int.h"
+#include "config.h"
 #include "json.h"
 #include "log.h"
 #include "timefmt.h"
@@ -63,12 +74,18 @@ struct alert_am {
     struct event_base *base;
     struct evdns_base *dns;
     struct evhttp_connection *conn; /* NULL after a deadline, until the next post */
+    bool conn_used;                 /* https: a post went out on conn */
+    SSL_CTX *ctx;                   /* https; NULL for http */
+    SSL *ssl;                       /* conn's, owned by its bufferevent */
     char *url;
     char *url_log; /* the URL without its credentials, for every message */
-    char *auth;    /* "Basic ...", or NULL */
+    char *auth;    /* the Authorization header, or NULL */
     char *host;    /* for the Host header */
     char *path;    /* .../api/v2/alerts */
     char *instance;
+    char *labels;   /* [daemon] labels; NULL: none */
+    char *severity; /* [alert] severity; NULL: warning for all */
+    char *web_url;  /* generatorURL's base; NULL: none */
     int port;
     int64_t resend_ms;
     struct am_entry *e;
@@ -117,6 +134,53 @@ static char *am_take(struct evbuffer *b)
     return s;
 }
 
+/* The labels of a "name=value,..." list (config_opt.c's form) that
+ * `except` (another such list) does not name: a target's own label
+ * wins over the [daemon] one of the same name. */
+static void am_extra_labels(struct evbuffer *b, bool *first, const char *list, const char *except)
+{
+    for (const char *p = list; p != NULL && *p;) {
+        size_t il = strcspn(p, ","), kl = strcspn(p, "=");
+        char k[72], v[264];
+        snprintf(k, sizeof(k), "%.*s", (int)kl, p);
+        snprintf(v, sizeof(v), "%.*s", (int)(il - kl - 1), p + kl + 1);
+        p += il + (p[il] == ',');
+        if (except != NULL) {
+            size_t len;
+            if (config_severity_find(except, k, &len) != NULL)
+                continue;
+        }
+        am_kv(b, first, k, v);
+    }
+}
+
+/* severity: the target's list, then [alert]'s, each by the alert's kind
+ * and then its default; "warning" when neither says. */
+static void am_severity(struct evbuffer *b, bool *first, const struct alert_am *am,
+                        const struct alert_notice *n)
+{
+    const char *lists[2] = {n->host ? NULL : n->severity, am->severity}, *lvl = NULL;
+    char key[16], v[40];
+    size_t len = 0;
+
+    if (n->host)
+        snprintf(key, sizeof(key), "host");
+    else if (n->metric != ALERT_METRIC_CODE)
+        snprintf(key, sizeof(key), "%s", alert_metric_name(n->metric));
+    else
+        snprintf(key, sizeof(key), "%d",
+                 n->watch_class != NULL ? CONFIG_CODE_TIMEOUT : n->wsa_code);
+    for (size_t i = 0; i < 2 && lvl == NULL; i++)
+        if ((lvl = config_severity_find(lists[i], key, &len)) == NULL)
+            lvl = config_severity_find(lists[i], "*", &len);
+    if (lvl == NULL) {
+        lvl = "warning";
+        len = 7;
+    }
+    snprintf(v, sizeof(v), "%.*s", (int)len, lvl);
+    am_kv(b, first, "severity", v);
+}
+
 static char *am_labels(const struct alert_am *am, const struct alert_notice *n)
 {
     struct evbuffer *b = evbuffer_new();
@@ -136,6 +200,9 @@ static char *am_labels(const struct alert_am *am, const struct alert_notice *n)
     am_kv(b, &first, "instance", am->instance);
     am_kv(b, &first, "scope", n->host ? "host" : "target");
     am_kv(b, &first, "target", n->target);
+    am_severity(b, &first, am, n);
+    am_extra_labels(b, &first, am->labels, n->labels);
+    am_extra_labels(b, &first, n->labels, NULL);
     if (n->metric != ALERT_METRIC_CODE) {
         /* no code: what it watches is the label */
         am_kv(b, &first, "metric", alert_metric_name(n->metric));
@@ -187,7 +254,7 @@ static void am_metric(struct evbuffer *b, bool *first, const struct alert_notice
     am_kv(b, first, lat ? "attempts" : "sent", v);
 }
 
-static char *am_rest(const struct alert_notice *n)
+static char *am_rest(const struct alert_am *am, const struct alert_notice *n)
 {
     struct evbuffer *b = evbuffer_new();
     char v[640], t[40];
@@ -233,6 +300,18 @@ times:
     evbuffer_add(b, "},", 2);
     timefmt_iso(n->started_ms, true, t, sizeof(t));
     evbuffer_add_printf(b, "\"startsAt\":\"%s\"", t);
+    if (am->web_url != NULL) {
+        /* the web view's page of the target (names are [A-Za-z0-9._-]),
+         * or its alerts page for a host-wide one */
+        if (n->host)
+            snprintf(v, sizeof(v), "%s/alerts", am->web_url);
+        else
+            snprintf(v, sizeof(v), "%s/target/%s", am->web_url, n->target);
+        evbuffer_add(b, ",", 1);
+        am_json(b, "generatorURL");
+        evbuffer_add(b, ":", 1);
+        am_json(b, v);
+    }
     return am_take(b);
 }
 
@@ -286,13 +365,63 @@ static const char *am_error_text(int e)
     return "cannot connect, or no response";
 }
 
+static bool am_is_literal(const char *host)
+{
+    unsigned char buf[16];
+
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* A TLS client for one connection: SNI for a name, and the certificate
+ * must name the URL's host (a name, or an address in its IP SANs). */
+static SSL *am_ssl_new(struct alert_am *am)
+{
+    SSL *ssl = SSL_new(am->ctx);
+
+    if (ssl == NULL)
+        return NULL;
+    if (am_is_literal(am->host)) {
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), am->host) != 1)
+            goto fail;
+    } else if (SSL_set_tlsext_host_name(ssl, am->host) != 1 || SSL_set1_host(ssl, am->host) != 1) {
+        goto fail;
+    }
+    return ssl;
+fail:
+    SSL_free(ssl);
+    return NULL;
+}
+
 static struct evhttp_connection *am_conn_new(struct alert_am *am)
 {
-    struct evhttp_connection *c =
-        evhttp_connection_base_new(am->base, am->dns, am->host, (ev_uint16_t)am->port);
+    struct evhttp_connection *c;
 
-    if (c == NULL)
-        return NULL;
+    am->ssl = NULL;
+    am->conn_used = false;
+    if (am->ctx != NULL) {
+        struct bufferevent *bev;
+        SSL *ssl = am_ssl_new(am);
+        if (ssl == NULL)
+            return NULL;
+        /* frees ssl when it fails, and with itself later */
+        bev = bufferevent_openssl_socket_new(am->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        if (bev == NULL)
+            return NULL;
+        /* a peer that closes without close_notify after its answer */
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        c = evhttp_connection_base_bufferevent_new(am->base, am->dns, bev, am->host,
+                                                   (ev_uint16_t)am->port);
+        if (c == NULL) {
+            bufferevent_free(bev);
+            return NULL;
+        }
+        am->ssl = ssl;
+    } else {
+        c = evhttp_connection_base_new(am->base, am->dns, am->host, (ev_uint16_t)am->port);
+        if (c == NULL)
+            return NULL;
+    }
     /* per read or write; the whole post has am->ev_deadline */
     evhttp_connection_set_timeout(c, AM_DEADLINE_MS / 1000);
     evhttp_connection_set_retries(c, 0); /* our own backoff instead */
@@ -319,6 +448,33 @@ static void am_failed(struct alert_am *am, const char *why)
     am_arm(am, am->backoff_ms);
     am->backoff_ms =
         am->backoff_ms * 2 > AM_BACKOFF_MAX_MS ? AM_BACKOFF_MAX_MS : am->backoff_ms * 2;
+}
+
+/* Why a TLS connection failed, when it did: a certificate refused (and
+ * why), or OpenSSL's first error. False when TLS said nothing. */
+static bool am_tls_error(struct alert_am *am, char *why, size_t len)
+{
+    struct bufferevent *bev = am->conn != NULL ? evhttp_connection_get_bufferevent(am->conn) : NULL;
+    unsigned long e = bev != NULL ? bufferevent_get_openssl_error(bev) : 0;
+    long v = am->ssl != NULL ? SSL_get_verify_result(am->ssl) : X509_V_OK;
+    char buf[160];
+
+    ERR_clear_error();
+    if (am->ssl == NULL)
+        return false;
+    if (v != X509_V_OK) {
+        snprintf(why, len, "TLS: the server's certificate is refused: %s%s",
+                 X509_verify_cert_error_string(v),
+                 v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH
+                     ? " (it does not name the URL's host)"
+                     : "");
+        return true;
+    }
+    if (e == 0)
+        return false;
+    ERR_error_string_n(e, buf, sizeof(buf));
+    snprintf(why, len, "TLS: %s", buf);
+    return true;
 }
 
 static void am_done_cb(struct evhttp_request *req, void *arg)
@@ -348,8 +504,9 @@ static void am_done_cb(struct evhttp_request *req, void *arg)
         am->backoff_ms = AM_BACKOFF_MIN_MS;
         for (size_t i = 0; i < am->n; i++)
             firing = firing || !am->e[i].resolved;
+        /* not am_send() here: it may free this request's connection */
         if (am->dirty)
-            am_send(am);
+            am_arm(am, 0);
         else if (firing)
             am_arm(am, am->resend_ms);
         return;
@@ -368,7 +525,7 @@ static void am_done_cb(struct evhttp_request *req, void *arg)
                     *c = ' ';
         }
         snprintf(why, sizeof(why), "HTTP %d%s%s", code, body[0] ? ": " : "", body);
-    } else {
+    } else if (!am_tls_error(am, why, sizeof(why))) {
         snprintf(why, sizeof(why), "%s", am_error_text(am->last_error));
     }
     am_failed(am, why);
@@ -387,6 +544,7 @@ static void am_deadline_cb(evutil_socket_t fd, short what, void *arg)
     if (am->conn != NULL)
         evhttp_connection_free(am->conn);
     am->conn = NULL;
+    am->ssl = NULL;
     am_failed(am, "no complete answer within " AM_STR(AM_DEADLINE_MS) " ms");
 }
 
@@ -403,6 +561,12 @@ static void am_send(struct alert_am *am)
     evtimer_del(am->ev_timer);
     if (am->n == 0)
         return;
+    /* https: a fresh TLS connection for each post (libevent cannot
+     * reconnect a TLS bufferevent) */
+    if (am->conn != NULL && am->conn_used) {
+        evhttp_connection_free(am->conn);
+        am->conn = NULL;
+    }
     if (am->conn == NULL && (am->conn = am_conn_new(am)) == NULL) {
         am_failed(am, "cannot create a connection");
         return;
@@ -436,6 +600,7 @@ static void am_send(struct alert_am *am)
         evhttp_add_header(hdr, "Authorization", am->auth);
     am->in_flight = true;
     am->last_error = 0;
+    am->conn_used = am->ctx != NULL;
     evtimer_add(am->ev_deadline, &dl);
     if (evhttp_make_request(am->conn, req, EVHTTP_REQ_POST, am->path) < 0) {
         /* rare (no socket): libevent frees the request on some of these
@@ -454,13 +619,6 @@ static void am_timer_cb(evutil_socket_t fd, short what, void *arg)
         am->dirty = true;
     else
         am_send(am);
-}
-
-static bool am_is_literal(const char *host)
-{
-    unsigned char buf[16];
-
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
 void alert_am_url_redact(const char *url, char *buf, size_t len)
@@ -483,46 +641,13 @@ void alert_am_url_redact(const char *url, char *buf, size_t len)
         snprintf(buf, len, "%.*s***%s", (int)(auth - url), url, at);
 }
 
-/* the 64 digits, then the padding */
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
-
-/* "Basic " and the base64 of the URL's user:password (percent-decoded). */
-static char *am_basic_auth(const char *userinfo)
-{
-    char *plain = evhttp_uridecode(userinfo, 0, NULL);
-    size_t n, k = 6;
-    char *out;
-
-    if (plain == NULL)
-        return NULL;
-    n = strlen(plain);
-    out = malloc(6 + 4 * ((n + 2) / 3) + 1);
-    if (out != NULL) {
-        memcpy(out, "Basic ", 6);
-        for (size_t i = 0; i < n; i += 3) {
-            unsigned v = (unsigned)(unsigned char)plain[i] << 16;
-            if (i + 1 < n)
-                v |= (unsigned)(unsigned char)plain[i + 1] << 8;
-            if (i + 2 < n)
-                v |= (unsigned char)plain[i + 2];
-            out[k++] = b64[(v >> 18) & 63];
-            out[k++] = b64[(v >> 12) & 63];
-            out[k++] = b64[i + 1 < n ? (v >> 6) & 63 : 64];
-            out[k++] = b64[i + 2 < n ? v & 63 : 64];
-        }
-        out[k] = '\0';
-    }
-    memset(plain, 0, n);
-    free(plain);
-    return out;
-}
-
 /* One URL as the client takes it; *uri is the parsed URL on success.
  * Only what this client posts to is taken, so that a value that would
  * never be sent fails at -t, not at the first alert:
- * http://HOST[:PORT][/PATH], HOST a name or an address ([v6] in brackets).
- * It speaks plain HTTP only; a query or fragment would be dropped (the
- * posts go to PATH/api/v2/alerts). Messages never show credentials. */
+ * http[s]://HOST[:PORT][/PATH], HOST a name or an address ([v6] in
+ * brackets). A query or fragment would be dropped (the posts go to
+ * PATH/api/v2/alerts); credentials belong in a file, not in the URL that
+ * -t, logs and `ps` show. Messages never show credentials. */
 static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, size_t errlen)
 {
     const char *scheme_end = strstr(url, "://"), *host;
@@ -533,33 +658,34 @@ static int am_parse_url(const char *url, struct evhttp_uri **uri, char *err, siz
     *uri = NULL;
     if (scheme_end == NULL) {
         snprintf(err, errlen,
-                 "\"%s\" is not a URL (write http://HOST:PORT, e.g. http://127.0.0.1:9093)", shown);
-        return -1;
-    }
-    if (scheme_end - url == 5 && strncasecmp(url, "https", 5) == 0) {
-        snprintf(err, errlen,
-                 "\"%s\": https is not supported (netdiagd posts plain HTTP); use http:// to a "
-                 "local Alertmanager or to a TLS-terminating proxy",
+                 "\"%s\" is not a URL (write http://HOST:PORT or https://HOST:PORT, e.g. "
+                 "http://127.0.0.1:9093)",
                  shown);
         return -1;
     }
-    if (scheme_end - url != 4 || strncmp(url, "http", 4) != 0) {
-        snprintf(err, errlen, "\"%s\": the scheme \"%.*s\" is not supported (only http://)", shown,
-                 scheme_end - url < 16 ? (int)(scheme_end - url) : 16, url);
+    if (!(scheme_end - url == 4 && strncmp(url, "http", 4) == 0) &&
+        !(scheme_end - url == 5 && strncmp(url, "https", 5) == 0)) {
+        snprintf(err, errlen, "\"%s\": the scheme \"%.*s\" is not supported (http:// or https://)",
+                 shown, scheme_end - url < 16 ? (int)(scheme_end - url) : 16, url);
         return -1;
     }
     *uri = evhttp_uri_parse_with_flags(url, 0);
     if (*uri == NULL) {
         snprintf(err, errlen,
-                 "\"%s\" is not a valid URL (http://HOST[:PORT][/PATH], the port 1 to 65535)",
+                 "\"%s\" is not a valid URL (http[s]://HOST[:PORT][/PATH], the port 1 to 65535)",
                  shown);
         return -1;
     }
     host = evhttp_uri_get_host(*uri);
     if (host == NULL || *host == '\0')
         snprintf(err, errlen, "\"%s\" has no host", shown);
+    else if (evhttp_uri_get_userinfo(*uri) != NULL)
+        snprintf(err, errlen,
+                 "\"%s\": credentials do not go in the URL; put them in a file named by "
+                 "alertmanager_basic_auth_file (user:password) or alertmanager_bearer_token_file",
+                 shown);
     else if (evhttp_uri_get_port(*uri) == 0)
-        snprintf(err, errlen, "\"%s\": port 0 (1 to 65535, or none for 80)", shown);
+        snprintf(err, errlen, "\"%s\": port 0 (1 to 65535, or none for 80 or 443)", shown);
     else if (evhttp_uri_get_query(*uri) != NULL || evhttp_uri_get_fragment(*uri) != NULL)
         snprintf(err, errlen,
                  "\"%s\": a query or fragment is not sent (alerts go to PATH/api/v2/alerts)",
@@ -594,14 +720,16 @@ int alert_am_check_urls(const char *value, char *err, size_t errlen)
     return rc;
 }
 
-struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t resend_ms,
-                              const char *instance, char *err, size_t errlen)
+struct alert_am *alert_am_new(struct event_base *base, const struct alert_am_opts *o, char *err,
+                              size_t errlen)
 {
+    const char *url = o->url;
     struct evhttp_uri *uri = NULL;
     struct alert_am *am = calloc(1, sizeof(*am));
-    const char *host, *path, *userinfo;
+    const char *host, *path;
     char shown[512];
     size_t plen;
+    bool https = strncmp(url, "https:", 6) == 0;
 
     alert_am_url_redact(url, shown, sizeof(shown));
     if (am == NULL) {
@@ -612,7 +740,7 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
     if (am_parse_url(url, &uri, err, errlen) < 0)
         goto fail;
     host = evhttp_uri_get_host(uri);
-    am->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
+    am->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : https ? 443 : 80;
     /* an IPv6 literal may come back with its brackets */
     if (host[0] == '[') {
         am->host = strndup(host + 1, strlen(host) - 1);
@@ -626,14 +754,26 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
     plen = strlen(path);
     while (plen > 0 && path[plen - 1] == '/')
         plen--;
-    userinfo = evhttp_uri_get_userinfo(uri);
-    if (am->host == NULL || asprintf(&am->path, "%.*s/api/v2/alerts", (int)plen, path) < 0 ||
-        (am->url = strdup(url)) == NULL || (am->url_log = strdup(shown)) == NULL ||
-        (am->instance = strdup(instance)) == NULL ||
-        (userinfo != NULL && (am->auth = am_basic_auth(userinfo)) == NULL)) {
-        am->path = NULL;
+    if (am->host != NULL && asprintf(&am->path, "%.*s/api/v2/alerts", (int)plen, path) < 0)
+        am->path = NULL; /* asprintf leaves it undefined */
+    if (am->host == NULL || am->path == NULL || (am->url = strdup(url)) == NULL ||
+        (am->url_log = strdup(shown)) == NULL || (am->instance = strdup(o->instance)) == NULL ||
+        (o->auth != NULL && (am->auth = strdup(o->auth)) == NULL) ||
+        (o->labels != NULL && (am->labels = strdup(o->labels)) == NULL) ||
+        (o->severity != NULL && (am->severity = strdup(o->severity)) == NULL) ||
+        (o->web_url != NULL && (am->web_url = strdup(o->web_url)) == NULL)) {
         snprintf(err, errlen, "alertmanager %s: out of memory", shown);
         goto fail;
+    }
+    if (https && o->tls != NULL && SSL_CTX_up_ref(o->tls) == 1) {
+        am->ctx = o->tls;
+    } else if (https) {
+        /* no settings made off the loop (a test): made here */
+        char why[256];
+        if ((am->ctx = alert_am_tls_new(o->ca_file, why, sizeof(why))) == NULL) {
+            snprintf(err, errlen, "alertmanager %s: %s", shown, why);
+            goto fail;
+        }
     }
     if (!am_is_literal(am->host)) {
         am->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
@@ -656,7 +796,7 @@ struct alert_am *alert_am_new(struct event_base *base, const char *url, int64_t 
         snprintf(err, errlen, "alertmanager %s: cannot create the HTTP client", shown);
         goto fail;
     }
-    am->resend_ms = resend_ms > 0 ? resend_ms : 60000;
+    am->resend_ms = o->resend_ms > 0 ? o->resend_ms : 60000;
     am->backoff_ms = AM_BACKOFF_MIN_MS;
     evhttp_uri_free(uri);
     return am;
@@ -704,7 +844,7 @@ void alert_am_put(struct alert_am *am, const struct alert_notice *n)
             return;
         am->n++;
     }
-    rest = am_rest(n);
+    rest = am_rest(am, n);
     if (rest != NULL) {
         free(e->rest);
         e->rest = rest;
@@ -753,5 +893,9 @@ void alert_am_free(struct alert_am *am)
     free(am->host);
     free(am->path);
     free(am->instance);
+    free(am->labels);
+    free(am->severity);
+    free(am->web_url);
+    SSL_CTX_free(am->ctx);
     free(am);
 }

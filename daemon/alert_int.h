@@ -62,7 +62,11 @@ struct alert_notice {
     int64_t started_ms;
     int64_t resolved_ms; /* 0 while firing */
     char targets[512];   /* host-wide: the targets that failed, "a, b, c" */
-    char detail[320];    /* summary and the last failure's detail */
+    /* the target's own labels and severity (config_opt.c's forms), NULL
+     * when it has none or for a host-wide alert */
+    const char *labels;
+    const char *severity;
+    char detail[320]; /* summary and the last failure's detail */
 };
 
 /* The name a notice goes by in short texts: the WSA name, or the metric. */

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 
 #include <ini.h>
 
+#include "alert_am.h"
 #include "array.h"
 #include "config.h"
 #include "config_opt.h"
@@ -114,6 +116,8 @@ static void target_free_fields(struct target *t)
     free(t->server_str);
     free(t->payload);
     free(t->expect);
+    free(t->labels);
+    free(t->severity);
 }
 
 void config_free(struct config *cfg)
@@ -132,6 +136,14 @@ void config_free(struct config *cfg)
     free(cfg->include);
     free(cfg->alert.exec);
     free(cfg->alert.alertmanager_url);
+    free(cfg->alert.am_ca_file);
+    if (cfg->alert.am_auth != NULL)
+        memset(cfg->alert.am_auth, 0, strlen(cfg->alert.am_auth));
+    free(cfg->alert.am_auth);
+    free(cfg->alert.severity);
+    alert_am_tls_free(cfg->alert.am_tls);
+    free(cfg->labels);
+    free(cfg->web_url);
     free(cfg->byname);
     free(cfg->prev_idx);
     free(cfg);
@@ -1156,12 +1168,52 @@ static void config_check(struct parser *p)
             perr(p, cfg->path, p->single_line[wi],
                  "[alert] window: %s must be shorter than baseline (%s)", b, a);
     }
+    {
+        int lb = p->single_line[config_opt_index(
+                config_opt_find(SEC_ALERT, "alertmanager_bearer_token_file"))],
+            la = p->single_line[config_opt_index(
+                config_opt_find(SEC_ALERT, "alertmanager_basic_auth_file"))];
+        if (lb != 0 && la != 0)
+            perr(p, cfg->path, lb > la ? lb : la,
+                 "[alert] %s: alertmanager_%s is set too (line %d); give one of the two",
+                 lb > la ? "alertmanager_bearer_token_file" : "alertmanager_basic_auth_file",
+                 lb > la ? "basic_auth_file" : "bearer_token_file", lb > la ? la : lb);
+    }
     find_duplicates(p);
     for (size_t i = 0; i < cfg->ntargets; i++) {
         /* A kind that failed to parse: no defaults, no kind-based checks. */
         if (p->meta[i].kind_ok)
             target_apply_defaults(p, i);
         target_check(p, i);
+    }
+}
+
+/* https Alertmanagers: their TLS settings made here, off the loop (the
+ * system's CA bundle takes 30 ms to parse), with a hash of the CA file so
+ * that a reload sees a changed file. */
+static void config_am_tls(struct parser *p)
+{
+    struct alert_config *a = &p->cfg->alert;
+    char err[300];
+    int line;
+
+    if (a->alertmanager_url == NULL || strstr(a->alertmanager_url, "https://") == NULL)
+        return;
+    line = p->single_line[config_opt_index(config_opt_find(SEC_ALERT, "alertmanager_ca_file"))];
+    a->am_tls = alert_am_tls_new(a->am_ca_file, err, sizeof(err));
+    if (a->am_tls == NULL) {
+        perr(p, p->cfg->path, line, "[alert] alertmanager_url: %s", err);
+        return;
+    }
+    if (a->am_ca_file != NULL) {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        FILE *f = fopen(a->am_ca_file, "re");
+        int c;
+        for (size_t n = 0; f != NULL && n < CONFIG_BYTES_MAX && (c = getc(f)) != EOF; n++)
+            h = (h ^ (unsigned)c) * 1099511628211ULL;
+        if (f != NULL)
+            fclose(f);
+        snprintf(a->am_tls_id, sizeof(a->am_tls_id), "%016" PRIx64, h);
     }
 }
 
@@ -1201,6 +1253,8 @@ struct config *config_load(const char *path, FILE *errs, int *nerrors)
             cfg->database = abs;
         }
     }
+    if (p.nerrors == 0)
+        config_am_tls(&p);
 out:
     for (size_t i = 0; i < NOPTS; i++)
         free(p.defaults_val[i]);

@@ -109,6 +109,10 @@ struct target {
     size_t alert_ncodes;
     /* latency and loss alerts, 0 off, 1 on (from [alert] unless set) */
     int alert_latency, alert_loss;
+    /* labels added to its alerts, and its severities (config_opt.c's
+     * forms); NULL: none of its own */
+    char *labels;
+    char *severity;
 
     /* where the target was defined, for messages */
     char *file;
@@ -119,6 +123,8 @@ struct target {
     /* row id in the database's targets table (store.c); 0 until synced */
     int64_t db_id;
 };
+
+struct ssl_ctx_st;
 
 struct alert_config {
     int codes[CONFIG_MAX_CODES];
@@ -145,6 +151,13 @@ struct alert_config {
     double loss_threshold;       /* share of a window's echoes lost */
     double loss_factor;          /* times the baseline's lost echoes */
     int64_t loss_min_lost;       /* the fewest lost echoes that fire */
+
+    /* what Alertmanager is sent, and how (alert_am.h) */
+    char *am_ca_file;          /* https: CA certificates; NULL: the system's */
+    char *am_auth;             /* the Authorization header, read from a file; NULL: none */
+    char *severity;            /* "KEY=LEVEL,..." (config_opt.c); NULL: warning */
+    struct ssl_ctx_st *am_tls; /* https URLs: alert_am_tls_new()'s; NULL: none */
+    char am_tls_id[24];        /* the CA file's contents as a hash, for a reload to compare */
 };
 
 /* [path]: the tracer's bounds (trace.c). */
@@ -170,6 +183,8 @@ struct config {
     int64_t retention_ms;
     char *include;       /* NULL: none */
     int64_t min_targets; /* fewer targets: refused (config_check_run) */
+    char *labels;        /* "name=value,..." added to every alert; NULL: none */
+    char *web_url;       /* where `netdiag web` shows this host; NULL: unknown */
 
     struct alert_config alert;
     struct path_config tracing;
@@ -231,5 +246,11 @@ struct target *config_find_target(const struct config *cfg, const char *name);
  * CNAME SOA PTR (plus SRV, CAA, ANY). 0 / NULL when unknown (config_opt.c). */
 uint16_t config_qtype_from_name(const char *name);
 const char *config_qtype_name(uint16_t qtype);
+
+/* severity lists as config_opt.c keeps them ("*=warning,10061=critical,
+ * host=page"): the level for key ("host", "latency", "loss", a code's
+ * number, "-1" for the class timeout, "*" for any), with its length in
+ * *len; NULL when the list has none. */
+const char *config_severity_find(const char *list, const char *key, size_t *len);
 
 #endif

@@ -86,6 +86,8 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_DAEMON, "metrics_latency",  OT_ENUM,     0,                      0,                      "histogram",                     CFG(metrics_latency),        0,                 latency_names, 0,                  0,         0},
     {SEC_DAEMON, "retention",        OT_DURATION, MINUTE_MS,              3650 * DAY_MS,          "30d",                           CFG(retention_ms),           0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "include",          OT_STRING,   0,                      0,                      "",                              CFG(include),                0,                 NULL,          0,                  0,         0},
+    {SEC_DAEMON, "labels",           OT_LABELS,   0,                      0,                      "",                              CFG(labels),                 0,                 NULL,          0,                  0,         0},
+    {SEC_DAEMON, "web_url",          OT_WEBURL,   0,                      0,                      "",                              CFG(web_url),                0,                 NULL,          0,                  0,         0},
     {SEC_DAEMON, "min_targets",      OT_INT,      0,                      CONFIG_TARGETS_MAX,     "1",                             CFG(min_targets),            0,                 NULL,          0,                  0,         0},
 
     {SEC_ALERT,  "codes",            OT_CODES,    0,                      0,                      "refused, timeout",              CFG(alert.codes),            CFG(alert.ncodes), NULL,          0,                  0,         0},
@@ -99,6 +101,10 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_ALERT,  "exec_timeout",     OT_DURATION, 100,                    3600 * 1000,            "10s",                           CFG(alert.exec_timeout_ms),  0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "renotify",         OT_DURATION, 0,                      30 * DAY_MS,            "4h",                            CFG(alert.renotify_ms),      0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "alertmanager_url", OT_URL,      0,                      0,                      "",                              CFG(alert.alertmanager_url), 0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "alertmanager_ca_file", OT_CAFILE, 0,                    0,                      "",                              CFG(alert.am_ca_file),       0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "alertmanager_bearer_token_file", OT_SECRET, ALERT_AM_BEARER, 0,             "",                              CFG(alert.am_auth),          0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "alertmanager_basic_auth_file", OT_SECRET, ALERT_AM_BASIC, 0,                "",                              CFG(alert.am_auth),          0,                 NULL,          0,                  0,         0},
+    {SEC_ALERT,  "severity",         OT_SEVERITY, 0,                      0,                      "",                              CFG(alert.severity),         0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "host_min_targets", OT_INT,      0,                      1000000,                "3",                             CFG(alert.host_min_targets), 0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "host_ratio",       OT_DOUBLE,   0,                      1,                      "0.5",                           CFG(alert.host_ratio),       0,                 NULL,          0,                  0,         0},
     {SEC_ALERT,  "latency",          OT_ENUM,     0,                      0,                      "on",                            CFG(alert.latency),          0,                 onoff_names,   0,                  0,         0},
@@ -126,6 +132,8 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_TARGET, "codes",            OT_CODES,    0,                      0,                      NULL,                            TGT(alert_codes),            TGT(alert_ncodes), NULL,          K_ALL,              0,         0},
     {SEC_TARGET, "alert_latency",    OT_ENUM,     0,                      0,                      NULL,                            TGT(alert_latency),          0,                 onoff_names,   K_ALL,              0,         0},
     {SEC_TARGET, "alert_loss",       OT_ENUM,     0,                      0,                      NULL,                            TGT(alert_loss),             0,                 onoff_names,   K_ALL,              0,         0},
+    {SEC_TARGET, "labels",           OT_LABELS,   0,                      0,                      NULL,                            TGT(labels),                 0,                 NULL,          K_ALL,              0,         0},
+    {SEC_TARGET, "severity",         OT_SEVERITY, 0,                      0,                      NULL,                            TGT(severity),               0,                 NULL,          K_ALL,              0,         0},
     {SEC_TARGET, "host",             OT_HOST,     0,                      0,                      NULL,                            TGT(host),                   0,                 NULL,          K_CSP,              K_CSP,     0},
     {SEC_TARGET, "port",             OT_PORT,     1,                      65535,                  NULL,                            TGT(port),                   0,                 NULL,          K_CS,               K_CS,      0},
     {SEC_TARGET, "source",           OT_SOURCE,   0,                      0,                      NULL,                            0,                           0,                 NULL,          K_CS,               0,         0},
@@ -447,6 +455,258 @@ static void replace_str(char **field, char *v)
     *field = v;
 }
 
+/* Labels netdiagd sets itself: a configured label may not take their
+ * place (Alertmanager would see two alerts, or ours lose their name). */
+static const char *const label_reserved[] = {
+    "alertname", "instance", "scope",  "target",   "wsa_code",
+    "wsa_name",  "class",    "metric", "severity", NULL,
+};
+#define LABELS_MAX      32
+#define LABEL_NAME_MAX  64
+#define LABEL_VALUE_MAX 256
+
+/* The items of a comma-separated list, blanks around each taken off;
+ * empty items are skipped. f returns -1 to stop. */
+static int each_item(const char *v, int (*f)(const char *item, size_t len, void *arg), void *arg)
+{
+    while (*v != '\0') {
+        const char *end = v + strcspn(v, ",");
+        const char *b = v, *e = end;
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e > b && f(b, (size_t)(e - b), arg) < 0)
+            return -1;
+        v = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+struct list_out {
+    char buf[LABELS_MAX * (LABEL_NAME_MAX + LABEL_VALUE_MAX + 2) + 1];
+    size_t len, n;
+    char *err;
+    size_t errlen;
+};
+
+static bool list_has_key(const struct list_out *o, const char *k, size_t klen)
+{
+    for (const char *p = o->buf; p < o->buf + o->len;) {
+        size_t il = strcspn(p, ",");
+        if (il > klen && p[klen] == '=' && memcmp(p, k, klen) == 0)
+            return true;
+        p += il + (p[il] == ',');
+    }
+    return false;
+}
+
+static int list_add(struct list_out *o, const char *k, size_t klen, const char *val, size_t vlen)
+{
+    if (list_has_key(o, k, klen)) {
+        snprintf(o->err, o->errlen, "\"%.*s\" is given twice", (int)klen, k);
+        return -1;
+    }
+    if (o->n == LABELS_MAX) {
+        snprintf(o->err, o->errlen, "more than %d entries", LABELS_MAX);
+        return -1;
+    }
+    o->len += (size_t)snprintf(o->buf + o->len, sizeof(o->buf) - o->len, "%s%.*s=%.*s",
+                               o->n ? "," : "", (int)klen, k, (int)vlen, val);
+    o->n++;
+    return 0;
+}
+
+/* name=value: a Prometheus label name (not one netdiagd sets, not
+ * __reserved) and a value of printable text. */
+static int label_item(const char *item, size_t len, void *arg)
+{
+    struct list_out *o = arg;
+    const char *eq = memchr(item, '=', len), *val;
+    size_t klen, vlen;
+
+    if (eq == NULL) {
+        snprintf(o->err, o->errlen, "\"%.*s\" is not name=value", (int)(len < 80 ? len : 80), item);
+        return -1;
+    }
+    klen = (size_t)(eq - item);
+    while (klen > 0 && (item[klen - 1] == ' ' || item[klen - 1] == '\t'))
+        klen--;
+    val = eq + 1;
+    vlen = len - (size_t)(val - item);
+    while (vlen > 0 && (*val == ' ' || *val == '\t'))
+        val++, vlen--;
+    if (klen == 0 || klen > LABEL_NAME_MAX || isdigit((unsigned char)item[0])) {
+        snprintf(o->err, o->errlen,
+                 "\"%.*s\" is not a label name (letters, digits and _, not first a digit, at "
+                 "most %d)",
+                 (int)(klen < 80 ? klen : 80), item, LABEL_NAME_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < klen; i++)
+        if (!isalnum((unsigned char)item[i]) && item[i] != '_') {
+            snprintf(o->err, o->errlen,
+                     "\"%.*s\" is not a label name (letters, digits and _, not first a digit, "
+                     "at most %d)",
+                     (int)(klen < 80 ? klen : 80), item, LABEL_NAME_MAX);
+            return -1;
+        }
+    if (klen >= 2 && item[0] == '_' && item[1] == '_') {
+        snprintf(o->err, o->errlen, "\"%.*s\": names starting with __ are Prometheus' own",
+                 (int)klen, item);
+        return -1;
+    }
+    for (size_t i = 0; label_reserved[i] != NULL; i++)
+        if (strlen(label_reserved[i]) == klen && memcmp(label_reserved[i], item, klen) == 0) {
+            snprintf(o->err, o->errlen, "\"%.*s\" is a label netdiagd sets itself%s", (int)klen,
+                     item,
+                     strcmp(label_reserved[i], "severity") == 0 ? " (see [alert] severity)" : "");
+            return -1;
+        }
+    if (vlen == 0 || vlen > LABEL_VALUE_MAX) {
+        snprintf(o->err, o->errlen, "%.*s: the value must have 1 to %d bytes", (int)klen, item,
+                 LABEL_VALUE_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < vlen; i++)
+        if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f) {
+            snprintf(o->err, o->errlen, "%.*s: the value holds a control character", (int)klen,
+                     item);
+            return -1;
+        }
+    return list_add(o, item, klen, val, vlen);
+}
+
+/* KEY=LEVEL or a bare LEVEL (the default): KEY a code as `codes` takes it
+ * (refused, timeout, WSAEHOSTUNREACH, 10065), latency, loss or host. */
+static int severity_item(const char *item, size_t len, void *arg)
+{
+    struct list_out *o = arg;
+    const char *eq = memchr(item, '=', len), *lvl = item;
+    size_t llen = len;
+    char key[64] = "*", tok[64];
+
+    if (eq != NULL) {
+        size_t klen = (size_t)(eq - item);
+        while (klen > 0 && (item[klen - 1] == ' ' || item[klen - 1] == '\t'))
+            klen--;
+        lvl = eq + 1;
+        llen = len - (size_t)(lvl - item);
+        while (llen > 0 && (*lvl == ' ' || *lvl == '\t'))
+            lvl++, llen--;
+        if (klen == 0 || klen >= sizeof(tok)) {
+            snprintf(o->err, o->errlen, "\"%.*s\" names no alert", (int)(len < 80 ? len : 80),
+                     item);
+            return -1;
+        }
+        memcpy(tok, item, klen);
+        tok[klen] = '\0';
+        if (strcasecmp(tok, "latency") == 0 || strcasecmp(tok, "loss") == 0 ||
+            strcasecmp(tok, "host") == 0) {
+            for (size_t i = 0; i <= klen; i++)
+                key[i] = (char)tolower((unsigned char)tok[i]);
+        } else {
+            int codes[CONFIG_MAX_CODES];
+            size_t n = 0;
+            if (strpbrk(tok, " \t") != NULL || parse_codes(tok, codes, &n, o->err, o->errlen) < 0 ||
+                n != 1) {
+                snprintf(o->err, o->errlen,
+                         "\"%s\" is not a code (refused, timeout, a WSA name or number), "
+                         "latency, loss or host",
+                         tok);
+                return -1;
+            }
+            snprintf(key, sizeof(key), "%d", codes[0]);
+        }
+    }
+    if (llen == 0 || llen > 32) {
+        snprintf(o->err, o->errlen, "\"%.*s\": a severity has 1 to 32 characters",
+                 (int)(len < 80 ? len : 80), item);
+        return -1;
+    }
+    for (size_t i = 0; i < llen; i++)
+        if (!isalnum((unsigned char)lvl[i]) && lvl[i] != '_' && lvl[i] != '-') {
+            snprintf(o->err, o->errlen,
+                     "\"%.*s\" is not a severity (letters, digits, _ and -: critical, warning, "
+                     "info)",
+                     (int)llen, lvl);
+            return -1;
+        }
+    return list_add(o, key, strlen(key), lvl, llen);
+}
+
+const char *config_severity_find(const char *list, const char *key, size_t *len)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = list; p != NULL && *p;) {
+        size_t il = strcspn(p, ",");
+        if (il > klen && p[klen] == '=' && memcmp(p, key, klen) == 0) {
+            *len = il - klen - 1;
+            return p + klen + 1;
+        }
+        p += il + (p[il] == ',');
+    }
+    return NULL;
+}
+
+/* labels and severity: the list checked, then kept in its plain form. */
+static int parse_list(const char *v, int (*item)(const char *, size_t, void *), char **field,
+                      char *err, size_t errlen)
+{
+    struct list_out *o = calloc(1, sizeof(*o));
+    char *out;
+
+    if (o == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    o->err = err;
+    o->errlen = errlen;
+    if (each_item(v, item, o) < 0) {
+        free(o);
+        return -1;
+    }
+    out = o->n > 0 ? strdup(o->buf) : NULL;
+    free(o);
+    replace_str(field, out);
+    return 0;
+}
+
+/* web_url: where `netdiag web` shows this host, as people reach it. */
+static int parse_web_url(const char *v, char **field, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    char *out;
+
+    if (n == 0) {
+        replace_str(field, NULL);
+        return 0;
+    }
+    if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+        v[strcspn(v, "://") + 3] == '\0' || n > 512) {
+        snprintf(err, errlen, "\"%.80s\" is not an http:// or https:// URL of at most 512 bytes",
+                 v);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f || v[i] == '"' ||
+            v[i] == '?' || v[i] == '#') {
+            snprintf(err, errlen,
+                     "\"%.80s\": a blank, quote, ?, # or non-ASCII byte has no place in it", v);
+            return -1;
+        }
+    while (n > 0 && v[n - 1] == '/')
+        n--;
+    out = strndup(v, n);
+    if (out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    replace_str(field, out);
+    return 0;
+}
+
 int config_opt_parse(const struct config_option *o, void *base, const char *v, char *err,
                      size_t errlen)
 {
@@ -633,6 +893,27 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
             return -1;
         replace_str((char **)field, *v ? strdup(v) : NULL);
         return 0;
+    case OT_WEBURL:
+        return parse_web_url(v, (char **)field, err, errlen);
+    case OT_LABELS:
+        return parse_list(v, label_item, (char **)field, err, errlen);
+    case OT_SEVERITY:
+        return parse_list(v, severity_item, (char **)field, err, errlen);
+    case OT_CAFILE:
+        if (*v != '\0' && alert_am_check_ca(v, err, errlen) < 0)
+            return -1;
+        replace_str((char **)field, *v ? strdup(v) : NULL);
+        return 0;
+    case OT_SECRET: {
+        char *hdr = NULL;
+        if (*v != '\0' &&
+            alert_am_read_secret(v, (enum alert_am_auth)o->min, &hdr, err, errlen) < 0)
+            return -1;
+        if (*(char **)field != NULL)
+            memset(*(char **)field, 0, strlen(*(char **)field));
+        replace_str((char **)field, hdr);
+        return 0;
+    }
     case OT_EXEC:
         /* Run without a shell: a relative name would depend on the daemon's
          * cwd and PATH, so only an absolute path is taken. */

@@ -38,7 +38,12 @@ enum opt_type {
     OT_BYTES,    /* unsigned char * at offset, size_t at offset2, NUL-terminated */
     OT_HEX,      /* as OT_BYTES, written in hex */
     OT_LISTEN,   /* char *: "addr:port", or a bare port on 127.0.0.1 */
-    OT_URL,      /* char *: http://HOST[:PORT][/PATH] */
+    OT_URL,      /* char *: http[s]://HOST[:PORT][/PATH], one or several */
+    OT_WEBURL,   /* char *: one http[s]:// URL, no trailing slash */
+    OT_LABELS,   /* char *: "name=value,..." (names checked, trimmed) */
+    OT_SEVERITY, /* char *: "KEY=LEVEL,..." (config_severity_find()) */
+    OT_CAFILE,   /* char *: an absolute path to PEM certificates */
+    OT_SECRET,   /* char *: the Authorization header made from the file (min: enum alert_am_auth) */
     OT_EXEC,     /* char *: an absolute program path, then words (no shell) */
 };
 
@@ -66,7 +71,7 @@ struct config_option {
 };
 
 /* Rows in config_options (checked by a static assertion in config_opt.c). */
-#define CONFIG_NOPTS 59
+#define CONFIG_NOPTS 67
 extern const struct config_option config_options[CONFIG_NOPTS];
 
 /* The row of `key` in section `sec`; NULL when there is none. */

@@ -860,7 +860,7 @@ def test_alertmanager_sees_firing_then_resolved(tmp_path, daemons, listener):
         a = ours[0]
         assert a["labels"] == {"alertname": "NetdiagFailureSpike", "instance": socket.gethostname(),
                                "scope": "target", "target": "web", "wsa_code": "10061",
-                               "wsa_name": "WSAECONNREFUSED"}
+                               "wsa_name": "WSAECONNREFUSED", "severity": "warning"}
         assert a["status"]["state"] == "active"
         assert a["annotations"]["meaning"] == "Connection refused."
         assert int(a["annotations"]["count"]) >= 5

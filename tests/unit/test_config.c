@@ -606,17 +606,17 @@ static void test_error_lines(void)
     EXPECT_ERRORS("[alert]\nalertmanager_url = 127.0.0.1:9093\n[daemon]\nmetrics_listen = "
                   "localhost:9470\n",
                   "t.ini:2: [alert] alertmanager_url: \"127.0.0.1:9093\" is not a URL (write "
-                  "http://HOST:PORT, e.g. http://127.0.0.1:9093)\n"
+                  "http://HOST:PORT or https://HOST:PORT, e.g. http://127.0.0.1:9093)\n"
                   "t.ini:4: [daemon] metrics_listen: \"localhost:9470\" is not an IP address "
                   "(with optional :port, [v6]:port)\n");
     /* exec runs without a shell: only an absolute program path */
-    EXPECT_ERRORS("[alert]\nexec = page-me --now\nalertmanager_url = https://am.test:9093\n"
+    EXPECT_ERRORS("[alert]\nexec = page-me --now\nalertmanager_url = https://u:pw@am.test:9093\n"
                   "exec_timeout = 2h\nhost_ratio = 1.5\n",
                   "t.ini:2: [alert] exec: \"page-me --now\" does not start with an absolute "
                   "program path (words after it are passed as they are, no shell)\n"
-                  "t.ini:3: [alert] alertmanager_url: \"https://am.test:9093\": https is not "
-                  "supported (netdiagd posts plain HTTP); use http:// to a local Alertmanager or "
-                  "to a TLS-terminating proxy\n"
+                  "t.ini:3: [alert] alertmanager_url: \"https://***@am.test:9093\": credentials "
+                  "do not go in the URL; put them in a file named by alertmanager_basic_auth_file "
+                  "(user:password) or alertmanager_bearer_token_file\n"
                   "t.ini:4: [alert] exec_timeout: \"2h\" is out of range (100ms to 1h)\n"
                   "t.ini:5: [alert] host_ratio: \"1.5\" is out of range (0 to 1)\n");
     EXPECT_ERRORS("[defaults]\ntimeout = 20s\nkind = connect\n",
@@ -1073,22 +1073,24 @@ static void test_check_run(void)
 static void test_alertmanager_url(void)
 {
     static const char *const ok[] = {
-        "http://127.0.0.1:9093", "http://am.example.test:9093/prefix/", "http://[::1]:9093",
-        "http://am-1.test",      "http://user:pw@am.test:9093",
+        "http://127.0.0.1:9093", "http://am.example.test:9093/prefix/",
+        "http://[::1]:9093",     "http://am-1.test",
+        "https://am.test:9093",  "https://[::1]/am",
     };
     static const struct {
         const char *url, *err;
     } bad[] = {
-        {"am.test:9093", "\"am.test:9093\" is not a URL (write http://HOST:PORT, e.g. "
-                         "http://127.0.0.1:9093)"},
-        {"ftp://am.test", "\"ftp://am.test\": the scheme \"ftp\" is not supported (only http://)"},
+        {"am.test:9093", "\"am.test:9093\" is not a URL (write http://HOST:PORT or "
+                         "https://HOST:PORT, e.g. http://127.0.0.1:9093)"},
+        {"ftp://am.test",
+         "\"ftp://am.test\": the scheme \"ftp\" is not supported (http:// or https://)"},
         {"http://am.test:99999", "\"http://am.test:99999\" is not a valid URL "
-                                 "(http://HOST[:PORT][/PATH], the port 1 to 65535)"},
+                                 "(http[s]://HOST[:PORT][/PATH], the port 1 to 65535)"},
         /* blanks separate URLs: the second word is no URL */
-        {"http://am .test", "\".test\" is not a URL (write http://HOST:PORT, e.g. "
-                            "http://127.0.0.1:9093)"},
+        {"http://am .test", "\".test\" is not a URL (write http://HOST:PORT or "
+                            "https://HOST:PORT, e.g. http://127.0.0.1:9093)"},
         {"http://", "\"http://\" has no host"},
-        {"http://am.test:0", "\"http://am.test:0\": port 0 (1 to 65535, or none for 80)"},
+        {"http://am.test:0", "\"http://am.test:0\": port 0 (1 to 65535, or none for 80 or 443)"},
         {"http://am.test/?x=1", "\"http://am.test/?x=1\": a query or fragment is not sent "
                                 "(alerts go to PATH/api/v2/alerts)"},
         {"http://a!b:9093", "\"http://a!b:9093\": \"a!b\" is not a host name or an IP address"},
@@ -1097,6 +1099,9 @@ static void test_alertmanager_url(void)
          "address"},
         /* credentials never reach a message */
         {"http://user:secret@:9093", "\"http://***@:9093\" has no host"},
+        {"https://user:secret@am.test",
+         "\"https://***@am.test\": credentials do not go in the URL; put them in a file named by "
+         "alertmanager_basic_auth_file (user:password) or alertmanager_bearer_token_file"},
     };
     char text[512], want[1024];
 
@@ -1112,6 +1117,62 @@ static void test_alertmanager_url(void)
         snprintf(want, sizeof(want), "t.ini:2: [alert] alertmanager_url: %s\n", bad[i].err);
         EXPECT_ERRORS(text, want);
     }
+}
+
+/* labels, severity and web_url: what Alertmanager gets is checked at -t
+ * and kept in one plain form. */
+static void test_alert_labels(void)
+{
+    struct config *cfg;
+    size_t len = 0;
+    const char *v;
+
+    cfg = load_ok("[daemon]\nlabels = env=prod , site = fra1,,\nweb_url = https://nd.test/x//\n"
+                  "[alert]\nseverity = warning, refused=critical, TIMEOUT = info, host=page, "
+                  "WSAEHOSTUNREACH=critical, latency=info\n"
+                  "[target a]\nkind = connect\nhost = 127.0.0.1\nport = 1\nlabels = team=db\n"
+                  "severity = page\n");
+    UNIT_CHECK(cfg != NULL);
+    UNIT_EQ_STR(cfg->labels, "env=prod,site=fra1");
+    UNIT_EQ_STR(cfg->web_url, "https://nd.test/x");
+    UNIT_EQ_STR(cfg->alert.severity,
+                "*=warning,10061=critical,-1=info,host=page,10065=critical,latency=info");
+    v = config_severity_find(cfg->alert.severity, "10065", &len);
+    UNIT_CHECK(v != NULL && len == 8 && strncmp(v, "critical", len) == 0);
+    UNIT_CHECK(config_severity_find(cfg->alert.severity, "loss", &len) == NULL);
+    UNIT_EQ_STR(cfg->targets[0].labels, "team=db");
+    UNIT_EQ_STR(cfg->targets[0].severity, "*=page");
+    config_free(cfg);
+    EXPECT_ERRORS("[daemon]\nlabels = env\n",
+                  "t.ini:2: [daemon] labels: \"env\" is not name=value\n");
+    EXPECT_ERRORS("[daemon]\nlabels = instance=x\n",
+                  "t.ini:2: [daemon] labels: \"instance\" is a label netdiagd sets itself\n");
+    EXPECT_ERRORS("[daemon]\nlabels = a=1, a=2\n",
+                  "t.ini:2: [daemon] labels: \"a\" is given twice\n");
+    EXPECT_ERRORS("[daemon]\nlabels = 9a=1\n",
+                  "t.ini:2: [daemon] labels: \"9a\" is not a label name (letters, digits and _, "
+                  "not first a digit, at most 64)\n");
+    EXPECT_ERRORS(
+        "[daemon]\nlabels = __x=1\n",
+        "t.ini:2: [daemon] labels: \"__x\": names starting with __ are Prometheus' own\n");
+    EXPECT_ERRORS("[daemon]\nlabels = a=\n",
+                  "t.ini:2: [daemon] labels: a: the value must have 1 to 256 bytes\n");
+    EXPECT_ERRORS("[daemon]\nweb_url = netdiag.test\n",
+                  "t.ini:2: [daemon] web_url: \"netdiag.test\" is not an http:// or https:// URL "
+                  "of at most 512 bytes\n");
+    EXPECT_ERRORS("[alert]\nseverity = bogus=page\n",
+                  "t.ini:2: [alert] severity: \"bogus\" is not a code (refused, timeout, a WSA "
+                  "name or number), latency, loss or host\n");
+    EXPECT_ERRORS("[alert]\nseverity = refused=a b\n",
+                  "t.ini:2: [alert] severity: \"a b\" is not a severity (letters, digits, _ and "
+                  "-: critical, warning, info)\n");
+    EXPECT_ERRORS("[alert]\nseverity = page, critical\n",
+                  "t.ini:2: [alert] severity: \"*\" is given twice\n");
+    EXPECT_ERRORS("[alert]\nalertmanager_ca_file = ca.pem\n",
+                  "t.ini:2: [alert] alertmanager_ca_file: \"ca.pem\" is not an absolute path\n");
+    EXPECT_ERRORS("[alert]\nalertmanager_bearer_token_file = /nonexistent/token\n",
+                  "t.ini:2: [alert] alertmanager_bearer_token_file: /nonexistent/token: No such "
+                  "file or directory\n");
 }
 
 /* The rule netdiagd and netdiag -c share for a relative path. */
@@ -1213,6 +1274,7 @@ int main(int argc, char **argv)
     UNIT_RUN(test_control_bytes_escaped);
     UNIT_RUN(test_check_run);
     UNIT_RUN(test_alertmanager_url);
+    UNIT_RUN(test_alert_labels);
     UNIT_RUN(test_path_beside);
     UNIT_RUN(test_link_prev);
     if (chdir(cwd) == 0)
