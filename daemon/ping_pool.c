@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "errqueue.h"
 #include "icmp.h"
 #include "log.h"
 #include "ping_int.h"
@@ -471,51 +472,36 @@ static void ping_on_reply(struct ping_sock *s, const struct icmp_echo *e,
 static void ping_read_errors(struct ping_sock *s)
 {
     struct ping_pool *pool = s->pool;
-    unsigned char *buf = pool->rx[0];
-    unsigned char ctl[512];
-    struct sockaddr_in6 dst;
+    struct errq_msg m;
 
     for (int i = 0; i < PING_ERR_BURST; i++) {
-        struct iovec iov = {buf, PING_RX_LEN};
-        struct msghdr mh = {.msg_name = &dst,
-                            .msg_namelen = sizeof(dst),
-                            .msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = ctl,
-                            .msg_controllen = sizeof(ctl)};
-        const struct sock_extended_err *ee = NULL;
         const struct ping_slot *sl = NULL;
         struct probe *p;
         struct ping_attempt *a = NULL;
         struct ping_echo *ec;
         struct icmp_echo e;
-        ssize_t n = recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
         bool icmp;
         int err;
 
-        if (n < 0)
+        if (errq_read(s->fd, &m) <= 0)
             return;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
-            if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
-                (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR))
-                ee = (const struct sock_extended_err *)CMSG_DATA(c);
-        if (ee == NULL || !icmp_read_quoted(s->af, buf, (size_t)n, &e))
+        if (m.origin == SO_EE_ORIGIN_NONE || !icmp_read_quoted(s->af, m.quoted, m.quoted_len, &e))
             continue;
-        icmp = ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6;
-        err = icmp ? icmp_error_errno(s->af, ee->ee_type, ee->ee_code) : (int)ee->ee_errno;
+        icmp = m.origin == SO_EE_ORIGIN_ICMP || m.origin == SO_EE_ORIGIN_ICMP6;
+        err = icmp ? icmp_error_errno(s->af, m.type, m.code) : m.err;
         p = slot_owner(s, e.seq, &sl);
         if (p != NULL && ((struct ping_state *)p->kstate)->serial == sl->serial)
             a = ((struct ping_state *)p->kstate)->att;
         if (err == 0 || a == NULL || (s->raw && e.id != s->id) ||
             icmp_cookie_match(&e, icmp_cookie(pool->secret, sl->serial, s->idx, e.seq)) == 0 ||
-            (mh.msg_namelen > 0 && !same_addr((struct sockaddr *)&dst, &p->addr)) ||
+            (m.dest.sa.sa_family != 0 && !same_addr(&m.dest.sa, &p->addr)) ||
             (ec = echo_find(a, s, e.seq)) == NULL || ec->state != ECHO_WAIT) {
             pool->stray++;
             continue;
         }
         ec->state = ECHO_ERROR;
         a->nwait--;
-        probe_ping_echo_error(a, err, icmp, ee->ee_type, ee->ee_code, SO_EE_OFFENDER(ee));
+        probe_ping_echo_error(a, err, icmp, m.type, m.code, m.has_offender ? &m.offender.sa : NULL);
         probe_ping_maybe_done(a);
     }
 }
