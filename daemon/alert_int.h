@@ -63,6 +63,12 @@ struct alert_notice {
     int64_t resolved_ms; /* 0 while firing */
     char targets[512];   /* host-wide: the targets that failed, "a, b, c" */
     char detail[320];    /* summary and the last failure's detail */
+    /* the failure a target's code alert fired with came from an ICMP
+     * error: who sent it, its type and code (NETDIAG_ICMP_*, the
+     * annotations icmp_from, icmp_type, icmp_code) */
+    bool icmp;
+    uint8_t icmp_type, icmp_code;
+    char icmp_from[46];
 };
 
 /* The name a notice goes by in short texts: the WSA name, or the metric. */
