@@ -257,7 +257,7 @@ def test_follow_a_database_migrated_while_followed(tmp_path):
         dm.stop()
         dm = None
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 7
         assert con.execute("SELECT count(*) FROM failures WHERE batch IS NULL").fetchone()[0] == 5
         con.close()
         want = set(stored(db))
