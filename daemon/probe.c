@@ -61,6 +61,8 @@ struct engine {
 static void probe_wake(struct probe *p);
 static void probe_begin(struct probe *p);
 static void probe_attempt_address(struct probe *p);
+static void probe_complete_errno_origin(struct probe *p, enum probe_phase phase, int err,
+                                        const char *detail, const struct resolv_result *o);
 
 static const struct probe_ops *probe_ops_for(enum target_kind kind)
 {
@@ -259,7 +261,7 @@ void probe_complete_lookup_error(struct probe *p, const struct resolv_result *re
         (void)af;
         return;
     case RESOLV_ERRNO:
-        probe_complete_errno(p, PHASE_RESOLVE, res->err, res->detail);
+        probe_complete_errno_origin(p, PHASE_RESOLVE, res->err, res->detail, res);
         return;
     case RESOLV_DNS:
     case RESOLV_OK: /* no address of the family: as NODATA */
@@ -524,7 +526,10 @@ static int probe_icmp_origin(struct probe *p, int err, struct result *r)
     return icmp_err != 0 ? icmp_err : err;
 }
 
-void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail)
+/* probe_complete_errno(), with the ICMP origin the resolver found for its
+ * own socket (o; NULL: look at the probe's socket). */
+static void probe_complete_errno_origin(struct probe *p, enum probe_phase phase, int err,
+                                        const char *detail, const struct resolv_result *o)
 {
     struct result r;
     char rawbuf[24];
@@ -534,13 +539,24 @@ void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, cons
     /* no detail that only repeats strerror(raw): the raw name and the WSA
      * meaning say it already, and every stored byte counts at 100k rows/s */
     result_init(&r, phase, 0, "", err, detail);
-    if (p->fd >= 0 && probe_icmp_errno(err))
+    if (o != NULL && o->icmp) {
+        r.icmp = true;
+        r.icmp_type = o->icmp_type;
+        r.icmp_code = o->icmp_code;
+        memcpy(r.icmp_from, o->icmp_from, sizeof(r.icmp_from));
+    } else if (p->fd >= 0 && probe_icmp_errno(err)) {
         err = probe_icmp_origin(p, err, &r);
+    }
     r.wsa_code = wsa_from_errno(err);
     r.ok = r.wsa_code == 0;
     util_strlcpy(r.raw, wsa_raw_errno(err, rawbuf, sizeof(rawbuf)), sizeof(r.raw));
     r.raw_value = err;
     probe_finish(p, &r);
+}
+
+void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail)
+{
+    probe_complete_errno_origin(p, phase, err, detail, NULL);
 }
 
 void probe_complete_eai(struct probe *p, int eai, const char *detail)

@@ -167,6 +167,27 @@ def test_unreachable_at_r2_names_r2_for_connect_send_and_resolve(tmp_path):
 
 
 @needs_chain
+def test_system_resolver_names_the_router(tmp_path):
+    """The stub resolver's own sockets (a resolve target with server =
+    system, and the name of a connect target) to a nameserver behind r2's
+    unreachable route: the nameserver cannot be reached, and r2 said so.
+    The chain's host namespace reads a resolv.conf of the test's own (a
+    bind mount in the chain's mount namespace: nothing outside sees it)."""
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver %s\noptions timeout:2 attempts:1\n" % DST)
+    body = (section("sys", kind="resolve", name="www.example.test", type="A", server="system") +
+            section("byname", kind="connect", host="www.example.test", port=80))
+    rc, res, err = once_in_chain(tmp_path, body, [
+        ("host", ["mount", "--bind", str(conf), "/etc/resolv.conf"]),
+        ("r2", ["ip", "route", "add", "unreachable", DST + "/32"])])
+    assert rc == 1, err
+    for name in ("sys", "byname"):
+        check(res[name], dict(UNREACH, detail="resolving www.example.test: nameserver "
+                              "10.99.3.2:53 cannot be reached: " + UNREACH["detail"]), "resolve")
+        assert res[name]["remote"] == DST + ":53", res[name]
+
+
+@needs_chain
 def test_prohibited_at_r1_is_told_apart_from_host_unreachable(tmp_path):
     """r1 prohibits the way to dst: WSAEACCES from r1, ICMP 3/13 (the kernel
     says EHOSTUNREACH for both), for a connect and a send; beside a target
