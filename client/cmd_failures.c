@@ -45,6 +45,11 @@ static const struct output_column failures_cols[] = {
     {"local", 0, 6, NULL, 21},
     {"remote", 0, 4, NULL, 21},
     {"latency_us", OUTPUT_COL_KEEP | OUTPUT_COL_RIGHT, 0, "LATENCY", 7},
+    /* who sent the ICMP error the failure came from (schema version 9);
+     * null: none, or a row stored before (unknown) */
+    {"icmp_from", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"icmp_type", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"icmp_code", OUTPUT_COL_HIDE, 0, NULL, 0},
 };
 
 static int failures_limit(struct client *cl, int64_t *limit)
@@ -89,13 +94,13 @@ static void failures_row(struct client *cl, struct db *db, struct output *o, sql
         output_null(o);
     else
         output_int(o, sqlite3_column_int64(st, 7));
-    if (sqlite3_column_count(st) > 13 && sqlite3_column_type(st, 13) != SQLITE_NULL) {
+    if (sqlite3_column_count(st) > 16 && sqlite3_column_type(st, 16) != SQLITE_NULL) {
         /* the table says where the path stopped; JSON and CSV keep the
          * stored detail (`netdiag path` has the path itself) */
         char d[512];
         const char *det = failures_text(st, 8);
         snprintf(d, sizeof(d), "%s%s%s", det ? det : "", det && det[0] ? "; " : "",
-                 failures_text(st, 13));
+                 failures_text(st, 16));
         output_str_shown(o, det, d);
     } else {
         output_str(o, failures_text(st, 8));
@@ -108,6 +113,13 @@ static void failures_row(struct client *cl, struct db *db, struct output *o, sql
         fmt_latency_us(sqlite3_column_int64(st, 11), lat, sizeof(lat));
         output_int_shown(o, sqlite3_column_int64(st, 11), lat);
     }
+    output_str(o, failures_text(st, 13));
+    for (int col = 14; col <= 15; col++) {
+        if (sqlite3_column_type(st, col) == SQLITE_NULL)
+            output_null(o);
+        else
+            output_int(o, sqlite3_column_int64(st, col));
+    }
     output_end_row(o);
 }
 
@@ -119,25 +131,31 @@ static void failures_row(struct client *cl, struct db *db, struct output *o, sql
     "ORDER BY p.id DESC LIMIT 1)"
 
 /* The SELECT of failure rows with their names and text: the columns
- * failures_row() reads, then seq (the key is ts, target_id, seq), then
- * where the failure's path stopped (NULL: not traced). */
+ * failures_row() reads, seq (the key is ts, target_id, seq) at 12, the
+ * ICMP origin at 13-15 (NULL before schema version 9), then where the
+ * failure's path stopped at 16 (NULL: not traced, or before version 8). */
 static void failures_select(struct db *db, struct fmt_buf *sql)
 {
+    bool icmp = db->version >= 9;
+
     /* the lookup tables are joined on their primary keys */
     if (db->version >= 2)
         fmt_buf_add(sql,
                     "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
-                    "r.name, f.raw_value, f.detail, %s, %s, f.latency_us, f.seq, %s FROM failures "
+                    "r.name, f.raw_value, f.detail, %s, %s, f.latency_us, f.seq, %s, %s FROM failures "
                     "AS f LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code "
                     "LEFT JOIN raws AS r ON r.id = f.raw_id "
                     "LEFT JOIN addrs AS la ON la.id = f.local_addr_id "
-                    "LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id ",
+                    "LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id %s",
                     FAILURES_ADDR_SQL("la.addr", "f.local_port"),
                     FAILURES_ADDR_SQL("ra.addr", "f.remote_port"),
-                    db->version >= 8 ? FAILURES_PATH_SQL : "NULL");
+                    icmp ? "ia.addr, f.icmp_type, f.icmp_code" : "NULL, NULL, NULL",
+                    db->version >= 8 ? FAILURES_PATH_SQL : "NULL",
+                    icmp ? "LEFT JOIN addrs AS ia ON ia.id = f.icmp_from_addr_id " : "");
     else /* schema version 1: netdiagd has not migrated it yet */
         fmt_buf_add(sql, "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
-                         "f.raw, f.raw_value, f.detail, f.local, f.remote, f.latency_us, f.seq "
+                         "f.raw, f.raw_value, f.detail, f.local, f.remote, f.latency_us, f.seq, "
+                         "NULL, NULL, NULL, NULL "
                          "FROM failures AS f LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code ");
 }
 

@@ -74,6 +74,12 @@ struct alert_text {
     char *first;  /* NULL: none this window */
     char *host;   /* the remote host of that failure */
     char *detail; /* NULL: not fired */
+    /* who sent the ICMP error of `first` (first_icmp), and of the failure
+     * the alert fired with (icmp): the notices' NETDIAG_ICMP_* and
+     * annotations */
+    bool first_icmp, icmp;
+    uint8_t first_icmp_type, first_icmp_code, icmp_type, icmp_code;
+    char first_icmp_from[46], icmp_from[46];
 };
 
 static const char *ser_detail(const struct alert_ser *ser)
@@ -542,6 +548,12 @@ static void alert_notice_target(const struct alert_engine *a, const struct alert
     util_strlcpy(n->detail, ser_detail(ser), sizeof(n->detail));
     n->labels = tg->labels;
     n->severity = tg->severity;
+    if (ser->txt != NULL && ser->txt->icmp) {
+        n->icmp = true;
+        n->icmp_type = ser->txt->icmp_type;
+        n->icmp_code = ser->txt->icmp_code;
+        util_strlcpy(n->icmp_from, ser->txt->icmp_from, sizeof(n->icmp_from));
+    }
 }
 
 static void alert_notice_host(const struct alert_engine *a, const struct alert_host *h,
@@ -696,6 +708,10 @@ static void alert_target_fired(struct alert_engine *a, struct alert_tgt *tg, str
                               first[0] ? "; first: " : "", first);
         }
         text_set(&ser_text(ser)->detail, buf);
+        ser->txt->icmp = ser->txt->first_icmp;
+        ser->txt->icmp_type = ser->txt->first_icmp_type;
+        ser->txt->icmp_code = ser->txt->first_icmp_code;
+        memcpy(ser->txt->icmp_from, ser->txt->first_icmp_from, sizeof(ser->txt->icmp_from));
     }
     log_warnx("alert: %s %s firing: %s", tg->name,
               alert_what(ser->code, ser->real_code, what, sizeof(what)), ser_detail(ser));
@@ -1166,6 +1182,7 @@ static void alert_evaluate(struct alert_engine *a)
                 free(ser->txt->first);
                 free(ser->txt->host);
                 ser->txt->first = ser->txt->host = NULL;
+                ser->txt->first_icmp = false;
             }
             if (ser->code == ALERT_CODE_LATENCY && tg->lat != NULL && alert_lat_is_plain(ser)) {
                 alert_lat_plain(tg->lat, &ser->s);
@@ -1357,6 +1374,11 @@ void alert_observe(struct alert_engine *a, const struct result *r)
                               r->remote[0] ? " " : "", r->remote, r->raw, r->detail[0] ? ": " : "",
                               r->detail);
             text_set(&ser_text(ser)->first, buf);
+            ser->txt->first_icmp = r->icmp;
+            ser->txt->first_icmp_type = r->icmp_type;
+            ser->txt->first_icmp_code = r->icmp_code;
+            util_strlcpy(ser->txt->first_icmp_from, r->icmp_from,
+                         sizeof(ser->txt->first_icmp_from));
             alert_remote_host(r, r->target, buf, sizeof(buf));
             text_set(&ser_text(ser)->host, buf);
         }

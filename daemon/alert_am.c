@@ -294,6 +294,15 @@ static char *am_rest(const struct alert_am *am, const struct alert_notice *n)
     } else {
         am_kv(b, &first, "targets", n->targets);
     }
+    if (n->icmp) {
+        /* who refused, when the failure it fired with came from an ICMP
+         * error */
+        am_kv(b, &first, "icmp_from", n->icmp_from);
+        snprintf(v, sizeof(v), "%u", n->icmp_type);
+        am_kv(b, &first, "icmp_type", v);
+        snprintf(v, sizeof(v), "%u", n->icmp_code);
+        am_kv(b, &first, "icmp_code", v);
+    }
 times:
     snprintf(v, sizeof(v), "%" PRId64, n->window_ms);
     am_kv(b, &first, "window_ms", v);

@@ -35,7 +35,7 @@ extern char **environ;
 #define ALERT_EXEC_MAX_RUNNING 8
 #define ALERT_EXEC_QUEUE_MAX   64
 #define ALERT_EXEC_MAX_WORDS   32
-#define ALERT_EXEC_NVARS       29
+#define ALERT_EXEC_NVARS       32
 #define ALERT_EXEC_DROP_LOG_S  10
 /* At shutdown a running hook gets SIGTERM, and SIGKILL after this. */
 #define ALERT_EXEC_STOP_MS 500
@@ -311,6 +311,13 @@ static void alert_env_fill(struct alert_env *e, const char *instance, const stru
         alert_env_add(e, "RESOLVED_MS", "%" PRId64, n->resolved_ms);
     }
     alert_env_add(e, "DETAIL", "%s", n->detail);
+    if (n->icmp) {
+        /* who refused, when an ICMP error did (only then: a script tests
+         * whether NETDIAG_ICMP_TYPE is set) */
+        alert_env_add(e, "ICMP_FROM", "%s", n->icmp_from);
+        alert_env_add(e, "ICMP_TYPE", "%u", n->icmp_type);
+        alert_env_add(e, "ICMP_CODE", "%u", n->icmp_code);
+    }
     alert_env_add(e, "HOST", "%s", instance);
 }
 

@@ -240,6 +240,22 @@ const char *icmp_error_text(int af, uint8_t type, uint8_t code, char *buf, size_
     return buf;
 }
 
+const char *icmp_error_origin(int af, uint8_t type, uint8_t code, const char *from, char *buf,
+                              size_t len)
+{
+    char text[48];
+    const char *v = af == AF_INET6 ? "ICMPv6" : "ICMP";
+
+    icmp_error_text(af, type, code, text, sizeof(text));
+    if (from == NULL || from[0] == '\0')
+        snprintf(buf, len, "%s (%s %u/%u)", text, v, type, code);
+    else
+        snprintf(buf, len, "%s%s %s (%s %u/%u)", text,
+                 icmp_error_errno(af, type, code) == EACCES ? " by" : ", reported by", from, v,
+                 type, code);
+    return buf;
+}
+
 static int rtt_cmp(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

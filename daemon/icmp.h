@@ -71,6 +71,14 @@ int icmp_error_errno(int af, uint8_t type, uint8_t code);
  * or "type 3 code 99" written into buf. */
 const char *icmp_error_text(int af, uint8_t type, uint8_t code, char *buf, size_t len);
 
+/* Who refused, in words, for a result's detail: "host unreachable,
+ * reported by 10.99.2.2 (ICMP 3/1)"; a prohibition (an errno of EACCES)
+ * "administratively prohibited by 10.99.1.2 (ICMP 3/13)"; "(ICMPv6 1/0)"
+ * for af AF_INET6; without a sender (from "") only the words and the
+ * numbers. */
+const char *icmp_error_origin(int af, uint8_t type, uint8_t code, const char *from, char *buf,
+                              size_t len);
+
 /* The figures of one attempt. */
 struct icmp_figures {
     unsigned sent, received;     /* echoes sent, echoes answered by a reply */

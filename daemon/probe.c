@@ -14,8 +14,11 @@
 
 #include <event2/event.h>
 #include <event2/util.h>
+#include <linux/errqueue.h>
 
 #include "array.h"
+#include "errqueue.h"
+#include "icmp.h"
 #include "log.h"
 #include "probe.h"
 #include "resolv.h"
@@ -66,6 +69,8 @@ struct engine {
 static void probe_wake(struct probe *p);
 static void probe_begin(struct probe *p);
 static void probe_attempt_address(struct probe *p);
+static void probe_complete_errno_origin(struct probe *p, enum probe_phase phase, int err,
+                                        const char *detail, const struct resolv_result *o);
 
 static const struct probe_ops *probe_ops_for(enum target_kind kind)
 {
@@ -310,7 +315,7 @@ void probe_complete_lookup_error(struct probe *p, const struct resolv_result *re
         (void)af;
         return;
     case RESOLV_ERRNO:
-        probe_complete_errno(p, PHASE_RESOLVE, res->err, res->detail);
+        probe_complete_errno_origin(p, PHASE_RESOLVE, res->err, res->detail, res);
         return;
     case RESOLV_DNS:
     case RESOLV_OK: /* no address of the family: as NODATA */
@@ -516,7 +521,69 @@ void probe_complete_ok(struct probe *p, const char *detail)
     probe_finish(p, &r);
 }
 
-void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail)
+/* The errnos an ICMP error sets on a socket (the kernel's
+ * icmp_err_convert[] and icmpv6_err_convert()): only after one of them is
+ * the error queue worth a look. A timeout, a reset or a local refusal never
+ * costs a system call more. */
+static bool probe_icmp_errno(int err)
+{
+    switch (err) {
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ECONNREFUSED:
+    case EACCES:
+    case EMSGSIZE:
+    case ENOPROTOOPT:
+    case EOPNOTSUPP:
+    case EHOSTDOWN:
+    case ENONET:
+    case EPROTO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* When the failure came from an ICMP or ICMPv6 error (the socket asked for
+ * them, sock_open_connect()): the first one queued fills r's icmp fields
+ * and its words go before the kind's detail, and the errno becomes what
+ * its own type and code stand for (a prohibition is EACCES where the
+ * kernel says EHOSTUNREACH), as the ping kind classifies its errors.
+ * Returns the errno; r->icmp stays false for any other failure. */
+static int probe_icmp_origin(struct probe *p, int err, struct result *r)
+{
+    struct errq_msg m;
+    int got = 0, af, icmp_err;
+    char words[sizeof(r->detail)];
+    const void *a;
+
+    /* bounded: the kernel bounds the queue too (the receive buffer) */
+    for (int i = 0; i < 8 && (got = errq_read(p->fd, &m)) > 0; i++)
+        if (m.origin == SO_EE_ORIGIN_ICMP || m.origin == SO_EE_ORIGIN_ICMP6)
+            break;
+    if (got <= 0 || (m.origin != SO_EE_ORIGIN_ICMP && m.origin != SO_EE_ORIGIN_ICMP6))
+        return err;
+    af = m.origin == SO_EE_ORIGIN_ICMP6 ? AF_INET6 : AF_INET;
+    r->icmp = true;
+    r->icmp_type = m.type;
+    r->icmp_code = m.code;
+    a = m.offender.sa.sa_family == AF_INET6 ? (const void *)&m.offender.sin6.sin6_addr
+                                            : (const void *)&m.offender.sin.sin_addr;
+    if (!m.has_offender ||
+        inet_ntop(m.offender.sa.sa_family, a, r->icmp_from, sizeof(r->icmp_from)) == NULL)
+        r->icmp_from[0] = '\0';
+    icmp_error_origin(af, m.type, m.code, r->icmp_from, words, sizeof(words));
+    if (r->detail[0] != '\0')
+        util_snprintf_cut(words + strlen(words), sizeof(words) - strlen(words), "; %s", r->detail);
+    memcpy(r->detail, words, sizeof(r->detail));
+    icmp_err = icmp_error_errno(af, m.type, m.code);
+    return icmp_err != 0 ? icmp_err : err;
+}
+
+/* probe_complete_errno(), with the ICMP origin the resolver found for its
+ * own socket (o; NULL: look at the probe's socket). */
+static void probe_complete_errno_origin(struct probe *p, enum probe_phase phase, int err,
+                                        const char *detail, const struct resolv_result *o)
 {
     struct result r;
     char rawbuf[24];
@@ -525,9 +592,25 @@ void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, cons
         return;
     /* no detail that only repeats strerror(raw): the raw name and the WSA
      * meaning say it already, and every stored byte counts at 100k rows/s */
-    result_init(&r, phase, wsa_from_errno(err), wsa_raw_errno(err, rawbuf, sizeof(rawbuf)), err,
-                detail);
+    result_init(&r, phase, 0, "", err, detail);
+    if (o != NULL && o->icmp) {
+        r.icmp = true;
+        r.icmp_type = o->icmp_type;
+        r.icmp_code = o->icmp_code;
+        memcpy(r.icmp_from, o->icmp_from, sizeof(r.icmp_from));
+    } else if (p->fd >= 0 && probe_icmp_errno(err)) {
+        err = probe_icmp_origin(p, err, &r);
+    }
+    r.wsa_code = wsa_from_errno(err);
+    r.ok = r.wsa_code == 0;
+    util_strlcpy(r.raw, wsa_raw_errno(err, rawbuf, sizeof(rawbuf)), sizeof(r.raw));
+    r.raw_value = err;
     probe_finish(p, &r);
+}
+
+void probe_complete_errno(struct probe *p, enum probe_phase phase, int err, const char *detail)
+{
+    probe_complete_errno_origin(p, phase, err, detail, NULL);
 }
 
 void probe_complete_eai(struct probe *p, int eai, const char *detail)

@@ -315,11 +315,16 @@ static void ping_start(struct probe *p)
     probe_ping_maybe_done(a);
 }
 
-/* "; ICMP host unreachable from 10.1.0.2", "; 5 errors, first: not sent:
- * Permission denied", "; no reply within 3000 ms", or nothing. */
+/* The attempt ending now, for ping_finish() inside its completion (the
+ * ICMP error its result names); NULL otherwise. */
+static const struct ping_attempt *ping_ending;
+
+/* "; host unreachable, reported by 10.1.0.2 (ICMP 3/1)", "; 5 errors,
+ * first: not sent: Permission denied", "; no reply within 3000 ms", or
+ * nothing. */
 static void ping_tail(const struct ping_attempt *a, const struct probe *p, char *buf, size_t len)
 {
-    char what[80], text[64], from[INET6_ADDRSTRLEN + 8] = "";
+    char what[120], from[INET6_ADDRSTRLEN] = "";
 
     buf[0] = '\0';
     if (a->err == 0) {
@@ -333,18 +338,17 @@ static void ping_tail(const struct ping_attempt *a, const struct probe *p, char 
                              ? (const void *)&a->err_from.sin6.sin6_addr
                              : (const void *)&a->err_from.sin.sin_addr;
         if (inet_ntop(a->err_from.sa.sa_family, ip, addr, sizeof(addr)) != NULL)
-            snprintf(from, sizeof(from), " from %s", addr);
+            util_strlcpy(from, addr, sizeof(from));
     }
     if (a->err_icmp)
-        snprintf(
-            what, sizeof(what), "ICMP %s",
-            icmp_error_text(p->addr.sa.sa_family, a->err_type, a->err_code, text, sizeof(text)));
+        icmp_error_origin(p->addr.sa.sa_family, a->err_type, a->err_code, from, what, sizeof(what));
     else
-        snprintf(what, sizeof(what), "not sent: %s", strerror(a->err));
+        snprintf(what, sizeof(what), "not sent: %s%s%s", strerror(a->err), from[0] ? " from " : "",
+                 from);
     if (a->nerr > 1)
-        snprintf(buf, len, "; %u errors, first: %s%s", a->nerr, what, from);
+        snprintf(buf, len, "; %u errors, first: %s", a->nerr, what);
     else
-        snprintf(buf, len, "; %s%s", what, from);
+        snprintf(buf, len, "; %s", what);
 }
 
 /* The figures, the detail and the outcome of the attempt, and its end.
@@ -390,7 +394,9 @@ static void ping_end(struct ping_attempt *a)
             probe_set_local(p, &a->local); /* read inside the completion */
         probe_complete_ok(p, detail);
     } else if (a->err != 0) {
+        ping_ending = a;
         probe_complete_errno(p, PHASE_SEND, a->err, detail);
+        ping_ending = NULL;
     } else {
         probe_complete_errno(p, PHASE_RECV, ETIMEDOUT, detail);
     }
@@ -437,6 +443,18 @@ static void ping_finish(struct probe *p, struct result *r)
         addr_only(r->remote);
     if (r->phase != PHASE_RESOLVE && r->local[0] != '\0')
         addr_only(r->local);
+    if (ping_ending != NULL && ping_ending->p == p && ping_ending->err_icmp && !r->ok) {
+        const struct ping_attempt *a = ping_ending;
+        const void *ip = a->err_from.sa.sa_family == AF_INET6
+                             ? (const void *)&a->err_from.sin6.sin6_addr
+                             : (const void *)&a->err_from.sin.sin_addr;
+        r->icmp = true;
+        r->icmp_type = a->err_type;
+        r->icmp_code = a->err_code;
+        if (a->err_from.sa.sa_family == 0 ||
+            inet_ntop(a->err_from.sa.sa_family, ip, r->icmp_from, sizeof(r->icmp_from)) == NULL)
+            r->icmp_from[0] = '\0';
+    }
     if (ps == NULL || (pool = ping_pool_get(p)) == NULL || pool->report.ps != ps)
         return; /* no echo went out: a look-up or the socket failed */
     pool->report.ps = NULL;

@@ -259,9 +259,8 @@ static void resolve_udp_read(struct probe *p, short what)
              * a retransmitting stub resolver would end in: the cause is
              * known and precise, and it feeds the connection-refused alert
              * where an operator looks for "the service is down". */
-            probe_complete_errno(
-                p, PHASE_RESOLVE, err,
-                err == ECONNREFUSED ? "no DNS server on that port (ICMP port unreachable)" : NULL);
+            probe_complete_errno(p, PHASE_RESOLVE, err,
+                                 err == ECONNREFUSED ? "no DNS server on that port" : NULL);
             return;
         }
         if (resolve_handle(p, resolve_dgram, (size_t)n))

@@ -49,8 +49,12 @@
 
 #include <event2/event.h>
 
+#include <linux/errqueue.h>
+
 #include "array.h"
 #include "dns.h"
+#include "errqueue.h"
+#include "icmp.h"
 #include "log.h"
 
 #define RESOLV_NDOTS_MAX    15 /* glibc's RES_MAXNDOTS */
@@ -505,11 +509,17 @@ struct resolv_lookup {
     int err; /* the last socket error */
     unsigned err_ns;
     bool err_tcp;
+    /* err came from an ICMP error: who sent it, and in words */
+    bool err_icmp;
+    uint8_t err_icmp_type, err_icmp_code;
+    char err_icmp_from[46];
+    char err_icmp_words[80];
     unsigned sent, ignored, tcp_used;
     enum dns_reject last_reject;
 };
 
 static void lookup_free(struct resolv_lookup *l);
+static void lookup_icmp_origin(struct resolv_lookup *l, int fd, int *err);
 static void lookup_udp_cb(evutil_socket_t fd, short what, void *arg);
 static void lookup_tcp_cb(evutil_socket_t fd, short what, void *arg);
 static void lookup_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -754,8 +764,15 @@ static void lookup_fail_errno(struct resolv_lookup *l)
         fmt(res.detail, sizeof(res.detail),
             "resolving %s: TCP retry after a truncated answer from %s failed", l->name, nsbuf);
     else
-        fmt(res.detail, sizeof(res.detail), "resolving %s: nameserver %s cannot be reached%s",
-            l->name, nsbuf, l->conf->nns > 1 ? ", nor any other" : "");
+        fmt(res.detail, sizeof(res.detail), "resolving %s: nameserver %s cannot be reached%s%s%s",
+            l->name, nsbuf, l->conf->nns > 1 ? ", nor any other" : "", l->err_icmp ? ": " : "",
+            l->err_icmp ? l->err_icmp_words : "");
+    if (l->err_icmp) {
+        res.icmp = true;
+        res.icmp_type = l->err_icmp_type;
+        res.icmp_code = l->err_icmp_code;
+        memcpy(res.icmp_from, l->err_icmp_from, sizeof(res.icmp_from));
+    }
     lookup_finish(l, &res);
 }
 
@@ -781,6 +798,7 @@ static void ns_unreachable(struct resolv_lookup *l, unsigned ns, int err, bool t
     l->err = err;
     l->err_ns = ns;
     l->err_tcp = tcp;
+    l->err_icmp = false;
     if (l->conf == r->conf && !tcp && r->ns_err[ns] == 0) {
         r->ns_err[ns] = err;
         log_warnx("dns: nameserver %s cannot be reached: %s",
@@ -948,6 +966,9 @@ static bool lookup_ask(struct resolv_lookup *l)
             l->rq[i].tcp = false;
         }
         fd = socket(c->ns[ns].sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        /* ICMP errors with their sender (errqueue.c), as the probes ask */
+        if (fd >= 0)
+            (void)errq_enable(fd, c->ns[ns].sa.sa_family);
         /* no route: connect() says ENETUNREACH at once */
         if (fd < 0 || connect(fd, &c->ns[ns].sa, c->nslen[ns]) < 0)
             err = errno;
@@ -968,9 +989,14 @@ static bool lookup_ask(struct resolv_lookup *l)
             }
         }
         if (err != 0) {
+            /* a send may already meet the ICMP error of the query before
+             * it (a near router answers within the first send) */
+            if (fd >= 0)
+                lookup_icmp_origin(l, fd, &err);
+            else
+                ns_unreachable(l, ns, err, false);
             if (fd >= 0)
                 close(fd);
-            ns_unreachable(l, ns, err, false);
             l->ns_idx = (ns + 1) % (unsigned)c->nns;
             if (l->ns_idx == l->ns_first)
                 l->round++;
@@ -1159,6 +1185,38 @@ static bool lookup_message(struct resolv_lookup *l, const uint8_t *msg, size_t l
     return lookup_check(l);
 }
 
+/* A socket error of the nameserver's UDP socket: when an ICMP error
+ * caused it, the errno its type and code stand for and who sent it (as
+ * probe.c says it for the probes' own sockets). */
+static void lookup_icmp_origin(struct resolv_lookup *l, int fd, int *err)
+{
+    struct errq_msg m;
+    int got = 0, af, e;
+    const void *a;
+
+    for (int i = 0; i < 8 && (got = errq_read(fd, &m)) > 0; i++)
+        if (m.origin == SO_EE_ORIGIN_ICMP || m.origin == SO_EE_ORIGIN_ICMP6)
+            break;
+    if (got <= 0 || (m.origin != SO_EE_ORIGIN_ICMP && m.origin != SO_EE_ORIGIN_ICMP6)) {
+        ns_unreachable(l, l->ns_idx, *err, false);
+        return;
+    }
+    af = m.origin == SO_EE_ORIGIN_ICMP6 ? AF_INET6 : AF_INET;
+    if ((e = icmp_error_errno(af, m.type, m.code)) != 0)
+        *err = e;
+    ns_unreachable(l, l->ns_idx, *err, false);
+    l->err_icmp = true;
+    l->err_icmp_type = m.type;
+    l->err_icmp_code = m.code;
+    a = m.offender.sa.sa_family == AF_INET6 ? (const void *)&m.offender.sin6.sin6_addr
+                                            : (const void *)&m.offender.sin.sin_addr;
+    if (!m.has_offender ||
+        inet_ntop(m.offender.sa.sa_family, a, l->err_icmp_from, sizeof(l->err_icmp_from)) == NULL)
+        l->err_icmp_from[0] = '\0';
+    icmp_error_origin(af, m.type, m.code, l->err_icmp_from, l->err_icmp_words,
+                      sizeof(l->err_icmp_words));
+}
+
 static void lookup_udp_cb(evutil_socket_t fd, short what, void *arg)
 {
     static uint8_t dgram[65536];
@@ -1174,7 +1232,7 @@ static void lookup_udp_cb(evutil_socket_t fd, short what, void *arg)
                 return;
             /* an ICMP error about our query (port unreachable: nothing
              * serves DNS there): this nameserver fails the UDP questions */
-            ns_unreachable(l, l->ns_idx, err, false);
+            lookup_icmp_origin(l, fd, &err);
             lookup_close_udp(l);
             for (size_t k = 0; k < l->nrq; k++)
                 if (!l->rq[k].tcp)

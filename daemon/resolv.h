@@ -62,6 +62,11 @@ struct resolv_result {
     union nd_sockaddr server; /* the nameserver that answered or failed */
     socklen_t server_len;     /* 0: none (hosts file, literal) */
     char detail[176];         /* "resolving fail.test: SERVFAIL from 127.0.0.1:53 ..." */
+    /* RESOLV_ERRNO from an ICMP error about a query: who sent it (as
+     * struct result says it) */
+    bool icmp;
+    uint8_t icmp_type, icmp_code;
+    char icmp_from[46];
 };
 
 /* The results of a look-up come to cb with the look-up's arg. */

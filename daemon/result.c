@@ -43,6 +43,23 @@ static void result_json_ping(const struct result *r, char *buf, size_t len)
              r->echo_sent, r->echo_recv, (long long)r->rtt_min_us, (long long)r->rtt_max_us);
 }
 
+/* Who sent the ICMP error a failure came from, the same way (only for
+ * such a failure: every other result prints as before). */
+static void result_json_icmp(const struct result *r, char *buf, size_t len)
+{
+    size_t n = strlen(buf);
+    char from[100];
+
+    if (!r->icmp || n == 0 || buf[n - 1] != '}')
+        return;
+    if (r->icmp_from[0] != '\0')
+        json_string(from, sizeof(from), r->icmp_from);
+    else
+        util_strlcpy(from, "null", sizeof(from));
+    snprintf(buf + n - 1, len - (n - 1), ",\"icmp_from\":%s,\"icmp_type\":%u,\"icmp_code\":%u}",
+             from, r->icmp_type, r->icmp_code);
+}
+
 void result_format_json(const struct result *r, char *buf, size_t len)
 {
     const struct wsa_code *wc = r->ok ? NULL : wsa_by_code(r->wsa_code);
@@ -77,6 +94,7 @@ void result_format_json(const struct result *r, char *buf, size_t len)
                  r->wsa_code, wc ? wc->name : "?", meaning, raw, r->raw_value, detail,
                  (long long)r->latency_us, local, remote);
         result_json_ping(r, buf, len);
+        result_json_icmp(r, buf, len);
     }
 }
 

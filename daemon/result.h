@@ -40,8 +40,9 @@ struct result {
      * median); 0 for the other kinds */
     uint16_t echo_sent, echo_recv;
     int64_t rtt_min_us, rtt_max_us;
-    /* the failure came from an ICMP/ICMPv6 message: its type and code and
-     * the offender's address as text ("" when none) */
+    /* the failure came from an ICMP or ICMPv6 error (IP_RECVERR): its type
+     * and code and the address of the router or host that sent it ("" when
+     * the kernel named none); false for every other result */
     bool icmp;
     uint8_t icmp_type, icmp_code;
     char icmp_from[46];

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "errqueue.h"
 #include "sock.h"
 
 /* The address alone, without the port: "192.0.2.1", "::2". */
@@ -32,6 +33,10 @@ int sock_open_connect(struct probe *p, int type, int *fdp, char *detail, size_t 
         return errno;
     p->fd = fd; /* from here the engine closes it, whatever happens */
     *fdp = fd;
+    /* ICMP errors queued with their sender (errqueue.c): a failure then
+     * says which router refused. Asked before connect(), which the first
+     * ICMP error may already answer; a refusal leaves the probe as it was. */
+    (void)errq_enable(fd, p->addr.sa.sa_family);
     if (t->source_len > 0) {
         if (t->source.sa.sa_family != p->addr.sa.sa_family) {
             snprintf(detail, detail_len, "source %s is %s, the address %s is %s",

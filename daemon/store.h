@@ -14,7 +14,7 @@
 /* The newest PRAGMA user_version this build reads and writes (the
  * application_id is NDB_APPLICATION_ID, common/ndb.h). A reader refuses a
  * file with another application_id or a higher version (ndb_check()). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 /* Results the queue holds (ok and failed); more are dropped and counted.
  * Twice a batch: the loop fills one half while the writer commits the
  * other. ~13 MiB when full (a full disk: about 8 s at 4,000 results/s). */

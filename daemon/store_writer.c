@@ -49,8 +49,9 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_INSERT_FAILURE] =
         "INSERT INTO failures (ts, target_id, seq, phase, wsa_code, raw_id, raw_value, detail, "
-        "latency_us, local_addr_id, local_port, remote_addr_id, remote_port, batch) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "latency_us, local_addr_id, local_port, remote_addr_id, remote_port, batch, "
+        "icmp_from_addr_id, icmp_type, icmp_code) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     [STMT_INSERT_COMMIT] = "INSERT INTO commits (ts_min, ts_max, rows, committed) "
                            "VALUES (?1, ?2, ?3, ?4)",
     [STMT_NEXT_SEQ] = "SELECT coalesce(max(seq), -1) + 1 FROM failures "
@@ -467,8 +468,18 @@ static int store_insert_failure(struct store *st, const struct store_rec *rec, i
     /* the ids first: new text gets its lookup row before the failure row */
     if ((rc = store_bind_interned(st, STORE_INTERN_RAW, r->raw, s, 6)) != SQLITE_OK ||
         (rc = store_bind_addr(st, r->local, s, 10)) != SQLITE_OK ||
-        (rc = store_bind_addr(st, r->remote, s, 12)) != SQLITE_OK)
+        (rc = store_bind_addr(st, r->remote, s, 12)) != SQLITE_OK ||
+        (rc = store_bind_interned(st, STORE_INTERN_ADDR, r->icmp ? r->icmp_from : "", s, 15)) !=
+            SQLITE_OK)
         return rc;
+    /* who refused, when an ICMP error did: NULL for every other failure */
+    if (r->icmp) {
+        sqlite3_bind_int(s, 16, r->icmp_type);
+        sqlite3_bind_int(s, 17, r->icmp_code);
+    } else {
+        sqlite3_bind_null(s, 16);
+        sqlite3_bind_null(s, 17);
+    }
     sqlite3_bind_int64(s, 1, r->ts_ms);
     sqlite3_bind_int64(s, 2, rec->target_id);
     sqlite3_bind_int64(s, 3, seq);

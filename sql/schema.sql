@@ -1,14 +1,14 @@
 -- SPDX-License-Identifier: ISC
--- The netdiag database, schema version 8: what netdiagd writes and the
+-- The netdiag database, schema version 9: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 8. An older database is brought here by the
+-- PRAGMA user_version = 9. An older database is brought here by the
 -- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
 -- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6,
--- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8), applied the same way; this
--- file always describes the newest schema.
+-- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8, sql/009_*.sql: 8 to 9),
+-- applied the same way; this file always describes the newest schema.
 -- daemon/store_schema.c embeds a copy of it and of the migrations, and
 -- test_store checks that they are identical.
 --
@@ -79,7 +79,12 @@ CREATE TABLE addrs (
 -- batch is the commits.id of the transaction that stored the row (NULL:
 -- stored before schema version 4); it was added by sql/004_commits.sql,
 -- whose ALTER TABLE put it on the line of remote_port, and a new database
--- gets the same text.
+-- gets the same text. icmp_from_addr_id, icmp_type and icmp_code (schema
+-- version 7, sql/007_icmp_origin.sql, on the same line) say who refused
+-- when the failure came from an ICMP or ICMPv6 error: the addrs id of the
+-- router or host that sent it and the message's type and code (3/1 host
+-- unreachable, 3/13 administratively prohibited, ...); NULL for every other
+-- failure, and for rows stored before version 9 (unknown).
 CREATE TABLE failures (
     ts             INTEGER NOT NULL,   -- attempt start
     target_id      INTEGER NOT NULL,   -- targets.id
@@ -93,7 +98,7 @@ CREATE TABLE failures (
     local_addr_id  INTEGER,            -- addrs.id
     local_port     INTEGER,            -- 40312
     remote_addr_id INTEGER,            -- addrs.id
-    remote_port    INTEGER, batch INTEGER,            -- 8080
+    remote_port    INTEGER, batch INTEGER, icmp_from_addr_id INTEGER, icmp_type INTEGER, icmp_code INTEGER,            -- 8080
     PRIMARY KEY (ts, target_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX failures_target_ts ON failures (target_id, ts);
@@ -244,14 +249,18 @@ SELECT f.ts AS ts,
             ELSE la.addr || ':' || f.local_port END AS local,
        CASE WHEN f.remote_port IS NULL THEN ra.addr
             WHEN instr(ra.addr, ':') THEN '[' || ra.addr || ']:' || f.remote_port
-            ELSE ra.addr || ':' || f.remote_port END AS remote
+            ELSE ra.addr || ':' || f.remote_port END AS remote,
+       ia.addr AS icmp_from,
+       f.icmp_type AS icmp_type,
+       f.icmp_code AS icmp_code
 FROM failures AS f
 LEFT JOIN targets AS t ON t.id = f.target_id
 LEFT JOIN phases AS p ON p.phase = f.phase
 LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code
 LEFT JOIN raws AS r ON r.id = f.raw_id
 LEFT JOIN addrs AS la ON la.id = f.local_addr_id
-LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id;
+LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id
+LEFT JOIN addrs AS ia ON ia.id = f.icmp_from_addr_id;
 
 CREATE VIEW rollup_minute_v AS
 SELECT r.minute AS minute,

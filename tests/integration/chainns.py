@@ -67,6 +67,12 @@ def sh(ns, argv):
     subprocess.run(ns_argv(ns, argv), check=True, stdin=subprocess.DEVNULL)
 
 
+def mac(ns, ifname):
+    out = subprocess.run(ns_argv(ns, ["ip", "-o", "link", "show", "dev", ifname]), check=True,
+                         capture_output=True, text=True).stdout
+    return out.split("link/ether", 1)[1].split()[0]
+
+
 def build(v6):
     """The namespaces, links, addresses and routes."""
     subprocess.run(["mount", "-t", "tmpfs", "none", "/run"], check=True)
@@ -75,6 +81,13 @@ def build(v6):
         subprocess.run(["ip", "netns", "add", ns], check=True)
     for ns in NAMESPACES:
         sh(ns, ["ip", "link", "set", "lo", "up"])
+        if v6:
+            # no duplicate address detection, on the link-local addresses
+            # too: neighbour discovery sends from them, and a router whose
+            # link-local is still tentative forwards nothing for a second
+            # or two after the chain is up
+            sh(ns, ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0"])
     for a, a_if, b, b_if, n in LINKS:
         cmd = ["ip", "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", b]
         sh(a, cmd)
@@ -83,8 +96,20 @@ def build(v6):
         if v6:
             sh(a, ["ip", "-6", "addr", "add", "fd99:%d::1/64" % n, "dev", a_if, "nodad"])
             sh(b, ["ip", "-6", "addr", "add", "fd99:%d::2/64" % n, "dev", b_if, "nodad"])
+        if v6:
+            sh(a, ["sysctl", "-qw", "net.ipv6.conf.%s.accept_dad=0" % a_if])
+            sh(b, ["sysctl", "-qw", "net.ipv6.conf.%s.accept_dad=0" % b_if])
         sh(a, ["ip", "link", "set", a_if, "up"])
         sh(b, ["ip", "link", "set", b_if, "up"])
+        # each end knows the other's MAC address: no ARP or neighbour
+        # discovery, whose first solicitation a fresh veth pair may lose
+        # (the first packet then waits a second for the retry)
+        mac_a, mac_b = mac(a, a_if), mac(b, b_if)
+        for ns, ifname, peer, peer_mac in ((a, a_if, 2, mac_b), (b, b_if, 1, mac_a)):
+            addrs = ["10.99.%d.%d" % (n, peer)] + (["fd99:%d::%d" % (n, peer)] if v6 else [])
+            for addr in addrs:
+                sh(ns, ["ip", "neigh", "replace", addr, "lladdr", peer_mac, "dev", ifname,
+                        "nud", "permanent"])
     # towards dst: host -> r1 -> r2; back: dst -> r2 -> r1
     routes = [("host", "default", "10.99.1.2"), ("r1", "default", "10.99.2.2"),
               ("r2", "10.99.1.0/24", "10.99.2.1"), ("dst", "default", "10.99.3.1")]

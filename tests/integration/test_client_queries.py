@@ -45,7 +45,8 @@ MINUTE = 60000
 T0 = NOW_MS - HOUR  # 09:00Z, where the fixed history starts
 
 FAILURE_KEYS = ["ts_ms", "time", "target", "kind", "phase", "wsa_code", "wsa_name", "meaning",
-                "raw", "raw_value", "detail", "local", "remote", "latency_us"]
+                "raw", "raw_value", "detail", "local", "remote", "latency_us", "icmp_from",
+                "icmp_type", "icmp_code"]
 SUMMARY_KEYS = {
     "code": ["wsa_code", "wsa_name", "failures", "attempts", "rate", "targets", "last_ms", "last",
              "meaning"],
@@ -614,7 +615,7 @@ def test_failures_json_and_csv_fields(fixed_db):
         "kind": "send", "phase": "recv", "wsa_code": 10061, "wsa_name": "WSAECONNREFUSED",
         "meaning": "Connection refused.", "raw": "ECONNREFUSED", "raw_value": 111,
         "detail": LONG_DETAIL, "local": "127.0.0.1:40514", "remote": "127.0.0.1:514",
-        "latency_us": 140}]
+        "latency_us": 140, "icmp_from": None, "icmp_type": None, "icmp_code": None}]
     # local time with its offset, UTC with --utc
     [cet] = as_json(db, "failures", "--target", "syslog", tz="CET-1CEST,M3.5.0,M10.5.0/3")
     assert cet["time"] == "2026-11-24T10:30:06.789+01:00"

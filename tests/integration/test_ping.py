@@ -485,16 +485,22 @@ def test_ping_icmp_errors_from_a_router(tmp_path, path):
     rc, res, err = run_ns(tmp_path, body, sh=[ROUTER, PATHS[path]], mount=True, header=header)
     assert rc == 1, err
     check_ok(one(res, "router"), 2)
-    for name, code, raw, text, via in (
-            ("unreach", 10065, "EHOSTUNREACH", "ICMP host unreachable", "10.1.0.2"),
-            ("prohibit", 10013, "EACCES", "ICMP administratively prohibited", "10.1.0.2"),
-            ("unreach6", 10051, "ENETUNREACH", "ICMP no route to destination", "fd00:1::2"),
-            ("prohibit6", 10013, "EACCES", "ICMP administratively prohibited", "fd00:1::2")):
+    for name, code, raw, text, via, tc in (
+            ("unreach", 10065, "EHOSTUNREACH", "host unreachable, reported by 10.1.0.2 (ICMP 3/1)",
+             "10.1.0.2", (3, 1)),
+            ("prohibit", 10013, "EACCES", "administratively prohibited by 10.1.0.2 (ICMP 3/13)",
+             "10.1.0.2", (3, 13)),
+            ("unreach6", 10051, "ENETUNREACH",
+             "no route to destination, reported by fd00:1::2 (ICMPv6 1/0)", "fd00:1::2", (1, 0)),
+            ("prohibit6", 10013, "EACCES", "administratively prohibited by fd00:1::2 (ICMPv6 1/1)",
+             "fd00:1::2", (1, 1))):
         r = one(res, name)
         assert (r["ok"], r["wsa_code"], r["raw"], r["phase"]) == (False, code, raw, "send"), r
         assert (r["echo_sent"], r["echo_recv"]) == (2, 0), r
         assert r["detail"].startswith("2 sent, 0 received, 100% loss; "), r
-        assert r["detail"].endswith("%s from %s" % (text, via)), r
+        assert r["detail"].endswith(text), r
+        # who refused, as every kind's failure says it
+        assert (r["icmp_from"], r["icmp_type"], r["icmp_code"]) == (via,) + tc, r
 
 
 # ---- configuration --------------------------------------------------------------

@@ -195,6 +195,28 @@ static void test_figures_text(void)
     UNIT_EQ_STR(buf, "5 sent, 4 received,");
 }
 
+/* Who refused, in words: a prohibition "by" its sender, anything else
+ * "reported by"; the family names the protocol; no sender, no words for
+ * one; a short buffer truncates. */
+static void test_error_origin(void)
+{
+    char buf[96];
+
+    UNIT_EQ_STR(icmp_error_origin(AF_INET, 3, 1, "10.99.2.2", buf, sizeof(buf)),
+                "host unreachable, reported by 10.99.2.2 (ICMP 3/1)");
+    UNIT_EQ_STR(icmp_error_origin(AF_INET, 3, 13, "10.99.1.2", buf, sizeof(buf)),
+                "administratively prohibited by 10.99.1.2 (ICMP 3/13)");
+    UNIT_EQ_STR(icmp_error_origin(AF_INET6, 1, 0, "fd99:2::2", buf, sizeof(buf)),
+                "no route to destination, reported by fd99:2::2 (ICMPv6 1/0)");
+    UNIT_EQ_STR(icmp_error_origin(AF_INET6, 1, 1, "fd99:1::2", buf, sizeof(buf)),
+                "administratively prohibited by fd99:1::2 (ICMPv6 1/1)");
+    UNIT_EQ_STR(icmp_error_origin(AF_INET, 3, 3, "", buf, sizeof(buf)),
+                "port unreachable (ICMP 3/3)");
+    UNIT_EQ_STR(icmp_error_origin(AF_INET, 3, 99, NULL, buf, sizeof(buf)),
+                "type 3 code 99 (ICMP 3/99)");
+    UNIT_EQ_STR(icmp_error_origin(AF_INET, 11, 0, "10.99.1.2", buf, 20), "time to live exceed");
+}
+
 int main(int argc, char **argv)
 {
     unit_init(argc, argv);
@@ -205,5 +227,6 @@ int main(int argc, char **argv)
     UNIT_RUN(test_error_classes);
     UNIT_RUN(test_rtt_figures);
     UNIT_RUN(test_figures_text);
+    UNIT_RUN(test_error_origin);
     return UNIT_END("icmp");
 }
