@@ -307,8 +307,9 @@ int cmd_path_run(struct client *cl, int argc, char **argv)
         goto out;
     }
     if (db.version < 8) {
-        client_note(cl, "the database (schema %d) keeps no paths; netdiagd traces them from schema 8 on",
-                    db.version);
+        client_note(
+            cl, "the database (schema %d) keeps no paths; netdiagd traces them from schema 8 on",
+            db.version);
         rc = CLIENT_EXIT_OK;
         goto out;
     }

@@ -68,6 +68,8 @@ static const struct web_api web_apis[] = {
     {"latency", {"since", "until", "by", "bucket", "target", "kind", NULL}, {"utc", "chart", NULL}},
     {"status", {NULL}, {"utc", NULL}},
     {"codes", {NULL}, {NULL}},
+    /* target= is the command's TARGET argument (after "--") */
+    {"path", {"target", "at", NULL}, {"utc", NULL}},
 };
 
 static const char *const web_ranges[] = {"1h", "24h", "7d", "30d"};
@@ -360,6 +362,8 @@ static int web_render_api(struct web *w, const char *key, struct evbuffer *out,
     char vals[WEB_ARGS_MAX][WEB_VALUE_MAX + 48];
     const char *args[WEB_ARGS_MAX + 1], *since = NULL, *until = NULL;
     const char *bucket = NULL, *limit = NULL;
+    char ptarget[WEB_VALUE_MAX];
+    bool have_ptarget = false;
     size_t nargs = 0;
     struct web_answer a;
     char msg[4096];
@@ -400,6 +404,15 @@ static int web_render_api(struct web *w, const char *key, struct evbuffer *out,
                     return 0;
                 }
                 snprintf(vals[nargs], sizeof(vals[nargs]), "--%s", name);
+            } else if (strcmp(api->cmd, "path") == 0 && strcmp(name, "target") == 0) {
+                if (have_ptarget) {
+                    meta->status = 400;
+                    web_json_error(out, "path takes one target", CLIENT_EXIT_USAGE);
+                    return 0;
+                }
+                snprintf(ptarget, sizeof(ptarget), "%s", value);
+                have_ptarget = true;
+                continue;
             } else if (web_in(api->opts, name)) {
                 snprintf(vals[nargs], sizeof(vals[nargs]), "--%s=%s", name, value);
                 if (strcmp(name, "since") == 0)
@@ -420,6 +433,15 @@ static int web_render_api(struct web *w, const char *key, struct evbuffer *out,
             args[nargs] = vals[nargs];
             nargs++;
         }
+    }
+    if (have_ptarget) {
+        if (nargs + 2 > WEB_ARGS_MAX) {
+            meta->status = 400;
+            web_json_error(out, "too many query parameters", CLIENT_EXIT_USAGE);
+            return 0;
+        }
+        args[nargs++] = "--";
+        args[nargs++] = ptarget;
     }
     args[nargs] = NULL;
     if ((strcmp(api->cmd, "failures") == 0 &&

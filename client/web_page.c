@@ -26,6 +26,7 @@
 #define PAGE_STACK_MAX      7    /* codes with a colour of their own; the rest share one */
 #define PAGE_NOTES_MAX      8
 #define PAGE_LATENCY_SCHEMA 5 /* the rollups hold latency histograms from this schema on */
+#define PAGE_PATH_SCHEMA    8 /* paths and path_hops from this schema on */
 /* The overview draws a latency sparkline per target up to this many
  * targets (each a record per hour: 1,000 targets take 7 MB of JSON and
  * over 100 ms to read); beyond, each target's page has its chart. */
@@ -988,6 +989,141 @@ static void tp_latency(struct tp *tp, const char *gopt, const char *since, const
     free(pl.b);
 }
 
+/* The path panel: `netdiag path TARGET`'s rows, the hop at the failure
+ * beside the same hop of the last good path. */
+struct pp {
+    FILE *fp;
+    size_t n;
+    int64_t ts_ms, good_ts_ms;
+    char why[16];
+    bool have_good;
+    int64_t changed; /* the hop where the path changed; 0 none */
+    int64_t last;    /* the last hop that answered; 0 none */
+    char last_addr[64], last_said[96];
+};
+
+static int pp_row(void *arg, const struct wj_row *r)
+{
+    struct pp *pp = arg;
+    FILE *fp = pp->fp;
+    const char *addr = wj_str(r, "address"), *said = wj_str(r, "said"), *why = wj_str(r, "why");
+    const char *gaddr = wj_str(r, "good_address");
+    int64_t hop = wj_int(r, "hop", 0), rtt = wj_int(r, "rtt_us", -1);
+    int64_t grtt = wj_int(r, "good_rtt_us", -1);
+    bool changed = wj_bool(r, "changed");
+    char l[32];
+
+    if (pp->n++ == 0) {
+        pp->ts_ms = wj_int(r, "path_ts", -1);
+        pp->good_ts_ms = wj_int(r, "good_path_ts", -1);
+        pp->have_good = pp->good_ts_ms >= 0;
+        snprintf(pp->why, sizeof(pp->why), "%s", why != NULL ? why : "");
+        fputs("<div class=\"wrap\"><table class=\"cards\" id=\"path\"><thead><tr><th class=\"n\">"
+              "Hop</th><th>Address</th><th class=\"n\">RTT</th><th>Said</th><th>Last good "
+              "address</th><th class=\"n\">Good RTT</th></tr></thead><tbody>",
+              fp);
+    }
+    if (changed && pp->changed == 0)
+        pp->changed = hop;
+    if ((addr != NULL && addr[0] != '\0') ||
+        (said != NULL && said[0] != '\0' && strcmp(said, "no answer") != 0)) {
+        pp->last = hop;
+        snprintf(pp->last_addr, sizeof(pp->last_addr), "%s", addr != NULL ? addr : "");
+        snprintf(pp->last_said, sizeof(pp->last_said), "%s", said != NULL ? said : "");
+    }
+    fprintf(fp, "<tr%s><td class=\"n\" data-l=\"Hop\">%" PRId64 "</td><td data-l=\"Address\">",
+            changed ? " class=\"chg\"" : "", hop);
+    html_text(fp, addr != NULL ? addr : (said != NULL && said[0] ? "*" : ""));
+    fputs("</td><td class=\"n\" data-l=\"RTT\">", fp);
+    if (rtt >= 0) {
+        fmt_latency_us(rtt, l, sizeof(l));
+        html_text(fp, l);
+    }
+    fputs("</td><td data-l=\"Said\">", fp);
+    html_text(fp, said != NULL ? said : "");
+    if (changed)
+        fputs(" <strong>(path changed here)</strong>", fp);
+    fputs("</td><td data-l=\"Last good\">", fp);
+    html_text(fp, gaddr != NULL ? gaddr : (pp->have_good ? "" : "-"));
+    fputs("</td><td class=\"n\" data-l=\"Good RTT\">", fp);
+    if (grtt >= 0) {
+        fmt_latency_us(grtt, l, sizeof(l));
+        html_text(fp, l);
+    }
+    fputs("</td></tr>", fp);
+    return 0;
+}
+
+static void tp_path(struct page *pg, const char *name)
+{
+    const char *args[] = {"path", "--", name, NULL};
+    FILE *fp = pg->fp;
+    struct web_answer a;
+    struct pp pp = {.fp = fp};
+    size_t i;
+
+    if (pg->schema > 0 && pg->schema < PAGE_PATH_SCHEMA) {
+        fprintf(fp,
+                "<p class=\"mute\" id=\"path\">The path at the last failure: not available; this "
+                "database (schema %" PRId64 ") keeps no paths, netdiagd traces them from schema "
+                "%d on.</p>",
+                pg->schema, PAGE_PATH_SCHEMA);
+        return;
+    }
+    page_run(pg, &a, args);
+    for (i = 0; a.out != NULL && i < a.outlen && strchr(" \t\r\n", a.out[i]) != NULL; i++)
+        ;
+    if (a.rc == CLIENT_EXIT_OK && a.out != NULL && i == a.outlen) {
+        fputs("<p class=\"mute\" id=\"path\">No path of this target traced yet (netdiagd traces "
+              "one when a target begins to fail, and a baseline now and then).</p>",
+              fp);
+        web_answer_free(&a);
+        return;
+    }
+    if (web_rows(&a, pp_row, &pp) < 0) {
+        page_failed(pg, "path", &a);
+        web_answer_free(&a);
+        return;
+    }
+    if (pp.n == 0) {
+        fputs("<p class=\"mute\" id=\"path\">No hop of a path recorded.</p>", fp);
+        web_answer_free(&a);
+        return;
+    }
+    fputs("</tbody></table></div>", fp);
+    fputs("<p id=\"path-summary\">", fp);
+    if (strcmp(pp.why, "failure") == 0)
+        fputs("Traced at the failure ", fp);
+    else
+        fputs("No failure traced; the newest path, ", fp);
+    html_text(fp, pp.why);
+    fputs(", ", fp);
+    html_time(fp, pp.ts_ms, HTML_TIME_FULL);
+    fputs(": ", fp);
+    if (pp.last == 0) {
+        fputs("no answer from hop 1 on", fp);
+    } else {
+        fprintf(fp, "%s hop %" PRId64 " (",
+                strcmp(pp.why, "failure") == 0 ? "stops after" : "ends at", pp.last);
+        html_text(fp, pp.last_addr[0] ? pp.last_addr : "this host");
+        fputs(", ", fp);
+        html_text(fp, pp.last_said);
+        fputs(")", fp);
+    }
+    if (pp.have_good) {
+        fputs("; last good path ", fp);
+        html_time(fp, pp.good_ts_ms, HTML_TIME_FULL);
+    } else if (strcmp(pp.why, "failure") == 0) {
+        fputs("; no good path of it before", fp);
+    }
+    if (pp.changed > 0)
+        fprintf(fp, "; <strong>path changed at hop %" PRId64 "</strong>", pp.changed);
+    fputs(". <a href=\"/api/path?target=", fp);
+    html_url(fp, name);
+    fputs("\">/api/path</a></p>", fp);
+    web_answer_free(&a);
+}
+
 int web_page_target(struct web *w, FILE *fp, const char *name, const char *range)
 {
     static const char *const ranges[] = {"1h", "24h", "7d", "30d"};
@@ -1079,11 +1215,8 @@ int web_page_target(struct web *w, FILE *fp, const char *name, const char *range
     else
         page_latency_place(&pg, "The");
 
-    fputs("<h2>Path</h2><div class=\"todo\" id=\"path\">path at the last failure beside the last "
-          "good path: not recorded by this version of netdiagd</div>",
-          fp);
-    /* PATH: the path at failure and the last good one (a later issue)
-     * go here, from that feature's command with --format json. */
+    fputs("<h2>Path</h2>", fp);
+    tp_path(&pg, name);
 
     fputs("<h2>Alerts</h2>", fp);
     page_alerts_table(&pg, aargs, false, false, false, 0, "No alert in this range.");
@@ -1239,6 +1372,9 @@ int web_page_api(struct web *w, FILE *fp)
          "per target, per minute or hour, or per chart bucket"},
         {"/api/alerts", "since, until, target, code, active, utc",
          "netdiag alerts: firing and past alerts"},
+        {"/api/path", "target (its exact name), at, utc",
+         "netdiag path TARGET: the path at the target's last failure beside its last good "
+         "path, a row per hop (schema 8 on)"},
         {"/api/codes", "", "netdiag codes: the 53 codes"},
         {"/api/explain/CODE", "", "netdiag explain CODE: one code explained"},
     };

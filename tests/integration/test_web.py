@@ -465,6 +465,130 @@ def test_hostile_text_is_text(hostile_db, tmp_path):
         w.stop()
 
 
+# --- the path panel -------------------------------------------------------------
+
+
+def add_path(con, tid, ts, why, dest, reached, hops):
+    """A paths row and its path_hops, as netdiagd's tracer writes them."""
+    cur = con.execute("INSERT INTO paths (target_id, ts, why, failure_ts, dest, protocol, port, "
+                      "reached, stop_ttl, stop_addr, packets, duration_ms) VALUES (?, ?, ?, ?, "
+                      "?, 'tcp', 80, ?, NULL, NULL, 6, 40)",
+                      (tid, ts, why, ts if why == "failure" else None, dest, reached))
+    for ttl, said, addr, rtt, itype, icode in hops:
+        con.execute("INSERT INTO path_hops (path_id, ttl, said, addr, rtt_us, icmp_type, "
+                    "icmp_code) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (cur.lastrowid, ttl, said, addr, rtt, itype, icode))
+
+
+@pytest.fixture(scope="module")
+def path_db(made, tmp_path_factory):
+    """A copy of the daemon's database (schema 8) with, for "refused", a
+    baseline path through r1, r2 to dst and then a failure path that r2'
+    (another router) ends with host unreachable at hop 2; for "silent" a
+    failure path whose stored address and said hold markup."""
+    _, src = made
+    d = tmp_path_factory.mktemp("pathweb")
+    db = os.path.join(str(d), "p.db")
+    checkpoint_copy(src, db)
+    con = sqlite3.connect(db)
+    t = int(time.time() * 1000) - 600000
+    with con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] >= 8
+        tid = con.execute("SELECT id FROM targets WHERE name = 'refused'").fetchone()[0]
+        add_path(con, tid, t, "baseline", "10.99.3.2", 1,
+                 [(1, "ttl", "10.99.1.2", 310, 11, 0), (2, "ttl", "10.99.2.2", 520, 11, 0),
+                  (3, "reached", "10.99.3.2", 700, None, None)])
+        add_path(con, tid, t + 60000, "failure", "10.99.3.2", 0,
+                 [(1, "ttl", "10.99.1.2", 330, 11, 0),
+                  (2, "unreachable", "10.99.7.7", 610, 3, 1)])
+        sid = con.execute("SELECT id FROM targets WHERE name = 'silent'").fetchone()[0]
+        add_path(con, sid, t + 1000, "failure", INJECT, 0,
+                 [(1, INJECT_IMG, INJECT, 100, None, None), (2, "silent", None, None, None,
+                                                             None)])
+        # "toggle" without any path (the daemon may have traced a baseline)
+        con.execute("DELETE FROM path_hops WHERE path_id IN (SELECT p.id FROM paths p JOIN "
+                    "targets t ON t.id = p.target_id WHERE t.name = 'toggle')")
+        con.execute("DELETE FROM paths WHERE target_id = (SELECT id FROM targets WHERE name = "
+                    "'toggle')")
+    con.close()
+    return db
+
+
+def test_path_panel(path_db, tmp_path):
+    """The target page shows the path at the last failure beside the last
+    good one, hop by hop, with where it stopped and where it changed; the
+    API answers what `netdiag path TARGET --format json` answers."""
+    w = Web(tmp_path, path_db)
+    try:
+        status, _, body = get(w.port, "/target/refused")
+        page = body.decode()
+        assert status == 200
+        panel = page[page.index("<h2>Path</h2>"):page.index("<h2>Alerts</h2>")]
+        assert 'id="path"' in panel
+        rows = re.findall(r"<tr[^>]*>(.*?)</tr>", panel[panel.index("<tbody>"):])
+        assert len(rows) == 3, panel
+        assert "10.99.1.2" in rows[0] and "time exceeded" in rows[0]
+        assert "10.99.7.7" in rows[1] and "host unreachable (ICMP 3/1)" in rows[1]
+        assert "10.99.2.2" in rows[1] and "path changed here" in rows[1]
+        assert "10.99.3.2" in rows[2]  # only the good path reached hop 3
+        assert "stops after hop 2 (10.99.7.7, host unreachable (ICMP 3/1))" in panel
+        assert "path changed at hop 2" in panel and "last good path" in panel
+        assert "not available" not in panel
+        # /api/path equals the command, for both targets and an unknown one
+        for name, q in [("refused", "refused"), ("silent", "silent")]:
+            api, cli = api_vs_cli(w.port, path_db, "/api/path?target=" + q, ["path", name],
+                                  now=None)
+            assert api == cli and len(api) >= 2, name
+        api, cli = api_vs_cli(w.port, path_db, "/api/path?target=refused&utc",
+                              ["path", "refused", "--utc"], now=None)
+        assert api == cli
+        status, _, body = get(w.port, "/api/path?target=nosuch")
+        assert status == 400 and json.loads(body)["exit_code"] == 2
+        status, _, body = get(w.port, "/api/path")
+        assert status == 400
+        # a target without a path
+        status, _, body = get(w.port, "/target/toggle")
+        page = body.decode()
+        panel = page[page.index("<h2>Path</h2>"):page.index("<h2>Alerts</h2>")]
+        assert status == 200 and "No path of this target traced yet" in panel, panel
+        status, _, body = get(w.port, "/api/")
+        assert b"/api/path" in body
+    finally:
+        w.stop()
+
+
+def test_path_hostile_text(path_db, tmp_path):
+    """A stored address, destination and said holding markup show as text."""
+    w = Web(tmp_path, path_db)
+    try:
+        status, _, body = get(w.port, "/target/silent")
+        page = body.decode()
+        assert status == 200
+        panel = page[page.index("<h2>Path</h2>"):page.index("<h2>Alerts</h2>")]
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in panel
+        assert "&lt;img src=x" in panel
+        assert "<script>alert" not in page and "<img" not in page
+        assert page.count("<script>") == 1
+        status, headers, body = get(w.port, "/api/path?target=silent")
+        assert status == 200 and headers["content-type"] == "application/json"
+        assert any(r["address"] == INJECT for r in json.loads(body))
+    finally:
+        w.stop()
+
+
+def test_path_before_schema_8(tmp_path):
+    """A database older than the traced paths: the panel says not available."""
+    db = make_db(str(tmp_path / "old.db"), HOSTILE)
+    w = Web(tmp_path, db, env_extra={"NETDIAG_NOW": "2026-11-24T10:00:00Z"})
+    try:
+        status, _, body = get(w.port, "/target/plain")
+        page = body.decode()
+        panel = page[page.index("<h2>Path</h2>"):page.index("<h2>Alerts</h2>")]
+        assert status == 200 and "not available" in panel and "keeps no paths" in panel
+    finally:
+        w.stop()
+
+
 def test_a_database_someone_else_wrote(tmp_path):
     """Numbers at the ends of int64, broken UTF-8, terminal escapes: every
     page answers, nothing crashes (the sanitizer build fails on an
