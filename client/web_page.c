@@ -1092,12 +1092,13 @@ static void tp_path(struct page *pg, const char *name)
     }
     fputs("</tbody></table></div>", fp);
     fputs("<p id=\"path-summary\">", fp);
-    if (strcmp(pp.why, "failure") == 0)
-        fputs("Traced at the failure ", fp);
-    else
-        fputs("No failure traced; the newest path, ", fp);
-    html_text(fp, pp.why);
-    fputs(", ", fp);
+    if (strcmp(pp.why, "failure") == 0) {
+        fputs("Traced at the failure, ", fp);
+    } else {
+        fputs("No failure traced; the newest path (", fp);
+        html_text(fp, pp.why);
+        fputs("), ", fp);
+    }
     html_time(fp, pp.ts_ms, HTML_TIME_FULL);
     fputs(": ", fp);
     if (pp.last == 0) {

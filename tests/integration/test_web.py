@@ -531,6 +531,7 @@ def test_path_panel(path_db, tmp_path):
         assert "10.99.7.7" in rows[1] and "host unreachable (ICMP 3/1)" in rows[1]
         assert "10.99.2.2" in rows[1] and "path changed here" in rows[1]
         assert "10.99.3.2" in rows[2]  # only the good path reached hop 3
+        assert "Traced at the failure, " in panel and "failure failure" not in panel, panel
         assert "stops after hop 2 (10.99.7.7, host unreachable (ICMP 3/1))" in panel
         assert "path changed at hop 2" in panel and "last good path" in panel
         assert "not available" not in panel
