@@ -31,7 +31,7 @@ enum client_exit {
  * test_client checks it against STORE_SCHEMA_VERSION, so a schema change
  * cannot slip past the client unreviewed. Older versions (from 1) are read
  * too: a database netdiagd has not migrated yet (db->version). */
-#define CLIENT_SCHEMA_VERSION 6
+#define CLIENT_SCHEMA_VERSION 10
 /* How long a query waits for a database that is locked or recovering. */
 #define CLIENT_BUSY_TIMEOUT_MS 2000
 /* Test hook: "now" as an ISO-8601 time, so golden outputs stay stable. */
