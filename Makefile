@@ -94,7 +94,7 @@ COMMON_SRCS := common/array.c common/hist.c common/http_server.c common/json.c c
                common/suggest.c common/timefmt.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/alert_exec.c \
                daemon/alert_metric.c daemon/config.c daemon/config_opt.c daemon/config_run.c \
-               daemon/dns.c daemon/icmp.c daemon/log.c daemon/metrics.c daemon/metrics_http.c \
+               daemon/dns.c daemon/export.c daemon/icmp.c daemon/log.c daemon/metrics.c daemon/metrics_http.c \
                daemon/notify.c daemon/ping_pool.c daemon/probe.c daemon/probe_connect.c \
                daemon/probe_ping.c daemon/probe_resolve.c daemon/probe_send.c daemon/reload.c \
                daemon/resolv.c daemon/result.c daemon/sched.c daemon/sock.c daemon/store.c \

@@ -37,6 +37,7 @@ enum cur_section {
     CUR_IGNORE, /* after a bad header: its keys are dropped without more errors */
     CUR_DAEMON,
     CUR_ALERT,
+    CUR_EXPORT,
     CUR_DEFAULTS,
     CUR_TARGET,
 };
@@ -131,6 +132,9 @@ void config_free(struct config *cfg)
     free(cfg->include);
     free(cfg->alert.exec);
     free(cfg->alert.alertmanager_url);
+    free(cfg->exp.clickhouse_url);
+    free(cfg->exp.clickhouse_database);
+    free(cfg->exp.host);
     free(cfg->byname);
     free(cfg->prev_idx);
     free(cfg);
@@ -142,6 +146,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     static const char *const where[] = {
         [SEC_DAEMON] = "[daemon]",
         [SEC_ALERT] = "[alert]",
+        [SEC_EXPORT] = "[export]",
         [SEC_TARGET] = "[defaults] or a [target NAME] section",
     };
     enum cur_section cur = p->cur;
@@ -149,7 +154,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     for (size_t i = 0; i < NOPTS; i++) {
         enum opt_section s = config_options[i].section;
         bool here = (s == SEC_DAEMON && cur == CUR_DAEMON) ||
-                    (s == SEC_ALERT && cur == CUR_ALERT) ||
+                    (s == SEC_ALERT && cur == CUR_ALERT) || (s == SEC_EXPORT && cur == CUR_EXPORT) ||
                     (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS));
         if (!here && strcmp(config_options[i].key, key) == 0) {
             perr(p, file, line, "%s %s: unknown key (it belongs in %s)", p->label, key, where[s]);
@@ -164,6 +169,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     for (size_t i = 0; i < NOPTS; i++) {
         enum opt_section s = config_options[i].section;
         if ((s == SEC_DAEMON && cur == CUR_DAEMON) || (s == SEC_ALERT && cur == CUR_ALERT) ||
+            (s == SEC_EXPORT && cur == CUR_EXPORT) ||
             (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS)))
             suggest_add(&sg, config_options[i].key);
     }
@@ -366,9 +372,12 @@ static void section_begin(struct parser *p, const char *s)
         target_new(p, tname, f->name, f->lineno);
         return;
     }
-    if (strcmp(n, "daemon") != 0 && strcmp(n, "alert") != 0 && strcmp(n, "defaults") != 0) {
+    if (strcmp(n, "daemon") != 0 && strcmp(n, "alert") != 0 && strcmp(n, "export") != 0 &&
+        strcmp(n, "defaults") != 0) {
         perr(p, f->name, f->lineno,
-             "unknown section [%s] (expected [daemon], [defaults], [alert] or [target NAME])", n);
+             "unknown section [%s] (expected [daemon], [defaults], [alert], [export] or [target "
+             "NAME])",
+             n);
         return;
     }
     if (f->included) {
@@ -377,8 +386,9 @@ static void section_begin(struct parser *p, const char *s)
         return;
     }
     p->cur = strcmp(n, "daemon") == 0  ? CUR_DAEMON
-             : strcmp(n, "alert") == 0 ? CUR_ALERT
-                                       : CUR_DEFAULTS;
+             : strcmp(n, "alert") == 0  ? CUR_ALERT
+             : strcmp(n, "export") == 0 ? CUR_EXPORT
+                                        : CUR_DEFAULTS;
     snprintf(p->label, sizeof(p->label), "[%s]", n);
 }
 
@@ -508,7 +518,11 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         return target_set_key(p, p->cur_target, f->name, f->lineno, name, value) ? 1 : 0;
     case CUR_DAEMON:
     case CUR_ALERT:
-        o = config_opt_find(p->cur == CUR_DAEMON ? SEC_DAEMON : SEC_ALERT, name);
+    case CUR_EXPORT:
+        o = config_opt_find(p->cur == CUR_DAEMON  ? SEC_DAEMON
+                            : p->cur == CUR_ALERT ? SEC_ALERT
+                                                  : SEC_EXPORT,
+                            name);
         if (o == NULL) {
             err_unknown_key(p, f->name, f->lineno, name);
             return 0;

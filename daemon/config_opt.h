@@ -17,6 +17,7 @@
 enum opt_section {
     SEC_DAEMON,
     SEC_ALERT,
+    SEC_EXPORT,
     SEC_TARGET, /* [target NAME], [defaults] and the include list file */
 };
 
@@ -39,6 +40,7 @@ enum opt_type {
     OT_LISTEN,   /* char *: "addr:port", or a bare port on 127.0.0.1 */
     OT_URL,      /* char *: http://HOST[:PORT][/PATH] */
     OT_EXEC,     /* char *: an absolute program path, then words (no shell) */
+    OT_CHURL,    /* char *: http://HOST:PORT[/] (export_parse_url) */
 };
 
 #define K_CONNECT (1u << KIND_CONNECT)
@@ -65,7 +67,7 @@ struct config_option {
 };
 
 /* Rows in config_options (checked by a static assertion in config_opt.c). */
-#define CONFIG_NOPTS 52
+#define CONFIG_NOPTS 60
 extern const struct config_option config_options[CONFIG_NOPTS];
 
 /* The row of `key` in section `sec`; NULL when there is none. */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "result.h"
+#include "export.h"
 #include "store.h"
 
 struct event_base;
@@ -23,6 +24,8 @@ struct metrics_sources {
     void (*store_stats)(void *arg, struct store_stats *out); /* may be NULL */
     size_t (*alerts_active)(void *arg);                      /* may be NULL */
     size_t (*in_flight)(void *arg);                          /* may be NULL */
+    /* the export sink's figures; NULL, or running false: no series */
+    void (*export_stats)(void *arg, struct export_stats *out);
     /* calls fn once per alert firing now, a target's one after another
      * (alert_foreach_firing); may be NULL */
     void (*alerts_firing)(void *arg,
