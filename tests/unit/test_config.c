@@ -472,8 +472,13 @@ static void test_error_lines(void)
                   "NAME] section)\n"
                   "t.ini:4: [alert] retention: unknown key (it belongs in [daemon])\n");
     EXPECT_ERRORS("[deamon]\nlog_level = info\n",
-                  "t.ini:1: unknown section [deamon] (expected [daemon], [defaults], [alert] or "
-                  "[target NAME])\n");
+                  "t.ini:1: unknown section [deamon] (expected [daemon], [defaults], [alert], "
+                  "[export] or [target NAME])\n");
+    /* [export]: only plain http (TLS through a local proxy), a port in range */
+    EXPECT_ERRORS("[export]\nclickhouse_url = https://127.0.0.1:8443/\nbatch_rows = 0\n",
+                  "t.ini:2: [export] clickhouse_url: \"https://127.0.0.1:8443/\": only "
+                  "http://HOST[:PORT][/] (for TLS, a local proxy)\n"
+                  "t.ini:3: [export] batch_rows: \"0\" is out of range (1 to 100000)\n");
     EXPECT_ERRORS("log_level = info\n", "t.ini:1: log_level: key outside a section (put it under "
                                         "[daemon], [defaults], [alert] or [target NAME])\n");
     EXPECT_ERRORS(
