@@ -734,6 +734,14 @@ static void *export_main(void *arg)
         enum store_export_stream which = STORE_EXPORT_FAILURES;
         int rf, rr = 0, ra = 0;
 
+        /* the oldest stored row not yet acknowledged, before the INSERT
+         * that may hang: the lag grows while it does */
+        int64_t oldest = export_query_int(
+            ex, "SELECT committed FROM commits WHERE id > ?1 ORDER BY id LIMIT 1",
+            ex->pos[STORE_EXPORT_FAILURES].batch, 0);
+        pthread_mutex_lock(&ex->mu);
+        ex->stats.oldest_ms = oldest;
+        pthread_mutex_unlock(&ex->mu);
         rf = export_failures(ex, err, sizeof(err));
         if (rf >= 0) {
             which = STORE_EXPORT_ROLLUPS;
@@ -745,12 +753,11 @@ static void *export_main(void *arg)
             if (ra >= 0)
                 ex->alerts_due_ms = util_now_ms() + EXPORT_ALERT_EVERY_MS;
         }
-        /* the age of the oldest stored row not yet acknowledged */
-        int64_t oldest = export_query_int(
+        oldest = export_query_int(
             ex, "SELECT committed FROM commits WHERE id > ?1 ORDER BY id LIMIT 1",
             ex->pos[STORE_EXPORT_FAILURES].batch, 0);
         pthread_mutex_lock(&ex->mu);
-        ex->stats.lag_ms = oldest > 0 ? util_now_ms() - oldest : 0;
+        ex->stats.oldest_ms = oldest;
         ex->stats.failing = rf < 0 || rr < 0 || ra < 0;
         if (ex->stats.failing && !ex->stopping)
             ex->stats.errors++;
@@ -874,6 +881,7 @@ void export_get_stats(struct export *ex, struct export_stats *out)
     pthread_mutex_lock(&ex->mu);
     *out = ex->stats;
     pthread_mutex_unlock(&ex->mu);
+    out->lag_ms = out->oldest_ms > 0 ? util_now_ms() - out->oldest_ms : 0;
 }
 
 void export_stop(struct export *ex)

@@ -261,3 +261,122 @@ def test_outage_kill9_and_retention_keep_every_row_once(tmp_path):
             stop(d)
         srv.close()
         ch.stop()
+
+
+class HostileClickHouse:
+    """A peer on 127.0.0.1 that takes the INSERTs and answers as `mode`
+    says: '500' (an exception, at once), 'hang' (reads, never answers),
+    'slow' (a 200 head, then a byte a second), 'endless' (a 200 head, then
+    bytes as fast as they go, without end), 'huge' (a 500 with a body of a
+    gigabyte announced and sent until the peer goes)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.halt = threading.Event()
+        self.requests = 0
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                c = self.request
+                c.settimeout(1.0)
+                outer.requests += 1
+                try:
+                    c.recv(65536)
+                    if outer.mode == "500":
+                        body = b"Code: 1000, e.displayText() = DB::Exception: hostile\n"
+                        c.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d"
+                                  b"\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+                    elif outer.mode == "hang":
+                        outer.halt.wait(120)
+                    elif outer.mode == "slow":
+                        c.sendall(b"HTTP/1.1 200 OK\r\n")
+                        while not outer.halt.wait(1.0):
+                            c.sendall(b"x")
+                    elif outer.mode == "endless":
+                        c.sendall(b"HTTP/1.1 200 OK\r\nX-ClickHouse-Exception-Code: 1\r\n\r\n")
+                        while not outer.halt.is_set():
+                            c.sendall(b"y" * 65536)
+                    elif outer.mode == "huge":
+                        c.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 1073741824\r\n\r\n")
+                        while not outer.halt.is_set():
+                            c.sendall(b"z" * 65536)
+                except OSError:
+                    pass
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.halt.set()
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def metric(port, name):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+@pytest.mark.parametrize("mode", ["500", "hang", "slow", "endless", "huge"])
+def test_hostile_clickhouse_leaves_probing_alone(tmp_path, mode):
+    """The interval is 100 ms; the INSERT's timeout 30 s, longer than the
+    window, so a hung peer holds the export for the whole of it."""
+    peer = HostileClickHouse(mode)
+    db = tmp_path / "netdiag.db"
+    log = tmp_path / "netdiagd.log"
+    srv = Server("accept")
+    mport = closed_port()
+    cfg = write_config(tmp_path, db, "http://127.0.0.1:%d/" % peer.port, closed_port(),
+                       srv.port, extra="metrics_listen = 127.0.0.1:%d\n" % mport)
+    cfg.write_text(cfg.read_text().replace("request_timeout = 2s", "request_timeout = 30s"))
+    d = start(cfg, log)
+    try:
+        wait_for(lambda: peer.requests > 0, 30, "the first INSERT", d)
+        t_from = int(time.time() * 1000)
+        rss0 = int([ln.split()[1] for ln in open("/proc/%d/status" % d.pid)
+                    if ln.startswith("VmRSS:")][0])
+        window_s = 5.0
+        end = time.monotonic() + window_s
+        wait_for(lambda: time.monotonic() >= end, window_s + 5, "the window", d)
+        t_to = int(time.time() * 1000)
+        rss1 = int([ln.split()[1] for ln in open("/proc/%d/status" % d.pid)
+                    if ln.startswith("VmRSS:")][0])
+        # what was stored in the window (a batch delay later)
+        wait_for(lambda: q(db, "SELECT count(*) FROM failures WHERE ts > ?", (t_to + 500,))[0][0]
+                 > 0, 30, "rows after the window", d)
+        up = metric(mport, "netdiag_export_up")
+        lag = metric(mport, "netdiag_export_lag_seconds")
+        t0 = time.monotonic()
+        stop(d)
+        stop_s = time.monotonic() - t0
+        refused = q(db, "SELECT count(*) FROM failures f JOIN targets t ON t.id = f.target_id "
+                        "WHERE t.name = 'refused' AND ts >= ? AND ts < ?", (t_from, t_to))[0][0]
+        false = q(db, "SELECT count(*) FROM failures f JOIN targets t ON t.id = f.target_id "
+                      "WHERE t.name = 'open'")[0][0]
+        acked = q(db, "SELECT coalesce(sum(rows), 0) FROM export_cursor")[0][0]
+        expected = (t_to - t_from) / 100.0
+        print("\nhostile %s: %d refused rows stored in %.1f s (%.1f/s, %.0f expected), %d false "
+              "failures, %d INSERTs tried, export_up %s, lag %s s, RSS %d -> %d KiB, stop %.2f s"
+              % (mode, refused, (t_to - t_from) / 1000.0, refused * 1000.0 / (t_to - t_from),
+                 expected, false, peer.requests, up, lag, rss0, rss1, stop_s))
+        assert false == 0
+        assert refused >= expected * 0.6
+        # a refusal shows at once; a hung INSERT as a lag that grows
+        assert up == 0 if mode not in ("hang", "slow") else lag >= window_s
+        assert acked == 0  # nothing it said counts as an acknowledgement
+        assert stop_s < 10  # the stop does not wait for the 30 s timeout
+        assert rss1 < rss0 + 20000  # a huge or endless answer is not kept
+    finally:
+        if d.poll() is None:
+            stop(d)
+        peer.close()
+        srv.close()
