@@ -117,9 +117,11 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Debian 12 packages: build, tests, lint.
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev
-# chromium: tests/integration/test_web.py loads the web view in a real browser
+# chromium: tests/integration/test_web.py loads the web view in a real browser;
+# clickhouse-server: tests/integration/test_export_clickhouse.py starts one on loopback
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
               prometheus prometheus-alertmanager victoria-metrics iputils-ping fping chromium \
+              clickhouse-server \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check

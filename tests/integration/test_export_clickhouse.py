@@ -15,7 +15,7 @@ The figures (rows in SQLite and in ClickHouse, duplicates before the
 merge, rows per second exported, the refused rate) are printed with
 pytest -s."""
 
-import http.server
+import json
 import os
 import signal
 import socket
@@ -28,7 +28,7 @@ import time
 import pytest
 
 import chserver
-from conftest import NETDIAGD, Server, closed_port
+from conftest import NETDIAG, NETDIAGD, Server, closed_port
 
 ok, why = chserver.available()
 
@@ -374,6 +374,13 @@ def test_hostile_clickhouse_leaves_probing_alone(tmp_path, mode):
         assert up == 0 if mode not in ("hang", "slow") else lag >= window_s
         assert acked == 0  # nothing it said counts as an acknowledgement
         assert stop_s < 10  # the stop does not wait for the 30 s timeout
+        # netdiag status names the lag and the last refusal
+        st = json.loads(subprocess.run([NETDIAG, "--db", str(db), "status", "--format", "json"],
+                                       capture_output=True, text=True, timeout=30).stdout)[0]
+        assert st["export_rows"] in (None, 0)
+        if mode in ("500", "huge"):
+            assert st["export_behind"] >= refused
+            assert st["export_error"].startswith("HTTP 500"), st["export_error"]
         assert rss1 < rss0 + 20000  # a huge or endless answer is not kept
     finally:
         if d.poll() is None:
