@@ -327,7 +327,8 @@ check-valgrind: all unit-bins
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/sql/clickhouse \
+	    $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL_PROGRAM) $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
@@ -340,6 +341,8 @@ install: all
 	chmod 0644 $(DESTDIR)$(DOCDIR)/netdiag.ini.example
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 sql/clickhouse/*.sql sql/clickhouse/README.md \
+	    $(DESTDIR)$(DATADIR)/sql/clickhouse/
 	install -m 0644 conf/prometheus/netdiag.rules.yml conf/prometheus/netdiag.rules.test.yml \
 	    $(DESTDIR)$(DATADIR)/prometheus/
 	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \
