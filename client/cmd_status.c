@@ -160,10 +160,10 @@ static int status_export(const struct client *cl, struct db *db, struct output *
     int rc;
 
     if (db->version < 10 ||
-        (rc = db_prepare(db,
-                         "SELECT batch, rows, acked, error, error_at FROM export_cursor "
-                         "WHERE stream = 'failures'",
-                         &st)) != 0) {
+        db_prepare(db,
+                   "SELECT batch, rows, acked, error, error_at FROM export_cursor "
+                   "WHERE stream = 'failures'",
+                   &st) != 0) {
         for (int i = 0; i < 4; i++)
             output_null(o);
         output_str(o, NULL);

@@ -154,7 +154,8 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     for (size_t i = 0; i < NOPTS; i++) {
         enum opt_section s = config_options[i].section;
         bool here = (s == SEC_DAEMON && cur == CUR_DAEMON) ||
-                    (s == SEC_ALERT && cur == CUR_ALERT) || (s == SEC_EXPORT && cur == CUR_EXPORT) ||
+                    (s == SEC_ALERT && cur == CUR_ALERT) ||
+                    (s == SEC_EXPORT && cur == CUR_EXPORT) ||
                     (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS));
         if (!here && strcmp(config_options[i].key, key) == 0) {
             perr(p, file, line, "%s %s: unknown key (it belongs in %s)", p->label, key, where[s]);
@@ -385,7 +386,7 @@ static void section_begin(struct parser *p, const char *s)
              "[%s] is not allowed in an included file (only [target NAME] sections)", n);
         return;
     }
-    p->cur = strcmp(n, "daemon") == 0  ? CUR_DAEMON
+    p->cur = strcmp(n, "daemon") == 0   ? CUR_DAEMON
              : strcmp(n, "alert") == 0  ? CUR_ALERT
              : strcmp(n, "export") == 0 ? CUR_EXPORT
                                         : CUR_DEFAULTS;

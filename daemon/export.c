@@ -41,7 +41,8 @@ struct body {
     bool oom;
 };
 
-struct export {
+struct export
+{
     struct store *st;
     struct export_url url;
     char *database; /* ClickHouse database */
@@ -58,8 +59,8 @@ struct export {
     int wake[2]; /* export_stop() writes wake[1]: polls end at once */
     pthread_mutex_t mu;
     pthread_cond_t cond;
-    bool stopping;               /* guarded by mu */
-    struct export_stats stats;   /* guarded by mu */
+    bool stopping;             /* guarded by mu */
+    struct export_stats stats; /* guarded by mu */
 };
 
 int export_parse_url(const char *url, struct export_url *out, char *err, size_t errlen)
@@ -118,8 +119,7 @@ int export_parse_url(const char *url, struct export_url *out, char *err, size_t 
         snprintf(u.path, sizeof(u.path), "/");
     else if (*pstart != '/' || strpbrk(pstart, "?# \t\r\n") != NULL ||
              strlen(pstart) >= sizeof(u.path)) {
-        snprintf(err, errlen, "\"%.64s\": a path without query, blanks or fragment, please",
-                 url);
+        snprintf(err, errlen, "\"%.64s\": a path without query, blanks or fragment, please", url);
         return -1;
     } else
         snprintf(u.path, sizeof(u.path), "%s", pstart);
@@ -194,7 +194,8 @@ static int export_poll(struct export *ex, int fd, short events, int64_t deadline
                        size_t errlen)
 {
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = ex->wake[0], .events = POLLIN}};
+        struct pollfd pfd[2] = {{.fd = fd, .events = events},
+                                {.fd = ex->wake[0], .events = POLLIN}};
         int64_t left_ms = (deadline_us - util_mono_us()) / 1000;
         if (left_ms <= 0) {
             snprintf(err, errlen, "no answer within the timeout");
@@ -239,8 +240,7 @@ static int export_connect(struct export *ex, int64_t deadline_us, char *err, siz
             continue;
         }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS &&
-             export_poll(ex, fd, POLLOUT, deadline_us, err, errlen) == 0)) {
+            (errno == EINPROGRESS && export_poll(ex, fd, POLLOUT, deadline_us, err, errlen) == 0)) {
             int soerr = 0;
             socklen_t sl = sizeof(soerr);
             if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
@@ -345,7 +345,8 @@ static int export_insert(struct export *ex, const char *table, char *err, size_t
         snprintf(err, errlen, "not an HTTP answer");
         goto out;
     }
-    if (strncmp(answer + 9, "200", 3) != 0 || strcasestr(answer, "X-ClickHouse-Exception") != NULL) {
+    if (strncmp(answer + 9, "200", 3) != 0 ||
+        strcasestr(answer, "X-ClickHouse-Exception") != NULL) {
         /* ClickHouse says why in the body's first line */
         const char *b = strstr(answer, "\r\n\r\n");
         char why[160] = "";
@@ -404,8 +405,9 @@ static int export_read_failures(struct export *ex, struct store_export_pos *end,
             end->ts = col64(rs, 0);
             end->target_id = col64(rs, 1);
             end->seq = col64(rs, 2);
-            body_printf(&ex->body, "{\"ts_ms\":%" PRId64 ",\"seq\":%" PRId64
-                        ",\"target_id\":%" PRId64 ",\"batch\":%" PRId64,
+            body_printf(&ex->body,
+                        "{\"ts_ms\":%" PRId64 ",\"seq\":%" PRId64 ",\"target_id\":%" PRId64
+                        ",\"batch\":%" PRId64,
                         end->ts, end->seq, end->target_id, id);
             body_text(&ex->body, "host", (const unsigned char *)ex->host);
             body_text(&ex->body, "target", sqlite3_column_text(rs, 3));
@@ -527,8 +529,8 @@ static int export_rollups(struct export *ex, char *err, size_t errlen)
     int rc = SQLITE_DONE;
 
     if (end.ts == 0) {
-        end.ts = export_query_int(ex, "SELECT min(minute) FROM rollup_minute WHERE minute >= ?1",
-                                  0, 0);
+        end.ts =
+            export_query_int(ex, "SELECT min(minute) FROM rollup_minute WHERE minute >= ?1", 0, 0);
         if (end.ts == 0)
             return 0;
     }
@@ -551,11 +553,8 @@ static int export_rollups(struct export *ex, char *err, size_t errlen)
                     ",\"latency_count\":%" PRId64 ",\"latency_sum_us\":%" PRId64
                     ",\"latency_min_us\":%" PRId64 ",\"latency_max_us\":%" PRId64
                     ",\"echo_sent\":%" PRId64 ",\"echo_lost\":%" PRId64 "}\n",
-                    col64(s, 3), col64(s, 4),
-                    col64(s, 5), col64(s, 6),
-                    col64(s, 7), col64(s, 8),
-                    col64(s, 9), col64(s, 10),
-                    col64(s, 11));
+                    col64(s, 3), col64(s, 4), col64(s, 5), col64(s, 6), col64(s, 7), col64(s, 8),
+                    col64(s, 9), col64(s, 10), col64(s, 11));
         n++;
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -644,8 +643,7 @@ static int export_alerts(struct export *ex, char *err, size_t errlen)
                     ",\"started_ms\":%" PRId64 ",\"resolved_ms\":%" PRId64 ",\"count\":%" PRId64
                     ",\"peak\":%" PRId64 ",\"baseline\":%.17g,\"attempts\":%" PRId64
                     ",\"value\":%.17g",
-                    col64(s, 5), resolved, col64(s, 7),
-                    col64(s, 8), sqlite3_column_double(s, 9),
+                    col64(s, 5), resolved, col64(s, 7), col64(s, 8), sqlite3_column_double(s, 9),
                     col64(s, 10), sqlite3_column_double(s, 11));
         body_text(&ex->body, "detail", sqlite3_column_text(s, 12));
         body_put("}\n", 2, &ex->body);
@@ -736,9 +734,9 @@ static void *export_main(void *arg)
 
         /* the oldest stored row not yet acknowledged, before the INSERT
          * that may hang: the lag grows while it does */
-        int64_t oldest = export_query_int(
-            ex, "SELECT committed FROM commits WHERE id > ?1 ORDER BY id LIMIT 1",
-            ex->pos[STORE_EXPORT_FAILURES].batch, 0);
+        int64_t oldest =
+            export_query_int(ex, "SELECT committed FROM commits WHERE id > ?1 ORDER BY id LIMIT 1",
+                             ex->pos[STORE_EXPORT_FAILURES].batch, 0);
         pthread_mutex_lock(&ex->mu);
         ex->stats.oldest_ms = oldest;
         pthread_mutex_unlock(&ex->mu);
@@ -753,9 +751,9 @@ static void *export_main(void *arg)
             if (ra >= 0)
                 ex->alerts_due_ms = util_now_ms() + EXPORT_ALERT_EVERY_MS;
         }
-        oldest = export_query_int(
-            ex, "SELECT committed FROM commits WHERE id > ?1 ORDER BY id LIMIT 1",
-            ex->pos[STORE_EXPORT_FAILURES].batch, 0);
+        oldest =
+            export_query_int(ex, "SELECT committed FROM commits WHERE id > ?1 ORDER BY id LIMIT 1",
+                             ex->pos[STORE_EXPORT_FAILURES].batch, 0);
         pthread_mutex_lock(&ex->mu);
         ex->stats.oldest_ms = oldest;
         ex->stats.failing = rf < 0 || rr < 0 || ra < 0;
@@ -851,8 +849,8 @@ struct export *export_start(const struct config *cfg, struct store *st, char *er
         snprintf(err, errlen, "export: pipe: %s", strerror(errno));
         goto fail;
     }
-    if (sqlite3_open_v2(cfg->database, &ex->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(cfg->database, &ex->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         snprintf(err, errlen, "export: database %s: %s", cfg->database,
                  ex->db ? sqlite3_errmsg(ex->db) : "out of memory");
         goto fail;

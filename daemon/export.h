@@ -39,10 +39,10 @@ struct export_stats {
     uint64_t rows[STORE_EXPORT__COUNT]; /* acknowledged since the start */
     uint64_t batches;                   /* INSERTs acknowledged */
     uint64_t errors;                    /* INSERTs (or reads) that failed */
-    int64_t oldest_ms; /* when the oldest commit not acknowledged was stored */
-    int64_t lag_ms;    /* export_get_stats(): how long ago that was (0: none
-                        * waiting); it grows while an INSERT hangs */
-    bool failing;    /* the last attempt failed */
+    int64_t oldest_ms;                  /* when the oldest commit not acknowledged was stored */
+    int64_t lag_ms;                     /* export_get_stats(): how long ago that was (0: none
+                                         * waiting); it grows while an INSERT hangs */
+    bool failing;                       /* the last attempt failed */
     bool running;
 };
 

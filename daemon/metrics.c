@@ -1031,8 +1031,8 @@ static void render_export(struct metrics *m, struct render *rd)
     family(rd, "netdiag_export_rows_total", "counter",
            "Rows ClickHouse acknowledged since the start, by stream.");
     for (int i = 0; i < STORE_EXPORT__COUNT; i++)
-        emit(rd, "netdiag_export_rows_total{stream=\"%s\"} %" PRIu64 "\n",
-             store_export_names[i], es.rows[i]);
+        emit(rd, "netdiag_export_rows_total{stream=\"%s\"} %" PRIu64 "\n", store_export_names[i],
+             es.rows[i]);
     family(rd, "netdiag_export_batches_total", "counter", "INSERTs ClickHouse acknowledged.");
     emit(rd, "netdiag_export_batches_total %" PRIu64 "\n", es.batches);
     family(rd, "netdiag_export_errors_total", "counter",
