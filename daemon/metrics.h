@@ -24,13 +24,13 @@ struct metrics_sources {
     void (*store_stats)(void *arg, struct store_stats *out); /* may be NULL */
     size_t (*alerts_active)(void *arg);                      /* may be NULL */
     size_t (*in_flight)(void *arg);                          /* may be NULL */
-    /* the export sink's figures; NULL, or running false: no series */
-    void (*export_stats)(void *arg, struct export_stats *out);
     /* calls fn once per alert firing now, a target's one after another
      * (alert_foreach_firing); may be NULL */
     void (*alerts_firing)(void *arg,
                           void (*fn)(void *fnarg, const char *target, const char *wsa_name),
                           void *fnarg);
+    /* the export sink's figures; NULL, or running false: no series */
+    void (*export_stats)(void *arg, struct export_stats *out);
 };
 
 /* Bind `listen` ("127.0.0.1:9470", "[::1]:9470") and serve GET /metrics.
