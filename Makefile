@@ -100,7 +100,8 @@ DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_detect.c daemon/ale
                daemon/resolv.c daemon/result.c daemon/sched.c daemon/sock.c daemon/store.c \
                daemon/store_file.c daemon/store_prune.c daemon/store_schema.c \
                daemon/store_sql.c daemon/store_writer.c
-CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
+CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_export.c \
+               client/cmd_failures.c \
                client/cmd_latency.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
                client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \

@@ -133,6 +133,9 @@ int cmd_status_run(struct client *cl, int argc, char **argv);
 #define WEB_DEFAULT_LISTEN "127.0.0.1:9471"
 int cmd_web_run(struct client *cl, int argc, char **argv);
 
+/* cmd_export.c */
+int cmd_export_run(struct client *cl, int argc, char **argv);
+
 /* main.c: run one command line (argv[0] the program) as netdiag does, its
  * output on `out`; returns its exit code. `netdiag web` answers each API
  * request and builds each page through it, so that they say what the
