@@ -77,6 +77,14 @@ def q(db, sql, args=()):
         con.close()
 
 
+def stored(db):
+    """Failure rows stored; 0 while the database is still being created."""
+    try:
+        return q(db, "SELECT count(*) FROM failures")[0][0]
+    except sqlite3.Error:
+        return 0
+
+
 def add_history(db, now_ms, targets=200, minutes=30, per_minute=10):
     """History from before the export was switched on: for each of
     `targets` targets and each of `minutes` minutes ending 70 minutes ago (in hours that have ended),
@@ -144,7 +152,7 @@ def test_outage_kill9_and_retention_keep_every_row_once(tmp_path):
     try:
         # the database, then history from before the export was on
         d = start(cfg, log)
-        wait_for(lambda: os.path.exists(db) and q(db, "SELECT count(*) FROM failures")[0][0] > 0,
+        wait_for(lambda: os.path.exists(db) and stored(db) > 0,
                  30, "the first failure rows", d)
         stop(d)
         now_ms = int(time.time() * 1000)
@@ -386,4 +394,58 @@ def test_hostile_clickhouse_leaves_probing_alone(tmp_path, mode):
         if d.poll() is None:
             stop(d)
         peer.close()
+        srv.close()
+
+
+def test_export_follow_across_a_daemon_restart_prints_each_row_once(tmp_path):
+    """A log shipper runs `netdiag export --follow` while netdiagd is
+    restarted; every stored row comes out once, and --after the position
+    of a line resumes with the line after it."""
+    db = tmp_path / "netdiag.db"
+    log = tmp_path / "netdiagd.log"
+    refused_port = closed_port()
+    srv = Server("accept")
+    cfg = tmp_path / "netdiag.ini"
+    cfg.write_text("[daemon]\ndatabase = %s\n[defaults]\ninterval = 100ms\ntimeout = 50ms\n"
+                   "[target refused]\nkind = connect\nhost = 127.0.0.1\nport = %d\n"
+                   % (db, refused_port))
+    d = start(cfg, log)
+    out = open(tmp_path / "lines", "wb")
+    f = None
+    try:
+        wait_for(lambda: os.path.exists(db) and stored(db) > 0,
+                 30, "the first rows", d)
+        f = subprocess.Popen([NETDIAG, "--db", str(db), "export", "--follow", "--label",
+                              "env=test"], stdout=out, stderr=subprocess.PIPE)
+        lines = lambda: open(tmp_path / "lines").read().splitlines()  # noqa: E731
+        wait_for(lambda: len(lines()) >= 20, 30, "lines before the restart", d)
+        stop(d)
+        d = start(cfg, log)
+        n = len(lines())
+        wait_for(lambda: len(lines()) >= n + 20, 30, "lines after the restart", d)
+        stop(d)
+        total = q(db, "SELECT count(*) FROM failures")[0][0]
+        wait_for(lambda: len(lines()) == total, 30, "every stored row", f)
+        f.send_signal(signal.SIGTERM)
+        assert f.wait(timeout=30) == 0, f.stderr.read()
+        rows = [json.loads(ln) for ln in lines()]
+        keys = [(r["target"], r["ts_ms"], r["seq"]) for r in rows]
+        assert len(set(keys)) == len(keys) == total
+        assert sorted(keys) == sorted(("refused", ts, seq) for ts, seq in
+                                      q(db, "SELECT ts, seq FROM failures"))
+        assert {r["labels"]["env"] for r in rows} == {"test"}
+        assert rows[0]["wsa_name"] == "WSAECONNREFUSED" and rows[0]["host"]
+        # resume after line 10: lines 11.. exactly
+        r = subprocess.run([NETDIAG, "--db", str(db), "export", "--after", rows[9]["position"]],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert [json.loads(ln)["position"] for ln in r.stdout.splitlines()] == \
+            [x["position"] for x in rows[10:]]
+    finally:
+        if d.poll() is None:
+            stop(d)
+        if f is not None and f.poll() is None:
+            f.kill()
+            f.wait()
+        out.close()
         srv.close()
