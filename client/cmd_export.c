@@ -49,16 +49,23 @@ static void put_str(FILE *f, const char *key, const unsigned char *v)
         json_write((const char *)v, put_file, f);
 }
 
-/* "C:TS:TARGET:SEQ", all integers; -1 when it is not one. */
+/* "C:TS:TARGET:SEQ", four integers (the commit not negative); -1 when it
+ * is not one. */
 static int export_parse_pos(const char *s, struct export_pos *p)
 {
-    int n = 0;
+    int64_t *field[4] = {&p->commit, &p->ts, &p->target_id, &p->seq};
 
-    if (sscanf(s, "%" SCNd64 ":%" SCNd64 ":%" SCNd64 ":%" SCNd64 "%n", &p->commit, &p->ts,
-               &p->target_id, &p->seq, &n) != 4 ||
-        s[n] != '\0' || p->commit < 0)
-        return -1;
-    return 0;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        long long v;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (end == s || errno != 0 || *end != (i < 3 ? ':' : '\0'))
+            return -1;
+        *field[i] = (int64_t)v;
+        s = end + 1;
+    }
+    return p->commit < 0 ? -1 : 0;
 }
 
 struct exporter {
