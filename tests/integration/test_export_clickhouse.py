@@ -141,15 +141,15 @@ def ch_failures(ch, final=True):
 @pytest.mark.skipif(not ok, reason=why)
 def test_outage_kill9_and_retention_keep_every_row_once(tmp_path):
     ch = chserver.ClickHouse(tmp_path)
-    ch.start()
-    ch.create_tables()
     db = tmp_path / "netdiag.db"
     log = tmp_path / "netdiagd.log"
     refused_port = closed_port()
     srv = Server("accept")
-    cfg = write_config(tmp_path, db, ch.url, refused_port, srv.port)
     d = None
     try:
+        ch.start()  # (stopped in finally, also when the tables cannot be made)
+        ch.create_tables()
+        cfg = write_config(tmp_path, db, ch.url, refused_port, srv.port)
         # the database, then history from before the export was on
         d = start(cfg, log)
         wait_for(lambda: os.path.exists(db) and stored(db) > 0,
