@@ -95,14 +95,14 @@ COMMON_SRCS := common/array.c common/hist.c common/http_server.c common/json.c c
                common/suggest.c common/timefmt.c common/util.c common/wsa.c
 DAEMON_SRCS := daemon/alert.c daemon/alert_am.c daemon/alert_am_cred.c daemon/alert_detect.c daemon/alert_exec.c \
                daemon/alert_metric.c daemon/config.c daemon/config_opt.c daemon/config_run.c \
-               daemon/dns.c daemon/errqueue.c daemon/icmp.c daemon/log.c daemon/metrics.c \
+               daemon/dns.c daemon/errqueue.c daemon/export.c daemon/icmp.c daemon/log.c daemon/metrics.c \
                daemon/metrics_http.c \
                daemon/notify.c daemon/ping_pool.c daemon/probe.c daemon/probe_connect.c \
                daemon/probe_ping.c daemon/probe_resolve.c daemon/probe_send.c daemon/reload.c \
                daemon/resolv.c daemon/result.c daemon/sched.c daemon/sock.c daemon/store.c \
                daemon/store_file.c daemon/store_path.c daemon/store_prune.c daemon/store_schema.c \
                daemon/store_sql.c daemon/store_writer.c daemon/trace.c
-CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_failures.c \
+CLIENT_SRCS := client/chart.c client/cmd_alerts.c client/cmd_codes.c client/cmd_export.c client/cmd_failures.c \
                client/cmd_latency.c client/cmd_path.c \
                client/cmd_status.c client/cmd_summary.c client/cmd_targets.c \
                client/cmd_timeline.c client/counts.c client/db.c client/filter.c client/fmt.c \
@@ -120,9 +120,11 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_BUILD := build-essential pkg-config libevent-dev libinih-dev \
               libsqlite3-dev libldns-dev libssl-dev
 # chromium: tests/integration/test_web.py loads the web view in a real browser
-# openssl: tests/integration/test_alert_am_tls.py makes its own CA with it
+# openssl: tests/integration/test_alert_am_tls.py makes its own CA with it;
+# clickhouse-server: tests/integration/test_export_clickhouse.py starts one on loopback
 DEPS_TEST  := python3 python3-pytest python3-dnslib iproute2 nftables sqlite3 \
               prometheus prometheus-alertmanager victoria-metrics iputils-ping fping chromium \
+              clickhouse-server \
               clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind openssl
 # the Debian package and its test (tests/integration/test_package.py,
 # test_completion.py); devscripts brings hardening-check
@@ -328,7 +330,8 @@ check-valgrind: all unit-bins
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/sql/clickhouse \
+	    $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL_PROGRAM) $(BUILD)/netdiagd $(DESTDIR)$(SBINDIR)/netdiagd
@@ -341,6 +344,8 @@ install: all
 	chmod 0644 $(DESTDIR)$(DOCDIR)/netdiag.ini.example
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 sql/clickhouse/*.sql sql/clickhouse/README.md \
+	    $(DESTDIR)$(DATADIR)/sql/clickhouse/
 	install -m 0644 conf/prometheus/netdiag.rules.yml conf/prometheus/netdiag.rules.test.yml \
 	    $(DESTDIR)$(DATADIR)/prometheus/
 	sed 's|/usr/sbin/netdiagd|$(SBINDIR)/netdiagd|g' systemd/netdiagd.service \

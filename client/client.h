@@ -31,7 +31,7 @@ enum client_exit {
  * test_client checks it against STORE_SCHEMA_VERSION, so a schema change
  * cannot slip past the client unreviewed. Older versions (from 1) are read
  * too: a database netdiagd has not migrated yet (db->version). */
-#define CLIENT_SCHEMA_VERSION 9
+#define CLIENT_SCHEMA_VERSION 10
 /* How long a query waits for a database that is locked or recovering. */
 #define CLIENT_BUSY_TIMEOUT_MS 2000
 /* Where a traced path (paths AS p, schema 8) stopped, in words, as
@@ -142,6 +142,9 @@ int cmd_path_run(struct client *cl, int argc, char **argv);
 /* web.c */
 #define WEB_DEFAULT_LISTEN "127.0.0.1:9471"
 int cmd_web_run(struct client *cl, int argc, char **argv);
+
+/* cmd_export.c */
+int cmd_export_run(struct client *cl, int argc, char **argv);
 
 /* main.c: run one command line (argv[0] the program) as netdiag does, its
  * output on `out`; returns its exit code. `netdiag web` answers each API

@@ -42,6 +42,13 @@ static const struct output_column status_cols[] = {
     {"database", 0, 0, NULL, 0},
     {"database_bytes", 0, 0, "database_size", 0},
     {"schema", 0, 0, NULL, 0},
+    /* [export] (schema 10): failure rows ClickHouse acknowledged, those
+     * stored since and not yet acknowledged, the last failed attempt */
+    {"export_rows", 0, 0, NULL, 0},
+    {"export_behind", 0, 0, NULL, 0},
+    {"export_acked_ms", OUTPUT_COL_HIDE, 0, NULL, 0},
+    {"export_acked", 0, 0, NULL, 0},
+    {"export_error", 0, 0, NULL, 0},
 };
 
 /* One integer from a one-row query; 0 when it has no row or NULL. */
@@ -142,6 +149,57 @@ static int status_count(struct db *db, struct status_counts *c)
                       fmt_sub(c->newest_minute, COUNTS_MINUTE_MS), &c->failing);
 }
 
+/* The export's position (sql/010_export.sql): NULLs when there is none
+ * (an older schema, or [export] never acknowledged anything). */
+static int status_export(const struct client *cl, struct db *db, struct output *o)
+{
+    sqlite3_stmt *st;
+    int64_t behind = 0;
+    int rc;
+
+    if (db->version < 10 ||
+        db_prepare(db,
+                   "SELECT batch, rows, acked, error, error_at FROM export_cursor "
+                   "WHERE stream = 'failures'",
+                   &st) != 0) {
+        for (int i = 0; i < 4; i++)
+            output_null(o);
+        output_str(o, NULL);
+        return 0;
+    }
+    rc = db_step(db, st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (rc < 0)
+            return CLIENT_EXIT_RUNTIME;
+        for (int i = 0; i < 4; i++)
+            output_null(o);
+        output_str(o, NULL);
+        return 0;
+    }
+    if ((rc = status_int(db, "SELECT sum(rows) FROM commits WHERE id > ?1",
+                         sqlite3_column_int64(st, 0), &behind)) != 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    output_int(o, sqlite3_column_int64(st, 1));
+    output_int(o, behind);
+    status_time(cl, o, sqlite3_column_int64(st, 2) > 0, sqlite3_column_int64(st, 2), true);
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+        char why[320];
+        char when[64] = "";
+        timefmt_duration(fmt_sub(cl->now_ms, sqlite3_column_int64(st, 4)), TIMEFMT_ELAPSED, when,
+                         sizeof(when));
+        snprintf(why, sizeof(why), "%.250s (%s ago)", (const char *)sqlite3_column_text(st, 3),
+                 when);
+        output_str(o, why);
+    } else {
+        output_str(o, NULL);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 int cmd_status_run(struct client *cl, int argc, char **argv)
 {
     struct status_counts c;
@@ -207,6 +265,8 @@ int cmd_status_run(struct client *cl, int argc, char **argv)
     output_int_shown(o, bytes, size);
     snprintf(shown, sizeof(shown), "%d", db.version);
     output_int_shown(o, db.version, shown);
+    if ((rc = status_export(cl, &db, o)) != 0)
+        goto out;
     output_end_row(o);
     if (output_finish(o) != 0) {
         rc = client_write_error();

@@ -171,6 +171,15 @@ static const struct client_option alerts_options[] = {
     OPT_END,
 };
 
+static const struct client_option export_options[] = {
+    {"follow", 'f', NULL, "go on with new rows as they are stored, until interrupted", false},
+    {"after", 0, "POSITION",
+     "only the rows stored after this one (the \"position\" of a line printed before)", false},
+    {"host", 0, "NAME", "the host field (default: the daemon's host name)", false},
+    {"label", 0, "NAME=VALUE", "a label added to every line (repeatable)", true},
+    OPT_END,
+};
+
 /* One entry per command; `netdiag --help` lists them in this order. */
 static const struct command commands[] = {
     {
@@ -348,6 +357,23 @@ static const struct command commands[] = {
                 "netdiagd runs, after it stopped, and on a copy. Only GET and HEAD are "
                 "answered, within bounds on connections, time and size; no file is served.",
         .options = web_options,
+    },
+    {
+        .name = "export",
+        .run = cmd_export_run,
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .summary = "the failure rows as JSON lines for a log shipper, resumable",
+        .help = "Print every failure row as one JSON object a line, in the order netdiagd "
+                "stored them (not by time: a row held back is stored later), each with its "
+                "\"position\", the host and the --label pairs, for Vector, Fluent Bit or "
+                "rsyslog to carry anywhere. --after POSITION starts after that row, so a "
+                "shipper that keeps the last position it sent resumes without a gap or a "
+                "repeat, across restarts of netdiagd and of itself; --follow goes on with new "
+                "rows until interrupted. The format options do not apply: it is always JSON "
+                "lines. Needs schema 4 or later (netdiagd migrates at start).",
+        .options = export_options,
     },
 };
 

@@ -40,6 +40,7 @@ enum cur_section {
     CUR_DAEMON,
     CUR_ALERT,
     CUR_PATH,
+    CUR_EXPORT,
     CUR_DEFAULTS,
     CUR_TARGET,
 };
@@ -144,6 +145,9 @@ void config_free(struct config *cfg)
     alert_am_tls_free(cfg->alert.am_tls);
     free(cfg->labels);
     free(cfg->web_url);
+    free(cfg->exp.clickhouse_url);
+    free(cfg->exp.clickhouse_database);
+    free(cfg->exp.host);
     free(cfg->byname);
     free(cfg->prev_idx);
     free(cfg);
@@ -156,6 +160,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
         [SEC_DAEMON] = "[daemon]",
         [SEC_ALERT] = "[alert]",
         [SEC_PATH] = "[path]",
+        [SEC_EXPORT] = "[export]",
         [SEC_TARGET] = "[defaults] or a [target NAME] section",
     };
     enum cur_section cur = p->cur;
@@ -164,6 +169,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
         enum opt_section s = config_options[i].section;
         bool here = (s == SEC_DAEMON && cur == CUR_DAEMON) ||
                     (s == SEC_ALERT && cur == CUR_ALERT) || (s == SEC_PATH && cur == CUR_PATH) ||
+                    (s == SEC_EXPORT && cur == CUR_EXPORT) ||
                     (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS));
         if (!here && strcmp(config_options[i].key, key) == 0) {
             perr(p, file, line, "%s %s: unknown key (it belongs in %s)", p->label, key, where[s]);
@@ -179,6 +185,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
         enum opt_section s = config_options[i].section;
         if ((s == SEC_DAEMON && cur == CUR_DAEMON) || (s == SEC_ALERT && cur == CUR_ALERT) ||
             (s == SEC_PATH && cur == CUR_PATH) ||
+            (s == SEC_EXPORT && cur == CUR_EXPORT) ||
             (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS)))
             suggest_add(&sg, config_options[i].key);
     }
@@ -382,9 +389,9 @@ static void section_begin(struct parser *p, const char *s)
         return;
     }
     if (strcmp(n, "daemon") != 0 && strcmp(n, "alert") != 0 && strcmp(n, "defaults") != 0 &&
-        strcmp(n, "path") != 0) {
+        strcmp(n, "path") != 0 && strcmp(n, "export") != 0) {
         perr(p, f->name, f->lineno,
-             "unknown section [%s] (expected [daemon], [defaults], [alert], [path] or [target "
+             "unknown section [%s] (expected [daemon], [defaults], [alert], [path], [export] or [target "
              "NAME])",
              n);
         return;
@@ -394,10 +401,11 @@ static void section_begin(struct parser *p, const char *s)
              "[%s] is not allowed in an included file (only [target NAME] sections)", n);
         return;
     }
-    p->cur = strcmp(n, "daemon") == 0  ? CUR_DAEMON
-             : strcmp(n, "alert") == 0 ? CUR_ALERT
-             : strcmp(n, "path") == 0  ? CUR_PATH
-                                       : CUR_DEFAULTS;
+    p->cur = strcmp(n, "daemon") == 0   ? CUR_DAEMON
+             : strcmp(n, "alert") == 0  ? CUR_ALERT
+             : strcmp(n, "path") == 0   ? CUR_PATH
+             : strcmp(n, "export") == 0 ? CUR_EXPORT
+                                        : CUR_DEFAULTS;
     snprintf(p->label, sizeof(p->label), "[%s]", n);
 }
 
@@ -520,7 +528,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     case CUR_NONE:
         perr(p, f->name, f->lineno, "%s: key outside a section (put it under %s)", name,
              f->included ? "[target NAME]"
-                         : "[daemon], [defaults], [alert], [path] or [target NAME]");
+                         : "[daemon], [defaults], [alert], [path], [export] or [target NAME]");
         return 0;
     case CUR_IGNORE:
         return 1;
@@ -529,9 +537,11 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     case CUR_DAEMON:
     case CUR_ALERT:
     case CUR_PATH:
+    case CUR_EXPORT:
         o = config_opt_find(p->cur == CUR_DAEMON  ? SEC_DAEMON
                             : p->cur == CUR_ALERT ? SEC_ALERT
-                                                  : SEC_PATH,
+                            : p->cur == CUR_PATH  ? SEC_PATH
+                                                  : SEC_EXPORT,
                             name);
         if (o == NULL) {
             err_unknown_key(p, f->name, f->lineno, name);

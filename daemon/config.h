@@ -172,6 +172,19 @@ struct path_config {
     int64_t refresh_ms; /* a healthy target's baseline at most this often */
 };
 
+/* [export]: the failure rows, rollups and alerts sent to ClickHouse
+ * (export.c). Read at start only: a reload keeps the running sink. */
+struct export_config {
+    char *clickhouse_url;      /* http://HOST:PORT[/]; NULL: off */
+    char *clickhouse_database; /* the database holding the tables */
+    char *host;                /* the host column; NULL: gethostname() */
+    int64_t batch_rows;        /* rows per INSERT at most */
+    int64_t interval_ms;       /* how often it looks for new rows */
+    int64_t timeout_ms;        /* one INSERT, connect to answer */
+    int64_t backoff_max_ms;    /* the longest wait after failures */
+    int64_t settle_ms;         /* a minute's rollups ship this long after it ended */
+};
+
 struct config {
     char *path; /* the main file as given */
 
@@ -188,6 +201,7 @@ struct config {
 
     struct alert_config alert;
     struct path_config tracing;
+    struct export_config exp;
 
     struct target *targets;
     size_t ntargets;

@@ -13,6 +13,7 @@
 
 #include "alert_am.h"
 #include "config_opt.h"
+#include "export.h"
 #include "icmp.h"
 #include "log.h"
 #include "timefmt.h"
@@ -125,6 +126,14 @@ const struct config_option config_options[CONFIG_NOPTS] = {
     {SEC_PATH,   "path_hold",        OT_DURATION, 1000,                   DAY_MS,                 "10m",                           CFG(tracing.hold_ms),           0,                 NULL,          0,                  0,         0},
     {SEC_PATH,   "path_refresh",     OT_DURATION, MINUTE_MS,              30 * DAY_MS,            "6h",                            CFG(tracing.refresh_ms),        0,                 NULL,          0,                  0,         0},
 
+    {SEC_EXPORT, "clickhouse_url",   OT_CHURL,    0,                      0,                      "",                              CFG(exp.clickhouse_url),     0,                 NULL,          0,                  0,         0},
+    {SEC_EXPORT, "clickhouse_database", OT_STRING, 1,                     0,                      "netdiag",                       CFG(exp.clickhouse_database), 0,                NULL,          0,                  0,         0},
+    {SEC_EXPORT, "hostname",         OT_STRING,   0,                      0,                      "",                              CFG(exp.host),               0,                 NULL,          0,                  0,         0},
+    {SEC_EXPORT, "batch_rows",       OT_INT,      1,                      100000,                 "10000",                         CFG(exp.batch_rows),         0,                 NULL,          0,                  0,         0},
+    {SEC_EXPORT, "poll",             OT_DURATION, 100,                    3600 * 1000,            "1s",                            CFG(exp.interval_ms),        0,                 NULL,          0,                  0,         0},
+    {SEC_EXPORT, "request_timeout",  OT_DURATION, 100,                    3600 * 1000,            "10s",                           CFG(exp.timeout_ms),         0,                 NULL,          0,                  0,         0},
+    {SEC_EXPORT, "backoff_max",      OT_DURATION, 100,                    3600 * 1000,            "1m",                            CFG(exp.backoff_max_ms),     0,                 NULL,          0,                  0,         0},
+    {SEC_EXPORT, "settle",           OT_DURATION, 0,                      DAY_MS,                 "2m",                            CFG(exp.settle_ms),          0,                 NULL,          0,                  0,         0},
     {SEC_TARGET, "kind",             OT_ENUM,     0,                      0,                      NULL,                            TGT(kind),                   0,                 kind_names,    K_ALL,              0,         0},
     {SEC_TARGET, "interval",         OT_DURATION, CONFIG_INTERVAL_MIN_MS, CONFIG_INTERVAL_MAX_MS, "10s",                           TGT(interval_ms),            0,                 NULL,          K_ALL,              0,         0},
     {SEC_TARGET, "timeout",          OT_DURATION, CONFIG_TIMEOUT_MIN_MS,  CONFIG_INTERVAL_MAX_MS, "3s",                            TGT(timeout_ms),             0,                 NULL,          K_ALL,              0,         0},
@@ -914,6 +923,11 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         replace_str((char **)field, hdr);
         return 0;
     }
+    case OT_CHURL:
+        if (*v != '\0' && export_parse_url(v, NULL, err, errlen) < 0)
+            return -1;
+        replace_str((char **)field, *v ? strdup(v) : NULL);
+        return 0;
     case OT_EXEC:
         /* Run without a shell: a relative name would depend on the daemon's
          * cwd and PATH, so only an absolute path is taken. */

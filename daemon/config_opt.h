@@ -18,6 +18,7 @@ enum opt_section {
     SEC_DAEMON,
     SEC_ALERT,
     SEC_PATH,
+    SEC_EXPORT,
     SEC_TARGET, /* [target NAME], [defaults] and the include list file */
 };
 
@@ -45,6 +46,7 @@ enum opt_type {
     OT_CAFILE,   /* char *: an absolute path to PEM certificates */
     OT_SECRET,   /* char *: the Authorization header made from the file (min: enum alert_am_auth) */
     OT_EXEC,     /* char *: an absolute program path, then words (no shell) */
+    OT_CHURL,    /* char *: http://HOST:PORT[/] (export_parse_url) */
 };
 
 #define K_CONNECT (1u << KIND_CONNECT)
@@ -71,7 +73,7 @@ struct config_option {
 };
 
 /* Rows in config_options (checked by a static assertion in config_opt.c). */
-#define CONFIG_NOPTS 67
+#define CONFIG_NOPTS 75
 extern const struct config_option config_options[CONFIG_NOPTS];
 
 /* The row of `key` in section `sec`; NULL when there is none. */

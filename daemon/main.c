@@ -15,6 +15,7 @@
 
 #include "alert.h"
 #include "config.h"
+#include "export.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -44,6 +45,7 @@ struct daemon {
     struct metrics *metrics;    /* NULL: metrics_listen is off */
     struct alert_engine *alert; /* NULL with --once */
     struct tracer *tracer;      /* NULL with --once */
+    struct export *exp;         /* NULL: [export] is off, or --once */
     bool once;
     bool debug;
     bool verbose; /* -v: info at least, also after a reload */
@@ -158,6 +160,13 @@ static size_t daemon_in_flight(void *arg)
     return d->eng != NULL ? probe_engine_in_flight(d->eng) : 0;
 }
 
+static void daemon_export_stats(void *arg, struct export_stats *out)
+{
+    struct daemon *d = arg;
+
+    export_get_stats(d->exp, out);
+}
+
 /* Start the /metrics listener on d->cfg->metrics_listen. */
 static int daemon_metrics_start(struct daemon *d, char *err, size_t errlen)
 {
@@ -165,7 +174,8 @@ static int daemon_metrics_start(struct daemon *d, char *err, size_t errlen)
                                   .store_stats = daemon_store_stats,
                                   .alerts_active = daemon_alerts_active,
                                   .alerts_firing = daemon_alerts_firing,
-                                  .in_flight = daemon_in_flight};
+                                  .in_flight = daemon_in_flight,
+                                  .export_stats = daemon_export_stats};
 
     d->metrics = metrics_start(d->base, d->cfg->metrics_listen, &src, err, errlen);
     return d->metrics != NULL ? 0 : -1;
@@ -599,6 +609,12 @@ int main(int argc, char **argv)
             goto out;
         }
         metrics_set_targets(d.metrics, d.cfg);
+        d.exp = export_start(d.cfg, d.st, err, sizeof(err));
+        if (d.exp == NULL && err[0] != '\0') {
+            log_error("%s", err);
+            rc = EXIT_FAILED;
+            goto out;
+        }
         d.alert = alert_new(d.base, d.st, d.cfg, err, sizeof(err));
         if (d.alert == NULL) {
             log_error("%s", err);
@@ -655,6 +671,8 @@ int main(int argc, char **argv)
         d.alert = NULL;
         tracer_free(d.tracer); /* the same; traces in flight are dropped */
         d.tracer = NULL;
+        export_stop(d.exp); /* before the store: it hands positions over */
+        d.exp = NULL;
         store_stop(d.st); /* flushes everything queued, then final figures */
         store_get_stats(d.st, &ss);
         log_debug("schedule: %llu starts, lateness p50 %lld us, p99 %lld us, max %lld us, "
@@ -672,6 +690,7 @@ out:
     reload_free(d.reload);
     alert_free(d.alert);
     tracer_free(d.tracer);
+    export_stop(d.exp);
     probe_engine_free(d.eng);
     if (d.ev_tick)
         event_free(d.ev_tick);

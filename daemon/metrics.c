@@ -1018,6 +1018,33 @@ static void render_process(struct metrics *m, struct render *rd)
     }
 }
 
+/* The export sink's figures ([export]), when it runs. */
+static void render_export(struct metrics *m, struct render *rd)
+{
+    struct export_stats es;
+
+    if (m->src.export_stats == NULL)
+        return;
+    m->src.export_stats(m->src.arg, &es);
+    if (!es.running)
+        return;
+    family(rd, "netdiag_export_rows_total", "counter",
+           "Rows ClickHouse acknowledged since the start, by stream.");
+    for (int i = 0; i < STORE_EXPORT__COUNT; i++)
+        emit(rd, "netdiag_export_rows_total{stream=\"%s\"} %" PRIu64 "\n", store_export_names[i],
+             es.rows[i]);
+    family(rd, "netdiag_export_batches_total", "counter", "INSERTs ClickHouse acknowledged.");
+    emit(rd, "netdiag_export_batches_total %" PRIu64 "\n", es.batches);
+    family(rd, "netdiag_export_errors_total", "counter",
+           "Export attempts that failed (ClickHouse down, slow or refusing; retried).");
+    emit(rd, "netdiag_export_errors_total %" PRIu64 "\n", es.errors);
+    family(rd, "netdiag_export_up", "gauge", "1 when the last export attempt succeeded.");
+    emit(rd, "netdiag_export_up %d\n", es.failing ? 0 : 1);
+    family(rd, "netdiag_export_lag_seconds", "gauge",
+           "How long the oldest failure row not yet in ClickHouse has been stored.");
+    emit(rd, "netdiag_export_lag_seconds %.3f\n", (double)es.lag_ms / 1000.0);
+}
+
 /* The store's figures, read now; left out when no store is attached (a
  * writable=0 from nowhere would be a false alarm). */
 static void render_store(struct metrics *m, struct render *rd)
@@ -1095,6 +1122,7 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
          m->src.in_flight != NULL ? m->src.in_flight(m->src.arg) : 0);
     render_alerts(m, &rd);
     render_store(m, &rd);
+    render_export(m, &rd);
     family(&rd, "netdiag_config_reloads_total", "counter",
            "Configuration reloads (SIGHUP) by result; a failed one keeps the previous "
            "configuration.");

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "result.h"
+#include "export.h"
 #include "store.h"
 
 struct event_base;
@@ -28,6 +29,8 @@ struct metrics_sources {
     void (*alerts_firing)(void *arg,
                           void (*fn)(void *fnarg, const char *target, const char *wsa_name),
                           void *fnarg);
+    /* the export sink's figures; NULL, or running false: no series */
+    void (*export_stats)(void *arg, struct export_stats *out);
 };
 
 /* Bind `listen` ("127.0.0.1:9470", "[::1]:9470") and serve GET /metrics.

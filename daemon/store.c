@@ -834,6 +834,23 @@ static int store_read_end(struct store *st, sqlite3_stmt *s, int rc, const char 
     return -1;
 }
 
+const char *const store_export_names[STORE_EXPORT__COUNT] = {
+    [STORE_EXPORT_FAILURES] = "failures",
+    [STORE_EXPORT_ROLLUPS] = "rollups",
+    [STORE_EXPORT_ALERTS] = "alerts",
+};
+
+void store_export_put(struct store *st, enum store_export_stream s,
+                      const struct store_export_pos *p)
+{
+    if ((unsigned)s >= STORE_EXPORT__COUNT)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->export_pos[s] = *p;
+    st->export_dirty[s] = true;
+    pthread_mutex_unlock(&st->mu);
+}
+
 int store_load_alerts(struct store *st, struct store_alert **out, size_t *n)
 {
     sqlite3_stmt *s = st->ctl_stmt[CTL_LIST_FIRING_ALERTS];

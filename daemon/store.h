@@ -14,7 +14,7 @@
 /* The newest PRAGMA user_version this build reads and writes (the
  * application_id is NDB_APPLICATION_ID, common/ndb.h). A reader refuses a
  * file with another application_id or a higher version (ndb_check()). */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 /* Results the queue holds (ok and failed); more are dropped and counted.
  * Twice a batch: the loop fills one half while the writer commits the
  * other. ~13 MiB when full (a full disk: about 8 s at 4,000 results/s). */
@@ -151,6 +151,28 @@ int store_load_baselines(struct store *st, int64_t since_ms, struct store_baseli
 #define STORE_PATH_QUEUE_MAX 64
 struct trace_path;
 void store_path_put(struct store *st, const struct trace_path *path);
+/* The export sink's streams (export.c) and their rows of export_cursor
+ * (sql/010_export.sql says what the position columns hold per stream). */
+enum store_export_stream {
+    STORE_EXPORT_FAILURES,
+    STORE_EXPORT_ROLLUPS,
+    STORE_EXPORT_ALERTS,
+    STORE_EXPORT__COUNT,
+};
+extern const char *const store_export_names[STORE_EXPORT__COUNT];
+struct store_export_pos {
+    int64_t batch, ts, target_id, seq;
+    int64_t rows;     /* acknowledged in total */
+    int64_t acked_ms; /* the last acknowledgement; 0: none yet */
+    char error[200];  /* the last failed attempt since; "": none */
+    int64_t error_ms;
+};
+/* Hand a stream's position to the writer, which stores it with its next
+ * heartbeat (within STORE_HEARTBEAT_MS): the one writer stays the only
+ * one. Never blocks on the database; any thread. A position lost to a
+ * crash before that only makes the sink send some rows again. */
+void store_export_put(struct store *st, enum store_export_stream s,
+                      const struct store_export_pos *p);
 
 /* Flush everything queued and stop the writer (giving up on a database
  * that stays unwritable for 10 s, counting what is left as dropped);

@@ -65,6 +65,7 @@ enum store_stmt {
     STMT_ADD_RAW,
     STMT_FIND_ADDR,
     STMT_ADD_ADDR,
+    STMT_UPSERT_EXPORT,
     STMT__COUNT,
 };
 
@@ -236,6 +237,10 @@ struct store {
     struct trace_path *pq[STORE_PATH_QUEUE_MAX];
     size_t pq_count;
     uint64_t pq_dropped;
+
+    /* export positions waiting for the writer (store_export_put) */
+    struct store_export_pos export_pos[STORE_EXPORT__COUNT];
+    bool export_dirty[STORE_EXPORT__COUNT];
 
     /* a file deleted or replaced under the daemon (file.dev, file.ino) is
      * noticed and never written through the old inode */

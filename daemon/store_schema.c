@@ -7,15 +7,16 @@
 
 const char store_schema_sql[] =
     "-- SPDX-License-Identifier: ISC\n"
-    "-- The netdiag database, schema version 9: what netdiagd writes and the\n"
+    "-- The netdiag database, schema version 10: what netdiagd writes and the\n"
     "-- netdiag client (and anyone with sqlite3) reads. See sql/README.md.\n"
     "--\n"
     "-- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a\n"
     "-- new database, then stamps PRAGMA application_id = 1313097031 (\"NDIG\") and\n"
-    "-- PRAGMA user_version = 9. An older database is brought here by the\n"
+    "-- PRAGMA user_version = 10. An older database is brought here by the\n"
     "-- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to\n"
     "-- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6,\n"
-    "-- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8, sql/009_*.sql: 8 to 9),\n"
+    "-- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8, sql/009_*.sql: 8 to 9,\n"
+    "-- sql/010_*.sql: 9 to 10),\n"
     "-- applied the same way; this file always describes the newest schema.\n"
     "-- daemon/store_schema.c embeds a copy of it and of the migrations, and\n"
     "-- test_store checks that they are identical.\n"
@@ -238,6 +239,26 @@ const char store_schema_sql[] =
     "    dropped     INTEGER NOT NULL DEFAULT 0, -- exit line)\n"
     "    targets     INTEGER NOT NULL DEFAULT 0  -- targets configured now\n"
     ");\n"
+    "\n"
+    "-- The export sink's positions (netdiag.ini [export]; sql/010_export.sql).\n"
+    "-- One row per exported stream. What the four position columns hold:\n"
+    "--   'failures': batch = commits.id, (ts, target_id, seq) the key of the\n"
+    "--               last failure row acknowledged in that commit;\n"
+    "--   'rollups':  ts = the minute (ms) being shipped, target_id the last\n"
+    "--               target of it acknowledged (batch and seq 0);\n"
+    "--   'alerts':   batch = the highest alerts.id acknowledged, ts = the\n"
+    "--               newest resolved time acknowledged.\n"
+    "CREATE TABLE export_cursor (\n"
+    "    stream    TEXT PRIMARY KEY,        -- 'failures' | 'rollups' | 'alerts'\n"
+    "    batch     INTEGER NOT NULL,\n"
+    "    ts        INTEGER NOT NULL,\n"
+    "    target_id INTEGER NOT NULL,\n"
+    "    seq       INTEGER NOT NULL,\n"
+    "    rows      INTEGER NOT NULL,        -- rows acknowledged in total\n"
+    "    acked     INTEGER NOT NULL,        -- when the last batch was acknowledged (ms)\n"
+    "    error     TEXT,                    -- the last failed attempt's reason; NULL: none since\n"
+    "    error_at  INTEGER                  -- when it happened (ms)\n"
+    ") WITHOUT ROWID;\n"
     "\n"
     "-- Failures with their names and their text: what `netdiag failures`\n"
     "-- shows, with the columns of schema version 1 (raw, local, remote as text).\n"
@@ -786,6 +807,40 @@ static const char store_migration_009[] =
     "LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id\n"
     "LEFT JOIN addrs AS ia ON ia.id = f.icmp_from_addr_id;\n";
 
+/* sql/010_export.sql */
+static const char store_migration_010[] =
+    "-- SPDX-License-Identifier: ISC\n"
+    "-- Schema version 9 to 10: the export outbox's positions. The database\n"
+    "-- itself is the outbox (the failures, rollups and alerts are already\n"
+    "-- there); what the export sink of netdiagd ([export] in netdiag.ini) adds\n"
+    "-- is one row per stream it ships, holding the position up to which the\n"
+    "-- receiver (ClickHouse) acknowledged the rows. A position advances only\n"
+    "-- after the receiver answered 200 to the batch, so a restart, a kill -9\n"
+    "-- or an outage resends from there: rows may be sent twice, never lost\n"
+    "-- (sql/clickhouse/README.md: the tables there drop the duplicates).\n"
+    "--\n"
+    "-- netdiagd runs this inside its BEGIN IMMEDIATE transaction, before it\n"
+    "-- stamps PRAGMA user_version = 10; if it fails, nothing changes.\n"
+    "\n"
+    "-- One row per exported stream. What the four position columns hold:\n"
+    "--   'failures': batch = commits.id, (ts, target_id, seq) the key of the\n"
+    "--               last failure row acknowledged in that commit;\n"
+    "--   'rollups':  ts = the minute (ms) being shipped, target_id the last\n"
+    "--               target of it acknowledged (batch and seq 0);\n"
+    "--   'alerts':   batch = the highest alerts.id acknowledged, ts = the\n"
+    "--               newest resolved time acknowledged.\n"
+    "CREATE TABLE export_cursor (\n"
+    "    stream    TEXT PRIMARY KEY,        -- 'failures' | 'rollups' | 'alerts'\n"
+    "    batch     INTEGER NOT NULL,\n"
+    "    ts        INTEGER NOT NULL,\n"
+    "    target_id INTEGER NOT NULL,\n"
+    "    seq       INTEGER NOT NULL,\n"
+    "    rows      INTEGER NOT NULL,        -- rows acknowledged in total\n"
+    "    acked     INTEGER NOT NULL,        -- when the last batch was acknowledged (ms)\n"
+    "    error     TEXT,                    -- the last failed attempt's reason; NULL: none since\n"
+    "    error_at  INTEGER                  -- when it happened (ms)\n"
+    ") WITHOUT ROWID;\n";
+
 const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
     [1] = NULL, /* the first version: no migration to it */
     [2] = store_migration_002,
@@ -796,4 +851,5 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION + 1] = {
     [7] = store_migration_007,
     [8] = store_migration_008,
     [9] = store_migration_009,
+    [10] = store_migration_010,
 };

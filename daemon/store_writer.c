@@ -78,6 +78,12 @@ static const char *const store_stmt_sql[STMT__COUNT] = {
     [STMT_ADD_RAW] = "INSERT INTO raws (name) VALUES (?1)",
     [STMT_FIND_ADDR] = "SELECT id FROM addrs WHERE addr = ?1",
     [STMT_ADD_ADDR] = "INSERT INTO addrs (addr) VALUES (?1)",
+    [STMT_UPSERT_EXPORT] =
+        "INSERT INTO export_cursor (stream, batch, ts, target_id, seq, rows, acked, error, "
+        "error_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (stream) DO UPDATE "
+        "SET batch = excluded.batch, ts = excluded.ts, target_id = excluded.target_id, "
+        "seq = excluded.seq, rows = excluded.rows, acked = excluded.acked, "
+        "error = excluded.error, error_at = excluded.error_at",
 };
 
 /* The statements that read and add rows of each lookup table. */
@@ -604,6 +610,44 @@ static bool store_identity_lost(struct store *st)
     return true;
 }
 
+/* The export positions handed over since the last heartbeat, in the
+ * caller's transaction. Taken off the list first: a transaction that then
+ * fails leaves an older position in the file, which only means rows sent
+ * again (the export is at-least-once; the receiver drops duplicates). */
+static int store_put_export(struct store *st)
+{
+    sqlite3_stmt *s = st->stmt[STMT_UPSERT_EXPORT];
+    struct store_export_pos pos[STORE_EXPORT__COUNT];
+    bool dirty[STORE_EXPORT__COUNT];
+    int rc = SQLITE_OK;
+
+    pthread_mutex_lock(&st->mu);
+    for (int i = 0; i < STORE_EXPORT__COUNT; i++) {
+        dirty[i] = st->export_dirty[i];
+        pos[i] = st->export_pos[i];
+        st->export_dirty[i] = false;
+    }
+    pthread_mutex_unlock(&st->mu);
+    for (int i = 0; i < STORE_EXPORT__COUNT && rc == SQLITE_OK; i++) {
+        if (!dirty[i])
+            continue;
+        sqlite3_bind_text(s, 1, store_export_names[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, pos[i].batch);
+        sqlite3_bind_int64(s, 3, pos[i].ts);
+        sqlite3_bind_int64(s, 4, pos[i].target_id);
+        sqlite3_bind_int64(s, 5, pos[i].seq);
+        sqlite3_bind_int64(s, 6, pos[i].rows);
+        sqlite3_bind_int64(s, 7, pos[i].acked_ms);
+        store_bind_text(s, 8, pos[i].error);
+        if (pos[i].error[0] != '\0')
+            sqlite3_bind_int64(s, 9, pos[i].error_ms);
+        else
+            sqlite3_bind_null(s, 9);
+        rc = store_step_done(s);
+    }
+    return rc;
+}
+
 /* Rewrites this start's runs row: the heartbeat, the counters, and
  * `stopped` when stopped_ms > 0. An upsert, so a row someone deleted comes
  * back. Part of the caller's transaction. */
@@ -631,7 +675,8 @@ static int store_put_run(struct store *st, int64_t stopped_ms)
     sqlite3_bind_int64(s, 10, (int64_t)failures);
     sqlite3_bind_int64(s, 11, (int64_t)dropped);
     sqlite3_bind_int64(s, 12, (int64_t)ntargets);
-    return store_step_done(s);
+    int rc = store_step_done(s);
+    return rc == SQLITE_OK ? store_put_export(st) : rc;
 }
 
 static bool store_heartbeat_due(const struct store *st, int64_t now_us)

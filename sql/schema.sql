@@ -1,13 +1,14 @@
 -- SPDX-License-Identifier: ISC
--- The netdiag database, schema version 9: what netdiagd writes and the
+-- The netdiag database, schema version 10: what netdiagd writes and the
 -- netdiag client (and anyone with sqlite3) reads. See sql/README.md.
 --
 -- netdiagd runs this whole file inside one BEGIN IMMEDIATE transaction on a
 -- new database, then stamps PRAGMA application_id = 1313097031 ("NDIG") and
--- PRAGMA user_version = 9. An older database is brought here by the
+-- PRAGMA user_version = 10. An older database is brought here by the
 -- numbered migrations (sql/002_*.sql: version 1 to 2, sql/003_*.sql: 2 to
 -- 3, sql/004_*.sql: 3 to 4, sql/005_*.sql: 4 to 5, sql/006_*.sql: 5 to 6,
--- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8, sql/009_*.sql: 8 to 9),
+-- sql/007_*.sql: 6 to 7, sql/008_*.sql: 7 to 8, sql/009_*.sql: 8 to 9,
+-- sql/010_*.sql: 9 to 10),
 -- applied the same way; this file always describes the newest schema.
 -- daemon/store_schema.c embeds a copy of it and of the migrations, and
 -- test_store checks that they are identical.
@@ -227,6 +228,26 @@ CREATE TABLE runs (
     dropped     INTEGER NOT NULL DEFAULT 0, -- exit line)
     targets     INTEGER NOT NULL DEFAULT 0  -- targets configured now
 );
+
+-- The export sink's positions (netdiag.ini [export]; sql/010_export.sql).
+-- One row per exported stream. What the four position columns hold:
+--   'failures': batch = commits.id, (ts, target_id, seq) the key of the
+--               last failure row acknowledged in that commit;
+--   'rollups':  ts = the minute (ms) being shipped, target_id the last
+--               target of it acknowledged (batch and seq 0);
+--   'alerts':   batch = the highest alerts.id acknowledged, ts = the
+--               newest resolved time acknowledged.
+CREATE TABLE export_cursor (
+    stream    TEXT PRIMARY KEY,        -- 'failures' | 'rollups' | 'alerts'
+    batch     INTEGER NOT NULL,
+    ts        INTEGER NOT NULL,
+    target_id INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,
+    rows      INTEGER NOT NULL,        -- rows acknowledged in total
+    acked     INTEGER NOT NULL,        -- when the last batch was acknowledged (ms)
+    error     TEXT,                    -- the last failed attempt's reason; NULL: none since
+    error_at  INTEGER                  -- when it happened (ms)
+) WITHOUT ROWID;
 
 -- Failures with their names and their text: what `netdiag failures`
 -- shows, with the columns of schema version 1 (raw, local, remote as text).

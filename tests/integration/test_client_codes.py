@@ -76,7 +76,7 @@ SOURCE_TABLE = [
 ]
 
 COMMANDS = ["failures", "summary", "timeline", "targets", "latency", "path", "alerts", "status", "codes",
-            "explain", "web"]
+            "explain", "web", "export"]
 EXPLAIN_KEYS = ["code", "name", "meaning", "os_dependent", "matched", "errnos",
                 "eai_codes", "dns_outcomes", "explanation"]
 

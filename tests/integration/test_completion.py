@@ -112,7 +112,7 @@ def db(tmp_path_factory):
 def test_commands():
     assert complete("netdiag ") == sorted(
         ["failures", "summary", "timeline", "targets", "latency", "path", "alerts", "codes", "explain",
-         "web"])
+         "web", "export"])
     assert complete("netdiag ti") == ["timeline"]
     assert complete("netdiag --utc ta") == ["targets"]
     # one command per line: after it, no command is offered again

@@ -99,6 +99,9 @@ def expected_files(prefix=PREFIX):
     }
     for f in sql:
         files.add(("%s/share/netdiag/sql/%s" % (p, f), "sql/%s" % f, 0o644))
+    for f in os.listdir(os.path.join(REPO, "sql", "clickhouse")):
+        files.add(("%s/share/netdiag/sql/clickhouse/%s" % (p, f), "sql/clickhouse/%s" % f,
+                   0o644))
     return files
 
 

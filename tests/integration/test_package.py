@@ -131,7 +131,9 @@ def expected_files():
         "usr/share/netdiag/sql/README.md",
         "usr/share/netdiag/prometheus/netdiag.rules.yml",
         "usr/share/netdiag/prometheus/netdiag.rules.test.yml",
-    } | {"usr/share/netdiag/sql/%s" % f for f in sql}
+    } | {"usr/share/netdiag/sql/%s" % f for f in sql} | {
+        "usr/share/netdiag/sql/clickhouse/%s" % f
+        for f in os.listdir(os.path.join(REPO, "sql", "clickhouse"))}
     return files, exe
 
 

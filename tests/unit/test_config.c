@@ -507,10 +507,15 @@ static void test_error_lines(void)
                   "t.ini:4: [alert] retention: unknown key (it belongs in [daemon])\n");
     EXPECT_ERRORS("[deamon]\nlog_level = info\n",
                   "t.ini:1: unknown section [deamon] (expected [daemon], [defaults], [alert], "
-                  "[path] or [target NAME])\n");
+                  "[path], [export] or [target NAME])\n");
+    /* [export]: only plain http (TLS through a local proxy), a port in range */
+    EXPECT_ERRORS("[export]\nclickhouse_url = https://127.0.0.1:8443/\nbatch_rows = 0\n",
+                  "t.ini:2: [export] clickhouse_url: \"https://127.0.0.1:8443/\": only "
+                  "http://HOST[:PORT][/] (for TLS, a local proxy)\n"
+                  "t.ini:3: [export] batch_rows: \"0\" is out of range (1 to 100000)\n");
     EXPECT_ERRORS("log_level = info\n",
                   "t.ini:1: log_level: key outside a section (put it under "
-                  "[daemon], [defaults], [alert], [path] or [target NAME])\n");
+                  "[daemon], [defaults], [alert], [path], [export] or [target NAME])\n");
     EXPECT_ERRORS(
         "[daemon]\nretention = 10\nlog_level = loud\ndatabase =\n",
         "t.ini:2: [daemon] retention: \"10\" has no unit (use ms, s, m, h or d, e.g. "

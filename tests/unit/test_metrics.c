@@ -292,7 +292,7 @@ static size_t fake_in_flight(void *arg)
 static void test_sources_and_reload(void)
 {
     size_t alerts = 2;
-    struct metrics_sources src = {&alerts, fake_store, fake_alerts, fake_in_flight, NULL};
+    struct metrics_sources src = {&alerts, fake_store, fake_alerts, fake_in_flight, NULL, NULL};
     struct metrics *m = metrics_new(&src);
     char *body;
 
@@ -461,7 +461,7 @@ static void fake_firing(void *arg, void (*fn)(void *, const char *, const char *
 static void test_alert_firing(void)
 {
     size_t alerts = 5;
-    struct metrics_sources src = {&alerts, NULL, fake_alerts, NULL, fake_firing};
+    struct metrics_sources src = {&alerts, NULL, fake_alerts, NULL, fake_firing, NULL};
     struct metrics *m = metrics_new(&src), *none = metrics_new(NULL);
     char *body;
     int n = 0;
