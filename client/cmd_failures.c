@@ -140,18 +140,19 @@ static void failures_select(struct db *db, struct fmt_buf *sql)
 
     /* the lookup tables are joined on their primary keys */
     if (db->version >= 2)
-        fmt_buf_add(sql,
-                    "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
-                    "r.name, f.raw_value, f.detail, %s, %s, f.latency_us, f.seq, %s, %s FROM failures "
-                    "AS f LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code "
-                    "LEFT JOIN raws AS r ON r.id = f.raw_id "
-                    "LEFT JOIN addrs AS la ON la.id = f.local_addr_id "
-                    "LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id %s",
-                    FAILURES_ADDR_SQL("la.addr", "f.local_port"),
-                    FAILURES_ADDR_SQL("ra.addr", "f.remote_port"),
-                    icmp ? "ia.addr, f.icmp_type, f.icmp_code" : "NULL, NULL, NULL",
-                    db->version >= 8 ? FAILURES_PATH_SQL : "NULL",
-                    icmp ? "LEFT JOIN addrs AS ia ON ia.id = f.icmp_from_addr_id " : "");
+        fmt_buf_add(
+            sql,
+            "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
+            "r.name, f.raw_value, f.detail, %s, %s, f.latency_us, f.seq, %s, %s FROM failures "
+            "AS f LEFT JOIN wsa_codes AS c ON c.code = f.wsa_code "
+            "LEFT JOIN raws AS r ON r.id = f.raw_id "
+            "LEFT JOIN addrs AS la ON la.id = f.local_addr_id "
+            "LEFT JOIN addrs AS ra ON ra.id = f.remote_addr_id %s",
+            FAILURES_ADDR_SQL("la.addr", "f.local_port"),
+            FAILURES_ADDR_SQL("ra.addr", "f.remote_port"),
+            icmp ? "ia.addr, f.icmp_type, f.icmp_code" : "NULL, NULL, NULL",
+            db->version >= 8 ? FAILURES_PATH_SQL : "NULL",
+            icmp ? "LEFT JOIN addrs AS ia ON ia.id = f.icmp_from_addr_id " : "");
     else /* schema version 1: netdiagd has not migrated it yet */
         fmt_buf_add(sql, "SELECT f.ts, f.target_id, f.phase, f.wsa_code, c.name, c.meaning, "
                          "f.raw, f.raw_value, f.detail, f.local, f.remote, f.latency_us, f.seq, "

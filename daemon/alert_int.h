@@ -66,7 +66,7 @@ struct alert_notice {
      * when it has none or for a host-wide alert */
     const char *labels;
     const char *severity;
-    char detail[320];    /* summary and the last failure's detail */
+    char detail[320]; /* summary and the last failure's detail */
     /* the failure a target's code alert fired with came from an ICMP
      * error: who sent it, its type and code (NETDIAG_ICMP_*, the
      * annotations icmp_from, icmp_type, icmp_code) */

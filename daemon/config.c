@@ -184,8 +184,7 @@ static void err_unknown_key(struct parser *p, const char *file, int line, const 
     for (size_t i = 0; i < NOPTS; i++) {
         enum opt_section s = config_options[i].section;
         if ((s == SEC_DAEMON && cur == CUR_DAEMON) || (s == SEC_ALERT && cur == CUR_ALERT) ||
-            (s == SEC_PATH && cur == CUR_PATH) ||
-            (s == SEC_EXPORT && cur == CUR_EXPORT) ||
+            (s == SEC_PATH && cur == CUR_PATH) || (s == SEC_EXPORT && cur == CUR_EXPORT) ||
             (s == SEC_TARGET && (cur == CUR_TARGET || cur == CUR_DEFAULTS)))
             suggest_add(&sg, config_options[i].key);
     }
@@ -391,7 +390,8 @@ static void section_begin(struct parser *p, const char *s)
     if (strcmp(n, "daemon") != 0 && strcmp(n, "alert") != 0 && strcmp(n, "defaults") != 0 &&
         strcmp(n, "path") != 0 && strcmp(n, "export") != 0) {
         perr(p, f->name, f->lineno,
-             "unknown section [%s] (expected [daemon], [defaults], [alert], [path], [export] or [target "
+             "unknown section [%s] (expected [daemon], [defaults], [alert], [path], [export] or "
+             "[target "
              "NAME])",
              n);
         return;
