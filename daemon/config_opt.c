@@ -203,7 +203,7 @@ static int parse_double(const char *v, double min, double max, double *out, char
  * (which takes in WSAETIMEDOUT). Repeats are dropped; empty means no code
  * is watched. */
 static const struct wsa_code code_timeout = {CONFIG_CODE_TIMEOUT, "timeout", "", "", false};
-static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, size_t errlen)
+static int parse_codes(const char *v, int16_t *codes, uint8_t *ncodes, char *err, size_t errlen)
 {
     char *copy = strdup(v), *save = NULL;
     int out[CONFIG_MAX_CODES];
@@ -253,8 +253,9 @@ static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, siz
                 n--;
                 break;
             }
-    memcpy(codes, out, n * sizeof(out[0]));
-    *ncodes = n;
+    for (size_t i = 0; i < n; i++)
+        codes[i] = (int16_t)out[i]; /* Windows Sockets codes: 10004 .. 11031 */
+    *ncodes = (uint8_t)n;
     rc = 0;
 out:
     free(copy);
@@ -517,7 +518,7 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         return -1;
     }
     case OT_CODES:
-        return parse_codes(v, (int *)field, (size_t *)((char *)base + o->offset2), err, errlen);
+        return parse_codes(v, (int16_t *)field, (uint8_t *)((char *)base + o->offset2), err, errlen);
     case OT_HOST: {
         char host[256];
         if (check_host(v, host, sizeof(host), err, errlen) < 0)

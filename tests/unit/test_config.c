@@ -100,6 +100,15 @@ static struct config *load_ok(const char *text)
 
 static const char connect_target[] = "[target web]\nkind = connect\nhost = localhost\nport = 80\n";
 
+/* Issue 16: a target's config is paid 100,000 times (memory per target at
+ * most 1 KiB, all of it counted): 320 bytes before the codes became
+ * int16_t and the fields were ordered not to pad. */
+static void test_target_size(void)
+{
+    UNIT_CHECK(sizeof(struct target) <= 280);
+    UNIT_CHECK(sizeof(((struct target *)0)->alert_codes) == CONFIG_MAX_CODES * sizeof(int16_t));
+}
+
 static void test_builtin_defaults(void)
 {
     struct config *cfg = load_ok(connect_target);
@@ -1193,6 +1202,7 @@ int main(int argc, char **argv)
         perror("test_config: temporary directory");
         return 1;
     }
+    UNIT_RUN(test_target_size);
     UNIT_RUN(test_builtin_defaults);
     UNIT_RUN(test_values);
     UNIT_RUN(test_alert_keys);
