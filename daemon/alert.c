@@ -143,6 +143,9 @@ struct alert_lat {
     uint32_t prev_attempts; /* attempts in the window before */
     struct alert_lat_full *full;
 };
+/* 88 bytes, 96 with malloc's header (112 before the window's samples
+ * shared their room with its heap pointer): one for each target. */
+_Static_assert(sizeof(struct alert_lat) <= 88, "a target's latency state grew");
 
 struct alert_tgt {
     const char *name; /* the config's: it outlives the table */
