@@ -66,13 +66,15 @@ enum metrics_latency {
 
 /* One configured target. Strings are owned by the target. Every byte
  * counts 100,000 times (issue 16: memory per target): fields are ordered
- * so that none pads, and tests/unit/test_config.c bounds the size. */
+ * so that little pads, and tests/unit/test_config.c bounds the size. */
 struct target {
     char *name;
     enum target_kind kind;
     enum family family;
-    int64_t interval_ms;
-    int64_t timeout_ms;
+    /* the numbers of struct target are int32_t (issue 16: a target's
+     * memory); config_opt.c writes its durations and integers so */
+    int32_t interval_ms;
+    int32_t timeout_ms;
 
     /* connect, send and ping */
     char *host;       /* name or address literal */
@@ -104,12 +106,12 @@ struct target {
     /* send */
     unsigned char *payload;
     size_t payload_len;
-    int64_t payload_size; /* pad/repeat the payload to this many bytes; 0: as is */
+    int32_t payload_size; /* pad/repeat the payload to this many bytes; 0: as is */
 
     /* ping */
-    int64_t ping_count;      /* key "count": echoes per attempt */
-    int64_t ping_spacing_ms; /* key "spacing": between two echoes' sends */
-    int64_t ping_size;       /* key "size": payload bytes of one echo */
+    int32_t ping_count;      /* key "count": echoes per attempt */
+    int32_t ping_spacing_ms; /* key "spacing": between two echoes' sends */
+    int32_t ping_size;       /* key "size": payload bytes of one echo */
 
     /* resolve: a string the answers must contain; send: bytes the reply must
      * contain. NULL: no expectation. Always NUL-terminated as well. */

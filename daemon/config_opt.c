@@ -437,6 +437,18 @@ bad:
     return -1;
 }
 
+/* A number within o's bounds: int32_t in struct target (every target's
+ * bytes count), int64_t elsewhere. */
+static void set_number(const struct config_option *o, void *field, int64_t n)
+{
+    if (o->section == SEC_TARGET) {
+        int32_t n32 = (int32_t)n;
+        memcpy(field, &n32, sizeof(n32));
+    } else {
+        memcpy(field, &n, sizeof(n));
+    }
+}
+
 static void set_enum(void *field, int v)
 {
     memcpy(field, &v, sizeof(v));
@@ -474,12 +486,12 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
             snprintf(err, errlen, "\"%s\" is out of range (%s to %s)", v, lo, hi);
             return -1;
         }
-        memcpy(field, &n, sizeof(n));
+        set_number(o, field, n);
         return 0;
     case OT_INT:
         if (parse_int_range(v, o->min, o->max, &n, err, errlen) < 0)
             return -1;
-        memcpy(field, &n, sizeof(n));
+        set_number(o, field, n);
         return 0;
     case OT_PORT: {
         uint16_t port;

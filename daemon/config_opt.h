@@ -23,8 +23,8 @@ enum opt_section {
 
 enum opt_type {
     OT_STRING,   /* char *; empty: NULL, or an error when min is 1 */
-    OT_DURATION, /* int64_t ms in [min, max] */
-    OT_INT,      /* int64_t in [min, max] */
+    OT_DURATION, /* int64_t ms in [min, max]; int32_t in struct target */
+    OT_INT,      /* int64_t in [min, max]; int32_t in struct target */
     OT_PORT,     /* uint16_t in [1, 65535] */
     OT_DOUBLE,   /* double in [min, max] */
     OT_LOGLEVEL, /* int, enum log_level */
