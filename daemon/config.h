@@ -77,8 +77,8 @@ struct target {
     int32_t timeout_ms;
 
     /* connect, send and ping */
-    char *host;       /* name or address literal */
-    char *source_str; /* as written, for messages; NULL if none */
+    char *host;               /* name or address literal */
+    char *source_str;         /* as written, for messages; NULL if none */
     union nd_sockaddr source; /* local address to bind */
     socklen_t source_len;     /* 0: do not bind */
     enum addr_select addresses;

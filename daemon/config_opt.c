@@ -530,7 +530,8 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         return -1;
     }
     case OT_CODES:
-        return parse_codes(v, (int16_t *)field, (uint8_t *)((char *)base + o->offset2), err, errlen);
+        return parse_codes(v, (int16_t *)field, (uint8_t *)((char *)base + o->offset2), err,
+                           errlen);
     case OT_HOST: {
         char host[256];
         if (check_host(v, host, sizeof(host), err, errlen) < 0)

@@ -29,7 +29,7 @@ enum opt_type {
     OT_DOUBLE,   /* double in [min, max] */
     OT_LOGLEVEL, /* int, enum log_level */
     OT_ENUM,     /* an int-sized enum, value = index in names[] */
-    OT_CODES,    /* int[CONFIG_MAX_CODES] at offset, size_t count at offset2 */
+    OT_CODES,    /* int16_t[CONFIG_MAX_CODES] at offset, uint8_t count at offset2 */
     OT_HOST,     /* char *: a host name or an address literal */
     OT_QNAME,    /* char *: a DNS name */
     OT_QTYPE,    /* uint16_t */

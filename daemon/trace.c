@@ -219,11 +219,11 @@ enum tstate {
  * tab_stamp): a hold or refresh lasts at most one second longer. */
 #define TRACE_ID_MAX UINT32_MAX
 struct tentry {
-    uint32_t id; /* 0: free slot */
+    uint32_t id;              /* 0: free slot */
     uint32_t last_failure_s;  /* 0: never */
     uint32_t last_baseline_s; /* 0: never */
-    uint8_t state; /* enum tstate */
-    uint8_t want;  /* 0: nothing; 1 + enum trace_why: a trace still owed */
+    uint8_t state;            /* enum tstate */
+    uint8_t want;             /* 0: nothing; 1 + enum trace_why: a trace still owed */
     bool running;
 };
 _Static_assert(sizeof(struct tentry) == 16, "a trace entry is paid by every target");
