@@ -149,13 +149,16 @@ struct alert_lat {
     uint32_t prev_attempts; /* attempts in the window before */
     struct alert_lat_full *full;
 };
+/* 88 bytes, 96 with malloc's header (112 before the window's samples
+ * shared their room with its heap pointer): one for each target. */
+_Static_assert(sizeof(struct alert_lat) <= 88, "a target's latency state grew");
 
 struct alert_tgt {
     const char *name;              /* the config's: it outlives the table */
     const char *labels, *severity; /* the config's too; NULL: none */
     int64_t db_id;
-    int64_t attempts; /* this window, any outcome */
-    size_t nser;
+    uint32_t attempts; /* this window, any outcome (a day at 10 ms: 8.64M) */
+    uint32_t nser;
     /* nser entries, one per watched code; NULL until the target's first
      * failure with a watched code: a series that never saw one is all
      * zeros, so most of 100k targets need none (272 bytes each) */
@@ -165,6 +168,9 @@ struct alert_tgt {
     uint32_t echo_sent;     /* this window */
     uint8_t windows;        /* windows with attempts so far, up to 255 */
 };
+/* one for each target: 56 bytes (64 with 64-bit counts), 72 with the
+ * labels and severity of issue 19 */
+_Static_assert(sizeof(struct alert_tgt) <= 72, "a target's alert state grew");
 
 /* Series beyond a target's codes: its latency, then its loss. */
 #define ALERT_TGT_METRICS 2
@@ -957,7 +963,7 @@ static void alert_debug_window(const struct alert_engine *a, const struct alert_
                   alert_step_name(step), run);
         return;
     }
-    log_debug("alert: %s %s window: %" PRId64 " of %" PRId64 " attempts, %s (threshold %.1f, "
+    log_debug("alert: %s %s window: %" PRId64 " of %" PRIu32 " attempts, %s (threshold %.1f, "
               "baseline %.2f): %s%s",
               tg->name, alert_what(ser->code, code, what, sizeof(what)), ser->count, tg->attempts,
               alert_level_name(ser->level), ser->s.threshold, base, alert_step_name(step), run);

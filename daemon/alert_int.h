@@ -86,9 +86,11 @@ const char *alert_notice_name(const struct alert_notice *n);
 #define ALERT_LAT_WIN_MAX    4096
 #define ALERT_LAT_WIN_INLINE 8
 struct alert_lat_win {
-    uint32_t *heap; /* NULL: the samples are in inl */
-    uint32_t inl[ALERT_LAT_WIN_INLINE];
-    uint32_t n, cap; /* cap 0: inl */
+    union {             /* one or the other: a target pays for both 100,000 times */
+        uint32_t *heap; /* cap > 0 */
+        uint32_t inl[ALERT_LAT_WIN_INLINE];
+    };
+    uint32_t n, cap; /* cap 0: the samples are in inl */
     uint32_t seen;   /* latencies added this window */
     uint32_t max;
 };

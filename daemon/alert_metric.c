@@ -16,13 +16,13 @@
 
 static uint32_t *alert_lat_win_data(struct alert_lat_win *w)
 {
-    return w->heap != NULL ? w->heap : w->inl;
+    return w->cap > 0 ? w->heap : w->inl;
 }
 
 void alert_lat_win_add(struct alert_lat_win *w, int64_t latency_us, uint64_t *rng)
 {
     uint32_t v = latency_us <= 0 ? 0 : latency_us >= UINT32_MAX ? UINT32_MAX : (uint32_t)latency_us;
-    uint32_t cap = w->heap != NULL ? w->cap : ALERT_LAT_WIN_INLINE;
+    uint32_t cap = w->cap > 0 ? w->cap : ALERT_LAT_WIN_INLINE;
 
     if (w->seen < UINT32_MAX)
         w->seen++;
@@ -34,10 +34,10 @@ void alert_lat_win_add(struct alert_lat_win *w, int64_t latency_us, uint64_t *rn
     }
     if (cap < ALERT_LAT_WIN_MAX) {
         uint32_t ncap = 2 * cap;
-        uint32_t *nv = realloc(w->heap, ncap * sizeof(*nv));
+        uint32_t *nv = realloc(w->cap > 0 ? w->heap : NULL, ncap * sizeof(*nv));
         if (nv == NULL)
             fatalx("out of memory");
-        if (w->heap == NULL)
+        if (w->cap == 0)
             memcpy(nv, w->inl, sizeof(w->inl));
         w->heap = nv;
         w->cap = ncap;
@@ -62,7 +62,7 @@ uint32_t alert_lat_win_figure(const struct alert_lat_win *w, double q)
     /* on a copy: the samples stay in the order they came, for the slide */
     static uint32_t scratch[ALERT_LAT_WIN_MAX];
 
-    memcpy(scratch, w->heap != NULL ? w->heap : w->inl, w->n * sizeof(*scratch));
+    memcpy(scratch, w->cap > 0 ? w->heap : w->inl, w->n * sizeof(*scratch));
     return alert_lat_quantile(scratch, w->n, q);
 }
 
@@ -85,7 +85,8 @@ void alert_lat_win_slide(struct alert_lat_win *w, uint32_t drop)
 
 void alert_lat_win_free(struct alert_lat_win *w)
 {
-    free(w->heap);
+    if (w->cap > 0)
+        free(w->heap);
     memset(w, 0, sizeof(*w));
 }
 

@@ -220,7 +220,7 @@ static int parse_double(const char *v, double min, double max, double *out, char
  * (which takes in WSAETIMEDOUT). Repeats are dropped; empty means no code
  * is watched. */
 static const struct wsa_code code_timeout = {CONFIG_CODE_TIMEOUT, "timeout", "", "", false};
-static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, size_t errlen)
+static int parse_codes(const char *v, int16_t *codes, uint8_t *ncodes, char *err, size_t errlen)
 {
     char *copy = strdup(v), *save = NULL;
     int out[CONFIG_MAX_CODES];
@@ -270,8 +270,9 @@ static int parse_codes(const char *v, int *codes, size_t *ncodes, char *err, siz
                 n--;
                 break;
             }
-    memcpy(codes, out, n * sizeof(out[0]));
-    *ncodes = n;
+    for (size_t i = 0; i < n; i++)
+        codes[i] = (int16_t)out[i]; /* Windows Sockets codes: 10004 .. 11031 */
+    *ncodes = (uint8_t)n;
     rc = 0;
 out:
     free(copy);
@@ -453,6 +454,18 @@ bad:
     return -1;
 }
 
+/* A number within o's bounds: int32_t in struct target (every target's
+ * bytes count), int64_t elsewhere. */
+static void set_number(const struct config_option *o, void *field, int64_t n)
+{
+    if (o->section == SEC_TARGET) {
+        int32_t n32 = (int32_t)n;
+        memcpy(field, &n32, sizeof(n32));
+    } else {
+        memcpy(field, &n, sizeof(n));
+    }
+}
+
 static void set_enum(void *field, int v)
 {
     memcpy(field, &v, sizeof(v));
@@ -615,8 +628,8 @@ static int severity_item(const char *item, size_t len, void *arg)
             for (size_t i = 0; i <= klen; i++)
                 key[i] = (char)tolower((unsigned char)tok[i]);
         } else {
-            int codes[CONFIG_MAX_CODES];
-            size_t n = 0;
+            int16_t codes[CONFIG_MAX_CODES];
+            uint8_t n = 0;
             if (strpbrk(tok, " \t") != NULL || parse_codes(tok, codes, &n, o->err, o->errlen) < 0 ||
                 n != 1) {
                 snprintf(o->err, o->errlen,
@@ -742,12 +755,12 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
             snprintf(err, errlen, "\"%s\" is out of range (%s to %s)", v, lo, hi);
             return -1;
         }
-        memcpy(field, &n, sizeof(n));
+        set_number(o, field, n);
         return 0;
     case OT_INT:
         if (parse_int_range(v, o->min, o->max, &n, err, errlen) < 0)
             return -1;
-        memcpy(field, &n, sizeof(n));
+        set_number(o, field, n);
         return 0;
     case OT_PORT: {
         uint16_t port;
@@ -786,7 +799,8 @@ int config_opt_parse(const struct config_option *o, void *base, const char *v, c
         return -1;
     }
     case OT_CODES:
-        return parse_codes(v, (int *)field, (size_t *)((char *)base + o->offset2), err, errlen);
+        return parse_codes(v, (int16_t *)field, (uint8_t *)((char *)base + o->offset2), err,
+                           errlen);
     case OT_HOST: {
         char host[256];
         if (check_host(v, host, sizeof(host), err, errlen) < 0)

@@ -24,13 +24,13 @@ enum opt_section {
 
 enum opt_type {
     OT_STRING,   /* char *; empty: NULL, or an error when min is 1 */
-    OT_DURATION, /* int64_t ms in [min, max] */
-    OT_INT,      /* int64_t in [min, max] */
+    OT_DURATION, /* int64_t ms in [min, max]; int32_t in struct target */
+    OT_INT,      /* int64_t in [min, max]; int32_t in struct target */
     OT_PORT,     /* uint16_t in [1, 65535] */
     OT_DOUBLE,   /* double in [min, max] */
     OT_LOGLEVEL, /* int, enum log_level */
     OT_ENUM,     /* an int-sized enum, value = index in names[] */
-    OT_CODES,    /* int[CONFIG_MAX_CODES] at offset, size_t count at offset2 */
+    OT_CODES,    /* int16_t[CONFIG_MAX_CODES] at offset, uint8_t count at offset2 */
     OT_HOST,     /* char *: a host name or an address literal */
     OT_QNAME,    /* char *: a DNS name */
     OT_QTYPE,    /* uint16_t */

@@ -451,7 +451,8 @@ static bool metrics_set_linked(struct metrics *m, const struct config *cfg)
             const struct target *o = &prev->targets[j];
             long k;
             if (o->interval_ms == t->interval_ms && o->alert_ncodes == t->alert_ncodes &&
-                memcmp(o->alert_codes, t->alert_codes, t->alert_ncodes * sizeof(int)) == 0)
+                memcmp(o->alert_codes, t->alert_codes,
+                       t->alert_ncodes * sizeof(t->alert_codes[0])) == 0)
                 continue; /* the usual case: nothing to look up */
             if ((k = slot_find(m, t->name)) >= 0)
                 slot_update(m, &m->slots[k], t);

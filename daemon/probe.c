@@ -381,7 +381,7 @@ static void probe_schedule_next(struct probe *p)
         probe_engine_once_fill(eng);
         return;
     }
-    sched_next(eng->sched, &p->sn, p->t->interval_ms * 1000);
+    sched_next(eng->sched, &p->sn, (int64_t)p->t->interval_ms * 1000);
 }
 
 /* Log a target's state changes, not its every result (as relayd logs
@@ -729,7 +729,7 @@ static void probe_mark_running(struct probe *p)
     p->eng->in_flight++;
     p->start_us = util_mono_us();
     p->ts_ms = util_now_ms();
-    p->deadline_us = p->start_us + p->t->timeout_ms * 1000;
+    p->deadline_us = p->start_us + (int64_t)p->t->timeout_ms * 1000;
 }
 
 /* Start one address of the attempt (the first one starts the attempt's
@@ -1099,7 +1099,7 @@ int probe_engine_set_targets_prepared(struct engine *eng, struct config *cfg, bo
             np[i] = probe_new(eng, t);
         }
         if (!once) /* the first start anywhere in the first interval */
-            sched_first(eng->sched, &np[i]->sn, t->interval_ms * 1000);
+            sched_first(eng->sched, &np[i]->sn, (int64_t)t->interval_ms * 1000);
     }
     probe_engine_prepared_free(ep); /* what no target took */
     eng->probes = np;

@@ -67,7 +67,7 @@ static void queue_remove(struct ping_attempt *a)
 static int queue_add(struct ping_attempt *a)
 {
     struct ping_pool *pool = a->pool;
-    int64_t sp = a->p->t->ping_spacing_ms * 1000;
+    int64_t sp = (int64_t)a->p->t->ping_spacing_ms * 1000;
     struct ping_queue *q = NULL;
     struct ping_attempt *after;
 
@@ -307,7 +307,7 @@ static void ping_start(struct probe *p)
     ps->att = a;
     ping_send_echo(a);
     if (a->nsent < a->count) {
-        a->next_us = p->start_us + p->t->ping_spacing_ms * 1000;
+        a->next_us = p->start_us + (int64_t)p->t->ping_spacing_ms * 1000;
         if (queue_add(a) == 0)
             return;
         a->count = a->nsent; /* out of memory: this echo is the only one */

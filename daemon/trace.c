@@ -212,15 +212,21 @@ enum tstate {
     TS_FAILING,
 };
 
-/* Per target, by its row id (so a reload keeps it): 32 bytes. */
+/* Per target, by its row id (so a reload keeps it): 16 bytes, as every
+ * target has one (issue 16: memory per target). Row ids above UINT32_MAX
+ * (four billion targets ever made in one database) are not traced. The
+ * times are whole seconds since the tracer's epoch, rounded up (see
+ * tab_stamp): a hold or refresh lasts at most one second longer. */
+#define TRACE_ID_MAX UINT32_MAX
 struct tentry {
-    int64_t id; /* 0: free slot */
-    int64_t last_failure_us;
-    int64_t last_baseline_us;
-    uint8_t state; /* enum tstate */
-    uint8_t want;  /* 0: nothing; 1 + enum trace_why: a trace still owed */
+    uint32_t id;              /* 0: free slot */
+    uint32_t last_failure_s;  /* 0: never */
+    uint32_t last_baseline_s; /* 0: never */
+    uint8_t state;            /* enum tstate */
+    uint8_t want;             /* 0: nothing; 1 + enum trace_why: a trace still owed */
     bool running;
 };
+_Static_assert(sizeof(struct tentry) == 16, "a trace entry is paid by every target");
 
 struct trace;
 
@@ -230,6 +236,7 @@ struct tracer {
     tracer_done_fn done;
     void *done_arg;
     struct tentry *tab;
+    int64_t epoch_us; /* of the entries' times: a second before tracer_new */
     size_t tab_cap, tab_used;
     struct trace **running; /* pc.max_traces slots at most */
     size_t nrunning, running_cap;
@@ -262,7 +269,7 @@ struct trace {
 
 /* The slot of id in a table of cap (a power of two) slots: its own, or
  * the free one where it goes. */
-static struct tentry *tab_slot(struct tentry *tab, size_t cap, int64_t id)
+static struct tentry *tab_slot(struct tentry *tab, size_t cap, uint32_t id)
 {
     size_t i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 20) & (cap - 1);
 
@@ -288,12 +295,15 @@ static int tab_grow(struct tracer *tr)
 }
 
 /* The entry of target row id; insert: made when missing (NULL: out of
- * memory). The table only grows: a target removed keeps its 32 bytes
+ * memory). The table only grows: a target removed keeps its 16 bytes
  * until the daemon stops (a reload may bring it back, with its hold). */
-static struct tentry *tab_find(struct tracer *tr, int64_t id, bool insert)
+static struct tentry *tab_find(struct tracer *tr, int64_t id64, bool insert)
 {
     struct tentry *e;
+    uint32_t id = (uint32_t)id64;
 
+    if (id64 <= 0 || id64 > TRACE_ID_MAX)
+        return NULL;
     if (insert && (tr->tab_used + 1) * 2 > tr->tab_cap && tab_grow(tr) < 0)
         return NULL;
     if (tr->tab_cap == 0)
@@ -308,6 +318,20 @@ static struct tentry *tab_find(struct tracer *tr, int64_t id, bool insert)
     return e;
 }
 
+/* An entry's time: CLOCK_MONOTONIC us -> whole seconds after the epoch,
+ * rounded up (never 0), and back. */
+static uint32_t tab_stamp(const struct tracer *tr, int64_t us)
+{
+    int64_t s = (us - tr->epoch_us + 999999) / 1000000;
+
+    return s < 1 ? 1 : s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+static int64_t tab_time_us(const struct tracer *tr, uint32_t stamp)
+{
+    return tr->epoch_us + (int64_t)stamp * 1000000;
+}
+
 struct tracer *tracer_new(struct event_base *base, const struct config *cfg, tracer_done_fn done,
                           void *arg)
 {
@@ -319,6 +343,7 @@ struct tracer *tracer_new(struct event_base *base, const struct config *cfg, tra
     tr->done = done;
     tr->done_arg = arg;
     tr->secret = ((uint64_t)util_mono_us() << 17) ^ (uint64_t)getpid();
+    tr->epoch_us = util_mono_us() - 1000000;
     tracer_set_config(tr, cfg);
     return tr;
 }
@@ -660,9 +685,9 @@ static void trace_start(struct tracer *tr, struct tentry *e, const struct result
     trace_run_init(&t->run, &t->path, (int)tr->pc.max_hops, (int)tr->pc.probes);
     t->start_us = util_mono_us();
     if (why == TRACE_FAILURE)
-        e->last_failure_us = t->start_us;
+        e->last_failure_s = tab_stamp(tr, t->start_us);
     else
-        e->last_baseline_us = t->start_us;
+        e->last_baseline_s = tab_stamp(tr, t->start_us);
     e->want = 0;
     e->running = true;
     tr->running[tr->nrunning++] = t;
@@ -678,7 +703,7 @@ void tracer_observe(struct tracer *tr, const struct result *r)
     struct tentry *e;
     int64_t now;
 
-    if (tr == NULL || !tr->pc.trace || tg == NULL || tg->db_id <= 0)
+    if (tr == NULL || !tr->pc.trace || tg == NULL || tg->db_id <= 0 || tg->db_id > TRACE_ID_MAX)
         return;
     e = tab_find(tr, tg->db_id, true);
     if (e == NULL)
@@ -688,11 +713,13 @@ void tracer_observe(struct tracer *tr, const struct result *r)
         e->state = TS_OK;
         if (e->want == 1 + TRACE_FAILURE)
             e->want = 0; /* healed before it could be traced */
-        if (e->last_baseline_us == 0 || now - e->last_baseline_us >= tr->pc.refresh_ms * 1000)
+        if (e->last_baseline_s == 0 ||
+            now - tab_time_us(tr, e->last_baseline_s) >= tr->pc.refresh_ms * 1000)
             e->want = 1 + TRACE_BASELINE;
     } else {
         if (e->state != TS_FAILING && trace_cause_is_network(r) &&
-            (e->last_failure_us == 0 || now - e->last_failure_us >= tr->pc.hold_ms * 1000))
+            (e->last_failure_s == 0 ||
+             now - tab_time_us(tr, e->last_failure_s) >= tr->pc.hold_ms * 1000))
             e->want = 1 + TRACE_FAILURE;
         else if (e->want == 1 + TRACE_BASELINE)
             e->want = 0; /* no baseline of a failing target */

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "config.h"
+#include "config_opt.h"
 #include "log.h"
 #include "unit.h"
 #include "util.h"
@@ -99,6 +100,22 @@ static struct config *load_ok(const char *text)
 #define TARGET_A "[target a]\nkind = resolve\nname = x\n"
 
 static const char connect_target[] = "[target web]\nkind = connect\nhost = localhost\nport = 80\n";
+
+/* Issue 16: a target's config is paid 100,000 times (memory per target at
+ * most 1 KiB, all of it counted): 320 bytes before the codes became
+ * int16_t, its numbers int32_t and the fields were ordered to pad less
+ * (256), then 272 with the alert labels and severity of issue 19. */
+static void test_target_size(void)
+{
+    UNIT_CHECK(sizeof(struct target) <= 272);
+    UNIT_CHECK(sizeof(((struct target *)0)->alert_codes) == CONFIG_MAX_CODES * sizeof(int16_t));
+    /* its numbers are int32_t: every key that writes one stays in range */
+    for (size_t i = 0; i < CONFIG_NOPTS; i++) {
+        const struct config_option *o = &config_options[i];
+        if (o->section == SEC_TARGET && (o->type == OT_DURATION || o->type == OT_INT))
+            UNIT_CHECK(o->min >= INT32_MIN && o->max <= INT32_MAX);
+    }
+}
 
 static void test_builtin_defaults(void)
 {
@@ -1259,6 +1276,7 @@ int main(int argc, char **argv)
         perror("test_config: temporary directory");
         return 1;
     }
+    UNIT_RUN(test_target_size);
     UNIT_RUN(test_builtin_defaults);
     UNIT_RUN(test_values);
     UNIT_RUN(test_alert_keys);
