@@ -6,10 +6,13 @@ loopback or inside a network namespace a test creates."""
 
 import json
 import os
+import re
+import signal
 import shutil
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -50,6 +53,88 @@ def closed_port(family=socket.AF_INET, kind=socket.SOCK_STREAM):
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class Daemon:
+    """netdiagd -c CFG [ARGS] in the background, its stderr in CFG.stderr.
+    append: the file keeps earlier runs' lines and log() reads this run's
+    only. A test file subclasses it for what only it needs."""
+
+    def __init__(self, cfg, args=(), env=None, cwd=None, user=None, append=False):
+        self.errpath = str(cfg) + ".stderr"
+        self.errfile = open(self.errpath, "a" if append else "w")
+        self.mark = os.path.getsize(self.errpath) if append else 0
+        self.started = time.time()
+        kw = {"user": user, "group": user} if user is not None else {}
+        self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg), *args], env=self.environ(env),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.errfile, cwd=cwd, **kw)
+
+    def environ(self, env):
+        """The environment it runs in (None: the tests' own)."""
+        return env
+
+    def log(self):
+        with open(self.errpath) as f:
+            f.seek(self.mark)
+            return f.read()
+
+    def count(self, pattern, flags=0):
+        return len(re.findall(pattern, self.log(), flags))
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        """Whether `pattern` is in the log `count` times, within `timeout`
+        seconds or by the time the daemon exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count(pattern) >= count:
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        return self.count(pattern) >= count
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signal, wait (killed after `timeout` s), return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.kill()
+
+    def signal(self, sig):  # after stop(): it hides the module in the class body
+        self.proc.send_signal(sig)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.errfile.closed:
+            self.errfile.close()
+
+
+def daemons_of(cls):
+    """A `daemons` fixture: start(cfg, ...) runs cls(cfg, ...); whatever is
+    still running at the end is killed."""
+
+    @pytest.fixture
+    def daemons():
+        made = []
+
+        def start(cfg, *args, **kw):
+            d = cls(cfg, *args, **kw)
+            made.append(d)
+            return d
+
+        yield start
+        for d in made:
+            d.kill()
+
+    return daemons
+
+
+daemons = daemons_of(Daemon)
 
 
 class Server:
