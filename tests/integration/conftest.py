@@ -137,6 +137,23 @@ def daemons_of(cls):
 daemons = daemons_of(Daemon)
 
 
+def fill_backlog(port):
+    """Fill the queue of a listen(0) socket on 127.0.0.1:port that does not
+    accept: backlog 0 holds one completed connection; fill it and one SYN,
+    so later SYNs go unanswered. Returns the sockets that hold it (close
+    them to free it)."""
+    fillers = []
+    for _ in range(2):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    return fillers
+
+
 class Server:
     """A TCP peer on 127.0.0.1 running in a thread: 'accept' (accept and
     close with FIN), 'echo' (echo what it reads), 'reset' (accept, then
@@ -155,15 +172,7 @@ class Server:
         self.fillers = []
         if mode == "full":
             self.sock.listen(0)
-            # backlog 0 holds one completed connection; fill it and one SYN
-            for _ in range(2):
-                c = socket.socket()
-                c.setblocking(False)
-                try:
-                    c.connect(("127.0.0.1", self.port))
-                except BlockingIOError:
-                    pass
-                self.fillers.append(c)
+            self.fillers = fill_backlog(self.port)
             self.thread = None
             return
         self.sock.listen(4096)

@@ -30,7 +30,7 @@ import urllib.request
 import pytest
 
 import conftest
-from conftest import NETDIAGD, REPO, closed_port, daemons_of
+from conftest import NETDIAGD, REPO, closed_port, daemons_of, fill_backlog
 from dnsserver import DNSServer
 
 WINDOW_S = 1.0
@@ -168,14 +168,7 @@ class Listener:
         """The queue fills (our own connects hold it): SYNs are dropped."""
         self.accepting.clear()
         time.sleep(0.05)
-        for _ in range(2):
-            c = socket.socket()
-            c.setblocking(False)
-            try:
-                c.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
-            self.fillers.append(c)
+        self.fillers += fill_backlog(self.port)
 
     def resume(self):
         for c in self.fillers:
