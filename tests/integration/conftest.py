@@ -4,9 +4,11 @@ run netdiagd once on a config, and loopback peers (open, closed, silent,
 resetting, echo) that the tests start themselves. All traffic stays on
 loopback or inside a network namespace a test creates."""
 
+import heapq
 import json
 import os
 import re
+import select
 import signal
 import shutil
 import socket
@@ -277,6 +279,59 @@ def udp_echo():
     yield make
     for u in made:
         u.close()
+
+
+class DelayedEcho:
+    """A UDP responder on 127.0.0.1 that echoes each datagram after the
+    next delay of its cycle `delays` (seconds), from one thread: requests
+    wait in a heap until their time. Setting `delay` makes every later
+    request wait that long (0: at once)."""
+
+    def __init__(self, delays=(0.0,)):
+        self.delays = list(delays)
+        self.n = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def delay(self):
+        return self.delays[0]
+
+    @delay.setter
+    def delay(self, seconds):
+        self.delays = [seconds]
+
+    def _run(self):
+        due = []  # (time, seq, data, peer)
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            while due and due[0][0] <= now:
+                _, _, data, peer = heapq.heappop(due)
+                try:
+                    self.sock.sendto(data, peer)
+                except OSError:
+                    pass
+            wait = min(0.05, max(0.0, due[0][0] - now)) if due else 0.05
+            r, _, _ = select.select([self.sock], [], [], wait)
+            if not r:
+                continue
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except OSError:
+                continue
+            delays = self.delays
+            d = delays[self.n % len(delays)]
+            self.n += 1
+            heapq.heappush(due, (time.monotonic() + d, self.n, data, peer))
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
 
 
 def can_unshare():
