@@ -311,7 +311,7 @@ def test_silent_nameserver_fires_the_default_alert(tmp_path, daemons):
             assert "WSATRY_AGAIN with raw TIMEOUT" in rows[0]["detail"], rows
             # a few more windows: the SERVFAIL target never fires
             assert d.wait_log(WINDOW_LINE % ("dns-silent", re.escape("timeout (11002 WSATRY_AGAIN)")),
-                              n=4, timeout=20), d.log()
+                              count=4, timeout=20), d.log()
             assert re.findall(r"alert: (\S+) [^\n]* firing: ", d.log()) == ["dns-silent"], d.log()
             assert d.stop() == 0
     finally:
