@@ -177,6 +177,29 @@ static bool alert_confirm(struct alert_series *s, enum alert_level level, double
     return false;
 }
 
+/* One window of a firing series, counts and latency alike: the peak and
+ * the windows at FIRE grow, a window not CLEAR restarts the clear run,
+ * and clear_after CLEAR windows in a row resolve it. FIRING or RESOLVED;
+ * on RESOLVED the caller learns the window (its own pend). */
+static enum alert_step alert_step_firing(struct alert_series *s, enum alert_level level,
+                                         int64_t clear_after, int64_t v)
+{
+    if (v > s->peak)
+        s->peak = v;
+    if (level == ALERT_LEVEL_FIRE)
+        s->fire_windows++;
+    if (level != ALERT_LEVEL_CLEAR) {
+        s->clear_run = 0;
+        return ALERT_STEP_FIRING;
+    }
+    if (++s->clear_run < clear_after)
+        return ALERT_STEP_FIRING;
+    s->firing = false;
+    s->clear_run = 0;
+    s->has_pending = false;
+    return ALERT_STEP_RESOLVED;
+}
+
 enum alert_step alert_detect_step(const struct alert_params *p, struct alert_series *s,
                                   int64_t count, int64_t attempts, enum alert_hold hold)
 {
@@ -233,19 +256,8 @@ enum alert_step alert_detect_step(const struct alert_params *p, struct alert_ser
         return ALERT_STEP_QUIET;
     }
     /* firing: the baseline stays frozen until the alert resolves */
-    if (count > s->peak)
-        s->peak = count;
-    if (level == ALERT_LEVEL_FIRE)
-        s->fire_windows++;
-    if (level != ALERT_LEVEL_CLEAR) {
-        s->clear_run = 0;
+    if (alert_step_firing(s, level, p->clear_after, count) == ALERT_STEP_FIRING)
         return ALERT_STEP_FIRING;
-    }
-    if (++s->clear_run < p->clear_after)
-        return ALERT_STEP_FIRING;
-    s->firing = false;
-    s->clear_run = 0;
-    s->has_pending = false;
     alert_pend(p, s, count);
     return ALERT_STEP_RESOLVED;
 }
@@ -348,19 +360,8 @@ enum alert_step alert_lat_step(const struct alert_lat_params *p, struct alert_se
             alert_lat_pend(p, s, value_us);
         return ALERT_STEP_QUIET;
     }
-    if ((int64_t)value_us > s->peak)
-        s->peak = (int64_t)value_us;
-    if (level == ALERT_LEVEL_FIRE)
-        s->fire_windows++;
-    if (level != ALERT_LEVEL_CLEAR) {
-        s->clear_run = 0;
+    if (alert_step_firing(s, level, p->clear_after, (int64_t)value_us) == ALERT_STEP_FIRING)
         return ALERT_STEP_FIRING;
-    }
-    if (++s->clear_run < p->clear_after)
-        return ALERT_STEP_FIRING;
-    s->firing = false;
-    s->clear_run = 0;
-    s->has_pending = false;
     alert_lat_pend(p, s, value_us);
     return ALERT_STEP_RESOLVED;
 }

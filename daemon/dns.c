@@ -5,10 +5,12 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <ldns/ldns.h>
 
@@ -373,4 +375,50 @@ enum dns_reject dns_parse_response(const struct dns_query *q, const uint8_t *buf
 out:
     ldns_pkt_free(pkt);
     return reject;
+}
+
+enum dns_tcp_read dns_tcp_recv(int fd, struct dns_tcp_frame *f, uint8_t *buf, size_t *len)
+{
+    size_t want = f->need == 0 ? 2 - f->have : f->need - f->have;
+    uint8_t *dst = f->need == 0 ? f->lenbuf + f->have : buf + f->have;
+    ssize_t n = recv(fd, dst, want, MSG_DONTWAIT);
+
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? DNS_TCP_AGAIN
+                                                                         : DNS_TCP_ERROR;
+    if (n == 0)
+        return DNS_TCP_CLOSED;
+    f->have += (size_t)n;
+    if (f->need == 0) {
+        if (f->have < 2)
+            return DNS_TCP_PARTIAL;
+        f->need = (size_t)f->lenbuf[0] << 8 | f->lenbuf[1];
+        f->have = 0;
+        return f->need == 0 ? DNS_TCP_EMPTY : DNS_TCP_LENGTH;
+    }
+    if (f->have < f->need)
+        return DNS_TCP_PARTIAL;
+    *len = f->need;
+    f->have = f->need = 0; /* ready for another frame */
+    return DNS_TCP_MESSAGE;
+}
+
+int dns_tcp_send(int fd, const struct dns_query *q, size_t *sent)
+{
+    uint8_t out[2 + DNS_QUERY_MAX];
+    size_t total = 2 + q->wire_len;
+
+    out[0] = (uint8_t)(q->wire_len >> 8);
+    out[1] = (uint8_t)(q->wire_len & 0xff);
+    memcpy(out + 2, q->wire, q->wire_len);
+    while (*sent < total) {
+        ssize_t n = send(fd, out + *sent, total - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return 0;
+            return -1;
+        }
+        *sent += (size_t)n;
+    }
+    return 1;
 }

@@ -120,4 +120,28 @@ enum dns_outcome dns_outcome_from_rcode(int rcode, unsigned nmatch);
 /* "NOERROR", "FORMERR", ..., "RCODE12" for unnamed values (buf >= 16). */
 const char *dns_rcode_name(int rcode, char *buf, size_t len);
 
+/* DNS over TCP (RFC 1035 4.2.2): each message behind a 2-byte length, read
+ * and written without blocking, a little at a time. */
+struct dns_tcp_frame {
+    uint8_t lenbuf[2]; /* the current frame's length prefix */
+    size_t have;       /* bytes of the prefix, then of the message */
+    size_t need;       /* the message's length from the prefix, 0: not known yet */
+};
+enum dns_tcp_read {
+    DNS_TCP_AGAIN,   /* nothing to read now: wait for EV_READ */
+    DNS_TCP_ERROR,   /* recv failed: errno */
+    DNS_TCP_CLOSED,  /* the peer closed the connection */
+    DNS_TCP_PARTIAL, /* some bytes came: call again */
+    DNS_TCP_LENGTH,  /* the prefix came: buf must hold f->need bytes from now on */
+    DNS_TCP_EMPTY,   /* a frame of length 0: no message */
+    DNS_TCP_MESSAGE, /* buf[0..*len) is a whole message; f is ready for the next */
+};
+/* One recv(2) of at most the rest of the prefix or of the message (buf is
+ * only written once the prefix is known, so it may be NULL before). */
+enum dns_tcp_read dns_tcp_recv(int fd, struct dns_tcp_frame *f, uint8_t *buf, size_t *len);
+/* Send q behind its length prefix, from byte *sent of the frame on (0 at
+ * first). 1: all of it is sent; 0: the socket is full, call again on
+ * EV_WRITE; -1: errno. */
+int dns_tcp_send(int fd, const struct dns_query *q, size_t *sent);
+
 #endif

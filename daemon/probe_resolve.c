@@ -48,13 +48,10 @@ struct resolve_state {
     /* the current attempt */
     unsigned ignored; /* packets that were not our answer */
     enum dns_reject last_reject;
-    bool tcp;                       /* retrying over TCP after TC */
-    uint8_t out[2 + DNS_QUERY_MAX]; /* the query with its TCP length prefix */
-    size_t out_sent;
-    uint8_t lenbuf[2]; /* the current TCP frame's length prefix */
-    size_t have;       /* bytes of the current TCP message */
-    size_t need;       /* its length from the prefix, 0: not known yet */
-    size_t cap;        /* size of buf */
+    bool tcp;                /* retrying over TCP after TC */
+    size_t out_sent;         /* of the query's TCP frame */
+    struct dns_tcp_frame in; /* the answer's TCP frame */
+    size_t cap;              /* size of buf */
     uint8_t buf[];
 };
 
@@ -89,7 +86,8 @@ static struct resolve_state *resolve_state(struct probe *p)
     ks->ignored = 0;
     ks->last_reject = DNS_REJECT_NONE;
     ks->tcp = false;
-    ks->out_sent = ks->have = ks->need = 0;
+    ks->out_sent = 0;
+    ks->in = (struct dns_tcp_frame){0};
     return ks;
 }
 
@@ -198,10 +196,8 @@ static void resolve_start_tcp(struct probe *p)
 
     probe_close_socket(p); /* the UDP socket; TCP takes its place */
     ks->tcp = true;
-    ks->out_sent = ks->have = ks->need = 0;
-    ks->out[0] = (uint8_t)(ks->q.wire_len >> 8);
-    ks->out[1] = (uint8_t)(ks->q.wire_len & 0xff);
-    memcpy(ks->out + 2, ks->q.wire, ks->q.wire_len);
+    ks->out_sent = 0;
+    ks->in = (struct dns_tcp_frame){0};
     /* same remote (p->addr), same absolute deadline: the engine's timer is
      * still armed for the attempt's start + timeout */
     err = sock_open_connect(p, SOCK_STREAM, &fd, detail, sizeof(detail));
@@ -276,34 +272,27 @@ static void resolve_tcp_read(struct probe *p, short what)
     /* bounded like the UDP side: a peer streaming frames that are not ours
      * gets the loop back after a burst, and the deadline still fires */
     for (int i = 0; i < RESOLVE_BURST; i++) {
-        /* the 2-byte length prefix first, then exactly that many bytes */
-        size_t want = ks->need == 0 ? 2 - ks->have : ks->need - ks->have;
-        uint8_t *dst = ks->need == 0 ? ks->lenbuf + ks->have : ks->buf + ks->have;
-        ssize_t n = recv(p->fd, dst, want, MSG_DONTWAIT);
+        size_t len = 0;
 
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                probe_complete_errno(p, PHASE_RESOLVE, errno, "TCP retry after a truncated answer");
+        switch (dns_tcp_recv(p->fd, &ks->in, ks->buf, &len)) {
+        case DNS_TCP_AGAIN:
             return;
-        }
-        if (n == 0) {
+        case DNS_TCP_ERROR:
+            probe_complete_errno(p, PHASE_RESOLVE, errno, "TCP retry after a truncated answer");
+            return;
+        case DNS_TCP_CLOSED:
             probe_complete_dns(p, DNS_MALFORMED, -1,
                                "TCP retry after a truncated answer: the server closed the "
                                "connection without an answer");
             return;
-        }
-        ks->have += (size_t)n;
-        if (ks->need == 0) {
-            if (ks->have < 2)
-                continue;
-            ks->need = (size_t)ks->lenbuf[0] << 8 | ks->lenbuf[1];
-            ks->have = 0;
-            if (ks->need == 0) { /* an empty frame: not an answer */
-                resolve_ignore(p, DNS_REJECT_UNPARSABLE, 0);
-                continue;
-            }
-            if (ks->need > ks->cap) {
-                size_t cap = ks->need > RESOLVE_TCP_INITIAL ? ks->need : RESOLVE_TCP_INITIAL;
+        case DNS_TCP_PARTIAL:
+            break;
+        case DNS_TCP_EMPTY: /* not an answer */
+            resolve_ignore(p, DNS_REJECT_UNPARSABLE, 0);
+            break;
+        case DNS_TCP_LENGTH:
+            if (ks->in.need > ks->cap) {
+                size_t cap = ks->in.need > RESOLVE_TCP_INITIAL ? ks->in.need : RESOLVE_TCP_INITIAL;
                 struct resolve_state *grown = realloc(ks, sizeof(*ks) + cap);
                 if (grown == NULL) {
                     probe_complete_errno(p, PHASE_RESOLVE, ENOMEM, NULL);
@@ -312,15 +301,11 @@ static void resolve_tcp_read(struct probe *p, short what)
                 p->kstate = ks = grown;
                 ks->cap = cap;
             }
-            continue;
-        }
-        if (ks->have < ks->need)
-            continue;
-        {
-            size_t len = ks->need;
-            ks->have = ks->need = 0; /* ready for another frame if this one is not ours */
+            break;
+        case DNS_TCP_MESSAGE: /* the frame is ready for another if this one is not ours */
             if (resolve_handle(p, ks->buf, len))
                 return;
+            break;
         }
     }
 }
@@ -328,7 +313,6 @@ static void resolve_tcp_read(struct probe *p, short what)
 static void resolve_tcp_write(struct probe *p, short what)
 {
     struct resolve_state *ks = p->kstate;
-    size_t total = 2 + ks->q.wire_len;
 
     (void)what;
     if (ks->out_sent == 0) {
@@ -341,16 +325,14 @@ static void resolve_tcp_write(struct probe *p, short what)
             return;
         }
     }
-    while (ks->out_sent < total) {
-        ssize_t n =
-            send(p->fd, ks->out + ks->out_sent, total - ks->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return; /* EV_WRITE again */
-            probe_complete_errno(p, PHASE_RESOLVE, errno, "TCP retry after a truncated answer");
-            return;
-        }
-        ks->out_sent += (size_t)n;
+    switch (dns_tcp_send(p->fd, &ks->q, &ks->out_sent)) {
+    case 0:
+        return; /* EV_WRITE again */
+    case -1:
+        probe_complete_errno(p, PHASE_RESOLVE, errno, "TCP retry after a truncated answer");
+        return;
+    default:
+        break;
     }
     if (probe_watch(p, p->fd, EV_READ, resolve_tcp_read) < 0)
         probe_complete_errno(p, PHASE_RESOLVE, errno, "cannot watch socket");

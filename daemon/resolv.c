@@ -459,8 +459,7 @@ struct rq {
     struct event *ev_tcp;
     bool tcp_connected;
     size_t out_sent; /* of the length prefix and q.wire */
-    uint8_t lenbuf[2];
-    size_t have, need;
+    struct dns_tcp_frame in;
     uint8_t *buf; /* DNS_MSG_MAX, at first use */
 };
 
@@ -581,7 +580,8 @@ static void rq_close_tcp(struct rq *q)
         q->tcp_fd = -1;
     }
     q->tcp_connected = false;
-    q->out_sent = q->have = q->need = 0;
+    q->out_sent = 0;
+    q->in = (struct dns_tcp_frame){0};
 }
 
 static void lookup_close_tcp(struct resolv_lookup *l)
@@ -1267,23 +1267,15 @@ static void lookup_tcp_cb(evutil_socket_t fd, short what, void *arg)
         }
         q->tcp_connected = true;
     }
-    while (q->tcp_connected && q->out_sent < total) {
-        uint8_t out[2 + DNS_QUERY_MAX];
-        ssize_t n;
-
-        out[0] = (uint8_t)(q->q.wire_len >> 8);
-        out[1] = (uint8_t)(q->q.wire_len & 0xff);
-        memcpy(out + 2, q->q.wire, q->q.wire_len);
-        n = send(fd, out + q->out_sent, total - q->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return; /* EV_WRITE again */
+    if (q->tcp_connected && q->out_sent < total) {
+        switch (dns_tcp_send(fd, &q->q, &q->out_sent)) {
+        case 0:
+            return; /* EV_WRITE again */
+        case -1:
             rq_tcp_failed(q, errno);
             lookup_check(l);
             return;
-        }
-        q->out_sent += (size_t)n;
-        if (q->out_sent == total) {
+        default:
             l->sent++;
             if (!lookup_watch(l, q->ev_tcp, fd, EV_READ, lookup_tcp_cb, q)) {
                 rq_tcp_failed(q, ENOMEM);
@@ -1295,36 +1287,30 @@ static void lookup_tcp_cb(evutil_socket_t fd, short what, void *arg)
     if (!(what & EV_READ))
         return;
     for (int i = 0; i < RESOLV_BURST; i++) {
-        size_t want = q->need == 0 ? 2 - q->have : q->need - q->have;
-        uint8_t *dst = q->need == 0 ? q->lenbuf + q->have : q->buf + q->have;
-        ssize_t n = recv(fd, dst, want, MSG_DONTWAIT);
+        size_t len = 0;
 
-        if (n <= 0) {
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-                return;
-            rq_tcp_failed(q, n < 0 ? errno : 0);
+        switch (dns_tcp_recv(fd, &q->in, q->buf, &len)) {
+        case DNS_TCP_AGAIN:
+            return;
+        case DNS_TCP_ERROR:
+            rq_tcp_failed(q, errno);
             lookup_check(l);
             return;
-        }
-        q->have += (size_t)n;
-        if (q->need == 0) {
-            if (q->have < 2)
-                continue;
-            q->need = (size_t)q->lenbuf[0] << 8 | q->lenbuf[1];
-            q->have = 0;
-            if (q->need == 0) {
-                l->ignored++;
-                l->last_reject = DNS_REJECT_UNPARSABLE;
-            }
-            continue;
-        }
-        if (q->have < q->need)
-            continue;
-        {
-            size_t len = q->need;
-            q->have = q->need = 0;
+        case DNS_TCP_CLOSED:
+            rq_tcp_failed(q, 0);
+            lookup_check(l);
+            return;
+        case DNS_TCP_EMPTY:
+            l->ignored++;
+            l->last_reject = DNS_REJECT_UNPARSABLE;
+            break;
+        case DNS_TCP_PARTIAL:
+        case DNS_TCP_LENGTH: /* q->buf holds DNS_MSG_MAX */
+            break;
+        case DNS_TCP_MESSAGE:
             if (!lookup_message(l, q->buf, len, q) || q->tcp_fd != fd)
                 return;
+            break;
         }
     }
 }

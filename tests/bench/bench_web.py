@@ -33,6 +33,8 @@ import sys
 import threading
 import time
 
+from benchlib import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 NOW = "2026-11-24T10:00:30.500Z"
@@ -76,14 +78,6 @@ def emit(figure, value, unit, goal=None, **extra):
     obj.update(extra)
     FIGURES.append(obj)
     print(json.dumps(obj), flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def rss_kb(pid):

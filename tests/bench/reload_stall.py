@@ -21,11 +21,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import shutil
 import tempfile
 import time
+
+from benchlib import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -34,14 +35,6 @@ DETAIL = re.compile(r"reload: read, checked and recorded in (\d+) ms off the loo
                     r"the loop (\d+) ms; the loop's longest stall meanwhile (\d+) ms")
 RELOADED = re.compile(r"reloaded: (\d+) targets")
 PARTS = re.compile(r"reload: the swap's parts: engine (\d+) ms, alerts (\d+) ms, metrics (\d+) ms")
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_config(path, db, n, port, generation, change, metrics_port):
@@ -101,8 +94,8 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="nd-reload-")
     cfg, db, logpath = (os.path.join(tmp, x) for x in ("netdiag.ini", "netdiag.db", "log"))
-    port = closed_port()
-    mport = 0 if args.no_metrics else closed_port()
+    port = free_port()
+    mport = 0 if args.no_metrics else free_port()
     gen = 0
     write_config(cfg, db, args.targets, port, gen, args.change, mport)
     logf = open(logpath, "w")

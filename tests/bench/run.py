@@ -30,6 +30,8 @@ import tempfile
 import time
 import urllib.request
 
+from benchlib import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 TICK = os.sysconf("SC_CLK_TCK")
@@ -59,14 +61,6 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_helper(path, seconds):
@@ -157,7 +151,7 @@ def throughput(netdiagd, tmp, name, body, dur, figure, goal, ceiling, count_stor
     netdiagd can do; the rate is the steady one, netdiagd's own counter
     over the measured window (the whole-run rate is printed beside it)."""
     n, iv = 2000, "10ms"
-    mport = closed_port()
+    mport = free_port()
     cfg, db = write_config(tmp, name, n, iv, "5ms", body, "metrics_listen = 127.0.0.1:%d" % mport)
     r = run_daemon(netdiagd, cfg, dur, metrics_port=mport)
     rate = r["window_rate"]
@@ -308,7 +302,7 @@ def main():
 
     # 1. ceiling: raw epoll prober against the same listener
     lst, lport = start_helper(os.path.join(b, "bench", "listener"), 600)
-    cport = closed_port()
+    cport = free_port()
     ceil = {}
     for label, port in (("open", lport), ("closed", cport)):
         out = subprocess.run([os.path.join(b, "bench", "ceiling"), label, str(port), str(dur),

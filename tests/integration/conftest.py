@@ -4,12 +4,17 @@ run netdiagd once on a config, and loopback peers (open, closed, silent,
 resetting, echo) that the tests start themselves. All traffic stays on
 loopback or inside a network namespace a test creates."""
 
+import heapq
 import json
 import os
+import re
+import select
+import signal
 import shutil
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -52,6 +57,105 @@ def closed_port(family=socket.AF_INET, kind=socket.SOCK_STREAM):
     return port
 
 
+class Daemon:
+    """netdiagd -c CFG [ARGS] in the background, its stderr in CFG.stderr.
+    append: the file keeps earlier runs' lines and log() reads this run's
+    only. A test file subclasses it for what only it needs."""
+
+    def __init__(self, cfg, args=(), env=None, cwd=None, user=None, append=False):
+        self.errpath = str(cfg) + ".stderr"
+        self.errfile = open(self.errpath, "a" if append else "w")
+        self.mark = os.path.getsize(self.errpath) if append else 0
+        self.started = time.time()
+        kw = {"user": user, "group": user} if user is not None else {}
+        self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg), *args], env=self.environ(env),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.errfile, cwd=cwd, **kw)
+
+    def environ(self, env):
+        """The environment it runs in (None: the tests' own)."""
+        return env
+
+    def log(self):
+        with open(self.errpath) as f:
+            f.seek(self.mark)
+            return f.read()
+
+    def count(self, pattern, flags=0):
+        return len(re.findall(pattern, self.log(), flags))
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        """Whether `pattern` is in the log `count` times, within `timeout`
+        seconds or by the time the daemon exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count(pattern) >= count:
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        return self.count(pattern) >= count
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signal, wait (killed after `timeout` s), return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.kill()
+
+    def signal(self, sig):  # after stop(): it hides the module in the class body
+        self.proc.send_signal(sig)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.errfile.closed:
+            self.errfile.close()
+
+
+def daemons_of(cls):
+    """A `daemons` fixture: start(cfg, ...) runs cls(cfg, ...); whatever is
+    still running at the end is killed."""
+
+    @pytest.fixture
+    def daemons():
+        made = []
+
+        def start(cfg, *args, **kw):
+            d = cls(cfg, *args, **kw)
+            made.append(d)
+            return d
+
+        yield start
+        for d in made:
+            d.kill()
+
+    return daemons
+
+
+daemons = daemons_of(Daemon)
+
+
+def fill_backlog(port):
+    """Fill the queue of a listen(0) socket on 127.0.0.1:port that does not
+    accept: backlog 0 holds one completed connection; fill it and one SYN,
+    so later SYNs go unanswered. Returns the sockets that hold it (close
+    them to free it)."""
+    fillers = []
+    for _ in range(2):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    return fillers
+
+
 class Server:
     """A TCP peer on 127.0.0.1 running in a thread: 'accept' (accept and
     close with FIN), 'echo' (echo what it reads), 'reset' (accept, then
@@ -70,15 +174,7 @@ class Server:
         self.fillers = []
         if mode == "full":
             self.sock.listen(0)
-            # backlog 0 holds one completed connection; fill it and one SYN
-            for _ in range(2):
-                c = socket.socket()
-                c.setblocking(False)
-                try:
-                    c.connect(("127.0.0.1", self.port))
-                except BlockingIOError:
-                    pass
-                self.fillers.append(c)
+            self.fillers = fill_backlog(self.port)
             self.thread = None
             return
         self.sock.listen(4096)
@@ -183,6 +279,59 @@ def udp_echo():
     yield make
     for u in made:
         u.close()
+
+
+class DelayedEcho:
+    """A UDP responder on 127.0.0.1 that echoes each datagram after the
+    next delay of its cycle `delays` (seconds), from one thread: requests
+    wait in a heap until their time. Setting `delay` makes every later
+    request wait that long (0: at once)."""
+
+    def __init__(self, delays=(0.0,)):
+        self.delays = list(delays)
+        self.n = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def delay(self):
+        return self.delays[0]
+
+    @delay.setter
+    def delay(self, seconds):
+        self.delays = [seconds]
+
+    def _run(self):
+        due = []  # (time, seq, data, peer)
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            while due and due[0][0] <= now:
+                _, _, data, peer = heapq.heappop(due)
+                try:
+                    self.sock.sendto(data, peer)
+                except OSError:
+                    pass
+            wait = min(0.05, max(0.0, due[0][0] - now)) if due else 0.05
+            r, _, _ = select.select([self.sock], [], [], wait)
+            if not r:
+                continue
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except OSError:
+                continue
+            delays = self.delays
+            d = delays[self.n % len(delays)]
+            self.n += 1
+            heapq.heappush(due, (time.monotonic() + d, self.n, data, peer))
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
 
 
 def can_unshare():

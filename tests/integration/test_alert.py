@@ -29,7 +29,8 @@ import urllib.request
 
 import pytest
 
-from conftest import NETDIAGD, REPO, closed_port
+import conftest
+from conftest import NETDIAGD, REPO, closed_port, daemons_of, fill_backlog
 from dnsserver import DNSServer
 
 WINDOW_S = 1.0
@@ -79,63 +80,16 @@ def connect_target(port):
     return {"kind": "connect", "host": "127.0.0.1", "port": port}
 
 
-class Daemon:
-    """netdiagd -c CFG in the background, its stderr in a file."""
+class Daemon(conftest.Daemon):
+    """netdiagd -c CFG, appending to its stderr file (log() is this run's)."""
 
     def __init__(self, cfg, env=None):
-        self.errpath = cfg + ".stderr"
-        self.errfile = open(self.errpath, "a")
-        self.mark = os.path.getsize(self.errpath)
         # run in the test's directory: a hook inherits it, so a relative
         # canary would land there
-        self.proc = subprocess.Popen([NETDIAGD, "-c", cfg], stdout=subprocess.DEVNULL,
-                                     stderr=self.errfile, cwd=os.path.dirname(cfg), env=env)
-
-    def log(self):
-        """This run's log (the file may hold earlier runs')."""
-        with open(self.errpath) as f:
-            f.seek(self.mark)
-            return f.read()
-
-    def count(self, pattern):
-        return len(re.findall(pattern, self.log()))
-
-    def wait_log(self, pattern, timeout=10.0, n=1):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.count(pattern) >= n:
-                return True
-            assert self.proc.poll() is None, "netdiagd exited:\n" + self.log()
-            time.sleep(0.02)
-        return False
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.errfile.close()
-        return self.proc.returncode
+        super().__init__(cfg, env=env, cwd=os.path.dirname(cfg), append=True)
 
 
-@pytest.fixture
-def daemons():
-    made = []
-
-    def start(cfg, env=None):
-        d = Daemon(cfg, env)
-        made.append(d)
-        return d
-
-    yield start
-    for d in made:
-        d.stop()
+daemons = daemons_of(Daemon)
 
 
 def alerts(tmp_path):
@@ -214,14 +168,7 @@ class Listener:
         """The queue fills (our own connects hold it): SYNs are dropped."""
         self.accepting.clear()
         time.sleep(0.05)
-        for _ in range(2):
-            c = socket.socket()
-            c.setblocking(False)
-            try:
-                c.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
-            self.fillers.append(c)
+        self.fillers += fill_backlog(self.port)
 
     def resume(self):
         for c in self.fillers:
@@ -283,7 +230,8 @@ def test_refused_fires_once_and_resolves(tmp_path, daemons, listener):
 
     # failing for a few more windows (counted, not timed): still one line, one row
     n_fired = len(w)
-    assert d.wait_log(WINDOW_LINE % ("web", re.escape(what)), n=n_fired + 3, timeout=20), d.log()
+    assert d.wait_log(WINDOW_LINE % ("web", re.escape(what)), count=n_fired + 3,
+                      timeout=20), d.log()
     srv.open()
     assert d.wait_log(RESOLVED % ("web", "WSAECONNREFUSED"), timeout=20), d.log()
     w = windows(d.log(), "web", what)
@@ -363,7 +311,7 @@ def test_silent_nameserver_fires_the_default_alert(tmp_path, daemons):
             assert "WSATRY_AGAIN with raw TIMEOUT" in rows[0]["detail"], rows
             # a few more windows: the SERVFAIL target never fires
             assert d.wait_log(WINDOW_LINE % ("dns-silent", re.escape("timeout (11002 WSATRY_AGAIN)")),
-                              n=4, timeout=20), d.log()
+                              count=4, timeout=20), d.log()
             assert re.findall(r"alert: (\S+) [^\n]* firing: ", d.log()) == ["dns-silent"], d.log()
             assert d.stop() == 0
     finally:
@@ -391,7 +339,7 @@ def test_restart_and_reload_keep_one_alert(tmp_path, daemons):
     d.signal(signal.SIGHUP)
     assert d.wait_log(r"reloaded: 2 targets", timeout=5), d.log()
     d.signal(signal.SIGHUP)
-    assert d.wait_log(r"reloaded: 2 targets", timeout=5, n=2), d.log()
+    assert d.wait_log(r"reloaded: 2 targets", timeout=5, count=2), d.log()
     assert d.wait_log(FIRING % ("more", "WSAECONNREFUSED"), timeout=4), d.log()
     time.sleep(WINDOW_S)
     assert d.count(FIRING % ("web", "WSAECONNREFUSED")) == 1, d.log()
@@ -775,7 +723,7 @@ def test_exec_dropped_runs_are_counted(tmp_path, daemons):
     drop = r"alert: exec \S+slow.sh: (\d+) hook runs? dropped \(8 running and 64 waiting; last " \
         r"dropped: t\d WSAECONNREFUSED firing again\)"
     assert d.wait_log(drop, timeout=40), d.log()
-    assert d.wait_log(drop, n=2, timeout=40), d.log()
+    assert d.wait_log(drop, count=2, timeout=40), d.log()
     counts = [int(n) for n in re.findall(drop, d.log())]
     assert counts[0] == 1 and counts[1] > 1, counts  # the second line sums up ~10 s of drops
     assert d.stop() == 0

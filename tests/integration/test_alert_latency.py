@@ -30,8 +30,8 @@ import time
 
 import pytest
 
-from conftest import NETDIAGD, can_unshare
-from test_alert import Daemon, alerts, wait_rows, write_config
+from conftest import NETDIAGD, DelayedEcho, can_unshare
+from test_alert import alerts, daemons, wait_rows, write_config  # noqa: F401 (a fixture)
 from test_alert_am import Peer
 
 LAT_WINDOW = (r"alert: %s latency window: (\w+) (\d+) us of (\d+) samples, max (\d+) us, (\w+) "
@@ -65,47 +65,6 @@ def lat_ticks(log, target):
     return ticks
 
 
-class DelayedEcho:
-    """A UDP responder on 127.0.0.1 that sends every datagram back after
-    `delay` seconds (0: at once); the delay can change at any time."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.delay = 0.0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        due = []  # (time, seq, data, peer)
-        seq = 0
-        while not self.stopping.is_set():
-            now = time.monotonic()
-            while due and due[0][0] <= now:
-                _, _, data, peer = heapq.heappop(due)
-                try:
-                    self.sock.sendto(data, peer)
-                except OSError:
-                    pass
-            wait = min(0.05, max(0.0, due[0][0] - now)) if due else 0.05
-            r, _, _ = select.select([self.sock], [], [], wait)
-            if not r:
-                continue
-            try:
-                data, peer = self.sock.recvfrom(2048)
-            except OSError:
-                continue
-            seq += 1
-            heapq.heappush(due, (time.monotonic() + self.delay, seq, data, peer))
-
-    def stop(self):
-        self.stopping.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
-
-
 def hook_script(tmp_path):
     """An exec hook writing its NETDIAG_* environment to OUT/EVENT.N."""
     out = tmp_path / "hook"
@@ -137,20 +96,6 @@ def wait_for(pred, timeout=10.0):
             return v
         time.sleep(0.05)
     return pred()
-
-
-@pytest.fixture
-def daemons():
-    made = []
-
-    def start(cfg):
-        d = Daemon(cfg)
-        made.append(d)
-        return d
-
-    yield start
-    for d in made:
-        d.stop()
 
 
 def test_delay_step_fires_within_two_windows_and_resolves(tmp_path, daemons):
@@ -265,7 +210,7 @@ def test_delay_step_fires_within_two_windows_and_resolves(tmp_path, daemons):
                                text=True, timeout=30, env=dict(os.environ, COLUMNS="120"))
         assert re.search(r"resolved +web +latency ", table.stdout), table.stdout
     finally:
-        echo.stop()
+        echo.close()
         am.stop()
 
 
@@ -408,4 +353,4 @@ def test_delay_starting_late_in_a_window_fires_within_two_window_lengths(tmp_pat
         assert d.count(r"alert: [^\n]* firing: ") == 1, d.log()
         assert d.stop() == 0
     finally:
-        echo.stop()
+        echo.close()

@@ -27,55 +27,12 @@ import pytest
 
 import histlib
 from clientlib import HOUR, MINUTE, iso, nd, nd_json, now_ms, wait_for
-from conftest import NETDIAGD, REPO, closed_port
+from conftest import NETDIAGD, REPO, DelayedEcho, closed_port
 
 SCHEMA = os.path.join(REPO, "sql", "schema.sql")
 SCHEMA_V4 = os.path.join(REPO, "tests", "unit", "schema_v4.sql")
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "client")
 PERMILLES = {"p50_us": 500, "p90_us": 900, "p99_us": 990}
-
-
-class DelayedUdp:
-    """A UDP responder on 127.0.0.1 that echoes each datagram after the
-    next delay of its cycle (seconds), from one thread: requests wait in a
-    heap until their time."""
-
-    def __init__(self, delays):
-        self.delays = delays
-        self.n = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        due = []
-        while not self.stop.is_set():
-            now = time.monotonic()
-            while due and due[0][0] <= now:
-                _, _, data, peer = heapq.heappop(due)
-                try:
-                    self.sock.sendto(data, peer)
-                except OSError:
-                    pass
-            wait = min(0.05, due[0][0] - now) if due else 0.05
-            r, _, _ = select.select([self.sock], [], [], max(0.0, wait))
-            if not r:
-                continue
-            try:
-                data, peer = self.sock.recvfrom(65536)
-            except OSError:
-                return
-            d = self.delays[self.n % len(self.delays)]
-            self.n += 1
-            heapq.heappush(due, (time.monotonic() + d, self.n, data, peer))
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
 
 
 # A target's samples as netdiagd logs them at debug level: its first
@@ -91,8 +48,8 @@ def run(tmp_path_factory):
     and the time span of the run."""
     d = tmp_path_factory.mktemp("latency")
     db = str(d / "nd.db")
-    peers = {"near": DelayedUdp([0]), "lan": DelayedUdp([0.002]), "far": DelayedUdp([0.015]),
-             "jitter": DelayedUdp([0.001, 0.002, 0.003, 0.005, 0.008, 0.013, 0.021, 0.034])}
+    peers = {"near": DelayedEcho([0]), "lan": DelayedEcho([0.002]), "far": DelayedEcho([0.015]),
+             "jitter": DelayedEcho([0.001, 0.002, 0.003, 0.005, 0.008, 0.013, 0.021, 0.034])}
     body = ["[daemon]", "database = %s" % db, "log_level = debug", "", "[defaults]",
             "interval = 100ms", "timeout = 90ms", ""]
     for name, p in peers.items():

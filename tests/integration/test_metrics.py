@@ -21,7 +21,8 @@ import urllib.request
 
 import pytest
 
-from conftest import NETDIAGD, closed_port
+import conftest
+from conftest import NETDIAGD, closed_port, daemons_of
 from dnsserver import DNSServer
 
 PROMTOOL = shutil.which("promtool")
@@ -42,62 +43,13 @@ def write_config(tmp_path, metrics_port, targets, interval="100ms", timeout="50m
     return path
 
 
-class Daemon:
-    """netdiagd -c CFG in the background, its stderr in a file."""
-
-    def __init__(self, cfg):
-        self.errpath = str(cfg) + ".stderr"
-        self.errfile = open(self.errpath, "w")
-        self.started = time.time()
-        self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg)], stdout=subprocess.DEVNULL,
-                                     stderr=self.errfile)
-
-    def log(self):
-        with open(self.errpath) as f:
-            return f.read()
-
-    def wait_log(self, pattern, timeout=10.0, count=1):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(re.findall(pattern, self.log())) >= count:
-                return True
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        return len(re.findall(pattern, self.log())) >= count
-
+class Daemon(conftest.Daemon):
     def reload(self, pattern, count):
         self.proc.send_signal(signal.SIGHUP)
         assert self.wait_log(pattern, count=count), self.log()
 
-    def stop(self, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.errfile.close()
 
-
-@pytest.fixture
-def daemons():
-    made = []
-
-    def start(cfg):
-        d = Daemon(cfg)
-        made.append(d)
-        return d
-
-    yield start
-    for d in made:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
-        if not d.errfile.closed:
-            d.errfile.close()
+daemons = daemons_of(Daemon)
 
 
 def url(port, path="/metrics"):

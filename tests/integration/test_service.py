@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+import conftest
 from conftest import NETDIAG, NETDIAGD, REPO, closed_port
 
 STOPPED = re.compile(r"stopped: (\d+) results, (\d+) failures, (\d+) failure rows stored, "
@@ -150,12 +151,10 @@ class NotifySocket:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
-class Daemon:
+class Daemon(conftest.Daemon):
     """netdiagd -c CFG in the background, stderr in a file, a given env."""
 
-    def __init__(self, cfg, args=(), env=None, cwd=None):
-        self.errpath = str(cfg) + ".stderr"
-        self.errfile = open(self.errpath, "w")
+    def environ(self, env):
         full_env = dict(os.environ)
         for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
             full_env.pop(k, None)
@@ -164,31 +163,17 @@ class Daemon:
             # what systemd sets: the device and inode of the stream stderr is
             st = os.fstat(self.errfile.fileno())
             full_env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
-        self.proc = subprocess.Popen([NETDIAGD, "-c", str(cfg), *args], env=full_env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.errfile, cwd=cwd)
-
-    def log(self):
-        with open(self.errpath) as f:
-            return f.read()
+        return full_env
 
     def wait_log(self, pattern, timeout=10.0, count=1):
-        return wait_for(lambda: len(re.findall(pattern, self.log(), re.M)) >= count, timeout,
+        return wait_for(lambda: self.count(pattern, re.M) >= count, timeout,
                         "%r in the log" % pattern, self.proc, self.log)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         """Signal, wait, return (exit code, seconds it took)."""
         t0 = time.monotonic()
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(sig)
-            rc = self.proc.wait(timeout=timeout)
-            return rc, time.monotonic() - t0
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.errfile.close()
+        rc = super().stop(sig, timeout)
+        return rc, time.monotonic() - t0
 
 
 @pytest.fixture
@@ -198,10 +183,7 @@ def cleanup():
     yield items
     for it in reversed(items):
         if isinstance(it, Daemon):
-            if it.proc.poll() is None:
-                it.proc.kill()
-                it.proc.wait()
-            it.errfile.close()
+            it.kill()
         else:
             it.close()
 

@@ -22,7 +22,8 @@ import time
 import pytest
 
 import histlib
-from conftest import NETDIAG, NETDIAGD, closed_port
+import conftest
+from conftest import NETDIAG, NETDIAGD, closed_port, daemons_of
 
 APPLICATION_ID = 1313097031
 # the newest schema, as daemon/store.h says it
@@ -50,43 +51,9 @@ def write_config(directory, db, ntargets=5, interval="10ms", timeout="5ms"):
     return path
 
 
-class Daemon:
-    """netdiagd -c CFG in the background, its stderr in a file."""
-
+class Daemon(conftest.Daemon):
     def __init__(self, cfg, user=None):
-        self.errpath = cfg + ".stderr"
-        self.errfile = open(self.errpath, "w")
-        kw = {}
-        if user is not None:
-            kw = {"user": user, "group": user}
-        self.proc = subprocess.Popen([NETDIAGD, "-c", cfg], stdout=subprocess.DEVNULL,
-                                     stderr=self.errfile, **kw)
-
-    def log(self):
-        with open(self.errpath) as f:
-            return f.read()
-
-    def wait_log(self, pattern, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if re.search(pattern, self.log()):
-                return True
-            if self.proc.poll() is not None:
-                return bool(re.search(pattern, self.log()))
-            time.sleep(0.05)
-        return False
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.errfile.close()
-        return rc
+        super().__init__(cfg, user=user)
 
     def exit_code(self, timeout=10):
         """Waits for the daemon to exit on its own."""
@@ -101,22 +68,7 @@ class Daemon:
         return tuple(int(x) for x in m.groups())
 
 
-@pytest.fixture
-def daemons():
-    made = []
-
-    def start(cfg, user=None):
-        d = Daemon(cfg, user)
-        made.append(d)
-        return d
-
-    yield start
-    for d in made:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
-        if not d.errfile.closed:
-            d.errfile.close()
+daemons = daemons_of(Daemon)
 
 
 def ro(db):
