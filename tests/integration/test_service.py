@@ -836,10 +836,13 @@ def test_check_config_needs_what_running_needs(tmp_path):
     os.mkdir(db.parent)
     p = run("-t", "-c", str(cfg))
     assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", "")
-    bad = [x.replace("http://am.test:9093", "https://am.test:9093") for x in lines]
+    # what -t refuses in the URL now: credentials (a file names them), and
+    # the secret is not shown
+    bad = [x.replace("http://am.test:9093", "https://u:s3cret@am.test:9093") for x in lines]
     cfg.write_text("\n".join(bad) + "\n")
     p = run("-t", "-c", str(cfg))
-    assert p.returncode == 2 and "https is not supported" in p.stderr, p.stderr
+    assert p.returncode == 2 and "credentials do not go in the URL" in p.stderr, p.stderr
+    assert "s3cret" not in p.stderr, p.stderr
 
 
 def test_relative_database_is_beside_the_config(tmp_path, cleanup):
