@@ -574,15 +574,19 @@ def test_exec_renotify_and_clean_environment(tmp_path, daemons):
     env = dict(os.environ, NETDIAG_EVENT="bogus", NETDIAG_STALE="1")
     d = daemons(cfg, env)
     assert d.wait_log(FIRING % ("web", "WSAECONNREFUSED"), timeout=4), d.log()
-    time.sleep(5.5 * WINDOW_S)
+    # fired, then reminded at 2 s and 4 s (windows are 1 s); stopped once the
+    # third run is there, however late a loaded machine shows it (a fourth
+    # may come before the stop: what matters is how often, checked below)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(os.listdir(out)) < 3:
+        time.sleep(0.1)
     assert d.stop() == 0
     runs = sorted(os.listdir(out))
     envs = [dict(l.split("=", 1) for l in (out / f).read_text().splitlines() if "=" in l)
             for f in runs]
     assert [e["NETDIAG_EVENT"] for e in envs] == ["firing"] * len(envs), runs
-    # fired, then reminded at 2 s and 4 s (windows are 1 s): 3 runs, not 6
-    assert len(envs) == 3, runs
-    assert [e["NETDIAG_REPEAT"] for e in envs] == ["0", "1", "1"]
+    assert len(envs) >= 3, runs
+    assert [e["NETDIAG_REPEAT"] for e in envs] == ["0"] + ["1"] * (len(envs) - 1)
     assert len({e["NETDIAG_ALERT_ID"] for e in envs}) == 1
     stamps = [int(f.split(".")[0]) / 1e9 for f in runs]
     assert all(b - a >= 1.9 for a, b in zip(stamps, stamps[1:])), stamps
